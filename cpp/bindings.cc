@@ -1,0 +1,361 @@
+// pybind11 module wabbit._core: the only file that knows about Python. Everything that does real
+// work releases the GIL.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "driver.h"
+#include "hash.h"
+#include "learner.h"
+#include "model_io.h"
+#include "vw_text.h"
+
+namespace py = pybind11;
+using namespace wabbit;
+
+namespace {
+
+Config config_from_dict(const py::dict& d) {
+  Config c;
+  for (auto item : d) {
+    const std::string k = py::cast<std::string>(item.first);
+    py::handle v = item.second;
+    if (k == "bits") c.bits = py::cast<uint32_t>(v);
+    else if (k == "loss") {
+      const std::string s = py::cast<std::string>(v);
+      if (s == "squared") c.loss = LossKind::kSquared;
+      else if (s == "logistic") c.loss = LossKind::kLogistic;
+      else throw py::value_error("unknown loss function: " + s);
+    } else if (k == "logistic_min") c.logistic_min = py::cast<float>(v);
+    else if (k == "logistic_max") c.logistic_max = py::cast<float>(v);
+    else if (k == "learning_rate") c.learning_rate = py::cast<float>(v);
+    else if (k == "power_t") c.power_t = py::cast<float>(v);
+    else if (k == "initial_t") c.initial_t = py::cast<float>(v);
+    else if (k == "adaptive") c.adaptive = py::cast<bool>(v);
+    else if (k == "normalized") c.normalized = py::cast<bool>(v);
+    else if (k == "invariant") c.invariant = py::cast<bool>(v);
+    else if (k == "constant") c.constant = py::cast<bool>(v);
+    else if (k == "interactions") c.interactions = py::cast<std::vector<std::string>>(v);
+    else if (k == "min_prediction") {
+      if (!v.is_none()) {
+        c.has_min_prediction = true;
+        c.min_prediction = py::cast<float>(v);
+      }
+    } else if (k == "max_prediction") {
+      if (!v.is_none()) {
+        c.has_max_prediction = true;
+        c.max_prediction = py::cast<float>(v);
+      }
+    } else {
+      throw py::value_error("unknown core option: " + k);
+    }
+  }
+  return c;
+}
+
+py::dict stats_to_dict(const Stats& s) {
+  py::dict d;
+  d["sum_loss"] = s.sum_loss;
+  d["weighted_labeled_examples"] = s.weighted_labeled_examples;
+  d["weighted_unlabeled_examples"] = s.weighted_unlabeled_examples;
+  d["weighted_examples"] = s.weighted_examples();
+  d["weighted_labels"] = s.weighted_labels;
+  d["example_number"] = s.example_number;
+  d["total_features"] = s.total_features;
+  d["first_observed_label"] = s.first_observed_label == FLT_MAX ? py::none() : py::cast(s.first_observed_label);
+  d["second_observed_label"] = s.second_observed_label == FLT_MAX ? py::none() : py::cast(s.second_observed_label);
+  d["more_than_two_labels"] = s.more_than_two_labels;
+  d["bad_lines"] = s.bad_lines;
+  return d;
+}
+
+py::dict state_to_dict(const OnlineState& s) {
+  py::dict d;
+  d["t"] = s.t;
+  d["normalized_sum_norm_x"] = s.normalized_sum_norm_x;
+  d["total_weight"] = s.total_weight;
+  d["min_label"] = s.min_label;
+  d["max_label"] = s.max_label;
+  return d;
+}
+
+RunOptions run_options_from_dict(const py::dict& d) {
+  RunOptions o;
+  for (auto item : d) {
+    const std::string k = py::cast<std::string>(item.first);
+    py::handle v = item.second;
+    if (k == "learn") o.learn = py::cast<bool>(v);
+    else if (k == "print_progress") o.print_progress = py::cast<bool>(v);
+    else if (k == "progress_add") o.progress_add = py::cast<bool>(v);
+    else if (k == "progress_arg") o.progress_arg = py::cast<double>(v);
+    else if (k == "strict") o.strict = py::cast<bool>(v);
+    else if (k == "print_warnings") o.print_warnings = py::cast<bool>(v);
+    else if (k == "predictions_fd") o.predictions_fd = py::cast<int>(v);
+    else if (k == "collect") o.collect = py::cast<bool>(v);
+    else if (k == "account") o.account = py::cast<bool>(v);
+    else if (k == "first_line_number") o.first_line_number = py::cast<uint64_t>(v);
+    else throw py::value_error("unknown run option: " + k);
+  }
+  return o;
+}
+
+py::dict result_to_dict(RunResult&& r) {
+  py::dict d;
+  d["lines"] = r.lines;
+  d["examples"] = r.examples;
+  d["bad_lines"] = r.bad_lines;
+  d["warnings"] = r.warnings;
+  auto* vec = new std::vector<float>(std::move(r.predictions));
+  py::capsule owner(vec, [](void* p) { delete static_cast<std::vector<float>*>(p); });
+  d["predictions"] = py::array_t<float>({static_cast<py::ssize_t>(vec->size())}, {sizeof(float)}, vec->data(), owner);
+  return d;
+}
+
+// Builds an Example from {namespace: {feature: value} | [feature, ...]} without going through text.
+void example_from_dict(const py::dict& namespaces, Example& ex) {
+  for (auto item : namespaces) {
+    const std::string ns = py::cast<std::string>(py::str(item.first));
+    const unsigned char slot = ns.empty() ? static_cast<unsigned char>(' ') : static_cast<unsigned char>(ns[0]);
+    const uint32_t ns_hash = ns.empty() ? 0u : hash_namespace(ns);
+    auto add = [&](py::handle key, py::handle value) {
+      const std::string name = py::cast<std::string>(py::str(key));
+      if (py::isinstance<py::str>(value)) {
+        const std::string text = py::cast<std::string>(value);
+        ex.add(slot, hash_string(text, hash_string(name, ns_hash)), 1.f);
+        return;
+      }
+      const float x = py::cast<float>(value);
+      if (!std::isfinite(x)) {
+        throw py::value_error("feature '" + name + "' in namespace '" + ns + "' has a non-finite value");
+      }
+      if (x == 0.f) return;
+      ex.add(slot, hash_feature(name, ns_hash), x);
+    };
+    py::handle feats = item.second;
+    if (py::isinstance<py::dict>(feats)) {
+      for (auto f : py::reinterpret_borrow<py::dict>(feats)) add(f.first, f.second);
+    } else if (py::isinstance<py::str>(feats)) {
+      add(feats, py::float_(1.0));
+    } else {
+      for (auto f : feats) add(f, py::float_(1.0));
+    }
+  }
+}
+
+class PyModel {
+ public:
+  explicit PyModel(const py::dict& cfg) : learner_(std::make_unique<Learner>(config_from_dict(cfg))) {}
+  PyModel(const PyModel& o) : learner_(std::make_unique<Learner>(*o.learner_)), stats_(o.stats_) {}
+
+  // Single examples ------------------------------------------------------------------------
+  float learn_line(std::string_view line) {
+    Example& ex = scratch_;
+    parse_or_throw(line, ex);
+    ex.finish(learner_->config().constant);
+    return process_example(*learner_, stats_, ex, true).prediction;
+  }
+  float predict_line(std::string_view line) const {
+    thread_local Example ex;
+    parse_or_throw(line, ex);
+    ex.finish(learner_->config().constant);
+    return learner_->predict_const(ex);
+  }
+  float learn_dict(const py::dict& ns, py::object label, float weight, float initial) {
+    Example& ex = scratch_;
+    fill_dict(ns, label, weight, initial, ex);
+    return process_example(*learner_, stats_, ex, true).prediction;
+  }
+  float predict_dict(const py::dict& ns, float initial) const {
+    thread_local Example ex;
+    fill_dict(ns, py::none(), 1.f, initial, ex);
+    return learner_->predict_const(ex);
+  }
+
+  // Batches --------------------------------------------------------------------------------
+  py::dict run_fd(int fd, const py::dict& opts) {
+    const RunOptions o = run_options_from_dict(opts);
+    RunResult r;
+    {
+      py::gil_scoped_release release;
+      r = wabbit::run_fd(*learner_, stats_, fd, o);
+    }
+    return result_to_dict(std::move(r));
+  }
+  py::dict run_buffer(const py::buffer& data, const py::dict& opts) {
+    const RunOptions o = run_options_from_dict(opts);
+    const py::buffer_info info = data.request();
+    const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
+    RunResult r;
+    {
+      py::gil_scoped_release release;
+      r = wabbit::run_buffer(*learner_, stats_, view, o);
+    }
+    return result_to_dict(std::move(r));
+  }
+
+  // State ----------------------------------------------------------------------------------
+  py::dict stats() const { return stats_to_dict(stats_); }
+  void reset_stats(double dump_interval) {
+    stats_ = Stats{};
+    stats_.dump_interval = dump_interval;
+  }
+  py::dict state() const { return state_to_dict(learner_->state()); }
+  uint32_t bits() const { return learner_->weights().bits(); }
+  float effective_learning_rate() const { return learner_->effective_learning_rate(); }
+  void set_training(bool t) { learner_->set_training(t); }
+  std::vector<std::string> interactions() const {
+    std::vector<std::string> out;
+    for (const auto& in : learner_->interactions()) out.emplace_back(in.begin(), in.end());
+    return out;
+  }
+  py::array_t<float> weight_row(uint32_t index) const {
+    const WeightTable& W = learner_->weights();
+    const float* r = W.row(index);
+    return py::array_t<float>(W.stride(), r);
+  }
+  py::tuple nonzero_weights() const {
+    const WeightTable& W = learner_->weights();
+    std::vector<uint32_t> idx;
+    std::vector<float> val;
+    {
+      py::gil_scoped_release release;
+      for (uint64_t r = 0; r < W.rows(); ++r) {
+        const float w = W.data()[r << W.stride_shift()];
+        if (w != 0.f) {
+          idx.push_back(static_cast<uint32_t>(r));
+          val.push_back(w);
+        }
+      }
+    }
+    return py::make_tuple(py::array_t<uint32_t>(idx.size(), idx.data()), py::array_t<float>(val.size(), val.data()));
+  }
+
+  // Model file -----------------------------------------------------------------------------
+  py::bytes to_bytes(const std::string& version, const std::string& args, const std::string& metadata,
+                     bool predict_only) const {
+    std::string s;
+    {
+      py::gil_scoped_release release;
+      s = serialize_model(*learner_, version, args, metadata, predict_only);
+    }
+    return py::bytes(s);
+  }
+  void save(const std::string& path, const std::string& version, const std::string& args,
+            const std::string& metadata, bool predict_only) const {
+    py::gil_scoped_release release;
+    const std::string s = serialize_model(*learner_, version, args, metadata, predict_only);
+    write_file_atomic(path, s);
+  }
+  void install(const std::shared_ptr<LoadedModel>& m) {
+    py::gil_scoped_release release;
+    install_weights(*m, *learner_);
+  }
+
+ private:
+  static void parse_or_throw(std::string_view line, Example& ex) {
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+    const ParseResult pr = parse_vw_line(line, ex);
+    if (pr.status == ParseStatus::kError) throw py::value_error(pr.error);
+  }
+  static void fill_dict(const py::dict& ns, const py::object& label, float weight, float initial, Example& ex) {
+    ex.clear();
+    example_from_dict(ns, ex);
+    if (!label.is_none()) {
+      const float y = py::cast<float>(label);
+      if (!std::isfinite(y)) throw py::value_error("label must be a finite number");
+      ex.label = y;
+    }
+    if (!std::isfinite(weight) || weight < 0.f) throw py::value_error("weight must be a finite number >= 0");
+    if (!std::isfinite(initial)) throw py::value_error("initial must be a finite number");
+    ex.weight = weight;
+    ex.initial = initial;
+  }
+
+  std::unique_ptr<Learner> learner_;
+  Stats stats_;
+  Example scratch_;
+};
+
+py::tuple loaded_to_tuple(std::shared_ptr<LoadedModel> m) {
+  const ModelHeader& h = m->header;
+  py::dict d;
+  d["format_version"] = h.format_version;
+  d["wabbit_version"] = h.wabbit_version;
+  d["args"] = h.args;
+  d["metadata"] = h.metadata;
+  d["bits"] = h.bits;
+  d["stride"] = h.stride;
+  d["predict_only"] = h.predict_only;
+  d["state"] = state_to_dict(h.state);
+  return py::make_tuple(d, std::move(m));
+}
+
+py::tuple read_model(py::bytes data) {
+  std::string s = data;
+  std::shared_ptr<LoadedModel> m;
+  {
+    py::gil_scoped_release release;
+    m = std::make_shared<LoadedModel>(parse_model(std::move(s)));
+  }
+  return loaded_to_tuple(std::move(m));
+}
+
+py::tuple read_model_file(const std::string& path) {
+  std::shared_ptr<LoadedModel> m;
+  {
+    py::gil_scoped_release release;
+    m = std::make_shared<LoadedModel>(parse_model(read_file(path)));
+  }
+  return loaded_to_tuple(std::move(m));
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "wabbit's compiled core";
+  py::register_exception<ModelError>(m, "ModelError", PyExc_ValueError);
+  py::register_exception<StrictParseError>(m, "ParseError", PyExc_ValueError);
+
+  m.def("hash_namespace", [](std::string_view s) { return hash_namespace(s); }, py::arg("name"));
+  m.def("hash_feature", [](std::string_view s, uint32_t ns) { return hash_feature(s, ns); }, py::arg("name"),
+        py::arg("namespace_hash"));
+  m.def("murmur3_32", [](py::bytes b, uint32_t seed) {
+    const std::string s = b;
+    return murmur3_x86_32(s.data(), s.size(), seed);
+  });
+  m.def("crc32", [](py::bytes b) {
+    const std::string s = b;
+    return crc32(s.data(), s.size());
+  });
+  m.def("read_model", &read_model);
+  m.def("read_model_file", &read_model_file);
+  m.attr("MODEL_FORMAT_VERSION") = kModelFormatVersion;
+
+  py::class_<LoadedModel, std::shared_ptr<LoadedModel>>(m, "LoadedModel");
+
+  py::class_<PyModel>(m, "Model")
+      .def(py::init<const py::dict&>())
+      .def("copy", [](const PyModel& self) { return PyModel(self); })
+      .def("learn_line", &PyModel::learn_line)
+      .def("predict_line", &PyModel::predict_line)
+      .def("learn_dict", &PyModel::learn_dict)
+      .def("predict_dict", &PyModel::predict_dict)
+      .def("run_fd", &PyModel::run_fd)
+      .def("run_buffer", &PyModel::run_buffer)
+      .def("stats", &PyModel::stats)
+      .def("reset_stats", &PyModel::reset_stats)
+      .def("state", &PyModel::state)
+      .def("bits", &PyModel::bits)
+      .def("effective_learning_rate", &PyModel::effective_learning_rate)
+      .def("set_training", &PyModel::set_training)
+      .def("interactions", &PyModel::interactions)
+      .def("weight_row", &PyModel::weight_row)
+      .def("nonzero_weights", &PyModel::nonzero_weights)
+      .def("to_bytes", &PyModel::to_bytes)
+      .def("save", &PyModel::save)
+      .def("install", &PyModel::install);
+}

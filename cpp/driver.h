@@ -1,0 +1,76 @@
+// The driver: streams VW text through the learner. Reads a file descriptor or a memory buffer in
+// large blocks, splits lines in place, parses each into one reused Example, learns or predicts,
+// keeps VW's running statistics, prints VW's progress table and writes -p predictions.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "learner.h"
+
+namespace wabbit {
+
+// VW's running statistics (its shared_data counters), reported in the progress table and summary.
+struct Stats {
+  double sum_loss = 0.;
+  double sum_loss_since_last_dump = 0.;
+  double weighted_labeled_examples = 0.;
+  double weighted_unlabeled_examples = 0.;
+  double weighted_labels = 0.;
+  double old_weighted_labeled_examples = 0.;
+  uint64_t example_number = 0;
+  uint64_t total_features = 0;
+  double dump_interval = 1.;
+  // best-constant tracking (VW's count_label)
+  float first_observed_label = FLT_MAX;
+  float second_observed_label = FLT_MAX;
+  bool more_than_two_labels = false;
+  // lines refused by the parser
+  uint64_t bad_lines = 0;
+
+  double weighted_examples() const { return weighted_labeled_examples + weighted_unlabeled_examples; }
+};
+
+struct RunOptions {
+  bool learn = true;           // false: test only (-t)
+  bool print_progress = false; // VW's progress table on stderr
+  bool progress_add = false;   // -P integer: additive; float: multiplicative
+  double progress_arg = 2.;
+  bool strict = false;         // stop at the first malformed line
+  bool print_warnings = false; // name each malformed line on stderr as it is met
+  int predictions_fd = -1;     // -p: where VW-format predictions go
+  bool collect = false;        // keep one prediction per example (NaN for a refused line)
+  bool account = true;         // false (with learn=false): pure predictions; no clock, no statistics
+  uint64_t first_line_number = 1;
+};
+
+struct RunResult {
+  uint64_t lines = 0;
+  uint64_t examples = 0;
+  uint64_t bad_lines = 0;
+  std::vector<std::string> warnings;  // the first few malformed-line messages
+  std::vector<float> predictions;     // when collect
+};
+
+struct StrictParseError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Runs over a file descriptor until EOF.
+RunResult run_fd(Learner& learner, Stats& stats, int fd, const RunOptions& opt);
+// Runs over a memory buffer of newline-separated lines.
+RunResult run_buffer(Learner& learner, Stats& stats, std::string_view buffer, const RunOptions& opt);
+
+// One example through the learner, with the statistics VW keeps. Returns the prediction.
+Outcome process_example(Learner& learner, Stats& stats, Example& ex, bool learn);
+
+// The two header lines of VW's progress table, and one row.
+std::string progress_header();
+std::string progress_row(const Stats& stats, float label, float prediction, uint32_t num_features);
+// VW's -p line for a prediction and a tag.
+void format_prediction(std::string& out, float prediction, std::string_view tag);
+
+}  // namespace wabbit

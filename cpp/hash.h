@@ -1,0 +1,86 @@
+// Feature hashing, bit-identical to Vowpal Wabbit 9.x.
+//
+// - murmur3_x86_32: Austin Appleby's MurmurHash3 (x86, 32-bit), written from the public algorithm.
+// - hash_string: VW's "strings" hasher. Leading/trailing ASCII whitespace is ignored; a name made only
+//   of digits hashes to its integer value plus the seed; anything else is murmur3(name, seed).
+// - A namespace's hash is hash_string(name, 0); the unnamed namespace hashes to 0.
+// - A feature's index is hash_string(name, namespace_hash).
+// - Interaction features combine indices with the 32-bit FNV prime (see interactions.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace wabbit {
+
+inline constexpr uint32_t kFnvPrime = 16777619u;
+inline constexpr uint64_t kConstantFeature = 11650396u;  // VW's index of the constant (bias) feature
+inline constexpr unsigned char kConstantNamespace = 128;  // VW's namespace slot for the constant
+
+inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+
+inline uint32_t murmur3_x86_32(const void* data, size_t len, uint32_t seed) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  const size_t nblocks = len / 4;
+  constexpr uint32_t c1 = 0xcc9e2d51u;
+  constexpr uint32_t c2 = 0x1b873593u;
+  uint32_t h = seed;
+  for (size_t i = 0; i < nblocks; ++i) {
+    uint32_t k;
+    std::memcpy(&k, bytes + 4 * i, 4);  // little-endian hosts only (x86, arm64)
+    k *= c1;
+    k = rotl32(k, 15);
+    k *= c2;
+    h ^= k;
+    h = rotl32(h, 13);
+    h = h * 5 + 0xe6546b64u;
+  }
+  const unsigned char* tail = bytes + 4 * nblocks;
+  uint32_t k = 0;
+  switch (len & 3u) {
+    case 3: k ^= static_cast<uint32_t>(tail[2]) << 16; [[fallthrough]];
+    case 2: k ^= static_cast<uint32_t>(tail[1]) << 8; [[fallthrough]];
+    case 1:
+      k ^= tail[0];
+      k *= c1;
+      k = rotl32(k, 15);
+      k *= c2;
+      h ^= k;
+      break;
+    default: break;
+  }
+  h ^= static_cast<uint32_t>(len);
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+// VW's whitespace test for trimming: control characters and space, but not bytes >= 0x80.
+inline bool is_trim_space(char c) { return static_cast<signed char>(c) >= 0 && c <= 0x20; }
+
+inline uint32_t hash_string(std::string_view s, uint32_t seed) {
+  const char* p = s.data();
+  size_t len = s.size();
+  while (len > 0 && is_trim_space(p[0])) { ++p; --len; }
+  while (len > 0 && is_trim_space(p[len - 1])) { --len; }
+  size_t value = 0;
+  for (size_t i = 0; i < len; ++i) {
+    const char c = p[i];
+    if (c < '0' || c > '9') return murmur3_x86_32(p, len, seed);
+    value = 10 * value + static_cast<size_t>(c - '0');
+  }
+  return static_cast<uint32_t>(value) + seed;
+}
+
+inline uint32_t hash_namespace(std::string_view name) { return hash_string(name, 0); }
+
+inline uint32_t hash_feature(std::string_view name, uint32_t namespace_hash) {
+  return hash_string(name, namespace_hash);
+}
+
+}  // namespace wabbit

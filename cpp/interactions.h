@@ -1,0 +1,108 @@
+// Feature interactions (-q ab, --cubic abc, --interactions ...), generated on the fly, never stored.
+//
+// As in VW 9.x: an interaction names namespace slots (first letters). For slots a, b, c the
+// generated index is   b_j ^ (FNV * a_i)              (quadratic)
+//                      c_k ^ (FNV * ((FNV * a_i) ^ b_j))   (cubic, and so on for higher orders)
+// and the value is the product of the values. When two neighbouring terms name the same slot, only
+// combinations with j >= i are generated (VW without --permutations), which includes the diagonal.
+// All arithmetic is on 32-bit unsigned ints: the table mask keeps at most 32 low bits, and the low
+// bits of a product depend only on the low bits of its factors, so this equals VW's 64-bit form.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "example.h"
+
+namespace wabbit {
+
+using Interaction = std::vector<unsigned char>;
+
+// VW's canonical list: sorted by length then bytes; duplicates (as unordered sets) removed; an
+// interaction that repeats a slot gets its slots sorted so equal slots are adjacent.
+inline std::vector<Interaction> compile_interactions(const std::vector<std::string>& specs) {
+  std::vector<Interaction> list;
+  for (const auto& s : specs) list.emplace_back(s.begin(), s.end());
+  std::sort(list.begin(), list.end(), [](const Interaction& a, const Interaction& b) {
+    if (a.size() != b.size()) return a.size() < b.size();
+    return a < b;
+  });
+  std::vector<Interaction> out;
+  std::vector<Interaction> seen;
+  for (const auto& in : list) {
+    Interaction sorted = in;
+    std::stable_sort(sorted.begin(), sorted.end());
+    if (std::find(seen.begin(), seen.end(), sorted) != seen.end()) continue;
+    seen.push_back(sorted);
+    const bool has_repeat = std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end();
+    out.push_back(has_repeat ? sorted : in);
+  }
+  return out;
+}
+
+namespace detail {
+
+template <class F>
+inline size_t visit_higher(const Example& ex, const Interaction& in, size_t depth, size_t start, uint32_t hash,
+                           float value, F& f) {
+  const FeatureGroup& g = ex.groups[in[depth]];
+  const size_t n = g.size();
+  size_t count = 0;
+  if (depth + 1 == in.size()) {
+    for (size_t k = start; k < n; ++k) f(value * g.value[k], g.index[k] ^ hash);
+    return n > start ? n - start : 0;
+  }
+  const bool same_next = in[depth + 1] == in[depth];
+  for (size_t k = start; k < n; ++k) {
+    const uint32_t h = kFnvPrime * (hash ^ g.index[k]);
+    count += visit_higher(ex, in, depth + 1, same_next ? k : 0, h, value * g.value[k], f);
+  }
+  return count;
+}
+
+}  // namespace detail
+
+// Calls f(x, index) for every linear feature of ex, then every generated interaction feature.
+// Returns the number of generated interaction features.
+template <class F>
+inline size_t for_each_feature(const Example& ex, const std::vector<Interaction>& interactions, F&& f) {
+  for (unsigned char s : ex.order) {
+    const FeatureGroup& g = ex.groups[s];
+    const size_t n = g.size();
+    const uint32_t* idx = g.index.data();
+    const float* val = g.value.data();
+    for (size_t k = 0; k < n; ++k) f(val[k], idx[k]);
+  }
+  size_t generated = 0;
+  for (const Interaction& in : interactions) {
+    if (in.size() == 2) {
+      const FeatureGroup& a = ex.groups[in[0]];
+      const FeatureGroup& b = ex.groups[in[1]];
+      const size_t na = a.size();
+      const size_t nb = b.size();
+      if (na == 0 || nb == 0) continue;
+      const bool same = in[0] == in[1];
+      for (size_t i = 0; i < na; ++i) {
+        const uint32_t half = kFnvPrime * a.index[i];
+        const float xa = a.value[i];
+        const size_t j0 = same ? i : 0;
+        for (size_t j = j0; j < nb; ++j) f(xa * b.value[j], b.index[j] ^ half);
+        generated += nb - j0;
+      }
+    } else {
+      bool any_empty = false;
+      for (unsigned char s : in) any_empty |= ex.groups[s].empty();
+      if (any_empty) continue;
+      const FeatureGroup& a = ex.groups[in[0]];
+      const bool same_next = in[1] == in[0];
+      for (size_t i = 0; i < a.size(); ++i) {
+        generated += detail::visit_higher(ex, in, 1, same_next ? i : 0, kFnvPrime * a.index[i], a.value[i], f);
+      }
+    }
+  }
+  return generated;
+}
+
+}  // namespace wabbit

@@ -1,0 +1,57 @@
+// The model file (format documented in docs/model-format.md).
+//
+// Writing is atomic and durable: a temporary file in the target's folder, fsync, rename, fsync of
+// the folder. Reading checks the magic, the format version and a CRC-32 over the whole file before
+// trusting a byte, and bounds every size it reads, so a corrupt file is refused with a message
+// instead of crashing or allocating without limit.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "learner.h"
+
+namespace wabbit {
+
+inline constexpr char kModelMagic[8] = {'W', 'A', 'B', 'B', 'I', 'T', 'M', '\n'};
+inline constexpr uint32_t kModelFormatVersion = 1;
+
+struct ModelError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// What a model file holds besides the weights' values.
+struct ModelHeader {
+  uint32_t format_version = kModelFormatVersion;
+  std::string wabbit_version;
+  std::string args;      // the VW-style flags the model was trained with (canonical form)
+  std::string metadata;  // JSON text (lineage and such); opaque here
+  OnlineState state;
+  uint32_t bits = 0;
+  uint32_t stride = 0;  // floats per row stored in the file (1 for --predict_only_model)
+  bool predict_only = false;
+};
+
+// A parsed model file: header plus the rows, ready to be installed in a Learner.
+struct LoadedModel {
+  ModelHeader header;
+  std::string bytes;   // the whole file
+  size_t weights_offset = 0;
+  uint8_t encoding = 0;  // 0 dense, 1 sparse
+  uint64_t sparse_count = 0;
+};
+
+uint32_t crc32(const void* data, size_t len, uint32_t crc = 0);
+
+std::string serialize_model(const Learner& learner, const std::string& wabbit_version, const std::string& args,
+                            const std::string& metadata, bool predict_only);
+LoadedModel parse_model(std::string bytes);
+// Copies the rows of a parsed model into a learner built from its args (checks bits and layout).
+void install_weights(const LoadedModel& m, Learner& learner);
+
+void write_file_atomic(const std::string& path, std::string_view data);
+std::string read_file(const std::string& path);
+
+}  // namespace wabbit

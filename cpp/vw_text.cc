@@ -1,0 +1,253 @@
+#include "vw_text.h"
+
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "hash.h"
+
+namespace wabbit {
+namespace {
+
+// Powers of ten as VW tabulates them: products (or quotients) of 10 in float, one step at a time.
+struct Pow10Table {
+  std::array<float, 39> pos{};  // 10^0 .. 10^38
+  std::array<float, 38> neg{};  // neg[k] = 10^-k, k = 0..37
+  Pow10Table() {
+    pos[0] = 1.f;
+    for (size_t i = 1; i < pos.size(); ++i) pos[i] = pos[i - 1] * 10.f;
+    neg[0] = 1.f;
+    for (size_t i = 1; i < neg.size(); ++i) neg[i] = neg[i - 1] / 10.f;
+  }
+  float operator()(int e) const {
+    if (e > 38) return HUGE_VALF;
+    if (e < -37) return 0.f;
+    return e >= 0 ? pos[static_cast<size_t>(e)] : neg[static_cast<size_t>(-e)];
+  }
+};
+const Pow10Table kPow10;
+
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Characters that end a feature name or value.
+inline bool ends_token(const char* p, const char* end) {
+  return p >= end || *p == ' ' || *p == '\t' || *p == '|' || *p == '\r';
+}
+
+std::string excerpt(std::string_view s) {
+  constexpr size_t kMax = 60;
+  if (s.size() <= kMax) return std::string(s);
+  return std::string(s.substr(0, kMax)) + "...";
+}
+
+}  // namespace
+
+float parse_vw_float(const char* p, const char* end, size_t& consumed) {
+  consumed = 0;
+  const char* start = p;
+  if (p >= end) return 0.f;
+  while (p < end && *p == ' ') ++p;
+  float sign = 1.f;
+  if (p < end && *p == '-') {
+    sign = -1.f;
+    ++p;
+  }
+  float acc = 0.f;
+  while (p < end && is_digit(*p)) acc = acc * 10.f + static_cast<float>(*p++ - '0');
+  int num_dec = 0;
+  if (p < end && *p == '.') {
+    ++p;
+    while (p < end && is_digit(*p)) {
+      if (num_dec < 35) {
+        acc = acc * 10.f + static_cast<float>(*p - '0');
+        ++num_dec;
+      }
+      ++p;
+    }
+  }
+  int exp_acc = 0;
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    ++p;
+    int exp_sign = 1;
+    if (p < end && *p == '-') {
+      exp_sign = -1;
+      ++p;
+    }
+    while (p < end && is_digit(*p)) {
+      if (exp_acc < 100000) exp_acc = exp_acc * 10 + (*p - '0');
+      ++p;
+    }
+    exp_acc *= exp_sign;
+  }
+  if (p >= end || *p == ' ' || *p == '\n' || *p == '\t') {
+    acc *= kPow10(exp_acc - num_dec);
+    consumed = static_cast<size_t>(p - start);
+    return sign * acc;
+  }
+  // Anything else ('+1', 'inf', '1e+5', '0x1p3', a number glued to junk): strtof, as VW does.
+  char buf[128];
+  const size_t n = std::min(static_cast<size_t>(end - start), sizeof(buf) - 1);
+  std::memcpy(buf, start, n);
+  buf[n] = '\0';
+  char* stop = nullptr;
+  const float v = std::strtof(buf, &stop);
+  consumed = static_cast<size_t>(stop - buf);
+  return v;
+}
+
+ParseResult parse_vw_line(std::string_view line, Example& ex) {
+  ex.clear();
+  ParseResult res;
+  if (line.empty()) {
+    res.status = ParseStatus::kBlank;
+    return res;
+  }
+  auto fail = [&res](std::string msg) {
+    res.status = ParseStatus::kError;
+    res.error = std::move(msg);
+    return res;
+  };
+
+  const size_t bar = line.find('|');
+  // ---- label section ----
+  if (bar != 0) {
+    std::string_view label_space = bar == std::string_view::npos ? line : line.substr(0, bar);
+    const size_t tab = label_space.find('\t');
+    if (tab != std::string_view::npos) label_space.remove_prefix(tab + 1);
+    std::array<std::string_view, 4> words;
+    size_t nwords = 0;
+    size_t i = 0;
+    while (i < label_space.size()) {
+      while (i < label_space.size() && label_space[i] == ' ') ++i;
+      if (i >= label_space.size()) break;
+      size_t j = i;
+      while (j < label_space.size() && label_space[j] != ' ') ++j;
+      if (nwords == words.size()) {
+        return fail("too many tokens before '|' (expected: label [importance [base]] ['tag]): \"" +
+                    excerpt(label_space) + "\"");
+      }
+      words[nwords++] = label_space.substr(i, j - i);
+      i = j;
+    }
+    if (nwords > 0) {
+      std::string_view last = words[nwords - 1];
+      const bool touches_bar = last.data() + last.size() == label_space.data() + label_space.size();
+      if (touches_bar || last.front() == '\'') {
+        if (last.front() == '\'') last.remove_prefix(1);
+        ex.tag.assign(last.data(), last.size());
+        --nwords;
+      }
+    }
+    if (nwords > 3) {
+      return fail("too many tokens before '|' (expected: label [importance [base]] ['tag]): \"" +
+                  excerpt(label_space) + "\"");
+    }
+    float nums[3] = {0.f, 1.f, 0.f};
+    static const char* kWhat[3] = {"label", "importance weight", "base"};
+    for (size_t k = 0; k < nwords; ++k) {
+      size_t consumed = 0;
+      const float v = parse_vw_float(words[k].data(), words[k].data() + words[k].size(), consumed);
+      if (consumed != words[k].size()) {
+        return fail(std::string("bad ") + kWhat[k] + " \"" + excerpt(words[k]) + "\": not a number");
+      }
+      if (!std::isfinite(v)) {
+        return fail(std::string("bad ") + kWhat[k] + " \"" + excerpt(words[k]) + "\": not finite");
+      }
+      nums[k] = v;
+    }
+    if (nwords >= 1) ex.label = nums[0];
+    if (nwords >= 2) {
+      if (nums[1] < 0.f) {
+        return fail("bad importance weight \"" + excerpt(words[1]) + "\": must be >= 0");
+      }
+      ex.weight = nums[1];
+    }
+    if (nwords >= 3) ex.initial = nums[2];
+  }
+  if (bar == std::string_view::npos) return res;
+
+  // ---- namespaces ----
+  const char* p = line.data() + bar;
+  const char* end = line.data() + line.size();
+  while (p < end && *p == '|') {
+    ++p;
+    float scale = 1.f;
+    unsigned char slot = ' ';
+    uint32_t ns_hash = 0;
+    if (!ends_token(p, end)) {
+      if (*p == ':') return fail("namespace name expected after '|': \"" + excerpt(line) + "\"");
+      slot = static_cast<unsigned char>(*p);
+      const char* name_start = p;
+      while (!ends_token(p, end) && *p != ':') ++p;
+      ns_hash = hash_namespace(std::string_view(name_start, static_cast<size_t>(p - name_start)));
+      if (p < end && *p == ':') {
+        ++p;
+        size_t consumed = 0;
+        scale = parse_vw_float(p, end, consumed);
+        if (consumed == 0 || !ends_token(p + consumed, end)) {
+          return fail("bad namespace scale after \"" + excerpt(std::string_view(name_start, static_cast<size_t>(p - name_start))) +
+                      "\": not a number");
+        }
+        if (!std::isfinite(scale)) return fail("bad namespace scale: not finite");
+        p += consumed;
+      }
+    }
+    uint32_t anon = 0;
+    // features
+    while (p < end && (*p == ' ' || *p == '\t')) {
+      ++p;
+      if (ends_token(p, end)) continue;
+      const char* name_start = p;
+      while (!ends_token(p, end) && *p != ':') ++p;
+      const std::string_view name(name_start, static_cast<size_t>(p - name_start));
+      float value = 1.f;
+      bool scaled = true;  // string-valued features are not scaled, as in VW
+      uint32_t index;
+      if (p < end && *p == ':') {
+        ++p;
+        size_t consumed = 0;
+        const float v = parse_vw_float(p, end, consumed);
+        if (consumed == 0) {
+          // name:text -- a string-valued feature, hashed as VW chains it.
+          const char* vs = p;
+          while (p < end && *p != ' ' && *p != '\t' && *p != '\r') ++p;
+          const std::string_view text(vs, static_cast<size_t>(p - vs));
+          if (text.empty()) {
+            index = name.empty() ? ns_hash + anon++ : hash_feature(name, ns_hash);
+          } else {
+            index = hash_string(text, hash_string(name, ns_hash));
+            scaled = false;
+          }
+        } else {
+          p += consumed;
+          if (!ends_token(p, end)) {
+            return fail("bad value for feature \"" + excerpt(name) + "\": \"" +
+                        excerpt(std::string_view(p - consumed, consumed + 1)) + "...\" is not a number");
+          }
+          if (!std::isfinite(v)) {
+            return fail("bad value for feature \"" + excerpt(name) + "\": not finite");
+          }
+          value = v;
+          index = name.empty() ? ns_hash + anon++ : hash_feature(name, ns_hash);
+        }
+      } else {
+        index = hash_feature(name, ns_hash);
+      }
+      const float x = scaled ? scale * value : value;
+      if (!std::isfinite(x)) return fail("value of feature \"" + excerpt(name) + "\" times namespace scale is not finite");
+      if (x == 0.f) continue;
+      ex.add(slot, index, x);
+    }
+    if (p < end && *p != '|' && *p != '\r') {
+      return fail("malformed features: expected '|', space or end of line at \"" +
+                  excerpt(std::string_view(p, static_cast<size_t>(end - p))) + "\"");
+    }
+  }
+  if (p < end && *p != '\r') {
+    return fail("malformed line: expected '|' or end of line at \"" + excerpt(std::string_view(p, static_cast<size_t>(end - p))) + "\"");
+  }
+  return res;
+}
+
+}  // namespace wabbit

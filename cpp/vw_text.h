@@ -1,0 +1,36 @@
+// Vowpal Wabbit's text format -> Example, without allocation in the steady state.
+//
+//   label [importance [base]] ['tag]|ns[:scale] feature[:value] ... |ns2 ...
+//
+// Follows VW 9.x: the label section is split on spaces (a tab drops everything before it); its last
+// token is the tag when it starts with ' or touches the first '|'; "| f" is the unnamed namespace;
+// a value of 0 drops the feature; the namespace scale multiplies the values; "name:text" is a
+// feature whose index chains the hash of text onto the hash of name; ":value" alone is an anonymous
+// feature. Where VW would warn and guess (a label that is not a number, a value followed by junk,
+// NaN), we refuse the line instead and say why, so nothing ill-formed or non-finite can reach the
+// weights.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "example.h"
+
+namespace wabbit {
+
+enum class ParseStatus { kExample, kBlank, kError };
+
+struct ParseResult {
+  ParseStatus status = ParseStatus::kExample;
+  std::string error;  // set when status == kError: what was wrong, with the offending text
+};
+
+// Parses one line (without its trailing newline). `ex` is cleared first. The constant feature is
+// not added here (see Example::finish).
+ParseResult parse_vw_line(std::string_view line, Example& ex);
+
+// VW's number reader: the fast decimal path of VW's parser, then strtof for anything else.
+// Returns the value; `consumed` is how many bytes were read (0: not a number).
+float parse_vw_float(const char* p, const char* end, size_t& consumed);
+
+}  // namespace wabbit

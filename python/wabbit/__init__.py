@@ -1,0 +1,28 @@
+"""wabbit: online learning for data streams, with Vowpal Wabbit's formats, hashes and numbers.
+
+>>> import wabbit
+>>> m = wabbit.Model("--loss_function logistic")
+>>> _ = m.learn("1 |f a b")
+>>> 0 < m.predict("|f a b")
+True
+>>> wabbit.hash_feature("a", wabbit.hash_namespace("f")) == wabbit.hash_feature("a", 728008763)
+True
+"""
+
+from wabbit._core import ModelError, ParseError, hash_feature, hash_namespace
+from wabbit._version import __version__
+from wabbit.model import Model, load
+from wabbit.options import OptionError, Options, parse_args
+
+__all__ = [
+    "Model",
+    "ModelError",
+    "OptionError",
+    "Options",
+    "ParseError",
+    "__version__",
+    "hash_feature",
+    "hash_namespace",
+    "load",
+    "parse_args",
+]

@@ -1,0 +1,246 @@
+"""The ``wabbit`` command: Vowpal Wabbit's flags, progress table and summary.
+
+    wabbit -d train.vw -f model.bin --loss_function logistic -q ua
+    wabbit -d test.vw -t -i model.bin -p predictions.txt
+    wabbit demo            # generate a click stream and learn it
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+from typing import List, Optional, Sequence, TextIO
+
+from wabbit import _core
+from wabbit._version import __version__
+from wabbit.model import Model, load
+from wabbit.options import OptionError, Options, flag_help, parse_args
+
+__all__ = ["main"]
+
+USAGE = """usage: wabbit [VW flags]        learn from -d FILE (or standard input)
+       wabbit demo [--lines N] [--seed S]   generate a click stream and learn it
+
+Flags (as in Vowpal Wabbit):
+"""
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["demo"]:
+        return demo(args[1:])
+    if any(a in ("-h", "--help") for a in args):
+        sys.stdout.write(USAGE + flag_help() + "\n")
+        return 0
+    if args[:1] == ["--version"]:
+        print(__version__)
+        return 0
+    try:
+        opts = parse_args(args)
+        return run(opts, sys.stderr)
+    except (OptionError, OSError, ValueError) as e:
+        print(f"wabbit: error: {e}", file=sys.stderr)
+        return 1
+
+
+def run(opts: Options, err: TextIO) -> int:
+    """Train or test as the VW command line would; returns the exit status."""
+    if opts.passes not in (None, 1):
+        raise OptionError("--passes other than 1 is not supported yet")
+    if opts.initial_regressor:
+        model = load(opts.initial_regressor)
+        merged = _cli_overrides(opts).merged_with_model(model.options)
+        if merged.model_args() != model.options.model_args():
+            fresh = load(opts.initial_regressor, merged.model_args())
+            model = fresh
+    else:
+        model = Model._from_options(_model_only(opts))
+    quiet = opts.quiet
+    additive, step, first_dump = opts.progress_schedule()
+    model._core.reset_stats(first_dump)
+
+    def say(line: str) -> None:
+        if not quiet:
+            err.write(line + "\n")
+
+    mo = model.options
+    if mo.quadratic:
+        say("creating quadratic features for pairs: " + " ".join(mo.quadratic))
+    if mo.cubic:
+        say("creating cubic features for triples: " + " ".join(mo.cubic))
+    if mo.interactions:
+        say("creating features for following interactions: " + " ".join(mo.interactions))
+    if opts.final_regressor:
+        say(f"final_regressor = {opts.final_regressor}")
+    if opts.testonly:
+        say("only testing")
+    if opts.predictions:
+        say(f"predictions = {opts.predictions}")
+    say(f"Num weight bits = {model.bits}")
+    say(f"learning rate = {_g(model._core.effective_learning_rate())}")
+    say(f"initial_t = {_g(model._core.state()['t'])}")
+    cfg = mo.core_config()
+    say(f"power_t = {_g(cfg['power_t'])}")
+    if opts.data:
+        say(f"Reading datafile = {opts.data}")
+
+    pred_fd = -1
+    close_pred = False
+    if opts.predictions:
+        if opts.predictions in ("-", "/dev/stdout"):
+            sys.stdout.flush()
+            pred_fd = sys.stdout.fileno()
+        else:
+            pred_fd = os.open(opts.predictions, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            close_pred = True
+    run_opts = {
+        "learn": not opts.testonly,
+        "print_progress": not quiet,
+        "progress_add": additive,
+        "progress_arg": step,
+        "strict": opts.strict,
+        "print_warnings": True,
+        "predictions_fd": pred_fd,
+        "account": True,
+    }
+    err.flush()
+    try:
+        if opts.data:
+            fd = os.open(opts.data, os.O_RDONLY)
+            try:
+                _check_not_gzip(fd, opts.data)
+                result = model._core.run_fd(fd, run_opts)
+            finally:
+                os.close(fd)
+        elif opts.no_stdin:
+            result = {"bad_lines": 0}
+        else:
+            result = model._core.run_fd(sys.stdin.fileno(), run_opts)
+    except _core.ParseError as e:
+        err.write(f"wabbit: error: {e}\n(--strict: stopped at the first malformed line; no model was saved)\n")
+        return 1
+    finally:
+        if close_pred:
+            os.close(pred_fd)
+    if not quiet:
+        err.write(summary(model, bad_lines=int(result["bad_lines"])))
+    if opts.final_regressor:
+        model.save(opts.final_regressor, predict_only=opts.predict_only_model)
+    return 0
+
+
+def summary(model: Model, bad_lines: int = 0) -> str:
+    """VW's closing block: counts, weighted sums, average loss, best constant, features."""
+    s = model.stats
+    w = s["weighted_labeled_examples"]
+    lines = [
+        "",
+        "finished run",
+        f"number of examples = {s['example_number']}",
+        f"weighted example sum = {s['weighted_examples']:.6f}",
+        f"weighted label sum = {s['weighted_labels']:.6f}",
+        "average loss = " + (f"{s['sum_loss'] / w:.6f}" if w > 0 else "n.a."),
+    ]
+    best = best_constant(model)
+    if best is not None:
+        lines.append(f"best constant = {best[0]:.6f}")
+        if best[1] is not None:
+            lines.append(f"best constant's loss = {best[1]:.6f}")
+    lines.append(f"total feature number = {s['total_features']}")
+    if bad_lines:
+        lines.append(f"malformed lines skipped = {bad_lines}")
+    return "\n".join(lines) + "\n"
+
+
+def best_constant(model: Model) -> "Optional[tuple[float, Optional[float]]]":
+    """VW's best constant prediction and its loss, from the labels seen (None when undefined)."""
+    s = model.stats
+    first, second = s["first_observed_label"], s["second_observed_label"]
+    if first is None:
+        return None
+    l1, l2 = first, (0.0 if second is None else second)
+    if l1 > l2:
+        l1, l2 = l2, l1
+    if l1 == l2:
+        return None
+    n = s["weighted_labeled_examples"]
+    c1 = (s["weighted_labels"] - l2 * n) / (l1 - l2)
+    c2 = n - c1
+    if c1 + c2 <= 0:
+        return None
+    cfg = model.options.core_config()
+    if cfg["loss"] == "squared":
+        best = s["weighted_labels"] / n
+
+        def loss(p: float, y: float) -> float:
+            return (p - y) ** 2
+
+    else:
+        if s["more_than_two_labels"]:
+            return None
+        l1, l2 = -1.0, 1.0
+        best = 1.0 if c1 <= 0 else -1.0 if c2 <= 0 else math.log(c2 / c1)
+
+        def loss(p: float, y: float) -> float:
+            return math.log1p(math.exp(-y * p))
+
+    if s["more_than_two_labels"]:
+        return best, None
+    total = (loss(best, l1) * c1 if c1 > 0 else 0.0) + (loss(best, l2) * c2 if c2 > 0 else 0.0)
+    return best, total / (c1 + c2)
+
+
+def demo(argv: List[str]) -> int:
+    """Generate a synthetic click log and learn it with logistic loss and a user x ad interaction."""
+    import argparse
+
+    from wabbit.synth import write_click_log
+
+    p = argparse.ArgumentParser(prog="wabbit demo", description=demo.__doc__)
+    p.add_argument("--lines", type=int, default=200_000, help="click log lines to generate (default 200000)")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "clicks.vw")
+        print(f"wabbit demo: generating {a.lines} click-log lines (seed {a.seed}) ...", file=sys.stderr)
+        write_click_log(path, a.lines, seed=a.seed)
+        flags = ["-d", path, "--loss_function", "logistic", "-q", "ua", "-b", "24", "-f", os.path.join(tmp, "m.model")]
+        print("wabbit demo: wabbit " + " ".join(flags[2:]), file=sys.stderr)
+        status = run(parse_args(flags), sys.stderr)
+        if status == 0:
+            m = load(os.path.join(tmp, "m.model"))
+            print(f"wabbit demo: saved and reloaded the model: {m!r}", file=sys.stderr)
+        return status
+
+
+def _model_only(opts: Options) -> Options:
+    out = Options()
+    for f in _core_flags():
+        setattr(out, f, getattr(opts, f))
+    return out
+
+
+def _cli_overrides(opts: Options) -> Options:
+    return _model_only(opts)
+
+
+def _core_flags() -> List[str]:
+    from wabbit.options import FLAGS
+
+    return [f.dest for f in FLAGS if f.model]
+
+
+def _check_not_gzip(fd: int, path: str) -> None:
+    head = os.pread(fd, 2, 0)
+    if head == b"\x1f\x8b":
+        raise OptionError(f"{path} is gzip-compressed; decompress it first (e.g. zcat {path} | wabbit ...)")
+
+
+def _g(v: float) -> str:
+    return f"{v:g}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

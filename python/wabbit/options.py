@@ -1,0 +1,341 @@
+"""The one flag parser: Vowpal Wabbit-style options to a typed configuration.
+
+The same :class:`Options` feeds the ``wabbit`` command, ``wabbit.Model(...)`` and the model file
+header (which stores the model-defining flags as text, re-parsed here on load).
+
+>>> o = parse_args("--loss_function logistic -q ua -b 24")
+>>> (o.loss_function, o.quadratic, o.bits)
+('logistic', ['ua'], 24)
+>>> o.core_config()["learning_rate"]
+0.5
+>>> parse_args("--sgd").core_config()["learning_rate"]    # VW: non-default rules default to 10
+10.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+__all__ = ["Options", "OptionError", "parse_args", "FLAGS"]
+
+
+class OptionError(ValueError):
+    """A flag is unknown, lacks its value, or has a value of the wrong kind."""
+
+
+@dataclass(frozen=True)
+class Flag:
+    dest: str
+    names: tuple  # e.g. ("-b", "--bit_precision")
+    kind: str  # "bool", "int", "float", "str", "list"
+    help: str
+    model: bool = False  # defines the model: stored in the model file
+    structural: bool = False  # cannot change when continuing from a saved model
+
+
+FLAGS: List[Flag] = [
+    # --- model-defining ---------------------------------------------------------------
+    Flag("bits", ("-b", "--bit_precision"), "int", "number of bits in the feature table (default 18)", True, True),
+    Flag("loss_function", ("--loss_function",), "str", "squared (default) or logistic", True, True),
+    Flag("logistic_min", ("--logistic_min",), "float", "smallest label of the logistic loss (default -1)", True, True),
+    Flag("logistic_max", ("--logistic_max",), "float", "largest label of the logistic loss (default 1)", True, True),
+    Flag("learning_rate", ("-l", "--learning_rate"), "float", "learning rate (default 0.5; 10 for non-default rules)", True),
+    Flag("power_t", ("--power_t",), "float", "t power for the learning rate decay (default 0.5)", True),
+    Flag("initial_t", ("--initial_t",), "float", "initial t value", True),
+    Flag("sgd", ("--sgd",), "bool", "plain stochastic gradient descent", True, True),
+    Flag("adaptive", ("--adaptive",), "bool", "adaptive, per-feature learning rates", True, True),
+    Flag("normalized", ("--normalized",), "bool", "per-feature normalized updates", True, True),
+    Flag("invariant", ("--invariant",), "bool", "importance-invariant (safe) updates", True, True),
+    Flag("noconstant", ("--noconstant",), "bool", "do not add the constant feature", True, True),
+    Flag("quadratic", ("-q", "--quadratic"), "list", "quadratic interaction between two namespaces (e.g. -q ua)", True, True),
+    Flag("cubic", ("--cubic",), "list", "cubic interaction between three namespaces", True, True),
+    Flag("interactions", ("--interactions",), "list", "interaction of any order (e.g. --interactions abc)", True, True),
+    Flag("min_prediction", ("--min_prediction",), "float", "smallest prediction to output", True),
+    Flag("max_prediction", ("--max_prediction",), "float", "largest prediction to output", True),
+    # --- run-time (the command line) ---------------------------------------------------
+    Flag("data", ("-d", "--data"), "str", "input file (default: standard input)"),
+    Flag("final_regressor", ("-f", "--final_regressor"), "str", "save the model to this file at the end"),
+    Flag("initial_regressor", ("-i", "--initial_regressor"), "str", "load a model and continue from it"),
+    Flag("testonly", ("-t", "--testonly"), "bool", "predict only, do not learn"),
+    Flag("predictions", ("-p", "--predictions"), "str", "write predictions to this file (- or /dev/stdout: stdout)"),
+    Flag("progress", ("-P", "--progress"), "str", "progress rows: an integer adds, a float multiplies (default 2.0)"),
+    Flag("quiet", ("--quiet",), "bool", "print nothing but errors"),
+    Flag("strict", ("--strict", "--strict_parse"), "bool", "stop at the first malformed line instead of skipping it"),
+    Flag("predict_only_model", ("--predict_only_model",), "bool", "save only the weights, without optimizer state"),
+    Flag("onethread", ("--onethread",), "bool", "accepted for VW compatibility (wabbit reads and learns in one thread)"),
+    Flag("kill_cache", ("-k", "--kill_cache"), "bool", "accepted for VW compatibility (wabbit keeps no cache file)"),
+    Flag("passes", ("--passes",), "int", "number of passes (only 1 is supported)"),
+    Flag("no_stdin", ("--no_stdin",), "bool", "do not read standard input when -d is absent"),
+]
+
+_BY_NAME: Dict[str, Flag] = {n: f for f in FLAGS for n in f.names}
+_BY_DEST: Dict[str, Flag] = {f.dest: f for f in FLAGS}
+# Keyword spellings accepted by Model(**options): the dest and every flag name without dashes.
+_KEYWORDS: Dict[str, Flag] = {**{n.lstrip("-"): f for f in FLAGS for n in f.names}, **_BY_DEST}
+
+_LOSSES = ("squared", "logistic")
+
+
+@dataclass
+class Options:
+    """Every flag wabbit understands, typed. ``None`` means "not given" (VW's default applies)."""
+
+    bits: Optional[int] = None
+    loss_function: Optional[str] = None
+    logistic_min: Optional[float] = None
+    logistic_max: Optional[float] = None
+    learning_rate: Optional[float] = None
+    power_t: Optional[float] = None
+    initial_t: Optional[float] = None
+    sgd: bool = False
+    adaptive: bool = False
+    normalized: bool = False
+    invariant: bool = False
+    noconstant: bool = False
+    quadratic: List[str] = field(default_factory=list)
+    cubic: List[str] = field(default_factory=list)
+    interactions: List[str] = field(default_factory=list)
+    min_prediction: Optional[float] = None
+    max_prediction: Optional[float] = None
+    data: Optional[str] = None
+    final_regressor: Optional[str] = None
+    initial_regressor: Optional[str] = None
+    testonly: bool = False
+    predictions: Optional[str] = None
+    progress: Optional[str] = None
+    quiet: bool = False
+    strict: bool = False
+    predict_only_model: bool = False
+    onethread: bool = False
+    kill_cache: bool = False
+    passes: Optional[int] = None
+    no_stdin: bool = False
+
+    # ---------------------------------------------------------------------------------------
+    def given(self, dest: str) -> bool:
+        v = getattr(self, dest)
+        return v not in (None, False, [])
+
+    def model_args(self) -> str:
+        """The model-defining flags that were given, as canonical VW-style text."""
+        parts: List[str] = []
+        for f in FLAGS:
+            if not f.model or not self.given(f.dest):
+                continue
+            v = getattr(self, f.dest)
+            name = f.names[-1]
+            if f.kind == "bool":
+                parts.append(name)
+            elif f.kind == "list":
+                for item in v:
+                    parts += [name, shlex.quote(item)]
+            else:
+                parts += [name, shlex.quote(_fmt(v))]
+        return " ".join(parts)
+
+    def merged_with_model(self, stored: "Options") -> "Options":
+        """These (command-line) options on top of a saved model's: structural flags must agree."""
+        out = dataclasses.replace(stored)
+        for f in FLAGS:
+            if not self.given(f.dest):
+                continue
+            mine, theirs = getattr(self, f.dest), getattr(stored, f.dest)
+            if f.model and f.structural and mine != theirs:
+                shown = f.names[-1]
+                raise OptionError(
+                    f"{shown} {_fmt(mine) if f.kind != 'bool' else ''}".rstrip()
+                    + f" conflicts with the loaded model, which was trained with: {stored.model_args() or '(defaults)'}"
+                )
+            setattr(out, f.dest, mine)
+        return out
+
+    def interaction_specs(self) -> List[str]:
+        specs: List[str] = []
+        for q in self.quadratic:
+            if len(q) != 2:
+                raise OptionError(f"-q takes exactly two namespace letters, got {q!r}")
+            specs.append(q)
+        for c in self.cubic:
+            if len(c) != 3:
+                raise OptionError(f"--cubic takes exactly three namespace letters, got {c!r}")
+            specs.append(c)
+        for i in self.interactions:
+            if len(i) < 2:
+                raise OptionError(f"--interactions needs at least two namespace letters, got {i!r}")
+            specs.append(i)
+        for s in specs:
+            if ":" in s:
+                raise OptionError("the ':' wildcard in interactions is not supported yet")
+        return specs
+
+    def core_config(self) -> Dict[str, Any]:
+        """The learner's configuration, after Vowpal Wabbit's defaulting rules.
+
+        VW's default update is adaptive + normalized + invariant with learning rate 0.5. Naming any of
+        --sgd/--adaptive/--normalized/--invariant switches to exactly the named ones; then the
+        learning rate defaults to 10 (unless both adaptive and normalized are on), and when neither
+        adaptive nor normalized is on, initial_t defaults to 1.
+        """
+        bits = 18 if self.bits is None else self.bits
+        if not 1 <= bits <= 32:
+            raise OptionError(f"-b must be between 1 and 32, got {bits}")
+        loss = self.loss_function or "squared"
+        if loss not in _LOSSES:
+            raise OptionError(f"--loss_function must be one of {', '.join(_LOSSES)}, got {loss!r}")
+        explicit = self.sgd or self.adaptive or self.normalized or self.invariant
+        if explicit:
+            adaptive, normalized, invariant = self.adaptive, self.normalized, self.invariant
+        else:
+            adaptive = normalized = invariant = True
+        lr = self.learning_rate
+        if lr is None:
+            lr = 10.0 if explicit and not (adaptive and normalized) else 0.5
+        initial_t = self.initial_t
+        if initial_t is None:
+            initial_t = 1.0 if explicit and not adaptive and not normalized else 0.0
+        power_t = 0.5 if self.power_t is None else self.power_t
+        for name, v in (("--learning_rate", lr), ("--power_t", power_t), ("--initial_t", initial_t)):
+            if v != v or v in (float("inf"), float("-inf")):
+                raise OptionError(f"{name} must be a finite number")
+        if lr <= 0:
+            raise OptionError(f"--learning_rate must be positive, got {lr}")
+        if power_t < 0:
+            raise OptionError(f"--power_t must be >= 0, got {power_t}")
+        if initial_t < 0:
+            raise OptionError(f"--initial_t must be >= 0, got {initial_t}")
+        if (self.logistic_min is not None or self.logistic_max is not None) and loss != "logistic":
+            raise OptionError("--logistic_min/--logistic_max apply only to --loss_function logistic")
+        lo = -1.0 if self.logistic_min is None else self.logistic_min
+        hi = 1.0 if self.logistic_max is None else self.logistic_max
+        if loss == "logistic" and not hi > lo:
+            raise OptionError("--logistic_max must be greater than --logistic_min")
+        return {
+            "bits": bits,
+            "loss": loss,
+            "logistic_min": lo,
+            "logistic_max": hi,
+            "learning_rate": float(lr),
+            "power_t": float(power_t),
+            "initial_t": float(initial_t),
+            "adaptive": adaptive,
+            "normalized": normalized,
+            "invariant": invariant,
+            "constant": not self.noconstant,
+            "interactions": self.interaction_specs(),
+            "min_prediction": self.min_prediction,
+            "max_prediction": self.max_prediction,
+        }
+
+    def progress_schedule(self) -> Tuple[bool, float, float]:
+        """(additive, step, first dump) for the progress table, with VW's adjustments."""
+        if self.progress is None:
+            return False, 2.0, 1.0
+        try:
+            value = float(self.progress)
+        except ValueError:
+            raise OptionError(f"-P/--progress takes a number, got {self.progress!r}") from None
+        if "." not in self.progress:
+            step = max(value, 1.0)
+            return True, step, step
+        if value <= 1.0:
+            value += 1.0
+        return False, value, 1.0
+
+    def run_time_flags(self) -> List[str]:
+        """Names of run-time flags that were given (these make no sense in Model(...))."""
+        return [f.names[-1] for f in FLAGS if not f.model and self.given(f.dest)]
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return repr(v) if v != int(v) else str(int(v)) if abs(v) < 1e15 else repr(v)
+    return str(v)
+
+
+def _convert(flag: Flag, name: str, raw: str) -> Any:
+    try:
+        if flag.kind == "int":
+            return int(raw)
+        if flag.kind == "float":
+            return float(raw)
+    except ValueError:
+        kind = "an integer" if flag.kind == "int" else "a number"
+        raise OptionError(f"{name} takes {kind}, got {raw!r}") from None
+    return raw
+
+
+def parse_args(args: Union[str, Sequence[str]] = "", **keywords: Any) -> Options:
+    """Parse VW-style flags (a string or a list of tokens) plus keyword options into Options.
+
+    Keywords use the long flag names without dashes (``loss_function="logistic"``,
+    ``quadratic=["ua"]``, ``bit_precision=24``) or the short ones (``b=24``, ``q="ua"``, ``l=0.1``).
+
+    >>> parse_args("-b 20", quadratic=["ab"], learning_rate=0.1).model_args()
+    '--bit_precision 20 --learning_rate 0.1 --quadratic ab'
+    """
+    tokens = shlex.split(args) if isinstance(args, str) else list(args)
+    opts = Options()
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        value: Optional[str] = None
+        name = tok
+        if tok.startswith("--") and "=" in tok:
+            name, value = tok.split("=", 1)
+        flag = _BY_NAME.get(name)
+        if flag is None and tok.startswith("-") and not tok.startswith("--") and len(tok) > 2:
+            # -b24 / -qab: a short flag glued to its value
+            flag = _BY_NAME.get(tok[:2])
+            if flag is not None and flag.kind != "bool":
+                name, value = tok[:2], tok[2:]
+            else:
+                flag = None
+        if flag is None:
+            if not tok.startswith("-"):
+                raise OptionError(f"unexpected argument {tok!r} (input files go after -d)")
+            raise OptionError(f"unknown option {name!r}; run 'wabbit --help' for the supported flags")
+        i += 1
+        if flag.kind == "bool":
+            if value is not None:
+                raise OptionError(f"{name} takes no value")
+            setattr(opts, flag.dest, True)
+            continue
+        if value is None:
+            if i >= len(tokens):
+                raise OptionError(f"{name} needs a value")
+            value = tokens[i]
+            i += 1
+        if flag.kind == "list":
+            getattr(opts, flag.dest).append(value)
+        else:
+            setattr(opts, flag.dest, _convert(flag, name, value))
+    for key, value in keywords.items():
+        flag = _KEYWORDS.get(key)
+        if flag is None:
+            raise OptionError(f"unknown option {key!r}")
+        if flag.kind == "bool":
+            setattr(opts, flag.dest, bool(value))
+        elif flag.kind == "list":
+            items = [value] if isinstance(value, str) else list(value)
+            getattr(opts, flag.dest).extend(str(v) for v in items)
+        elif value is None:
+            setattr(opts, flag.dest, None)
+        elif flag.kind == "str":
+            setattr(opts, flag.dest, str(value))
+        else:
+            setattr(opts, flag.dest, _convert(flag, key, str(value)))
+    return opts
+
+
+def flag_help() -> str:
+    """One line per flag, for ``wabbit --help``."""
+    lines = []
+    for f in FLAGS:
+        names = ", ".join(f.names)
+        arg = "" if f.kind == "bool" else " ARG"
+        lines.append(f"  {names}{arg}\n      {f.help}")
+    return "\n".join(lines)
+
