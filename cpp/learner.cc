@@ -220,7 +220,9 @@ Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
   weights_.reset(cfg_.bits, stride_shift_for(cfg_));
   interactions_ = compile_interactions(cfg_.interactions);
   neg_power_t_ = -cfg_.power_t;
-  neg_norm_power_ = cfg_.adaptive ? cfg_.power_t - 1.f : -1.f;
+  // VW computes this while its adaptive flag is still at its default (on), so it is power_t - 1
+  // for every rule; it matters only for normalized updates with power_t != 0.5.
+  neg_norm_power_ = cfg_.power_t - 1.f;
   eta_ = cfg_.learning_rate;
   state_.t = cfg_.initial_t;
   if (!cfg_.adaptive && !cfg_.normalized) eta_ *= std::pow(static_cast<float>(state_.t), cfg_.power_t);
