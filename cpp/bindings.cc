@@ -103,12 +103,16 @@ RunOptions run_options_from_dict(const py::dict& d) {
   return o;
 }
 
-py::dict result_to_dict(RunResult&& r) {
+py::dict result_to_dict(RunResult&& r, bool collect) {
   py::dict d;
   d["lines"] = r.lines;
   d["examples"] = r.examples;
   d["bad_lines"] = r.bad_lines;
   d["warnings"] = r.warnings;
+  if (!collect) {  // no numpy needed (keeps the command line from importing it)
+    d["predictions"] = py::none();
+    return d;
+  }
   auto* vec = new std::vector<float>(std::move(r.predictions));
   py::capsule owner(vec, [](void* p) { delete static_cast<std::vector<float>*>(p); });
   d["predictions"] = py::array_t<float>({static_cast<py::ssize_t>(vec->size())}, {sizeof(float)}, vec->data(), owner);
@@ -183,7 +187,7 @@ class PyModel {
       py::gil_scoped_release release;
       r = wabbit::run_fd(*learner_, stats_, fd, o);
     }
-    return result_to_dict(std::move(r));
+    return result_to_dict(std::move(r), o.collect);
   }
   py::dict run_buffer(const py::buffer& data, const py::dict& opts) {
     const RunOptions o = run_options_from_dict(opts);
@@ -194,7 +198,7 @@ class PyModel {
       py::gil_scoped_release release;
       r = wabbit::run_buffer(*learner_, stats_, view, o);
     }
-    return result_to_dict(std::move(r));
+    return result_to_dict(std::move(r), o.collect);
   }
 
   // State ----------------------------------------------------------------------------------

@@ -60,7 +60,21 @@ Outcome learn_one(Learner& L, Example& ex) {
     st.max_label = std::max(st.max_label, ex.label);
   }
   Outcome out;
-  const float raw = raw_predict(L, ex, out.num_features);
+  // One pass computes every feature's row (prefetching it) and value; the predict, sensitivity and
+  // update passes below then walk this flat list instead of re-deriving interactions.
+  std::vector<FeatureRef>& feats = L.scratch_;
+  feats.clear();
+  {
+    WeightTable& W = L.weights_;
+    const size_t generated = for_each_feature(ex, L.interactions_, [&](float x, uint32_t i) {
+      float* w = W.row(i);
+      __builtin_prefetch(w, 1, 3);
+      feats.push_back({w, x});
+    });
+    out.num_features = static_cast<uint32_t>(ex.num_linear_features() + generated);
+  }
+  float raw = ex.initial;
+  for (const FeatureRef& f : feats) raw += f.w[0] * f.x;
   const float pred = finalize_prediction(st, raw);
   out.prediction = pred;
   const bool labelled = ex.labelled();
@@ -71,7 +85,6 @@ Outcome learn_one(Learner& L, Example& ex) {
     const float y = ex.label;
     float update = 0.f;
     if (loss.loss(now, pred, y) > 0.f) {
-      WeightTable& W = L.weights_;
       float pred_per_update;
       if constexpr (Adaptive || Normalized) {
         const float grad_squared = weight * loss.square_grad(pred, y);
@@ -82,8 +95,9 @@ Outcome learn_one(Learner& L, Example& ex) {
           float norm_x = 0.f;
           const float neg_power_t = L.neg_power_t_;
           const float neg_norm_power = L.neg_norm_power_;
-          for_each_feature(ex, L.interactions_, [&](float x, uint32_t i) {
-            float* w = W.row(i);
+          for (const FeatureRef& f : feats) {
+            float* w = f.w;
+            float x = f.x;
             float x2 = x * x;
             if (x2 < kX2Min) {
               x = x > 0.f ? kXMin : -kXMin;
@@ -123,7 +137,7 @@ Outcome learn_one(Learner& L, Example& ex) {
             }
             w[S::spare] = rate;
             ppu += x2 * rate;
-          });
+          }
           if constexpr (Normalized) {
             st.normalized_sum_norm_x += static_cast<double>(weight) * norm_x;
             st.total_weight += weight;
@@ -141,7 +155,7 @@ Outcome learn_one(Learner& L, Example& ex) {
         }
       } else {
         float sum_sq = 0.f;
-        for_each_feature(ex, L.interactions_, [&](float x, uint32_t) { sum_sq += x * x; });
+        for (const FeatureRef& f : feats) sum_sq += f.x * f.x;
         pred_per_update = sum_sq;
       }
       float update_scale = L.eta_ * weight;
@@ -156,14 +170,11 @@ Outcome learn_one(Learner& L, Example& ex) {
       if (update != 0.f) {
         if constexpr (Normalized) update *= L.update_multiplier_;
         if constexpr (S::spare != 0) {
-          for_each_feature(ex, L.interactions_, [&](float x, uint32_t i) {
-            float* w = W.row(i);
-            w[0] += update * (x * w[S::spare]);
-          });
+          for (const FeatureRef& f : feats) f.w[0] += update * (f.x * f.w[S::spare]);
         } else {
-          for_each_feature(ex, L.interactions_, [&](float x, uint32_t i) {
-            if (x < FLT_MAX && x > -FLT_MAX) W.row(i)[0] += update * x;
-          });
+          for (const FeatureRef& f : feats) {
+            if (f.x < FLT_MAX && f.x > -FLT_MAX) f.w[0] += update * f.x;
+          }
         }
       }
     }

@@ -54,6 +54,12 @@ struct Outcome {
   uint32_t num_features = 0;   // linear + generated
 };
 
+// A feature resolved to its weight row, for the passes of one update.
+struct FeatureRef {
+  float* w;
+  float x;
+};
+
 class Learner;
 using ExampleFn = Outcome (*)(Learner&, Example&);
 
@@ -96,6 +102,7 @@ class Learner {
   float update_multiplier_ = 1.f;
   bool training_ = true;
   bool set_minmax_ = true;
+  std::vector<FeatureRef> scratch_;  // the current example's features (learning is single-writer)
   ExampleFn learn_fn_ = nullptr;
   ExampleFn predict_fn_ = nullptr;
 };

@@ -30,9 +30,41 @@ const Pow10Table kPow10;
 
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
+// Byte classes for the feature scanner: 1 ends a token (space, tab, '|', CR), 2 also ends a name
+// (':'), 4 is a digit, 8 is a byte VW's hasher would trim (other control characters).
+struct ByteClass {
+  std::array<uint8_t, 256> c{};
+  ByteClass() {
+    for (int b = 0; b <= 0x20; ++b) c[static_cast<size_t>(b)] = 8;
+    for (unsigned char b : {' ', '\t', '|', '\r'}) c[b] = 1;
+    c[':'] = 2;
+    for (int b = '0'; b <= '9'; ++b) c[static_cast<size_t>(b)] = 4;
+  }
+};
+const ByteClass kClass;
+inline uint8_t byte_class(char ch) { return kClass.c[static_cast<unsigned char>(ch)]; }
+
 // Characters that end a feature name or value.
-inline bool ends_token(const char* p, const char* end) {
-  return p >= end || *p == ' ' || *p == '\t' || *p == '|' || *p == '\r';
+inline bool ends_token(const char* p, const char* end) { return p >= end || byte_class(*p) == 1; }
+
+// Scans a feature name up to a token end or ':' and hashes it as VW's hash_string would, in one pass
+// for the common case (no control characters to trim).
+inline const char* scan_and_hash_name(const char* p, const char* end, uint32_t seed, uint32_t& hash) {
+  const char* start = p;
+  uint8_t seen = 0;
+  uint32_t number = 0;
+  while (p < end) {
+    const uint8_t k = byte_class(*p);
+    if (k & 3) break;
+    seen |= static_cast<uint8_t>(k == 4 ? 0 : (k == 8 ? 8 : 16));
+    number = number * 10u + static_cast<uint32_t>(*p - '0');
+    ++p;
+  }
+  const size_t len = static_cast<size_t>(p - start);
+  if (seen & 8) hash = hash_string(std::string_view(start, len), seed);  // trimming applies
+  else if (seen & 16) hash = murmur3_x86_32(start, len, seed);
+  else hash = number + seed;  // digits only (or empty): the integer value plus the seed
+  return p;
 }
 
 std::string excerpt(std::string_view s) {
@@ -199,7 +231,8 @@ ParseResult parse_vw_line(std::string_view line, Example& ex) {
       ++p;
       if (ends_token(p, end)) continue;
       const char* name_start = p;
-      while (!ends_token(p, end) && *p != ':') ++p;
+      uint32_t name_hash;
+      p = scan_and_hash_name(p, end, ns_hash, name_hash);
       const std::string_view name(name_start, static_cast<size_t>(p - name_start));
       float value = 1.f;
       bool scaled = true;  // string-valued features are not scaled, as in VW
@@ -214,9 +247,9 @@ ParseResult parse_vw_line(std::string_view line, Example& ex) {
           while (p < end && *p != ' ' && *p != '\t' && *p != '\r') ++p;
           const std::string_view text(vs, static_cast<size_t>(p - vs));
           if (text.empty()) {
-            index = name.empty() ? ns_hash + anon++ : hash_feature(name, ns_hash);
+            index = name.empty() ? ns_hash + anon++ : name_hash;
           } else {
-            index = hash_string(text, hash_string(name, ns_hash));
+            index = hash_string(text, name_hash);
             scaled = false;
           }
         } else {
@@ -229,10 +262,10 @@ ParseResult parse_vw_line(std::string_view line, Example& ex) {
             return fail("bad value for feature \"" + excerpt(name) + "\": not finite");
           }
           value = v;
-          index = name.empty() ? ns_hash + anon++ : hash_feature(name, ns_hash);
+          index = name.empty() ? ns_hash + anon++ : name_hash;
         }
       } else {
-        index = hash_feature(name, ns_hash);
+        index = name_hash;
       }
       const float x = scaled ? scale * value : value;
       if (!std::isfinite(x)) return fail("value of feature \"" + excerpt(name) + "\" times namespace scale is not finite");

@@ -17,13 +17,14 @@ import json
 import os
 import time
 import warnings
-from typing import Any, Dict, Iterable, Mapping, Optional, Union
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Mapping, Optional, Union
 
 from wabbit import _core
 from wabbit._version import __version__
 from wabbit.options import Options, OptionError, parse_args
+
+if TYPE_CHECKING:  # numpy is imported by the core when it returns arrays; the CLI never needs it
+    import numpy as np
 
 __all__ = ["Model", "load", "Example", "Source"]
 
