@@ -78,6 +78,7 @@ py::dict state_to_dict(const OnlineState& s) {
   d["t"] = s.t;
   d["normalized_sum_norm_x"] = s.normalized_sum_norm_x;
   d["total_weight"] = s.total_weight;
+  d["weighted_unlabeled"] = s.weighted_unlabeled;
   d["min_label"] = s.min_label;
   d["max_label"] = s.max_label;
   return d;

@@ -160,7 +160,7 @@ Outcome learn_one(Learner& L, Example& ex) {
       }
       float update_scale = L.eta_ * weight;
       if constexpr (!Adaptive) {
-        const float t = static_cast<float>(st.t + weight);
+        const float t = static_cast<float>(st.t + weight - st.weighted_unlabeled);
         update_scale *= std::pow(t, L.neg_power_t_);
       }
       if constexpr (Invariant) update = loss.update(pred, y, update_scale, pred_per_update);
@@ -180,6 +180,7 @@ Outcome learn_one(Learner& L, Example& ex) {
     }
     out.loss = loss.loss(now, pred, y) * weight;
   }
+  if (!labelled) st.weighted_unlabeled += weight;
   st.t += weight;
   return out;
 }
@@ -194,6 +195,7 @@ Outcome predict_one(Learner& L, Example& ex) {
   if (ex.labelled() && ex.weight > 0.f) {
     out.loss = loss.loss(Range{st.min_label, st.max_label}, out.prediction, ex.label) * ex.weight;
   }
+  if (!ex.labelled()) st.weighted_unlabeled += ex.weight;
   st.t += ex.weight;
   return out;
 }

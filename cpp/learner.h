@@ -43,6 +43,7 @@ struct OnlineState {
   double t = 0.;                      // VW's sd->t: weighted examples seen, plus initial_t
   double normalized_sum_norm_x = 0.;  // normalized updates: running sum of weighted norms
   double total_weight = 0.;           // normalized updates: running sum of importance weights
+  double weighted_unlabeled = 0.;     // VW subtracts it from t in the non-adaptive learning rate
   float min_label = 0.f;              // prediction range tracked from labels (VW's set_minmax)
   float max_label = 0.f;
 };

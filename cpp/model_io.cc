@@ -121,6 +121,7 @@ std::string serialize_model(const Learner& learner, const std::string& wabbit_ve
   w.pod<double>(s.t);
   w.pod<double>(s.normalized_sum_norm_x);
   w.pod<double>(s.total_weight);
+  w.pod<double>(s.weighted_unlabeled);
   w.pod<float>(s.min_label);
   w.pod<float>(s.max_label);
   w.pod<uint32_t>(W.bits());
@@ -179,6 +180,7 @@ LoadedModel parse_model(std::string bytes) {
   s.t = r.pod<double>("online state");
   s.normalized_sum_norm_x = r.pod<double>("online state");
   s.total_weight = r.pod<double>("online state");
+  s.weighted_unlabeled = r.pod<double>("online state");
   s.min_label = r.pod<float>("online state");
   s.max_label = r.pod<float>("online state");
   m.header.bits = r.pod<uint32_t>("bits");
@@ -205,7 +207,7 @@ LoadedModel parse_model(std::string bytes) {
       throw ModelError("model file is inconsistent: weight count does not match the bytes present");
     }
   }
-  for (double v : {s.t, s.normalized_sum_norm_x, s.total_weight}) {
+  for (double v : {s.t, s.normalized_sum_norm_x, s.total_weight, s.weighted_unlabeled}) {
     if (!std::isfinite(v)) throw ModelError("model file is corrupt: non-finite online state");
   }
   m.weights_offset = r.pos();
