@@ -1,16 +1,16 @@
 // WeightTable: 2^bits rows of `stride` floats: the weight and the optimizer's per-feature state side
 // by side, so one feature's update touches one 16-byte row (4 rows per cache line).
 //
-// Memory comes from calloc, so a large table's pages are zero and untouched until a feature lands
-// on them (a 2^24-row table costs only what is used). Row slots for VW's default update:
+// Memory is an anonymous mapping: page-aligned, zero, and untouched until a feature lands on a page
+// (a 2^24-row table costs only what is used). Row slots for VW's default update:
 // [0] weight, [1] sum of squared gradients (adaptive), [2] largest |x| seen (normalized),
 // [3] scratch: the per-feature rate computed by the sensitivity pass and used by the update.
 #pragma once
 
+#include <sys/mman.h>
+
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -21,6 +21,9 @@ class WeightTable {
  public:
   WeightTable() = default;
   WeightTable(uint32_t bits, uint32_t stride_shift) { reset(bits, stride_shift); }
+  WeightTable(const WeightTable&) = delete;
+  WeightTable& operator=(const WeightTable&) = delete;
+  ~WeightTable() { release(); }
 
   void reset(uint32_t bits, uint32_t stride_shift) {
     if (bits < 1 || bits > 32) throw std::invalid_argument("bits must be in [1, 32], got " + std::to_string(bits));
@@ -28,16 +31,17 @@ class WeightTable {
     shift_ = stride_shift;
     rows_ = uint64_t{1} << bits;
     mask_ = static_cast<uint32_t>(rows_ - 1);
-    void* p = std::calloc(static_cast<size_t>(rows_ << shift_), sizeof(float));
-    if (p == nullptr) {
-      throw std::bad_alloc();
-    }
-    data_.reset(static_cast<float*>(p));
+    bytes_ = static_cast<size_t>(rows_ << shift_) * sizeof(float);
+    void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    release();
+    data_ = static_cast<float*>(p);
+    mapped_ = bytes_;
   }
 
-  float* row(uint32_t index) { return data_.get() + (static_cast<size_t>(index & mask_) << shift_); }
+  float* row(uint32_t index) { return data_ + (static_cast<size_t>(index & mask_) << shift_); }
   const float* row(uint32_t index) const {
-    return data_.get() + (static_cast<size_t>(index & mask_) << shift_);
+    return data_ + (static_cast<size_t>(index & mask_) << shift_);
   }
 
   uint32_t bits() const { return bits_; }
@@ -45,27 +49,30 @@ class WeightTable {
   uint32_t stride_shift() const { return shift_; }
   uint64_t rows() const { return rows_; }
   uint32_t mask() const { return mask_; }
-  float* data() { return data_.get(); }
-  const float* data() const { return data_.get(); }
+  float* data() { return data_; }
+  const float* data() const { return data_; }
   size_t size_floats() const { return static_cast<size_t>(rows_ << shift_); }
 
   // Sets slot `slot` of every row to v (VW's initial_t for the adaptive slot).
   void fill_slot(uint32_t slot, float v) {
     const size_t s = stride();
-    float* d = data_.get();
+    float* d = data_;
     for (uint64_t r = 0; r < rows_; ++r) d[r * s + slot] = v;
   }
 
   void copy_from(const WeightTable& other) {
     reset(other.bits_, other.shift_);
-    std::memcpy(data_.get(), other.data_.get(), size_floats() * sizeof(float));
+    std::memcpy(data_, other.data_, size_floats() * sizeof(float));
   }
 
  private:
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
-  std::unique_ptr<float, Free> data_;
+  void release() {
+    if (data_ != nullptr) ::munmap(data_, mapped_);
+    data_ = nullptr;
+  }
+  float* data_ = nullptr;
+  size_t mapped_ = 0;
+  size_t bytes_ = 0;
   uint32_t bits_ = 0;
   uint32_t shift_ = 0;
   uint64_t rows_ = 0;
