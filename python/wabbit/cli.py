@@ -15,6 +15,7 @@ import time
 from typing import List, Optional, Sequence, TextIO
 
 from wabbit import _core
+from wabbit._io import input_fd
 from wabbit._version import __version__
 from wabbit.model import Model, load
 from wabbit.options import OptionError, Options, flag_help, parse_args
@@ -109,12 +110,8 @@ def run(opts: Options, err: TextIO) -> int:
     err.flush()
     try:
         if opts.data:
-            fd = os.open(opts.data, os.O_RDONLY)
-            try:
-                _check_not_gzip(fd, opts.data)
+            with input_fd(opts.data) as fd:
                 result = model._core.run_fd(fd, run_opts)
-            finally:
-                os.close(fd)
         elif opts.no_stdin:
             result = {"bad_lines": 0}
         else:
@@ -234,12 +231,6 @@ def _core_flags() -> List[str]:
     from wabbit.options import FLAGS
 
     return [f.dest for f in FLAGS if f.model]
-
-
-def _check_not_gzip(fd: int, path: str) -> None:
-    head = os.pread(fd, 2, 0)
-    if head == b"\x1f\x8b":
-        raise OptionError(f"{path} is gzip-compressed; decompress it first (e.g. zcat {path} | wabbit ...)")
 
 
 def _g(v: float) -> str:

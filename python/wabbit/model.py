@@ -20,6 +20,7 @@ import warnings
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Mapping, Optional, Union
 
 from wabbit import _core
+from wabbit._io import input_fd
 from wabbit._version import __version__
 from wabbit.options import Options, OptionError, parse_args
 
@@ -90,7 +91,7 @@ class Model:
 
     # ------------------------------------------------------------------ batches
     def learn_many(self, source: Source, *, strict: bool = True) -> np.ndarray:
-        """Learn from every example of a file path, bytes buffer or iterable of lines.
+        """Learn from every example of a file path (plain or gzip), bytes buffer or iterable of lines.
 
         Returns the progressive predictions (each made before learning its example) as float32,
         one per non-blank line. With ``strict=False`` a malformed line is skipped with a warning and
@@ -106,11 +107,8 @@ class Model:
     def _run(self, source: Source, *, learn: bool, strict: bool) -> np.ndarray:
         opts = {"learn": learn, "strict": strict, "collect": True, "account": learn}
         if isinstance(source, (str, os.PathLike)):
-            fd = os.open(os.fspath(source), os.O_RDONLY)
-            try:
+            with input_fd(source) as fd:
                 res = self._core.run_fd(fd, opts)
-            finally:
-                os.close(fd)
         elif isinstance(source, (bytes, bytearray, memoryview)):
             res = self._core.run_buffer(source, opts)
         else:
