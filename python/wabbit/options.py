@@ -69,6 +69,9 @@ FLAGS: List[Flag] = [
     Flag("kill_cache", ("-k", "--kill_cache"), "bool", "accepted for VW compatibility (wabbit keeps no cache file)"),
     Flag("passes", ("--passes",), "int", "number of passes (only 1 is supported)"),
     Flag("no_stdin", ("--no_stdin",), "bool", "do not read standard input when -d is absent"),
+    Flag("save_resume", ("--save_resume",), "bool", "accepted for VW compatibility (model files always keep the online state)"),
+    Flag("cache", ("-c", "--cache"), "bool", "accepted for VW compatibility (wabbit parses fast enough to need no cache)"),
+    Flag("holdout_off", ("--holdout_off",), "bool", "accepted for VW compatibility (there is no holdout in one pass)"),
 ]
 
 _BY_NAME: Dict[str, Flag] = {n: f for f in FLAGS for n in f.names}
@@ -113,6 +116,9 @@ class Options:
     kill_cache: bool = False
     passes: Optional[int] = None
     no_stdin: bool = False
+    save_resume: bool = False
+    cache: bool = False
+    holdout_off: bool = False
 
     # ---------------------------------------------------------------------------------------
     def given(self, dest: str) -> bool:
