@@ -266,7 +266,8 @@ class PyModel {
     const ParseResult pr = parse_vw_line(line, ex);
     if (pr.status == ParseStatus::kError) throw py::value_error(pr.error);
   }
-  static void fill_dict(const py::dict& ns, const py::object& label, float weight, float initial, Example& ex) {
+  void fill_dict(const py::dict& ns, const py::object& label, float weight, float initial, Example& ex) const {
+    const bool constant = learner_->config().constant;
     ex.clear();
     example_from_dict(ns, ex);
     if (!label.is_none()) {
@@ -278,6 +279,7 @@ class PyModel {
     if (!std::isfinite(initial)) throw py::value_error("initial must be a finite number");
     ex.weight = weight;
     ex.initial = initial;
+    ex.finish(constant);
   }
 
   std::unique_ptr<Learner> learner_;
@@ -324,6 +326,18 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "wabbit's compiled core";
   py::register_exception<ModelError>(m, "ModelError", PyExc_ValueError);
   py::register_exception<StrictParseError>(m, "ParseError", PyExc_ValueError);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const IoError& e) {
+      // OSError(errno, message[, filename]) picks the subclass (FileNotFoundError, ...) from errno.
+      py::object err = e.path.empty()
+                           ? py::reinterpret_steal<py::object>(PyObject_CallFunction(PyExc_OSError, "is", e.error, e.what()))
+                           : py::reinterpret_steal<py::object>(
+                                 PyObject_CallFunction(PyExc_OSError, "iss", e.error, e.what(), e.path.c_str()));
+      PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(err.ptr())), err.ptr());
+    }
+  });
 
   m.def("hash_namespace", [](std::string_view s) { return hash_namespace(s); }, py::arg("name"));
   m.def("hash_feature", [](std::string_view s, uint32_t ns) { return hash_feature(s, ns); }, py::arg("name"),

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 
+#include "model_io.h"
 #include "vw_text.h"
 
 namespace wabbit {
@@ -32,7 +33,8 @@ void write_all(int fd, std::string& buf) {
     const ssize_t n = ::write(fd, buf.data() + off, buf.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw std::runtime_error(std::string("cannot write predictions: ") + std::strerror(errno));
+      const int e = errno;
+      throw IoError(e, std::string("cannot write predictions: ") + std::strerror(e), "");
     }
     off += static_cast<size_t>(n);
   }
@@ -161,7 +163,10 @@ RunResult run_fd(Learner& learner, Stats& stats, int fd, const RunOptions& opt) 
     do {
       n = ::read(fd, buf.data() + have, buf.size() - have);
     } while (n < 0 && errno == EINTR);
-    if (n < 0) throw std::runtime_error(std::string("cannot read input: ") + std::strerror(errno));
+    if (n < 0) {
+      const int e = errno;
+      throw IoError(e, std::string("cannot read input: ") + std::strerror(e), "");
+    }
     if (n == 0) {
       if (have > 0) r.line(std::string_view(buf.data(), have));
       break;

@@ -81,7 +81,8 @@ class Reader {
 };
 
 [[noreturn]] void throw_errno(const std::string& what, const std::string& path) {
-  throw std::runtime_error(what + " '" + path + "': " + std::strerror(errno));
+  const int e = errno;
+  throw IoError(e, what + " '" + path + "': " + std::strerror(e), path);
 }
 
 }  // namespace
@@ -157,17 +158,19 @@ LoadedModel parse_model(std::string bytes) {
     throw ModelError("not a wabbit model file (wrong magic bytes)");
   }
   if (b.size() < sizeof kModelMagic + 8) throw ModelError("model file is truncated (no header)");
+  // Every format version ends with a CRC-32 of all bytes before it: check it first, so a damaged
+  // file is reported as damaged whatever part of it was hit.
+  uint32_t stored_crc;
+  std::memcpy(&stored_crc, b.data() + b.size() - 4, 4);
+  if (crc32(b.data(), b.size() - 4) != stored_crc) {
+    throw ModelError("model file is corrupt or truncated: checksum mismatch");
+  }
   uint32_t version;
   std::memcpy(&version, b.data() + sizeof kModelMagic, 4);
   if (version == 0 || version > kModelFormatVersion) {
     throw ModelError("model file format version " + std::to_string(version) +
                      " is not supported by this wabbit (it reads versions 1 to " +
                      std::to_string(kModelFormatVersion) + "); upgrade wabbit to load it");
-  }
-  uint32_t stored_crc;
-  std::memcpy(&stored_crc, b.data() + b.size() - 4, 4);
-  if (crc32(b.data(), b.size() - 4) != stored_crc) {
-    throw ModelError("model file is corrupt or truncated: checksum mismatch");
   }
   Reader r(b, b.size() - 4);
   r.need(sizeof kModelMagic + 4, "magic");
@@ -208,7 +211,10 @@ LoadedModel parse_model(std::string bytes) {
     }
   }
   for (double v : {s.t, s.normalized_sum_norm_x, s.total_weight, s.weighted_unlabeled}) {
-    if (!std::isfinite(v)) throw ModelError("model file is corrupt: non-finite online state");
+    if (!std::isfinite(v) || v < 0.) throw ModelError("model file is corrupt: online state out of range");
+  }
+  if (!std::isfinite(s.min_label) || !std::isfinite(s.max_label) || s.min_label > s.max_label) {
+    throw ModelError("model file is corrupt: prediction range out of order or not finite");
   }
   m.weights_offset = r.pos();
   return m;

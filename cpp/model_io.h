@@ -22,6 +22,14 @@ struct ModelError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A failed system call on a file: surfaces in Python as OSError (FileNotFoundError, ...).
+struct IoError : std::runtime_error {
+  IoError(int err, const std::string& what, std::string file)
+      : std::runtime_error(what), error(err), path(std::move(file)) {}
+  int error;
+  std::string path;
+};
+
 // What a model file holds besides the weights' values.
 struct ModelHeader {
   uint32_t format_version = kModelFormatVersion;

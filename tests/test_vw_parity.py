@@ -9,8 +9,11 @@ with negative/fractional labels, importance weights (fractional and > 1), option
 namespace scales ``|a:0.5``, the unnamed namespace ``| f``, features with and without values
 (negative, exponent notation, some exactly 0), digit-only and non-ASCII feature names, repeated
 features, namespaces whose first letters differ (``a``, ``bravo``, ``c``, ``dog``, ``eel``,
-so ``-q ab`` pairs ``a`` with ``bravo``), features glued to the next bar (``x|c``), tabs and
-double spaces between features, and occasional blank lines.
+so ``-q ab`` pairs ``a`` with ``bravo``), features glued to the next bar (``x|c``), string-valued features (``color:red``: VW hashes the
+value onto the name's hash, with value 1 and no namespace scale), tabs and double spaces between
+features, and occasional blank lines.  A second regression stream (and a second logistic one) has
+about 30% unlabeled examples (no label; some with a tag), which the non-adaptive update rules
+must skip while still counting them the way VW does.
 
 For each flag set VW and wabbit run with ``-p`` on the same file; predictions must agree (99%
 within 1e-4, none further than 1e-2, both with VW's ratio rule for |values| > 1), tags must agree,
@@ -33,16 +36,42 @@ import vwcompare
 
 N_LINES = 3000
 
+# stream name -> (seed, logistic labels, fraction of unlabeled examples)
+STREAMS = {
+    "regression": (1234, False, 0.0),
+    "logistic": (5678, True, 0.0),
+    "regression_unlabeled": (2468, False, 0.3),
+    "logistic_unlabeled": (1357, True, 0.3),
+}
+
+# flag set -> (stream, flags)
 FLAG_SETS = {
-    "default": [],
-    "logistic": ["--loss_function", "logistic"],
-    "q_ab": ["-q", "ab"],
-    "q_ab_q_ac": ["-q", "ab", "-q", "ac"],
-    "sgd": ["--sgd", "-l", "0.1"],
-    "adaptive_invariant": ["--adaptive", "--invariant"],
-    "normalized_power_t": ["--normalized", "--power_t", "0.3", "-l", "0.7"],
-    "b10": ["-b", "10"],
-    "noconstant_initial_t": ["--noconstant", "--initial_t", "3"],
+    "default": ("regression", []),
+    "logistic": ("logistic", ["--loss_function", "logistic"]),
+    "q_ab": ("regression", ["-q", "ab"]),
+    "q_ab_q_ac": ("regression", ["-q", "ab", "-q", "ac"]),
+    "q_aa": ("regression", ["-q", "aa"]),  # self interaction: VW keeps each unordered pair once
+    "q_ab_q_ba": ("regression", ["-q", "ab", "-q", "ba"]),  # VW drops the duplicate interaction
+    "sgd": ("regression", ["--sgd", "-l", "0.1"]),
+    "sgd_initial_t_power_t": ("regression", ["--sgd", "--initial_t", "2", "--power_t", "0.7"]),
+    "adaptive_invariant": ("regression", ["--adaptive", "--invariant"]),
+    "normalized_power_t": ("regression", ["--normalized", "--power_t", "0.3", "-l", "0.7"]),
+    "initial_t": ("regression", ["--initial_t", "10"]),
+    "b10": ("regression", ["-b", "10"]),
+    "b4": ("regression", ["-b", "4"]),  # 16 weights: nearly every feature collides
+    "noconstant_initial_t": ("regression", ["--noconstant", "--initial_t", "3"]),
+    "logistic_invariant": ("logistic", ["--loss_function", "logistic", "--invariant"]),
+    "logistic_sgd": ("logistic", ["--loss_function", "logistic", "--sgd"]),
+    # ~30% unlabeled examples: the non-adaptive rules' learning rate depends on how they are counted
+    "unlabeled_default": ("regression_unlabeled", []),
+    "unlabeled_sgd": ("regression_unlabeled", ["--sgd"]),
+    "unlabeled_sgd_power_t": ("regression_unlabeled", ["--sgd", "--power_t", "0.3", "-l", "2"]),
+    "unlabeled_normalized": ("regression_unlabeled", ["--normalized"]),
+    "unlabeled_normalized_power_t": ("regression_unlabeled", ["--normalized", "--power_t", "0.3", "-l", "0.7"]),
+    "unlabeled_adaptive_power_t": ("regression_unlabeled", ["--adaptive", "--power_t", "0.4"]),
+    "unlabeled_sgd_initial_t": ("regression_unlabeled", ["--sgd", "--initial_t", "2", "--power_t", "0.7"]),
+    "unlabeled_logistic_sgd": ("logistic_unlabeled", ["--loss_function", "logistic", "--sgd"]),
+    "unlabeled_logistic_normalized": ("logistic_unlabeled", ["--loss_function", "logistic", "--normalized"]),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -90,9 +119,15 @@ def _tag(rng: random.Random) -> str:
     return "".join(rng.choice(_TAG_CHARS) for _ in range(rng.randint(1, 10)))
 
 
-def generate_stream(n_lines: int, seed: int, logistic: bool = False):
+# values of string-valued features ("name:value" where value is not a number); none may start
+# like a number, or be "nan"/"inf"
+_STRING_VALUES = ["zz", "red", "blue", "Ab", "x_y", "q7", "hello", "Z"]
+
+
+def generate_stream(n_lines: int, seed: int, logistic: bool = False, unlabeled: float = 0.0):
     """Return (text, examples): examples lists, per non-blank line, the intended
-    ``{"line": 1-based line number, "label": float, "weight": float, "tag": str}``."""
+    ``{"line": 1-based line number, "label": float or None, "weight": float, "tag": str}``;
+    a fraction ``unlabeled`` of the examples has no label (weight 1 then)."""
     rng = random.Random(seed)
     vocab = {ns: _feature_vocabulary(rng) for ns in NAMESPACES}
     hidden = {(ns, f): rng.gauss(0, 0.6) for ns in NAMESPACES for f in vocab[ns]}
@@ -119,6 +154,11 @@ def generate_stream(n_lines: int, seed: int, logistic: bool = False):
             for _f in range(rng.choice([1, 2, 2, 3, 3, 4, 5, 6])):
                 name = rng.choice(vocab[ns])
                 r = rng.random()
+                if r < 0.03:
+                    value = 1.0  # string-valued: value 1, not scaled by the namespace scale
+                    toks.append(name + ":" + rng.choice(_STRING_VALUES))
+                    target += hidden[(ns, name)] * 0.5
+                    continue
                 if r < 0.5:
                     value = 1.0
                     toks.append(name)
@@ -143,7 +183,11 @@ def generate_stream(n_lines: int, seed: int, logistic: bool = False):
             features += ("" if rng.random() < 0.03 else " ") + part  # "x|c y" is legal too
 
         # --- label, importance, initial
-        if logistic:
+        if rng.random() < unlabeled:
+            label = None
+            label_tokens = []
+            weight = 1.0
+        elif logistic:
             label = 1.0 if target + rng.gauss(0, 0.3) > 0 else -1.0
             label_text = rng.choice(["1", "1", "1", "1.0"]) if label > 0 else rng.choice(["-1", "-1", "-1", "-1.0"])
         else:
@@ -156,9 +200,10 @@ def generate_stream(n_lines: int, seed: int, logistic: bool = False):
             else:
                 label_text = f"{label:.{rng.randint(1, 6)}f}"
             label = float(label_text)
-        label_tokens = [label_text]
-        weight = 1.0
-        if rng.random() < 0.3:
+        if label is not None:
+            label_tokens = [label_text]
+            weight = 1.0
+        if label is not None and rng.random() < 0.3:
             weight_text = rng.choice(["2", "0.5", "1.5", "0.25", "3", "1", "0.75", "4", "1.25", "0.1"])
             weight = float(weight_text)
             label_tokens.append(weight_text)
@@ -191,8 +236,8 @@ def generate_stream(n_lines: int, seed: int, logistic: bool = False):
 def streams(tmp_path_factory):
     d = tmp_path_factory.mktemp("streams")
     out = {}
-    for kind, seed, logistic in (("regression", 1234, False), ("logistic", 5678, True)):
-        text, examples = generate_stream(N_LINES, seed, logistic=logistic)
+    for kind, (seed, logistic, unlabeled) in STREAMS.items():
+        text, examples = generate_stream(N_LINES, seed, logistic=logistic, unlabeled=unlabeled)
         path = d / f"{kind}.txt"
         path.write_text(text, encoding="utf-8")
         out[kind] = (path, examples)
@@ -200,7 +245,11 @@ def streams(tmp_path_factory):
 
 
 def stream_for(flagset: str) -> str:
-    return "logistic" if flagset == "logistic" else "regression"
+    return FLAG_SETS[flagset][0]
+
+
+def flags_of(flagset: str) -> list:
+    return FLAG_SETS[flagset][1]
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +261,7 @@ def vw_outputs(streams, tmp_path_factory, vw_available):
         if flagset not in cache:
             d = tmp_path_factory.mktemp(f"vw_{flagset}")
             data, _ = streams[stream_for(flagset)]
-            proc = vwcompare.run_vw(["-d", str(data), "-p", "vw.pred", *FLAG_SETS[flagset]], d)
+            proc = vwcompare.run_vw(["-d", str(data), "-p", "vw.pred", *flags_of(flagset)], d)
             assert proc.returncode == 0, vwcompare.describe_run(proc)
             cache[flagset] = (proc, (d / "vw.pred").read_text(encoding="utf-8"))
         return cache[flagset]
@@ -251,7 +300,7 @@ def _summary_problems(actual_stderr: str, expected_stderr: str):
 def test_parity_with_vw(flagset, streams, vw_outputs, run_wabbit, tmp_path):
     data, examples = streams[stream_for(flagset)]
     vw_proc, vw_pred_text = vw_outputs(flagset)
-    args = ["-d", str(data), "-p", "wabbit.pred", *FLAG_SETS[flagset]]
+    args = ["-d", str(data), "-p", "wabbit.pred", *flags_of(flagset)]
     proc = run_wabbit(args, tmp_path)
     assert proc.returncode == 0, vwcompare.describe_run(proc)
     pred_path = tmp_path / "wabbit.pred"
@@ -368,6 +417,14 @@ def test_strict_stops_at_first_bad_line(run_wabbit, tmp_path):
 
 _WARNING = re.compile(r"warning|error|nan|inf\b|not a good|invalid|magnitude", re.IGNORECASE)
 
+# VW's notices that a flag set is expected to cause (about the flags, not the stream)
+_EXPECTED_VW_NOTICES = {
+    "q_ab_q_ba": [
+        "[warning] Duplicate namespace interactions were found. Removed: 1.",
+        "You can use --leave_duplicate_interactions to disable this behaviour.",
+    ],
+}
+
 
 @pytest.mark.harness
 @pytest.mark.parametrize("flagset", list(FLAG_SETS))
@@ -376,14 +433,19 @@ def test_harness_vw_accepts_generated_stream(flagset, streams, vw_outputs):
     _, examples = streams[stream_for(flagset)]
     proc, pred_text = vw_outputs(flagset)
     # python -m vowpalwabbit prints its [warning]/[error] lines on stdout: check both streams
-    complaints = [l for l in (proc.stdout + proc.stderr).splitlines() if _WARNING.search(l)]
-    assert not proc.stdout.strip(), f"unexpected VW stdout: {proc.stdout[:500]!r}"
+    expected = _EXPECTED_VW_NOTICES.get(flagset, [])
+    for notice in expected:
+        assert notice in proc.stdout, f"VW did not print the expected {notice!r}: {proc.stdout[:500]!r}"
+    stdout = [l for l in proc.stdout.splitlines() if l.strip() and l.strip() not in expected]
+    stderr = [l for l in proc.stderr.splitlines() if l.strip() not in expected]
+    complaints = [l for l in stdout + stderr if _WARNING.search(l)]
+    assert not stdout, f"unexpected VW stdout: {stdout[:10]!r}"
     assert not complaints, f"VW complained about the generated stream: {complaints[:10]}"
 
     assert vwcompare.summary_value(proc.stderr, "number of examples") == len(examples)
     wsum = sum(e["weight"] for e in examples)
     assert math.isclose(vwcompare.summary_value(proc.stderr, "weighted example sum"), wsum, rel_tol=1e-6)
-    lsum = sum(e["weight"] * e["label"] for e in examples)
+    lsum = sum(e["weight"] * e["label"] for e in examples if e["label"] is not None)
     assert math.isclose(vwcompare.summary_value(proc.stderr, "weighted label sum"), lsum, rel_tol=1e-5, abs_tol=1e-3)
 
     preds = vwcompare.parse_predictions(pred_text)
@@ -417,6 +479,26 @@ def test_harness_generator_covers_grammar(streams):
     assert has(r"[^\x00-\x7f]"), "non-ASCII names"
     assert has(r"\t"), "tabs"
     assert has(r"\|bravo") and has(r"\|a[ :]") and has(r"\|c[ :]"), "namespaces a, bravo, c"
+    string_valued = "|".join(_STRING_VALUES)
+    assert has(rf":({string_valued})(\s|\||$)"), "string-valued features"
+    assert has(rf"\|[a-z]+:[\d.]+ .*:({string_valued})(\s|\||$)"), "string-valued features in a scaled namespace"
+
+
+@pytest.mark.harness
+@pytest.mark.parametrize("kind", ["regression_unlabeled", "logistic_unlabeled"])
+def test_harness_unlabeled_stream(kind, streams):
+    path, examples = streams[kind]
+    lines = [l for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
+    unlabeled = [e for e in examples if e["label"] is None]
+    assert 0.25 < len(unlabeled) / len(examples) < 0.35
+    assert sum(1 for e in unlabeled if e["tag"]) > 0.2 * len(unlabeled), "unlabeled examples with tags"
+    assert sum(1 for e in examples if e["label"] is not None and e["weight"] != 1.0) > 0.1 * len(examples)
+    # an unlabeled line has nothing but an optional tag before its first bar
+    assert len(lines) == len(examples)
+    for line, e in zip(lines, examples):
+        if e["label"] is None:
+            head = line.split("|", 1)[0].strip()
+            assert head in ("", e["tag"], "'" + e["tag"]), (line, e)
 
 
 @pytest.mark.harness

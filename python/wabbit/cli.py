@@ -42,8 +42,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         opts = parse_args(args)
         return run(opts, sys.stderr)
-    except (OptionError, OSError, ValueError) as e:
-        print(f"wabbit: error: {e}", file=sys.stderr)
+    except (OptionError, OSError, ValueError, RuntimeError) as e:
+        if os.environ.get("WABBIT_DEBUG"):
+            raise
+        print(f"wabbit: error: {_describe(e)}", file=sys.stderr)
         return 1
 
 
@@ -51,6 +53,10 @@ def run(opts: Options, err: TextIO) -> int:
     """Train or test as the VW command line would; returns the exit status."""
     if opts.passes not in (None, 1):
         raise OptionError("--passes other than 1 is not supported yet")
+    if opts.final_regressor:  # fail before training, not after it
+        folder = os.path.dirname(os.path.abspath(opts.final_regressor))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise OptionError(f"-f {opts.final_regressor}: folder {folder} does not exist or is not writable")
     if opts.initial_regressor:
         model = load(opts.initial_regressor)
         merged = _cli_overrides(opts).merged_with_model(model.options)
@@ -231,6 +237,12 @@ def _core_flags() -> List[str]:
     from wabbit.options import FLAGS
 
     return [f.dest for f in FLAGS if f.model]
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror and e.filename:
+        return f"{e.filename}: {e.strerror}"
+    return str(e)
 
 
 def _g(v: float) -> str:

@@ -123,7 +123,8 @@ class Options:
     # ---------------------------------------------------------------------------------------
     def given(self, dest: str) -> bool:
         v = getattr(self, dest)
-        return v not in (None, False, [])
+        # not `v in (None, False, [])`: 0.0 == False, and --power_t 0 is a value that was given
+        return v is not None and v is not False and v != []
 
     def model_args(self) -> str:
         """The model-defining flags that were given, as canonical VW-style text."""

@@ -1,0 +1,16 @@
+"""The runnable examples in the package's docstrings are true."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["wabbit", "wabbit.model", "wabbit.options", "wabbit.synth"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no runnable examples"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} doctest examples failed in {name}"
