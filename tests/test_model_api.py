@@ -62,21 +62,6 @@ def binary_lines(n=1000, seed=5):
     return out
 
 
-def vw_progressive(flags, lines):
-    """VW's prediction for each line, made while learning it (before its update)."""
-    import vowpalwabbit
-
-    vw = vowpalwabbit.Workspace("--quiet " + flags)
-    out = []
-    for line in lines:
-        ex = vw.example(line)
-        vw.learn(ex)
-        out.append(ex.get_simplelabel_prediction())
-        vw.finish_example(ex)
-    vw.finish()
-    return out
-
-
 def assert_close_to_vw(got, expected, atol=1e-4):
     got = np.asarray(got, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
@@ -109,7 +94,7 @@ def data_file(tmp_path_factory, lines):
 @pytest.mark.parametrize("flags", ["", "--loss_function logistic", "-q ua", "--sgd -l 0.1"])
 def test_learn_predict_text_vs_pyvw(vw_available, flags):
     lines = binary_lines() if "logistic" in flags else make_lines(800, seed=3)
-    expected = vw_progressive(flags, lines)
+    expected = vwcompare.vw_progressive(flags, lines)
     m = wabbit.Model(flags)
     got = [m.learn(line) for line in lines]
     assert_close_to_vw(got, expected)
@@ -136,7 +121,7 @@ def test_keywords_equal_string(vw_available):
     assert pa == pb == pc
     assert a.bits == 20
     # and the keywords took effect: VW with the same flags agrees, the default model does not
-    assert_close_to_vw(pa, vw_progressive("--loss_function logistic -q ua -b 20", lines))
+    assert_close_to_vw(pa, vwcompare.vw_progressive("--loss_function logistic -q ua -b 20", lines))
     d = wabbit.Model()
     assert [d.learn(l) for l in lines] != pytest.approx(pa, abs=1e-3)
 

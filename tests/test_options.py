@@ -258,25 +258,11 @@ def _stream(n=300, seed=3):
     return lines
 
 
-def _vw_progressive(flags, lines):
-    import vowpalwabbit
-
-    vw = vowpalwabbit.Workspace("--quiet " + flags)
-    out = []
-    for line in lines:
-        ex = vw.example(line)
-        vw.learn(ex)
-        out.append(ex.get_simplelabel_prediction())
-        vw.finish_example(ex)
-    vw.finish()
-    return out
-
-
 def test_glued_short_flags(vw_available):
     o = parse_args("-qab -b20")
     assert o.quadratic == ["ab"] and o.bits == 20
     lines = _stream()
-    expected = _vw_progressive("-q ab -b 20", lines)
+    expected = vwcompare.vw_progressive("-q ab -b 20", lines)
     m = wabbit.Model("-qab -b20")
     got = [m.learn(line) for line in lines]
     assert got == pytest.approx(expected, abs=1e-5)

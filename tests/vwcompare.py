@@ -315,3 +315,18 @@ def describe_run(proc: subprocess.CompletedProcess) -> str:
         f"--- stderr (tail) ---\n{(proc.stderr or '')[-3000:]}\n"
         f"--- stdout (tail) ---\n{(proc.stdout or '')[-1000:]}"
     )
+
+
+def vw_progressive(flags, lines):
+    """VW's (pyvw's) prediction for each line, made while learning it (before its update)."""
+    import vowpalwabbit
+
+    vw = vowpalwabbit.Workspace("--quiet " + flags)
+    out = []
+    for line in lines:
+        ex = vw.example(line)
+        vw.learn(ex)
+        out.append(ex.get_simplelabel_prediction())
+        vw.finish_example(ex)
+    vw.finish()
+    return out
