@@ -99,6 +99,16 @@ RunOptions run_options_from_dict(const py::dict& d) {
     else if (k == "collect") o.collect = py::cast<bool>(v);
     else if (k == "account") o.account = py::cast<bool>(v);
     else if (k == "first_line_number") o.first_line_number = py::cast<uint64_t>(v);
+    else if (k == "every") o.every = py::cast<uint64_t>(v);
+    else if (k == "hook") {
+      if (!v.is_none()) {
+        auto fn = std::make_shared<py::function>(py::reinterpret_borrow<py::function>(v));
+        o.hook = [fn](uint64_t n) {
+          py::gil_scoped_acquire gil;
+          (*fn)(n);
+        };
+      }
+    }
     else throw py::value_error("unknown run option: " + k);
   }
   return o;

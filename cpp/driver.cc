@@ -92,6 +92,7 @@ class Runner {
       o.prediction = learner_.predict_const(ex_);
     }
     ++result_.examples;
+    if (opt_.every != 0 && result_.examples % opt_.every == 0 && opt_.hook) opt_.hook(result_.examples);
     if (opt_.collect) result_.predictions.push_back(o.prediction);
     if (opt_.predictions_fd >= 0) {
       format_prediction(pred_buf_, o.prediction, ex_.tag);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -45,6 +46,10 @@ struct RunOptions {
   bool collect = false;        // keep one prediction per example (NaN for a refused line)
   bool account = true;         // false (with learn=false): pure predictions; no clock, no statistics
   uint64_t first_line_number = 1;
+  // Called after every `every` examples of this run with the count so far (e.g. to snapshot the
+  // model for a background writer). The learner waits only for the hook itself.
+  uint64_t every = 0;
+  std::function<void(uint64_t)> hook;
 };
 
 struct RunResult {
