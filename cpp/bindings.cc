@@ -29,7 +29,28 @@ Config config_from_dict(const py::dict& d) {
       const std::string s = py::cast<std::string>(v);
       if (s == "squared") c.loss = LossKind::kSquared;
       else if (s == "logistic") c.loss = LossKind::kLogistic;
+      else if (s == "classic") c.loss = LossKind::kClassic;
+      else if (s == "hinge") c.loss = LossKind::kHinge;
+      else if (s == "quantile") c.loss = LossKind::kQuantile;
+      else if (s == "poisson") c.loss = LossKind::kPoisson;
       else throw py::value_error("unknown loss function: " + s);
+    } else if (k == "link") {
+      const std::string s = py::cast<std::string>(v);
+      if (s == "identity") c.link = Link::kIdentity;
+      else if (s == "logistic") c.link = Link::kLogistic;
+      else if (s == "poisson") c.link = Link::kPoisson;
+      else if (s == "glf1") c.link = Link::kGlf1;
+      else throw py::value_error("unknown link: " + s);
+    } else if (k == "quantile_tau") c.quantile_tau = py::cast<float>(v);
+    else if (k == "binary") c.binary = py::cast<bool>(v);
+    else if (k == "l1") c.l1 = py::cast<float>(v);
+    else if (k == "l2") c.l2 = py::cast<float>(v);
+    else if (k == "ftrl") c.ftrl = py::cast<bool>(v);
+    else if (k == "ftrl_alpha") c.ftrl_alpha = py::cast<float>(v);
+    else if (k == "ftrl_beta") c.ftrl_beta = py::cast<float>(v);
+    else if (k == "ignore" || k == "ignore_linear") {
+      auto& mask = k == "ignore" ? c.ignore : c.ignore_linear;
+      for (unsigned char ch : py::cast<std::string>(v)) mask[ch] = true;
     } else if (k == "logistic_min") c.logistic_min = py::cast<float>(v);
     else if (k == "logistic_max") c.logistic_max = py::cast<float>(v);
     else if (k == "learning_rate") c.learning_rate = py::cast<float>(v);
@@ -170,19 +191,19 @@ class PyModel {
   float learn_line(std::string_view line) {
     Example& ex = scratch_;
     parse_or_throw(line, ex);
-    ex.finish(learner_->config().constant);
-    return process_example(*learner_, stats_, ex, true).prediction;
+    learner_->prepare(ex);
+    return process_example(*learner_, stats_, ex, true).output;
   }
   float predict_line(std::string_view line) const {
     thread_local Example ex;
     parse_or_throw(line, ex);
-    ex.finish(learner_->config().constant);
+    learner_->prepare(ex);
     return learner_->predict_const(ex);
   }
   float learn_dict(const py::dict& ns, py::object label, float weight, float initial) {
     Example& ex = scratch_;
     fill_dict(ns, label, weight, initial, ex);
-    return process_example(*learner_, stats_, ex, true).prediction;
+    return process_example(*learner_, stats_, ex, true).output;
   }
   float predict_dict(const py::dict& ns, float initial) const {
     thread_local Example ex;
@@ -221,7 +242,6 @@ class PyModel {
   py::dict state() const { return state_to_dict(learner_->state()); }
   uint32_t bits() const { return learner_->weights().bits(); }
   float effective_learning_rate() const { return learner_->effective_learning_rate(); }
-  void set_training(bool t) { learner_->set_training(t); }
   std::vector<std::string> interactions() const {
     std::vector<std::string> out;
     for (const auto& in : learner_->interactions()) out.emplace_back(in.begin(), in.end());
@@ -239,7 +259,7 @@ class PyModel {
     {
       py::gil_scoped_release release;
       for (uint64_t r = 0; r < W.rows(); ++r) {
-        const float w = W.data()[r << W.stride_shift()];
+        const float w = learner_->effective_weight(W.data() + (r << W.stride_shift()));
         if (w != 0.f) {
           idx.push_back(static_cast<uint32_t>(r));
           val.push_back(w);
@@ -277,7 +297,6 @@ class PyModel {
     if (pr.status == ParseStatus::kError) throw py::value_error(pr.error);
   }
   void fill_dict(const py::dict& ns, const py::object& label, float weight, float initial, Example& ex) const {
-    const bool constant = learner_->config().constant;
     ex.clear();
     example_from_dict(ns, ex);
     if (!label.is_none()) {
@@ -289,7 +308,7 @@ class PyModel {
     if (!std::isfinite(initial)) throw py::value_error("initial must be a finite number");
     ex.weight = weight;
     ex.initial = initial;
-    ex.finish(constant);
+    learner_->prepare(ex);
   }
 
   std::unique_ptr<Learner> learner_;
@@ -380,7 +399,6 @@ PYBIND11_MODULE(_core, m) {
       .def("state", &PyModel::state)
       .def("bits", &PyModel::bits)
       .def("effective_learning_rate", &PyModel::effective_learning_rate)
-      .def("set_training", &PyModel::set_training)
       .def("interactions", &PyModel::interactions)
       .def("weight_row", &PyModel::weight_row)
       .def("nonzero_weights", &PyModel::nonzero_weights)

@@ -84,22 +84,22 @@ class Runner {
       return;
     }
     ++line_no_;
-    ex_.finish(learner_.config().constant);
+    learner_.prepare(ex_);
     Outcome o;
     if (opt_.learn || opt_.account) {
       o = process_example(learner_, stats_, ex_, opt_.learn);
     } else {
-      o.prediction = learner_.predict_const(ex_);
+      o.output = learner_.predict_const(ex_);
     }
     ++result_.examples;
     if (opt_.every != 0 && result_.examples % opt_.every == 0 && opt_.hook) opt_.hook(result_.examples);
-    if (opt_.collect) result_.predictions.push_back(o.prediction);
+    if (opt_.collect) result_.predictions.push_back(o.output);
     if (opt_.predictions_fd >= 0) {
-      format_prediction(pred_buf_, o.prediction, ex_.tag);
+      format_prediction(pred_buf_, o.output, ex_.tag);
       if (pred_buf_.size() > (1u << 16)) write_all(opt_.predictions_fd, pred_buf_);
     }
     if (opt_.print_progress && stats_.weighted_examples() >= stats_.dump_interval) {
-      std::fputs(progress_row(stats_, ex_.label, o.prediction, o.num_features).c_str(), stderr);
+      std::fputs(progress_row(stats_, ex_.label, o.output, o.num_features).c_str(), stderr);
       stats_.sum_loss_since_last_dump = 0.;
       stats_.old_weighted_labeled_examples = stats_.weighted_labeled_examples;
       stats_.dump_interval = opt_.progress_add ? stats_.weighted_examples() + opt_.progress_arg

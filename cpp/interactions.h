@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -64,11 +65,13 @@ inline size_t visit_higher(const Example& ex, const Interaction& in, size_t dept
 
 }  // namespace detail
 
-// Calls f(x, index) for every linear feature of ex, then every generated interaction feature.
-// Returns the number of generated interaction features.
+// Calls f(x, index) for every linear feature of ex (except slots in ignore_linear, if given), then
+// every generated interaction feature. Returns the number of generated interaction features.
 template <class F>
-inline size_t for_each_feature(const Example& ex, const std::vector<Interaction>& interactions, F&& f) {
+inline size_t for_each_feature(const Example& ex, const std::vector<Interaction>& interactions,
+                               const std::array<bool, 256>* ignore_linear, F&& f) {
   for (unsigned char s : ex.order) {
+    if (ignore_linear != nullptr && (*ignore_linear)[s]) continue;
     const FeatureGroup& g = ex.groups[s];
     const size_t n = g.size();
     const uint32_t* idx = g.index.data();

@@ -18,6 +18,10 @@ struct Slots {
   static constexpr size_t spare = Normalized ? adaptive + 2 : (Adaptive ? 2 : 0);
 };
 
+// FTRL-Proximal's row: weight, z (dual), sum of squared gradients.
+constexpr size_t kFtrlZ = 1;
+constexpr size_t kFtrlG2 = 2;
+
 inline float inv_sqrt(float x) { return 1.f / std::sqrt(x); }
 
 inline float finalize_prediction(const OnlineState& s, float p) {
@@ -27,64 +31,92 @@ inline float finalize_prediction(const OnlineState& s, float p) {
   return p;
 }
 
+// What is reported for a prediction: VW's scorer link, then --binary's sign.
+inline float output_of(const Config& c, float p) {
+  float out = p;
+  switch (c.link) {
+    case Link::kIdentity: break;
+    case Link::kLogistic: out = 1.f / (1.f + std::exp(-p)); break;
+    case Link::kPoisson: out = std::exp(p); break;
+    case Link::kGlf1: out = 2.f / (1.f + std::exp(-p)) - 1.f; break;
+  }
+  if (c.binary) out = out > 0.f ? 1.f : -1.f;
+  return out;
+}
+
 template <class Loss>
 Loss make_loss(const Config& cfg) {
+  Loss l{};
   if constexpr (Loss::kind == LossKind::kLogistic) {
-    Loss l;
     l.lo = cfg.logistic_min;
     l.hi = cfg.logistic_max;
-    return l;
-  } else {
-    return Loss{};
+  } else if constexpr (Loss::kind == LossKind::kQuantile) {
+    l.tau = cfg.quantile_tau;
   }
+  return l;
 }
 
-// Raw prediction: initial + sum of w*x over all features, and the number of features seen.
-inline float raw_predict(const Learner& L, const Example& ex, uint32_t& num_features) {
-  float sum = ex.initial;
-  const WeightTable& W = L.weights_;
-  const size_t generated =
-      for_each_feature(ex, L.interactions_, [&](float x, uint32_t i) { sum += W.row(i)[0] * x; });
-  num_features = static_cast<uint32_t>(ex.num_linear_features() + generated);
-  return sum;
+// The loss VW reports for an example (--binary reports 0/1 error on -1/1 labels).
+template <class Loss>
+float reported_loss(const Loss& loss, const Config& c, const Range& r, float pred, float out, float y, float w) {
+  if (c.binary && std::fabs(y) == 1.f) return y == out ? 0.f : w;
+  return loss.loss(r, pred, y) * w;
 }
 
-// The per-example update: VW's gd::learn for one (loss, adaptive, normalized, sqrt_rate, invariant).
-template <class Loss, bool Adaptive, bool Normalized, bool SqrtRate, bool Invariant>
-Outcome learn_one(Learner& L, Example& ex) {
-  using S = Slots<Adaptive, Normalized>;
-  OnlineState& st = L.state_;
-  const Loss loss = make_loss<Loss>(L.cfg_);
-  if (L.set_minmax_ && ex.labelled()) {
-    st.min_label = std::min(st.min_label, ex.label);
-    st.max_label = std::max(st.max_label, ex.label);
-  }
-  Outcome out;
-  // One pass computes every feature's row (prefetching it) and value; the predict, sensitivity and
-  // update passes below then walk this flat list instead of re-deriving interactions.
+// Resolves every feature of ex to its row (prefetching it) and returns the raw score
+// (initial + sum of w*x, with L1 truncation and L2 contraction as VW's predict applies them).
+inline float gather(Learner& L, const Example& ex, uint32_t& num_features) {
   std::vector<FeatureRef>& feats = L.scratch_;
   feats.clear();
-  {
-    WeightTable& W = L.weights_;
-    const size_t generated = for_each_feature(ex, L.interactions_, [&](float x, uint32_t i) {
-      float* w = W.row(i);
-      __builtin_prefetch(w, 1, 3);
-      feats.push_back({w, x});
-    });
-    out.num_features = static_cast<uint32_t>(ex.num_linear_features() + generated);
-  }
+  WeightTable& W = L.weights_;
+  const size_t generated = for_each_feature(ex, L.interactions_, &L.cfg_.ignore_linear, [&](float x, uint32_t i) {
+    float* w = W.row(i);
+    __builtin_prefetch(w, 1, 3);
+    feats.push_back({w, x});
+  });
+  num_features = static_cast<uint32_t>(ex.num_linear_features() + generated);
   float raw = ex.initial;
-  for (const FeatureRef& f : feats) raw += f.w[0] * f.x;
-  const float pred = finalize_prediction(st, raw);
+  if (L.cfg_.l1 > 0.f && !L.cfg_.ftrl) {
+    const float g = static_cast<float>(L.state_.gravity);
+    for (const FeatureRef& f : feats) raw += trunc_weight(f.w[0], g) * f.x;
+  } else {
+    for (const FeatureRef& f : feats) raw += f.w[0] * f.x;
+  }
+  if (!L.cfg_.ftrl) raw *= static_cast<float>(L.state_.contraction);
+  return raw;
+}
+
+inline void widen_range(Learner& L, const Example& ex) {
+  if (L.set_minmax_ && ex.labelled()) {
+    L.state_.min_label = std::min(L.state_.min_label, ex.label);
+    L.state_.max_label = std::max(L.state_.max_label, ex.label);
+  }
+}
+
+inline void advance_clock(OnlineState& st, const Example& ex) {
+  if (!ex.labelled()) st.weighted_unlabeled += ex.weight;
+  st.t += ex.weight;
+}
+
+// The per-example update: VW's gd::learn for one (loss, adaptive, normalized, sqrt_rate).
+template <class Loss, bool Adaptive, bool Normalized, bool SqrtRate>
+Outcome learn_gd(Learner& L, Example& ex) {
+  using S = Slots<Adaptive, Normalized>;
+  OnlineState& st = L.state_;
+  const Config& cfg = L.cfg_;
+  const Loss loss = make_loss<Loss>(cfg);
+  widen_range(L, ex);
+  Outcome out;
+  const std::vector<FeatureRef>& feats = L.scratch_;
+  const float pred = finalize_prediction(st, gather(L, ex, out.num_features));
   out.prediction = pred;
-  const bool labelled = ex.labelled();
+  out.output = output_of(cfg, pred);
   const float weight = ex.weight;
 
-  if (labelled && weight > 0.f) {
-    const Range now{st.min_label, st.max_label};
+  if (ex.labelled() && weight > 0.f) {
+    const Range range{st.min_label, st.max_label};
     const float y = ex.label;
-    float update = 0.f;
-    if (loss.loss(now, pred, y) > 0.f) {
+    if (loss.loss(range, pred, y) > 0.f) {
       float pred_per_update;
       if constexpr (Adaptive || Normalized) {
         const float grad_squared = weight * loss.square_grad(pred, y);
@@ -163,8 +195,16 @@ Outcome learn_one(Learner& L, Example& ex) {
         const float t = static_cast<float>(st.t + weight - st.weighted_unlabeled);
         update_scale *= std::pow(t, L.neg_power_t_);
       }
-      if constexpr (Invariant) update = loss.update(pred, y, update_scale, pred_per_update);
-      else update = loss.unsafe_update(pred, y, update_scale);
+      float update = cfg.invariant ? loss.update(pred, y, update_scale, pred_per_update)
+                                   : loss.unsafe_update(pred, y, update_scale);
+      if ((cfg.l1 > 0.f || cfg.l2 > 0.f) && std::fabs(update) > 1e-8f) {
+        // VW's lazy regularisation: shrink (L2) and truncate (L1) all weights implicitly.
+        const double dev1 = loss.first_derivative(range, pred, y);
+        const double eta_bar = std::fabs(dev1) > 1e-8 ? -update / dev1 : 0.0;
+        if (std::fabs(dev1) > 1e-8) st.contraction *= 1. - cfg.l2 * eta_bar;
+        update /= static_cast<float>(st.contraction);
+        st.gravity += eta_bar * cfg.l1;
+      }
       if (std::isnan(update)) update = 0.f;
 
       if (update != 0.f) {
@@ -177,49 +217,102 @@ Outcome learn_one(Learner& L, Example& ex) {
           }
         }
       }
+      if (st.contraction < 1e-9 || st.gravity > 1e3) L.sync_weights();
     }
-    out.loss = loss.loss(now, pred, y) * weight;
+    out.loss = reported_loss(loss, cfg, range, pred, out.output, y, weight);
   }
-  if (!labelled) st.weighted_unlabeled += weight;
-  st.t += weight;
+  advance_clock(st, ex);
   return out;
 }
 
+// FTRL-Proximal (McMahan et al., KDD 2013) as VW's --ftrl implements it: per coordinate,
+// z += g - sigma * w, n += g^2, w = 0 if |z| <= l1, else -(z - sign(z) l1) / (l2 + (beta + sqrt n) / alpha).
 template <class Loss>
-Outcome predict_one(Learner& L, Example& ex) {
+Outcome learn_ftrl(Learner& L, Example& ex) {
   OnlineState& st = L.state_;
-  const Loss loss = make_loss<Loss>(L.cfg_);
+  const Config& cfg = L.cfg_;
+  const Loss loss = make_loss<Loss>(cfg);
+  widen_range(L, ex);
   Outcome out;
-  const float raw = raw_predict(L, ex, out.num_features);
-  out.prediction = finalize_prediction(st, raw);
+  const float pred = finalize_prediction(st, gather(L, ex, out.num_features));
+  out.prediction = pred;
+  out.output = output_of(cfg, pred);
   if (ex.labelled() && ex.weight > 0.f) {
-    out.loss = loss.loss(Range{st.min_label, st.max_label}, out.prediction, ex.label) * ex.weight;
+    const Range range{st.min_label, st.max_label};
+    const float y = ex.label;
+    const float update = loss.first_derivative(range, pred, y) * ex.weight;
+    const float alpha = cfg.ftrl_alpha;
+    const float beta = cfg.ftrl_beta;
+    const float l1 = cfg.l1;
+    const float l2 = cfg.l2;
+    for (const FeatureRef& f : L.scratch_) {
+      float* w = f.w;
+      const float gradient = update * f.x;
+      const float ng2 = w[kFtrlG2] + gradient * gradient;
+      const float sqrt_ng2 = std::sqrt(ng2);
+      const float sigma = (sqrt_ng2 - std::sqrt(w[kFtrlG2])) / alpha;
+      w[kFtrlZ] += gradient - sigma * w[0];
+      w[kFtrlG2] = ng2;
+      const float sign = w[kFtrlZ] > 0.f ? 1.f : (w[kFtrlZ] < 0.f ? -1.f : 0.f);
+      const float abs_z = w[kFtrlZ] * sign;
+      if (abs_z <= l1) {
+        w[0] = 0.f;
+      } else {
+        const float step = 1.f / (l2 + (beta + sqrt_ng2) / alpha);
+        w[0] = step * sign * (l1 - abs_z);
+      }
+    }
+    out.loss = reported_loss(loss, cfg, range, pred, out.output, y, ex.weight);
   }
-  if (!ex.labelled()) st.weighted_unlabeled += ex.weight;
-  st.t += ex.weight;
+  advance_clock(st, ex);
   return out;
 }
 
-template <class Loss, bool A, bool N, bool Sq>
-ExampleFn pick_invariant(bool invariant) {
-  return invariant ? &learn_one<Loss, A, N, Sq, true> : &learn_one<Loss, A, N, Sq, false>;
-}
-template <class Loss, bool A, bool N>
-ExampleFn pick_sqrt(bool sqrt_rate, bool invariant) {
-  return sqrt_rate ? pick_invariant<Loss, A, N, true>(invariant) : pick_invariant<Loss, A, N, false>(invariant);
-}
 template <class Loss>
-ExampleFn pick_learn(const Config& c) {
+ExampleFn pick_rule(const Config& c) {
+  if (c.ftrl) return &learn_ftrl<Loss>;
   const bool sq = c.power_t == 0.5f;
-  if (c.adaptive && c.normalized) return pick_sqrt<Loss, true, true>(sq, c.invariant);
-  if (c.adaptive) return pick_sqrt<Loss, true, false>(sq, c.invariant);
-  if (c.normalized) return pick_sqrt<Loss, false, true>(sq, c.invariant);
-  return pick_sqrt<Loss, false, false>(sq, c.invariant);
+  if (c.adaptive && c.normalized) return sq ? &learn_gd<Loss, true, true, true> : &learn_gd<Loss, true, true, false>;
+  if (c.adaptive) return sq ? &learn_gd<Loss, true, false, true> : &learn_gd<Loss, true, false, false>;
+  if (c.normalized) return sq ? &learn_gd<Loss, false, true, true> : &learn_gd<Loss, false, true, false>;
+  return sq ? &learn_gd<Loss, false, false, true> : &learn_gd<Loss, false, false, false>;
+}
+
+ExampleFn pick_learn(const Config& c) {
+  switch (c.loss) {
+    case LossKind::kSquared: return pick_rule<SquaredLoss>(c);
+    case LossKind::kLogistic: return pick_rule<LogisticLoss>(c);
+    case LossKind::kClassic: return pick_rule<ClassicLoss>(c);
+    case LossKind::kHinge: return pick_rule<HingeLoss>(c);
+    case LossKind::kQuantile: return pick_rule<QuantileLoss>(c);
+    case LossKind::kPoisson: return pick_rule<PoissonLoss>(c);
+  }
+  throw std::invalid_argument("unknown loss");
+}
+
+template <class Loss>
+float loss_of(const Config& cfg, const Range& r, float pred, float out, float y, float w) {
+  return reported_loss(make_loss<Loss>(cfg), cfg, r, pred, out, y, w);
+}
+
+float example_loss(const Config& cfg, const Range& r, float pred, float out, float y, float w) {
+  switch (cfg.loss) {
+    case LossKind::kSquared: return loss_of<SquaredLoss>(cfg, r, pred, out, y, w);
+    case LossKind::kLogistic: return loss_of<LogisticLoss>(cfg, r, pred, out, y, w);
+    case LossKind::kClassic: return loss_of<ClassicLoss>(cfg, r, pred, out, y, w);
+    case LossKind::kHinge: return loss_of<HingeLoss>(cfg, r, pred, out, y, w);
+    case LossKind::kQuantile: return loss_of<QuantileLoss>(cfg, r, pred, out, y, w);
+    case LossKind::kPoisson: return loss_of<PoissonLoss>(cfg, r, pred, out, y, w);
+  }
+  return 0.f;
 }
 
 }  // namespace
 
-uint32_t stride_shift_for(const Config& cfg) { return (cfg.adaptive || cfg.normalized) ? 2u : 0u; }
+uint32_t stride_shift_for(const Config& cfg) {
+  if (cfg.ftrl) return 2u;
+  return (cfg.adaptive || cfg.normalized) ? 2u : 0u;
+}
 
 Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
   if (!(cfg_.learning_rate > 0.f) || !std::isfinite(cfg_.learning_rate)) {
@@ -230,6 +323,13 @@ Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
   if (cfg_.loss == LossKind::kLogistic && !(cfg_.logistic_max > cfg_.logistic_min)) {
     throw std::invalid_argument("logistic_max must be greater than logistic_min");
   }
+  if (!(cfg_.l1 >= 0.f) || !(cfg_.l2 >= 0.f)) throw std::invalid_argument("l1 and l2 must be >= 0");
+  if (cfg_.ftrl && (!(cfg_.ftrl_alpha > 0.f) || !(cfg_.ftrl_beta >= 0.f))) {
+    throw std::invalid_argument("ftrl_alpha must be > 0 and ftrl_beta >= 0");
+  }
+  if (!(cfg_.quantile_tau > 0.f && cfg_.quantile_tau < 1.f)) {
+    throw std::invalid_argument("quantile_tau must be in (0, 1)");
+  }
   weights_.reset(cfg_.bits, stride_shift_for(cfg_));
   interactions_ = compile_interactions(cfg_.interactions);
   neg_power_t_ = -cfg_.power_t;
@@ -238,26 +338,22 @@ Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
   neg_norm_power_ = cfg_.power_t - 1.f;
   eta_ = cfg_.learning_rate;
   state_.t = cfg_.initial_t;
-  if (!cfg_.adaptive && !cfg_.normalized) eta_ *= std::pow(static_cast<float>(state_.t), cfg_.power_t);
-  if (cfg_.initial_t > 0.f) {
-    state_.normalized_sum_norm_x = cfg_.initial_t;
-    state_.total_weight = cfg_.initial_t;
-    if (cfg_.adaptive) weights_.fill_slot(1, cfg_.initial_t);
+  if (!cfg_.ftrl) {
+    if (!cfg_.adaptive && !cfg_.normalized) eta_ *= std::pow(static_cast<float>(state_.t), cfg_.power_t);
+    if (cfg_.initial_t > 0.f) {
+      state_.normalized_sum_norm_x = cfg_.initial_t;
+      state_.total_weight = cfg_.initial_t;
+      if (cfg_.adaptive) weights_.fill_slot(1, cfg_.initial_t);
+    }
   }
-  if (cfg_.loss == LossKind::kLogistic) {
+  if (cfg_.loss == LossKind::kLogistic || cfg_.loss == LossKind::kPoisson) {
     state_.min_label = -50.f;
     state_.max_label = 50.f;
   }
   if (cfg_.has_min_prediction) state_.min_label = cfg_.min_prediction;
   if (cfg_.has_max_prediction) state_.max_label = cfg_.max_prediction;
   set_minmax_ = !(cfg_.has_min_prediction || cfg_.has_max_prediction);
-  if (cfg_.loss == LossKind::kLogistic) {
-    learn_fn_ = pick_learn<LogisticLoss>(cfg_);
-    predict_fn_ = &predict_one<LogisticLoss>;
-  } else {
-    learn_fn_ = pick_learn<SquaredLoss>(cfg_);
-    predict_fn_ = &predict_one<SquaredLoss>;
-  }
+  learn_fn_ = pick_learn(cfg_);
 }
 
 Learner::Learner(const Learner& o)
@@ -268,18 +364,59 @@ Learner::Learner(const Learner& o)
       neg_power_t_(o.neg_power_t_),
       neg_norm_power_(o.neg_norm_power_),
       update_multiplier_(o.update_multiplier_),
-      training_(o.training_),
       set_minmax_(o.set_minmax_),
-      learn_fn_(o.learn_fn_),
-      predict_fn_(o.predict_fn_) {
+      learn_fn_(o.learn_fn_) {
   weights_.copy_from(o.weights_);
 }
 
-float Learner::predict_const(const Example& ex) const {
-  uint32_t n = 0;
-  return finalize_prediction(state_, raw_predict(*this, ex, n));
+void Learner::prepare(Example& ex) const {
+  if (!ex.order.empty()) {
+    size_t kept = 0;
+    for (unsigned char s : ex.order) {
+      if (cfg_.ignore[s]) ex.groups[s].clear();
+      else ex.order[kept++] = s;
+    }
+    ex.order.resize(kept);
+  }
+  ex.finish(cfg_.constant);
 }
 
-void Learner::after_load() {}
+Outcome Learner::predict(Example& ex) {
+  Outcome out;
+  const float pred = finalize_prediction(state_, gather(*this, ex, out.num_features));
+  out.prediction = pred;
+  out.output = output_of(cfg_, pred);
+  if (ex.labelled() && ex.weight > 0.f) {
+    out.loss = example_loss(cfg_, Range{state_.min_label, state_.max_label}, pred, out.output, ex.label, ex.weight);
+  }
+  advance_clock(state_, ex);
+  return out;
+}
+
+float Learner::predict_const(const Example& ex) const {
+  float raw = ex.initial;
+  const bool trunc = cfg_.l1 > 0.f && !cfg_.ftrl;
+  const float g = static_cast<float>(state_.gravity);
+  for_each_feature(ex, interactions_, &cfg_.ignore_linear, [&](float x, uint32_t i) {
+    const float w = weights_.row(i)[0];
+    raw += (trunc ? trunc_weight(w, g) : w) * x;
+  });
+  if (!cfg_.ftrl) raw *= static_cast<float>(state_.contraction);
+  return output_of(cfg_, finalize_prediction(state_, raw));
+}
+
+void Learner::sync_weights() {
+  if (state_.gravity == 0. && state_.contraction == 1.) return;
+  const float g = static_cast<float>(state_.gravity);
+  const float c = static_cast<float>(state_.contraction);
+  const size_t stride = weights_.stride();
+  float* d = weights_.data();
+  for (uint64_t r = 0; r < weights_.rows(); ++r) {
+    float& w = d[r * stride];
+    if (w != 0.f) w = trunc_weight(w, g) * c;
+  }
+  state_.gravity = 0.;
+  state_.contraction = 1.;
+}
 
 }  // namespace wabbit

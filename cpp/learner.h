@@ -1,10 +1,12 @@
-// The learner: a hashed linear model trained one example at a time with Vowpal Wabbit's gradient
-// descent (adaptive, normalized and importance-invariant updates; any subset of them).
+// The learner: a hashed linear model trained one example at a time, with Vowpal Wabbit's gradient
+// descent (adaptive, normalized and importance-invariant updates, any subset; truncated-gradient L1
+// and L2) or FTRL-Proximal.
 //
 // The per-example work is one function template instantiated per (loss, update rule) and chosen once
-// when the learner is built; inside it, the loops over features are inlined lambdas.
+// when the learner is built; inside it, the loops over features are plain loops over a flat list.
 #pragma once
 
+#include <array>
 #include <cfloat>
 #include <cstdint>
 #include <string>
@@ -17,6 +19,8 @@
 
 namespace wabbit {
 
+enum class Link { kIdentity = 0, kLogistic = 1, kPoisson = 2, kGlf1 = 3 };
+
 // Everything that defines the model. Built from VW-style flags by wabbit/options.py (the one flag
 // parser); stored in the model file as those flags.
 struct Config {
@@ -24,14 +28,24 @@ struct Config {
   LossKind loss = LossKind::kSquared;
   float logistic_min = -1.f;
   float logistic_max = 1.f;
-  float learning_rate = 0.5f;  // after VW's defaulting: 0.5 for the default rule, 10 otherwise
+  float quantile_tau = 0.5f;
+  Link link = Link::kIdentity;
+  bool binary = false;           // report sign(prediction) and 0/1 loss (VW's --binary)
+  float learning_rate = 0.5f;    // after VW's defaulting: 0.5 for the default rule, 10 otherwise
   float power_t = 0.5f;
   float initial_t = 0.f;
   bool adaptive = true;
   bool normalized = true;
   bool invariant = true;
-  bool constant = true;  // add the constant (bias) feature
+  float l1 = 0.f;                // SGD: truncated gradient; FTRL: the proximal L1 term
+  float l2 = 0.f;
+  bool ftrl = false;             // FTRL-Proximal instead of gradient descent
+  float ftrl_alpha = 0.5f;
+  float ftrl_beta = 1.f;
+  bool constant = true;          // add the constant (bias) feature
   std::vector<std::string> interactions;
+  std::array<bool, 256> ignore{};         // namespaces dropped from every example
+  std::array<bool, 256> ignore_linear{};  // namespaces used only inside interactions
   bool has_min_prediction = false;
   bool has_max_prediction = false;
   float min_prediction = 0.f;
@@ -44,15 +58,18 @@ struct OnlineState {
   double normalized_sum_norm_x = 0.;  // normalized updates: running sum of weighted norms
   double total_weight = 0.;           // normalized updates: running sum of importance weights
   double weighted_unlabeled = 0.;     // VW subtracts it from t in the non-adaptive learning rate
+  double gravity = 0.;                // accumulated L1 truncation not yet applied to the weights
+  double contraction = 1.;            // accumulated L2 shrinkage not yet applied to the weights
   float min_label = 0.f;              // prediction range tracked from labels (VW's set_minmax)
   float max_label = 0.f;
 };
 
 // What one example's pass produced.
 struct Outcome {
-  float prediction = 0.f;      // clamped to the label range, as VW reports it
-  float loss = 0.f;            // loss * importance weight (0 when unlabelled)
-  uint32_t num_features = 0;   // linear + generated
+  float prediction = 0.f;     // the score, clamped to the label range: what the loss is computed on
+  float output = 0.f;         // what is reported: the prediction through --link, or its sign (--binary)
+  float loss = 0.f;           // loss * importance weight (0 when unlabelled)
+  uint32_t num_features = 0;  // linear + generated
 };
 
 // A feature resolved to its weight row, for the passes of one update.
@@ -70,13 +87,20 @@ class Learner {
   Learner(const Learner& other);
   Learner& operator=(const Learner&) = delete;
 
+  // Drops ignored namespaces and appends the constant: call once per parsed example.
+  void prepare(Example& ex) const;
   // Learn from ex (when it has a label and positive weight; otherwise only predict). Returns the
   // prediction made before the update.
   Outcome learn(Example& ex) { return learn_fn_(*this, ex); }
   // Predict without changing anything but the clock (VW advances t on test examples too).
-  Outcome predict(Example& ex) { return predict_fn_(*this, ex); }
-  // Pure prediction: no state change at all; safe for concurrent readers.
+  Outcome predict(Example& ex);
+  // Pure prediction (the reported output): no state change at all; safe for concurrent readers.
   float predict_const(const Example& ex) const;
+
+  // Calls f(x, index, weight) for every feature of ex, generated ones included, with the weight
+  // as the model would use it now (L1 truncation and L2 contraction applied).
+  template <class F>
+  void visit(const Example& ex, F&& f) const;
 
   const Config& config() const { return cfg_; }
   OnlineState& state() { return state_; }
@@ -84,15 +108,13 @@ class Learner {
   WeightTable& weights() { return weights_; }
   const WeightTable& weights() const { return weights_; }
   const std::vector<Interaction>& interactions() const { return interactions_; }
-  // Training (-t absent): labels widen the prediction range. Testing: the range stays fixed.
-  bool training() const { return training_; }
-  void set_training(bool t) { training_ = t; }
   float effective_learning_rate() const { return eta_; }
+  // Applies pending L1 truncation and L2 contraction to the stored weights (VW's sync_weights).
+  void sync_weights();
+  // The weight of row r as the model uses it (truncation and contraction applied).
+  float effective_weight(const float* row) const;
 
-  // Called after the weights and state have been loaded from a model file.
-  void after_load();
-
-  // Template implementation details (public so the templates in learner.cc can reach them).
+  // Implementation state (public so the templates in learner.cc can reach it).
   Config cfg_;
   OnlineState state_;
   WeightTable weights_;
@@ -101,14 +123,27 @@ class Learner {
   float neg_power_t_ = -0.5f;
   float neg_norm_power_ = -0.5f;
   float update_multiplier_ = 1.f;
-  bool training_ = true;
   bool set_minmax_ = true;
   std::vector<FeatureRef> scratch_;  // the current example's features (learning is single-writer)
   ExampleFn learn_fn_ = nullptr;
-  ExampleFn predict_fn_ = nullptr;
 };
 
 // Slot layout of a weight row for a configuration (VW's): returns the stride shift.
 uint32_t stride_shift_for(const Config& cfg);
+
+inline float trunc_weight(float w, float gravity) {
+  return gravity < std::fabs(w) ? w - (w > 0.f ? gravity : -gravity) : 0.f;
+}
+
+inline float Learner::effective_weight(const float* row) const {
+  const float w = cfg_.l1 > 0.f && !cfg_.ftrl ? trunc_weight(row[0], static_cast<float>(state_.gravity)) : row[0];
+  return w * static_cast<float>(state_.contraction);
+}
+
+template <class F>
+void Learner::visit(const Example& ex, F&& f) const {
+  for_each_feature(ex, interactions_, &cfg_.ignore_linear,
+                   [&](float x, uint32_t i) { f(x, i, effective_weight(weights_.row(i))); });
+}
 
 }  // namespace wabbit

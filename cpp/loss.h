@@ -14,11 +14,10 @@ struct Range {
   float max_label = 0.f;
 };
 
-enum class LossKind { kSquared = 0, kLogistic = 1 };
+enum class LossKind { kSquared = 0, kLogistic = 1, kClassic = 2, kHinge = 3, kQuantile = 4, kPoisson = 5 };
 
 struct SquaredLoss {
   static constexpr LossKind kind = LossKind::kSquared;
-  static constexpr const char* name = "squared";
 
   float loss(const Range& r, float p, float y) const {
     if (p <= r.max_label && p >= r.min_label) return (p - y) * (p - y);
@@ -48,7 +47,6 @@ struct SquaredLoss {
 // is mapped to s = (y - lo) / (hi - lo) and the loss is s*l(p, +1) + (1-s)*l(p, -1).
 struct LogisticLoss {
   static constexpr LossKind kind = LossKind::kLogistic;
-  static constexpr const char* name = "logistic";
   float lo = -1.f;
   float hi = 1.f;
 
@@ -89,6 +87,104 @@ struct LogisticLoss {
   }
   float square_grad(float p, float y) const {
     const float d = first_derivative(Range{}, p, y);
+    return d * d;
+  }
+};
+
+// Squared loss without VW's prediction-range adjustment and without the invariant closed form.
+struct ClassicLoss {
+  static constexpr LossKind kind = LossKind::kClassic;
+  float loss(const Range&, float p, float y) const { return (p - y) * (p - y); }
+  float update(float p, float y, float scale, float) const { return 2.f * (y - p) * scale; }
+  float unsafe_update(float p, float y, float scale) const { return 2.f * (y - p) * scale; }
+  float square_grad(float p, float y) const { return 4.f * (p - y) * (p - y); }
+  float first_derivative(const Range&, float p, float y) const { return 2.f * (p - y); }
+};
+
+// Hinge loss on labels -1/1: max(0, 1 - y p).
+struct HingeLoss {
+  static constexpr LossKind kind = LossKind::kHinge;
+  float loss(const Range&, float p, float y) const {
+    const float e = 1.f - y * p;
+    return e > 0.f ? e : 0.f;
+  }
+  float update(float p, float y, float scale, float ppu) const {
+    if (y * p >= 1.f) return 0.f;
+    const float err = 1.f - y * p;
+    return y * (scale * ppu < err ? scale : err / ppu);
+  }
+  float unsafe_update(float p, float y, float scale) const {
+    if (y * p >= 1.f) return 0.f;
+    return y * scale;
+  }
+  float first_derivative(const Range&, float p, float y) const { return (y * p >= 1.f) ? 0.f : -y; }
+  float square_grad(float p, float y) const {
+    const float d = first_derivative(Range{}, p, y);
+    return d * d;
+  }
+};
+
+// Quantile (pinball) loss with parameter tau (VW: --quantile_tau, default 0.5).
+struct QuantileLoss {
+  static constexpr LossKind kind = LossKind::kQuantile;
+  float tau = 0.5f;
+  float loss(const Range&, float p, float y) const {
+    const float e = y - p;
+    return e > 0.f ? tau * e : -(1.f - tau) * e;
+  }
+  float update(float p, float y, float scale, float ppu) const {
+    const float err = y - p;
+    if (err == 0.f) return 0.f;
+    float normal = scale * ppu;
+    if (err > 0.f) {
+      normal = tau * normal;
+      return normal < err ? tau * scale : err / ppu;
+    }
+    normal = -(1.f - tau) * normal;
+    return normal > err ? (tau - 1.f) * scale : err / ppu;
+  }
+  float unsafe_update(float p, float y, float scale) const {
+    const float err = y - p;
+    if (err == 0.f) return 0.f;
+    return err > 0.f ? tau * scale : -(1.f - tau) * scale;
+  }
+  float first_derivative(const Range&, float p, float y) const {
+    const float e = y - p;
+    if (e == 0.f) return 0.f;
+    return e > 0.f ? -tau : 1.f - tau;
+  }
+  float square_grad(float p, float y) const {
+    const float d = first_derivative(Range{}, p, y);
+    return d * d;
+  }
+};
+
+// Poisson loss (deviance) on counts; the prediction is the log of the rate.
+struct PoissonLoss {
+  static constexpr LossKind kind = LossKind::kPoisson;
+  static constexpr float kMaxExpArg = 44.f;  // exp(x)^2 stays finite in float
+  static float clamp(float p) { return p > kMaxExpArg ? kMaxExpArg : (p < -kMaxExpArg ? -kMaxExpArg : p); }
+  float loss(const Range&, float p, float y) const {
+    const float c = clamp(p);
+    const float e = std::exp(c);
+    return 2.f * (y * (std::log(y + 1e-6f) - c) - (y - e));
+  }
+  float update(float p, float y, float scale, float ppu) const {
+    const float c = clamp(p);
+    const float e = std::exp(c);
+    if (y > 0.f) {
+      const float arg = y * scale * ppu;
+      if (arg > kMaxExpArg) return -(c - std::log(y)) / ppu;
+      return y * scale - std::log1p(e * std::expm1(arg) / y) / ppu;
+    }
+    const float inner = e * scale * ppu;
+    if (!std::isfinite(inner)) return -(c + std::log(scale * ppu)) / ppu;
+    return -std::log1p(inner) / ppu;
+  }
+  float unsafe_update(float p, float y, float scale) const { return (y - std::exp(clamp(p))) * scale; }
+  float first_derivative(const Range&, float p, float y) const { return std::exp(clamp(p)) - y; }
+  float square_grad(float p, float y) const {
+    const float d = std::exp(clamp(p)) - y;
     return d * d;
   }
 };

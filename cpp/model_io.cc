@@ -101,13 +101,22 @@ std::string serialize_model(const Learner& learner, const std::string& wabbit_ve
   const uint32_t stride = predict_only ? 1u : stride_mem;
   const uint64_t rows = W.rows();
   const float* d = W.data();
-  uint64_t nonzero = 0;
-  for (uint64_t r = 0; r < rows; ++r) {
-    const float* row = d + r * stride_mem;
+  // A predict-only file holds the weights as the model uses them: pending L1/L2 applied.
+  OnlineState s = learner.state();
+  const bool bake = predict_only && (s.gravity != 0. || s.contraction != 1.);
+  auto weight_of = [&](const float* row) { return bake ? learner.effective_weight(row) : row[0]; };
+  auto row_nonzero = [&](const float* row) {
+    if (predict_only) return weight_of(row) != 0.f;
     bool nz = false;
     for (uint32_t k = 0; k < stride; ++k) nz |= row[k] != 0.f;
-    nonzero += nz;
-  }
+    return nz;
+  };
+  auto write_row = [&](Writer& out, const float* row) {
+    if (predict_only) out.pod<float>(weight_of(row));
+    else out.bytes(row, stride * sizeof(float));
+  };
+  uint64_t nonzero = 0;
+  for (uint64_t r = 0; r < rows; ++r) nonzero += row_nonzero(d + r * stride_mem);
   const uint64_t dense_bytes = rows * stride * sizeof(float);
   const uint64_t sparse_bytes = nonzero * (sizeof(uint32_t) + stride * sizeof(float));
   const uint8_t encoding = sparse_bytes < dense_bytes ? 1 : 0;
@@ -118,11 +127,16 @@ std::string serialize_model(const Learner& learner, const std::string& wabbit_ve
   w.str(wabbit_version);
   w.str(args);
   w.str(metadata);
-  const OnlineState& s = learner.state();
+  if (predict_only) {
+    s.gravity = 0.;
+    s.contraction = 1.;
+  }
   w.pod<double>(s.t);
   w.pod<double>(s.normalized_sum_norm_x);
   w.pod<double>(s.total_weight);
   w.pod<double>(s.weighted_unlabeled);
+  w.pod<double>(s.gravity);
+  w.pod<double>(s.contraction);
   w.pod<float>(s.min_label);
   w.pod<float>(s.max_label);
   w.pod<uint32_t>(W.bits());
@@ -134,16 +148,14 @@ std::string serialize_model(const Learner& learner, const std::string& wabbit_ve
     w.pod<uint64_t>(nonzero);
     for (uint64_t r = 0; r < rows; ++r) {
       const float* row = d + r * stride_mem;
-      bool nz = false;
-      for (uint32_t k = 0; k < stride; ++k) nz |= row[k] != 0.f;
-      if (!nz) continue;
+      if (!row_nonzero(row)) continue;
       w.pod<uint32_t>(static_cast<uint32_t>(r));
-      w.bytes(row, stride * sizeof(float));
+      write_row(w, row);
     }
-  } else if (stride == stride_mem) {
+  } else if (!predict_only) {
     w.bytes(d, dense_bytes);
   } else {
-    for (uint64_t r = 0; r < rows; ++r) w.bytes(d + r * stride_mem, stride * sizeof(float));
+    for (uint64_t r = 0; r < rows; ++r) write_row(w, d + r * stride_mem);
   }
   const uint32_t crc = crc32(w.out().data(), w.out().size());
   w.pod<uint32_t>(crc);
@@ -184,6 +196,8 @@ LoadedModel parse_model(std::string bytes) {
   s.normalized_sum_norm_x = r.pod<double>("online state");
   s.total_weight = r.pod<double>("online state");
   s.weighted_unlabeled = r.pod<double>("online state");
+  s.gravity = r.pod<double>("online state");
+  s.contraction = r.pod<double>("online state");
   s.min_label = r.pod<float>("online state");
   s.max_label = r.pod<float>("online state");
   m.header.bits = r.pod<uint32_t>("bits");
@@ -210,8 +224,11 @@ LoadedModel parse_model(std::string bytes) {
       throw ModelError("model file is inconsistent: weight count does not match the bytes present");
     }
   }
-  for (double v : {s.t, s.normalized_sum_norm_x, s.total_weight, s.weighted_unlabeled}) {
+  for (double v : {s.t, s.normalized_sum_norm_x, s.total_weight, s.weighted_unlabeled, s.gravity}) {
     if (!std::isfinite(v) || v < 0.) throw ModelError("model file is corrupt: online state out of range");
+  }
+  if (!(s.contraction > 0.) || !std::isfinite(s.contraction)) {
+    throw ModelError("model file is corrupt: L2 contraction out of range");
   }
   if (!std::isfinite(s.min_label) || !std::isfinite(s.max_label) || s.min_label > s.max_label) {
     throw ModelError("model file is corrupt: prediction range out of order or not finite");
@@ -259,7 +276,6 @@ void install_weights(const LoadedModel& m, Learner& learner) {
     }
   }
   learner.state() = h.state;
-  learner.after_load();
 }
 
 void write_file_atomic(const std::string& path, std::string_view data) {

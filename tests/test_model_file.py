@@ -4,7 +4,7 @@ refusal of corrupt files, atomic saves, and the CLI's handling of model files.
 The layout checked here is the one written by cpp/model_io.cc (all little-endian):
 
     magic "WABBITM\\n" (8) | format version u32 | wabbit version str | args str | metadata str
-    | t f64 | normalized_sum_norm_x f64 | total_weight f64 | weighted_unlabeled f64
+    | t f64 | normalized_sum_norm_x f64 | total_weight f64 | weighted_unlabeled f64 | gravity f64 | contraction f64
     | min_label f32 | max_label f32 | bits u32 | stride u32 | predict_only u8 | encoding u8
     | [encoding 1 (sparse): count u64, then count x (row u32, stride x f32)]
     | [encoding 0 (dense): 2^bits x stride x f32]
@@ -103,7 +103,7 @@ def layout(b: bytes) -> dict:
         f[name] = off
         (n,) = struct.unpack_from("<I", b, off)
         off += 4 + n
-    for name in ("t", "normalized_sum_norm_x", "total_weight", "weighted_unlabeled"):
+    for name in ("t", "normalized_sum_norm_x", "total_weight", "weighted_unlabeled", "gravity", "contraction"):
         f[name] = off
         off += 8
     for name in ("min_label", "max_label", "bits", "stride"):
@@ -566,6 +566,8 @@ def _header_edits():
         ("nan_t", patched(b, L["t"], "<d", float("nan")), r"non-finite|corrupt"),
         ("inf_total_weight", patched(b, L["total_weight"], "<d", float("inf")), r"non-finite|corrupt"),
         ("nan_weighted_unlabeled", patched(b, L["weighted_unlabeled"], "<d", float("nan")), r"non-finite|corrupt"),
+        ("nan_gravity", patched(b, L["gravity"], "<d", float("nan")), r"corrupt"),
+        ("zero_contraction", patched(b, L["contraction"], "<d", 0.0), r"corrupt"),
         ("trailing_byte", with_crc(b[:-4] + b"\0" + b[-4:]), r"inconsistent|corrupt"),
         ("missing_row_byte", with_crc(b[:-5] + b[-4:]), r"inconsistent|corrupt|truncated"),
         ("header_only", with_crc(b[: L["count"]] + b"\0\0\0\0"), r"truncated|inconsistent"),
