@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "audit.h"
+#include "drift_bindings.h"
 #include "driver.h"
 #include "hash.h"
 #include "learner.h"
@@ -50,7 +52,8 @@ Config config_from_dict(const py::dict& d) {
     else if (k == "ftrl_beta") c.ftrl_beta = py::cast<float>(v);
     else if (k == "ignore" || k == "ignore_linear") {
       auto& mask = k == "ignore" ? c.ignore : c.ignore_linear;
-      for (unsigned char ch : py::cast<std::string>(v)) mask[ch] = true;
+      const std::string bytes = py::cast<py::bytes>(v);
+      for (unsigned char ch : bytes) mask[ch] = true;
     } else if (k == "logistic_min") c.logistic_min = py::cast<float>(v);
     else if (k == "logistic_max") c.logistic_max = py::cast<float>(v);
     else if (k == "learning_rate") c.learning_rate = py::cast<float>(v);
@@ -105,7 +108,7 @@ py::dict state_to_dict(const OnlineState& s) {
   return d;
 }
 
-RunOptions run_options_from_dict(const py::dict& d) {
+RunOptions run_options_from_dict(const py::dict& d, NameMap* names) {
   RunOptions o;
   for (auto item : d) {
     const std::string k = py::cast<std::string>(item.first);
@@ -120,7 +123,10 @@ RunOptions run_options_from_dict(const py::dict& d) {
     else if (k == "collect") o.collect = py::cast<bool>(v);
     else if (k == "account") o.account = py::cast<bool>(v);
     else if (k == "first_line_number") o.first_line_number = py::cast<uint64_t>(v);
-    else if (k == "every") o.every = py::cast<uint64_t>(v);
+    else if (k == "audit_fd") o.audit_fd = py::cast<int>(v);
+    else if (k == "record_names") {
+      if (py::cast<bool>(v)) o.names = names;
+    } else if (k == "every") o.every = py::cast<uint64_t>(v);
     else if (k == "hook") {
       if (!v.is_none()) {
         auto fn = std::make_shared<py::function>(py::reinterpret_borrow<py::function>(v));
@@ -161,7 +167,9 @@ void example_from_dict(const py::dict& namespaces, Example& ex) {
       const std::string name = py::cast<std::string>(py::str(key));
       if (py::isinstance<py::str>(value)) {
         const std::string text = py::cast<std::string>(value);
-        ex.add(slot, hash_string(text, hash_string(name, ns_hash)), 1.f);
+        const uint32_t index = hash_string(text, hash_string(name, ns_hash));
+        if (ex.has_names) ex.add_named(slot, index, 1.f, audit_name(ns, name, text));
+        else ex.add(slot, index, 1.f);
         return;
       }
       const float x = py::cast<float>(value);
@@ -169,7 +177,8 @@ void example_from_dict(const py::dict& namespaces, Example& ex) {
         throw py::value_error("feature '" + name + "' in namespace '" + ns + "' has a non-finite value");
       }
       if (x == 0.f) return;
-      ex.add(slot, hash_feature(name, ns_hash), x);
+      if (ex.has_names) ex.add_named(slot, hash_feature(name, ns_hash), x, audit_name(ns, name, {}));
+      else ex.add(slot, hash_feature(name, ns_hash), x);
     };
     py::handle feats = item.second;
     if (py::isinstance<py::dict>(feats)) {
@@ -185,7 +194,8 @@ void example_from_dict(const py::dict& namespaces, Example& ex) {
 class PyModel {
  public:
   explicit PyModel(const py::dict& cfg) : learner_(std::make_unique<Learner>(config_from_dict(cfg))) {}
-  PyModel(const PyModel& o) : learner_(std::make_unique<Learner>(*o.learner_)), stats_(o.stats_) {}
+  PyModel(const PyModel& o)
+      : learner_(std::make_unique<Learner>(*o.learner_)), stats_(o.stats_), names_(o.names_) {}
 
   // Single examples ------------------------------------------------------------------------
   float learn_line(std::string_view line) {
@@ -213,7 +223,7 @@ class PyModel {
 
   // Batches --------------------------------------------------------------------------------
   py::dict run_fd(int fd, const py::dict& opts) {
-    const RunOptions o = run_options_from_dict(opts);
+    const RunOptions o = run_options_from_dict(opts, &names_);
     RunResult r;
     {
       py::gil_scoped_release release;
@@ -222,7 +232,7 @@ class PyModel {
     return result_to_dict(std::move(r), o.collect);
   }
   py::dict run_buffer(const py::buffer& data, const py::dict& opts) {
-    const RunOptions o = run_options_from_dict(opts);
+    const RunOptions o = run_options_from_dict(opts, &names_);
     const py::buffer_info info = data.request();
     const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
     RunResult r;
@@ -269,6 +279,30 @@ class PyModel {
     return py::make_tuple(py::array_t<uint32_t>(idx.size(), idx.data()), py::array_t<float>(val.size(), val.data()));
   }
 
+  // Seeing inside -------------------------------------------------------------------------
+  py::list explain_line(std::string_view line) const {
+    Example ex;
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+    const ParseResult pr = parse_vw_line(line, ex, true);
+    if (pr.status == ParseStatus::kError) throw py::value_error(pr.error);
+    learner_->prepare(ex);
+    return contributions(ex);
+  }
+  py::list explain_dict(const py::dict& ns, float initial) const {
+    Example ex;
+    ex.has_names = true;
+    example_from_dict(ns, ex);
+    if (!std::isfinite(initial)) throw py::value_error("initial must be a finite number");
+    ex.initial = initial;
+    learner_->prepare(ex);
+    return contributions(ex);
+  }
+  std::string readable(const std::string& version, const std::string& args, bool invert, bool predict_only) const {
+    py::gil_scoped_release release;
+    return readable_model(*learner_, invert ? &names_ : nullptr, predict_only, args, version);
+  }
+  size_t named_rows() const { return names_.size(); }
+
   // Model file -----------------------------------------------------------------------------
   py::bytes to_bytes(const std::string& version, const std::string& args, const std::string& metadata,
                      bool predict_only) const {
@@ -311,9 +345,16 @@ class PyModel {
     learner_->prepare(ex);
   }
 
+  py::list contributions(const Example& ex) const {
+    py::list out;
+    for (const Contribution& c : explain(*learner_, ex)) out.append(py::make_tuple(c.name, c.index, c.value, c.weight));
+    return out;
+  }
+
   std::unique_ptr<Learner> learner_;
   Stats stats_;
   Example scratch_;
+  NameMap names_;
 };
 
 py::tuple loaded_to_tuple(std::shared_ptr<LoadedModel> m) {
@@ -402,7 +443,13 @@ PYBIND11_MODULE(_core, m) {
       .def("interactions", &PyModel::interactions)
       .def("weight_row", &PyModel::weight_row)
       .def("nonzero_weights", &PyModel::nonzero_weights)
+      .def("explain_line", &PyModel::explain_line)
+      .def("explain_dict", &PyModel::explain_dict)
+      .def("readable_model", &PyModel::readable)
+      .def("named_rows", &PyModel::named_rows)
       .def("to_bytes", &PyModel::to_bytes)
       .def("save", &PyModel::save)
       .def("install", &PyModel::install);
+
+  bind_drift(m);
 }

@@ -67,7 +67,8 @@ class Runner {
     }
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     ++result_.lines;
-    const ParseResult pr = parse_vw_line(text, ex_);
+    const bool names = opt_.audit_fd >= 0 || opt_.names != nullptr;
+    const ParseResult pr = parse_vw_line(text, ex_, names);
     if (pr.status == ParseStatus::kBlank) {
       ++line_no_;
       return;
@@ -85,6 +86,12 @@ class Runner {
     }
     ++line_no_;
     learner_.prepare(ex_);
+    std::string audit;
+    if (opt_.audit_fd >= 0) {
+      const Config& c = learner_.config();
+      audit = audit_features(learner_, ex_, opt_.learn && c.adaptive && !c.ftrl);
+    }
+    if (opt_.names != nullptr) opt_.names->record(learner_, ex_);
     Outcome o;
     if (opt_.learn || opt_.account) {
       o = process_example(learner_, stats_, ex_, opt_.learn);
@@ -92,6 +99,11 @@ class Runner {
       o.output = learner_.predict_const(ex_);
     }
     ++result_.examples;
+    if (opt_.audit_fd >= 0) {
+      format_prediction(audit_buf_, o.output, ex_.tag);
+      audit_buf_ += audit;
+      if (audit_buf_.size() > (1u << 16)) write_all(opt_.audit_fd, audit_buf_);
+    }
     if (opt_.every != 0 && result_.examples % opt_.every == 0 && opt_.hook) opt_.hook(result_.examples);
     if (opt_.collect) result_.predictions.push_back(o.output);
     if (opt_.predictions_fd >= 0) {
@@ -109,6 +121,7 @@ class Runner {
 
   RunResult finish() {
     if (opt_.predictions_fd >= 0 && !pred_buf_.empty()) write_all(opt_.predictions_fd, pred_buf_);
+    if (opt_.audit_fd >= 0 && !audit_buf_.empty()) write_all(opt_.audit_fd, audit_buf_);
     return std::move(result_);
   }
 
@@ -119,6 +132,7 @@ class Runner {
   Example ex_;
   RunResult result_;
   std::string pred_buf_;
+  std::string audit_buf_;
   uint64_t line_no_;
   bool first_ = true;
 };

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audit.h"
 #include "learner.h"
 
 namespace wabbit {
@@ -50,6 +51,8 @@ struct RunOptions {
   // model for a background writer). The learner waits only for the hook itself.
   uint64_t every = 0;
   std::function<void(uint64_t)> hook;
+  int audit_fd = -1;           // --audit: VW's per-example feature audit goes here
+  NameMap* names = nullptr;    // --invert_hash: record each row's first feature name
 };
 
 struct RunResult {

@@ -11,6 +11,7 @@
 #include <cfloat>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hash.h"
@@ -19,9 +20,27 @@ namespace wabbit {
 
 inline constexpr float kNoLabel = FLT_MAX;  // VW's marker for an unlabelled example
 
+// VW's audit name of a feature: "feature" in the unnamed namespace, else "namespace^feature", and
+// "^text" appended for a string-valued feature.
+inline std::string audit_name(std::string_view ns, std::string_view feature, std::string_view text) {
+  std::string s;
+  s.reserve(ns.size() + feature.size() + text.size() + 2);
+  if (!ns.empty()) {
+    s.append(ns);
+    s.push_back('^');
+  }
+  s.append(feature);
+  if (!text.empty()) {
+    s.push_back('^');
+    s.append(text);
+  }
+  return s;
+}
+
 struct FeatureGroup {
   std::vector<uint32_t> index;
   std::vector<float> value;
+  std::vector<std::string> name;  // audit names, only when the example was parsed with names
   float sum_sq = 0.f;
 
   size_t size() const { return index.size(); }
@@ -29,6 +48,7 @@ struct FeatureGroup {
   void clear() {
     index.clear();
     value.clear();
+    name.clear();
     sum_sq = 0.f;
   }
   void push(uint32_t i, float v) {
@@ -45,8 +65,10 @@ struct Example {
   std::string tag;
   std::array<FeatureGroup, 256> groups;
   std::vector<unsigned char> order;  // non-empty slots in order of first appearance
+  bool has_names = false;            // features carry audit names (FeatureGroup::name)
 
   void clear() {
+    has_names = false;
     label = kNoLabel;
     weight = 1.f;
     initial = 0.f;
@@ -60,10 +82,16 @@ struct Example {
     if (g.empty()) order.push_back(slot);
     g.push(index, value);
   }
+  void add_named(unsigned char slot, uint32_t index, float value, std::string name) {
+    add(slot, index, value);
+    groups[slot].name.push_back(std::move(name));
+  }
 
   // Called once parsing is done: appends the constant feature, as VW does, last.
   void finish(bool add_constant) {
-    if (add_constant) add(kConstantNamespace, static_cast<uint32_t>(kConstantFeature), 1.f);
+    if (!add_constant) return;
+    if (has_names) add_named(kConstantNamespace, static_cast<uint32_t>(kConstantFeature), 1.f, "Constant");
+    else add(kConstantNamespace, static_cast<uint32_t>(kConstantFeature), 1.f);
   }
 
   bool labelled() const { return label != kNoLabel; }

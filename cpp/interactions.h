@@ -108,4 +108,49 @@ inline size_t for_each_feature(const Example& ex, const std::vector<Interaction>
   return generated;
 }
 
+// The audit path: like for_each_feature, with each feature's name ("a^x*b^y" for interactions).
+// Slow (builds strings); used only for --audit, --invert_hash and explain().
+template <class F>
+inline void for_each_feature_named(const Example& ex, const std::vector<Interaction>& interactions,
+                                   const std::array<bool, 256>* ignore_linear, F&& f) {
+  static const std::string kNoName;
+  auto name_of = [&](const FeatureGroup& g, size_t k) -> const std::string& {
+    return k < g.name.size() ? g.name[k] : kNoName;
+  };
+  for (unsigned char s : ex.order) {
+    if (ignore_linear != nullptr && (*ignore_linear)[s]) continue;
+    const FeatureGroup& g = ex.groups[s];
+    for (size_t k = 0; k < g.size(); ++k) f(g.value[k], g.index[k], name_of(g, k));
+  }
+  for (const Interaction& in : interactions) {
+    bool any_empty = false;
+    for (unsigned char s : in) any_empty |= ex.groups[s].empty();
+    if (any_empty) continue;
+    // depth-first over the terms, mirroring for_each_feature's order and index arithmetic
+    struct Frame {
+      size_t depth;
+      size_t start;
+      uint32_t hash;
+      float value;
+      std::string name;
+    };
+    auto rec = [&](auto&& self, const Frame& fr) -> void {
+      const FeatureGroup& g = ex.groups[in[fr.depth]];
+      const bool last = fr.depth + 1 == in.size();
+      const bool same_next = !last && in[fr.depth + 1] == in[fr.depth];
+      for (size_t k = fr.start; k < g.size(); ++k) {
+        std::string nm = fr.depth == 0 ? name_of(g, k) : fr.name + "*" + name_of(g, k);
+        if (last) {
+          f(fr.value * g.value[k], g.index[k] ^ fr.hash, nm);
+        } else {
+          const uint32_t h = fr.depth == 0 ? kFnvPrime * g.index[k] : kFnvPrime * (fr.hash ^ g.index[k]);
+          self(self, Frame{fr.depth + 1, same_next ? k : 0, h, fr.depth == 0 ? g.value[k] : fr.value * g.value[k],
+                           std::move(nm)});
+        }
+      }
+    };
+    rec(rec, Frame{0, 0, 0u, 1.f, std::string()});
+  }
+}
+
 }  // namespace wabbit

@@ -128,8 +128,9 @@ float parse_vw_float(const char* p, const char* end, size_t& consumed) {
   return v;
 }
 
-ParseResult parse_vw_line(std::string_view line, Example& ex) {
+ParseResult parse_vw_line(std::string_view line, Example& ex, bool names) {
   ex.clear();
+  ex.has_names = names;
   ParseResult res;
   if (line.empty()) {
     res.status = ParseStatus::kBlank;
@@ -207,12 +208,14 @@ ParseResult parse_vw_line(std::string_view line, Example& ex) {
     float scale = 1.f;
     unsigned char slot = ' ';
     uint32_t ns_hash = 0;
+    std::string_view ns_name;
     if (!ends_token(p, end)) {
       if (*p == ':') return fail("namespace name expected after '|': \"" + excerpt(line) + "\"");
       slot = static_cast<unsigned char>(*p);
       const char* name_start = p;
       while (!ends_token(p, end) && *p != ':') ++p;
-      ns_hash = hash_namespace(std::string_view(name_start, static_cast<size_t>(p - name_start)));
+      ns_name = std::string_view(name_start, static_cast<size_t>(p - name_start));
+      ns_hash = hash_namespace(ns_name);
       if (p < end && *p == ':') {
         ++p;
         size_t consumed = 0;
@@ -236,6 +239,7 @@ ParseResult parse_vw_line(std::string_view line, Example& ex) {
       const std::string_view name(name_start, static_cast<size_t>(p - name_start));
       float value = 1.f;
       bool scaled = true;  // string-valued features are not scaled, as in VW
+      std::string_view text;
       uint32_t index;
       if (p < end && *p == ':') {
         ++p;
@@ -245,7 +249,7 @@ ParseResult parse_vw_line(std::string_view line, Example& ex) {
           // name:text -- a string-valued feature, hashed as VW chains it.
           const char* vs = p;
           while (p < end && *p != ' ' && *p != '\t' && *p != '\r') ++p;
-          const std::string_view text(vs, static_cast<size_t>(p - vs));
+          text = std::string_view(vs, static_cast<size_t>(p - vs));
           if (text.empty()) {
             index = name.empty() ? ns_hash + anon++ : name_hash;
           } else {
@@ -270,7 +274,11 @@ ParseResult parse_vw_line(std::string_view line, Example& ex) {
       const float x = scaled ? scale * value : value;
       if (!std::isfinite(x)) return fail("value of feature \"" + excerpt(name) + "\" times namespace scale is not finite");
       if (x == 0.f) continue;
-      ex.add(slot, index, x);
+      if (names) {
+        ex.add_named(slot, index, x, audit_name(ns_name, name, text));
+      } else {
+        ex.add(slot, index, x);
+      }
     }
     if (p < end && *p != '|' && *p != '\r') {
       return fail("malformed features: expected '|', space or end of line at \"" +

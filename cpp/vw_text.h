@@ -26,8 +26,9 @@ struct ParseResult {
 };
 
 // Parses one line (without its trailing newline). `ex` is cleared first. The constant feature is
-// not added here (see Example::finish).
-ParseResult parse_vw_line(std::string_view line, Example& ex);
+// not added here (see Learner::prepare). With `names`, each feature also gets its audit name
+// (VW's "namespace^feature[^text]"), for --audit, --invert_hash and explain().
+ParseResult parse_vw_line(std::string_view line, Example& ex, bool names = false);
 
 // VW's number reader: the fast decimal path of VW's parser, then strtof for anything else.
 // Returns the value; `consumed` is how many bytes were read (0: not a number).

@@ -39,7 +39,10 @@ class Flag:
 FLAGS: List[Flag] = [
     # --- model-defining ---------------------------------------------------------------
     Flag("bits", ("-b", "--bit_precision"), "int", "number of bits in the feature table (default 18)", True, True),
-    Flag("loss_function", ("--loss_function",), "str", "squared (default) or logistic", True, True),
+    Flag("loss_function", ("--loss_function",), "str", "squared (default), logistic, hinge, quantile, poisson or classic", True, True),
+    Flag("quantile_tau", ("--quantile_tau",), "float", "tau of the quantile loss (default 0.5)", True, True),
+    Flag("link", ("--link",), "str", "what is predicted: identity (default), logistic, poisson or glf1", True),
+    Flag("binary", ("--binary",), "bool", "predict the sign (-1/1) and report 0/1 loss", True),
     Flag("logistic_min", ("--logistic_min",), "float", "smallest label of the logistic loss (default -1)", True, True),
     Flag("logistic_max", ("--logistic_max",), "float", "largest label of the logistic loss (default 1)", True, True),
     Flag("learning_rate", ("-l", "--learning_rate"), "float", "learning rate (default 0.5; 10 for non-default rules)", True),
@@ -49,7 +52,15 @@ FLAGS: List[Flag] = [
     Flag("adaptive", ("--adaptive",), "bool", "adaptive, per-feature learning rates", True, True),
     Flag("normalized", ("--normalized",), "bool", "per-feature normalized updates", True, True),
     Flag("invariant", ("--invariant",), "bool", "importance-invariant (safe) updates", True, True),
+    Flag("l1", ("--l1",), "float", "L1 regularization (SGD: truncated gradient; FTRL: proximal)", True),
+    Flag("l2", ("--l2",), "float", "L2 regularization", True),
+    Flag("ftrl", ("--ftrl",), "bool", "FTRL-Proximal instead of gradient descent", True, True),
+    Flag("ftrl_alpha", ("--ftrl_alpha",), "float", "FTRL learning rate alpha (default 0.5)", True),
+    Flag("ftrl_beta", ("--ftrl_beta",), "float", "FTRL beta (default 1)", True),
     Flag("noconstant", ("--noconstant",), "bool", "do not add the constant feature", True, True),
+    Flag("ignore", ("--ignore",), "list", "drop namespaces starting with these letters", True, True),
+    Flag("ignore_linear", ("--ignore_linear",), "list", "use these namespaces only inside interactions", True, True),
+    Flag("keep", ("--keep",), "list", "keep only namespaces starting with these letters", True, True),
     Flag("quadratic", ("-q", "--quadratic"), "list", "quadratic interaction between two namespaces (e.g. -q ua)", True, True),
     Flag("cubic", ("--cubic",), "list", "cubic interaction between three namespaces", True, True),
     Flag("interactions", ("--interactions",), "list", "interaction of any order (e.g. --interactions abc)", True, True),
@@ -63,8 +74,14 @@ FLAGS: List[Flag] = [
     Flag("predictions", ("-p", "--predictions"), "str", "write predictions to this file (- or /dev/stdout: stdout)"),
     Flag("progress", ("-P", "--progress"), "str", "progress rows: an integer adds, a float multiplies (default 2.0)"),
     Flag("quiet", ("--quiet",), "bool", "print nothing but errors"),
+    Flag("audit", ("-a", "--audit"), "bool", "print each example's features with index, value and weight (stdout)"),
+    Flag("readable_model", ("--readable_model",), "str", "write the weights as text (index:weight lines)"),
+    Flag("invert_hash", ("--invert_hash",), "str", "write the weights as text with feature names (name:index:weight)"),
     Flag("strict", ("--strict", "--strict_parse"), "bool", "stop at the first malformed line instead of skipping it"),
     Flag("predict_only_model", ("--predict_only_model",), "bool", "save only the weights, without optimizer state"),
+    Flag("save_every", ("--save_every",), "int", "every N examples, write a snapshot into --store from a background thread"),
+    Flag("store", ("--store",), "str", "model store folder: versions, CURRENT pointer, rollback (the final model is saved there too)"),
+    Flag("store_keep", ("--store_keep",), "int", "versions the --store keeps besides the current one (default 10)"),
     Flag("onethread", ("--onethread",), "bool", "accepted for VW compatibility (wabbit reads and learns in one thread)"),
     Flag("kill_cache", ("-k", "--kill_cache"), "bool", "accepted for VW compatibility (wabbit keeps no cache file)"),
     Flag("passes", ("--passes",), "int", "number of passes (only 1 is supported)"),
@@ -79,7 +96,9 @@ _BY_DEST: Dict[str, Flag] = {f.dest: f for f in FLAGS}
 # Keyword spellings accepted by Model(**options): the dest and every flag name without dashes.
 _KEYWORDS: Dict[str, Flag] = {**{n.lstrip("-"): f for f in FLAGS for n in f.names}, **_BY_DEST}
 
-_LOSSES = ("squared", "logistic")
+_LOSSES = ("squared", "logistic", "hinge", "quantile", "poisson", "classic")
+_LOSS_ALIASES = {"pinball": "quantile", "absolute": "quantile"}
+_LINKS = ("identity", "logistic", "poisson", "glf1")
 
 
 @dataclass
@@ -88,6 +107,9 @@ class Options:
 
     bits: Optional[int] = None
     loss_function: Optional[str] = None
+    quantile_tau: Optional[float] = None
+    link: Optional[str] = None
+    binary: bool = False
     logistic_min: Optional[float] = None
     logistic_max: Optional[float] = None
     learning_rate: Optional[float] = None
@@ -97,7 +119,15 @@ class Options:
     adaptive: bool = False
     normalized: bool = False
     invariant: bool = False
+    l1: Optional[float] = None
+    l2: Optional[float] = None
+    ftrl: bool = False
+    ftrl_alpha: Optional[float] = None
+    ftrl_beta: Optional[float] = None
     noconstant: bool = False
+    ignore: List[str] = field(default_factory=list)
+    ignore_linear: List[str] = field(default_factory=list)
+    keep: List[str] = field(default_factory=list)
     quadratic: List[str] = field(default_factory=list)
     cubic: List[str] = field(default_factory=list)
     interactions: List[str] = field(default_factory=list)
@@ -110,8 +140,14 @@ class Options:
     predictions: Optional[str] = None
     progress: Optional[str] = None
     quiet: bool = False
+    audit: bool = False
+    readable_model: Optional[str] = None
+    invert_hash: Optional[str] = None
     strict: bool = False
     predict_only_model: bool = False
+    save_every: Optional[int] = None
+    store: Optional[str] = None
+    store_keep: Optional[int] = None
     onethread: bool = False
     kill_cache: bool = False
     passes: Optional[int] = None
@@ -189,7 +225,7 @@ class Options:
         bits = 18 if self.bits is None else self.bits
         if not 1 <= bits <= 32:
             raise OptionError(f"-b must be between 1 and 32, got {bits}")
-        loss = self.loss_function or "squared"
+        loss = _LOSS_ALIASES.get(self.loss_function or "squared", self.loss_function or "squared")
         if loss not in _LOSSES:
             raise OptionError(f"--loss_function must be one of {', '.join(_LOSSES)}, got {loss!r}")
         explicit = self.sgd or self.adaptive or self.normalized or self.invariant
@@ -219,9 +255,44 @@ class Options:
         hi = 1.0 if self.logistic_max is None else self.logistic_max
         if loss == "logistic" and not hi > lo:
             raise OptionError("--logistic_max must be greater than --logistic_min")
+        tau = 0.5 if self.quantile_tau is None else self.quantile_tau
+        if self.quantile_tau is not None and loss != "quantile":
+            raise OptionError("--quantile_tau applies only to --loss_function quantile")
+        if not 0.0 < tau < 1.0:
+            raise OptionError(f"--quantile_tau must be between 0 and 1, got {tau}")
+        link = self.link or "identity"
+        if link not in _LINKS:
+            raise OptionError(f"--link must be one of {', '.join(_LINKS)}, got {link!r}")
+        l1 = 0.0 if self.l1 is None else self.l1
+        l2 = 0.0 if self.l2 is None else self.l2
+        if l1 < 0 or l2 < 0:
+            raise OptionError("--l1 and --l2 must be >= 0")
+        alpha = 0.5 if self.ftrl_alpha is None else self.ftrl_alpha
+        beta = 1.0 if self.ftrl_beta is None else self.ftrl_beta
+        if (self.ftrl_alpha is not None or self.ftrl_beta is not None) and not self.ftrl:
+            raise OptionError("--ftrl_alpha/--ftrl_beta apply only with --ftrl")
+        if self.ftrl and (alpha <= 0 or beta < 0):
+            raise OptionError("--ftrl_alpha must be > 0 and --ftrl_beta >= 0")
+        ignore = bytearray()
+        for group in self.ignore:
+            ignore += group.encode()
+        if self.keep:
+            kept = set(b"".join(k.encode() for k in self.keep))
+            ignore += bytes(b for b in range(256) if b not in kept)
+        ignore_linear = b"".join(g.encode() for g in self.ignore_linear)
         return {
             "bits": bits,
             "loss": loss,
+            "quantile_tau": float(tau),
+            "link": link,
+            "binary": self.binary,
+            "l1": float(l1),
+            "l2": float(l2),
+            "ftrl": self.ftrl,
+            "ftrl_alpha": float(alpha),
+            "ftrl_beta": float(beta),
+            "ignore": bytes(ignore),
+            "ignore_linear": ignore_linear,
             "logistic_min": lo,
             "logistic_max": hi,
             "learning_rate": float(lr),

@@ -1,0 +1,53 @@
+// Seeing inside a model: VW's --audit lines, --readable_model / --invert_hash files, explain().
+//
+// All of this is the slow path: it works on examples parsed with names (parse_vw_line(..., true))
+// and builds strings. Nothing here runs unless asked for.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "learner.h"
+
+namespace wabbit {
+
+// One feature's part in a prediction.
+struct Contribution {
+  std::string name;  // VW's audit name: "ns^feature", "a^x*b^y" for interactions, "Constant"
+  uint32_t index;    // row in the weight table (masked)
+  float value;       // x
+  float weight;      // w as the model uses it now
+};
+
+std::vector<Contribution> explain(const Learner& learner, const Example& ex);
+
+// Remembers the first name seen for each row (VW's --invert_hash map).
+class NameMap {
+ public:
+  void record(const Learner& learner, const Example& ex);
+  const std::string* find(uint32_t row) const {
+    auto it = names_.find(row);
+    return it == names_.end() ? nullptr : &it->second;
+  }
+  size_t size() const { return names_.size(); }
+
+ private:
+  std::unordered_map<uint32_t, std::string> names_;
+};
+
+// VW's --audit feature line for one example, from the weights before its update: a tab before each
+// "name:index:value:weight[@adaptive]", largest |w x| first, then a newline. (VW prints the
+// prediction and tag on the line before it.)
+std::string audit_features(const Learner& learner, const Example& ex, bool show_adaptive);
+
+// VW's readable model text: a header, then one line per non-zero row in index order,
+// "[name:]index:weight[ state...]" (names when `names` is given: --invert_hash).
+std::string readable_model(const Learner& learner, const NameMap* names, bool predict_only, const std::string& args,
+                           const std::string& version);
+
+// C++'s default stream formatting of a float (6 significant digits), as VW prints numbers.
+std::string format_g(float v);
+
+}  // namespace wabbit
