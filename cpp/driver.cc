@@ -86,6 +86,7 @@ class Runner {
     }
     ++line_no_;
     learner_.prepare(ex_);
+    learner_.observe_namespaces(ex_);
     std::string audit;
     if (opt_.audit_fd >= 0) {
       const Config& c = learner_.config();

@@ -43,6 +43,49 @@ inline std::vector<Interaction> compile_interactions(const std::vector<std::stri
   return out;
 }
 
+inline constexpr unsigned char kWildcard = ':';
+
+inline bool has_wildcard(const std::string& spec) { return spec.find(static_cast<char>(kWildcard)) != std::string::npos; }
+
+// VW's expansion of ':' (any namespace seen so far, among the printable slots ' '..'~'):
+// every choice of slots for the wildcards with repetition (as a multiset), the named slots kept in
+// place; then the usual sorting and de-duplication.
+inline std::vector<Interaction> expand_wildcards(const std::vector<std::string>& raw_specs,
+                                                 const std::vector<unsigned char>& seen_sorted) {
+  // VW first normalises the flags as written, ':' being just a byte ("a::" becomes "::a"), then
+  // expands each wildcard interaction and normalises the result again.
+  std::vector<std::string> specs;
+  for (const Interaction& in : compile_interactions(raw_specs)) specs.emplace_back(in.begin(), in.end());
+  std::vector<std::string> out;
+  for (const std::string& spec : specs) {
+    if (!has_wildcard(spec)) {
+      out.push_back(spec);
+      continue;
+    }
+    size_t wild = 0;
+    for (char c : spec) wild += static_cast<unsigned char>(c) == kWildcard;
+    if (seen_sorted.empty()) continue;
+    std::vector<size_t> pick(wild, 0);
+    for (;;) {
+      // VW fills two wildcards in ascending order (its quadratic fast path) and three or more in
+      // descending order (its general generator); the order matters for the hash.
+      std::vector<size_t> chosen = pick;
+      if (wild >= 3) std::reverse(chosen.begin(), chosen.end());
+      std::string inter;
+      size_t w = 0;
+      for (char c : spec) inter.push_back(static_cast<unsigned char>(c) == kWildcard ? static_cast<char>(seen_sorted[chosen[w++]]) : c);
+      out.push_back(std::move(inter));
+      // next non-decreasing index vector (last position varies fastest)
+      size_t k = wild;
+      while (k > 0 && pick[k - 1] + 1 == seen_sorted.size()) --k;
+      if (k == 0) break;
+      ++pick[k - 1];
+      for (size_t j = k; j < wild; ++j) pick[j] = pick[k - 1];
+    }
+  }
+  return compile_interactions(out);
+}
+
 namespace detail {
 
 template <class F>

@@ -106,6 +106,7 @@ Outcome learn_gd(Learner& L, Example& ex) {
   const Config& cfg = L.cfg_;
   const Loss loss = make_loss<Loss>(cfg);
   widen_range(L, ex);
+  L.observe_namespaces(ex);
   Outcome out;
   const std::vector<FeatureRef>& feats = L.scratch_;
   const float pred = finalize_prediction(st, gather(L, ex, out.num_features));
@@ -233,6 +234,7 @@ Outcome learn_ftrl(Learner& L, Example& ex) {
   const Config& cfg = L.cfg_;
   const Loss loss = make_loss<Loss>(cfg);
   widen_range(L, ex);
+  L.observe_namespaces(ex);
   Outcome out;
   const float pred = finalize_prediction(st, gather(L, ex, out.num_features));
   out.prediction = pred;
@@ -331,7 +333,8 @@ Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
     throw std::invalid_argument("quantile_tau must be in (0, 1)");
   }
   weights_.reset(cfg_.bits, stride_shift_for(cfg_));
-  interactions_ = compile_interactions(cfg_.interactions);
+  for (const std::string& spec : cfg_.interactions) wildcards_ |= has_wildcard(spec);
+  interactions_ = wildcards_ ? expand_wildcards(cfg_.interactions, {}) : compile_interactions(cfg_.interactions);
   neg_power_t_ = -cfg_.power_t;
   // VW computes this while its adaptive flag is still at its default (on), so it is power_t - 1
   // for every rule; it matters only for normalized updates with power_t != 0.5.
@@ -365,6 +368,8 @@ Learner::Learner(const Learner& o)
       neg_norm_power_(o.neg_norm_power_),
       update_multiplier_(o.update_multiplier_),
       set_minmax_(o.set_minmax_),
+      wildcards_(o.wildcards_),
+      seen_(o.seen_),
       learn_fn_(o.learn_fn_) {
   weights_.copy_from(o.weights_);
 }
@@ -382,6 +387,7 @@ void Learner::prepare(Example& ex) const {
 }
 
 Outcome Learner::predict(Example& ex) {
+  observe_namespaces(ex);
   Outcome out;
   const float pred = finalize_prediction(state_, gather(*this, ex, out.num_features));
   out.prediction = pred;
@@ -403,6 +409,22 @@ float Learner::predict_const(const Example& ex) const {
   });
   if (!cfg_.ftrl) raw *= static_cast<float>(state_.contraction);
   return output_of(cfg_, finalize_prediction(state_, raw));
+}
+
+void Learner::observe_slow(const Example& ex) {
+  bool grew = false;
+  for (unsigned char s : ex.order) {
+    if (s >= ' ' && s <= '~' && !seen_[s]) {
+      seen_[s] = true;
+      grew = true;
+    }
+  }
+  if (!grew) return;
+  std::vector<unsigned char> seen;
+  for (size_t s = 0; s < seen_.size(); ++s) {
+    if (seen_[s]) seen.push_back(static_cast<unsigned char>(s));
+  }
+  interactions_ = expand_wildcards(cfg_.interactions, seen);
 }
 
 void Learner::sync_weights() {

@@ -109,6 +109,11 @@ class Learner {
   const WeightTable& weights() const { return weights_; }
   const std::vector<Interaction>& interactions() const { return interactions_; }
   float effective_learning_rate() const { return eta_; }
+  // Widens ':' interactions to namespaces this example brings (VW expands them as they appear).
+  void observe_namespaces(const Example& ex) {
+    if (wildcards_) observe_slow(ex);
+  }
+  void observe_slow(const Example& ex);
   // Applies pending L1 truncation and L2 contraction to the stored weights (VW's sync_weights).
   void sync_weights();
   // The weight of row r as the model uses it (truncation and contraction applied).
@@ -125,6 +130,8 @@ class Learner {
   float update_multiplier_ = 1.f;
   bool set_minmax_ = true;
   std::vector<FeatureRef> scratch_;  // the current example's features (learning is single-writer)
+  bool wildcards_ = false;           // some interaction uses ':' (expanded as namespaces appear)
+  std::array<bool, 256> seen_{};     // printable namespace slots seen so far (for ':')
   ExampleFn learn_fn_ = nullptr;
 };
 

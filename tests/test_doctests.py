@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["wabbit", "wabbit.model", "wabbit.options", "wabbit.synth"]
+MODULES = ["wabbit", "wabbit.model", "wabbit.options", "wabbit.synth", "wabbit.lineage", "wabbit.store"]
 
 
 @pytest.mark.parametrize("name", MODULES)

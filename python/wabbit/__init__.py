@@ -11,15 +11,21 @@ True
 
 from wabbit._core import ModelError, ParseError, hash_feature, hash_namespace
 from wabbit._version import __version__
-from wabbit.model import Model, load
+from wabbit.lineage import Lineage
+from wabbit.model import Model, Snapshot, load
 from wabbit.options import OptionError, Options, parse_args
+from wabbit.store import ModelStore, StoreError
 
 __all__ = [
+    "Lineage",
     "Model",
     "ModelError",
+    "ModelStore",
     "OptionError",
     "Options",
     "ParseError",
+    "Snapshot",
+    "StoreError",
     "__version__",
     "hash_feature",
     "hash_namespace",

@@ -3,6 +3,7 @@
     wabbit -d train.vw -f model.bin --loss_function logistic -q ua
     wabbit -d test.vw -t -i model.bin -p predictions.txt
     wabbit demo            # generate a click stream and learn it
+    wabbit inspect model.bin
 """
 
 from __future__ import annotations
@@ -12,18 +13,19 @@ import os
 import sys
 import tempfile
 import time
-from typing import List, Optional, Sequence, TextIO
+from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from wabbit import _core
 from wabbit._io import input_fd
 from wabbit._version import __version__
-from wabbit.model import Model, load
+from wabbit.model import Model, _from_loaded, load, read_model_file
 from wabbit.options import OptionError, Options, flag_help, parse_args
 
 __all__ = ["main"]
 
 USAGE = """usage: wabbit [VW flags]        learn from -d FILE (or standard input)
        wabbit demo [--lines N] [--seed S]   generate a click stream and learn it
+       wabbit inspect [--json] MODEL        print what a model file holds, lineage included
 
 Flags (as in Vowpal Wabbit):
 """
@@ -33,6 +35,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["demo"]:
         return demo(args[1:])
+    if args[:1] == ["inspect"]:
+        return inspect(args[1:])
     if any(a in ("-h", "--help") for a in args):
         sys.stdout.write(USAGE + flag_help() + "\n")
         return 0
@@ -57,6 +61,7 @@ def run(opts: Options, err: TextIO) -> int:
         folder = os.path.dirname(os.path.abspath(opts.final_regressor))
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
             raise OptionError(f"-f {opts.final_regressor}: folder {folder} does not exist or is not writable")
+    store = _open_store(opts)
     if opts.initial_regressor:
         model = load(opts.initial_regressor)
         merged = _cli_overrides(opts).merged_with_model(model.options)
@@ -117,11 +122,11 @@ def run(opts: Options, err: TextIO) -> int:
     try:
         if opts.data:
             with input_fd(opts.data) as fd:
-                result = model._core.run_fd(fd, run_opts)
+                result = _run_source(model, os.path.abspath(opts.data), fd, run_opts, opts, store)
         elif opts.no_stdin:
             result = {"bad_lines": 0}
         else:
-            result = model._core.run_fd(sys.stdin.fileno(), run_opts)
+            result = _run_source(model, "<stdin>", sys.stdin.fileno(), run_opts, opts, store)
     except _core.ParseError as e:
         err.write(f"wabbit: error: {e}\n(--strict: stopped at the first malformed line; no model was saved)\n")
         return 1
@@ -133,6 +138,34 @@ def run(opts: Options, err: TextIO) -> int:
     if opts.final_regressor:
         model.save(opts.final_regressor, predict_only=opts.predict_only_model)
     return 0
+
+
+def _open_store(opts: Options) -> "Optional[Any]":
+    """The --store named on the command line (created if missing), checked before training."""
+    if opts.save_every is not None and opts.save_every < 1:
+        raise OptionError(f"--save_every takes a positive number of examples, got {opts.save_every}")
+    if opts.store_keep is not None and opts.store_keep < 1:
+        raise OptionError(f"--store_keep takes a positive number of versions, got {opts.store_keep}")
+    if not opts.store:
+        for given in ("save_every", "store_keep"):
+            if getattr(opts, given) is not None:
+                raise OptionError(f"--{given} needs --store DIR (the folder the versions go to)")
+        return None
+    if opts.testonly:
+        raise OptionError("--store/--save_every save what is learned; with -t nothing is")
+    from wabbit.store import ModelStore
+
+    return ModelStore(opts.store, keep=10 if opts.store_keep is None else opts.store_keep)
+
+
+def _run_source(model: Model, label: str, fd: int, run_opts: Dict[str, Any], opts: Options, store: Any) -> Dict[str, Any]:
+    """One input through the core; learning runs are recorded in the lineage and, with --store,
+    written behind every --save_every examples and saved there at the end."""
+    if not run_opts["learn"]:
+        return model._core.run_fd(fd, run_opts)
+    return model._learning_run(
+        label, lambda o: model._core.run_fd(fd, o), run_opts, save_every=opts.save_every or 0, store=store
+    )
 
 
 def summary(model: Model, bad_lines: int = 0) -> str:
@@ -220,6 +253,99 @@ def demo(argv: List[str]) -> int:
             print(f"wabbit demo: read, learned and saved {a.lines} lines in {seconds:.2f} s; "
                   f"reloaded the model: {m!r}", file=sys.stderr)
         return status
+
+
+def inspect(argv: List[str]) -> int:
+    """Print what a model file holds: format and wabbit versions, options, bits, non-zero weights,
+    the online state and the lineage (what trained it)."""
+    import argparse
+    import json
+
+    p = argparse.ArgumentParser(prog="wabbit inspect", description=inspect.__doc__)
+    p.add_argument("model", help="a model file (wabbit -f, Model.save)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    a = p.parse_args(argv)
+    try:
+        info = describe_model_file(a.model)
+    except OSError as e:
+        print(f"wabbit: error: {_describe(e)}", file=sys.stderr)
+        return 1
+    except ValueError as e:
+        print(f"wabbit: error: {a.model}: {e}", file=sys.stderr)
+        return 1
+    if a.json:
+        print(json.dumps(info, indent=1))
+    else:
+        sys.stdout.write(format_model_info(info))
+    return 0
+
+
+def describe_model_file(path: str) -> Dict[str, Any]:
+    """What ``wabbit inspect`` prints, as a dict (checksums as integers, times as epoch seconds)."""
+    header, blob, checksum = read_model_file(path)
+    model = _from_loaded(header, blob, None, checksum)
+    rows, _ = model._core.nonzero_weights()
+    return {
+        "path": path,
+        "size": os.path.getsize(path),
+        "checksum": checksum,
+        "format_version": int(header["format_version"]),
+        "wabbit_version": header["wabbit_version"],
+        "options": header["args"],
+        "bits": int(header["bits"]),
+        "stride": int(header["stride"]),
+        "predict_only": bool(header["predict_only"]),
+        "nonzero_weights": int(len(rows)),
+        "state": {k: v for k, v in header["state"].items()},
+        "metadata": model.metadata,
+        "lineage": model.lineage.to_dict(),
+    }
+
+
+def format_model_info(info: Dict[str, Any]) -> str:
+    """The text form of :func:`describe_model_file`."""
+
+    def when(t: Optional[float]) -> str:
+        return "unknown" if t is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
+
+    def crc(c: Optional[int]) -> str:
+        return "none" if c is None else f"0x{c:08x}"
+
+    out = [
+        f"file: {info['path']} ({info['size']} bytes, checksum {crc(info['checksum'])})",
+        f"format version: {info['format_version']}",
+        f"wabbit version: {info['wabbit_version']}",
+        f"options: {info['options'] or '(defaults)'}",
+        f"bits: {info['bits']} ({1 << info['bits']} rows, {info['stride']} floats per row)",
+        f"non-zero weights: {info['nonzero_weights']}",
+        f"predict only: {'yes' if info['predict_only'] else 'no'}",
+        "online state:",
+    ]
+    out += [f"  {k}: {v!r}" for k, v in info["state"].items()]
+    lin = info["lineage"]
+    out += [
+        "lineage:" + ("" if lin["complete"] else " (written without lineage: earlier training unknown)"),
+        f"  created: {when(lin['created'])}",
+        f"  updated: {when(lin['updated'])}",
+        f"  wabbit version: {lin['wabbit_version']}",
+        f"  options: {lin['options'] or '(defaults)'}",
+        f"  examples: {lin['examples']}" + ("" if lin["complete"] else " recorded"),
+        f"  parent checksum: {crc(lin['parent_checksum'])}",
+    ]
+    if len(lin["ancestors"]) > 1:
+        out.append("  ancestors: " + ", ".join(crc(c) for c in lin["ancestors"]))
+    out.append(f"  sources: {len(lin['sources'])}")
+    for i, s in enumerate(lin["sources"], 1):
+        where = ""
+        if s["first_line"] is not None:
+            last = "?" if s["last_line"] is None else s["last_line"]
+            where = f" lines {s['first_line']}-{last},"
+        skipped = f", {s['bad_lines']} malformed lines skipped" if s["bad_lines"] else ""
+        out.append(
+            f"    {i}. {s['source']}:{where} {s['examples']} examples{skipped} "
+            f"(generation {s['generation']}, {when(s['finished'])})"
+        )
+    return "\n".join(out) + "\n"
 
 
 def _model_only(opts: Options) -> Options:

@@ -15,19 +15,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import struct
 import time
 import warnings
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Mapping, Optional, Union
+from copy import deepcopy
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Mapping, Optional, Tuple, Union
 
 from wabbit import _core
 from wabbit._io import input_fd
 from wabbit._version import __version__
+from wabbit.lineage import PYTHON, Lineage, SourceRecord
 from wabbit.options import Options, OptionError, parse_args
 
 if TYPE_CHECKING:  # numpy is imported by the core when it returns arrays; the CLI never needs it
     import numpy as np
 
-__all__ = ["Model", "load", "Example", "Source"]
+    from wabbit.store import ModelStore
+
+__all__ = ["Model", "Snapshot", "load", "Example", "Source"]
 
 #: One example: a VW text line, or {namespace: {feature: value} | [feature, ...]}.
 Example = Union[str, Mapping[str, Any]]
@@ -62,6 +69,16 @@ class Model:
         self._options = opts
         self._core = _core.Model(opts.core_config())
         self._metadata: Dict[str, Any] = metadata or {"created": time.time(), "wabbit_version": __version__}
+        # Lineage (wabbit/lineage.py). None: loaded from a file without one and not changed since
+        # (so saving it again writes the same bytes). _parent: CRC of the file this model was
+        # loaded from, adopted as parent when it first learns. _py_examples: single learn() calls
+        # not yet added to the lineage (counted here to keep learn() cheap).
+        self._lineage: Optional[Lineage] = None
+        if metadata is None:
+            self._lineage = Lineage(options=opts.model_args(), wabbit_version=__version__, created=self._metadata["created"])
+        self._parent: Optional[int] = None
+        self._py_examples = 0
+        self._py_started: Optional[float] = None
 
     @classmethod
     def _from_options(cls, opts: Options, metadata: Optional[Dict[str, Any]] = None) -> "Model":
@@ -80,8 +97,13 @@ class Model:
         if isinstance(example, str):
             if label is not None:
                 raise TypeError("a text example carries its own label; pass label= only with a dict example")
-            return self._core.learn_line(example)
-        return self._core.learn_dict(_as_dict(example), label, float(weight), float(initial))
+            p = self._core.learn_line(example)
+        else:
+            p = self._core.learn_dict(_as_dict(example), label, float(weight), float(initial))
+        if not self._py_examples:
+            self._py_started = time.time()
+        self._py_examples += 1
+        return p
 
     def predict(self, example: Example, initial: float = 0.0) -> float:
         """Predict one example (a text line or a dict) without changing the model."""
@@ -90,32 +112,174 @@ class Model:
         return self._core.predict_dict(_as_dict(example), float(initial))
 
     # ------------------------------------------------------------------ batches
-    def learn_many(self, source: Source, *, strict: bool = True) -> np.ndarray:
+    def learn_many(
+        self, source: Source, *, strict: bool = True, save_every: Optional[int] = None, store: Optional["ModelStore"] = None
+    ) -> np.ndarray:
         """Learn from every example of a file path (plain or gzip), bytes buffer or iterable of lines.
 
         Returns the progressive predictions (each made before learning its example) as float32,
         one per non-blank line. With ``strict=False`` a malformed line is skipped with a warning and
         gets NaN; with ``strict=True`` (the default) it raises ValueError naming the line, after
         the lines before it were learned.
+
+        With a :class:`wabbit.ModelStore`, the model is saved into it as a new version at the end;
+        with ``save_every=N`` as well, a snapshot taken every N examples is written into the store
+        by a background thread while learning goes on (see :class:`wabbit.store.BackgroundWriter`).
+        The call returns once every version is on disk. The source is recorded in :attr:`lineage`.
         """
-        return self._run(source, learn=True, strict=strict)
+        if save_every is not None and (isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1):
+            raise ValueError(f"save_every must be a positive number of examples, got {save_every!r}")
+        if save_every is not None and store is None:
+            raise ValueError("save_every needs a store (wabbit.ModelStore) to write the versions into")
+        return self._run(source, learn=True, strict=strict, save_every=save_every or 0, store=store)
 
     def predict_many(self, source: Source, *, strict: bool = True) -> np.ndarray:
         """Predict every example of a file path, bytes buffer or iterable of lines (no learning)."""
         return self._run(source, learn=False, strict=strict)
 
-    def _run(self, source: Source, *, learn: bool, strict: bool) -> np.ndarray:
+    def _run(
+        self, source: Source, *, learn: bool, strict: bool, save_every: int = 0, store: Optional["ModelStore"] = None
+    ) -> np.ndarray:
         opts = {"learn": learn, "strict": strict, "collect": True, "account": learn}
         if isinstance(source, (str, os.PathLike)):
             with input_fd(source) as fd:
-                res = self._core.run_fd(fd, opts)
-        elif isinstance(source, (bytes, bytearray, memoryview)):
-            res = self._core.run_buffer(source, opts)
+                res = self._learning_run(
+                    os.path.abspath(source), lambda o: self._core.run_fd(fd, o), opts, save_every=save_every, store=store
+                ) if learn else self._core.run_fd(fd, opts)
         else:
-            res = self._core.run_buffer("\n".join(_check_line(s) for s in source).encode(), opts)
+            if isinstance(source, (bytes, bytearray, memoryview)):
+                label, data = "<bytes>", source
+            else:
+                label, data = "<lines>", "\n".join(_check_line(s) for s in source).encode()
+            if learn:
+                res = self._learning_run(label, lambda o: self._core.run_buffer(data, o), opts, save_every=save_every, store=store)
+            else:
+                res = self._core.run_buffer(data, opts)
         for w in res["warnings"]:
             warnings.warn(f"malformed example skipped: {w}", stacklevel=3)
         return res["predictions"]
+
+    def _learning_run(
+        self,
+        label: str,
+        run: Callable[[Dict[str, Any]], Dict[str, Any]],
+        opts: Dict[str, Any],
+        *,
+        save_every: int = 0,
+        store: Optional["ModelStore"] = None,
+    ) -> Dict[str, Any]:
+        """Run the core over one source with learning on, recording the source in the lineage.
+
+        With a store: every ``save_every`` examples the core calls back (the learner waits only for
+        a snapshot copy) and the snapshot goes to a background writer; at the end the writer is
+        flushed and the final model saved as the newest version.
+        """
+        from wabbit.store import BackgroundWriter  # the store imports this module
+
+        self._flush_python()
+        first_line = int(opts.get("first_line_number", 1))
+        started = time.time()
+        before = self._core.stats()["example_number"]
+        writer = BackgroundWriter(store) if store is not None and save_every else None
+        opts = dict(opts)
+        if writer is not None:
+
+            def hook(n: int) -> None:
+                partial = SourceRecord(label, int(n), first_line, None, 0, started, time.time())
+                writer.submit(self._snapshot(f"{label}: {n} examples", partial))
+
+            opts["every"] = int(save_every)
+            opts["hook"] = hook
+        try:
+            try:
+                res = run(opts)
+            except BaseException as e:
+                # learned up to the failure (--strict stops at a malformed line): record that much
+                done = self._core.stats()["example_number"] - before
+                if done > 0:
+                    m = re.match(r"line (\d+):", str(e))
+                    last = int(m.group(1)) - 1 if m else None
+                    self._add_source(SourceRecord(label, done, first_line, last, 0, started, time.time()))
+                raise
+            if res["examples"] > 0:
+                last_line = first_line + int(res["lines"]) - 1
+                self._add_source(
+                    SourceRecord(label, int(res["examples"]), first_line, last_line, int(res["bad_lines"]), started, time.time())
+                )
+        finally:
+            if writer is not None:
+                writer.close(raise_error=False)
+        if writer is not None and writer.error is not None:
+            raise writer.error
+        if store is not None:
+            store.save(self, note=f"{label}: end")
+        return res
+
+    # ------------------------------------------------------------------ snapshots
+    def snapshot(self, note: str = "") -> "Snapshot":
+        """An in-memory copy of the whole model (weights, online state, statistics, lineage).
+
+        Taking one is one copy of the weight table; :meth:`restore` brings the model back to it
+        exactly, as often as wanted.
+
+        >>> import wabbit
+        >>> m = wabbit.Model()
+        >>> _ = m.learn_many(["1 |f a", "2 |f b"])
+        >>> snap = m.snapshot(note="before the bad batch")
+        >>> before = m.predict("|f a")
+        >>> _ = m.learn_many(["-50 |f a"] * 10)
+        >>> m.predict("|f a") == before
+        False
+        >>> m.restore(snap)
+        >>> m.predict("|f a") == before, snap.note, snap.examples
+        (True, 'before the bad batch', 2)
+        """
+        return self._snapshot(str(note), None)
+
+    def _snapshot(self, note: str, partial: Optional[SourceRecord]) -> "Snapshot":
+        copy = self.copy()
+        if partial is not None:  # taken in the middle of a run: the source so far
+            copy._add_source(partial)
+        examples = copy._lineage.examples if copy._lineage is not None else 0
+        return Snapshot(note=note, created=time.time(), examples=examples, _model=copy)
+
+    def restore(self, snapshot: "Snapshot") -> None:
+        """Make this model exactly the snapshot's state (the snapshot stays usable)."""
+        if not isinstance(snapshot, Snapshot):
+            raise TypeError(f"restore() takes a Snapshot (from model.snapshot()), not {type(snapshot).__name__}")
+        self._copy_state_from(snapshot._model)
+
+    # ------------------------------------------------------------------ lineage
+    @property
+    def lineage(self) -> Lineage:
+        """What trained this model: sources with line ranges and example counts, the parent
+        model file's checksum, options, wabbit version, times (a copy; see wabbit/lineage.py)."""
+        self._flush_python()
+        if self._lineage is not None:
+            return self._lineage.copy()
+        return Lineage(
+            options=self.args,
+            wabbit_version=str(self._metadata.get("wabbit_version", "")),
+            created=self._metadata.get("created"),
+            complete=False,
+        )
+
+    def _add_source(self, record: SourceRecord) -> None:
+        if self._lineage is None:  # a file written without lineage: what came before is unknown
+            self._lineage = self.lineage
+        self._lineage.add(record, parent=self._parent, options=self.args, version=__version__, now=time.time())
+        self._parent = None
+
+    def _flush_python(self) -> None:
+        if self._py_examples:
+            n, self._py_examples = self._py_examples, 0
+            self._add_source(SourceRecord(PYTHON, n, started=self._py_started, finished=time.time()))
+
+    def _metadata_json(self) -> str:
+        self._flush_python()
+        if self._lineage is None:
+            return json.dumps(self._metadata)
+        return json.dumps({**self._metadata, "lineage": self._lineage.to_dict()})
 
     # ------------------------------------------------------------------ state
     @property
@@ -146,31 +310,41 @@ class Model:
 
     @property
     def metadata(self) -> Dict[str, Any]:
-        """Free-form metadata stored in the model file (creation time, version)."""
+        """Free-form metadata stored in the model file (creation time, version; lineage apart)."""
         return self._metadata
 
     # ------------------------------------------------------------------ persistence
     def to_bytes(self, *, predict_only: bool = False) -> bytes:
         """The model file's bytes (see docs/model-format.md)."""
-        return self._core.to_bytes(__version__, self.args, json.dumps(self._metadata), predict_only)
+        return self._core.to_bytes(__version__, self.args, self._metadata_json(), predict_only)
 
     def save(self, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> None:
         """Write the model file atomically (temporary file, fsync, rename, fsync of the folder)."""
-        self._core.save(os.fspath(path), __version__, self.args, json.dumps(self._metadata), predict_only)
+        self._core.save(os.fspath(path), __version__, self.args, self._metadata_json(), predict_only)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Model":
         """Rebuild a model from :meth:`to_bytes` output; refuses corrupt data with ValueError."""
-        header, blob = _core.read_model(bytes(data))
-        return _from_loaded(header, blob, None)
+        data = bytes(data)
+        header, blob = _core.read_model(data)
+        return _from_loaded(header, blob, None, struct.unpack("<I", data[-4:])[0])
 
     def copy(self) -> "Model":
-        """An independent copy (weights, online state and statistics)."""
+        """An independent copy (weights, online state, statistics and lineage)."""
         new = Model.__new__(Model)
-        new._options = self._options
-        new._metadata = dict(self._metadata)
-        new._core = self._core.copy()
+        new._copy_state_from(self)
         return new
+
+    def _copy_state_from(self, other: "Model") -> None:
+        other._flush_python()
+        core = other._core.copy()
+        self._options = other._options
+        self._metadata = deepcopy(other._metadata)
+        self._lineage = other._lineage.copy() if other._lineage is not None else None
+        self._parent = other._parent
+        self._py_examples = 0
+        self._py_started = None
+        self._core = core
 
     def __copy__(self) -> "Model":
         return self.copy()
@@ -179,7 +353,8 @@ class Model:
         return self.copy()
 
     def __reduce__(self) -> Any:
-        return (Model.from_bytes, (self.to_bytes(),))
+        # the pending parent (the file this model was loaded from) travels along, as with copy()
+        return (_unpickle, (self.to_bytes(), self._parent))
 
     def __repr__(self) -> str:
         return f"wabbit.Model({self.args!r})"
@@ -199,21 +374,84 @@ def load(path: Union[str, "os.PathLike[str]"], args: str = "", **options: Any) -
     >>> wabbit.load(path).predict("|a x |b y") == m.predict("|a x |b y")
     True
     """
-    header, blob = _core.read_model_file(os.fspath(path))
+    header, blob, checksum = read_model_file(os.fspath(path))
     overrides = parse_args(args, **options) if (args or options) else None
-    return _from_loaded(header, blob, overrides)
+    return _from_loaded(header, blob, overrides, checksum)
 
 
-def _from_loaded(header: Dict[str, Any], blob: Any, overrides: Optional[Options]) -> Model:
+def read_model_file(path: str) -> Tuple[Dict[str, Any], Any, int]:
+    """The core's parsed model file plus its checksum (the CRC-32 in its last 4 bytes)."""
+    header, blob = _core.read_model_file(path)
+    if "checksum" in header:
+        return header, blob, int(header["checksum"])
+    # This core does not report the checksum: read it from the file the core read. The fd opened
+    # first pins that file; if the path was renamed over meanwhile, read again.
+    for _ in range(10):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            header, blob = _core.read_model_file(path)
+            st, now = os.fstat(fd), os.stat(path)
+            if (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino) and st.st_size >= 4:
+                return header, blob, struct.unpack("<I", os.pread(fd, 4, st.st_size - 4))[0]
+        finally:
+            os.close(fd)
+    raise OSError(f"{path}: the file kept changing while it was read")
+
+
+def _from_loaded(header: Dict[str, Any], blob: Any, overrides: Optional[Options], checksum: Optional[int] = None) -> Model:
     stored = parse_args(header["args"])
     opts = overrides.merged_with_model(stored) if overrides is not None else stored
     try:
         metadata = json.loads(header["metadata"]) if header["metadata"] else {}
     except json.JSONDecodeError:
         metadata = {}
+    if not isinstance(metadata, dict):
+        metadata = {}
+    lineage = None
+    raw = metadata.pop("lineage", None)
+    if isinstance(raw, dict):
+        try:
+            lineage = Lineage.from_dict(raw)
+        except (TypeError, ValueError):
+            lineage = None
     model = Model._from_options(opts, metadata)
+    model._lineage = lineage
+    model._parent = checksum
     model._core.install(blob)
     return model
+
+
+def _unpickle(data: bytes, parent: Optional[int]) -> Model:
+    model = Model.from_bytes(data)
+    model._parent = parent
+    return model
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """An in-memory copy of a model taken by :meth:`Model.snapshot`.
+
+    ``note`` is the caller's text, ``created`` the time it was taken (seconds since the epoch),
+    ``examples`` the examples the model had learned by then (its lineage's count). The copy is
+    private so the snapshot never changes: :meth:`Model.restore` and :meth:`to_model` copy it again.
+    """
+
+    note: str
+    created: float
+    examples: int
+    _model: Model = field(repr=False)
+
+    def to_model(self) -> Model:
+        """An independent Model in the snapshot's state."""
+        return self._model.copy()
+
+    @property
+    def lineage(self) -> Lineage:
+        return self._model.lineage
+
+    def save(self, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> None:
+        """Write the snapshot as a model file (atomically, as :meth:`Model.save`)."""
+        self._model.save(path, predict_only=predict_only)
 
 
 def _as_dict(example: Mapping[str, Any]) -> Dict[str, Any]:

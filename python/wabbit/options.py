@@ -209,9 +209,6 @@ class Options:
             if len(i) < 2:
                 raise OptionError(f"--interactions needs at least two namespace letters, got {i!r}")
             specs.append(i)
-        for s in specs:
-            if ":" in s:
-                raise OptionError("the ':' wildcard in interactions is not supported yet")
         return specs
 
     def core_config(self) -> Dict[str, Any]:

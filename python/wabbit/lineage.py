@@ -1,0 +1,120 @@
+"""Lineage: what trained a model, kept in the model file's metadata and restored on load.
+
+A model records every source it learned from (a file's absolute path, ``<stdin>``, ``<bytes>``,
+``<lines>`` for an iterable, or ``<python>`` for single :meth:`~wabbit.Model.learn` calls, which
+are counted together), with line numbers and example counts; the checksums of the model files it
+descends from; its options; and when it was created and last changed.
+
+>>> import wabbit
+>>> m = wabbit.Model()
+>>> _ = m.learn_many(["1 |f a", "", "-1 |f b"])
+>>> _ = m.learn("1 |f c")
+>>> _ = m.learn("1 |f d")
+>>> [(s.source, s.first_line, s.last_line, s.examples) for s in m.lineage.sources]
+[('<lines>', 1, 3, 2), ('<python>', None, None, 2)]
+>>> m.lineage.examples, m.lineage.parent_checksum
+(4, None)
+>>> m2 = wabbit.Model.from_bytes(m.to_bytes())     # loading keeps the lineage ...
+>>> m2.lineage.examples
+4
+>>> _ = m2.learn("1 |f e")                         # ... and learning makes the file the parent
+>>> m2.lineage.parent_checksum == int.from_bytes(m.to_bytes()[-4:], "little")
+True
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional
+
+__all__ = ["Lineage", "SourceRecord"]
+
+PYTHON = "<python>"
+
+
+@dataclass
+class SourceRecord:
+    """One source a model learned from.
+
+    ``first_line``/``last_line`` are the source's line numbers (1-based, blank and skipped lines
+    included) that were read; they are ``None`` for ``<python>`` and ``last_line`` is ``None`` in a
+    snapshot taken in the middle of a source. ``generation`` is how many ancestor model files
+    preceded this source (``0``: learned before the model was ever loaded from a file).
+    """
+
+    source: str
+    examples: int
+    first_line: Optional[int] = None
+    last_line: Optional[int] = None
+    bad_lines: int = 0
+    started: Optional[float] = None
+    finished: Optional[float] = None
+    generation: int = 0
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "SourceRecord":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class Lineage:
+    """What trained a model (see the module docstring); ``model.lineage`` returns a copy.
+
+    ``ancestors`` are the checksums (the CRC-32 stored in the last 4 bytes) of the model files this
+    model descends from, oldest first; ``parent_checksum`` is the last of them. A model that is
+    loaded and saved again without learning is the same model: its file is byte for byte the one it
+    was loaded from, and the loaded file becomes the parent only once the model learns more.
+    ``complete`` is False for a model loaded from a file written without lineage.
+    """
+
+    sources: List[SourceRecord] = field(default_factory=list)
+    examples: int = 0
+    ancestors: List[int] = field(default_factory=list)
+    options: str = ""
+    wabbit_version: str = ""
+    created: Optional[float] = None
+    updated: Optional[float] = None
+    complete: bool = True
+
+    @property
+    def parent_checksum(self) -> Optional[int]:
+        """CRC-32 of the model file this model was loaded from before it learned more (or None)."""
+        return self.ancestors[-1] if self.ancestors else None
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["parent_checksum"] = self.parent_checksum
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Lineage":
+        names = {f.name for f in dataclasses.fields(cls)} - {"sources"}
+        out = cls(**{k: v for k, v in d.items() if k in names})
+        out.sources = [SourceRecord.from_dict(s) for s in d.get("sources", [])]
+        out.ancestors = [int(a) for a in out.ancestors]
+        return out
+
+    def copy(self) -> "Lineage":
+        return copy.deepcopy(self)
+
+    def add(self, record: SourceRecord, *, parent: Optional[int], options: str, version: str, now: float) -> None:
+        """Append a source (merging consecutive ``<python>`` ones); a pending parent is adopted first."""
+        if parent is not None:
+            self.ancestors.append(parent)
+        record.generation = len(self.ancestors)
+        last = self.sources[-1] if self.sources else None
+        if record.source == PYTHON and last is not None and last.source == PYTHON and last.generation == record.generation:
+            last.examples += record.examples
+            last.finished = record.finished
+        else:
+            self.sources.append(record)
+        self.examples += record.examples
+        self.options = options
+        self.wabbit_version = version
+        self.updated = now
