@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 import vwcompare
+from test_model_file import layout
 
 wabbit = pytest.importorskip("wabbit")
 from wabbit.store import BackgroundWriter, ModelStore, StoreError  # noqa: E402
@@ -62,6 +63,11 @@ def trained(lines=TRAIN, flags=FLAGS):
     m = wabbit.Model(flags)
     m.learn_many(lines)
     return m
+
+
+def state_of(data: bytes) -> bytes:
+    """A model file without its header strings: online state, table and weights."""
+    return data[layout(data)["t"] : -4]
 
 
 def file_crc(path):
@@ -425,6 +431,28 @@ def test_background_writer_never_waits_and_queues_only_the_newest(tmp_path):
     assert_bitwise_equal(store.load(2).predict_many(TEST), snaps[4].to_model().predict_many(TEST), "newest snapshot")
 
 
+def test_end_state_replaces_a_waiting_snapshot_of_it_and_is_not_written_twice(tmp_path):
+    store = _GatedStore(tmp_path)
+    m = trained()
+    writer = BackgroundWriter(store)
+    writer.submit(m.snapshot(note="first"))
+    assert store.started.wait(10)
+    writer.submit(m.snapshot(note="waiting"))  # same examples as the end state, still queued
+    assert writer.submit_last(m.snapshot(note="end"))
+    store.gate.set()
+    writer.close()
+    assert [x.note for x in store.list()] == ["first", "end"] and writer.replaced == 1
+    # the state was already written (nothing waits): the end state is not written again
+    writer2 = BackgroundWriter(store)
+    writer2.submit(m.snapshot(note="same"))
+    writer2.flush()
+    assert not writer2.submit_last(m.snapshot(note="end"))
+    m.learn_many(MORE[:3])
+    assert writer2.submit_last(m.snapshot(note="moved on"))
+    writer2.close()
+    assert [x.note for x in store.list()] == ["first", "end", "same", "moved on"]
+
+
 class _FailingStore(ModelStore):
     def save(self, model, **metadata):
         raise OSError(28, "No space left on device")
@@ -454,14 +482,14 @@ def test_a_failed_background_save_stops_learn_many(tmp_path):
 def test_learn_many_save_every_writes_versions_equal_to_training_on_a_prefix(tmp_path):
     store = ModelStore(tmp_path, keep=100)
     m = wabbit.Model(FLAGS)
-    preds = m.learn_many(TRAIN, save_every=100, store=store)
+    preds = m.learn_many(TRAIN, save_every=110, store=store)  # 600 = 5 x 110 + 50
     assert preds.shape == (len(TRAIN),)
     listed = store.list()
     assert listed[-1].examples == len(TRAIN) and listed[-1].current
     assert len(listed) >= 2
     assert open(listed[-1].path, "rb").read() == m.to_bytes(), "the last version is not the final model"
     for x in listed[:-1]:
-        assert x.examples % 100 == 0 and 0 < x.examples <= len(TRAIN)
+        assert x.examples % 110 == 0 and 0 < x.examples < len(TRAIN)
         reference = trained(TRAIN[: x.examples])
         assert_bitwise_equal(store.load(x.version).predict_many(TEST), reference.predict_many(TEST),
                              f"version {x.version} (after {x.examples} examples)")
@@ -484,8 +512,12 @@ def _write(path, lines):
     return path
 
 
-def test_cli_save_every_writes_versions_and_the_last_is_the_final_model(tmp_path):
-    lines = make_lines(3000, 7, logistic=True)
+@pytest.mark.parametrize("n", [2900, 3000])
+def test_cli_save_every_writes_versions_and_the_last_is_the_final_model(tmp_path, n):
+    """Versions every 250 examples and the final model last. With 3000 lines the last snapshot
+    may already hold the final state: then it is the last version (same state; its lineage has no
+    last line number) rather than a second version of the same model."""
+    lines = make_lines(n, 7, logistic=True)
     _write(tmp_path / "train.vw", lines)
     flags = ["--loss_function", "logistic", "-q", "ua", "-b", "18"]
     proc = vwcompare.run_wabbit(
@@ -496,12 +528,18 @@ def test_cli_save_every_writes_versions_and_the_last_is_the_final_model(tmp_path
     store = ModelStore(tmp_path / "st")
     listed = store.list()
     assert len(listed) >= 2, [x.examples for x in listed]
-    assert listed[-1].current and listed[-1].examples == 3000
+    assert listed[-1].current and listed[-1].examples == n
     final = (tmp_path / "final.model").read_bytes()
-    assert open(listed[-1].path, "rb").read() == final, "the last version differs from the -f model"
+    last = open(listed[-1].path, "rb").read()
+    if n % 250:
+        assert last == final, "the last version differs from the -f model"
+    else:
+        assert state_of(last) == state_of(final), "the last version's state differs from the -f model's"
+    assert_bitwise_equal(store.load().predict_many(TEST), wabbit.load(tmp_path / "final.model").predict_many(TEST), "last version")
     assert [x.version for x in listed] == list(range(1, len(listed) + 1))
     examples = [x.examples for x in listed]
-    assert examples == sorted(examples) and all(e % 250 == 0 for e in examples)
+    assert examples == sorted(set(examples)), f"versions out of order or repeated: {examples}"
+    assert all(e % 250 == 0 for e in examples[:-1])
     # an intermediate version is exactly the model after its first k examples
     x = listed[0]
     reference = wabbit.Model(" ".join(flags))

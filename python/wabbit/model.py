@@ -171,8 +171,8 @@ class Model:
         """Run the core over one source with learning on, recording the source in the lineage.
 
         With a store: every ``save_every`` examples the core calls back (the learner waits only for
-        a snapshot copy) and the snapshot goes to a background writer; at the end the writer is
-        flushed and the final model saved as the newest version.
+        a snapshot copy) and the snapshot goes to a background writer; at the end the final model
+        goes the same way (unless the last snapshot already holds it) and the writer is flushed.
         """
         from wabbit.store import BackgroundWriter  # the store imports this module
 
@@ -191,28 +191,34 @@ class Model:
             opts["every"] = int(save_every)
             opts["hook"] = hook
         try:
-            try:
-                res = run(opts)
-            except BaseException as e:
-                # learned up to the failure (--strict stops at a malformed line): record that much
-                done = self._core.stats()["example_number"] - before
-                if done > 0:
-                    m = re.match(r"line (\d+):", str(e))
-                    last = int(m.group(1)) - 1 if m else None
-                    self._add_source(SourceRecord(label, done, first_line, last, 0, started, time.time()))
-                raise
-            if res["examples"] > 0:
-                last_line = first_line + int(res["lines"]) - 1
-                self._add_source(
-                    SourceRecord(label, int(res["examples"]), first_line, last_line, int(res["bad_lines"]), started, time.time())
-                )
-        finally:
+            res = run(opts)
+        except BaseException as e:
             if writer is not None:
                 writer.close(raise_error=False)
-        if writer is not None and writer.error is not None:
-            raise writer.error
+            # learned up to the failure (--strict stops at a malformed line): record that much
+            done = self._core.stats()["example_number"] - before
+            if done > 0:
+                m = re.match(r"line (\d+):", str(e))
+                last = int(m.group(1)) - 1 if m else None
+                self._add_source(SourceRecord(label, done, first_line, last, 0, started, time.time()))
+            raise
+        if res["examples"] > 0:
+            last_line = first_line + int(res["lines"]) - 1
+            self._add_source(
+                SourceRecord(label, int(res["examples"]), first_line, last_line, int(res["bad_lines"]), started, time.time())
+            )
         if store is not None:
-            store.save(self, note=f"{label}: end")
+            # the end state; not a copy, as it is written before this call returns
+            final = Snapshot(note=f"{label}: end", created=time.time(), examples=self.lineage.examples, _model=self)
+            if writer is None:
+                store.save(final)
+            else:
+                try:
+                    writer.submit_last(final)
+                finally:
+                    writer.close(raise_error=False)
+                if writer.error is not None:
+                    raise writer.error
         return res
 
     # ------------------------------------------------------------------ snapshots

@@ -311,26 +311,40 @@ class BackgroundWriter:
         self.error: Optional[BaseException] = None
         self._cond = threading.Condition()
         self._pending: Optional[Snapshot] = None
+        self._taken: Optional[int] = None  # examples of the snapshot last taken for writing
         self._busy = False
         self._closed = False
         self._thread: Optional[threading.Thread] = None
 
     def submit(self, snapshot: Snapshot) -> None:
         """Queue a snapshot for writing and return at once."""
+        with self._cond:
+            self._submit(snapshot)
+
+    def submit_last(self, snapshot: Snapshot) -> bool:
+        """Submit the end state of a run. If nothing waits and the snapshot written last (or being
+        written) has as many examples, it already holds this state: nothing is queued, so no two
+        versions in a row are the same model (returns False). Otherwise as :meth:`submit`."""
+        with self._cond:
+            if self.error is None and self._pending is None and self._taken == snapshot.examples:
+                return False
+            self._submit(snapshot)
+            return True
+
+    def _submit(self, snapshot: Snapshot) -> None:
         if not isinstance(snapshot, Snapshot):
             raise TypeError(f"submit() takes a Snapshot (from model.snapshot()), not {type(snapshot).__name__}")
-        with self._cond:
-            if self.error is not None:
-                raise self.error
-            if self._closed:
-                raise RuntimeError("the writer is closed")
-            if self._pending is not None:
-                self.replaced += 1
-            self._pending = snapshot
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="wabbit-store-writer", daemon=True)
-                self._thread.start()
-            self._cond.notify_all()
+        if self.error is not None:
+            raise self.error
+        if self._closed:
+            raise RuntimeError("the writer is closed")
+        if self._pending is not None:
+            self.replaced += 1
+        self._pending = snapshot
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="wabbit-store-writer", daemon=True)
+            self._thread.start()
+        self._cond.notify_all()
 
     def flush(self) -> None:
         """Wait until every submitted snapshot is written (or dropped after an error)."""
@@ -364,6 +378,7 @@ class BackgroundWriter:
                 if self._pending is None:
                     return
                 snapshot, self._pending = self._pending, None
+                self._taken = snapshot.examples
                 self._busy = True
             try:
                 version = self.store.save(snapshot, **self.metadata)
