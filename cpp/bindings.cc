@@ -48,6 +48,10 @@ Config config_from_dict(const py::dict& d) {
     else if (k == "l1") c.l1 = py::cast<float>(v);
     else if (k == "l2") c.l2 = py::cast<float>(v);
     else if (k == "ftrl") c.ftrl = py::cast<bool>(v);
+    else if (k == "classic_rule") c.classic_rule = py::cast<int>(v);
+    else if (k == "pa_c") c.pa_c = py::cast<float>(v);
+    else if (k == "pa_variant") c.pa_variant = py::cast<int>(v);
+    else if (k == "pa_eps") c.pa_eps = py::cast<float>(v);
     else if (k == "ftrl_alpha") c.ftrl_alpha = py::cast<float>(v);
     else if (k == "ftrl_beta") c.ftrl_beta = py::cast<float>(v);
     else if (k == "ignore" || k == "ignore_linear") {

@@ -270,8 +270,50 @@ Outcome learn_ftrl(Learner& L, Example& ex) {
   return out;
 }
 
+// The perceptron and passive-aggressive rules, as river implements them: the constant feature is
+// the intercept (updated with the same step, left out of ||x||^2), and predictions are not clamped.
+template <class Loss>
+Outcome learn_classic(Learner& L, Example& ex) {
+  OnlineState& st = L.state_;
+  const Config& cfg = L.cfg_;
+  const Loss loss = make_loss<Loss>(cfg);
+  L.observe_namespaces(ex);
+  Outcome out;
+  float raw = gather(L, ex, out.num_features);
+  if (std::isnan(raw)) raw = 0.f;
+  out.prediction = raw;
+  out.output = output_of(cfg, raw);
+  if (ex.labelled() && ex.weight > 0.f) {
+    const float y = ex.label;
+    float step = 0.f;
+    if (cfg.classic_rule == 1) {
+      if (y * raw <= 0.f) step = y * ex.weight;  // perceptron: hinge at threshold 0, learning rate 1
+    } else {
+      std::array<bool, 256> skip = cfg.ignore_linear;
+      skip[kConstantNamespace] = true;
+      double norm = 0.;  // in double: PA's step divides by it, and small norms magnify errors
+      for_each_feature(ex, L.interactions_, &skip, [&](float x, uint32_t) { norm += static_cast<double>(x) * x; });
+      const double hinge = cfg.classic_rule == 2 ? std::max(0., 1. - static_cast<double>(y) * raw)
+                                                  : std::max(0., std::fabs(static_cast<double>(y) - raw) - cfg.pa_eps);
+      double tau = 0.;
+      if (cfg.pa_variant == 0) tau = norm > 0. ? hinge / norm : 0.;
+      else if (cfg.pa_variant == 1) tau = norm > 0. ? std::min(static_cast<double>(cfg.pa_c), hinge / norm) : 0.;
+      else tau = hinge / (norm + 0.5 / cfg.pa_c);
+      const float direction = cfg.classic_rule == 2 ? y : (y > raw ? 1.f : (y < raw ? -1.f : 0.f));
+      step = static_cast<float>(tau * direction * ex.weight);
+    }
+    if (step != 0.f) {
+      for (const FeatureRef& f : L.scratch_) f.w[0] += step * f.x;
+    }
+    out.loss = reported_loss(loss, cfg, Range{-FLT_MAX, FLT_MAX}, raw, out.output, y, ex.weight);
+  }
+  advance_clock(st, ex);
+  return out;
+}
+
 template <class Loss>
 ExampleFn pick_rule(const Config& c) {
+  if (c.classic_rule != 0) return &learn_classic<Loss>;
   if (c.ftrl) return &learn_ftrl<Loss>;
   const bool sq = c.power_t == 0.5f;
   if (c.adaptive && c.normalized) return sq ? &learn_gd<Loss, true, true, true> : &learn_gd<Loss, true, true, false>;
@@ -312,6 +354,7 @@ float example_loss(const Config& cfg, const Range& r, float pred, float out, flo
 }  // namespace
 
 uint32_t stride_shift_for(const Config& cfg) {
+  if (cfg.classic_rule != 0) return 0u;
   if (cfg.ftrl) return 2u;
   return (cfg.adaptive || cfg.normalized) ? 2u : 0u;
 }
@@ -353,9 +396,17 @@ Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
     state_.min_label = -50.f;
     state_.max_label = 50.f;
   }
+  if (cfg_.classic_rule != 0) {  // river's linear models do not clamp their scores
+    state_.min_label = -FLT_MAX;
+    state_.max_label = FLT_MAX;
+  }
+  if (cfg_.classic_rule < 0 || cfg_.classic_rule > 3) throw std::invalid_argument("unknown online rule");
+  if (cfg_.classic_rule >= 2 && (cfg_.pa_variant < 0 || cfg_.pa_variant > 2 || !(cfg_.pa_c > 0.f) || !(cfg_.pa_eps >= 0.f))) {
+    throw std::invalid_argument("pa_variant must be 0, 1 or 2, pa_c > 0 and pa_eps >= 0");
+  }
   if (cfg_.has_min_prediction) state_.min_label = cfg_.min_prediction;
   if (cfg_.has_max_prediction) state_.max_label = cfg_.max_prediction;
-  set_minmax_ = !(cfg_.has_min_prediction || cfg_.has_max_prediction);
+  set_minmax_ = !(cfg_.has_min_prediction || cfg_.has_max_prediction) && cfg_.classic_rule == 0;
   learn_fn_ = pick_learn(cfg_);
 }
 

@@ -42,6 +42,12 @@ struct Config {
   bool ftrl = false;             // FTRL-Proximal instead of gradient descent
   float ftrl_alpha = 0.5f;
   float ftrl_beta = 1.f;
+  // Classic online rules on the same features (river is the reference): 1 perceptron,
+  // 2 passive-aggressive classifier, 3 passive-aggressive regressor (Crammer et al. 2006).
+  int classic_rule = 0;
+  float pa_c = 1.f;              // aggressiveness C (PA-I, PA-II)
+  int pa_variant = 1;            // 0 PA, 1 PA-I, 2 PA-II
+  float pa_eps = 0.1f;           // regressor: width of the insensitive zone
   bool constant = true;          // add the constant (bias) feature
   std::vector<std::string> interactions;
   std::array<bool, 256> ignore{};         // namespaces dropped from every example

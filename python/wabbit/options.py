@@ -57,6 +57,12 @@ FLAGS: List[Flag] = [
     Flag("ftrl", ("--ftrl",), "bool", "FTRL-Proximal instead of gradient descent", True, True),
     Flag("ftrl_alpha", ("--ftrl_alpha",), "float", "FTRL learning rate alpha (default 0.5)", True),
     Flag("ftrl_beta", ("--ftrl_beta",), "float", "FTRL beta (default 1)", True),
+    Flag("perceptron", ("--perceptron",), "bool", "the perceptron rule (labels -1/1; river's Perceptron)", True, True),
+    Flag("pa", ("--pa",), "bool", "passive-aggressive classifier (labels -1/1; river's PAClassifier)", True, True),
+    Flag("pa_regressor", ("--pa_regressor",), "bool", "passive-aggressive regressor (river's PARegressor)", True, True),
+    Flag("pa_c", ("--pa_c",), "float", "passive-aggressive aggressiveness C (default 1)", True),
+    Flag("pa_variant", ("--pa_variant",), "int", "passive-aggressive variant: 0 PA, 1 PA-I (default), 2 PA-II", True),
+    Flag("pa_eps", ("--pa_eps",), "float", "passive-aggressive regressor: insensitive zone width (default 0.1)", True),
     Flag("noconstant", ("--noconstant",), "bool", "do not add the constant feature", True, True),
     Flag("ignore", ("--ignore",), "list", "drop namespaces starting with these letters", True, True),
     Flag("ignore_linear", ("--ignore_linear",), "list", "use these namespaces only inside interactions", True, True),
@@ -124,6 +130,12 @@ class Options:
     ftrl: bool = False
     ftrl_alpha: Optional[float] = None
     ftrl_beta: Optional[float] = None
+    perceptron: bool = False
+    pa: bool = False
+    pa_regressor: bool = False
+    pa_c: Optional[float] = None
+    pa_variant: Optional[int] = None
+    pa_eps: Optional[float] = None
     noconstant: bool = False
     ignore: List[str] = field(default_factory=list)
     ignore_linear: List[str] = field(default_factory=list)
@@ -222,7 +234,12 @@ class Options:
         bits = 18 if self.bits is None else self.bits
         if not 1 <= bits <= 32:
             raise OptionError(f"-b must be between 1 and 32, got {bits}")
-        loss = _LOSS_ALIASES.get(self.loss_function or "squared", self.loss_function or "squared")
+        classic = [name for name, on in (("--perceptron", self.perceptron), ("--pa", self.pa),
+                                          ("--pa_regressor", self.pa_regressor), ("--ftrl", self.ftrl)) if on]
+        if len(classic) > 1:
+            raise OptionError(f"{' and '.join(classic)} are different update rules; choose one")
+        default_loss = "hinge" if (self.perceptron or self.pa) else "squared"
+        loss = _LOSS_ALIASES.get(self.loss_function or default_loss, self.loss_function or default_loss)
         if loss not in _LOSSES:
             raise OptionError(f"--loss_function must be one of {', '.join(_LOSSES)}, got {loss!r}")
         explicit = self.sgd or self.adaptive or self.normalized or self.invariant
@@ -270,6 +287,14 @@ class Options:
             raise OptionError("--ftrl_alpha/--ftrl_beta apply only with --ftrl")
         if self.ftrl and (alpha <= 0 or beta < 0):
             raise OptionError("--ftrl_alpha must be > 0 and --ftrl_beta >= 0")
+        rule = 1 if self.perceptron else 2 if self.pa else 3 if self.pa_regressor else 0
+        if rule < 2 and (self.pa_c is not None or self.pa_variant is not None or self.pa_eps is not None):
+            raise OptionError("--pa_c/--pa_variant/--pa_eps apply only with --pa or --pa_regressor")
+        pa_c = 1.0 if self.pa_c is None else self.pa_c
+        pa_variant = 1 if self.pa_variant is None else self.pa_variant
+        pa_eps = 0.1 if self.pa_eps is None else self.pa_eps
+        if pa_variant not in (0, 1, 2) or pa_c <= 0 or pa_eps < 0:
+            raise OptionError("--pa_variant must be 0, 1 or 2, --pa_c > 0 and --pa_eps >= 0")
         ignore = bytearray()
         for group in self.ignore:
             ignore += group.encode()
@@ -286,6 +311,10 @@ class Options:
             "l1": float(l1),
             "l2": float(l2),
             "ftrl": self.ftrl,
+            "classic_rule": rule,
+            "pa_c": float(pa_c),
+            "pa_variant": int(pa_variant),
+            "pa_eps": float(pa_eps),
             "ftrl_alpha": float(alpha),
             "ftrl_beta": float(beta),
             "ignore": bytes(ignore),
