@@ -316,7 +316,7 @@ def format_model_info(info: Dict[str, Any]) -> str:
         f"format version: {info['format_version']}",
         f"wabbit version: {info['wabbit_version']}",
         f"options: {info['options'] or '(defaults)'}",
-        f"bits: {info['bits']} ({1 << info['bits']} rows, {info['stride']} floats per row)",
+        f"bits: {info['bits']} ({1 << info['bits']} rows, {info['stride']} float{'s' if info['stride'] != 1 else ''} per row)",
         f"non-zero weights: {info['nonzero_weights']}",
         f"predict only: {'yes' if info['predict_only'] else 'no'}",
         "online state:",
