@@ -96,6 +96,15 @@ def run(opts: Options, err: TextIO) -> int:
     say(f"initial_t = {_g(model._core.state()['t'])}")
     cfg = mo.core_config()
     say(f"power_t = {_g(cfg['power_t'])}")
+    if cfg["l1"] > 0 and not cfg["ftrl"]:
+        say(f"using l1 regularization = {_g(cfg['l1'])}")
+    if cfg["l2"] > 0 and not cfg["ftrl"]:
+        say(f"using l2 regularization = {_g(cfg['l2'])}")
+    if cfg["ftrl"]:
+        say("Enabling FTRL based optimization")
+        say("Algorithm used: Proximal-FTRL")
+        say(f"ftrl_alpha = {_g(cfg['ftrl_alpha'])}")
+        say(f"ftrl_beta = {_g(cfg['ftrl_beta'])}")
     if opts.data:
         say(f"Reading datafile = {opts.data}")
 
@@ -117,6 +126,8 @@ def run(opts: Options, err: TextIO) -> int:
         "print_warnings": True,
         "predictions_fd": pred_fd,
         "account": True,
+        "audit_fd": sys.stdout.fileno() if opts.audit else -1,
+        "record_names": bool(opts.invert_hash),
     }
     err.flush()
     try:
@@ -137,6 +148,11 @@ def run(opts: Options, err: TextIO) -> int:
         err.write(summary(model, bad_lines=int(result["bad_lines"])))
     if opts.final_regressor:
         model.save(opts.final_regressor, predict_only=opts.predict_only_model)
+    for path, names in ((opts.readable_model, False), (opts.invert_hash, True)):
+        if path:
+            text = model._core.readable_model(__version__, model.args, names, opts.predict_only_model)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
     return 0
 
 
@@ -208,21 +224,39 @@ def best_constant(model: Model) -> "Optional[tuple[float, Optional[float]]]":
     if c1 + c2 <= 0:
         return None
     cfg = model.options.core_config()
-    if cfg["loss"] == "squared":
+    kind = cfg["loss"]
+    loss: Callable[[float, float], float]
+    if kind in ("squared", "classic"):
         best = s["weighted_labels"] / n
 
         def loss(p: float, y: float) -> float:
             return (p - y) ** 2
 
-    else:
-        if s["more_than_two_labels"]:
-            return None
+    elif s["more_than_two_labels"]:
+        return None  # VW has no general formula for the other losses
+    elif kind == "hinge":
+        best = -1.0 if c2 <= c1 else 1.0
+
+        def loss(p: float, y: float) -> float:
+            return max(0.0, 1.0 - y * p)
+
+    elif kind == "logistic":
         l1, l2 = -1.0, 1.0
         best = 1.0 if c1 <= 0 else -1.0 if c2 <= 0 else math.log(c2 / c1)
 
         def loss(p: float, y: float) -> float:
             return math.log1p(math.exp(-y * p))
 
+    elif kind == "quantile":
+        tau = cfg["quantile_tau"]
+        best = l2 if tau * (c1 + c2) < c2 else l1
+
+        def loss(p: float, y: float) -> float:
+            e = y - p
+            return tau * e if e > 0 else -(1.0 - tau) * e
+
+    else:
+        return None
     if s["more_than_two_labels"]:
         return best, None
     total = (loss(best, l1) * c1 if c1 > 0 else 0.0) + (loss(best, l2) * c2 if c2 > 0 else 0.0)

@@ -21,9 +21,10 @@ import time
 import warnings
 from copy import deepcopy
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, TYPE_CHECKING, Tuple, Union
 
 from wabbit import _core
+from wabbit._core import hash_feature, hash_namespace
 from wabbit._io import input_fd
 from wabbit._version import __version__
 from wabbit.lineage import PYTHON, Lineage, SourceRecord
@@ -34,12 +35,22 @@ if TYPE_CHECKING:  # numpy is imported by the core when it returns arrays; the C
 
     from wabbit.store import ModelStore
 
-__all__ = ["Model", "Snapshot", "load", "Example", "Source"]
+__all__ = ["Model", "Snapshot", "load", "Example", "Source", "Contribution"]
 
 #: One example: a VW text line, or {namespace: {feature: value} | [feature, ...]}.
 Example = Union[str, Mapping[str, Any]]
 #: A batch: a file path, a bytes buffer of VW lines, or an iterable of VW lines.
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Iterable[str]]
+
+
+class Contribution(NamedTuple):
+    """One feature's part in a prediction (see :meth:`Model.explain`)."""
+
+    name: str  # VW's audit name: "ns^feature", "a^x*b^y" for interactions, "Constant"
+    index: int  # the row of the weight table
+    value: float  # x
+    weight: float  # w
+    contribution: float  # w * x
 
 
 class Model:
@@ -309,6 +320,40 @@ class Model:
         s = self._core.stats()
         w = s["weighted_labeled_examples"]
         return s["sum_loss"] / w if w > 0 else float("nan")
+
+    def weights(self) -> "Tuple[np.ndarray, np.ndarray]":
+        """The non-zero weights as two arrays: row indices (uint32) and weights (float32).
+
+        Weights are as the model uses them (pending L1 truncation and L2 shrinkage applied).
+
+        >>> m = Model("--noconstant")
+        >>> _ = m.learn("1 |f a")
+        >>> idx, w = m.weights()
+        >>> int(idx[0]) == hash_feature("a", hash_namespace("f")) % 2**18 and bool(w[0] > 0)
+        True
+        """
+        return self._core.nonzero_weights()
+
+    def explain(self, example: Example, initial: float = 0.0) -> List[Contribution]:
+        """Each feature's part in the prediction of ``example``, largest first.
+
+        Interactions are named as VW names them (``"u^user=1*a^ad=7"``). The contributions plus
+        ``initial`` sum to the raw score (the prediction before any --link, for an unclamped score).
+
+        >>> m = Model("-q ua")
+        >>> _ = m.learn("2 |u user=1 |a ad=7")
+        >>> sorted(c.name for c in m.explain("|u user=1 |a ad=7"))
+        ['Constant', 'a^ad=7', 'u^user=1', 'u^user=1*a^ad=7']
+        >>> round(sum(c.contribution for c in m.explain("|u user=1 |a ad=7")), 5) == round(m.predict("|u user=1 |a ad=7"), 5)
+        True
+        """
+        if isinstance(example, str):
+            rows = self._core.explain_line(example)
+        else:
+            rows = self._core.explain_dict(_as_dict(example), float(initial))
+        out = [Contribution(name, index, value, weight, value * weight) for name, index, value, weight in rows]
+        out.sort(key=lambda c: -abs(c.contribution))
+        return out
 
     @property
     def bits(self) -> int:
