@@ -38,8 +38,8 @@ std::string audit_features(const Learner& learner, const Example& ex, bool show_
   std::vector<Item> items;
   const WeightTable& W = learner.weights();
   const uint32_t mask = W.mask();
-  for_each_feature_named(ex, learner.interactions(), &learner.config().ignore_linear,
-                         [&](float x, uint32_t i, const std::string& name) {
+  // VW's audit walks every namespace, those used only in interactions included.
+  for_each_feature_named(ex, learner.interactions(), nullptr, [&](float x, uint32_t i, const std::string& name) {
                            const float* row = W.row(i);
                            std::string t = name + ":" + std::to_string(i & mask) + ":" + format_g(x) + ":" +
                                            format_g(learner.effective_weight(row));

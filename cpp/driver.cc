@@ -101,7 +101,7 @@ class Runner {
     }
     ++result_.examples;
     if (opt_.audit_fd >= 0) {
-      format_prediction(audit_buf_, o.output, ex_.tag);
+      format_prediction(audit_buf_, o.prediction, ex_.tag);  // VW audits the score before --link
       audit_buf_ += audit;
       if (audit_buf_.size() > (1u << 16)) write_all(opt_.audit_fd, audit_buf_);
     }

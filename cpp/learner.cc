@@ -64,8 +64,10 @@ float reported_loss(const Loss& loss, const Config& c, const Range& r, float pre
 }
 
 // Resolves every feature of ex to its row (prefetching it) and returns the raw score
-// (initial + sum of w*x, with L1 truncation and L2 contraction as VW's predict applies them).
-inline float gather(Learner& L, const Example& ex, uint32_t& num_features) {
+// (initial + sum of w*x, with L1 truncation and L2 contraction as VW's predict applies them:
+// while training VW scales initial + sum by the contraction; testing (-t), it has folded the
+// contraction into the weights when loading, so only the sum is scaled).
+inline float gather(Learner& L, const Example& ex, uint32_t& num_features, bool testing = false) {
   std::vector<FeatureRef>& feats = L.scratch_;
   feats.clear();
   WeightTable& W = L.weights_;
@@ -75,7 +77,7 @@ inline float gather(Learner& L, const Example& ex, uint32_t& num_features) {
     feats.push_back({w, x});
   });
   num_features = static_cast<uint32_t>(ex.num_linear_features() + generated);
-  float raw = ex.initial;
+  float raw = testing ? 0.f : ex.initial;
   if (L.cfg_.l1 > 0.f && !L.cfg_.ftrl) {
     const float g = static_cast<float>(L.state_.gravity);
     for (const FeatureRef& f : feats) raw += trunc_weight(f.w[0], g) * f.x;
@@ -83,7 +85,7 @@ inline float gather(Learner& L, const Example& ex, uint32_t& num_features) {
     for (const FeatureRef& f : feats) raw += f.w[0] * f.x;
   }
   if (!L.cfg_.ftrl) raw *= static_cast<float>(L.state_.contraction);
-  return raw;
+  return testing ? ex.initial + raw : raw;
 }
 
 inline void widen_range(Learner& L, const Example& ex) {
@@ -233,12 +235,16 @@ Outcome learn_ftrl(Learner& L, Example& ex) {
   OnlineState& st = L.state_;
   const Config& cfg = L.cfg_;
   const Loss loss = make_loss<Loss>(cfg);
-  widen_range(L, ex);
   L.observe_namespaces(ex);
   Outcome out;
-  const float pred = finalize_prediction(st, gather(L, ex, out.num_features));
+  const float raw = gather(L, ex, out.num_features);
+  // VW's FTRL does not return its prediction from learn, so VW predicts first (reporting the score
+  // clamped to the labels seen before this one) and then learns (widening the range with this
+  // label, and computing the loss and gradient on the score clamped to the new range).
+  out.output = output_of(cfg, finalize_prediction(st, raw));
+  widen_range(L, ex);
+  const float pred = finalize_prediction(st, raw);
   out.prediction = pred;
-  out.output = output_of(cfg, pred);
   if (ex.labelled() && ex.weight > 0.f) {
     const Range range{st.min_label, st.max_label};
     const float y = ex.label;
@@ -440,7 +446,7 @@ void Learner::prepare(Example& ex) const {
 Outcome Learner::predict(Example& ex) {
   observe_namespaces(ex);
   Outcome out;
-  const float pred = finalize_prediction(state_, gather(*this, ex, out.num_features));
+  const float pred = finalize_prediction(state_, gather(*this, ex, out.num_features, true));
   out.prediction = pred;
   out.output = output_of(cfg_, pred);
   if (ex.labelled() && ex.weight > 0.f) {
@@ -451,7 +457,8 @@ Outcome Learner::predict(Example& ex) {
 }
 
 float Learner::predict_const(const Example& ex) const {
-  float raw = ex.initial;
+  // As VW predicts when testing (-t): initial + contraction * sum of truncated w * x.
+  float raw = 0.f;
   const bool trunc = cfg_.l1 > 0.f && !cfg_.ftrl;
   const float g = static_cast<float>(state_.gravity);
   for_each_feature(ex, interactions_, &cfg_.ignore_linear, [&](float x, uint32_t i) {
@@ -459,7 +466,7 @@ float Learner::predict_const(const Example& ex) const {
     raw += (trunc ? trunc_weight(w, g) : w) * x;
   });
   if (!cfg_.ftrl) raw *= static_cast<float>(state_.contraction);
-  return output_of(cfg_, finalize_prediction(state_, raw));
+  return output_of(cfg_, finalize_prediction(state_, ex.initial + raw));
 }
 
 void Learner::observe_slow(const Example& ex) {

@@ -38,6 +38,9 @@ LINEAR_STREAMS = {
 
 # case -> (stream, flags)
 CASES = {
+    "ftrl_l1": ("regression", "--ftrl --l1 0.01"),
+    "ftrl_q": ("regression", "--ftrl -q ab"),
+    "ftrl_unlabeled": ("regression_unlabeled", "--ftrl"),
     "hinge": ("pm1", "--loss_function hinge"),
     "hinge_sgd": ("pm1", "--loss_function hinge --sgd"),
     "quantile_tau_0.3": ("regression", "--loss_function quantile --quantile_tau 0.3"),
