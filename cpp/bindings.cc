@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -372,6 +373,9 @@ py::tuple loaded_to_tuple(std::shared_ptr<LoadedModel> m) {
   d["stride"] = h.stride;
   d["predict_only"] = h.predict_only;
   d["state"] = state_to_dict(h.state);
+  uint32_t crc = 0;  // the file's stored CRC-32 (checked on parse): identifies the file in lineage
+  std::memcpy(&crc, m->bytes.data() + m->bytes.size() - 4, 4);
+  d["checksum"] = crc;
   return py::make_tuple(d, std::move(m));
 }
 

@@ -9,6 +9,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -60,9 +61,25 @@ class WeightTable {
     for (uint64_t r = 0; r < rows_; ++r) d[r * s + slot] = v;
   }
 
+  // Copies another table. Pages that are all zero in the source are skipped, so the copy of a
+  // sparsely used table touches (and costs) only the pages that hold weights.
   void copy_from(const WeightTable& other) {
     reset(other.bits_, other.shift_);
-    std::memcpy(data_, other.data_, size_floats() * sizeof(float));
+    constexpr size_t kPage = 4096;
+    const size_t bytes = size_floats() * sizeof(float);
+    const auto* src = reinterpret_cast<const unsigned char*>(other.data_);
+    auto* dst = reinterpret_cast<unsigned char*>(data_);
+    for (size_t off = 0; off < bytes; off += kPage) {
+      const size_t n = std::min(kPage, bytes - off);
+      uint64_t any = 0;
+      for (size_t k = 0; k + sizeof(uint64_t) <= n; k += sizeof(uint64_t)) {
+        uint64_t v;
+        std::memcpy(&v, src + off + k, sizeof v);
+        any |= v;
+      }
+      for (size_t k = n - n % sizeof(uint64_t); k < n; ++k) any |= src[off + k];
+      if (any != 0) std::memcpy(dst + off, src + off, n);
+    }
   }
 
  private:
