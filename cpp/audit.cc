@@ -41,9 +41,16 @@ std::string audit_features(const Learner& learner, const Example& ex, bool show_
   // VW's audit walks every namespace, those used only in interactions included.
   for_each_feature_named(ex, learner.interactions(), nullptr, [&](float x, uint32_t i, const std::string& name) {
                            const float* row = W.row(i);
-                           std::string t = name + ":" + std::to_string(i & mask) + ":" + format_g(x) + ":" +
-                                           format_g(learner.effective_weight(row));
-                           if (show_adaptive && W.stride() > 1) t += "@" + format_g(row[1]);
+                           std::string t = name;
+                           for (const std::string& part : {std::to_string(i & mask), format_g(x),
+                                                           format_g(learner.effective_weight(row))}) {
+                             t.push_back(':');
+                             t += part;
+                           }
+                           if (show_adaptive && W.stride() > 1) {
+                             t.push_back('@');  // (appended, not "@" + s: GCC 12 misreports that)
+                             t += format_g(row[1]);
+                           }
                            items.push_back({std::fabs(row[0] * x), std::move(t)});
                          });
   std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.key > b.key; });

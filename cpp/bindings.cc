@@ -113,7 +113,7 @@ py::dict state_to_dict(const OnlineState& s) {
   return d;
 }
 
-RunOptions run_options_from_dict(const py::dict& d, NameMap* names) {
+RunOptions run_options_from_dict(const py::dict& d, NameMap* names, Signals* signals) {
   RunOptions o;
   for (auto item : d) {
     const std::string k = py::cast<std::string>(item.first);
@@ -131,6 +131,10 @@ RunOptions run_options_from_dict(const py::dict& d, NameMap* names) {
     else if (k == "audit_fd") o.audit_fd = py::cast<int>(v);
     else if (k == "record_names") {
       if (py::cast<bool>(v)) o.names = names;
+    } else if (k == "signals") {
+      if (py::cast<bool>(v)) o.signals = signals;
+    } else if (k == "shadow") {
+      // resolved by PyModel::run_options (it needs the other model's learner)
     } else if (k == "every") o.every = py::cast<uint64_t>(v);
     else if (k == "hook") {
       if (!v.is_none()) {
@@ -228,7 +232,7 @@ class PyModel {
 
   // Batches --------------------------------------------------------------------------------
   py::dict run_fd(int fd, const py::dict& opts) {
-    const RunOptions o = run_options_from_dict(opts, &names_);
+    const RunOptions o = run_options(opts);
     RunResult r;
     {
       py::gil_scoped_release release;
@@ -237,7 +241,7 @@ class PyModel {
     return result_to_dict(std::move(r), o.collect);
   }
   py::dict run_buffer(const py::buffer& data, const py::dict& opts) {
-    const RunOptions o = run_options_from_dict(opts, &names_);
+    const RunOptions o = run_options(opts);
     const py::buffer_info info = data.request();
     const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
     RunResult r;
@@ -308,6 +312,32 @@ class PyModel {
   }
   size_t named_rows() const { return names_.size(); }
 
+  RunOptions run_options(const py::dict& opts) {
+    RunOptions o = run_options_from_dict(opts, &names_, &signals_);
+    if (opts.contains("shadow") && !opts["shadow"].is_none()) {
+      PyModel& other = opts["shadow"].cast<PyModel&>();
+      if (&other == this) throw py::value_error("a model cannot shadow itself");
+      o.shadow = other.learner_.get();
+    }
+    return o;
+  }
+
+  // Monitoring and responses ---------------------------------------------------------------
+  py::dict take_signals() {
+    py::dict d;
+    d["label"] = py::array_t<float>(signals_.label.size(), signals_.label.data());
+    d["prediction"] = py::array_t<float>(signals_.prediction.size(), signals_.prediction.data());
+    d["loss"] = py::array_t<float>(signals_.loss.size(), signals_.loss.data());
+    signals_.clear();
+    return d;
+  }
+  void reset_learner() { learner_->reset(); }
+  void set_rate_factor(float f) { learner_->set_rate_factor(f); }
+  float rate_factor() const { return learner_->rate_factor(); }
+  // Exchanges what the two models have learned (weights and online state), not their statistics.
+  void swap_learner(PyModel& other) { std::swap(learner_, other.learner_); }
+  Learner* learner() { return learner_.get(); }
+
   // Model file -----------------------------------------------------------------------------
   py::bytes to_bytes(const std::string& version, const std::string& args, const std::string& metadata,
                      bool predict_only) const {
@@ -360,6 +390,7 @@ class PyModel {
   Stats stats_;
   Example scratch_;
   NameMap names_;
+  Signals signals_;
 };
 
 py::tuple loaded_to_tuple(std::shared_ptr<LoadedModel> m) {
@@ -455,6 +486,11 @@ PYBIND11_MODULE(_core, m) {
       .def("explain_dict", &PyModel::explain_dict)
       .def("readable_model", &PyModel::readable)
       .def("named_rows", &PyModel::named_rows)
+      .def("take_signals", &PyModel::take_signals)
+      .def("reset_learner", &PyModel::reset_learner)
+      .def("set_rate_factor", &PyModel::set_rate_factor)
+      .def("rate_factor", &PyModel::rate_factor)
+      .def("swap_learner", &PyModel::swap_learner)
       .def("to_bytes", &PyModel::to_bytes)
       .def("save", &PyModel::save)
       .def("install", &PyModel::install);

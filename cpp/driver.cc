@@ -99,6 +99,15 @@ class Runner {
     } else {
       o.output = learner_.predict_const(ex_);
     }
+    if (opt_.shadow != nullptr && opt_.learn) {
+      opt_.shadow->observe_namespaces(ex_);
+      opt_.shadow->learn(ex_);
+    }
+    if (opt_.signals != nullptr && ex_.labelled()) {
+      opt_.signals->label.push_back(ex_.label);
+      opt_.signals->prediction.push_back(o.output);
+      opt_.signals->loss.push_back(ex_.weight > 0.f ? o.loss / ex_.weight : 0.f);
+    }
     ++result_.examples;
     if (opt_.audit_fd >= 0) {
       format_prediction(audit_buf_, o.prediction, ex_.tag);  // VW audits the score before --link

@@ -36,6 +36,18 @@ struct Stats {
   double weighted_examples() const { return weighted_labeled_examples + weighted_unlabeled_examples; }
 };
 
+// Per-example signals collected for monitors (see RunOptions::signals).
+struct Signals {
+  std::vector<float> label;
+  std::vector<float> prediction;
+  std::vector<float> loss;
+  void clear() {
+    label.clear();
+    prediction.clear();
+    loss.clear();
+  }
+};
+
 struct RunOptions {
   bool learn = true;           // false: test only (-t)
   bool print_progress = false; // VW's progress table on stderr
@@ -51,6 +63,11 @@ struct RunOptions {
   // model for a background writer). The learner waits only for the hook itself.
   uint64_t every = 0;
   std::function<void(uint64_t)> hook;
+  // Monitoring: each learned example's (label, reported prediction, loss per unit weight) is
+  // appended here, for drift detectors fed in batches through `hook`.
+  Signals* signals = nullptr;
+  // A second learner (a challenger) that learns every example after the first one.
+  Learner* shadow = nullptr;
   int audit_fd = -1;           // --audit: VW's per-example feature audit goes here
   NameMap* names = nullptr;    // --invert_hash: record each row's first feature name
 };

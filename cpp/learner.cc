@@ -249,7 +249,7 @@ Outcome learn_ftrl(Learner& L, Example& ex) {
     const Range range{st.min_label, st.max_label};
     const float y = ex.label;
     const float update = loss.first_derivative(range, pred, y) * ex.weight;
-    const float alpha = cfg.ftrl_alpha;
+    const float alpha = cfg.ftrl_alpha * L.rate_factor_;
     const float beta = cfg.ftrl_beta;
     const float l1 = cfg.l1;
     const float l2 = cfg.l2;
@@ -414,6 +414,24 @@ Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
   if (cfg_.has_max_prediction) state_.max_label = cfg_.max_prediction;
   set_minmax_ = !(cfg_.has_min_prediction || cfg_.has_max_prediction) && cfg_.classic_rule == 0;
   learn_fn_ = pick_learn(cfg_);
+  base_eta_ = eta_;
+}
+
+void Learner::reset() {
+  Learner fresh(cfg_);
+  fresh.set_rate_factor(rate_factor_);
+  weights_.reset(cfg_.bits, stride_shift_for(cfg_));
+  if (!cfg_.ftrl && cfg_.classic_rule == 0 && cfg_.adaptive && cfg_.initial_t > 0.f) weights_.fill_slot(1, cfg_.initial_t);
+  state_ = fresh.state_;
+  interactions_ = fresh.interactions_;
+  seen_ = fresh.seen_;
+  update_multiplier_ = 1.f;
+}
+
+void Learner::set_rate_factor(float factor) {
+  if (!(factor > 0.f) || !std::isfinite(factor)) throw std::invalid_argument("the rate factor must be > 0");
+  rate_factor_ = factor;
+  eta_ = base_eta_ * factor;
 }
 
 Learner::Learner(const Learner& o)
@@ -428,6 +446,8 @@ Learner::Learner(const Learner& o)
       wildcards_(o.wildcards_),
       seen_(o.seen_),
       learn_fn_(o.learn_fn_) {
+  base_eta_ = o.base_eta_;
+  rate_factor_ = o.rate_factor_;
   weights_.copy_from(o.weights_);
 }
 

@@ -120,6 +120,11 @@ class Learner {
     if (wildcards_) observe_slow(ex);
   }
   void observe_slow(const Example& ex);
+  // Forgets everything learned (weights, online state) but keeps the configuration.
+  void reset();
+  // Scales the learning rate by `factor` from now on (1 restores it); VW rules and FTRL's alpha.
+  void set_rate_factor(float factor);
+  float rate_factor() const { return rate_factor_; }
   // Applies pending L1 truncation and L2 contraction to the stored weights (VW's sync_weights).
   void sync_weights();
   // The weight of row r as the model uses it (truncation and contraction applied).
@@ -131,6 +136,8 @@ class Learner {
   WeightTable weights_;
   std::vector<Interaction> interactions_;
   float eta_ = 0.5f;
+  float base_eta_ = 0.5f;
+  float rate_factor_ = 1.f;
   float neg_power_t_ = -0.5f;
   float neg_norm_power_ = -0.5f;
   float update_multiplier_ = 1.f;
