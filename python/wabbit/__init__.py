@@ -28,8 +28,19 @@ __all__ = [
     "Snapshot",
     "StoreError",
     "__version__",
+    "drift",
+    "evaluate",
     "hash_feature",
     "hash_namespace",
     "load",
     "parse_args",
 ]
+
+
+def __getattr__(name):
+    # wabbit.drift and wabbit.evaluate use numpy; they load on first use (the CLI never needs them).
+    if name in ("drift", "evaluate"):
+        import importlib
+
+        return importlib.import_module(f"wabbit.{name}")
+    raise AttributeError(f"module 'wabbit' has no attribute {name!r}")
