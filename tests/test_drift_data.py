@@ -29,7 +29,8 @@ def samples(rng, n1, n2, kind):
     return rng.exponential(1, n1), rng.normal(1, 1, n2)  # different shapes
 
 
-SIZES = [(1, 1), (3, 3), (5, 7), (30, 30), (17, 40), (250, 300), (1000, 1000), (700, 1200), (3000, 3000), (2500, 4000)]
+SIZES = [(1, 1), (3, 3), (5, 7), (30, 30), (17, 40), (250, 300), (1000, 1000), (700, 1200), (3000, 3000), (2500, 4000),
+         (30, 20000)]  # a small sample against a large one: the limit is poor there, so it is exact
 
 
 @pytest.mark.parametrize("n1,n2", SIZES)
@@ -44,10 +45,10 @@ def test_ks_equals_scipys_exact_test(n1, n2, kind):
     assert ours.pvalue == pytest.approx(theirs.pvalue, rel=1e-9, abs=1e-300), where
 
 
-@pytest.mark.parametrize("n1,n2", [(4000, 9000), (12000, 15000), (20000, 30000), (30, 20000)])
+@pytest.mark.parametrize("n1,n2", [(4000, 9000), (12000, 15000), (20000, 30000)])
 @pytest.mark.parametrize("kind", ["same", "shift"])
 def test_ks_large_samples_are_close_to_scipys_asymptotic_test(n1, n2, kind):
-    assert n1 * n2 > _KS_EXACT_MAX_CELLS or n1 + n2 > _KS_EXACT_MAX_STEPS
+    assert n1 * n2 > _KS_EXACT_MAX_CELLS or (n1 + n2 > _KS_EXACT_MAX_STEPS and min(n1, n2) > 100)
     rng = np.random.default_rng([SEED, n1, n2, len(kind)])
     a, b = samples(rng, n1, n2, kind)
     ours = ks_statistic(a, b)

@@ -52,6 +52,8 @@ Bins = Union[int, Sequence[float], np.ndarray]
 # asymptotic above.
 _KS_EXACT_MAX_CELLS = 10_000_000
 _KS_EXACT_MAX_STEPS = 10_000
+_KS_EXACT_SMALL_SIDE = 100
+_KS_EXACT_MAX_STEPS_SMALL_SIDE = 50_000
 
 
 class KSResult(NamedTuple):
@@ -99,8 +101,9 @@ def ks_statistic(reference: np.ndarray, live: np.ndarray) -> KSResult:
     ``statistic`` is the largest distance between the two empirical distribution functions;
     ``pvalue`` the probability of a distance at least as large when both samples come from one
     continuous distribution (two-sided). The p-value is exact for samples of equal size (the
-    reflection formula), and for unequal sizes whose sum is at most 10,000 (following the
-    orderings of the pooled sample that reach the distance); otherwise it is Kolmogorov's limit
+    reflection formula), and for unequal sizes whose sum is at most 10,000, or at most 50,000 when
+    the smaller has at most 100 values (following the orderings of the pooled sample that reach
+    the distance); otherwise it is Kolmogorov's limit
     with Stephens' correction for the effective size ``n1 n2 / (n1 + n2)`` (within a few per cent
     of the exact value where it matters, p > 1e-6). The statistic is scipy's ``ks_2samp``'s; so is
     the p-value wherever both are exact.
@@ -156,7 +159,10 @@ def _ks_pvalue(n1: int, n2: int, k: int) -> float:
         return 1.0
     if n1 == n2:
         return _ks_pvalue_equal(n1, k // n1)
-    if n1 * n2 <= _KS_EXACT_MAX_CELLS and n1 + n2 <= _KS_EXACT_MAX_STEPS:
+    # The walk costs about (min + 1) * (n1 + n2) cell updates in n1 + n2 numpy steps: exact when
+    # that is cheap, including a small sample against a large one, where the limit is poor.
+    small_side = min(n1, n2) <= _KS_EXACT_SMALL_SIDE and n1 + n2 <= _KS_EXACT_MAX_STEPS_SMALL_SIDE
+    if n1 * n2 <= _KS_EXACT_MAX_CELLS and (n1 + n2 <= _KS_EXACT_MAX_STEPS or small_side):
         return _ks_pvalue_lattice(min(n1, n2), max(n1, n2), k)
     return _ks_pvalue_asymptotic(n1, n2, k / (n1 * n2))
 
