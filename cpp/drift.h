@@ -16,6 +16,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -23,22 +24,23 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace wabbit::drift {
 
 // Checks a batch before any of it reaches a detector, so a bad value changes nothing.
 inline void check_finite(const double* x, size_t n) {
-  // First a branch-free pass (an exponent of all ones is infinite or NaN), then find the value.
-  constexpr uint64_t kExponent = 0x7ff0000000000000ull;
-  uint64_t bad = 0;
-  for (size_t i = 0; i < n; ++i) {
-    uint64_t bits;
-    std::memcpy(&bits, &x[i], sizeof bits);
-    bad |= static_cast<uint64_t>((bits & kExponent) == kExponent);
+  // First a branch-free pass (x * 0 is 0 for a finite x and NaN otherwise; four lanes, so that
+  // it vectorises), then find the value.
+  double lanes[4] = {0.0, 0.0, 0.0, 0.0};
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (size_t k = 0; k < 4; ++k) lanes[k] += x[i + k] * 0.0;
   }
-  if (bad == 0) return;
-  for (size_t i = 0; i < n; ++i) {
+  for (; i < n; ++i) lanes[0] += x[i] * 0.0;
+  if (lanes[0] + lanes[1] + lanes[2] + lanes[3] == 0.0) return;
+  for (i = 0; i < n; ++i) {
     if (!std::isfinite(x[i])) {
       throw std::invalid_argument("value at index " + std::to_string(i) + " is not finite (" +
                                   std::to_string(x[i]) + "); drift detectors take finite numbers");
@@ -58,9 +60,19 @@ void run_many(Detector& d, const double* x, size_t n, std::vector<int64_t>& drif
   if constexpr (requires { d.run(x, n, drifts); }) {
     if (warnings == nullptr) return d.run(x, n, drifts);  // a faster loop with the same results
   }
-  for (size_t i = 0; i < n; ++i) {
-    if (d.update(x[i])) drifts.push_back(static_cast<int64_t>(i));
-    if (warnings != nullptr && d.warning_detected()) warnings->push_back(static_cast<int64_t>(i));
+  if constexpr (std::is_trivially_copyable_v<Detector>) {
+    // A local copy cannot alias x, so its state stays in registers through the loop.
+    Detector local = d;
+    for (size_t i = 0; i < n; ++i) {
+      if (local.update(x[i])) drifts.push_back(static_cast<int64_t>(i));
+      if (warnings != nullptr && local.warning_detected()) warnings->push_back(static_cast<int64_t>(i));
+    }
+    d = local;
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      if (d.update(x[i])) drifts.push_back(static_cast<int64_t>(i));
+      if (warnings != nullptr && d.warning_detected()) warnings->push_back(static_cast<int64_t>(i));
+    }
   }
 }
 
@@ -239,16 +251,27 @@ class Adwin {
     return level * cap_ + i;
   }
   static double level_size(size_t level) { return static_cast<double>(uint64_t{1} << level); }
-  // x / 2^l == x * 2^-l exactly (both are the rounding of the same real number).
-  static double inverse_level_size(size_t level) { return 1.0 / level_size(level); }
+  // 2^-l for each level: x / 2^l == x * 2^-l exactly (both are the rounding of the same real).
+  static constexpr auto kInverseLevelSize = [] {
+    std::array<double, 64> a{};
+    double v = 1.0;
+    for (double& x : a) {
+      x = v;
+      v *= 0.5;
+    }
+    return a;
+  }();
+  static double inverse_level_size(size_t level) { return kInverseLevelSize[level]; }
+
+  void add_level() {
+    count_.push_back(0);
+    head_.push_back(0);
+    sum_.resize(sum_.size() + cap_, 0.0);
+    var_.resize(var_.size() + cap_, 0.0);
+  }
 
   void push(size_t level, double sum, double var) {
-    if (level == count_.size()) {
-      count_.push_back(0);
-      head_.push_back(0);
-      sum_.resize(sum_.size() + cap_, 0.0);
-      var_.resize(var_.size() + cap_, 0.0);
-    }
+    if (level == count_.size()) add_level();
     const size_t at = slot(level, count_[level]++);
     sum_[at] = sum;
     var_[at] = var;
@@ -276,11 +299,13 @@ class Adwin {
       const double d = x[j] - before[j] / (w[j] - 1.0);
       inc[j] = (w[j] - 1.0) * d * d / w[j];
     }
+    double variance = variance_;  // a local: the stores into the levels cannot touch it
     for (size_t j = 0; j < m; ++j) {
-      variance_ += w[j] > 1.0 ? inc[j] : 0.0;
+      variance += w[j] > 1.0 ? inc[j] : 0.0;
       push(0, x[j], 0.0);
       if (count_[0] == cap_) compress();
     }
+    variance_ = variance;
     total_ = total;
     width_ = width;
   }
@@ -288,15 +313,26 @@ class Adwin {
   // A full level merges its two oldest summaries into one of the next level, and so on up.
   void compress() {
     for (size_t l = 0; count_[l] == cap_; ++l) {
-      const double n = level_size(l), inv_n = inverse_level_size(l);
-      const size_t i0 = slot(l, 0), i1 = slot(l, 1);
-      const double t0 = sum_[i0], t1 = sum_[i1];
-      const double v0 = var_[i0], v1 = var_[i1];
-      const double mu1 = t0 * inv_n;
-      const double mu2 = t1 * inv_n;
-      push(l + 1, t0 + t1, v0 + v1 + n * 0.5 * (mu1 - mu2) * (mu1 - mu2));
-      drop_front(l, 2);
-      if (count_[l + 1] < cap_) break;
+      if (l + 1 == count_.size()) add_level();
+      double* sums = sum_.data();
+      double* vars = var_.data();
+      size_t* count = count_.data();
+      size_t* head = head_.data();
+      const size_t base = l * cap_;
+      const size_t h0 = head[l];
+      const size_t h1 = h0 + 1 == cap_ ? 0 : h0 + 1;
+      const double t0 = sums[base + h0], t1 = sums[base + h1];
+      const double v0 = vars[base + h0], v1 = vars[base + h1];
+      const double mu1 = t0 * inverse_level_size(l);
+      const double mu2 = t1 * inverse_level_size(l);
+      const double merged_var = v0 + v1 + level_size(l) * 0.5 * (mu1 - mu2) * (mu1 - mu2);
+      head[l] = h1 + 1 == cap_ ? 0 : h1 + 1;  // drop the two oldest
+      count[l] -= 2;
+      size_t at = head[l + 1] + count[l + 1];  // append to the next level
+      if (at >= cap_) at -= cap_;
+      sums[base + cap_ + at] = t0 + t1;
+      vars[base + cap_ + at] = merged_var;
+      if (++count[l + 1] < cap_) break;
     }
   }
 
@@ -377,7 +413,6 @@ class Adwin {
     const double two_thirds_dp = 2.0 / 3.0 * dp;
     const double min_len = min_len_;
     double* open = open_.data();
-    double any_open = 0.0;
     for (size_t j = 0; j < nc; ++j) {
       const double delta = (pu0[j] / pn0[j]) - (pu1[j] / pn1[j]);
       const double m = 1.0 / (pn0[j] - min_len + 1.0) + 1.0 / (pn1[j] - min_len + 1.0);
@@ -387,9 +422,14 @@ class Adwin {
       const bool by_s = (t >= 0.0) & (s2 >= 1e-300) & (s2 <= 1e300) & (delta * delta <= 0.9 * s2);
       const bool long_enough = (pn1[j] >= min_len) & (pn0[j] >= min_len);
       open[j] = (long_enough & !(by_t | by_s)) ? 1.0 : 0.0;
-      any_open = std::max(any_open, open[j]);
     }
-    if (any_open == 0.0) return false;
+    uint64_t any_open = 0;  // an integer reduction (reorderable, so vectorised) of the flags' bits
+    for (size_t j = 0; j < nc; ++j) {
+      uint64_t bits;
+      std::memcpy(&bits, &open[j], sizeof bits);
+      any_open |= bits;
+    }
+    if (any_open == 0) return false;
     // 3. The open cuts, in order, with river's test.
     for (size_t j = 0; j < nc; ++j) {
       if (open[j] == 0.0) continue;
@@ -670,7 +710,13 @@ class HddmA {
     bool two_sided_test = false;
   };
 
-  explicit HddmA(const Params& p) : p_(p) { reset(); }
+  explicit HddmA(const Params& p)
+      : p_(p),
+        log_inv_drift_(std::log(1.0 / p.drift_confidence)),
+        log2_drift_(std::log(2.0 / p.drift_confidence)),
+        log2_warning_(std::log(2.0 / p.warning_confidence)) {
+    reset();
+  }
 
   const Params& params() const { return p_; }
 
@@ -685,18 +731,18 @@ class HddmA {
     eps_x = hoeffding_bound(x_max_.n);
     if (x_max_.mean - eps_x <= z_.mean - eps_z) x_max_ = z_;
 
-    if (mean_changed(x_min_, z_, p_.drift_confidence)) {
+    if (mean_changed(x_min_, z_, log2_drift_, x_min_.n)) {
       warning_ = false;
       drift_ = true;
-    } else if (mean_changed(x_min_, z_, p_.warning_confidence)) {
+    } else if (mean_changed(x_min_, z_, log2_warning_, x_min_.n)) {
       warning_ = true;
       drift_ = false;
     } else {
       warning_ = drift_ = false;
     }
     if (p_.two_sided_test) {
-      if (mean_changed(z_, x_max_, p_.drift_confidence, x_max_.n)) drift_ = true;
-      else if (mean_changed(z_, x_max_, p_.warning_confidence, x_max_.n)) warning_ = true;
+      if (mean_changed(z_, x_max_, log2_drift_, x_max_.n)) drift_ = true;
+      else if (mean_changed(z_, x_max_, log2_warning_, x_max_.n)) warning_ = true;
     }
     return drift_;
   }
@@ -731,22 +777,21 @@ class HddmA {
   }
 
  private:
-  double hoeffding_bound(double n) const { return std::sqrt(1.0 / (2 * n) * std::log(1.0 / p_.drift_confidence)); }
+  // The logarithms of constants are computed once (the same doubles as river computes each time).
+  double hoeffding_bound(double n) const { return std::sqrt(1.0 / (2 * n) * log_inv_drift_); }
 
-  // Whether `high`'s mean exceeds `low`'s by more than the bound for a cut at `cut_n` of z's
-  // values (the cut is the x_min of an increase, the x_max of a decrease).
-  bool mean_changed(const detail::RunningMean& low, const detail::RunningMean& high, double confidence,
+  // Whether `high`'s mean exceeds `low`'s by more than the bound at confidence c (given as
+  // ln(2 / c)) for a cut at `cut_n` of z's values (the x_min of an increase, the x_max of a decrease).
+  bool mean_changed(const detail::RunningMean& low, const detail::RunningMean& high, double log2_confidence,
                     double cut_n) const {
     if (cut_n == z_.n) return false;
     const double m = (z_.n - cut_n) / cut_n * (1.0 / z_.n);
-    const double eps = std::sqrt(m / 2 * std::log(2.0 / confidence));
+    const double eps = std::sqrt(m / 2 * log2_confidence);
     return high.mean - low.mean >= eps;
-  }
-  bool mean_changed(const detail::RunningMean& low, const detail::RunningMean& high, double confidence) const {
-    return mean_changed(low, high, confidence, low.n);
   }
 
   Params p_;
+  double log_inv_drift_, log2_drift_, log2_warning_;
   detail::RunningMean z_, x_min_, x_max_;
   bool drift_ = false, warning_ = false;
 };
@@ -764,6 +809,8 @@ class HddmW {
 
   explicit HddmW(const Params& p) : p_(p) {
     if (!(p.lambda_val >= 0.0 && p.lambda_val <= 1.0)) throw std::invalid_argument("lambda_val must be in [0, 1]");
+    log_inv_drift_ = std::log(1 / p.drift_confidence);
+    log_inv_warning_ = std::log(1 / p.warning_confidence);
     reset();
   }
 
@@ -773,7 +820,7 @@ class HddmW {
     if (drift_) reset();
     add(total_, x);
 
-    double eps = bound(total_.ibc, p_.drift_confidence);
+    double eps = bound(total_.ibc, log_inv_drift_);
     if (total_.ewma + eps < incr_cutpoint_) {
       incr_cutpoint_ = total_.ewma + eps;
       s1_incr_ = total_;
@@ -781,17 +828,17 @@ class HddmW {
     } else {
       add(s2_incr_, x);
     }
-    if (mean_changed(s1_incr_, s2_incr_, p_.drift_confidence)) {
+    if (mean_changed(s1_incr_, s2_incr_, log_inv_drift_)) {
       warning_ = false;
       drift_ = true;
-    } else if (mean_changed(s1_incr_, s2_incr_, p_.warning_confidence)) {
+    } else if (mean_changed(s1_incr_, s2_incr_, log_inv_warning_)) {
       warning_ = true;
       drift_ = false;
     } else {
       warning_ = drift_ = false;
     }
 
-    eps = bound(total_.ibc, p_.drift_confidence);
+    eps = bound(total_.ibc, log_inv_drift_);
     if (total_.ewma - eps > decr_cutpoint_) {
       decr_cutpoint_ = total_.ewma - eps;
       s1_decr_ = total_;
@@ -800,8 +847,8 @@ class HddmW {
       add(s2_decr_, x);
     }
     if (p_.two_sided_test) {
-      if (mean_changed(s2_decr_, s1_decr_, p_.drift_confidence)) drift_ = true;
-      else if (mean_changed(s2_decr_, s1_decr_, p_.warning_confidence)) warning_ = true;
+      if (mean_changed(s2_decr_, s1_decr_, log_inv_drift_)) drift_ = true;
+      else if (mean_changed(s2_decr_, s1_decr_, log_inv_warning_)) warning_ = true;
     }
     return drift_;
   }
@@ -862,15 +909,18 @@ class HddmW {
     s.ibc = p_.lambda_val * p_.lambda_val + std::pow(1 - p_.lambda_val, 2) * s.ibc;
   }
 
-  static double bound(double ibc, double confidence) { return std::sqrt(ibc * std::log(1 / confidence) / 2); }
+  // McDiarmid's bound at confidence c, given as ln(1 / c) (computed once: the same doubles as
+  // river computes each time).
+  static double bound(double ibc, double log_inv_confidence) { return std::sqrt(ibc * log_inv_confidence / 2); }
 
   // Whether b's mean exceeds a's by more than the bound.
-  static bool mean_changed(const Sample& a, const Sample& b, double confidence) {
+  static bool mean_changed(const Sample& a, const Sample& b, double log_inv_confidence) {
     if (!(a.is_init && b.is_init)) return false;
-    return b.ewma - a.ewma > bound(a.ibc + b.ibc, confidence);
+    return b.ewma - a.ewma > bound(a.ibc + b.ibc, log_inv_confidence);
   }
 
   Params p_;
+  double log_inv_drift_ = 0.0, log_inv_warning_ = 0.0;
   Sample total_, s1_incr_, s2_incr_, s1_decr_, s2_decr_;
   double incr_cutpoint_ = 0.0, decr_cutpoint_ = 0.0;
   bool drift_ = false, warning_ = false;
