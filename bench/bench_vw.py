@@ -39,7 +39,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import List, Callable
 
 CASES: dict[str, list[str]] = {"logistic": [], "logistic -q ua": ["-q", "ua"]}
 
@@ -137,6 +137,18 @@ def tool_version(cmd: list[str]) -> str:
         return "?"
 
 
+def replace_section(path: Path, heading: str, text: str) -> str:
+    """The file's text with the section under `heading` (up to the next '# ' heading) replaced."""
+    old = path.read_text() if path.exists() else ""
+    sections: List[str] = []
+    for line in old.splitlines(keepends=True):
+        if line.startswith("# ") or not sections:
+            sections.append("")
+        sections[-1] += line
+    kept = [s for s in sections if s.strip() and not s.startswith(heading + "\n")]
+    return "\n".join(part.rstrip("\n") + "\n" for part in [text, *kept])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lines", type=int, default=1_000_000, help="click-log lines (default 1000000)")
@@ -198,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
         ])
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
+        Path(args.out).write_text(replace_section(Path(args.out), "# wabbit vs Vowpal Wabbit", text))
         log(f"wrote {args.out}")
     return 0
 

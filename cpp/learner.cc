@@ -119,7 +119,8 @@ Outcome learn_gd(Learner& L, Example& ex) {
   if (ex.labelled() && weight > 0.f) {
     const Range range{st.min_label, st.max_label};
     const float y = ex.label;
-    if (loss.loss(range, pred, y) > 0.f) {
+    const float example_loss = loss.loss(range, pred, y);  // computed once: it needs log and exp
+    if (example_loss > 0.f) {
       float pred_per_update;
       if constexpr (Adaptive || Normalized) {
         const float grad_squared = weight * loss.square_grad(pred, y);
@@ -222,7 +223,7 @@ Outcome learn_gd(Learner& L, Example& ex) {
       }
       if (st.contraction < 1e-9 || st.gravity > 1e3) L.sync_weights();
     }
-    out.loss = reported_loss(loss, cfg, range, pred, out.output, y, weight);
+    out.loss = cfg.binary ? reported_loss(loss, cfg, range, pred, out.output, y, weight) : example_loss * weight;
   }
   advance_clock(st, ex);
   return out;

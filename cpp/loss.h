@@ -51,10 +51,19 @@ struct LogisticLoss {
   float hi = 1.f;
 
   float std_label(float y) const { return (y - lo) / (hi - lo); }
+  // VW mixes the two sides as s * f(+1) + (1 - s) * f(-1). For the usual labels s is exactly 0 or 1
+  // and the other side (always finite: predictions are clamped to [-50, 50]) is multiplied by 0, so
+  // computing one side gives the same float and saves the transcendental calls.
+  template <class F>
+  float mix(float y, F&& f) const {
+    const float s = std_label(y);
+    if (s == 1.f) return f(1.f);
+    if (s == 0.f) return f(-1.f);
+    return s * f(1.f) + (1.f - s) * f(-1.f);
+  }
   static float loss_sub(float p, float y) { return std::log(1.f + std::exp(-y * p)); }
   float loss(const Range&, float p, float y) const {
-    const float s = std_label(y);
-    return s * loss_sub(p, 1.f) + (1.f - s) * loss_sub(p, -1.f);
+    return mix(y, [p](float side) { return loss_sub(p, side); });
   }
   // W(exp(x)) - x, VW's approximation of the Lambert W function (absolute error < 9e-5).
   static float wexpmx(float x) {
@@ -72,18 +81,15 @@ struct LogisticLoss {
     return -(y * w + p) / ppu;
   }
   float update(float p, float y, float scale, float ppu) const {
-    const float s = std_label(y);
-    return s * update_sub(p, 1.f, scale, ppu) + (1.f - s) * update_sub(p, -1.f, scale, ppu);
+    return mix(y, [=](float side) { return update_sub(p, side, scale, ppu); });
   }
   static float unsafe_update_sub(float p, float y, float scale) { return y * scale / (1.f + std::exp(y * p)); }
   float unsafe_update(float p, float y, float scale) const {
-    const float s = std_label(y);
-    return s * unsafe_update_sub(p, 1.f, scale) + (1.f - s) * unsafe_update_sub(p, -1.f, scale);
+    return mix(y, [=](float side) { return unsafe_update_sub(p, side, scale); });
   }
   static float first_derivative_sub(float p, float y) { return -y / (1.f + std::exp(y * p)); }
   float first_derivative(const Range&, float p, float y) const {
-    const float s = std_label(y);
-    return s * first_derivative_sub(p, 1.f) + (1.f - s) * first_derivative_sub(p, -1.f);
+    return mix(y, [p](float side) { return first_derivative_sub(p, side); });
   }
   float square_grad(float p, float y) const {
     const float d = first_derivative(Range{}, p, y);
