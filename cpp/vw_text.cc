@@ -7,6 +7,10 @@
 
 #include "hash.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace wabbit {
 namespace {
 
@@ -51,6 +55,47 @@ inline bool ends_token(const char* p, const char* end) { return p >= end || byte
 // for the common case (no control characters to trim).
 inline const char* scan_and_hash_name(const char* p, const char* end, uint32_t seed, uint32_t& hash) {
   const char* start = p;
+#if defined(__SSE2__) && !defined(WABBIT_SCALAR)
+  // 16 bytes at a time: find the first byte that ends the name (space, tab, '|', CR, ':'), and
+  // note whether any byte before it is not a digit, or is one VW's hasher would trim.
+  bool other = false;  // a byte that is not a digit
+  bool ctrl = false;   // a control byte (< 0x20) other than the delimiters
+  while (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i delim = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\t'))),
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('|')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\r'))),
+                     _mm_cmpeq_epi8(v, _mm_set1_epi8(':'))));
+    const unsigned dmask = static_cast<unsigned>(_mm_movemask_epi8(delim));
+    // digits: (v - '0') as unsigned <= 9  <=>  max(v - '0', 9) == 9 in unsigned bytes
+    const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+    const unsigned digit = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(d, _mm_set1_epi8(9)), _mm_set1_epi8(9))));
+    // control bytes: 0x00..0x1f (signed compare: bytes >= 0x80 are negative and excluded)
+    const __m128i c = _mm_and_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)), _mm_cmpgt_epi8(v, _mm_set1_epi8(-1)));
+    const unsigned cmask = static_cast<unsigned>(_mm_movemask_epi8(c));
+    const unsigned before = dmask ? (1u << __builtin_ctz(dmask)) - 1u : 0xFFFFu;
+    other |= (~digit & before & 0xFFFFu) != 0;
+    ctrl |= (cmask & before & ~dmask) != 0;
+    if (dmask) {
+      p += __builtin_ctz(dmask);
+      break;
+    }
+    p += 16;
+  }
+  if (end - p < 16 || (p < end && (byte_class(*p) & 3) == 0)) {
+    while (p < end) {
+      const uint8_t k = byte_class(*p);
+      if (k & 3) break;
+      other |= k != 4;
+      ctrl |= k == 8;
+      ++p;
+    }
+  }
+  const size_t len = static_cast<size_t>(p - start);
+  if (ctrl) hash = hash_string(std::string_view(start, len), seed);  // trimming applies
+  else if (other) hash = murmur3_x86_32(start, len, seed);
+  else hash = hash_string(std::string_view(start, len), seed);  // digits only (or empty)
+#else
   uint8_t seen = 0;
   uint32_t number = 0;
   while (p < end) {
@@ -64,6 +109,7 @@ inline const char* scan_and_hash_name(const char* p, const char* end, uint32_t s
   if (seen & 8) hash = hash_string(std::string_view(start, len), seed);  // trimming applies
   else if (seen & 16) hash = murmur3_x86_32(start, len, seed);
   else hash = number + seed;  // digits only (or empty): the integer value plus the seed
+#endif
   return p;
 }
 
