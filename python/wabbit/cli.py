@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Optional, Sequence, TextIO
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 
 from wabbit import _core
 from wabbit._io import input_fd
@@ -70,6 +70,7 @@ def run(opts: Options, err: TextIO) -> int:
             model = fresh
     else:
         model = Model._from_options(_model_only(opts))
+    drift = opts.drift_config()
     quiet = opts.quiet
     additive, step, first_dump = opts.progress_schedule()
     model._core.reset_stats(first_dump)
@@ -105,6 +106,8 @@ def run(opts: Options, err: TextIO) -> int:
         say("Algorithm used: Proximal-FTRL")
         say(f"ftrl_alpha = {_g(cfg['ftrl_alpha'])}")
         say(f"ftrl_beta = {_g(cfg['ftrl_beta'])}")
+    if drift is not None:
+        _attach_monitor(model, drift, say)
     if opts.data:
         say(f"Reading datafile = {opts.data}")
 
@@ -146,6 +149,8 @@ def run(opts: Options, err: TextIO) -> int:
             os.close(pred_fd)
     if not quiet:
         err.write(summary(model, bad_lines=int(result["bad_lines"])))
+        if model.drift_monitor is not None:
+            err.write("".join(line + "\n" for line in model.drift_monitor.summary()))
     if opts.final_regressor:
         model.save(opts.final_regressor, predict_only=opts.predict_only_model)
     for path, names in ((opts.readable_model, False), (opts.invert_hash, True)):
@@ -178,10 +183,38 @@ def _run_source(model: Model, label: str, fd: int, run_opts: Dict[str, Any], opt
     """One input through the core; learning runs are recorded in the lineage and, with --store,
     written behind every --save_every examples and saved there at the end."""
     if not run_opts["learn"]:
-        return model._core.run_fd(fd, run_opts)
+        if model.drift_monitor is None:
+            return model._core.run_fd(fd, run_opts)
+        result = model._core.run_fd(fd, model._hooked(run_opts, [], learn=False))  # -t with --drift: alerts
+        model.drift_monitor._hand_over(model)
+        return result
     return model._learning_run(
         label, lambda o: model._core.run_fd(fd, o), run_opts, save_every=opts.save_every or 0, store=store
     )
+
+
+def _attach_monitor(model: Model, drift: Dict[str, Any], say: Callable[[str], None]) -> None:
+    """--drift: the detector, and a monitor whose messages go into the progress output."""
+    from wabbit import drift as detectors
+
+    cls = getattr(detectors, drift["detector"])
+    try:
+        detector = cls(**drift["params"])
+    except (TypeError, ValueError) as e:
+        raise OptionError(f"--drift {drift['name']}: {e}") from None
+    model.monitor(
+        detector,
+        drift["signal"],
+        drift["response"],
+        every=drift["every"],
+        boost_factor=drift["boost_factor"],
+        boost_examples=drift["boost_examples"],
+        gate=drift["gate"],
+        log=say,
+        name=drift["name"],
+    )
+    say(f"drift detection = {detector!r} on the {drift['signal']}, every {drift['every']} examples; "
+        f"response: {drift['response']}")
 
 
 def summary(model: Model, bad_lines: int = 0) -> str:

@@ -14,6 +14,7 @@ True
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import struct
@@ -33,6 +34,7 @@ from wabbit.options import Options, OptionError, parse_args
 if TYPE_CHECKING:  # numpy is imported by the core when it returns arrays; the CLI never needs it
     import numpy as np
 
+    from wabbit.monitor import DriftEvent, Monitor
     from wabbit.store import ModelStore
 
 __all__ = ["Model", "Snapshot", "load", "Example", "Source", "Contribution"]
@@ -90,6 +92,7 @@ class Model:
         self._parent: Optional[int] = None
         self._py_examples = 0
         self._py_started: Optional[float] = None
+        self._monitor: Optional["Monitor"] = None
 
     @classmethod
     def _from_options(cls, opts: Options, metadata: Optional[Dict[str, Any]] = None) -> "Model":
@@ -104,11 +107,19 @@ class Model:
         A text line carries its own label (``"1 |f a b"``); a dict example takes ``label`` (and
         optionally the importance ``weight`` and the ``initial`` offset). An unlabelled example
         changes nothing but the clock. A malformed line raises ValueError and changes nothing.
+        With a :meth:`monitor` attached, the example's signal is buffered for the detector (handed
+        over every ``every`` calls) and a challenger learns it too; a call then costs a few
+        microseconds more.
         """
         if isinstance(example, str):
             if label is not None:
                 raise TypeError("a text example carries its own label; pass label= only with a dict example")
-            p = self._core.learn_line(example)
+            if self._monitor is not None:
+                p = self._monitor._learn_single(self, example, None, 1.0, 0.0)
+            else:
+                p = self._core.learn_line(example)
+        elif self._monitor is not None:
+            p = self._monitor._learn_single(self, _as_dict(example), label, float(weight), float(initial))
         else:
             p = self._core.learn_dict(_as_dict(example), label, float(weight), float(initial))
         if not self._py_examples:
@@ -192,20 +203,25 @@ class Model:
         started = time.time()
         before = self._core.stats()["example_number"]
         writer = BackgroundWriter(store) if store is not None and save_every else None
-        opts = dict(opts)
+        hooks: List[Tuple[int, Callable[[int], None]]] = []
         if writer is not None:
 
-            def hook(n: int) -> None:
+            def snapshot(n: int) -> None:
                 partial = SourceRecord(label, int(n), first_line, None, 0, started, time.time())
                 writer.submit(self._snapshot(f"{label}: {n} examples", partial))
 
-            opts["every"] = int(save_every)
-            opts["hook"] = hook
+            hooks.append((int(save_every), snapshot))
+        opts = self._hooked(opts, hooks, learn=True)
         try:
             res = run(opts)
         except BaseException as e:
             if writer is not None:
                 writer.close(raise_error=False)
+            if self._monitor is not None:  # what was learned before the failure is still watched
+                try:
+                    self._monitor._hand_over(self)
+                except Exception:
+                    pass
             # learned up to the failure (--strict stops at a malformed line): record that much
             done = self._core.stats()["example_number"] - before
             if done > 0:
@@ -213,6 +229,8 @@ class Model:
                 last = int(m.group(1)) - 1 if m else None
                 self._add_source(SourceRecord(label, done, first_line, last, 0, started, time.time()))
             raise
+        if self._monitor is not None:
+            self._monitor._hand_over(self)  # the examples after the last batch boundary
         if res["examples"] > 0:
             last_line = first_line + int(res["lines"]) - 1
             self._add_source(
@@ -231,6 +249,99 @@ class Model:
                 if writer.error is not None:
                     raise writer.error
         return res
+
+    def _hooked(self, opts: Dict[str, Any], hooks: List[Tuple[int, Callable[[int], None]]], *, learn: bool) -> Dict[str, Any]:
+        """Run options with the monitor's (signals, challenger, batch hand-over) and one core hook
+        that calls each of ``hooks`` (every, function) every ``every`` examples of the run."""
+        opts = dict(opts)
+        mon = self._monitor
+        if mon is not None:
+            mon._flush_single(self)  # single learn() calls buffered before this run come first
+            opts.update(mon._run_options(learn))
+            hooks = hooks + [(mon.every, lambda n: mon._hand_over(self))]
+        if not hooks:
+            return opts
+        every = 0
+        for n, _ in hooks:
+            every = math.gcd(every, n)
+        if len(hooks) == 1:
+            opts["every"], opts["hook"] = every, hooks[0][1]
+            return opts
+
+        def hook(n: int) -> None:
+            for k, fn in hooks:
+                if n % k == 0:
+                    fn(n)
+
+        opts["every"], opts["hook"] = every, hook
+        return opts
+
+    # ------------------------------------------------------------------ monitoring
+    def monitor(
+        self,
+        detector: Any,
+        signal: Union[str, Callable[..., Any]] = "loss",
+        on_drift: Union[str, Callable[["Model", "DriftEvent"], Any]] = "alert",
+        *,
+        every: int = 1000,
+        boost_factor: float = 3.0,
+        boost_examples: int = 10_000,
+        gate: int = 1000,
+        callback: Optional[Callable[["DriftEvent"], Any]] = None,
+        log: Optional[Callable[[str], Any]] = None,
+        name: Optional[str] = None,
+    ) -> Optional["Monitor"]:
+        """Watch this model's learning with a drift detector, and respond to its alarms.
+
+        ``detector``: one of :mod:`wabbit.drift`'s (or anything with ``update_many`` and
+        ``reset``); None detaches the monitor. ``signal``: ``"loss"`` (progressive loss),
+        ``"error"`` (0/1 misclassification) or ``f(label, prediction, loss) -> values`` on numpy
+        arrays. ``on_drift``: ``"alert"``, ``"reset"``, ``"boost"`` (learning rate times
+        ``boost_factor`` for ``boost_examples`` examples), ``"switch"`` (promote a challenger;
+        ``gate``: examples it learns before an alarm-started one is judged) or
+        ``f(model, event)``. Every ``every`` examples the learning loop hands the detector a
+        batch; responses apply at those boundaries. ``callback(event)`` is called for each event;
+        ``log(message)`` replaces the ``wabbit.monitor`` logger. Returns the
+        :class:`wabbit.monitor.Monitor` (its events are also in :attr:`drift_events`). The whole
+        story, with the gate and the example indices, is in :mod:`wabbit.monitor`.
+
+        >>> import wabbit
+        >>> from wabbit.drift import PageHinkley
+        >>> m = wabbit.Model("--loss_function logistic")
+        >>> mon = m.monitor(PageHinkley(threshold=5, mode="up"), on_drift="reset", every=50, log=print)
+        >>> _ = m.learn_many(["1 |f a", "-1 |f b"] * 200 + ["-1 |f a", "1 |f b"] * 200)
+        drift detected at example 402 (PageHinkley): weights reset at example 451
+        >>> m.drift_events[0].index, m.drift_events[0].response
+        (401, 'reset')
+        >>> m.monitor(None)
+        """
+        if detector is None:
+            self._monitor = None
+            return None
+        from wabbit.monitor import Monitor
+
+        mon = Monitor(
+            detector, signal, on_drift, every=every, boost_factor=boost_factor, boost_examples=boost_examples,
+            gate=gate, callback=callback, log=log, name=name,
+        )
+        mon._attach(self)
+        self._monitor = mon
+        return mon
+
+    @property
+    def drift_monitor(self) -> Optional["Monitor"]:
+        """The attached :class:`wabbit.monitor.Monitor` (None when the model is not monitored)."""
+        return self._monitor
+
+    @property
+    def drift_events(self) -> List["DriftEvent"]:
+        """What the monitor noticed and did (warnings, alarms, switches, drops), oldest first.
+
+        Single :meth:`learn` calls reach the monitor every ``every`` calls (and before the next
+        ``learn_many``), so their latest events may not be here yet."""
+        if self._monitor is None:
+            return []
+        return list(self._monitor.events)
 
     # ------------------------------------------------------------------ snapshots
     def snapshot(self, note: str = "") -> "Snapshot":
@@ -383,6 +494,7 @@ class Model:
     def copy(self) -> "Model":
         """An independent copy (weights, online state, statistics and lineage)."""
         new = Model.__new__(Model)
+        new._monitor = None
         new._copy_state_from(self)
         return new
 

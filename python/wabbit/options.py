@@ -88,6 +88,16 @@ FLAGS: List[Flag] = [
     Flag("save_every", ("--save_every",), "int", "every N examples, write a snapshot into --store from a background thread"),
     Flag("store", ("--store",), "str", "model store folder: versions, CURRENT pointer, rollback (the final model is saved there too)"),
     Flag("store_keep", ("--store_keep",), "int", "versions the --store keeps besides the current one (default 10)"),
+    Flag("drift", ("--drift",), "str", "watch the learning with a drift detector: adwin, ph, kswin, ddm, eddm, hddm_a or hddm_w"),
+    Flag("drift_response", ("--drift_response",), "str", "on a drift alarm: alert (default), reset, boost or switch (to a challenger)"),
+    Flag("drift_signal", ("--drift_signal",), "str", "what the detector watches: loss (default for adwin, ph, kswin) or error (0/1; default for the others)"),
+    Flag("drift_every", ("--drift_every",), "int", "hand the detector the signal every N examples; responses apply there (default 1000)"),
+    Flag("drift_delta", ("--drift_delta",), "float", "ADWIN's delta (default 0.002) or Page-Hinkley's delta (default 0.005)"),
+    Flag("drift_threshold", ("--drift_threshold",), "float", "Page-Hinkley's threshold (default 50) or DDM's drift threshold (default 3)"),
+    Flag("drift_param", ("--drift_param",), "list", "any detector parameter as NAME=VALUE, with river's names (e.g. clock=16, alpha=0.001)"),
+    Flag("drift_boost", ("--drift_boost",), "float", "--drift_response boost: learning-rate factor (default 3)"),
+    Flag("drift_boost_examples", ("--drift_boost_examples",), "int", "--drift_response boost: examples the boost lasts (default 10000)"),
+    Flag("drift_gate", ("--drift_gate",), "int", "--drift_response switch: examples a challenger started at an alarm learns before the gate (default 1000)"),
     Flag("onethread", ("--onethread",), "bool", "accepted for VW compatibility (wabbit reads and learns in one thread)"),
     Flag("kill_cache", ("-k", "--kill_cache"), "bool", "accepted for VW compatibility (wabbit keeps no cache file)"),
     Flag("passes", ("--passes",), "int", "number of passes (only 1 is supported)"),
@@ -160,6 +170,16 @@ class Options:
     save_every: Optional[int] = None
     store: Optional[str] = None
     store_keep: Optional[int] = None
+    drift: Optional[str] = None
+    drift_response: Optional[str] = None
+    drift_signal: Optional[str] = None
+    drift_every: Optional[int] = None
+    drift_delta: Optional[float] = None
+    drift_threshold: Optional[float] = None
+    drift_param: List[str] = field(default_factory=list)
+    drift_boost: Optional[float] = None
+    drift_boost_examples: Optional[int] = None
+    drift_gate: Optional[int] = None
     onethread: bool = False
     kill_cache: bool = False
     passes: Optional[int] = None
@@ -348,6 +368,75 @@ class Options:
             value += 1.0
         return False, value, 1.0
 
+    def drift_config(self) -> Optional[Dict[str, Any]]:
+        """The --drift flags, checked: the detector's class name in :mod:`wabbit.drift` and its
+        parameters, and the monitor's settings (None without --drift).
+
+        --drift_delta goes to ADWIN or Page-Hinkley, --drift_threshold to Page-Hinkley or DDM;
+        --drift_param NAME=VALUE to any detector (river's parameter names). Page-Hinkley watches
+        increases only (``mode="up"``) unless --drift_param mode=both: a falling loss is no alarm.
+
+        >>> parse_args("--drift adwin --drift_delta 0.01 --drift_response switch").drift_config()["params"]
+        {'delta': 0.01}
+        >>> c = parse_args("--drift ph --drift_param min_instances=100").drift_config()
+        >>> c["detector"], c["params"], c["signal"], c["response"]
+        ('PageHinkley', {'mode': 'up', 'min_instances': 100}, 'loss', 'alert')
+        """
+        given = [f.names[-1] for f in FLAGS if f.dest.startswith("drift_") and self.given(f.dest)]
+        if self.drift is None:
+            if given:
+                raise OptionError(f"{', '.join(given)} need --drift DETECTOR")
+            return None
+        name = self.drift.lower()
+        if name not in _DETECTORS:
+            raise OptionError(f"--drift must be one of {', '.join(_DETECTORS)}, got {self.drift!r}")
+        detector = _DETECTORS[name]
+        params: Dict[str, Any] = {"mode": "up"} if name == "ph" else {}
+        for flag, value, takers in (
+            ("--drift_delta", self.drift_delta, {"adwin": "delta", "ph": "delta"}),
+            ("--drift_threshold", self.drift_threshold, {"ph": "threshold", "ddm": "drift_threshold"}),
+        ):
+            if value is None:
+                continue
+            if name not in takers:
+                raise OptionError(f"{flag} applies to {' and '.join(takers)}; use --drift_param NAME=VALUE for {name}")
+            params[takers[name]] = value
+        for item in self.drift_param:
+            key, eq, raw = item.partition("=")
+            if not eq or not key.strip():
+                raise OptionError(f"--drift_param takes NAME=VALUE, got {item!r}")
+            params[key.strip()] = _param_value(raw.strip())
+        response = self.drift_response or "alert"
+        if response not in ("alert", "reset", "boost", "switch"):
+            raise OptionError(f"--drift_response must be alert, reset, boost or switch, got {response!r}")
+        if self.testonly and response != "alert":
+            raise OptionError(f"--drift_response {response} changes what is learned; with -t only alert applies")
+        signal = self.drift_signal or ("loss" if name in ("adwin", "ph", "kswin") else "error")
+        if signal not in ("loss", "error"):
+            raise OptionError(f"--drift_signal must be loss or error, got {signal!r}")
+        for flag, value in (("--drift_every", self.drift_every), ("--drift_boost_examples", self.drift_boost_examples),
+                            ("--drift_gate", self.drift_gate)):
+            if value is not None and value < 1:
+                raise OptionError(f"{flag} takes a positive number of examples, got {value}")
+        if self.drift_boost is not None and not self.drift_boost > 0:
+            raise OptionError(f"--drift_boost takes a positive factor, got {self.drift_boost}")
+        for flag, value, wanted in (("--drift_boost", self.drift_boost, "boost"),
+                                    ("--drift_boost_examples", self.drift_boost_examples, "boost"),
+                                    ("--drift_gate", self.drift_gate, "switch")):
+            if value is not None and response != wanted:
+                raise OptionError(f"{flag} applies only to --drift_response {wanted}")
+        return {
+            "name": name,
+            "detector": detector,
+            "params": params,
+            "response": response,
+            "signal": signal,
+            "every": 1000 if self.drift_every is None else self.drift_every,
+            "boost_factor": 3.0 if self.drift_boost is None else self.drift_boost,
+            "boost_examples": 10_000 if self.drift_boost_examples is None else self.drift_boost_examples,
+            "gate": 1000 if self.drift_gate is None else self.drift_gate,
+        }
+
     def run_time_flags(self) -> List[str]:
         """Names of run-time flags that were given (these make no sense in Model(...))."""
         return [f.names[-1] for f in FLAGS if not f.model and self.given(f.dest)]
@@ -357,6 +446,25 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return repr(v) if v != int(v) else str(int(v)) if abs(v) < 1e15 else repr(v)
     return str(v)
+
+
+_DETECTORS = {"adwin": "ADWIN", "ph": "PageHinkley", "kswin": "KSWIN", "ddm": "DDM", "eddm": "EDDM",
+              "hddm_a": "HDDMA", "hddm_w": "HDDMW"}
+
+
+def _param_value(raw: str) -> Any:
+    """A --drift_param value: an integer, a number, true/false, none, or the text itself."""
+    low = raw.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw
 
 
 def _convert(flag: Flag, name: str, raw: str) -> Any:
