@@ -328,6 +328,8 @@ class PyModel {
     d["label"] = py::array_t<float>(signals_.label.size(), signals_.label.data());
     d["prediction"] = py::array_t<float>(signals_.prediction.size(), signals_.prediction.data());
     d["loss"] = py::array_t<float>(signals_.loss.size(), signals_.loss.data());
+    d["shadow_prediction"] = py::array_t<float>(signals_.shadow_prediction.size(), signals_.shadow_prediction.data());
+    d["shadow_loss"] = py::array_t<float>(signals_.shadow_loss.size(), signals_.shadow_loss.data());
     signals_.clear();
     return d;
   }
@@ -335,7 +337,11 @@ class PyModel {
   void set_rate_factor(float f) { learner_->set_rate_factor(f); }
   float rate_factor() const { return learner_->rate_factor(); }
   // Exchanges what the two models have learned (weights and online state), not their statistics.
-  void swap_learner(PyModel& other) { std::swap(learner_, other.learner_); }
+  // In place: a run in progress on either model goes on with the exchanged contents.
+  void swap_learner(PyModel& other) {
+    if (&other == this) return;
+    learner_->swap(*other.learner_);
+  }
   Learner* learner() { return learner_.get(); }
 
   // Model file -----------------------------------------------------------------------------

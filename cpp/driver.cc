@@ -99,14 +99,20 @@ class Runner {
     } else {
       o.output = learner_.predict_const(ex_);
     }
-    if (opt_.shadow != nullptr && opt_.learn) {
+    Outcome shadow;
+    const bool shadowed = opt_.shadow != nullptr && opt_.learn;
+    if (shadowed) {
       opt_.shadow->observe_namespaces(ex_);
-      opt_.shadow->learn(ex_);
+      shadow = opt_.shadow->learn(ex_);
     }
     if (opt_.signals != nullptr && ex_.labelled()) {
       opt_.signals->label.push_back(ex_.label);
       opt_.signals->prediction.push_back(o.output);
       opt_.signals->loss.push_back(ex_.weight > 0.f ? o.loss / ex_.weight : 0.f);
+      if (shadowed) {
+        opt_.signals->shadow_prediction.push_back(shadow.output);
+        opt_.signals->shadow_loss.push_back(ex_.weight > 0.f ? shadow.loss / ex_.weight : 0.f);
+      }
     }
     ++result_.examples;
     if (opt_.audit_fd >= 0) {

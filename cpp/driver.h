@@ -41,10 +41,14 @@ struct Signals {
   std::vector<float> label;
   std::vector<float> prediction;
   std::vector<float> loss;
+  std::vector<float> shadow_prediction;  // the shadow (challenger) on the same examples, if any
+  std::vector<float> shadow_loss;
   void clear() {
     label.clear();
     prediction.clear();
     loss.clear();
+    shadow_prediction.clear();
+    shadow_loss.clear();
   }
 };
 

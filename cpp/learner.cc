@@ -418,6 +418,24 @@ Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
   base_eta_ = eta_;
 }
 
+void Learner::swap(Learner& o) noexcept {
+  std::swap(cfg_, o.cfg_);
+  std::swap(state_, o.state_);
+  weights_.swap(o.weights_);
+  std::swap(interactions_, o.interactions_);
+  std::swap(eta_, o.eta_);
+  std::swap(base_eta_, o.base_eta_);
+  std::swap(rate_factor_, o.rate_factor_);
+  std::swap(neg_power_t_, o.neg_power_t_);
+  std::swap(neg_norm_power_, o.neg_norm_power_);
+  std::swap(update_multiplier_, o.update_multiplier_);
+  std::swap(set_minmax_, o.set_minmax_);
+  std::swap(scratch_, o.scratch_);
+  std::swap(wildcards_, o.wildcards_);
+  std::swap(seen_, o.seen_);
+  std::swap(learn_fn_, o.learn_fn_);
+}
+
 void Learner::reset() {
   Learner fresh(cfg_);
   fresh.set_rate_factor(rate_factor_);

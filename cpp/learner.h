@@ -120,6 +120,8 @@ class Learner {
     if (wildcards_) observe_slow(ex);
   }
   void observe_slow(const Example& ex);
+  // Exchanges everything with another learner, in place (references to either stay valid).
+  void swap(Learner& other) noexcept;
   // Forgets everything learned (weights, online state) but keeps the configuration.
   void reset();
   // Scales the learning rate by `factor` from now on (1 restores it); VW rules and FTRL's alpha.

@@ -15,6 +15,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace wabbit {
 
@@ -59,6 +60,16 @@ class WeightTable {
     const size_t s = stride();
     float* d = data_;
     for (uint64_t r = 0; r < rows_; ++r) d[r * s + slot] = v;
+  }
+
+  void swap(WeightTable& o) noexcept {
+    std::swap(data_, o.data_);
+    std::swap(mapped_, o.mapped_);
+    std::swap(bytes_, o.bytes_);
+    std::swap(bits_, o.bits_);
+    std::swap(shift_, o.shift_);
+    std::swap(rows_, o.rows_);
+    std::swap(mask_, o.mask_);
   }
 
   // Copies another table. Pages that are all zero in the source are skipped, so the copy of a

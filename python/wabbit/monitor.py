@@ -43,7 +43,7 @@ Responses (``on_drift=``):
   starts afresh (it watches a new model). The challenger learns every example of a monitored run,
   so learning costs about twice as much;
 * a callable ``f(model, event)``: called at the batch boundary for each alarm; it can do anything
-  to the model (``model._core`` offers ``reset_learner()`` and ``set_rate_factor()``).
+  to the model (``model._core`` offers ``reset_learner()``, ``set_rate_factor()`` and ``swap_learner()``).
 
 ``reset``, ``boost`` and ``switch`` act only on alarms where the signal rose (a model that got
 worse). The direction is ADWIN's own (the mean of the part of its window it kept against the part
@@ -82,7 +82,6 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 import numpy as np
 
 from wabbit import _core
-from wabbit._version import __version__
 
 if TYPE_CHECKING:
     from wabbit.model import Model
@@ -519,9 +518,7 @@ class Monitor:
         """The challenger's weights and online state become the champion's, in place (the running
         loop keeps learning into the same learner, so the switch shows in what it reports)."""
         assert self._challenger is not None
-        data = self._challenger._core.to_bytes(__version__, model.args, "", False)
-        _, blob = _core.read_model(data)
-        model._core.install(blob)
+        model._core.swap_learner(self._challenger._core)  # in place: instant, and the running loop sees it
         self._restart_detector()
         self._active = None
         self._after = []
