@@ -130,26 +130,6 @@ def vw_runs(linear_streams, tmp_path_factory, vw_available):
     return get
 
 
-def summary_problems(actual_stderr: str, expected_stderr: str) -> list:
-    problems = []
-    act = vwcompare.summary(actual_stderr)
-    exp = vwcompare.summary(expected_stderr)
-    for key in ("number of examples", "weighted example sum", "weighted label sum", "total feature number"):
-        if key not in act:
-            problems.append(f"'{key}' missing from wabbit's summary")
-        elif vwcompare.line_difference(act[key], exp[key]):
-            problems.append(f"'{key}': wabbit {act[key]}, VW {exp[key]}")
-    if "average loss" not in act:
-        problems.append("'average loss' missing from wabbit's summary")
-    else:
-        a = vwcompare.summary_value(actual_stderr, "average loss")
-        e = vwcompare.summary_value(expected_stderr, "average loss")
-        # relative 1e-4, plus one unit of the 6th decimal VW prints
-        if not math.isclose(a, e, rel_tol=1e-4, abs_tol=1.01e-6):
-            problems.append(f"'average loss': wabbit {a}, VW {e}")
-    return problems
-
-
 def assert_predictions_match(ours: list, theirs: list, examples: list, what: str) -> None:
     assert len(ours) == len(theirs), f"{what}: {len(ours)} predictions, VW wrote {len(theirs)}"
     tag_diffs = [(i, o[1], t[1]) for i, (o, t) in enumerate(zip(ours, theirs)) if o[1] != t[1]]
@@ -189,7 +169,7 @@ def test_linear_parity_with_vw(case, linear_streams, vw_runs, tmp_path):
     ours = vwcompare.parse_predictions(pred)
     theirs = vwcompare.parse_predictions(vw_pred)
     assert_predictions_match(ours, theirs, examples, f"{case} ({CASES[case][1]})")
-    problems = summary_problems(proc.stderr, vw_proc.stderr)
+    problems = vwcompare.summary_problems(proc.stderr, vw_proc.stderr)
     assert not problems, f"{case}: summary differs from VW:\n  " + "\n  ".join(problems) + "\n" + vwcompare.describe_run(proc)
 
 

@@ -274,28 +274,6 @@ def vw_outputs(streams, tmp_path_factory, vw_available):
 # ---------------------------------------------------------------------------------------------
 
 
-def _summary_problems(actual_stderr: str, expected_stderr: str):
-    problems = []
-    act = vwcompare.summary(actual_stderr)
-    exp = vwcompare.summary(expected_stderr)
-    for key in ("number of examples", "weighted example sum", "weighted label sum", "total feature number"):
-        if key not in act:
-            problems.append(f"'{key}' missing from wabbit's summary")
-            continue
-        reason = vwcompare.line_difference(act[key], exp[key])
-        if reason:
-            problems.append(f"'{key}': wabbit {act[key]}, VW {exp[key]}")
-    if "average loss" not in act:
-        problems.append("'average loss' missing from wabbit's summary")
-    else:
-        a = vwcompare.summary_value(actual_stderr, "average loss")
-        e = vwcompare.summary_value(expected_stderr, "average loss")
-        # relative 1e-4; plus one unit of the 6th decimal VW prints (rounding of the printed value)
-        if not math.isclose(a, e, rel_tol=1e-4, abs_tol=1.01e-6):
-            problems.append(f"'average loss': wabbit {a}, VW {e} (relative difference {abs(a - e) / max(abs(e), 1e-300):.3g})")
-    return problems
-
-
 @pytest.mark.parametrize("flagset", list(FLAG_SETS))
 def test_parity_with_vw(flagset, streams, vw_outputs, run_wabbit, tmp_path):
     data, examples = streams[stream_for(flagset)]
@@ -331,7 +309,7 @@ def test_parity_with_vw(flagset, streams, vw_outputs, run_wabbit, tmp_path):
         f"largest differences (diff, line, wabbit, VW): {worst}"
     )
 
-    problems = _summary_problems(proc.stderr, vw_proc.stderr)
+    problems = vwcompare.summary_problems(proc.stderr, vw_proc.stderr)
     assert not problems, f"{flagset}: summary differs from VW:\n  " + "\n  ".join(problems) + (
         "\n" + vwcompare.describe_run(proc)
     )

@@ -172,6 +172,28 @@ def summary_value(stderr_text: str, key: str) -> float:
     return value
 
 
+def summary_problems(actual_stderr: str, expected_stderr: str) -> List[str]:
+    """Differences between wabbit's and VW's summaries for a parity run: counts and sums as VW's
+    runner compares them; average loss within 1e-4 relative (plus one unit of the 6th decimal VW
+    prints)."""
+    problems: List[str] = []
+    act = summary(actual_stderr)
+    exp = summary(expected_stderr)
+    for key in ("number of examples", "weighted example sum", "weighted label sum", "total feature number"):
+        if key not in act:
+            problems.append(f"'{key}' missing from wabbit's summary")
+        elif line_difference(act[key], exp[key]):
+            problems.append(f"'{key}': wabbit {act[key]}, VW {exp[key]}")
+    if "average loss" not in act:
+        problems.append("'average loss' missing from wabbit's summary")
+    else:
+        a = summary_value(actual_stderr, "average loss")
+        e = summary_value(expected_stderr, "average loss")
+        if not math.isclose(a, e, rel_tol=1e-4, abs_tol=1.01e-6):
+            problems.append(f"'average loss': wabbit {a}, VW {e} (relative difference {abs(a - e) / max(abs(e), 1e-300):.3g})")
+    return problems
+
+
 def compare_stderr(actual: str, expected: str, epsilon: float = EPSILON) -> List[str]:
     problems: List[str] = []
     exp_rows = progress_rows(expected)
