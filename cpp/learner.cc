@@ -80,18 +80,19 @@ inline float gather(Learner& L, const Example& ex, uint32_t& num_features, bool 
   float raw = testing ? 0.f : ex.initial;
   if (L.cfg_.l1 > 0.f && !L.cfg_.ftrl) {
     const float g = static_cast<float>(L.state_.gravity);
-    for (const FeatureRef& f : feats) raw += trunc_weight(f.w[0], g) * f.x;
+    for (const FeatureRef& f : feats) raw += trunc_weight(load_w(f.w), g) * f.x;
   } else {
-    for (const FeatureRef& f : feats) raw += f.w[0] * f.x;
+    for (const FeatureRef& f : feats) raw += load_w(f.w) * f.x;
   }
   if (!L.cfg_.ftrl) raw *= static_cast<float>(L.state_.contraction);
   return testing ? ex.initial + raw : raw;
 }
 
+// The label range is read by concurrent predictions (predict_const), hence the atomic stores.
 inline void widen_range(Learner& L, const Example& ex) {
   if (L.set_minmax_ && ex.labelled()) {
-    L.state_.min_label = std::min(L.state_.min_label, ex.label);
-    L.state_.max_label = std::max(L.state_.max_label, ex.label);
+    if (ex.label < L.state_.min_label) store_w(&L.state_.min_label, ex.label);
+    if (ex.label > L.state_.max_label) store_w(&L.state_.max_label, ex.label);
   }
 }
 
@@ -139,39 +140,48 @@ Outcome learn_gd(Learner& L, Example& ex) {
               x = x > 0.f ? kXMin : -kXMin;
               x2 = kX2Min;
             }
-            if constexpr (Adaptive) w[S::adaptive] += grad_squared * x2;
+            // Each slot is loaded once and stored once (relaxed atomics: see weights.h).
+            float g2 = 0.f;
+            if constexpr (Adaptive) {
+              g2 = load_w(w + S::adaptive) + grad_squared * x2;
+              store_w(w + S::adaptive, g2);
+            }
+            float nx = 0.f;
             if constexpr (Normalized) {
               const float x_abs = std::fabs(x);
-              if (x_abs > w[S::normalized]) {
-                if (w[S::normalized] > 0.f) {
+              nx = load_w(w + S::normalized);
+              if (x_abs > nx) {
+                if (nx > 0.f) {
                   if constexpr (SqrtRate) {
-                    const float rescale = w[S::normalized] / x_abs;
-                    w[0] *= Adaptive ? rescale : rescale * rescale;
+                    const float rescale = nx / x_abs;
+                    store_w(w, load_w(w) * (Adaptive ? rescale : rescale * rescale));
                   } else {
-                    const float rescale = x_abs / w[S::normalized];
-                    w[0] *= std::pow(rescale * rescale, neg_norm_power);
+                    const float rescale = x_abs / nx;
+                    store_w(w, load_w(w) * std::pow(rescale * rescale, neg_norm_power));
                   }
                 }
-                w[S::normalized] = x_abs;
+                nx = x_abs;
+                store_w(w + S::normalized, nx);
               }
-              float norm_x2 = x2 / (w[S::normalized] * w[S::normalized]);
+              float norm_x2 = x2 / (nx * nx);
               if (x2 > kX2Max) norm_x2 = 1.f;
               norm_x += norm_x2;
             }
             float rate = 1.f;
             if constexpr (Adaptive) {
-              if constexpr (SqrtRate) rate = inv_sqrt(w[S::adaptive]);
-              else rate = std::pow(w[S::adaptive], neg_power_t);
+              if constexpr (SqrtRate) rate = inv_sqrt(g2);
+              else rate = std::pow(g2, neg_power_t);
             }
             if constexpr (Normalized) {
               if constexpr (SqrtRate) {
-                const float inv_norm = 1.f / w[S::normalized];
+                const float inv_norm = 1.f / nx;
                 rate *= Adaptive ? inv_norm : inv_norm * inv_norm;
               } else {
-                rate *= std::pow(w[S::normalized] * w[S::normalized], neg_norm_power);
+                rate *= std::pow(nx * nx, neg_norm_power);
               }
             }
-            w[S::spare] = rate;
+            // VW keeps the rate in the row (a feature that occurs twice uses the last one).
+            store_w(w + S::spare, rate);
             ppu += x2 * rate;
           }
           if constexpr (Normalized) {
@@ -205,19 +215,19 @@ Outcome learn_gd(Learner& L, Example& ex) {
         // VW's lazy regularisation: shrink (L2) and truncate (L1) all weights implicitly.
         const double dev1 = loss.first_derivative(range, pred, y);
         const double eta_bar = std::fabs(dev1) > 1e-8 ? -update / dev1 : 0.0;
-        if (std::fabs(dev1) > 1e-8) st.contraction *= 1. - cfg.l2 * eta_bar;
+        if (std::fabs(dev1) > 1e-8) store_d(&st.contraction, st.contraction * (1. - cfg.l2 * eta_bar));
         update /= static_cast<float>(st.contraction);
-        st.gravity += eta_bar * cfg.l1;
+        store_d(&st.gravity, st.gravity + eta_bar * cfg.l1);
       }
       if (std::isnan(update)) update = 0.f;
 
       if (update != 0.f) {
         if constexpr (Normalized) update *= L.update_multiplier_;
         if constexpr (S::spare != 0) {
-          for (const FeatureRef& f : feats) f.w[0] += update * (f.x * f.w[S::spare]);
+          for (const FeatureRef& f : feats) store_w(f.w, load_w(f.w) + update * (f.x * load_w(f.w + S::spare)));
         } else {
           for (const FeatureRef& f : feats) {
-            if (f.x < FLT_MAX && f.x > -FLT_MAX) f.w[0] += update * f.x;
+            if (f.x < FLT_MAX && f.x > -FLT_MAX) store_w(f.w, load_w(f.w) + update * f.x);
           }
         }
       }
@@ -257,18 +267,20 @@ Outcome learn_ftrl(Learner& L, Example& ex) {
     for (const FeatureRef& f : L.scratch_) {
       float* w = f.w;
       const float gradient = update * f.x;
-      const float ng2 = w[kFtrlG2] + gradient * gradient;
+      const float g2 = load_w(w + kFtrlG2);
+      const float ng2 = g2 + gradient * gradient;
       const float sqrt_ng2 = std::sqrt(ng2);
-      const float sigma = (sqrt_ng2 - std::sqrt(w[kFtrlG2])) / alpha;
-      w[kFtrlZ] += gradient - sigma * w[0];
-      w[kFtrlG2] = ng2;
-      const float sign = w[kFtrlZ] > 0.f ? 1.f : (w[kFtrlZ] < 0.f ? -1.f : 0.f);
-      const float abs_z = w[kFtrlZ] * sign;
+      const float sigma = (sqrt_ng2 - std::sqrt(g2)) / alpha;
+      const float z = load_w(w + kFtrlZ) + (gradient - sigma * load_w(w));
+      store_w(w + kFtrlZ, z);
+      store_w(w + kFtrlG2, ng2);
+      const float sign = z > 0.f ? 1.f : (z < 0.f ? -1.f : 0.f);
+      const float abs_z = z * sign;
       if (abs_z <= l1) {
-        w[0] = 0.f;
+        store_w(w, 0.f);
       } else {
         const float step = 1.f / (l2 + (beta + sqrt_ng2) / alpha);
-        w[0] = step * sign * (l1 - abs_z);
+        store_w(w, step * sign * (l1 - abs_z));
       }
     }
     out.loss = reported_loss(loss, cfg, range, pred, out.output, y, ex.weight);
@@ -310,7 +322,7 @@ Outcome learn_classic(Learner& L, Example& ex) {
       step = static_cast<float>(tau * direction * ex.weight);
     }
     if (step != 0.f) {
-      for (const FeatureRef& f : L.scratch_) f.w[0] += step * f.x;
+      for (const FeatureRef& f : L.scratch_) store_w(f.w, load_w(f.w) + step * f.x);
     }
     out.loss = reported_loss(loss, cfg, Range{-FLT_MAX, FLT_MAX}, raw, out.output, y, ex.weight);
   }
@@ -497,15 +509,19 @@ Outcome Learner::predict(Example& ex) {
 
 float Learner::predict_const(const Example& ex) const {
   // As VW predicts when testing (-t): initial + contraction * sum of truncated w * x.
+  // Everything a learning thread may write is read with relaxed atomic loads.
   float raw = 0.f;
   const bool trunc = cfg_.l1 > 0.f && !cfg_.ftrl;
-  const float g = static_cast<float>(state_.gravity);
+  const float g = static_cast<float>(load_d(&state_.gravity));
   for_each_feature(ex, interactions_, &cfg_.ignore_linear, [&](float x, uint32_t i) {
-    const float w = weights_.row(i)[0];
+    const float w = load_w(weights_.row(i));
     raw += (trunc ? trunc_weight(w, g) : w) * x;
   });
-  if (!cfg_.ftrl) raw *= static_cast<float>(state_.contraction);
-  return output_of(cfg_, finalize_prediction(state_, ex.initial + raw));
+  if (!cfg_.ftrl) raw *= static_cast<float>(load_d(&state_.contraction));
+  OnlineState range;
+  range.min_label = load_w(&state_.min_label);
+  range.max_label = load_w(&state_.max_label);
+  return output_of(cfg_, finalize_prediction(range, ex.initial + raw));
 }
 
 void Learner::observe_slow(const Example& ex) {
@@ -531,11 +547,12 @@ void Learner::sync_weights() {
   const size_t stride = weights_.stride();
   float* d = weights_.data();
   for (uint64_t r = 0; r < weights_.rows(); ++r) {
-    float& w = d[r * stride];
-    if (w != 0.f) w = trunc_weight(w, g) * c;
+    float* w = d + r * stride;
+    const float v = load_w(w);
+    if (v != 0.f) store_w(w, trunc_weight(v, g) * c);
   }
-  state_.gravity = 0.;
-  state_.contraction = 1.;
+  store_d(&state_.gravity, 0.);
+  store_d(&state_.contraction, 1.);
 }
 
 }  // namespace wabbit

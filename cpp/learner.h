@@ -158,8 +158,9 @@ inline float trunc_weight(float w, float gravity) {
 }
 
 inline float Learner::effective_weight(const float* row) const {
-  const float w = cfg_.l1 > 0.f && !cfg_.ftrl ? trunc_weight(row[0], static_cast<float>(state_.gravity)) : row[0];
-  return w * static_cast<float>(state_.contraction);
+  const float v = load_w(row);
+  const float w = cfg_.l1 > 0.f && !cfg_.ftrl ? trunc_weight(v, static_cast<float>(load_d(&state_.gravity))) : v;
+  return w * static_cast<float>(load_d(&state_.contraction));
 }
 
 template <class F>

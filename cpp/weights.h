@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -19,6 +20,22 @@
 
 namespace wabbit {
 
+// Every access to a weight row that may race with another thread (Hogwild learners, predictions
+// made while learning) goes through these: relaxed atomic loads and stores, which compile to plain
+// moves on x86 and make the concurrent accesses well defined. Updates are load-then-store, not
+// read-modify-write: a lost update between two threads is Hogwild's accepted cost.
+static_assert(std::atomic_ref<float>::is_always_lock_free);
+static_assert(std::atomic_ref<float>::required_alignment == alignof(float));
+
+inline float load_w(const float* p) {
+  return std::atomic_ref<float>(*const_cast<float*>(p)).load(std::memory_order_relaxed);
+}
+inline void store_w(float* p, float v) { std::atomic_ref<float>(*p).store(v, std::memory_order_relaxed); }
+inline double load_d(const double* p) {
+  return std::atomic_ref<double>(*const_cast<double*>(p)).load(std::memory_order_relaxed);
+}
+inline void store_d(double* p, double v) { std::atomic_ref<double>(*p).store(v, std::memory_order_relaxed); }
+
 class WeightTable {
  public:
   WeightTable() = default;
@@ -26,6 +43,19 @@ class WeightTable {
   WeightTable(const WeightTable&) = delete;
   WeightTable& operator=(const WeightTable&) = delete;
   ~WeightTable() { release(); }
+
+  // A non-owning view of another table (a Hogwild worker's): same rows, nothing freed on exit.
+  void view_of(const WeightTable& o) {
+    release();
+    data_ = o.data_;
+    mapped_ = 0;
+    owned_ = false;
+    bytes_ = o.bytes_;
+    bits_ = o.bits_;
+    shift_ = o.shift_;
+    rows_ = o.rows_;
+    mask_ = o.mask_;
+  }
 
   void reset(uint32_t bits, uint32_t stride_shift) {
     if (bits < 1 || bits > 32) throw std::invalid_argument("bits must be in [1, 32], got " + std::to_string(bits));
@@ -39,6 +69,7 @@ class WeightTable {
     release();
     data_ = static_cast<float*>(p);
     mapped_ = bytes_;
+    owned_ = true;
   }
 
   float* row(uint32_t index) { return data_ + (static_cast<size_t>(index & mask_) << shift_); }
@@ -59,12 +90,13 @@ class WeightTable {
   void fill_slot(uint32_t slot, float v) {
     const size_t s = stride();
     float* d = data_;
-    for (uint64_t r = 0; r < rows_; ++r) d[r * s + slot] = v;
+    for (uint64_t r = 0; r < rows_; ++r) store_w(d + r * s + slot, v);
   }
 
   void swap(WeightTable& o) noexcept {
     std::swap(data_, o.data_);
     std::swap(mapped_, o.mapped_);
+    std::swap(owned_, o.owned_);
     std::swap(bytes_, o.bytes_);
     std::swap(bits_, o.bits_);
     std::swap(shift_, o.shift_);
@@ -95,11 +127,12 @@ class WeightTable {
 
  private:
   void release() {
-    if (data_ != nullptr) ::munmap(data_, mapped_);
+    if (data_ != nullptr && owned_) ::munmap(data_, mapped_);
     data_ = nullptr;
   }
   float* data_ = nullptr;
   size_t mapped_ = 0;
+  bool owned_ = true;
   size_t bytes_ = 0;
   uint32_t bits_ = 0;
   uint32_t shift_ = 0;
