@@ -14,6 +14,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
@@ -58,10 +59,13 @@ def run_wabbit(spec: Spec) -> Dict[str, Any]:
     import wabbit
 
     args, note = _wabbit_args(spec["args"], spec.get("threads"))
-    start = time.perf_counter()  # like VW's constructor: the weight table's allocation is timed too
-    model = wabbit.Model(args)
-    preds = model.learn_many(spec["data"])
-    seconds = time.perf_counter() - start
+    with warnings.catch_warnings(record=True) as caught:  # e.g. "--threads 2 runs on one thread because ..."
+        warnings.simplefilter("always")
+        start = time.perf_counter()  # like VW's constructor: the weight table's allocation is timed too
+        model = wabbit.Model(args)
+        preds = model.learn_many(spec["data"])
+        seconds = time.perf_counter() - start
+    note = "; ".join([note] * bool(note) + _warning_notes(caught))
     return {"seconds": seconds, "examples": int(len(preds)), "loss": model.average_loss, "note": note}
 
 
@@ -76,6 +80,11 @@ def run_vw(spec: Spec) -> Dict[str, Any]:
     loss = ws.get_sum_loss() / n if n else float("nan")
     ws.finish()
     return {"seconds": seconds, "examples": int(n), "loss": loss, "note": ""}
+
+
+def _warning_notes(caught: List[warnings.WarningMessage]) -> List[str]:
+    """The distinct warnings a run raised, shortened for a table cell."""
+    return list(dict.fromkeys(f"warning: {str(w.message)[:160]}" for w in caught))
 
 
 def _log_loss(y: int, p: float) -> float:
@@ -174,14 +183,17 @@ def run_csr(spec: Spec) -> Dict[str, Any]:
 
     arrays = np.load(spec["npz"])
     indices, values, offsets, labels = (np.ascontiguousarray(arrays[k]) for k in ("indices", "values", "offsets", "labels"))
-    start = time.perf_counter()  # Model() inside, as in the text runs
-    model = wabbit.Model(spec["args"])
-    try:
-        preds = model.learn_many((indices, values, offsets), labels=labels)
-    except (TypeError, ValueError, NotImplementedError, AttributeError) as exc:
-        return {"unavailable": f"learn_many((indices, values, offsets), labels=labels) raised {type(exc).__name__}: {exc}"}
-    learn_s = time.perf_counter() - start
-    out: Dict[str, Any] = {"learn_seconds": learn_s, "loss": model.average_loss, "rows": int(len(offsets) - 1)}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()  # Model() inside, as in the text runs
+        model = wabbit.Model(spec["args"])
+        try:
+            preds = model.learn_many((indices, values, offsets), labels=labels)
+        except (TypeError, ValueError, NotImplementedError, AttributeError) as exc:
+            return {"unavailable": f"learn_many((indices, values, offsets), labels=labels) raised {type(exc).__name__}: {exc}"}
+        learn_s = time.perf_counter() - start
+    out: Dict[str, Any] = {"learn_seconds": learn_s, "loss": model.average_loss, "rows": int(len(offsets) - 1),
+                           "warnings": _warning_notes(caught)}
     out["learn_returned"] = f"{type(preds).__name__} {getattr(preds, 'dtype', '')} len {len(preds) if hasattr(preds, '__len__') else '?'}"
     start = time.perf_counter()
     try:

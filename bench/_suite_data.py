@@ -7,6 +7,7 @@ children call inside their timed region (VW and wabbit parse the same text insid
 from __future__ import annotations
 
 import os
+from array import array
 from typing import Dict, Iterator, List, Tuple
 
 import numpy as np
@@ -95,10 +96,10 @@ def prehash_csr(path: str | os.PathLike[str]) -> Dict[str, np.ndarray]:
 
     ns_hash: Dict[str, int] = {}
     cache: Dict[Tuple[str, str], int] = {}
-    indices: List[int] = []
-    values: List[float] = []
-    offsets: List[int] = [0]
-    labels: List[float] = []
+    indices = array("I")  # compact: 4 bytes an entry (1M click-log lines: 10M entries)
+    values = array("f")
+    offsets = array("q", [0])
+    labels = array("f")
     for line in iter_lines(path):
         label, _, rest = line.partition("|")
         labels.append(1.0 if float(label.split()[0]) > 0 else -1.0)
@@ -119,8 +120,8 @@ def prehash_csr(path: str | os.PathLike[str]) -> Dict[str, np.ndarray]:
                 values.append(float(value) if colon else 1.0)
         offsets.append(len(indices))
     return {
-        "indices": np.array(indices, dtype=np.uint32),
-        "values": np.array(values, dtype=np.float32),
-        "offsets": np.array(offsets, dtype=np.int64),
-        "labels": np.array(labels, dtype=np.float32),
+        "indices": np.frombuffer(indices, dtype=np.uint32).copy(),
+        "values": np.frombuffer(values, dtype=np.float32).copy(),
+        "offsets": np.frombuffer(offsets, dtype=np.int64).copy(),
+        "labels": np.frombuffer(labels, dtype=np.float32).copy(),
     }

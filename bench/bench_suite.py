@@ -185,6 +185,9 @@ class Job:
         n = re.search(r"^number of examples = (\d+)", text, re.MULTILINE)
         self.m.loss = float(loss.group(1)) if loss else float("nan")
         self.m.rows = int(n.group(1)) if n else self.m.rows
+        said = [line.strip() for line in text.splitlines() if "thread" in line.lower() and "=" not in line]
+        if said and self.threads_flag:  # e.g. why --threads N ran on one thread
+            self.m.note = "; ".join(dict.fromkeys([self.m.note] * bool(self.m.note) + [s[:160] for s in said[:2]]))
         const = re.search(r"^best constant's loss = (\S+)", text, re.MULTILINE)
         if const:
             self.m.extra["best_constant_loss"] = const.group(1)
@@ -555,6 +558,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         csr["learn_seconds"] = min(x["learn_seconds"] for x in csr_runs)
         csr["loss"] = csr_runs[-1]["loss"]
         csr["learn_returned"] = csr_runs[-1].get("learn_returned", "")
+        csr["warnings"] = list(dict.fromkeys(w for x in csr_runs for w in x.get("warnings", [])))
         csr["rss"] = max(x["rss"] for x in csr_runs)
         csr["CSR learn_many"] = csr["rows"] / csr["learn_seconds"]
         if all("predict_seconds" in x for x in csr_runs):
@@ -642,7 +646,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if csr_runs:
             rows.append(f"| `learn_many((indices, values, offsets), labels=labels)` | {csr['rows']:,} | {csr['learn_seconds']:.3f} | "
                         f"{csr['CSR learn_many']:,.0f} | {csr['learn_bytes'] / csr['learn_seconds'] / 1e9:.3f} | {csr['loss']:.6f} | "
-                        f"returned {csr['learn_returned']} |")
+                        f"returned {csr['learn_returned']}{'; ' + '; '.join(csr['warnings']) if csr.get('warnings') else ''} |")
             if "predict_seconds" in csr:
                 rows.append(f"| `predict_many((indices, values, offsets))` | {csr['rows']:,} | {csr['predict_seconds']:.3f} | "
                             f"{csr['CSR predict_many']:,.0f} | {csr['predict_bytes'] / csr['predict_seconds'] / 1e9:.3f} |  | "
