@@ -4,9 +4,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "audit.h"
@@ -21,6 +23,10 @@ namespace py = pybind11;
 using namespace wabbit;
 
 namespace {
+
+// A C-contiguous array of T: passed through without a copy when the caller's array already is one.
+template <class T>
+using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
 Config config_from_dict(const py::dict& d) {
   Config c;
@@ -136,6 +142,7 @@ RunOptions run_options_from_dict(const py::dict& d, NameMap* names, Signals* sig
     } else if (k == "shadow") {
       // resolved by PyModel::run_options (it needs the other model's learner)
     } else if (k == "every") o.every = py::cast<uint64_t>(v);
+    else if (k == "threads") o.threads = std::max(1u, py::cast<unsigned>(v));
     else if (k == "hook") {
       if (!v.is_none()) {
         auto fn = std::make_shared<py::function>(py::reinterpret_borrow<py::function>(v));
@@ -208,6 +215,7 @@ class PyModel {
 
   // Single examples ------------------------------------------------------------------------
   float learn_line(std::string_view line) {
+    const auto lock = learning_lock();
     Example& ex = scratch_;
     parse_or_throw(line, ex);
     learner_->prepare(ex);
@@ -220,6 +228,7 @@ class PyModel {
     return learner_->predict_const(ex);
   }
   float learn_dict(const py::dict& ns, py::object label, float weight, float initial) {
+    const auto lock = learning_lock();
     Example& ex = scratch_;
     fill_dict(ns, label, weight, initial, ex);
     return process_example(*learner_, stats_, ex, true).output;
@@ -236,6 +245,7 @@ class PyModel {
     RunResult r;
     {
       py::gil_scoped_release release;
+      std::lock_guard<std::recursive_mutex> lock(learning_);
       r = wabbit::run_fd(*learner_, stats_, fd, o);
     }
     return result_to_dict(std::move(r), o.collect);
@@ -247,9 +257,64 @@ class PyModel {
     RunResult r;
     {
       py::gil_scoped_release release;
+      std::lock_guard<std::recursive_mutex> lock(learning_);
       r = wabbit::run_buffer(*learner_, stats_, view, o);
     }
     return result_to_dict(std::move(r), o.collect);
+  }
+  // Pre-hashed CSR rows, read in place (the arrays must stay alive and unchanged during the call).
+  py::dict run_csr(const CArray<uint32_t>& indices, const CArray<float>& values, const CArray<int64_t>& indptr,
+                   const py::object& labels, const py::object& weights, const py::dict& opts) {
+    RunOptions o = run_options(opts);
+    if (indices.ndim() != 1 || values.ndim() != 1 || indptr.ndim() != 1) {
+      throw py::value_error("CSR arrays (indices, values, row offsets) must be one-dimensional");
+    }
+    if (indices.size() != values.size()) {
+      throw py::value_error("CSR indices and values differ in length: " + std::to_string(indices.size()) + " vs " +
+                            std::to_string(values.size()));
+    }
+    if (indptr.size() < 1) throw py::value_error("CSR row offsets need at least one entry (0)");
+    CsrInput in;
+    in.indices = indices.data();
+    in.values = values.data();
+    in.indptr = indptr.data();
+    in.rows = static_cast<size_t>(indptr.size() - 1);
+    if (in.indptr[0] != 0 || in.indptr[in.rows] > static_cast<int64_t>(indices.size())) {
+      throw py::value_error("CSR row offsets must start at 0 and end within the indices (last offset " +
+                            std::to_string(in.indptr[in.rows]) + ", " + std::to_string(indices.size()) + " indices)");
+    }
+    CArray<float> y, w;
+    auto per_row = [&](const py::object& arr, CArray<float>& out, const char* what) -> const float* {
+      if (arr.is_none()) return nullptr;
+      out = CArray<float>::ensure(arr);
+      if (!out || out.ndim() != 1 || static_cast<size_t>(out.size()) != in.rows) {
+        throw py::value_error(std::string(what) + " must be a 1-d array with one number per row (" +
+                              std::to_string(in.rows) + ")");
+      }
+      return out.data();
+    };
+    in.labels = per_row(labels, y, "labels");
+    in.weights = per_row(weights, w, "weights");
+    py::array_t<float> preds;
+    if (o.collect) {
+      preds = py::array_t<float>(static_cast<py::ssize_t>(in.rows));
+      in.predictions = preds.mutable_data();
+    }
+    o.collect = false;
+    RunResult r;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::recursive_mutex> lock(learning_);
+      r = wabbit::run_csr(*learner_, stats_, in, o);
+    }
+    py::dict d = result_to_dict(std::move(r), false);
+    d["predictions"] = in.predictions != nullptr ? py::object(preds) : py::object(py::none());
+    return d;
+  }
+  // Why these run options would run on one thread despite "threads" (None if they would not).
+  py::object parallel_blocker(const py::dict& opts) {
+    const char* why = wabbit::parallel_blocker(*learner_, run_options(opts));
+    return why == nullptr ? py::object(py::none()) : py::object(py::str(why));
   }
 
   // State ----------------------------------------------------------------------------------
@@ -334,6 +399,16 @@ class PyModel {
     return d;
   }
   void reset_learner() { learner_->reset(); }
+  // Held by every call that learns (runs release the GIL first): one learning call at a time;
+  // recursive so that a run's own hooks may learn. Predictions never take it.
+  std::unique_lock<std::recursive_mutex> learning_lock() {
+    std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
+    if (!lock.owns_lock()) {
+      py::gil_scoped_release release;
+      lock.lock();
+    }
+    return lock;
+  }
   void set_rate_factor(float f) { learner_->set_rate_factor(f); }
   float rate_factor() const { return learner_->rate_factor(); }
   // Exchanges what the two models have learned (weights and online state), not their statistics.
@@ -393,6 +468,7 @@ class PyModel {
   }
 
   std::unique_ptr<Learner> learner_;
+  std::recursive_mutex learning_;
   Stats stats_;
   Example scratch_;
   NameMap names_;
@@ -480,6 +556,8 @@ PYBIND11_MODULE(_core, m) {
       .def("predict_dict", &PyModel::predict_dict)
       .def("run_fd", &PyModel::run_fd)
       .def("run_buffer", &PyModel::run_buffer)
+      .def("run_csr", &PyModel::run_csr)
+      .def("parallel_blocker", &PyModel::parallel_blocker)
       .def("stats", &PyModel::stats)
       .def("reset_stats", &PyModel::reset_stats)
       .def("state", &PyModel::state)

@@ -2,11 +2,18 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 #include "model_io.h"
 #include "vw_text.h"
@@ -53,12 +60,62 @@ std::string fixed(double v, int prec) {
   return b;
 }
 
-// The line-by-line loop shared by the fd and buffer sources.
+// After the model has seen ex (outcome o): the challenger learns it, the monitor's signals grow.
+void shadow_and_signals(const RunOptions& opt, Example& ex, const Outcome& o) {
+  Outcome shadow;
+  const bool shadowed = opt.shadow != nullptr && opt.learn;
+  if (shadowed) {
+    opt.shadow->observe_namespaces(ex);
+    shadow = opt.shadow->learn(ex);
+  }
+  if (opt.signals != nullptr && ex.labelled()) {
+    opt.signals->label.push_back(ex.label);
+    opt.signals->prediction.push_back(o.output);
+    opt.signals->loss.push_back(ex.weight > 0.f ? o.loss / ex.weight : 0.f);
+    if (shadowed) {
+      opt.signals->shadow_prediction.push_back(shadow.output);
+      opt.signals->shadow_loss.push_back(ex.weight > 0.f ? shadow.loss / ex.weight : 0.f);
+    }
+  }
+}
+
+// Calls f(line) for each newline-separated line of text (the last one may lack its newline).
+template <class F>
+void for_each_line(std::string_view text, F&& f) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const void* nl = std::memchr(text.data() + pos, '\n', text.size() - pos);
+    const size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - text.data()) : text.size();
+    f(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+}
+
+// The line-by-line loop shared by the fd and buffer sources. A worker's Runner (Hogwild) keeps its
+// predictions and statistics for the coordinator instead of writing or printing them.
 class Runner {
  public:
-  Runner(Learner& l, Stats& s, const RunOptions& o) : learner_(l), stats_(s), opt_(o), line_no_(o.first_line_number) {
-    if (opt_.print_progress) std::fputs(progress_header().c_str(), stderr);
+  Runner(Learner& l, Stats& s, const RunOptions& o, bool worker = false)
+      : learner_(l), stats_(s), opt_(o), line_no_(o.first_line_number), worker_(worker) {
+    if (opt_.print_progress && !worker_) std::fputs(progress_header().c_str(), stderr);
   }
+
+  // A worker starts a block whose first line has number `line` (the input's first line: `first`).
+  void begin_block(uint64_t line, bool first) {
+    line_no_ = line;
+    first_ = first;
+  }
+  // What the worker's last block produced (predictions text, collected predictions, counts).
+  RunResult take_result(std::string& predictions_text) {
+    predictions_text.swap(pred_buf_);
+    pred_buf_.clear();
+    RunResult r = std::move(result_);
+    result_ = RunResult{};
+    return r;
+  }
+  float last_label() const { return last_label_; }
+  float last_output() const { return last_output_; }
+  uint32_t last_features() const { return last_features_; }
 
   void line(std::string_view text) {
     if (first_) {
@@ -99,21 +156,7 @@ class Runner {
     } else {
       o.output = learner_.predict_const(ex_);
     }
-    Outcome shadow;
-    const bool shadowed = opt_.shadow != nullptr && opt_.learn;
-    if (shadowed) {
-      opt_.shadow->observe_namespaces(ex_);
-      shadow = opt_.shadow->learn(ex_);
-    }
-    if (opt_.signals != nullptr && ex_.labelled()) {
-      opt_.signals->label.push_back(ex_.label);
-      opt_.signals->prediction.push_back(o.output);
-      opt_.signals->loss.push_back(ex_.weight > 0.f ? o.loss / ex_.weight : 0.f);
-      if (shadowed) {
-        opt_.signals->shadow_prediction.push_back(shadow.output);
-        opt_.signals->shadow_loss.push_back(ex_.weight > 0.f ? shadow.loss / ex_.weight : 0.f);
-      }
-    }
+    shadow_and_signals(opt_, ex_, o);
     ++result_.examples;
     if (opt_.audit_fd >= 0) {
       format_prediction(audit_buf_, o.prediction, ex_.tag);  // VW audits the score before --link
@@ -124,9 +167,12 @@ class Runner {
     if (opt_.collect) result_.predictions.push_back(o.output);
     if (opt_.predictions_fd >= 0) {
       format_prediction(pred_buf_, o.output, ex_.tag);
-      if (pred_buf_.size() > (1u << 16)) write_all(opt_.predictions_fd, pred_buf_);
+      if (!worker_ && pred_buf_.size() > (1u << 16)) write_all(opt_.predictions_fd, pred_buf_);
     }
-    if (opt_.print_progress && stats_.weighted_examples() >= stats_.dump_interval) {
+    last_label_ = ex_.label;
+    last_output_ = o.output;
+    last_features_ = o.num_features;
+    if (opt_.print_progress && !worker_ && stats_.weighted_examples() >= stats_.dump_interval) {
       std::fputs(progress_row(stats_, ex_.label, o.output, o.num_features).c_str(), stderr);
       stats_.sum_loss_since_last_dump = 0.;
       stats_.old_weighted_labeled_examples = stats_.weighted_labeled_examples;
@@ -150,10 +196,319 @@ class Runner {
   std::string pred_buf_;
   std::string audit_buf_;
   uint64_t line_no_;
+  bool worker_;
   bool first_ = true;
+  float last_label_ = kNoLabel;
+  float last_output_ = 0.f;
+  uint32_t last_features_ = 0;
 };
 
+// ---------------------------------------------------------------------------------------------
+// Hogwild: blocks of whole lines handed to worker threads.
+
+constexpr size_t kFirstBlock = 16u << 10;  // small first blocks: early progress rows, quick start
+constexpr size_t kMaxBlock = 1u << 20;
+
+struct Block {
+  std::string_view text;
+  uint64_t seq = 0;
+  uint64_t first_line = 0;
+};
+
+// Cuts a buffer or a file descriptor into blocks of whole lines; thread-safe. Counts lines as it
+// goes so that each block knows the number of its first line (error messages stay exact).
+class BlockSource {
+ public:
+  BlockSource(std::string_view buffer, uint64_t first_line) : buf_(buffer), line_(first_line) {}
+  BlockSource(int fd, uint64_t first_line) : fd_(fd), line_(first_line) {}
+
+  // The next block (its text lives in `storage` for an fd source); false at the end.
+  bool next(std::string& storage, Block& b) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const size_t want = size_;
+    size_ = std::min(size_ * 2, kMaxBlock);
+    if (fd_ < 0) {
+      if (pos_ >= buf_.size()) return false;
+      size_t end = std::min(pos_ + want, buf_.size());
+      if (end < buf_.size()) {
+        const void* nl = std::memchr(buf_.data() + end, '\n', buf_.size() - end);
+        end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - buf_.data()) + 1 : buf_.size();
+      }
+      b.text = buf_.substr(pos_, end - pos_);
+      pos_ = end;
+    } else {
+      if (!fill(storage, want)) return false;
+      b.text = storage;
+    }
+    b.seq = seq_++;
+    b.first_line = line_;
+    line_ += static_cast<uint64_t>(std::count(b.text.begin(), b.text.end(), '\n'));
+    return true;
+  }
+
+ private:
+  // Reads until `storage` holds at least `want` bytes ending in a newline (or the input ends);
+  // the partial line after the last newline waits in carry_ for the next block.
+  bool fill(std::string& storage, size_t want) {
+    if (eof_ && carry_.empty()) return false;
+    storage.swap(carry_);
+    carry_.clear();
+    size_t have = storage.size();
+    while (!eof_) {
+      if (have >= want) {
+        const void* nl = ::memrchr(storage.data(), '\n', have);
+        if (nl != nullptr) {
+          const size_t end = static_cast<size_t>(static_cast<const char*>(nl) - storage.data()) + 1;
+          carry_.assign(storage, end, have - end);
+          storage.resize(end);
+          return true;
+        }
+        want = have * 2;  // one line longer than the block: keep reading
+      }
+      storage.resize(std::max(want, have + 4096));
+      ssize_t n;
+      do {
+        n = ::read(fd_, storage.data() + have, storage.size() - have);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        const int e = errno;
+        throw IoError(e, std::string("cannot read input: ") + std::strerror(e), "");
+      }
+      if (n == 0) eof_ = true;
+      have += static_cast<size_t>(n);
+    }
+    storage.resize(have);
+    return have > 0;
+  }
+
+  std::mutex mu_;
+  std::string_view buf_;
+  size_t pos_ = 0;
+  int fd_ = -1;
+  std::string carry_;
+  bool eof_ = false;
+  uint64_t seq_ = 0;
+  uint64_t line_;
+  size_t size_ = kFirstBlock;
+};
+
+void merge_stats(Stats& into, Stats& from) {
+  into.sum_loss += from.sum_loss;
+  into.sum_loss_since_last_dump += from.sum_loss_since_last_dump;
+  into.weighted_labeled_examples += from.weighted_labeled_examples;
+  into.weighted_unlabeled_examples += from.weighted_unlabeled_examples;
+  into.weighted_labels += from.weighted_labels;
+  into.example_number += from.example_number;
+  into.total_features += from.total_features;
+  into.bad_lines += from.bad_lines;
+  if (from.first_observed_label != FLT_MAX) count_label(into, from.first_observed_label);
+  if (from.second_observed_label != FLT_MAX) count_label(into, from.second_observed_label);
+  into.more_than_two_labels |= from.more_than_two_labels;
+  from = Stats{};
+}
+
+// The coordinator's side: merges each finished block into the run's statistics and result,
+// prints progress rows, and writes -p predictions in input order (blocks finish out of order).
+class Merger {
+ public:
+  Merger(Stats& stats, const RunOptions& opt) : stats_(stats), opt_(opt) {
+    if (opt_.print_progress) std::fputs(progress_header().c_str(), stderr);
+  }
+
+  void block_done(uint64_t seq, Runner& r, Stats& local) {
+    std::string text;
+    RunResult part = r.take_result(text);
+    std::lock_guard<std::mutex> lock(mu_);
+    merge_stats(stats_, local);
+    result_.lines += part.lines;
+    result_.examples += part.examples;
+    result_.bad_lines += part.bad_lines;
+    for (std::string& w : part.warnings) {
+      if (result_.warnings.size() < kMaxKeptWarnings) result_.warnings.push_back(std::move(w));
+    }
+    pending_.emplace(seq, Pending{std::move(text), std::move(part.predictions)});
+    while (!pending_.empty() && pending_.begin()->first == next_seq_) {
+      Pending& p = pending_.begin()->second;
+      if (opt_.predictions_fd >= 0 && !p.text.empty()) write_all(opt_.predictions_fd, p.text);
+      if (opt_.collect) result_.predictions.insert(result_.predictions.end(), p.predictions.begin(), p.predictions.end());
+      pending_.erase(pending_.begin());
+      ++next_seq_;
+    }
+    if (opt_.print_progress && stats_.weighted_examples() >= stats_.dump_interval) {
+      std::fputs(progress_row(stats_, r.last_label(), r.last_output(), r.last_features()).c_str(), stderr);
+      stats_.sum_loss_since_last_dump = 0.;
+      stats_.old_weighted_labeled_examples = stats_.weighted_labeled_examples;
+      stats_.dump_interval = opt_.progress_add ? stats_.weighted_examples() + opt_.progress_arg
+                                               : stats_.weighted_examples() * opt_.progress_arg;
+    }
+  }
+
+  RunResult finish() { return std::move(result_); }
+
+ private:
+  struct Pending {
+    std::string text;
+    std::vector<float> predictions;
+  };
+  std::mutex mu_;
+  Stats& stats_;
+  const RunOptions& opt_;
+  RunResult result_;
+  std::map<uint64_t, Pending> pending_;
+  uint64_t next_seq_ = 0;
+};
+
+RunResult run_parallel(Learner& learner, Stats& stats, BlockSource& source, const RunOptions& opt) {
+  const unsigned n = opt.threads;
+  Merger merger(stats, opt);
+  std::vector<std::unique_ptr<Learner>> workers;
+  workers.reserve(n);
+  for (unsigned i = 0; i < n; ++i) workers.push_back(std::make_unique<Learner>(learner, Learner::ShareWeights{}));
+  const OnlineState start = learner.state();
+  std::atomic<bool> stop{false};
+  std::mutex error_mu;
+  std::exception_ptr error;
+
+  auto work = [&](Learner& w) {
+    try {
+      Stats local;
+      Runner r(w, local, opt, true);
+      std::string storage;
+      Block b;
+      while (!stop.load(std::memory_order_relaxed) && source.next(storage, b)) {
+        r.begin_block(b.first_line, b.seq == 0);
+        for_each_line(b.text, [&](std::string_view line) { r.line(line); });
+        merger.block_done(b.seq, r, local);
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mu);
+      if (!error) error = std::current_exception();
+      stop.store(true, std::memory_order_relaxed);
+    }
+  };
+  std::vector<std::thread> threads;
+  threads.reserve(n - 1);
+  for (unsigned i = 1; i < n; ++i) threads.emplace_back(work, std::ref(*workers[i]));
+  work(*workers[0]);
+  for (std::thread& t : threads) t.join();
+  for (const auto& w : workers) learner.absorb(*w, start);
+  if (error) std::rethrow_exception(error);
+  return merger.finish();
+}
+
+// Fills ex with CSR row r; returns an error message for a row that cannot be learned.
+std::string csr_row(const CsrInput& in, size_t r, Example& ex) {
+  ex.clear();
+  const int64_t b = in.indptr[r];
+  const int64_t e = in.indptr[r + 1];
+  if (b < 0 || e < b || e > in.indptr[in.rows]) return "row offsets out of order";
+  for (int64_t k = b; k < e; ++k) {
+    const float v = in.values[k];
+    if (!std::isfinite(v)) return "feature " + std::to_string(in.indices[k]) + " has a non-finite value";
+    if (v != 0.f) ex.add(' ', in.indices[k], v);
+  }
+  if (in.labels != nullptr) {
+    const float y = in.labels[r];
+    if (std::isinf(y)) return "label is infinite";
+    ex.label = std::isnan(y) ? kNoLabel : y;
+  }
+  if (in.weights != nullptr) {
+    const float w = in.weights[r];
+    if (!(w >= 0.f) || !std::isfinite(w)) return "importance weight must be a finite number >= 0";
+    ex.weight = w;
+  }
+  return {};
+}
+
+// A run over rows [begin, end) on one learner (a worker's or the model's own).
+void csr_block(Learner& learner, Stats& stats, const CsrInput& in, const RunOptions& opt, size_t begin, size_t end,
+               Example& ex, RunResult& res) {
+  for (size_t r = begin; r < end; ++r) {
+    const std::string err = csr_row(in, r, ex);
+    if (!err.empty()) {
+      const std::string msg = "row " + std::to_string(r) + ": " + err;
+      if (opt.strict) throw StrictParseError(msg);
+      ++res.bad_lines;
+      ++stats.bad_lines;
+      if (res.warnings.size() < kMaxKeptWarnings) res.warnings.push_back(msg);
+      if (in.predictions != nullptr) in.predictions[r] = std::numeric_limits<float>::quiet_NaN();
+      continue;
+    }
+    learner.prepare(ex);
+    learner.observe_namespaces(ex);
+    Outcome o;
+    if (opt.learn || opt.account) o = process_example(learner, stats, ex, opt.learn);
+    else o.output = learner.predict_const(ex);
+    shadow_and_signals(opt, ex, o);
+    if (in.predictions != nullptr) in.predictions[r] = o.output;
+    ++res.examples;
+    if (opt.every != 0 && res.examples % opt.every == 0 && opt.hook) opt.hook(res.examples);
+  }
+  res.lines += end - begin;
+}
+
 }  // namespace
+
+RunResult run_csr(Learner& learner, Stats& stats, const CsrInput& in, const RunOptions& opt) {
+  if (in.rows > 0 && in.indptr[0] != 0) throw std::invalid_argument("CSR row offsets must start at 0");
+  RunResult result;
+  if (opt.threads <= 1 || parallel_blocker(learner, opt) != nullptr || in.rows < 2 * 4096) {
+    Example ex;
+    csr_block(learner, stats, in, opt, 0, in.rows, ex, result);
+    return result;
+  }
+  constexpr size_t kRows = 4096;
+  const unsigned n = opt.threads;
+  std::vector<std::unique_ptr<Learner>> workers;
+  for (unsigned i = 0; i < n; ++i) workers.push_back(std::make_unique<Learner>(learner, Learner::ShareWeights{}));
+  const OnlineState start = learner.state();
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::exception_ptr error;
+  auto work = [&](Learner& w) {
+    Stats local;
+    RunResult part;
+    Example ex;
+    try {
+      for (;;) {
+        const size_t b = next.fetch_add(kRows, std::memory_order_relaxed);
+        if (b >= in.rows || stop.load(std::memory_order_relaxed)) break;
+        csr_block(w, local, in, opt, b, std::min(b + kRows, in.rows), ex, part);
+      }
+    } catch (...) {
+      stop.store(true, std::memory_order_relaxed);
+      std::lock_guard<std::mutex> lock(mu);
+      if (!error) error = std::current_exception();
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    merge_stats(stats, local);
+    result.lines += part.lines;
+    result.examples += part.examples;
+    result.bad_lines += part.bad_lines;
+    for (std::string& m : part.warnings) {
+      if (result.warnings.size() < kMaxKeptWarnings) result.warnings.push_back(std::move(m));
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < n; ++i) threads.emplace_back(work, std::ref(*workers[i]));
+  work(*workers[0]);
+  for (std::thread& t : threads) t.join();
+  for (const auto& w : workers) learner.absorb(*w, start);
+  if (error) std::rethrow_exception(error);
+  return result;
+}
+
+const char* parallel_blocker(const Learner& learner, const RunOptions& opt) {
+  if (opt.every != 0 && opt.hook) return "a per-example hook (save_every or a monitor)";
+  if (opt.signals != nullptr) return "a drift monitor";
+  if (opt.shadow != nullptr) return "a challenger model";
+  if (opt.audit_fd >= 0) return "--audit";
+  if (opt.names != nullptr) return "--invert_hash";
+  const Config& c = learner.config();
+  if (!c.ftrl && (c.l1 > 0.f || c.l2 > 0.f)) return "--l1/--l2 with gradient descent (lazy regularisation needs one writer)";
+  return nullptr;
+}
 
 Outcome process_example(Learner& learner, Stats& stats, Example& ex, bool learn) {
   count_label(stats, ex.label);
@@ -173,18 +528,20 @@ Outcome process_example(Learner& learner, Stats& stats, Example& ex, bool learn)
 }
 
 RunResult run_buffer(Learner& learner, Stats& stats, std::string_view buffer, const RunOptions& opt) {
-  Runner r(learner, stats, opt);
-  size_t pos = 0;
-  while (pos < buffer.size()) {
-    const void* nl = std::memchr(buffer.data() + pos, '\n', buffer.size() - pos);
-    const size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - buffer.data()) : buffer.size();
-    r.line(buffer.substr(pos, end - pos));
-    pos = end + 1;
+  if (opt.threads > 1 && parallel_blocker(learner, opt) == nullptr) {
+    BlockSource source(buffer, opt.first_line_number);
+    return run_parallel(learner, stats, source, opt);
   }
+  Runner r(learner, stats, opt);
+  for_each_line(buffer, [&](std::string_view line) { r.line(line); });
   return r.finish();
 }
 
 RunResult run_fd(Learner& learner, Stats& stats, int fd, const RunOptions& opt) {
+  if (opt.threads > 1 && parallel_blocker(learner, opt) == nullptr) {
+    BlockSource source(fd, opt.first_line_number);
+    return run_parallel(learner, stats, source, opt);
+  }
   Runner r(learner, stats, opt);
   std::string buf(kReadBlock, '\0');
   size_t have = 0;  // bytes of a partial line carried over at the front of buf

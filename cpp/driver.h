@@ -74,6 +74,9 @@ struct RunOptions {
   Learner* shadow = nullptr;
   int audit_fd = -1;           // --audit: VW's per-example feature audit goes here
   NameMap* names = nullptr;    // --invert_hash: record each row's first feature name
+  // Hogwild: this many threads (the caller's included) each take blocks of lines, parse and learn
+  // them into the one weight table. 1 is the exact sequential run. See parallel_blocker().
+  unsigned threads = 1;
 };
 
 struct RunResult {
@@ -88,10 +91,32 @@ struct StrictParseError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Why a run cannot use several threads (nullptr if it can): per-example hooks, monitors, a
+// challenger, audit or name recording need the examples in order on one thread, and VW's lazy
+// L1/L2 regularisation keeps global scalars that one writer must own.
+const char* parallel_blocker(const Learner& learner, const RunOptions& opt);
+
 // Runs over a file descriptor until EOF.
 RunResult run_fd(Learner& learner, Stats& stats, int fd, const RunOptions& opt);
 // Runs over a memory buffer of newline-separated lines.
 RunResult run_buffer(Learner& learner, Stats& stats, std::string_view buffer, const RunOptions& opt);
+
+// Pre-hashed rows in compressed sparse row form (borrowed, not copied): row r's features are
+// indices[indptr[r] .. indptr[r+1]) with their values, all in VW's default namespace (' ').
+struct CsrInput {
+  const uint32_t* indices = nullptr;
+  const float* values = nullptr;
+  const int64_t* indptr = nullptr;  // rows + 1 offsets
+  size_t rows = 0;
+  const float* labels = nullptr;    // optional: per-row labels (NaN: unlabelled)
+  const float* weights = nullptr;   // optional: per-row importance weights
+  float* predictions = nullptr;     // optional: one output per row (NaN for a refused row)
+};
+
+// Learns from (or predicts) every row; with opt.threads > 1, blocks of rows go to Hogwild workers
+// and each prediction lands in its row's slot. Refused rows (non-finite value or label, negative
+// weight, offsets out of order) are named by row number (0-based) like malformed lines.
+RunResult run_csr(Learner& learner, Stats& stats, const CsrInput& in, const RunOptions& opt);
 
 // One example through the learner, with the statistics VW keeps. Returns the prediction.
 Outcome process_example(Learner& learner, Stats& stats, Example& ex, bool learn);

@@ -482,6 +482,41 @@ Learner::Learner(const Learner& o)
   weights_.copy_from(o.weights_);
 }
 
+Learner::Learner(const Learner& o, ShareWeights)
+    : cfg_(o.cfg_),
+      state_(o.state_),
+      interactions_(o.interactions_),
+      eta_(o.eta_),
+      base_eta_(o.base_eta_),
+      rate_factor_(o.rate_factor_),
+      neg_power_t_(o.neg_power_t_),
+      neg_norm_power_(o.neg_norm_power_),
+      update_multiplier_(o.update_multiplier_),
+      set_minmax_(o.set_minmax_),
+      wildcards_(o.wildcards_),
+      seen_(o.seen_),
+      learn_fn_(o.learn_fn_) {
+  weights_.view_of(o.weights_);
+}
+
+void Learner::absorb(const Learner& w, const OnlineState& start) {
+  const OnlineState& ws = w.state_;
+  state_.t += ws.t - start.t;
+  state_.normalized_sum_norm_x += ws.normalized_sum_norm_x - start.normalized_sum_norm_x;
+  state_.total_weight += ws.total_weight - start.total_weight;
+  state_.weighted_unlabeled += ws.weighted_unlabeled - start.weighted_unlabeled;
+  if (ws.min_label < state_.min_label) store_w(&state_.min_label, ws.min_label);
+  if (ws.max_label > state_.max_label) store_w(&state_.max_label, ws.max_label);
+  update_multiplier_ = w.update_multiplier_;
+  if (wildcards_) {
+    Example seen;
+    for (size_t s = 0; s < w.seen_.size(); ++s) {
+      if (w.seen_[s]) seen.order.push_back(static_cast<unsigned char>(s));
+    }
+    observe_slow(seen);
+  }
+}
+
 void Learner::prepare(Example& ex) const {
   if (!ex.order.empty()) {
     size_t kept = 0;

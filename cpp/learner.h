@@ -91,6 +91,13 @@ class Learner {
  public:
   explicit Learner(Config cfg);
   Learner(const Learner& other);
+  // A Hogwild worker: a copy of `parent` (configuration, online state, rates) whose weight table
+  // is a view of the parent's, so every worker learns into the same rows.
+  struct ShareWeights {};
+  Learner(const Learner& parent, ShareWeights);
+  // Folds a worker's progress since `start` (the parent's state when the worker was made) into
+  // this learner's online state: counts add up, label ranges widen, wildcards seen are merged.
+  void absorb(const Learner& worker, const OnlineState& start);
   Learner& operator=(const Learner&) = delete;
 
   // Drops ignored namespaces and appends the constant: call once per parsed example.

@@ -131,7 +131,15 @@ def run(opts: Options, err: TextIO) -> int:
         "account": True,
         "audit_fd": sys.stdout.fileno() if opts.audit else -1,
         "record_names": bool(opts.invert_hash),
+        "threads": opts.thread_count(),
     }
+    if run_opts["threads"] > 1:
+        blocker = model._core.parallel_blocker(run_opts) if drift is None and not opts.save_every else "--drift/--save_every"
+        if blocker is not None:
+            say(f"--threads {run_opts['threads']}: using one thread because of {blocker}")
+            run_opts["threads"] = 1
+        else:
+            say(f"Hogwild threads = {run_opts['threads']}")
     err.flush()
     try:
         if opts.data:

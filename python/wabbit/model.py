@@ -41,8 +41,9 @@ __all__ = ["Model", "Snapshot", "load", "Example", "Source", "Contribution"]
 
 #: One example: a VW text line, or {namespace: {feature: value} | [feature, ...]}.
 Example = Union[str, Mapping[str, Any]]
-#: A batch: a file path, a bytes buffer of VW lines, or an iterable of VW lines.
-Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Iterable[str]]
+#: A batch: a file path, a bytes buffer of VW lines, an iterable of VW lines, or pre-hashed rows as
+#: CSR arrays ``(indices, values, row_offsets)`` (or a ``scipy.sparse`` matrix).
+Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Iterable[str], Tuple[Any, Any, Any], Any]
 
 
 class Contribution(NamedTuple):
@@ -80,6 +81,7 @@ class Model:
 
     def _setup(self, opts: Options, metadata: Optional[Dict[str, Any]]) -> None:
         self._options = opts
+        self._threads = opts.thread_count()
         self._core = _core.Model(opts.core_config())
         self._metadata: Dict[str, Any] = metadata or {"created": time.time(), "wabbit_version": __version__}
         # Lineage (wabbit/lineage.py). None: loaded from a file without one and not changed since
@@ -135,14 +137,37 @@ class Model:
 
     # ------------------------------------------------------------------ batches
     def learn_many(
-        self, source: Source, *, strict: bool = True, save_every: Optional[int] = None, store: Optional["ModelStore"] = None
+        self,
+        source: Source,
+        *,
+        labels: Any = None,
+        weights: Any = None,
+        strict: bool = True,
+        threads: Optional[int] = None,
+        save_every: Optional[int] = None,
+        store: Optional["ModelStore"] = None,
     ) -> np.ndarray:
-        """Learn from every example of a file path (plain or gzip), bytes buffer or iterable of lines.
+        """Learn from every example of a file path (plain or gzip), bytes buffer, iterable of lines,
+        or pre-hashed CSR rows.
 
         Returns the progressive predictions (each made before learning its example) as float32,
         one per non-blank line. With ``strict=False`` a malformed line is skipped with a warning and
         gets NaN; with ``strict=True`` (the default) it raises ValueError naming the line, after
         the lines before it were learned.
+
+        CSR rows: ``source=(indices, values, row_offsets)`` (or a ``scipy.sparse`` matrix) with
+        ``labels`` (one per row; NaN for an unlabelled row) and optional importance ``weights``.
+        Row ``r``'s features are ``indices[row_offsets[r]:row_offsets[r+1]]`` (feature hashes, taken
+        modulo the table size) with their values, in VW's default namespace; interactions do not
+        apply (there are no namespaces). The arrays are read in place, without a copy, when they are
+        C-contiguous uint32 (or int32) indices, float32 values and int64 offsets; other dtypes are
+        converted once. A refused row (a non-finite value or label) is named by its 0-based number.
+
+        ``threads`` (default: the model's ``--threads``, 1 unless given) runs that many Hogwild
+        workers: each takes blocks of the input, parses and learns them into the one weight table.
+        ``threads=1`` gives exactly the single-threaded (VW) results; more threads give results
+        that vary slightly from run to run. Runs with a monitor, ``save_every``, or gradient descent
+        with ``--l1``/``--l2`` stay on one thread (a warning says so).
 
         With a :class:`wabbit.ModelStore`, the model is saved into it as a new version at the end;
         with ``save_every=N`` as well, a snapshot taken every N examples is written into the store
@@ -153,30 +178,70 @@ class Model:
             raise ValueError(f"save_every must be a positive number of examples, got {save_every!r}")
         if save_every is not None and store is None:
             raise ValueError("save_every needs a store (wabbit.ModelStore) to write the versions into")
-        return self._run(source, learn=True, strict=strict, save_every=save_every or 0, store=store)
+        return self._run(
+            source, learn=True, strict=strict, save_every=save_every or 0, store=store, labels=labels,
+            weights=weights, threads=threads,
+        )
 
-    def predict_many(self, source: Source, *, strict: bool = True) -> np.ndarray:
-        """Predict every example of a file path, bytes buffer or iterable of lines (no learning)."""
-        return self._run(source, learn=False, strict=strict)
+    def predict_many(self, source: Source, *, strict: bool = True, threads: Optional[int] = None) -> np.ndarray:
+        """Predict every example of a file path, bytes buffer, iterable of lines or CSR rows (no
+        learning), on ``threads`` threads (default: the model's ``--threads``). Safe to call while
+        another thread learns: predictions read the weights as they are at that moment."""
+        return self._run(source, learn=False, strict=strict, threads=threads)
+
+    def _threaded(self, opts: Dict[str, Any], threads: Optional[int]) -> Dict[str, Any]:
+        """Run options with the thread count; warns when the run must stay on one thread."""
+        n = self._threads if threads is None else _thread_count(threads)
+        if n > 1:
+            why = self._core.parallel_blocker(opts)
+            if why is not None:
+                warnings.warn(f"threads={n}: this run uses one thread because of {why}", stacklevel=4)
+                n = 1
+        return {**opts, "threads": n}
 
     def _run(
-        self, source: Source, *, learn: bool, strict: bool, save_every: int = 0, store: Optional["ModelStore"] = None
+        self,
+        source: Source,
+        *,
+        learn: bool,
+        strict: bool,
+        save_every: int = 0,
+        store: Optional["ModelStore"] = None,
+        labels: Any = None,
+        weights: Any = None,
+        threads: Optional[int] = None,
     ) -> np.ndarray:
         opts = {"learn": learn, "strict": strict, "collect": True, "account": learn}
-        if isinstance(source, (str, os.PathLike)):
+        csr = _as_csr(source)
+        if csr is None and (labels is not None or weights is not None):
+            raise TypeError("labels= and weights= go with CSR rows; text examples carry their own labels")
+        if csr is not None:
+            if learn and labels is None:
+                raise ValueError("learning from CSR rows needs labels= (one per row; NaN for an unlabelled row)")
+            y, w = _row_array(labels, "labels"), _row_array(weights, "weights")
+            run = lambda o: self._core.run_csr(*csr, y, w, self._threaded(o, threads))  # noqa: E731
+            res = self._learning_run("<csr>", run, opts, save_every=save_every, store=store) if learn else run(opts)
+        elif isinstance(source, (str, os.PathLike)):
             with input_fd(source) as fd:
                 res = self._learning_run(
-                    os.path.abspath(source), lambda o: self._core.run_fd(fd, o), opts, save_every=save_every, store=store
-                ) if learn else self._core.run_fd(fd, opts)
+                    os.path.abspath(source),
+                    lambda o: self._core.run_fd(fd, self._threaded(o, threads)),
+                    opts,
+                    save_every=save_every,
+                    store=store,
+                ) if learn else self._core.run_fd(fd, self._threaded(opts, threads))
         else:
             if isinstance(source, (bytes, bytearray, memoryview)):
                 label, data = "<bytes>", source
             else:
                 label, data = "<lines>", "\n".join(_check_line(s) for s in source).encode()
             if learn:
-                res = self._learning_run(label, lambda o: self._core.run_buffer(data, o), opts, save_every=save_every, store=store)
+                res = self._learning_run(
+                    label, lambda o: self._core.run_buffer(data, self._threaded(o, threads)), opts,
+                    save_every=save_every, store=store,
+                )
             else:
-                res = self._core.run_buffer(data, opts)
+                res = self._core.run_buffer(data, self._threaded(opts, threads))
         for w in res["warnings"]:
             warnings.warn(f"malformed example skipped: {w}", stacklevel=3)
         return res["predictions"]
@@ -502,6 +567,7 @@ class Model:
         other._flush_python()
         core = other._core.copy()
         self._options = other._options
+        self._threads = other._threads
         self._metadata = deepcopy(other._metadata)
         self._lineage = other._lineage.copy() if other._lineage is not None else None
         self._parent = other._parent
@@ -615,6 +681,48 @@ class Snapshot:
     def save(self, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> None:
         """Write the snapshot as a model file (atomically, as :meth:`Model.save`)."""
         self._model.save(path, predict_only=predict_only)
+
+
+def _thread_count(threads: Any) -> int:
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise ValueError(f"threads must be a number of threads >= 0 (0: one per core), got {threads!r}")
+    return threads or (os.cpu_count() or 1)
+
+
+def _as_csr(source: Any) -> Optional[Tuple[Any, Any, Any]]:
+    """(indices as uint32, values as float32, offsets as int64) for CSR input, else None.
+
+    Arrays already of those dtypes (int32 indices are reinterpreted) pass through without a copy.
+    """
+    if hasattr(source, "tocsr") and hasattr(source, "shape"):  # scipy.sparse
+        m = source.tocsr()
+        source = (m.indices, m.data, m.indptr)
+    if not isinstance(source, tuple):
+        return None
+    if len(source) != 3:
+        raise TypeError("CSR rows are a tuple (indices, values, row_offsets)")
+    import numpy as np
+
+    indices, values, offsets = (np.asarray(a) for a in source)
+    if indices.dtype == np.int32:
+        indices = indices.view(np.uint32)
+    elif indices.dtype != np.uint32:
+        if indices.size and (indices.min() < 0 or indices.max() > 0xFFFFFFFF):
+            raise ValueError("CSR indices must be feature hashes in [0, 2**32)")
+        indices = indices.astype(np.uint32)
+    return (
+        np.ascontiguousarray(indices),
+        np.ascontiguousarray(values, dtype=np.float32),
+        np.ascontiguousarray(offsets, dtype=np.int64),
+    )
+
+
+def _row_array(a: Any, what: str) -> Any:
+    if a is None:
+        return None
+    import numpy as np
+
+    return np.ascontiguousarray(a, dtype=np.float32)
 
 
 def _as_dict(example: Mapping[str, Any]) -> Dict[str, Any]:

@@ -15,6 +15,7 @@ header (which stores the model-defining flags as text, re-parsed here on load).
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -98,7 +99,9 @@ FLAGS: List[Flag] = [
     Flag("drift_boost", ("--drift_boost",), "float", "--drift_response boost: learning-rate factor (default 3)"),
     Flag("drift_boost_examples", ("--drift_boost_examples",), "int", "--drift_response boost: examples the boost lasts (default 10000)"),
     Flag("drift_gate", ("--drift_gate",), "int", "--drift_response switch: examples a challenger started at an alarm learns before the gate (default 1000)"),
-    Flag("onethread", ("--onethread",), "bool", "accepted for VW compatibility (wabbit reads and learns in one thread)"),
+    Flag("threads", ("--threads",), "int", "Hogwild: N threads parse and learn blocks of the input into one weight table "
+         "(default 1: exact, reproducible, VW's results; 0: one per core)"),
+    Flag("onethread", ("--onethread",), "bool", "accepted for VW compatibility (the same as --threads 1, the default)"),
     Flag("kill_cache", ("-k", "--kill_cache"), "bool", "accepted for VW compatibility (wabbit keeps no cache file)"),
     Flag("passes", ("--passes",), "int", "number of passes (only 1 is supported)"),
     Flag("no_stdin", ("--no_stdin",), "bool", "do not read standard input when -d is absent"),
@@ -106,6 +109,9 @@ FLAGS: List[Flag] = [
     Flag("cache", ("-c", "--cache"), "bool", "accepted for VW compatibility (wabbit parses fast enough to need no cache)"),
     Flag("holdout_off", ("--holdout_off",), "bool", "accepted for VW compatibility (there is no holdout in one pass)"),
 ]
+
+# Run-time flags that Model(...) also accepts: how to run, not what to learn (not saved with the model).
+_EXECUTION = ("threads",)
 
 _BY_NAME: Dict[str, Flag] = {n: f for f in FLAGS for n in f.names}
 _BY_DEST: Dict[str, Flag] = {f.dest: f for f in FLAGS}
@@ -180,6 +186,7 @@ class Options:
     drift_boost: Optional[float] = None
     drift_boost_examples: Optional[int] = None
     drift_gate: Optional[int] = None
+    threads: Optional[int] = None
     onethread: bool = False
     kill_cache: bool = False
     passes: Optional[int] = None
@@ -439,7 +446,15 @@ class Options:
 
     def run_time_flags(self) -> List[str]:
         """Names of run-time flags that were given (these make no sense in Model(...))."""
-        return [f.names[-1] for f in FLAGS if not f.model and self.given(f.dest)]
+        return [f.names[-1] for f in FLAGS if not f.model and f.dest not in _EXECUTION and self.given(f.dest)]
+
+    def thread_count(self) -> int:
+        """--threads as a number of threads: 1 by default (and with --onethread), 0 means one per core."""
+        if self.threads is None or self.onethread:
+            return 1
+        if self.threads < 0:
+            raise OptionError(f"--threads takes a number of threads >= 0 (0: one per core), got {self.threads}")
+        return self.threads or (os.cpu_count() or 1)
 
 
 def _fmt(v: Any) -> str:
