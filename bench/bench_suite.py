@@ -23,7 +23,8 @@ Cases (all logistic loss, ``-b 24``, one pass):
 6. ``--threads 2`` against ``--threads 1`` for cases 1-3: speed-up and loss difference.
 
 How it times: every run is a fresh child process (``bench/_suite_child.py``), so its peak RSS is
-its own ``ru_maxrss`` from ``os.wait4``. The timed region is inside the child, around the model's
+its own ``ru_maxrss`` from ``os.wait4`` (taken by ``bench/_suite_launch.py``, a small process that
+forks it, since a child's ``ru_maxrss`` also counts the memory of the process it was forked from). The timed region is inside the child, around the model's
 construction and the learning pass (no interpreter start, no imports): VW's
 ``Workspace(arg_list=["-d", FILE, ...])`` (which runs the pass in its constructor), wabbit's
 ``Model(args).learn_many(FILE)``, and for
@@ -70,6 +71,7 @@ HEADING = "# Benchmark suite (issue 5): wabbit vs VW, river, scikit-learn"
 BEGIN = "<!-- bench_suite.py: begin (generated; edit bench_suite.py, not this) -->"
 END = "<!-- bench_suite.py: end -->"
 CHILD = HERE / "_suite_child.py"
+LAUNCH = HERE / "_suite_launch.py"
 LOGISTIC = ["--loss_function", "logistic"]
 # scikit-learn's SGD settings. Its defaults (learning_rate="optimal", alpha=1e-4) reach a
 # progressive log loss of 0.69 on the first 50k lines (worse than the constant 0.42); these were
@@ -120,15 +122,22 @@ class Measured:
 
 
 def spawn(cmd: List[str], out_path: Path) -> tuple[float, float, int, str]:
-    """Run ``cmd`` (stdout+stderr to a file); return (wall s, peak RSS MB, exit code, output)."""
+    """Run ``cmd`` (stdout+stderr to a file); return (wall s, peak RSS MB, exit code, output).
+
+    Through ``_suite_launch.py``, which forks the command from a small process and measures it: a
+    child's ``ru_maxrss`` on Linux includes the RSS of the memory it was forked from, and this
+    process is large (see that file). The wall time is from the fork to the exit.
+    """
+    measured = out_path.with_suffix(".measured")
     with open(out_path, "w+b") as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
+        proc = subprocess.run([sys.executable, str(LAUNCH), str(measured), *cmd], stdout=out, stderr=subprocess.STDOUT)
         out.seek(0)
         text = out.read().decode(errors="replace")
-    return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), text
+    if proc.returncode != 0 or not measured.exists():
+        return float("nan"), float("nan"), proc.returncode or 1, text
+    seconds, rss_kib, code = measured.read_text().split()
+    measured.unlink()
+    return float(seconds), int(rss_kib) / 1024, int(code), text
 
 
 def run_child(spec: Dict[str, Any], tmp: Path) -> tuple[Dict[str, Any], float]:
@@ -239,7 +248,8 @@ def throughput_table(cases: List[Case], by: Dict[tuple, Measured]) -> str:
             ratio = vw.best / m.best if vw and vw.seconds else float("nan")
             cli_s = c.best if c and c.seconds else float("nan")
             cli_ratio = vw_cli.best / cli_s if vw_cli and vw_cli.seconds and c and c.seconds else float("nan")
-            notes = [m.note, c.note if c else "", f"CLI failed: {c.failed}" if c and c.failed else ""]
+            notes = [m.note, c.note if c else "", f"failed in a later round: {m.failed}" if m.failed else "",
+                     f"CLI failed: {c.failed}" if c and c.failed else ""]
             note = "; ".join(dict.fromkeys(x for x in notes if x))
             out.append(
                 f"| {case.title} | {tool} | {m.rows:,} | {fmt(rate(m.rows, m.best), ',.0f')} | {fmt(ratio, '.2f')} "
@@ -697,7 +707,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             f"- timing: every run is a fresh child process; the timed region is inside it, around the model's "
             f"construction and the learning pass (VW: `Workspace(arg_list=['-d', FILE, ...])`; wabbit: `Model(args).learn_many(FILE)`; "
             f"river/scikit-learn: the read-parse-score-learn loop), no interpreter start or imports; best of "
-            f"{args.repeat} rounds, all runs interleaved within each round; peak RSS from `os.wait4`",
+            f"{args.repeat} rounds, all runs interleaved within each round; peak RSS: the run's own `ru_maxrss` from `os.wait4` "
+            f"in a small launcher process (`bench/_suite_launch.py`)",
             "",
             (f"![benchmark suite]({rel_chart})" if not chart_note else f"(no chart: {chart_note})"),
             "",
