@@ -337,6 +337,7 @@ def chart(path: Path, cases: List[Case], by: Dict[tuple, Measured], latency: Dic
         ax.set_yticks(range(len(names)), names, fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("wabbit rows/s on the click log")
+        ax.set_xlim(0, max(vals) * 1.25)  # room for the labels
         for i, v in enumerate(vals):
             ax.text(v, i, f" {v:,.0f}", va="center", fontsize=7)
     fig.tight_layout()
