@@ -245,7 +245,8 @@ class PyModel {
     RunResult r;
     {
       py::gil_scoped_release release;
-      std::lock_guard<std::recursive_mutex> lock(learning_);
+      std::unique_lock<std::recursive_mutex> lock(learning_, std::defer_lock);
+      if (o.learn || o.account) lock.lock();  // pure predictions run alongside learning
       r = wabbit::run_fd(*learner_, stats_, fd, o);
     }
     return result_to_dict(std::move(r), o.collect);
@@ -257,7 +258,8 @@ class PyModel {
     RunResult r;
     {
       py::gil_scoped_release release;
-      std::lock_guard<std::recursive_mutex> lock(learning_);
+      std::unique_lock<std::recursive_mutex> lock(learning_, std::defer_lock);
+      if (o.learn || o.account) lock.lock();  // pure predictions run alongside learning
       r = wabbit::run_buffer(*learner_, stats_, view, o);
     }
     return result_to_dict(std::move(r), o.collect);
@@ -304,7 +306,8 @@ class PyModel {
     RunResult r;
     {
       py::gil_scoped_release release;
-      std::lock_guard<std::recursive_mutex> lock(learning_);
+      std::unique_lock<std::recursive_mutex> lock(learning_, std::defer_lock);
+      if (o.learn || o.account) lock.lock();  // pure predictions run alongside learning
       r = wabbit::run_csr(*learner_, stats_, in, o);
     }
     py::dict d = result_to_dict(std::move(r), false);

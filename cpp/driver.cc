@@ -143,7 +143,9 @@ class Runner {
     }
     ++line_no_;
     learner_.prepare(ex_);
-    learner_.observe_namespaces(ex_);
+    // Pure predictions change nothing, not even ':' wildcards (a namespace first seen here has no
+    // weights yet): they may run while another thread learns.
+    if (opt_.learn || opt_.account) learner_.observe_namespaces(ex_);
     std::string audit;
     if (opt_.audit_fd >= 0) {
       const Config& c = learner_.config();
@@ -358,13 +360,32 @@ class Merger {
   uint64_t next_seq_ = 0;
 };
 
+// The learners of a Hogwild run: for learning, one copy per thread sharing the model's weights
+// (their online states are folded back by absorb()); for pure predictions, the model itself
+// (predict_const changes nothing, so it needs no copy, which would read a state another call may be
+// writing).
+class Workers {
+ public:
+  Workers(Learner& model, unsigned n, const RunOptions& opt) : model_(model) {
+    if (!opt.learn && !opt.account) return;
+    start_ = model.state();
+    for (unsigned i = 0; i < n; ++i) copies_.push_back(std::make_unique<Learner>(model, Learner::ShareWeights{}));
+  }
+  Learner& operator[](unsigned i) { return copies_.empty() ? model_ : *copies_[i]; }
+  void absorb() {
+    for (const auto& w : copies_) model_.absorb(*w, start_);
+  }
+
+ private:
+  Learner& model_;
+  OnlineState start_;
+  std::vector<std::unique_ptr<Learner>> copies_;
+};
+
 RunResult run_parallel(Learner& learner, Stats& stats, BlockSource& source, const RunOptions& opt) {
   const unsigned n = opt.threads;
   Merger merger(stats, opt);
-  std::vector<std::unique_ptr<Learner>> workers;
-  workers.reserve(n);
-  for (unsigned i = 0; i < n; ++i) workers.push_back(std::make_unique<Learner>(learner, Learner::ShareWeights{}));
-  const OnlineState start = learner.state();
+  Workers workers(learner, n, opt);
   std::atomic<bool> stop{false};
   std::mutex error_mu;
   std::exception_ptr error;
@@ -388,10 +409,10 @@ RunResult run_parallel(Learner& learner, Stats& stats, BlockSource& source, cons
   };
   std::vector<std::thread> threads;
   threads.reserve(n - 1);
-  for (unsigned i = 1; i < n; ++i) threads.emplace_back(work, std::ref(*workers[i]));
-  work(*workers[0]);
+  for (unsigned i = 1; i < n; ++i) threads.emplace_back(work, std::ref(workers[i]));
+  work(workers[0]);
   for (std::thread& t : threads) t.join();
-  for (const auto& w : workers) learner.absorb(*w, start);
+  workers.absorb();
   if (error) std::rethrow_exception(error);
   return merger.finish();
 }
@@ -435,7 +456,7 @@ void csr_block(Learner& learner, Stats& stats, const CsrInput& in, const RunOpti
       continue;
     }
     learner.prepare(ex);
-    learner.observe_namespaces(ex);
+    if (opt.learn || opt.account) learner.observe_namespaces(ex);
     Outcome o;
     if (opt.learn || opt.account) o = process_example(learner, stats, ex, opt.learn);
     else o.output = learner.predict_const(ex);
@@ -449,8 +470,10 @@ void csr_block(Learner& learner, Stats& stats, const CsrInput& in, const RunOpti
 
 }  // namespace
 
-RunResult run_csr(Learner& learner, Stats& stats, const CsrInput& in, const RunOptions& opt) {
+RunResult run_csr(Learner& learner, Stats& model_stats, const CsrInput& in, const RunOptions& opt) {
   if (in.rows > 0 && in.indptr[0] != 0) throw std::invalid_argument("CSR row offsets must start at 0");
+  Stats unused;  // pure predictions keep no statistics (and may run while another call learns)
+  Stats& stats = opt.learn || opt.account ? model_stats : unused;
   RunResult result;
   if (opt.threads <= 1 || parallel_blocker(learner, opt) != nullptr || in.rows < 2 * 4096) {
     Example ex;
@@ -459,9 +482,7 @@ RunResult run_csr(Learner& learner, Stats& stats, const CsrInput& in, const RunO
   }
   constexpr size_t kRows = 4096;
   const unsigned n = opt.threads;
-  std::vector<std::unique_ptr<Learner>> workers;
-  for (unsigned i = 0; i < n; ++i) workers.push_back(std::make_unique<Learner>(learner, Learner::ShareWeights{}));
-  const OnlineState start = learner.state();
+  Workers workers(learner, n, opt);
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
   std::mutex mu;
@@ -491,10 +512,10 @@ RunResult run_csr(Learner& learner, Stats& stats, const CsrInput& in, const RunO
     }
   };
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < n; ++i) threads.emplace_back(work, std::ref(*workers[i]));
-  work(*workers[0]);
+  for (unsigned i = 1; i < n; ++i) threads.emplace_back(work, std::ref(workers[i]));
+  work(workers[0]);
   for (std::thread& t : threads) t.join();
-  for (const auto& w : workers) learner.absorb(*w, start);
+  workers.absorb();
   if (error) std::rethrow_exception(error);
   return result;
 }
@@ -527,7 +548,9 @@ Outcome process_example(Learner& learner, Stats& stats, Example& ex, bool learn)
   return o;
 }
 
-RunResult run_buffer(Learner& learner, Stats& stats, std::string_view buffer, const RunOptions& opt) {
+RunResult run_buffer(Learner& learner, Stats& model_stats, std::string_view buffer, const RunOptions& opt) {
+  Stats unused;  // pure predictions keep no statistics (and may run while another call learns)
+  Stats& stats = opt.learn || opt.account ? model_stats : unused;
   if (opt.threads > 1 && parallel_blocker(learner, opt) == nullptr) {
     BlockSource source(buffer, opt.first_line_number);
     return run_parallel(learner, stats, source, opt);
@@ -537,7 +560,9 @@ RunResult run_buffer(Learner& learner, Stats& stats, std::string_view buffer, co
   return r.finish();
 }
 
-RunResult run_fd(Learner& learner, Stats& stats, int fd, const RunOptions& opt) {
+RunResult run_fd(Learner& learner, Stats& model_stats, int fd, const RunOptions& opt) {
+  Stats unused;
+  Stats& stats = opt.learn || opt.account ? model_stats : unused;
   if (opt.threads > 1 && parallel_blocker(learner, opt) == nullptr) {
     BlockSource source(fd, opt.first_line_number);
     return run_parallel(learner, stats, source, opt);
