@@ -450,3 +450,23 @@ def test_cli_with_a_cb_model_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
     names = [line.split()[1] for line in proc.stdout.splitlines()[2:5]]
     assert names == ["observed", "ips", "snips"] and "dr" in proc.stdout
+
+
+def test_a_scoring_model_is_evaluated_greedily(log_path):
+    """A model built with --cb_adf (scores, no exploration) acts greedily on its scores."""
+
+    class Options:
+        cb_adf, cb_explore_adf = True, False
+
+    class Scorer(FakeModel):
+        options = Options()
+
+    scores = [[0.3, 0.1, 0.2], [0.5, 0.5, 0.9], [2.0, 1.0]]
+    report = ope.evaluate_log(log_path, Scorer(scores), estimators=["ips"])
+    assert report.estimates["ips"].value == pytest.approx((0 + 0 + 2.0 / 0.8) / 3, abs=1e-15)
+
+
+def test_public_names():
+    assert "ope" in wabbit.__all__ and wabbit.ope is ope
+    for name in ("ips", "snips", "dr", "dm", "observed", "evaluate_log", "read_adf_log", "greedy", "Estimate", "Report"):
+        assert name in ope.__all__

@@ -584,7 +584,7 @@ class OnlineCostModel:
         return np.array([self.model.predict(x) for x in self._examples(event)], dtype=np.float64)
 
     def learn(self, event: Any, action: int, cost: float) -> None:
-        self.model.learn(f"{cost!r} {self._examples(event)[action]}")
+        self.model.learn(f"{float(cost)!r} {self._examples(event)[action]}")
 
 
 # ---------------------------------------------------------------------------------- reports
