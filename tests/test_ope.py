@@ -365,7 +365,7 @@ def test_greedy_policy_and_scores_are_refused_as_a_pmf(log_path):
     scores = [[0.3, 0.1, 0.2], [0.5, 0.5, 0.9], [2.0, 1.0]]
     pick = ope.greedy(by_event(scores))
     assert [pick(e).tolist() for e in EVENT_TEXTS] == [[0, 1, 0], [1, 0, 0], [0, 1]]  # ties: the first
-    with pytest.raises(ValueError, match=r"event 0: the target's action probabilities must be >= 0 and sum to 1.*ope.greedy"):
+    with pytest.raises(ValueError, match=r"log.dat(.gz)?:1: the target.s action probabilities must be >= 0 and sum to 1.*ope.greedy"):
         ope.evaluate_log(log_path, by_event(scores), estimators=["ips"])
     # greedy on the scores: w = 0 (picks 1, logged 0), 0 (picks 0, logged 2), 1/0.8 (picks 1 = logged)
     report = ope.evaluate_log(log_path, pick, estimators=["ips"])
@@ -470,3 +470,27 @@ def test_public_names():
     assert "ope" in wabbit.__all__ and wabbit.ope is ope
     for name in ("ips", "snips", "dr", "dm", "observed", "evaluate_log", "read_adf_log", "greedy", "Estimate", "Report"):
         assert name in ope.__all__
+
+
+@pytest.mark.parametrize(
+    "target, answer",
+    [
+        # always action 0 (cost 1): IPS terms 2, 0, 2, 0, ... minus the costs 1, 0, 1, 0: +0.5 a side
+        ([1.0, 0.0], "no: by ips, the target costs 0.5 more per event"),
+        # always action 1 (cost 0): terms 0 everywhere, minus the costs: -0.5
+        ([0.0, 1.0], "yes: by ips, the target costs 0.5 less per event"),
+        # the logging policy itself: weights 1, terms equal the costs, every difference 0
+        ([0.5, 0.5], "cannot tell: by ips, the difference 0 has a 95% interval [0, 0] that contains 0"),
+    ],
+)
+def test_verdict(tmp_path, target, answer):
+    path = tmp_path / "log.dat"
+    path.write_text("0:1:0.5 |a costly\n|a free\n\n|a costly\n0:0:0.5 |a free\n\n" * 10)
+    report = ope.evaluate_log(path, lambda event: target, estimators=["ips"])
+    assert report.logged.value == 0.5
+    assert report.verdict().startswith(answer), report.verdict()
+
+
+def test_a_cost_model_that_gives_the_wrong_number_of_costs(log_path):
+    with pytest.raises(ValueError, match=r"log.dat(.gz)?:1: the cost model gave \[1.0\] for 3 actions"):
+        ope.evaluate_log(log_path, by_event(TARGET), cost_model=lambda e: [1.0])

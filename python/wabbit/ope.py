@@ -56,6 +56,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
+from array import array
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -260,18 +261,30 @@ def estimate(
         raise ValueError(f"target_pmf has {len(pmf)} events, the log {n}")
     _check_pmf(pmf)
     target_p = _at(pmf, a)
+    direct = chat_a = None
+    if estimator in ("dr", "dm"):
+        chat = _per_action(predicted_costs, "predicted_costs")  # type: ignore[arg-type]
+        _same_shape(pmf, chat)
+        direct, chat_a = _expected(pmf, chat), _at(chat, a)
+    return _from_terms(estimator, c, p, target_p, direct, chat_a, alpha, interval, resamples, seed)
+
+
+def _from_terms(estimator: str, c: np.ndarray, p: np.ndarray, target_p: np.ndarray, direct: Optional[np.ndarray],
+                chat_a: Optional[np.ndarray], alpha: float, interval: str, resamples: int, seed: int) -> Estimate:
+    """An estimator from what it needs of each event: the cost, the logging probability, the
+    target's probability of the logged action, and (DR, DM) the target's expected predicted cost
+    ``sum_a pi(a) chat[a]`` and the predicted cost of the logged action."""
+    n = len(c)
     w = target_p / p
     ess = float(w.sum() ** 2 / (w * w).sum()) if n and (w * w).sum() > 0 else 0.0
     if estimator == "ips":
         return _finish("ips", w * c, None, alpha, interval, resamples, seed, ess=ess)
     if estimator == "snips":
         return _finish("snips", w * c, w, alpha, interval, resamples, seed, ess=ess)
-    chat = _per_action(predicted_costs, "predicted_costs")  # type: ignore[arg-type]
-    _same_shape(pmf, chat)
-    direct = _expected(pmf, chat)
+    assert direct is not None and chat_a is not None
     if estimator == "dm":
         return _finish("dm", direct, None, alpha, interval, resamples, seed, ess=float(n))
-    return _finish("dr", direct + w * (c - _at(chat, a)), None, alpha, interval, resamples, seed, ess=ess)
+    return _finish("dr", direct + w * (c - chat_a), None, alpha, interval, resamples, seed, ess=ess)
 
 
 # ---------------------------------------------------------------------------------- intervals
@@ -695,34 +708,42 @@ def evaluate_log(
             progressive = cost_model
         else:
             fixed = _caller(cost_model)
-    acts: List[int] = []
-    costs: List[float] = []
-    probs: List[float] = []
-    pmfs: List[np.ndarray] = []
-    chats: List[np.ndarray] = []
+    costs, probs, target_p, direct, chat_a = (array("d") for _ in range(5))
     skipped = 0
     for ev in _read_events(path):
         if ev is None:
             skipped += 1
             continue
+        where = f"{os.fspath(path)}:{ev.line}"
         pmf = np.asarray(policy(ev.event), dtype=np.float64).reshape(-1)
         k = ev.event.count("\n") + 1 - (1 if ev.event.startswith("shared") else 0)
         if len(pmf) != k:
-            raise ValueError(f"{os.fspath(path)}:{ev.line}: the target gave {len(pmf)} probabilities for {k} actions")
-        pmfs.append(pmf)
-        if progressive is not None:
-            chats.append(np.asarray(progressive.predict(ev.event), dtype=np.float64).reshape(-1))
-            progressive.learn(ev.event, ev.action, ev.cost)
-        elif fixed is not None:
-            chats.append(np.asarray(fixed(ev.event), dtype=np.float64).reshape(-1))
-        acts.append(ev.action)
+            raise ValueError(f"{where}: the target gave {len(pmf)} probabilities for {k} actions")
+        if not (np.all(pmf >= 0) and abs(float(pmf.sum()) - 1.0) <= 1e-3):
+            raise ValueError(f"{where}: the target's action probabilities must be >= 0 and sum to 1, got {pmf.tolist()!r}"
+                             " (for a model that scores actions, e.g. --cb_adf, evaluate ope.greedy(model))")
+        if need_model:
+            if progressive is not None:
+                chat = np.asarray(progressive.predict(ev.event), dtype=np.float64).reshape(-1)
+                progressive.learn(ev.event, ev.action, ev.cost)
+            else:
+                chat = np.asarray(fixed(ev.event), dtype=np.float64).reshape(-1)  # type: ignore[misc]
+            if len(chat) != k or not np.all(np.isfinite(chat)):
+                raise ValueError(f"{where}: the cost model gave {chat.tolist()!r} for {k} actions (want {k} finite costs)")
+            direct.append(float(np.dot(pmf, chat)))
+            chat_a.append(float(chat[ev.action]))
         costs.append(ev.cost)
         probs.append(ev.probability)
-    if not acts:
+        target_p.append(float(pmf[ev.action]))
+    if not costs:
         raise ValueError(f"{os.fspath(path)}: no labelled events (a chosen action's line starts with action:cost:probability)")
-    kw = dict(alpha=alpha, interval=interval, resamples=resamples, seed=seed)
-    out = {e: estimate(e, acts, costs, probs, pmfs, chats if need_model else None, **kw) for e in names}  # type: ignore[arg-type]
-    return Report(out, observed(costs, **kw), len(acts), skipped, os.fspath(path), _describe_target(target))  # type: ignore[arg-type]
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {', '.join(INTERVALS)}, got {interval!r}")
+    c, p, tp = (np.frombuffer(x, dtype=np.float64) for x in (costs, probs, target_p))
+    d, ca = (np.frombuffer(x, dtype=np.float64) if need_model else None for x in (direct, chat_a))
+    out = {e: _from_terms(e, c, p, tp, d, ca, alpha, interval, resamples, seed) for e in names}
+    logged = observed(c, alpha=alpha, interval=interval, resamples=resamples, seed=seed)
+    return Report(out, logged, len(c), skipped, os.fspath(path), _describe_target(target))
 
 
 def _describe_target(target: Any) -> str:
