@@ -319,3 +319,11 @@ def test_cb_model_learns_delayed_rewards_as_in_arrival_order():
             else:
                 assert t - decided_at[i] > 30.0
     same_model(model, ref, ["shared |u user=3\n|a ad=1\n|a ad=2\n|a ad=3"])
+
+
+def test_numpy_integer_actions_are_accepted():
+    learned = []
+    log = DecisionLog(lambda e, label: learned.append(label), ttl=10)
+    log.log_decision("n", "e", np.int64(2), np.float32(0.5), timestamp=0)
+    assert log.reward("n", np.float64(1.5), timestamp=1)
+    assert learned == [(2, 1.5, 0.5)] and type(learned[0][0]) is int

@@ -44,6 +44,7 @@ DecisionStats(logged=2, learned=1, pending=0, late=1, duplicate=1, unknown=1, dr
 from __future__ import annotations
 
 import math
+import operator
 import threading
 import time
 from collections import OrderedDict
@@ -132,17 +133,17 @@ class DecisionLog:
         """Keep a decision until its reward: the ``event`` as it will be learned, the ``action``
         taken (0-based, in the event's action order) and the ``probability`` it had.
 
-        Raises ValueError for an action or probability that could never be learned; an id still
-        pending is counted as a duplicate decision and ignored.
+        The event is kept as it is (not copied): do not change it before its reward. Raises
+        ValueError for an action or probability that could never be learned; an id still pending
+        is counted as a duplicate decision and ignored.
         """
-        if isinstance(action, bool) or not isinstance(action, int) or action < 0:
-            try:
-                ok = float(action) == int(action) and int(action) >= 0 and not isinstance(action, bool)
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                raise ValueError(f"action must be a 0-based action index, got {action!r}")
-            action = int(action)
+        try:
+            index = operator.index(action)  # int or numpy integer, not 1.5 or "1"
+        except TypeError:
+            index = -1
+        if isinstance(action, bool) or index < 0:
+            raise ValueError(f"action must be a 0-based action index, got {action!r}")
+        action = index
         probability = float(probability)
         if not 0 < probability <= 1:
             raise ValueError(f"probability must be in (0, 1] (the chance the action had), got {probability!r}")
