@@ -466,6 +466,17 @@ def test_a_scoring_model_is_evaluated_greedily(log_path):
     assert report.estimates["ips"].value == pytest.approx((0 + 0 + 2.0 / 0.8) / 3, abs=1e-15)
 
 
+def test_an_exploring_model_is_no_cost_model(log_path):
+    class Options:
+        cb_adf, cb_explore_adf = False, True
+
+    class Explorer(FakeModel):
+        options = Options()
+
+    with pytest.raises(ValueError, match="a --cb_explore_adf model predicts action probabilities, not costs"):
+        ope.evaluate_log(log_path, by_event(TARGET), cost_model=Explorer(CHAT))
+
+
 def test_public_names():
     assert "ope" in wabbit.__all__ and wabbit.ope is ope
     for name in ("ips", "snips", "dr", "dm", "observed", "evaluate_log", "read_adf_log", "greedy", "Estimate", "Report"):

@@ -707,6 +707,9 @@ def evaluate_log(
         elif hasattr(cost_model, "learn") and not hasattr(cost_model, "options") and hasattr(cost_model, "predict"):
             progressive = cost_model
         else:
+            if getattr(getattr(cost_model, "options", None), "cb_explore_adf", False):
+                raise ValueError("a --cb_explore_adf model predicts action probabilities, not costs; "
+                                 "for dr/dm give a --cb_adf model (or leave the default online cost model)")
             fixed = _caller(cost_model)
     costs, probs, target_p, direct, chat_a = (array("d") for _ in range(5))
     skipped = 0
