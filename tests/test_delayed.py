@@ -327,3 +327,20 @@ def test_numpy_integer_actions_are_accepted():
     log.log_decision("n", "e", np.int64(2), np.float32(0.5), timestamp=0)
     assert log.reward("n", np.float64(1.5), timestamp=1)
     assert learned == [(2, 1.5, 0.5)] and type(learned[0][0]) is int
+
+
+def test_threads_asking_a_fresh_model_for_its_decisions_share_one_log():
+    m = RegressionModel()
+    barrier = threading.Barrier(8)
+    seen = []
+
+    def ask():
+        barrier.wait()
+        seen.append(m.decisions)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 8 and all(log is seen[0] for log in seen)

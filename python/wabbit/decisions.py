@@ -51,7 +51,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, NamedTuple, Optional, Tuple
 
-__all__ = ["DecisionLog", "DecisionStats"]
+__all__ = ["DecisionLog", "DecisionStats", "for_model"]
 
 #: How learning is called: learn(event, label=(action, cost, probability)).
 Learn = Callable[..., Any]
@@ -251,3 +251,17 @@ class DecisionLog:
             if now - when <= ttl:
                 break
             closed.popitem(last=False)
+
+
+_ATTACH = threading.Lock()
+
+
+def for_model(model: Any) -> DecisionLog:
+    """The model's DecisionLog (``model.decisions``), made once with its --reward_ttl and
+    --max_pending, even when several threads ask for it first at the same time."""
+    with _ATTACH:
+        log = model.__dict__.get("_decisions")
+        if log is None:
+            ttl, cap = model.options.reward_config()
+            log = model.__dict__["_decisions"] = DecisionLog(model, ttl=ttl, max_pending=cap)
+        return log

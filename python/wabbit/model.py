@@ -298,10 +298,9 @@ class Model:
         """The pending decisions and their counts (:class:`wabbit.decisions.DecisionLog`)."""
         log = self.__dict__.get("_decisions")
         if log is None:
-            from wabbit.decisions import DecisionLog
+            from wabbit.decisions import for_model
 
-            ttl, cap = self._options.reward_config()
-            log = self._decisions = DecisionLog(self, ttl=ttl, max_pending=cap)
+            log = for_model(self)
         return log
 
     # ------------------------------------------------------------------ monitoring
