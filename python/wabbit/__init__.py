@@ -11,6 +11,7 @@ True
 
 from wabbit._core import ModelError, ParseError, hash_feature, hash_namespace
 from wabbit._version import __version__
+from wabbit.decisions import DecisionLog, DecisionStats
 from wabbit.lineage import Lineage
 from wabbit.model import Contribution, Model, Snapshot, load
 from wabbit.options import OptionError, Options, parse_args
@@ -18,6 +19,8 @@ from wabbit.store import ModelStore, StoreError
 
 __all__ = [
     "Contribution",
+    "DecisionLog",
+    "DecisionStats",
     "Lineage",
     "Model",
     "ModelError",
@@ -33,13 +36,15 @@ __all__ = [
     "hash_feature",
     "hash_namespace",
     "load",
+    "ope",
     "parse_args",
 ]
 
 
 def __getattr__(name):
-    # wabbit.drift and wabbit.evaluate use numpy; they load on first use (the CLI never needs them).
-    if name in ("drift", "evaluate"):
+    # wabbit.drift, wabbit.evaluate and wabbit.ope use numpy; they load on first use (the CLI's
+    # training path never needs them).
+    if name in ("drift", "evaluate", "ope"):
         import importlib
 
         return importlib.import_module(f"wabbit.{name}")

@@ -4,6 +4,7 @@
     wabbit -d test.vw -t -i model.bin -p predictions.txt
     wabbit demo            # generate a click stream and learn it
     wabbit inspect model.bin
+    wabbit ope -d log.dat -i model.bin   # would the model have done better on this log?
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ __all__ = ["main"]
 USAGE = """usage: wabbit [VW flags]        learn from -d FILE (or standard input)
        wabbit demo [--lines N] [--seed S]   generate a click stream and learn it
        wabbit inspect [--json] MODEL        print what a model file holds, lineage included
+       wabbit ope -d LOG -i MODEL [--estimator ips,snips,dr] [--alpha 0.05]
+                                            off-policy evaluation of MODEL on a VW ADF log
 
 Flags (as in Vowpal Wabbit):
 """
@@ -37,6 +40,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return demo(args[1:])
     if args[:1] == ["inspect"]:
         return inspect(args[1:])
+    if args[:1] == ["ope"]:
+        return ope(args[1:])
     if any(a in ("-h", "--help") for a in args):
         sys.stdout.write(USAGE + flag_help() + "\n")
         return 0
@@ -352,6 +357,46 @@ def inspect(argv: List[str]) -> int:
         print(json.dumps(info, indent=1))
     else:
         sys.stdout.write(format_model_info(info))
+    return 0
+
+
+def ope(argv: List[str]) -> int:
+    """Off-policy evaluation: would the model (-i) have done better than the policy that wrote the
+    log (-d, VW's ADF text format, plain or gzip)? Prints each estimator's expected cost per event
+    for the model, with its interval, next to the log's own average cost."""
+    import argparse
+
+    from wabbit.ope import ESTIMATORS, INTERVALS, evaluate_log
+
+    p = argparse.ArgumentParser(prog="wabbit ope", description=ope.__doc__)
+    p.add_argument("-d", "--data", required=True, help="the logged events: VW ADF text, plain or gzip")
+    p.add_argument("-i", "--initial_regressor", required=True, metavar="MODEL",
+                   help="the target model file (--cb_explore_adf: its pmf; --cb_adf: greedy on its scores)")
+    p.add_argument("--estimator", default="ips,snips,dr", help=f"comma-separated, from {','.join(ESTIMATORS)} (default ips,snips,dr)")
+    p.add_argument("--alpha", type=float, default=0.05, help="1 - the intervals' coverage (default 0.05: 95%%)")
+    p.add_argument("--interval", choices=INTERVALS, default="normal",
+                   help="normal (central limit on the per-event terms; default) or bootstrap (percentile)")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--cost_model", metavar="MODEL",
+                   help="dr/dm: a model file predicting per-action costs (--cb_adf), not trained on this log; "
+                        "default: a regression learned progressively along the log")
+    p.add_argument("--cost_flags", default="-q ::", help="flags of the progressive cost regression (default '-q ::')")
+    a = p.parse_args(argv)
+    estimators = [e.strip() for e in a.estimator.split(",") if e.strip()]
+    try:
+        target = load(a.initial_regressor)
+        cost_model: Any = load(a.cost_model) if a.cost_model else "online:" + a.cost_flags
+        report = evaluate_log(a.data, target, cost_model=cost_model, estimators=estimators, alpha=a.alpha,
+                              interval=a.interval, resamples=a.resamples, seed=a.seed)
+    except (OSError, ValueError, TypeError, OptionError) as e:
+        if os.environ.get("WABBIT_DEBUG"):
+            raise
+        print(f"wabbit: error: {_describe(e)}", file=sys.stderr)
+        return 1
+    import dataclasses
+
+    sys.stdout.write(str(dataclasses.replace(report, target=a.initial_regressor)))
     return 0
 
 

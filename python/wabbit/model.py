@@ -34,6 +34,7 @@ from wabbit.options import Options, OptionError, parse_args
 if TYPE_CHECKING:  # numpy is imported by the core when it returns arrays; the CLI never needs it
     import numpy as np
 
+    from wabbit.decisions import DecisionLog
     from wabbit.monitor import DriftEvent, Monitor
     from wabbit.store import ModelStore
 
@@ -77,6 +78,7 @@ class Model:
                 f"{', '.join(run_time)}: command-line flags, not model options; use learn_many(path), "
                 "save(path) and wabbit.load(path) instead"
             )
+        opts.reward_config()  # --reward_ttl/--max_pending: refuse bad values now, not at the first decision
         self._setup(opts, metadata=None)
 
     def _setup(self, opts: Options, metadata: Optional[Dict[str, Any]]) -> None:
@@ -340,6 +342,31 @@ class Model:
 
         opts["every"], opts["hook"] = every, hook
         return opts
+
+    # ------------------------------------------------------------------ delayed rewards
+    def log_decision(self, event_id: Any, event: Any, action: int, probability: float, *,
+                     timestamp: Optional[float] = None) -> None:
+        """Keep a decision (the event, the 0-based action taken, its probability) until
+        :meth:`reward` brings its cost. Pending decisions wait ``--reward_ttl`` seconds (default
+        3600), at most ``--max_pending`` of them (default 10^6); they live in memory only (not in
+        copies, snapshots or model files). The rules are in :mod:`wabbit.decisions`."""
+        self.decisions.log_decision(event_id, event, action, probability, timestamp=timestamp)
+
+    def reward(self, event_id: Any, cost: float, *, timestamp: Optional[float] = None) -> bool:
+        """Learn decision ``event_id`` with its cost, ``learn(event, label=(action, cost,
+        probability))``, if it is pending and within the TTL; returns whether it learned. Late,
+        duplicate and unknown ids are counted in ``decisions.stats``, never raised."""
+        return self.decisions.reward(event_id, cost, timestamp=timestamp)
+
+    @property
+    def decisions(self) -> "DecisionLog":
+        """The pending decisions and their counts (:class:`wabbit.decisions.DecisionLog`)."""
+        log = self.__dict__.get("_decisions")
+        if log is None:
+            from wabbit.decisions import for_model
+
+            log = for_model(self)
+        return log
 
     # ------------------------------------------------------------------ monitoring
     def monitor(

@@ -73,6 +73,8 @@ FLAGS: List[Flag] = [
     Flag("interactions", ("--interactions",), "list", "interaction of any order (e.g. --interactions abc)", True, True),
     Flag("min_prediction", ("--min_prediction",), "float", "smallest prediction to output", True),
     Flag("max_prediction", ("--max_prediction",), "float", "largest prediction to output", True),
+    Flag("reward_ttl", ("--reward_ttl",), "float", "delayed rewards: seconds a logged decision waits for its reward (default 3600)", True),
+    Flag("max_pending", ("--max_pending",), "int", "delayed rewards: most decisions kept waiting; more evict the oldest (default 1000000)", True),
     # --- run-time (the command line) ---------------------------------------------------
     Flag("data", ("-d", "--data"), "str", "input file (default: standard input)"),
     Flag("final_regressor", ("-f", "--final_regressor"), "str", "save the model to this file at the end"),
@@ -161,6 +163,8 @@ class Options:
     interactions: List[str] = field(default_factory=list)
     min_prediction: Optional[float] = None
     max_prediction: Optional[float] = None
+    reward_ttl: Optional[float] = None
+    max_pending: Optional[int] = None
     data: Optional[str] = None
     final_regressor: Optional[str] = None
     initial_regressor: Optional[str] = None
@@ -443,6 +447,20 @@ class Options:
             "boost_examples": 10_000 if self.drift_boost_examples is None else self.drift_boost_examples,
             "gate": 1000 if self.drift_gate is None else self.drift_gate,
         }
+
+    def reward_config(self) -> Tuple[float, int]:
+        """(ttl seconds, max pending decisions) for delayed rewards (wabbit/decisions.py), checked.
+
+        >>> parse_args("--reward_ttl 600").reward_config()
+        (600.0, 1000000)
+        """
+        ttl = 3600.0 if self.reward_ttl is None else float(self.reward_ttl)
+        cap = 1_000_000 if self.max_pending is None else self.max_pending
+        if not ttl > 0:
+            raise OptionError(f"--reward_ttl takes a positive number of seconds (inf: no limit), got {self.reward_ttl}")
+        if cap < 1:
+            raise OptionError(f"--max_pending takes a positive number of decisions, got {self.max_pending}")
+        return ttl, cap
 
     def run_time_flags(self) -> List[str]:
         """Names of run-time flags that were given (these make no sense in Model(...))."""
