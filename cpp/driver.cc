@@ -15,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "hot_rows.h"
 #include "model_io.h"
 #include "vw_text.h"
 
@@ -91,6 +92,61 @@ void for_each_line(std::string_view text, F&& f) {
   }
 }
 
+// Hogwild's hot rows (hot_rows.h): found in the first kHotSampleLines examples as the rows at least
+// kHotShare of them touch; folded every kFoldPeriod examples.
+constexpr size_t kHotSampleLines = 4096;
+constexpr double kHotShare = 0.01;
+constexpr size_t kMaxHotRows = 4096;
+constexpr uint32_t kFoldPeriod = 512;
+
+// Counts how many of the examples in `sample` (VW text, or CSR rows through `fill`) touch each row,
+// and returns the rows touched by at least kHotShare of them, most used first.
+template <class Fill>
+std::vector<uint32_t> find_hot_rows(const Learner& learner, size_t examples, Fill&& fill) {
+  constexpr size_t kSlots = size_t{1} << 16;
+  std::vector<uint32_t> keys(kSlots, 0u), counts(kSlots, 0u);
+  size_t used = 0;
+  const uint32_t mask = learner.weights().mask();
+  Example ex;
+  size_t seen = 0;
+  for (size_t e = 0; e < examples; ++e) {
+    if (!fill(e, ex)) continue;
+    ++seen;
+    learner.prepare(ex);
+    for_each_feature(ex, learner.interactions(), &learner.config().ignore_linear, [&](float, uint32_t i) {
+      const uint32_t r = (i & mask) + 1u;
+      size_t h = (r * 0x9E3779B1u) >> 16;
+      while (keys[h] != 0u && keys[h] != r) h = (h + 1) & (kSlots - 1);
+      if (keys[h] == 0u) {
+        if (used >= kSlots / 2) return;  // full: the rows seen so far are enough
+        keys[h] = r;
+        ++used;
+      }
+      ++counts[h];
+    });
+  }
+  const uint32_t threshold = std::max<uint32_t>(8u, static_cast<uint32_t>(kHotShare * static_cast<double>(seen)));
+  std::vector<std::pair<uint32_t, uint32_t>> hot;
+  for (size_t h = 0; h < kSlots; ++h) {
+    if (keys[h] != 0u && counts[h] >= threshold) hot.emplace_back(counts[h], keys[h] - 1u);
+  }
+  std::sort(hot.begin(), hot.end(), std::greater<>());
+  if (hot.size() > kMaxHotRows) hot.resize(kMaxHotRows);
+  std::vector<uint32_t> rows;
+  for (const auto& [c, r] : hot) rows.push_back(r);
+  return rows;
+}
+
+std::vector<uint32_t> find_hot_rows_text(const Learner& learner, std::string_view sample) {
+  std::vector<std::string_view> lines;
+  for_each_line(sample, [&](std::string_view l) {
+    if (lines.size() < kHotSampleLines) lines.push_back(l);
+  });
+  return find_hot_rows(learner, lines.size(), [&](size_t e, Example& ex) {
+    return parse_vw_line(lines[e], ex, false).status == ParseStatus::kExample;
+  });
+}
+
 // The line-by-line loop shared by the fd and buffer sources. A worker's Runner (Hogwild) keeps its
 // predictions and statistics for the coordinator instead of writing or printing them.
 class Runner {
@@ -113,6 +169,8 @@ class Runner {
     result_ = RunResult{};
     return r;
   }
+  // A Hogwild worker with private hot rows folds them into the shared table every kFoldPeriod.
+  void set_hot(HotRows* hot) { hot_ = hot; }
   float last_label() const { return last_label_; }
   float last_output() const { return last_output_; }
   uint32_t last_features() const { return last_features_; }
@@ -155,6 +213,10 @@ class Runner {
     Outcome o;
     if (opt_.learn || opt_.account) {
       o = process_example(learner_, stats_, ex_, opt_.learn);
+      if (hot_ != nullptr && ++since_fold_ == kFoldPeriod) {
+        hot_->fold();
+        since_fold_ = 0;
+      }
     } else {
       o.output = learner_.predict_const(ex_);
     }
@@ -199,6 +261,8 @@ class Runner {
   std::string audit_buf_;
   uint64_t line_no_;
   bool worker_;
+  HotRows* hot_ = nullptr;
+  uint32_t since_fold_ = 0;
   bool first_ = true;
   float last_label_ = kNoLabel;
   float last_output_ = 0.f;
@@ -223,6 +287,28 @@ class BlockSource {
  public:
   BlockSource(std::string_view buffer, uint64_t first_line) : buf_(buffer), line_(first_line) {}
   BlockSource(int fd, uint64_t first_line) : fd_(fd), line_(first_line) {}
+
+  // The first `bytes` of the input (fewer if it is shorter), without consuming them; valid until
+  // the first next(). Read before the workers start.
+  std::string_view peek(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fd_ < 0) return buf_.substr(0, std::min(bytes, buf_.size()));
+    while (!eof_ && carry_.size() < bytes) {
+      const size_t have = carry_.size();
+      carry_.resize(bytes);
+      ssize_t n;
+      do {
+        n = ::read(fd_, carry_.data() + have, bytes - have);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        const int e = errno;
+        throw IoError(e, std::string("cannot read input: ") + std::strerror(e), "");
+      }
+      carry_.resize(have + static_cast<size_t>(n));
+      if (n == 0) eof_ = true;
+    }
+    return carry_;
+  }
 
   // The next block (its text lives in `storage` for an fd source); false at the end.
   bool next(std::string& storage, Block& b) {
@@ -366,13 +452,26 @@ class Merger {
 // writing).
 class Workers {
  public:
-  Workers(Learner& model, unsigned n, const RunOptions& opt) : model_(model) {
+  // hot: the rows each learning copy keeps privately (hot_rows.h), if the update rule allows.
+  Workers(Learner& model, unsigned n, const RunOptions& opt, const std::vector<uint32_t>& hot) : model_(model) {
     if (!opt.learn && !opt.account) return;
     start_ = model.state();
-    for (unsigned i = 0; i < n; ++i) copies_.push_back(std::make_unique<Learner>(model, Learner::ShareWeights{}));
+    int max_slot = -1, skip_slot = -1;
+    const bool fold = opt.learn && !hot.empty() && foldable_rows(model.config(), max_slot, skip_slot);
+    for (unsigned i = 0; i < n; ++i) {
+      copies_.push_back(std::make_unique<Learner>(model, Learner::ShareWeights{}));
+      hots_.push_back(fold ? std::make_unique<HotRows>(hot, model.weights(), max_slot, skip_slot) : nullptr);
+      copies_.back()->hot_ = hots_.back().get();
+    }
   }
   Learner& operator[](unsigned i) { return copies_.empty() ? model_ : *copies_[i]; }
+  HotRows* hot(unsigned i) { return hots_.empty() ? nullptr : hots_[i].get(); }
+  bool learning() const { return !copies_.empty(); }
+  // After the threads have joined: the hot rows' last changes, then the online states.
   void absorb() {
+    for (const auto& h : hots_) {
+      if (h) h->fold();
+    }
     for (const auto& w : copies_) model_.absorb(*w, start_);
   }
 
@@ -380,20 +479,25 @@ class Workers {
   Learner& model_;
   OnlineState start_;
   std::vector<std::unique_ptr<Learner>> copies_;
+  std::vector<std::unique_ptr<HotRows>> hots_;
 };
 
 RunResult run_parallel(Learner& learner, Stats& stats, BlockSource& source, const RunOptions& opt) {
   const unsigned n = opt.threads;
   Merger merger(stats, opt);
-  Workers workers(learner, n, opt);
+  std::vector<uint32_t> hot;
+  if (opt.learn) hot = find_hot_rows_text(learner, source.peek(kFirstBlock * 16));
+  Workers workers(learner, n, opt, hot);
   std::atomic<bool> stop{false};
   std::mutex error_mu;
   std::exception_ptr error;
 
-  auto work = [&](Learner& w) {
+  auto work = [&](unsigned i) {
     try {
+      Learner& w = workers[i];
       Stats local;
       Runner r(w, local, opt, true);
+      r.set_hot(workers.hot(i));
       std::string storage;
       Block b;
       while (!stop.load(std::memory_order_relaxed) && source.next(storage, b)) {
@@ -409,8 +513,8 @@ RunResult run_parallel(Learner& learner, Stats& stats, BlockSource& source, cons
   };
   std::vector<std::thread> threads;
   threads.reserve(n - 1);
-  for (unsigned i = 1; i < n; ++i) threads.emplace_back(work, std::ref(workers[i]));
-  work(workers[0]);
+  for (unsigned i = 1; i < n; ++i) threads.emplace_back(work, i);
+  work(0);
   for (std::thread& t : threads) t.join();
   workers.absorb();
   if (error) std::rethrow_exception(error);
@@ -443,7 +547,7 @@ std::string csr_row(const CsrInput& in, size_t r, Example& ex) {
 
 // A run over rows [begin, end) on one learner (a worker's or the model's own).
 void csr_block(Learner& learner, Stats& stats, const CsrInput& in, const RunOptions& opt, size_t begin, size_t end,
-               Example& ex, RunResult& res) {
+               Example& ex, RunResult& res, HotRows* hot = nullptr) {
   for (size_t r = begin; r < end; ++r) {
     const std::string err = csr_row(in, r, ex);
     if (!err.empty()) {
@@ -460,6 +564,7 @@ void csr_block(Learner& learner, Stats& stats, const CsrInput& in, const RunOpti
     Outcome o;
     if (opt.learn || opt.account) o = process_example(learner, stats, ex, opt.learn);
     else o.output = learner.predict_const(ex);
+    if (hot != nullptr && res.examples % kFoldPeriod == 0) hot->fold();
     shadow_and_signals(opt, ex, o);
     if (in.predictions != nullptr) in.predictions[r] = o.output;
     ++res.examples;
@@ -482,12 +587,18 @@ RunResult run_csr(Learner& learner, Stats& model_stats, const CsrInput& in, cons
   }
   constexpr size_t kRows = 4096;
   const unsigned n = opt.threads;
-  Workers workers(learner, n, opt);
+  std::vector<uint32_t> hot;
+  if (opt.learn) {
+    hot = find_hot_rows(learner, std::min(in.rows, kHotSampleLines),
+                        [&](size_t r, Example& ex) { return csr_row(in, r, ex).empty(); });
+  }
+  Workers workers(learner, n, opt, hot);
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::exception_ptr error;
-  auto work = [&](Learner& w) {
+  auto work = [&](unsigned i) {
+    Learner& w = workers[i];
     Stats local;
     RunResult part;
     Example ex;
@@ -495,7 +606,7 @@ RunResult run_csr(Learner& learner, Stats& model_stats, const CsrInput& in, cons
       for (;;) {
         const size_t b = next.fetch_add(kRows, std::memory_order_relaxed);
         if (b >= in.rows || stop.load(std::memory_order_relaxed)) break;
-        csr_block(w, local, in, opt, b, std::min(b + kRows, in.rows), ex, part);
+        csr_block(w, local, in, opt, b, std::min(b + kRows, in.rows), ex, part, workers.hot(i));
       }
     } catch (...) {
       stop.store(true, std::memory_order_relaxed);
@@ -512,8 +623,8 @@ RunResult run_csr(Learner& learner, Stats& model_stats, const CsrInput& in, cons
     }
   };
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < n; ++i) threads.emplace_back(work, std::ref(workers[i]));
-  work(workers[0]);
+  for (unsigned i = 1; i < n; ++i) threads.emplace_back(work, i);
+  work(0);
   for (std::thread& t : threads) t.join();
   workers.absorb();
   if (error) std::rethrow_exception(error);

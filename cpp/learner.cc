@@ -1,6 +1,8 @@
 #include "learner.h"
 
 #include <cmath>
+
+#include "hot_rows.h"
 #include <stdexcept>
 
 namespace wabbit {
@@ -71,8 +73,10 @@ inline float gather(Learner& L, const Example& ex, uint32_t& num_features, bool 
   std::vector<FeatureRef>& feats = L.scratch_;
   feats.clear();
   WeightTable& W = L.weights_;
+  HotRows* hot = L.hot_;
   const size_t generated = for_each_feature(ex, L.interactions_, &L.cfg_.ignore_linear, [&](float x, uint32_t i) {
     float* w = W.row(i);
+    if (hot != nullptr) w = hot->redirect(i & W.mask(), w);
     __builtin_prefetch(w, 1, 3);
     feats.push_back({w, x});
   });
@@ -371,6 +375,19 @@ float example_loss(const Config& cfg, const Range& r, float pred, float out, flo
 }
 
 }  // namespace
+
+bool foldable_rows(const Config& cfg, int& max_slot, int& skip_slot) {
+  max_slot = skip_slot = -1;
+  if (cfg.classic_rule != 0 || cfg.ftrl) return false;
+  const int adaptive = cfg.adaptive ? 1 : 0;
+  if (cfg.normalized) {
+    max_slot = adaptive + 1;
+    skip_slot = adaptive + 2;
+  } else if (cfg.adaptive) {
+    skip_slot = 2;
+  }
+  return true;
+}
 
 uint32_t stride_shift_for(const Config& cfg) {
   if (cfg.classic_rule != 0) return 0u;

@@ -85,6 +85,7 @@ struct FeatureRef {
 };
 
 class Learner;
+class HotRows;
 using ExampleFn = Outcome (*)(Learner&, Example&);
 
 class Learner {
@@ -152,6 +153,7 @@ class Learner {
   float update_multiplier_ = 1.f;
   bool set_minmax_ = true;
   std::vector<FeatureRef> scratch_;  // the current example's features (learning is single-writer)
+  HotRows* hot_ = nullptr;           // a Hogwild worker's private hot rows (see hot_rows.h)
   bool wildcards_ = false;           // some interaction uses ':' (expanded as namespaces appear)
   std::array<bool, 256> seen_{};     // printable namespace slots seen so far (for ':')
   ExampleFn learn_fn_ = nullptr;
@@ -159,6 +161,10 @@ class Learner {
 
 // Slot layout of a weight row for a configuration (VW's): returns the stride shift.
 uint32_t stride_shift_for(const Config& cfg);
+
+// For Hogwild's hot rows: whether a configuration's rows can be folded (gradient descent), which
+// slot is a running maximum (the normalizer) and which is per-example scratch (the rate); -1: none.
+bool foldable_rows(const Config& cfg, int& max_slot, int& skip_slot);
 
 inline float trunc_weight(float w, float gravity) {
   return gravity < std::fabs(w) ? w - (w > 0.f ? gravity : -gravity) : 0.f;

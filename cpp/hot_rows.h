@@ -1,0 +1,104 @@
+// HotRows: a Hogwild worker's private copies of the weight rows that nearly every example touches.
+//
+// Plain Hogwild shares every row. Rows of rare features (user ids, ad ids, their crosses) are almost
+// never touched by two threads at once, but the constant, numeric features present on every line
+// and the values of low-cardinality fields (device, hour, category) are written by every thread on
+// nearly every example: each write then moves the cache line between cores, which costs more than
+// the update itself and made two threads slower than one. So each worker learns those rows in a
+// private copy and folds what it learned into the shared row every `period` examples: the shared
+// value moves by the worker's change since the last fold (sums of gradients and weights add up;
+// the normalizer, a running maximum, takes the larger). Other threads see a hot row's updates
+// up to one period late, instead of immediately; rare rows stay plain Hogwild.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "weights.h"
+
+namespace wabbit {
+
+class HotRows {
+ public:
+  // rows: the hot row numbers (already masked); stride: floats per row; max_slot: the slot that is
+  // a running maximum (-1: none); skip_slot: a scratch slot not to fold (-1: none).
+  HotRows(const std::vector<uint32_t>& rows, WeightTable& shared, int max_slot, int skip_slot)
+      : stride_(shared.stride()), max_slot_(max_slot), skip_slot_(skip_slot) {
+    size_t cap = 16;
+    while (cap < rows.size() * 2) cap <<= 1;
+    shift_ = 32 - static_cast<uint32_t>(__builtin_ctzll(cap));
+    keys_.assign(cap, 0u);
+    slot_.assign(cap, 0u);
+    local_.assign(rows.size() * stride_, 0.f);
+    base_.assign(rows.size() * stride_, 0.f);
+    shared_.reserve(rows.size());
+    touched_.assign(rows.size(), 0u);
+    for (uint32_t r : rows) {
+      const uint32_t n = static_cast<uint32_t>(shared_.size());
+      size_t h = home(r);
+      while (keys_[h] != 0u) h = (h + 1) & (cap - 1);
+      keys_[h] = r + 1u;
+      slot_[h] = n;
+      shared_.push_back(shared.row(r));
+      for (uint32_t s = 0; s < stride_; ++s) local_[n * stride_ + s] = base_[n * stride_ + s] = load_w(shared_[n] + s);
+    }
+  }
+
+  size_t size() const { return shared_.size(); }
+
+  // The row to learn in for table row r (masked): the private copy if r is hot, else `row`.
+  float* redirect(uint32_t r, float* row) {
+    size_t h = home(r);
+    const size_t m = keys_.size() - 1;
+    for (;;) {
+      const uint32_t k = keys_[h];
+      if (k == 0u) return row;
+      if (k == r + 1u) {
+        const uint32_t n = slot_[h];
+        if (!touched_[n]) {
+          touched_[n] = 1u;
+          dirty_.push_back(n);
+        }
+        return local_.data() + static_cast<size_t>(n) * stride_;
+      }
+      h = (h + 1) & m;
+    }
+  }
+
+  // Folds what this worker learned in its hot rows since the last fold into the shared rows and
+  // refreshes the private copies with what the other workers folded in meanwhile.
+  void fold() {
+    for (uint32_t n : dirty_) {
+      float* loc = local_.data() + static_cast<size_t>(n) * stride_;
+      float* base = base_.data() + static_cast<size_t>(n) * stride_;
+      float* sh = shared_[n];
+      for (uint32_t s = 0; s < stride_; ++s) {
+        if (static_cast<int>(s) == skip_slot_) continue;
+        const float now = load_w(sh + s);
+        const float v = static_cast<int>(s) == max_slot_ ? std::max(now, loc[s]) : now + (loc[s] - base[s]);
+        store_w(sh + s, v);
+        loc[s] = base[s] = v;
+      }
+      touched_[n] = 0u;
+    }
+    dirty_.clear();
+  }
+
+ private:
+  size_t home(uint32_t r) const { return static_cast<size_t>((r * 0x9E3779B1u) >> shift_); }
+
+  uint32_t stride_;
+  int max_slot_;
+  int skip_slot_;
+  uint32_t shift_ = 28;
+  std::vector<uint32_t> keys_;  // open addressing: row + 1 (0: empty)
+  std::vector<uint32_t> slot_;
+  std::vector<float> local_;
+  std::vector<float> base_;     // each private row as of the last fold
+  std::vector<float*> shared_;
+  std::vector<uint32_t> touched_;
+  std::vector<uint32_t> dirty_;
+};
+
+}  // namespace wabbit
