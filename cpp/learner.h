@@ -154,6 +154,9 @@ class Learner {
   bool set_minmax_ = true;
   std::vector<FeatureRef> scratch_;  // the current example's features (learning is single-writer)
   HotRows* hot_ = nullptr;           // a Hogwild worker's private hot rows (see hot_rows.h)
+  // Pages of the weight table this learner has written (a hint, never needed for correctness):
+  // the first access to a page while learning is made a write, see first_write() in learner.cc.
+  std::vector<uint64_t> written_;
   bool wildcards_ = false;           // some interaction uses ':' (expanded as namespaces appear)
   std::array<bool, 256> seen_{};     // printable namespace slots seen so far (for ':')
   ExampleFn learn_fn_ = nullptr;
