@@ -41,7 +41,6 @@ struct FeatureGroup {
   std::vector<uint32_t> index;
   std::vector<float> value;
   std::vector<std::string> name;  // audit names, only when the example was parsed with names
-  float sum_sq = 0.f;
 
   size_t size() const { return index.size(); }
   bool empty() const { return index.empty(); }
@@ -49,12 +48,10 @@ struct FeatureGroup {
     index.clear();
     value.clear();
     name.clear();
-    sum_sq = 0.f;
   }
   void push(uint32_t i, float v) {
     index.push_back(i);
     value.push_back(v);
-    sum_sq += v * v;
   }
 };
 

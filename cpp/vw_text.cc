@@ -113,6 +113,18 @@ inline const char* scan_and_hash_name(const char* p, const char* end, uint32_t s
   return p;
 }
 
+// Namespace hashes of one-letter names (the usual case), computed once.
+struct OneLetterNamespaces {
+  std::array<uint32_t, 256> hash{};
+  OneLetterNamespaces() {
+    for (size_t c = 0; c < hash.size(); ++c) {
+      const char ch = static_cast<char>(c);
+      hash[c] = hash_namespace(std::string_view(&ch, 1));
+    }
+  }
+};
+const OneLetterNamespaces kOneLetter;
+
 std::string excerpt(std::string_view s) {
   constexpr size_t kMax = 60;
   if (s.size() <= kMax) return std::string(s);
@@ -261,7 +273,7 @@ ParseResult parse_vw_line(std::string_view line, Example& ex, bool names) {
       const char* name_start = p;
       while (!ends_token(p, end) && *p != ':') ++p;
       ns_name = std::string_view(name_start, static_cast<size_t>(p - name_start));
-      ns_hash = hash_namespace(ns_name);
+      ns_hash = ns_name.size() == 1 ? kOneLetter.hash[static_cast<unsigned char>(ns_name[0])] : hash_namespace(ns_name);
       if (p < end && *p == ':') {
         ++p;
         size_t consumed = 0;
