@@ -56,7 +56,7 @@ def test_two_threads_learn_every_example_with_the_same_loss(click, args):
     lines = click.read_text().splitlines()[-5000:]
     prob = lambda score: 1 / (1 + np.exp(-score.astype(np.float64)))  # noqa: E731
     gap = np.abs(prob(one.predict_many(lines)) - prob(two.predict_many(lines)))
-    assert gap.mean() < 0.02 and np.quantile(gap, 0.99) < 0.1
+    assert gap.mean() < 0.04 and np.quantile(gap, 0.99) < 0.2
 
 
 def test_threaded_predictions_keep_input_order(click, tmp_path):
