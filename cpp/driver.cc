@@ -545,9 +545,45 @@ std::string csr_row(const CsrInput& in, size_t r, Example& ex) {
   return {};
 }
 
+// Whether row r is well formed (the fast path's check; csr_row says what is wrong).
+inline bool csr_row_ok(const CsrInput& in, size_t r) {
+  const int64_t b = in.indptr[r];
+  const int64_t e = in.indptr[r + 1];
+  if (b < 0 || e < b || e > in.indptr[in.rows]) return false;
+  for (int64_t k = b; k < e; ++k) {
+    if (!std::isfinite(in.values[k])) return false;
+  }
+  return true;
+}
+
 // A run over rows [begin, end) on one learner (a worker's or the model's own).
 void csr_block(Learner& learner, Stats& stats, const CsrInput& in, const RunOptions& opt, size_t begin, size_t end,
                Example& ex, RunResult& res, HotRows* hot = nullptr) {
+  if (!opt.learn && !opt.account && opt.signals == nullptr && opt.every == 0 && learner.sparse_predict_ok()) {
+    // Pure predictions: straight from the arrays, the next row's weights prefetched meanwhile.
+    const WeightTable& W = learner.weights();
+    for (size_t r = begin; r < end; ++r) {
+      if (r + 1 < end) {
+        const int64_t nb = std::max<int64_t>(in.indptr[r + 1], 0);
+        const int64_t ne = std::min(in.indptr[r + 2], in.indptr[in.rows]);
+        for (int64_t k = nb; k < ne; ++k) __builtin_prefetch(W.row(in.indices[k]), 0, 1);
+      }
+      if (!csr_row_ok(in, r)) {
+        const std::string msg = "row " + std::to_string(r) + ": " + csr_row(in, r, ex);
+        if (opt.strict) throw StrictParseError(msg);
+        ++res.bad_lines;
+        if (res.warnings.size() < kMaxKeptWarnings) res.warnings.push_back(msg);
+        if (in.predictions != nullptr) in.predictions[r] = std::numeric_limits<float>::quiet_NaN();
+        continue;
+      }
+      const int64_t b = in.indptr[r];
+      const float out = learner.predict_sparse(in.indices + b, in.values + b, static_cast<size_t>(in.indptr[r + 1] - b));
+      if (in.predictions != nullptr) in.predictions[r] = out;
+      ++res.examples;
+    }
+    res.lines += end - begin;
+    return;
+  }
   for (size_t r = begin; r < end; ++r) {
     const std::string err = csr_row(in, r, ex);
     if (!err.empty()) {

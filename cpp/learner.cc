@@ -607,6 +607,31 @@ float Learner::predict_const(const Example& ex) const {
   return output_of(cfg_, finalize_prediction(range, ex.initial + raw));
 }
 
+bool Learner::sparse_predict_ok() const {
+  return interactions_.empty() && !wildcards_ && !cfg_.ignore[' '] && !cfg_.ignore_linear[' '] &&
+         !cfg_.ignore[kConstantNamespace] && !cfg_.ignore_linear[kConstantNamespace];
+}
+
+float Learner::predict_sparse(const uint32_t* index, const float* value, size_t n) const {
+  // The same sum, in the same order, as predict_const over the Example csr_row would build.
+  float raw = 0.f;
+  const bool trunc = cfg_.l1 > 0.f && !cfg_.ftrl;
+  const float g = static_cast<float>(load_d(&state_.gravity));
+  auto add = [&](uint32_t i, float x) {
+    const float w = load_w(weights_.row(i));
+    raw += (trunc ? trunc_weight(w, g) : w) * x;
+  };
+  for (size_t k = 0; k < n; ++k) {
+    if (value[k] != 0.f) add(index[k], value[k]);
+  }
+  if (cfg_.constant) add(static_cast<uint32_t>(kConstantFeature), 1.f);
+  if (!cfg_.ftrl) raw *= static_cast<float>(load_d(&state_.contraction));
+  OnlineState range;
+  range.min_label = load_w(&state_.min_label);
+  range.max_label = load_w(&state_.max_label);
+  return output_of(cfg_, finalize_prediction(range, raw));
+}
+
 void Learner::observe_slow(const Example& ex) {
   bool grew = false;
   for (unsigned char s : ex.order) {

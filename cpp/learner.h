@@ -110,6 +110,11 @@ class Learner {
   Outcome predict(Example& ex);
   // Pure prediction (the reported output): no state change at all; safe for concurrent readers.
   float predict_const(const Example& ex) const;
+  // predict_const for an example whose only features are these (index, value) pairs in the default
+  // namespace ' ' (plus the constant): the CSR path, without building an Example. Only when
+  // sparse_predict_ok() (no interactions, nothing ignored that it would touch).
+  float predict_sparse(const uint32_t* index, const float* value, size_t n) const;
+  bool sparse_predict_ok() const;
 
   // Calls f(x, index, weight) for every feature of ex, generated ones included, with the weight
   // as the model would use it now (L1 truncation and L2 contraction applied).

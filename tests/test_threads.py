@@ -176,6 +176,15 @@ def test_csr_bad_rows_and_bad_arrays():
     with pytest.warns(UserWarning, match="row 7"):
         p = wabbit.Model(LOGISTIC).learn_many((indices, bad_values, offsets), labels=labels, strict=False)
     assert np.isnan(p[7]) and np.isfinite(np.delete(p, 7)).all()
+    # the prediction path (no Examples built) refuses the same row the same way
+    trained = wabbit.Model(LOGISTIC)
+    trained.learn_many((indices, values, offsets), labels=labels)
+    with pytest.raises(ValueError, match="row 7: feature .* non-finite"):
+        trained.predict_many((indices, bad_values, offsets))
+    with pytest.warns(UserWarning, match="row 7"):
+        q = trained.predict_many((indices, bad_values, offsets), strict=False)
+    good = trained.predict_many((indices, values, offsets))
+    assert np.isnan(q[7]) and np.array_equal(np.delete(q, 7), np.delete(good, 7))
     m = wabbit.Model(LOGISTIC)
     with pytest.raises(ValueError, match="labels must be a 1-d array with one number per row"):
         m.learn_many((indices, values, offsets), labels=labels[:-1])
