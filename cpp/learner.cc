@@ -1,11 +1,19 @@
 #include "learner.h"
 
 #include <cmath>
+#include <mutex>
+#include <shared_mutex>
 
 #include "hot_rows.h"
 #include <stdexcept>
 
 namespace wabbit {
+
+std::shared_mutex& wildcard_mutex() {
+  static std::shared_mutex m;
+  return m;
+}
+
 namespace {
 
 constexpr float kXMin = 1.084202e-19f;
@@ -592,7 +600,10 @@ Outcome Learner::predict(Example& ex) {
 
 float Learner::predict_const(const Example& ex) const {
   // As VW predicts when testing (-t): initial + contraction * sum of truncated w * x.
-  // Everything a learning thread may write is read with relaxed atomic loads.
+  // Everything a learning thread may write is read with relaxed atomic loads; ':' interactions,
+  // which a learning thread may widen, under the wildcard lock.
+  std::shared_lock<std::shared_mutex> lock(wildcard_mutex(), std::defer_lock);
+  if (wildcards_) lock.lock();
   float raw = 0.f;
   const bool trunc = cfg_.l1 > 0.f && !cfg_.ftrl;
   const float g = static_cast<float>(load_d(&state_.gravity));
@@ -645,7 +656,9 @@ void Learner::observe_slow(const Example& ex) {
   for (size_t s = 0; s < seen_.size(); ++s) {
     if (seen_[s]) seen.push_back(static_cast<unsigned char>(s));
   }
-  interactions_ = expand_wildcards(cfg_.interactions, seen);
+  std::vector<Interaction> widened = expand_wildcards(cfg_.interactions, seen);
+  std::unique_lock<std::shared_mutex> lock(wildcard_mutex());
+  interactions_ = std::move(widened);
 }
 
 void Learner::sync_weights() {

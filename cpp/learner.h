@@ -9,6 +9,7 @@
 #include <array>
 #include <cfloat>
 #include <cstdint>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -166,6 +167,10 @@ class Learner {
   std::array<bool, 256> seen_{};     // printable namespace slots seen so far (for ':')
   ExampleFn learn_fn_ = nullptr;
 };
+
+// Guards the widening of ':' interactions (Learner::observe_slow) against predictions made from
+// other threads meanwhile; taken only by models with ':' interactions.
+std::shared_mutex& wildcard_mutex();
 
 // Slot layout of a weight row for a configuration (VW's): returns the stride shift.
 uint32_t stride_shift_for(const Config& cfg);
