@@ -71,8 +71,9 @@ inline float gather(Learner& L, const Example& ex, uint32_t& num_features, bool 
   std::vector<FeatureRef>& feats = L.scratch_;
   feats.clear();
   WeightTable& W = L.weights_;
+  const uint32_t offset = L.offset_;
   const size_t generated = for_each_feature(ex, L.interactions_, &L.cfg_.ignore_linear, [&](float x, uint32_t i) {
-    float* w = W.row(i);
+    float* w = W.row(i + offset);
     __builtin_prefetch(w, 1, 3);
     feats.push_back({w, x});
   });
@@ -495,17 +496,21 @@ Outcome Learner::predict(Example& ex) {
   return out;
 }
 
-float Learner::predict_const(const Example& ex) const {
+float Learner::score_const(const Example& ex, uint32_t offset) const {
   // As VW predicts when testing (-t): initial + contraction * sum of truncated w * x.
   float raw = 0.f;
   const bool trunc = cfg_.l1 > 0.f && !cfg_.ftrl;
   const float g = static_cast<float>(state_.gravity);
   for_each_feature(ex, interactions_, &cfg_.ignore_linear, [&](float x, uint32_t i) {
-    const float w = weights_.row(i)[0];
+    const float w = weights_.row(i + offset)[0];
     raw += (trunc ? trunc_weight(w, g) : w) * x;
   });
   if (!cfg_.ftrl) raw *= static_cast<float>(state_.contraction);
-  return output_of(cfg_, finalize_prediction(state_, ex.initial + raw));
+  return ex.initial + raw;
+}
+
+float Learner::predict_const(const Example& ex) const {
+  return output_of(cfg_, finalize_prediction(state_, score_const(ex)));
 }
 
 void Learner::observe_slow(const Example& ex) {
