@@ -302,6 +302,8 @@ class PyModel {
     d["counter"] = s.counter;
     d["tau"] = s.tau;
     d["rng"] = s.rng;
+    d["norm_x"] = s.norm_x;
+    d["total_weight"] = s.total_weight;
     return d;
   }
   void set_cb_state(const py::dict& d) {
@@ -317,6 +319,15 @@ class PyModel {
     s.counter = d["counter"].cast<uint64_t>();
     s.tau = d["tau"].cast<uint64_t>();
     s.rng = d["rng"].cast<uint64_t>();
+    if (d.contains("norm_x")) {
+      auto nx = d["norm_x"].cast<std::vector<double>>();
+      auto tw = d["total_weight"].cast<std::vector<double>>();
+      if (nx.size() != s.norm_x.size() || tw.size() != s.total_weight.size()) {
+        throw py::value_error("cb state does not fit this model's options");
+      }
+      s.norm_x = nx;
+      s.total_weight = tw;
+    }
   }
   // A draw in [0, 1) from VW's merand48: from `seed` without advancing it, or from the model's
   // own generator (seeded by --random_seed), advancing it.

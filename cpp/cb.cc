@@ -60,8 +60,13 @@ void enforce_minimum_probability(float eps, std::vector<float>& pmf) {
 // Actions tied with the best score at the front of VW's sorted action_scores.
 size_t fill_tied(const std::vector<float>& sorted_scores) {
   if (sorted_scores.empty()) return 0;
+  // VW's are_same_rel: |a - b| <= 1e-4 (|a| + |b|)
+  const float s0 = sorted_scores[0];
   size_t k = 1;
-  while (k < sorted_scores.size() && sorted_scores[k] == sorted_scores[0]) ++k;
+  while (k < sorted_scores.size() &&
+         std::fabs(sorted_scores[k] - s0) <= 1e-4f * (std::fabs(sorted_scores[k]) + std::fabs(s0))) {
+    ++k;
+  }
   return k;
 }
 
@@ -289,17 +294,22 @@ CbLearner::CbLearner(Learner& base, CbConfig cfg) : base_(&base), cfg_(cfg) {
   }
   type_width_ = cfg_.type == CbType::kDr ? 2u : 1u;
   width_ = type_width_ * (cfg_.explore == CbExplore::kBag ? cfg_.bag : 1u);
+  multiplier_ = 1;  // VW interleaves the models at the next power of two
+  while (multiplier_ < width_) multiplier_ <<= 1;
   state_.event_sum.assign(width_, 0);
   state_.action_sum.assign(width_, 0);
   state_.tau = cfg_.first;
   state_.rng = cfg_.seed;
+  const Learner fresh(base.config());
+  state_.norm_x.assign(width_, fresh.state().normalized_sum_norm_x);
+  state_.total_weight.assign(width_, fresh.state().total_weight);
 }
 
 void CbLearner::prepare(Example& ex) const {
   base_->prepare(ex);
-  if (width_ == 1) return;
+  if (multiplier_ == 1) return;
   for (unsigned char s : ex.order) {
-    for (uint32_t& i : ex.groups[s].index) i *= width_;
+    for (uint32_t& i : ex.groups[s].index) i *= multiplier_;
   }
 }
 
@@ -407,7 +417,15 @@ Outcome CbLearner::base_learn(Example& ex, float label, float weight, uint32_t m
   ex.label = label;
   ex.weight = weight;
   L.offset_ = model;
+  if (model != 0) {  // this model's running sums for normalized updates
+    std::swap(st.normalized_sum_norm_x, state_.norm_x[model]);
+    std::swap(st.total_weight, state_.total_weight[model]);
+  }
   Outcome o = L.learn(ex);
+  if (model != 0) {
+    std::swap(st.normalized_sum_norm_x, state_.norm_x[model]);
+    std::swap(st.total_weight, state_.total_weight[model]);
+  }
   L.offset_ = 0;
   ex.label = old_label;
   ex.weight = old_weight;
@@ -417,7 +435,21 @@ Outcome CbLearner::base_learn(Example& ex, float label, float weight, uint32_t m
 }
 
 // Learns one labelled event into the policy `block` (models block*type_width_ ...).
-void CbLearner::learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x) {
+// dr's first half: the regressor (model block*2+1) learns the chosen action's cost with weight 1/p;
+// dr_x gets every action's regressor prediction (the chosen one's made before its update).
+void CbLearner::dr_regressor(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x) {
+  const size_t n = ev.n;
+  const size_t k = static_cast<size_t>(ev.label_index);
+  const uint32_t m1 = block * type_width_ + 1;
+  dr_x.resize(n);
+  for (size_t a = 0; a < n; ++a) {
+    if (a == k) dr_x[a] = base_learn(merged[a], ev.label.cost, 1.f / ev.label.probability, m1).prediction;
+    else dr_x[a] = clamp_prediction(base_->state(), base_->score_const(merged[a], m1));
+  }
+}
+
+void CbLearner::learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x,
+                          bool dr_ready) {
   const size_t n = ev.n;
   const size_t k = static_cast<size_t>(ev.label_index);
   const uint32_t m0 = block * type_width_;
@@ -444,14 +476,7 @@ void CbLearner::learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t bl
       return;
     }
     case CbType::kDr: {
-      dr_x.resize(n);
-      const Learner& L = *base_;
-      for (size_t a = 0; a < n; ++a) {
-        float x;
-        if (a == k) x = base_learn(merged[a], cost, 1.f / p, m0 + 1).prediction;
-        else x = clamp_prediction(L.state(), L.score_const(merged[a], m0 + 1));
-        dr_x[a] = x;
-      }
+      if (!dr_ready) dr_regressor(ev, merged, block, dr_x);
       for (size_t a = 0; a < n; ++a) {
         float target = dr_x[a];
         if (a == k) target += (cost - target) / clipped;
@@ -517,8 +542,9 @@ void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
       }
     }
     std::vector<float> pmf(n, 0.f);
-    float models = 0.f;
-    for (float t : top) models += t;
+    double acc = 0.;  // VW's generate_bag accumulates in double
+    for (float t : top) acc += t;
+    const float models = static_cast<float>(acc);
     if (models <= 1e-6f) {
       pmf[0] = 1.f;
     } else {
@@ -539,21 +565,22 @@ void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
     if (learn && labelled) {
       for (uint32_t b = 0; b < cfg_.bag; ++b) {
         const uint32_t count = (cfg_.greedify && b == 0) ? 1u : poisson_weight(state_.rng);
-        for (uint32_t j = 0; j < count; ++j) learn_one(ev, merged_, b, dr_x_);
+        for (uint32_t j = 0; j < count; ++j) learn_one(ev, merged_, b, dr_x_, false);
       }
     }
   } else {
     if (learn && labelled && cfg_.type == CbType::kDr) {
       // VW trains the dr regressor before scoring (the two models never share a row)
-      learn_one(ev, merged_, 0, dr_x_);
+      dr_regressor(ev, merged_, 0, dr_x_);
       scores(merged_, n, 0, scratch_scores_, &generated_);
       sort_action_scores(scratch_scores_, n, out.action, out.value);
       to_pmf(out.action, out.value, merged_, n, learn);
+      learn_one(ev, merged_, 0, dr_x_, true);
     } else {
       scores(merged_, n, 0, scratch_scores_, &generated_);
       sort_action_scores(scratch_scores_, n, out.action, out.value);
       to_pmf(out.action, out.value, merged_, n, learn);
-      if (learn && labelled) learn_one(ev, merged_, 0, dr_x_);
+      if (learn && labelled) learn_one(ev, merged_, 0, dr_x_, false);
     }
     if (!learn && labelled && cfg_.type == CbType::kDr) {
       dr_x_.resize(n);
@@ -595,8 +622,9 @@ void CbLearner::predict_const(const CbEvent& ev, CbResult& out) const {
       }
     }
     std::vector<float> pmf(n, 0.f);
-    float models = 0.f;
-    for (float t : top) models += t;
+    double acc = 0.;  // VW's generate_bag accumulates in double
+    for (float t : top) acc += t;
+    const float models = static_cast<float>(acc);
     if (models <= 1e-6f) {
       pmf[0] = 1.f;
     } else {

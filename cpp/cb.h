@@ -105,6 +105,10 @@ struct CbState {
   uint64_t counter = 0;              // SquareCB: learned events
   uint64_t tau = 0;                  // tau-first: exploring events left
   uint64_t rng = 0;                  // bag's bootstrap / sample() without a seed (VW's merand48)
+  // VW keeps the normalized update's running sums per model; model 0's live in the learner's
+  // OnlineState (saved with the weights), models 1.. here.
+  std::vector<double> norm_x;
+  std::vector<double> total_weight;
 };
 
 class CbLearner {
@@ -135,7 +139,8 @@ class CbLearner {
   void to_pmf(std::vector<uint32_t>& action, std::vector<float>& value, const std::vector<Example>& merged,
               size_t n, bool learning) const;
   Outcome base_learn(Example& ex, float label, float weight, uint32_t model);
-  void learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x);
+  void dr_regressor(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x);
+  void learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x, bool dr_ready);
   void account(const CbEvent& ev, const std::vector<Example>& merged, const std::vector<uint32_t>& generated,
                const std::vector<float>& dr_x, CbResult& out) const;
 
@@ -143,6 +148,7 @@ class CbLearner {
   CbConfig cfg_;
   uint32_t type_width_ = 1;  // models per policy: 2 for dr
   uint32_t width_ = 1;       // all models: type_width_ * max(bag, 1)
+  uint32_t multiplier_ = 1;  // feature indices are multiplied by width_ rounded up to a power of 2
   CbState state_;
   std::vector<Example> merged_;
   std::vector<float> scratch_scores_;
