@@ -92,7 +92,8 @@ CbConfig cb_config_from_dict(const py::dict& d) {
   for (auto item : d) {
     const std::string k = py::cast<std::string>(item.first);
     py::handle v = item.second;
-    if (k == "cb_type") {
+    if (k == "num_actions") c.num_actions = py::cast<uint32_t>(v);
+    else if (k == "cb_type") {
       const std::string t = py::cast<std::string>(v);
       if (t == "mtr") c.type = CbType::kMtr;
       else if (t == "ips") c.type = CbType::kIps;
@@ -514,6 +515,9 @@ class PyModel {
   void build_event(const py::object& shared, const py::list& actions, bool dicts, const py::object& label,
                    CbEvent& ev) const {
     ev.clear();
+    if (dicts && cb_->fixed()) {
+      throw py::type_error("with --cb K an event is a text line (\"action:cost:probability |ns features\")");
+    }
     if (dicts) {
       if (!shared.is_none()) {
         ev.shared.clear();
@@ -528,6 +532,19 @@ class PyModel {
         example_from_dict(py::reinterpret_borrow<py::dict>(a), ex);
         cb_->prepare(ex);
       }
+    } else if (cb_->fixed()) {
+      thread_local Example scratch;
+      if (py::len(actions) != 1) {
+        throw py::value_error("with --cb K an event is one line (the example), got " + std::to_string(py::len(actions)));
+      }
+      std::string_view line = py::cast<std::string_view>(actions[0]);
+      while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+      CbLineLabel lab;
+      const ParseResult pr = parse_cb_line(line, scratch, lab);
+      if (pr.status == ParseStatus::kError) throw py::value_error("line 1: " + pr.error);
+      cb_->prepare(scratch);
+      const std::string err = cb_->expand_fixed(scratch, lab, ev);
+      if (!err.empty()) throw py::value_error("line 1: " + err);
     } else {
       size_t no = 0;
       thread_local Example scratch;

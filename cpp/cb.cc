@@ -318,6 +318,38 @@ std::string CbLearner::check(const CbEvent& ev) const {
   return {};
 }
 
+std::string CbLearner::expand_fixed(const Example& ex, const CbLineLabel& label, CbEvent& ev) const {
+  const uint32_t k = cfg_.num_actions;
+  ev.clear();
+  if (label.shared) return "\"shared\" has no meaning with --cb K (single-line examples)";
+  if (label.labelled) {
+    if (label.cost.action < 1 || label.cost.action > k) {
+      return "action " + std::to_string(label.cost.action) + " is not one of the actions 1.." + std::to_string(k);
+    }
+    ev.label_index = static_cast<int>(label.cost.action - 1);
+    ev.label = label.cost;
+    ev.label.action = label.cost.action - 1;
+  }
+  // VW's cb_to_cb_adf: clear the low bits that hold K * width slots, then add a * width
+  uint64_t total = static_cast<uint64_t>(k) * width_;
+  uint32_t bits = 0;
+  while (total > 0) {
+    total >>= 1;
+    ++bits;
+  }
+  const uint32_t low = bits >= 32 ? 0xFFFFFFFFu : ((1u << bits) - 1u);
+  for (uint32_t a = 0; a < k; ++a) {
+    Example& c = ev.add_action();
+    merge_shared(c, ex, nullptr);
+    const uint32_t add = a * width_;
+    for (unsigned char s : c.order) {
+      for (uint32_t& i : c.groups[s].index) i = (i & ~low) + add;
+    }
+  }
+  ev.tag = ex.tag;
+  return {};
+}
+
 void CbLearner::merge_all(const CbEvent& ev, std::vector<Example>& merged) const {
   if (merged.size() < ev.n) merged.resize(ev.n);
   const Example* shared = ev.has_shared ? &ev.shared : nullptr;
@@ -694,6 +726,10 @@ class CbRunner {
       end_event();
       return;
     }
+    if (cb_.fixed()) {
+      fixed_line(text, no);
+      return;
+    }
     if (event_lines_ == 0) event_first_line_ = no;
     ++event_lines_;
     if (!error_.empty()) return;  // the rest of a bad event
@@ -808,6 +844,28 @@ class CbRunner {
   }
 
  private:
+  // --cb K: each line is an event
+  void fixed_line(std::string_view text, uint64_t no) {
+    Example& ex = scratch_;
+    CbLineLabel lab;
+    const ParseResult pr = parse_cb_line(text, ex, lab);
+    std::string err;
+    if (pr.status == ParseStatus::kError) {
+      err = pr.error;
+    } else {
+      cb_.prepare(ex);
+      err = cb_.expand_fixed(ex, lab, ev_);
+    }
+    if (!err.empty()) {
+      error_ = "line " + std::to_string(no) + ": " + err;
+      event_lines_ = 1;
+      end_event();
+      return;
+    }
+    process();
+    ev_.clear();
+  }
+
   CbLearner& cb_;
   Stats& stats_;
   const RunOptions& opt_;

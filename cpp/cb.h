@@ -35,6 +35,7 @@ enum class CbType { kMtr, kIps, kDr, kDm };
 enum class CbExplore { kNone, kEpsilon, kSoftmax, kSquareCb, kFirst, kBag };
 
 struct CbConfig {
+  uint32_t num_actions = 0;    // --cb K / --cb_explore K: K fixed actions, single-line examples (0: ADF)
   CbType type = CbType::kMtr;
   CbExplore explore = CbExplore::kNone;
   float epsilon = 0.05f;       // epsilon-greedy; for the others the floor of the pmf (VW's default 0)
@@ -127,6 +128,11 @@ class CbLearner {
   void prepare(Example& ex) const;
   // A reason the event cannot be used, or "" (no actions, ...).
   std::string check(const CbEvent& ev) const;
+  // --cb K: the event of one prepared single-line example: K copies, copy a's indices moved to
+  // action a's slots (VW's cb_to_cb_adf), the label (action numbers 1..K) on its copy. Returns an
+  // error message or "".
+  std::string expand_fixed(const Example& ex, const CbLineLabel& label, CbEvent& ev) const;
+  bool fixed() const { return cfg_.num_actions > 0; }
   // Predicts one event and, with learn and a label, learns it.
   void process(CbEvent& ev, bool learn, CbResult& out);
   // Predicts without any change (thread-local scratch: safe for concurrent readers).

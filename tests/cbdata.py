@@ -44,3 +44,19 @@ def events(n: int, actions: int = 10, seed: int = 1, real_costs: bool = False, u
 def write(path: str, n: int, **kw) -> None:
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(events(n, **kw)) + "\n")
+
+
+def fixed_lines(n: int, actions: int = 5, seed: int = 2, eps: float = 0.4) -> List[str]:
+    """Single-line examples for --cb K: ``action:cost:probability |u features`` (actions 1..K)."""
+    rng = random.Random(seed)
+    users = [{f"f{j}": round(rng.uniform(-1, 1), 3) for j in rng.sample(range(20), 4)} for _ in range(30)]
+    out: List[str] = []
+    for e in range(n):
+        user = rng.randrange(len(users))
+        best = user % actions + 1
+        chosen = best if rng.random() > eps else rng.randrange(actions) + 1
+        p = (1 - eps + eps / actions) if chosen == best else eps / actions
+        cost = round(0.0 if chosen == best else rng.uniform(0.5, 1.0), 3)
+        feats = " ".join(f"{k}:{v}" for k, v in users[user].items())
+        out.append(f"{chosen}:{cost}:{round(p, 6)} |u {feats} user={user} |v g{user % 4}")
+    return out

@@ -187,7 +187,7 @@ class Model:
 
         order, values, _, _ = self._core.cb_predict(None if shared is None else _as_dict(shared),
                                                     [_as_dict(c) for c in candidates], True)
-        if not self._options.cb_explore_adf:
+        if not (self._options.cb_explore_adf or self._options.cb_explore is not None):
             tied = int(np.count_nonzero(values == values[0])) if len(values) else 0
             values = np.zeros(len(values), dtype=np.float32)
             values[:tied] = 1.0 / tied
@@ -212,7 +212,7 @@ class Model:
 
         shared, actions, dicts = _event_parts(event)
         order, values, _, _ = self._core.cb_predict(shared, actions, dicts)
-        if not self._options.cb_explore_adf:
+        if not (self._options.cb_explore_adf or self._options.cb_explore is not None):
             tied = int(np.count_nonzero(values == values[0])) if len(values) else 0
             values = np.zeros(len(values), dtype=np.float32)
             values[:tied] = 1.0 / tied

@@ -410,12 +410,12 @@ class Options:
             return None
         if len(modes) > 1 and not (set(modes) == {"--cb_explore_adf", "--cb_adf"}):
             raise OptionError(f"{' and '.join(modes)}: choose one contextual bandit mode")
-        if self.cb is not None or self.cb_explore is not None:
-            raise OptionError("--cb K / --cb_explore K (fixed actions) are not supported yet; write the K actions "
-                              "as an --cb_adf event (one line per action)")
-        explore = self.cb_explore_adf
+        k = self.cb if self.cb is not None else self.cb_explore
+        if k is not None and k < 1:
+            raise OptionError(f"--cb/--cb_explore takes a number of actions >= 1, got {k}")
+        explore = self.cb_explore_adf or self.cb_explore is not None
         if explore_flags and not explore:
-            raise OptionError(f"{', '.join(explore_flags)} need --cb_explore_adf")
+            raise OptionError(f"{', '.join(explore_flags)} need --cb_explore_adf or --cb_explore K")
         algos = [n for n, on in (("--softmax", self.softmax), ("--squarecb", self.squarecb),
                                   ("--first", self.first is not None), ("--bag", self.bag is not None)) if on]
         if len(algos) > 1:
@@ -444,6 +444,7 @@ class Options:
             raise OptionError(f"--bag takes a number of policies >= 1, got {self.bag}")
         seed = 0 if self.random_seed is None else self.random_seed
         return {
+            "num_actions": 0 if k is None else int(k),
             "cb_type": cb_type,
             "explore": algo,
             "epsilon": float(eps),
