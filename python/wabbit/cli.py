@@ -106,6 +106,13 @@ def run(opts: Options, err: TextIO) -> int:
         say("Algorithm used: Proximal-FTRL")
         say(f"ftrl_alpha = {_g(cfg['ftrl_alpha'])}")
         say(f"ftrl_beta = {_g(cfg['ftrl_beta'])}")
+    cb = cfg.get("cb")
+    if cb is not None:
+        if opts.audit or drift is not None:
+            raise OptionError("--audit and --drift are not available for contextual bandits yet")
+        say(f"cb_type = {cb['cb_type']}")
+        if cb["explore"] != "none":
+            say(f"exploration = {cb['explore']}")
     if drift is not None:
         _attach_monitor(model, drift, say)
     if opts.data:
