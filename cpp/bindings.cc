@@ -204,36 +204,62 @@ py::dict result_to_dict(RunResult&& r, bool collect) {
   return d;
 }
 
+// The UTF-8 text of a str without a copy (other objects: their str(), kept alive in `hold`).
+inline std::string_view text_of(py::handle h, py::object& hold) {
+  PyObject* o = h.ptr();
+  if (!PyUnicode_Check(o)) {
+    hold = py::str(h);
+    o = hold.ptr();
+  }
+  Py_ssize_t n = 0;
+  const char* p = PyUnicode_AsUTF8AndSize(o, &n);
+  if (p == nullptr) throw py::error_already_set();
+  return std::string_view(p, static_cast<size_t>(n));
+}
+
 // Builds an Example from {namespace: {feature: value} | [feature, ...]} without going through text.
+// Reads str keys and float/int values through the C API (no temporary strings): the dict path is
+// what a ranking service calls for every candidate.
 void example_from_dict(const py::dict& namespaces, Example& ex) {
+  py::object hold_ns;
+  py::object hold_name;
   for (auto item : namespaces) {
-    const std::string ns = py::cast<std::string>(py::str(item.first));
+    const std::string_view ns = text_of(item.first, hold_ns);
     const unsigned char slot = ns.empty() ? static_cast<unsigned char>(' ') : static_cast<unsigned char>(ns[0]);
     const uint32_t ns_hash = ns.empty() ? 0u : hash_namespace(ns);
-    auto add = [&](py::handle key, py::handle value) {
-      const std::string name = py::cast<std::string>(py::str(key));
-      if (py::isinstance<py::str>(value)) {
-        const std::string text = py::cast<std::string>(value);
+    auto add = [&](py::handle key, PyObject* value) {
+      const std::string_view name = text_of(key, hold_name);
+      if (value != nullptr && PyUnicode_Check(value)) {
+        py::object hold_text;
+        const std::string_view text = text_of(value, hold_text);
         const uint32_t index = hash_string(text, hash_string(name, ns_hash));
         if (ex.has_names) ex.add_named(slot, index, 1.f, audit_name(ns, name, text));
         else ex.add(slot, index, 1.f);
         return;
       }
-      const float x = py::cast<float>(value);
+      float x = 1.f;
+      if (value != nullptr) {
+        if (PyFloat_CheckExact(value)) x = static_cast<float>(PyFloat_AS_DOUBLE(value));
+        else x = py::cast<float>(py::handle(value));
+      }
       if (!std::isfinite(x)) {
-        throw py::value_error("feature '" + name + "' in namespace '" + ns + "' has a non-finite value");
+        throw py::value_error("feature '" + std::string(name) + "' in namespace '" + std::string(ns) +
+                              "' has a non-finite value");
       }
       if (x == 0.f) return;
       if (ex.has_names) ex.add_named(slot, hash_feature(name, ns_hash), x, audit_name(ns, name, {}));
       else ex.add(slot, hash_feature(name, ns_hash), x);
     };
-    py::handle feats = item.second;
-    if (py::isinstance<py::dict>(feats)) {
-      for (auto f : py::reinterpret_borrow<py::dict>(feats)) add(f.first, f.second);
-    } else if (py::isinstance<py::str>(feats)) {
-      add(feats, py::float_(1.0));
+    PyObject* feats = item.second.ptr();
+    if (PyDict_Check(feats)) {
+      PyObject* key;
+      PyObject* value;
+      Py_ssize_t pos = 0;
+      while (PyDict_Next(feats, &pos, &key, &value)) add(py::handle(key), value);
+    } else if (PyUnicode_Check(feats)) {
+      add(py::handle(feats), nullptr);
     } else {
-      for (auto f : feats) add(f, py::float_(1.0));
+      for (auto f : py::handle(feats)) add(f, nullptr);
     }
   }
 }

@@ -631,10 +631,17 @@ void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
 }
 
 void CbLearner::predict_const(const CbEvent& ev, CbResult& out) const {
-  thread_local std::vector<Example> merged;
+  // One merged example at a time (a ranking request may bring thousands of candidates).
+  thread_local Example merged;
   thread_local std::vector<float> s;
   const size_t n = ev.n;
-  merge_all(ev, merged);
+  const uint32_t policies = cfg_.explore == CbExplore::kBag ? cfg_.bag : 1u;
+  const Example* shared = ev.has_shared ? &ev.shared : nullptr;
+  s.resize(n * policies);
+  for (size_t a = 0; a < n; ++a) {
+    merge_shared(merged, ev.actions[a], shared);
+    for (uint32_t b = 0; b < policies; ++b) s[b * n + a] = base_->score_const(merged, b * type_width_);
+  }
   out.labelled = false;
   out.loss = 0.f;
   if (cfg_.explore == CbExplore::kBag) {
@@ -642,9 +649,11 @@ void CbLearner::predict_const(const CbEvent& ev, CbResult& out) const {
     std::vector<float> sum(n, 0.f);
     std::vector<uint32_t> act;
     std::vector<float> val;
+    std::vector<float> one(n);
     for (uint32_t b = 0; b < cfg_.bag; ++b) {
-      scores(merged, n, b * type_width_, s, nullptr);
-      sort_action_scores(s, n, act, val);
+      std::copy(s.begin() + static_cast<std::ptrdiff_t>(b * n), s.begin() + static_cast<std::ptrdiff_t>((b + 1) * n),
+                one.begin());
+      sort_action_scores(one, n, act, val);
       for (size_t i = 0; i < n; ++i) sum[act[i]] += val[i];
       if (!cfg_.first_only) {
         const size_t tied = fill_tied(val);
@@ -654,7 +663,7 @@ void CbLearner::predict_const(const CbEvent& ev, CbResult& out) const {
       }
     }
     std::vector<float> pmf(n, 0.f);
-    double acc = 0.;  // VW's generate_bag accumulates in double
+    double acc = 0.;
     for (float t : top) acc += t;
     const float models = static_cast<float>(acc);
     if (models <= 1e-6f) {
@@ -674,9 +683,8 @@ void CbLearner::predict_const(const CbEvent& ev, CbResult& out) const {
     for (size_t i = 0; i < n; ++i) out.value[i] = pmf[out.action[i]];
     return;
   }
-  scores(merged, n, 0, s, nullptr);
   sort_action_scores(s, n, out.action, out.value);
-  to_pmf(out.action, out.value, merged, n, false);
+  to_pmf(out.action, out.value, {}, n, false);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -185,8 +185,9 @@ class Model:
         """
         import numpy as np
 
-        order, values, _, _ = self._core.cb_predict(None if shared is None else _as_dict(shared),
-                                                    [_as_dict(c) for c in candidates], True)
+        if not isinstance(candidates, list):
+            candidates = list(candidates)
+        order, values, _, _ = self._core.cb_predict(shared, candidates, True)
         if not (self._options.cb_explore_adf or self._options.cb_explore is not None):
             tied = int(np.count_nonzero(values == values[0])) if len(values) else 0
             values = np.zeros(len(values), dtype=np.float32)
