@@ -243,7 +243,8 @@ def summary(model: Model, bad_lines: int = 0) -> str:
             lines.append(f"best constant's loss = {best[1]:.6f}")
     lines.append(f"total feature number = {s['total_features']}")
     if bad_lines:
-        lines.append(f"malformed lines skipped = {bad_lines}")
+        what = "events" if model._core.is_cb() else "lines"
+        lines.append(f"malformed {what} skipped = {bad_lines}")
     return "\n".join(lines) + "\n"
 
 
