@@ -204,10 +204,10 @@ class Model:
 
         >>> import wabbit
         >>> m = wabbit.Model("--cb_explore_adf --epsilon 0.5")
-        >>> event = "| a\n| b\n| c"
+        >>> event = "| a\\n| b\\n| c"
         >>> action, p = m.sample(event, seed=7)
-        >>> (action, p) == m.sample(event, seed=7), round(p, 4) in (0.6667, 0.1667)
-        (True, True)
+        >>> (action, p) == m.sample(event, seed=7), round(p, 4)   # untrained: all tied, uniform
+        (True, 0.3333)
         """
         import numpy as np
 
