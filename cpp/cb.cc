@@ -614,10 +614,8 @@ void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
       to_pmf(out.action, out.value, merged_, n, learn);
       if (learn && labelled) learn_one(ev, merged_, 0, dr_x_, false);
     }
-    if (!learn && labelled && cfg_.type == CbType::kDr) {
-      dr_x_.resize(n);
-      for (size_t a = 0; a < n; ++a) dr_x_[a] = clamp_prediction(base_->state(), base_->score_const(merged_[a], 1));
-    }
+    // Testing (-t), VW's dr loss falls back to the IPS estimate (its regressor's scores are only
+    // computed when learning): dr_x_ stays empty.
   }
   account(ev, merged_, generated_, dr_x_, out);
   if (learn && labelled) {

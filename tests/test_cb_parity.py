@@ -140,3 +140,26 @@ def test_parity_check_catches_a_different_exploration(adf_data, tmp_path, run_wa
     theirs = run_both(tmp_path / "other", "--cb_explore_adf -q ua --epsilon 0.2", adf_data["binary"], run_wabbit, run_vw)["vw"]
     with pytest.raises(AssertionError):
         assert_parity({"wabbit": ours, "vw": theirs}, "epsilon 0.1 vs 0.2")
+
+
+@pytest.mark.parametrize("flags", ["--cb_explore_adf -q ua --squarecb", "--cb_adf -q ua --cb_type dr",
+                                   "--cb_explore 5 --bag 3 -q uv"])
+def test_saved_model_tests_as_vw(flags, adf_data, tmp_path, run_wabbit, run_vw):
+    """-f after training, then -t -i on other data: VW's predictions and loss (the saved model keeps
+    the bandit's counters, e.g. SquareCB's gamma)."""
+    if "--cb_explore 5" in flags:
+        train, test = tmp_path / "a.dat", tmp_path / "b.dat"
+        train.write_text("\n".join(cbdata.fixed_lines(1000, seed=3)) + "\n")
+        test.write_text("\n".join(cbdata.fixed_lines(500, seed=4)) + "\n")
+    else:
+        train, test = adf_data["binary"], adf_data["real"]
+    results = {}
+    for name, runner in (("wabbit", run_wabbit), ("vw", run_vw)):
+        d = tmp_path / name
+        d.mkdir()
+        first = runner(shlex.split(flags) + ["-d", str(train), "-f", "m.model", "--quiet"], d)
+        assert first.returncode == 0, vwcompare.describe_run(first)
+        proc = runner(["-t", "-i", "m.model", "-d", str(test), "-p", "p.txt"], d)
+        assert proc.returncode == 0, vwcompare.describe_run(proc)
+        results[name] = (proc.stderr, parse_pred((d / "p.txt").read_text()))
+    assert_parity(results, flags + " (-t -i)")

@@ -410,6 +410,8 @@ class Model:
         if detector is None:
             self._monitor = None
             return None
+        if self._core.is_cb():
+            raise TypeError("drift monitors watch linear models; contextual bandits are not supported yet")
         from wabbit.monitor import Monitor
 
         mon = Monitor(
