@@ -371,8 +371,7 @@ void CbLearner::scores(const std::vector<Example>& merged, size_t n, uint32_t mo
   }
 }
 
-void CbLearner::to_pmf(std::vector<uint32_t>&, std::vector<float>& value, const std::vector<Example>&,
-                       size_t n, bool) const {
+void CbLearner::to_pmf(std::vector<float>& value, size_t n) const {
   switch (cfg_.explore) {
     case CbExplore::kNone:
       return;
@@ -552,48 +551,62 @@ void CbLearner::account(const CbEvent& ev, const std::vector<Example>& merged, c
   }
 }
 
+// Bagging's pmf from every policy's scores (s[b * n + a]): each policy votes for its best action
+// (ties share the vote), VW's generate_bag normalizes the votes, the floor applies, and the actions
+// are ordered as VW's sort_action_probs: by probability, then by summed score, then by index.
+void CbLearner::bag_pmf(const std::vector<float>& s, size_t n, CbResult& out) const {
+  std::vector<float> top(n, 0.f);
+  std::vector<float> sum(n, 0.f);
+  std::vector<float> one(n);
+  std::vector<uint32_t> act;
+  std::vector<float> val;
+  for (uint32_t b = 0; b < cfg_.bag; ++b) {
+    std::copy(s.begin() + static_cast<std::ptrdiff_t>(b * n), s.begin() + static_cast<std::ptrdiff_t>((b + 1) * n),
+              one.begin());
+    sort_action_scores(one, n, act, val);
+    for (size_t i = 0; i < n; ++i) sum[act[i]] += val[i];
+    if (!cfg_.first_only) {
+      const size_t tied = fill_tied(val);
+      for (size_t j = 0; j < tied; ++j) top[act[j]] += 1.f / static_cast<float>(tied);
+    } else {
+      top[act[0]] += 1.f;
+    }
+  }
+  std::vector<float> pmf(n, 0.f);
+  double acc = 0.;  // VW's generate_bag accumulates in double
+  for (float t : top) acc += t;
+  const float models = static_cast<float>(acc);
+  if (models <= 1e-6f) {
+    pmf[0] = 1.f;
+  } else {
+    const float norm = 1.f / models;
+    for (size_t i = 0; i < n; ++i) pmf[i] = top[i] * norm;
+  }
+  enforce_minimum_probability(cfg_.epsilon, pmf);
+  out.action.resize(n);
+  std::iota(out.action.begin(), out.action.end(), 0u);
+  std::sort(out.action.begin(), out.action.end(), [&](uint32_t a, uint32_t b) {
+    if (pmf[a] != pmf[b]) return pmf[a] > pmf[b];
+    if (sum[a] != sum[b]) return sum[a] < sum[b];
+    return a < b;
+  });
+  out.value.resize(n);
+  for (size_t i = 0; i < n; ++i) out.value[i] = pmf[out.action[i]];
+}
+
 void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
   const size_t n = ev.n;
   merge_all(ev, merged_);
   const bool labelled = ev.label_index >= 0;
   dr_x_.clear();
   if (cfg_.explore == CbExplore::kBag) {
-    std::vector<float> top(n, 0.f);
-    std::vector<float> sum(n, 0.f);
+    scratch_scores_.resize(n * cfg_.bag);
+    std::vector<float> one;
     for (uint32_t b = 0; b < cfg_.bag; ++b) {
-      scores(merged_, n, b * type_width_, scratch_scores_, b == 0 ? &generated_ : nullptr);
-      std::vector<uint32_t> act;
-      std::vector<float> val;
-      sort_action_scores(scratch_scores_, n, act, val);
-      for (size_t i = 0; i < n; ++i) sum[act[i]] += val[i];
-      if (!cfg_.first_only) {
-        const size_t tied = fill_tied(val);
-        for (size_t j = 0; j < tied; ++j) top[act[j]] += 1.f / static_cast<float>(tied);
-      } else {
-        top[act[0]] += 1.f;
-      }
+      scores(merged_, n, b * type_width_, one, b == 0 ? &generated_ : nullptr);
+      std::copy(one.begin(), one.end(), scratch_scores_.begin() + static_cast<std::ptrdiff_t>(b * n));
     }
-    std::vector<float> pmf(n, 0.f);
-    double acc = 0.;  // VW's generate_bag accumulates in double
-    for (float t : top) acc += t;
-    const float models = static_cast<float>(acc);
-    if (models <= 1e-6f) {
-      pmf[0] = 1.f;
-    } else {
-      const float norm = 1.f / models;
-      for (size_t i = 0; i < n; ++i) pmf[i] = top[i] * norm;
-    }
-    enforce_minimum_probability(cfg_.epsilon, pmf);
-    // VW's sort_action_probs: by probability (descending), then by summed score, then by action
-    out.action.resize(n);
-    std::iota(out.action.begin(), out.action.end(), 0u);
-    std::sort(out.action.begin(), out.action.end(), [&](uint32_t a, uint32_t b) {
-      if (pmf[a] != pmf[b]) return pmf[a] > pmf[b];
-      if (sum[a] != sum[b]) return sum[a] < sum[b];
-      return a < b;
-    });
-    out.value.resize(n);
-    for (size_t i = 0; i < n; ++i) out.value[i] = pmf[out.action[i]];
+    bag_pmf(scratch_scores_, n, out);
     if (learn && labelled) {
       for (uint32_t b = 0; b < cfg_.bag; ++b) {
         const uint32_t count = (cfg_.greedify && b == 0) ? 1u : poisson_weight(state_.rng);
@@ -606,12 +619,12 @@ void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
       dr_regressor(ev, merged_, 0, dr_x_);
       scores(merged_, n, 0, scratch_scores_, &generated_);
       sort_action_scores(scratch_scores_, n, out.action, out.value);
-      to_pmf(out.action, out.value, merged_, n, learn);
+      to_pmf(out.value, n);
       learn_one(ev, merged_, 0, dr_x_, true);
     } else {
       scores(merged_, n, 0, scratch_scores_, &generated_);
       sort_action_scores(scratch_scores_, n, out.action, out.value);
-      to_pmf(out.action, out.value, merged_, n, learn);
+      to_pmf(out.value, n);
       if (learn && labelled) learn_one(ev, merged_, 0, dr_x_, false);
     }
     // Testing (-t), VW's dr loss falls back to the IPS estimate (its regressor's scores are only
@@ -643,46 +656,11 @@ void CbLearner::predict_const(const CbEvent& ev, CbResult& out) const {
   out.labelled = false;
   out.loss = 0.f;
   if (cfg_.explore == CbExplore::kBag) {
-    std::vector<float> top(n, 0.f);
-    std::vector<float> sum(n, 0.f);
-    std::vector<uint32_t> act;
-    std::vector<float> val;
-    std::vector<float> one(n);
-    for (uint32_t b = 0; b < cfg_.bag; ++b) {
-      std::copy(s.begin() + static_cast<std::ptrdiff_t>(b * n), s.begin() + static_cast<std::ptrdiff_t>((b + 1) * n),
-                one.begin());
-      sort_action_scores(one, n, act, val);
-      for (size_t i = 0; i < n; ++i) sum[act[i]] += val[i];
-      if (!cfg_.first_only) {
-        const size_t tied = fill_tied(val);
-        for (size_t j = 0; j < tied; ++j) top[act[j]] += 1.f / static_cast<float>(tied);
-      } else {
-        top[act[0]] += 1.f;
-      }
-    }
-    std::vector<float> pmf(n, 0.f);
-    double acc = 0.;
-    for (float t : top) acc += t;
-    const float models = static_cast<float>(acc);
-    if (models <= 1e-6f) {
-      pmf[0] = 1.f;
-    } else {
-      for (size_t i = 0; i < n; ++i) pmf[i] = top[i] * (1.f / models);
-    }
-    enforce_minimum_probability(cfg_.epsilon, pmf);
-    out.action.resize(n);
-    std::iota(out.action.begin(), out.action.end(), 0u);
-    std::sort(out.action.begin(), out.action.end(), [&](uint32_t a, uint32_t b) {
-      if (pmf[a] != pmf[b]) return pmf[a] > pmf[b];
-      if (sum[a] != sum[b]) return sum[a] < sum[b];
-      return a < b;
-    });
-    out.value.resize(n);
-    for (size_t i = 0; i < n; ++i) out.value[i] = pmf[out.action[i]];
+    bag_pmf(s, n, out);
     return;
   }
   sort_action_scores(s, n, out.action, out.value);
-  to_pmf(out.action, out.value, {}, n, false);
+  to_pmf(out.value, n);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -794,8 +772,13 @@ class CbRunner {
   }
 
   void process() {
-    cb_.process(ev_, opt_.learn, res_);
     ++result_.examples;
+    if (!opt_.learn && !opt_.account) {  // pure predictions: no clock, no statistics
+      cb_.predict_const(ev_, res_);
+      output();
+      return;
+    }
+    cb_.process(ev_, opt_.learn, res_);
     Stats& s = stats_;
     if (res_.labelled) s.weighted_labeled_examples += 1.;
     else s.weighted_unlabeled_examples += 1.;
@@ -803,8 +786,27 @@ class CbRunner {
     s.sum_loss_since_last_dump += res_.loss;
     s.total_features += res_.total_features;
     ++s.example_number;
+    output();
+    if (opt_.every != 0 && result_.examples % opt_.every == 0 && opt_.hook) opt_.hook(result_.examples);
+    if (opt_.print_progress && s.weighted_examples() >= s.dump_interval) {
+      const std::string label = res_.labelled ? cb_label_text(ev_.label) : "unknown";
+      std::string pred = res_.action.empty() ? "no action"
+                                             : std::to_string(res_.action[0]) + ":" + fmt_float_trim(res_.value[0], 2);
+      std::fputs(progress_row_text(s.sum_loss, s.weighted_labeled_examples, s.sum_loss_since_last_dump,
+                                   s.weighted_labeled_examples - s.old_weighted_labeled_examples, s.example_number,
+                                   s.weighted_examples(), label, pred, res_.row_features)
+                     .c_str(),
+                 stderr);
+      s.sum_loss_since_last_dump = 0.;
+      s.old_weighted_labeled_examples = s.weighted_labeled_examples;
+      s.dump_interval = opt_.progress_add ? s.weighted_examples() + opt_.progress_arg : s.weighted_examples() * opt_.progress_arg;
+    }
+  }
+
+  // -p and collected predictions for the event just processed.
+  void output() {
     if (opt_.collect) {
-      // first value per event in action order (scores or probabilities)
+      // each event's values (scores or probabilities) in action order, one after the other
       std::vector<float> v(ev_.n);
       for (size_t i = 0; i < res_.action.size(); ++i) v[res_.action[i]] = res_.value[i];
       result_.predictions.insert(result_.predictions.end(), v.begin(), v.end());
@@ -826,20 +828,6 @@ class CbRunner {
       }
       pred_buf_ += "\n\n";
       if (pred_buf_.size() > (1u << 16)) write_all(opt_.predictions_fd, pred_buf_);
-    }
-    if (opt_.every != 0 && result_.examples % opt_.every == 0 && opt_.hook) opt_.hook(result_.examples);
-    if (opt_.print_progress && s.weighted_examples() >= s.dump_interval) {
-      const std::string label = res_.labelled ? cb_label_text(ev_.label) : "unknown";
-      std::string pred = res_.action.empty() ? "no action"
-                                             : std::to_string(res_.action[0]) + ":" + fmt_float_trim(res_.value[0], 2);
-      std::fputs(progress_row_text(s.sum_loss, s.weighted_labeled_examples, s.sum_loss_since_last_dump,
-                                   s.weighted_labeled_examples - s.old_weighted_labeled_examples, s.example_number,
-                                   s.weighted_examples(), label, pred, res_.row_features)
-                     .c_str(),
-                 stderr);
-      s.sum_loss_since_last_dump = 0.;
-      s.old_weighted_labeled_examples = s.weighted_labeled_examples;
-      s.dump_interval = opt_.progress_add ? s.weighted_examples() + opt_.progress_arg : s.weighted_examples() * opt_.progress_arg;
     }
   }
 

@@ -142,8 +142,9 @@ class CbLearner {
   void merge_all(const CbEvent& ev, std::vector<Example>& merged) const;
   void scores(const std::vector<Example>& merged, size_t n, uint32_t model, std::vector<float>& s,
               std::vector<uint32_t>* generated) const;
-  void to_pmf(std::vector<uint32_t>& action, std::vector<float>& value, const std::vector<Example>& merged,
-              size_t n, bool learning) const;
+  // The exploration's pmf from the sorted scores, in place (kNone: the scores stay).
+  void to_pmf(std::vector<float>& value, size_t n) const;
+  void bag_pmf(const std::vector<float>& s, size_t n, CbResult& out) const;
   Outcome base_learn(Example& ex, float label, float weight, uint32_t model);
   void dr_regressor(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x);
   void learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x, bool dr_ready);

@@ -270,3 +270,18 @@ def test_fixed_actions_api():
     np.testing.assert_allclose(m.predict("|u a b"), [0.1, 0.8, 0.1], rtol=1e-6)
     with pytest.raises(TypeError):
         m.predict(({"u": ["a"]}, []))
+
+
+def test_learn_many_and_predict_many_on_events(events):
+    """Batches of events go through the core: learn_many gives what learn() gives event by event,
+    predict_many what predict() gives, and predict_many changes nothing."""
+    one = wabbit.Model("--cb_explore_adf -q ua --epsilon 0.1")
+    many = wabbit.Model("--cb_explore_adf -q ua --epsilon 0.1")
+    expected = np.concatenate([one.learn(ev) for ev in events[:100]])
+    got = many.learn_many("\n".join(events[:100]).encode())
+    np.testing.assert_array_equal(got, expected)
+    assert many.stats["example_number"] == 100
+    stats = many.stats
+    preds = many.predict_many("\n".join(events[100:120]).encode())
+    np.testing.assert_array_equal(preds, np.concatenate([many.predict(ev) for ev in events[100:120]]))
+    assert many.stats == stats

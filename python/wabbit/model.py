@@ -240,6 +240,9 @@ class Model:
         with ``save_every=N`` as well, a snapshot taken every N examples is written into the store
         by a background thread while learning goes on (see :class:`wabbit.store.BackgroundWriter`).
         The call returns once every version is on disk. The source is recorded in :attr:`lineage`.
+
+        For a contextual-bandit model the source holds events (blank-line separated for ADF) and
+        the result each event's values (pmf or scores) in action order, one event after the other.
         """
         if save_every is not None and (isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1):
             raise ValueError(f"save_every must be a positive number of examples, got {save_every!r}")
