@@ -586,7 +586,7 @@ class PyModel {
         }
         if (lab.shared) {
           if (ev.n > 0 || ev.has_shared) throw py::value_error("line " + std::to_string(no) + ": a shared line must come first, once");
-          std::swap(ev.shared, scratch);
+          swap_examples(ev.shared, scratch);
           cb_->prepare(ev.shared);
           ev.has_shared = true;
           continue;
@@ -600,7 +600,7 @@ class PyModel {
           ev.label.action = static_cast<uint32_t>(ev.n);
         }
         Example& ex = ev.add_action();
-        std::swap(ex, scratch);
+        swap_examples(ex, scratch);
         cb_->prepare(ex);
       }
     }

@@ -253,6 +253,23 @@ ParseResult parse_cb_line(std::string_view line, Example& ex, CbLineLabel& label
   return res;
 }
 
+void swap_examples(Example& a, Example& b) {
+  std::array<bool, 256> done{};
+  for (unsigned char s : a.order) {
+    std::swap(a.groups[s], b.groups[s]);
+    done[s] = true;
+  }
+  for (unsigned char s : b.order) {
+    if (!done[s]) std::swap(a.groups[s], b.groups[s]);
+  }
+  std::swap(a.order, b.order);
+  std::swap(a.label, b.label);
+  std::swap(a.weight, b.weight);
+  std::swap(a.initial, b.initial);
+  std::swap(a.tag, b.tag);
+  std::swap(a.has_names, b.has_names);
+}
+
 void merge_shared(Example& dst, const Example& action, const Example* shared) {
   dst.clear();
   dst.label = action.label;
@@ -729,7 +746,7 @@ class CbRunner {
         error_ = "line " + std::to_string(no) + ": a shared line must come first in its event, once";
         return;
       }
-      std::swap(ev_.shared, target);
+      swap_examples(ev_.shared, target);
       cb_.prepare(ev_.shared);
       ev_.has_shared = true;
       ev_.tag = ev_.shared.tag;
@@ -746,7 +763,7 @@ class CbRunner {
       ev_.label.action = static_cast<uint32_t>(ev_.n);
     }
     Example& a = ev_.add_action();
-    std::swap(a, target);
+    swap_examples(a, target);
     cb_.prepare(a);
     if (ev_.n == 1 && !ev_.has_shared) ev_.tag = a.tag;
   }

@@ -163,6 +163,9 @@ class CbLearner {
   std::vector<uint32_t> generated_;
 };
 
+// Exchanges two examples touching only their used namespace slots (std::swap would move all 256).
+void swap_examples(Example& a, Example& b);
+
 // Appends `shared`'s features (not its constant) to a copy of `action`: VW's shared_feature_merger.
 void merge_shared(Example& dst, const Example& action, const Example* shared);
 
