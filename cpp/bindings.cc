@@ -311,6 +311,34 @@ class PyModel {
   }
   py::tuple cb_predict(py::object shared, const py::list& actions, bool dicts) const {
     require_cb();
+    if (dicts && !cb_->fixed()) {
+      // candidates as dicts (a ranking request): one flat buffer, no Example kept per candidate
+      thread_local Example sh;
+      thread_local Example tmp;
+      thread_local CbFlatActions flat;
+      flat.clear();
+      const bool has_shared = !shared.is_none();
+      if (has_shared) {
+        if (!py::isinstance<py::dict>(shared)) throw py::type_error("the shared context is a dict {namespace: {feature: value}} or None");
+        sh.clear();
+        example_from_dict(py::reinterpret_borrow<py::dict>(shared), sh);
+        cb_->prepare(sh);
+      }
+      for (auto a : actions) {
+        if (!py::isinstance<py::dict>(a)) throw py::type_error("each action is a dict {namespace: {feature: value}}");
+        tmp.clear();
+        example_from_dict(py::reinterpret_borrow<py::dict>(a), tmp);
+        cb_->prepare(tmp);
+        flat.append(tmp);
+      }
+      if (flat.size() == 0) throw py::value_error("an event needs at least one action (a shared line alone is not an event)");
+      thread_local CbResult r;
+      {
+        py::gil_scoped_release release;
+        cb_->predict_flat(has_shared ? &sh : nullptr, flat, r);
+      }
+      return result_tuple(r);
+    }
     thread_local CbEvent ev;
     build_event(shared, actions, dicts, py::none(), ev);
     thread_local CbResult r;

@@ -658,16 +658,18 @@ void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
   if (!labelled) st.weighted_unlabeled += 1.;
 }
 
-void CbLearner::predict_const(const CbEvent& ev, CbResult& out) const {
-  // One merged example at a time (a ranking request may bring thousands of candidates).
+// Scores candidates one at a time: fill(a, example) writes candidate a, which is merged with the
+// shared features into one reused example and scored by every policy.
+template <class Fill>
+void CbLearner::predict_each(size_t n, const Example* shared, Fill&& fill, CbResult& out) const {
+  thread_local Example candidate;
   thread_local Example merged;
   thread_local std::vector<float> s;
-  const size_t n = ev.n;
   const uint32_t policies = cfg_.explore == CbExplore::kBag ? cfg_.bag : 1u;
-  const Example* shared = ev.has_shared ? &ev.shared : nullptr;
   s.resize(n * policies);
   for (size_t a = 0; a < n; ++a) {
-    merge_shared(merged, ev.actions[a], shared);
+    const Example& c = fill(a, candidate);
+    merge_shared(merged, c, shared);
     for (uint32_t b = 0; b < policies; ++b) s[b * n + a] = base_->score_const(merged, b * type_width_);
   }
   out.labelled = false;
@@ -678,6 +680,22 @@ void CbLearner::predict_const(const CbEvent& ev, CbResult& out) const {
   }
   sort_action_scores(s, n, out.action, out.value);
   to_pmf(out.value, n);
+}
+
+void CbLearner::predict_const(const CbEvent& ev, CbResult& out) const {
+  predict_each(ev.n, ev.has_shared ? &ev.shared : nullptr,
+               [&](size_t a, Example&) -> const Example& { return ev.actions[a]; }, out);
+}
+
+void CbLearner::predict_flat(const Example* shared, const CbFlatActions& actions, CbResult& out) const {
+  predict_each(
+      actions.size(), shared,
+      [&](size_t a, Example& ex) -> const Example& {
+        ex.clear();
+        for (size_t k = actions.start[a]; k < actions.start[a + 1]; ++k) ex.add(actions.slot[k], actions.index[k], actions.value[k]);
+        return ex;
+      },
+      out);
 }
 
 // ---------------------------------------------------------------------------------------------

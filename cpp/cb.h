@@ -90,6 +90,31 @@ struct CbEvent {
   }
 };
 
+// Candidate actions in one flat buffer (a ranking request): candidate c's features are
+// [start[c], start[c + 1]) of (slot, index, value), prepared (constant added, indices spread).
+struct CbFlatActions {
+  std::vector<unsigned char> slot;
+  std::vector<uint32_t> index;
+  std::vector<float> value;
+  std::vector<size_t> start{0};
+  size_t size() const { return start.size() - 1; }
+  void clear() {
+    slot.clear();
+    index.clear();
+    value.clear();
+    start.assign(1, 0);
+  }
+  void append(const Example& ex) {
+    for (unsigned char s : ex.order) {
+      const FeatureGroup& g = ex.groups[s];
+      slot.insert(slot.end(), g.size(), s);
+      index.insert(index.end(), g.index.begin(), g.index.end());
+      value.insert(value.end(), g.value.begin(), g.value.end());
+    }
+    start.push_back(index.size());
+  }
+};
+
 struct CbResult {
   std::vector<uint32_t> action;  // VW's action_scores order: best first
   std::vector<float> value;      // the score (cb_adf) or probability (explore) of each entry
@@ -137,6 +162,8 @@ class CbLearner {
   void process(CbEvent& ev, bool learn, CbResult& out);
   // Predicts without any change (thread-local scratch: safe for concurrent readers).
   void predict_const(const CbEvent& ev, CbResult& out) const;
+  // The same for candidates in a flat buffer (no Example per candidate is kept).
+  void predict_flat(const Example* shared, const CbFlatActions& actions, CbResult& out) const;
 
  private:
   void merge_all(const CbEvent& ev, std::vector<Example>& merged) const;
@@ -145,6 +172,8 @@ class CbLearner {
   // The exploration's pmf from the sorted scores, in place (kNone: the scores stay).
   void to_pmf(std::vector<float>& value, size_t n) const;
   void bag_pmf(const std::vector<float>& s, size_t n, CbResult& out) const;
+  template <class Fill>
+  void predict_each(size_t n, const Example* shared, Fill&& fill, CbResult& out) const;
   Outcome base_learn(Example& ex, float label, float weight, uint32_t model);
   void dr_regressor(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x);
   void learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x, bool dr_ready);

@@ -140,6 +140,7 @@ def test_rank_orders_candidates_and_gives_the_pmf(events):
     assert sorted(order.tolist()) == list(range(10))
     pmf = m.predict((shared, actions))
     np.testing.assert_array_equal(probs, pmf[order])
+    np.testing.assert_array_equal(pmf, m.predict(strip_label(events[200])))  # dicts and text agree
     assert probs[0] == pytest.approx(0.7 + 0.03) and np.allclose(probs[1:], 0.03)  # epsilon 0.3 over 10, no ties
     # without a shared context, and with a greedy (--cb_adf) model: one-hot on the best score
     greedy = wabbit.Model("--cb_adf -q ua")
