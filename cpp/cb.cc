@@ -332,6 +332,14 @@ void CbLearner::prepare(Example& ex) const {
 
 std::string CbLearner::check(const CbEvent& ev) const {
   if (ev.n == 0) return "an event needs at least one action (a shared line alone is not an event)";
+  if (ev.label_index >= 0) {
+    const float p = ev.label.probability;
+    const float c = ev.label.cost;
+    if (!std::isfinite(1.f / p) || !std::isfinite(c / p) || !std::isfinite(c / std::max(p, cfg_.clip_p))) {
+      return "cost " + fmt_float_trim(c, 6) + " at probability " + std::to_string(p) +
+             ": the importance-weighted cost is not a finite number";
+    }
+  }
   return {};
 }
 
