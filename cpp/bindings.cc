@@ -117,6 +117,7 @@ CbConfig cb_config_from_dict(const py::dict& d) {
     else if (k == "bag") c.bag = py::cast<uint32_t>(v);
     else if (k == "greedify") c.greedify = py::cast<bool>(v);
     else if (k == "first_only") c.first_only = py::cast<bool>(v);
+    else if (k == "rank_all") c.rank_all = py::cast<bool>(v);
     else if (k == "clip_p") c.clip_p = py::cast<float>(v);
     else if (k == "seed") c.seed = py::cast<uint64_t>(v);
     else throw py::value_error("unknown cb option: " + k);

@@ -855,7 +855,7 @@ class CbRunner {
       result_.predictions.insert(result_.predictions.end(), v.begin(), v.end());
     }
     if (opt_.predictions_fd >= 0) {
-      if (cb_.explore()) {
+      if (cb_.explore() || cb_.config().rank_all) {
         for (size_t i = 0; i < res_.action.size(); ++i) {
           if (i > 0) pred_buf_.push_back(',');
           pred_buf_ += std::to_string(res_.action[i]);

@@ -46,6 +46,7 @@ struct CbConfig {
   uint32_t bag = 0;            // bagging: number of policies
   bool greedify = false;       // bag: policy 0 always learns once
   bool first_only = false;     // greedy/bag: the first of tied actions only
+  bool rank_all = false;       // cb_adf: -p writes every action's score (VW's --rank_all)
   float clip_p = 0.f;          // probabilities below are clipped in importance weights
   uint64_t seed = 0;           // --random_seed: bag's bootstrap and sample() without a seed
 };

@@ -286,3 +286,15 @@ def test_learn_many_and_predict_many_on_events(events):
     preds = many.predict_many("\n".join(events[100:120]).encode())
     np.testing.assert_array_equal(preds, np.concatenate([many.predict(ev) for ev in events[100:120]]))
     assert many.stats == stats
+
+
+@pytest.mark.parametrize("cb_type", ["mtr", "dr"])
+def test_cb_adf_predict_gives_vws_scores(cb_type, events, tmp_path, run_vw):
+    """predict() of a --cb_adf model is VW's score per action (--rank_all), event by event."""
+    flags = f"--cb_adf -q ua --cb_type {cb_type} --rank_all"
+    expected = vw_pmfs(tmp_path, flags, events[:200], run_vw)  # action:score lines, in action order
+    m = wabbit.Model(flags)
+    for i, ev in enumerate(events[:200]):
+        np.testing.assert_allclose(m.predict(ev), expected[i], atol=1e-4, rtol=1e-4, err_msg=f"event {i}")
+        m.learn(ev)
+    assert np.ptp(expected[-1]) > 0.01  # the scores differ between actions: the check has teeth

@@ -3,8 +3,8 @@
 The data (tests/cbdata.py, seeded): events with a shared user line (namespace ``u``), 10 action lines
 (namespace ``a``), the logged action's ``index:cost:probability`` label from an epsilon-greedy logging
 policy, 0/1 or real costs, and some unlabelled events. Both programs run the same flags on the same
-file with ``-p``; the test demands VW's chosen actions and probabilities (within 1e-4 for at least
-99% of the numbers) and VW's average loss (within 1e-3 relative).
+file with ``-p``; the test demands VW's chosen actions and probabilities (or, with --rank_all, the
+scores) within 1e-4 for at least 99% of the numbers, and VW's average loss (within 1e-3 relative).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ EVENTS = 3000
 
 
 def parse_pred(text: str):
-    """-p output: one line per event (the top action, or ``action:probability,...``), blank lines between."""
+    """-p output: one line per event (the top action, or ``action:value,...`` with the pmf or, with
+    --rank_all, the scores), blank lines between."""
     out = []
     for line in text.splitlines():
         if not line.strip():
@@ -88,6 +89,9 @@ def adf_data(tmp_path_factory):
         "--cb_explore_adf -q ua --squarecb",
         "--cb_explore_adf -q ua --squarecb --gamma_scale 100 --gamma_exponent 0.3 --epsilon 0.02",
         "--cb_explore_adf -q ua --cb_type dr --epsilon 0.2",
+        "--cb_adf -q ua --rank_all",
+        "--cb_adf -q ua --cb_type dr --rank_all",
+        "--cb_adf -q ua --cb_type ips --rank_all",
     ],
 )
 @pytest.mark.parametrize("costs", ["binary", "real"])
@@ -103,6 +107,8 @@ def test_adf_parity(flags, costs, adf_data, tmp_path, run_wabbit, run_vw):
         "--cb_explore_adf -q ua --bag 2 --cb_type dr",
         "--cb_explore_adf -q ua --first 50",
         "--cb_explore_adf --first 5 --epsilon 0.1",
+        "--cb_explore_adf -q ua --epsilon 0.1 --first_only",
+        "--cb_explore_adf -q ua --bag 3 --first_only",
         "--cb_adf --sgd -l 0.1",
         "--cb_adf -q ua --loss_function logistic --cb_type dr",
     ],
@@ -120,6 +126,7 @@ def test_adf_parity_small(flags, tmp_path, run_wabbit, run_vw):
         "--cb 5 --cb_type ips -q uv",
         "--cb 5 --cb_type dr -q uv",
         "--cb 5 --cb_type dm",
+        "--cb 5 --rank_all -q uv",
         "--cb_explore 5",
         "--cb_explore 5 --softmax --lambda 4",
         "--cb_explore 5 --bag 3 --cb_type dr -q uv",

@@ -87,6 +87,7 @@ FLAGS: List[Flag] = [
     Flag("bag", ("--bag",), "int", "exploration: bagging with N policies (Poisson bootstrap)", True, True),
     Flag("greedify", ("--greedify",), "bool", "--bag: the first policy always learns once", True, True),
     Flag("first_only", ("--first_only",), "bool", "greedy/bag: only the first of tied actions gets the greedy mass", True),
+    Flag("rank_all", ("--rank_all",), "bool", "--cb_adf/--cb: -p writes every action's score (action:score,... best first)", True),
     Flag("clip_p", ("--clip_p",), "float", "clip probabilities below this in importance weights (default 0: no clipping)", True),
     Flag("random_seed", ("--random_seed",), "int", "seed of the random generator (--bag bootstrap, sample() without a seed)", True),
     Flag("max_prediction", ("--max_prediction",), "float", "largest prediction to output", True),
@@ -188,6 +189,7 @@ class Options:
     bag: Optional[int] = None
     greedify: bool = False
     first_only: bool = False
+    rank_all: bool = False
     clip_p: Optional[float] = None
     random_seed: Optional[int] = None
     data: Optional[str] = None
@@ -404,7 +406,8 @@ class Options:
             "epsilon", "softmax", "softmax_lambda", "squarecb", "gamma_scale", "gamma_exponent", "first", "bag",
             "greedify", "first_only") and self.given(f.dest)]
         if not modes:
-            given = explore_flags + [f.names[-1] for f in FLAGS if f.dest in ("cb_type", "clip_p") and self.given(f.dest)]
+            given = explore_flags + [f.names[-1] for f in FLAGS
+                                     if f.dest in ("cb_type", "clip_p", "rank_all") and self.given(f.dest)]
             if given:
                 raise OptionError(f"{', '.join(given)} need a contextual bandit mode (--cb_adf, --cb_explore_adf, ...)")
             return None
@@ -455,6 +458,7 @@ class Options:
             "bag": 0 if self.bag is None else int(self.bag),
             "greedify": self.greedify,
             "first_only": self.first_only,
+            "rank_all": self.rank_all,
             "clip_p": float(clip),
             "seed": int(seed) % 2**64,
         }
