@@ -12,12 +12,13 @@ True
 from wabbit._core import ModelError, ParseError, hash_feature, hash_namespace
 from wabbit._version import __version__
 from wabbit.lineage import Lineage
-from wabbit.model import Contribution, Model, Snapshot, load
+from wabbit.model import Contribution, Event, Model, Snapshot, load
 from wabbit.options import OptionError, Options, parse_args
 from wabbit.store import ModelStore, StoreError
 
 __all__ = [
     "Contribution",
+    "Event",
     "Lineage",
     "Model",
     "ModelError",
