@@ -387,12 +387,9 @@ void CbLearner::scores(const std::vector<Example>& merged, size_t n, uint32_t mo
   if (generated != nullptr) generated->resize(n);
   const Learner& L = *base_;
   for (size_t a = 0; a < n; ++a) {
-    const Example& ex = merged[a];
-    if (generated != nullptr) {
-      (*generated)[a] = static_cast<uint32_t>(
-          for_each_feature(ex, L.interactions(), &L.config().ignore_linear, [](float, uint32_t) {}));
-    }
-    s[a] = L.score_const(ex, model);
+    size_t count = 0;
+    s[a] = L.score_const(merged[a], model, generated != nullptr ? &count : nullptr);
+    if (generated != nullptr) (*generated)[a] = static_cast<uint32_t>(count);
   }
 }
 

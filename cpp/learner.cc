@@ -496,15 +496,16 @@ Outcome Learner::predict(Example& ex) {
   return out;
 }
 
-float Learner::score_const(const Example& ex, uint32_t offset) const {
+float Learner::score_const(const Example& ex, uint32_t offset, size_t* generated) const {
   // As VW predicts when testing (-t): initial + contraction * sum of truncated w * x.
   float raw = 0.f;
   const bool trunc = cfg_.l1 > 0.f && !cfg_.ftrl;
   const float g = static_cast<float>(state_.gravity);
-  for_each_feature(ex, interactions_, &cfg_.ignore_linear, [&](float x, uint32_t i) {
+  const size_t n = for_each_feature(ex, interactions_, &cfg_.ignore_linear, [&](float x, uint32_t i) {
     const float w = weights_.row(i + offset)[0];
     raw += (trunc ? trunc_weight(w, g) : w) * x;
   });
+  if (generated != nullptr) *generated = n;
   if (!cfg_.ftrl) raw *= static_cast<float>(state_.contraction);
   return ex.initial + raw;
 }

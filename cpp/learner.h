@@ -103,8 +103,8 @@ class Learner {
   // Pure prediction (the reported output): no state change at all; safe for concurrent readers.
   float predict_const(const Example& ex) const;
   // The raw score (initial + sum w*x, unclamped, no link) as VW's predict computes it, of the model
-  // at `offset` (see offset_); const.
-  float score_const(const Example& ex, uint32_t offset = 0) const;
+  // at `offset` (see offset_); const. With `generated`, also the number of interaction features.
+  float score_const(const Example& ex, uint32_t offset = 0, size_t* generated = nullptr) const;
 
   // Calls f(x, index, weight) for every feature of ex, generated ones included, with the weight
   // as the model would use it now (L1 truncation and L2 contraction applied).
@@ -149,7 +149,7 @@ class Learner {
   bool set_minmax_ = true;
   std::vector<FeatureRef> scratch_;  // the current example's features (learning is single-writer)
   // Added to every feature index (VW's ft_offset): selects one of several models sharing the table
-  // (contextual bandits: the doubly robust regressor). 0 for a plain linear model.
+  // (contextual bandits: dr's regressor, bagging's policies). 0 for a plain linear model.
   uint32_t offset_ = 0;
   bool wildcards_ = false;           // some interaction uses ':' (expanded as namespaces appear)
   std::array<bool, 256> seen_{};     // printable namespace slots seen so far (for ':')
