@@ -166,3 +166,12 @@ def test_bandit_calls_on_a_linear_model_and_vice_versa():
         cb.learn(42)
     with pytest.raises(TypeError):
         cb.predict([{"a": ["x"]}])  # a list of dicts is not an event; (shared, actions) is
+    with pytest.raises(ValueError, match="weight"):
+        cb.learn("0:1:0.5 |a x\n|a y", weight=2.0)
+    with pytest.raises(TypeError, match="explain"):
+        cb.explain("|a x")
+    with pytest.raises(TypeError, match="drift monitors"):
+        from wabbit.drift import ADWIN
+
+        cb.monitor(ADWIN())
+    assert cb.stats["example_number"] == 0

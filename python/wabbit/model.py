@@ -120,6 +120,8 @@ class Model:
         microseconds more.
         """
         if self._core.is_cb():
+            if weight != 1.0 or initial != 0.0:
+                raise ValueError("weight= and initial= apply to linear models; a bandit event's weight is 1, as in VW")
             return self._cb_learn(example, label)
         if isinstance(example, str):
             if label is not None:
@@ -145,6 +147,8 @@ class Model:
         (--cb_adf: predicted costs, lower is better).
         """
         if self._core.is_cb():
+            if initial != 0.0:
+                raise ValueError("initial= applies to linear models, not to bandit events")
             order, values, _, _ = self._core.cb_predict(*_event_parts(example))
             return _in_action_order(order, values)
         if isinstance(example, str):
@@ -558,6 +562,9 @@ class Model:
         >>> round(sum(c.contribution for c in m.explain("|u user=1 |a ad=7")), 5) == round(m.predict("|u user=1 |a ad=7"), 5)
         True
         """
+        if self._core.is_cb():
+            raise TypeError("explain() takes one linear example; for a bandit, explain a Model trained on the "
+                            "merged action lines, or look at predict()/rank()")
         if isinstance(example, str):
             rows = self._core.explain_line(example)
         else:
