@@ -619,6 +619,7 @@ void CbLearner::bag_pmf(const std::vector<float>& s, size_t n, CbResult& out) co
 void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
   const size_t n = ev.n;
   merge_all(ev, merged_);
+  for (size_t a = 0; a < n; ++a) base_->observe_namespaces(merged_[a]);  // ':' interactions widen here
   const bool labelled = ev.label_index >= 0;
   dr_x_.clear();
   if (cfg_.explore == CbExplore::kBag) {

@@ -110,6 +110,8 @@ def test_adf_parity(flags, costs, adf_data, tmp_path, run_wabbit, run_vw):
         "--cb_explore_adf -q ua --epsilon 0.1 --first_only",
         "--cb_explore_adf -q ua --bag 3 --first_only",
         "--cb_adf --sgd -l 0.1",
+        "--cb_adf -q ::",
+        "--cb_explore_adf --interactions ua: --epsilon 0.1",
         "--cb_adf -q ua --loss_function logistic --cb_type dr",
     ],
 )
