@@ -175,3 +175,11 @@ def test_bandit_calls_on_a_linear_model_and_vice_versa():
 
         cb.monitor(ADWIN())
     assert cb.stats["example_number"] == 0
+
+
+@pytest.mark.parametrize("flag", [["--audit"], ["--invert_hash", "ih.txt"], ["--drift", "adwin"]])
+def test_cli_refuses_what_bandits_do_not_support_yet(flag, tmp_path, run_wabbit):
+    path = tmp_path / "d.ldf"
+    path.write_text(GOOD[0])
+    proc = run_wabbit(["--cb_adf", "-d", str(path), *flag], tmp_path)
+    assert proc.returncode == 1 and "not available for contextual bandits" in proc.stderr

@@ -108,8 +108,9 @@ def run(opts: Options, err: TextIO) -> int:
         say(f"ftrl_beta = {_g(cfg['ftrl_beta'])}")
     cb = cfg.get("cb")
     if cb is not None:
-        if opts.audit or drift is not None:
-            raise OptionError("--audit and --drift are not available for contextual bandits yet")
+        if opts.audit or opts.invert_hash or drift is not None:
+            raise OptionError("--audit, --invert_hash and --drift are not available for contextual bandits yet "
+                              "(--readable_model is)")
         say(f"cb_type = {cb['cb_type']}")
         if cb["explore"] != "none":
             say(f"exploration = {cb['explore']}")
