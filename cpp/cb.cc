@@ -189,7 +189,8 @@ ParseResult parse_cb_line(std::string_view line, Example& ex, CbLineLabel& label
   };
   const size_t tab = head.find('\t');
   if (tab != std::string_view::npos) head.remove_prefix(tab + 1);
-  std::vector<std::string_view> words;
+  thread_local std::vector<std::string_view> words;  // reused: no allocation per line
+  words.clear();
   size_t i = 0;
   while (i < head.size()) {
     while (i < head.size() && head[i] == ' ') ++i;
