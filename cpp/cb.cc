@@ -318,9 +318,9 @@ CbLearner::CbLearner(Learner& base, CbConfig cfg) : base_(&base), cfg_(cfg) {
   state_.action_sum.assign(width_, 0);
   state_.tau = cfg_.first;
   state_.rng = cfg_.seed;
-  const Learner fresh(base.config());
-  state_.norm_x.assign(width_, fresh.state().normalized_sum_norm_x);
-  state_.total_weight.assign(width_, fresh.state().total_weight);
+  // the other models start where a fresh learner's model 0 starts (initial_t, if any)
+  state_.norm_x.assign(width_, base.state().normalized_sum_norm_x);
+  state_.total_weight.assign(width_, base.state().total_weight);
 }
 
 void CbLearner::prepare(Example& ex) const {
@@ -488,7 +488,6 @@ Outcome CbLearner::base_learn(Example& ex, float label, float weight, uint32_t m
   return o;
 }
 
-// Learns one labelled event into the policy `block` (models block*type_width_ ...).
 // dr's first half: the regressor (model block*2+1) learns the chosen action's cost with weight 1/p;
 // dr_x gets every action's regressor prediction (the chosen one's made before its update).
 void CbLearner::dr_regressor(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x) {
@@ -502,6 +501,8 @@ void CbLearner::dr_regressor(CbEvent& ev, std::vector<Example>& merged, uint32_t
   }
 }
 
+// Learns one labelled event into the policy `block` (models block * type_width_ ...): the cost
+// estimator's regression updates. With dr_ready, dr's regressor has already learned (dr_x is set).
 void CbLearner::learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x,
                           bool dr_ready) {
   const size_t n = ev.n;
