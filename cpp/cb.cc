@@ -318,9 +318,9 @@ CbLearner::CbLearner(Learner& base, CbConfig cfg) : base_(&base), cfg_(cfg) {
   state_.action_sum.assign(width_, 0);
   state_.tau = cfg_.first;
   state_.rng = cfg_.seed;
-  // the other models start where a fresh learner's model 0 starts (initial_t, if any)
-  state_.norm_x.assign(width_, base.state().normalized_sum_norm_x);
-  state_.total_weight.assign(width_, base.state().total_weight);
+  // models 1.. start from zero sums (VW applies initial_t to model 0's only)
+  state_.norm_x.assign(width_, 0.);
+  state_.total_weight.assign(width_, 0.);
 }
 
 void CbLearner::prepare(Example& ex) const {
@@ -468,8 +468,10 @@ Outcome CbLearner::base_learn(Example& ex, float label, float weight, uint32_t m
   const double unl = st.weighted_unlabeled;
   const float old_label = ex.label;
   const float old_weight = ex.weight;
-  ex.label = label;
-  ex.weight = weight;
+  // A diverging configuration can produce non-finite targets (VW would learn them and fill its
+  // weights with inf/NaN); such an update is skipped: the example is only predicted.
+  ex.label = std::isfinite(label) && std::isfinite(weight) ? label : kNoLabel;
+  ex.weight = std::isfinite(weight) ? weight : 1.f;
   L.offset_ = model;
   if (model != 0) {  // this model's running sums for normalized updates
     std::swap(st.normalized_sum_norm_x, state_.norm_x[model]);
