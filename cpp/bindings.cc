@@ -12,6 +12,7 @@
 #include <string>
 
 #include "audit.h"
+#include "cb.h"
 #include "drift_bindings.h"
 #include "driver.h"
 #include "hash.h"
@@ -88,6 +89,44 @@ Config config_from_dict(const py::dict& d) {
     } else {
       throw py::value_error("unknown core option: " + k);
     }
+  }
+  return c;
+}
+
+CbConfig cb_config_from_dict(const py::dict& d) {
+  CbConfig c;
+  for (auto item : d) {
+    const std::string k = py::cast<std::string>(item.first);
+    py::handle v = item.second;
+    if (k == "num_actions") c.num_actions = py::cast<uint32_t>(v);
+    else if (k == "cb_type") {
+      const std::string t = py::cast<std::string>(v);
+      if (t == "mtr") c.type = CbType::kMtr;
+      else if (t == "ips") c.type = CbType::kIps;
+      else if (t == "dr") c.type = CbType::kDr;
+      else if (t == "dm") c.type = CbType::kDm;
+      else throw py::value_error("unknown cb_type: " + t);
+    } else if (k == "explore") {
+      const std::string t = py::cast<std::string>(v);
+      if (t == "none") c.explore = CbExplore::kNone;
+      else if (t == "epsilon") c.explore = CbExplore::kEpsilon;
+      else if (t == "softmax") c.explore = CbExplore::kSoftmax;
+      else if (t == "squarecb") c.explore = CbExplore::kSquareCb;
+      else if (t == "first") c.explore = CbExplore::kFirst;
+      else if (t == "bag") c.explore = CbExplore::kBag;
+      else throw py::value_error("unknown exploration: " + t);
+    } else if (k == "epsilon") c.epsilon = py::cast<float>(v);
+    else if (k == "lambda") c.lambda = py::cast<float>(v);
+    else if (k == "gamma_scale") c.gamma_scale = py::cast<float>(v);
+    else if (k == "gamma_exponent") c.gamma_exponent = py::cast<float>(v);
+    else if (k == "first") c.first = py::cast<uint64_t>(v);
+    else if (k == "bag") c.bag = py::cast<uint32_t>(v);
+    else if (k == "greedify") c.greedify = py::cast<bool>(v);
+    else if (k == "first_only") c.first_only = py::cast<bool>(v);
+    else if (k == "rank_all") c.rank_all = py::cast<bool>(v);
+    else if (k == "clip_p") c.clip_p = py::cast<float>(v);
+    else if (k == "seed") c.seed = py::cast<uint64_t>(v);
+    else throw py::value_error("unknown cb option: " + k);
   }
   return c;
 }
@@ -173,45 +212,197 @@ py::dict result_to_dict(RunResult&& r, bool collect) {
   return d;
 }
 
+// The UTF-8 text of a str without a copy (other objects: their str(), kept alive in `hold`).
+inline std::string_view text_of(py::handle h, py::object& hold) {
+  PyObject* o = h.ptr();
+  if (!PyUnicode_Check(o)) {
+    hold = py::str(h);
+    o = hold.ptr();
+  }
+  Py_ssize_t n = 0;
+  const char* p = PyUnicode_AsUTF8AndSize(o, &n);
+  if (p == nullptr) throw py::error_already_set();
+  return std::string_view(p, static_cast<size_t>(n));
+}
+
 // Builds an Example from {namespace: {feature: value} | [feature, ...]} without going through text.
+// Reads str keys and float/int values through the C API (no temporary strings): the dict path is
+// what a ranking service calls for every candidate.
 void example_from_dict(const py::dict& namespaces, Example& ex) {
+  py::object hold_ns;
+  py::object hold_name;
   for (auto item : namespaces) {
-    const std::string ns = py::cast<std::string>(py::str(item.first));
+    const std::string_view ns = text_of(item.first, hold_ns);
     const unsigned char slot = ns.empty() ? static_cast<unsigned char>(' ') : static_cast<unsigned char>(ns[0]);
     const uint32_t ns_hash = ns.empty() ? 0u : hash_namespace(ns);
-    auto add = [&](py::handle key, py::handle value) {
-      const std::string name = py::cast<std::string>(py::str(key));
-      if (py::isinstance<py::str>(value)) {
-        const std::string text = py::cast<std::string>(value);
+    auto add = [&](py::handle key, PyObject* value) {
+      const std::string_view name = text_of(key, hold_name);
+      if (value != nullptr && PyUnicode_Check(value)) {
+        py::object hold_text;
+        const std::string_view text = text_of(value, hold_text);
         const uint32_t index = hash_string(text, hash_string(name, ns_hash));
         if (ex.has_names) ex.add_named(slot, index, 1.f, audit_name(ns, name, text));
         else ex.add(slot, index, 1.f);
         return;
       }
-      const float x = py::cast<float>(value);
+      float x = 1.f;
+      if (value != nullptr) {
+        if (PyFloat_CheckExact(value)) x = static_cast<float>(PyFloat_AS_DOUBLE(value));
+        else x = py::cast<float>(py::handle(value));
+      }
       if (!std::isfinite(x)) {
-        throw py::value_error("feature '" + name + "' in namespace '" + ns + "' has a non-finite value");
+        throw py::value_error("feature '" + std::string(name) + "' in namespace '" + std::string(ns) +
+                              "' has a non-finite value");
       }
       if (x == 0.f) return;
       if (ex.has_names) ex.add_named(slot, hash_feature(name, ns_hash), x, audit_name(ns, name, {}));
       else ex.add(slot, hash_feature(name, ns_hash), x);
     };
-    py::handle feats = item.second;
-    if (py::isinstance<py::dict>(feats)) {
-      for (auto f : py::reinterpret_borrow<py::dict>(feats)) add(f.first, f.second);
-    } else if (py::isinstance<py::str>(feats)) {
-      add(feats, py::float_(1.0));
+    PyObject* feats = item.second.ptr();
+    if (PyDict_Check(feats)) {
+      PyObject* key;
+      PyObject* value;
+      Py_ssize_t pos = 0;
+      while (PyDict_Next(feats, &pos, &key, &value)) add(py::handle(key), value);
+    } else if (PyUnicode_Check(feats)) {
+      add(py::handle(feats), nullptr);
     } else {
-      for (auto f : feats) add(f, py::float_(1.0));
+      for (auto f : py::handle(feats)) add(f, nullptr);
     }
   }
 }
 
+py::dict without_cb(const py::dict& cfg) {
+  py::dict d;
+  for (auto item : cfg) {
+    if (py::cast<std::string>(item.first) != "cb") d[item.first] = item.second;
+  }
+  return d;
+}
+
 class PyModel {
  public:
-  explicit PyModel(const py::dict& cfg) : learner_(std::make_unique<Learner>(config_from_dict(cfg))) {}
+  explicit PyModel(const py::dict& cfg) : learner_(std::make_unique<Learner>(config_from_dict(without_cb(cfg)))) {
+    if (cfg.contains("cb") && !cfg["cb"].is_none()) {
+      cb_ = std::make_unique<CbLearner>(*learner_, cb_config_from_dict(cfg["cb"].cast<py::dict>()));
+    }
+  }
   PyModel(const PyModel& o)
-      : learner_(std::make_unique<Learner>(*o.learner_)), stats_(o.stats_), names_(o.names_) {}
+      : learner_(std::make_unique<Learner>(*o.learner_)), stats_(o.stats_), names_(o.names_) {
+    if (o.cb_) {
+      cb_ = std::make_unique<CbLearner>(*o.cb_);
+      cb_->rebind(*learner_);
+    }
+  }
+
+  // Contextual bandits -----------------------------------------------------------------------
+  bool is_cb() const { return cb_ != nullptr; }
+  // One event through the cb learner. `lines`: VW text lines, or (shared dict|None, [action dicts])
+  // when `dicts`. `label`: None or (action index, cost, probability). Returns (actions in VW's
+  // order, their values, loss, labelled).
+  py::tuple cb_event(py::object shared, const py::list& actions, bool dicts, py::object label, bool learn) {
+    require_cb();
+    const auto lock = learning_lock();  // one learning call at a time (cb_event_ is shared)
+    CbEvent& ev = cb_event_;
+    build_event(shared, actions, dicts, label, ev);
+    CbResult& r = cb_result_;
+    {
+      py::gil_scoped_release release;
+      cb_->process(ev, learn, r);
+      if (r.labelled) stats_.weighted_labeled_examples += 1.;
+      else stats_.weighted_unlabeled_examples += 1.;
+      stats_.sum_loss += r.loss;
+      stats_.sum_loss_since_last_dump += r.loss;
+      stats_.total_features += r.total_features;
+      ++stats_.example_number;
+    }
+    return result_tuple(r);
+  }
+  py::tuple cb_predict(py::object shared, const py::list& actions, bool dicts) const {
+    require_cb();
+    if (dicts && !cb_->fixed()) {
+      // candidates as dicts (a ranking request): one flat buffer, no Example kept per candidate
+      thread_local Example sh;
+      thread_local Example tmp;
+      thread_local CbFlatActions flat;
+      flat.clear();
+      const bool has_shared = !shared.is_none();
+      if (has_shared) {
+        if (!py::isinstance<py::dict>(shared)) throw py::type_error("the shared context is a dict {namespace: {feature: value}} or None");
+        sh.clear();
+        example_from_dict(py::reinterpret_borrow<py::dict>(shared), sh);
+        cb_->prepare(sh);
+      }
+      for (auto a : actions) {
+        if (!py::isinstance<py::dict>(a)) throw py::type_error("each action is a dict {namespace: {feature: value}}");
+        tmp.clear();
+        example_from_dict(py::reinterpret_borrow<py::dict>(a), tmp);
+        cb_->prepare(tmp);
+        flat.append(tmp);
+      }
+      if (flat.size() == 0) throw py::value_error("an event needs at least one action (a shared line alone is not an event)");
+      thread_local CbResult r;
+      {
+        py::gil_scoped_release release;
+        cb_->predict_flat(has_shared ? &sh : nullptr, flat, r);
+      }
+      return result_tuple(r);
+    }
+    thread_local CbEvent ev;
+    build_event(shared, actions, dicts, py::none(), ev);
+    thread_local CbResult r;
+    {
+      py::gil_scoped_release release;
+      cb_->predict_const(ev, r);
+    }
+    return result_tuple(r);
+  }
+  py::dict cb_state() const {
+    require_cb();
+    const CbState& s = cb_->state();
+    py::dict d;
+    d["event_sum"] = s.event_sum;
+    d["action_sum"] = s.action_sum;
+    d["counter"] = s.counter;
+    d["tau"] = s.tau;
+    d["rng"] = s.rng;
+    d["norm_x"] = s.norm_x;
+    d["total_weight"] = s.total_weight;
+    return d;
+  }
+  void set_cb_state(const py::dict& d) {
+    require_cb();
+    CbState& s = cb_->state();
+    auto es = d["event_sum"].cast<std::vector<uint64_t>>();
+    auto as = d["action_sum"].cast<std::vector<uint64_t>>();
+    if (es.size() != s.event_sum.size() || as.size() != s.action_sum.size()) {
+      throw py::value_error("cb state does not fit this model's options");
+    }
+    s.event_sum = es;
+    s.action_sum = as;
+    s.counter = d["counter"].cast<uint64_t>();
+    s.tau = d["tau"].cast<uint64_t>();
+    s.rng = d["rng"].cast<uint64_t>();
+    if (d.contains("norm_x")) {
+      auto nx = d["norm_x"].cast<std::vector<double>>();
+      auto tw = d["total_weight"].cast<std::vector<double>>();
+      if (nx.size() != s.norm_x.size() || tw.size() != s.total_weight.size()) {
+        throw py::value_error("cb state does not fit this model's options");
+      }
+      s.norm_x = nx;
+      s.total_weight = tw;
+    }
+  }
+  // A draw in [0, 1) from VW's merand48: from `seed` without advancing it, or from the model's
+  // own generator (seeded by --random_seed), advancing it.
+  float cb_draw(py::object seed) {
+    require_cb();
+    if (!seed.is_none()) {
+      uint64_t s = seed.cast<uint64_t>();
+      return merand48(s);
+    }
+    return merand48(cb_->state().rng);
+  }
 
   // Single examples ------------------------------------------------------------------------
   float learn_line(std::string_view line) {
@@ -246,8 +437,8 @@ class PyModel {
     {
       py::gil_scoped_release release;
       std::unique_lock<std::recursive_mutex> lock(learning_, std::defer_lock);
-      if (o.learn || o.account) lock.lock();  // pure predictions run alongside learning
-      r = wabbit::run_fd(*learner_, stats_, fd, o);
+      if (o.learn || o.account || cb_) lock.lock();  // pure linear predictions run alongside learning
+      r = cb_ ? run_cb_fd(*cb_, stats_, fd, o) : wabbit::run_fd(*learner_, stats_, fd, o);
     }
     return result_to_dict(std::move(r), o.collect);
   }
@@ -259,8 +450,8 @@ class PyModel {
     {
       py::gil_scoped_release release;
       std::unique_lock<std::recursive_mutex> lock(learning_, std::defer_lock);
-      if (o.learn || o.account) lock.lock();  // pure predictions run alongside learning
-      r = wabbit::run_buffer(*learner_, stats_, view, o);
+      if (o.learn || o.account || cb_) lock.lock();  // pure linear predictions run alongside learning
+      r = cb_ ? run_cb_buffer(*cb_, stats_, view, o) : wabbit::run_buffer(*learner_, stats_, view, o);
     }
     return result_to_dict(std::move(r), o.collect);
   }
@@ -316,6 +507,7 @@ class PyModel {
   }
   // Why these run options would run on one thread despite "threads" (None if they would not).
   py::object parallel_blocker(const py::dict& opts) {
+    if (cb_) return py::str("a contextual-bandit model (its events are learned in order)");
     const char* why = wabbit::parallel_blocker(*learner_, run_options(opts));
     return why == nullptr ? py::object(py::none()) : py::object(py::str(why));
   }
@@ -401,7 +593,10 @@ class PyModel {
     signals_.clear();
     return d;
   }
-  void reset_learner() { learner_->reset(); }
+  void reset_learner() {
+    learner_->reset();
+    if (cb_) cb_ = std::make_unique<CbLearner>(*learner_, cb_->config());
+  }
   // Held by every call that learns (runs release the GIL first): one learning call at a time;
   // recursive so that a run's own hooks may learn. Predictions never take it.
   std::unique_lock<std::recursive_mutex> learning_lock() {
@@ -444,6 +639,100 @@ class PyModel {
   }
 
  private:
+  void require_cb() const {
+    if (!cb_) throw py::type_error("this model is not a contextual bandit (use --cb_adf, --cb_explore_adf, ...)");
+  }
+  static py::tuple result_tuple(const CbResult& r) {
+    return py::make_tuple(py::array_t<uint32_t>(r.action.size(), r.action.data()),
+                          py::array_t<float>(r.value.size(), r.value.data()), r.loss, r.labelled);
+  }
+  // Builds an event from text lines or dicts (needs the GIL); throws ValueError naming the line.
+  void build_event(const py::object& shared, const py::list& actions, bool dicts, const py::object& label,
+                   CbEvent& ev) const {
+    ev.clear();
+    if (dicts && cb_->fixed()) {
+      throw py::type_error("with --cb K an event is a text line (\"action:cost:probability |ns features\")");
+    }
+    if (dicts) {
+      if (!shared.is_none()) {
+        ev.shared.clear();
+        example_from_dict(shared.cast<py::dict>(), ev.shared);
+        cb_->prepare(ev.shared);
+        ev.has_shared = true;
+      }
+      for (auto a : actions) {
+        if (!py::isinstance<py::dict>(a)) throw py::type_error("each action is a dict {namespace: {feature: value}}");
+        Example& ex = ev.add_action();
+        ex.clear();
+        example_from_dict(py::reinterpret_borrow<py::dict>(a), ex);
+        cb_->prepare(ex);
+      }
+    } else if (cb_->fixed()) {
+      thread_local Example scratch;
+      if (py::len(actions) != 1) {
+        throw py::value_error("with --cb K an event is one line (the example), got " + std::to_string(py::len(actions)));
+      }
+      std::string_view line = py::cast<std::string_view>(actions[0]);
+      while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+      CbLineLabel lab;
+      const ParseResult pr = parse_cb_line(line, scratch, lab);
+      if (pr.status == ParseStatus::kError) throw py::value_error("line 1: " + pr.error);
+      cb_->prepare(scratch);
+      const std::string err = cb_->expand_fixed(scratch, lab, ev);
+      if (!err.empty()) throw py::value_error("line 1: " + err);
+    } else {
+      size_t no = 0;
+      thread_local Example scratch;
+      for (auto item : actions) {
+        ++no;
+        std::string_view line = py::cast<std::string_view>(item);
+        while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+        CbLineLabel lab;
+        const ParseResult pr = parse_cb_line(line, scratch, lab);
+        if (pr.status == ParseStatus::kError) throw py::value_error("line " + std::to_string(no) + ": " + pr.error);
+        if (pr.status == ParseStatus::kBlank || line.find_first_not_of(" \t") == std::string_view::npos) {
+          throw py::value_error("line " + std::to_string(no) + ": blank line inside an event");
+        }
+        if (lab.shared) {
+          if (ev.n > 0 || ev.has_shared) throw py::value_error("line " + std::to_string(no) + ": a shared line must come first, once");
+          swap_examples(ev.shared, scratch);
+          cb_->prepare(ev.shared);
+          ev.has_shared = true;
+          continue;
+        }
+        if (lab.labelled) {
+          if (ev.label_index >= 0) {
+            throw py::value_error("line " + std::to_string(no) + ": a second labelled action in one event");
+          }
+          ev.label_index = static_cast<int>(ev.n);
+          ev.label = lab.cost;
+          ev.label.action = static_cast<uint32_t>(ev.n);
+        }
+        Example& ex = ev.add_action();
+        swap_examples(ex, scratch);
+        cb_->prepare(ex);
+      }
+    }
+    if (!label.is_none()) {
+      const py::tuple t = label.cast<py::tuple>();
+      if (t.size() != 3) throw py::value_error("label is (action_index, cost, probability)");
+      const long long idx = t[0].cast<long long>();
+      const float cost = t[1].cast<float>();
+      const float prob = t[2].cast<float>();
+      if (ev.label_index >= 0) throw py::value_error("the event's text already has a labelled action; pass label= or a cost, not both");
+      if (idx < 0 || static_cast<size_t>(idx) >= ev.n) {
+        throw py::value_error("label action index " + std::to_string(idx) + " is not an action of this event (it has " +
+                              std::to_string(ev.n) + ")");
+      }
+      if (!std::isfinite(cost)) throw py::value_error("label cost must be a finite number");
+      if (!(prob > 0.f && prob <= 1.f)) throw py::value_error("label probability must be in (0, 1], got " + std::to_string(prob));
+      ev.label_index = static_cast<int>(idx);
+      ev.label = CbCost{static_cast<uint32_t>(idx), cost, prob};
+    }
+    const std::string why = cb_->check(ev);
+    if (!why.empty()) throw py::value_error(why);
+  }
+
   static void parse_or_throw(std::string_view line, Example& ex) {
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
     const ParseResult pr = parse_vw_line(line, ex);
@@ -472,6 +761,9 @@ class PyModel {
 
   std::unique_ptr<Learner> learner_;
   std::recursive_mutex learning_;
+  std::unique_ptr<CbLearner> cb_;
+  CbEvent cb_event_;
+  CbResult cb_result_;
   Stats stats_;
   Example scratch_;
   NameMap names_;
@@ -544,6 +836,8 @@ PYBIND11_MODULE(_core, m) {
     const std::string s = b;
     return crc32(s.data(), s.size());
   });
+  m.def("sample_pmf", [](const std::vector<float>& pmf, float draw) { return sample_pmf(pmf, draw); }, py::arg("pmf"),
+        py::arg("draw"));
   m.def("read_model", &read_model);
   m.def("read_model_file", &read_model_file);
   m.attr("MODEL_FORMAT_VERSION") = kModelFormatVersion;
@@ -553,6 +847,12 @@ PYBIND11_MODULE(_core, m) {
   py::class_<PyModel>(m, "Model")
       .def(py::init<const py::dict&>())
       .def("copy", [](const PyModel& self) { return PyModel(self); })
+      .def("is_cb", &PyModel::is_cb)
+      .def("cb_event", &PyModel::cb_event)
+      .def("cb_predict", &PyModel::cb_predict)
+      .def("cb_state", &PyModel::cb_state)
+      .def("set_cb_state", &PyModel::set_cb_state)
+      .def("cb_draw", &PyModel::cb_draw)
       .def("learn_line", &PyModel::learn_line)
       .def("predict_line", &PyModel::predict_line)
       .def("learn_dict", &PyModel::learn_dict)

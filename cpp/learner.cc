@@ -105,10 +105,11 @@ inline float gather(Learner& L, const Example& ex, uint32_t& num_features, bool 
   feats.clear();
   WeightTable& W = L.weights_;
   HotRows* hot = L.hot_;
+  const uint32_t offset = L.offset_;
   const size_t generated = for_each_feature(ex, L.interactions_, &L.cfg_.ignore_linear, [&](float x, uint32_t i) {
-    float* w = W.row(i);
+    float* w = W.row(i + offset);
     if (hot != nullptr) {
-      float* mine = hot->redirect(i & W.mask(), w);
+      float* mine = hot->redirect((i + offset) & W.mask(), w);
       if (mine == w && !testing) first_write(L, w);
       w = mine;
     } else if (!testing) {
@@ -598,7 +599,7 @@ Outcome Learner::predict(Example& ex) {
   return out;
 }
 
-float Learner::predict_const(const Example& ex) const {
+float Learner::score_const(const Example& ex, uint32_t offset, size_t* generated) const {
   // As VW predicts when testing (-t): initial + contraction * sum of truncated w * x.
   // Everything a learning thread may write is read with relaxed atomic loads; ':' interactions,
   // which a learning thread may widen, under the wildcard lock.
@@ -607,19 +608,24 @@ float Learner::predict_const(const Example& ex) const {
   float raw = 0.f;
   const bool trunc = cfg_.l1 > 0.f && !cfg_.ftrl;
   const float g = static_cast<float>(load_d(&state_.gravity));
-  for_each_feature(ex, interactions_, &cfg_.ignore_linear, [&](float x, uint32_t i) {
-    const float w = load_w(weights_.row(i));
+  const size_t n = for_each_feature(ex, interactions_, &cfg_.ignore_linear, [&](float x, uint32_t i) {
+    const float w = load_w(weights_.row(i + offset));
     raw += (trunc ? trunc_weight(w, g) : w) * x;
   });
+  if (generated != nullptr) *generated = n;
   if (!cfg_.ftrl) raw *= static_cast<float>(load_d(&state_.contraction));
-  OnlineState range;
+  return ex.initial + raw;
+}
+
+float Learner::predict_const(const Example& ex) const {
+  OnlineState range;  // the label range a learning thread may be widening
   range.min_label = load_w(&state_.min_label);
   range.max_label = load_w(&state_.max_label);
-  return output_of(cfg_, finalize_prediction(range, ex.initial + raw));
+  return output_of(cfg_, finalize_prediction(range, score_const(ex)));
 }
 
 bool Learner::sparse_predict_ok() const {
-  return interactions_.empty() && !wildcards_ && !cfg_.ignore[' '] && !cfg_.ignore_linear[' '] &&
+  return offset_ == 0 && interactions_.empty() && !wildcards_ && !cfg_.ignore[' '] && !cfg_.ignore_linear[' '] &&
          !cfg_.ignore[kConstantNamespace] && !cfg_.ignore_linear[kConstantNamespace];
 }
 

@@ -111,6 +111,9 @@ class Learner {
   Outcome predict(Example& ex);
   // Pure prediction (the reported output): no state change at all; safe for concurrent readers.
   float predict_const(const Example& ex) const;
+  // The raw score (initial + sum w*x, unclamped, no link) as VW's predict computes it, of the model
+  // at `offset` (see offset_); const. With `generated`, also the number of interaction features.
+  float score_const(const Example& ex, uint32_t offset = 0, size_t* generated = nullptr) const;
   // predict_const for an example whose only features are these (index, value) pairs in the default
   // namespace ' ' (plus the constant): the CSR path, without building an Example. Only when
   // sparse_predict_ok() (no interactions, nothing ignored that it would touch).
@@ -163,6 +166,9 @@ class Learner {
   // Pages of the weight table this learner has written (a hint, never needed for correctness):
   // the first access to a page while learning is made a write, see first_write() in learner.cc.
   std::vector<uint64_t> written_;
+  // Added to every feature index (VW's ft_offset): selects one of several models sharing the table
+  // (contextual bandits: dr's regressor, bagging's policies). 0 for a plain linear model.
+  uint32_t offset_ = 0;
   bool wildcards_ = false;           // some interaction uses ':' (expanded as namespaces appear)
   std::array<bool, 256> seen_{};     // printable namespace slots seen so far (for ':')
   ExampleFn learn_fn_ = nullptr;

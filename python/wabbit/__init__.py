@@ -13,7 +13,7 @@ from wabbit._core import ModelError, ParseError, hash_feature, hash_namespace
 from wabbit._version import __version__
 from wabbit.decisions import DecisionLog, DecisionStats
 from wabbit.lineage import Lineage
-from wabbit.model import Contribution, Model, Snapshot, load
+from wabbit.model import Contribution, Event, Model, Snapshot, load
 from wabbit.options import OptionError, Options, parse_args
 from wabbit.store import ModelStore, StoreError
 
@@ -21,6 +21,7 @@ __all__ = [
     "Contribution",
     "DecisionLog",
     "DecisionStats",
+    "Event",
     "Lineage",
     "Model",
     "ModelError",

@@ -111,6 +111,14 @@ def run(opts: Options, err: TextIO) -> int:
         say("Algorithm used: Proximal-FTRL")
         say(f"ftrl_alpha = {_g(cfg['ftrl_alpha'])}")
         say(f"ftrl_beta = {_g(cfg['ftrl_beta'])}")
+    cb = cfg.get("cb")
+    if cb is not None:
+        if opts.audit or opts.invert_hash or drift is not None:
+            raise OptionError("--audit, --invert_hash and --drift are not available for contextual bandits yet "
+                              "(--readable_model is)")
+        say(f"cb_type = {cb['cb_type']}")
+        if cb["explore"] != "none":
+            say(f"exploration = {cb['explore']}")
     if drift is not None:
         _attach_monitor(model, drift, say)
     if opts.data:
@@ -249,7 +257,8 @@ def summary(model: Model, bad_lines: int = 0) -> str:
             lines.append(f"best constant's loss = {best[1]:.6f}")
     lines.append(f"total feature number = {s['total_features']}")
     if bad_lines:
-        lines.append(f"malformed lines skipped = {bad_lines}")
+        what = "events" if model._core.is_cb() else "lines"
+        lines.append(f"malformed {what} skipped = {bad_lines}")
     return "\n".join(lines) + "\n"
 
 

@@ -38,10 +38,13 @@ if TYPE_CHECKING:  # numpy is imported by the core when it returns arrays; the C
     from wabbit.monitor import DriftEvent, Monitor
     from wabbit.store import ModelStore
 
-__all__ = ["Model", "Snapshot", "load", "Example", "Source", "Contribution"]
+__all__ = ["Model", "Snapshot", "load", "Example", "Source", "Contribution", "Event"]
 
 #: One example: a VW text line, or {namespace: {feature: value} | [feature, ...]}.
 Example = Union[str, Mapping[str, Any]]
+#: A contextual-bandit event: VW's multiline text (one str with newlines, or a list of lines), or
+#: ``(shared, [action, ...])`` with dicts ``{namespace: {feature: value}}`` (shared may be None).
+Event = Union[str, List[str], Tuple[Optional[Mapping[str, Any]], List[Mapping[str, Any]]]]
 #: A batch: a file path, a bytes buffer of VW lines, an iterable of VW lines, or pre-hashed rows as
 #: CSR arrays ``(indices, values, row_offsets)`` (or a ``scipy.sparse`` matrix).
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Iterable[str], Tuple[Any, Any, Any], Any]
@@ -105,8 +108,13 @@ class Model:
         return self
 
     # ------------------------------------------------------------------ single examples
-    def learn(self, example: Example, label: Optional[float] = None, weight: float = 1.0, initial: float = 0.0) -> float:
+    def learn(self, example: Example, label: Optional[Any] = None, weight: float = 1.0, initial: float = 0.0) -> Any:
         """Learn from one example; returns the prediction made before the update.
+
+        For a contextual-bandit model (--cb_adf, --cb_explore_adf) the example is an :data:`Event`
+        and ``label`` is ``(action_index, cost, probability)`` (or the event's text carries
+        ``action:cost:probability`` on the chosen action's line); the return value is what
+        :meth:`predict` gave before the update.
 
         A text line carries its own label (``"1 |f a b"``); a dict example takes ``label`` (and
         optionally the importance ``weight`` and the ``initial`` offset). An unlabelled example
@@ -115,6 +123,10 @@ class Model:
         over every ``every`` calls) and a challenger learns it too; a call then costs a few
         microseconds more.
         """
+        if self._core.is_cb():
+            if weight != 1.0 or initial != 0.0:
+                raise ValueError("weight= and initial= apply to linear models; a bandit event's weight is 1, as in VW")
+            return self._cb_learn(example, label)
         if isinstance(example, str):
             if label is not None:
                 raise TypeError("a text example carries its own label; pass label= only with a dict example")
@@ -131,11 +143,95 @@ class Model:
         self._py_examples += 1
         return p
 
-    def predict(self, example: Example, initial: float = 0.0) -> float:
-        """Predict one example (a text line or a dict) without changing the model."""
+    def predict(self, example: Example, initial: float = 0.0) -> Any:
+        """Predict one example (a text line or a dict) without changing the model.
+
+        For a contextual-bandit model, ``example`` is an :data:`Event` and the result a float32
+        numpy array in the event's action order: the probabilities (--cb_explore_adf) or the scores
+        (--cb_adf: predicted costs, lower is better).
+        """
+        if self._core.is_cb():
+            if initial != 0.0:
+                raise ValueError("initial= applies to linear models, not to bandit events")
+            order, values, _, _ = self._core.cb_predict(*_event_parts(example))
+            return _in_action_order(order, values)
         if isinstance(example, str):
             return self._core.predict_line(example)
         return self._core.predict_dict(_as_dict(example), float(initial))
+
+    # ------------------------------------------------------------------ contextual bandits
+    def _cb_learn(self, event: Event, label: Optional[Any]) -> np.ndarray:
+        if label is not None and not (isinstance(label, (tuple, list)) and len(label) == 3):
+            raise TypeError("label is (action_index, cost, probability)")
+        shared, actions, dicts = _event_parts(event)
+        order, values, _, _ = self._core.cb_event(shared, actions, dicts, None if label is None else tuple(label), True)
+        if not self._py_examples:
+            self._py_started = time.time()
+        self._py_examples += 1
+        return _in_action_order(order, values)
+
+    def rank(
+        self, shared: Optional[Mapping[str, Any]], candidates: List[Mapping[str, Any]]
+    ) -> "Tuple[np.ndarray, np.ndarray]":
+        """Rank candidate actions for a context: ``(order, probabilities)``, best first.
+
+        ``shared`` is the context ``{namespace: {feature: value}}`` (or None) and each candidate
+        such a dict of the action's features; the shared features are crossed with the candidates'
+        by the model's interactions (-q ua). ``order`` holds candidate indices (int64) as VW orders
+        them (by score, ties by index; by probability for --bag); ``probabilities`` the pmf in that
+        order: the exploration's (--cb_explore_adf), or the greedy one (--cb_adf: 1 on the best,
+        split among ties). No text is parsed; the scoring runs without the GIL and changes nothing.
+
+        >>> import wabbit
+        >>> m = wabbit.Model("--cb_explore_adf --epsilon 0.2 -q ua")
+        >>> for _ in range(30):
+        ...     _ = m.learn(({"u": {"age": 1.0}}, [{"a": ["x"]}, {"a": ["y"]}]), label=(0, 1.0, 0.5))
+        ...     _ = m.learn(({"u": {"age": 1.0}}, [{"a": ["x"]}, {"a": ["y"]}]), label=(1, 0.0, 0.5))
+        >>> order, probs = m.rank({"u": {"age": 1.0}}, [{"a": ["x"]}, {"a": ["y"]}])
+        >>> order.tolist(), [round(float(p), 3) for p in probs]
+        ([1, 0], [0.9, 0.1])
+        """
+        import numpy as np
+
+        if not isinstance(candidates, list):
+            candidates = list(candidates)
+        order, values, _, _ = self._core.cb_predict(shared, candidates, True)
+        if not (self._options.cb_explore_adf or self._options.cb_explore is not None):
+            tied = int(np.count_nonzero(values == values[0])) if len(values) else 0
+            values = np.zeros(len(values), dtype=np.float32)
+            values[:tied] = 1.0 / tied
+        return order.astype(np.int64), values
+
+    def sample(self, event: Event, seed: Optional[int] = None) -> Tuple[int, float]:
+        """Draw an action from the predicted pmf: ``(action_index, probability)``, ready to log.
+
+        The draw is VW's (``sample_after_normalizing`` over the pmf in the event's action order,
+        with VW's merand48 generator): from ``seed`` when given (the same seed, the same draw),
+        else from the model's own generator, seeded by --random_seed and advanced by each call.
+        A --cb_adf model samples its greedy pmf (the best action; ties split).
+
+        >>> import wabbit
+        >>> m = wabbit.Model("--cb_explore_adf --epsilon 0.5")
+        >>> event = "| a\\n| b\\n| c"
+        >>> action, p = m.sample(event, seed=7)
+        >>> (action, p) == m.sample(event, seed=7), round(p, 4)   # untrained: all tied, uniform
+        (True, 0.3333)
+        """
+        import numpy as np
+
+        shared, actions, dicts = _event_parts(event)
+        order, values, _, _ = self._core.cb_predict(shared, actions, dicts)
+        if not (self._options.cb_explore_adf or self._options.cb_explore is not None):
+            tied = int(np.count_nonzero(values == values[0])) if len(values) else 0
+            values = np.zeros(len(values), dtype=np.float32)
+            values[:tied] = 1.0 / tied
+        pmf = _in_action_order(order, values)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"seed must be an int or None, not {type(seed).__name__}")
+        draw = self._core.cb_draw(None if seed is None else seed % 2**64)
+        index = _core.sample_pmf(pmf, draw)
+        total = float(np.sum(np.maximum(pmf, 0), dtype=np.float32))
+        return int(index), float(pmf[index]) / total if total > 0 else 1.0
 
     # ------------------------------------------------------------------ batches
     def learn_many(
@@ -175,6 +271,9 @@ class Model:
         with ``save_every=N`` as well, a snapshot taken every N examples is written into the store
         by a background thread while learning goes on (see :class:`wabbit.store.BackgroundWriter`).
         The call returns once every version is on disk. The source is recorded in :attr:`lineage`.
+
+        For a contextual-bandit model the source holds events (blank-line separated for ADF) and
+        the result each event's values (pmf or scores) in action order, one event after the other.
         """
         if save_every is not None and (isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1):
             raise ValueError(f"save_every must be a positive number of examples, got {save_every!r}")
@@ -218,6 +317,8 @@ class Model:
         if csr is None and (labels is not None or weights is not None):
             raise TypeError("labels= and weights= go with CSR rows; text examples carry their own labels")
         if csr is not None:
+            if self._core.is_cb():
+                raise TypeError("CSR rows are single examples; a contextual-bandit model learns events (text or dicts)")
             if learn and labels is None:
                 raise ValueError("learning from CSR rows needs labels= (one per row; NaN for an unlabelled row)")
             y, w = _row_array(labels, "labels"), _row_array(weights, "weights")
@@ -410,6 +511,8 @@ class Model:
         if detector is None:
             self._monitor = None
             return None
+        if self._core.is_cb():
+            raise TypeError("drift monitors watch linear models; contextual bandits are not supported yet")
         from wabbit.monitor import Monitor
 
         mon = Monitor(
@@ -497,9 +600,12 @@ class Model:
 
     def _metadata_json(self) -> str:
         self._flush_python()
+        extra: Dict[str, Any] = {}
+        if self._core.is_cb():  # the bandit's counters (mtr's sums, SquareCB's, tau-first's, the generator)
+            extra["cb_state"] = self._core.cb_state()
         if self._lineage is None:
-            return json.dumps(self._metadata)
-        return json.dumps({**self._metadata, "lineage": self._lineage.to_dict()})
+            return json.dumps({**self._metadata, **extra})
+        return json.dumps({**self._metadata, **extra, "lineage": self._lineage.to_dict()})
 
     # ------------------------------------------------------------------ state
     @property
@@ -550,6 +656,9 @@ class Model:
         >>> round(sum(c.contribution for c in m.explain("|u user=1 |a ad=7")), 5) == round(m.predict("|u user=1 |a ad=7"), 5)
         True
         """
+        if self._core.is_cb():
+            raise TypeError("explain() takes one linear example; for a bandit, explain a Model trained on the "
+                            "merged action lines, or look at predict()/rank()")
         if isinstance(example, str):
             rows = self._core.explain_line(example)
         else:
@@ -670,10 +779,13 @@ def _from_loaded(header: Dict[str, Any], blob: Any, overrides: Optional[Options]
             lineage = Lineage.from_dict(raw)
         except (TypeError, ValueError):
             lineage = None
+    cb_state = metadata.pop("cb_state", None)
     model = Model._from_options(opts, metadata)
     model._lineage = lineage
     model._parent = checksum
     model._core.install(blob)
+    if isinstance(cb_state, dict) and model._core.is_cb():
+        model._core.set_cb_state(cb_state)
     return model
 
 
@@ -756,6 +868,35 @@ def _as_dict(example: Mapping[str, Any]) -> Dict[str, Any]:
     if not isinstance(example, Mapping):
         raise TypeError(f"an example is a VW text line or a dict of namespaces, not {type(example).__name__}")
     return example if isinstance(example, dict) else dict(example)
+
+
+def _event_parts(event: Any) -> Tuple[Any, List[Any], bool]:
+    """(shared, actions, dicts) for the core from an Event: text (str or list of lines) or dicts."""
+    if isinstance(event, str):
+        lines = event.split("\n")
+        while lines and not lines[-1].strip():
+            lines.pop()
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        return None, lines, False
+    if isinstance(event, tuple):
+        if len(event) != 2:
+            raise TypeError("a dict event is (shared dict or None, [action dict, ...])")
+        shared, actions = event
+        return (None if shared is None else _as_dict(shared)), [_as_dict(a) for a in actions], True
+    if isinstance(event, list):
+        if all(isinstance(x, str) for x in event):
+            return None, [x.rstrip("\n") for x in event], False
+        raise TypeError("a list event holds text lines; for dicts pass (shared, [action, ...])")
+    raise TypeError(f"an event is text, a list of lines or (shared, [actions]), not {type(event).__name__}")
+
+
+def _in_action_order(order: Any, values: Any) -> "np.ndarray":
+    import numpy as np
+
+    out = np.empty(len(values), dtype=np.float32)
+    out[order] = values
+    return out
 
 
 def _check_line(s: Any) -> str:

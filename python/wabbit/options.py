@@ -72,6 +72,25 @@ FLAGS: List[Flag] = [
     Flag("cubic", ("--cubic",), "list", "cubic interaction between three namespaces", True, True),
     Flag("interactions", ("--interactions",), "list", "interaction of any order (e.g. --interactions abc)", True, True),
     Flag("min_prediction", ("--min_prediction",), "float", "smallest prediction to output", True),
+    # --- contextual bandits (model-defining) ---------------------------------------------
+    Flag("cb", ("--cb",), "int", "contextual bandit with K fixed actions: single-line examples labelled action:cost:probability", True, True),
+    Flag("cb_adf", ("--cb_adf",), "bool", "contextual bandit with action-dependent features: multiline events (shared line, one line per action, blank line)", True, True),
+    Flag("cb_explore", ("--cb_explore",), "int", "like --cb K, predicting a probability for each action (exploration)", True, True),
+    Flag("cb_explore_adf", ("--cb_explore_adf",), "bool", "like --cb_adf, predicting a probability for each action (exploration)", True, True),
+    Flag("cb_type", ("--cb_type",), "str", "cost estimator: mtr (default), ips, dr or dm", True, True),
+    Flag("epsilon", ("--epsilon",), "float", "exploration: epsilon-greedy's epsilon (default 0.05); with --softmax/--squarecb/--first/--bag the pmf's floor (default 0)", True),
+    Flag("softmax", ("--softmax",), "bool", "exploration: softmax over the scores (--lambda)", True, True),
+    Flag("softmax_lambda", ("--lambda",), "float", "softmax's lambda (default 1)", True),
+    Flag("squarecb", ("--squarecb",), "bool", "exploration: SquareCB (gamma = gamma_scale * learned_events^gamma_exponent)", True, True),
+    Flag("gamma_scale", ("--gamma_scale",), "float", "SquareCB's gamma scale (default 10)", True),
+    Flag("gamma_exponent", ("--gamma_exponent",), "float", "SquareCB's gamma exponent (default 0.5)", True),
+    Flag("first", ("--first",), "int", "exploration: uniform for the first N learned events, then greedy", True, True),
+    Flag("bag", ("--bag",), "int", "exploration: bagging with N policies (Poisson bootstrap)", True, True),
+    Flag("greedify", ("--greedify",), "bool", "--bag: the first policy always learns once", True, True),
+    Flag("first_only", ("--first_only",), "bool", "greedy/bag: only the first of tied actions gets the greedy mass", True),
+    Flag("rank_all", ("--rank_all",), "bool", "--cb_adf/--cb: -p writes every action's score (action:score,... best first)", True),
+    Flag("clip_p", ("--clip_p",), "float", "clip probabilities below this in importance weights (default 0: no clipping)", True),
+    Flag("random_seed", ("--random_seed",), "int", "seed of the random generator (--bag bootstrap, sample() without a seed)", True),
     Flag("max_prediction", ("--max_prediction",), "float", "largest prediction to output", True),
     Flag("reward_ttl", ("--reward_ttl",), "float", "delayed rewards: seconds a logged decision waits for its reward (default 3600)", True),
     Flag("max_pending", ("--max_pending",), "int", "delayed rewards: most decisions kept waiting; more evict the oldest (default 1000000)", True),
@@ -165,6 +184,24 @@ class Options:
     max_prediction: Optional[float] = None
     reward_ttl: Optional[float] = None
     max_pending: Optional[int] = None
+    cb: Optional[int] = None
+    cb_adf: bool = False
+    cb_explore: Optional[int] = None
+    cb_explore_adf: bool = False
+    cb_type: Optional[str] = None
+    epsilon: Optional[float] = None
+    softmax: bool = False
+    softmax_lambda: Optional[float] = None
+    squarecb: bool = False
+    gamma_scale: Optional[float] = None
+    gamma_exponent: Optional[float] = None
+    first: Optional[int] = None
+    bag: Optional[int] = None
+    greedify: bool = False
+    first_only: bool = False
+    rank_all: bool = False
+    clip_p: Optional[float] = None
+    random_seed: Optional[int] = None
     data: Optional[str] = None
     final_regressor: Optional[str] = None
     initial_regressor: Optional[str] = None
@@ -362,6 +399,79 @@ class Options:
             "interactions": self.interaction_specs(),
             "min_prediction": self.min_prediction,
             "max_prediction": self.max_prediction,
+            "cb": self.cb_config(),
+        }
+
+    def cb_config(self) -> Optional[Dict[str, Any]]:
+        """The contextual-bandit settings for the core (None for a plain linear model), checked.
+
+        >>> parse_args("--cb_explore_adf --softmax --lambda 5").cb_config()["explore"]
+        'softmax'
+        >>> parse_args("--cb_adf --cb_type dr").cb_config()["cb_type"]
+        'dr'
+        """
+        modes = [n for n, on in (("--cb", self.cb is not None), ("--cb_adf", self.cb_adf),
+                                  ("--cb_explore", self.cb_explore is not None),
+                                  ("--cb_explore_adf", self.cb_explore_adf)) if on]
+        explore_flags = [f.names[-1] for f in FLAGS if f.dest in (
+            "epsilon", "softmax", "softmax_lambda", "squarecb", "gamma_scale", "gamma_exponent", "first", "bag",
+            "greedify", "first_only") and self.given(f.dest)]
+        if not modes:
+            given = explore_flags + [f.names[-1] for f in FLAGS
+                                     if f.dest in ("cb_type", "clip_p", "rank_all") and self.given(f.dest)]
+            if given:
+                raise OptionError(f"{', '.join(given)} need a contextual bandit mode (--cb_adf, --cb_explore_adf, ...)")
+            return None
+        if len(modes) > 1 and not (set(modes) == {"--cb_explore_adf", "--cb_adf"}):
+            raise OptionError(f"{' and '.join(modes)}: choose one contextual bandit mode")
+        k = self.cb if self.cb is not None else self.cb_explore
+        if k is not None and k < 1:
+            raise OptionError(f"--cb/--cb_explore takes a number of actions >= 1, got {k}")
+        explore = self.cb_explore_adf or self.cb_explore is not None
+        if explore_flags and not explore:
+            raise OptionError(f"{', '.join(explore_flags)} need --cb_explore_adf or --cb_explore K")
+        algos = [n for n, on in (("--softmax", self.softmax), ("--squarecb", self.squarecb),
+                                  ("--first", self.first is not None), ("--bag", self.bag is not None)) if on]
+        if len(algos) > 1:
+            raise OptionError(f"{' and '.join(algos)}: choose one exploration algorithm")
+        algo = "none" if not explore else (algos[0].lstrip("-") if algos else "epsilon")
+        cb_type = self.cb_type or "mtr"
+        if cb_type not in ("mtr", "ips", "dr", "dm"):
+            raise OptionError(f"--cb_type must be mtr, ips, dr or dm, got {cb_type!r}")
+        if algo == "squarecb" and cb_type != "mtr":
+            raise OptionError("--squarecb supports only --cb_type mtr (as in VW)")
+        if self.softmax_lambda is not None and algo != "softmax":
+            raise OptionError("--lambda applies only with --softmax")
+        if (self.gamma_scale is not None or self.gamma_exponent is not None) and algo != "squarecb":
+            raise OptionError("--gamma_scale/--gamma_exponent apply only with --squarecb")
+        if self.greedify and algo != "bag":
+            raise OptionError("--greedify applies only with --bag")
+        eps = self.epsilon if self.epsilon is not None else (0.05 if algo == "epsilon" else 0.0)
+        if not 0.0 <= eps <= 1.0:
+            raise OptionError(f"--epsilon must be in [0, 1], got {eps}")
+        clip = 0.0 if self.clip_p is None else self.clip_p
+        if not 0.0 <= clip <= 1.0:
+            raise OptionError(f"--clip_p must be in [0, 1], got {clip}")
+        if self.first is not None and self.first < 0:
+            raise OptionError(f"--first takes a number of events >= 0, got {self.first}")
+        if self.bag is not None and self.bag < 1:
+            raise OptionError(f"--bag takes a number of policies >= 1, got {self.bag}")
+        seed = 0 if self.random_seed is None else self.random_seed
+        return {
+            "num_actions": 0 if k is None else int(k),
+            "cb_type": cb_type,
+            "explore": algo,
+            "epsilon": float(eps),
+            "lambda": 1.0 if self.softmax_lambda is None else float(self.softmax_lambda),
+            "gamma_scale": 10.0 if self.gamma_scale is None else float(self.gamma_scale),
+            "gamma_exponent": 0.5 if self.gamma_exponent is None else float(self.gamma_exponent),
+            "first": 0 if self.first is None else int(self.first),
+            "bag": 0 if self.bag is None else int(self.bag),
+            "greedify": self.greedify,
+            "first_only": self.first_only,
+            "rank_all": self.rank_all,
+            "clip_p": float(clip),
+            "seed": int(seed) % 2**64,
         }
 
     def progress_schedule(self) -> Tuple[bool, float, float]:

@@ -1,0 +1,968 @@
+#include "cb.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+#include "driver.h"
+#include "model_io.h"
+
+namespace wabbit {
+namespace {
+
+std::string excerpt(std::string_view s) {
+  constexpr size_t kMax = 60;
+  if (s.size() <= kMax) return std::string(s);
+  return std::string(s.substr(0, kMax)) + "...";
+}
+
+bool parse_number(std::string_view tok, float& out) {
+  if (tok.empty()) return false;
+  size_t consumed = 0;
+  out = parse_vw_float(tok.data(), tok.data() + tok.size(), consumed);
+  return consumed == tok.size();
+}
+
+// VW's enforce_minimum_probability (consider_zero_valued_elements = true).
+void enforce_minimum_probability(float eps, std::vector<float>& pmf) {
+  if (pmf.empty() || eps == 0.f) return;
+  const size_t support = pmf.size();
+  if (eps > 0.999f) {
+    for (float& p : pmf) p = 1.f / static_cast<float>(support);
+    return;
+  }
+  const float minimum = eps / static_cast<float>(support);
+  std::vector<float> sorted(pmf);
+  std::sort(sorted.begin(), sorted.end(), std::greater<float>());
+  size_t rho_idx = 0;
+  float rho_sum = sorted[0];
+  float running = 0.f;
+  for (size_t idx = 0; idx < sorted.size(); ++idx) {
+    running += sorted[idx];
+    const float lhs = sorted[idx];
+    const float rhs = (static_cast<float>(support - idx - 1) * minimum + running - 1.f) / (static_cast<float>(idx) + 1.f) + minimum;
+    if (lhs > rhs) {
+      rho_idx = idx;
+      rho_sum = running;
+    }
+  }
+  const float tau = (static_cast<float>(support - rho_idx - 1) * minimum + rho_sum - 1.f) / (static_cast<float>(rho_idx) + 1.f);
+  for (float& p : pmf) p = std::max(p - tau, minimum);
+}
+
+// Actions tied with the best score at the front of VW's sorted action_scores.
+size_t fill_tied(const std::vector<float>& sorted_scores) {
+  if (sorted_scores.empty()) return 0;
+  // VW's are_same_rel: |a - b| <= 1e-4 (|a| + |b|)
+  const float s0 = sorted_scores[0];
+  size_t k = 1;
+  while (k < sorted_scores.size() &&
+         std::fabs(sorted_scores[k] - s0) <= 1e-4f * (std::fabs(sorted_scores[k]) + std::fabs(s0))) {
+    ++k;
+  }
+  return k;
+}
+
+// VW's Poisson(1) bootstrap weight.
+uint32_t poisson_weight(uint64_t& rng) {
+  static const double kCdf[] = {0.3678794411714423215955, 0.735758882342884643191, 0.919698602928605803989,
+                                0.9810118431238461909214, 0.9963401531726562876545, 0.9994058151824183070012,
+                                0.9999167588507119768923, 0.9999897508033253583053, 0.9999988747974020309819,
+                                0.9999998885745216612793, 0.9999999899522336243091, 0.9999999991683892573118,
+                                0.9999999999364022267287, 0.999999999995480147453, 0.9999999999996999989333,
+                                0.9999999999999813223654, 0.9999999999999989050799, 0.9999999999999999393572};
+  const float r = merand48(rng);
+  for (uint32_t k = 0; k < sizeof(kCdf) / sizeof(kCdf[0]); ++k) {
+    if (r <= kCdf[k]) return k;
+  }
+  return 20;
+}
+
+// Sorts (score, action) as VW's action_scores: by score, ties by action.
+void sort_action_scores(const std::vector<float>& s, size_t n, std::vector<uint32_t>& action, std::vector<float>& value) {
+  action.resize(n);
+  std::iota(action.begin(), action.end(), 0u);
+  std::sort(action.begin(), action.end(), [&](uint32_t a, uint32_t b) { return s[a] == s[b] ? a < b : s[a] < s[b]; });
+  value.resize(n);
+  for (size_t i = 0; i < n; ++i) value[i] = s[action[i]];
+}
+
+inline float clamp_prediction(const OnlineState& st, float p) {
+  if (std::isnan(p)) return 0.f;
+  if (p > st.max_label) return st.max_label;
+  if (p < st.min_label) return st.min_label;
+  return p;
+}
+
+}  // namespace
+
+float merand48(uint64_t& state) {
+  constexpr uint64_t kA = 0xeece66d5deece66dULL;
+  constexpr uint64_t kC = 2147483647;
+  constexpr uint32_t kBias = 127u << 23;
+  state = kA * state + kC;
+  const uint32_t bits = static_cast<uint32_t>((state >> 25) & 0x7FFFFF) | kBias;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f - 1.f;
+}
+
+size_t sample_pmf(const std::vector<float>& pmf, float draw01) {
+  float total = 0.f;
+  for (float p : pmf) total += p > 0.f ? p : 0.f;
+  if (total == 0.f || pmf.empty()) return 0;
+  float draw = total * draw01;
+  if (draw > total) draw = total;
+  float sum = 0.f;
+  for (size_t i = 0; i < pmf.size(); ++i) {
+    sum += pmf[i] > 0.f ? pmf[i] : 0.f;
+    if (sum > draw) return i;
+  }
+  return pmf.size() - 1;
+}
+
+std::string fmt_float_trim(float f, int decimals) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", decimals, static_cast<double>(f));
+  std::string s(b);
+  if (s.find('.') != std::string::npos) {
+    while (!s.empty() && s.back() == '0') s.pop_back();
+    if (!s.empty() && s.back() == '.') s.pop_back();
+  }
+  return s;
+}
+
+std::string cb_label_text(const CbCost& c) {
+  char b[96];
+  std::snprintf(b, sizeof b, "%u:%.2g:%.2g", c.action, static_cast<double>(c.cost), static_cast<double>(c.probability));
+  return b;
+}
+
+std::string progress_row_text(double sum_loss, double labeled, double since_loss, double since_labeled,
+                              uint64_t example_number, double weighted_examples, const std::string& label,
+                              const std::string& prediction, uint64_t num_features) {
+  auto fixed = [](double v) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.6f", v);
+    return std::string(b).substr(0, 8);
+  };
+  const std::string avg = labeled > 0. ? fixed(sum_loss / labeled) : "n.a.";
+  const std::string since = since_labeled > 0. ? fixed(since_loss / since_labeled) : "n.a.";
+  char w[64];
+  std::snprintf(w, sizeof w, "%.1f", weighted_examples);
+  auto fit = [](std::string s, size_t width) {
+    if (s.size() <= width) return s;
+    return width > 3 ? s.substr(0, width - 3) + "..." : s.substr(0, width);
+  };
+  char b[320];
+  std::snprintf(b, sizeof b, "%-8s %-8s %12llu %14s %14s %14s %8llu\n", avg.c_str(), since.c_str(),
+                static_cast<unsigned long long>(example_number), w, fit(label, 14).c_str(), fit(prediction, 14).c_str(),
+                static_cast<unsigned long long>(num_features));
+  return b;
+}
+
+ParseResult parse_cb_line(std::string_view line, Example& ex, CbLineLabel& label, bool names) {
+  label = CbLineLabel{};
+  const size_t bar = line.find('|');
+  std::string_view head = bar == std::string_view::npos ? line : line.substr(0, bar);
+  const std::string_view features = bar == std::string_view::npos ? std::string_view() : line.substr(bar);
+  ParseResult res;
+  if (features.empty()) {
+    ex.clear();
+    ex.has_names = names;
+  } else {
+    res = parse_vw_line(features, ex, names);
+    if (res.status == ParseStatus::kError) return res;
+    res.status = ParseStatus::kExample;
+  }
+  auto fail = [&res](std::string msg) {
+    res.status = ParseStatus::kError;
+    res.error = std::move(msg);
+    return res;
+  };
+  const size_t tab = head.find('\t');
+  if (tab != std::string_view::npos) head.remove_prefix(tab + 1);
+  thread_local std::vector<std::string_view> words;  // reused: no allocation per line
+  words.clear();
+  size_t i = 0;
+  while (i < head.size()) {
+    while (i < head.size() && head[i] == ' ') ++i;
+    if (i >= head.size()) break;
+    size_t j = i;
+    while (j < head.size() && head[j] != ' ') ++j;
+    words.push_back(head.substr(i, j - i));
+    i = j;
+  }
+  if (!words.empty()) {  // VW's tag: a last word starting with ' or touching the '|'
+    std::string_view last = words.back();
+    const bool touches = bar != std::string_view::npos && last.data() + last.size() == head.data() + head.size();
+    if (touches || last.front() == '\'') {
+      if (last.front() == '\'') last.remove_prefix(1);
+      ex.tag.assign(last.data(), last.size());
+      words.pop_back();
+    }
+  }
+  for (std::string_view w : words) {
+    if (w == "shared") {
+      if (label.labelled) return fail("\"shared\" after a cost: a shared line carries no cost");
+      label.shared = true;
+      continue;
+    }
+    if (label.shared) return fail("a shared line carries no cost: \"" + excerpt(w) + "\"");
+    std::string_view parts[3];
+    size_t np = 0;
+    size_t start = 0;
+    for (size_t k = 0; k <= w.size(); ++k) {
+      if (k == w.size() || w[k] == ':') {
+        if (np == 3) return fail("malformed cost \"" + excerpt(w) + "\": expected action:cost:probability");
+        parts[np++] = w.substr(start, k - start);
+        start = k + 1;
+      }
+    }
+    float action = 0.f;
+    if (!parse_number(parts[0], action) || !(action >= 0.f) || action != std::floor(action) || action > 4e9f) {
+      return fail("bad action \"" + excerpt(parts[0]) + "\" in \"" + excerpt(w) + "\": not a non-negative integer");
+    }
+    if (np == 1) {  // an action without a cost: prediction only
+      continue;
+    }
+    if (label.labelled) return fail("two costs on one line (\"" + excerpt(head) + "\"): one labelled action per event");
+    float cost = 0.f;
+    if (!parse_number(parts[1], cost) || !std::isfinite(cost)) {
+      return fail("bad cost \"" + excerpt(parts[1]) + "\" in \"" + excerpt(w) + "\": not a finite number");
+    }
+    if (np < 3 || parts[2].empty()) {
+      return fail("cost without a probability in \"" + excerpt(w) + "\": expected action:cost:probability");
+    }
+    float prob = 0.f;
+    if (!parse_number(parts[2], prob) || !std::isfinite(prob)) {
+      return fail("bad probability \"" + excerpt(parts[2]) + "\" in \"" + excerpt(w) + "\": not a number");
+    }
+    if (!(prob > 0.f && prob <= 1.f)) {
+      return fail("probability " + std::string(parts[2]) + " in \"" + excerpt(w) + "\" is outside (0, 1]");
+    }
+    label.labelled = true;
+    label.cost = CbCost{static_cast<uint32_t>(action), cost, prob};
+  }
+  return res;
+}
+
+void swap_examples(Example& a, Example& b) {
+  std::array<bool, 256> done{};
+  for (unsigned char s : a.order) {
+    std::swap(a.groups[s], b.groups[s]);
+    done[s] = true;
+  }
+  for (unsigned char s : b.order) {
+    if (!done[s]) std::swap(a.groups[s], b.groups[s]);
+  }
+  std::swap(a.order, b.order);
+  std::swap(a.label, b.label);
+  std::swap(a.weight, b.weight);
+  std::swap(a.initial, b.initial);
+  std::swap(a.tag, b.tag);
+  std::swap(a.has_names, b.has_names);
+}
+
+void merge_shared(Example& dst, const Example& action, const Example* shared) {
+  dst.clear();
+  dst.label = action.label;
+  dst.weight = action.weight;
+  dst.initial = action.initial;
+  for (unsigned char s : action.order) {
+    const FeatureGroup& g = action.groups[s];
+    FeatureGroup& d = dst.groups[s];
+    d.index.assign(g.index.begin(), g.index.end());
+    d.value.assign(g.value.begin(), g.value.end());
+    dst.order.push_back(s);
+  }
+  if (shared == nullptr) return;
+  for (unsigned char s : shared->order) {
+    if (s == kConstantNamespace) continue;
+    const FeatureGroup& g = shared->groups[s];
+    if (g.empty()) continue;
+    FeatureGroup& d = dst.groups[s];
+    if (d.empty()) dst.order.push_back(s);
+    d.index.insert(d.index.end(), g.index.begin(), g.index.end());
+    d.value.insert(d.value.end(), g.value.begin(), g.value.end());
+  }
+}
+
+CbLearner::CbLearner(Learner& base, CbConfig cfg) : base_(&base), cfg_(cfg) {
+  if (cfg_.explore == CbExplore::kEpsilon || cfg_.explore == CbExplore::kSoftmax ||
+      cfg_.explore == CbExplore::kSquareCb || cfg_.explore == CbExplore::kFirst || cfg_.explore == CbExplore::kBag) {
+    if (!(cfg_.epsilon >= 0.f && cfg_.epsilon <= 1.f)) throw std::invalid_argument("--epsilon must be in [0, 1]");
+  }
+  if (!(cfg_.clip_p >= 0.f && cfg_.clip_p <= 1.f)) throw std::invalid_argument("--clip_p must be in [0, 1]");
+  if (cfg_.explore == CbExplore::kBag && cfg_.bag < 1) throw std::invalid_argument("--bag needs at least 1 policy");
+  if (cfg_.explore == CbExplore::kSquareCb && cfg_.type != CbType::kMtr) {
+    throw std::invalid_argument("--squarecb supports only --cb_type mtr (as VW)");
+  }
+  if (!std::isfinite(cfg_.lambda) || !std::isfinite(cfg_.gamma_scale) || !std::isfinite(cfg_.gamma_exponent)) {
+    throw std::invalid_argument("--lambda, --gamma_scale and --gamma_exponent must be finite");
+  }
+  type_width_ = cfg_.type == CbType::kDr ? 2u : 1u;
+  width_ = type_width_ * (cfg_.explore == CbExplore::kBag ? cfg_.bag : 1u);
+  multiplier_ = 1;  // VW interleaves the models at the next power of two
+  while (multiplier_ < width_) multiplier_ <<= 1;
+  state_.event_sum.assign(width_, 0);
+  state_.action_sum.assign(width_, 0);
+  state_.tau = cfg_.first;
+  state_.rng = cfg_.seed;
+  // models 1.. start from zero sums (VW applies initial_t to model 0's only)
+  state_.norm_x.assign(width_, 0.);
+  state_.total_weight.assign(width_, 0.);
+}
+
+void CbLearner::prepare(Example& ex) const {
+  base_->prepare(ex);
+  if (multiplier_ == 1) return;
+  for (unsigned char s : ex.order) {
+    for (uint32_t& i : ex.groups[s].index) i *= multiplier_;
+  }
+}
+
+std::string CbLearner::check(const CbEvent& ev) const {
+  if (ev.n == 0) return "an event needs at least one action (a shared line alone is not an event)";
+  if (ev.label_index >= 0) {
+    const float p = ev.label.probability;
+    const float c = ev.label.cost;
+    if (!std::isfinite(1.f / p) || !std::isfinite(c / p) || !std::isfinite(c / std::max(p, cfg_.clip_p))) {
+      return "cost " + fmt_float_trim(c, 6) + " at probability " + std::to_string(p) +
+             ": the importance-weighted cost is not a finite number";
+    }
+  }
+  return {};
+}
+
+std::string CbLearner::expand_fixed(const Example& ex, const CbLineLabel& label, CbEvent& ev) const {
+  const uint32_t k = cfg_.num_actions;
+  ev.clear();
+  if (label.shared) return "\"shared\" has no meaning with --cb K (single-line examples)";
+  if (label.labelled) {
+    if (label.cost.action < 1 || label.cost.action > k) {
+      return "action " + std::to_string(label.cost.action) + " is not one of the actions 1.." + std::to_string(k);
+    }
+    ev.label_index = static_cast<int>(label.cost.action - 1);
+    ev.label = label.cost;
+    ev.label.action = label.cost.action - 1;
+  }
+  // VW's cb_to_cb_adf: clear the low bits that hold K * width slots, then add a * width
+  uint64_t total = static_cast<uint64_t>(k) * width_;
+  uint32_t bits = 0;
+  while (total > 0) {
+    total >>= 1;
+    ++bits;
+  }
+  const uint32_t low = bits >= 32 ? 0xFFFFFFFFu : ((1u << bits) - 1u);
+  for (uint32_t a = 0; a < k; ++a) {
+    Example& c = ev.add_action();
+    merge_shared(c, ex, nullptr);
+    const uint32_t add = a * width_;
+    for (unsigned char s : c.order) {
+      for (uint32_t& i : c.groups[s].index) i = (i & ~low) + add;
+    }
+  }
+  ev.tag = ex.tag;
+  return {};
+}
+
+void CbLearner::merge_all(const CbEvent& ev, std::vector<Example>& merged) const {
+  if (merged.size() < ev.n) merged.resize(ev.n);
+  const Example* shared = ev.has_shared ? &ev.shared : nullptr;
+  for (size_t a = 0; a < ev.n; ++a) merge_shared(merged[a], ev.actions[a], shared);
+}
+
+void CbLearner::scores(const std::vector<Example>& merged, size_t n, uint32_t model, std::vector<float>& s,
+                       std::vector<uint32_t>* generated) const {
+  s.resize(n);
+  if (generated != nullptr) generated->resize(n);
+  const Learner& L = *base_;
+  for (size_t a = 0; a < n; ++a) {
+    size_t count = 0;
+    s[a] = L.score_const(merged[a], model, generated != nullptr ? &count : nullptr);
+    if (generated != nullptr) (*generated)[a] = static_cast<uint32_t>(count);
+  }
+}
+
+void CbLearner::to_pmf(std::vector<float>& value, size_t n) const {
+  switch (cfg_.explore) {
+    case CbExplore::kNone:
+      return;
+    case CbExplore::kEpsilon: {
+      const size_t tied = fill_tied(value);
+      const float eps = cfg_.epsilon;
+      const float prob = eps / static_cast<float>(n);
+      for (float& v : value) v = prob;
+      if (!cfg_.first_only) {
+        for (size_t i = 0; i < tied; ++i) value[i] += (1.f - eps) / static_cast<float>(tied);
+      } else {
+        value[0] += 1.f - eps;
+      }
+      return;
+    }
+    case CbExplore::kSoftmax: {
+      const float lambda = -cfg_.lambda;
+      float best = lambda > 0.f ? *std::max_element(value.begin(), value.end())
+                                : *std::min_element(value.begin(), value.end());
+      float norm = 0.f;
+      for (float& v : value) {
+        v = std::exp(lambda * (v - best));
+        norm += v;
+      }
+      for (float& v : value) v /= norm;
+      enforce_minimum_probability(cfg_.epsilon, value);
+      return;
+    }
+    case CbExplore::kSquareCb: {
+      const float gamma = cfg_.gamma_scale * static_cast<float>(std::pow(static_cast<double>(state_.counter),
+                                                                         static_cast<double>(cfg_.gamma_exponent)));
+      size_t a_min = 0;
+      float min_cost = value[0];
+      for (size_t a = 0; a < n; ++a) {
+        if (value[a] < min_cost) {
+          a_min = a;
+          min_cost = value[a];
+        }
+      }
+      float total = 0.f;
+      for (size_t a = 0; a < n; ++a) {
+        if (a == a_min) continue;
+        const float pa = 1.f / (static_cast<float>(n) + gamma * (value[a] - min_cost));
+        value[a] = pa;
+        total += pa;
+      }
+      value[a_min] = 1.f - total;
+      enforce_minimum_probability(cfg_.epsilon, value);
+      return;
+    }
+    case CbExplore::kFirst: {
+      if (state_.tau > 0) {
+        for (float& v : value) v = 1.f / static_cast<float>(n);
+      } else {
+        for (float& v : value) v = 0.f;
+        value[0] = 1.f;
+      }
+      enforce_minimum_probability(cfg_.epsilon, value);
+      return;
+    }
+    case CbExplore::kBag:
+      return;  // computed in predict (needs every policy's scores)
+  }
+}
+
+Outcome CbLearner::base_learn(Example& ex, float label, float weight, uint32_t model) {
+  Learner& L = *base_;
+  OnlineState& st = L.state();
+  // VW advances its clock once per event (shared_data::update), not per base update.
+  const double t = st.t;
+  const double unl = st.weighted_unlabeled;
+  const float old_label = ex.label;
+  const float old_weight = ex.weight;
+  // A diverging configuration can produce non-finite targets (VW would learn them and fill its
+  // weights with inf/NaN); such an update is skipped: the example is only predicted.
+  ex.label = std::isfinite(label) && std::isfinite(weight) ? label : kNoLabel;
+  ex.weight = std::isfinite(weight) ? weight : 1.f;
+  L.offset_ = model;
+  if (model != 0) {  // this model's running sums for normalized updates
+    std::swap(st.normalized_sum_norm_x, state_.norm_x[model]);
+    std::swap(st.total_weight, state_.total_weight[model]);
+  }
+  Outcome o = L.learn(ex);
+  if (model != 0) {
+    std::swap(st.normalized_sum_norm_x, state_.norm_x[model]);
+    std::swap(st.total_weight, state_.total_weight[model]);
+  }
+  L.offset_ = 0;
+  ex.label = old_label;
+  ex.weight = old_weight;
+  st.t = t;
+  st.weighted_unlabeled = unl;
+  return o;
+}
+
+// dr's first half: the regressor (model block*2+1) learns the chosen action's cost with weight 1/p;
+// dr_x gets every action's regressor prediction (the chosen one's made before its update).
+void CbLearner::dr_regressor(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x) {
+  const size_t n = ev.n;
+  const size_t k = static_cast<size_t>(ev.label_index);
+  const uint32_t m1 = block * type_width_ + 1;
+  dr_x.resize(n);
+  for (size_t a = 0; a < n; ++a) {
+    if (a == k) dr_x[a] = base_learn(merged[a], ev.label.cost, 1.f / ev.label.probability, m1).prediction;
+    else dr_x[a] = clamp_prediction(base_->state(), base_->score_const(merged[a], m1));
+  }
+}
+
+// Learns one labelled event into the policy `block` (models block * type_width_ ...): the cost
+// estimator's regression updates. With dr_ready, dr's regressor has already learned (dr_x is set).
+void CbLearner::learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x,
+                          bool dr_ready) {
+  const size_t n = ev.n;
+  const size_t k = static_cast<size_t>(ev.label_index);
+  const uint32_t m0 = block * type_width_;
+  float p = ev.label.probability;
+  if (cfg_.explore == CbExplore::kSquareCb && k + 1 < n) p = 1.f;  // VW: no importance weighting (not the last action)
+  const float clipped = std::max(p, cfg_.clip_p);
+  const float cost = ev.label.cost;
+  switch (cfg_.type) {
+    case CbType::kMtr: {
+      state_.action_sum[m0] += n;
+      state_.event_sum[m0] += 1;
+      const float w = 1.f / clipped *
+                      (static_cast<float>(state_.event_sum[m0]) / static_cast<float>(state_.action_sum[m0]));
+      base_learn(merged[k], cost, w, m0);
+      return;
+    }
+    case CbType::kIps:
+    case CbType::kDm: {
+      for (size_t a = 0; a < n; ++a) {
+        float target = 0.f;
+        if (a == k) target = cfg_.type == CbType::kIps ? cost / clipped : cost;
+        base_learn(merged[a], target, 1.f, m0);
+      }
+      return;
+    }
+    case CbType::kDr: {
+      if (!dr_ready) dr_regressor(ev, merged, block, dr_x);
+      for (size_t a = 0; a < n; ++a) {
+        float target = dr_x[a];
+        if (a == k) target += (cost - target) / clipped;
+        base_learn(merged[a], target, 1.f, m0);
+      }
+      return;
+    }
+  }
+}
+
+void CbLearner::account(const CbEvent& ev, const std::vector<Example>& merged, const std::vector<uint32_t>& generated,
+                        const std::vector<float>& dr_x, CbResult& out) const {
+  const size_t n = ev.n;
+  uint64_t row = 0;
+  uint64_t own = 0;
+  for (size_t a = 0; a < n; ++a) {
+    row += merged[a].num_linear_features() + generated[a];
+    own += ev.actions[a].num_linear_features() + generated[a];
+  }
+  out.row_features = row;
+  out.total_features = explore() ? row : own + (ev.has_shared ? ev.shared.num_linear_features() : 0);
+  out.labelled = ev.label_index >= 0;
+  out.loss = 0.f;
+  if (!out.labelled) return;
+  const uint32_t k = static_cast<uint32_t>(ev.label_index);
+  const float c = ev.label.cost;
+  const float p = ev.label.probability;
+  if (explore()) {
+    float loss = 0.f;
+    for (size_t i = 0; i < out.action.size(); ++i) {
+      if (out.action[i] == k) loss += c / p * out.value[i];
+    }
+    out.loss = loss;
+    return;
+  }
+  const uint32_t top = out.action[0];
+  if (cfg_.type == CbType::kDr && dr_x.size() == n) {
+    out.loss = top == k ? (c - dr_x[k]) / p + dr_x[k] : dr_x[top];
+  } else {
+    out.loss = top == k ? c / p : 0.f;
+  }
+}
+
+// Bagging's pmf from every policy's scores (s[b * n + a]): each policy votes for its best action
+// (ties share the vote), VW's generate_bag normalizes the votes, the floor applies, and the actions
+// are ordered as VW's sort_action_probs: by probability, then by summed score, then by index.
+void CbLearner::bag_pmf(const std::vector<float>& s, size_t n, CbResult& out) const {
+  std::vector<float> top(n, 0.f);
+  std::vector<float> sum(n, 0.f);
+  std::vector<float> one(n);
+  std::vector<uint32_t> act;
+  std::vector<float> val;
+  for (uint32_t b = 0; b < cfg_.bag; ++b) {
+    std::copy(s.begin() + static_cast<std::ptrdiff_t>(b * n), s.begin() + static_cast<std::ptrdiff_t>((b + 1) * n),
+              one.begin());
+    sort_action_scores(one, n, act, val);
+    for (size_t i = 0; i < n; ++i) sum[act[i]] += val[i];
+    if (!cfg_.first_only) {
+      const size_t tied = fill_tied(val);
+      for (size_t j = 0; j < tied; ++j) top[act[j]] += 1.f / static_cast<float>(tied);
+    } else {
+      top[act[0]] += 1.f;
+    }
+  }
+  std::vector<float> pmf(n, 0.f);
+  double acc = 0.;  // VW's generate_bag accumulates in double
+  for (float t : top) acc += t;
+  const float models = static_cast<float>(acc);
+  if (models <= 1e-6f) {
+    pmf[0] = 1.f;
+  } else {
+    const float norm = 1.f / models;
+    for (size_t i = 0; i < n; ++i) pmf[i] = top[i] * norm;
+  }
+  enforce_minimum_probability(cfg_.epsilon, pmf);
+  out.action.resize(n);
+  std::iota(out.action.begin(), out.action.end(), 0u);
+  std::sort(out.action.begin(), out.action.end(), [&](uint32_t a, uint32_t b) {
+    if (pmf[a] != pmf[b]) return pmf[a] > pmf[b];
+    if (sum[a] != sum[b]) return sum[a] < sum[b];
+    return a < b;
+  });
+  out.value.resize(n);
+  for (size_t i = 0; i < n; ++i) out.value[i] = pmf[out.action[i]];
+}
+
+void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
+  const size_t n = ev.n;
+  merge_all(ev, merged_);
+  for (size_t a = 0; a < n; ++a) base_->observe_namespaces(merged_[a]);  // ':' interactions widen here
+  const bool labelled = ev.label_index >= 0;
+  dr_x_.clear();
+  if (cfg_.explore == CbExplore::kBag) {
+    scratch_scores_.resize(n * cfg_.bag);
+    std::vector<float> one;
+    for (uint32_t b = 0; b < cfg_.bag; ++b) {
+      scores(merged_, n, b * type_width_, one, b == 0 ? &generated_ : nullptr);
+      std::copy(one.begin(), one.end(), scratch_scores_.begin() + static_cast<std::ptrdiff_t>(b * n));
+    }
+    bag_pmf(scratch_scores_, n, out);
+    if (learn && labelled) {
+      for (uint32_t b = 0; b < cfg_.bag; ++b) {
+        const uint32_t count = (cfg_.greedify && b == 0) ? 1u : poisson_weight(state_.rng);
+        for (uint32_t j = 0; j < count; ++j) learn_one(ev, merged_, b, dr_x_, false);
+      }
+    }
+  } else {
+    if (learn && labelled && cfg_.type == CbType::kDr) {
+      // VW trains the dr regressor before scoring (the two models never share a row)
+      dr_regressor(ev, merged_, 0, dr_x_);
+      scores(merged_, n, 0, scratch_scores_, &generated_);
+      sort_action_scores(scratch_scores_, n, out.action, out.value);
+      to_pmf(out.value, n);
+      learn_one(ev, merged_, 0, dr_x_, true);
+    } else {
+      scores(merged_, n, 0, scratch_scores_, &generated_);
+      sort_action_scores(scratch_scores_, n, out.action, out.value);
+      to_pmf(out.value, n);
+      if (learn && labelled) learn_one(ev, merged_, 0, dr_x_, false);
+    }
+    // Testing (-t), VW's dr loss falls back to the IPS estimate (its regressor's scores are only
+    // computed when learning): dr_x_ stays empty.
+  }
+  account(ev, merged_, generated_, dr_x_, out);
+  if (learn && labelled) {
+    if (cfg_.explore == CbExplore::kSquareCb) ++state_.counter;
+    if (cfg_.explore == CbExplore::kFirst && state_.tau > 0) --state_.tau;
+  }
+  // VW's clock: once per event
+  OnlineState& st = base_->state();
+  st.t += 1.;
+  if (!labelled) st.weighted_unlabeled += 1.;
+}
+
+// Scores candidates one at a time: fill(a, example) writes candidate a, which is merged with the
+// shared features into one reused example and scored by every policy.
+template <class Fill>
+void CbLearner::predict_each(size_t n, const Example* shared, Fill&& fill, CbResult& out) const {
+  thread_local Example candidate;
+  thread_local Example merged;
+  thread_local std::vector<float> s;
+  const uint32_t policies = cfg_.explore == CbExplore::kBag ? cfg_.bag : 1u;
+  s.resize(n * policies);
+  for (size_t a = 0; a < n; ++a) {
+    const Example& c = fill(a, candidate);
+    merge_shared(merged, c, shared);
+    for (uint32_t b = 0; b < policies; ++b) s[b * n + a] = base_->score_const(merged, b * type_width_);
+  }
+  out.labelled = false;
+  out.loss = 0.f;
+  if (cfg_.explore == CbExplore::kBag) {
+    bag_pmf(s, n, out);
+    return;
+  }
+  sort_action_scores(s, n, out.action, out.value);
+  to_pmf(out.value, n);
+}
+
+void CbLearner::predict_const(const CbEvent& ev, CbResult& out) const {
+  predict_each(ev.n, ev.has_shared ? &ev.shared : nullptr,
+               [&](size_t a, Example&) -> const Example& { return ev.actions[a]; }, out);
+}
+
+void CbLearner::predict_flat(const Example* shared, const CbFlatActions& actions, CbResult& out) const {
+  predict_each(
+      actions.size(), shared,
+      [&](size_t a, Example& ex) -> const Example& {
+        ex.clear();
+        for (size_t k = actions.start[a]; k < actions.start[a + 1]; ++k) ex.add(actions.slot[k], actions.index[k], actions.value[k]);
+        return ex;
+      },
+      out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The multiline driver: events from a file descriptor or a buffer.
+
+namespace {
+
+constexpr size_t kReadBlock = 4u << 20;
+constexpr size_t kMaxKeptWarnings = 20;
+
+void write_all(int fd, std::string& buf) {
+  size_t off = 0;
+  while (off < buf.size()) {
+    const ssize_t n = ::write(fd, buf.data() + off, buf.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      throw IoError(e, std::string("cannot write predictions: ") + std::strerror(e), "");
+    }
+    off += static_cast<size_t>(n);
+  }
+  buf.clear();
+}
+
+class CbRunner {
+ public:
+  CbRunner(CbLearner& cb, Stats& s, const RunOptions& o) : cb_(cb), stats_(s), opt_(o), line_no_(o.first_line_number) {
+    if (opt_.print_progress) std::fputs(progress_header().c_str(), stderr);
+  }
+
+  void line(std::string_view text) {
+    if (first_) {
+      first_ = false;
+      if (text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) text.remove_prefix(3);
+    }
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    ++result_.lines;
+    const uint64_t no = line_no_++;
+    bool blank = true;
+    for (char c : text) {
+      if (c != ' ' && c != '\t') {
+        blank = false;
+        break;
+      }
+    }
+    if (blank) {
+      end_event();
+      return;
+    }
+    if (cb_.fixed()) {
+      fixed_line(text, no);
+      return;
+    }
+    if (event_lines_ == 0) event_first_line_ = no;
+    ++event_lines_;
+    if (!error_.empty()) return;  // the rest of a bad event
+    Example& target = scratch_;
+    CbLineLabel lab;
+    const ParseResult pr = parse_cb_line(text, target, lab);
+    if (pr.status == ParseStatus::kError) {
+      error_ = "line " + std::to_string(no) + ": " + pr.error;
+      return;
+    }
+    if (lab.shared) {
+      if (ev_.n > 0 || ev_.has_shared) {
+        error_ = "line " + std::to_string(no) + ": a shared line must come first in its event, once";
+        return;
+      }
+      swap_examples(ev_.shared, target);
+      cb_.prepare(ev_.shared);
+      ev_.has_shared = true;
+      ev_.tag = ev_.shared.tag;
+      return;
+    }
+    if (lab.labelled) {
+      if (ev_.label_index >= 0) {
+        error_ = "line " + std::to_string(no) + ": a second labelled action in one event (the first is action " +
+                 std::to_string(ev_.label_index) + ")";
+        return;
+      }
+      ev_.label_index = static_cast<int>(ev_.n);
+      ev_.label = lab.cost;
+      ev_.label.action = static_cast<uint32_t>(ev_.n);
+    }
+    Example& a = ev_.add_action();
+    swap_examples(a, target);
+    cb_.prepare(a);
+    if (ev_.n == 1 && !ev_.has_shared) ev_.tag = a.tag;
+  }
+
+  void end_event() {
+    if (event_lines_ == 0) return;
+    if (error_.empty()) {
+      const std::string why = cb_.check(ev_);
+      if (!why.empty()) error_ = "line " + std::to_string(event_first_line_) + ": " + why;
+    }
+    if (!error_.empty()) {
+      if (opt_.strict) throw StrictParseError(error_);
+      ++result_.bad_lines;
+      ++stats_.bad_lines;
+      if (opt_.print_warnings) std::fprintf(stderr, "wabbit: %s (event skipped)\n", error_.c_str());
+      if (result_.warnings.size() < kMaxKeptWarnings) result_.warnings.push_back(error_);
+    } else {
+      process();
+    }
+    ev_.clear();
+    error_.clear();
+    event_lines_ = 0;
+  }
+
+  void process() {
+    ++result_.examples;
+    if (!opt_.learn && !opt_.account) {  // pure predictions: no clock, no statistics
+      cb_.predict_const(ev_, res_);
+      output();
+      return;
+    }
+    cb_.process(ev_, opt_.learn, res_);
+    Stats& s = stats_;
+    if (res_.labelled) s.weighted_labeled_examples += 1.;
+    else s.weighted_unlabeled_examples += 1.;
+    s.sum_loss += res_.loss;
+    s.sum_loss_since_last_dump += res_.loss;
+    s.total_features += res_.total_features;
+    ++s.example_number;
+    output();
+    if (opt_.every != 0 && result_.examples % opt_.every == 0 && opt_.hook) opt_.hook(result_.examples);
+    if (opt_.print_progress && s.weighted_examples() >= s.dump_interval) {
+      const std::string label = res_.labelled ? cb_label_text(ev_.label) : "unknown";
+      std::string pred = res_.action.empty() ? "no action"
+                                             : std::to_string(res_.action[0]) + ":" + fmt_float_trim(res_.value[0], 2);
+      std::fputs(progress_row_text(s.sum_loss, s.weighted_labeled_examples, s.sum_loss_since_last_dump,
+                                   s.weighted_labeled_examples - s.old_weighted_labeled_examples, s.example_number,
+                                   s.weighted_examples(), label, pred, res_.row_features)
+                     .c_str(),
+                 stderr);
+      s.sum_loss_since_last_dump = 0.;
+      s.old_weighted_labeled_examples = s.weighted_labeled_examples;
+      s.dump_interval = opt_.progress_add ? s.weighted_examples() + opt_.progress_arg : s.weighted_examples() * opt_.progress_arg;
+    }
+  }
+
+  // -p and collected predictions for the event just processed.
+  void output() {
+    if (opt_.collect) {
+      // each event's values (scores or probabilities) in action order, one after the other
+      std::vector<float> v(ev_.n);
+      for (size_t i = 0; i < res_.action.size(); ++i) v[res_.action[i]] = res_.value[i];
+      result_.predictions.insert(result_.predictions.end(), v.begin(), v.end());
+    }
+    if (opt_.predictions_fd >= 0) {
+      if (cb_.explore() || cb_.config().rank_all) {
+        for (size_t i = 0; i < res_.action.size(); ++i) {
+          if (i > 0) pred_buf_.push_back(',');
+          pred_buf_ += std::to_string(res_.action[i]);
+          pred_buf_.push_back(':');
+          pred_buf_ += fmt_float_trim(res_.value[i], 6);
+        }
+      } else {
+        pred_buf_ += std::to_string(res_.action.empty() ? 0u : res_.action[0]);
+      }
+      if (!ev_.tag.empty()) {
+        pred_buf_.push_back(' ');
+        pred_buf_ += ev_.tag;
+      }
+      pred_buf_ += "\n\n";
+      if (pred_buf_.size() > (1u << 16)) write_all(opt_.predictions_fd, pred_buf_);
+    }
+  }
+
+  RunResult finish() {
+    end_event();
+    if (opt_.predictions_fd >= 0 && !pred_buf_.empty()) write_all(opt_.predictions_fd, pred_buf_);
+    return std::move(result_);
+  }
+
+ private:
+  // --cb K: each line is an event
+  void fixed_line(std::string_view text, uint64_t no) {
+    Example& ex = scratch_;
+    CbLineLabel lab;
+    const ParseResult pr = parse_cb_line(text, ex, lab);
+    std::string err;
+    if (pr.status == ParseStatus::kError) {
+      err = pr.error;
+    } else {
+      cb_.prepare(ex);
+      err = cb_.expand_fixed(ex, lab, ev_);
+    }
+    if (!err.empty()) {
+      error_ = "line " + std::to_string(no) + ": " + err;
+      event_lines_ = 1;
+      end_event();
+      return;
+    }
+    process();
+    ev_.clear();
+  }
+
+  CbLearner& cb_;
+  Stats& stats_;
+  const RunOptions& opt_;
+  CbEvent ev_;
+  CbResult res_;
+  Example scratch_;
+  RunResult result_;
+  std::string pred_buf_;
+  std::string error_;
+  uint64_t line_no_;
+  uint64_t event_first_line_ = 0;
+  size_t event_lines_ = 0;
+  bool first_ = true;
+};
+
+}  // namespace
+
+RunResult run_cb_buffer(CbLearner& cb, Stats& stats, std::string_view buffer, const RunOptions& opt) {
+  CbRunner r(cb, stats, opt);
+  size_t pos = 0;
+  while (pos < buffer.size()) {
+    const void* nl = std::memchr(buffer.data() + pos, '\n', buffer.size() - pos);
+    const size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - buffer.data()) : buffer.size();
+    r.line(buffer.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return r.finish();
+}
+
+RunResult run_cb_fd(CbLearner& cb, Stats& stats, int fd, const RunOptions& opt) {
+  CbRunner r(cb, stats, opt);
+  std::string buf(kReadBlock, '\0');
+  size_t have = 0;
+  for (;;) {
+    if (have == buf.size()) buf.resize(buf.size() * 2);
+    ssize_t n;
+    do {
+      n = ::read(fd, buf.data() + have, buf.size() - have);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      const int e = errno;
+      throw IoError(e, std::string("cannot read input: ") + std::strerror(e), "");
+    }
+    if (n == 0) {
+      if (have > 0) r.line(std::string_view(buf.data(), have));
+      break;
+    }
+    const size_t len = have + static_cast<size_t>(n);
+    size_t pos = 0;
+    for (;;) {
+      const void* nl = std::memchr(buf.data() + pos, '\n', len - pos);
+      if (!nl) break;
+      const size_t end = static_cast<size_t>(static_cast<const char*>(nl) - buf.data());
+      r.line(std::string_view(buf.data() + pos, end - pos));
+      pos = end + 1;
+    }
+    have = len - pos;
+    if (have > 0 && pos > 0) std::memmove(buf.data(), buf.data() + pos, have);
+  }
+  return r.finish();
+}
+
+}  // namespace wabbit

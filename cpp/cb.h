@@ -1,0 +1,221 @@
+// Contextual bandits over the linear learner, as Vowpal Wabbit's cb_adf / cb_explore_adf compute them.
+//
+// An event is an optional shared example and one example per action (VW's multiline "ADF" format:
+// a `shared |...` line, one line per action, a blank line). The label `action:cost:probability` sits
+// on the chosen action's line. Each action example gets the shared features appended (VW's
+// shared_feature_merger: same-slot features after the action's own, new slots after the constant),
+// and the base learner scores it; interactions (-q ua) therefore cross shared and action namespaces.
+//
+// Learning turns the bandit label into regression targets (VW's cost estimators):
+//   mtr  one update, on the chosen action: target = cost, weight = 1/p * events/actions seen
+//   ips  every action: target = cost/p on the chosen one, 0 elsewhere
+//   dm   every action: target = cost on the chosen one, 0 elsewhere
+//   dr   a second regressor (model 1) learns cost with weight 1/p on the chosen action; every
+//        action's target is its prediction x, plus (cost - x)/p on the chosen one
+// Several models share the weight table as in VW: feature indices are multiplied by the number of
+// models (the "feature width") and model m adds m (Learner::offset_).
+//
+// Exploration turns the scores (lower is better) into a probability mass function, in VW's
+// action_scores order (by score, ties by action): epsilon-greedy, softmax, SquareCB, tau-first, bag.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "driver.h"
+#include "example.h"
+#include "learner.h"
+#include "vw_text.h"
+
+namespace wabbit {
+
+enum class CbType { kMtr, kIps, kDr, kDm };
+enum class CbExplore { kNone, kEpsilon, kSoftmax, kSquareCb, kFirst, kBag };
+
+struct CbConfig {
+  uint32_t num_actions = 0;    // --cb K / --cb_explore K: K fixed actions, single-line examples (0: ADF)
+  CbType type = CbType::kMtr;
+  CbExplore explore = CbExplore::kNone;
+  float epsilon = 0.05f;       // epsilon-greedy; for the others the floor of the pmf (VW's default 0)
+  float lambda = 1.f;          // softmax
+  float gamma_scale = 10.f;    // SquareCB: gamma = gamma_scale * learned_events^gamma_exponent
+  float gamma_exponent = 0.5f;
+  uint64_t first = 0;          // tau-first: explore uniformly for this many learned events
+  uint32_t bag = 0;            // bagging: number of policies
+  bool greedify = false;       // bag: policy 0 always learns once
+  bool first_only = false;     // greedy/bag: the first of tied actions only
+  bool rank_all = false;       // cb_adf: -p writes every action's score (VW's --rank_all)
+  float clip_p = 0.f;          // probabilities below are clipped in importance weights
+  uint64_t seed = 0;           // --random_seed: bag's bootstrap and sample() without a seed
+};
+
+struct CbCost {
+  uint32_t action = 0;      // the action's index in its event (ADF) or its number (--cb K)
+  float cost = kNoLabel;
+  float probability = 0.f;
+};
+
+// What one line's label section says.
+struct CbLineLabel {
+  bool shared = false;
+  bool labelled = false;
+  CbCost cost;
+};
+
+// Parses one line of a cb event: `shared [tag]|...`, `action:cost:probability |...`, `action |...`
+// or `|...`. A cost needs a finite number and a probability in (0, 1].
+ParseResult parse_cb_line(std::string_view line, Example& ex, CbLineLabel& label, bool names = false);
+
+struct CbEvent {
+  Example shared;
+  bool has_shared = false;
+  std::vector<Example> actions;  // actions[0, n) are in use; the storage is reused
+  size_t n = 0;
+  int label_index = -1;          // the labelled action, or -1
+  CbCost label;
+  std::string tag;
+
+  Example& add_action() {
+    if (actions.size() == n) actions.emplace_back();
+    return actions[n++];
+  }
+  void clear() {
+    has_shared = false;
+    shared.clear();
+    n = 0;
+    label_index = -1;
+    label = CbCost{};
+    tag.clear();
+  }
+};
+
+// Candidate actions in one flat buffer (a ranking request): candidate c's features are
+// [start[c], start[c + 1]) of (slot, index, value), prepared (constant added, indices spread).
+struct CbFlatActions {
+  std::vector<unsigned char> slot;
+  std::vector<uint32_t> index;
+  std::vector<float> value;
+  std::vector<size_t> start{0};
+  size_t size() const { return start.size() - 1; }
+  void clear() {
+    slot.clear();
+    index.clear();
+    value.clear();
+    start.assign(1, 0);
+  }
+  void append(const Example& ex) {
+    for (unsigned char s : ex.order) {
+      const FeatureGroup& g = ex.groups[s];
+      slot.insert(slot.end(), g.size(), s);
+      index.insert(index.end(), g.index.begin(), g.index.end());
+      value.insert(value.end(), g.value.begin(), g.value.end());
+    }
+    start.push_back(index.size());
+  }
+};
+
+struct CbResult {
+  std::vector<uint32_t> action;  // VW's action_scores order: best first
+  std::vector<float> value;      // the score (cb_adf) or probability (explore) of each entry
+  float loss = 0.f;              // VW's progressive loss estimate (labelled events)
+  bool labelled = false;
+  uint64_t row_features = 0;     // the progress table's feature count
+  uint64_t total_features = 0;   // what the event adds to "total feature number"
+};
+
+// Mutable state besides the weights (saved with the model by the Python layer).
+struct CbState {
+  std::vector<uint64_t> event_sum;   // mtr: per model
+  std::vector<uint64_t> action_sum;
+  uint64_t counter = 0;              // SquareCB: learned events
+  uint64_t tau = 0;                  // tau-first: exploring events left
+  uint64_t rng = 0;                  // bag's bootstrap / sample() without a seed (VW's merand48)
+  // VW keeps the normalized update's running sums per model; model 0's live in the learner's
+  // OnlineState (saved with the weights), models 1.. here.
+  std::vector<double> norm_x;
+  std::vector<double> total_weight;
+};
+
+class CbLearner {
+ public:
+  CbLearner(Learner& base, CbConfig cfg);
+
+  const CbConfig& config() const { return cfg_; }
+  bool explore() const { return cfg_.explore != CbExplore::kNone; }
+  uint32_t width() const { return width_; }
+  CbState& state() { return state_; }
+  const CbState& state() const { return state_; }
+  Learner& base() { return *base_; }
+  void rebind(Learner& base) { base_ = &base; }
+
+  // Drops ignored namespaces, adds the constant, spreads the indices over the models.
+  void prepare(Example& ex) const;
+  // A reason the event cannot be used, or "" (no actions, ...).
+  std::string check(const CbEvent& ev) const;
+  // --cb K: the event of one prepared single-line example: K copies, copy a's indices moved to
+  // action a's slots (VW's cb_to_cb_adf), the label (action numbers 1..K) on its copy. Returns an
+  // error message or "".
+  std::string expand_fixed(const Example& ex, const CbLineLabel& label, CbEvent& ev) const;
+  bool fixed() const { return cfg_.num_actions > 0; }
+  // Predicts one event and, with learn and a label, learns it.
+  void process(CbEvent& ev, bool learn, CbResult& out);
+  // Predicts without any change (thread-local scratch: safe for concurrent readers).
+  void predict_const(const CbEvent& ev, CbResult& out) const;
+  // The same for candidates in a flat buffer (no Example per candidate is kept).
+  void predict_flat(const Example* shared, const CbFlatActions& actions, CbResult& out) const;
+
+ private:
+  void merge_all(const CbEvent& ev, std::vector<Example>& merged) const;
+  void scores(const std::vector<Example>& merged, size_t n, uint32_t model, std::vector<float>& s,
+              std::vector<uint32_t>* generated) const;
+  // The exploration's pmf from the sorted scores, in place (kNone: the scores stay).
+  void to_pmf(std::vector<float>& value, size_t n) const;
+  void bag_pmf(const std::vector<float>& s, size_t n, CbResult& out) const;
+  template <class Fill>
+  void predict_each(size_t n, const Example* shared, Fill&& fill, CbResult& out) const;
+  Outcome base_learn(Example& ex, float label, float weight, uint32_t model);
+  void dr_regressor(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x);
+  void learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x, bool dr_ready);
+  void account(const CbEvent& ev, const std::vector<Example>& merged, const std::vector<uint32_t>& generated,
+               const std::vector<float>& dr_x, CbResult& out) const;
+
+  Learner* base_;
+  CbConfig cfg_;
+  uint32_t type_width_ = 1;  // models per policy: 2 for dr
+  uint32_t width_ = 1;       // all models: type_width_ * max(bag, 1)
+  uint32_t multiplier_ = 1;  // feature indices are multiplied by width_ rounded up to a power of 2
+  CbState state_;
+  std::vector<Example> merged_;
+  std::vector<float> scratch_scores_;
+  std::vector<float> dr_x_;
+  std::vector<uint32_t> generated_;
+};
+
+// Exchanges two examples touching only their used namespace slots (std::swap would move all 256).
+void swap_examples(Example& a, Example& b);
+
+// Appends `shared`'s features (not its constant) to a copy of `action`: VW's shared_feature_merger.
+void merge_shared(Example& dst, const Example& action, const Example* shared);
+
+// VW's merand48 step and VW's sample_after_normalizing over a pmf (returns the chosen position).
+float merand48(uint64_t& state);
+size_t sample_pmf(const std::vector<float>& pmf, float draw01);
+
+// Progress-table row with text label and prediction columns (VW's cb rows).
+std::string progress_row_text(double avg_loss_num, double labeled, double since_loss, double since_labeled,
+                              uint64_t example_number, double weighted_examples, const std::string& label,
+                              const std::string& prediction, uint64_t num_features);
+// "action:cost:probability" as VW prints a known cost (two significant digits), and "a:score".
+std::string cb_label_text(const CbCost& c);
+std::string fmt_float_trim(float f, int decimals);
+
+// The driver for multiline events (blank-line separated), as run_fd/run_buffer for single lines:
+// VW's cb progress rows and -p format (the top action, or the pmf as "action:probability,..."),
+// a malformed event named by its line and skipped (or StrictParseError with opt.strict). With
+// opt.collect, the predictions are each event's values in action order, concatenated.
+RunResult run_cb_fd(CbLearner& cb, Stats& stats, int fd, const RunOptions& opt);
+RunResult run_cb_buffer(CbLearner& cb, Stats& stats, std::string_view buffer, const RunOptions& opt);
+
+}  // namespace wabbit
