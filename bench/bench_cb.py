@@ -50,15 +50,34 @@ def timed(cmd):
 
 
 def rank_latency():
+    """rank() against pyvw's predict on the same event, trained the same way, in this one run."""
     import numpy as np
     import wabbit
 
     rng = np.random.default_rng(0)
-    m = wabbit.Model("--cb_explore_adf --epsilon 0.05 -q ua -b 22")
+    flags = "--cb_explore_adf --epsilon 0.05 -q ua -b 22"
+    m = wabbit.Model(flags)
     shared = {"u": {f"f{i}": float(rng.random()) for i in range(10)}}
     cands = [{"a": {f"id={i}": 1.0, f"kind={i % 7}": 1.0, "price": float(rng.random())}} for i in range(1000)]
+
+    def text(ns, feats):
+        return f"|{ns} " + " ".join(k if v == 1.0 else f"{k}:{v!r}" for k, v in feats.items())
+
+    shared_line = "shared " + text("u", shared["u"])
+    cand_lines = [text("a", c["a"]) for c in cands]
+    vw = None
+    try:
+        from vowpalwabbit import Workspace
+
+        vw = Workspace(flags + " --quiet")
+    except ImportError:
+        print("vowpalwabbit not installed: pyvw's predict is not timed")
     for _ in range(500):
-        m.learn((shared, cands[:10]), label=(int(rng.integers(10)), float(rng.random()), 0.1))
+        a, cost = int(rng.integers(10)), float(rng.random())
+        m.learn((shared, cands[:10]), label=(a, cost, 0.1))
+        if vw is not None:
+            lines = [shared_line] + [(f"0:{cost!r}:0.1 " if k == a else "") + cand_lines[k] for k in range(10)]
+            vw.learn(lines)
     for n in (100, 1000):
         c = cands[:n]
         times = []
@@ -66,7 +85,21 @@ def rank_latency():
             t = time.perf_counter()
             m.rank(shared, c)
             times.append(time.perf_counter() - t)
-        print(f"rank({n} candidates): median {statistics.median(times) * 1e3:.3f} ms")
+        ours = statistics.median(times)
+        line = f"rank({n} candidates): median {ours * 1e3:.3f} ms"
+        if vw is not None:
+            event = [shared_line] + cand_lines[:n]
+            vt = []
+            for _ in range(50):
+                t = time.perf_counter()
+                vw.predict(event)
+                vt.append(time.perf_counter() - t)
+            theirs = statistics.median(vt)
+            pmf = m.predict((shared, c))
+            vw_pmf = np.asarray(vw.predict(event), dtype=np.float64)
+            line += (f"; pyvw predict(event): median {theirs * 1e3:.3f} ms; ratio {theirs / ours:.1f}x"
+                     f"; largest pmf difference {float(np.max(np.abs(pmf - vw_pmf))):.2g}")
+        print(line)
 
 
 def main():

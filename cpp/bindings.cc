@@ -322,9 +322,12 @@ class PyModel {
     require_cb();
     if (dicts && !cb_->fixed()) {
       // candidates as dicts (a ranking request): one flat buffer, no Example kept per candidate
-      thread_local Example sh;
-      thread_local Example tmp;
-      thread_local CbFlatActions flat;
+      thread_local Example tl_sh;  // looked up once: each thread_local access is a call here
+      thread_local Example tl_tmp;
+      thread_local CbFlatActions tl_flat;
+      Example& sh = tl_sh;
+      Example& tmp = tl_tmp;
+      CbFlatActions& flat = tl_flat;
       flat.clear();
       const bool has_shared = !shared.is_none();
       if (has_shared) {

@@ -670,9 +670,14 @@ void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
 // shared features into one reused example and scored by every policy.
 template <class Fill>
 void CbLearner::predict_each(size_t n, const Example* shared, Fill&& fill, CbResult& out) const {
-  thread_local Example candidate;
-  thread_local Example merged;
-  thread_local std::vector<float> s;
+  // Thread-local scratch, looked up once (each access to a thread_local with a destructor costs a
+  // call in a shared library).
+  thread_local Example tl_candidate;
+  thread_local Example tl_merged;
+  thread_local std::vector<float> tl_s;
+  Example& candidate = tl_candidate;
+  Example& merged = tl_merged;
+  std::vector<float>& s = tl_s;
   const uint32_t policies = cfg_.explore == CbExplore::kBag ? cfg_.bag : 1u;
   s.resize(n * policies);
   for (size_t a = 0; a < n; ++a) {
