@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -153,21 +152,14 @@ def test_rank_orders_candidates_and_gives_the_pmf(events):
     assert len(order) == 10 and probs.sum() == 1.0
 
 
-def test_rank_is_fast_and_thread_safe():
+def test_rank_is_thread_safe():
+    # (its speed is measured by bench/bench_cb.py, beside pyvw's, not asserted here)
     m = wabbit.Model("--cb_explore_adf --epsilon 0.1 -q ua -b 22")
     rng = np.random.default_rng(0)
     shared = {"u": {f"f{i}": float(rng.random()) for i in range(10)}}
     cands = [{"a": {f"id={i}": 1.0, f"k={i % 7}": 1.0, "price": float(rng.random())}} for i in range(1000)]
     for _ in range(100):
         m.learn((shared, cands[:10]), label=(int(rng.integers(10)), float(rng.random()), 0.1))
-    m.rank(shared, cands)
-    times = []
-    for _ in range(30):
-        t = time.perf_counter()
-        m.rank(shared, cands)
-        times.append(time.perf_counter() - t)
-    # well under a millisecond on a quiet machine (~0.4 ms); generous here for a shared CI box
-    assert float(np.median(times)) < 3e-3, f"rank of 1000 candidates took {np.median(times) * 1e3:.2f} ms"
     expected = m.rank(shared, cands)
     results = [None] * 4
 

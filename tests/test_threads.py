@@ -293,3 +293,47 @@ def test_learning_calls_from_two_threads_do_not_interleave(click):
         n += 1
     t.join()
     assert m.stats["example_number"] == 60_000 + n
+
+
+def test_ranking_threads_while_one_learns_events():
+    """rank() and predict() on a bandit model from three threads while a fourth learns events."""
+    m = wabbit.Model("--cb_explore_adf --epsilon 0.1 -q ua -b 20")
+    rng = np.random.default_rng(1)
+    shared = {"u": {f"f{i}": float(rng.random()) for i in range(10)}}
+    cands = [{"a": {f"id={i}": 1.0, f"k={i % 7}": 1.0, "price": float(rng.random())}} for i in range(300)]
+    stop = threading.Event()
+    errors: list = []
+    calls = [0, 0, 0]
+
+    def ranker(slot):
+        try:
+            while not stop.is_set():
+                order, probs = m.rank(shared, cands)
+                if sorted(order.tolist()) != list(range(300)) or not np.isfinite(probs).all():
+                    raise AssertionError("a ranking that is not a permutation with finite probabilities")
+                if abs(float(probs.sum()) - 1.0) > 1e-3:
+                    raise AssertionError(f"probabilities sum to {probs.sum()}")
+                pmf = m.predict((shared, cands[:10]))
+                if not np.isfinite(pmf).all():
+                    raise AssertionError("NaN in a pmf")
+                calls[slot] += 1
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=ranker, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    started = time.monotonic()
+    learned = 0
+    try:
+        while time.monotonic() - started < 2.0 or learned < 200:
+            a = int(rng.integers(10))
+            m.learn((shared, cands[learned % 290:learned % 290 + 10]), label=(a, float(a != 3), 0.1))
+            learned += 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors
+    assert all(c > 0 for c in calls)
+    assert np.isfinite(m.weights()[1]).all()
