@@ -144,16 +144,39 @@ float parse_vw_float(const char* p, const char* end, size_t& consumed) {
     ++p;
   }
   float acc = 0.f;
-  while (p < end && is_digit(*p)) acc = acc * 10.f + static_cast<float>(*p++ - '0');
   int num_dec = 0;
-  if (p < end && *p == '.') {
-    ++p;
-    while (p < end && is_digit(*p)) {
-      if (num_dec < 35) {
-        acc = acc * 10.f + static_cast<float>(*p - '0');
-        ++num_dec;
-      }
+  // The common case, at most 7 digits in all: VW's float accumulation acc = acc * 10 + d stays an
+  // exact integer below 2^24 at every step, so an integer accumulator gives the very same float.
+  const char* q = p;
+  uint32_t whole = 0;
+  int digits = 0;
+  while (q < end && is_digit(*q)) {
+    whole = whole * 10u + static_cast<uint32_t>(*q++ - '0');
+    ++digits;
+  }
+  if (q < end && *q == '.') {
+    ++q;
+    while (q < end && is_digit(*q)) {
+      whole = whole * 10u + static_cast<uint32_t>(*q++ - '0');
+      ++digits;
+      ++num_dec;
+    }
+  }
+  if (digits <= 7) {
+    acc = static_cast<float>(whole);
+    p = q;
+  } else {  // VW's loop as it is: float steps, at most 35 decimals
+    num_dec = 0;
+    while (p < end && is_digit(*p)) acc = acc * 10.f + static_cast<float>(*p++ - '0');
+    if (p < end && *p == '.') {
       ++p;
+      while (p < end && is_digit(*p)) {
+        if (num_dec < 35) {
+          acc = acc * 10.f + static_cast<float>(*p - '0');
+          ++num_dec;
+        }
+        ++p;
+      }
     }
   }
   int exp_acc = 0;
