@@ -11,6 +11,7 @@ import random
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import wabbit  # noqa: E402
 
 import vwcompare  # noqa: E402
 import vwreadable  # noqa: E402
