@@ -668,21 +668,14 @@ void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
 
 // Scores candidates one at a time: fill(a, example) writes candidate a, which is merged with the
 // shared features into one reused example and scored by every policy.
-template <class Fill>
-void CbLearner::predict_each(size_t n, const Example* shared, Fill&& fill, CbResult& out) const {
-  // Thread-local scratch, looked up once (each access to a thread_local with a destructor costs a
-  // call in a shared library).
-  thread_local Example tl_candidate;
-  thread_local Example tl_merged;
-  thread_local std::vector<float> tl_s;
-  Example& candidate = tl_candidate;
-  Example& merged = tl_merged;
+template <class Build>
+void CbLearner::predict_each(size_t n, Build&& build, CbResult& out) const {
+  thread_local std::vector<float> tl_s;  // looked up once: thread_local access is a call here
   std::vector<float>& s = tl_s;
   const uint32_t policies = cfg_.explore == CbExplore::kBag ? cfg_.bag : 1u;
   s.resize(n * policies);
   for (size_t a = 0; a < n; ++a) {
-    const Example& c = fill(a, candidate);
-    merge_shared(merged, c, shared);
+    const Example& merged = build(a);  // the action with the shared features merged in
     for (uint32_t b = 0; b < policies; ++b) s[b * n + a] = base_->score_const(merged, b * type_width_);
   }
   out.labelled = false;
@@ -696,19 +689,87 @@ void CbLearner::predict_each(size_t n, const Example* shared, Fill&& fill, CbRes
 }
 
 void CbLearner::predict_const(const CbEvent& ev, CbResult& out) const {
-  predict_each(ev.n, ev.has_shared ? &ev.shared : nullptr,
-               [&](size_t a, Example&) -> const Example& { return ev.actions[a]; }, out);
-}
-
-void CbLearner::predict_flat(const Example* shared, const CbFlatActions& actions, CbResult& out) const {
+  thread_local Example tl_merged;
+  Example& merged = tl_merged;
+  const Example* shared = ev.has_shared ? &ev.shared : nullptr;
   predict_each(
-      actions.size(), shared,
-      [&](size_t a, Example& ex) -> const Example& {
-        ex.clear();
-        for (size_t k = actions.start[a]; k < actions.start[a + 1]; ++k) ex.add(actions.slot[k], actions.index[k], actions.value[k]);
-        return ex;
+      ev.n,
+      [&](size_t a) -> const Example& {
+        merge_shared(merged, ev.actions[a], shared);
+        return merged;
       },
       out);
+}
+
+namespace {
+
+// The namespaces of candidate a in the flat buffer, in order (its features come group by group).
+void flat_slots(const CbFlatActions& actions, size_t a, std::vector<unsigned char>& out) {
+  out.clear();
+  for (size_t k = actions.start[a]; k < actions.start[a + 1]; ++k) {
+    if (out.empty() || out.back() != actions.slot[k]) out.push_back(actions.slot[k]);
+  }
+}
+
+}  // namespace
+
+void CbLearner::predict_flat(const Example* shared, const CbFlatActions& actions, CbResult& out) const {
+  thread_local Example tl_candidate;
+  thread_local Example tl_merged;
+  thread_local std::vector<unsigned char> tl_slots, tl_other;
+  Example& candidate = tl_candidate;
+  Example& merged = tl_merged;
+  std::vector<unsigned char>& slots = tl_slots;
+  std::vector<unsigned char>& other = tl_other;
+  const size_t n = actions.size();
+  // A ranking request usually has candidates with the same namespaces, none of them shared: then
+  // the merged example keeps the shared groups and only the candidate's groups are refilled (the
+  // very example merge_shared would build, without copying the shared features n times).
+  bool same = n > 0;
+  if (same) {
+    flat_slots(actions, 0, slots);
+    for (size_t a = 1; a < n && same; ++a) {
+      flat_slots(actions, a, other);
+      same = other == slots;
+    }
+    for (unsigned char sl : slots) {
+      if (shared != nullptr && sl != kConstantNamespace && !shared->groups[sl].empty()) same = false;
+    }
+  }
+  if (!same) {
+    predict_each(
+        n,
+        [&](size_t a) -> const Example& {
+          candidate.clear();
+          for (size_t k = actions.start[a]; k < actions.start[a + 1]; ++k) candidate.add(actions.slot[k], actions.index[k], actions.value[k]);
+          merge_shared(merged, candidate, shared);
+          return merged;
+        },
+        out);
+    return;
+  }
+  candidate.clear();
+  merge_shared(merged, candidate, shared);  // the shared groups, in merge_shared's order
+  std::vector<unsigned char> shared_order = merged.order;
+  merged.order = slots;
+  merged.order.insert(merged.order.end(), shared_order.begin(), shared_order.end());
+  predict_each(
+      n,
+      [&](size_t a) -> const Example& {
+        for (unsigned char sl : slots) {
+          merged.groups[sl].index.clear();
+          merged.groups[sl].value.clear();
+        }
+        for (size_t k = actions.start[a]; k < actions.start[a + 1]; ++k) {
+          FeatureGroup& g = merged.groups[actions.slot[k]];
+          g.index.push_back(actions.index[k]);
+          g.value.push_back(actions.value[k]);
+        }
+        return merged;
+      },
+      out);
+  for (unsigned char sl : slots) merged.groups[sl].clear();
+  merged.clear();
 }
 
 // ---------------------------------------------------------------------------------------------

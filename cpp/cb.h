@@ -173,8 +173,9 @@ class CbLearner {
   // The exploration's pmf from the sorted scores, in place (kNone: the scores stay).
   void to_pmf(std::vector<float>& value, size_t n) const;
   void bag_pmf(const std::vector<float>& s, size_t n, CbResult& out) const;
-  template <class Fill>
-  void predict_each(size_t n, const Example* shared, Fill&& fill, CbResult& out) const;
+  // Scores and explores n merged actions; build(a) returns action a with the shared features.
+  template <class Build>
+  void predict_each(size_t n, Build&& build, CbResult& out) const;
   Outcome base_learn(Example& ex, float label, float weight, uint32_t model);
   void dr_regressor(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x);
   void learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x, bool dr_ready);
