@@ -144,8 +144,10 @@ def test_progressive_validation_scores_the_models_progressive_predictions():
     signs = np.where(y > 0, 1.0, -1.0)
     by_hand = float(np.sum(w * np.logaddexp(0.0, -signs * p)) / np.sum(w))
     assert metrics[0].get() == pytest.approx(by_hand, rel=1e-9), where
-    if np.all(np.abs(p) < 30):  # where no clipping happens, sklearn agrees too
-        assert metrics[0].get() == pytest.approx(skm.log_loss(y > 0, prob, sample_weight=w), rel=1e-9), where
+    if np.all(np.abs(p) < 30):  # where no clipping happens, sklearn agrees too, to the precision
+        # its log(1 - prob) keeps for large margins (1 - prob loses digits as prob nears 1: a seed
+        # with margins near 25 differed by 5e-9 relative)
+        assert metrics[0].get() == pytest.approx(skm.log_loss(y > 0, prob, sample_weight=w), rel=1e-6), where
     # ... which is VW's progressive average loss (the weighted logistic loss)
     assert metrics[0].get() == pytest.approx(model.average_loss, rel=1e-5), where
     assert metrics[1].get() == pytest.approx(skm.accuracy_score(y > 0, p > 0, sample_weight=w)), where
