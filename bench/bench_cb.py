@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import argparse
 import os
+
+# numpy's BLAS threads spin on the other core after numpy calls; the timings need both cores quiet
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import re
 import statistics
 import subprocess

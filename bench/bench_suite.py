@@ -48,6 +48,9 @@ import datetime as dt
 import json
 import math
 import os
+
+# numpy's BLAS threads spin on the other core after numpy calls; the timings need both cores quiet
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import re
 import shlex
 import shutil
