@@ -280,6 +280,19 @@ py::dict without_cb(const py::dict& cfg) {
   return d;
 }
 
+// rank()'s per-thread scratch, reached through a function the compiler cannot see into: a
+// reference bound straight to a thread_local may be re-derived (a __tls_get_addr call in a shared
+// library) at every use, many times per candidate.
+struct RankScratch {
+  Example shared;
+  Example candidate;
+  CbFlatActions flat;
+};
+[[gnu::noinline]] RankScratch& rank_scratch() {
+  thread_local RankScratch scratch;
+  return scratch;
+}
+
 class PyModel {
  public:
   explicit PyModel(const py::dict& cfg) : learner_(std::make_unique<Learner>(config_from_dict(without_cb(cfg)))) {
@@ -322,12 +335,10 @@ class PyModel {
     require_cb();
     if (dicts && !cb_->fixed()) {
       // candidates as dicts (a ranking request): one flat buffer, no Example kept per candidate
-      thread_local Example tl_sh;  // looked up once: each thread_local access is a call here
-      thread_local Example tl_tmp;
-      thread_local CbFlatActions tl_flat;
-      Example& sh = tl_sh;
-      Example& tmp = tl_tmp;
-      CbFlatActions& flat = tl_flat;
+      RankScratch& scratch = rank_scratch();  // see rank_scratch()
+      Example& sh = scratch.shared;
+      Example& tmp = scratch.candidate;
+      CbFlatActions& flat = scratch.flat;
       flat.clear();
       const bool has_shared = !shared.is_none();
       if (has_shared) {

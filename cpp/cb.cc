@@ -668,10 +668,28 @@ void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
 
 // Scores candidates one at a time: fill(a, example) writes candidate a, which is merged with the
 // shared features into one reused example and scored by every policy.
+namespace {
+
+// Per-thread scratch for predictions, reached through a function the compiler cannot see into:
+// a reference bound straight to a thread_local may be re-derived (a __tls_get_addr call in a shared
+// library) at every use, dozens of times per candidate.
+struct PredictScratch {
+  std::vector<float> scores;
+  Example candidate;
+  Example merged;
+  std::vector<unsigned char> slots;
+  std::vector<unsigned char> other;
+};
+[[gnu::noinline]] PredictScratch& predict_scratch() {
+  thread_local PredictScratch scratch;
+  return scratch;
+}
+
+}  // namespace
+
 template <class Build>
 void CbLearner::predict_each(size_t n, Build&& build, CbResult& out) const {
-  thread_local std::vector<float> tl_s;  // looked up once: thread_local access is a call here
-  std::vector<float>& s = tl_s;
+  std::vector<float>& s = predict_scratch().scores;
   const uint32_t policies = cfg_.explore == CbExplore::kBag ? cfg_.bag : 1u;
   s.resize(n * policies);
   for (size_t a = 0; a < n; ++a) {
@@ -689,8 +707,7 @@ void CbLearner::predict_each(size_t n, Build&& build, CbResult& out) const {
 }
 
 void CbLearner::predict_const(const CbEvent& ev, CbResult& out) const {
-  thread_local Example tl_merged;
-  Example& merged = tl_merged;
+  Example& merged = predict_scratch().merged;
   const Example* shared = ev.has_shared ? &ev.shared : nullptr;
   predict_each(
       ev.n,
@@ -714,13 +731,11 @@ void flat_slots(const CbFlatActions& actions, size_t a, std::vector<unsigned cha
 }  // namespace
 
 void CbLearner::predict_flat(const Example* shared, const CbFlatActions& actions, CbResult& out) const {
-  thread_local Example tl_candidate;
-  thread_local Example tl_merged;
-  thread_local std::vector<unsigned char> tl_slots, tl_other;
-  Example& candidate = tl_candidate;
-  Example& merged = tl_merged;
-  std::vector<unsigned char>& slots = tl_slots;
-  std::vector<unsigned char>& other = tl_other;
+  PredictScratch& scratch = predict_scratch();
+  Example& candidate = scratch.candidate;
+  Example& merged = scratch.merged;
+  std::vector<unsigned char>& slots = scratch.slots;
+  std::vector<unsigned char>& other = scratch.other;
   const size_t n = actions.size();
   // A ranking request usually has candidates with the same namespaces, none of them shared: then
   // the merged example keeps the shared groups and only the candidate's groups are refilled (the
