@@ -93,11 +93,13 @@ void for_each_line(std::string_view text, F&& f) {
 }
 
 // Hogwild's hot rows (hot_rows.h): found in the first kHotSampleLines examples as the rows at least
-// kHotShare of them touch; folded every kFoldPeriod examples.
+// kHotShare of them touch; folded every kFirstFold examples at first (weights move fastest early),
+// the period doubling at each fold up to kFoldPeriod.
 constexpr size_t kHotSampleLines = 4096;
 constexpr double kHotShare = 0.01;
 constexpr size_t kMaxHotRows = 4096;
 constexpr uint32_t kFoldPeriod = 512;
+constexpr uint32_t kFirstFold = 8;
 
 // Counts how many of the examples in `sample` (VW text, or CSR rows through `fill`) touch each row,
 // and returns the rows touched by at least kHotShare of them, most used first.
@@ -213,9 +215,10 @@ class Runner {
     Outcome o;
     if (opt_.learn || opt_.account) {
       o = process_example(learner_, stats_, ex_, opt_.learn);
-      if (hot_ != nullptr && ++since_fold_ == kFoldPeriod) {
+      if (hot_ != nullptr && ++since_fold_ == fold_period_) {
         hot_->fold();
         since_fold_ = 0;
+        fold_period_ = std::min(fold_period_ * 2, kFoldPeriod);
       }
     } else {
       o.output = learner_.predict_const(ex_);
@@ -263,6 +266,7 @@ class Runner {
   bool worker_;
   HotRows* hot_ = nullptr;
   uint32_t since_fold_ = 0;
+  uint32_t fold_period_ = kFirstFold;
   bool first_ = true;
   float last_label_ = kNoLabel;
   float last_output_ = 0.f;
@@ -600,7 +604,9 @@ void csr_block(Learner& learner, Stats& stats, const CsrInput& in, const RunOpti
     Outcome o;
     if (opt.learn || opt.account) o = process_example(learner, stats, ex, opt.learn);
     else o.output = learner.predict_const(ex);
-    if (hot != nullptr && res.examples % kFoldPeriod == 0) hot->fold();
+    if (hot != nullptr && (res.examples % kFoldPeriod == 0 || (res.examples < 8 * kFoldPeriod && res.examples % kFirstFold == 0))) {
+      hot->fold();  // often while the weights move fastest, then every kFoldPeriod
+    }
     shadow_and_signals(opt, ex, o);
     if (in.predictions != nullptr) in.predictions[r] = o.output;
     ++res.examples;
