@@ -792,22 +792,8 @@ void CbLearner::predict_flat(const Example* shared, const CbFlatActions& actions
 
 namespace {
 
-constexpr size_t kReadBlock = 4u << 20;
 constexpr size_t kMaxKeptWarnings = 20;
 
-void write_all(int fd, std::string& buf) {
-  size_t off = 0;
-  while (off < buf.size()) {
-    const ssize_t n = ::write(fd, buf.data() + off, buf.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      throw IoError(e, std::string("cannot write predictions: ") + std::strerror(e), "");
-    }
-    off += static_cast<size_t>(n);
-  }
-  buf.clear();
-}
 
 class CbRunner {
  public:
@@ -1003,46 +989,13 @@ class CbRunner {
 
 RunResult run_cb_buffer(CbLearner& cb, Stats& stats, std::string_view buffer, const RunOptions& opt) {
   CbRunner r(cb, stats, opt);
-  size_t pos = 0;
-  while (pos < buffer.size()) {
-    const void* nl = std::memchr(buffer.data() + pos, '\n', buffer.size() - pos);
-    const size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - buffer.data()) : buffer.size();
-    r.line(buffer.substr(pos, end - pos));
-    pos = end + 1;
-  }
+  for_each_line(buffer, [&](std::string_view line) { r.line(line); });
   return r.finish();
 }
 
 RunResult run_cb_fd(CbLearner& cb, Stats& stats, int fd, const RunOptions& opt) {
   CbRunner r(cb, stats, opt);
-  std::string buf(kReadBlock, '\0');
-  size_t have = 0;
-  for (;;) {
-    if (have == buf.size()) buf.resize(buf.size() * 2);
-    ssize_t n;
-    do {
-      n = ::read(fd, buf.data() + have, buf.size() - have);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      const int e = errno;
-      throw IoError(e, std::string("cannot read input: ") + std::strerror(e), "");
-    }
-    if (n == 0) {
-      if (have > 0) r.line(std::string_view(buf.data(), have));
-      break;
-    }
-    const size_t len = have + static_cast<size_t>(n);
-    size_t pos = 0;
-    for (;;) {
-      const void* nl = std::memchr(buf.data() + pos, '\n', len - pos);
-      if (!nl) break;
-      const size_t end = static_cast<size_t>(static_cast<const char*>(nl) - buf.data());
-      r.line(std::string_view(buf.data() + pos, end - pos));
-      pos = end + 1;
-    }
-    have = len - pos;
-    if (have > 0 && pos > 0) std::memmove(buf.data(), buf.data() + pos, have);
-  }
+  for_each_fd_line(fd, [&](std::string_view line) { r.line(line); });
   return r.finish();
 }
 

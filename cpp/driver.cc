@@ -35,19 +35,6 @@ void count_label(Stats& s, float l) {
   }
 }
 
-void write_all(int fd, std::string& buf) {
-  size_t off = 0;
-  while (off < buf.size()) {
-    const ssize_t n = ::write(fd, buf.data() + off, buf.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      throw IoError(e, std::string("cannot write predictions: ") + std::strerror(e), "");
-    }
-    off += static_cast<size_t>(n);
-  }
-  buf.clear();
-}
 
 std::string fit(std::string s, size_t width, bool ellipsis) {
   if (s.size() <= width) return s;
@@ -80,17 +67,6 @@ void shadow_and_signals(const RunOptions& opt, Example& ex, const Outcome& o) {
   }
 }
 
-// Calls f(line) for each newline-separated line of text (the last one may lack its newline).
-template <class F>
-void for_each_line(std::string_view text, F&& f) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    const void* nl = std::memchr(text.data() + pos, '\n', text.size() - pos);
-    const size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - text.data()) : text.size();
-    f(text.substr(pos, end - pos));
-    pos = end + 1;
-  }
-}
 
 // Hogwild's hot rows (hot_rows.h): found in the first kHotSampleLines examples as the rows at least
 // kHotShare of them touch; folded every kFirstFold examples at first (weights move fastest early),
@@ -721,6 +697,25 @@ RunResult run_fd(Learner& learner, Stats& model_stats, int fd, const RunOptions&
     return run_parallel(learner, stats, source, opt);
   }
   Runner r(learner, stats, opt);
+  for_each_fd_line(fd, [&](std::string_view line) { r.line(line); });
+  return r.finish();
+}
+
+void write_all(int fd, std::string& buf) {
+  size_t off = 0;
+  while (off < buf.size()) {
+    const ssize_t n = ::write(fd, buf.data() + off, buf.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      throw IoError(e, std::string("cannot write predictions: ") + std::strerror(e), "");
+    }
+    off += static_cast<size_t>(n);
+  }
+  buf.clear();
+}
+
+void for_each_fd_line(int fd, const std::function<void(std::string_view)>& f) {
   std::string buf(kReadBlock, '\0');
   size_t have = 0;  // bytes of a partial line carried over at the front of buf
   for (;;) {
@@ -734,8 +729,8 @@ RunResult run_fd(Learner& learner, Stats& model_stats, int fd, const RunOptions&
       throw IoError(e, std::string("cannot read input: ") + std::strerror(e), "");
     }
     if (n == 0) {
-      if (have > 0) r.line(std::string_view(buf.data(), have));
-      break;
+      if (have > 0) f(std::string_view(buf.data(), have));
+      return;
     }
     const size_t len = have + static_cast<size_t>(n);
     size_t pos = 0;
@@ -743,13 +738,12 @@ RunResult run_fd(Learner& learner, Stats& model_stats, int fd, const RunOptions&
       const void* nl = std::memchr(buf.data() + pos, '\n', len - pos);
       if (!nl) break;
       const size_t end = static_cast<size_t>(static_cast<const char*>(nl) - buf.data());
-      r.line(std::string_view(buf.data() + pos, end - pos));
+      f(std::string_view(buf.data() + pos, end - pos));
       pos = end + 1;
     }
     have = len - pos;
     if (have > 0 && pos > 0) std::memmove(buf.data(), buf.data() + pos, have);
   }
-  return r.finish();
 }
 
 std::string progress_header() {

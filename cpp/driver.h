@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -120,6 +121,22 @@ RunResult run_csr(Learner& learner, Stats& stats, const CsrInput& in, const RunO
 
 // One example through the learner, with the statistics VW keeps. Returns the prediction.
 Outcome process_example(Learner& learner, Stats& stats, Example& ex, bool learn);
+
+// Writes all of buf to fd (retrying short writes), then clears it; IoError if it cannot.
+void write_all(int fd, std::string& buf);
+// Calls f(line) for each newline-separated line of text (the last one may lack its newline).
+template <class F>
+void for_each_line(std::string_view text, F&& f) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const void* nl = std::memchr(text.data() + pos, '\n', text.size() - pos);
+    const size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - text.data()) : text.size();
+    f(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+}
+// Reads fd to EOF in large blocks and calls f(line) for each line, in place (no copy per line).
+void for_each_fd_line(int fd, const std::function<void(std::string_view)>& f);
 
 // The two header lines of VW's progress table, and one row.
 std::string progress_header();
