@@ -846,6 +846,23 @@ PYBIND11_MODULE(_core, m) {
     const std::string s = b;
     return murmur3_x86_32(s.data(), s.size(), seed);
   });
+  // What the text reader makes of one line: (status, error, label, weight, base, tag, [(slot, index,
+  // value), ...] in namespace order, whether the fast path read it). `general`: the general reader
+  // only, without the fast path.
+  m.def("parse_line", [](py::bytes b, bool general) {
+    const std::string s = b;
+    Example ex;
+    const ParseResult pr = general ? parse_vw_line_general(s, ex) : parse_vw_line(s, ex);
+    Example probe;
+    const bool fast = !general && parse_vw_line_fast(s, probe);
+    py::list feats;
+    for (unsigned char slot : ex.order) {
+      const FeatureGroup& g = ex.groups[slot];
+      for (size_t k = 0; k < g.size(); ++k) feats.append(py::make_tuple(slot, g.index[k], g.value[k]));
+    }
+    const char* status = pr.status == ParseStatus::kExample ? "example" : (pr.status == ParseStatus::kBlank ? "blank" : "error");
+    return py::make_tuple(status, py::bytes(pr.error), ex.label, ex.weight, ex.initial, py::bytes(ex.tag), feats, fast);
+  }, py::arg("line"), py::arg("general") = false);
   m.def("crc32", [](py::bytes b) {
     const std::string s = b;
     return crc32(s.data(), s.size());

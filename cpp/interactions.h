@@ -151,6 +151,57 @@ inline size_t for_each_feature(const Example& ex, const std::vector<Interaction>
   return generated;
 }
 
+// for_each_feature for the learner's hot loop: writes map(x, index) for every feature, in
+// for_each_feature's order, to out[0], out[1], ... and returns the end. `map` is taken by value and
+// `out` stays a local, so the compiler keeps both in registers (with a callback capturing them by
+// reference it reloaded them from memory for every feature). `generated` gets the number of
+// interaction features.
+template <class T, class Map>
+inline T* map_features(const Example& ex, const std::vector<Interaction>& interactions,
+                       const std::array<bool, 256>& ignore_linear, T* out, const Map map, size_t& generated) {
+  for (unsigned char s : ex.order) {
+    if (ignore_linear[s]) continue;
+    const FeatureGroup& g = ex.groups[s];
+    const size_t n = g.size();
+    const uint32_t* idx = g.index.data();
+    const float* val = g.value.data();
+    for (size_t k = 0; k < n; ++k) *out++ = map(val[k], idx[k]);
+  }
+  generated = 0;
+  for (const Interaction& in : interactions) {
+    if (in.size() == 2) {
+      const FeatureGroup& a = ex.groups[in[0]];
+      const FeatureGroup& b = ex.groups[in[1]];
+      const size_t na = a.size();
+      const size_t nb = b.size();
+      if (na == 0 || nb == 0) continue;
+      const bool same = in[0] == in[1];
+      const uint32_t* bi = b.index.data();
+      const float* bv = b.value.data();
+      for (size_t i = 0; i < na; ++i) {
+        const uint32_t half = kFnvPrime * a.index[i];
+        const float xa = a.value[i];
+        const size_t j0 = same ? i : 0;
+        for (size_t j = j0; j < nb; ++j) *out++ = map(xa * bv[j], bi[j] ^ half);
+        generated += nb - j0;
+      }
+    } else {
+      bool any_empty = false;
+      for (unsigned char s : in) any_empty |= ex.groups[s].empty();
+      if (any_empty) continue;
+      const FeatureGroup& a = ex.groups[in[0]];
+      const bool same_next = in[1] == in[0];
+      T* o = out;  // captured by reference here only: `out` itself stays in a register
+      auto put = [&o, &map](float x, uint32_t i) { *o++ = map(x, i); };
+      for (size_t i = 0; i < a.size(); ++i) {
+        generated += detail::visit_higher(ex, in, 1, same_next ? i : 0, kFnvPrime * a.index[i], a.value[i], put);
+      }
+      out = o;
+    }
+  }
+  return out;
+}
+
 // The audit path: like for_each_feature, with each feature's name ("a^x*b^y" for interactions).
 // Slow (builds strings); used only for --audit, --invert_hash and explain().
 template <class F>

@@ -79,13 +79,11 @@ float reported_loss(const Loss& loss, const Config& c, const Range& r, float pre
 // 7x the system time with two threads). An atomic add of 0 is a write that changes nothing, even
 // if another thread is writing the same row.
 // (Only the first touch of each page per learner pays the locked instruction.)
-inline void first_write(Learner& L, float* w) {
-  WeightTable& W = L.weights_;
-  const size_t page = static_cast<size_t>(w - W.data()) >> 10;  // 1024 floats a page
-  if (L.written_.empty()) L.written_.assign((W.size_floats() >> 10) / 64 + 1, 0u);
-  uint64_t& word = L.written_[page >> 6];
+inline void first_write(uint64_t* written, const float* base, float* w) {
+  const size_t page = static_cast<size_t>(w - base) >> 10;  // 1024 floats a page
+  uint64_t& word = written[page >> 6];
   const uint64_t bit = uint64_t{1} << (page & 63);
-  if ((word & bit) == 0u) {
+  if ((word & bit) == 0u) [[unlikely]] {
 #if defined(__x86_64__) || defined(__i386__)
     // one locked instruction: the first access is the write (a CAS loop would load first)
     asm volatile("lock orl $0, %0" : "+m"(*reinterpret_cast<uint32_t*>(w))::"memory");
@@ -100,24 +98,67 @@ inline void first_write(Learner& L, float* w) {
 // (initial + sum of w*x, with L1 truncation and L2 contraction as VW's predict applies them:
 // while training VW scales initial + sum by the contraction; testing (-t), it has folded the
 // contraction into the weights when loading, so only the sum is scaled).
+// An upper bound on the features for_each_feature generates for ex (products of group sizes).
+inline size_t feature_bound(const Example& ex, const std::vector<Interaction>& interactions) {
+  size_t n = ex.num_linear_features();
+  for (const Interaction& in : interactions) {
+    size_t p = 1;
+    for (unsigned char s : in) p *= ex.groups[s].size();
+    n += p;
+  }
+  return n;
+}
+
+// gather's step for one feature while learning: its row (the worker's private copy when it is a
+// hot row), written first if its page is new to this learner, and prefetched.
+template <bool Hot>
+struct LearnRow {
+  float* base;
+  uint64_t* written;
+  HotRows* hot;
+  uint32_t mask;
+  uint32_t shift;
+  uint32_t offset;
+  __attribute__((always_inline)) FeatureRef operator()(float x, uint32_t i) const {
+    const uint32_t r = (i + offset) & mask;
+    float* w = base + (static_cast<size_t>(r) << shift);
+    if constexpr (Hot) {
+      float* mine = hot->redirect(r, w);
+      if (mine == w) first_write(written, base, w);
+      w = mine;
+    } else {
+      first_write(written, base, w);
+    }
+    __builtin_prefetch(w, 1, 3);
+    return {w, x};
+  }
+};
+
 inline float gather(Learner& L, const Example& ex, uint32_t& num_features, bool testing = false) {
-  std::vector<FeatureRef>& feats = L.scratch_;
-  feats.clear();
+  FeatureBuffer& feats = L.scratch_;
+  FeatureRef* out = feats.reserve(feature_bound(ex, L.interactions_));
   WeightTable& W = L.weights_;
   HotRows* hot = L.hot_;
   const uint32_t offset = L.offset_;
-  const size_t generated = for_each_feature(ex, L.interactions_, &L.cfg_.ignore_linear, [&](float x, uint32_t i) {
-    float* w = W.row(i + offset);
+  size_t generated = 0;
+  if (testing) {
+    generated = for_each_feature(ex, L.interactions_, &L.cfg_.ignore_linear, [&](float x, uint32_t i) {
+      float* w = W.row(i + offset);
+      if (hot != nullptr) w = hot->redirect((i + offset) & W.mask(), w);
+      __builtin_prefetch(w, 1, 3);
+      *out++ = {w, x};
+    });
+  } else {
+    if (L.written_.empty()) L.written_.assign((W.size_floats() >> 10) / 64 + 1, 0u);
     if (hot != nullptr) {
-      float* mine = hot->redirect((i + offset) & W.mask(), w);
-      if (mine == w && !testing) first_write(L, w);
-      w = mine;
-    } else if (!testing) {
-      first_write(L, w);
+      const LearnRow<true> map{W.data(), L.written_.data(), hot, W.mask(), W.stride_shift(), offset};
+      out = map_features(ex, L.interactions_, L.cfg_.ignore_linear, out, map, generated);
+    } else {
+      const LearnRow<false> map{W.data(), L.written_.data(), nullptr, W.mask(), W.stride_shift(), offset};
+      out = map_features(ex, L.interactions_, L.cfg_.ignore_linear, out, map, generated);
     }
-    __builtin_prefetch(w, 1, 3);
-    feats.push_back({w, x});
-  });
+  }
+  feats.n = static_cast<size_t>(out - feats.buf.data());
   num_features = static_cast<uint32_t>(ex.num_linear_features() + generated);
   float raw = testing ? 0.f : ex.initial;
   if (L.cfg_.l1 > 0.f && !L.cfg_.ftrl) {
@@ -153,7 +194,7 @@ Outcome learn_gd(Learner& L, Example& ex) {
   widen_range(L, ex);
   L.observe_namespaces(ex);
   Outcome out;
-  const std::vector<FeatureRef>& feats = L.scratch_;
+  const FeatureBuffer& feats = L.scratch_;
   const float pred = finalize_prediction(st, gather(L, ex, out.num_features));
   out.prediction = pred;
   out.output = output_of(cfg, pred);

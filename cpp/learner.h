@@ -85,6 +85,23 @@ struct FeatureRef {
   float x;
 };
 
+// The current example's features: `n` entries of a buffer that grows and never shrinks, filled
+// through a plain pointer (push_back's capacity test and the reloads its stores force were a
+// fifth of the gather loop).
+struct FeatureBuffer {
+  std::vector<FeatureRef> buf;
+  size_t n = 0;
+  const FeatureRef* begin() const { return buf.data(); }
+  const FeatureRef* end() const { return buf.data() + n; }
+  size_t size() const { return n; }
+  // Room for `count` features; returns where to write the first.
+  FeatureRef* reserve(size_t count) {
+    if (buf.size() < count) buf.resize(std::max(count, 2 * buf.size()));
+    n = 0;
+    return buf.data();
+  }
+};
+
 class Learner;
 class HotRows;
 using ExampleFn = Outcome (*)(Learner&, Example&);
@@ -161,7 +178,7 @@ class Learner {
   float neg_norm_power_ = -0.5f;
   float update_multiplier_ = 1.f;
   bool set_minmax_ = true;
-  std::vector<FeatureRef> scratch_;  // the current example's features (learning is single-writer)
+  FeatureBuffer scratch_;  // the current example's features (learning is single-writer)
   HotRows* hot_ = nullptr;           // a Hogwild worker's private hot rows (see hot_rows.h)
   // Pages of the weight table this learner has written (a hint, never needed for correctness):
   // the first access to a page while learning is made a write, see first_write() in learner.cc.

@@ -125,6 +125,144 @@ struct OneLetterNamespaces {
 };
 const OneLetterNamespaces kOneLetter;
 
+// ---- the fast path ----
+// Most lines of a real stream are plain: "label |ns name name:value ...", one-token labels, no
+// namespace scales, no string values, no control bytes. parse_fast reads those in one pass with no
+// branch for the rare forms, and gives up (returns false) at the first byte it does not expect;
+// parse_vw_line then parses the whole line again with the general reader, which also words the
+// errors. So the fast path only has to agree with the general one on the lines it accepts.
+
+// A number "[-]digits[.digits]" of at most 7 digits that ends the token: the integer form of VW's
+// reader (see parse_vw_float). Returns false for anything else.
+inline bool fast_number(const char*& p, const char* end, float& out) {
+  const char* q = p;
+  bool neg = false;
+  if (q < end && *q == '-') {
+    neg = true;
+    ++q;
+  }
+  uint32_t whole = 0;
+  int digits = 0;
+  int num_dec = 0;
+  while (q < end && is_digit(*q)) {
+    whole = whole * 10u + static_cast<uint32_t>(*q++ - '0');
+    ++digits;
+  }
+  if (q < end && *q == '.') {
+    ++q;
+    while (q < end && is_digit(*q)) {
+      whole = whole * 10u + static_cast<uint32_t>(*q++ - '0');
+      ++digits;
+      ++num_dec;
+    }
+  }
+  if (digits == 0 || digits > 7) return false;
+  // VW's reader takes this form only before a space, a tab or the end; before anything else ('e',
+  // '|', CR, junk) it calls strtof, which may round differently.
+  if (q < end && *q != ' ' && *q != '\t') return false;
+  float v = static_cast<float>(whole);
+  if (num_dec > 0) v *= kPow10(-num_dec);
+  out = neg ? -v : v;
+  p = q;
+  return true;
+}
+
+// Scans a feature name (up to space, tab, '|', CR or ':') and hashes it as hash_string would.
+// Returns false at a control byte (hash_string's trimming) or an empty name.
+inline bool fast_name(const char*& p, const char* end, uint32_t seed, uint32_t& hash) {
+  const char* start = p;
+  bool digits_only = true;
+#if defined(__SSE2__) && !defined(WABBIT_SCALAR)
+  if (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    // bytes 0x00..0x20, '|' and ':' stop the name
+    const __m128i low = _mm_and_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x21)), _mm_cmpgt_epi8(v, _mm_set1_epi8(-1)));
+    const __m128i stop = _mm_or_si128(low, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('|')), _mm_cmpeq_epi8(v, _mm_set1_epi8(':'))));
+    const unsigned smask = static_cast<unsigned>(_mm_movemask_epi8(stop));
+    if (smask != 0u) {
+      const unsigned len = static_cast<unsigned>(__builtin_ctz(smask));
+      const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+      const unsigned digit = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(d, _mm_set1_epi8(9)), _mm_set1_epi8(9))));
+      const unsigned before = (1u << len) - 1u;
+      p += len;
+      if (len == 0 || byte_class(*p) == 8) return false;
+      if ((digit & before) != before) {
+        hash = murmur3_x86_32(start, len, seed);
+        return true;
+      }
+      hash = hash_string(std::string_view(start, len), seed);
+      return true;
+    }
+  }
+#endif
+  while (p < end) {
+    const uint8_t k = byte_class(*p);
+    if (k & 3) break;
+    if (k == 8) return false;
+    if (k != 4) digits_only = false;
+    ++p;
+  }
+  const size_t len = static_cast<size_t>(p - start);
+  if (len == 0) return false;
+  if (!digits_only) hash = murmur3_x86_32(start, len, seed);
+  else hash = hash_string(std::string_view(start, len), seed);
+  return true;
+}
+
+}  // namespace
+
+bool parse_vw_line_fast(std::string_view line, Example& ex) {
+  ex.clear();
+  const char* p = line.data();
+  const char* end = p + line.size();
+  if (p == end) return false;
+  if (*p != '|') {  // one label token, then spaces, then '|'
+    float y;
+    if (!fast_number(p, end, y)) return false;
+    if (p == end || *p != ' ') return false;
+    while (p < end && *p == ' ') ++p;
+    if (p == end || *p != '|') return false;
+    ex.label = y;
+  }
+  while (p < end && *p == '|') {
+    ++p;
+    unsigned char slot = ' ';
+    uint32_t ns_hash = 0;
+    if (p < end && byte_class(*p) != 1) {
+      const char* name_start = p;
+      while (p < end && (byte_class(*p) & ~4) == 0) ++p;  // letters, digits and other plain bytes
+      if (p < end && byte_class(*p) != 1) return false;  // a scale, a control byte
+      if (p == name_start) return false;
+      slot = static_cast<unsigned char>(*name_start);
+      const size_t n = static_cast<size_t>(p - name_start);
+      ns_hash = n == 1 ? kOneLetter.hash[slot] : hash_namespace(std::string_view(name_start, n));
+    }
+    FeatureGroup& g = ex.groups[slot];
+    // The slot is listed before its first feature, so that ex.clear() empties the group even when
+    // this path gives up half-way; it is unlisted again if no feature came.
+    const bool was_empty = g.empty();
+    if (was_empty) ex.order.push_back(slot);
+    while (p < end && (*p == ' ' || *p == '\t')) {
+      ++p;
+      if (p == end || byte_class(*p) == 1) continue;
+      uint32_t index;
+      if (!fast_name(p, end, ns_hash, index)) return false;
+      float x = 1.f;
+      if (p < end && *p == ':') {
+        ++p;
+        if (!fast_number(p, end, x)) return false;
+        if (x == 0.f) continue;
+      }
+      g.push(index, x);
+    }
+    if (was_empty && g.empty()) ex.order.pop_back();
+    if (p < end && *p != '|') break;
+  }
+  return p == end || (*p == '\r' && p + 1 == end);  // else the general reader (and its errors)
+}
+
+namespace {
+
 std::string excerpt(std::string_view s) {
   constexpr size_t kMax = 60;
   if (s.size() <= kMax) return std::string(s);
@@ -210,9 +348,17 @@ float parse_vw_float(const char* p, const char* end, size_t& consumed) {
 }
 
 ParseResult parse_vw_line(std::string_view line, Example& ex, bool names) {
+  if (!names) {
+    ex.clear();
+    if (parse_vw_line_fast(line, ex)) return ParseResult{};
+  }
+  return parse_vw_line_general(line, ex, names);
+}
+
+ParseResult parse_vw_line_general(std::string_view line, Example& ex, bool names) {
   ex.clear();
-  ex.has_names = names;
   ParseResult res;
+  ex.has_names = names;
   if (line.empty()) {
     res.status = ParseStatus::kBlank;
     return res;

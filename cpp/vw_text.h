@@ -28,7 +28,15 @@ struct ParseResult {
 // Parses one line (without its trailing newline). `ex` is cleared first. The constant feature is
 // not added here (see Learner::prepare). With `names`, each feature also gets its audit name
 // (VW's "namespace^feature[^text]"), for --audit, --invert_hash and explain().
+// Plain lines (one label token, no namespace scale, no string values, numbers of at most 7 digits)
+// take a fast path; everything else, and every error, the general reader.
 ParseResult parse_vw_line(std::string_view line, Example& ex, bool names = false);
+
+// The fast path alone: false (and `ex` unspecified) for any line it does not read.
+bool parse_vw_line_fast(std::string_view line, Example& ex);
+
+// The general reader alone (the tests compare it with parse_vw_line on random lines).
+ParseResult parse_vw_line_general(std::string_view line, Example& ex, bool names = false);
 
 // VW's number reader: the fast decimal path of VW's parser, then strtof for anything else.
 // Returns the value; `consumed` is how many bytes were read (0: not a number).
