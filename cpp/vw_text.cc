@@ -212,7 +212,7 @@ inline bool fast_name(const char*& p, const char* end, uint32_t seed, uint32_t& 
 }  // namespace
 
 bool parse_vw_line_fast(std::string_view line, Example& ex) {
-  ex.clear();
+  ex.clear();  // (cheap when parse_vw_line has just cleared it: no slot is listed)
   const char* p = line.data();
   const char* end = p + line.size();
   if (p == end) return false;
@@ -348,10 +348,7 @@ float parse_vw_float(const char* p, const char* end, size_t& consumed) {
 }
 
 ParseResult parse_vw_line(std::string_view line, Example& ex, bool names) {
-  if (!names) {
-    ex.clear();
-    if (parse_vw_line_fast(line, ex)) return ParseResult{};
-  }
+  if (!names && parse_vw_line_fast(line, ex)) return ParseResult{};
   return parse_vw_line_general(line, ex, names);
 }
 
