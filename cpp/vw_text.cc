@@ -190,7 +190,10 @@ inline bool fast_name(const char*& p, const char* end, uint32_t seed, uint32_t& 
         hash = murmur3_x86_32(start, len, seed);
         return true;
       }
-      hash = hash_string(std::string_view(start, len), seed);
+      // digits only: hash_string's value plus seed (mod 2^32, as its size_t sum is truncated)
+      uint32_t number = 0;
+      for (unsigned k = 0; k < len; ++k) number = number * 10u + static_cast<uint32_t>(start[k] - '0');
+      hash = number + seed;
       return true;
     }
   }

@@ -42,6 +42,7 @@ EDGE_CASES = [
     b"1 |u:2 a b:3",  # a namespace scale
     b"1 |u:x a",
     b"1 |u 123 0042 -5 7a",  # digit-only names hash to their value
+    b"1 |u 12345678901234 99999999999:2 000000000000000 4294967296 4294967295 x y z w v u t s r q",
     b"1 |12 a |3x b",
     b"1 |u a\r",
     b"1 |u a\rb",
@@ -145,3 +146,16 @@ def test_random_lines_agree() -> None:
     # the generator reaches all three outcomes, and the fast path reads a good share of the lines,
     # so the comparison covers both the fast path and its fallbacks
     assert seen["blank"] > 100 and min(seen["example"], seen["error"], seen["fast"]) > 1000, seen
+
+
+def test_long_digit_names_wrap_as_vw_does() -> None:
+    # VW hashes a digits-only name to its value plus the namespace hash, in a 64-bit integer whose
+    # low 32 bits become the index: check against Python's arithmetic, on the fast path's SIMD scan
+    # (names followed by at least 16 bytes) and its scalar tail.
+    line = b"1 |u 12345678901234 4294967296 x y z w v u t s r q p o n m 99999999999"
+    status, _, _, _, _, _, feats, fast = _core.parse_line(line, False)
+    assert status == "example" and fast
+    u = _core.hash_namespace("u")
+    assert feats[0][1] == (12345678901234 + u) % 2**32
+    assert feats[1][1] == (4294967296 + u) % 2**32
+    assert feats[-1][1] == (99999999999 + u) % 2**32
