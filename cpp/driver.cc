@@ -15,6 +15,10 @@
 #include <mutex>
 #include <thread>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "hot_rows.h"
 #include "model_io.h"
 #include "vw_text.h"
@@ -255,6 +259,29 @@ class Runner {
 constexpr size_t kFirstBlock = 16u << 10;  // small first blocks: early progress rows, quick start
 constexpr size_t kMaxBlock = 1u << 20;
 
+// The number of '\n' in text, 16 bytes a step: BlockSource counts every block's lines under its
+// lock, where std::count's byte loop (~3 instructions a byte) kept the other threads waiting.
+size_t count_newlines(std::string_view text) {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  size_t n = 0;
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n');
+  while (end - p >= 16) {
+    // up to 255 steps into byte counters (each step adds 0 or 1, as 0 - (-1)), then summed
+    __m128i acc = _mm_setzero_si128();
+    const size_t steps = std::min<size_t>(static_cast<size_t>(end - p) / 16, 255);
+    for (size_t k = 0; k < steps; ++k, p += 16) {
+      acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), nl));
+    }
+    const __m128i sums = _mm_sad_epu8(acc, _mm_setzero_si128());
+    n += static_cast<size_t>(_mm_cvtsi128_si32(sums)) + static_cast<size_t>(_mm_extract_epi16(sums, 4));
+  }
+#endif
+  for (; p < end; ++p) n += *p == '\n';
+  return n;
+}
+
 struct Block {
   std::string_view text;
   uint64_t seq = 0;
@@ -310,7 +337,7 @@ class BlockSource {
     }
     b.seq = seq_++;
     b.first_line = line_;
-    line_ += static_cast<uint64_t>(std::count(b.text.begin(), b.text.end(), '\n'));
+    line_ += count_newlines(b.text);
     return true;
   }
 
