@@ -213,18 +213,25 @@ py::dict result_to_dict(RunResult&& r, bool collect) {
 }
 
 // The UTF-8 text of a str without a copy (other objects: their str(), kept alive in `hold`).
-inline std::string_view text_of(py::handle h, py::object& hold) {
+[[gnu::noinline]] std::string_view text_of_slow(py::handle h, py::object& hold) {
   PyObject* o = h.ptr();
   if (!PyUnicode_Check(o)) {
     hold = py::str(h);
     o = hold.ptr();
+    if (PyUnicode_IS_COMPACT_ASCII(o)) return std::string_view(static_cast<const char*>(PyUnicode_DATA(o)), static_cast<size_t>(PyUnicode_GET_LENGTH(o)));
   }
-  // ASCII names (nearly all) are their own UTF-8: read in place, without the C API call
-  if (PyUnicode_IS_COMPACT_ASCII(o)) return std::string_view(static_cast<const char*>(PyUnicode_DATA(o)), static_cast<size_t>(PyUnicode_GET_LENGTH(o)));
   Py_ssize_t n = 0;
   const char* p = PyUnicode_AsUTF8AndSize(o, &n);
   if (p == nullptr) throw py::error_already_set();
   return std::string_view(p, static_cast<size_t>(n));
+}
+inline std::string_view text_of(py::handle h, py::object& hold) {
+  // ASCII str (nearly all names) are their own UTF-8: read in place, without a C API call
+  PyObject* o = h.ptr();
+  if (PyUnicode_Check(o) && PyUnicode_IS_COMPACT_ASCII(o)) {
+    return std::string_view(static_cast<const char*>(PyUnicode_DATA(o)), static_cast<size_t>(PyUnicode_GET_LENGTH(o)));
+  }
+  return text_of_slow(h, hold);
 }
 
 // The last namespace read: its slot (first byte; ' ' when unnamed) and hash. The candidates of a
@@ -238,6 +245,18 @@ struct NamespaceMemo {
   uint32_t hash = 0;
 };
 
+[[noreturn, gnu::noinline]] void non_finite(std::string_view name, std::string_view ns) {
+  throw py::value_error("feature '" + std::string(name) + "' in namespace '" + std::string(ns) +
+                        "' has a non-finite value");
+}
+
+// A feature's value: a float (the usual case, read in place), anything float() takes, 1 for none.
+inline float feature_value(PyObject* value) {
+  if (value == nullptr) return 1.f;
+  if (PyFloat_CheckExact(value)) return static_cast<float>(PyFloat_AS_DOUBLE(value));
+  return py::cast<float>(py::handle(value));
+}
+
 // Calls f(slot, index, value, namespace, feature, text) for every feature of {namespace: {feature:
 // value} | [feature, ...] | feature}, hashed as the text parser would (text: a str value's, else
 // empty). Reads str keys and float values through the C API (no temporary strings): the dict path
@@ -249,7 +268,8 @@ void dict_features(const py::dict& namespaces, NamespaceMemo& memo, F&& f) {
   PyObject* key;
   PyObject* feats;
   Py_ssize_t at = 0;
-  while (PyDict_Next(namespaces.ptr(), &at, &key, &feats)) {
+  // (counted: PyDict_Next's last call, which finds nothing, scans the rest of the table)
+  for (Py_ssize_t left = PyDict_GET_SIZE(namespaces.ptr()); left > 0 && PyDict_Next(namespaces.ptr(), &at, &key, &feats); --left) {
     if (key != memo.key.ptr()) {
       const std::string_view ns = text_of(key, hold_ns);
       memo.slot = ns.empty() ? static_cast<unsigned char>(' ') : static_cast<unsigned char>(ns[0]);
@@ -261,7 +281,7 @@ void dict_features(const py::dict& namespaces, NamespaceMemo& memo, F&& f) {
     const std::string_view ns = memo.name;
     const unsigned char slot = memo.slot;
     const uint32_t ns_hash = memo.hash;
-    auto add = [&](py::handle name_obj, PyObject* value) {
+    auto add = [&](PyObject* name_obj, PyObject* value) {
       const std::string_view name = text_of(name_obj, hold_name);
       if (value != nullptr && PyUnicode_Check(value)) {
         py::object hold_text;
@@ -269,27 +289,19 @@ void dict_features(const py::dict& namespaces, NamespaceMemo& memo, F&& f) {
         f(slot, hash_string(text, hash_string(name, ns_hash)), 1.f, ns, name, text);
         return;
       }
-      float x = 1.f;
-      if (value != nullptr) {
-        if (PyFloat_CheckExact(value)) x = static_cast<float>(PyFloat_AS_DOUBLE(value));
-        else x = py::cast<float>(py::handle(value));
-      }
-      if (!std::isfinite(x)) {
-        throw py::value_error("feature '" + std::string(name) + "' in namespace '" + std::string(ns) +
-                              "' has a non-finite value");
-      }
-      if (x == 0.f) return;
-      f(slot, hash_feature(name, ns_hash), x, ns, name, std::string_view());
+      const float x = feature_value(value);
+      if (!std::isfinite(x)) non_finite(name, ns);
+      if (x != 0.f) f(slot, hash_feature(name, ns_hash), x, ns, name, std::string_view());
     };
     if (PyDict_Check(feats)) {
       PyObject* name;
       PyObject* value;
       Py_ssize_t pos = 0;
-      while (PyDict_Next(feats, &pos, &name, &value)) add(py::handle(name), value);
+      for (Py_ssize_t left_f = PyDict_GET_SIZE(feats); left_f > 0 && PyDict_Next(feats, &pos, &name, &value); --left_f) add(name, value);
     } else if (PyUnicode_Check(feats)) {
-      add(py::handle(feats), nullptr);
+      add(feats, nullptr);
     } else {
-      for (auto name : py::handle(feats)) add(name, nullptr);
+      for (auto name : py::handle(feats)) add(name.ptr(), nullptr);
     }
   }
 }

@@ -692,19 +692,20 @@ void CbFlatActions::regroup() {
   const size_t f0 = group_start[g0];
   const std::vector<unsigned char> slots(group_slot.begin() + static_cast<std::ptrdiff_t>(g0), group_slot.end());
   const std::vector<uint32_t> starts(group_start.begin() + static_cast<std::ptrdiff_t>(g0), group_start.end());
-  const std::vector<uint32_t> idx(index.begin() + static_cast<std::ptrdiff_t>(f0), index.end());
-  const std::vector<float> val(value.begin() + static_cast<std::ptrdiff_t>(f0), value.end());
+  const std::vector<CbFeature> feats(features.begin() + static_cast<std::ptrdiff_t>(f0), features.end());
   group_slot.resize(g0);
   group_start.resize(g0 + 1);
-  index.resize(f0);
-  value.resize(f0);
+  features.resize(f0);
+  open_slot_ = -1;
   for (size_t a = 0; a < slots.size(); ++a) {
     if (std::find(slots.begin(), slots.begin() + static_cast<std::ptrdiff_t>(a), slots[a]) != slots.begin() + static_cast<std::ptrdiff_t>(a)) continue;
     for (size_t b = a; b < slots.size(); ++b) {
       if (slots[b] != slots[a]) continue;
-      for (size_t k = starts[b] - f0; k < starts[b + 1] - f0; ++k) add(slots[a], idx[k], val[k]);
+      for (size_t k = starts[b] - f0; k < starts[b + 1] - f0; ++k) add(slots[a], feats[k].index, feats[k].value);
     }
   }
+  group_start.back() = static_cast<uint32_t>(features.size());
+  regroup_ = false;
 }
 
 namespace {
@@ -718,6 +719,14 @@ namespace {
 // The weight lookups are inlined (no per-feature callback, truncation test or reload of the
 // table's geometry). Only for quadratic interactions without wildcards and without L1 truncation;
 // anything else goes through score_const.
+// A feature as model 0's scorer reads it: the row's offset in the table, (index & mask) << shift.
+// A cross's index is inner ^ FNV * outer, masked: its row offset is the XOR of the terms' offsets,
+// so the masking and shifting are done once per feature, not once per pair.
+struct RowRef {
+  size_t row;
+  float value;
+};
+
 struct RankPlan {
   enum class Kind : unsigned char { kCandidate, kConstant, kSharedCandidate, kCandidateShared, kCandidateCandidate };
   struct Op {
@@ -733,6 +742,8 @@ struct RankPlan {
   std::vector<uint32_t> const_index;   // the terms of shared features only, in order
   std::vector<float> const_value;
   std::vector<float> products;         // their w * x, for each policy in turn
+  std::vector<size_t> shared_row;      // shared_index's row offsets (model 0's scorer, see RowRef)
+  std::vector<struct RowRef> candidate;  // per-candidate scratch of plan_score_zero
 
   void clear() {
     ops.clear();
@@ -741,6 +752,7 @@ struct RankPlan {
     const_index.clear();
     const_value.clear();
     products.clear();
+    shared_row.clear();
   }
   void constant_term(uint32_t i, float x) {
     const_index.push_back(i);
@@ -878,15 +890,14 @@ inline float plan_score(const Learner& L, const RankPlan& plan, const float* pro
   const uint32_t shift = L.weights_.stride_shift();
   auto w = [&](uint32_t i) { return load_w(data + (static_cast<size_t>((i + offset) & mask) << shift)); };
   const uint32_t* gs = actions.group_start.data() + actions.first_group[c];  // group k: [gs[k], gs[k + 1])
-  const uint32_t* idx = actions.index.data();
-  const float* val = actions.value.data();
+  const CbFeature* f = actions.features.data();
   const uint32_t* sh_idx = plan.shared_index.data();
   const float* sh_val = plan.shared_value.data();
   float raw = 0.f;
   for (const RankPlan::Op& op : plan.ops) {
     switch (op.kind) {
       case RankPlan::Kind::kCandidate:
-        for (uint32_t k = gs[op.a]; k < gs[op.a + 1]; ++k) raw += w(idx[k]) * val[k];
+        for (uint32_t k = gs[op.a]; k < gs[op.a + 1]; ++k) raw += w(f[k].index) * f[k].value;
         break;
       case RankPlan::Kind::kConstant:
         for (uint32_t t = op.a; t < op.b; ++t) raw += products[t];
@@ -897,14 +908,14 @@ inline float plan_score(const Learner& L, const RankPlan& plan, const float* pro
         for (uint32_t i = op.a; i < op.b; ++i) {
           const uint32_t half = sh_idx[i];
           const float xa = sh_val[i];
-          for (uint32_t j = j0; j < j1; ++j) raw += w(idx[j] ^ half) * (xa * val[j]);
+          for (uint32_t j = j0; j < j1; ++j) raw += w(f[j].index ^ half) * (xa * f[j].value);
         }
         break;
       }
       case RankPlan::Kind::kCandidateShared:
         for (uint32_t i = gs[op.g]; i < gs[op.g + 1]; ++i) {
-          const uint32_t half = kFnvPrime * idx[i];
-          const float xa = val[i];
+          const uint32_t half = kFnvPrime * f[i].index;
+          const float xa = f[i].value;
           for (uint32_t j = op.a; j < op.b; ++j) raw += w(sh_idx[j] ^ half) * (xa * sh_val[j]);
         }
         break;
@@ -913,9 +924,70 @@ inline float plan_score(const Learner& L, const RankPlan& plan, const float* pro
         const uint32_t j0 = gs[op.b];
         const uint32_t j1 = gs[op.b + 1];
         for (uint32_t i = i0; i < gs[op.a + 1]; ++i) {
-          const uint32_t half = kFnvPrime * idx[i];
-          const float xa = val[i];
-          for (uint32_t j = op.same ? j0 + (i - i0) : j0; j < j1; ++j) raw += w(idx[j] ^ half) * (xa * val[j]);
+          const uint32_t half = kFnvPrime * f[i].index;
+          const float xa = f[i].value;
+          for (uint32_t j = op.same ? j0 + (i - i0) : j0; j < j1; ++j) raw += w(f[j].index ^ half) * (xa * f[j].value);
+        }
+        break;
+      }
+    }
+  }
+  if (!L.cfg_.ftrl) raw *= contraction;
+  return 0.f + raw;  // score_const's ex.initial + raw: a merged candidate's initial is 0
+}
+
+// plan_score for model 0 (offset 0: every policy but bagging's others), on row offsets (RowRef):
+// the candidate's features are resolved once, and a cross costs an XOR and a load. The same
+// terms, in the same order.
+inline float plan_score_zero(const Learner& L, RankPlan& plan, const CbFlatActions& actions, size_t c, float contraction) {
+  const float* data = L.weights_.data();
+  const uint32_t mask = L.weights_.mask();
+  const uint32_t shift = L.weights_.stride_shift();
+  auto row = [&](uint32_t i) { return static_cast<size_t>(i & mask) << shift; };
+  const uint32_t* gs = actions.group_start.data() + actions.first_group[c];  // group k: [gs[k], gs[k + 1])
+  const uint32_t f0 = gs[0];
+  const uint32_t m = actions.group_start[actions.first_group[c + 1]] - f0;
+  if (plan.candidate.size() < m) plan.candidate.resize(m);
+  RowRef* cand = plan.candidate.data();  // the candidate's features, from 0
+  const CbFeature* f = actions.features.data() + f0;
+  for (uint32_t k = 0; k < m; ++k) cand[k] = {row(f[k].index), f[k].value};
+  const size_t* sh_row = plan.shared_row.data();
+  const float* sh_val = plan.shared_value.data();
+  const float* products = plan.products.data();
+  float raw = 0.f;
+  for (const RankPlan::Op& op : plan.ops) {
+    switch (op.kind) {
+      case RankPlan::Kind::kCandidate:
+        for (uint32_t k = gs[op.a] - f0; k < gs[op.a + 1] - f0; ++k) raw += load_w(data + cand[k].row) * cand[k].value;
+        break;
+      case RankPlan::Kind::kConstant:
+        for (uint32_t t = op.a; t < op.b; ++t) raw += products[t];
+        break;
+      case RankPlan::Kind::kSharedCandidate: {
+        const RowRef* j0 = cand + (gs[op.g] - f0);
+        const RowRef* j1 = cand + (gs[op.g + 1] - f0);
+        for (uint32_t i = op.a; i < op.b; ++i) {
+          const size_t half = sh_row[i];
+          const float xa = sh_val[i];
+          for (const RowRef* j = j0; j != j1; ++j) raw += load_w(data + (j->row ^ half)) * (xa * j->value);
+        }
+        break;
+      }
+      case RankPlan::Kind::kCandidateShared:
+        for (uint32_t i = gs[op.g] - f0; i < gs[op.g + 1] - f0; ++i) {
+          const size_t half = row(kFnvPrime * f[i].index);
+          const float xa = f[i].value;
+          for (uint32_t j = op.a; j < op.b; ++j) raw += load_w(data + (sh_row[j] ^ half)) * (xa * sh_val[j]);
+        }
+        break;
+      case RankPlan::Kind::kCandidateCandidate: {
+        const uint32_t i0 = gs[op.a] - f0;
+        const uint32_t j0 = gs[op.b] - f0;
+        const uint32_t j1 = gs[op.b + 1] - f0;
+        for (uint32_t i = i0; i < gs[op.a + 1] - f0; ++i) {
+          const size_t half = row(kFnvPrime * f[i].index);
+          const float xa = f[i].value;
+          for (uint32_t j = op.same ? j0 + (i - i0) : j0; j < j1; ++j) raw += load_w(data + (cand[j].row ^ half)) * (xa * cand[j].value);
         }
         break;
       }
@@ -962,11 +1034,17 @@ void CbLearner::predict_flat(const Example* shared, const CbFlatActions& actions
         plan.products[b * terms + t] = load_w(L.weights_.row(plan.const_index[t] + offset)) * plan.const_value[t];
       }
     }
+    // shared halves (outer) and indices (inner) as row offsets, for model 0's scorer
+    plan.shared_row.resize(plan.shared_index.size());
+    for (size_t i = 0; i < plan.shared_index.size(); ++i) {
+      plan.shared_row[i] = static_cast<size_t>(plan.shared_index[i] & L.weights_.mask()) << L.weights_.stride_shift();
+    }
     const float contraction = static_cast<float>(load_d(&L.state_.contraction));
     std::vector<float>& s = scratch.scores;
     s.resize(n * policies);
-    for (size_t a = 0; a < n; ++a) {
-      for (uint32_t b = 0; b < policies; ++b) {
+    for (size_t a = 0; a < n; ++a) s[a] = plan_score_zero(L, plan, actions, a, contraction);
+    for (uint32_t b = 1; b < policies; ++b) {
+      for (size_t a = 0; a < n; ++a) {
         s[b * n + a] = plan_score(L, plan, plan.products.data() + b * terms, actions, a, b * type_width_, contraction);
       }
     }
@@ -979,7 +1057,9 @@ void CbLearner::predict_flat(const Example* shared, const CbFlatActions& actions
         [&](size_t a) -> const Example& {
           candidate.clear();
           for (uint32_t g = first[a]; g < first[a + 1]; ++g) {
-            for (uint32_t k = actions.group_start[g]; k < actions.group_start[g + 1]; ++k) candidate.add(gslot[g], actions.index[k], actions.value[k]);
+            for (uint32_t k = actions.group_start[g]; k < actions.group_start[g + 1]; ++k) {
+              candidate.add(gslot[g], actions.features[k].index, actions.features[k].value);
+            }
           }
           merge_shared(merged, candidate, shared);
           return merged;
@@ -998,10 +1078,9 @@ void CbLearner::predict_flat(const Example* shared, const CbFlatActions& actions
         for (size_t k = 0; k < slots.size(); ++k) {
           const uint32_t g = first[a] + static_cast<uint32_t>(k);
           FeatureGroup& dst = merged.groups[slots[k]];
-          const auto b = static_cast<std::ptrdiff_t>(actions.group_start[g]);
-          const auto e = static_cast<std::ptrdiff_t>(actions.group_start[g + 1]);
-          dst.index.assign(actions.index.begin() + b, actions.index.begin() + e);
-          dst.value.assign(actions.value.begin() + b, actions.value.begin() + e);
+          dst.index.clear();
+          dst.value.clear();
+          for (uint32_t j = actions.group_start[g]; j < actions.group_start[g + 1]; ++j) dst.push(actions.features[j].index, actions.features[j].value);
         }
         return merged;
       },

@@ -92,38 +92,40 @@ struct CbEvent {
 };
 
 // Candidate actions in one flat buffer (a ranking request), prepared as CbLearner::prepare would
-// (ignored namespaces dropped, constant added, indices spread): feature k is (index[k], value[k]);
-// group g holds the features [group_start[g], group_start[g + 1]) of one namespace slot,
-// group_slot[g]; candidate c holds the groups [first_group[c], first_group[c + 1]). As in an
-// Example, a candidate's groups come in order of first appearance, one per slot.
+// (ignored namespaces dropped, constant added, indices spread): group g holds the features
+// [group_start[g], group_start[g + 1]) of one namespace slot, group_slot[g]; candidate c holds the
+// groups [first_group[c], first_group[c + 1]). As in an Example, a candidate's groups come in order
+// of first appearance, one per slot.
+struct CbFeature {
+  uint32_t index;
+  float value;
+};
 struct CbFlatActions {
-  std::vector<uint32_t> index;
-  std::vector<float> value;
+  std::vector<CbFeature> features;
   std::vector<unsigned char> group_slot;
-  std::vector<uint32_t> group_start{0};  // one more than groups: group_start.back() == index.size()
+  std::vector<uint32_t> group_start{0};  // one more than the groups (the last: features.size())
   std::vector<uint32_t> first_group{0};
 
   size_t size() const { return first_group.size() - 1; }
-  size_t groups() const { return group_slot.size(); }
   void clear() {
-    index.clear();
-    value.clear();
+    features.clear();
     group_slot.clear();
     group_start.assign(1, 0);
     first_group.assign(1, 0);
+    open_slot_ = -1;
     regroup_ = false;
   }
   // Adds a feature to the candidate being built (Example::add's grouping by slot).
   void add(unsigned char slot, uint32_t i, float x) {
-    if (group_slot.size() == first_group.back() || group_slot.back() != slot) open_group(slot);
-    index.push_back(i);
-    value.push_back(x);
-    ++group_start.back();
+    if (slot != open_slot_) open_group(slot);
+    features.push_back({i, x});
   }
   // Closes the candidate being built (which may have no features).
   void end_candidate() {
+    group_start.back() = static_cast<uint32_t>(features.size());
     if (regroup_) regroup();
     first_group.push_back(static_cast<uint32_t>(group_slot.size()));
+    open_slot_ = -1;
   }
   // Appends a prepared example as one candidate.
   void append(const Example& ex) {
@@ -136,12 +138,15 @@ struct CbFlatActions {
 
  private:
   void open_group(unsigned char slot) {
-    // a slot seen earlier in this candidate (namespaces "a1", "b", "a2"): merged at the end
+    // a slot seen earlier in this candidate (namespaces "a1", "b", "a2"): merged when it ends
     for (size_t g = first_group.back(); g < group_slot.size(); ++g) regroup_ |= group_slot[g] == slot;
+    group_start.back() = static_cast<uint32_t>(features.size());  // the open group ends here
     group_slot.push_back(slot);
-    group_start.push_back(group_start.back());
+    group_start.push_back(0);  // set when the group ends
+    open_slot_ = slot;
   }
-  void regroup();  // merges the open candidate's groups of one slot, in order of first appearance
+  void regroup();  // merges the ending candidate's groups of one slot, in order of first appearance
+  int open_slot_ = -1;  // the slot of the candidate's last group (-1: none yet)
   bool regroup_ = false;
 };
 
