@@ -729,11 +729,14 @@ struct RowRef {
 
 struct RankPlan {
   enum class Kind : unsigned char { kCandidate, kConstant, kSharedCandidate, kCandidateShared, kCandidateCandidate };
+  // kCandidate: candidate group a's linear terms; kConstant: products [a, b); kSharedCandidate:
+  // shared features [a, b) of the shared arrays (outer) x candidate group g; kCandidateShared:
+  // candidate group g (outer) x shared features [a, b); kCandidateCandidate: groups a x b.
   struct Op {
     Kind kind;
-    bool same;   // kCandidateCandidate over one slot: j from i (VW without --permutations)
-    uint32_t a;  // a candidate group (kCandidate, kCandidateCandidate's outer) or [a, b) of the
-    uint32_t b;  // shared arrays / products (the candidate group of a cross with shared is g)
+    bool same;  // kCandidateCandidate over one slot: j from i (VW without --permutations)
+    uint32_t a;
+    uint32_t b;
     uint32_t g;
   };
   std::vector<Op> ops;
@@ -743,7 +746,7 @@ struct RankPlan {
   std::vector<float> const_value;
   std::vector<float> products;         // their w * x, for each policy in turn
   std::vector<size_t> shared_row;      // shared_index's row offsets (model 0's scorer, see RowRef)
-  std::vector<struct RowRef> candidate;  // per-candidate scratch of plan_score_zero
+  std::vector<RowRef> candidate;       // per-candidate scratch of plan_score_zero
 
   void clear() {
     ops.clear();
@@ -780,6 +783,8 @@ struct PredictScratch {
 
 }  // namespace
 
+// Scores candidates one at a time: build(a) returns candidate a merged with the shared features
+// (one reused example), scored by every policy; then the exploration.
 template <class Build>
 void CbLearner::predict_each(size_t n, Build&& build, CbResult& out) const {
   std::vector<float>& s = predict_scratch().scores;
@@ -1016,7 +1021,8 @@ void CbLearner::predict_flat(const Example* shared, const CbFlatActions& actions
     slots.assign(gslot + first[0], gslot + first[1]);
     const size_t k = slots.size();
     for (size_t a = 1; a < n && same; ++a) {
-      same = first[a + 1] - first[a] == k && std::equal(slots.begin(), slots.end(), gslot + first[a]);
+      same = first[a + 1] - first[a] == k;
+      for (size_t g = 0; g < k && same; ++g) same = gslot[first[a] + g] == slots[g];  // (a few: no memcmp call)
     }
     for (unsigned char sl : slots) {
       if (shared != nullptr && sl != kConstantNamespace && !shared->groups[sl].empty()) same = false;
