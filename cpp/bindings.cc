@@ -250,13 +250,6 @@ struct NamespaceMemo {
                         "' has a non-finite value");
 }
 
-// A feature's value: a float (the usual case, read in place), anything float() takes, 1 for none.
-inline float feature_value(PyObject* value) {
-  if (value == nullptr) return 1.f;
-  if (PyFloat_CheckExact(value)) return static_cast<float>(PyFloat_AS_DOUBLE(value));
-  return py::cast<float>(py::handle(value));
-}
-
 // Calls f(slot, index, value, namespace, feature, text) for every feature of {namespace: {feature:
 // value} | [feature, ...] | feature}, hashed as the text parser would (text: a str value's, else
 // empty). Reads str keys and float values through the C API (no temporary strings): the dict path
@@ -282,17 +275,28 @@ void dict_features(const py::dict& namespaces, NamespaceMemo& memo, F&& f) {
     const unsigned char slot = memo.slot;
     const uint32_t ns_hash = memo.hash;
     auto add = [&](PyObject* name_obj, PyObject* value) {
-      const std::string_view name = text_of(name_obj, hold_name);
       if (value != nullptr && PyUnicode_Check(value)) {
         py::object hold_text;
+        const std::string_view name = text_of(name_obj, hold_name);
         const std::string_view text = text_of(value, hold_text);
         f(slot, hash_string(text, hash_string(name, ns_hash)), 1.f, ns, name, text);
         return;
       }
-      const float x = feature_value(value);
+      float x = 1.f;
+      py::object keep;
+      if (value != nullptr) {
+        if (PyFloat_CheckExact(value)) {
+          x = static_cast<float>(PyFloat_AS_DOUBLE(value));
+        } else {  // float() may run Python code that changes the dict: the name stays alive
+          keep = py::reinterpret_borrow<py::object>(name_obj);
+          x = py::cast<float>(py::handle(value));
+        }
+      }
+      const std::string_view name = text_of(name_obj, hold_name);
       if (!std::isfinite(x)) non_finite(name, ns);
       if (x != 0.f) f(slot, hash_feature(name, ns_hash), x, ns, name, std::string_view());
     };
+    const py::object keep_feats = py::reinterpret_borrow<py::object>(feats);  // (the same)
     if (PyDict_Check(feats)) {
       PyObject* name;
       PyObject* value;

@@ -127,15 +127,6 @@ struct CbFlatActions {
     first_group.push_back(static_cast<uint32_t>(group_slot.size()));
     open_slot_ = -1;
   }
-  // Appends a prepared example as one candidate.
-  void append(const Example& ex) {
-    for (unsigned char s : ex.order) {
-      const FeatureGroup& g = ex.groups[s];
-      for (size_t k = 0; k < g.size(); ++k) add(s, g.index[k], g.value[k]);
-    }
-    end_candidate();
-  }
-
  private:
   void open_group(unsigned char slot) {
     // a slot seen earlier in this candidate (namespaces "a1", "b", "a2"): merged when it ends
