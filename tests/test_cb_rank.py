@@ -127,3 +127,24 @@ def test_rank_spreads_indices_over_models():
     shared, cands = make_event(rng, 30)
     probs = check_same(m, shared, cands)
     assert probs.max() > probs.min()
+
+
+def test_rank_survives_a_value_that_changes_its_dict():
+    # a value whose float() empties the dict being read: the name read before stays alive
+    class Emptying:
+        def __init__(self, d):
+            self.d = d
+
+        def __float__(self):
+            self.d.clear()
+            return 2.0
+
+    m = wabbit.Model("--cb_adf -q ua")
+    m.learn("shared |u x:2\n0:1:0.5 |a f1:2\n|a f2:3")
+    feats = {}
+    name = "".join(["f", "1"])  # a str no one else holds
+    feats[name] = Emptying(feats)
+    del name
+    got = m.predict(({"u": {"x": 2.0}}, [{"a": feats}, {"a": {"f2": 3.0}}]))
+    want = m.predict(({"u": {"x": 2.0}}, [{"a": {"f1": 2.0}}, {"a": {"f2": 3.0}}]))
+    np.testing.assert_array_equal(got, want)
