@@ -9,7 +9,7 @@
 
 Run::
 
-    python bench/bench_cb.py [--events 30000] [--repeat 3]
+    python bench/bench_cb.py [--events 30000] [--repeat 3] [--rank-only]
 """
 
 from __future__ import annotations
@@ -106,6 +106,9 @@ def rank_latency():
 
 
 def main():
+    if ARGS.rank_only:
+        rank_latency()
+        return
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "events.ldf")
         cbdata.write(path, ARGS.events, seed=9)
@@ -122,5 +125,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=30000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rank-only", action="store_true", help="only part 2 (rank() against pyvw's predict)")
     ARGS = parser.parse_args()
     main()

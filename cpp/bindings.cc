@@ -213,63 +213,111 @@ py::dict result_to_dict(RunResult&& r, bool collect) {
 }
 
 // The UTF-8 text of a str without a copy (other objects: their str(), kept alive in `hold`).
-inline std::string_view text_of(py::handle h, py::object& hold) {
+[[gnu::noinline]] std::string_view text_of_slow(py::handle h, py::object& hold) {
   PyObject* o = h.ptr();
   if (!PyUnicode_Check(o)) {
     hold = py::str(h);
     o = hold.ptr();
+    if (PyUnicode_IS_COMPACT_ASCII(o)) return std::string_view(static_cast<const char*>(PyUnicode_DATA(o)), static_cast<size_t>(PyUnicode_GET_LENGTH(o)));
   }
   Py_ssize_t n = 0;
   const char* p = PyUnicode_AsUTF8AndSize(o, &n);
   if (p == nullptr) throw py::error_already_set();
   return std::string_view(p, static_cast<size_t>(n));
 }
+inline std::string_view text_of(py::handle h, py::object& hold) {
+  // ASCII str (nearly all names) are their own UTF-8: read in place, without a C API call
+  PyObject* o = h.ptr();
+  if (PyUnicode_Check(o) && PyUnicode_IS_COMPACT_ASCII(o)) {
+    return std::string_view(static_cast<const char*>(PyUnicode_DATA(o)), static_cast<size_t>(PyUnicode_GET_LENGTH(o)));
+  }
+  return text_of_slow(h, hold);
+}
 
-// Builds an Example from {namespace: {feature: value} | [feature, ...]} without going through text.
-// Reads str keys and float/int values through the C API (no temporary strings): the dict path is
-// what a ranking service calls for every candidate.
-void example_from_dict(const py::dict& namespaces, Example& ex) {
+// The last namespace read: its slot (first byte; ' ' when unnamed) and hash. The candidates of a
+// ranking request name the same namespaces, usually with the same str objects: one seen last is
+// not hashed again (recognised by identity, the object kept alive meanwhile, so the address cannot
+// be reused by another).
+struct NamespaceMemo {
+  py::object key;
+  std::string_view name;
+  unsigned char slot = ' ';
+  uint32_t hash = 0;
+};
+
+[[noreturn, gnu::noinline]] void non_finite(std::string_view name, std::string_view ns) {
+  throw py::value_error("feature '" + std::string(name) + "' in namespace '" + std::string(ns) +
+                        "' has a non-finite value");
+}
+
+// Calls f(slot, index, value, namespace, feature, text) for every feature of {namespace: {feature:
+// value} | [feature, ...] | feature}, hashed as the text parser would (text: a str value's, else
+// empty). Reads str keys and float values through the C API (no temporary strings): the dict path
+// is what a ranking service calls for every candidate.
+template <class F>
+void dict_features(const py::dict& namespaces, NamespaceMemo& memo, F&& f) {
   py::object hold_ns;
   py::object hold_name;
-  for (auto item : namespaces) {
-    const std::string_view ns = text_of(item.first, hold_ns);
-    const unsigned char slot = ns.empty() ? static_cast<unsigned char>(' ') : static_cast<unsigned char>(ns[0]);
-    const uint32_t ns_hash = ns.empty() ? 0u : hash_namespace(ns);
-    auto add = [&](py::handle key, PyObject* value) {
-      const std::string_view name = text_of(key, hold_name);
+  PyObject* key;
+  PyObject* feats;
+  Py_ssize_t at = 0;
+  // (counted: PyDict_Next's last call, which finds nothing, scans the rest of the table)
+  for (Py_ssize_t left = PyDict_GET_SIZE(namespaces.ptr()); left > 0 && PyDict_Next(namespaces.ptr(), &at, &key, &feats); --left) {
+    if (key != memo.key.ptr()) {
+      const std::string_view ns = text_of(key, hold_ns);
+      memo.slot = ns.empty() ? static_cast<unsigned char>(' ') : static_cast<unsigned char>(ns[0]);
+      memo.hash = ns.empty() ? 0u : hash_namespace(ns);
+      memo.name = ns;
+      // remembered only for a str (a view into another object's str() dies with hold_ns)
+      memo.key = PyUnicode_Check(key) ? py::reinterpret_borrow<py::object>(key) : py::object();
+    }
+    const std::string_view ns = memo.name;
+    const unsigned char slot = memo.slot;
+    const uint32_t ns_hash = memo.hash;
+    auto add = [&](PyObject* name_obj, PyObject* value) {
       if (value != nullptr && PyUnicode_Check(value)) {
         py::object hold_text;
+        const std::string_view name = text_of(name_obj, hold_name);
         const std::string_view text = text_of(value, hold_text);
-        const uint32_t index = hash_string(text, hash_string(name, ns_hash));
-        if (ex.has_names) ex.add_named(slot, index, 1.f, audit_name(ns, name, text));
-        else ex.add(slot, index, 1.f);
+        f(slot, hash_string(text, hash_string(name, ns_hash)), 1.f, ns, name, text);
         return;
       }
       float x = 1.f;
+      py::object keep;
       if (value != nullptr) {
-        if (PyFloat_CheckExact(value)) x = static_cast<float>(PyFloat_AS_DOUBLE(value));
-        else x = py::cast<float>(py::handle(value));
+        if (PyFloat_CheckExact(value)) {
+          x = static_cast<float>(PyFloat_AS_DOUBLE(value));
+        } else {  // float() may run Python code that changes the dict: the name stays alive
+          keep = py::reinterpret_borrow<py::object>(name_obj);
+          x = py::cast<float>(py::handle(value));
+        }
       }
-      if (!std::isfinite(x)) {
-        throw py::value_error("feature '" + std::string(name) + "' in namespace '" + std::string(ns) +
-                              "' has a non-finite value");
-      }
-      if (x == 0.f) return;
-      if (ex.has_names) ex.add_named(slot, hash_feature(name, ns_hash), x, audit_name(ns, name, {}));
-      else ex.add(slot, hash_feature(name, ns_hash), x);
+      const std::string_view name = text_of(name_obj, hold_name);
+      if (!std::isfinite(x)) non_finite(name, ns);
+      if (x != 0.f) f(slot, hash_feature(name, ns_hash), x, ns, name, std::string_view());
     };
-    PyObject* feats = item.second.ptr();
+    const py::object keep_feats = py::reinterpret_borrow<py::object>(feats);  // (the same)
     if (PyDict_Check(feats)) {
-      PyObject* key;
+      PyObject* name;
       PyObject* value;
       Py_ssize_t pos = 0;
-      while (PyDict_Next(feats, &pos, &key, &value)) add(py::handle(key), value);
+      for (Py_ssize_t left_f = PyDict_GET_SIZE(feats); left_f > 0 && PyDict_Next(feats, &pos, &name, &value); --left_f) add(name, value);
     } else if (PyUnicode_Check(feats)) {
-      add(py::handle(feats), nullptr);
+      add(feats, nullptr);
     } else {
-      for (auto f : py::handle(feats)) add(f, nullptr);
+      for (auto name : py::handle(feats)) add(name.ptr(), nullptr);
     }
   }
+}
+
+// Builds an Example from {namespace: {feature: value} | [feature, ...]} without going through text.
+void example_from_dict(const py::dict& namespaces, Example& ex) {
+  NamespaceMemo memo;
+  dict_features(namespaces, memo,
+                [&](unsigned char slot, uint32_t index, float x, std::string_view ns, std::string_view name, std::string_view text) {
+                  if (ex.has_names) ex.add_named(slot, index, x, audit_name(ns, name, text));
+                  else ex.add(slot, index, x);
+                });
 }
 
 py::dict without_cb(const py::dict& cfg) {
@@ -285,8 +333,8 @@ py::dict without_cb(const py::dict& cfg) {
 // library) at every use, many times per candidate.
 struct RankScratch {
   Example shared;
-  Example candidate;
   CbFlatActions flat;
+  CbResult result;
 };
 [[gnu::noinline]] RankScratch& rank_scratch() {
   thread_local RankScratch scratch;
@@ -334,31 +382,35 @@ class PyModel {
   py::tuple cb_predict(py::object shared, const py::list& actions, bool dicts) const {
     require_cb();
     if (dicts && !cb_->fixed()) {
-      // candidates as dicts (a ranking request): one flat buffer, no Example kept per candidate
+      // candidates as dicts (a ranking request): read straight into one flat buffer, prepared
+      // feature by feature (no Example per candidate)
       RankScratch& scratch = rank_scratch();  // see rank_scratch()
       Example& sh = scratch.shared;
-      Example& tmp = scratch.candidate;
       CbFlatActions& flat = scratch.flat;
       flat.clear();
       const bool has_shared = !shared.is_none();
+      NamespaceMemo memo;
       if (has_shared) {
         if (!py::isinstance<py::dict>(shared)) throw py::type_error("the shared context is a dict {namespace: {feature: value}} or None");
         sh.clear();
         example_from_dict(py::reinterpret_borrow<py::dict>(shared), sh);
         cb_->prepare(sh);
       }
-      for (auto a : actions) {
-        if (!py::isinstance<py::dict>(a)) throw py::type_error("each action is a dict {namespace: {feature: value}}");
-        tmp.clear();
-        example_from_dict(py::reinterpret_borrow<py::dict>(a), tmp);
-        cb_->prepare(tmp);
-        flat.append(tmp);
+      const CbLearner& cb = *cb_;
+      auto add = [&](unsigned char slot, uint32_t index, float x, std::string_view, std::string_view, std::string_view) {
+        if (cb.keeps(slot)) flat.add(slot, cb.spread(index), x);
+      };
+      for (Py_ssize_t i = 0; i < PyList_GET_SIZE(actions.ptr()); ++i) {  // (a float() may shrink the list)
+        PyObject* a = PyList_GET_ITEM(actions.ptr(), i);
+        if (!PyDict_Check(a)) throw py::type_error("each action is a dict {namespace: {feature: value}}");
+        dict_features(py::reinterpret_borrow<py::dict>(a), memo, add);
+        cb.end_flat_candidate(flat);
       }
       if (flat.size() == 0) throw py::value_error("an event needs at least one action (a shared line alone is not an event)");
-      thread_local CbResult r;
+      CbResult& r = scratch.result;
       {
         py::gil_scoped_release release;
-        cb_->predict_flat(has_shared ? &sh : nullptr, flat, r);
+        cb.predict_flat(has_shared ? &sh : nullptr, flat, r);
       }
       return result_tuple(r);
     }

@@ -91,29 +91,54 @@ struct CbEvent {
   }
 };
 
-// Candidate actions in one flat buffer (a ranking request): candidate c's features are
-// [start[c], start[c + 1]) of (slot, index, value), prepared (constant added, indices spread).
+// Candidate actions in one flat buffer (a ranking request), prepared as CbLearner::prepare would
+// (ignored namespaces dropped, constant added, indices spread): group g holds the features
+// [group_start[g], group_start[g + 1]) of one namespace slot, group_slot[g]; candidate c holds the
+// groups [first_group[c], first_group[c + 1]). As in an Example, a candidate's groups come in order
+// of first appearance, one per slot.
+struct CbFeature {
+  uint32_t index;
+  float value;
+};
 struct CbFlatActions {
-  std::vector<unsigned char> slot;
-  std::vector<uint32_t> index;
-  std::vector<float> value;
-  std::vector<size_t> start{0};
-  size_t size() const { return start.size() - 1; }
+  std::vector<CbFeature> features;
+  std::vector<unsigned char> group_slot;
+  std::vector<uint32_t> group_start{0};  // one more than the groups (the last: features.size())
+  std::vector<uint32_t> first_group{0};
+
+  size_t size() const { return first_group.size() - 1; }
   void clear() {
-    slot.clear();
-    index.clear();
-    value.clear();
-    start.assign(1, 0);
+    features.clear();
+    group_slot.clear();
+    group_start.assign(1, 0);
+    first_group.assign(1, 0);
+    open_slot_ = -1;
+    regroup_ = false;
   }
-  void append(const Example& ex) {
-    for (unsigned char s : ex.order) {
-      const FeatureGroup& g = ex.groups[s];
-      slot.insert(slot.end(), g.size(), s);
-      index.insert(index.end(), g.index.begin(), g.index.end());
-      value.insert(value.end(), g.value.begin(), g.value.end());
-    }
-    start.push_back(index.size());
+  // Adds a feature to the candidate being built (Example::add's grouping by slot).
+  void add(unsigned char slot, uint32_t i, float x) {
+    if (slot != open_slot_) open_group(slot);
+    features.push_back({i, x});
   }
+  // Closes the candidate being built (which may have no features).
+  void end_candidate() {
+    group_start.back() = static_cast<uint32_t>(features.size());
+    if (regroup_) regroup();
+    first_group.push_back(static_cast<uint32_t>(group_slot.size()));
+    open_slot_ = -1;
+  }
+ private:
+  void open_group(unsigned char slot) {
+    // a slot seen earlier in this candidate (namespaces "a1", "b", "a2"): merged when it ends
+    for (size_t g = first_group.back(); g < group_slot.size(); ++g) regroup_ |= group_slot[g] == slot;
+    group_start.back() = static_cast<uint32_t>(features.size());  // the open group ends here
+    group_slot.push_back(slot);
+    group_start.push_back(0);  // set when the group ends
+    open_slot_ = slot;
+  }
+  void regroup();  // merges the ending candidate's groups of one slot, in order of first appearance
+  int open_slot_ = -1;  // the slot of the candidate's last group (-1: none yet)
+  bool regroup_ = false;
 };
 
 struct CbResult {
@@ -152,6 +177,15 @@ class CbLearner {
 
   // Drops ignored namespaces, adds the constant, spreads the indices over the models.
   void prepare(Example& ex) const;
+  // The same for a candidate read feature by feature into a flat buffer (a ranking request):
+  // features of slots it does not keep are dropped, indices are spread, and ending the candidate
+  // adds the constant.
+  bool keeps(unsigned char slot) const { return !base_->config().ignore[slot]; }
+  uint32_t spread(uint32_t index) const { return index * multiplier_; }
+  void end_flat_candidate(CbFlatActions& actions) const {
+    if (base_->config().constant) actions.add(kConstantNamespace, spread(static_cast<uint32_t>(kConstantFeature)), 1.f);
+    actions.end_candidate();
+  }
   // A reason the event cannot be used, or "" (no actions, ...).
   std::string check(const CbEvent& ev) const;
   // --cb K: the event of one prepared single-line example: K copies, copy a's indices moved to
@@ -176,6 +210,8 @@ class CbLearner {
   // Scores and explores n merged actions; build(a) returns action a with the shared features.
   template <class Build>
   void predict_each(size_t n, Build&& build, CbResult& out) const;
+  // The pmf (or scores) from the thread's prediction scratch scores of n actions (every policy's).
+  void explore_scores(size_t n, CbResult& out) const;
   Outcome base_learn(Example& ex, float label, float weight, uint32_t model);
   void dr_regressor(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x);
   void learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x, bool dr_ready);
