@@ -216,6 +216,40 @@ class Job:
 # ---------------------------------------------------------------------- formatting
 
 
+def spin_ceiling(threads: int) -> Optional[float]:
+    """What `threads` threads get out of this machine on throughput-bound code, as a speed-up.
+
+    ``wabbit._core._spin("alu", n)`` runs eight independent chains of integer additions without the
+    GIL; the speed-up is threads x (one thread's time) / (the time of `threads` threads each doing
+    the same work). On cores of their own this is `threads`; where the virtual CPUs share a physical
+    core's execution units (SMT siblings, or a host that runs something else there) it is less, and
+    it bounds any program's thread speed-up on code that keeps the units busy. None if this wabbit
+    lacks the probe.
+    """
+    try:
+        from wabbit import _core
+    except ImportError:
+        return None
+    if not hasattr(_core, "_spin"):
+        return None
+    import threading
+
+    n = 200_000_000
+
+    def timed(k: int) -> float:
+        ts = [threading.Thread(target=_core._spin, args=("alu", n)) for _ in range(k)]
+        start = time.perf_counter()
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return time.perf_counter() - start
+
+    one = min(timed(1) for _ in range(2))
+    many = min(timed(threads) for _ in range(2))
+    return threads * one / many
+
+
 def fmt(x: float, spec: str) -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
@@ -526,7 +560,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         # ---------------------------------------------------------- rounds
         lat_runs: Dict[str, List[Dict[str, Any]]] = {}
         csr_runs: List[Dict[str, Any]] = []
+        ceilings: List[float] = []
         for r in range(1, args.repeat + 1):
+            ceiling = spin_ceiling(tn)
+            if ceiling is not None:
+                ceilings.append(ceiling)
+                log(f"round {r}/{args.repeat} | this machine's {tn}-thread ceiling (ALU-bound loop): {ceiling:.2f}x")
             for job in jobs:
                 m = job.m
                 what = f"round {r}/{args.repeat} | case {m.case} | {m.tool} ({m.mode})"
@@ -622,7 +661,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         sections.append(f"### Threads (case 6): wabbit --threads {tn} against --threads 1\n\n"
                         + threads_table([c for c in cases if c.key != "1p"], results)
                         + f"\n\nspeed-up = 1-thread timed pass s / {tn}-thread timed pass s; loss diff = "
-                        f"(loss {tn}t - loss 1t) / loss 1t.")
+                        f"(loss {tn}t - loss 1t) / loss 1t."
+                        + (f" The machine's own {tn}-thread ceiling, measured at the start of each round on a loop of "
+                           f"independent integer additions (`wabbit._core._spin`, no memory, no sharing): "
+                           f"{min(ceilings):.2f}x to {max(ceilings):.2f}x. Where it is below {tn}x the virtual CPUs share "
+                           "a physical core's execution units, and no program's speed-up on throughput-bound code "
+                           "(parsing, hashing) can exceed it." if ceilings else ""))
 
     if 4 in wanted:
         rows = ["| tool | call | median µs | p99 µs | mean µs | calls timed | median ratio (VW / wabbit) |",

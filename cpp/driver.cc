@@ -26,7 +26,7 @@
 namespace wabbit {
 namespace {
 
-constexpr size_t kReadBlock = 4u << 20;
+constexpr size_t kReadBlock = size_t{256} << 10;  // read() size: the block stays in L2 while it is parsed (4 MiB: 3-4% slower)
 constexpr size_t kMaxKeptWarnings = 20;
 
 void count_label(Stats& s, float l) {
@@ -257,7 +257,7 @@ class Runner {
 // Hogwild: blocks of whole lines handed to worker threads.
 
 constexpr size_t kFirstBlock = 16u << 10;  // small first blocks: early progress rows, quick start
-constexpr size_t kMaxBlock = 1u << 20;
+constexpr size_t kMaxBlock = size_t{256} << 10;  // a block stays in a core's L2 while it is parsed
 
 // The number of '\n' in text, 16 bytes a step: BlockSource counts every block's lines under its
 // lock, where std::count's byte loop (~3 instructions a byte) kept the other threads waiting.

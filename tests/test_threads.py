@@ -337,3 +337,29 @@ def test_ranking_threads_while_one_learns_events():
     assert not errors, errors
     assert all(c > 0 for c in calls)
     assert np.isfinite(m.weights()[1]).all()
+
+
+def test_spin_probe_computes_what_it_says():
+    # bench_suite's machine-ceiling probe: the checksum of the loops it documents, here recomputed in
+    # Python (mod 2^64), and a clear error for an unknown kind.
+    from wabbit import _core
+
+    mask = 2**64 - 1
+    n = 1000
+    a, b, c, d, e, f, g, h = 1, 2, 3, 4, 5, 6, 7, 8
+    for i in range(n):
+        a = (a + i) & mask
+        b ^= i
+        c = (c + a) & mask
+        d ^= b
+        e = (e + c) & mask
+        f ^= d
+        g = (g + e) & mask
+        h ^= f
+    assert _core._spin("alu", n) == (a + b + c + d + e + f + g + h) & mask
+    x = 1
+    for i in range(n):
+        x = (x * 0x9E3779B97F4A7C15 + i) & mask
+    assert _core._spin("latency", n) == x
+    with pytest.raises(ValueError, match="alu"):
+        _core._spin("fpu", 10)
