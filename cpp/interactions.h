@@ -13,6 +13,8 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "example.h"
@@ -108,59 +110,17 @@ inline size_t visit_higher(const Example& ex, const Interaction& in, size_t dept
 
 }  // namespace detail
 
-// Calls f(x, index) for every linear feature of ex (except slots in ignore_linear, if given), then
-// every generated interaction feature. Returns the number of generated interaction features.
-template <class F>
-inline size_t for_each_feature(const Example& ex, const std::vector<Interaction>& interactions,
-                               const std::array<bool, 256>* ignore_linear, F&& f) {
+// The one walk over an example's features: linear features slot by slot (except slots in
+// ignore_linear, if given), then every generated interaction feature; writes map(x, index) for each
+// to *out++ and returns the end. `generated` gets the number of interaction features. `map` is
+// taken by value and `out` stays a local, so the compiler keeps both in registers: the learner's
+// hot loop passes a plain pointer (with a callback capturing its state by reference, GCC reloaded
+// that state from memory for every feature).
+template <class Out, class Map>
+inline Out map_features(const Example& ex, const std::vector<Interaction>& interactions,
+                        const std::array<bool, 256>* ignore_linear, Out out, const Map map, size_t& generated) {
   for (unsigned char s : ex.order) {
     if (ignore_linear != nullptr && (*ignore_linear)[s]) continue;
-    const FeatureGroup& g = ex.groups[s];
-    const size_t n = g.size();
-    const uint32_t* idx = g.index.data();
-    const float* val = g.value.data();
-    for (size_t k = 0; k < n; ++k) f(val[k], idx[k]);
-  }
-  size_t generated = 0;
-  for (const Interaction& in : interactions) {
-    if (in.size() == 2) {
-      const FeatureGroup& a = ex.groups[in[0]];
-      const FeatureGroup& b = ex.groups[in[1]];
-      const size_t na = a.size();
-      const size_t nb = b.size();
-      if (na == 0 || nb == 0) continue;
-      const bool same = in[0] == in[1];
-      for (size_t i = 0; i < na; ++i) {
-        const uint32_t half = kFnvPrime * a.index[i];
-        const float xa = a.value[i];
-        const size_t j0 = same ? i : 0;
-        for (size_t j = j0; j < nb; ++j) f(xa * b.value[j], b.index[j] ^ half);
-        generated += nb - j0;
-      }
-    } else {
-      bool any_empty = false;
-      for (unsigned char s : in) any_empty |= ex.groups[s].empty();
-      if (any_empty) continue;
-      const FeatureGroup& a = ex.groups[in[0]];
-      const bool same_next = in[1] == in[0];
-      for (size_t i = 0; i < a.size(); ++i) {
-        generated += detail::visit_higher(ex, in, 1, same_next ? i : 0, kFnvPrime * a.index[i], a.value[i], f);
-      }
-    }
-  }
-  return generated;
-}
-
-// for_each_feature for the learner's hot loop: writes map(x, index) for every feature, in
-// for_each_feature's order, to out[0], out[1], ... and returns the end. `map` is taken by value and
-// `out` stays a local, so the compiler keeps both in registers (with a callback capturing them by
-// reference it reloaded them from memory for every feature). `generated` gets the number of
-// interaction features.
-template <class T, class Map>
-inline T* map_features(const Example& ex, const std::vector<Interaction>& interactions,
-                       const std::array<bool, 256>& ignore_linear, T* out, const Map map, size_t& generated) {
-  for (unsigned char s : ex.order) {
-    if (ignore_linear[s]) continue;
     const FeatureGroup& g = ex.groups[s];
     const size_t n = g.size();
     const uint32_t* idx = g.index.data();
@@ -191,7 +151,7 @@ inline T* map_features(const Example& ex, const std::vector<Interaction>& intera
       if (any_empty) continue;
       const FeatureGroup& a = ex.groups[in[0]];
       const bool same_next = in[1] == in[0];
-      T* o = out;  // captured by reference here only: `out` itself stays in a register
+      Out o = out;  // captured by reference here only: `out` itself stays in a register
       auto put = [&o, &map](float x, uint32_t i) { *o++ = map(x, i); };
       for (size_t i = 0; i < a.size(); ++i) {
         generated += detail::visit_higher(ex, in, 1, same_next ? i : 0, kFnvPrime * a.index[i], a.value[i], put);
@@ -200,6 +160,34 @@ inline T* map_features(const Example& ex, const std::vector<Interaction>& intera
     }
   }
   return out;
+}
+
+namespace detail {
+
+// An output "iterator" whose every assignment calls f(x, index): map_features as a callback walk.
+template <class F>
+struct CallEach {
+  F* f;
+  struct Slot {
+    F* f;
+    void operator=(std::pair<float, uint32_t> p) const { (*f)(p.first, p.second); }
+  };
+  Slot operator*() const { return Slot{f}; }
+  CallEach& operator++() { return *this; }
+  CallEach operator++(int) { return *this; }
+};
+
+}  // namespace detail
+
+// Calls f(x, index) for every feature of ex, in map_features' order. Returns the number of
+// generated interaction features.
+template <class F>
+inline size_t for_each_feature(const Example& ex, const std::vector<Interaction>& interactions,
+                               const std::array<bool, 256>* ignore_linear, F&& f) {
+  size_t generated = 0;
+  map_features(ex, interactions, ignore_linear, detail::CallEach<std::remove_reference_t<F>>{&f},
+               [](float x, uint32_t i) { return std::pair<float, uint32_t>(x, i); }, generated);
+  return generated;
 }
 
 // The audit path: like for_each_feature, with each feature's name ("a^x*b^y" for interactions).

@@ -98,7 +98,7 @@ inline void first_write(uint64_t* written, const float* base, float* w) {
 // (initial + sum of w*x, with L1 truncation and L2 contraction as VW's predict applies them:
 // while training VW scales initial + sum by the contraction; testing (-t), it has folded the
 // contraction into the weights when loading, so only the sum is scaled).
-// An upper bound on the features for_each_feature generates for ex (products of group sizes).
+// An upper bound on the features map_features generates for ex (products of group sizes).
 inline size_t feature_bound(const Example& ex, const std::vector<Interaction>& interactions) {
   size_t n = ex.num_linear_features();
   for (const Interaction& in : interactions) {
@@ -152,10 +152,10 @@ inline float gather(Learner& L, const Example& ex, uint32_t& num_features, bool 
     if (L.written_.empty()) L.written_.assign((W.size_floats() >> 10) / 64 + 1, 0u);
     if (hot != nullptr) {
       const LearnRow<true> map{W.data(), L.written_.data(), hot, W.mask(), W.stride_shift(), offset};
-      out = map_features(ex, L.interactions_, L.cfg_.ignore_linear, out, map, generated);
+      out = map_features(ex, L.interactions_, &L.cfg_.ignore_linear, out, map, generated);
     } else {
       const LearnRow<false> map{W.data(), L.written_.data(), nullptr, W.mask(), W.stride_shift(), offset};
-      out = map_features(ex, L.interactions_, L.cfg_.ignore_linear, out, map, generated);
+      out = map_features(ex, L.interactions_, &L.cfg_.ignore_linear, out, map, generated);
     }
   }
   feats.n = static_cast<size_t>(out - feats.buf.data());

@@ -34,6 +34,32 @@ const Pow10Table kPow10;
 
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
+// "digits[.digits]" read as one integer (the point ignored): where it ends, the integer (exact for
+// up to 9 digits), how many digits in all and how many after the point.
+struct Decimal {
+  const char* end;
+  uint32_t whole;
+  int digits;
+  int num_dec;
+};
+inline Decimal read_decimal(const char* q, const char* end) {
+  Decimal d{q, 0u, 0, 0};
+  while (q < end && is_digit(*q)) {
+    d.whole = d.whole * 10u + static_cast<uint32_t>(*q++ - '0');
+    ++d.digits;
+  }
+  if (q < end && *q == '.') {
+    ++q;
+    while (q < end && is_digit(*q)) {
+      d.whole = d.whole * 10u + static_cast<uint32_t>(*q++ - '0');
+      ++d.digits;
+      ++d.num_dec;
+    }
+  }
+  d.end = q;
+  return d;
+}
+
 // Byte classes for the feature scanner: 1 ends a token (space, tab, '|', CR), 2 also ends a name
 // (':'), 4 is a digit, 8 is a byte VW's hasher would trim (other control characters).
 struct ByteClass {
@@ -141,22 +167,11 @@ inline bool fast_number(const char*& p, const char* end, float& out) {
     neg = true;
     ++q;
   }
-  uint32_t whole = 0;
-  int digits = 0;
-  int num_dec = 0;
-  while (q < end && is_digit(*q)) {
-    whole = whole * 10u + static_cast<uint32_t>(*q++ - '0');
-    ++digits;
-  }
-  if (q < end && *q == '.') {
-    ++q;
-    while (q < end && is_digit(*q)) {
-      whole = whole * 10u + static_cast<uint32_t>(*q++ - '0');
-      ++digits;
-      ++num_dec;
-    }
-  }
-  if (digits == 0 || digits > 7) return false;
+  const Decimal d = read_decimal(q, end);
+  q = d.end;
+  const uint32_t whole = d.whole;
+  const int num_dec = d.num_dec;
+  if (d.digits == 0 || d.digits > 7) return false;
   // VW's reader takes this form only before a space, a tab or the end; before anything else ('e',
   // '|', CR, junk) it calls strtof, which may round differently.
   if (q < end && *q != ' ' && *q != '\t') return false;
@@ -288,24 +303,11 @@ float parse_vw_float(const char* p, const char* end, size_t& consumed) {
   int num_dec = 0;
   // The common case, at most 7 digits in all: VW's float accumulation acc = acc * 10 + d stays an
   // exact integer below 2^24 at every step, so an integer accumulator gives the very same float.
-  const char* q = p;
-  uint32_t whole = 0;
-  int digits = 0;
-  while (q < end && is_digit(*q)) {
-    whole = whole * 10u + static_cast<uint32_t>(*q++ - '0');
-    ++digits;
-  }
-  if (q < end && *q == '.') {
-    ++q;
-    while (q < end && is_digit(*q)) {
-      whole = whole * 10u + static_cast<uint32_t>(*q++ - '0');
-      ++digits;
-      ++num_dec;
-    }
-  }
-  if (digits <= 7) {
-    acc = static_cast<float>(whole);
-    p = q;
+  const Decimal d = read_decimal(p, end);
+  if (d.digits <= 7) {
+    acc = static_cast<float>(d.whole);
+    num_dec = d.num_dec;
+    p = d.end;
   } else {  // VW's loop as it is: float steps, at most 35 decimals
     num_dec = 0;
     while (p < end && is_digit(*p)) acc = acc * 10.f + static_cast<float>(*p++ - '0');
