@@ -94,10 +94,6 @@ inline void first_write(uint64_t* written, const float* base, float* w) {
   }
 }
 
-// Resolves every feature of ex to its row (prefetching it) and returns the raw score
-// (initial + sum of w*x, with L1 truncation and L2 contraction as VW's predict applies them:
-// while training VW scales initial + sum by the contraction; testing (-t), it has folded the
-// contraction into the weights when loading, so only the sum is scaled).
 // An upper bound on the features map_features generates for ex (products of group sizes).
 inline size_t feature_bound(const Example& ex, const std::vector<Interaction>& interactions) {
   size_t n = ex.num_linear_features();
@@ -134,6 +130,10 @@ struct LearnRow {
   }
 };
 
+// Resolves every feature of ex to its row (prefetching it) and returns the raw score
+// (initial + sum of w*x, with L1 truncation and L2 contraction as VW's predict applies them:
+// while training VW scales initial + sum by the contraction; testing (-t), it has folded the
+// contraction into the weights when loading, so only the sum is scaled).
 inline float gather(Learner& L, const Example& ex, uint32_t& num_features, bool testing = false) {
   FeatureBuffer& feats = L.scratch_;
   FeatureRef* out = feats.reserve(feature_bound(ex, L.interactions_));

@@ -6,6 +6,7 @@
 // when the learner is built; inside it, the loops over features are plain loops over a flat list.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cfloat>
 #include <cstdint>
@@ -85,9 +86,8 @@ struct FeatureRef {
   float x;
 };
 
-// The current example's features: `n` entries of a buffer that grows and never shrinks, filled
-// through a plain pointer (push_back's capacity test and the reloads its stores force were a
-// fifth of the gather loop).
+// The current example's features: `n` entries of a buffer that grows and never shrinks, sized once
+// per example (an upper bound) and filled through a plain pointer by map_features.
 struct FeatureBuffer {
   std::vector<FeatureRef> buf;
   size_t n = 0;
@@ -178,8 +178,8 @@ class Learner {
   float neg_norm_power_ = -0.5f;
   float update_multiplier_ = 1.f;
   bool set_minmax_ = true;
-  FeatureBuffer scratch_;  // the current example's features (learning is single-writer)
-  HotRows* hot_ = nullptr;           // a Hogwild worker's private hot rows (see hot_rows.h)
+  FeatureBuffer scratch_;   // the current example's features (learning is single-writer)
+  HotRows* hot_ = nullptr;  // a Hogwild worker's private hot rows (see hot_rows.h)
   // Pages of the weight table this learner has written (a hint, never needed for correctness):
   // the first access to a page while learning is made a write, see first_write() in learner.cc.
   std::vector<uint64_t> written_;
