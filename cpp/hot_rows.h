@@ -26,20 +26,18 @@ class HotRows {
   HotRows(const std::vector<uint32_t>& rows, WeightTable& shared, int max_slot, int skip_slot)
       : stride_(shared.stride()), max_slot_(max_slot), skip_slot_(skip_slot) {
     size_t cap = 16;
-    while (cap < rows.size() * 2) cap <<= 1;
+    while (cap < rows.size() * 4) cap <<= 1;  // at most a quarter full: one probe, nearly always
     shift_ = 32 - static_cast<uint32_t>(__builtin_ctzll(cap));
-    keys_.assign(cap, 0u);
-    slot_.assign(cap, 0u);
+    table_.assign(cap, 0u);
     local_.assign(rows.size() * stride_, 0.f);
     base_.assign(rows.size() * stride_, 0.f);
     shared_.reserve(rows.size());
     touched_.assign(rows.size(), 0u);
     for (uint32_t r : rows) {
       const uint32_t n = static_cast<uint32_t>(shared_.size());
-      size_t h = home(r);
-      while (keys_[h] != 0u) h = (h + 1) & (cap - 1);
-      keys_[h] = r + 1u;
-      slot_[h] = n;
+      size_t h = home(r, shift_);
+      while (table_[h] != 0u) h = (h + 1) & (cap - 1);
+      table_[h] = (uint64_t{n} << 32) | (r + 1u);
       shared_.push_back(shared.row(r));
       for (uint32_t s = 0; s < stride_; ++s) local_[n * stride_ + s] = base_[n * stride_ + s] = load_w(shared_[n] + s);
     }
@@ -47,31 +45,44 @@ class HotRows {
 
   size_t size() const { return shared_.size(); }
 
-  // The row to learn in for table row r (masked): the private copy if r is hot, else `row`.
-  float* redirect(uint32_t r, float* row) {
-    size_t h = home(r);
-    const size_t m = keys_.size() - 1;
-    for (;;) {
-      const uint32_t k = keys_[h];
-      if (k == 0u) return row;
-      if (k == r + 1u) {
-        const uint32_t n = slot_[h];
-        if (!touched_[n]) {
-          touched_[n] = 1u;
-          dirty_.push_back(n);
+  // The per-feature lookup as a value of plain pointers, which a loop over features keeps in
+  // registers (member vectors would be reloaded after every store through the output pointer).
+  struct Lookup {
+    const uint64_t* table;  // (slot << 32) | (row + 1); 0: empty
+    float* local;
+    uint8_t* touched;
+    uint32_t mask;
+    uint32_t shift;
+    uint32_t stride;
+    // The row to learn in for table row r (masked): the private copy if r is hot, else `row`.
+    float* operator()(uint32_t r, float* row) const {
+      size_t h = home(r, shift);
+      for (;;) {
+        const uint64_t e = table[h];
+        const uint32_t k = static_cast<uint32_t>(e);
+        if (k == r + 1u) {
+          const size_t n = static_cast<size_t>(e >> 32);
+          touched[n] = 1u;
+          return local + n * stride;
         }
-        return local_.data() + static_cast<size_t>(n) * stride_;
+        if (k == 0u) return row;
+        h = (h + 1) & mask;
       }
-      h = (h + 1) & m;
     }
+  };
+  Lookup lookup() {
+    return Lookup{table_.data(), local_.data(), touched_.data(), static_cast<uint32_t>(table_.size() - 1), shift_, stride_};
   }
+  float* redirect(uint32_t r, float* row) { return lookup()(r, row); }
 
   // Folds what this worker learned in its hot rows since the last fold into the shared rows and
   // refreshes the private copies with what the other workers folded in meanwhile.
   void fold() {
-    for (uint32_t n : dirty_) {
-      float* loc = local_.data() + static_cast<size_t>(n) * stride_;
-      float* base = base_.data() + static_cast<size_t>(n) * stride_;
+    for (size_t n = 0; n < touched_.size(); ++n) {
+      if (touched_[n] == 0u) continue;
+      touched_[n] = 0u;
+      float* loc = local_.data() + n * stride_;
+      float* base = base_.data() + n * stride_;
       float* sh = shared_[n];
       for (uint32_t s = 0; s < stride_; ++s) {
         if (static_cast<int>(s) == skip_slot_) continue;
@@ -80,25 +91,21 @@ class HotRows {
         store_w(sh + s, v);
         loc[s] = base[s] = v;
       }
-      touched_[n] = 0u;
     }
-    dirty_.clear();
   }
 
  private:
-  size_t home(uint32_t r) const { return static_cast<size_t>((r * 0x9E3779B1u) >> shift_); }
+  static size_t home(uint32_t r, uint32_t shift) { return static_cast<size_t>((r * 0x9E3779B1u) >> shift); }
 
   uint32_t stride_;
   int max_slot_;
   int skip_slot_;
   uint32_t shift_ = 28;
-  std::vector<uint32_t> keys_;  // open addressing: row + 1 (0: empty)
-  std::vector<uint32_t> slot_;
+  std::vector<uint64_t> table_;  // open addressing, see Lookup::table
   std::vector<float> local_;
-  std::vector<float> base_;     // each private row as of the last fold
+  std::vector<float> base_;      // each private row as of the last fold
   std::vector<float*> shared_;
-  std::vector<uint32_t> touched_;
-  std::vector<uint32_t> dirty_;
+  std::vector<uint8_t> touched_;  // learned in since the last fold
 };
 
 }  // namespace wabbit

@@ -111,7 +111,7 @@ template <bool Hot>
 struct LearnRow {
   float* base;
   uint64_t* written;
-  HotRows* hot;
+  HotRows::Lookup hot;
   uint32_t mask;
   uint32_t shift;
   uint32_t offset;
@@ -119,7 +119,7 @@ struct LearnRow {
     const uint32_t r = (i + offset) & mask;
     float* w = base + (static_cast<size_t>(r) << shift);
     if constexpr (Hot) {
-      float* mine = hot->redirect(r, w);
+      float* mine = hot(r, w);
       if (mine == w) first_write(written, base, w);
       w = mine;
     } else {
@@ -151,10 +151,10 @@ inline float gather(Learner& L, const Example& ex, uint32_t& num_features, bool 
   } else {
     if (L.written_.empty()) L.written_.assign((W.size_floats() >> 10) / 64 + 1, 0u);
     if (hot != nullptr) {
-      const LearnRow<true> map{W.data(), L.written_.data(), hot, W.mask(), W.stride_shift(), offset};
+      const LearnRow<true> map{W.data(), L.written_.data(), hot->lookup(), W.mask(), W.stride_shift(), offset};
       out = map_features(ex, L.interactions_, &L.cfg_.ignore_linear, out, map, generated);
     } else {
-      const LearnRow<false> map{W.data(), L.written_.data(), nullptr, W.mask(), W.stride_shift(), offset};
+      const LearnRow<false> map{W.data(), L.written_.data(), {}, W.mask(), W.stride_shift(), offset};
       out = map_features(ex, L.interactions_, &L.cfg_.ignore_linear, out, map, generated);
     }
   }
@@ -246,7 +246,9 @@ Outcome learn_gd(Learner& L, Example& ex) {
                 nx = x_abs;
                 store_w(w + S::normalized, nx);
               }
-              float norm_x2 = x2 / (nx * nx);
+              // x2 / (nx * nx) is exactly 1 when this feature set the maximum (nx * nx is then
+              // the same product as x2): skip the division, the common case for 0/1 features.
+              float norm_x2 = nx == x_abs ? 1.f : x2 / (nx * nx);
               if (x2 > kX2Max) norm_x2 = 1.f;
               norm_x += norm_x2;
             }
@@ -257,7 +259,7 @@ Outcome learn_gd(Learner& L, Example& ex) {
             }
             if constexpr (Normalized) {
               if constexpr (SqrtRate) {
-                const float inv_norm = 1.f / nx;
+                const float inv_norm = nx == 1.f ? 1.f : 1.f / nx;  // exact either way; skips a division
                 rate *= Adaptive ? inv_norm : inv_norm * inv_norm;
               } else {
                 rate *= std::pow(nx * nx, neg_norm_power);
