@@ -219,7 +219,7 @@ Outcome learn_gd(Learner& L, Example& ex) {
             float* w = f.w;
             float x = f.x;
             float x2 = x * x;
-            if (x2 < kX2Min) {
+            if (x2 < kX2Min) [[unlikely]] {
               x = x > 0.f ? kXMin : -kXMin;
               x2 = kX2Min;
             }
@@ -233,7 +233,7 @@ Outcome learn_gd(Learner& L, Example& ex) {
             if constexpr (Normalized) {
               const float x_abs = std::fabs(x);
               nx = load_w(w + S::normalized);
-              if (x_abs > nx) {
+              if (x_abs > nx) [[unlikely]] {
                 if (nx > 0.f) {
                   if constexpr (SqrtRate) {
                     const float rescale = nx / x_abs;
@@ -247,10 +247,9 @@ Outcome learn_gd(Learner& L, Example& ex) {
                 store_w(w + S::normalized, nx);
               }
               // x2 / (nx * nx) is exactly 1 when this feature set the maximum (nx * nx is then
-              // the same product as x2): skip the division, the common case for 0/1 features.
-              float norm_x2 = nx == x_abs ? 1.f : x2 / (nx * nx);
-              if (x2 > kX2Max) norm_x2 = 1.f;
-              norm_x += norm_x2;
+              // the same product as x2): skip the division, the common case for 0/1 features. An
+              // overflowing x2 counts 1.
+              norm_x += nx == x_abs || x2 > kX2Max ? 1.f : x2 / (nx * nx);
             }
             float rate = 1.f;
             if constexpr (Adaptive) {
