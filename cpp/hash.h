@@ -60,6 +60,43 @@ inline uint32_t murmur3_x86_32(const void* data, size_t len, uint32_t seed) {
   return h;
 }
 
+// murmur3_x86_32 with the tail read as one word: the 4 bytes at data + 4 * (len / 4) must be readable
+// even where they run past len (the text parser knows they lie inside its line). The bytes past len
+// are masked off, and a tail of no bytes mixes in k = 0, which leaves h as it is, so this agrees
+// with murmur3_x86_32 for every len without its switch.
+inline uint32_t murmur3_x86_32_tail_word(const void* data, size_t len, uint32_t seed) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  constexpr uint32_t c1 = 0xcc9e2d51u;
+  constexpr uint32_t c2 = 0x1b873593u;
+  uint32_t h = seed;
+  const unsigned char* const tail = bytes + (len & ~size_t{3});
+  for (; bytes != tail; bytes += 4) {
+    uint32_t k;
+    std::memcpy(&k, bytes, 4);  // little-endian hosts only (x86, arm64)
+    k *= c1;
+    k = rotl32(k, 15);
+    k *= c2;
+    h ^= k;
+    h = rotl32(h, 13);
+    h = h * 5 + 0xe6546b64u;
+  }
+  static constexpr uint32_t kTailMask[4] = {0u, 0xFFu, 0xFFFFu, 0xFFFFFFu};  // the len % 4 bytes of the tail
+  uint32_t k;
+  std::memcpy(&k, tail, 4);
+  k &= kTailMask[len & 3u];
+  k *= c1;
+  k = rotl32(k, 15);
+  k *= c2;
+  h ^= k;
+  h ^= static_cast<uint32_t>(len);
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
 // VW's whitespace test for trimming: control characters and space, but not bytes >= 0x80.
 inline bool is_trim_space(char c) { return static_cast<signed char>(c) >= 0 && c <= 0x20; }
 
