@@ -21,22 +21,47 @@ inline constexpr unsigned char kConstantNamespace = 128;  // VW's namespace slot
 
 inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
 
+namespace detail {
+inline uint32_t murmur3_mix_block(uint32_t h, uint32_t k) {
+  k *= 0xcc9e2d51u;
+  k = rotl32(k, 15);
+  k *= 0x1b873593u;
+  h ^= k;
+  h = rotl32(h, 13);
+  return h * 5 + 0xe6546b64u;
+}
+// The last (partial) block, read as one word whose bytes past len are masked off. A tail of no bytes
+// mixes in k = 0, which leaves h as it is, so no branch is needed for it.
+inline uint32_t murmur3_tail_and_finish(uint32_t h, const unsigned char* tail, size_t len) {
+  static constexpr uint32_t kTailMask[4] = {0u, 0xFFu, 0xFFFFu, 0xFFFFFFu};  // the len % 4 bytes
+  uint32_t k;
+  std::memcpy(&k, tail, 4);
+  k &= kTailMask[len & 3u];
+  k *= 0xcc9e2d51u;
+  k = rotl32(k, 15);
+  k *= 0x1b873593u;
+  h ^= k;
+  h ^= static_cast<uint32_t>(len);
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+inline uint32_t load32(const unsigned char* p) {
+  uint32_t k;
+  std::memcpy(&k, p, 4);  // little-endian hosts only (x86, arm64)
+  return k;
+}
+}  // namespace detail
+
+// The reference form: any length, the tail read byte by byte.
 inline uint32_t murmur3_x86_32(const void* data, size_t len, uint32_t seed) {
   const auto* bytes = static_cast<const unsigned char*>(data);
   const size_t nblocks = len / 4;
-  constexpr uint32_t c1 = 0xcc9e2d51u;
-  constexpr uint32_t c2 = 0x1b873593u;
   uint32_t h = seed;
-  for (size_t i = 0; i < nblocks; ++i) {
-    uint32_t k;
-    std::memcpy(&k, bytes + 4 * i, 4);  // little-endian hosts only (x86, arm64)
-    k *= c1;
-    k = rotl32(k, 15);
-    k *= c2;
-    h ^= k;
-    h = rotl32(h, 13);
-    h = h * 5 + 0xe6546b64u;
-  }
+  for (size_t i = 0; i < nblocks; ++i) h = detail::murmur3_mix_block(h, detail::load32(bytes + 4 * i));
   const unsigned char* tail = bytes + 4 * nblocks;
   uint32_t k = 0;
   switch (len & 3u) {
@@ -44,9 +69,9 @@ inline uint32_t murmur3_x86_32(const void* data, size_t len, uint32_t seed) {
     case 2: k ^= static_cast<uint32_t>(tail[1]) << 8; [[fallthrough]];
     case 1:
       k ^= tail[0];
-      k *= c1;
+      k *= 0xcc9e2d51u;
       k = rotl32(k, 15);
-      k *= c2;
+      k *= 0x1b873593u;
       h ^= k;
       break;
     default: break;
@@ -58,6 +83,32 @@ inline uint32_t murmur3_x86_32(const void* data, size_t len, uint32_t seed) {
   h *= 0xc2b2ae35u;
   h ^= h >> 16;
   return h;
+}
+
+// murmur3_x86_32 with the tail read as one word: the 4 bytes at data + 4 * (len / 4) must be readable
+// even where they run past len (the text parser knows they lie inside its line). Same values as
+// murmur3_x86_32 for every len, without its switch over the tail.
+inline uint32_t murmur3_x86_32_tail_word(const void* data, size_t len, uint32_t seed) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  const unsigned char* const tail = bytes + (len & ~size_t{3});
+  uint32_t h = seed;
+  for (; bytes != tail; bytes += 4) h = detail::murmur3_mix_block(h, detail::load32(bytes));
+  return detail::murmur3_tail_and_finish(h, tail, len);
+}
+
+// The same for a name shorter than 16 bytes (the parser's 16-byte scan): its at most three whole
+// blocks unrolled, in order.
+inline uint32_t murmur3_x86_32_short(const void* data, size_t len, uint32_t seed) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  uint32_t h = seed;
+  if (len >= 4) {
+    h = detail::murmur3_mix_block(h, detail::load32(bytes));
+    if (len >= 8) {
+      h = detail::murmur3_mix_block(h, detail::load32(bytes + 4));
+      if (len >= 12) h = detail::murmur3_mix_block(h, detail::load32(bytes + 8));
+    }
+  }
+  return detail::murmur3_tail_and_finish(h, bytes + (len & 12u), len);
 }
 
 // VW's whitespace test for trimming: control characters and space, but not bytes >= 0x80.

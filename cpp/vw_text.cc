@@ -1,5 +1,6 @@
 #include "vw_text.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdlib>
@@ -64,15 +65,18 @@ inline Decimal read_decimal(const char* q, const char* end) {
 // (':'), 4 is a digit, 8 is a byte VW's hasher would trim (other control characters).
 struct ByteClass {
   std::array<uint8_t, 256> c{};
+  std::array<bool, 256> separator{};  // space and tab: one lookup where two compares cost six instructions
   ByteClass() {
     for (int b = 0; b <= 0x20; ++b) c[static_cast<size_t>(b)] = 8;
     for (unsigned char b : {' ', '\t', '|', '\r'}) c[b] = 1;
     c[':'] = 2;
     for (int b = '0'; b <= '9'; ++b) c[static_cast<size_t>(b)] = 4;
+    separator[' '] = separator['\t'] = true;
   }
 };
 const ByteClass kClass;
 inline uint8_t byte_class(char ch) { return kClass.c[static_cast<unsigned char>(ch)]; }
+inline bool is_separator(char ch) { return kClass.separator[static_cast<unsigned char>(ch)]; }
 
 // Characters that end a feature name or value.
 inline bool ends_token(const char* p, const char* end) { return p >= end || byte_class(*p) == 1; }
@@ -176,43 +180,43 @@ inline bool fast_number(const char*& p, const char* end, float& out) {
   // '|', CR, junk) it calls strtof, which may round differently.
   if (q < end && *q != ' ' && *q != '\t') return false;
   float v = static_cast<float>(whole);
-  if (num_dec > 0) v *= kPow10(-num_dec);
+  if (num_dec > 0) v *= kPow10.neg[static_cast<size_t>(num_dec)];  // num_dec <= 7: in the table
   out = neg ? -v : v;
   p = q;
   return true;
 }
 
-// Scans a feature name (up to space, tab, '|', CR or ':') and hashes it as hash_string would.
-// Returns false at a control byte (hash_string's trimming) or an empty name.
+// fast_number where a byte that is neither a digit nor '.' is known to come before the end of the
+// line (a stop byte found by the SIMD scan): the same reading, without the end checks.
+inline bool fast_number_before_stop(const char*& p, float& out) {
+  const char* q = p;
+  const bool neg = *q == '-';
+  q += neg;
+  const char* const first = q;
+  uint32_t whole = 0;
+  while (is_digit(*q)) whole = whole * 10u + static_cast<uint32_t>(*q++ - '0');
+  int digits = static_cast<int>(q - first);
+  int num_dec = 0;
+  if (*q == '.') {
+    const char* const frac = ++q;
+    while (is_digit(*q)) whole = whole * 10u + static_cast<uint32_t>(*q++ - '0');
+    num_dec = static_cast<int>(q - frac);
+    digits += num_dec;
+  }
+  if (digits == 0 || digits > 7) return false;
+  if (*q != ' ' && *q != '\t') return false;  // see fast_number
+  float v = static_cast<float>(whole);
+  if (num_dec > 0) v *= kPow10.neg[static_cast<size_t>(num_dec)];  // num_dec <= 7: in the table
+  out = neg ? -v : v;
+  p = q;
+  return true;
+}
+
+// Scans a feature name (up to space, tab, '|', CR or ':') and hashes it as hash_string would, a byte
+// at a time. Returns false at a control byte (hash_string's trimming) or an empty name.
 inline bool fast_name(const char*& p, const char* end, uint32_t seed, uint32_t& hash) {
   const char* start = p;
   bool digits_only = true;
-#if defined(__SSE2__) && !defined(WABBIT_SCALAR)
-  if (end - p >= 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    // bytes 0x00..0x20, '|' and ':' stop the name
-    const __m128i low = _mm_and_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x21)), _mm_cmpgt_epi8(v, _mm_set1_epi8(-1)));
-    const __m128i stop = _mm_or_si128(low, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('|')), _mm_cmpeq_epi8(v, _mm_set1_epi8(':'))));
-    const unsigned smask = static_cast<unsigned>(_mm_movemask_epi8(stop));
-    if (smask != 0u) {
-      const unsigned len = static_cast<unsigned>(__builtin_ctz(smask));
-      const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
-      const unsigned digit = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(d, _mm_set1_epi8(9)), _mm_set1_epi8(9))));
-      const unsigned before = (1u << len) - 1u;
-      p += len;
-      if (len == 0 || byte_class(*p) == 8) return false;
-      if ((digit & before) != before) {
-        hash = murmur3_x86_32(start, len, seed);
-        return true;
-      }
-      // digits only: hash_string's value plus seed (mod 2^32, as its size_t sum is truncated)
-      uint32_t number = 0;
-      for (unsigned k = 0; k < len; ++k) number = number * 10u + static_cast<uint32_t>(start[k] - '0');
-      hash = number + seed;
-      return true;
-    }
-  }
-#endif
   while (p < end) {
     const uint8_t k = byte_class(*p);
     if (k & 3) break;
@@ -222,10 +226,111 @@ inline bool fast_name(const char*& p, const char* end, uint32_t seed, uint32_t& 
   }
   const size_t len = static_cast<size_t>(p - start);
   if (len == 0) return false;
-  if (!digits_only) hash = murmur3_x86_32(start, len, seed);
-  else hash = hash_string(std::string_view(start, len), seed);
+  if (digits_only) hash = hash_string(std::string_view(start, len), seed);
+  else if (static_cast<size_t>(end - start) >= (len & ~size_t{3}) + 4) hash = murmur3_x86_32_tail_word(start, len, seed);
+  else hash = murmur3_x86_32(start, len, seed);
   return true;
 }
+
+#if defined(__SSE2__) && !defined(WABBIT_SCALAR)
+// Which of the 16 bytes are ASCII digits, as a bit mask: (v - '0') as unsigned <= 9.
+inline unsigned digit_mask(__m128i v) {
+  const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(d, _mm_set1_epi8(9)), _mm_set1_epi8(9))));
+}
+#endif
+
+// Reads one feature, "name" or "name:value", at p (the name's first byte, not a separator) as
+// fast_name and fast_number would, and leaves p after it. When 16 bytes from p lie in the line and
+// the name ends among them, one 16-byte load finds the name's end, tells a digits-only name, and
+// usually finds and checks the value too; anything unusual in the value goes to fast_number.
+inline bool fast_feature(const char*& p, const char* end, uint32_t seed, uint32_t& index, float& x) {
+#if defined(__SSE2__) && !defined(WABBIT_SCALAR)
+  if (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    // bytes 0x00..0x20 (unsigned: min(v, 0x20) == v), '|' and ':' stop a name or a value
+    const __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x20)), v);
+    const __m128i stop = _mm_or_si128(low, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('|')), _mm_cmpeq_epi8(v, _mm_set1_epi8(':'))));
+    const unsigned smask = static_cast<unsigned>(_mm_movemask_epi8(stop));
+    if (smask != 0u) {
+      const unsigned len = static_cast<unsigned>(__builtin_ctz(smask));
+      const char after_name = p[len];
+      if (len == 0 || byte_class(after_name) == 8) return false;
+      // Most names start with a letter: then they are not all digits and the digit mask can wait.
+      if (!is_digit(*p)) {
+        index = murmur3_x86_32_short(p, len, seed);  // len < 16: the tail word is among the 16 bytes
+      } else {
+        const unsigned name_bits = (1u << len) - 1u;
+        if ((digit_mask(v) & name_bits) != name_bits) {
+          index = murmur3_x86_32_short(p, len, seed);
+        } else {  // digits only: hash_string's value plus seed (mod 2^32, as its size_t sum is truncated)
+          uint32_t number = 0;
+          for (unsigned k = 0; k < len; ++k) number = number * 10u + static_cast<uint32_t>(p[k] - '0');
+          index = number + seed;
+        }
+      }
+      if (after_name != ':') {
+        x = 1.f;
+        p += len;
+        return true;
+      }
+      // The value: when a stop byte follows it among the 16 bytes, its digits need no end checks.
+      const unsigned vs = len + 1;
+      p += vs;
+      if ((smask >> vs) != 0u) return fast_number_before_stop(p, x);  // (none when vs == 16)
+      return fast_number(p, end, x);
+    }
+  }
+#endif
+  if (!fast_name(p, end, seed, index)) return false;
+  x = 1.f;
+  if (p < end && *p == ':') {
+    ++p;
+    return fast_number(p, end, x);
+  }
+  return true;
+}
+
+// Appends features to a FeatureGroup through raw pointers: a feature is two stores, a bump and one
+// compare with the room left (the same for index and value: the smaller of the two). Nothing shows
+// in the group until commit(): if the fast path gives up half-way, the group is as it was, so it is
+// still empty when its slot is not listed in the example's order (which ex.clear() relies on).
+class Appender {
+ public:
+  explicit Appender(FeatureGroup& g) : g_(g) { point(); }
+  void push(uint32_t index, float x) {
+    if (i_ == limit_) [[unlikely]] make_room();
+    *i_++ = index;
+    *v_++ = x;
+  }
+  void commit() {
+    g_.index.set_end(i_);
+    g_.value.set_end(v_);
+  }
+
+ private:
+  void point() {
+    i_ = g_.index.end();
+    v_ = g_.value.end();
+    limit_ = i_ + std::min(g_.index.spare(), g_.value.spare());
+  }
+  // Grows both columns. What was written is committed for the move to the new storage, then the
+  // size goes back to what it was.
+  void make_room() {
+    const size_t base = g_.size();
+    commit();
+    g_.index.room(1);
+    g_.value.room(1);
+    point();
+    g_.index.set_end(g_.index.data() + base);
+    g_.value.set_end(g_.value.data() + base);
+  }
+
+  FeatureGroup& g_;
+  uint32_t* i_;
+  float* v_;
+  uint32_t* limit_;
+};
 
 }  // namespace
 
@@ -256,24 +361,20 @@ bool parse_vw_line_fast(std::string_view line, Example& ex) {
       ns_hash = n == 1 ? kOneLetter.hash[slot] : hash_namespace(std::string_view(name_start, n));
     }
     FeatureGroup& g = ex.groups[slot];
-    // The slot is listed before its first feature, so that ex.clear() empties the group even when
-    // this path gives up half-way; it is unlisted again if no feature came.
+    // Features are committed (and the slot listed) only when the namespace has been read through;
+    // if this path gives up half-way, the group is as it was.
     const bool was_empty = g.empty();
-    if (was_empty) ex.order.push_back(slot);
-    while (p < end && (*p == ' ' || *p == '\t')) {
+    Appender out(g);
+    while (p < end && is_separator(*p)) {
       ++p;
       if (p == end || byte_class(*p) == 1) continue;
       uint32_t index;
-      if (!fast_name(p, end, ns_hash, index)) return false;
-      float x = 1.f;
-      if (p < end && *p == ':') {
-        ++p;
-        if (!fast_number(p, end, x)) return false;
-        if (x == 0.f) continue;
-      }
-      g.push(index, x);
+      float x;
+      if (!fast_feature(p, end, ns_hash, index, x)) return false;
+      if (x != 0.f) out.push(index, x);  // a value of 0 drops the feature
     }
-    if (was_empty && g.empty()) ex.order.pop_back();
+    out.commit();
+    if (was_empty && !g.empty()) ex.order.push_back(slot);
     if (p < end && *p != '|') break;
   }
   return p == end || (*p == '\r' && p + 1 == end);  // else the general reader (and its errors)

@@ -159,3 +159,40 @@ def test_long_digit_names_wrap_as_vw_does() -> None:
     assert feats[0][1] == (12345678901234 + u) % 2**32
     assert feats[1][1] == (4294967296 + u) % 2**32
     assert feats[-1][1] == (99999999999 + u) % 2**32
+
+
+def test_many_features_then_a_fallback() -> None:
+    # The fast path grows a namespace's columns while it reads; when it then gives up on the line
+    # (here at a string value), the general reader must start from an empty example, not from the
+    # features the fast path had written.
+    for n in (15, 16, 17, 40, 1000):
+        names = b" ".join(b"f%d" % k for k in range(n))
+        for tail in (b"", b" s:text", b" t:1e3", b"\x01", b" |v w"):
+            line = b"1 |u " + names + tail
+            fast, general, _ = _both(line)
+            assert fast == general, (n, tail)
+            assert len(fast[6]) == n + (1 if tail in (b" s:text", b" t:1e3", b" |v w") else 0)
+
+
+def test_names_of_every_length_hash_as_vw() -> None:
+    # Names of 1..40 bytes, each in the middle of a line (the 16-byte scan, whose hash reads the
+    # tail as one word) and at its end (the byte-at-a-time scan), against the hashing module.
+    u = _core.hash_namespace("u")
+    for n in range(1, 41):
+        name = (b"abcdefghijklmnopqrstuvwxyz0123456789=_.-" * 2)[:n]
+        for line in (b"1 |u " + name + b" padding_padding_padding", b"1 |u " + name, b"1 |u " + name + b":2 x"):
+            status, _, _, _, _, _, feats, fast = _core.parse_line(line, False)
+            assert status == "example" and fast, line
+            assert feats[0][1] == _core.hash_feature(name.decode(), u), line
+            assert feats == _core.parse_line(line, True)[6], line
+
+
+@pytest.mark.parametrize("value", [b"0", b"7", b"-7", b"0.5", b"-0.25", b".5", b"5.", b"1234567", b"123.4567", b"-.0001",
+                                   b"12345678", b"1.2345678", b".", b"-", b"1.2.3", b"1e3", b"1|", b"0.0000000"])
+def test_values_before_and_without_a_stop_in_reach(value: bytes) -> None:
+    # A value whose end the 16-byte scan sees (read without end checks) and one it does not (at the
+    # end of the line, or after a long name): the same reading as the general reader's.
+    for line in (b"1 |u a:" + value + b" b c d e f g", b"1 |u a:" + value, b"1 |u " + b"n" * 12 + b":" + value + b" b c d e f",
+                 b"1 |u a:" + value + b"\tb c d e f g", b"1 |u a:" + value + b"|v b c d e f g"):
+        fast, general, _ = _both(line)
+        assert fast == general, line
