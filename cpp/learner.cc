@@ -106,8 +106,7 @@ inline size_t feature_bound(const Example& ex, const std::vector<Interaction>& i
 }
 
 // gather's step for one feature while learning: its row (the worker's private copy when it is a
-// hot row), written first if its page is new to this learner. (No prefetch: DotOut reads the row
-// right away.)
+// hot row), written first if its page is new to this learner, and prefetched.
 template <bool Hot>
 struct LearnRow {
   float* base;
@@ -126,34 +125,9 @@ struct LearnRow {
     } else {
       first_write(written, base, w);
     }
+    __builtin_prefetch(w, 1, 3);
     return {w, x};
   }
-};
-
-// An output iterator for map_features that also sums w * x as each feature is written: the score
-// comes out of the walk itself, in the same order of additions as a second loop would make.
-struct DotOut {
-  FeatureRef* p;
-  float sum;
-  struct Slot {
-    DotOut* o;
-    FeatureRef* at;
-    __attribute__((always_inline)) void operator=(FeatureRef f) const {
-      o->sum += load_w(f.w) * f.x;
-      *at = f;
-    }
-  };
-  struct Post {
-    DotOut* o;
-    FeatureRef* at;
-    Slot operator*() const { return Slot{o, at}; }
-  };
-  Slot operator*() { return Slot{this, p}; }
-  DotOut& operator++() {
-    ++p;
-    return *this;
-  }
-  Post operator++(int) { return Post{this, p++}; }
 };
 
 // Resolves every feature of ex to its row (prefetching it) and returns the raw score
@@ -166,9 +140,7 @@ inline float gather(Learner& L, const Example& ex, uint32_t& num_features, bool 
   WeightTable& W = L.weights_;
   HotRows* hot = L.hot_;
   const uint32_t offset = L.offset_;
-  const bool truncated = L.cfg_.l1 > 0.f && !L.cfg_.ftrl;
   size_t generated = 0;
-  float raw = 0.f;
   if (testing) {
     generated = for_each_feature(ex, L.interactions_, &L.cfg_.ignore_linear, [&](float x, uint32_t i) {
       float* w = W.row(i + offset);
@@ -177,29 +149,23 @@ inline float gather(Learner& L, const Example& ex, uint32_t& num_features, bool 
       *out++ = {w, x};
     });
   } else {
-    // The walk also sums initial + w * x (the weights untruncated: only L1 needs a second pass).
     if (L.written_.empty()) L.written_.assign((W.size_floats() >> 10) / 64 + 1, 0u);
-    DotOut d{out, ex.initial};
     if (hot != nullptr) {
       const LearnRow<true> map{W.data(), L.written_.data(), hot->lookup(), W.mask(), W.stride_shift(), offset};
-      d = map_features(ex, L.interactions_, &L.cfg_.ignore_linear, d, map, generated);
+      out = map_features(ex, L.interactions_, &L.cfg_.ignore_linear, out, map, generated);
     } else {
       const LearnRow<false> map{W.data(), L.written_.data(), {}, W.mask(), W.stride_shift(), offset};
-      d = map_features(ex, L.interactions_, &L.cfg_.ignore_linear, d, map, generated);
+      out = map_features(ex, L.interactions_, &L.cfg_.ignore_linear, out, map, generated);
     }
-    out = d.p;
-    raw = d.sum;
   }
   feats.n = static_cast<size_t>(out - feats.buf.data());
   num_features = static_cast<uint32_t>(ex.num_linear_features() + generated);
-  if (testing || truncated) {
-    raw = testing ? 0.f : ex.initial;
-    if (truncated) {
-      const float g = static_cast<float>(L.state_.gravity);
-      for (const FeatureRef& f : feats) raw += trunc_weight(load_w(f.w), g) * f.x;
-    } else {
-      for (const FeatureRef& f : feats) raw += load_w(f.w) * f.x;
-    }
+  float raw = testing ? 0.f : ex.initial;
+  if (L.cfg_.l1 > 0.f && !L.cfg_.ftrl) {
+    const float g = static_cast<float>(L.state_.gravity);
+    for (const FeatureRef& f : feats) raw += trunc_weight(load_w(f.w), g) * f.x;
+  } else {
+    for (const FeatureRef& f : feats) raw += load_w(f.w) * f.x;
   }
   if (!L.cfg_.ftrl) raw *= static_cast<float>(L.state_.contraction);
   return testing ? ex.initial + raw : raw;
