@@ -151,6 +151,7 @@ class Runner {
   }
   // What the worker's last block produced (predictions text, collected predictions, counts).
   RunResult take_result(std::string& predictions_text) {
+    flush();
     predictions_text.swap(pred_buf_);
     pred_buf_.clear();
     RunResult r = std::move(result_);
@@ -171,12 +172,14 @@ class Runner {
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     ++result_.lines;
     const bool names = opt_.audit_fd >= 0 || opt_.names != nullptr;
-    const ParseResult pr = parse_vw_line(text, ex_, names);
+    Example& ex = ex_[next_];
+    const ParseResult pr = parse_vw_line(text, ex, names);
     if (pr.status == ParseStatus::kBlank) {
       ++line_no_;
       return;
     }
     if (pr.status == ParseStatus::kError) {
+      flush();  // the example before this line is learned (and reported) first
       const std::string msg = "line " + std::to_string(line_no_) + ": " + pr.error;
       ++line_no_;
       if (opt_.strict) throw StrictParseError(msg);
@@ -188,45 +191,57 @@ class Runner {
       return;
     }
     ++line_no_;
-    learner_.prepare(ex_);
+    learner_.prepare(ex);
+    // One example in flight: this one's rows are prefetched while the previous one is learned.
+    learner_.prefetch_rows(ex);
+    flush();
+    pending_ = true;
+    next_ ^= 1u;
+  }
+
+  // Learns (or predicts) the example in flight and reports it.
+  void flush() {
+    if (!pending_) return;
+    pending_ = false;
+    Example& ex = ex_[next_ ^ 1u];
     // Pure predictions change nothing, not even ':' wildcards (a namespace first seen here has no
     // weights yet): they may run while another thread learns.
-    if (opt_.learn || opt_.account) learner_.observe_namespaces(ex_);
+    if (opt_.learn || opt_.account) learner_.observe_namespaces(ex);
     std::string audit;
     if (opt_.audit_fd >= 0) {
       const Config& c = learner_.config();
-      audit = audit_features(learner_, ex_, opt_.learn && c.adaptive && !c.ftrl);
+      audit = audit_features(learner_, ex, opt_.learn && c.adaptive && !c.ftrl);
     }
-    if (opt_.names != nullptr) opt_.names->record(learner_, ex_);
+    if (opt_.names != nullptr) opt_.names->record(learner_, ex);
     Outcome o;
     if (opt_.learn || opt_.account) {
-      o = process_example(learner_, stats_, ex_, opt_.learn);
+      o = process_example(learner_, stats_, ex, opt_.learn);
       if (hot_ != nullptr && ++since_fold_ == fold_period_) {
         hot_->fold();
         since_fold_ = 0;
         fold_period_ = std::min(fold_period_ * 2, kFoldPeriod);
       }
     } else {
-      o.output = learner_.predict_const(ex_);
+      o.output = learner_.predict_const(ex);
     }
-    shadow_and_signals(opt_, ex_, o);
+    shadow_and_signals(opt_, ex, o);
     ++result_.examples;
     if (opt_.audit_fd >= 0) {
-      format_prediction(audit_buf_, o.prediction, ex_.tag);  // VW audits the score before --link
+      format_prediction(audit_buf_, o.prediction, ex.tag);  // VW audits the score before --link
       audit_buf_ += audit;
       if (audit_buf_.size() > (1u << 16)) write_all(opt_.audit_fd, audit_buf_);
     }
     if (opt_.every != 0 && result_.examples % opt_.every == 0 && opt_.hook) opt_.hook(result_.examples);
     if (opt_.collect) result_.predictions.push_back(o.output);
     if (opt_.predictions_fd >= 0) {
-      format_prediction(pred_buf_, o.output, ex_.tag);
+      format_prediction(pred_buf_, o.output, ex.tag);
       if (!worker_ && pred_buf_.size() > (1u << 16)) write_all(opt_.predictions_fd, pred_buf_);
     }
-    last_label_ = ex_.label;
+    last_label_ = ex.label;
     last_output_ = o.output;
     last_features_ = o.num_features;
     if (opt_.print_progress && !worker_ && stats_.weighted_examples() >= stats_.dump_interval) {
-      std::fputs(progress_row(stats_, ex_.label, o.output, o.num_features).c_str(), stderr);
+      std::fputs(progress_row(stats_, ex.label, o.output, o.num_features).c_str(), stderr);
       stats_.sum_loss_since_last_dump = 0.;
       stats_.old_weighted_labeled_examples = stats_.weighted_labeled_examples;
       stats_.dump_interval = opt_.progress_add ? stats_.weighted_examples() + opt_.progress_arg
@@ -235,6 +250,7 @@ class Runner {
   }
 
   RunResult finish() {
+    flush();
     if (opt_.predictions_fd >= 0 && !pred_buf_.empty()) write_all(opt_.predictions_fd, pred_buf_);
     if (opt_.audit_fd >= 0 && !audit_buf_.empty()) write_all(opt_.audit_fd, audit_buf_);
     return std::move(result_);
@@ -244,7 +260,9 @@ class Runner {
   Learner& learner_;
   Stats& stats_;
   const RunOptions& opt_;
-  Example ex_;
+  Example ex_[2];        // the example being parsed and the one in flight (see line())
+  unsigned next_ = 0;    // ex_[next_] takes the next line
+  bool pending_ = false; // ex_[next_ ^ 1] is parsed, not yet learned
   RunResult result_;
   std::string pred_buf_;
   std::string audit_buf_;

@@ -628,6 +628,16 @@ void Learner::prepare(Example& ex) const {
   ex.finish(cfg_.constant);
 }
 
+void Learner::prefetch_rows(const Example& ex) const {
+  const float* base = weights_.data();
+  const uint32_t mask = weights_.mask();
+  const uint32_t shift = weights_.stride_shift();
+  const uint32_t offset = offset_;
+  for_each_feature(ex, interactions_, &cfg_.ignore_linear, [&](float, uint32_t i) {
+    __builtin_prefetch(base + (static_cast<size_t>((i + offset) & mask) << shift), 1, 3);
+  });
+}
+
 Outcome Learner::predict(Example& ex) {
   observe_namespaces(ex);
   Outcome out;

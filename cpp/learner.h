@@ -121,6 +121,9 @@ class Learner {
 
   // Drops ignored namespaces and appends the constant: call once per parsed example.
   void prepare(Example& ex) const;
+  // Asks the memory system for the weight rows ex will touch (a hint: changes nothing). Issued one
+  // example ahead, the row misses of a large table overlap with the learning of the previous one.
+  void prefetch_rows(const Example& ex) const;
   // Learn from ex (when it has a label and positive weight; otherwise only predict). Returns the
   // prediction made before the update.
   Outcome learn(Example& ex) { return learn_fn_(*this, ex); }
