@@ -1,6 +1,5 @@
 #include "driver.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -88,15 +87,10 @@ constexpr size_t kMaxHotSampleBytes = size_t{8} << 20;
 constexpr uint32_t kFoldPeriod = 512;
 constexpr uint32_t kFirstFold = 8;
 
-// What a sample of the input's first examples says about the rows a run will touch.
-struct SampleRows {
-  std::vector<uint32_t> hot;  // rows touched by at least kHotShare of the examples, most used first
-  size_t distinct = 0;        // rows touched at all (counted up to 32,768)
-};
-
-// Counts how many of the examples in `sample` (VW text, or CSR rows through `fill`) touch each row.
+// Counts how many of the examples in `sample` (VW text, or CSR rows through `fill`) touch each row,
+// and returns the rows touched by at least kHotShare of them, most used first.
 template <class Fill>
-SampleRows sample_rows(const Learner& learner, size_t examples, Fill&& fill) {
+std::vector<uint32_t> find_hot_rows(const Learner& learner, size_t examples, Fill&& fill) {
   constexpr size_t kSlots = size_t{1} << 16;
   std::vector<uint32_t> keys(kSlots, 0u), counts(kSlots, 0u);
   size_t used = 0;
@@ -126,70 +120,19 @@ SampleRows sample_rows(const Learner& learner, size_t examples, Fill&& fill) {
   }
   std::sort(hot.begin(), hot.end(), std::greater<>());
   if (hot.size() > kMaxHotRows) hot.resize(kMaxHotRows);
-  SampleRows out;
-  out.distinct = used;
-  for (const auto& [c, r] : hot) out.hot.push_back(r);
-  return out;
+  std::vector<uint32_t> rows;
+  for (const auto& [c, r] : hot) rows.push_back(r);
+  return rows;
 }
 
-SampleRows sample_rows_text(const Learner& learner, std::string_view sample) {
+std::vector<uint32_t> find_hot_rows_text(const Learner& learner, std::string_view sample) {
   std::vector<std::string_view> lines;
   for_each_line(sample, [&](std::string_view l) {
     if (lines.size() < kHotSampleLines) lines.push_back(l);
   });
-  return sample_rows(learner, lines.size(), [&](size_t e, Example& ex) {
+  return find_hot_rows(learner, lines.size(), [&](size_t e, Example& ex) {
     return parse_vw_line(lines[e], ex, false).status == ParseStatus::kExample;
   });
-}
-
-// Huge pages for a table the stream is going to fill. A table of 2^24 rows spans 65,536 pages of
-// 4 KiB: far beyond the TLB's reach, and each page costs a fault when first written. When the
-// sample alone touches at least a quarter as many distinct rows as the table has pages (so ~22%
-// of the pages, and a longer stream covers them all: -q ua on the click log), the table is
-// advised to use 2 MiB pages before learning starts: 128 faults instead of 65,536, and row
-// lookups that hit the TLB (-q ua, 1 thread: 0.75 -> 0.54 s; 2 threads 0.45 -> 0.34 s). Memory
-// ends where 4 KiB pages would have taken it: the whole table. A sparser stream (the click log's
-// sample touches ~7,000 rows; it ends at 29% of the pages) keeps 4 KiB pages, so it maps only
-// what it uses. Tables under 32 MiB are left alone (they stay within reach either way), as are
-// tables whose pages already hold weights (a loaded or trained model: their mappings exist).
-constexpr size_t kHugeMinBytes = size_t{32} << 20;
-
-bool advise_huge_pages(Learner& learner, const SampleRows& sample) {
-  WeightTable& W = learner.weights();
-  const size_t bytes = W.size_floats() * sizeof(float);
-  const size_t pages = bytes >> 12;
-  if (bytes < kHugeMinBytes || sample.distinct * 4 < pages || learner.state().t != learner.config().initial_t) {
-    return false;
-  }
-  return W.advise_huge_pages();
-}
-
-// Reads the start of fd: at least kHotSampleLines lines, up to kMaxHotSampleBytes, or all of it.
-std::string read_sample(int fd) {
-  std::string s;
-  size_t newlines = 0;
-  while (newlines < kHotSampleLines && s.size() < kMaxHotSampleBytes) {
-    const size_t have = s.size();
-    s.resize(have + kReadBlock);
-    ssize_t n;
-    do {
-      n = ::read(fd, s.data() + have, kReadBlock);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      const int e = errno;
-      throw IoError(e, std::string("cannot read input: ") + std::strerror(e), "");
-    }
-    s.resize(have + static_cast<size_t>(n));
-    if (n == 0) break;
-    newlines += static_cast<size_t>(std::count(s.begin() + static_cast<std::ptrdiff_t>(have), s.end(), '\n'));
-  }
-  return s;
-}
-
-// Whether a single-threaded run should sample its input for advise_huge_pages (cheap tests only).
-bool huge_pages_possible(const Learner& learner, const RunOptions& opt) {
-  return opt.learn && learner.weights().size_floats() * sizeof(float) >= kHugeMinBytes &&
-         learner.state().t == learner.config().initial_t;
 }
 
 // The line-by-line loop shared by the fd and buffer sources. A worker's Runner (Hogwild) keeps its
@@ -587,11 +530,7 @@ RunResult run_parallel(Learner& learner, Stats& stats, BlockSource& source, cons
   const unsigned n = opt.threads;
   Merger merger(stats, opt);
   std::vector<uint32_t> hot;
-  if (opt.learn) {
-    SampleRows sample = sample_rows_text(learner, hot_sample(source));
-    advise_huge_pages(learner, sample);
-    hot = std::move(sample.hot);
-  }
+  if (opt.learn) hot = find_hot_rows_text(learner, hot_sample(source));
   Workers workers(learner, n, opt, hot);
   std::atomic<bool> stop{false};
   std::mutex error_mu;
@@ -732,10 +671,8 @@ RunResult run_csr(Learner& learner, Stats& model_stats, const CsrInput& in, cons
   const unsigned n = opt.threads;
   std::vector<uint32_t> hot;
   if (opt.learn) {
-    SampleRows sample = sample_rows(learner, std::min(in.rows, kHotSampleLines),
-                                    [&](size_t r, Example& ex) { return csr_row(in, r, ex).empty(); });
-    advise_huge_pages(learner, sample);
-    hot = std::move(sample.hot);
+    hot = find_hot_rows(learner, std::min(in.rows, kHotSampleLines),
+                        [&](size_t r, Example& ex) { return csr_row(in, r, ex).empty(); });
   }
   Workers workers(learner, n, opt, hot);
   std::atomic<size_t> next{0};
@@ -811,9 +748,6 @@ RunResult run_buffer(Learner& learner, Stats& model_stats, std::string_view buff
     BlockSource source(buffer, opt.first_line_number);
     return run_parallel(learner, stats, source, opt);
   }
-  if (huge_pages_possible(learner, opt)) {
-    advise_huge_pages(learner, sample_rows_text(learner, buffer.substr(0, std::min(buffer.size(), kMaxHotSampleBytes))));
-  }
   Runner r(learner, stats, opt);
   for_each_line(buffer, [&](std::string_view line) { r.line(line); });
   return r.finish();
@@ -826,16 +760,8 @@ RunResult run_fd(Learner& learner, Stats& model_stats, int fd, const RunOptions&
     BlockSource source(fd, opt.first_line_number);
     return run_parallel(learner, stats, source, opt);
   }
-  // From a regular file, the sample for the huge-page decision is read first and then parsed as
-  // the start of the input (a pipe is never read ahead: its lines may be arriving one by one).
-  std::string prefix;
-  struct stat st {};
-  if (huge_pages_possible(learner, opt) && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-    prefix = read_sample(fd);
-    advise_huge_pages(learner, sample_rows_text(learner, prefix));
-  }
   Runner r(learner, stats, opt);
-  for_each_fd_line(fd, [&](std::string_view line) { r.line(line); }, std::move(prefix));
+  for_each_fd_line(fd, [&](std::string_view line) { r.line(line); });
   return r.finish();
 }
 
@@ -853,10 +779,9 @@ void write_all(int fd, std::string& buf) {
   buf.clear();
 }
 
-void for_each_fd_line(int fd, const std::function<void(std::string_view)>& f, std::string prefix) {
-  std::string buf = std::move(prefix);
-  size_t have = buf.size();  // bytes not yet split into lines, at the front of buf
-  buf.resize(std::max(kReadBlock, have + kReadBlock));
+void for_each_fd_line(int fd, const std::function<void(std::string_view)>& f) {
+  std::string buf(kReadBlock, '\0');
+  size_t have = 0;  // bytes of a partial line carried over at the front of buf
   for (;;) {
     if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than the block
     ssize_t n;
@@ -866,6 +791,10 @@ void for_each_fd_line(int fd, const std::function<void(std::string_view)>& f, st
     if (n < 0) {
       const int e = errno;
       throw IoError(e, std::string("cannot read input: ") + std::strerror(e), "");
+    }
+    if (n == 0) {
+      if (have > 0) f(std::string_view(buf.data(), have));
+      return;
     }
     const size_t len = have + static_cast<size_t>(n);
     size_t pos = 0;
@@ -877,14 +806,9 @@ void for_each_fd_line(int fd, const std::function<void(std::string_view)>& f, st
       pos = end + 1;
     }
     have = len - pos;
-    if (n == 0) {
-      if (have > 0) f(std::string_view(buf.data() + pos, have));  // the last line, without a newline
-      return;
-    }
     if (have > 0 && pos > 0) std::memmove(buf.data(), buf.data() + pos, have);
   }
 }
-
 
 std::string progress_header() {
   return "average  since         example        example        current        current  current\n"

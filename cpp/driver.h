@@ -136,8 +136,7 @@ void for_each_line(std::string_view text, F&& f) {
   }
 }
 // Reads fd to EOF in large blocks and calls f(line) for each line, in place (no copy per line).
-// `prefix`: bytes already read from fd, parsed first.
-void for_each_fd_line(int fd, const std::function<void(std::string_view)>& f, std::string prefix = {});
+void for_each_fd_line(int fd, const std::function<void(std::string_view)>& f);
 
 // The two header lines of VW's progress table, and one row.
 std::string progress_header();

@@ -86,16 +86,6 @@ class WeightTable {
   const float* data() const { return data_; }
   size_t size_floats() const { return static_cast<size_t>(rows_ << shift_); }
 
-  // Asks for 2 MiB pages for the part of the table not yet mapped (Linux's transparent huge pages;
-  // see advise_huge_pages in driver.cc for when). False where the system refuses or lacks them.
-  bool advise_huge_pages() {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    return data_ != nullptr && ::madvise(data_, bytes_, MADV_HUGEPAGE) == 0;
-#else
-    return false;
-#endif
-  }
-
   // Sets slot `slot` of every row to v (VW's initial_t for the adaptive slot).
   void fill_slot(uint32_t slot, float v) {
     const size_t s = stride();
