@@ -629,6 +629,9 @@ void Learner::prepare(Example& ex) const {
 }
 
 void Learner::prefetch_rows(const Example& ex) const {
+  // ':' interactions may be widened by a learning thread while this one only predicts (see
+  // score_const); a hint is not worth the lock.
+  if (wildcards_) return;
   const float* base = weights_.data();
   const uint32_t mask = weights_.mask();
   const uint32_t shift = weights_.stride_shift();
