@@ -224,7 +224,7 @@ class Runner {
     } else {
       o.output = learner_.predict_const(ex);
     }
-    shadow_and_signals(opt_, ex, o);
+    if (opt_.shadow != nullptr || opt_.signals != nullptr) shadow_and_signals(opt_, ex, o);
     ++result_.examples;
     if (opt_.audit_fd >= 0) {
       format_prediction(audit_buf_, o.prediction, ex.tag);  // VW audits the score before --link

@@ -94,9 +94,10 @@ inline void first_write(uint64_t* written, const float* base, float* w) {
   }
 }
 
-// An upper bound on the features map_features generates for ex (products of group sizes).
-inline size_t feature_bound(const Example& ex, const std::vector<Interaction>& interactions) {
-  size_t n = ex.num_linear_features();
+// An upper bound on the features map_features generates for ex (products of group sizes), given
+// its number of linear features.
+inline size_t feature_bound(const Example& ex, size_t linear, const std::vector<Interaction>& interactions) {
+  size_t n = linear;
   for (const Interaction& in : interactions) {
     size_t p = 1;
     for (unsigned char s : in) p *= ex.groups[s].size();
@@ -136,7 +137,8 @@ struct LearnRow {
 // contraction into the weights when loading, so only the sum is scaled).
 inline float gather(Learner& L, const Example& ex, uint32_t& num_features, bool testing = false) {
   FeatureBuffer& feats = L.scratch_;
-  FeatureRef* out = feats.reserve(feature_bound(ex, L.interactions_));
+  const size_t linear = ex.num_linear_features();
+  FeatureRef* out = feats.reserve(feature_bound(ex, linear, L.interactions_));
   WeightTable& W = L.weights_;
   HotRows* hot = L.hot_;
   const uint32_t offset = L.offset_;
@@ -159,7 +161,7 @@ inline float gather(Learner& L, const Example& ex, uint32_t& num_features, bool 
     }
   }
   feats.n = static_cast<size_t>(out - feats.buf.data());
-  num_features = static_cast<uint32_t>(ex.num_linear_features() + generated);
+  num_features = static_cast<uint32_t>(linear + generated);
   float raw = testing ? 0.f : ex.initial;
   if (L.cfg_.l1 > 0.f && !L.cfg_.ftrl) {
     const float g = static_cast<float>(L.state_.gravity);
