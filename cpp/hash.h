@@ -30,17 +30,15 @@ inline uint32_t murmur3_mix_block(uint32_t h, uint32_t k) {
   h = rotl32(h, 13);
   return h * 5 + 0xe6546b64u;
 }
-// The last (partial) block, read as one word whose bytes past len are masked off. A tail of no bytes
-// mixes in k = 0, which leaves h as it is, so no branch is needed for it.
-inline uint32_t murmur3_tail_and_finish(uint32_t h, const unsigned char* tail, size_t len) {
-  static constexpr uint32_t kTailMask[4] = {0u, 0xFFu, 0xFFFFu, 0xFFFFFFu};  // the len % 4 bytes
-  uint32_t k;
-  std::memcpy(&k, tail, 4);
-  k &= kTailMask[len & 3u];
+// The last (partial) block's bytes k, and the final avalanche. A tail of no bytes mixes in k = 0,
+// which leaves h as it is.
+inline uint32_t murmur3_mix_tail(uint32_t h, uint32_t k) {
   k *= 0xcc9e2d51u;
   k = rotl32(k, 15);
   k *= 0x1b873593u;
-  h ^= k;
+  return h ^ k;
+}
+inline uint32_t murmur3_finish(uint32_t h, size_t len) {
   h ^= static_cast<uint32_t>(len);
   h ^= h >> 16;
   h *= 0x85ebca6bu;
@@ -48,6 +46,13 @@ inline uint32_t murmur3_tail_and_finish(uint32_t h, const unsigned char* tail, s
   h *= 0xc2b2ae35u;
   h ^= h >> 16;
   return h;
+}
+// The last (partial) block read as one word whose bytes past len are masked off, then the finish.
+inline uint32_t murmur3_tail_and_finish(uint32_t h, const unsigned char* tail, size_t len) {
+  static constexpr uint32_t kTailMask[4] = {0u, 0xFFu, 0xFFFFu, 0xFFFFFFu};  // the len % 4 bytes
+  uint32_t k;
+  std::memcpy(&k, tail, 4);
+  return murmur3_finish(murmur3_mix_tail(h, k & kTailMask[len & 3u]), len);
 }
 inline uint32_t load32(const unsigned char* p) {
   uint32_t k;
@@ -67,22 +72,10 @@ inline uint32_t murmur3_x86_32(const void* data, size_t len, uint32_t seed) {
   switch (len & 3u) {
     case 3: k ^= static_cast<uint32_t>(tail[2]) << 16; [[fallthrough]];
     case 2: k ^= static_cast<uint32_t>(tail[1]) << 8; [[fallthrough]];
-    case 1:
-      k ^= tail[0];
-      k *= 0xcc9e2d51u;
-      k = rotl32(k, 15);
-      k *= 0x1b873593u;
-      h ^= k;
-      break;
+    case 1: k ^= tail[0]; break;
     default: break;
   }
-  h ^= static_cast<uint32_t>(len);
-  h ^= h >> 16;
-  h *= 0x85ebca6bu;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35u;
-  h ^= h >> 16;
-  return h;
+  return detail::murmur3_finish(detail::murmur3_mix_tail(h, k), len);
 }
 
 // murmur3_x86_32 with the tail read as one word: the 4 bytes at data + 4 * (len / 4) must be readable
