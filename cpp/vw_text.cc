@@ -162,6 +162,14 @@ const OneLetterNamespaces kOneLetter;
 // parse_vw_line then parses the whole line again with the general reader, which also words the
 // errors. So the fast path only has to agree with the general one on the lines it accepts.
 
+// The value of "[-]digits[.digits]" read as `whole` (all its digits, at most 7) with `num_dec` of
+// them after the point.
+inline float fast_value(uint32_t whole, int num_dec, bool neg) {
+  float v = static_cast<float>(whole);
+  if (num_dec > 0) v *= kPow10.neg[static_cast<size_t>(num_dec)];  // num_dec <= 7: in the table
+  return neg ? -v : v;
+}
+
 // A number "[-]digits[.digits]" of at most 7 digits that ends the token: the integer form of VW's
 // reader (see parse_vw_float). Returns false for anything else.
 inline bool fast_number(const char*& p, const char* end, float& out) {
@@ -179,9 +187,7 @@ inline bool fast_number(const char*& p, const char* end, float& out) {
   // VW's reader takes this form only before a space, a tab or the end; before anything else ('e',
   // '|', CR, junk) it calls strtof, which may round differently.
   if (q < end && *q != ' ' && *q != '\t') return false;
-  float v = static_cast<float>(whole);
-  if (num_dec > 0) v *= kPow10.neg[static_cast<size_t>(num_dec)];  // num_dec <= 7: in the table
-  out = neg ? -v : v;
+  out = fast_value(whole, num_dec, neg);
   p = q;
   return true;
 }
@@ -205,9 +211,7 @@ inline bool fast_number_before_stop(const char*& p, float& out) {
   }
   if (digits == 0 || digits > 7) return false;
   if (*q != ' ' && *q != '\t') return false;  // see fast_number
-  float v = static_cast<float>(whole);
-  if (num_dec > 0) v *= kPow10.neg[static_cast<size_t>(num_dec)];  // num_dec <= 7: in the table
-  out = neg ? -v : v;
+  out = fast_value(whole, num_dec, neg);
   p = q;
   return true;
 }
