@@ -192,8 +192,10 @@ class Runner {
     }
     ++line_no_;
     learner_.prepare(ex);
-    // One example in flight: this one's rows are prefetched while the previous one is learned.
-    learner_.prefetch_rows(ex);
+    // One example in flight: this one's rows are found and prefetched while the previous one is
+    // learned (learning then takes them from rows_ instead of walking the features again).
+    if (opt_.learn) learner_.map_rows(ex, rows_[next_]);
+    else learner_.prefetch_rows(ex);
     flush();
     pending_ = true;
     next_ ^= 1u;
@@ -215,7 +217,7 @@ class Runner {
     if (opt_.names != nullptr) opt_.names->record(learner_, ex);
     Outcome o;
     if (opt_.learn || opt_.account) {
-      o = process_example(learner_, stats_, ex, opt_.learn);
+      o = process_example(learner_, stats_, ex, opt_.learn, &rows_[next_ ^ 1u]);
       if (hot_ != nullptr && ++since_fold_ == fold_period_) {
         hot_->fold();
         since_fold_ = 0;
@@ -261,6 +263,7 @@ class Runner {
   Stats& stats_;
   const RunOptions& opt_;
   Example ex_[2];        // the example being parsed and the one in flight (see line())
+  MappedRows rows_[2];   // their rows, when learning (Learner::map_rows)
   unsigned next_ = 0;    // ex_[next_] takes the next line
   bool pending_ = false; // ex_[next_ ^ 1] is parsed, not yet learned
   RunResult result_;
@@ -501,7 +504,7 @@ class Workers {
   // After the threads have joined: the hot rows' last changes, then the online states.
   void absorb() {
     for (const auto& h : hots_) {
-      if (h) h->fold();
+      if (h) h->fold(true);
     }
     for (const auto& w : copies_) model_.absorb(*w, start_);
   }
@@ -724,9 +727,9 @@ const char* parallel_blocker(const Learner& learner, const RunOptions& opt) {
   return nullptr;
 }
 
-Outcome process_example(Learner& learner, Stats& stats, Example& ex, bool learn) {
+Outcome process_example(Learner& learner, Stats& stats, Example& ex, bool learn, MappedRows* rows) {
   count_label(stats, ex.label);
-  const Outcome o = learn ? learner.learn(ex) : learner.predict(ex);
+  const Outcome o = learn ? learner.learn(ex, rows) : learner.predict(ex);
   const float w = ex.weight;
   if (ex.labelled()) {
     stats.weighted_labeled_examples += w;

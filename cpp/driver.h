@@ -120,7 +120,7 @@ struct CsrInput {
 RunResult run_csr(Learner& learner, Stats& stats, const CsrInput& in, const RunOptions& opt);
 
 // One example through the learner, with the statistics VW keeps. Returns the prediction.
-Outcome process_example(Learner& learner, Stats& stats, Example& ex, bool learn);
+Outcome process_example(Learner& learner, Stats& stats, Example& ex, bool learn, MappedRows* rows = nullptr);
 
 // Writes all of buf to fd (retrying short writes), then clears it; IoError if it cannot.
 void write_all(int fd, std::string& buf);

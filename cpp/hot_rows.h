@@ -76,10 +76,13 @@ class HotRows {
   float* redirect(uint32_t r, float* row) { return lookup()(r, row); }
 
   // Folds what this worker learned in its hot rows since the last fold into the shared rows and
-  // refreshes the private copies with what the other workers folded in meanwhile.
-  void fold() {
+  // refreshes the private copies with what the other workers folded in meanwhile. A row is folded
+  // when it was looked up since the last fold, or with `all`. A row looked up just before a fold
+  // and learned in just after it (the driver maps one example ahead) is folded the next time it is
+  // looked up; the last fold of a run takes every row, so nothing is left behind.
+  void fold(bool all = false) {
     for (size_t n = 0; n < touched_.size(); ++n) {
-      if (touched_[n] == 0u) continue;
+      if (touched_[n] == 0u && !all) continue;
       touched_[n] = 0u;
       float* loc = local_.data() + n * stride_;
       float* base = base_.data() + n * stride_;

@@ -131,37 +131,55 @@ struct LearnRow {
   }
 };
 
-// Resolves every feature of ex to its row (prefetching it) and returns the raw score
+// Resolves every feature of ex to the row learning updates (prefetching it) into `into`; returns
+// the number of features (linear + generated).
+inline uint32_t map_learn_rows(Learner& L, const Example& ex, FeatureBuffer& into) {
+  const size_t linear = ex.num_linear_features();
+  FeatureRef* out = into.reserve(feature_bound(ex, linear, L.interactions_));
+  WeightTable& W = L.weights_;
+  HotRows* hot = L.hot_;
+  size_t generated = 0;
+  if (L.written_.empty()) L.written_.assign((W.size_floats() >> 10) / 64 + 1, 0u);
+  if (hot != nullptr) {
+    const LearnRow<true> map{W.data(), L.written_.data(), hot->lookup(), W.mask(), W.stride_shift(), L.offset_};
+    out = map_features(ex, L.interactions_, &L.cfg_.ignore_linear, out, map, generated);
+  } else {
+    const LearnRow<false> map{W.data(), L.written_.data(), {}, W.mask(), W.stride_shift(), L.offset_};
+    out = map_features(ex, L.interactions_, &L.cfg_.ignore_linear, out, map, generated);
+  }
+  into.n = static_cast<size_t>(out - into.buf.data());
+  return static_cast<uint32_t>(linear + generated);
+}
+
+// Resolves every feature of ex to its row (prefetching it; taken from `rows` when map_rows made
+// them for this learner as it is) and returns the raw score
 // (initial + sum of w*x, with L1 truncation and L2 contraction as VW's predict applies them:
 // while training VW scales initial + sum by the contraction; testing (-t), it has folded the
 // contraction into the weights when loading, so only the sum is scaled).
-inline float gather(Learner& L, const Example& ex, uint32_t& num_features, bool testing = false) {
+inline float gather(Learner& L, const Example& ex, uint32_t& num_features, MappedRows* rows, bool testing = false) {
   FeatureBuffer& feats = L.scratch_;
-  const size_t linear = ex.num_linear_features();
-  FeatureRef* out = feats.reserve(feature_bound(ex, linear, L.interactions_));
-  WeightTable& W = L.weights_;
-  HotRows* hot = L.hot_;
-  const uint32_t offset = L.offset_;
-  size_t generated = 0;
   if (testing) {
-    generated = for_each_feature(ex, L.interactions_, &L.cfg_.ignore_linear, [&](float x, uint32_t i) {
+    const size_t linear = ex.num_linear_features();
+    FeatureRef* out = feats.reserve(feature_bound(ex, linear, L.interactions_));
+    WeightTable& W = L.weights_;
+    HotRows* hot = L.hot_;
+    const uint32_t offset = L.offset_;
+    const size_t generated = for_each_feature(ex, L.interactions_, &L.cfg_.ignore_linear, [&](float x, uint32_t i) {
       float* w = W.row(i + offset);
       if (hot != nullptr) w = hot->redirect((i + offset) & W.mask(), w);
       __builtin_prefetch(w, 1, 3);
       *out++ = {w, x};
     });
+    feats.n = static_cast<size_t>(out - feats.buf.data());
+    num_features = static_cast<uint32_t>(linear + generated);
+  } else if (rows != nullptr && rows->base == L.weights_.data() && rows->hot == L.hot_ && rows->offset == L.offset_) {
+    std::swap(feats.buf, rows->refs.buf);  // (the runner's buffer keeps ours for its next example)
+    feats.n = rows->refs.n;
+    num_features = rows->num_features;
+    rows->base = nullptr;
   } else {
-    if (L.written_.empty()) L.written_.assign((W.size_floats() >> 10) / 64 + 1, 0u);
-    if (hot != nullptr) {
-      const LearnRow<true> map{W.data(), L.written_.data(), hot->lookup(), W.mask(), W.stride_shift(), offset};
-      out = map_features(ex, L.interactions_, &L.cfg_.ignore_linear, out, map, generated);
-    } else {
-      const LearnRow<false> map{W.data(), L.written_.data(), {}, W.mask(), W.stride_shift(), offset};
-      out = map_features(ex, L.interactions_, &L.cfg_.ignore_linear, out, map, generated);
-    }
+    num_features = map_learn_rows(L, ex, feats);
   }
-  feats.n = static_cast<size_t>(out - feats.buf.data());
-  num_features = static_cast<uint32_t>(linear + generated);
   float raw = testing ? 0.f : ex.initial;
   if (L.cfg_.l1 > 0.f && !L.cfg_.ftrl) {
     const float g = static_cast<float>(L.state_.gravity);
@@ -188,7 +206,7 @@ inline void advance_clock(OnlineState& st, const Example& ex) {
 
 // The per-example update: VW's gd::learn for one (loss, adaptive, normalized, sqrt_rate).
 template <class Loss, bool Adaptive, bool Normalized, bool SqrtRate>
-Outcome learn_gd(Learner& L, Example& ex) {
+Outcome learn_gd(Learner& L, Example& ex, MappedRows* rows) {
   using S = Slots<Adaptive, Normalized>;
   OnlineState& st = L.state_;
   const Config& cfg = L.cfg_;
@@ -197,7 +215,7 @@ Outcome learn_gd(Learner& L, Example& ex) {
   L.observe_namespaces(ex);
   Outcome out;
   const FeatureBuffer& feats = L.scratch_;
-  const float pred = finalize_prediction(st, gather(L, ex, out.num_features));
+  const float pred = finalize_prediction(st, gather(L, ex, out.num_features, rows));
   out.prediction = pred;
   out.output = output_of(cfg, pred);
   const float weight = ex.weight;
@@ -328,13 +346,13 @@ Outcome learn_gd(Learner& L, Example& ex) {
 // FTRL-Proximal (McMahan et al., KDD 2013) as VW's --ftrl implements it: per coordinate,
 // z += g - sigma * w, n += g^2, w = 0 if |z| <= l1, else -(z - sign(z) l1) / (l2 + (beta + sqrt n) / alpha).
 template <class Loss>
-Outcome learn_ftrl(Learner& L, Example& ex) {
+Outcome learn_ftrl(Learner& L, Example& ex, MappedRows* rows) {
   OnlineState& st = L.state_;
   const Config& cfg = L.cfg_;
   const Loss loss = make_loss<Loss>(cfg);
   L.observe_namespaces(ex);
   Outcome out;
-  const float raw = gather(L, ex, out.num_features);
+  const float raw = gather(L, ex, out.num_features, rows);
   // VW's FTRL does not return its prediction from learn, so VW predicts first (reporting the score
   // clamped to the labels seen before this one) and then learns (widening the range with this
   // label, and computing the loss and gradient on the score clamped to the new range).
@@ -378,13 +396,13 @@ Outcome learn_ftrl(Learner& L, Example& ex) {
 // The perceptron and passive-aggressive rules, as river implements them: the constant feature is
 // the intercept (updated with the same step, left out of ||x||^2), and predictions are not clamped.
 template <class Loss>
-Outcome learn_classic(Learner& L, Example& ex) {
+Outcome learn_classic(Learner& L, Example& ex, MappedRows* rows) {
   OnlineState& st = L.state_;
   const Config& cfg = L.cfg_;
   const Loss loss = make_loss<Loss>(cfg);
   L.observe_namespaces(ex);
   Outcome out;
-  float raw = gather(L, ex, out.num_features);
+  float raw = gather(L, ex, out.num_features, rows);
   if (std::isnan(raw)) raw = 0.f;
   out.prediction = raw;
   out.output = output_of(cfg, raw);
@@ -630,6 +648,15 @@ void Learner::prepare(Example& ex) const {
   ex.finish(cfg_.constant);
 }
 
+void Learner::map_rows(const Example& ex, MappedRows& rows) {
+  rows.base = nullptr;
+  if (wildcards_) return;  // learning ex may widen the interactions first
+  rows.num_features = map_learn_rows(*this, ex, rows.refs);
+  rows.base = weights_.data();
+  rows.hot = hot_;
+  rows.offset = offset_;
+}
+
 void Learner::prefetch_rows(const Example& ex) const {
   // ':' interactions may be widened by a learning thread while this one only predicts (see
   // score_const); a hint is not worth the lock.
@@ -646,7 +673,7 @@ void Learner::prefetch_rows(const Example& ex) const {
 Outcome Learner::predict(Example& ex) {
   observe_namespaces(ex);
   Outcome out;
-  const float pred = finalize_prediction(state_, gather(*this, ex, out.num_features, true));
+  const float pred = finalize_prediction(state_, gather(*this, ex, out.num_features, nullptr, true));
   out.prediction = pred;
   out.output = output_of(cfg_, pred);
   if (ex.labelled() && ex.weight > 0.f) {

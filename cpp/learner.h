@@ -102,9 +102,23 @@ struct FeatureBuffer {
   }
 };
 
-class Learner;
 class HotRows;
-using ExampleFn = Outcome (*)(Learner&, Example&);
+
+// An example's features resolved to their weight rows ahead of its update (Learner::map_rows): the
+// driver maps the next line while the current one is learned, so the rows of a large table arrive
+// meanwhile, and the update does not walk the features a second time to find them.
+struct MappedRows {
+  FeatureBuffer refs;
+  uint32_t num_features = 0;
+  // What the rows were mapped for; learn() uses them only if the learner still matches (a swap or
+  // a reset between the two calls replaces the table), else it maps the example itself.
+  const float* base = nullptr;  // nullptr: nothing mapped
+  const HotRows* hot = nullptr;
+  uint32_t offset = 0;
+};
+
+class Learner;
+using ExampleFn = Outcome (*)(Learner&, Example&, MappedRows*);
 
 class Learner {
  public:
@@ -124,9 +138,14 @@ class Learner {
   // Asks the memory system for the weight rows ex will touch (a hint: changes nothing). Issued one
   // example ahead, the row misses of a large table overlap with the learning of the previous one.
   void prefetch_rows(const Example& ex) const;
+  // Resolves ex's features to the rows learn() will update (prefetching them, and writing first
+  // to pages new to this learner): what prefetch_rows does, kept for learn(ex, &rows). Maps nothing
+  // for ':' interactions, which learning ex may widen.
+  void map_rows(const Example& ex, MappedRows& rows);
   // Learn from ex (when it has a label and positive weight; otherwise only predict). Returns the
-  // prediction made before the update.
-  Outcome learn(Example& ex) { return learn_fn_(*this, ex); }
+  // prediction made before the update. `rows`, if given, is what map_rows(ex, rows) produced for
+  // this very example (it is consumed).
+  Outcome learn(Example& ex, MappedRows* rows = nullptr) { return learn_fn_(*this, ex, rows); }
   // Predict without changing anything but the clock (VW advances t on test examples too).
   Outcome predict(Example& ex);
   // Pure prediction (the reported output): no state change at all; safe for concurrent readers.
