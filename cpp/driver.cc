@@ -603,9 +603,17 @@ inline bool csr_row_ok(const CsrInput& in, size_t r) {
   return true;
 }
 
+// What a CSR run reuses from row to row: the row being filled and the one in flight, with their
+// mapped weight rows (see Runner::line: the same one-ahead scheme).
+struct CsrScratch {
+  Example ex[2];
+  MappedRows rows[2];
+};
+
 // A run over rows [begin, end) on one learner (a worker's or the model's own).
 void csr_block(Learner& learner, Stats& stats, const CsrInput& in, const RunOptions& opt, size_t begin, size_t end,
-               Example& ex, RunResult& res, HotRows* hot = nullptr) {
+               CsrScratch& scratch, RunResult& res, HotRows* hot = nullptr) {
+  Example& ex = scratch.ex[0];
   if (!opt.learn && !opt.account && opt.signals == nullptr && opt.every == 0 && learner.sparse_predict_ok()) {
     // Pure predictions: straight from the arrays, the next row's weights prefetched meanwhile.
     const WeightTable& W = learner.weights();
@@ -631,9 +639,34 @@ void csr_block(Learner& learner, Stats& stats, const CsrInput& in, const RunOpti
     res.lines += end - begin;
     return;
   }
+  // Learning (or accounting): one row in flight, its weight rows found and prefetched while the
+  // row before it is learned.
+  const bool mapping = opt.learn;
+  size_t pending = end;  // the row in flight (end: none), in scratch slot pending_slot
+  unsigned pending_slot = 0;
+  auto settle = [&]() {
+    if (pending == end) return;
+    const size_t r = pending;
+    Example& e = scratch.ex[pending_slot];
+    pending = end;
+    if (opt.learn || opt.account) learner.observe_namespaces(e);
+    Outcome o;
+    if (opt.learn || opt.account) o = process_example(learner, stats, e, opt.learn, &scratch.rows[pending_slot]);
+    else o.output = learner.predict_const(e);
+    if (hot != nullptr && (res.examples % kFoldPeriod == 0 || (res.examples < 8 * kFoldPeriod && res.examples % kFirstFold == 0))) {
+      hot->fold();  // often while the weights move fastest, then every kFoldPeriod
+    }
+    shadow_and_signals(opt, e, o);
+    if (in.predictions != nullptr) in.predictions[r] = o.output;
+    ++res.examples;
+    if (opt.every != 0 && res.examples % opt.every == 0 && opt.hook) opt.hook(res.examples);
+  };
+  unsigned slot = 0;
   for (size_t r = begin; r < end; ++r) {
-    const std::string err = csr_row(in, r, ex);
+    Example& e = scratch.ex[slot];
+    const std::string err = csr_row(in, r, e);
     if (!err.empty()) {
+      settle();  // the rows before a bad one are learned first (strict stops after them)
       const std::string msg = "row " + std::to_string(r) + ": " + err;
       if (opt.strict) throw StrictParseError(msg);
       ++res.bad_lines;
@@ -642,19 +675,15 @@ void csr_block(Learner& learner, Stats& stats, const CsrInput& in, const RunOpti
       if (in.predictions != nullptr) in.predictions[r] = std::numeric_limits<float>::quiet_NaN();
       continue;
     }
-    learner.prepare(ex);
-    if (opt.learn || opt.account) learner.observe_namespaces(ex);
-    Outcome o;
-    if (opt.learn || opt.account) o = process_example(learner, stats, ex, opt.learn);
-    else o.output = learner.predict_const(ex);
-    if (hot != nullptr && (res.examples % kFoldPeriod == 0 || (res.examples < 8 * kFoldPeriod && res.examples % kFirstFold == 0))) {
-      hot->fold();  // often while the weights move fastest, then every kFoldPeriod
-    }
-    shadow_and_signals(opt, ex, o);
-    if (in.predictions != nullptr) in.predictions[r] = o.output;
-    ++res.examples;
-    if (opt.every != 0 && res.examples % opt.every == 0 && opt.hook) opt.hook(res.examples);
+    learner.prepare(e);
+    if (mapping) learner.map_rows(e, scratch.rows[slot]);
+    else learner.prefetch_rows(e);
+    settle();
+    pending = r;
+    pending_slot = slot;
+    slot ^= 1u;
   }
+  settle();
   res.lines += end - begin;
 }
 
@@ -666,8 +695,8 @@ RunResult run_csr(Learner& learner, Stats& model_stats, const CsrInput& in, cons
   Stats& stats = opt.learn || opt.account ? model_stats : unused;
   RunResult result;
   if (opt.threads <= 1 || parallel_blocker(learner, opt) != nullptr || in.rows < 2 * 4096) {
-    Example ex;
-    csr_block(learner, stats, in, opt, 0, in.rows, ex, result);
+    CsrScratch scratch;
+    csr_block(learner, stats, in, opt, 0, in.rows, scratch, result);
     return result;
   }
   constexpr size_t kRows = 4096;
@@ -686,12 +715,12 @@ RunResult run_csr(Learner& learner, Stats& model_stats, const CsrInput& in, cons
     Learner& w = workers[i];
     Stats local;
     RunResult part;
-    Example ex;
+    CsrScratch scratch;
     try {
       for (;;) {
         const size_t b = next.fetch_add(kRows, std::memory_order_relaxed);
         if (b >= in.rows || stop.load(std::memory_order_relaxed)) break;
-        csr_block(w, local, in, opt, b, std::min(b + kRows, in.rows), ex, part, workers.hot(i));
+        csr_block(w, local, in, opt, b, std::min(b + kRows, in.rows), scratch, part, workers.hot(i));
       }
     } catch (...) {
       stop.store(true, std::memory_order_relaxed);
