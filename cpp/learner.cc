@@ -238,6 +238,21 @@ Outcome learn_gd(Learner& L, Example& ex, MappedRows* rows) {
           for (const FeatureRef& f : feats) {
             float* w = f.w;
             float x = f.x;
+            float nx = 0.f;
+            if constexpr (Normalized) nx = load_w(w + S::normalized);
+            if constexpr (Adaptive && Normalized && SqrtRate) {
+              // A binary feature whose normalizer is already 1 (most features of a click log):
+              // x2, x2 / nx^2 and 1 / nx are exactly 1, so this is the general step below, bit for bit.
+              if (x == 1.f && nx == 1.f) {
+                const float g2 = load_w(w + S::adaptive) + grad_squared;
+                store_w(w + S::adaptive, g2);
+                const float rate = inv_sqrt(g2);
+                store_w(w + S::spare, rate);
+                norm_x += 1.f;
+                ppu += rate;
+                continue;
+              }
+            }
             float x2 = x * x;
             if (x2 < kX2Min) [[unlikely]] {
               x = x > 0.f ? kXMin : -kXMin;
@@ -249,10 +264,8 @@ Outcome learn_gd(Learner& L, Example& ex, MappedRows* rows) {
               g2 = load_w(w + S::adaptive) + grad_squared * x2;
               store_w(w + S::adaptive, g2);
             }
-            float nx = 0.f;
             if constexpr (Normalized) {
               const float x_abs = std::fabs(x);
-              nx = load_w(w + S::normalized);
               if (x_abs > nx) [[unlikely]] {
                 if (nx > 0.f) {
                   if constexpr (SqrtRate) {
