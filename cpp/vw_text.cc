@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 
 #include "hash.h"
 
@@ -66,15 +65,18 @@ inline Decimal read_decimal(const char* q, const char* end) {
 // (':'), 4 is a digit, 8 is a byte VW's hasher would trim (other control characters).
 struct ByteClass {
   std::array<uint8_t, 256> c{};
+  std::array<bool, 256> separator{};  // space and tab: one lookup where two compares cost six instructions
   ByteClass() {
     for (int b = 0; b <= 0x20; ++b) c[static_cast<size_t>(b)] = 8;
     for (unsigned char b : {' ', '\t', '|', '\r'}) c[b] = 1;
     c[':'] = 2;
     for (int b = '0'; b <= '9'; ++b) c[static_cast<size_t>(b)] = 4;
+    separator[' '] = separator['\t'] = true;
   }
 };
 const ByteClass kClass;
 inline uint8_t byte_class(char ch) { return kClass.c[static_cast<unsigned char>(ch)]; }
+inline bool is_separator(char ch) { return kClass.separator[static_cast<unsigned char>(ch)]; }
 
 // Characters that end a feature name or value.
 inline bool ends_token(const char* p, const char* end) { return p >= end || byte_class(*p) == 1; }
@@ -214,109 +216,83 @@ inline bool fast_number_before_stop(const char*& p, float& out) {
   return true;
 }
 
-// ---- the line's token boundaries ----
-// The fast path classifies the line's body (from its first '|' on) once, 16 bytes at a time: a byte
-// "stops" a token when it is 0x00..0x20 (space, tab, CR and the other control bytes), '|' or ':'.
-// The body is then runs of stop bytes and runs of other bytes (tokens: namespace names, feature
-// names, values), and one bit mask per 64 bytes marks where a run of one kind gives way to the
-// other. Walking those marks with a count of trailing zeros gives each token's start and end in a
-// few instructions, with no end checks: bytes from the body's end on count as stop bytes, and one
-// more mark is set past the end, so the walk always finds a next "token start", and a token start
-// found to lie beyond the end says the body has no more tokens.
-//
-// Marks alternate: token start, token end, token start, ... (position 0 is the '|', a stop byte).
-// A start found past the end lies at least two bytes past it, so `start == end + 1` (one stop byte
-// between two tokens: the usual ' ' or ':') always means both lie in the body.
-inline size_t transition_words(size_t n) { return (n + 2) / 64 + 1; }
+// Scans a feature name (up to space, tab, '|', CR or ':') and hashes it as hash_string would, a byte
+// at a time. Returns false at a control byte (hash_string's trimming) or an empty name.
+inline bool fast_name(const char*& p, const char* end, uint32_t seed, uint32_t& hash) {
+  const char* start = p;
+  bool digits_only = true;
+  while (p < end) {
+    const uint8_t k = byte_class(*p);
+    if (k & 3) break;
+    if (k == 8) return false;
+    if (k != 4) digits_only = false;
+    ++p;
+  }
+  const size_t len = static_cast<size_t>(p - start);
+  if (len == 0) return false;
+  if (digits_only) hash = hash_string(std::string_view(start, len), seed);
+  else if (static_cast<size_t>(end - start) >= (len & ~size_t{3}) + 4) hash = murmur3_x86_32_tail_word(start, len, seed);
+  else hash = murmur3_x86_32(start, len, seed);
+  return true;
+}
 
 #if defined(__SSE2__) && !defined(WABBIT_SCALAR)
-// The stop bytes among the 16 at q, as bits.
-inline uint64_t stop_bits(const char* q) {
-  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-  // bytes 0x00..0x20 (unsigned: min(v, 0x20) == v), '|' and ':'
-  const __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x20)), v);
-  const __m128i st = _mm_or_si128(low, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('|')), _mm_cmpeq_epi8(v, _mm_set1_epi8(':'))));
-  return static_cast<uint32_t>(_mm_movemask_epi8(st));
+// Which of the 16 bytes are ASCII digits, as a bit mask: (v - '0') as unsigned <= 9.
+inline unsigned digit_mask(__m128i v) {
+  const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(d, _mm_set1_epi8(9)), _mm_set1_epi8(9))));
 }
 #endif
 
-// Fills out[0 .. transition_words(n)) with the marks of the body [b, b + n), which ends where its
-// line ends, a line of `line_size` bytes. 16-byte loads stay inside the line: the last partial chunk
-// is read as the line's last 16 bytes, shifted, or (in a line shorter than 16 bytes) copied first.
-inline void find_transitions(const char* b, size_t n, [[maybe_unused]] size_t line_size, uint64_t* out) {
-  uint64_t* const first = out;
-  uint64_t carry = 1;  // the byte before the body (the '|' itself, for the first mark) is a stop
-  auto emit = [&out, &carry](uint64_t s) {
-    *out++ = s ^ ((s << 1) | carry);
-    carry = s >> 63;
-  };
-  size_t off = 0;
+// Reads one feature, "name" or "name:value", at p (the name's first byte, not a separator) as
+// fast_name and fast_number would, and leaves p after it. When 16 bytes from p lie in the line and
+// the name ends among them, one 16-byte load finds the name's end, tells a digits-only name, and
+// usually finds and checks the value too; anything unusual in the value goes to fast_number.
+inline bool fast_feature(const char*& p, const char* end, uint32_t seed, uint32_t& index, float& x) {
 #if defined(__SSE2__) && !defined(WABBIT_SCALAR)
-  for (; n - off >= 64; off += 64) {
-    emit(stop_bits(b + off) | stop_bits(b + off + 16) << 16 | stop_bits(b + off + 32) << 32 | stop_bits(b + off + 48) << 48);
-  }
-  uint64_t s = 0;
-  unsigned j = 0;
-  for (; n - off >= 16; off += 16, j += 16) s |= stop_bits(b + off) << j;
-  if (off < n) {
-    const unsigned r = static_cast<unsigned>(n - off);  // 1..15 bytes left
-    uint64_t cs;
-    if (line_size >= 16) {
-      cs = stop_bits(b + n - 16) >> (16 - r);
-    } else {
-      char buf[16] = {};
-      std::memcpy(buf, b + off, r);
-      cs = stop_bits(buf);
+  if (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    // bytes 0x00..0x20 (unsigned: min(v, 0x20) == v), '|' and ':' stop a name or a value
+    const __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x20)), v);
+    const __m128i stop = _mm_or_si128(low, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('|')), _mm_cmpeq_epi8(v, _mm_set1_epi8(':'))));
+    const unsigned smask = static_cast<unsigned>(_mm_movemask_epi8(stop));
+    if (smask != 0u) {
+      const unsigned len = static_cast<unsigned>(__builtin_ctz(smask));
+      const char after_name = p[len];
+      if (len == 0 || byte_class(after_name) == 8) return false;
+      // Most names start with a letter: then they are not all digits and the digit mask can wait.
+      if (!is_digit(*p)) {
+        index = murmur3_x86_32_short(p, len, seed);  // len < 16: the tail word is among the 16 bytes
+      } else {
+        const unsigned name_bits = (1u << len) - 1u;
+        if ((digit_mask(v) & name_bits) != name_bits) {
+          index = murmur3_x86_32_short(p, len, seed);
+        } else {  // digits only: hash_string's value plus seed (mod 2^32, as its size_t sum is truncated)
+          uint32_t number = 0;
+          for (unsigned k = 0; k < len; ++k) number = number * 10u + static_cast<uint32_t>(p[k] - '0');
+          index = number + seed;
+        }
+      }
+      if (after_name != ':') {
+        x = 1.f;
+        p += len;
+        return true;
+      }
+      // The value: when a stop byte follows it among the 16 bytes, its digits need no end checks.
+      const unsigned vs = len + 1;
+      p += vs;
+      if ((smask >> vs) != 0u) return fast_number_before_stop(p, x);  // (none when vs == 16)
+      return fast_number(p, end, x);
     }
-    s |= cs << j;
   }
-#else
-  for (; n - off >= 64; off += 64) {
-    uint64_t s = 0;
-    for (unsigned k = 0; k < 64; ++k) s |= static_cast<uint64_t>(byte_class(b[off + k]) & 11u ? 1u : 0u) << k;
-    emit(s);
-  }
-  uint64_t s = 0;
-  for (unsigned k = 0; off + k < n; ++k) s |= static_cast<uint64_t>(byte_class(b[off + k]) & 11u ? 1u : 0u) << k;
 #endif
-  emit(s | ~uint64_t{0} << (n & 63u));  // from the end on, every byte is a stop
-  uint64_t* const last = first + transition_words(n) - 1;
-  while (out <= last) emit(~uint64_t{0});
-  *last |= uint64_t{1} << 63;  // the start past the end (at least n + 2)
-}
-
-// Walks the marks in order.
-class Transitions {
- public:
-  explicit Transitions(const uint64_t* words) : words_(words), bits_(*words) {}
-  size_t next() {
-    while (bits_ == 0u) {
-      bits_ = *++words_;
-      base_ += 64;
-    }
-    const size_t k = base_ + static_cast<unsigned>(__builtin_ctzll(bits_));  // (unsigned: no sign extension)
-    bits_ &= bits_ - 1u;
-    return k;
+  if (!fast_name(p, end, seed, index)) return false;
+  x = 1.f;
+  if (p < end && *p == ':') {
+    ++p;
+    return fast_number(p, end, x);
   }
-
- private:
-  const uint64_t* words_;
-  uint64_t bits_;
-  size_t base_ = 0;
-};
-
-// A feature name's index, as hash_string would give it: the name [s, s + len) has no byte the
-// hasher trims (control bytes end tokens), and `room` bytes from s lie in the line.
-inline uint32_t hash_name(const char* s, size_t len, size_t room, uint32_t seed) {
-  if (is_digit(*s)) {  // digits only: hash_string's value plus seed (mod 2^32, as its size_t sum is truncated)
-    uint32_t number = 0;
-    size_t k = 0;
-    for (; k < len && is_digit(s[k]); ++k) number = number * 10u + static_cast<uint32_t>(s[k] - '0');
-    if (k == len) return number + seed;
-  }
-  if (len < 16 && room >= 16) return murmur3_x86_32_short(s, len, seed);  // one test for the usual case
-  if (len < 16 ? (len & 12u) + 4 <= room : (len & ~size_t{3}) + 4 <= room) return murmur3_x86_32_tail_word(s, len, seed);
-  return murmur3_x86_32(s, len, seed);
+  return true;
 }
 
 // Appends features to a FeatureGroup through raw pointers: a feature is two stores, a bump and one
@@ -375,82 +351,37 @@ bool parse_vw_line_fast(std::string_view line, Example& ex) {
     if (p == end || *p != '|') return false;
     ex.label = y;
   }
-  // From here on, positions count from the first '|' (b), and the marks say where tokens lie.
-  const char* const b = p;
-  const size_t n = static_cast<size_t>(end - b);
-  constexpr size_t kStackWords = 64;  // bodies up to 4 KiB; longer ones keep their marks on the heap
-  uint64_t stack_words[kStackWords];
-  std::unique_ptr<uint64_t[]> heap_words;
-  uint64_t* words = stack_words;
-  if (transition_words(n) > kStackWords) {
-    heap_words.reset(new uint64_t[transition_words(n)]);
-    words = heap_words.get();
-  }
-  find_transitions(b, n, line.size(), words);
-  Transitions marks(words);
-
-  size_t bar = 0;          // a '|'
-  size_t s = marks.next();  // the next token's start
-  for (;;) {
-    // A namespace name is a token right after the '|'; the stop bytes after it (or after the '|')
-    // decide what follows: separators then features, '|', CR, the end; ':' (a scale) and control
-    // bytes are for the general reader.
+  while (p < end && *p == '|') {
+    ++p;
     unsigned char slot = ' ';
     uint32_t ns_hash = 0;
-    size_t e = bar + 1;  // where the run of stop bytes after the namespace's name begins
-    if (s == e) {
-      e = marks.next();
-      slot = static_cast<unsigned char>(b[s]);
-      const size_t len = e - s;
-      ns_hash = len == 1 ? kOneLetter.hash[slot] : hash_namespace(std::string_view(b + s, len));
-      s = marks.next();
+    if (p < end && byte_class(*p) != 1) {
+      const char* name_start = p;
+      while (p < end && (byte_class(*p) & ~4) == 0) ++p;  // letters, digits and other plain bytes
+      if (p < end && byte_class(*p) != 1) return false;  // a scale, a control byte
+      if (p == name_start) return false;
+      slot = static_cast<unsigned char>(*name_start);
+      const size_t n = static_cast<size_t>(p - name_start);
+      ns_hash = n == 1 ? kOneLetter.hash[slot] : hash_namespace(std::string_view(name_start, n));
     }
     FeatureGroup& g = ex.groups[slot];
     // Features are committed (and the slot listed) only when the namespace has been read through;
     // if this path gives up half-way, the group is as it was.
     const bool was_empty = g.empty();
     Appender out(g);
-    size_t q = e;  // the first byte of the run that is not a separator
-    while (q < n && (b[q] == ' ' || b[q] == '\t')) ++q;
-    if (q == s) {  // separators, then a token: features (q > e here, as b[e] is a stop byte)
-      for (;;) {
-        const size_t a = s;  // a feature's name [a, e)
-        e = marks.next();
-        s = marks.next();
-        const uint32_t index = hash_name(b + a, e - a, n - a, ns_hash);
-        if (s == e + 1) {  // one stop byte, then the next token (the usual case)
-          if (b[e] == ' ') {
-            out.push(index, 1.f);
-            continue;
-          }
-          if (b[e] == ':') {
-            // The value is the token [s, e). Before the end, the stop byte after it (neither a digit
-            // nor '.') ends the digit loops; the number must reach it and it must be a separator.
-            const char* v = b + s;
-            e = marks.next();
-            s = marks.next();
-            float x;
-            if (e < n ? !fast_number_before_stop(v, x) : !fast_number(v, end, x)) return false;
-            if (x != 0.f) out.push(index, x);  // a value of 0 drops the feature
-            if (s == e + 1 && b[e] == ' ') continue;
-          } else {
-            out.push(index, 1.f);  // (dropped with the group if what follows the name is not plain)
-          }
-        } else {
-          out.push(index, 1.f);
-        }
-        q = e;
-        while (q < n && (b[q] == ' ' || b[q] == '\t')) ++q;
-        if (q != s) break;
-      }
+    while (p < end && is_separator(*p)) {
+      ++p;
+      if (p == end || byte_class(*p) == 1) continue;
+      uint32_t index;
+      float x;
+      if (!fast_feature(p, end, ns_hash, index, x)) return false;
+      if (x != 0.f) out.push(index, x);  // a value of 0 drops the feature
     }
     out.commit();
     if (was_empty && !g.empty()) ex.order.push_back(slot);
-    // q: the end, or a stop byte that is not a separator
-    if (q == n) return true;
-    if (b[q] != '|') return b[q] == '\r' && q + 1 == n;  // else the general reader (and its errors)
-    bar = q;
+    if (p < end && *p != '|') break;
   }
+  return p == end || (*p == '\r' && p + 1 == end);  // else the general reader (and its errors)
 }
 
 namespace {
