@@ -60,7 +60,42 @@ EDGE_CASES = [
     b"1 |u a:99999999999999999999999999999999999999999",
     b"1 |u a:1e39",
     b"0 |u a:0.0000000",
+    # one-digit labels and one-letter namespaces (read without the general loops)
+    b"-0 |u a", b"5 |u a", b"-9 |a b", b"0 |", b"1 |u", b"1 |  a", b"-1 ||u a", b"7 |7 a",
+    b"1 |\xc3 a", b"1 |\x7f a", b"1 |u\ta", b"1 |:a", b"1 |u:", b"-1 |\x01 a", b"1  |u a", b"-- |u a",
+    b"-x |u a", b"1x |u a", b"1 x|u a", b"1 |", b"-1 |", b"1 |u |", b"1 |u  ",
 ]
+
+
+def _boundary_cases() -> list[bytes]:
+    """Lines whose tokens start, end or break at 16- and 64-byte steps from the line's start or its
+    first '|', and short lines: the places where a reader working on blocks of bytes changes gear."""
+    out = []
+    for width in [1, 2, 3, 4, 5, 7, 8, 11, 12, 13, 14, 15, 16, 17, 18, 31, 32, 33, 63, 64, 65]:
+        name = b"n" * width
+        digits = b"7" * min(width, 9)
+        for prefix in [b"", b"1 ", b"-1 ", b"1234567 "]:
+            for tail in [b"", b" ", b"\r", b" \r", b":2", b":0.5 ", b"|", b" |", b"\t"]:
+                out.append(prefix + b"|u " + name + tail)
+                out.append(prefix + b"|u " + digits + tail)
+                out.append(prefix + b"|" + name + b" a" + tail)
+        # a feature straddling every offset of a 64-byte block
+        for pad in range(0, 70, 3):
+            out.append(b"1 |u " + b"x" * pad + b" " + name + b":3 b")
+            out.append(b"1 |u " + b"x" * pad + b"\t" + name + b" |v c:1")
+    for n in range(0, 20):  # short lines, cut anywhere
+        out.append(b"1 |u ab:1 c"[:n])
+        out.append(b"|u a:0.25\tb"[:n])
+    out += [b"1 |u a:", b"1 |u a::1", b"1 |u a:1:2", b"1 |u :", b"1 |u a :1", b"1 |u 0:1 00 01a",
+            b"1 |u a |:1 b", b"1 |u a ||b c", b"1 ||u a", b"1 |u a \r", b"1 |u a\r\r", b"1 |u a |\r",
+            b"1 | \t a", b"1 |u a\x00", b"1 |u\x01 a", b"1 |u a\x1fb"]
+    return out
+
+
+@pytest.mark.parametrize("line", _boundary_cases())
+def test_block_boundaries_agree(line: bytes) -> None:
+    fast, general, _ = _both(line)
+    assert fast == general
 
 
 def _both(line: bytes):
