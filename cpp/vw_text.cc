@@ -355,7 +355,11 @@ bool parse_vw_line_fast(std::string_view line, Example& ex) {
     ++p;
     unsigned char slot = ' ';
     uint32_t ns_hash = 0;
-    if (p < end && byte_class(*p) != 1) {
+    if (end - p >= 2 && (byte_class(p[0]) & ~4) == 0 && is_separator(p[1])) {
+      // the usual namespace: one plain letter, then a separator
+      slot = static_cast<unsigned char>(*p++);
+      ns_hash = kOneLetter.hash[slot];
+    } else if (p < end && byte_class(*p) != 1) {
       const char* name_start = p;
       while (p < end && (byte_class(*p) & ~4) == 0) ++p;  // letters, digits and other plain bytes
       if (p < end && byte_class(*p) != 1) return false;  // a scale, a control byte
