@@ -160,12 +160,21 @@ struct Example {
   bool has_names = false;            // features carry audit names (FeatureGroup::name)
 
   void clear() {
+    // Names are only ever added while has_names is set (add_named's callers check it, and finish()
+    // adds one only then), so without it the groups' name lists are empty and need no clearing.
+    if (has_names) {
+      for (unsigned char s : order) groups[s].clear();
+    } else {
+      for (unsigned char s : order) {
+        groups[s].index.clear();
+        groups[s].value.clear();
+      }
+    }
     has_names = false;
     label = kNoLabel;
     weight = 1.f;
     initial = 0.f;
     tag.clear();
-    for (unsigned char s : order) groups[s].clear();
     order.clear();
   }
 
