@@ -345,10 +345,18 @@ bool parse_vw_line_fast(std::string_view line, Example& ex) {
   if (p == end) return false;
   if (*p != '|') {  // one label token, then spaces, then '|'
     float y;
-    if (!fast_number(p, end, y)) return false;
-    if (p == end || *p != ' ') return false;
-    while (p < end && *p == ' ') ++p;
-    if (p == end || *p != '|') return false;
+    const bool neg = *p == '-';
+    if (end - p >= 4 && is_digit(p[neg]) && p[neg + 1] == ' ' && p[neg + 2] == '|') {
+      // the usual label, one digit (maybe negative) and " |": fast_number's value, read directly
+      y = static_cast<float>(p[neg] - '0');
+      if (neg) y = -y;
+      p += neg + 2;
+    } else {
+      if (!fast_number(p, end, y)) return false;
+      if (p == end || *p != ' ') return false;
+      while (p < end && *p == ' ') ++p;
+      if (p == end || *p != '|') return false;
+    }
     ex.label = y;
   }
   while (p < end && *p == '|') {
