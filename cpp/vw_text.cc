@@ -237,6 +237,14 @@ inline bool fast_name(const char*& p, const char* end, uint32_t seed, uint32_t& 
 }
 
 #if defined(__SSE2__) && !defined(WABBIT_SCALAR)
+// Which of the 16 bytes stop a name or a value, as a bit mask: bytes 0x00..0x20 (unsigned:
+// min(v, 0x20) == v), '|' and ':'.
+inline unsigned stop_mask(__m128i v) {
+  const __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x20)), v);
+  const __m128i stop = _mm_or_si128(low, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('|')), _mm_cmpeq_epi8(v, _mm_set1_epi8(':'))));
+  return static_cast<unsigned>(_mm_movemask_epi8(stop));
+}
+
 // Which of the 16 bytes are ASCII digits, as a bit mask: (v - '0') as unsigned <= 9.
 inline unsigned digit_mask(__m128i v) {
   const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
@@ -248,14 +256,35 @@ inline unsigned digit_mask(__m128i v) {
 // fast_name and fast_number would, and leaves p after it. When 16 bytes from p lie in the line and
 // the name ends among them, one 16-byte load finds the name's end, tells a digits-only name, and
 // usually finds and checks the value too; anything unusual in the value goes to fast_number.
-inline bool fast_feature(const char*& p, const char* end, uint32_t seed, uint32_t& index, float& x) {
+// Within 16 bytes of the end, the line's last 16 bytes serve (when the line has 16), shifted.
+inline bool fast_feature(const char*& p, const char* begin, const char* end, uint32_t seed, uint32_t& index, float& x) {
 #if defined(__SSE2__) && !defined(WABBIT_SCALAR)
-  if (end - p >= 16) {
+  const auto left = static_cast<unsigned long>(end - p);  // (at least 1)
+  if (left < 16 && end - begin >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(end - 16));
+    const unsigned shift = 16u - static_cast<unsigned>(left);
+    const unsigned smask = (stop_mask(v) >> shift) | (1u << left);  // the end stops the name too
+    const unsigned len = static_cast<unsigned>(__builtin_ctz(smask));
+    if (len == 0 || (len < left && byte_class(p[len]) == 8)) return false;
+    const unsigned name_bits = (1u << len) - 1u;
+    if (is_digit(*p) && ((digit_mask(v) >> shift) & name_bits) == name_bits) {
+      uint32_t number = 0;  // digits only, as below
+      for (unsigned k = 0; k < len; ++k) number = number * 10u + static_cast<uint32_t>(p[k] - '0');
+      index = number + seed;
+    } else if ((len & 12u) + 4 <= left) {
+      index = murmur3_x86_32_short(p, len, seed);
+    } else {
+      index = murmur3_x86_32(p, len, seed);  // the tail word would run past the end
+    }
+    p += len;
+    x = 1.f;
+    if (len == left || *p != ':') return true;
+    ++p;
+    return fast_number(p, end, x);
+  }
+  if (left >= 16) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    // bytes 0x00..0x20 (unsigned: min(v, 0x20) == v), '|' and ':' stop a name or a value
-    const __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x20)), v);
-    const __m128i stop = _mm_or_si128(low, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('|')), _mm_cmpeq_epi8(v, _mm_set1_epi8(':'))));
-    const unsigned smask = static_cast<unsigned>(_mm_movemask_epi8(stop));
+    const unsigned smask = stop_mask(v);
     if (smask != 0u) {
       const unsigned len = static_cast<unsigned>(__builtin_ctz(smask));
       const char after_name = p[len];
@@ -386,7 +415,7 @@ bool parse_vw_line_fast(std::string_view line, Example& ex) {
       if (p == end || byte_class(*p) == 1) continue;
       uint32_t index;
       float x;
-      if (!fast_feature(p, end, ns_hash, index, x)) return false;
+      if (!fast_feature(p, line.data(), end, ns_hash, index, x)) return false;
       if (x != 0.f) out.push(index, x);  // a value of 0 drops the feature
     }
     out.commit();
