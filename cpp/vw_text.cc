@@ -257,7 +257,7 @@ inline unsigned digit_mask(__m128i v) {
 // the name ends among them, one 16-byte load finds the name's end, tells a digits-only name, and
 // usually finds and checks the value too; anything unusual in the value goes to fast_number.
 // Within 16 bytes of the end, the line's last 16 bytes serve (when the line has 16), shifted.
-inline bool fast_feature(const char*& p, const char* begin, const char* end, uint32_t seed, uint32_t& index, float& x) {
+inline bool fast_feature(const char*& p, [[maybe_unused]] const char* begin, const char* end, uint32_t seed, uint32_t& index, float& x) {
 #if defined(__SSE2__) && !defined(WABBIT_SCALAR)
   const auto left = static_cast<unsigned long>(end - p);  // (at least 1)
   if (left < 16 && end - begin >= 16) {
