@@ -25,6 +25,34 @@ using namespace wabbit;
 
 namespace {
 
+// C++ text (messages, feature names, readable models) as a Python str that never fails: bytes that
+// are not UTF-8 (names come from the input as they are) read as \xNN, as errors="backslashreplace".
+py::str text_to_py(std::string_view s) {
+  PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "backslashreplace");
+  if (o == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(o);
+}
+
+// Raises exception type `type` with message `what` decoded as text_to_py does (PyErr_SetString
+// would turn a message with non-UTF-8 bytes into a UnicodeDecodeError, and cut it at a NUL).
+void set_error(PyObject* type, std::string_view what) {
+  py::str msg = text_to_py(what);
+  PyErr_SetObject(type, msg.ptr());
+}
+
+// A single example's text: one line. A trailing "\n" (or "\r\n") is dropped; a newline inside
+// would otherwise be read as part of a feature name, so it is refused.
+std::string_view one_line(std::string_view line, const char* call) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  const size_t nl = line.find('\n');
+  if (nl != std::string_view::npos) {
+    throw py::value_error(std::string(call) + " takes one example, but the text has a newline at offset " +
+                          std::to_string(nl) + " (\"" + printable(line.substr(0, nl), 40) +
+                          "\\n...\"): pass several examples to learn_many()/predict_many()");
+  }
+  return line;
+}
+
 // A C-contiguous array of T: passed through without a copy when the caller's array already is one.
 template <class T>
 using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
@@ -201,7 +229,9 @@ py::dict result_to_dict(RunResult&& r, bool collect) {
   d["lines"] = r.lines;
   d["examples"] = r.examples;
   d["bad_lines"] = r.bad_lines;
-  d["warnings"] = r.warnings;
+  py::list warnings;
+  for (const std::string& w : r.warnings) warnings.append(text_to_py(w));
+  d["warnings"] = warnings;
   if (!collect) {  // no numpy needed (keeps the command line from importing it)
     d["predictions"] = py::none();
     return d;
@@ -472,6 +502,7 @@ class PyModel {
 
   // Single examples ------------------------------------------------------------------------
   float learn_line(std::string_view line) {
+    line = one_line(line, "learn()");
     const auto lock = learning_lock();
     Example& ex = scratch_;
     parse_or_throw(line, ex);
@@ -479,6 +510,7 @@ class PyModel {
     return process_example(*learner_, stats_, ex, true).output;
   }
   float predict_line(std::string_view line) const {
+    line = one_line(line, "predict()");
     thread_local Example ex;
     parse_or_throw(line, ex);
     learner_->prepare(ex);
@@ -617,7 +649,7 @@ class PyModel {
   // Seeing inside -------------------------------------------------------------------------
   py::list explain_line(std::string_view line) const {
     Example ex;
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+    line = one_line(line, "explain()");
     const ParseResult pr = parse_vw_line(line, ex, true);
     if (pr.status == ParseStatus::kError) throw py::value_error(pr.error);
     learner_->prepare(ex);
@@ -632,9 +664,13 @@ class PyModel {
     learner_->prepare(ex);
     return contributions(ex);
   }
-  std::string readable(const std::string& version, const std::string& args, bool invert, bool predict_only) const {
-    py::gil_scoped_release release;
-    return readable_model(*learner_, invert ? &names_ : nullptr, predict_only, args, version);
+  py::str readable(const std::string& version, const std::string& args, bool invert, bool predict_only) const {
+    std::string text;
+    {
+      py::gil_scoped_release release;
+      text = readable_model(*learner_, invert ? &names_ : nullptr, predict_only, args, version);
+    }
+    return text_to_py(text);  // names as read from the input: not necessarily UTF-8
   }
   size_t named_rows() const { return names_.size(); }
 
@@ -738,8 +774,7 @@ class PyModel {
       if (py::len(actions) != 1) {
         throw py::value_error("with --cb K an event is one line (the example), got " + std::to_string(py::len(actions)));
       }
-      std::string_view line = py::cast<std::string_view>(actions[0]);
-      while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+      const std::string_view line = one_line(py::cast<std::string_view>(actions[0]), "a --cb K event");
       CbLineLabel lab;
       const ParseResult pr = parse_cb_line(line, scratch, lab);
       if (pr.status == ParseStatus::kError) throw py::value_error("line 1: " + pr.error);
@@ -751,8 +786,7 @@ class PyModel {
       thread_local Example scratch;
       for (auto item : actions) {
         ++no;
-        std::string_view line = py::cast<std::string_view>(item);
-        while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+        const std::string_view line = one_line(py::cast<std::string_view>(item), "each line of an event");
         CbLineLabel lab;
         const ParseResult pr = parse_cb_line(line, scratch, lab);
         if (pr.status == ParseStatus::kError) throw py::value_error("line " + std::to_string(no) + ": " + pr.error);
@@ -821,7 +855,7 @@ class PyModel {
 
   py::list contributions(const Example& ex) const {
     py::list out;
-    for (const Contribution& c : explain(*learner_, ex)) out.append(py::make_tuple(c.name, c.index, c.value, c.weight));
+    for (const Contribution& c : explain(*learner_, ex)) out.append(py::make_tuple(text_to_py(c.name), c.index, c.value, c.weight));
     return out;
   }
 
@@ -878,9 +912,20 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "wabbit's compiled core";
   py::register_exception<ModelError>(m, "ModelError", PyExc_ValueError);
   py::register_exception<StrictParseError>(m, "ParseError", PyExc_ValueError);
+  // The two types, kept for the life of the process (a translator has no module to look them up in).
+  static PyObject* const model_error = py::object(m.attr("ModelError")).release().ptr();
+  static PyObject* const parse_error = py::object(m.attr("ParseError")).release().ptr();
+  // (tried before the translators above: their PyErr_SetString could turn a message into a
+  // UnicodeDecodeError; set_error decodes it safely)
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const StrictParseError& e) {
+      set_error(parse_error, e.what());
+    } catch (const ModelError& e) {
+      set_error(model_error, e.what());
+    } catch (const py::value_error& e) {
+      set_error(PyExc_ValueError, e.what());
     } catch (const IoError& e) {
       // OSError(errno, message[, filename]) picks the subclass (FileNotFoundError, ...) from errno.
       py::object err = e.path.empty()

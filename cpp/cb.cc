@@ -17,11 +17,7 @@
 namespace wabbit {
 namespace {
 
-std::string excerpt(std::string_view s) {
-  constexpr size_t kMax = 60;
-  if (s.size() <= kMax) return std::string(s);
-  return std::string(s.substr(0, kMax)) + "...";
-}
+std::string excerpt(std::string_view s) { return printable(s, 60); }  // valid UTF-8 (vw_text.h)
 
 bool parse_number(std::string_view tok, float& out) {
   if (tok.empty()) return false;

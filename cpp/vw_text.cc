@@ -427,10 +427,74 @@ bool parse_vw_line_fast(std::string_view line, Example& ex) {
 
 namespace {
 
-std::string excerpt(std::string_view s) {
-  constexpr size_t kMax = 60;
-  if (s.size() <= kMax) return std::string(s);
-  return std::string(s.substr(0, kMax)) + "...";
+// The length of the well-formed UTF-8 character at s[i] (1 to 4), or 0 if the bytes there are not
+// one (a stray continuation byte, an overlong form, a surrogate, past U+10FFFF, cut short).
+size_t utf8_char(std::string_view s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range (narrower after E0, ED, F0, F4)
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (s.size() - i < n) return 0;
+  if (b(1) < lo || b(1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (b(k) < 0x80 || b(k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+void append_escaped(std::string& out, unsigned char c) {
+  static const char kHex[] = "0123456789abcdef";
+  out += "\\x";
+  out.push_back(kHex[c >> 4]);
+  out.push_back(kHex[c & 15]);
+}
+
+}  // namespace
+
+std::string printable(std::string_view s, size_t max_bytes) {
+  std::string out;
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t n = utf8_char(s, i);
+    if (i + std::max<size_t>(n, 1) > max_bytes) {
+      out += "...";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (n == 0 || c < 0x20 || c == 0x7F) {  // invalid UTF-8 and control bytes (NUL, CR, ...)
+      append_escaped(out, c);
+      ++i;
+    } else {
+      out.append(s.data() + i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// The offending text in an error message: at most 60 bytes of it, valid UTF-8 (see printable).
+std::string excerpt(std::string_view s) { return printable(s, 60); }
+
+// The token that starts at p (up to a space, tab or the end).
+std::string_view token_at(const char* p, const char* end) {
+  const char* q = p;
+  while (q < end && *q != ' ' && *q != '\t') ++q;
+  return std::string_view(p, static_cast<size_t>(q - p));
 }
 
 }  // namespace
@@ -634,8 +698,8 @@ ParseResult parse_vw_line_general(std::string_view line, Example& ex, bool names
         } else {
           p += consumed;
           if (!ends_token(p, end)) {
-            return fail("bad value for feature \"" + excerpt(name) + "\": \"" +
-                        excerpt(std::string_view(p - consumed, consumed + 1)) + "...\" is not a number");
+            return fail("bad value for feature \"" + excerpt(name) + "\": \"" + excerpt(token_at(p - consumed, end)) +
+                        "\" is not a number");
           }
           if (!std::isfinite(v)) {
             return fail("bad value for feature \"" + excerpt(name) + "\": not finite");

@@ -38,6 +38,10 @@ bool parse_vw_line_fast(std::string_view line, Example& ex);
 // The general reader alone (the tests compare it with parse_vw_line on random lines).
 ParseResult parse_vw_line_general(std::string_view line, Example& ex, bool names = false);
 
+// s as valid UTF-8 for messages: invalid bytes and control characters (NUL, tab, CR, ...) are
+// written as \xNN; text longer than max_bytes is cut on a character boundary and ends in "...".
+std::string printable(std::string_view s, size_t max_bytes = std::string_view::npos);
+
 // VW's number reader: the fast decimal path of VW's parser, then strtof for anything else.
 // Returns the value; `consumed` is how many bytes were read (0: not a number).
 float parse_vw_float(const char* p, const char* end, size_t& consumed);
