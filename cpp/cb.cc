@@ -1177,6 +1177,7 @@ class CbRunner {
       ++stats_.bad_lines;
       if (opt_.print_warnings) std::fprintf(stderr, "wabbit: %s (event skipped)\n", error_.c_str());
       if (result_.warnings.size() < kMaxKeptWarnings) result_.warnings.push_back(error_);
+      skipped_output();
     } else {
       process();
     }
@@ -1241,6 +1242,19 @@ class CbRunner {
         pred_buf_ += ev_.tag;
       }
       pred_buf_ += "\n\n";
+      if (pred_buf_.size() > (1u << 16)) write_all(opt_.predictions_fd, pred_buf_);
+    }
+  }
+
+  // A skipped event keeps its place: one NaN per action line (every line but a shared one) and
+  // "nan" as its -p entry.
+  void skipped_output() {
+    if (opt_.collect) {
+      const size_t actions = cb_.fixed() ? cb_.config().num_actions : event_lines_ - (ev_.has_shared ? 1u : 0u);
+      result_.predictions.insert(result_.predictions.end(), actions, std::numeric_limits<float>::quiet_NaN());
+    }
+    if (opt_.predictions_fd >= 0) {
+      pred_buf_ += "nan\n\n";
       if (pred_buf_.size() > (1u << 16)) write_all(opt_.predictions_fd, pred_buf_);
     }
   }

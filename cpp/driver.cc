@@ -187,7 +187,9 @@ class Runner {
       ++stats_.bad_lines;
       if (opt_.print_warnings) std::fprintf(stderr, "wabbit: %s (line skipped)\n", msg.c_str());
       if (result_.warnings.size() < kMaxKeptWarnings) result_.warnings.push_back(msg);
+      // The line keeps its place in the outputs: NaN, and "nan" in -p (one line per example line)
       if (opt_.collect) result_.predictions.push_back(std::numeric_limits<float>::quiet_NaN());
+      if (opt_.predictions_fd >= 0) format_prediction(pred_buf_, std::numeric_limits<float>::quiet_NaN(), {});
       return;
     }
     ++line_no_;
