@@ -202,6 +202,7 @@ RunOptions run_options_from_dict(const py::dict& d, NameMap* names, Signals* sig
     else if (k == "account") o.account = py::cast<bool>(v);
     else if (k == "first_line_number") o.first_line_number = py::cast<uint64_t>(v);
     else if (k == "audit_fd") o.audit_fd = py::cast<int>(v);
+    else if (k == "head") o.head = py::cast<std::string>(py::bytes(py::reinterpret_borrow<py::object>(v)));
     else if (k == "record_names") {
       if (py::cast<bool>(v)) o.names = names;
     } else if (k == "signals") {

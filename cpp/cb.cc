@@ -1313,7 +1313,7 @@ RunResult run_cb_buffer(CbLearner& cb, Stats& stats, std::string_view buffer, co
 
 RunResult run_cb_fd(CbLearner& cb, Stats& stats, int fd, const RunOptions& opt) {
   CbRunner r(cb, stats, opt);
-  for_each_fd_line(fd, [&](std::string_view line) { r.line(line); });
+  for_each_fd_line(fd, [&](std::string_view line) { r.line(line); }, opt.head);
   return r.finish();
 }
 

@@ -322,7 +322,7 @@ struct Block {
 class BlockSource {
  public:
   BlockSource(std::string_view buffer, uint64_t first_line) : buf_(buffer), line_(first_line) {}
-  BlockSource(int fd, uint64_t first_line) : fd_(fd), line_(first_line) {}
+  BlockSource(int fd, uint64_t first_line, std::string_view head) : fd_(fd), carry_(head), line_(first_line) {}
 
   // The first `bytes` of the input (fewer if it is shorter), without consuming them; valid until
   // the first next(). Read before the workers start.
@@ -791,11 +791,11 @@ RunResult run_fd(Learner& learner, Stats& model_stats, int fd, const RunOptions&
   Stats unused;
   Stats& stats = opt.learn || opt.account ? model_stats : unused;
   if (opt.threads > 1 && parallel_blocker(learner, opt) == nullptr) {
-    BlockSource source(fd, opt.first_line_number);
+    BlockSource source(fd, opt.first_line_number, opt.head);
     return run_parallel(learner, stats, source, opt);
   }
   Runner r(learner, stats, opt);
-  for_each_fd_line(fd, [&](std::string_view line) { r.line(line); });
+  for_each_fd_line(fd, [&](std::string_view line) { r.line(line); }, opt.head);
   return r.finish();
 }
 
@@ -813,9 +813,10 @@ void write_all(int fd, std::string& buf) {
   buf.clear();
 }
 
-void for_each_fd_line(int fd, const std::function<void(std::string_view)>& f) {
-  std::string buf(kReadBlock, '\0');
-  size_t have = 0;  // bytes of a partial line carried over at the front of buf
+void for_each_fd_line(int fd, const std::function<void(std::string_view)>& f, std::string_view head) {
+  std::string buf(std::max(kReadBlock, head.size() * 2), '\0');
+  std::memcpy(buf.data(), head.data(), head.size());
+  size_t have = head.size();  // bytes of a partial line carried over at the front of buf (at first: head)
   for (;;) {
     if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than the block
     ssize_t n;

@@ -78,6 +78,9 @@ struct RunOptions {
   // Hogwild: this many threads (the caller's included) each take blocks of lines, parse and learn
   // them into the one weight table. 1 is the exact sequential run. See parallel_blocker().
   unsigned threads = 1;
+  // run_fd: bytes already read from the fd (a peek at its start, e.g. for the gzip magic), read
+  // as if they came first from it.
+  std::string head;
 };
 
 struct RunResult {
@@ -135,8 +138,9 @@ void for_each_line(std::string_view text, F&& f) {
     pos = end + 1;
   }
 }
-// Reads fd to EOF in large blocks and calls f(line) for each line, in place (no copy per line).
-void for_each_fd_line(int fd, const std::function<void(std::string_view)>& f);
+// Reads fd to EOF in large blocks and calls f(line) for each line, in place (no copy per line);
+// `head` (bytes already taken from fd) comes first.
+void for_each_fd_line(int fd, const std::function<void(std::string_view)>& f, std::string_view head = {});
 
 // The two header lines of VW's progress table, and one row.
 std::string progress_header();

@@ -57,8 +57,10 @@ def test_bad_event_is_named_skipped_and_harmless(bad, line, reason, tmp_path, ru
     named = first + line - 1
     assert f"line {named}: " in proc.stderr and reason in proc.stderr, proc.stderr
     assert "malformed events skipped = 1" in proc.stderr
-    # the bad event was skipped whole: the other events' pmfs and the summary are those of the clean run
-    assert (tmp_path / "bad.p").read_text() == (tmp_path / "good.p").read_text()
+    # the bad event was skipped whole: the other events' pmfs and the summary are those of the clean
+    # run; the skipped one keeps its place in -p as "nan" (issue 14, item 10)
+    good = (tmp_path / "good.p").read_text().split("\n\n")
+    assert (tmp_path / "bad.p").read_text() == "\n\n".join(good[:30] + ["nan"] + good[30:])
     assert vwcompare.summary(proc.stderr)["average loss"] == vwcompare.summary(clean.stderr)["average loss"]
     assert vwcompare.summary(proc.stderr)["number of examples"] == str(len(GOOD))
     # --strict stops there, naming the line, and saves no model

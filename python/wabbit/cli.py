@@ -17,7 +17,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 
 from wabbit import _core
-from wabbit._io import input_fd
+from wabbit._io import open_input
 from wabbit._version import __version__
 from wabbit.model import Model, _from_loaded, load, read_model_file
 from wabbit.options import OptionError, Options, flag_help, parse_args
@@ -155,15 +155,18 @@ def run(opts: Options, err: TextIO) -> int:
             say(f"Hogwild threads = {run_opts['threads']}")
     err.flush()
     try:
-        if opts.data:
-            with input_fd(opts.data) as fd:
-                result = _run_source(model, os.path.abspath(opts.data), fd, run_opts, opts, store)
-        elif opts.no_stdin:
-            result = {"bad_lines": 0}
+        if opts.data or not opts.no_stdin:
+            with open_input(opts.data or sys.stdin.fileno()) as src:
+                label = os.path.abspath(opts.data) if opts.data else "<stdin>"
+                result = _run_source(model, label, src.fd, src.run_options(run_opts), opts, store)
+            if src.problem is not None:  # gzip cut short or corrupt: what was read is learned
+                if opts.strict:
+                    raise _core.ParseError(src.problem)
+                err.write(f"wabbit: warning: {src.problem}\n")
         else:
-            result = _run_source(model, "<stdin>", sys.stdin.fileno(), run_opts, opts, store)
+            result = {"bad_lines": 0}
     except _core.ParseError as e:
-        err.write(f"wabbit: error: {e}\n(--strict: stopped at the first malformed line; no model was saved)\n")
+        err.write(f"wabbit: error: {e}\n(--strict: stopped at the first problem in the input; no model was saved)\n")
         return 1
     finally:
         if close_pred:

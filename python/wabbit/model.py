@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Opt
 
 from wabbit import _core
 from wabbit._core import hash_feature, hash_namespace
-from wabbit._io import input_fd
+from wabbit._io import open_input
 from wabbit._version import __version__
 from wabbit.lineage import PYTHON, Lineage, SourceRecord
 from wabbit.options import Options, OptionError, parse_args
@@ -325,14 +325,19 @@ class Model:
             run = lambda o: self._core.run_csr(*csr, y, w, self._threaded(o, threads))  # noqa: E731
             res = self._learning_run("<csr>", run, opts, save_every=save_every, store=store) if learn else run(opts)
         elif isinstance(source, (str, os.PathLike)):
-            with input_fd(source) as fd:
+            with open_input(source) as src:
                 res = self._learning_run(
                     os.path.abspath(source),
-                    lambda o: self._core.run_fd(fd, self._threaded(o, threads)),
+                    lambda o: self._core.run_fd(src.fd, src.run_options(self._threaded(o, threads))),
                     opts,
                     save_every=save_every,
                     store=store,
-                ) if learn else self._core.run_fd(fd, self._threaded(opts, threads))
+                ) if learn else self._core.run_fd(src.fd, src.run_options(self._threaded(opts, threads)))
+            if src.problem is not None:
+                # what could be read was learned; strict makes the rest's loss an error
+                if strict:
+                    raise OSError(src.problem)
+                warnings.warn(src.problem, stacklevel=3)
         else:
             if isinstance(source, (bytes, bytearray, memoryview)):
                 label, data = "<bytes>", source
