@@ -41,7 +41,8 @@ if TYPE_CHECKING:  # numpy is imported by the core when it returns arrays; the C
 __all__ = ["Model", "Snapshot", "load", "Example", "Source", "Contribution", "Event"]
 
 #: One example: a VW text line, or {namespace: {feature: value} | [feature, ...]}.
-Example = Union[str, Mapping[str, Any]]
+Example = Union[str, bytes, Mapping[str, Any]]
+_TEXT = (str, bytes, bytearray, memoryview)
 #: A contextual-bandit event: VW's multiline text (one str with newlines, or a list of lines), or
 #: ``(shared, [action, ...])`` with dicts ``{namespace: {feature: value}}`` (shared may be None).
 Event = Union[str, List[str], Tuple[Optional[Mapping[str, Any]], List[Mapping[str, Any]]]]
@@ -127,9 +128,11 @@ class Model:
             if weight != 1.0 or initial != 0.0:
                 raise ValueError("weight= and initial= apply to linear models; a bandit event's weight is 1, as in VW")
             return self._cb_learn(example, label)
-        if isinstance(example, str):
+        if isinstance(example, _TEXT):
             if label is not None:
                 raise TypeError("a text example carries its own label; pass label= only with a dict example")
+            if type(example) is not str or not example.isascii():
+                example = _line(example)
             if self._monitor is not None:
                 p = self._monitor._learn_single(self, example, None, 1.0, 0.0)
             else:
@@ -155,8 +158,8 @@ class Model:
                 raise ValueError("initial= applies to linear models, not to bandit events")
             order, values, _, _ = self._core.cb_predict(*_event_parts(example))
             return _in_action_order(order, values)
-        if isinstance(example, str):
-            return self._core.predict_line(example)
+        if isinstance(example, _TEXT):
+            return self._core.predict_line(example if type(example) is str and example.isascii() else _line(example))
         return self._core.predict_dict(_as_dict(example), float(initial))
 
     # ------------------------------------------------------------------ contextual bandits
@@ -664,8 +667,8 @@ class Model:
         if self._core.is_cb():
             raise TypeError("explain() takes one linear example; for a bandit, explain a Model trained on the "
                             "merged action lines, or look at predict()/rank()")
-        if isinstance(example, str):
-            rows = self._core.explain_line(example)
+        if isinstance(example, _TEXT):
+            rows = self._core.explain_line(_line(example))
         else:
             rows = self._core.explain_dict(_as_dict(example), float(initial))
         out = [Contribution(name, index, value, weight, value * weight) for name, index, value, weight in rows]
@@ -910,3 +913,18 @@ def _check_line(s: Any) -> str:
     if "\n" in s.rstrip("\n"):
         raise ValueError("a line in the batch contains a newline; pass one example per item")
     return s.rstrip("\n")
+
+
+def _line(example: Any) -> Union[str, bytes]:
+    """One example's text for the core: a str, or bytes (read as they are, as lines in a file).
+    A str that cannot be UTF-8 (a lone surrogate, e.g. from errors="surrogateescape") is refused."""
+    if isinstance(example, str):
+        if not example.isascii():
+            try:
+                example.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise ValueError(
+                    f"the example text is not valid Unicode ({e.reason} at offset {e.start}); pass the raw line as bytes"
+                ) from None
+        return example
+    return bytes(example) if not isinstance(example, bytes) else example

@@ -262,10 +262,10 @@ class Monitor:
         """One monitored ``Model.learn`` call: the champion (and the challenger) learn it, its
         signal is buffered, and every ``every`` calls the buffer is processed."""
         core = model._core
-        if isinstance(example, str):
-            line = example.rstrip("\r\n")
-            if "\n" in line:
-                raise ValueError("learn() takes one example; this text holds several lines")
+        if isinstance(example, (str, bytes)):
+            line = (example.encode() if isinstance(example, str) else example).rstrip(b"\r\n")
+            if b"\n" in line:
+                raise ValueError("learn() takes one example, but the text has a newline; pass several examples to learn_many()")
             if not line.strip():  # a blank line: as unmonitored learn() (no label, so no signal)
                 p = core.learn_line(line)
                 if self._challenger is not None:
@@ -276,7 +276,7 @@ class Monitor:
             if self._challenger is not None:
                 opts["shadow"] = self._challenger._core
             try:
-                res = core.run_buffer(line.encode(), opts)
+                res = core.run_buffer(line, opts)
             except _core.ParseError as e:  # the message learn_line gives, without "line 1: "
                 msg = str(e)
                 raise ValueError(msg[len("line 1: "):] if msg.startswith("line 1: ") else msg) from None
