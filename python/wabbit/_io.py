@@ -102,6 +102,7 @@ class _Inflater:
         d = zlib.decompressobj(31)
         started = False  # d has been fed bytes of its member
         offset = 0  # file offset of data[0]
+        member = 0
         data = self.head
         while True:
             if not data:
@@ -117,12 +118,14 @@ class _Inflater:
                 data = data[skip:]
                 if not data:
                     continue
+            if not started:
+                member = offset  # where this gzip member starts
             started = True
             before = d.copy()  # to find the bad byte if zlib refuses this piece
             try:
                 text = d.decompress(data, _OUT)
             except zlib.error as e:
-                return self._locate_error(before, data, offset, out, e)
+                return self._locate_error(before, data, offset, member, out, e)
             self._emit(out, text)
             rest = d.unconsumed_tail if not d.eof else d.unused_data
             offset += len(data) - len(rest)
@@ -130,14 +133,16 @@ class _Inflater:
             if d.eof:
                 d, started = zlib.decompressobj(31), False
 
-    def _locate_error(self, d: Any, data: bytes, offset: int, out: BinaryIO, error: zlib.error) -> str:
+    def _locate_error(self, d: Any, data: bytes, offset: int, member: int, out: BinaryIO, error: zlib.error) -> str:
         """zlib refused ``data`` (and gave none of its text): feed it again a byte at a time from the
-        state before, writing the text before the bad byte, and name that byte's offset."""
+        state before, writing the text before the bad byte, and name that byte's offset (for a
+        bad header, where the member starts)."""
         for i in range(len(data)):
             try:
                 self._emit(out, d.decompress(data[i : i + 1]))
             except zlib.error as e:
-                return f"is corrupt at byte {offset + i} ({_zlib_reason(e)})"
+                reason = _zlib_reason(e)
+                return f"is corrupt at byte {member if reason == 'not gzip data' else offset + i} ({reason})"
         return f"is corrupt at about byte {offset} ({_zlib_reason(error)})"
 
     def _emit(self, out: BinaryIO, text: bytes) -> None:
