@@ -12,11 +12,12 @@ says where the data stopped. Callers decide what that means (a warning, or an er
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import threading
 import zlib
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Dict, Iterator, Optional, Union
+from typing import Any, BinaryIO, Dict, Iterator, Optional, Tuple, Union
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 16  # compressed bytes read at a time (inflated in pieces of at most _OUT bytes)
@@ -53,8 +54,8 @@ def open_input(source: Union[str, "os.PathLike[str]", int]) -> Iterator[Input]:
             return
         read_end, write_end = os.pipe()
         src = Input(read_end, b"", name, gzip=True)
-        inflater = _Inflater(fd, head, write_end, name)
-        thread = threading.Thread(target=inflater.run, name="wabbit-gunzip", daemon=True)
+        inflater = _Inflater(fd, head, name)
+        thread = threading.Thread(target=inflater.run, args=(write_end,), name="wabbit-gunzip", daemon=True)
         thread.start()
         try:
             yield src
@@ -65,6 +66,18 @@ def open_input(source: Union[str, "os.PathLike[str]", int]) -> Iterator[Input]:
     finally:
         if own:
             os.close(fd)
+
+
+def inflate_bytes(data: bytes, name: str = "<bytes>") -> Tuple[bytes, Optional[str]]:
+    """The text of gzip bytes held in memory, and what went wrong (None, or as Input.problem)."""
+    out = io.BytesIO()
+    inflater = _Inflater(None, data, name)
+    inflater.inflate(out)
+    return out.getvalue(), inflater.problem
+
+
+def is_gzip(data: Any) -> bool:
+    return bytes(data[: len(_GZIP_MAGIC)]) == _GZIP_MAGIC
 
 
 def _read_head(fd: int, n: int) -> bytes:
@@ -79,24 +92,28 @@ def _read_head(fd: int, n: int) -> bytes:
 
 
 class _Inflater:
-    """Inflates gzip members from ``head`` + ``src`` into ``dst``, whole lines at a time."""
+    """Inflates gzip members from ``head`` + the fd ``src`` (None: head only), whole lines at a time."""
 
-    def __init__(self, src: int, head: bytes, dst: int, name: str) -> None:
-        self.src, self.head, self.dst, self.name = src, head, dst, name
+    def __init__(self, src: Optional[int], head: bytes, name: str) -> None:
+        self.src, self.head, self.name = src, head, name
         self.problem: Optional[str] = None
         self.text_bytes = 0  # inflated bytes written
         self.pending = b""  # inflated bytes after the last newline, not written yet
 
-    def run(self) -> None:
+    def run(self, dst: int) -> None:
+        """Into the pipe dst (closed at the end); the thread's target."""
         try:
-            with os.fdopen(self.dst, "wb", buffering=_OUT) as out:
-                problem = self._inflate(out)
-                if problem is None:
-                    out.write(self.pending)  # a last line without a newline, in a whole file
-                else:
-                    self.problem = self._describe(problem)
+            with os.fdopen(dst, "wb", buffering=_OUT) as out:
+                self.inflate(out)
         except BrokenPipeError:
             pass  # the reader stopped early (e.g. strict); nothing to report
+
+    def inflate(self, out: BinaryIO) -> None:
+        problem = self._inflate(out)
+        if problem is None:
+            out.write(self.pending)  # a last line without a newline, in a whole file
+        else:
+            self.problem = self._describe(problem)
 
     def _inflate(self, out: BinaryIO) -> Optional[str]:
         d = zlib.decompressobj(31)
@@ -106,10 +123,11 @@ class _Inflater:
         data = self.head
         while True:
             if not data:
-                try:
-                    data = os.read(self.src, _CHUNK)
-                except OSError as e:
-                    return f"cannot read at byte {offset}: {e.strerror}"
+                if self.src is not None:
+                    try:
+                        data = os.read(self.src, _CHUNK)
+                    except OSError as e:
+                        return f"cannot read at byte {offset}: {e.strerror}"
                 if not data:
                     return f"ends early at byte {offset} (the file is cut short or still being written)" if started else None
             if not started:

@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Opt
 
 from wabbit import _core
 from wabbit._core import hash_feature, hash_namespace
-from wabbit._io import open_input
+from wabbit._io import inflate_bytes, is_gzip, open_input
 from wabbit._version import __version__
 from wabbit.lineage import PYTHON, Lineage, SourceRecord
 from wabbit.options import Options, OptionError, parse_args
@@ -342,8 +342,11 @@ class Model:
                     raise OSError(src.problem)
                 warnings.warn(src.problem, stacklevel=3)
         else:
+            problem = None
             if isinstance(source, (bytes, bytearray, memoryview)):
                 label, data = "<bytes>", source
+                if is_gzip(source):  # gzip held in memory, as a gzip file would be read
+                    data, problem = inflate_bytes(bytes(source))
             else:
                 label, data = "<lines>", "\n".join(_check_line(s) for s in source).encode()
             if learn:
@@ -353,6 +356,10 @@ class Model:
                 )
             else:
                 res = self._core.run_buffer(data, self._threaded(opts, threads))
+            if problem is not None:
+                if strict:
+                    raise OSError(problem)
+                warnings.warn(problem, stacklevel=3)
         for w in res["warnings"]:
             warnings.warn(f"malformed example skipped: {w}", stacklevel=3)
         return res["predictions"]
