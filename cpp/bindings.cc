@@ -53,6 +53,30 @@ std::string_view one_line(std::string_view line, const char* call) {
   return line;
 }
 
+// A single example's text from a str (as UTF-8; a lone surrogate cannot be: ValueError), bytes, or
+// another buffer (kept alive in `hold`), then one_line().
+std::string_view line_arg(py::handle h, py::object& hold, const char* call) {
+  PyObject* o = h.ptr();
+  std::string_view s;
+  if (PyUnicode_Check(o)) {
+    Py_ssize_t n = 0;
+    const char* p = PyUnicode_AsUTF8AndSize(o, &n);
+    if (p == nullptr) {
+      PyErr_Clear();
+      throw py::value_error(std::string(call) + ": the example text is not valid Unicode (it has a lone surrogate, as "
+                            "errors='surrogateescape' makes); pass the raw line as bytes");
+    }
+    s = std::string_view(p, static_cast<size_t>(n));
+  } else if (PyBytes_Check(o)) {
+    s = std::string_view(PyBytes_AS_STRING(o), static_cast<size_t>(PyBytes_GET_SIZE(o)));
+  } else {
+    hold = py::reinterpret_steal<py::object>(PyBytes_FromObject(o));  // bytearray, memoryview (a copy)
+    if (!hold) throw py::error_already_set();
+    s = std::string_view(PyBytes_AS_STRING(hold.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(hold.ptr())));
+  }
+  return one_line(s, call);
+}
+
 // A C-contiguous array of T: passed through without a copy when the caller's array already is one.
 template <class T>
 using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
@@ -502,16 +526,18 @@ class PyModel {
   }
 
   // Single examples ------------------------------------------------------------------------
-  float learn_line(std::string_view line) {
-    line = one_line(line, "learn()");
+  float learn_line(py::handle text) {
+    py::object hold;
+    const std::string_view line = line_arg(text, hold, "learn()");
     const auto lock = learning_lock();
     Example& ex = scratch_;
     parse_or_throw(line, ex);
     learner_->prepare(ex);
     return process_example(*learner_, stats_, ex, true).output;
   }
-  float predict_line(std::string_view line) const {
-    line = one_line(line, "predict()");
+  float predict_line(py::handle text) const {
+    py::object hold;
+    const std::string_view line = line_arg(text, hold, "predict()");
     thread_local Example ex;
     parse_or_throw(line, ex);
     learner_->prepare(ex);
@@ -648,9 +674,10 @@ class PyModel {
   }
 
   // Seeing inside -------------------------------------------------------------------------
-  py::list explain_line(std::string_view line) const {
+  py::list explain_line(py::handle text) const {
     Example ex;
-    line = one_line(line, "explain()");
+    py::object hold;
+    const std::string_view line = line_arg(text, hold, "explain()");
     const ParseResult pr = parse_vw_line(line, ex, true);
     if (pr.status == ParseStatus::kError) throw py::value_error(pr.error);
     learner_->prepare(ex);

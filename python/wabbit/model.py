@@ -131,8 +131,6 @@ class Model:
         if isinstance(example, _TEXT):
             if label is not None:
                 raise TypeError("a text example carries its own label; pass label= only with a dict example")
-            if type(example) is not str or not example.isascii():
-                example = _line(example)
             if self._monitor is not None:
                 p = self._monitor._learn_single(self, example, None, 1.0, 0.0)
             else:
@@ -159,7 +157,7 @@ class Model:
             order, values, _, _ = self._core.cb_predict(*_event_parts(example))
             return _in_action_order(order, values)
         if isinstance(example, _TEXT):
-            return self._core.predict_line(example if type(example) is str and example.isascii() else _line(example))
+            return self._core.predict_line(example)
         return self._core.predict_dict(_as_dict(example), float(initial))
 
     # ------------------------------------------------------------------ contextual bandits
@@ -675,7 +673,7 @@ class Model:
             raise TypeError("explain() takes one linear example; for a bandit, explain a Model trained on the "
                             "merged action lines, or look at predict()/rank()")
         if isinstance(example, _TEXT):
-            rows = self._core.explain_line(_line(example))
+            rows = self._core.explain_line(example)
         else:
             rows = self._core.explain_dict(_as_dict(example), float(initial))
         out = [Contribution(name, index, value, weight, value * weight) for name, index, value, weight in rows]
@@ -921,17 +919,3 @@ def _check_line(s: Any) -> str:
         raise ValueError("a line in the batch contains a newline; pass one example per item")
     return s.rstrip("\n")
 
-
-def _line(example: Any) -> Union[str, bytes]:
-    """One example's text for the core: a str, or bytes (read as they are, as lines in a file).
-    A str that cannot be UTF-8 (a lone surrogate, e.g. from errors="surrogateescape") is refused."""
-    if isinstance(example, str):
-        if not example.isascii():
-            try:
-                example.encode("utf-8")
-            except UnicodeEncodeError as e:
-                raise ValueError(
-                    f"the example text is not valid Unicode ({e.reason} at offset {e.start}); pass the raw line as bytes"
-                ) from None
-        return example
-    return bytes(example) if not isinstance(example, bytes) else example

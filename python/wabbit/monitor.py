@@ -262,8 +262,8 @@ class Monitor:
         """One monitored ``Model.learn`` call: the champion (and the challenger) learn it, its
         signal is buffered, and every ``every`` calls the buffer is processed."""
         core = model._core
-        if isinstance(example, (str, bytes)):
-            line = (example.encode() if isinstance(example, str) else example).rstrip(b"\r\n")
+        if isinstance(example, (str, bytes, bytearray, memoryview)):
+            line = (example.encode() if isinstance(example, str) else bytes(example)).rstrip(b"\r\n")
             if b"\n" in line:
                 raise ValueError("learn() takes one example, but the text has a newline; pass several examples to learn_many()")
             if not line.strip():  # a blank line: as unmonitored learn() (no label, so no signal)
