@@ -346,7 +346,7 @@ class Model:
                 if is_gzip(source):  # gzip held in memory, as a gzip file would be read
                     data, problem = inflate_bytes(bytes(source))
             else:
-                label, data = "<lines>", "\n".join(_check_line(s) for s in source).encode()
+                label, data = "<lines>", b"\n".join(_check_line(s) for s in source)
             if learn:
                 res = self._learning_run(
                     label, lambda o: self._core.run_buffer(data, self._threaded(o, threads)), opts,
@@ -912,10 +912,18 @@ def _in_action_order(order: Any, values: Any) -> "np.ndarray":
     return out
 
 
-def _check_line(s: Any) -> str:
-    if not isinstance(s, str):
-        raise TypeError(f"expected lines of text, got {type(s).__name__}")
-    if "\n" in s.rstrip("\n"):
+def _check_line(s: Any) -> bytes:
+    """One item of an iterable of lines (str or bytes) as bytes, without its trailing newline."""
+    if isinstance(s, str):
+        try:
+            s = s.encode()
+        except UnicodeEncodeError as e:
+            raise ValueError(f"a line in the batch is not valid Unicode ({e.reason}); pass raw lines as bytes") from None
+    elif isinstance(s, (bytearray, memoryview)):
+        s = bytes(s)
+    elif not isinstance(s, bytes):
+        raise TypeError(f"expected lines of text (str or bytes), got {type(s).__name__}")
+    s = s.rstrip(b"\n")
+    if b"\n" in s:
         raise ValueError("a line in the batch contains a newline; pass one example per item")
-    return s.rstrip("\n")
-
+    return s
