@@ -17,11 +17,12 @@ import os
 import threading
 import zlib
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Dict, Iterator, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 16  # compressed bytes read at a time (inflated in pieces of at most _OUT bytes)
 _OUT = 1 << 20
+_JOIN_SECONDS = 2.0  # how long an early stop waits for the inflater thread
 
 
 @dataclass
@@ -47,6 +48,7 @@ def open_input(source: Union[str, "os.PathLike[str]", int]) -> Iterator[Input]:
     own = not isinstance(source, int)
     fd = os.open(os.fspath(source), os.O_RDONLY) if own else source
     name = os.fspath(source) if own else "<stdin>" if source == 0 else f"<fd {source}>"
+    thread: Optional[threading.Thread] = None
     try:
         head = _read_head(fd, len(_GZIP_MAGIC))
         if head != _GZIP_MAGIC:
@@ -60,11 +62,14 @@ def open_input(source: Union[str, "os.PathLike[str]", int]) -> Iterator[Input]:
         try:
             yield src
         finally:
-            os.close(read_end)  # an early stop (strict) ends the inflater with a broken pipe
-            thread.join()
+            # At the end of the text the inflater is done (it closes the pipe last). After an early
+            # stop (strict, an interrupt) it ends at its next write, with a broken pipe, unless it
+            # waits on a stream that sends nothing (tail -f): then it is left behind (a daemon).
+            os.close(read_end)
+            thread.join(_JOIN_SECONDS)
         src.problem = inflater.problem
     finally:
-        if own:
+        if own and (thread is None or not thread.is_alive()):  # (not under a thread still reading it)
             os.close(fd)
 
 
@@ -91,6 +96,18 @@ def _read_head(fd: int, n: int) -> bytes:
     return head
 
 
+class _Pipe:
+    """Writes go straight to the fd, whole."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def write(self, data: Any) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+
+
 class _Inflater:
     """Inflates gzip members from ``head`` + the fd ``src`` (None: head only), whole lines at a time."""
 
@@ -103,19 +120,20 @@ class _Inflater:
     def run(self, dst: int) -> None:
         """Into the pipe dst (closed at the end); the thread's target."""
         try:
-            with os.fdopen(dst, "wb", buffering=_OUT) as out:
-                self.inflate(out)
+            self.inflate(_Pipe(dst))  # unbuffered: the text of a slow stream reaches the core at once
         except BrokenPipeError:
             pass  # the reader stopped early (e.g. strict); nothing to report
+        finally:
+            os.close(dst)
 
-    def inflate(self, out: BinaryIO) -> None:
+    def inflate(self, out: Any) -> None:
         problem = self._inflate(out)
         if problem is None:
             out.write(self.pending)  # a last line without a newline, in a whole file
         else:
             self.problem = self._describe(problem)
 
-    def _inflate(self, out: BinaryIO) -> Optional[str]:
+    def _inflate(self, out: Any) -> Optional[str]:
         d = zlib.decompressobj(31)
         started = False  # d has been fed bytes of its member
         offset = 0  # file offset of data[0]
@@ -151,7 +169,7 @@ class _Inflater:
             if d.eof:
                 d, started = zlib.decompressobj(31), False
 
-    def _locate_error(self, d: Any, data: bytes, offset: int, member: int, out: BinaryIO, error: zlib.error) -> str:
+    def _locate_error(self, d: Any, data: bytes, offset: int, member: int, out: Any, error: zlib.error) -> str:
         """zlib refused ``data`` (and gave none of its text): feed it again a byte at a time from the
         state before, writing the text before the bad byte, and name that byte's offset (for a
         bad header, where the member starts)."""
@@ -163,7 +181,7 @@ class _Inflater:
                 return f"is corrupt at byte {member if reason == 'not gzip data' else offset + i} ({reason})"
         return f"is corrupt at about byte {offset} ({_zlib_reason(error)})"
 
-    def _emit(self, out: BinaryIO, text: bytes) -> None:
+    def _emit(self, out: Any, text: bytes) -> None:
         if not text:
             return
         self.text_bytes += len(text)
