@@ -324,3 +324,28 @@ def test_short_inputs_on_streams(tmp_path):
             assert len((tmp_path / "s.p").read_text().splitlines()) == n
         else:  # the magic alone: a gzip stream that ends at once
             assert b"ends early at byte 2" in proc.stderr
+
+
+def test_ope_reads_a_gzip_log_from_a_pipe(tmp_path):
+    # wabbit ope -d: the same stream handling (it opened the path twice: a pipe lost its first bytes)
+    import random
+
+    r = random.Random(0)
+    events = []
+    for i in range(200):
+        chosen = r.randrange(3)
+        events.append(
+            f"shared |u u{i % 5}\n"
+            + "".join((f"{k}:{r.random():.2f}:0.33 " if k == chosen else "") + f"|a ad{k}\n" for k in range(3))
+        )
+    log = tmp_path / "log.ldf"
+    log.write_text("\n".join(events))
+    proc = run_cli(["--cb_explore_adf", "-d", str(log), "-f", "pol", "--quiet"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    from_file = run_cli(["ope", "-i", "pol", "-d", str(log)], tmp_path)
+    assert from_file.returncode == 0, from_file.stderr
+    piped = run_cli(["ope", "-i", "pol", "-d", "/dev/stdin"], tmp_path, stdin=gzip.compress(log.read_bytes()))
+    assert piped.returncode == 0, piped.stderr
+    # the same report, but for the name of the log on its first line
+    assert piped.stdout.splitlines()[1:] == from_file.stdout.splitlines()[1:]
+    assert b"dr " in piped.stdout

@@ -53,7 +53,7 @@ logging policy's own average cost; ``wabbit ope -d log.dat -i model.bin`` prints
 
 from __future__ import annotations
 
-import gzip
+import itertools
 import math
 import os
 from array import array
@@ -459,24 +459,40 @@ def read_adf_log(path: Union[str, "os.PathLike[str]"]) -> Iterator[LoggedEvent]:
 def _read_events(path: Union[str, "os.PathLike[str]"]) -> Iterator[Optional[LoggedEvent]]:
     """Every event of the log: a LoggedEvent, or None for one without a label."""
     path = os.fspath(path)
-    with open(path, "rb") as raw:
-        magic = raw.read(2)
-    opener: Callable[..., Any] = gzip.open if magic == b"\x1f\x8b" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        lines: List[str] = []
-        start = 0
-        for number, text in enumerate(f, 1):
-            text = text.rstrip("\r\n")
-            if text.strip():
-                if not lines:
-                    start = number
-                lines.append(text)
-                continue
-            if lines:
-                yield _parse_event(lines, start, path)
-                lines = []
+    lines: List[str] = []
+    start = 0
+    for number, text in enumerate(_log_lines(path), 1):
+        text = text.rstrip("\r\n")
+        if text.strip():
+            if not lines:
+                start = number
+            lines.append(text)
+            continue
         if lines:
             yield _parse_event(lines, start, path)
+            lines = []
+    if lines:
+        yield _parse_event(lines, start, path)
+
+
+def _log_lines(path: str) -> Iterator[str]:
+    """The log's lines as text: plain or gzip, from a file, a FIFO or /dev/stdin (read once, without
+    seeking). Gzip cut short or corrupt: the lines before the damage, then a warning."""
+    import warnings
+
+    from wabbit._io import open_input
+
+    with open_input(path) as src:
+        with open(src.fd, "rb", closefd=False) as f:
+            # the bytes taken to look for the gzip magic start the first line(s)
+            first = (src.head + f.readline()).splitlines(keepends=True)
+            for number, raw in enumerate(itertools.chain(first, f), 1):
+                try:
+                    yield raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise ValueError(f"{path}:{number}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
+    if src.problem is not None:
+        warnings.warn(src.problem, stacklevel=2)
 
 
 def _parse_event(lines: List[str], start: int, path: str) -> Optional[LoggedEvent]:
