@@ -828,7 +828,7 @@ void for_each_fd_line(int fd, const std::function<void(std::string_view)>& f, st
       throw IoError(e, std::string("cannot read input: ") + std::strerror(e), "");
     }
     if (n == 0) {
-      if (have > 0) f(std::string_view(buf.data(), have));
+      for_each_line(std::string_view(buf.data(), have), f);  // (the head alone may hold newlines)
       return;
     }
     const size_t len = have + static_cast<size_t>(n);

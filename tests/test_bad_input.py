@@ -324,6 +324,15 @@ def test_short_inputs_on_streams(tmp_path):
             assert len((tmp_path / "s.p").read_text().splitlines()) == n
         else:  # the magic alone: a gzip stream that ends at once
             assert b"ends early at byte 2" in proc.stderr
+    # inputs of about the size of the peek (2 bytes), newlines inside it: as the same file gives
+    for data, n in ((b"1\n", 1), (b"\n\n", 0), (b"1", 1), (b"\n1 |a x", 1), (b"2\n\n1 |a x\n", 2), (b"\r\n1 |a x", 1)):
+        (tmp_path / "f.vw").write_bytes(data)
+        for threads in ("1", "2"):
+            proc = run_cli(["-p", "s.p", "--quiet", "--threads", threads], tmp_path, stdin=data)
+            ref = run_cli(["-d", "f.vw", "-p", "f.p", "--quiet", "--threads", threads], tmp_path)
+            assert proc.returncode == ref.returncode == 0
+            assert (tmp_path / "s.p").read_bytes() == (tmp_path / "f.p").read_bytes(), (data, threads)
+            assert len((tmp_path / "s.p").read_bytes().splitlines()) == n, (data, threads)
 
 
 def test_ope_reads_a_gzip_log_from_a_pipe(tmp_path):
