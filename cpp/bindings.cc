@@ -42,13 +42,13 @@ void set_error(PyObject* type, std::string_view what) {
 
 // A single example's text: one line. A trailing "\n" (or "\r\n") is dropped; a newline inside
 // would otherwise be read as part of a feature name, so it is refused.
-std::string_view one_line(std::string_view line, const char* call) {
+std::string_view one_line(std::string_view line, const char* call,
+                          const char* hint = "pass several examples to learn_many()/predict_many()") {
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
   const size_t nl = line.find('\n');
   if (nl != std::string_view::npos) {
-    throw py::value_error(std::string(call) + " takes one example, but the text has a newline at offset " +
-                          std::to_string(nl) + " (\"" + printable(line.substr(0, nl), 40) +
-                          "\\n...\"): pass several examples to learn_many()/predict_many()");
+    throw py::value_error(std::string(call) + " takes one line, but the text has a newline at offset " +
+                          std::to_string(nl) + " (\"" + printable(line.substr(0, nl), 40) + "\\n...\"): " + hint);
   }
   return line;
 }
@@ -802,7 +802,8 @@ class PyModel {
       if (py::len(actions) != 1) {
         throw py::value_error("with --cb K an event is one line (the example), got " + std::to_string(py::len(actions)));
       }
-      const std::string_view line = one_line(py::cast<std::string_view>(actions[0]), "a --cb K event");
+      const std::string_view line = one_line(py::cast<std::string_view>(actions[0]), "a --cb K event",
+                                               "pass several events to learn_many()");
       CbLineLabel lab;
       const ParseResult pr = parse_cb_line(line, scratch, lab);
       if (pr.status == ParseStatus::kError) throw py::value_error("line 1: " + pr.error);
@@ -814,7 +815,8 @@ class PyModel {
       thread_local Example scratch;
       for (auto item : actions) {
         ++no;
-        const std::string_view line = one_line(py::cast<std::string_view>(item), "each line of an event");
+        const std::string_view line = one_line(py::cast<std::string_view>(item), "each item of an event",
+                                               "pass the event's lines as a list, or as one string");
         CbLineLabel lab;
         const ParseResult pr = parse_cb_line(line, scratch, lab);
         if (pr.status == ParseStatus::kError) throw py::value_error("line " + std::to_string(no) + ": " + pr.error);
