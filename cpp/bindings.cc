@@ -684,19 +684,29 @@ class PyModel {
   Learner* learner() { return learner_.get(); }
 
   // Model file -----------------------------------------------------------------------------
+  // The model file's bytes. A learning run in another thread is not waited for: then the rows are
+  // read once each as the run goes on (as a snapshot copies them), which is self-consistent; when
+  // no run holds the learning lock it is taken, so no single learn() lands halfway.
   py::bytes to_bytes(const std::string& version, const std::string& args, const std::string& metadata,
-                     bool predict_only) const {
+                     bool predict_only) {
     std::string s;
     {
       py::gil_scoped_release release;
+      std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
       s = serialize_model(*learner_, version, args, metadata, predict_only);
     }
     return py::bytes(s);
   }
+  // Serializes, verifies that the bytes load back, then writes them atomically.
   void save(const std::string& path, const std::string& version, const std::string& args,
-            const std::string& metadata, bool predict_only) const {
+            const std::string& metadata, bool predict_only) {
     py::gil_scoped_release release;
-    const std::string s = serialize_model(*learner_, version, args, metadata, predict_only);
+    std::string s;
+    {
+      std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
+      s = serialize_model(*learner_, version, args, metadata, predict_only);
+    }
+    verify_model(s);
     write_file_atomic(path, s);
   }
   void install(const std::shared_ptr<LoadedModel>& m) {
@@ -878,6 +888,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "wabbit's compiled core";
   py::register_exception<ModelError>(m, "ModelError", PyExc_ValueError);
   py::register_exception<StrictParseError>(m, "ParseError", PyExc_ValueError);
+  py::register_exception<TableAllocError>(m, "TableAllocError", PyExc_MemoryError);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -943,6 +954,22 @@ PYBIND11_MODULE(_core, m) {
   m.def("sample_pmf", [](const std::vector<float>& pmf, float draw) { return sample_pmf(pmf, draw); }, py::arg("pmf"),
         py::arg("draw"));
   m.def("read_model", &read_model);
+  // The loader's checks on bytes about to be saved (ModelError if they would not load back).
+  m.def("verify_model", [](const py::bytes& data) {
+    char* p = nullptr;
+    Py_ssize_t n = 0;
+    if (PyBytes_AsStringAndSize(data.ptr(), &p, &n) != 0) throw py::error_already_set();
+    py::gil_scoped_release release;
+    verify_model(std::string_view(p, static_cast<size_t>(n)));
+  }, py::arg("data"));
+  // Writes bytes atomically and durably (temporary file, fsync, rename, fsync of the folder).
+  m.def("write_file_atomic", [](const std::string& path, const py::bytes& data) {
+    char* p = nullptr;
+    Py_ssize_t n = 0;
+    if (PyBytes_AsStringAndSize(data.ptr(), &p, &n) != 0) throw py::error_already_set();
+    py::gil_scoped_release release;
+    write_file_atomic(path, std::string_view(p, static_cast<size_t>(n)));
+  }, py::arg("path"), py::arg("data"));
   m.def("read_model_file", &read_model_file);
   m.attr("MODEL_FORMAT_VERSION") = kModelFormatVersion;
 
