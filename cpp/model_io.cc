@@ -322,8 +322,9 @@ void parse_view(std::string_view b, LoadedModel& m) {
   if (!(s.contraction > 0. && s.contraction <= 1.)) {
     throw ModelError("model file is corrupt: L2 contraction out of range");
   }
-  if (!std::isfinite(s.min_label) || !std::isfinite(s.max_label) || s.min_label > s.max_label) {
-    throw ModelError("model file is corrupt: prediction range out of order or not finite");
+  // (min > max is possible: --min_prediction above the labels seen; predictions then clamp as VW's)
+  if (!std::isfinite(s.min_label) || !std::isfinite(s.max_label)) {
+    throw ModelError("model file is corrupt: prediction range not finite");
   }
   const uint64_t rows = uint64_t{1} << h.bits;
   const char* p = b.data() + r.pos();

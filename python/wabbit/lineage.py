@@ -40,7 +40,8 @@ def _is_count(v: Any) -> bool:
 
 
 def _is_time(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """Seconds since the epoch, as time.time() gives them (up to the year 5138)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v < 1e11
 
 
 def _require(ok: bool, name: str) -> None:

@@ -28,7 +28,7 @@ from wabbit import _core, _modelfile
 from wabbit._core import ModelError, hash_feature, hash_namespace
 from wabbit._io import input_fd
 from wabbit._version import __version__
-from wabbit.lineage import PYTHON, Lineage, SourceRecord
+from wabbit.lineage import PYTHON, Lineage, SourceRecord, _is_time
 from wabbit.options import Options, OptionError, parse_args
 
 if TYPE_CHECKING:  # numpy is imported by the core when it returns arrays; the CLI never needs it
@@ -588,7 +588,7 @@ class Model:
         return Lineage(
             options=self.args,
             wabbit_version=str(self._metadata.get("wabbit_version", "")),
-            created=created if isinstance(created, (int, float)) and not isinstance(created, bool) and math.isfinite(created) else None,
+            created=created if _is_time(created) else None,
             complete=False,
         )
 

@@ -135,9 +135,9 @@ FLAGS: List[Flag] = [
 # Run-time flags that Model(...) also accepts: how to run, not what to learn (not saved with the model).
 _EXECUTION = ("threads",)
 
-# What the core takes: a float flag is a float32; these may be infinite (no bound, no TTL).
+# What the core takes: a float flag is a float32; --reward_ttl may be infinite (no TTL).
 _FLOAT32_MAX = 3.4028234663852886e38
-_MAY_BE_INFINITE = ("min_prediction", "max_prediction", "reward_ttl")
+_MAY_BE_INFINITE = ("reward_ttl",)
 # Integer model flags with an upper bound (what the core holds; lower bounds have their own checks).
 _INT_MAX: Dict[str, int] = {"cb": 65536, "cb_explore": 65536, "bag": 65536, "first": 2**64 - 1}
 
