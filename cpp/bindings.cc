@@ -341,6 +341,11 @@ struct RankScratch {
   return scratch;
 }
 
+// A model file's bytes held by the core and exposed as a read-only buffer (no copy into bytes).
+struct SerializedModel {
+  std::string data;
+};
+
 class PyModel {
  public:
   explicit PyModel(const py::dict& cfg) : learner_(std::make_unique<Learner>(config_from_dict(without_cb(cfg)))) {
@@ -697,6 +702,15 @@ class PyModel {
     }
     return py::bytes(s);
   }
+  // The same bytes without a copy into a Python bytes object (save() verifies and writes them).
+  std::shared_ptr<SerializedModel> serialize(const std::string& version, const std::string& args,
+                                             const std::string& metadata, bool predict_only) {
+    auto out = std::make_shared<SerializedModel>();
+    py::gil_scoped_release release;
+    std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
+    out->data = serialize_model(*learner_, version, args, metadata, predict_only);
+    return out;
+  }
   // Serializes, verifies that the bytes load back, then writes them atomically.
   void save(const std::string& path, const std::string& version, const std::string& args,
             const std::string& metadata, bool predict_only) {
@@ -954,21 +968,26 @@ PYBIND11_MODULE(_core, m) {
   m.def("sample_pmf", [](const std::vector<float>& pmf, float draw) { return sample_pmf(pmf, draw); }, py::arg("pmf"),
         py::arg("draw"));
   m.def("read_model", &read_model);
+  // A serialized model file held by the core, readable as a buffer (memoryview, bytes(...)).
+  py::class_<SerializedModel, std::shared_ptr<SerializedModel>>(m, "SerializedModel", py::buffer_protocol())
+      .def_buffer([](SerializedModel& s) {
+        return py::buffer_info(s.data.data(), 1, py::format_descriptor<uint8_t>::format(), 1,
+                               {static_cast<py::ssize_t>(s.data.size())}, {static_cast<py::ssize_t>(1)}, true);
+      })
+      .def("__len__", [](const SerializedModel& s) { return s.data.size(); });
   // The loader's checks on bytes about to be saved (ModelError if they would not load back).
-  m.def("verify_model", [](const py::bytes& data) {
-    char* p = nullptr;
-    Py_ssize_t n = 0;
-    if (PyBytes_AsStringAndSize(data.ptr(), &p, &n) != 0) throw py::error_already_set();
+  m.def("verify_model", [](const py::buffer& data) {
+    const py::buffer_info info = data.request();
+    const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
     py::gil_scoped_release release;
-    verify_model(std::string_view(p, static_cast<size_t>(n)));
+    verify_model(view);
   }, py::arg("data"));
   // Writes bytes atomically and durably (temporary file, fsync, rename, fsync of the folder).
-  m.def("write_file_atomic", [](const std::string& path, const py::bytes& data) {
-    char* p = nullptr;
-    Py_ssize_t n = 0;
-    if (PyBytes_AsStringAndSize(data.ptr(), &p, &n) != 0) throw py::error_already_set();
+  m.def("write_file_atomic", [](const std::string& path, const py::buffer& data) {
+    const py::buffer_info info = data.request();
+    const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
     py::gil_scoped_release release;
-    write_file_atomic(path, std::string_view(p, static_cast<size_t>(n)));
+    write_file_atomic(path, view);
   }, py::arg("path"), py::arg("data"));
   m.def("read_model_file", &read_model_file);
   m.attr("MODEL_FORMAT_VERSION") = kModelFormatVersion;
@@ -1010,6 +1029,7 @@ PYBIND11_MODULE(_core, m) {
       .def("rate_factor", &PyModel::rate_factor)
       .def("swap_learner", &PyModel::swap_learner)
       .def("to_bytes", &PyModel::to_bytes)
+      .def("serialize", &PyModel::serialize)
       .def("save", &PyModel::save)
       .def("install", &PyModel::install);
 

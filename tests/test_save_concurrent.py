@@ -113,6 +113,7 @@ def test_saves_of_a_sgd_model_while_learning_load(tmp_path):
 def _count_off_by_one(data: bytes) -> bytes:
     """The corruption seen in the issue: the sparse row count disagrees with the rows written
     (checksum recomputed, so only the loader's consistency checks can catch it)."""
+    data = bytes(data)
     off = 12
     for _ in range(3):
         (n,) = struct.unpack_from("<I", data, off)

@@ -141,18 +141,19 @@ def check_cb_state(raw: Any, current: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def verify_saved(data: bytes) -> None:
+def verify_saved(data: Any) -> None:
     """The loader's checks on a model file about to be returned or written: every check of the
     core (sizes, checksum, numbers) and of this module (options, metadata, lineage)."""
     try:
         _core.verify_model(data)
+        view = memoryview(data)
         off = 12
         fields = []
         for _ in range(3):
-            (n,) = struct.unpack_from("<I", data, off)
-            fields.append(data[off + 4 : off + 4 + n].decode("utf-8"))
+            (n,) = struct.unpack_from("<I", view, off)
+            fields.append(bytes(view[off + 4 : off + 4 + n]).decode("utf-8"))
             off += 4 + n
-        (bits,) = struct.unpack_from("<I", data, off + 6 * 8 + 2 * 4)
+        (bits,) = struct.unpack_from("<I", view, off + 6 * 8 + 2 * 4)
         stored_options(fields[1], bits)
         meta = metadata_from_json(fields[2])
         if "lineage" in meta:

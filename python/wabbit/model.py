@@ -689,17 +689,19 @@ class Model:
         them. Raises :class:`wabbit.ModelError` rather than return bytes that would not load."""
         data = self._serialize(predict_only)
         _modelfile.verify_saved(data)
-        return data
+        return bytes(data)
 
-    def _serialize(self, predict_only: bool) -> bytes:
-        return self._core.to_bytes(__version__, self.args, self._metadata_json(), predict_only)
+    def _serialize(self, predict_only: bool) -> Any:
+        """The file's bytes as a buffer held by the core (no copy until bytes() is asked for)."""
+        return self._core.serialize(__version__, self.args, self._metadata_json(), predict_only)
 
     def save(self, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> None:
         """Write the model file atomically (temporary file, fsync, rename, fsync of the folder).
 
         The bytes are checked to load back before anything is written: a failed save raises and
         leaves the file that was at ``path`` as it was."""
-        data = self.to_bytes(predict_only=predict_only)
+        data = self._serialize(predict_only)
+        _modelfile.verify_saved(data)
         _core.write_file_atomic(os.fspath(path), data)
 
     @classmethod
