@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 from wabbit import _core
 from wabbit.lineage import Lineage

@@ -13,7 +13,6 @@ True
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
