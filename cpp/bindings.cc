@@ -396,6 +396,11 @@ struct RankScratch {
   return scratch;
 }
 
+// A model file's bytes held by the core and exposed as a read-only buffer (no copy into bytes).
+struct SerializedModel {
+  std::string data;
+};
+
 class PyModel {
  public:
   explicit PyModel(const py::dict& cfg) : learner_(std::make_unique<Learner>(config_from_dict(without_cb(cfg)))) {
@@ -748,19 +753,38 @@ class PyModel {
   Learner* learner() { return learner_.get(); }
 
   // Model file -----------------------------------------------------------------------------
+  // The model file's bytes. A learning run in another thread is not waited for: then the rows are
+  // read once each as the run goes on (as a snapshot copies them), which is self-consistent; when
+  // no run holds the learning lock it is taken, so no single learn() lands halfway.
   py::bytes to_bytes(const std::string& version, const std::string& args, const std::string& metadata,
-                     bool predict_only) const {
+                     bool predict_only) {
     std::string s;
     {
       py::gil_scoped_release release;
+      std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
       s = serialize_model(*learner_, version, args, metadata, predict_only);
     }
     return py::bytes(s);
   }
-  void save(const std::string& path, const std::string& version, const std::string& args,
-            const std::string& metadata, bool predict_only) const {
+  // The same bytes without a copy into a Python bytes object (save() verifies and writes them).
+  std::shared_ptr<SerializedModel> serialize(const std::string& version, const std::string& args,
+                                             const std::string& metadata, bool predict_only) {
+    auto out = std::make_shared<SerializedModel>();
     py::gil_scoped_release release;
-    const std::string s = serialize_model(*learner_, version, args, metadata, predict_only);
+    std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
+    out->data = serialize_model(*learner_, version, args, metadata, predict_only);
+    return out;
+  }
+  // Serializes, verifies that the bytes load back, then writes them atomically.
+  void save(const std::string& path, const std::string& version, const std::string& args,
+            const std::string& metadata, bool predict_only) {
+    py::gil_scoped_release release;
+    std::string s;
+    {
+      std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
+      s = serialize_model(*learner_, version, args, metadata, predict_only);
+    }
+    verify_model(s);
     write_file_atomic(path, s);
   }
   void install(const std::shared_ptr<LoadedModel>& m) {
@@ -942,6 +966,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "wabbit's compiled core";
   py::register_exception<ModelError>(m, "ModelError", PyExc_ValueError);
   py::register_exception<StrictParseError>(m, "ParseError", PyExc_ValueError);
+  py::register_exception<TableAllocError>(m, "TableAllocError", PyExc_MemoryError);
   // The two types, kept for the life of the process (a translator has no module to look them up in).
   static PyObject* const model_error = py::object(m.attr("ModelError")).release().ptr();
   static PyObject* const parse_error = py::object(m.attr("ParseError")).release().ptr();
@@ -1018,6 +1043,27 @@ PYBIND11_MODULE(_core, m) {
   m.def("sample_pmf", [](const std::vector<float>& pmf, float draw) { return sample_pmf(pmf, draw); }, py::arg("pmf"),
         py::arg("draw"));
   m.def("read_model", &read_model);
+  // A serialized model file held by the core, readable as a buffer (memoryview, bytes(...)).
+  py::class_<SerializedModel, std::shared_ptr<SerializedModel>>(m, "SerializedModel", py::buffer_protocol())
+      .def_buffer([](SerializedModel& s) {
+        return py::buffer_info(s.data.data(), 1, py::format_descriptor<uint8_t>::format(), 1,
+                               {static_cast<py::ssize_t>(s.data.size())}, {static_cast<py::ssize_t>(1)}, true);
+      })
+      .def("__len__", [](const SerializedModel& s) { return s.data.size(); });
+  // The loader's checks on bytes about to be saved (ModelError if they would not load back).
+  m.def("verify_model", [](const py::buffer& data) {
+    const py::buffer_info info = data.request();
+    const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
+    py::gil_scoped_release release;
+    verify_model(view);
+  }, py::arg("data"));
+  // Writes bytes atomically and durably (temporary file, fsync, rename, fsync of the folder).
+  m.def("write_file_atomic", [](const std::string& path, const py::buffer& data) {
+    const py::buffer_info info = data.request();
+    const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
+    py::gil_scoped_release release;
+    write_file_atomic(path, view);
+  }, py::arg("path"), py::arg("data"));
   m.def("read_model_file", &read_model_file);
   m.attr("MODEL_FORMAT_VERSION") = kModelFormatVersion;
 
@@ -1058,6 +1104,7 @@ PYBIND11_MODULE(_core, m) {
       .def("rate_factor", &PyModel::rate_factor)
       .def("swap_learner", &PyModel::swap_learner)
       .def("to_bytes", &PyModel::to_bytes)
+      .def("serialize", &PyModel::serialize)
       .def("save", &PyModel::save)
       .def("install", &PyModel::install);
 

@@ -47,9 +47,44 @@ class Writer {
   std::string out_;
 };
 
+// Strict UTF-8 (as Python decodes it): no overlong forms, no surrogates, nothing above U+10FFFF.
+bool valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    unsigned lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (n - i < len || p[i + 1] < lo || p[i + 1] > hi) return false;
+    for (size_t k = 2; k < len; ++k) {
+      if ((p[i + k] & 0xC0u) != 0x80u) return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
 class Reader {
  public:
-  Reader(const std::string& b, size_t end) : b_(b), end_(end) {}
+  Reader(std::string_view b, size_t end) : b_(b), end_(end) {}
   void need(size_t n, const char* what) const {
     if (n > end_ - pos_) {
       throw ModelError(std::string("model file is truncated or inconsistent: not enough bytes for ") + what);
@@ -69,13 +104,14 @@ class Reader {
     need(n, what);
     std::string s(b_.data() + pos_, n);
     pos_ += n;
+    if (!valid_utf8(s)) throw ModelError(std::string("model file is corrupt: ") + what + " is not UTF-8 text");
     return s;
   }
   size_t pos() const { return pos_; }
   size_t remaining() const { return end_ - pos_; }
 
  private:
-  const std::string& b_;
+  std::string_view b_;
   size_t end_;
   size_t pos_ = 0;
 };
@@ -94,29 +130,85 @@ uint32_t crc32(const void* data, size_t len, uint32_t crc) {
   return ~crc;
 }
 
+namespace {
+
+// Why a saved model would not load back: a non-finite number in the online state or the rows.
+[[noreturn]] void refuse_non_finite(const std::string& what) {
+  throw ModelError("cannot save the model: " + what +
+                   " is not a finite number, and a file holding it would not load back (nothing was written)");
+}
+
+}  // namespace
+
 std::string serialize_model(const Learner& learner, const std::string& wabbit_version, const std::string& args,
                             const std::string& metadata, bool predict_only) {
+  // Another thread may be learning while this runs (Python's save()/to_bytes() do not wait for a
+  // learning run). As a snapshot does, every row is read exactly once, into a local copy, and what
+  // is written (and counted) is that copy: the file is always self-consistent, a picture of the
+  // rows at the moments they were read.
   const WeightTable& W = learner.weights();
   const uint32_t stride_mem = W.stride();
   const uint32_t stride = predict_only ? 1u : stride_mem;
   const uint64_t rows = W.rows();
   const float* d = W.data();
+  OnlineState s;
+  {
+    const OnlineState& live = learner.state();
+    s.t = load_d(&live.t);
+    s.normalized_sum_norm_x = load_d(&live.normalized_sum_norm_x);
+    s.total_weight = load_d(&live.total_weight);
+    s.weighted_unlabeled = load_d(&live.weighted_unlabeled);
+    s.gravity = load_d(&live.gravity);
+    s.contraction = load_d(&live.contraction);
+    s.min_label = load_w(&live.min_label);
+    s.max_label = load_w(&live.max_label);
+  }
+  for (double v : {s.t, s.normalized_sum_norm_x, s.total_weight, s.weighted_unlabeled, s.gravity, s.contraction}) {
+    if (!std::isfinite(v)) refuse_non_finite("the online state (VW's t, its sums, or the pending L1/L2)");
+  }
+  if (!std::isfinite(s.min_label) || !std::isfinite(s.max_label)) refuse_non_finite("the label range");
   // A predict-only file holds the weights as the model uses them: pending L1/L2 applied.
-  OnlineState s = learner.state();
   const bool bake = predict_only && (s.gravity != 0. || s.contraction != 1.);
-  auto weight_of = [&](const float* row) { return bake ? learner.effective_weight(row) : row[0]; };
-  auto row_nonzero = [&](const float* row) {
-    if (predict_only) return weight_of(row) != 0.f;
+  // The rate slot is scratch, rewritten before every use: a non-finite value left there is saved
+  // as 0 rather than make the whole model unsavable.
+  int max_slot = -1, scratch_slot = -1;
+  foldable_rows(learner.config(), max_slot, scratch_slot);
+  // One row as it will be stored, read once: returns whether it is all zero.
+  float row[kMaxStride];
+  auto read_row = [&](uint64_t r) {
+    const float* src = d + r * stride_mem;
     bool nz = false;
-    for (uint32_t k = 0; k < stride; ++k) nz |= row[k] != 0.f;
+    if (predict_only) {
+      row[0] = bake ? learner.effective_weight(src) : load_w(src);
+      nz = row[0] != 0.f;
+    } else {
+      for (uint32_t k = 0; k < stride; ++k) {
+        row[k] = load_w(src + k);
+        nz |= row[k] != 0.f;
+      }
+    }
+    for (uint32_t k = 0; k < stride; ++k) {
+      if (std::isfinite(row[k])) continue;
+      if (static_cast<int>(k) == scratch_slot && !predict_only) {
+        row[k] = 0.f;
+        continue;
+      }
+      refuse_non_finite("weight row " + std::to_string(r) + " (slot " + std::to_string(k) + ")");
+    }
     return nz;
   };
-  auto write_row = [&](Writer& out, const float* row) {
-    if (predict_only) out.pod<float>(weight_of(row));
-    else out.bytes(row, stride * sizeof(float));
-  };
+  // The encoding is chosen from a first count; the count written is the rows actually written.
   uint64_t nonzero = 0;
-  for (uint64_t r = 0; r < rows; ++r) nonzero += row_nonzero(d + r * stride_mem);
+  for (uint64_t r = 0; r < rows; ++r) {
+    const float* src = d + r * stride_mem;
+    bool nz = false;
+    if (predict_only) {
+      nz = (bake ? learner.effective_weight(src) : load_w(src)) != 0.f;
+    } else {
+      for (uint32_t k = 0; k < stride; ++k) nz |= load_w(src + k) != 0.f;
+    }
+    nonzero += nz;
+  }
   const uint64_t dense_bytes = rows * stride * sizeof(float);
   const uint64_t sparse_bytes = nonzero * (sizeof(uint32_t) + stride * sizeof(float));
   const uint8_t encoding = sparse_bytes < dense_bytes ? 1 : 0;
@@ -143,29 +235,37 @@ std::string serialize_model(const Learner& learner, const std::string& wabbit_ve
   w.pod<uint32_t>(stride);
   w.pod<uint8_t>(predict_only ? 1 : 0);
   w.pod<uint8_t>(encoding);
-  w.out().reserve(w.out().size() + (encoding ? sparse_bytes + 8 : dense_bytes) + 4);
+  w.out().reserve(w.out().size() + (encoding ? sparse_bytes + sparse_bytes / 8 + 64 : dense_bytes) + 12);
   if (encoding == 1) {
-    w.pod<uint64_t>(nonzero);
+    const size_t count_at = w.out().size();
+    w.pod<uint64_t>(0);
+    uint64_t written = 0;
     for (uint64_t r = 0; r < rows; ++r) {
-      const float* row = d + r * stride_mem;
-      if (!row_nonzero(row)) continue;
+      if (!read_row(r)) continue;
       w.pod<uint32_t>(static_cast<uint32_t>(r));
-      write_row(w, row);
+      w.bytes(row, stride * sizeof(float));
+      ++written;
     }
-  } else if (!predict_only) {
-    w.bytes(d, dense_bytes);
+    std::memcpy(w.out().data() + count_at, &written, sizeof written);
   } else {
-    for (uint64_t r = 0; r < rows; ++r) write_row(w, d + r * stride_mem);
+    const size_t at = w.out().size();
+    w.out().resize(at + dense_bytes);
+    char* out = w.out().data() + at;
+    const size_t row_bytes = stride * sizeof(float);
+    for (uint64_t r = 0; r < rows; ++r) {
+      read_row(r);
+      std::memcpy(out + r * row_bytes, row, row_bytes);
+    }
   }
   const uint32_t crc = crc32(w.out().data(), w.out().size());
   w.pod<uint32_t>(crc);
   return std::move(w.out());
 }
 
-LoadedModel parse_model(std::string bytes) {
-  LoadedModel m;
-  m.bytes = std::move(bytes);
-  const std::string& b = m.bytes;
+namespace {
+
+// Reads and checks everything in `b` (a whole model file) into m's header and layout fields.
+void parse_view(std::string_view b, LoadedModel& m) {
   if (b.size() < sizeof kModelMagic || std::memcmp(b.data(), kModelMagic, sizeof kModelMagic) != 0) {
     throw ModelError("not a wabbit model file (wrong magic bytes)");
   }
@@ -202,39 +302,76 @@ LoadedModel parse_model(std::string bytes) {
   s.max_label = r.pod<float>("online state");
   m.header.bits = r.pod<uint32_t>("bits");
   m.header.stride = r.pod<uint32_t>("stride");
-  m.header.predict_only = r.pod<uint8_t>("flags") != 0;
+  const uint8_t flags = r.pod<uint8_t>("flags");
   m.encoding = r.pod<uint8_t>("encoding");
   const ModelHeader& h = m.header;
   if (h.bits < 1 || h.bits > kMaxBits) throw ModelError("model file is corrupt: bits = " + std::to_string(h.bits));
   if (h.stride != 1 && h.stride != 2 && h.stride != kMaxStride) {
     throw ModelError("model file is corrupt: row stride = " + std::to_string(h.stride));
   }
+  if (flags > 1) throw ModelError("model file is corrupt: flags byte = " + std::to_string(flags));
+  m.header.predict_only = flags == 1;
+  if (h.predict_only && h.stride != 1) {
+    throw ModelError("model file is corrupt: a predict-only file with " + std::to_string(h.stride) + " slots per row");
+  }
   if (m.encoding > 1) throw ModelError("model file is corrupt: unknown weight encoding");
+  for (double v : {s.t, s.normalized_sum_norm_x, s.total_weight, s.weighted_unlabeled, s.gravity}) {
+    if (!std::isfinite(v) || v < 0.) throw ModelError("model file is corrupt: online state out of range");
+  }
+  // The L2 factor only shrinks, and is folded into the weights before it nears 0 (learner.cc).
+  if (!(s.contraction > 0. && s.contraction <= 1.)) {
+    throw ModelError("model file is corrupt: L2 contraction out of range");
+  }
+  // (min > max is possible: --min_prediction above the labels seen; predictions then clamp as VW's)
+  if (!std::isfinite(s.min_label) || !std::isfinite(s.max_label)) {
+    throw ModelError("model file is corrupt: prediction range not finite");
+  }
   const uint64_t rows = uint64_t{1} << h.bits;
+  const char* p = b.data() + r.pos();
+  auto finite_floats = [](const char* q, uint64_t n) {
+    for (uint64_t i = 0; i < n; ++i) {
+      float v;
+      std::memcpy(&v, q + i * sizeof v, sizeof v);
+      if (!std::isfinite(v)) return false;
+    }
+    return true;
+  };
   if (m.encoding == 0) {
     const uint64_t need = rows * h.stride * sizeof(float);
     if (r.remaining() != need) {
       throw ModelError("model file is inconsistent: " + std::to_string(r.remaining()) + " bytes of weights, expected " +
                        std::to_string(need));
     }
+    if (!finite_floats(p, rows * h.stride)) throw ModelError("model file is corrupt: non-finite weight");
   } else {
     m.sparse_count = r.pod<uint64_t>("weight count");
+    p += sizeof(uint64_t);
     const uint64_t row_bytes = sizeof(uint32_t) + h.stride * sizeof(float);
     if (m.sparse_count > rows || r.remaining() != m.sparse_count * row_bytes) {
       throw ModelError("model file is inconsistent: weight count does not match the bytes present");
     }
-  }
-  for (double v : {s.t, s.normalized_sum_norm_x, s.total_weight, s.weighted_unlabeled, s.gravity}) {
-    if (!std::isfinite(v) || v < 0.) throw ModelError("model file is corrupt: online state out of range");
-  }
-  if (!(s.contraction > 0.) || !std::isfinite(s.contraction)) {
-    throw ModelError("model file is corrupt: L2 contraction out of range");
-  }
-  if (!std::isfinite(s.min_label) || !std::isfinite(s.max_label) || s.min_label > s.max_label) {
-    throw ModelError("model file is corrupt: prediction range out of order or not finite");
+    for (uint64_t k = 0; k < m.sparse_count; ++k) {
+      uint32_t idx;
+      std::memcpy(&idx, p + k * row_bytes, 4);
+      if (idx >= rows) throw ModelError("model file is corrupt: weight index out of range");
+      if (!finite_floats(p + k * row_bytes + 4, h.stride)) throw ModelError("model file is corrupt: non-finite weight");
+    }
   }
   m.weights_offset = r.pos();
+}
+
+}  // namespace
+
+LoadedModel parse_model(std::string bytes) {
+  LoadedModel m;
+  m.bytes = std::move(bytes);
+  parse_view(m.bytes, m);
   return m;
+}
+
+void verify_model(std::string_view bytes) {
+  LoadedModel m;
+  parse_view(bytes, m);
 }
 
 void install_weights(const LoadedModel& m, Learner& learner) {
@@ -250,7 +387,37 @@ void install_weights(const LoadedModel& m, Learner& learner) {
     throw ModelError("model rows have " + std::to_string(sf) + " slots; the learner's update rule needs " +
                      std::to_string(sm));
   }
+  // parse_model checked the sizes, the row indices and that every number is finite; what the rule
+  // needs of its slots is checked here, before the table is touched: sums of squared gradients
+  // and the normalizer's largest |x| are never negative.
   const char* p = m.bytes.data() + m.weights_offset;
+  if (sf == sm && sm > 1) {
+    const Config& cfg = learner.config();
+    int nonneg[2] = {-1, -1};
+    if (cfg.ftrl) {
+      nonneg[0] = 2;
+    } else if (cfg.classic_rule == 0) {
+      if (cfg.adaptive) nonneg[0] = 1;
+      if (cfg.normalized) nonneg[1] = cfg.adaptive ? 2 : 1;
+    }
+    const bool sparse = m.encoding != 0;
+    const size_t row_bytes = (sparse ? sizeof(uint32_t) : 0) + sf * sizeof(float);
+    const uint64_t n = sparse ? m.sparse_count : W.rows();
+    for (uint64_t k = 0; k < n; ++k) {
+      const char* row = p + k * row_bytes + (sparse ? sizeof(uint32_t) : 0);
+      for (int slot : nonneg) {
+        if (slot < 0) continue;
+        float v;
+        std::memcpy(&v, row + static_cast<size_t>(slot) * sizeof(float), sizeof v);
+        if (v < 0.f) {
+          throw ModelError("model file is corrupt: a weight row holds a negative " +
+                           std::string((cfg.ftrl || (slot == 1 && cfg.adaptive)) ? "sum of squared gradients"
+                                                                             : "normalizer") +
+                           " (the rows do not fit the file's options)");
+        }
+      }
+    }
+  }
   float* d = W.data();
   const uint64_t rows = W.rows();
   std::memset(d, 0, W.size_floats() * sizeof(float));
@@ -265,17 +432,17 @@ void install_weights(const LoadedModel& m, Learner& learner) {
     for (uint64_t k = 0; k < m.sparse_count; ++k) {
       uint32_t idx;
       std::memcpy(&idx, p + k * row_bytes, 4);
-      if (idx >= rows) throw ModelError("model file is corrupt: weight index out of range");
       std::memcpy(d + static_cast<uint64_t>(idx) * sm, p + k * row_bytes + 4, sf * sizeof(float));
     }
   }
-  for (size_t i = 0; i < W.size_floats(); ++i) {
-    if (!std::isfinite(d[i])) {
-      std::memset(d, 0, W.size_floats() * sizeof(float));
-      throw ModelError("model file is corrupt: non-finite weight");
-    }
-  }
   learner.state() = h.state;
+  // Gradient descent folds pending L2/L1 into the weights before the factor nears 0 (or the
+  // gravity grows large): a file saved at that moment (or made by hand) is folded now, so that
+  // learning never divides by a vanishing factor.
+  const Config& cfg = learner.config();
+  if (!cfg.ftrl && cfg.classic_rule == 0 && (h.state.contraction < 1e-9 || (cfg.l1 > 0.f && h.state.gravity > 1e3))) {
+    learner.sync_weights();
+  }
 }
 
 void write_file_atomic(const std::string& path, std::string_view data) {

@@ -53,9 +53,14 @@ struct LoadedModel {
 
 uint32_t crc32(const void* data, size_t len, uint32_t crc = 0);
 
+// The model file of `learner`, safe while another thread learns (each row is read once). Throws
+// ModelError, writing nothing, when a number is not finite (such a file would not load back).
 std::string serialize_model(const Learner& learner, const std::string& wabbit_version, const std::string& args,
                             const std::string& metadata, bool predict_only);
+// Reads a model file, checking every field (docs/model-format.md): throws ModelError.
 LoadedModel parse_model(std::string bytes);
+// The checks of parse_model on bytes about to be written (a save verifies before it renames).
+void verify_model(std::string_view bytes);
 // Copies the rows of a parsed model into a learner built from its args (checks bits and layout).
 void install_weights(const LoadedModel& m, Learner& learner);
 

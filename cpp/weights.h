@@ -8,12 +8,16 @@
 #pragma once
 
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -36,6 +40,44 @@ inline double load_d(const double* p) {
 }
 inline void store_d(double* p, double v) { std::atomic_ref<double>(*p).store(v, std::memory_order_relaxed); }
 
+// The table could not be allocated (-b too large for this machine or its limits). The message says
+// how much memory the table needs and how much there is; Python turns it into OptionError (a new
+// model) or ModelError (a model file).
+struct TableAllocError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+inline std::string describe_bytes(double b) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int u = 0;
+  while (b >= 1024. && u < 5) {
+    b /= 1024.;
+    ++u;
+  }
+  std::ostringstream os;
+  os.precision(b < 10. && u > 0 ? 2 : 3);
+  os << b << ' ' << units[u];
+  return os.str();
+}
+
+// "-b 31 needs 32 GiB for the weight table (2^31 rows x 16 bytes), but this machine has 23.4 GiB
+// of memory; ..." : what a refused table costs, against the machine's memory and `ulimit -v`.
+inline std::string table_alloc_message(uint32_t bits, uint32_t stride_shift) {
+  const double bytes = std::ldexp(1.0, static_cast<int>(bits + stride_shift)) * sizeof(float);
+  std::ostringstream os;
+  os << "-b " << bits << " needs " << describe_bytes(bytes) << " for the weight table (2^" << bits << " rows x "
+     << (sizeof(float) << stride_shift) << " bytes), which the system refused to reserve";
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page = ::sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && page > 0) os << "; this machine has " << describe_bytes(static_cast<double>(pages) * static_cast<double>(page)) << " of memory";
+  struct rlimit lim {};
+  if (::getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    os << " and the address space is limited to " << describe_bytes(static_cast<double>(lim.rlim_cur)) << " (ulimit -v)";
+  }
+  os << ". Use a smaller -b: each bit less halves the table (unused rows cost nothing until a feature lands on them)";
+  return os.str();
+}
+
 class WeightTable {
  public:
   WeightTable() = default;
@@ -57,18 +99,21 @@ class WeightTable {
     mask_ = o.mask_;
   }
 
+  // Maps a fresh zero table; if the mapping is refused (TableAllocError) this table is unchanged.
   void reset(uint32_t bits, uint32_t stride_shift) {
     if (bits < 1 || bits > 32) throw std::invalid_argument("bits must be in [1, 32], got " + std::to_string(bits));
+    const uint64_t rows = uint64_t{1} << bits;
+    const size_t bytes = static_cast<size_t>(rows << stride_shift) * sizeof(float);
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw TableAllocError(table_alloc_message(bits, stride_shift));
+    release();
     bits_ = bits;
     shift_ = stride_shift;
-    rows_ = uint64_t{1} << bits;
-    mask_ = static_cast<uint32_t>(rows_ - 1);
-    bytes_ = static_cast<size_t>(rows_ << shift_) * sizeof(float);
-    void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    release();
+    rows_ = rows;
+    mask_ = static_cast<uint32_t>(rows - 1);
+    bytes_ = bytes;
     data_ = static_cast<float*>(p);
-    mapped_ = bytes_;
+    mapped_ = bytes;
     owned_ = true;
   }
 

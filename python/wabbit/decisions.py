@@ -49,7 +49,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Hashable, NamedTuple, Optional, Tuple
 
 __all__ = ["DecisionLog", "DecisionStats", "for_model"]
 
@@ -218,6 +218,32 @@ class DecisionLog:
 
     def __repr__(self) -> str:
         return f"DecisionLog(ttl={self.ttl:g}, max_pending={self.max_pending}, pending={len(self._pending)})"
+
+    # ---------------------------------------------------------------------------------------
+    def _state(self) -> Dict[str, Any]:
+        """Everything but the learner and the lock: what a copy or a pickle of the model keeps."""
+        with self._lock:
+            return {
+                "ttl": self.ttl,
+                "max_pending": self.max_pending,
+                "clock": self._clock,
+                "pending": [(k, tuple(v)) for k, v in self._pending.items()],
+                "closed": list(self._closed.items()),
+                "counts": dict(self._counts),
+            }
+
+    @classmethod
+    def _restore(cls, learner: Any, state: Dict[str, Any]) -> "DecisionLog":
+        """A log for ``learner`` holding ``state`` (from :meth:`_state`)."""
+        log = cls(learner, ttl=state["ttl"], max_pending=state["max_pending"], clock=state["clock"])
+        log._pending = OrderedDict((k, _Pending(*v)) for k, v in state["pending"])
+        log._closed = OrderedDict((k, tuple(v)) for k, v in state["closed"])
+        log._counts.update(state["counts"])
+        return log
+
+    def __getstate__(self) -> Dict[str, Any]:
+        raise TypeError("a DecisionLog is copied or pickled with its model (copy.deepcopy(model), "
+                        "pickle.dumps(model)), not on its own: its learner is the model")
 
     # ---------------------------------------------------------------------------------------
     def _now(self, timestamp: Optional[float]) -> float:

@@ -26,12 +26,27 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
 __all__ = ["Lineage", "SourceRecord"]
 
 PYTHON = "<python>"
+
+
+def _is_count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _is_time(v: Any) -> bool:
+    """Seconds since the epoch, as time.time() gives them (up to the year 5138)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v < 1e11
+
+
+def _require(ok: bool, name: str) -> None:
+    if not ok:
+        raise ValueError(f"lineage field {name!r} is malformed")
 
 
 @dataclass
@@ -58,8 +73,19 @@ class SourceRecord:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "SourceRecord":
+        """From a model file's JSON; ValueError (or TypeError) unless every known field has its type."""
+        if not isinstance(d, Mapping):
+            raise TypeError("a lineage source is an object")
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        out = cls(**{k: v for k, v in d.items() if k in names})
+        _require(isinstance(out.source, str), "source")
+        for name in ("examples", "bad_lines", "generation"):
+            _require(_is_count(getattr(out, name)), name)
+        for name in ("first_line", "last_line"):
+            _require(getattr(out, name) is None or _is_count(getattr(out, name)), name)
+        for name in ("started", "finished"):
+            _require(getattr(out, name) is None or _is_time(getattr(out, name)), name)
+        return out
 
 
 @dataclass
@@ -94,10 +120,21 @@ class Lineage:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Lineage":
+        """From a model file's JSON; ValueError (or TypeError) unless every known field has its
+        type (the loader then treats the lineage as not recorded)."""
+        if not isinstance(d, Mapping):
+            raise TypeError("a lineage is an object")
         names = {f.name for f in dataclasses.fields(cls)} - {"sources"}
         out = cls(**{k: v for k, v in d.items() if k in names})
-        out.sources = [SourceRecord.from_dict(s) for s in d.get("sources", [])]
-        out.ancestors = [int(a) for a in out.ancestors]
+        sources = d.get("sources", [])
+        _require(isinstance(sources, list), "sources")
+        out.sources = [SourceRecord.from_dict(s) for s in sources]
+        _require(isinstance(out.ancestors, list) and all(_is_count(a) and a < 2**32 for a in out.ancestors), "ancestors")
+        _require(_is_count(out.examples), "examples")
+        _require(isinstance(out.options, str) and isinstance(out.wabbit_version, str), "options")
+        for name in ("created", "updated"):
+            _require(getattr(out, name) is None or _is_time(getattr(out, name)), name)
+        _require(isinstance(out.complete, bool), "complete")
         return out
 
     def copy(self) -> "Lineage":

@@ -13,7 +13,6 @@ True
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -24,11 +23,11 @@ from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, TYPE_CHECKING, Tuple, Union
 
-from wabbit import _core
-from wabbit._core import hash_feature, hash_namespace
+from wabbit import _core, _modelfile
+from wabbit._core import ModelError, hash_feature, hash_namespace
 from wabbit._io import inflate_bytes, is_gzip, open_input
 from wabbit._version import __version__
-from wabbit.lineage import PYTHON, Lineage, SourceRecord
+from wabbit.lineage import PYTHON, Lineage, SourceRecord, _is_time
 from wabbit.options import Options, OptionError, parse_args
 
 if TYPE_CHECKING:  # numpy is imported by the core when it returns arrays; the CLI never needs it
@@ -88,7 +87,10 @@ class Model:
     def _setup(self, opts: Options, metadata: Optional[Dict[str, Any]]) -> None:
         self._options = opts
         self._threads = opts.thread_count()
-        self._core = _core.Model(opts.core_config())
+        try:
+            self._core = _core.Model(opts.core_config())
+        except _core.TableAllocError as e:  # -b too large for this machine: say so, not MemoryError
+            raise OptionError(str(e)) from None
         self._metadata: Dict[str, Any] = metadata or {"created": time.time(), "wabbit_version": __version__}
         # Lineage (wabbit/lineage.py). None: loaded from a file without one and not changed since
         # (so saving it again writes the same bytes). _parent: CRC of the file this model was
@@ -462,8 +464,9 @@ class Model:
                      timestamp: Optional[float] = None) -> None:
         """Keep a decision (the event, the 0-based action taken, its probability) until
         :meth:`reward` brings its cost. Pending decisions wait ``--reward_ttl`` seconds (default
-        3600), at most ``--max_pending`` of them (default 10^6); they live in memory only (not in
-        copies, snapshots or model files). The rules are in :mod:`wabbit.decisions`."""
+        3600), at most ``--max_pending`` of them (default 10^6); they live in memory: pickling and
+        ``copy.deepcopy`` keep them, :meth:`copy`, snapshots and model files do not. The rules are
+        in :mod:`wabbit.decisions`."""
         self.decisions.log_decision(event_id, event, action, probability, timestamp=timestamp)
 
     def reward(self, event_id: Any, cost: float, *, timestamp: Optional[float] = None) -> bool:
@@ -593,10 +596,11 @@ class Model:
         self._flush_python()
         if self._lineage is not None:
             return self._lineage.copy()
+        created = self._metadata.get("created")
         return Lineage(
             options=self.args,
             wabbit_version=str(self._metadata.get("wabbit_version", "")),
-            created=self._metadata.get("created"),
+            created=created if _is_time(created) else None,
             complete=False,
         )
 
@@ -617,8 +621,8 @@ class Model:
         if self._core.is_cb():  # the bandit's counters (mtr's sums, SquareCB's, tau-first's, the generator)
             extra["cb_state"] = self._core.cb_state()
         if self._lineage is None:
-            return json.dumps({**self._metadata, **extra})
-        return json.dumps({**self._metadata, **extra, "lineage": self._lineage.to_dict()})
+            return _modelfile.metadata_to_json({**self._metadata, **extra})
+        return _modelfile.metadata_to_json({**self._metadata, **extra, "lineage": self._lineage.to_dict()})
 
     # ------------------------------------------------------------------ state
     @property
@@ -691,12 +695,26 @@ class Model:
 
     # ------------------------------------------------------------------ persistence
     def to_bytes(self, *, predict_only: bool = False) -> bytes:
-        """The model file's bytes (see docs/model-format.md)."""
-        return self._core.to_bytes(__version__, self.args, self._metadata_json(), predict_only)
+        """The model file's bytes (see docs/model-format.md), checked to load back.
+
+        Safe while another thread learns: the rows are read once each, as :meth:`snapshot` copies
+        them. Raises :class:`wabbit.ModelError` rather than return bytes that would not load."""
+        data = self._serialize(predict_only)
+        _modelfile.verify_saved(data)
+        return bytes(data)
+
+    def _serialize(self, predict_only: bool) -> Any:
+        """The file's bytes as a buffer held by the core (no copy until bytes() is asked for)."""
+        return self._core.serialize(__version__, self.args, self._metadata_json(), predict_only)
 
     def save(self, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> None:
-        """Write the model file atomically (temporary file, fsync, rename, fsync of the folder)."""
-        self._core.save(os.fspath(path), __version__, self.args, self._metadata_json(), predict_only)
+        """Write the model file atomically (temporary file, fsync, rename, fsync of the folder).
+
+        The bytes are checked to load back before anything is written: a failed save raises and
+        leaves the file that was at ``path`` as it was."""
+        data = self._serialize(predict_only)
+        _modelfile.verify_saved(data)
+        _core.write_file_atomic(os.fspath(path), data)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Model":
@@ -706,7 +724,9 @@ class Model:
         return _from_loaded(header, blob, None, struct.unpack("<I", data[-4:])[0])
 
     def copy(self) -> "Model":
-        """An independent copy (weights, online state, statistics and lineage)."""
+        """An independent copy of what was learned (weights, online state, statistics and
+        lineage), without the drift monitor and the pending decisions (``copy.deepcopy`` and
+        pickling keep those too)."""
         new = Model.__new__(Model)
         new._monitor = None
         new._copy_state_from(self)
@@ -725,13 +745,35 @@ class Model:
         self._core = core
 
     def __copy__(self) -> "Model":
-        return self.copy()
+        return self.__deepcopy__({})
 
     def __deepcopy__(self, memo: Dict[int, Any]) -> "Model":
-        return self.copy()
+        """copy.copy/copy.deepcopy: :meth:`copy` plus the drift monitor (with its detector's state
+        and challenger) and the pending delayed-reward decisions, so the copy behaves as the
+        original would. The monitor's callables (signal, on_drift, callback, log) are shared."""
+        new = self.copy()
+        memo[id(self)] = new
+        if self._monitor is not None:
+            new._monitor = deepcopy(self._monitor, memo)
+        log = self.__dict__.get("_decisions")
+        if log is not None:
+            from wabbit.decisions import DecisionLog
+
+            new.__dict__["_decisions"] = DecisionLog._restore(new, deepcopy(log._state(), memo))
+        return new
 
     def __reduce__(self) -> Any:
-        # the pending parent (the file this model was loaded from) travels along, as with copy()
+        # the pending parent (the file this model was loaded from) travels along, as with copy();
+        # so do the drift monitor and the pending decisions (a monitor whose callables cannot be
+        # pickled refuses with TypeError, see Monitor.__getstate__)
+        carried: Dict[str, Any] = {}
+        if self._monitor is not None:
+            carried["monitor"] = self._monitor
+        log = self.__dict__.get("_decisions")
+        if log is not None:
+            carried["decisions"] = log._state()
+        if carried:
+            return (_unpickle, (self.to_bytes(), self._parent, carried))
         return (_unpickle, (self.to_bytes(), self._parent))
 
     def __repr__(self) -> str:
@@ -777,34 +819,45 @@ def read_model_file(path: str) -> Tuple[Dict[str, Any], Any, int]:
 
 
 def _from_loaded(header: Dict[str, Any], blob: Any, overrides: Optional[Options], checksum: Optional[int] = None) -> Model:
-    stored = parse_args(header["args"])
+    """A model from a parsed file: every header field is checked before the table is allocated
+    (ModelError for the file's own problems; OptionError for ``overrides`` that do not fit it)."""
+    stored = _modelfile.stored_options(header["args"], int(header["bits"]))
+    metadata = _modelfile.metadata_from_json(header["metadata"])
     opts = overrides.merged_with_model(stored) if overrides is not None else stored
-    try:
-        metadata = json.loads(header["metadata"]) if header["metadata"] else {}
-    except json.JSONDecodeError:
-        metadata = {}
-    if not isinstance(metadata, dict):
-        metadata = {}
     lineage = None
     raw = metadata.pop("lineage", None)
-    if isinstance(raw, dict):
+    if isinstance(raw, dict):  # a malformed lineage means "not recorded" (docs/model-format.md)
         try:
             lineage = Lineage.from_dict(raw)
         except (TypeError, ValueError):
             lineage = None
     cb_state = metadata.pop("cb_state", None)
-    model = Model._from_options(opts, metadata)
+    try:
+        model = Model._from_options(opts, metadata)
+    except (OptionError, ValueError) as e:
+        if overrides is not None:
+            raise
+        raise ModelError(f"the model in this file cannot be built: {e}") from None
+    if cb_state is not None and model._core.is_cb():
+        cb_state = _modelfile.check_cb_state(cb_state, model._core.cb_state())
     model._lineage = lineage
     model._parent = checksum
     model._core.install(blob)
-    if isinstance(cb_state, dict) and model._core.is_cb():
+    if cb_state is not None and model._core.is_cb():
         model._core.set_cb_state(cb_state)
     return model
 
 
-def _unpickle(data: bytes, parent: Optional[int]) -> Model:
+def _unpickle(data: bytes, parent: Optional[int], carried: Optional[Dict[str, Any]] = None) -> Model:
     model = Model.from_bytes(data)
     model._parent = parent
+    if carried:
+        if carried.get("monitor") is not None:
+            model._monitor = carried["monitor"]
+        if carried.get("decisions") is not None:
+            from wabbit.decisions import DecisionLog
+
+            model.__dict__["_decisions"] = DecisionLog._restore(model, carried["decisions"])
     return model
 
 

@@ -58,8 +58,10 @@ example has a label it is the example's index, and the messages name ``example i
 1-based counter. Single :meth:`wabbit.Model.learn` calls are monitored too: their signals are
 buffered and handed over every ``every`` calls, exactly as ``learn_many`` does every ``every``
 examples, so the same lines learned one by one or in one batch give the same events and the same
-model. ``predict``/``predict_many`` are not monitored. A monitor is not saved with the model
-(model file, pickle) nor carried by copies and snapshots.
+model. ``predict``/``predict_many`` are not monitored. A monitor is not saved in the model file
+nor carried by :meth:`~wabbit.Model.copy` and snapshots (which copy what was learned); pickling
+and ``copy.deepcopy`` keep it, in its current state, so the copy raises the same alarms on the
+same stream (pickling refuses with TypeError when one of its callables cannot be pickled).
 
 >>> import wabbit
 >>> from wabbit.drift import ADWIN
@@ -75,8 +77,10 @@ switched to challenger at example 22001 (ADWIN alarm at example 20416): mean los
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
+import pickle
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union, TYPE_CHECKING
 
 import numpy as np
@@ -233,6 +237,33 @@ class Monitor:
         response = getattr(self.on_drift, "__name__", repr(self.on_drift)) if callable(self.on_drift) else repr(self.on_drift)
         signal = getattr(self.signal, "__name__", "callable") if callable(self.signal) else repr(self.signal)
         return f"Monitor({self.detector!r}, signal={signal}, on_drift={response}, every={self.every})"
+
+    # ------------------------------------------------------------------ copies and pickles
+    _CALLABLES = ("signal", "on_drift", "callback", "log")
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "Monitor":
+        """A monitor in the same state (detector, buffers, challenger, events); the callables
+        (signal, on_drift, callback, log) are shared, not copied."""
+        new = Monitor.__new__(Monitor)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            new.__dict__[key] = value if key in self._CALLABLES else copy.deepcopy(value, memo)
+        return new
+
+    def __getstate__(self) -> Dict[str, Any]:
+        """For pickle: the whole state, refused with a clear TypeError if a callable cannot be
+        pickled (a lambda or a nested function) instead of dropping it."""
+        for what in self._CALLABLES:
+            fn = getattr(self, what)
+            if callable(fn):
+                try:
+                    pickle.dumps(fn)
+                except Exception as e:  # noqa: BLE001 - PicklingError, AttributeError, TypeError
+                    raise TypeError(
+                        f"cannot pickle the model's drift monitor: its {what}={fn!r} cannot be pickled ({e}); "
+                        "pass a module-level function, or detach the monitor (model.monitor(None)) first"
+                    ) from None
+        return self.__dict__.copy()
 
     @property
     def challenger(self) -> Optional["Model"]:

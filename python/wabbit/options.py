@@ -15,6 +15,7 @@ header (which stores the model-defining flags as text, re-parsed here on load).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import shlex
 from dataclasses import dataclass, field
@@ -133,6 +134,12 @@ FLAGS: List[Flag] = [
 
 # Run-time flags that Model(...) also accepts: how to run, not what to learn (not saved with the model).
 _EXECUTION = ("threads",)
+
+# What the core takes: a float flag is a float32; --reward_ttl may be infinite (no TTL).
+_FLOAT32_MAX = 3.4028234663852886e38
+_MAY_BE_INFINITE = ("reward_ttl",)
+# Integer model flags with an upper bound (what the core holds; lower bounds have their own checks).
+_INT_MAX: Dict[str, int] = {"cb": 65536, "cb_explore": 65536, "bag": 65536, "first": 2**64 - 1}
 
 _BY_NAME: Dict[str, Flag] = {n: f for f in FLAGS for n in f.names}
 _BY_DEST: Dict[str, Flag] = {f.dest: f for f in FLAGS}
@@ -275,6 +282,22 @@ class Options:
             setattr(out, f.dest, mine)
         return out
 
+    def _check_numbers(self) -> None:
+        """Model flags' numbers must fit the core: floats finite in float32 (NaN never; infinity
+        only where it means "no bound"), counts within the limits documented in the README."""
+        for f in FLAGS:
+            if not f.model or not self.given(f.dest):
+                continue
+            v = getattr(self, f.dest)
+            name = f.names[-1]
+            if f.kind == "float":
+                if v != v:
+                    raise OptionError(f"{name} must be a number, got nan")
+                if abs(v) > _FLOAT32_MAX and not (f.dest in _MAY_BE_INFINITE and abs(v) == float("inf")):
+                    raise OptionError(f"{name} must be a finite number of at most {_FLOAT32_MAX:.4g} in size, got {v!r}")
+            elif f.kind == "int" and f.dest in _INT_MAX and v > _INT_MAX[f.dest]:
+                raise OptionError(f"{name} takes at most {_INT_MAX[f.dest]}, got {v}")
+
     def interaction_specs(self) -> List[str]:
         specs: List[str] = []
         for q in self.quadratic:
@@ -302,6 +325,7 @@ class Options:
         bits = 18 if self.bits is None else self.bits
         if not 1 <= bits <= 32:
             raise OptionError(f"-b must be between 1 and 32, got {bits}")
+        self._check_numbers()
         classic = [name for name, on in (("--perceptron", self.perceptron), ("--pa", self.pa),
                                           ("--pa_regressor", self.pa_regressor), ("--ftrl", self.ftrl)) if on]
         if len(classic) > 1:
@@ -586,6 +610,8 @@ class Options:
 
 
 def _fmt(v: Any) -> str:
+    if isinstance(v, float) and not math.isfinite(v):
+        return repr(v)  # "inf", "-inf": read back by float()
     if isinstance(v, float):
         return repr(v) if v != int(v) else str(int(v)) if abs(v) < 1e15 else repr(v)
     return str(v)
