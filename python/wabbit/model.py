@@ -29,7 +29,7 @@ from wabbit._core import hash_feature, hash_namespace
 from wabbit._io import input_fd
 from wabbit._version import __version__
 from wabbit.lineage import PYTHON, Lineage, SourceRecord
-from wabbit.options import Options, OptionError, parse_args
+from wabbit.options import MAX_THREADS, Options, OptionError, cpu_cores, oversubscribed, parse_args
 
 if TYPE_CHECKING:  # numpy is imported by the core when it returns arrays; the CLI never needs it
     import numpy as np
@@ -127,7 +127,9 @@ class Model:
             if weight != 1.0 or initial != 0.0:
                 raise ValueError("weight= and initial= apply to linear models; a bandit event's weight is 1, as in VW")
             return self._cb_learn(example, label)
-        if isinstance(example, str):
+        if isinstance(example, (bytes, bytearray, memoryview)):
+            example = _text_bytes(example, monitored=self._monitor is not None)
+        if isinstance(example, (str, bytes)):
             if label is not None:
                 raise TypeError("a text example carries its own label; pass label= only with a dict example")
             if self._monitor is not None:
@@ -135,9 +137,9 @@ class Model:
             else:
                 p = self._core.learn_line(example)
         elif self._monitor is not None:
-            p = self._monitor._learn_single(self, _as_dict(example), label, float(weight), float(initial))
+            p = self._monitor._learn_single(self, _as_dict(example), label, _number(weight, "weight"), _number(initial, "initial"))
         else:
-            p = self._core.learn_dict(_as_dict(example), label, float(weight), float(initial))
+            p = self._core.learn_dict(_as_dict(example), label, _number(weight, "weight"), _number(initial, "initial"))
         if not self._py_examples:
             self._py_started = time.time()
         self._py_examples += 1
@@ -155,9 +157,9 @@ class Model:
                 raise ValueError("initial= applies to linear models, not to bandit events")
             order, values, _, _ = self._core.cb_predict(*_event_parts(example))
             return _in_action_order(order, values)
-        if isinstance(example, str):
-            return self._core.predict_line(example)
-        return self._core.predict_dict(_as_dict(example), float(initial))
+        if isinstance(example, (str, bytes, bytearray, memoryview)):
+            return self._core.predict_line(bytes(example) if isinstance(example, memoryview) else example)
+        return self._core.predict_dict(_as_dict(example), _number(initial, "initial"))
 
     # ------------------------------------------------------------------ contextual bandits
     def _cb_learn(self, event: Event, label: Optional[Any]) -> np.ndarray:
@@ -298,6 +300,10 @@ class Model:
             if why is not None:
                 warnings.warn(f"threads={n}: this run uses one thread because of {why}", stacklevel=4)
                 n = 1
+        if n > 1:
+            crowded = oversubscribed(n)
+            if crowded is not None:
+                warnings.warn(crowded, RuntimeWarning, stacklevel=4)
         return {**opts, "threads": n}
 
     def _run(
@@ -659,8 +665,8 @@ class Model:
         if self._core.is_cb():
             raise TypeError("explain() takes one linear example; for a bandit, explain a Model trained on the "
                             "merged action lines, or look at predict()/rank()")
-        if isinstance(example, str):
-            rows = self._core.explain_line(example)
+        if isinstance(example, (str, bytes, bytearray, memoryview)):
+            rows = self._core.explain_line(bytes(example) if isinstance(example, memoryview) else example)
         else:
             rows = self._core.explain_dict(_as_dict(example), float(initial))
         out = [Contribution(name, index, value, weight, value * weight) for name, index, value, weight in rows]
@@ -825,7 +831,28 @@ class Snapshot:
 def _thread_count(threads: Any) -> int:
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
         raise ValueError(f"threads must be a number of threads >= 0 (0: one per core), got {threads!r}")
-    return threads or (os.cpu_count() or 1)
+    if threads > MAX_THREADS:
+        raise ValueError(f"threads={threads}: at most {MAX_THREADS} (this machine has {cpu_cores()} cores; more threads "
+                         "than cores learn a worse model)")
+    return threads or cpu_cores()
+
+
+def _number(x: Any, what: str) -> float:
+    """float(x) for a number argument; a str or other non-number is a TypeError naming ``what``."""
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__float__"):
+        raise TypeError(f"{what} must be a number, not {type(x).__name__}")
+    return float(x)
+
+
+def _text_bytes(example: Any, *, monitored: bool) -> Any:
+    """A bytes example as the core takes it (bytes); a monitored model's path reads text (str)."""
+    data = bytes(example)
+    if not monitored:
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"the example's bytes are not UTF-8 (byte {e.start}); a monitored model reads text") from None
 
 
 def _as_csr(source: Any) -> Optional[Tuple[Any, Any, Any]]:
