@@ -420,7 +420,8 @@ class BlockSource {
       carry_.resize(bytes);
       const ssize_t n = read_input(fd_, carry_.data() + have, bytes - have, interrupt_);
       carry_.resize(have + static_cast<size_t>(std::max<ssize_t>(n, 0)));
-      if (n < 0) break;  // interrupted: next() says so
+      if (n < 0) stopped_ = true;  // interrupted: the whole lines read so far are still learned
+      if (n < 0) break;
       if (n == 0) eof_ = true;
     }
     return carry_;
@@ -429,7 +430,7 @@ class BlockSource {
   // The next block (its text lives in `storage` for an fd source); false at the end.
   bool next(std::string& storage, Block& b) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (interrupted(interrupt_)) return false;
+    if (fd_ < 0 && interrupted(interrupt_)) return false;  // (an fd: fill() stops reading)
     const size_t want = size_;
     size_ = std::min(size_ * 2, kMaxBlock);
     if (fd_ < 0) {
@@ -454,25 +455,36 @@ class BlockSource {
  private:
   // Reads until `storage` holds at least `want` bytes ending in a newline (or the input ends);
   // the partial line after the last newline waits in carry_ for the next block.
+  // Once interrupted (stopped_), reads no more: the whole lines already read are handed out, then
+  // the partial line after them is dropped.
   bool fill(std::string& storage, size_t want) {
-    if (eof_ && carry_.empty()) return false;
+    if ((eof_ || stopped_) && carry_.empty()) return false;
     storage.swap(carry_);
     carry_.clear();
     size_t have = storage.size();
     while (!eof_) {
-      if (have >= want) {
-        const void* nl = ::memrchr(storage.data(), '\n', have);
+      if (have >= want || stopped_) {
+        const void* nl = have > 0 ? ::memrchr(storage.data(), '\n', have) : nullptr;
         if (nl != nullptr) {
           const size_t end = static_cast<size_t>(static_cast<const char*>(nl) - storage.data()) + 1;
           carry_.assign(storage, end, have - end);
           storage.resize(end);
           return true;
         }
+        if (stopped_) {
+          storage.clear();
+          carry_.clear();
+          return false;
+        }
         want = have * 2;  // one line longer than the block: keep reading
       }
       storage.resize(std::max(want, have + 4096));
       const ssize_t n = read_input(fd_, storage.data() + have, storage.size() - have, interrupt_);
-      if (n < 0) return false;  // interrupted: the lines read meanwhile are not learned
+      if (n < 0) {
+        stopped_ = true;
+        storage.resize(have);
+        continue;
+      }
       if (n == 0) eof_ = true;
       have += static_cast<size_t>(n);
     }
@@ -486,6 +498,7 @@ class BlockSource {
   int fd_ = -1;
   std::string carry_;
   bool eof_ = false;
+  bool stopped_ = false;  // interrupted: no more reads
   uint64_t seq_ = 0;
   uint64_t line_;
   const std::atomic<int>* interrupt_;
