@@ -31,7 +31,6 @@ namespace {
 constexpr size_t kReadBlock = size_t{256} << 10;  // read() size: the block stays in L2 while it is parsed (4 MiB: 3-4% slower)
 constexpr size_t kMaxKeptWarnings = 20;
 constexpr int kPollMs = 100;          // read_input's wait slice: how soon a signal is noticed while input is slow
-constexpr size_t kCheckBytes = size_t{256} << 10;  // buffers: text between interrupt checks
 constexpr size_t kCheckRows = 4096;   // CSR: rows between interrupt checks
 
 inline bool interrupted(const std::atomic<int>* flag) {
@@ -973,22 +972,6 @@ ssize_t read_input(int fd, char* p, size_t n, const std::atomic<int>* interrupt)
     const int e = errno;
     throw IoError(e, std::string("cannot read input: ") + std::strerror(e), "");
   }
-}
-
-bool for_each_line_checked(std::string_view text, const std::function<void(std::string_view)>& f,
-                           const std::atomic<int>* interrupt) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    if (interrupted(interrupt)) return false;
-    size_t end = text.size();
-    if (interrupt != nullptr && text.size() - pos > kCheckBytes) {  // a piece of whole lines
-      const void* nl = std::memchr(text.data() + pos + kCheckBytes, '\n', text.size() - pos - kCheckBytes);
-      if (nl != nullptr) end = static_cast<size_t>(static_cast<const char*>(nl) - text.data()) + 1;
-    }
-    for_each_line(text.substr(pos, end - pos), f);
-    pos = end;
-  }
-  return true;
 }
 
 bool for_each_fd_line(int fd, const std::function<void(std::string_view)>& f, const std::atomic<int>* interrupt) {

@@ -165,9 +165,28 @@ void for_each_line(std::string_view text, F&& f) {
 // Reads fd to EOF in large blocks and calls f(line) for each line, in place (no copy per line).
 // With `interrupt`, stops (returning false) once it is set, also while waiting for input.
 bool for_each_fd_line(int fd, const std::function<void(std::string_view)>& f, const std::atomic<int>* interrupt = nullptr);
-// for_each_line, checking `interrupt` every 256 KiB of text; false if it stopped there.
-bool for_each_line_checked(std::string_view text, const std::function<void(std::string_view)>& f,
-                           const std::atomic<int>* interrupt);
+// for_each_line, checking `interrupt` every 256 KiB of text (a piece of whole lines); false if it
+// stopped there.
+template <class F>
+bool for_each_line_checked(std::string_view text, F&& f, const std::atomic<int>* interrupt) {
+  constexpr size_t kPiece = size_t{256} << 10;
+  if (interrupt == nullptr) {
+    for_each_line(text, f);
+    return true;
+  }
+  size_t pos = 0;
+  while (pos < text.size()) {
+    if (interrupt->load(std::memory_order_relaxed) != 0) return false;
+    size_t end = text.size();
+    if (text.size() - pos > kPiece) {
+      const void* nl = std::memchr(text.data() + pos + kPiece, '\n', text.size() - pos - kPiece);
+      if (nl != nullptr) end = static_cast<size_t>(static_cast<const char*>(nl) - text.data()) + 1;
+    }
+    for_each_line(text.substr(pos, end - pos), f);
+    pos = end;
+  }
+  return true;
+}
 // read(2) that retries EINTR; with `interrupt`, waits for input in short poll(2) slices and returns
 // -1 once it is set (a signal delivered to another thread does not interrupt read itself). 0: EOF.
 ssize_t read_input(int fd, char* p, size_t n, const std::atomic<int>* interrupt);
