@@ -54,6 +54,12 @@ def test_lone_surrogate_in_a_line():
     assert m.stats["example_number"] == 0
 
 
+def test_lone_surrogate_in_a_batch_of_lines():
+    m = wabbit.Model()
+    with pytest.raises(ValueError, match=r"line 2 of the batch is not valid Unicode.*U\+DC80"):
+        m.learn_many(["1 |a x", "1 |a \udc80"])
+
+
 def test_lone_surrogate_in_a_name():
     m = wabbit.Model()
     with pytest.raises(ValueError, match=r"'a\\udce9' is not valid Unicode.*lone surrogate"):

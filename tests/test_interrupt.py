@@ -21,6 +21,8 @@ from wabbit.synth import write_click_log
 
 EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 BOUND = 5.0  # seconds from the signal to the exit (the promise is "about a second")
+# every pair and six triples of the click log's namespaces: the 1.2 M-line file takes ~10 s
+HEAVY = "-q uu -q aa -q cc -q ua -q uc -q ac --cubic uac --cubic uuu --cubic aaa --cubic ccc --cubic uua --cubic aac"
 
 
 def _default_signals() -> None:
@@ -38,7 +40,7 @@ def clicks(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory, clicks):
-    """1.2 M lines (the click log 60 times): many seconds of learning with a cubic interaction."""
+    """1.2 M lines (the click log 60 times): about 10 s of learning with HEAVY."""
     path = tmp_path_factory.mktemp("interrupt_big") / "big.vw"
     data = clicks.read_bytes()
     with open(path, "wb") as f:
@@ -89,7 +91,7 @@ def test_cli_pipe_that_stays_open(tmp_path, clicks, sig, threads):
 def test_cli_big_file(tmp_path, big, sig, threads):
     """A file that takes many seconds: the signal stops it at a block boundary, -f holds the part."""
     model = tmp_path / "m.model"
-    p = _wabbit(["-d", str(big), "-f", str(model), "--threads", str(threads), "--cubic", "uac", "-q", "ua"],
+    p = _wabbit(["-d", str(big), "-f", str(model), "--threads", str(threads), *HEAVY.split()],
                 stdin=subprocess.DEVNULL)
     # wait for the progress row of example 16384: learning is under way
     while True:
@@ -114,7 +116,7 @@ CHILD = textwrap.dedent(
     import wabbit
     signal.signal(signal.SIGINT, signal.default_int_handler)
     path, kind, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    m = wabbit.Model("--cubic uac -q ua" + (" -b 24" if kind == "csr" else ""))
+    m = wabbit.Model("-b 24" if kind == "csr" else sys.argv[4])
     kw = {}
     if kind == "bytes":
         source = open(path, "rb").read()
@@ -146,10 +148,10 @@ CHILD = textwrap.dedent(
 def test_learn_many_keyboard_interrupt(tmp_path, big, kind, threads):
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    p = subprocess.Popen([sys.executable, str(script), str(big), kind, str(threads)], stdout=subprocess.PIPE,
+    p = subprocess.Popen([sys.executable, str(script), str(big), kind, str(threads), HEAVY], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, preexec_fn=_default_signals)
     assert p.stdout.readline().decode().strip() == "ready"
-    time.sleep(0.5 if kind == "csr" else 1.5)  # learn_many is running (the whole input takes far longer)
+    time.sleep(0.3 if kind == "csr" else 1.5)  # learn_many is running (the whole input takes far longer)
     rc, took, err = _finish(p, signal.SIGINT)
     out = p.stdout.read().decode()
     assert rc == 0, err

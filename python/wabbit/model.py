@@ -343,7 +343,7 @@ class Model:
             if isinstance(source, (bytes, bytearray, memoryview)):
                 label, data = "<bytes>", source
             else:
-                label, data = "<lines>", "\n".join(_check_line(s) for s in source).encode()
+                label, data = "<lines>", _encode_lines("\n".join(_check_line(s) for s in source))
             if learn:
                 res = self._learning_run(
                     label, lambda o: self._core.run_buffer(data, self._threaded(o, threads)), opts,
@@ -924,6 +924,17 @@ def _in_action_order(order: Any, values: Any) -> "np.ndarray":
     out = np.empty(len(values), dtype=np.float32)
     out[order] = values
     return out
+
+
+def _encode_lines(text: str) -> bytes:
+    """The batch's text as UTF-8; a lone surrogate is a ValueError naming its line."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError as e:
+        line = text.count("\n", 0, e.start) + 1
+        raise ValueError(f"line {line} of the batch is not valid Unicode: it holds a lone surrogate "
+                         f"(U+{ord(text[e.start]):04X}), which UTF-8 cannot encode; pass bytes, or decode the source "
+                         "as UTF-8") from None
 
 
 def _check_line(s: Any) -> str:
