@@ -81,7 +81,7 @@ def _main(args: List[str]) -> int:
     try:
         opts = parse_args(args)
         return run(opts, sys.stderr)
-    except (OptionError, OSError, ValueError, RuntimeError) as e:
+    except (OptionError, OSError, ValueError, RuntimeError, MemoryError) as e:
         if isinstance(e, BrokenPipeError):
             raise
         if os.environ.get("WABBIT_DEBUG"):
@@ -638,6 +638,8 @@ def _core_flags() -> List[str]:
 def _describe(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror and e.filename:
         return f"{e.filename}: {e.strerror}"
+    if isinstance(e, MemoryError):
+        return f"out of memory ({e or 'an allocation failed'}); nothing is saved"
     return str(e)
 
 
