@@ -4,7 +4,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <pythread.h>
+#include <signal.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -25,6 +29,71 @@ using namespace wabbit;
 
 namespace {
 
+// Signals during a run (Ctrl-C, SIGTERM). Python's C-level handler only notes a signal for the main
+// thread's next bytecode, which a run without the GIL never reaches. While a run is on the main
+// thread, a signal that Python handles goes first through on_signal, which also sets g_signal: the
+// run stops at its next block boundary (or while it waits for input), then Python's handler runs
+// (PyErr_CheckSignals) and raises KeyboardInterrupt, or what the handler raises.
+std::atomic<int> g_signal{0};
+constexpr int kWatched[2] = {SIGINT, SIGTERM};
+struct sigaction g_previous[2];  // Python's handlers, called by on_signal
+bool g_installed[2] = {false, false};
+int g_watch_depth = 0;           // nested runs (a hook that learns); touched with the GIL held
+unsigned long g_main_thread = 0;
+
+extern "C" void on_signal(int sig, siginfo_t* info, void* context) {
+  g_signal.store(sig, std::memory_order_relaxed);
+  const struct sigaction& prev = g_previous[sig == SIGINT ? 0 : 1];
+  if ((prev.sa_flags & SA_SIGINFO) != 0) prev.sa_sigaction(sig, info, context);
+  else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN) prev.sa_handler(sig);
+}
+
+// Watches SIGINT/SIGTERM for one run (constructed and destroyed with the GIL held). Runs on other
+// threads are not interrupted: Python delivers signals to the main thread only.
+class SignalWatch {
+ public:
+  SignalWatch() {
+    if (PyThread_get_thread_ident() != g_main_thread) return;
+    active_ = true;
+    if (g_watch_depth++ > 0) return;
+    g_signal.store(0, std::memory_order_relaxed);
+    for (int k = 0; k < 2; ++k) {
+      struct sigaction cur {};
+      if (sigaction(kWatched[k], nullptr, &cur) != 0) continue;
+      const bool handled = (cur.sa_flags & SA_SIGINFO) != 0 || (cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN);
+      if (!handled) continue;  // default (SIGTERM ends the process) or ignored: left as it is
+      g_previous[k] = cur;
+      struct sigaction mine = cur;
+      mine.sa_flags |= SA_SIGINFO;
+      mine.sa_sigaction = on_signal;
+      g_installed[k] = sigaction(kWatched[k], &mine, nullptr) == 0;
+    }
+  }
+  ~SignalWatch() {
+    if (!active_ || --g_watch_depth > 0) return;
+    for (int k = 0; k < 2; ++k) {
+      if (g_installed[k]) sigaction(kWatched[k], &g_previous[k], nullptr);
+      g_installed[k] = false;
+    }
+  }
+  SignalWatch(const SignalWatch&) = delete;
+  SignalWatch& operator=(const SignalWatch&) = delete;
+  const std::atomic<int>* flag() const { return active_ ? &g_signal : nullptr; }
+  // After the run, with the GIL: a run stopped by a signal lets Python's handler run now. Its
+  // exception propagates; a handler that returns leaves the run stopped all the same (said so).
+  static void after(const RunResult& r) {
+    if (r.interrupted == 0) return;
+    g_signal.store(0, std::memory_order_relaxed);
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    PyErr_SetString(PyExc_InterruptedError, ("the run was stopped by signal " + std::to_string(r.interrupted) + " after " +
+                                             std::to_string(r.examples) + " examples (learned and kept)").c_str());
+    throw py::error_already_set();
+  }
+
+ private:
+  bool active_ = false;
+};
+
 // C++ text (messages, feature names, readable models) as a Python str that never fails: bytes that
 // are not UTF-8 (names come from the input as they are) read as \xNN, as errors="backslashreplace".
 py::str text_to_py(std::string_view s) {
@@ -33,11 +102,66 @@ py::str text_to_py(std::string_view s) {
   return py::reinterpret_steal<py::str>(o);
 }
 
+// Error text for Python: control bytes (a NUL would end the message there) and bytes that are not
+// UTF-8 written as \xNN (vw_text.h's printable), so the message arrives whole and never fails to decode.
+py::str error_text(std::string_view msg) { return text_to_py(printable(msg)); }
+
+// Raises `type` (ValueError by default) with msg made printable.
+[[noreturn]] void raise_error(std::string_view msg, PyObject* type = PyExc_ValueError) {
+  PyErr_SetObject(type, error_text(msg).ptr());
+  throw py::error_already_set();
+}
+
+// A str that UTF-8 cannot hold (a lone surrogate, as errors="surrogateescape" leaves for bytes that
+// were not UTF-8): a ValueError naming the text and the position, in place of the codec's error.
+[[noreturn, gnu::noinline]] void not_utf8(PyObject* text, const char* what) {
+  PyObject *type = nullptr, *value = nullptr, *trace = nullptr;
+  PyErr_Fetch(&type, &value, &trace);
+  Py_ssize_t at = -1;
+  if (value != nullptr && PyUnicodeEncodeError_GetStart(value, &at) != 0) at = -1;
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(trace);
+  PyErr_Clear();
+  std::string shown;
+  PyObject* r = PyObject_Repr(text);
+  if (r != nullptr) {
+    Py_ssize_t n = 0;
+    const char* p = PyUnicode_AsUTF8AndSize(r, &n);
+    if (p != nullptr) shown.assign(p, static_cast<size_t>(std::min<Py_ssize_t>(n, 200)));
+    Py_DECREF(r);
+  }
+  PyErr_Clear();
+  std::string msg = std::string(what) + " " + shown + " is not valid Unicode: it holds a lone surrogate";
+  if (at >= 0) {
+    const Py_UCS4 c = PyUnicode_ReadChar(text, at);
+    char b[48];
+    std::snprintf(b, sizeof b, " (U+%04X at position %zd)", static_cast<unsigned>(c), at);
+    msg += b;
+  }
+  msg += ", which UTF-8 cannot encode; pass bytes, or decode the source as UTF-8";
+  raise_error(msg);
+}
+
 // Raises exception type `type` with message `what` decoded as text_to_py does (PyErr_SetString
 // would turn a message with non-UTF-8 bytes into a UnicodeDecodeError, and cut it at a NUL).
-void set_error(PyObject* type, std::string_view what) {
-  py::str msg = text_to_py(what);
-  PyErr_SetObject(type, msg.ptr());
+void set_error(PyObject* type, std::string_view what) { PyErr_SetObject(type, error_text(what).ptr()); }
+
+// The text of one example given as str (UTF-8) or bytes/bytearray, without a copy.
+std::string_view example_text(py::handle h) {
+  PyObject* o = h.ptr();
+  if (PyUnicode_Check(o)) {
+    if (PyUnicode_IS_COMPACT_ASCII(o)) {
+      return std::string_view(static_cast<const char*>(PyUnicode_DATA(o)), static_cast<size_t>(PyUnicode_GET_LENGTH(o)));
+    }
+    Py_ssize_t n = 0;
+    const char* p = PyUnicode_AsUTF8AndSize(o, &n);
+    if (p == nullptr) not_utf8(o, "the example");
+    return std::string_view(p, static_cast<size_t>(n));
+  }
+  if (PyBytes_Check(o)) return std::string_view(PyBytes_AS_STRING(o), static_cast<size_t>(PyBytes_GET_SIZE(o)));
+  if (PyByteArray_Check(o)) return std::string_view(PyByteArray_AS_STRING(o), static_cast<size_t>(PyByteArray_GET_SIZE(o)));
+  raise_error(std::string("an example is a VW text line (str or bytes), not ") + Py_TYPE(o)->tp_name, PyExc_TypeError);
 }
 
 // A single example's text: one line. A trailing "\n" (or "\r\n") is dropped; a newline inside
@@ -58,21 +182,14 @@ std::string_view one_line(std::string_view line, const char* call,
 std::string_view line_arg(py::handle h, py::object& hold, const char* call) {
   PyObject* o = h.ptr();
   std::string_view s;
-  if (PyUnicode_Check(o)) {
-    Py_ssize_t n = 0;
-    const char* p = PyUnicode_AsUTF8AndSize(o, &n);
-    if (p == nullptr) {
-      PyErr_Clear();
-      throw py::value_error(std::string(call) + ": the example text is not valid Unicode (it has a lone surrogate, as "
-                            "errors='surrogateescape' makes); pass the raw line as bytes");
-    }
-    s = std::string_view(p, static_cast<size_t>(n));
-  } else if (PyBytes_Check(o)) {
-    s = std::string_view(PyBytes_AS_STRING(o), static_cast<size_t>(PyBytes_GET_SIZE(o)));
-  } else {
+  if (PyUnicode_Check(o) || PyBytes_Check(o) || PyByteArray_Check(o)) {
+    s = example_text(h);
+  } else if (PyObject_CheckBuffer(o)) {
     hold = py::reinterpret_steal<py::object>(PyBytes_FromObject(o));  // bytearray, memoryview (a copy)
     if (!hold) throw py::error_already_set();
     s = std::string_view(PyBytes_AS_STRING(hold.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(hold.ptr())));
+  } else {
+    s = example_text(h);  // a TypeError naming the type
   }
   return one_line(s, call);
 }
@@ -257,6 +374,8 @@ py::dict result_to_dict(RunResult&& r, bool collect) {
   py::list warnings;
   for (const std::string& w : r.warnings) warnings.append(text_to_py(w));
   d["warnings"] = warnings;
+  d["predictions_error"] = r.predictions_error;
+  d["audit_error"] = r.audit_error;
   if (!collect) {  // no numpy needed (keeps the command line from importing it)
     d["predictions"] = py::none();
     return d;
@@ -277,7 +396,7 @@ py::dict result_to_dict(RunResult&& r, bool collect) {
   }
   Py_ssize_t n = 0;
   const char* p = PyUnicode_AsUTF8AndSize(o, &n);
-  if (p == nullptr) throw py::error_already_set();
+  if (p == nullptr) not_utf8(o, "the name");
   return std::string_view(p, static_cast<size_t>(n));
 }
 inline std::string_view text_of(py::handle h, py::object& hold) {
@@ -344,7 +463,15 @@ void dict_features(const py::dict& namespaces, NamespaceMemo& memo, F&& f) {
           x = static_cast<float>(PyFloat_AS_DOUBLE(value));
         } else {  // float() may run Python code that changes the dict: the name stays alive
           keep = py::reinterpret_borrow<py::object>(name_obj);
-          x = py::cast<float>(py::handle(value));
+          const double d = PyFloat_AsDouble(value);
+          if (d == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            const std::string_view name = text_of(name_obj, hold_name);
+            raise_error("feature '" + std::string(name) + "' in namespace '" + std::string(ns) +
+                            "': a value is a number (or a str: a text feature), not " + Py_TYPE(value)->tp_name,
+                        PyExc_TypeError);
+          }
+          x = static_cast<float>(d);
         }
       }
       const std::string_view name = text_of(name_obj, hold_name);
@@ -562,7 +689,9 @@ class PyModel {
 
   // Batches --------------------------------------------------------------------------------
   py::dict run_fd(int fd, const py::dict& opts) {
-    const RunOptions o = run_options(opts);
+    RunOptions o = run_options(opts);
+    const SignalWatch watch;
+    o.interrupt = watch.flag();
     RunResult r;
     {
       py::gil_scoped_release release;
@@ -570,12 +699,15 @@ class PyModel {
       if (o.learn || o.account || cb_) lock.lock();  // pure linear predictions run alongside learning
       r = cb_ ? run_cb_fd(*cb_, stats_, fd, o) : wabbit::run_fd(*learner_, stats_, fd, o);
     }
+    SignalWatch::after(r);
     return result_to_dict(std::move(r), o.collect);
   }
   py::dict run_buffer(const py::buffer& data, const py::dict& opts) {
-    const RunOptions o = run_options(opts);
+    RunOptions o = run_options(opts);
     const py::buffer_info info = data.request();
     const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
+    const SignalWatch watch;
+    o.interrupt = watch.flag();
     RunResult r;
     {
       py::gil_scoped_release release;
@@ -583,6 +715,7 @@ class PyModel {
       if (o.learn || o.account || cb_) lock.lock();  // pure linear predictions run alongside learning
       r = cb_ ? run_cb_buffer(*cb_, stats_, view, o) : wabbit::run_buffer(*learner_, stats_, view, o);
     }
+    SignalWatch::after(r);
     return result_to_dict(std::move(r), o.collect);
   }
   // Pre-hashed CSR rows, read in place (the arrays must stay alive and unchanged during the call).
@@ -624,6 +757,8 @@ class PyModel {
       in.predictions = preds.mutable_data();
     }
     o.collect = false;
+    const SignalWatch watch;
+    o.interrupt = watch.flag();
     RunResult r;
     {
       py::gil_scoped_release release;
@@ -631,6 +766,7 @@ class PyModel {
       if (o.learn || o.account) lock.lock();  // pure predictions run alongside learning
       r = wabbit::run_csr(*learner_, stats_, in, o);
     }
+    SignalWatch::after(r);
     py::dict d = result_to_dict(std::move(r), false);
     d["predictions"] = in.predictions != nullptr ? py::object(preds) : py::object(py::none());
     return d;
@@ -684,7 +820,7 @@ class PyModel {
     py::object hold;
     const std::string_view line = line_arg(text, hold, "explain()");
     const ParseResult pr = parse_vw_line(line, ex, true);
-    if (pr.status == ParseStatus::kError) throw py::value_error(pr.error);
+    if (pr.status == ParseStatus::kError) raise_error(pr.error);
     learner_->prepare(ex);
     return contributions(ex);
   }
@@ -830,7 +966,7 @@ class PyModel {
                                                "pass several events to learn_many()");
       CbLineLabel lab;
       const ParseResult pr = parse_cb_line(line, scratch, lab);
-      if (pr.status == ParseStatus::kError) throw py::value_error("line 1: " + pr.error);
+      if (pr.status == ParseStatus::kError) raise_error("line 1: " + pr.error);
       cb_->prepare(scratch);
       const std::string err = cb_->expand_fixed(scratch, lab, ev);
       if (!err.empty()) throw py::value_error("line 1: " + err);
@@ -843,7 +979,7 @@ class PyModel {
                                                "pass the event's lines as a list, or as one string");
         CbLineLabel lab;
         const ParseResult pr = parse_cb_line(line, scratch, lab);
-        if (pr.status == ParseStatus::kError) throw py::value_error("line " + std::to_string(no) + ": " + pr.error);
+        if (pr.status == ParseStatus::kError) raise_error("line " + std::to_string(no) + ": " + pr.error);
         if (pr.status == ParseStatus::kBlank || line.find_first_not_of(" \t") == std::string_view::npos) {
           throw py::value_error("line " + std::to_string(no) + ": blank line inside an event");
         }
@@ -890,13 +1026,19 @@ class PyModel {
   static void parse_or_throw(std::string_view line, Example& ex) {
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
     const ParseResult pr = parse_vw_line(line, ex);
-    if (pr.status == ParseStatus::kError) throw py::value_error(pr.error);
+    if (pr.status == ParseStatus::kError) raise_error(pr.error);
   }
   void fill_dict(const py::dict& ns, const py::object& label, float weight, float initial, Example& ex) const {
     ex.clear();
     example_from_dict(ns, ex);
     if (!label.is_none()) {
-      const float y = py::cast<float>(label);
+      const double d = PyFloat_AsDouble(label.ptr());
+      if (d == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        raise_error(std::string("label must be a number (or None: unlabelled), not ") + Py_TYPE(label.ptr())->tp_name,
+                    PyExc_TypeError);
+      }
+      const auto y = static_cast<float>(d);
       if (!std::isfinite(y)) throw py::value_error("label must be a finite number");
       ex.label = y;
     }
@@ -964,6 +1106,8 @@ py::tuple read_model_file(const std::string& path) {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "wabbit's compiled core";
+  g_main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+  m.attr("MAX_THREADS") = kMaxThreads;
   py::register_exception<ModelError>(m, "ModelError", PyExc_ValueError);
   py::register_exception<StrictParseError>(m, "ParseError", PyExc_ValueError);
   py::register_exception<TableAllocError>(m, "TableAllocError", PyExc_MemoryError);
@@ -976,7 +1120,7 @@ PYBIND11_MODULE(_core, m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const StrictParseError& e) {
-      set_error(parse_error, e.what());
+      set_error(parse_error, e.message);
     } catch (const ModelError& e) {
       set_error(model_error, e.what());
     } catch (const py::value_error& e) {

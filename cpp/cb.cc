@@ -1103,6 +1103,7 @@ class CbRunner {
  public:
   CbRunner(CbLearner& cb, Stats& s, const RunOptions& o) : cb_(cb), stats_(s), opt_(o), line_no_(o.first_line_number) {
     if (opt_.print_progress) std::fputs(progress_header().c_str(), stderr);
+    pred_out_ = OutputStream{opt_.predictions_fd, "predictions (-p)", opt_.print_warnings};
   }
 
   void line(std::string_view text) {
@@ -1242,7 +1243,7 @@ class CbRunner {
         pred_buf_ += ev_.tag;
       }
       pred_buf_ += "\n\n";
-      if (pred_buf_.size() > (1u << 16)) write_all(opt_.predictions_fd, pred_buf_);
+      if (pred_buf_.size() > (1u << 16)) pred_out_.write(pred_buf_);
     }
   }
 
@@ -1255,13 +1256,16 @@ class CbRunner {
     }
     if (opt_.predictions_fd >= 0) {
       pred_buf_ += "nan\n\n";
-      if (pred_buf_.size() > (1u << 16)) write_all(opt_.predictions_fd, pred_buf_);
+      if (pred_buf_.size() > (1u << 16)) pred_out_.write(pred_buf_);
     }
   }
 
-  RunResult finish() {
-    end_event();
-    if (opt_.predictions_fd >= 0 && !pred_buf_.empty()) write_all(opt_.predictions_fd, pred_buf_);
+  // interrupted: the event being read when a signal stopped the run is dropped, not learned half
+  RunResult finish(bool interrupted = false) {
+    if (!interrupted) end_event();
+    if (opt_.predictions_fd >= 0 && !pred_buf_.empty()) pred_out_.write(pred_buf_);
+    result_.predictions_error = pred_out_.error;
+    if (interrupted) result_.interrupted = opt_.interrupt->load(std::memory_order_relaxed);
     return std::move(result_);
   }
 
@@ -1296,6 +1300,7 @@ class CbRunner {
   Example scratch_;
   RunResult result_;
   std::string pred_buf_;
+  OutputStream pred_out_;
   std::string error_;
   uint64_t line_no_;
   uint64_t event_first_line_ = 0;
@@ -1307,14 +1312,12 @@ class CbRunner {
 
 RunResult run_cb_buffer(CbLearner& cb, Stats& stats, std::string_view buffer, const RunOptions& opt) {
   CbRunner r(cb, stats, opt);
-  for_each_line(buffer, [&](std::string_view line) { r.line(line); });
-  return r.finish();
+  return r.finish(!for_each_line_checked(buffer, [&](std::string_view line) { r.line(line); }, opt.interrupt));
 }
 
 RunResult run_cb_fd(CbLearner& cb, Stats& stats, int fd, const RunOptions& opt) {
   CbRunner r(cb, stats, opt);
-  for_each_fd_line(fd, [&](std::string_view line) { r.line(line); }, opt.head);
-  return r.finish();
+  return r.finish(!for_each_fd_line(fd, [&](std::string_view line) { r.line(line); }, opt.head, opt.interrupt));
 }
 
 }  // namespace wabbit

@@ -1,11 +1,13 @@
 #include "driver.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -28,6 +30,68 @@ namespace {
 
 constexpr size_t kReadBlock = size_t{256} << 10;  // read() size: the block stays in L2 while it is parsed (4 MiB: 3-4% slower)
 constexpr size_t kMaxKeptWarnings = 20;
+constexpr int kPollMs = 100;          // read_input's wait slice: how soon a signal is noticed while input is slow
+constexpr size_t kCheckRows = 4096;   // CSR: rows between interrupt checks
+
+inline bool interrupted(const std::atomic<int>* flag) {
+  return flag != nullptr && flag->load(std::memory_order_relaxed) != 0;
+}
+
+// Holds a run's extra threads until all of them have started, so that a run whose threads cannot
+// all be created leaves the model untouched: the ones started are let go without working, and
+// joined.
+class StartGate {
+ public:
+  bool wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return state_ != 0; });
+    return state_ == 1;
+  }
+  void open(bool go) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      state_ = go ? 1 : 2;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int state_ = 0;  // 0: waiting, 1: go, 2: abandoned
+};
+
+// Runs work(0) on the caller's thread and work(1..n-1) on new threads, all starting together;
+// work must not throw. If a thread cannot be created (a system limit, memory), the threads already
+// started are joined without having worked and the error says what happened.
+template <class Work>
+void run_on_threads(unsigned n, Work&& work) {
+  StartGate gate;
+  std::vector<std::thread> threads;
+  auto body = [&](unsigned i) {
+    if (gate.wait()) work(i);
+  };
+  try {
+    threads.reserve(n - 1);
+    for (unsigned i = 1; i < n; ++i) threads.emplace_back(body, i);
+  } catch (const std::exception& e) {
+    const size_t started = threads.size();
+    gate.open(false);
+    for (std::thread& t : threads) t.join();
+    throw std::runtime_error("cannot start thread " + std::to_string(started + 2) + " of " + std::to_string(n) +
+                             " (" + e.what() + "): the system refused it (a limit on threads, processes or memory); "
+                             "nothing was learned; use fewer threads");
+  }
+  gate.open(true);
+  work(0);
+  for (std::thread& t : threads) t.join();
+}
+
+void check_thread_count(unsigned n) {
+  if (n > kMaxThreads) {
+    throw std::invalid_argument("threads: at most " + std::to_string(kMaxThreads) + ", got " + std::to_string(n));
+  }
+}
 
 void count_label(Stats& s, float l) {
   if (s.more_than_two_labels || l == kNoLabel) return;
@@ -135,6 +199,16 @@ std::vector<uint32_t> find_hot_rows_text(const Learner& learner, std::string_vie
   });
 }
 
+// What a progress row needs of one example, kept by Hogwild workers so that the coordinator can
+// print rows at VW's counts (1, 2, 4, ...) while it merges blocks in input order.
+struct ProgressMark {
+  float label;
+  float output;
+  float weight;
+  float loss;
+  uint32_t features;
+};
+
 // The line-by-line loop shared by the fd and buffer sources. A worker's Runner (Hogwild) keeps its
 // predictions and statistics for the coordinator instead of writing or printing them.
 class Runner {
@@ -142,6 +216,8 @@ class Runner {
   Runner(Learner& l, Stats& s, const RunOptions& o, bool worker = false)
       : learner_(l), stats_(s), opt_(o), line_no_(o.first_line_number), worker_(worker) {
     if (opt_.print_progress && !worker_) std::fputs(progress_header().c_str(), stderr);
+    pred_out_ = OutputStream{opt_.predictions_fd, "predictions (-p)", opt_.print_warnings};
+    audit_out_ = OutputStream{opt_.audit_fd, "the audit (--audit)", opt_.print_warnings};
   }
 
   // A worker starts a block whose first line has number `line` (the input's first line: `first`).
@@ -150,10 +226,12 @@ class Runner {
     first_ = first;
   }
   // What the worker's last block produced (predictions text, collected predictions, counts).
-  RunResult take_result(std::string& predictions_text) {
+  RunResult take_result(std::string& predictions_text, std::vector<ProgressMark>& marks) {
     flush();
     predictions_text.swap(pred_buf_);
     pred_buf_.clear();
+    marks.swap(marks_);
+    marks_.clear();
     RunResult r = std::move(result_);
     result_ = RunResult{};
     return r;
@@ -233,14 +311,15 @@ class Runner {
     if (opt_.audit_fd >= 0) {
       format_prediction(audit_buf_, o.prediction, ex.tag);  // VW audits the score before --link
       audit_buf_ += audit;
-      if (audit_buf_.size() > (1u << 16)) write_all(opt_.audit_fd, audit_buf_);
+      if (audit_buf_.size() > (1u << 16)) audit_out_.write(audit_buf_);
     }
     if (opt_.every != 0 && result_.examples % opt_.every == 0 && opt_.hook) opt_.hook(result_.examples);
     if (opt_.collect) result_.predictions.push_back(o.output);
     if (opt_.predictions_fd >= 0) {
       format_prediction(pred_buf_, o.output, ex.tag);
-      if (!worker_ && pred_buf_.size() > (1u << 16)) write_all(opt_.predictions_fd, pred_buf_);
+      if (!worker_ && pred_buf_.size() > (1u << 16)) pred_out_.write(pred_buf_);
     }
+    if (worker_ && opt_.print_progress) marks_.push_back(ProgressMark{ex.label, o.output, ex.weight, o.loss, o.num_features});
     last_label_ = ex.label;
     last_output_ = o.output;
     last_features_ = o.num_features;
@@ -255,8 +334,11 @@ class Runner {
 
   RunResult finish() {
     flush();
-    if (opt_.predictions_fd >= 0 && !pred_buf_.empty()) write_all(opt_.predictions_fd, pred_buf_);
-    if (opt_.audit_fd >= 0 && !audit_buf_.empty()) write_all(opt_.audit_fd, audit_buf_);
+    if (opt_.predictions_fd >= 0 && !pred_buf_.empty()) pred_out_.write(pred_buf_);
+    if (opt_.audit_fd >= 0 && !audit_buf_.empty()) audit_out_.write(audit_buf_);
+    result_.predictions_error = pred_out_.error;
+    result_.audit_error = audit_out_.error;
+    if (interrupted(opt_.interrupt)) result_.interrupted = opt_.interrupt->load(std::memory_order_relaxed);
     return std::move(result_);
   }
 
@@ -271,6 +353,9 @@ class Runner {
   RunResult result_;
   std::string pred_buf_;
   std::string audit_buf_;
+  OutputStream pred_out_;
+  OutputStream audit_out_;
+  std::vector<ProgressMark> marks_;  // a worker's examples, for progress rows at VW's counts
   uint64_t line_no_;
   bool worker_;
   HotRows* hot_ = nullptr;
@@ -321,8 +406,10 @@ struct Block {
 // goes so that each block knows the number of its first line (error messages stay exact).
 class BlockSource {
  public:
-  BlockSource(std::string_view buffer, uint64_t first_line) : buf_(buffer), line_(first_line) {}
-  BlockSource(int fd, uint64_t first_line, std::string_view head) : fd_(fd), carry_(head), line_(first_line) {}
+  BlockSource(std::string_view buffer, uint64_t first_line, const std::atomic<int>* interrupt)
+      : buf_(buffer), line_(first_line), interrupt_(interrupt) {}
+  BlockSource(int fd, uint64_t first_line, std::string_view head, const std::atomic<int>* interrupt)
+      : fd_(fd), carry_(head), line_(first_line), interrupt_(interrupt) {}
 
   // The first `bytes` of the input (fewer if it is shorter), without consuming them; valid until
   // the first next(). Read before the workers start.
@@ -332,15 +419,10 @@ class BlockSource {
     while (!eof_ && carry_.size() < bytes) {
       const size_t have = carry_.size();
       carry_.resize(bytes);
-      ssize_t n;
-      do {
-        n = ::read(fd_, carry_.data() + have, bytes - have);
-      } while (n < 0 && errno == EINTR);
-      if (n < 0) {
-        const int e = errno;
-        throw IoError(e, std::string("cannot read input: ") + std::strerror(e), "");
-      }
-      carry_.resize(have + static_cast<size_t>(n));
+      const ssize_t n = read_input(fd_, carry_.data() + have, bytes - have, interrupt_);
+      carry_.resize(have + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+      if (n < 0) stopped_ = true;  // interrupted: the whole lines read so far are still learned
+      if (n < 0) break;
       if (n == 0) eof_ = true;
     }
     return carry_;
@@ -349,6 +431,7 @@ class BlockSource {
   // The next block (its text lives in `storage` for an fd source); false at the end.
   bool next(std::string& storage, Block& b) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (fd_ < 0 && interrupted(interrupt_)) return false;  // (an fd: fill() stops reading)
     const size_t want = size_;
     size_ = std::min(size_ * 2, kMaxBlock);
     if (fd_ < 0) {
@@ -373,30 +456,35 @@ class BlockSource {
  private:
   // Reads until `storage` holds at least `want` bytes ending in a newline (or the input ends);
   // the partial line after the last newline waits in carry_ for the next block.
+  // Once interrupted (stopped_), reads no more: the whole lines already read are handed out, then
+  // the partial line after them is dropped.
   bool fill(std::string& storage, size_t want) {
-    if (eof_ && carry_.empty()) return false;
+    if ((eof_ || stopped_) && carry_.empty()) return false;
     storage.swap(carry_);
     carry_.clear();
     size_t have = storage.size();
     while (!eof_) {
-      if (have >= want) {
-        const void* nl = ::memrchr(storage.data(), '\n', have);
+      if (have >= want || stopped_) {
+        const void* nl = have > 0 ? ::memrchr(storage.data(), '\n', have) : nullptr;
         if (nl != nullptr) {
           const size_t end = static_cast<size_t>(static_cast<const char*>(nl) - storage.data()) + 1;
           carry_.assign(storage, end, have - end);
           storage.resize(end);
           return true;
         }
+        if (stopped_) {
+          storage.clear();
+          carry_.clear();
+          return false;
+        }
         want = have * 2;  // one line longer than the block: keep reading
       }
       storage.resize(std::max(want, have + 4096));
-      ssize_t n;
-      do {
-        n = ::read(fd_, storage.data() + have, storage.size() - have);
-      } while (n < 0 && errno == EINTR);
+      const ssize_t n = read_input(fd_, storage.data() + have, storage.size() - have, interrupt_);
       if (n < 0) {
-        const int e = errno;
-        throw IoError(e, std::string("cannot read input: ") + std::strerror(e), "");
+        stopped_ = true;
+        storage.resize(have);
+        continue;
       }
       if (n == 0) eof_ = true;
       have += static_cast<size_t>(n);
@@ -411,8 +499,10 @@ class BlockSource {
   int fd_ = -1;
   std::string carry_;
   bool eof_ = false;
+  bool stopped_ = false;  // interrupted: no more reads
   uint64_t seq_ = 0;
   uint64_t line_;
+  const std::atomic<int>* interrupt_;
   size_t size_ = kFirstBlock;
 };
 
@@ -435,13 +525,15 @@ void merge_stats(Stats& into, Stats& from) {
 // prints progress rows, and writes -p predictions in input order (blocks finish out of order).
 class Merger {
  public:
-  Merger(Stats& stats, const RunOptions& opt) : stats_(stats), opt_(opt) {
+  Merger(Stats& stats, const RunOptions& opt) : stats_(stats), opt_(opt), shown_(stats) {
     if (opt_.print_progress) std::fputs(progress_header().c_str(), stderr);
+    pred_out_ = OutputStream{opt_.predictions_fd, "predictions (-p)", opt_.print_warnings};
   }
 
   void block_done(uint64_t seq, Runner& r, Stats& local) {
     std::string text;
-    RunResult part = r.take_result(text);
+    std::vector<ProgressMark> marks;
+    RunResult part = r.take_result(text, marks);
     std::lock_guard<std::mutex> lock(mu_);
     merge_stats(stats_, local);
     result_.lines += part.lines;
@@ -450,34 +542,55 @@ class Merger {
     for (std::string& w : part.warnings) {
       if (result_.warnings.size() < kMaxKeptWarnings) result_.warnings.push_back(std::move(w));
     }
-    pending_.emplace(seq, Pending{std::move(text), std::move(part.predictions)});
+    pending_.emplace(seq, Pending{std::move(text), std::move(part.predictions), std::move(marks)});
     while (!pending_.empty() && pending_.begin()->first == next_seq_) {
       Pending& p = pending_.begin()->second;
-      if (opt_.predictions_fd >= 0 && !p.text.empty()) write_all(opt_.predictions_fd, p.text);
+      if (opt_.predictions_fd >= 0 && !p.text.empty()) pred_out_.write(p.text);
       if (opt_.collect) result_.predictions.insert(result_.predictions.end(), p.predictions.begin(), p.predictions.end());
+      for (const ProgressMark& m : p.marks) show(m);
       pending_.erase(pending_.begin());
       ++next_seq_;
     }
-    if (opt_.print_progress && stats_.weighted_examples() >= stats_.dump_interval) {
-      std::fputs(progress_row(stats_, r.last_label(), r.last_output(), r.last_features()).c_str(), stderr);
-      stats_.sum_loss_since_last_dump = 0.;
-      stats_.old_weighted_labeled_examples = stats_.weighted_labeled_examples;
-      stats_.dump_interval = opt_.progress_add ? stats_.weighted_examples() + opt_.progress_arg
-                                               : stats_.weighted_examples() * opt_.progress_arg;
-    }
   }
 
-  RunResult finish() { return std::move(result_); }
+  RunResult finish() {
+    result_.predictions_error = pred_out_.error;
+    if (opt_.print_progress) {  // the schedule goes on in the model's statistics
+      stats_.dump_interval = shown_.dump_interval;
+      stats_.sum_loss_since_last_dump = shown_.sum_loss_since_last_dump;
+      stats_.old_weighted_labeled_examples = shown_.old_weighted_labeled_examples;
+    }
+    return std::move(result_);
+  }
 
  private:
   struct Pending {
     std::string text;
     std::vector<float> predictions;
+    std::vector<ProgressMark> marks;
   };
+  // One example, in input order, into the counts the progress table shows: a row at each of VW's
+  // counts. The counts are exact; the losses are those of examples learned concurrently.
+  void show(const ProgressMark& m) {
+    Stats& s = shown_;
+    if (m.label != kNoLabel) s.weighted_labeled_examples += m.weight;
+    else s.weighted_unlabeled_examples += m.weight;
+    s.sum_loss += m.loss;
+    s.sum_loss_since_last_dump += m.loss;
+    ++s.example_number;
+    if (s.weighted_examples() >= s.dump_interval) {
+      std::fputs(progress_row(s, m.label, m.output, m.features).c_str(), stderr);
+      s.sum_loss_since_last_dump = 0.;
+      s.old_weighted_labeled_examples = s.weighted_labeled_examples;
+      s.dump_interval = opt_.progress_add ? s.weighted_examples() + opt_.progress_arg : s.weighted_examples() * opt_.progress_arg;
+    }
+  }
   std::mutex mu_;
   Stats& stats_;
   const RunOptions& opt_;
   RunResult result_;
+  Stats shown_;  // the counts of the examples merged in input order (progress rows)
+  OutputStream pred_out_;
   std::map<uint64_t, Pending> pending_;
   uint64_t next_seq_ = 0;
 };
@@ -531,12 +644,24 @@ std::string_view hot_sample(BlockSource& source) {
   return s;
 }
 
+// The learners of n Hogwild workers, or a clear error when memory runs out for them.
+std::unique_ptr<Workers> make_workers(Learner& learner, unsigned n, const RunOptions& opt, const std::vector<uint32_t>& hot) {
+  try {
+    return std::make_unique<Workers>(learner, n, opt, hot);
+  } catch (const std::bad_alloc&) {
+    throw std::runtime_error("not enough memory for " + std::to_string(n) + " threads' learners; nothing was learned; "
+                             "use fewer threads");
+  }
+}
+
 RunResult run_parallel(Learner& learner, Stats& stats, BlockSource& source, const RunOptions& opt) {
   const unsigned n = opt.threads;
-  Merger merger(stats, opt);
+  check_thread_count(n);
   std::vector<uint32_t> hot;
   if (opt.learn) hot = find_hot_rows_text(learner, hot_sample(source));
-  Workers workers(learner, n, opt, hot);
+  const std::unique_ptr<Workers> workers_owner = make_workers(learner, n, opt, hot);
+  Workers& workers = *workers_owner;
+  Merger merger(stats, opt);
   std::atomic<bool> stop{false};
   std::mutex error_mu;
   std::exception_ptr error;
@@ -560,14 +685,12 @@ RunResult run_parallel(Learner& learner, Stats& stats, BlockSource& source, cons
       stop.store(true, std::memory_order_relaxed);
     }
   };
-  std::vector<std::thread> threads;
-  threads.reserve(n - 1);
-  for (unsigned i = 1; i < n; ++i) threads.emplace_back(work, i);
-  work(0);
-  for (std::thread& t : threads) t.join();
+  run_on_threads(n, work);
   workers.absorb();
   if (error) std::rethrow_exception(error);
-  return merger.finish();
+  RunResult result = merger.finish();
+  if (interrupted(opt.interrupt)) result.interrupted = opt.interrupt->load(std::memory_order_relaxed);
+  return result;
 }
 
 // Fills ex with CSR row r; returns an error message for a row that cannot be learned.
@@ -698,17 +821,25 @@ RunResult run_csr(Learner& learner, Stats& model_stats, const CsrInput& in, cons
   RunResult result;
   if (opt.threads <= 1 || parallel_blocker(learner, opt) != nullptr || in.rows < 2 * 4096) {
     CsrScratch scratch;
-    csr_block(learner, stats, in, opt, 0, in.rows, scratch, result);
+    for (size_t b = 0; b < in.rows; b += kCheckRows) {  // (the same updates as one call over all rows)
+      if (interrupted(opt.interrupt)) {
+        result.interrupted = opt.interrupt->load(std::memory_order_relaxed);
+        break;
+      }
+      csr_block(learner, stats, in, opt, b, std::min(b + kCheckRows, in.rows), scratch, result);
+    }
     return result;
   }
   constexpr size_t kRows = 4096;
   const unsigned n = opt.threads;
+  check_thread_count(n);
   std::vector<uint32_t> hot;
   if (opt.learn) {
     hot = find_hot_rows(learner, std::min(in.rows, kHotSampleLines),
                         [&](size_t r, Example& ex) { return csr_row(in, r, ex).empty(); });
   }
-  Workers workers(learner, n, opt, hot);
+  const std::unique_ptr<Workers> workers_owner = make_workers(learner, n, opt, hot);
+  Workers& workers = *workers_owner;
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
   std::mutex mu;
@@ -720,6 +851,7 @@ RunResult run_csr(Learner& learner, Stats& model_stats, const CsrInput& in, cons
     CsrScratch scratch;
     try {
       for (;;) {
+        if (interrupted(opt.interrupt)) break;
         const size_t b = next.fetch_add(kRows, std::memory_order_relaxed);
         if (b >= in.rows || stop.load(std::memory_order_relaxed)) break;
         csr_block(w, local, in, opt, b, std::min(b + kRows, in.rows), scratch, part, workers.hot(i));
@@ -738,12 +870,10 @@ RunResult run_csr(Learner& learner, Stats& model_stats, const CsrInput& in, cons
       if (result.warnings.size() < kMaxKeptWarnings) result.warnings.push_back(std::move(m));
     }
   };
-  std::vector<std::thread> threads;
-  for (unsigned i = 1; i < n; ++i) threads.emplace_back(work, i);
-  work(0);
-  for (std::thread& t : threads) t.join();
+  run_on_threads(n, work);
   workers.absorb();
   if (error) std::rethrow_exception(error);
+  if (interrupted(opt.interrupt)) result.interrupted = opt.interrupt->load(std::memory_order_relaxed);
   return result;
 }
 
@@ -779,11 +909,11 @@ RunResult run_buffer(Learner& learner, Stats& model_stats, std::string_view buff
   Stats unused;  // pure predictions keep no statistics (and may run while another call learns)
   Stats& stats = opt.learn || opt.account ? model_stats : unused;
   if (opt.threads > 1 && parallel_blocker(learner, opt) == nullptr) {
-    BlockSource source(buffer, opt.first_line_number);
+    BlockSource source(buffer, opt.first_line_number, opt.interrupt);
     return run_parallel(learner, stats, source, opt);
   }
   Runner r(learner, stats, opt);
-  for_each_line(buffer, [&](std::string_view line) { r.line(line); });
+  for_each_line_checked(buffer, [&](std::string_view line) { r.line(line); }, opt.interrupt);
   return r.finish();
 }
 
@@ -791,11 +921,11 @@ RunResult run_fd(Learner& learner, Stats& model_stats, int fd, const RunOptions&
   Stats unused;
   Stats& stats = opt.learn || opt.account ? model_stats : unused;
   if (opt.threads > 1 && parallel_blocker(learner, opt) == nullptr) {
-    BlockSource source(fd, opt.first_line_number, opt.head);
+    BlockSource source(fd, opt.first_line_number, opt.head, opt.interrupt);
     return run_parallel(learner, stats, source, opt);
   }
   Runner r(learner, stats, opt);
-  for_each_fd_line(fd, [&](std::string_view line) { r.line(line); }, opt.head);
+  for_each_fd_line(fd, [&](std::string_view line) { r.line(line); }, opt.head, opt.interrupt);
   return r.finish();
 }
 
@@ -813,23 +943,51 @@ void write_all(int fd, std::string& buf) {
   buf.clear();
 }
 
-void for_each_fd_line(int fd, const std::function<void(std::string_view)>& f, std::string_view head) {
+void OutputStream::write(std::string& buf) {
+  size_t off = 0;
+  while (error == 0 && fd >= 0 && off < buf.size()) {
+    const ssize_t n = ::write(fd, buf.data() + off, buf.size() - off);
+    if (n >= 0) {
+      off += static_cast<size_t>(n);
+    } else if (errno != EINTR) {
+      error = errno;
+      if (warn && error != EPIPE) {
+        std::fprintf(stderr, "wabbit: warning: cannot write %s: %s; no more are written, learning goes on\n", what,
+                     std::strerror(error));
+      }
+    }
+  }
+  buf.clear();
+}
+
+ssize_t read_input(int fd, char* p, size_t n, const std::atomic<int>* interrupt) {
+  for (;;) {
+    if (interrupt != nullptr) {
+      if (interrupted(interrupt)) return -1;
+      pollfd pfd{fd, POLLIN, 0};
+      const int r = ::poll(&pfd, 1, kPollMs);
+      if (r == 0 || (r < 0 && errno == EINTR)) continue;  // nothing yet: look at the flag again
+    }
+    const ssize_t got = ::read(fd, p, n);
+    if (got >= 0) return got;
+    if (errno == EINTR) continue;
+    const int e = errno;
+    throw IoError(e, std::string("cannot read input: ") + std::strerror(e), "");
+  }
+}
+
+bool for_each_fd_line(int fd, const std::function<void(std::string_view)>& f, std::string_view head,
+                      const std::atomic<int>* interrupt) {
   std::string buf(std::max(kReadBlock, head.size() * 2), '\0');
   std::memcpy(buf.data(), head.data(), head.size());
   size_t have = head.size();  // bytes of a partial line carried over at the front of buf (at first: head)
   for (;;) {
     if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than the block
-    ssize_t n;
-    do {
-      n = ::read(fd, buf.data() + have, buf.size() - have);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      const int e = errno;
-      throw IoError(e, std::string("cannot read input: ") + std::strerror(e), "");
-    }
+    const ssize_t n = read_input(fd, buf.data() + have, buf.size() - have, interrupt);
+    if (n < 0) return false;  // interrupted: a partial line read so far is dropped
     if (n == 0) {
       for_each_line(std::string_view(buf.data(), have), f);  // (the head alone may hold newlines)
-      return;
+      return true;
     }
     const size_t len = have + static_cast<size_t>(n);
     size_t pos = 0;

@@ -3,6 +3,9 @@
 // keeps VW's running statistics, prints VW's progress table and writes -p predictions.
 #pragma once
 
+#include <sys/types.h>
+
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -81,7 +84,15 @@ struct RunOptions {
   // run_fd: bytes already read from the fd (a peek at its start, e.g. for the gzip magic), read
   // as if they came first from it.
   std::string head;
+  // Set asynchronously (by a signal handler) to a signal number: the run stops at the next block
+  // boundary, or while it waits for input, with every example before learned and reported; its
+  // result says so (RunResult::interrupted). Checked about every 256 KiB of text or 4096 rows.
+  const std::atomic<int>* interrupt = nullptr;
 };
+
+// At most this many threads in one run (a clear error beyond; more threads than cores already
+// learn a worse model, see README "Threads").
+constexpr unsigned kMaxThreads = 1024;
 
 struct RunResult {
   uint64_t lines = 0;
@@ -89,10 +100,26 @@ struct RunResult {
   uint64_t bad_lines = 0;
   std::vector<std::string> warnings;  // the first few malformed-line messages
   std::vector<float> predictions;     // when collect
+  int interrupted = 0;                // the signal that stopped the run early (0: it read to the end)
+  int predictions_error = 0;          // errno of the first failed -p write: predictions stopped there,
+  int audit_error = 0;                // learning went on (likewise --audit)
+};
+
+// One output of a run (-p, --audit): a failed write stops that output only (the run goes on) and
+// is remembered; the first failure is named on stderr when `warn` (not EPIPE: a reader such as
+// `head` that has seen enough is no error).
+struct OutputStream {
+  int fd = -1;
+  const char* what = "predictions";
+  bool warn = false;
+  int error = 0;  // errno of the first failed write
+  // Writes buf (retrying short writes) unless this output already failed; clears buf either way.
+  void write(std::string& buf);
 };
 
 struct StrictParseError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit StrictParseError(const std::string& m) : std::runtime_error(m), message(m) {}
+  std::string message;  // what() in full: the line's text in it may hold a NUL
 };
 
 // Why a run cannot use several threads (nullptr if it can): per-example hooks, monitors, a
@@ -139,8 +166,35 @@ void for_each_line(std::string_view text, F&& f) {
   }
 }
 // Reads fd to EOF in large blocks and calls f(line) for each line, in place (no copy per line);
-// `head` (bytes already taken from fd) comes first.
-void for_each_fd_line(int fd, const std::function<void(std::string_view)>& f, std::string_view head = {});
+// `head` (bytes already taken from fd) comes first. With `interrupt`, stops (returning false) once
+// it is set, also while waiting for input.
+bool for_each_fd_line(int fd, const std::function<void(std::string_view)>& f, std::string_view head = {},
+                      const std::atomic<int>* interrupt = nullptr);
+// for_each_line, checking `interrupt` every 256 KiB of text (a piece of whole lines); false if it
+// stopped there.
+template <class F>
+bool for_each_line_checked(std::string_view text, F&& f, const std::atomic<int>* interrupt) {
+  constexpr size_t kPiece = size_t{256} << 10;
+  if (interrupt == nullptr) {
+    for_each_line(text, f);
+    return true;
+  }
+  size_t pos = 0;
+  while (pos < text.size()) {
+    if (interrupt->load(std::memory_order_relaxed) != 0) return false;
+    size_t end = text.size();
+    if (text.size() - pos > kPiece) {
+      const void* nl = std::memchr(text.data() + pos + kPiece, '\n', text.size() - pos - kPiece);
+      if (nl != nullptr) end = static_cast<size_t>(static_cast<const char*>(nl) - text.data()) + 1;
+    }
+    for_each_line(text.substr(pos, end - pos), f);
+    pos = end;
+  }
+  return true;
+}
+// read(2) that retries EINTR; with `interrupt`, waits for input in short poll(2) slices and returns
+// -1 once it is set (a signal delivered to another thread does not interrupt read itself). 0: EOF.
+ssize_t read_input(int fd, char* p, size_t n, const std::atomic<int>* interrupt);
 
 // The two header lines of VW's progress table, and one row.
 std::string progress_header();

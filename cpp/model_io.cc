@@ -7,6 +7,7 @@
 #include <array>
 #include <cmath>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -445,7 +446,50 @@ void install_weights(const LoadedModel& m, Learner& learner) {
   }
 }
 
-void write_file_atomic(const std::string& path, std::string_view data) {
+namespace {
+
+// Writes all of data to fd; false (errno set) on failure.
+bool write_fully(int fd, std::string_view data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+void write_file_atomic(const std::string& given, std::string_view data) {
+  // A symlink is followed, so the file it points to is replaced and the link stays a link.
+  std::string path = given;
+  if (char* real = ::realpath(given.c_str(), nullptr)) {
+    path = real;
+    std::free(real);
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    // Not a regular file: a directory is an error; a device or a pipe (/dev/null, /dev/stdout) is
+    // written in place. Renaming a temporary file over it would replace the device node itself.
+    if (S_ISDIR(st.st_mode)) {
+      errno = EISDIR;
+      throw_errno("cannot write model", given);
+    }
+    const int out = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (out < 0) throw_errno("cannot open", given);
+    const bool ok = write_fully(out, data);
+    const int e = errno;
+    ::close(out);
+    if (!ok) {
+      errno = e;
+      throw_errno("cannot write model", given);
+    }
+    return;
+  }
   std::string dir = ".";
   const size_t slash = path.rfind('/');
   if (slash != std::string::npos) dir = slash == 0 ? "/" : path.substr(0, slash);
@@ -453,18 +497,12 @@ void write_file_atomic(const std::string& path, std::string_view data) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rd());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) throw_errno("cannot create temporary file for", path);
-  size_t off = 0;
-  while (off < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      errno = e;
-      throw_errno("cannot write model", path);
-    }
-    off += static_cast<size_t>(n);
+  if (!write_fully(fd, data)) {
+    const int e = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    errno = e;
+    throw_errno("cannot write model", given);
   }
   if (::fsync(fd) != 0) {
     const int e = errno;

@@ -9,8 +9,11 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import signal
+import stat
 import sys
 import tempfile
 import time
@@ -20,7 +23,7 @@ from wabbit import _core
 from wabbit._io import open_input
 from wabbit._version import __version__
 from wabbit.model import Model, _from_loaded, load, read_model_file
-from wabbit.options import OptionError, Options, flag_help, parse_args
+from wabbit.options import OptionError, Options, flag_help, oversubscribed, parse_args
 
 __all__ = ["main"]
 
@@ -34,8 +37,35 @@ Flags (as in Vowpal Wabbit):
 """
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread while the command runs (as SIGINT raises KeyboardInterrupt)."""
+
+
+#: The exit status after a signal: 128 + its number, as a shell reports a process it ended.
+EXIT_SIGINT = 128 + signal.SIGINT
+EXIT_SIGTERM = 128 + signal.SIGTERM
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    restore = _catch_sigterm()
+    try:
+        return _main(args)
+    except BrokenPipeError:
+        # the reader of our output (head, less) has seen enough: stop quietly, as Unix tools do
+        _silence_stdout()
+        return 0
+    except KeyboardInterrupt:  # outside learning (learning saves -f first: see run())
+        print("wabbit: interrupted", file=sys.stderr)
+        return EXIT_SIGINT
+    except Terminated:
+        print("wabbit: terminated", file=sys.stderr)
+        return EXIT_SIGTERM
+    finally:
+        restore()
+
+
+def _main(args: List[str]) -> int:
     if args[:1] == ["demo"]:
         return demo(args[1:])
     if args[:1] == ["inspect"]:
@@ -45,17 +75,45 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if any(a in ("-h", "--help") for a in args):
         sys.stdout.write(USAGE + flag_help() + "\n")
         return 0
-    if args[:1] == ["--version"]:
+    if "--version" in args:  # anywhere on the line, as in VW
         print(__version__)
         return 0
     try:
         opts = parse_args(args)
         return run(opts, sys.stderr)
-    except (OptionError, OSError, ValueError, RuntimeError) as e:
+    except (OptionError, OSError, ValueError, RuntimeError, MemoryError) as e:
+        if isinstance(e, BrokenPipeError):
+            raise
         if os.environ.get("WABBIT_DEBUG"):
             raise
         print(f"wabbit: error: {_describe(e)}", file=sys.stderr)
         return 1
+
+
+def _catch_sigterm() -> Callable[[], None]:
+    """SIGTERM raises Terminated in the main thread while the command runs (so that learning stops
+    at a block boundary and -f is saved), unless it is ignored or already handled; returns the undo."""
+    try:
+        if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+            return lambda: None
+
+        def on_term(signum: int, frame: Any) -> None:
+            raise Terminated()
+
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread: signals are not ours to take
+        return lambda: None
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _silence_stdout() -> None:
+    """After EPIPE on stdout: point it at /dev/null, so that the exit's flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def run(opts: Options, err: TextIO) -> int:
@@ -152,8 +210,13 @@ def run(opts: Options, err: TextIO) -> int:
             say(f"--threads {run_opts['threads']}: using one thread because of {blocker}")
             run_opts["threads"] = 1
         else:
+            crowded = oversubscribed(run_opts["threads"])
+            if crowded is not None:
+                err.write(f"wabbit: warning: {crowded}\n")
             say(f"Hogwild threads = {run_opts['threads']}")
     err.flush()
+    status = 0
+    result: Dict[str, Any] = {"bad_lines": 0}
     try:
         if opts.data or not opts.no_stdin:
             with open_input(opts.data or sys.stdin.fileno()) as src:
@@ -168,21 +231,99 @@ def run(opts: Options, err: TextIO) -> int:
     except _core.ParseError as e:
         err.write(f"wabbit: error: {e}\n(--strict: stopped at the first problem in the input; no model was saved)\n")
         return 1
+    except (KeyboardInterrupt, Terminated) as e:
+        # stopped at a block boundary: what was learned is consistent, and -f keeps it
+        status = EXIT_SIGTERM if isinstance(e, Terminated) else EXIT_SIGINT
+        n = model.stats["example_number"]
+        what = "saving the model learned so far" if opts.final_regressor else "no -f: nothing is saved"
+        err.write(f"wabbit: interrupted after {n} examples; {what}\n")
+        result = {"bad_lines": model.stats["bad_lines"]}
+        if store is not None:
+            store.save(model, note="interrupted")
     finally:
         if close_pred:
-            os.close(pred_fd)
+            try:
+                os.close(pred_fd)
+            except OSError:
+                pass
     if not quiet:
         err.write(summary(model, bad_lines=int(result["bad_lines"])))
         if model.drift_monitor is not None:
             err.write("".join(line + "\n" for line in model.drift_monitor.summary()))
+    failed = _failed_streams(result, opts)
+    failed += _write_outputs(model, opts, err)
+    if failed:
+        err.write("wabbit: error: not written: " + "; ".join(failed) +
+                  (" (the other outputs were)" if _outputs(opts) > len(failed) else "") + "\n")
+        return status or 1
+    return status
+
+
+def _outputs(opts: Options) -> int:
+    return sum(1 for p in (opts.final_regressor, opts.readable_model, opts.invert_hash, opts.predictions) if p)
+
+
+def _failed_streams(result: Dict[str, Any], opts: Options) -> List[str]:
+    """-p and --audit writes that failed during the run (EPIPE, a reader that stopped, is no failure)."""
+    out = []
+    for key, name in (("predictions_error", f"-p {opts.predictions}"), ("audit_error", "--audit")):
+        code = int(result.get(key) or 0)
+        if code and code != errno.EPIPE:
+            out.append(f"{name}: {os.strerror(code)} (written up to there)")
+    return out
+
+
+def _write_outputs(model: Model, opts: Options, err: TextIO) -> List[str]:
+    """-f, --readable_model and --invert_hash, each on its own: one that fails (a full disk) leaves no
+    partial file and keeps the others from being skipped. Returns what failed, with why."""
+    failed = []
     if opts.final_regressor:
-        model.save(opts.final_regressor, predict_only=opts.predict_only_model)
-    for path, names in ((opts.readable_model, False), (opts.invert_hash, True)):
+        try:
+            model.save(opts.final_regressor, predict_only=opts.predict_only_model)
+        except OSError as e:
+            failed.append(f"-f {opts.final_regressor}: {e.strerror or e}")
+    for flag, path, names in (("--readable_model", opts.readable_model, False), ("--invert_hash", opts.invert_hash, True)):
         if path:
-            text = model._core.readable_model(__version__, model.args, names, opts.predict_only_model)
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text)
-    return 0
+            try:
+                text = model._core.readable_model(__version__, model.args, names, opts.predict_only_model)
+                _write_text_atomic(path, text)
+            except BrokenPipeError:
+                pass  # a pipe whose reader has seen enough (| head): no failure
+            except OSError as e:
+                failed.append(f"{flag} {path}: {e.strerror or e}")
+    return failed
+
+
+def _write_text_atomic(path: str, text: str) -> None:
+    """Write text to a temporary file beside path, then rename it over path: path is either the whole
+    text or as it was (never a partial file). A path that is not a regular file (a device, a FIFO,
+    /dev/stdout) is written in place: it is a stream, never renamed over."""
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        regular = True
+    if not regular:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
+    path = os.path.realpath(path)  # through symlinks: the file they name is the one replaced
+    folder = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix=".wabbit-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # as open(path, "w") would have made it
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def _open_store(opts: Options) -> "Optional[Any]":
@@ -331,6 +472,8 @@ def demo(argv: List[str]) -> int:
     p.add_argument("--lines", type=int, default=200_000, help="click log lines to generate (default 200000)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
+    if a.lines < 1:
+        p.error(f"--lines takes a positive number of lines, got {a.lines}")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "clicks.vw")
         print(f"wabbit demo: generating {a.lines} click-log lines (seed {a.seed}) ...", file=sys.stderr)
@@ -500,6 +643,8 @@ def _core_flags() -> List[str]:
 def _describe(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror and e.filename:
         return f"{e.filename}: {e.strerror}"
+    if isinstance(e, MemoryError):
+        return f"out of memory ({e or 'an allocation failed'}); nothing is saved"
     return str(e)
 
 

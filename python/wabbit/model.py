@@ -28,7 +28,7 @@ from wabbit._core import ModelError, hash_feature, hash_namespace
 from wabbit._io import inflate_bytes, is_gzip, open_input
 from wabbit._version import __version__
 from wabbit.lineage import PYTHON, Lineage, SourceRecord, _is_time
-from wabbit.options import Options, OptionError, parse_args
+from wabbit.options import MAX_THREADS, Options, OptionError, cpu_cores, oversubscribed, parse_args
 
 if TYPE_CHECKING:  # numpy is imported by the core when it returns arrays; the CLI never needs it
     import numpy as np
@@ -138,9 +138,9 @@ class Model:
             else:
                 p = self._core.learn_line(example)
         elif self._monitor is not None:
-            p = self._monitor._learn_single(self, _as_dict(example), label, float(weight), float(initial))
+            p = self._monitor._learn_single(self, _as_dict(example), label, _number(weight, "weight"), _number(initial, "initial"))
         else:
-            p = self._core.learn_dict(_as_dict(example), label, float(weight), float(initial))
+            p = self._core.learn_dict(_as_dict(example), label, _number(weight, "weight"), _number(initial, "initial"))
         if not self._py_examples:
             self._py_started = time.time()
         self._py_examples += 1
@@ -160,7 +160,7 @@ class Model:
             return _in_action_order(order, values)
         if isinstance(example, _TEXT):
             return self._core.predict_line(example)
-        return self._core.predict_dict(_as_dict(example), float(initial))
+        return self._core.predict_dict(_as_dict(example), _number(initial, "initial"))
 
     # ------------------------------------------------------------------ contextual bandits
     def _cb_learn(self, event: Event, label: Optional[Any]) -> np.ndarray:
@@ -301,6 +301,10 @@ class Model:
             if why is not None:
                 warnings.warn(f"threads={n}: this run uses one thread because of {why}", stacklevel=4)
                 n = 1
+        if n > 1:
+            crowded = oversubscribed(n)
+            if crowded is not None:
+                warnings.warn(crowded, RuntimeWarning, stacklevel=4)
         return {**opts, "threads": n}
 
     def _run(
@@ -348,7 +352,7 @@ class Model:
                 if is_gzip(source):  # gzip held in memory, as a gzip file would be read
                     data, problem = inflate_bytes(bytes(source))
             else:
-                label, data = "<lines>", b"\n".join(_check_line(s) for s in source)
+                label, data = "<lines>", b"\n".join(_check_line(s, n) for n, s in enumerate(source, 1))
             if learn:
                 res = self._learning_run(
                     label, lambda o: self._core.run_buffer(data, self._threaded(o, threads)), opts,
@@ -679,7 +683,7 @@ class Model:
         if isinstance(example, _TEXT):
             rows = self._core.explain_line(example)
         else:
-            rows = self._core.explain_dict(_as_dict(example), float(initial))
+            rows = self._core.explain_dict(_as_dict(example), _number(initial, "initial"))
         out = [Contribution(name, index, value, weight, value * weight) for name, index, value, weight in rows]
         out.sort(key=lambda c: -abs(c.contribution))
         return out
@@ -891,7 +895,17 @@ class Snapshot:
 def _thread_count(threads: Any) -> int:
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
         raise ValueError(f"threads must be a number of threads >= 0 (0: one per core), got {threads!r}")
-    return threads or (os.cpu_count() or 1)
+    if threads > MAX_THREADS:
+        raise ValueError(f"threads={threads}: at most {MAX_THREADS} (this machine has {cpu_cores()} cores; more threads "
+                         "than cores learn a worse model)")
+    return threads or cpu_cores()
+
+
+def _number(x: Any, what: str) -> float:
+    """float(x) for a number argument; a str or other non-number is a TypeError naming ``what``."""
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__float__"):
+        raise TypeError(f"{what} must be a number, not {type(x).__name__}")
+    return float(x)
 
 
 def _as_csr(source: Any) -> Optional[Tuple[Any, Any, Any]]:
@@ -965,18 +979,20 @@ def _in_action_order(order: Any, values: Any) -> "np.ndarray":
     return out
 
 
-def _check_line(s: Any) -> bytes:
-    """One item of an iterable of lines (str or bytes) as bytes, without its trailing newline."""
+def _check_line(s: Any, number: int) -> bytes:
+    """Line `number` (1-based) of an iterable of lines (str or bytes) as bytes, without its trailing newline."""
     if isinstance(s, str):
         try:
             s = s.encode()
         except UnicodeEncodeError as e:
-            raise ValueError(f"a line in the batch is not valid Unicode ({e.reason}); pass raw lines as bytes") from None
+            raise ValueError(f"line {number} of the batch is not valid Unicode: it holds a lone surrogate "
+                             f"(U+{ord(s[e.start]):04X} at position {e.start}), which UTF-8 cannot encode; "
+                             "pass raw lines as bytes, or decode the source as UTF-8") from None
     elif isinstance(s, (bytearray, memoryview)):
         s = bytes(s)
     elif not isinstance(s, bytes):
         raise TypeError(f"expected lines of text (str or bytes), got {type(s).__name__}")
     s = s.rstrip(b"\n")
     if b"\n" in s:
-        raise ValueError("a line in the batch contains a newline; pass one example per item")
+        raise ValueError(f"line {number} of the batch contains a newline; pass one example per item")
     return s

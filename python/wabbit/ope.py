@@ -569,6 +569,10 @@ def _as_policy(target: Policy) -> Callable[[Any], Any]:
     """A target's pmf function: a Model that scores rather than explores (--cb_adf without
     exploration) is evaluated greedily, as it would act."""
     opts = getattr(target, "options", None)
+    core = getattr(target, "_core", None)
+    if core is not None and not core.is_cb():
+        raise TypeError(f"the target model is not a contextual-bandit model (its options: '{target.args}'); "
+                        "off-policy evaluation needs a --cb_adf or --cb_explore_adf model")
     if opts is not None and getattr(opts, "cb_adf", False) and not getattr(opts, "cb_explore_adf", False):
         return greedy(target)
     return _caller(target)

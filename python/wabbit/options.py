@@ -110,7 +110,7 @@ FLAGS: List[Flag] = [
     Flag("predict_only_model", ("--predict_only_model",), "bool", "save only the weights, without optimizer state"),
     Flag("save_every", ("--save_every",), "int", "every N examples, write a snapshot into --store from a background thread"),
     Flag("store", ("--store",), "str", "model store folder: versions, CURRENT pointer, rollback (the final model is saved there too)"),
-    Flag("store_keep", ("--store_keep",), "int", "versions the --store keeps besides the current one (default 10)"),
+    Flag("store_keep", ("--store_keep",), "int", "versions the --store keeps in all, the current one included (default 10)"),
     Flag("drift", ("--drift",), "str", "watch the learning with a drift detector: adwin, ph, kswin, ddm, eddm, hddm_a or hddm_w"),
     Flag("drift_response", ("--drift_response",), "str", "on a drift alarm: alert (default), reset, boost or switch (to a challenger)"),
     Flag("drift_signal", ("--drift_signal",), "str", "what the detector watches: loss (default for adwin, ph, kswin) or error (0/1; default for the others)"),
@@ -606,7 +606,32 @@ class Options:
             return 1
         if self.threads < 0:
             raise OptionError(f"--threads takes a number of threads >= 0 (0: one per core), got {self.threads}")
-        return self.threads or (os.cpu_count() or 1)
+        if self.threads > MAX_THREADS:
+            raise OptionError(f"--threads {self.threads}: at most {MAX_THREADS} threads (this machine has "
+                              f"{cpu_cores()} cores; more threads than cores learn a worse model)")
+        return self.threads or cpu_cores()
+
+
+#: The most threads a run takes (the core refuses more; see README "Threads").
+MAX_THREADS = 1024
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def oversubscribed(threads: int) -> Optional[str]:
+    """A warning when ``threads`` exceed the cores: Hogwild threads that share a core take turns
+    mid-block, so their updates go stale and the model learns worse (None otherwise)."""
+    cores = cpu_cores()
+    if threads <= cores:
+        return None
+    return (f"{threads} threads on {cores} cores: threads beyond the cores make no run faster and learn a worse model "
+            f"(their updates overwrite each other's); use at most {cores}")
 
 
 def _fmt(v: Any) -> str:
