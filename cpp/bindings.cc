@@ -785,6 +785,24 @@ class PyModel {
     stats_.dump_interval = dump_interval;
   }
   py::dict state() const { return state_to_dict(learner_->state()); }
+  // ':' interactions: the namespace slots seen so far (what they are expanded over), None without
+  // ':'. A model file keeps them, or a loaded model would predict without the interactions its
+  // weights were learned with until it saw each namespace again.
+  py::object wildcard_namespaces() const {
+    if (!learner_->wildcards_) return py::none();
+    std::string out;
+    for (size_t c = 0; c < learner_->seen_.size(); ++c) {
+      if (learner_->seen_[c]) out.push_back(static_cast<char>(c));
+    }
+    return py::bytes(out);
+  }
+  void observe_wildcard_namespaces(const py::bytes& slots) {
+    const std::string s = slots;
+    Example ex;
+    for (const char c : s) ex.order.push_back(static_cast<unsigned char>(c));
+    const auto lock = learning_lock();
+    learner_->observe_namespaces(ex);
+  }
   uint32_t bits() const { return learner_->weights().bits(); }
   float effective_learning_rate() const { return learner_->effective_learning_rate(); }
   std::vector<std::string> interactions() const {
@@ -1233,6 +1251,8 @@ PYBIND11_MODULE(_core, m) {
       .def("stats", &PyModel::stats)
       .def("reset_stats", &PyModel::reset_stats)
       .def("state", &PyModel::state)
+      .def("wildcard_namespaces", &PyModel::wildcard_namespaces)
+      .def("observe_wildcard_namespaces", &PyModel::observe_wildcard_namespaces)
       .def("bits", &PyModel::bits)
       .def("effective_learning_rate", &PyModel::effective_learning_rate)
       .def("interactions", &PyModel::interactions)

@@ -807,3 +807,54 @@ def test_cli_final_regressor_in_missing_directory(cli_files):
     proc = vwcompare.run_wabbit(["-d", "d.vw", "-f", "nodir/m.model"], cli_files)
     _assert_one_line_error(proc, r"nodir/m\.model")
     assert not (cli_files / "nodir").exists()
+
+
+@pytest.mark.parametrize("flags", ["-q ::", "--cubic a:: --noconstant", "--cb_explore_adf -q ::"])
+def test_wildcard_interactions_survive_a_round_trip(flags, tmp_path):
+    # ':' is expanded over the namespaces seen so far; a loaded model that forgot them predicted
+    # without the interactions its weights hold (until it saw each namespace again).
+    m = wabbit.Model(flags)
+    rng = random.Random(3)
+    if "cb" in flags:
+        for _ in range(60):
+            a = rng.randrange(3)
+            event = ["shared |u user=%d" % rng.randrange(4)] + [
+                ("%d:%d:0.5 " % (a, rng.randrange(2)) if k == a else "") + "|a ad=%d" % k for k in range(3)]
+            m.learn(event)
+        probe = ["shared |u user=1", "|a ad=0", "|a ad=1", "|a ad=2"]
+    else:
+        for _ in range(60):
+            m.learn("%d |a x%d |b y%d |c z:%.2f" % (rng.randrange(2), rng.randrange(5), rng.randrange(3), rng.random()))
+        probe = "|a x1 |b y2 |c z:0.5"
+    expected = np.asarray(m.predict(probe))
+    path = tmp_path / "m.bin"
+    m.save(path)
+    for loaded in (wabbit.load(path), wabbit.Model.from_bytes(m.to_bytes()), pickle.loads(pickle.dumps(m))):
+        assert np.array_equal(np.asarray(loaded.predict(probe)), expected)
+        assert loaded.to_bytes() == m.to_bytes()
+
+
+def _with_metadata(data, edit):
+    """The model file `data` with its metadata JSON replaced by edit(metadata), checksum recomputed."""
+    pos = 12
+    fields = []
+    for _ in range(3):  # wabbit version, options, metadata
+        (n,) = struct.unpack_from("<I", data, pos)
+        fields.append((pos, data[pos + 4:pos + 4 + n]))
+        pos += 4 + n
+    at, meta = fields[2]
+    new = json.dumps(edit(json.loads(meta))).encode()
+    body = data[:at] + struct.pack("<I", len(new)) + new + data[pos:-4]
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_wildcard_namespaces_in_a_file_are_checked():
+    m = wabbit.Model("-q ::")
+    m.learn("1 |a x |b y")
+    data = m.to_bytes()
+    same = _with_metadata(data, lambda d: d)
+    assert wabbit.Model.from_bytes(same).predict("|a x |b y") == m.predict("|a x |b y")
+    for bad in ("aa", "\u00e9", 7, ["a"], "\n", "x" * 96):
+        forged = _with_metadata(data, lambda d: {**d, "wildcard_namespaces": bad})
+        with pytest.raises(wabbit.ModelError, match="wildcard_namespaces"):
+            wabbit.Model.from_bytes(forged)

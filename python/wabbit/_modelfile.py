@@ -108,6 +108,17 @@ def _is_sum(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf")
 
 
+def check_wildcard_namespaces(raw: Any) -> bytes:
+    """The namespace slots a model with ':' interactions had seen (``metadata["wildcard_namespaces"]``,
+    printable ASCII, each once), as bytes; empty when absent."""
+    if raw is None:
+        return b""
+    if not isinstance(raw, str) or len(raw) > 95 or len(set(raw)) != len(raw) or any(not " " <= c <= "~" for c in raw):
+        raise ModelError("model file is corrupt: the namespaces seen by its ':' interactions "
+                         "(metadata key wildcard_namespaces) are not distinct printable characters")
+    return raw.encode("ascii")
+
+
 def check_cb_state(raw: Any, current: Dict[str, Any]) -> Dict[str, Any]:
     """A bandit's saved counters (``metadata["cb_state"]``), checked against the shapes of the
     model's own (``current``, from a freshly built model)."""

@@ -624,6 +624,9 @@ class Model:
         extra: Dict[str, Any] = {}
         if self._core.is_cb():  # the bandit's counters (mtr's sums, SquareCB's, tau-first's, the generator)
             extra["cb_state"] = self._core.cb_state()
+        seen = self._core.wildcard_namespaces()
+        if seen:  # ':' interactions are expanded over the namespaces seen so far: keep them
+            extra["wildcard_namespaces"] = seen.decode("ascii")
         if self._lineage is None:
             return _modelfile.metadata_to_json({**self._metadata, **extra})
         return _modelfile.metadata_to_json({**self._metadata, **extra, "lineage": self._lineage.to_dict()})
@@ -836,6 +839,7 @@ def _from_loaded(header: Dict[str, Any], blob: Any, overrides: Optional[Options]
         except (TypeError, ValueError):
             lineage = None
     cb_state = metadata.pop("cb_state", None)
+    seen = _modelfile.check_wildcard_namespaces(metadata.pop("wildcard_namespaces", None))
     try:
         model = Model._from_options(opts, metadata)
     except (OptionError, ValueError) as e:
@@ -847,6 +851,8 @@ def _from_loaded(header: Dict[str, Any], blob: Any, overrides: Optional[Options]
     model._lineage = lineage
     model._parent = checksum
     model._core.install(blob)
+    if seen and model._core.wildcard_namespaces() is not None:
+        model._core.observe_wildcard_namespaces(seen)
     if cb_state is not None and model._core.is_cb():
         model._core.set_cb_state(cb_state)
     return model
