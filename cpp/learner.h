@@ -86,8 +86,16 @@ struct FeatureRef {
   float x;
 };
 
+// The most features (an upper bound: products of the interacting namespaces' sizes) an example may
+// have for its rows to be resolved into a FeatureBuffer (16 bytes each: at most 1 MiB a buffer).
+// A wider example is streamed instead: each pass of the update walks its features afresh, in the
+// same order (so every sum is the same), as VW does; memory then does not grow with the square of
+// a line's width. See docs/architecture.md ("Wide examples are streamed").
+inline constexpr size_t kMaxBufferedFeatures = size_t{1} << 16;
+
 // The current example's features: `n` entries of a buffer that grows and never shrinks, sized once
-// per example (an upper bound) and filled through a plain pointer by map_features.
+// per example (an upper bound, at most kMaxBufferedFeatures) and filled through a plain pointer by
+// map_features.
 struct FeatureBuffer {
   std::vector<FeatureRef> buf;
   size_t n = 0;
@@ -96,7 +104,7 @@ struct FeatureBuffer {
   size_t size() const { return n; }
   // Room for `count` features; returns where to write the first.
   FeatureRef* reserve(size_t count) {
-    if (buf.size() < count) buf.resize(std::max(count, 2 * buf.size()));
+    if (buf.size() < count) buf.resize(std::max(count, std::min(2 * buf.size(), kMaxBufferedFeatures)));
     n = 0;
     return buf.data();
   }
