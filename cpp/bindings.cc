@@ -471,12 +471,17 @@ class PyModel {
   }
 
   // Single examples ------------------------------------------------------------------------
+  // A single example the learner refused (it would have made weights non-finite) is an error.
+  static float learned(const Outcome& o) {
+    if (o.skipped != nullptr) throw std::invalid_argument(o.skipped);
+    return o.output;
+  }
   float learn_line(std::string_view line) {
     const auto lock = learning_lock();
     Example& ex = scratch_;
     parse_or_throw(line, ex);
     learner_->prepare(ex);
-    return process_example(*learner_, stats_, ex, true).output;
+    return learned(process_example(*learner_, stats_, ex, true));
   }
   float predict_line(std::string_view line) const {
     thread_local Example ex;
@@ -488,7 +493,7 @@ class PyModel {
     const auto lock = learning_lock();
     Example& ex = scratch_;
     fill_dict(ns, label, weight, initial, ex);
-    return process_example(*learner_, stats_, ex, true).output;
+    return learned(process_example(*learner_, stats_, ex, true));
   }
   float predict_dict(const py::dict& ns, float initial) const {
     thread_local Example ex;

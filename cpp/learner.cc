@@ -1,6 +1,10 @@
 #include "learner.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <unordered_set>
 #include <mutex>
 #include <shared_mutex>
 #include <type_traits>
@@ -309,6 +313,106 @@ inline float test_score(Learner& L, const Example& ex, uint32_t& num_features) {
   return ex.initial + raw;
 }
 
+// Non-finite updates are refused. Feature values near float's limits (a raw nanosecond timestamp,
+// 1e20, 1e-45), huge labels or importance weights can make an update overflow: x^2 = inf in the
+// adaptive sums, inf * 0 = NaN in the rates, a step that overflows the weight. VW writes those
+// values into the model; we refuse the example instead, leaving the model as it was, and the
+// caller reports it like a malformed line. Where every number stays finite the update is VW's,
+// bit for bit: the guard only watches.
+//
+// The common example pays a scan of its linear values (bit tests, vectorised) and a few scalar
+// compares. An example outside the tame range (values whose products up to the interaction order
+// keep x^2 far from float's limits, labels, weights and scores within 2^20) takes the guarded path:
+// the rows it touches are saved before the update and checked after it; if any slot or the online
+// state is not finite, the rows and the state are put back.
+constexpr float kTameScalar = 1048576.f;  // 2^20
+
+inline bool values_tame(const Example& ex, uint32_t lo, uint32_t span) {
+  uint32_t wild = 0;
+  for (unsigned char s : ex.order) {
+    const FeatureGroup& g = ex.groups[s];
+    const float* v = g.value.data();
+    const size_t n = g.size();
+    for (size_t k = 0; k < n; ++k) {
+      uint32_t b;
+      std::memcpy(&b, v + k, sizeof b);
+      wild |= static_cast<uint32_t>(((b & 0x7fffffffu) - lo) > span);
+    }
+  }
+  return wild == 0;
+}
+
+inline bool tame(const Learner& L, const Example& ex, float raw) {
+  return !L.guard_always_ && std::fabs(ex.label) <= kTameScalar && ex.weight <= kTameScalar &&
+         std::fabs(ex.initial) <= kTameScalar && std::fabs(raw) <= kTameScalar * kTameScalar &&
+         values_tame(ex, L.guard_lo_, L.guard_span_);
+}
+
+inline bool finite_state(const OnlineState& s) {
+  return std::isfinite(s.t) && std::isfinite(s.normalized_sum_norm_x) && std::isfinite(s.total_weight) &&
+         std::isfinite(s.weighted_unlabeled) && std::isfinite(s.gravity) && std::isfinite(s.contraction) &&
+         std::isfinite(s.min_label) && std::isfinite(s.max_label);
+}
+
+// The guarded path: the touched rows (each once) and the online state, saved before an update.
+class Guard {
+ public:
+  // `range_before`: the label range before this example widened it.
+  Guard(Learner& L, float min_before, float max_before)
+      : L_(L), state_(L.state_), multiplier_(L.update_multiplier_) {
+    state_.min_label = min_before;
+    state_.max_label = max_before;
+  }
+  template <class Feats>
+  void save(const Feats& feats) {
+    const uint32_t stride = L_.weights_.stride();
+    feats.each([&](float* w, float) {
+      if (!seen_.insert(w).second) return;
+      rows_.push_back(w);
+      for (uint32_t k = 0; k < stride; ++k) values_.push_back(load_w(w + k));
+    });
+  }
+  // Whether the update left everything finite; if not, puts the rows and the state back and
+  // words the reason for ex.
+  bool keep(const Example& ex) {
+    const uint32_t stride = L_.weights_.stride();
+    bool finite = finite_state(L_.state_) && std::isfinite(L_.update_multiplier_);
+    for (size_t r = 0; finite && r < rows_.size(); ++r) {
+      for (uint32_t k = 0; k < stride; ++k) finite &= std::isfinite(load_w(rows_[r] + k));
+    }
+    if (finite) return true;
+    for (size_t r = 0; r < rows_.size(); ++r) {
+      for (uint32_t k = 0; k < stride; ++k) store_w(rows_[r] + k, values_[r * stride + k]);
+    }
+    L_.state_ = state_;
+    L_.update_multiplier_ = multiplier_;
+    float hi = 0.f;
+    float lo = FLT_MAX;
+    for (unsigned char s : ex.order) {
+      for (float v : ex.groups[s].value) {
+        hi = std::max(hi, std::fabs(v));
+        if (v != 0.f) lo = std::min(lo, std::fabs(v));
+      }
+    }
+    char buf[320];
+    std::snprintf(buf, sizeof buf,
+                  "the update would make weights non-finite (feature values from %g to %g, label %g, "
+                  "importance weight %g: too large or too small for float arithmetic); example skipped",
+                  static_cast<double>(lo == FLT_MAX ? 0.f : lo), static_cast<double>(hi),
+                  static_cast<double>(ex.label), static_cast<double>(ex.weight));
+    L_.skip_reason_ = buf;
+    return false;
+  }
+
+ private:
+  Learner& L_;
+  OnlineState state_;
+  float multiplier_;
+  std::unordered_set<float*> seen_;
+  std::vector<float*> rows_;
+  std::vector<float> values_;
+};
+
 // The label range is read by concurrent predictions (predict_const), hence the atomic stores.
 inline void widen_range(Learner& L, const Example& ex) {
   if (L.set_minmax_ && ex.labelled()) {
@@ -325,12 +429,13 @@ inline void advance_clock(OnlineState& st, const Example& ex) {
 // The per-example update: VW's gd::learn for one (loss, adaptive, normalized, sqrt_rate), over
 // the example's features as `feats` gives them (buffered or streamed: the same order).
 template <class Loss, bool Adaptive, bool Normalized, bool SqrtRate, class Feats>
-__attribute__((flatten)) Outcome gd_steps(Learner& L, Example& ex, const Feats& feats, Outcome out) {
+__attribute__((flatten)) Outcome gd_steps(Learner& L, Example& ex, const Feats& feats, Outcome out, float min_before, float max_before) {
   using S = Slots<Adaptive, Normalized>;
   OnlineState& st = L.state_;
   const Config& cfg = L.cfg_;
   const Loss loss = make_loss<Loss>(cfg);
-  const float pred = finalize_prediction(st, score(L, ex, feats, out.num_features));
+  const float raw = score(L, ex, feats, out.num_features);
+  const float pred = finalize_prediction(st, raw);
   out.prediction = pred;
   out.output = output_of(cfg, pred);
   const float weight = ex.weight;
@@ -340,6 +445,11 @@ __attribute__((flatten)) Outcome gd_steps(Learner& L, Example& ex, const Feats& 
     const float y = ex.label;
     const float example_loss = loss.loss(range, pred, y);  // computed once: it needs log and exp
     if (example_loss > 0.f) {
+      std::optional<Guard> guard;
+      if (!tame(L, ex, raw)) [[unlikely]] {
+        guard.emplace(L, min_before, max_before);
+        guard->save(feats);
+      }
       float pred_per_update;
       if constexpr (Adaptive || Normalized) {
         const float grad_squared = weight * loss.square_grad(pred, y);
@@ -461,6 +571,10 @@ __attribute__((flatten)) Outcome gd_steps(Learner& L, Example& ex, const Feats& 
           });
         }
       }
+      if (guard && !guard->keep(ex)) [[unlikely]] {
+        out.skipped = L.skip_reason_.c_str();
+        return out;
+      }
       if (st.contraction < 1e-9 || st.gravity > 1e3) L.sync_weights();
     }
     out.loss = cfg.binary ? reported_loss(loss, cfg, range, pred, out.output, y, weight) : example_loss * weight;
@@ -471,13 +585,15 @@ __attribute__((flatten)) Outcome gd_steps(Learner& L, Example& ex, const Feats& 
 
 template <class Loss, bool Adaptive, bool Normalized, bool SqrtRate>
 Outcome learn_gd(Learner& L, Example& ex, MappedRows* rows) {
+  const float min_before = L.state_.min_label;
+  const float max_before = L.state_.max_label;
   widen_range(L, ex);
   L.observe_namespaces(ex);
   Outcome out;
   if (resolve(L, ex, out.num_features, rows)) {
-    return gd_steps<Loss, Adaptive, Normalized, SqrtRate>(L, ex, StreamedFeats{&L, &ex}, out);
+    return gd_steps<Loss, Adaptive, Normalized, SqrtRate>(L, ex, StreamedFeats{&L, &ex}, out, min_before, max_before);
   }
-  return gd_steps<Loss, Adaptive, Normalized, SqrtRate>(L, ex, BufferedFeats{&L.scratch_}, out);
+  return gd_steps<Loss, Adaptive, Normalized, SqrtRate>(L, ex, BufferedFeats{&L.scratch_}, out, min_before, max_before);
 }
 
 // FTRL-Proximal (McMahan et al., KDD 2013) as VW's --ftrl implements it: per coordinate,
@@ -492,6 +608,8 @@ Outcome ftrl_steps(Learner& L, Example& ex, const Feats& feats, Outcome out) {
   // clamped to the labels seen before this one) and then learns (widening the range with this
   // label, and computing the loss and gradient on the score clamped to the new range).
   out.output = output_of(cfg, finalize_prediction(st, raw));
+  const float min_before = st.min_label;
+  const float max_before = st.max_label;
   widen_range(L, ex);
   const float pred = finalize_prediction(st, raw);
   out.prediction = pred;
@@ -503,6 +621,11 @@ Outcome ftrl_steps(Learner& L, Example& ex, const Feats& feats, Outcome out) {
     const float beta = cfg.ftrl_beta;
     const float l1 = cfg.l1;
     const float l2 = cfg.l2;
+    std::optional<Guard> guard;
+    if (!tame(L, ex, raw)) [[unlikely]] {
+      guard.emplace(L, min_before, max_before);
+      guard->save(feats);
+    }
     feats.each([&](float* w, float x) {
       const float gradient = update * x;
       const float g2 = load_w(w + kFtrlG2);
@@ -521,6 +644,10 @@ Outcome ftrl_steps(Learner& L, Example& ex, const Feats& feats, Outcome out) {
         store_w(w, step * sign * (l1 - abs_z));
       }
     });
+    if (guard && !guard->keep(ex)) [[unlikely]] {
+      out.skipped = L.skip_reason_.c_str();
+      return out;
+    }
     out.loss = reported_loss(loss, cfg, range, pred, out.output, y, ex.weight);
   }
   advance_clock(st, ex);
@@ -543,6 +670,7 @@ Outcome classic_steps(Learner& L, Example& ex, const Feats& feats, Outcome out) 
   const Config& cfg = L.cfg_;
   const Loss loss = make_loss<Loss>(cfg);
   float raw = score(L, ex, feats, out.num_features);
+  const float raw_before = raw;
   if (std::isnan(raw)) raw = 0.f;
   out.prediction = raw;
   out.output = output_of(cfg, raw);
@@ -566,7 +694,16 @@ Outcome classic_steps(Learner& L, Example& ex, const Feats& feats, Outcome out) 
       step = static_cast<float>(tau * direction * ex.weight);
     }
     if (step != 0.f) {
+      std::optional<Guard> guard;
+      if (!tame(L, ex, raw_before) || !std::isfinite(step)) [[unlikely]] {
+        guard.emplace(L, st.min_label, st.max_label);
+        guard->save(feats);
+      }
       feats.each([&](float* w, float x) { store_w(w, load_w(w) + step * x); });
+      if (guard && !guard->keep(ex)) [[unlikely]] {
+        out.skipped = L.skip_reason_.c_str();
+        return out;
+      }
     }
     out.loss = reported_loss(loss, cfg, Range{-FLT_MAX, FLT_MAX}, raw, out.output, y, ex.weight);
   }
@@ -693,6 +830,19 @@ Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
   set_minmax_ = !(cfg_.has_min_prediction || cfg_.has_max_prediction) && cfg_.classic_rule == 0;
   learn_fn_ = pick_learn(cfg_);
   base_eta_ = eta_;
+  // The tame range of feature values (see Guard): [2^-e, 2^e] with e = 30 / (interaction order), so
+  // a generated value's square stays within 2^+-60, far inside float's range.
+  size_t order = 1;
+  for (const std::string& spec : cfg_.interactions) order = std::max(order, spec.size());
+  const int e = std::max(1, 30 / static_cast<int>(order));
+  const float lo = std::ldexp(1.f, -e);
+  const float hi = std::ldexp(1.f, e);
+  uint32_t lo_bits, hi_bits;
+  std::memcpy(&lo_bits, &lo, sizeof lo);
+  std::memcpy(&hi_bits, &hi, sizeof hi);
+  guard_lo_ = lo_bits;
+  guard_span_ = hi_bits - lo_bits;
+  set_rate_factor(1.f);
 }
 
 void Learner::swap(Learner& o) noexcept {
@@ -712,6 +862,9 @@ void Learner::swap(Learner& o) noexcept {
   std::swap(wildcards_, o.wildcards_);
   std::swap(seen_, o.seen_);
   std::swap(learn_fn_, o.learn_fn_);
+  std::swap(guard_lo_, o.guard_lo_);
+  std::swap(guard_span_, o.guard_span_);
+  std::swap(guard_always_, o.guard_always_);
 }
 
 void Learner::reset() {
@@ -730,6 +883,9 @@ void Learner::set_rate_factor(float factor) {
   if (!(factor > 0.f) || !std::isfinite(factor)) throw std::invalid_argument("the rate factor must be > 0");
   rate_factor_ = factor;
   eta_ = base_eta_ * factor;
+  // extreme rates: every update takes the guarded path
+  guard_always_ = !(eta_ <= 1024.f) || !(cfg_.ftrl_alpha * factor <= 1024.f) || !(cfg_.pa_c <= kTameScalar) ||
+                  !(cfg_.initial_t <= kTameScalar * kTameScalar);
 }
 
 Learner::Learner(const Learner& o)
@@ -743,7 +899,10 @@ Learner::Learner(const Learner& o)
       set_minmax_(o.set_minmax_),
       wildcards_(o.wildcards_),
       seen_(o.seen_),
-      learn_fn_(o.learn_fn_) {
+      learn_fn_(o.learn_fn_),
+      guard_lo_(o.guard_lo_),
+      guard_span_(o.guard_span_),
+      guard_always_(o.guard_always_) {
   base_eta_ = o.base_eta_;
   rate_factor_ = o.rate_factor_;
   weights_.copy_from(o.weights_);
@@ -762,7 +921,10 @@ Learner::Learner(const Learner& o, ShareWeights)
       set_minmax_(o.set_minmax_),
       wildcards_(o.wildcards_),
       seen_(o.seen_),
-      learn_fn_(o.learn_fn_) {
+      learn_fn_(o.learn_fn_),
+      guard_lo_(o.guard_lo_),
+      guard_span_(o.guard_span_),
+      guard_always_(o.guard_always_) {
   weights_.view_of(o.weights_);
 }
 

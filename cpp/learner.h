@@ -78,6 +78,10 @@ struct Outcome {
   float output = 0.f;         // what is reported: the prediction through --link, or its sign (--binary)
   float loss = 0.f;           // loss * importance weight (0 when unlabelled)
   uint32_t num_features = 0;  // linear + generated
+  // Set when the update was refused because it would have made a weight (or the online state)
+  // non-finite: the example was not learned and changed nothing. Why, in words (valid until the
+  // learner's next example).
+  const char* skipped = nullptr;
 };
 
 // A feature resolved to its weight row, for the passes of one update.
@@ -219,6 +223,14 @@ class Learner {
   bool wildcards_ = false;           // some interaction uses ':' (expanded as namespaces appear)
   std::array<bool, 256> seen_{};     // printable namespace slots seen so far (for ':')
   ExampleFn learn_fn_ = nullptr;
+  // The finiteness guard (see learner.cc, "Non-finite updates are refused"): feature values whose
+  // magnitude's bits lie outside [guard_lo_, guard_lo_ + guard_span_], a large label, importance
+  // weight or score, or a configuration with extreme rates (guard_always_) send an example down the
+  // guarded path, which saves the rows it touches and restores them if the update was not finite.
+  uint32_t guard_lo_ = 0;
+  uint32_t guard_span_ = 0;
+  bool guard_always_ = false;
+  std::string skip_reason_;
 };
 
 // Guards the widening of ':' interactions (Learner::observe_slow) against predictions made from
