@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <optional>
+#include <memory>
 #include <unordered_set>
 #include <mutex>
 #include <shared_mutex>
@@ -183,6 +183,7 @@ __attribute__((always_inline)) inline uint32_t map_learn_rows(Learner& L, const 
   size_t generated = 0;
   out = walk_learn_rows(L, ex, out, generated);
   into.n = static_cast<size_t>(out - into.buf.data());
+  into.linear = linear;
   return static_cast<uint32_t>(linear + generated);
 }
 
@@ -249,6 +250,7 @@ __attribute__((always_inline)) inline bool resolve(Learner& L, const Example& ex
     FeatureBuffer& feats = L.scratch_;
     std::swap(feats.buf, rows->refs.buf);  // (the runner's buffer keeps ours for its next example)
     feats.n = rows->refs.n;
+    feats.linear = rows->refs.linear;
     num_features = rows->num_features;
     rows->base = nullptr;
     return false;
@@ -256,19 +258,53 @@ __attribute__((always_inline)) inline bool resolve(Learner& L, const Example& ex
   return map_or_stream(L, ex, num_features);
 }
 
+inline bool values_tame(const Example& ex, float lo, float hi);
+
 // The raw score while learning: initial + sum of w*x, with L1 truncation and L2 contraction as
 // VW's predict applies them (VW scales initial + sum by the contraction while training).
+//
+// `tame_values` tells whether every feature value lies in the guard's tame range (see Guard): for a
+// buffered example it is folded into the sum over the linear features (a min and a max each).
 template <class Feats>
-__attribute__((always_inline)) inline float score(Learner& L, const Example& ex, const Feats& feats, uint32_t& num_features) {
+__attribute__((always_inline)) inline float score(Learner& L, const Example& ex, const Feats& feats, uint32_t& num_features,
+                                                  bool& tame_values) {
   float raw = ex.initial;
-  size_t generated = 0;
-  if (L.cfg_.l1 > 0.f && !L.cfg_.ftrl) {
-    const float g = static_cast<float>(L.state_.gravity);
-    generated = feats.each([&](float* w, float x) { raw += trunc_weight(load_w(w), g) * x; }, true);
+  const bool trunc = L.cfg_.l1 > 0.f && !L.cfg_.ftrl;
+  const float g = static_cast<float>(L.state_.gravity);
+  if constexpr (Feats::kStreamed) {
+    size_t generated = 0;
+    if (trunc) {
+      generated = feats.each([&](float* w, float x) { raw += trunc_weight(load_w(w), g) * x; }, true);
+    } else {
+      generated = feats.each([&](float* w, float x) { raw += load_w(w) * x; }, true);
+    }
+    num_features = static_cast<uint32_t>(ex.num_linear_features() + generated);
+    tame_values = values_tame(ex, L.guard_lo_, L.guard_hi_);
   } else {
-    generated = feats.each([&](float* w, float x) { raw += load_w(w) * x; }, true);
+    const FeatureRef* p = feats.buf->begin();
+    const FeatureRef* end = feats.buf->end();
+    const FeatureRef* linear_end = p + std::min(feats.buf->linear, feats.buf->size());
+    float small = L.guard_lo_;
+    float big = L.guard_hi_;
+    if (trunc) {
+      for (; p != linear_end; ++p) {
+        raw += trunc_weight(load_w(p->w), g) * p->x;
+        const float a = std::fabs(p->x);
+        small = a < small ? a : small;
+        big = a > big ? a : big;
+      }
+      for (; p != end; ++p) raw += trunc_weight(load_w(p->w), g) * p->x;
+    } else {
+      for (; p != linear_end; ++p) {
+        raw += load_w(p->w) * p->x;
+        const float a = std::fabs(p->x);
+        small = a < small ? a : small;
+        big = a > big ? a : big;
+      }
+      for (; p != end; ++p) raw += load_w(p->w) * p->x;
+    }
+    tame_values = L.guard_scan_ ? values_tame(ex, L.guard_lo_, L.guard_hi_) : small == L.guard_lo_ && big == L.guard_hi_;
   }
-  if constexpr (Feats::kStreamed) num_features = static_cast<uint32_t>(ex.num_linear_features() + generated);
   if (!L.cfg_.ftrl) raw *= static_cast<float>(L.state_.contraction);
   return raw;
 }
@@ -327,25 +363,27 @@ inline float test_score(Learner& L, const Example& ex, uint32_t& num_features) {
 // state is not finite, the rows and the state are put back.
 constexpr float kTameScalar = 1048576.f;  // 2^20
 
-inline bool values_tame(const Example& ex, uint32_t lo, uint32_t span) {
-  uint32_t wild = 0;
+// Whether every value's magnitude lies in [lo, hi]: the smallest and largest are kept (one
+// andps, minss and maxss a value) and compared once.
+inline bool values_tame(const Example& ex, float lo, float hi) {
+  float small = lo;
+  float big = hi;
   for (unsigned char s : ex.order) {
     const FeatureGroup& g = ex.groups[s];
     const float* v = g.value.data();
     const size_t n = g.size();
     for (size_t k = 0; k < n; ++k) {
-      uint32_t b;
-      std::memcpy(&b, v + k, sizeof b);
-      wild |= static_cast<uint32_t>(((b & 0x7fffffffu) - lo) > span);
+      const float a = std::fabs(v[k]);
+      small = a < small ? a : small;
+      big = a > big ? a : big;
     }
   }
-  return wild == 0;
+  return small == lo && big == hi;
 }
 
-inline bool tame(const Learner& L, const Example& ex, float raw) {
-  return !L.guard_always_ && std::fabs(ex.label) <= kTameScalar && ex.weight <= kTameScalar &&
-         std::fabs(ex.initial) <= kTameScalar && std::fabs(raw) <= kTameScalar * kTameScalar &&
-         values_tame(ex, L.guard_lo_, L.guard_span_);
+inline bool tame(const Learner& L, const Example& ex, float raw, bool tame_values) {
+  return tame_values && !L.guard_always_ && std::fabs(ex.label) <= kTameScalar && ex.weight <= kTameScalar &&
+         std::fabs(ex.initial) <= kTameScalar && std::fabs(raw) <= kTameScalar * kTameScalar;
 }
 
 inline bool finite_state(const OnlineState& s) {
@@ -353,6 +391,10 @@ inline bool finite_state(const OnlineState& s) {
          std::isfinite(s.weighted_unlabeled) && std::isfinite(s.gravity) && std::isfinite(s.contraction) &&
          std::isfinite(s.min_label) && std::isfinite(s.max_label);
 }
+
+class Guard;
+template <class Feats>
+std::unique_ptr<Guard> make_guard(Learner& L, const Feats& feats, float min_before, float max_before);
 
 // The guarded path: the touched rows (each once) and the online state, saved before an update.
 class Guard {
@@ -374,7 +416,7 @@ class Guard {
   }
   // Whether the update left everything finite; if not, puts the rows and the state back and
   // words the reason for ex.
-  bool keep(const Example& ex) {
+  __attribute__((noinline)) bool keep(const Example& ex) {
     const uint32_t stride = L_.weights_.stride();
     bool finite = finite_state(L_.state_) && std::isfinite(L_.update_multiplier_);
     for (size_t r = 0; finite && r < rows_.size(); ++r) {
@@ -413,6 +455,15 @@ class Guard {
   std::vector<float> values_;
 };
 
+// Out of line, so the learning functions carry only a pointer test for it.
+template <class Feats>
+__attribute__((noinline, cold)) std::unique_ptr<Guard> make_guard(Learner& L, const Feats& feats, float min_before,
+                                                                 float max_before) {
+  auto g = std::make_unique<Guard>(L, min_before, max_before);
+  g->save(feats);
+  return g;
+}
+
 // The label range is read by concurrent predictions (predict_const), hence the atomic stores.
 inline void widen_range(Learner& L, const Example& ex) {
   if (L.set_minmax_ && ex.labelled()) {
@@ -434,7 +485,8 @@ __attribute__((flatten)) Outcome gd_steps(Learner& L, Example& ex, const Feats& 
   OnlineState& st = L.state_;
   const Config& cfg = L.cfg_;
   const Loss loss = make_loss<Loss>(cfg);
-  const float raw = score(L, ex, feats, out.num_features);
+  bool tame_values = true;
+  const float raw = score(L, ex, feats, out.num_features, tame_values);
   const float pred = finalize_prediction(st, raw);
   out.prediction = pred;
   out.output = output_of(cfg, pred);
@@ -445,11 +497,8 @@ __attribute__((flatten)) Outcome gd_steps(Learner& L, Example& ex, const Feats& 
     const float y = ex.label;
     const float example_loss = loss.loss(range, pred, y);  // computed once: it needs log and exp
     if (example_loss > 0.f) {
-      std::optional<Guard> guard;
-      if (!tame(L, ex, raw)) [[unlikely]] {
-        guard.emplace(L, min_before, max_before);
-        guard->save(feats);
-      }
+      std::unique_ptr<Guard> guard;
+      if (!tame(L, ex, raw, tame_values)) [[unlikely]] guard = make_guard(L, feats, min_before, max_before);
       float pred_per_update;
       if constexpr (Adaptive || Normalized) {
         const float grad_squared = weight * loss.square_grad(pred, y);
@@ -603,7 +652,8 @@ Outcome ftrl_steps(Learner& L, Example& ex, const Feats& feats, Outcome out) {
   OnlineState& st = L.state_;
   const Config& cfg = L.cfg_;
   const Loss loss = make_loss<Loss>(cfg);
-  const float raw = score(L, ex, feats, out.num_features);
+  bool tame_values = true;
+  const float raw = score(L, ex, feats, out.num_features, tame_values);
   // VW's FTRL does not return its prediction from learn, so VW predicts first (reporting the score
   // clamped to the labels seen before this one) and then learns (widening the range with this
   // label, and computing the loss and gradient on the score clamped to the new range).
@@ -621,11 +671,8 @@ Outcome ftrl_steps(Learner& L, Example& ex, const Feats& feats, Outcome out) {
     const float beta = cfg.ftrl_beta;
     const float l1 = cfg.l1;
     const float l2 = cfg.l2;
-    std::optional<Guard> guard;
-    if (!tame(L, ex, raw)) [[unlikely]] {
-      guard.emplace(L, min_before, max_before);
-      guard->save(feats);
-    }
+    std::unique_ptr<Guard> guard;
+    if (!tame(L, ex, raw, tame_values)) [[unlikely]] guard = make_guard(L, feats, min_before, max_before);
     feats.each([&](float* w, float x) {
       const float gradient = update * x;
       const float g2 = load_w(w + kFtrlG2);
@@ -669,7 +716,8 @@ Outcome classic_steps(Learner& L, Example& ex, const Feats& feats, Outcome out) 
   OnlineState& st = L.state_;
   const Config& cfg = L.cfg_;
   const Loss loss = make_loss<Loss>(cfg);
-  float raw = score(L, ex, feats, out.num_features);
+  bool tame_values = true;
+  float raw = score(L, ex, feats, out.num_features, tame_values);
   const float raw_before = raw;
   if (std::isnan(raw)) raw = 0.f;
   out.prediction = raw;
@@ -694,10 +742,9 @@ Outcome classic_steps(Learner& L, Example& ex, const Feats& feats, Outcome out) 
       step = static_cast<float>(tau * direction * ex.weight);
     }
     if (step != 0.f) {
-      std::optional<Guard> guard;
-      if (!tame(L, ex, raw_before) || !std::isfinite(step)) [[unlikely]] {
-        guard.emplace(L, st.min_label, st.max_label);
-        guard->save(feats);
+      std::unique_ptr<Guard> guard;
+      if (!tame(L, ex, raw_before, tame_values) || !std::isfinite(step)) [[unlikely]] {
+        guard = make_guard(L, feats, st.min_label, st.max_label);
       }
       feats.each([&](float* w, float x) { store_w(w, load_w(w) + step * x); });
       if (guard && !guard->keep(ex)) [[unlikely]] {
@@ -837,11 +884,9 @@ Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
   const int e = std::max(1, 30 / static_cast<int>(order));
   const float lo = std::ldexp(1.f, -e);
   const float hi = std::ldexp(1.f, e);
-  uint32_t lo_bits, hi_bits;
-  std::memcpy(&lo_bits, &lo, sizeof lo);
-  std::memcpy(&hi_bits, &hi, sizeof hi);
-  guard_lo_ = lo_bits;
-  guard_span_ = hi_bits - lo_bits;
+  guard_lo_ = lo;
+  guard_hi_ = hi;
+  for (bool b : cfg_.ignore_linear) guard_scan_ |= b;
   set_rate_factor(1.f);
 }
 
@@ -863,8 +908,9 @@ void Learner::swap(Learner& o) noexcept {
   std::swap(seen_, o.seen_);
   std::swap(learn_fn_, o.learn_fn_);
   std::swap(guard_lo_, o.guard_lo_);
-  std::swap(guard_span_, o.guard_span_);
+  std::swap(guard_hi_, o.guard_hi_);
   std::swap(guard_always_, o.guard_always_);
+  std::swap(guard_scan_, o.guard_scan_);
 }
 
 void Learner::reset() {
@@ -901,8 +947,9 @@ Learner::Learner(const Learner& o)
       seen_(o.seen_),
       learn_fn_(o.learn_fn_),
       guard_lo_(o.guard_lo_),
-      guard_span_(o.guard_span_),
-      guard_always_(o.guard_always_) {
+      guard_hi_(o.guard_hi_),
+      guard_always_(o.guard_always_),
+      guard_scan_(o.guard_scan_) {
   base_eta_ = o.base_eta_;
   rate_factor_ = o.rate_factor_;
   weights_.copy_from(o.weights_);
@@ -923,8 +970,9 @@ Learner::Learner(const Learner& o, ShareWeights)
       seen_(o.seen_),
       learn_fn_(o.learn_fn_),
       guard_lo_(o.guard_lo_),
-      guard_span_(o.guard_span_),
-      guard_always_(o.guard_always_) {
+      guard_hi_(o.guard_hi_),
+      guard_always_(o.guard_always_),
+      guard_scan_(o.guard_scan_) {
   weights_.view_of(o.weights_);
 }
 

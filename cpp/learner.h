@@ -103,6 +103,7 @@ inline constexpr size_t kMaxBufferedFeatures = size_t{1} << 16;
 struct FeatureBuffer {
   std::vector<FeatureRef> buf;
   size_t n = 0;
+  size_t linear = 0;  // the first `linear` entries are the linear features
   const FeatureRef* begin() const { return buf.data(); }
   const FeatureRef* end() const { return buf.data() + n; }
   size_t size() const { return n; }
@@ -224,12 +225,13 @@ class Learner {
   std::array<bool, 256> seen_{};     // printable namespace slots seen so far (for ':')
   ExampleFn learn_fn_ = nullptr;
   // The finiteness guard (see learner.cc, "Non-finite updates are refused"): feature values whose
-  // magnitude's bits lie outside [guard_lo_, guard_lo_ + guard_span_], a large label, importance
+  // magnitude lies outside [guard_lo_, guard_hi_], a large label, importance
   // weight or score, or a configuration with extreme rates (guard_always_) send an example down the
   // guarded path, which saves the rows it touches and restores them if the update was not finite.
-  uint32_t guard_lo_ = 0;
-  uint32_t guard_span_ = 0;
+  float guard_lo_ = 0.f;
+  float guard_hi_ = 0.f;
   bool guard_always_ = false;
+  bool guard_scan_ = false;  // some namespace is ignore_linear: the buffer does not hold all values
   std::string skip_reason_;
 };
 
