@@ -658,6 +658,11 @@ class PyModel {
   }
 
   // Single examples ------------------------------------------------------------------------
+  // A single example the learner refused (it would have made weights non-finite) is an error.
+  static float learned(const Outcome& o) {
+    if (o.skipped != nullptr) throw std::invalid_argument(o.skipped);
+    return o.output;
+  }
   float learn_line(py::handle text) {
     py::object hold;
     const std::string_view line = line_arg(text, hold, "learn()");
@@ -665,7 +670,7 @@ class PyModel {
     Example& ex = scratch_;
     parse_or_throw(line, ex);
     learner_->prepare(ex);
-    return process_example(*learner_, stats_, ex, true).output;
+    return learned(process_example(*learner_, stats_, ex, true));
   }
   float predict_line(py::handle text) const {
     py::object hold;
@@ -679,7 +684,7 @@ class PyModel {
     const auto lock = learning_lock();
     Example& ex = scratch_;
     fill_dict(ns, label, weight, initial, ex);
-    return process_example(*learner_, stats_, ex, true).output;
+    return learned(process_example(*learner_, stats_, ex, true));
   }
   float predict_dict(const py::dict& ns, float initial) const {
     thread_local Example ex;

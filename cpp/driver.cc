@@ -270,6 +270,7 @@ class Runner {
       if (opt_.predictions_fd >= 0) format_prediction(pred_buf_, std::numeric_limits<float>::quiet_NaN(), {});
       return;
     }
+    ex_line_[next_] = line_no_;
     ++line_no_;
     learner_.prepare(ex);
     // One example in flight: this one's rows are found and prefetched while the previous one is
@@ -298,6 +299,7 @@ class Runner {
     Outcome o;
     if (opt_.learn || opt_.account) {
       o = process_example(learner_, stats_, ex, opt_.learn, &rows_[next_ ^ 1u]);
+      if (o.skipped != nullptr) [[unlikely]] refused(ex_line_[next_ ^ 1u], o.skipped);
       if (hot_ != nullptr && ++since_fold_ == fold_period_) {
         hot_->fold();
         since_fold_ = 0;
@@ -332,6 +334,15 @@ class Runner {
     }
   }
 
+  // An example the learner refused (see Outcome::skipped): reported as a malformed line is.
+  void refused(uint64_t line, const char* why) {
+    const std::string msg = "line " + std::to_string(line) + ": " + why;
+    if (opt_.strict) throw StrictParseError(msg);
+    ++result_.bad_lines;
+    if (opt_.print_warnings) std::fprintf(stderr, "wabbit: %s\n", msg.c_str());
+    if (result_.warnings.size() < kMaxKeptWarnings) result_.warnings.push_back(msg);
+  }
+
   RunResult finish() {
     flush();
     if (opt_.predictions_fd >= 0 && !pred_buf_.empty()) pred_out_.write(pred_buf_);
@@ -348,6 +359,7 @@ class Runner {
   const RunOptions& opt_;
   Example ex_[2];        // the example being parsed and the one in flight (see line())
   MappedRows rows_[2];   // their rows, when learning (Learner::map_rows)
+  uint64_t ex_line_[2] = {0, 0};  // their line numbers
   unsigned next_ = 0;    // ex_[next_] takes the next line
   bool pending_ = false; // ex_[next_ ^ 1] is parsed, not yet learned
   RunResult result_;
@@ -778,6 +790,12 @@ void csr_block(Learner& learner, Stats& stats, const CsrInput& in, const RunOpti
     Outcome o;
     if (opt.learn || opt.account) o = process_example(learner, stats, e, opt.learn, &scratch.rows[pending_slot]);
     else o.output = learner.predict_const(e);
+    if (o.skipped != nullptr) [[unlikely]] {
+      const std::string msg = "row " + std::to_string(r) + ": " + o.skipped;
+      if (opt.strict) throw StrictParseError(msg);
+      ++res.bad_lines;
+      if (res.warnings.size() < kMaxKeptWarnings) res.warnings.push_back(msg);
+    }
     if (hot != nullptr && (res.examples % kFoldPeriod == 0 || (res.examples < 8 * kFoldPeriod && res.examples % kFirstFold == 0))) {
       hot->fold();  // often while the weights move fastest, then every kFoldPeriod
     }
@@ -889,8 +907,12 @@ const char* parallel_blocker(const Learner& learner, const RunOptions& opt) {
 }
 
 Outcome process_example(Learner& learner, Stats& stats, Example& ex, bool learn, MappedRows* rows) {
-  count_label(stats, ex.label);
   const Outcome o = learn ? learner.learn(ex, rows) : learner.predict(ex);
+  if (o.skipped != nullptr) [[unlikely]] {
+    ++stats.bad_lines;  // refused (it would have made weights non-finite): counted as a bad line
+    return o;
+  }
+  count_label(stats, ex.label);
   const float w = ex.weight;
   if (ex.labelled()) {
     stats.weighted_labeled_examples += w;

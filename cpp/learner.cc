@@ -1,8 +1,13 @@
 #include "learner.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <unordered_set>
 #include <mutex>
 #include <shared_mutex>
+#include <type_traits>
 
 #include "hot_rows.h"
 #include <stdexcept>
@@ -95,15 +100,24 @@ inline void first_write(uint64_t* written, const float* base, float* w) {
 }
 
 // An upper bound on the features map_features generates for ex (products of group sizes), given
-// its number of linear features.
+// its number of linear features; saturates at SIZE_MAX.
 inline size_t feature_bound(const Example& ex, size_t linear, const std::vector<Interaction>& interactions) {
   size_t n = linear;
   for (const Interaction& in : interactions) {
     size_t p = 1;
-    for (unsigned char s : in) p *= ex.groups[s].size();
-    n += p;
+    for (unsigned char s : in) {
+      if (__builtin_mul_overflow(p, ex.groups[s].size(), &p)) return SIZE_MAX;
+    }
+    if (__builtin_add_overflow(n, p, &n)) return SIZE_MAX;
   }
   return n;
+}
+
+// Whether ex's rows are resolved into a buffer (a narrow example) or streamed, walked afresh for
+// each pass (see kMaxBufferedFeatures).
+inline bool buffered(size_t bound) { return bound <= kMaxBufferedFeatures; }
+inline bool buffered(const Example& ex, const std::vector<Interaction>& interactions) {
+  return interactions.empty() || buffered(feature_bound(ex, ex.num_linear_features(), interactions));
 }
 
 // gather's step for one feature while learning: its row (the worker's private copy when it is a
@@ -131,64 +145,324 @@ struct LearnRow {
   }
 };
 
-// Resolves every feature of ex to the row learning updates (prefetching it) into `into`; returns
-// the number of features (linear + generated).
-inline uint32_t map_learn_rows(Learner& L, const Example& ex, FeatureBuffer& into) {
-  const size_t linear = ex.num_linear_features();
-  FeatureRef* out = into.reserve(feature_bound(ex, linear, L.interactions_));
+// An output "iterator" for map_features whose every assignment of a FeatureRef calls f(w, x): the
+// streamed walk.
+template <class F>
+struct RefSink {
+  F* f;
+  struct Slot {
+    F* f;
+    __attribute__((always_inline)) void operator=(const FeatureRef& r) const { (*f)(r.w, r.x); }
+  };
+  Slot operator*() const { return Slot{f}; }
+  RefSink& operator++() { return *this; }
+  RefSink operator++(int) { return *this; }
+};
+
+// Walks ex's features resolved to the rows learning updates, as map_learn_rows does, into `out`
+// (a FeatureRef* or a RefSink); returns the end and sets `generated`.
+template <class Out>
+__attribute__((always_inline)) inline Out walk_learn_rows(Learner& L, const Example& ex, Out out, size_t& generated) {
   WeightTable& W = L.weights_;
   HotRows* hot = L.hot_;
-  size_t generated = 0;
+  generated = 0;
   if (L.written_.empty()) L.written_.assign((W.size_floats() >> 10) / 64 + 1, 0u);
   if (hot != nullptr) {
     const LearnRow<true> map{W.data(), L.written_.data(), hot->lookup(), W.mask(), W.stride_shift(), L.offset_};
-    out = map_features(ex, L.interactions_, &L.cfg_.ignore_linear, out, map, generated);
-  } else {
-    const LearnRow<false> map{W.data(), L.written_.data(), {}, W.mask(), W.stride_shift(), L.offset_};
-    out = map_features(ex, L.interactions_, &L.cfg_.ignore_linear, out, map, generated);
+    return map_features(ex, L.interactions_, &L.cfg_.ignore_linear, out, map, generated);
   }
+  const LearnRow<false> map{W.data(), L.written_.data(), {}, W.mask(), W.stride_shift(), L.offset_};
+  return map_features(ex, L.interactions_, &L.cfg_.ignore_linear, out, map, generated);
+}
+
+// Resolves every feature of ex (a buffered one) to the row learning updates (prefetching it) into
+// `into`; returns the number of features (linear + generated).
+__attribute__((always_inline)) inline uint32_t map_learn_rows(Learner& L, const Example& ex, size_t linear, size_t bound,
+                                                             FeatureBuffer& into) {
+  FeatureRef* out = into.reserve(bound);
+  size_t generated = 0;
+  out = walk_learn_rows(L, ex, out, generated);
   into.n = static_cast<size_t>(out - into.buf.data());
+  into.linear = linear;
   return static_cast<uint32_t>(linear + generated);
 }
 
-// Resolves every feature of ex to its row (prefetching it; taken from `rows` when map_rows made
-// them for this learner as it is) and returns the raw score
-// (initial + sum of w*x, with L1 truncation and L2 contraction as VW's predict applies them:
-// while training VW scales initial + sum by the contraction; testing (-t), it has folded the
-// contraction into the weights when loading, so only the sum is scaled).
-inline float gather(Learner& L, const Example& ex, uint32_t& num_features, MappedRows* rows, bool testing = false) {
-  FeatureBuffer& feats = L.scratch_;
-  if (testing) {
-    const size_t linear = ex.num_linear_features();
+// The features of the example being learned, as the passes of an update see them: f(w, x) for
+// each, in map_features' order. Narrow examples: from the buffer (L.scratch_) filled once.
+struct BufferedFeats {
+  static constexpr bool kStreamed = false;
+  const FeatureBuffer* buf;
+  template <class F>
+  __attribute__((always_inline)) size_t each(F&& f, bool = false) const {
+    for (const FeatureRef& r : *buf) f(r.w, r.x);
+    return 0;
+  }
+};
+
+// A row while streaming, after the first pass (which wrote first to new pages): only the address.
+struct PlainRow {
+  float* base;
+  uint32_t mask;
+  uint32_t shift;
+  uint32_t offset;
+  __attribute__((always_inline)) FeatureRef operator()(float x, uint32_t i) const {
+    return {base + (static_cast<size_t>((i + offset) & mask) << shift), x};
+  }
+};
+
+// Wide examples: every pass walks the features again (same order, same rows), holding none;
+// returns the number of generated features. The first pass (the score) resolves rows as
+// map_learn_rows does; the later ones only compute addresses (hot rows still redirected).
+struct StreamedFeats {
+  static constexpr bool kStreamed = true;
+  Learner* L;
+  const Example* ex;
+  template <class F>
+  size_t each(F&& f, bool first = false) const {
+    size_t generated = 0;
+    const RefSink<std::remove_reference_t<F>> sink{&f};
+    if (first || L->hot_ != nullptr) {
+      walk_learn_rows(*L, *ex, sink, generated);
+    } else {
+      WeightTable& W = L->weights_;
+      const PlainRow map{W.data(), W.mask(), W.stride_shift(), L->offset_};
+      map_features(*ex, L->interactions_, &L->cfg_.ignore_linear, sink, map, generated);
+    }
+    return generated;
+  }
+};
+
+// Maps ex's rows into L.scratch_ unless ex is streamed; returns whether it is (resolve's slow path).
+__attribute__((noinline)) bool map_or_stream(Learner& L, const Example& ex, uint32_t& num_features) {
+  const size_t linear = ex.num_linear_features();
+  const size_t bound = feature_bound(ex, linear, L.interactions_);
+  if (!buffered(bound)) return true;
+  num_features = map_learn_rows(L, ex, linear, bound, L.scratch_);
+  return false;
+}
+
+// Resolves ex's rows for learning: into L.scratch_ (taken from `rows` when map_rows made them for
+// this learner as it is), unless ex is streamed; returns whether it is. Sets num_features for a
+// buffered example (a streamed one's are counted by score()).
+__attribute__((always_inline)) inline bool resolve(Learner& L, const Example& ex, uint32_t& num_features,
+                                                   MappedRows* rows) {
+  if (rows != nullptr && rows->base == L.weights_.data() && rows->hot == L.hot_ && rows->offset == L.offset_) {
+    FeatureBuffer& feats = L.scratch_;
+    std::swap(feats.buf, rows->refs.buf);  // (the runner's buffer keeps ours for its next example)
+    feats.n = rows->refs.n;
+    feats.linear = rows->refs.linear;
+    num_features = rows->num_features;
+    rows->base = nullptr;
+    return false;
+  }
+  return map_or_stream(L, ex, num_features);
+}
+
+inline bool values_tame(const Example& ex, float lo, float hi);
+
+// The raw score while learning: initial + sum of w*x, with L1 truncation and L2 contraction as
+// VW's predict applies them (VW scales initial + sum by the contraction while training).
+//
+// `tame_values` tells whether every feature value lies in the guard's tame range (see Guard): for a
+// buffered example it is folded into the sum over the linear features (a min and a max each).
+template <class Feats>
+__attribute__((always_inline)) inline float score(Learner& L, const Example& ex, const Feats& feats, uint32_t& num_features,
+                                                  bool& tame_values) {
+  float raw = ex.initial;
+  const bool trunc = L.cfg_.l1 > 0.f && !L.cfg_.ftrl;
+  const float g = static_cast<float>(L.state_.gravity);
+  if constexpr (Feats::kStreamed) {
+    size_t generated = 0;
+    if (trunc) {
+      generated = feats.each([&](float* w, float x) { raw += trunc_weight(load_w(w), g) * x; }, true);
+    } else {
+      generated = feats.each([&](float* w, float x) { raw += load_w(w) * x; }, true);
+    }
+    num_features = static_cast<uint32_t>(ex.num_linear_features() + generated);
+    tame_values = values_tame(ex, L.guard_lo_, L.guard_hi_);
+  } else {
+    const FeatureRef* p = feats.buf->begin();
+    const FeatureRef* end = feats.buf->end();
+    const FeatureRef* linear_end = p + std::min(feats.buf->linear, feats.buf->size());
+    float small = L.guard_lo_;
+    float big = L.guard_hi_;
+    if (trunc) {
+      for (; p != linear_end; ++p) {
+        raw += trunc_weight(load_w(p->w), g) * p->x;
+        const float a = std::fabs(p->x);
+        small = a < small ? a : small;
+        big = a > big ? a : big;
+      }
+      for (; p != end; ++p) raw += trunc_weight(load_w(p->w), g) * p->x;
+    } else {
+      for (; p != linear_end; ++p) {
+        raw += load_w(p->w) * p->x;
+        const float a = std::fabs(p->x);
+        small = a < small ? a : small;
+        big = a > big ? a : big;
+      }
+      for (; p != end; ++p) raw += load_w(p->w) * p->x;
+    }
+    tame_values = L.guard_scan_ ? values_tame(ex, L.guard_lo_, L.guard_hi_) : small == L.guard_lo_ && big == L.guard_hi_;
+  }
+  if (!L.cfg_.ftrl) raw *= static_cast<float>(L.state_.contraction);
+  return raw;
+}
+
+// The raw score when testing (-t): VW has folded the contraction into the weights when loading,
+// so only the sum is scaled, then initial added. A narrow example's rows are all found (and
+// prefetched) before the sum; a wide one's are summed as they are walked, storing none.
+inline float test_score(Learner& L, const Example& ex, uint32_t& num_features) {
+  WeightTable& W = L.weights_;
+  HotRows* hot = L.hot_;
+  const uint32_t offset = L.offset_;
+  const bool trunc = L.cfg_.l1 > 0.f && !L.cfg_.ftrl;
+  const float g = static_cast<float>(L.state_.gravity);
+  const size_t linear = ex.num_linear_features();
+  float raw = 0.f;
+  size_t generated = 0;
+  if (buffered(ex, L.interactions_)) {
+    FeatureBuffer& feats = L.scratch_;
     FeatureRef* out = feats.reserve(feature_bound(ex, linear, L.interactions_));
-    WeightTable& W = L.weights_;
-    HotRows* hot = L.hot_;
-    const uint32_t offset = L.offset_;
-    const size_t generated = for_each_feature(ex, L.interactions_, &L.cfg_.ignore_linear, [&](float x, uint32_t i) {
+    generated = for_each_feature(ex, L.interactions_, &L.cfg_.ignore_linear, [&](float x, uint32_t i) {
       float* w = W.row(i + offset);
       if (hot != nullptr) w = hot->redirect((i + offset) & W.mask(), w);
       __builtin_prefetch(w, 1, 3);
       *out++ = {w, x};
     });
     feats.n = static_cast<size_t>(out - feats.buf.data());
-    num_features = static_cast<uint32_t>(linear + generated);
-  } else if (rows != nullptr && rows->base == L.weights_.data() && rows->hot == L.hot_ && rows->offset == L.offset_) {
-    std::swap(feats.buf, rows->refs.buf);  // (the runner's buffer keeps ours for its next example)
-    feats.n = rows->refs.n;
-    num_features = rows->num_features;
-    rows->base = nullptr;
+    if (trunc) {
+      for (const FeatureRef& f : feats) raw += trunc_weight(load_w(f.w), g) * f.x;
+    } else {
+      for (const FeatureRef& f : feats) raw += load_w(f.w) * f.x;
+    }
   } else {
-    num_features = map_learn_rows(L, ex, feats);
+    generated = for_each_feature(ex, L.interactions_, &L.cfg_.ignore_linear, [&](float x, uint32_t i) {
+      float* w = W.row(i + offset);
+      if (hot != nullptr) w = hot->redirect((i + offset) & W.mask(), w);
+      const float v = load_w(w);
+      raw += (trunc ? trunc_weight(v, g) : v) * x;
+    });
   }
-  float raw = testing ? 0.f : ex.initial;
-  if (L.cfg_.l1 > 0.f && !L.cfg_.ftrl) {
-    const float g = static_cast<float>(L.state_.gravity);
-    for (const FeatureRef& f : feats) raw += trunc_weight(load_w(f.w), g) * f.x;
-  } else {
-    for (const FeatureRef& f : feats) raw += load_w(f.w) * f.x;
-  }
+  num_features = static_cast<uint32_t>(linear + generated);
   if (!L.cfg_.ftrl) raw *= static_cast<float>(L.state_.contraction);
-  return testing ? ex.initial + raw : raw;
+  return ex.initial + raw;
+}
+
+// Non-finite updates are refused. Feature values near float's limits (a raw nanosecond timestamp,
+// 1e20, 1e-45), huge labels or importance weights can make an update overflow: x^2 = inf in the
+// adaptive sums, inf * 0 = NaN in the rates, a step that overflows the weight. VW writes those
+// values into the model; we refuse the example instead, leaving the model as it was, and the
+// caller reports it like a malformed line. Where every number stays finite the update is VW's,
+// bit for bit: the guard only watches.
+//
+// The common example pays a scan of its linear values (bit tests, vectorised) and a few scalar
+// compares. An example outside the tame range (values whose products up to the interaction order
+// keep x^2 far from float's limits; labels, weights, scores and the prediction range within 2^20)
+// takes the guarded path: the rows it touches are saved before the update and checked after it; if
+// any slot or the online state is not finite, the rows and the state are put back.
+constexpr float kTameScalar = 1048576.f;  // 2^20
+
+// Whether every value's magnitude lies in [lo, hi]: the smallest and largest are kept (one
+// andps, minss and maxss a value) and compared once.
+inline bool values_tame(const Example& ex, float lo, float hi) {
+  float small = lo;
+  float big = hi;
+  for (unsigned char s : ex.order) {
+    const FeatureGroup& g = ex.groups[s];
+    const float* v = g.value.data();
+    const size_t n = g.size();
+    for (size_t k = 0; k < n; ++k) {
+      const float a = std::fabs(v[k]);
+      small = a < small ? a : small;
+      big = a > big ? a : big;
+    }
+  }
+  return small == lo && big == hi;
+}
+
+inline bool tame(const Learner& L, const Example& ex, float raw, bool tame_values) {
+  return tame_values && !L.guard_always_ && std::fabs(ex.label) <= kTameScalar && ex.weight <= kTameScalar &&
+         std::fabs(ex.initial) <= kTameScalar && std::fabs(raw) <= kTameScalar * kTameScalar &&
+         std::fabs(load_w(&L.state_.min_label)) <= kTameScalar && std::fabs(load_w(&L.state_.max_label)) <= kTameScalar;
+}
+
+inline bool finite_state(const OnlineState& s) {
+  return std::isfinite(s.t) && std::isfinite(s.normalized_sum_norm_x) && std::isfinite(s.total_weight) &&
+         std::isfinite(s.weighted_unlabeled) && std::isfinite(s.gravity) && std::isfinite(s.contraction) &&
+         std::isfinite(s.min_label) && std::isfinite(s.max_label);
+}
+
+class Guard;
+template <class Feats>
+std::unique_ptr<Guard> make_guard(Learner& L, const Feats& feats, float min_before, float max_before);
+
+// The guarded path: the touched rows (each once) and the online state, saved before an update.
+class Guard {
+ public:
+  // `range_before`: the label range before this example widened it.
+  Guard(Learner& L, float min_before, float max_before)
+      : L_(L), state_(L.state_), multiplier_(L.update_multiplier_) {
+    state_.min_label = min_before;
+    state_.max_label = max_before;
+  }
+  template <class Feats>
+  void save(const Feats& feats) {
+    const uint32_t stride = L_.weights_.stride();
+    feats.each([&](float* w, float) {
+      if (!seen_.insert(w).second) return;
+      rows_.push_back(w);
+      for (uint32_t k = 0; k < stride; ++k) values_.push_back(load_w(w + k));
+    });
+  }
+  // Whether the update left everything finite; if not, puts the rows and the state back and
+  // words the reason for ex.
+  __attribute__((noinline)) bool keep(const Example& ex) {
+    const uint32_t stride = L_.weights_.stride();
+    bool finite = finite_state(L_.state_) && std::isfinite(L_.update_multiplier_);
+    for (size_t r = 0; finite && r < rows_.size(); ++r) {
+      for (uint32_t k = 0; k < stride; ++k) finite &= std::isfinite(load_w(rows_[r] + k));
+    }
+    if (finite) return true;
+    for (size_t r = 0; r < rows_.size(); ++r) {
+      for (uint32_t k = 0; k < stride; ++k) store_w(rows_[r] + k, values_[r * stride + k]);
+    }
+    L_.state_ = state_;
+    L_.update_multiplier_ = multiplier_;
+    float hi = 0.f;
+    float lo = FLT_MAX;
+    for (unsigned char s : ex.order) {
+      for (float v : ex.groups[s].value) {
+        hi = std::max(hi, std::fabs(v));
+        if (v != 0.f) lo = std::min(lo, std::fabs(v));
+      }
+    }
+    char buf[320];
+    std::snprintf(buf, sizeof buf,
+                  "the update would make weights non-finite (feature values from %g to %g, label %g, "
+                  "importance weight %g: too large or too small for float arithmetic); example skipped",
+                  static_cast<double>(lo == FLT_MAX ? 0.f : lo), static_cast<double>(hi),
+                  static_cast<double>(ex.label), static_cast<double>(ex.weight));
+    L_.skip_reason_ = buf;
+    return false;
+  }
+
+ private:
+  Learner& L_;
+  OnlineState state_;
+  float multiplier_;
+  std::unordered_set<float*> seen_;
+  std::vector<float*> rows_;
+  std::vector<float> values_;
+};
+
+// Out of line, so the learning functions carry only a pointer test for it.
+template <class Feats>
+__attribute__((noinline, cold)) std::unique_ptr<Guard> make_guard(Learner& L, const Feats& feats, float min_before,
+                                                                 float max_before) {
+  auto g = std::make_unique<Guard>(L, min_before, max_before);
+  g->save(feats);
+  return g;
 }
 
 // The label range is read by concurrent predictions (predict_const), hence the atomic stores.
@@ -204,18 +478,17 @@ inline void advance_clock(OnlineState& st, const Example& ex) {
   st.t += ex.weight;
 }
 
-// The per-example update: VW's gd::learn for one (loss, adaptive, normalized, sqrt_rate).
-template <class Loss, bool Adaptive, bool Normalized, bool SqrtRate>
-Outcome learn_gd(Learner& L, Example& ex, MappedRows* rows) {
+// The per-example update: VW's gd::learn for one (loss, adaptive, normalized, sqrt_rate), over
+// the example's features as `feats` gives them (buffered or streamed: the same order).
+template <class Loss, bool Adaptive, bool Normalized, bool SqrtRate, class Feats>
+__attribute__((flatten)) Outcome gd_steps(Learner& L, Example& ex, const Feats& feats, Outcome out, float min_before, float max_before) {
   using S = Slots<Adaptive, Normalized>;
   OnlineState& st = L.state_;
   const Config& cfg = L.cfg_;
   const Loss loss = make_loss<Loss>(cfg);
-  widen_range(L, ex);
-  L.observe_namespaces(ex);
-  Outcome out;
-  const FeatureBuffer& feats = L.scratch_;
-  const float pred = finalize_prediction(st, gather(L, ex, out.num_features, rows));
+  bool tame_values = true;
+  const float raw = score(L, ex, feats, out.num_features, tame_values);
+  const float pred = finalize_prediction(st, raw);
   out.prediction = pred;
   out.output = output_of(cfg, pred);
   const float weight = ex.weight;
@@ -225,6 +498,8 @@ Outcome learn_gd(Learner& L, Example& ex, MappedRows* rows) {
     const float y = ex.label;
     const float example_loss = loss.loss(range, pred, y);  // computed once: it needs log and exp
     if (example_loss > 0.f) {
+      std::unique_ptr<Guard> guard;
+      if (!tame(L, ex, raw, tame_values)) [[unlikely]] guard = make_guard(L, feats, min_before, max_before);
       float pred_per_update;
       if constexpr (Adaptive || Normalized) {
         const float grad_squared = weight * loss.square_grad(pred, y);
@@ -235,9 +510,7 @@ Outcome learn_gd(Learner& L, Example& ex, MappedRows* rows) {
           float norm_x = 0.f;
           const float neg_power_t = L.neg_power_t_;
           const float neg_norm_power = L.neg_norm_power_;
-          for (const FeatureRef& f : feats) {
-            float* w = f.w;
-            float x = f.x;
+          feats.each([&](float* w, float x) {
             float nx = 0.f;
             if constexpr (Normalized) nx = load_w(w + S::normalized);
             if constexpr (Adaptive && Normalized && SqrtRate) {
@@ -250,7 +523,7 @@ Outcome learn_gd(Learner& L, Example& ex, MappedRows* rows) {
                 store_w(w + S::spare, rate);
                 norm_x += 1.f;
                 ppu += rate;
-                continue;
+                return;
               }
             }
             float x2 = x * x;
@@ -300,7 +573,7 @@ Outcome learn_gd(Learner& L, Example& ex, MappedRows* rows) {
             // VW keeps the rate in the row (a feature that occurs twice uses the last one).
             store_w(w + S::spare, rate);
             ppu += x2 * rate;
-          }
+          });
           if constexpr (Normalized) {
             st.normalized_sum_norm_x += static_cast<double>(weight) * norm_x;
             st.total_weight += weight;
@@ -318,7 +591,7 @@ Outcome learn_gd(Learner& L, Example& ex, MappedRows* rows) {
         }
       } else {
         float sum_sq = 0.f;
-        for (const FeatureRef& f : feats) sum_sq += f.x * f.x;
+        feats.each([&](float*, float x) { sum_sq += x * x; });
         pred_per_update = sum_sq;
       }
       float update_scale = L.eta_ * weight;
@@ -341,12 +614,16 @@ Outcome learn_gd(Learner& L, Example& ex, MappedRows* rows) {
       if (update != 0.f) {
         if constexpr (Normalized) update *= L.update_multiplier_;
         if constexpr (S::spare != 0) {
-          for (const FeatureRef& f : feats) store_w(f.w, load_w(f.w) + update * (f.x * load_w(f.w + S::spare)));
+          feats.each([&](float* w, float x) { store_w(w, load_w(w) + update * (x * load_w(w + S::spare))); });
         } else {
-          for (const FeatureRef& f : feats) {
-            if (f.x < FLT_MAX && f.x > -FLT_MAX) store_w(f.w, load_w(f.w) + update * f.x);
-          }
+          feats.each([&](float* w, float x) {
+            if (x < FLT_MAX && x > -FLT_MAX) store_w(w, load_w(w) + update * x);
+          });
         }
+      }
+      if (guard && !guard->keep(ex)) [[unlikely]] {
+        out.skipped = L.skip_reason_.c_str();
+        return out;
       }
       if (st.contraction < 1e-9 || st.gravity > 1e3) L.sync_weights();
     }
@@ -356,20 +633,34 @@ Outcome learn_gd(Learner& L, Example& ex, MappedRows* rows) {
   return out;
 }
 
+template <class Loss, bool Adaptive, bool Normalized, bool SqrtRate>
+Outcome learn_gd(Learner& L, Example& ex, MappedRows* rows) {
+  const float min_before = L.state_.min_label;
+  const float max_before = L.state_.max_label;
+  widen_range(L, ex);
+  L.observe_namespaces(ex);
+  Outcome out;
+  if (resolve(L, ex, out.num_features, rows)) {
+    return gd_steps<Loss, Adaptive, Normalized, SqrtRate>(L, ex, StreamedFeats{&L, &ex}, out, min_before, max_before);
+  }
+  return gd_steps<Loss, Adaptive, Normalized, SqrtRate>(L, ex, BufferedFeats{&L.scratch_}, out, min_before, max_before);
+}
+
 // FTRL-Proximal (McMahan et al., KDD 2013) as VW's --ftrl implements it: per coordinate,
 // z += g - sigma * w, n += g^2, w = 0 if |z| <= l1, else -(z - sign(z) l1) / (l2 + (beta + sqrt n) / alpha).
-template <class Loss>
-Outcome learn_ftrl(Learner& L, Example& ex, MappedRows* rows) {
+template <class Loss, class Feats>
+Outcome ftrl_steps(Learner& L, Example& ex, const Feats& feats, Outcome out) {
   OnlineState& st = L.state_;
   const Config& cfg = L.cfg_;
   const Loss loss = make_loss<Loss>(cfg);
-  L.observe_namespaces(ex);
-  Outcome out;
-  const float raw = gather(L, ex, out.num_features, rows);
+  bool tame_values = true;
+  const float raw = score(L, ex, feats, out.num_features, tame_values);
   // VW's FTRL does not return its prediction from learn, so VW predicts first (reporting the score
   // clamped to the labels seen before this one) and then learns (widening the range with this
   // label, and computing the loss and gradient on the score clamped to the new range).
   out.output = output_of(cfg, finalize_prediction(st, raw));
+  const float min_before = st.min_label;
+  const float max_before = st.max_label;
   widen_range(L, ex);
   const float pred = finalize_prediction(st, raw);
   out.prediction = pred;
@@ -381,9 +672,10 @@ Outcome learn_ftrl(Learner& L, Example& ex, MappedRows* rows) {
     const float beta = cfg.ftrl_beta;
     const float l1 = cfg.l1;
     const float l2 = cfg.l2;
-    for (const FeatureRef& f : L.scratch_) {
-      float* w = f.w;
-      const float gradient = update * f.x;
+    std::unique_ptr<Guard> guard;
+    if (!tame(L, ex, raw, tame_values)) [[unlikely]] guard = make_guard(L, feats, min_before, max_before);
+    feats.each([&](float* w, float x) {
+      const float gradient = update * x;
       const float g2 = load_w(w + kFtrlG2);
       const float ng2 = g2 + gradient * gradient;
       const float sqrt_ng2 = std::sqrt(ng2);
@@ -399,6 +691,10 @@ Outcome learn_ftrl(Learner& L, Example& ex, MappedRows* rows) {
         const float step = 1.f / (l2 + (beta + sqrt_ng2) / alpha);
         store_w(w, step * sign * (l1 - abs_z));
       }
+    });
+    if (guard && !guard->keep(ex)) [[unlikely]] {
+      out.skipped = L.skip_reason_.c_str();
+      return out;
     }
     out.loss = reported_loss(loss, cfg, range, pred, out.output, y, ex.weight);
   }
@@ -406,16 +702,24 @@ Outcome learn_ftrl(Learner& L, Example& ex, MappedRows* rows) {
   return out;
 }
 
+template <class Loss>
+Outcome learn_ftrl(Learner& L, Example& ex, MappedRows* rows) {
+  L.observe_namespaces(ex);
+  Outcome out;
+  if (resolve(L, ex, out.num_features, rows)) return ftrl_steps<Loss>(L, ex, StreamedFeats{&L, &ex}, out);
+  return ftrl_steps<Loss>(L, ex, BufferedFeats{&L.scratch_}, out);
+}
+
 // The perceptron and passive-aggressive rules, as river implements them: the constant feature is
 // the intercept (updated with the same step, left out of ||x||^2), and predictions are not clamped.
-template <class Loss>
-Outcome learn_classic(Learner& L, Example& ex, MappedRows* rows) {
+template <class Loss, class Feats>
+Outcome classic_steps(Learner& L, Example& ex, const Feats& feats, Outcome out) {
   OnlineState& st = L.state_;
   const Config& cfg = L.cfg_;
   const Loss loss = make_loss<Loss>(cfg);
-  L.observe_namespaces(ex);
-  Outcome out;
-  float raw = gather(L, ex, out.num_features, rows);
+  bool tame_values = true;
+  float raw = score(L, ex, feats, out.num_features, tame_values);
+  const float raw_before = raw;
   if (std::isnan(raw)) raw = 0.f;
   out.prediction = raw;
   out.output = output_of(cfg, raw);
@@ -439,12 +743,28 @@ Outcome learn_classic(Learner& L, Example& ex, MappedRows* rows) {
       step = static_cast<float>(tau * direction * ex.weight);
     }
     if (step != 0.f) {
-      for (const FeatureRef& f : L.scratch_) store_w(f.w, load_w(f.w) + step * f.x);
+      std::unique_ptr<Guard> guard;
+      if (!tame(L, ex, raw_before, tame_values) || !std::isfinite(step)) [[unlikely]] {
+        guard = make_guard(L, feats, st.min_label, st.max_label);
+      }
+      feats.each([&](float* w, float x) { store_w(w, load_w(w) + step * x); });
+      if (guard && !guard->keep(ex)) [[unlikely]] {
+        out.skipped = L.skip_reason_.c_str();
+        return out;
+      }
     }
     out.loss = reported_loss(loss, cfg, Range{-FLT_MAX, FLT_MAX}, raw, out.output, y, ex.weight);
   }
   advance_clock(st, ex);
   return out;
+}
+
+template <class Loss>
+Outcome learn_classic(Learner& L, Example& ex, MappedRows* rows) {
+  L.observe_namespaces(ex);
+  Outcome out;
+  if (resolve(L, ex, out.num_features, rows)) return classic_steps<Loss>(L, ex, StreamedFeats{&L, &ex}, out);
+  return classic_steps<Loss>(L, ex, BufferedFeats{&L.scratch_}, out);
 }
 
 template <class Loss>
@@ -558,6 +878,17 @@ Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
   set_minmax_ = !(cfg_.has_min_prediction || cfg_.has_max_prediction) && cfg_.classic_rule == 0;
   learn_fn_ = pick_learn(cfg_);
   base_eta_ = eta_;
+  // The tame range of feature values (see Guard): [2^-e, 2^e] with e = 30 / (interaction order), so
+  // a generated value's square stays within 2^+-60, far inside float's range.
+  size_t order = 1;
+  for (const std::string& spec : cfg_.interactions) order = std::max(order, spec.size());
+  const int e = std::max(1, 30 / static_cast<int>(order));
+  const float lo = std::ldexp(1.f, -e);
+  const float hi = std::ldexp(1.f, e);
+  guard_lo_ = lo;
+  guard_hi_ = hi;
+  for (bool b : cfg_.ignore_linear) guard_scan_ |= b;
+  set_rate_factor(1.f);
 }
 
 void Learner::swap(Learner& o) noexcept {
@@ -577,6 +908,10 @@ void Learner::swap(Learner& o) noexcept {
   std::swap(wildcards_, o.wildcards_);
   std::swap(seen_, o.seen_);
   std::swap(learn_fn_, o.learn_fn_);
+  std::swap(guard_lo_, o.guard_lo_);
+  std::swap(guard_hi_, o.guard_hi_);
+  std::swap(guard_always_, o.guard_always_);
+  std::swap(guard_scan_, o.guard_scan_);
 }
 
 void Learner::reset() {
@@ -595,6 +930,9 @@ void Learner::set_rate_factor(float factor) {
   if (!(factor > 0.f) || !std::isfinite(factor)) throw std::invalid_argument("the rate factor must be > 0");
   rate_factor_ = factor;
   eta_ = base_eta_ * factor;
+  // extreme rates: every update takes the guarded path
+  guard_always_ = !(eta_ <= 1024.f) || !(cfg_.ftrl_alpha * factor <= 1024.f) || !(cfg_.pa_c <= kTameScalar) ||
+                  !(cfg_.initial_t <= kTameScalar * kTameScalar);
 }
 
 Learner::Learner(const Learner& o)
@@ -608,7 +946,11 @@ Learner::Learner(const Learner& o)
       set_minmax_(o.set_minmax_),
       wildcards_(o.wildcards_),
       seen_(o.seen_),
-      learn_fn_(o.learn_fn_) {
+      learn_fn_(o.learn_fn_),
+      guard_lo_(o.guard_lo_),
+      guard_hi_(o.guard_hi_),
+      guard_always_(o.guard_always_),
+      guard_scan_(o.guard_scan_) {
   base_eta_ = o.base_eta_;
   rate_factor_ = o.rate_factor_;
   weights_.copy_from(o.weights_);
@@ -627,7 +969,11 @@ Learner::Learner(const Learner& o, ShareWeights)
       set_minmax_(o.set_minmax_),
       wildcards_(o.wildcards_),
       seen_(o.seen_),
-      learn_fn_(o.learn_fn_) {
+      learn_fn_(o.learn_fn_),
+      guard_lo_(o.guard_lo_),
+      guard_hi_(o.guard_hi_),
+      guard_always_(o.guard_always_),
+      guard_scan_(o.guard_scan_) {
   weights_.view_of(o.weights_);
 }
 
@@ -664,7 +1010,10 @@ void Learner::prepare(Example& ex) const {
 void Learner::map_rows(const Example& ex, MappedRows& rows) {
   rows.base = nullptr;
   if (wildcards_) return;  // learning ex may widen the interactions first
-  rows.num_features = map_learn_rows(*this, ex, rows.refs);
+  const size_t linear = ex.num_linear_features();
+  const size_t bound = feature_bound(ex, linear, interactions_);
+  if (!buffered(bound)) return;  // a wide example is streamed when it is learned
+  rows.num_features = map_learn_rows(*this, ex, linear, bound, rows.refs);
   rows.base = weights_.data();
   rows.hot = hot_;
   rows.offset = offset_;
@@ -673,7 +1022,7 @@ void Learner::map_rows(const Example& ex, MappedRows& rows) {
 void Learner::prefetch_rows(const Example& ex) const {
   // ':' interactions may be widened by a learning thread while this one only predicts (see
   // score_const); a hint is not worth the lock.
-  if (wildcards_) return;
+  if (wildcards_ || !buffered(ex, interactions_)) return;
   const float* base = weights_.data();
   const uint32_t mask = weights_.mask();
   const uint32_t shift = weights_.stride_shift();
@@ -686,7 +1035,7 @@ void Learner::prefetch_rows(const Example& ex) const {
 Outcome Learner::predict(Example& ex) {
   observe_namespaces(ex);
   Outcome out;
-  const float pred = finalize_prediction(state_, gather(*this, ex, out.num_features, nullptr, true));
+  const float pred = finalize_prediction(state_, test_score(*this, ex, out.num_features));
   out.prediction = pred;
   out.output = output_of(cfg_, pred);
   if (ex.labelled() && ex.weight > 0.f) {

@@ -78,6 +78,10 @@ struct Outcome {
   float output = 0.f;         // what is reported: the prediction through --link, or its sign (--binary)
   float loss = 0.f;           // loss * importance weight (0 when unlabelled)
   uint32_t num_features = 0;  // linear + generated
+  // Set when the update was refused because it would have made a weight (or the online state)
+  // non-finite: the example was not learned and changed nothing. Why, in words (valid until the
+  // learner's next example).
+  const char* skipped = nullptr;
 };
 
 // A feature resolved to its weight row, for the passes of one update.
@@ -86,17 +90,26 @@ struct FeatureRef {
   float x;
 };
 
+// The most features (an upper bound: products of the interacting namespaces' sizes) an example may
+// have for its rows to be resolved into a FeatureBuffer (16 bytes each: at most 1 MiB a buffer).
+// A wider example is streamed instead: each pass of the update walks its features afresh, in the
+// same order (so every sum is the same), as VW does; memory then does not grow with the square of
+// a line's width. See docs/architecture.md ("Wide examples are streamed").
+inline constexpr size_t kMaxBufferedFeatures = size_t{1} << 16;
+
 // The current example's features: `n` entries of a buffer that grows and never shrinks, sized once
-// per example (an upper bound) and filled through a plain pointer by map_features.
+// per example (an upper bound, at most kMaxBufferedFeatures) and filled through a plain pointer by
+// map_features.
 struct FeatureBuffer {
   std::vector<FeatureRef> buf;
   size_t n = 0;
+  size_t linear = 0;  // the first `linear` entries are the linear features
   const FeatureRef* begin() const { return buf.data(); }
   const FeatureRef* end() const { return buf.data() + n; }
   size_t size() const { return n; }
   // Room for `count` features; returns where to write the first.
   FeatureRef* reserve(size_t count) {
-    if (buf.size() < count) buf.resize(std::max(count, 2 * buf.size()));
+    if (buf.size() < count) buf.resize(std::max(count, std::min(2 * buf.size(), kMaxBufferedFeatures)));
     n = 0;
     return buf.data();
   }
@@ -211,6 +224,15 @@ class Learner {
   bool wildcards_ = false;           // some interaction uses ':' (expanded as namespaces appear)
   std::array<bool, 256> seen_{};     // printable namespace slots seen so far (for ':')
   ExampleFn learn_fn_ = nullptr;
+  // The finiteness guard (see learner.cc, "Non-finite updates are refused"): feature values whose
+  // magnitude lies outside [guard_lo_, guard_hi_], a large label, importance
+  // weight or score, or a configuration with extreme rates (guard_always_) send an example down the
+  // guarded path, which saves the rows it touches and restores them if the update was not finite.
+  float guard_lo_ = 0.f;
+  float guard_hi_ = 0.f;
+  bool guard_always_ = false;
+  bool guard_scan_ = false;  // some namespace is ignore_linear: the buffer does not hold all values
+  std::string skip_reason_;
 };
 
 // Guards the widening of ':' interactions (Learner::observe_slow) against predictions made from

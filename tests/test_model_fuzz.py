@@ -133,9 +133,8 @@ ODD_BUT_VALID = [
 
 def test_what_save_writes_load_reads(tmp_path):
     """Odd but valid options, extreme examples and metadata: the file saved loads and saves the
-    very same bytes again. If learning left a number that is not finite (the learner's own
-    guard, issue 14 item 2, keeps weights finite), saving refuses with ModelError and writes
-    nothing: it never writes a file that load refuses."""
+    very same bytes again. An example whose update would leave a number that is not finite is
+    refused by the learner (issue 14 item 2), so every save succeeds and loads back."""
     for k, (flags, line) in enumerate(ODD_BUT_VALID):
         folder = tmp_path / str(k)
         folder.mkdir()
@@ -146,17 +145,15 @@ def save_and_reload(tmp_path, flags, line):
     m = wabbit.Model(flags)
     if line is not None:
         for _ in range(3):
-            m.learn(line)
+            try:
+                m.learn(line)
+            except ValueError as e:  # refused, and nothing changed
+                assert "would make weights non-finite" in str(e), (flags, e)
     m.metadata["nested"] = json.loads("[" * 98 + "]" * 98)  # the deepest metadata that is kept
     m.metadata["text"] = "\u00e9 \udcff \x00 [[[ {{{"
     m.metadata["numbers"] = [float("nan"), float("inf"), -0.0, 10**300, -(2**70)]
     path = tmp_path / "m.model"
-    try:
-        m.save(path)
-    except wabbit.ModelError as e:
-        assert "cannot save the model" in str(e) and "not a finite number" in str(e), (flags, e)
-        assert os.listdir(tmp_path) == []
-        return
+    m.save(path)
     for loaded in (wabbit.load(path), wabbit.Model.from_bytes(m.to_bytes()), pickle.loads(pickle.dumps(m))):
         assert loaded.args == m.args, flags
         assert loaded.to_bytes() == path.read_bytes(), flags  # the very bytes: nothing lost or changed
