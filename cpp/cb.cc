@@ -679,7 +679,7 @@ void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
   // VW's clock: once per event
   OnlineState& st = base_->state();
   st.t += 1.;
-  if (!labelled) st.weighted_unlabeled += 1.;
+  if (!labelled) store_d(&st.weighted_unlabeled, st.weighted_unlabeled + 1.);
 }
 
 void CbFlatActions::regroup() {

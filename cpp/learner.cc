@@ -474,8 +474,8 @@ inline void widen_range(Learner& L, const Example& ex) {
 }
 
 inline void advance_clock(OnlineState& st, const Example& ex) {
-  if (!ex.labelled()) st.weighted_unlabeled += ex.weight;
-  st.t += ex.weight;
+  if (!ex.labelled()) store_d(&st.weighted_unlabeled, st.weighted_unlabeled + ex.weight);
+  store_d(&st.t, st.t + ex.weight);  // (relaxed: save() may read the state meanwhile)
 }
 
 // The per-example update: VW's gd::learn for one (loss, adaptive, normalized, sqrt_rate), over
@@ -575,8 +575,8 @@ __attribute__((flatten)) Outcome gd_steps(Learner& L, Example& ex, const Feats& 
             ppu += x2 * rate;
           });
           if constexpr (Normalized) {
-            st.normalized_sum_norm_x += static_cast<double>(weight) * norm_x;
-            st.total_weight += weight;
+            store_d(&st.normalized_sum_norm_x, st.normalized_sum_norm_x + static_cast<double>(weight) * norm_x);
+            store_d(&st.total_weight, st.total_weight + weight);
             const float tw = static_cast<float>(st.total_weight);
             const float nsnx = static_cast<float>(st.normalized_sum_norm_x);
             if constexpr (SqrtRate) {
@@ -979,10 +979,10 @@ Learner::Learner(const Learner& o, ShareWeights)
 
 void Learner::absorb(const Learner& w, const OnlineState& start) {
   const OnlineState& ws = w.state_;
-  state_.t += ws.t - start.t;
-  state_.normalized_sum_norm_x += ws.normalized_sum_norm_x - start.normalized_sum_norm_x;
-  state_.total_weight += ws.total_weight - start.total_weight;
-  state_.weighted_unlabeled += ws.weighted_unlabeled - start.weighted_unlabeled;
+  store_d(&state_.t, state_.t + (ws.t - start.t));
+  store_d(&state_.normalized_sum_norm_x, state_.normalized_sum_norm_x + (ws.normalized_sum_norm_x - start.normalized_sum_norm_x));
+  store_d(&state_.total_weight, state_.total_weight + (ws.total_weight - start.total_weight));
+  store_d(&state_.weighted_unlabeled, state_.weighted_unlabeled + (ws.weighted_unlabeled - start.weighted_unlabeled));
   if (ws.min_label < state_.min_label) store_w(&state_.min_label, ws.min_label);
   if (ws.max_label > state_.max_label) store_w(&state_.max_label, ws.max_label);
   update_multiplier_ = w.update_multiplier_;
