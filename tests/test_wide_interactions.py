@@ -21,7 +21,9 @@ import pytest
 
 pytest.importorskip("vowpalwabbit")
 
+import vwcompare  # noqa: E402
 import wabbit  # noqa: E402
+
 
 def wide_lines(n: int, lines: int, seed: int, namespaces: str = "a") -> List[str]:
     """Lines with `n` features in each namespace, real values and labels that are not +-1."""
@@ -37,24 +39,10 @@ def wide_lines(n: int, lines: int, seed: int, namespaces: str = "a") -> List[str
     return out
 
 
-def vw_run(flags: str, lines: List[str]):
-    """VW's progressive predictions and the workspace (for its weights)."""
-    from vowpalwabbit import pyvw
-
-    vw = pyvw.Workspace("--quiet " + flags)
-    preds = []
-    for line in lines:
-        ex = vw.example(line)
-        vw.learn(ex)
-        preds.append(ex.get_simplelabel_prediction())
-        vw.finish_example(ex)
-    return preds, vw
-
-
 def assert_same_as_vw(flags: str, lines: List[str]) -> None:
     """Same progressive predictions as VW, and the same stored weights (with --l1/--l2 VW's are
     stored before its pending truncation and shrinkage, ours are reported after: predictions only)."""
-    vw_preds, vw = vw_run(flags, lines)
+    vw_preds, vw = vwcompare.vw_progressive_workspace(flags, lines)
     m = wabbit.Model(flags)
     ours = [m.learn(line) for line in lines]
     assert np.array_equal(np.float32(ours), np.float32(vw_preds)), (flags, ours, vw_preds)

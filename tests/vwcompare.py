@@ -341,6 +341,13 @@ def describe_run(proc: subprocess.CompletedProcess) -> str:
 
 def vw_progressive(flags, lines):
     """VW's (pyvw's) prediction for each line, made while learning it (before its update)."""
+    out, vw = vw_progressive_workspace(flags, lines)
+    vw.finish()
+    return out
+
+
+def vw_progressive_workspace(flags, lines):
+    """vw_progressive's predictions and the workspace, still open (to read its weights)."""
     import vowpalwabbit
 
     vw = vowpalwabbit.Workspace("--quiet " + flags)
@@ -350,5 +357,4 @@ def vw_progressive(flags, lines):
         vw.learn(ex)
         out.append(ex.get_simplelabel_prediction())
         vw.finish_example(ex)
-    vw.finish()
-    return out
+    return out, vw
