@@ -951,20 +951,6 @@ RunResult run_fd(Learner& learner, Stats& model_stats, int fd, const RunOptions&
   return r.finish();
 }
 
-void write_all(int fd, std::string& buf) {
-  size_t off = 0;
-  while (off < buf.size()) {
-    const ssize_t n = ::write(fd, buf.data() + off, buf.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      throw IoError(e, std::string("cannot write predictions: ") + std::strerror(e), "");
-    }
-    off += static_cast<size_t>(n);
-  }
-  buf.clear();
-}
-
 void OutputStream::write(std::string& buf) {
   size_t off = 0;
   while (error == 0 && fd >= 0 && off < buf.size()) {

@@ -152,8 +152,6 @@ RunResult run_csr(Learner& learner, Stats& stats, const CsrInput& in, const RunO
 // One example through the learner, with the statistics VW keeps. Returns the prediction.
 Outcome process_example(Learner& learner, Stats& stats, Example& ex, bool learn, MappedRows* rows = nullptr);
 
-// Writes all of buf to fd (retrying short writes), then clears it; IoError if it cannot.
-void write_all(int fd, std::string& buf);
 // Calls f(line) for each newline-separated line of text (the last one may lack its newline).
 template <class F>
 void for_each_line(std::string_view text, F&& f) {
