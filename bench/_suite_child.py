@@ -52,7 +52,9 @@ def _wabbit_args(args: str, threads: int | None) -> Tuple[str, str]:
 
 def threads_note(threads: int) -> str:
     """The row's note when this wabbit rejects --threads (the same text for the Python and CLI runs)."""
-    return "--threads not accepted: ran without it" if threads == 1 else f"--threads {threads} not accepted: ran 1 thread"
+    return (
+        "--threads not accepted: ran without it" if threads == 1 else f"--threads {threads} not accepted: ran 1 thread"
+    )
 
 
 def run_wabbit(spec: Spec) -> Dict[str, Any]:
@@ -182,7 +184,9 @@ def run_csr(spec: Spec) -> Dict[str, Any]:
     import wabbit
 
     arrays = np.load(spec["npz"])
-    indices, values, offsets, labels = (np.ascontiguousarray(arrays[k]) for k in ("indices", "values", "offsets", "labels"))
+    indices, values, offsets, labels = (
+        np.ascontiguousarray(arrays[k]) for k in ("indices", "values", "offsets", "labels")
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = time.perf_counter()  # Model() inside, as in the text runs
@@ -190,11 +194,19 @@ def run_csr(spec: Spec) -> Dict[str, Any]:
         try:
             preds = model.learn_many((indices, values, offsets), labels=labels)
         except (TypeError, ValueError, NotImplementedError, AttributeError) as exc:
-            return {"unavailable": f"learn_many((indices, values, offsets), labels=labels) raised {type(exc).__name__}: {exc}"}
+            return {
+                "unavailable": f"learn_many((indices, values, offsets), labels=labels) raised {type(exc).__name__}: {exc}"
+            }
         learn_s = time.perf_counter() - start
-    out: Dict[str, Any] = {"learn_seconds": learn_s, "loss": model.average_loss, "rows": int(len(offsets) - 1),
-                           "warnings": _warning_notes(caught)}
-    out["learn_returned"] = f"{type(preds).__name__} {getattr(preds, 'dtype', '')} len {len(preds) if hasattr(preds, '__len__') else '?'}"
+    out: Dict[str, Any] = {
+        "learn_seconds": learn_s,
+        "loss": model.average_loss,
+        "rows": int(len(offsets) - 1),
+        "warnings": _warning_notes(caught),
+    }
+    out["learn_returned"] = (
+        f"{type(preds).__name__} {getattr(preds, 'dtype', '')} len {len(preds) if hasattr(preds, '__len__') else '?'}"
+    )
     start = time.perf_counter()
     try:
         p = model.predict_many((indices, values, offsets))
@@ -209,8 +221,12 @@ def run_csr(spec: Spec) -> Dict[str, Any]:
 
 
 RUNNERS: Dict[str, Callable[[Spec], Dict[str, Any]]] = {
-    "wabbit": run_wabbit, "vw": run_vw, "river": run_river, "sklearn": run_sklearn,
-    "latency": run_latency, "csr": run_csr,
+    "wabbit": run_wabbit,
+    "vw": run_vw,
+    "river": run_river,
+    "sklearn": run_sklearn,
+    "latency": run_latency,
+    "csr": run_csr,
 }
 
 

@@ -55,6 +55,7 @@ def timed(cmd):
 def rank_latency():
     """rank() against pyvw's predict on the same event, trained the same way, in this one run."""
     import numpy as np
+
     import wabbit
 
     rng = np.random.default_rng(0)
@@ -100,8 +101,10 @@ def rank_latency():
             theirs = statistics.median(vt)
             pmf = m.predict((shared, c))
             vw_pmf = np.asarray(vw.predict(event), dtype=np.float64)
-            line += (f"; pyvw predict(event): median {theirs * 1e3:.3f} ms; ratio {theirs / ours:.1f}x"
-                     f"; largest pmf difference {float(np.max(np.abs(pmf - vw_pmf))):.2g}")
+            line += (
+                f"; pyvw predict(event): median {theirs * 1e3:.3f} ms; ratio {theirs / ours:.1f}x"
+                f"; largest pmf difference {float(np.max(np.abs(pmf - vw_pmf))):.2g}"
+            )
         print(line)
 
 

@@ -79,10 +79,14 @@ def main() -> None:
         "HDDMW": (river_drift.binary.HDDMW, drift.HDDMW, ("binary errors, rate changes every 50k",)),
     }
     data = streams(args.n, args.seed)
-    print(f"# wabbit {wabbit.__version__} vs river {river.__version__}; {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}; {args.n:,} values per stream, best of {args.repeat}")
-    print("| detector | stream | alarms | river ns/value | wabbit update ns/value | wabbit update_many ns/value "
-          "| update_many vs river | update vs river |")
+    print(
+        f"# wabbit {wabbit.__version__} vs river {river.__version__}; {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}; {args.n:,} values per stream, best of {args.repeat}"
+    )
+    print(
+        "| detector | stream | alarms | river ns/value | wabbit update ns/value | wabbit update_many ns/value "
+        "| update_many vs river | update vs river |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name in args.detectors.split(","):
         river_cls, wabbit_cls, stream_names = pairs[name]
@@ -104,8 +108,11 @@ def main() -> None:
                     raise SystemExit(f"{name} on {sname}: wabbit's alarms differ from river's")
             r, u, m = min(t_river), min(t_update), min(t_many)
             ns = 1e9 / len(values)
-            print(f"| {name} | {sname} | {len(expected)} | {r * ns:.0f} | {u * ns:.0f} | {m * ns:.1f} "
-                  f"| {r / m:.1f}x | {r / u:.2f}x |", flush=True)
+            print(
+                f"| {name} | {sname} | {len(expected)} | {r * ns:.0f} | {u * ns:.0f} | {m * ns:.1f} "
+                f"| {r / m:.1f}x | {r / u:.2f}x |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -112,17 +112,36 @@ def main(argv: List[str] | None = None) -> int:
             ("wabbit", [*wabbit_cmd, "-d", "drift.vw", *FLAGS, "-p", "plain.p", "--quiet"], "plain.p"),
         ]
         for response in ("switch", "reset", "boost"):
-            runs.append((f"wabbit --drift adwin --drift_response {response}",
-                         [*wabbit_cmd, "-d", "drift.vw", *FLAGS, "--drift", "adwin", "--drift_response", response,
-                          "-p", f"{response}.p"], f"{response}.p"))
+            runs.append(
+                (
+                    f"wabbit --drift adwin --drift_response {response}",
+                    [
+                        *wabbit_cmd,
+                        "-d",
+                        "drift.vw",
+                        *FLAGS,
+                        "--drift",
+                        "adwin",
+                        "--drift_response",
+                        response,
+                        "-p",
+                        f"{response}.p",
+                    ],
+                    f"{response}.p",
+                )
+            )
         rows, losses, notes = [], {}, {}
         for name, cmd, pred in runs:
             seconds, err = run(cmd, tmp)
             loss = log_loss(tmp / pred, y)
             losses[name] = float(loss[window].mean())
             progress = err.split("finished run")[0]  # the lines in the progress output, not the summary
-            notes[name] = [line for line in progress.splitlines() if line.startswith(("drift", "switched", "challenger"))]
-            notes[name] += [line for line in err.split("finished run")[-1].splitlines() if line.startswith(("drift", "challenger"))]
+            notes[name] = [
+                line for line in progress.splitlines() if line.startswith(("drift", "switched", "challenger"))
+            ]
+            notes[name] += [
+                line for line in err.split("finished run")[-1].splitlines() if line.startswith(("drift", "challenger"))
+            ]
             rows.append((name, seconds, losses[name], float(loss.mean())))
         seconds, _ = run([*wabbit_cmd, "-d", "after.vw", *FLAGS, "-p", "scratch.p", "--quiet"], tmp)
         scratch = float(log_loss(tmp / "scratch.p", y[args.drift_at :])[: args.window].mean())
@@ -176,8 +195,11 @@ def main(argv: List[str] | None = None) -> int:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, secs, after, whole in rows:
-        out.append(f"| {name} | {secs:.2f} | {after:.6f} | {after / vw - 1:+.1%} | {after / scratch - 1:+.1%} | "
-                   + ("" if whole != whole else f"{whole:.6f}") + " |")
+        out.append(
+            f"| {name} | {secs:.2f} | {after:.6f} | {after / vw - 1:+.1%} | {after / scratch - 1:+.1%} | "
+            + ("" if whole != whole else f"{whole:.6f}")
+            + " |"
+        )
     out += [
         "",
         f"Acceptance: switch is {below_vw:.1%} below VW (needs at least 10%): "
@@ -188,11 +210,14 @@ def main(argv: List[str] | None = None) -> int:
         "",
         *[f"    {line}" for line in notes["wabbit --drift adwin --drift_response switch"]],
         "",
-        f"Stationary stream ({args.lines:,} lines, same seed, no change; `Model.monitor(ADWIN(), ..., \"switch\")`): "
+        f'Stationary stream ({args.lines:,} lines, same seed, no change; `Model.monitor(ADWIN(), ..., "switch")`): '
         f"{len(ours)} ADWIN alarm(s) at 0-based indices {ours}, {len(switches)} switches; river 0.26.1's ADWIN on the same loss "
-        + (f"signal: {len(theirs)} alarm(s) at {theirs}: "
-           f"{'PASS' if len(ours) <= len(theirs) else 'FAIL'} (no more false alarms than river)."
-           if theirs is not None else "signal: river is not installed."),
+        + (
+            f"signal: {len(theirs)} alarm(s) at {theirs}: "
+            f"{'PASS' if len(ours) <= len(theirs) else 'FAIL'} (no more false alarms than river)."
+            if theirs is not None
+            else "signal: river is not installed."
+        ),
     ]
     text = "\n".join(out) + "\n"
     print(text)

@@ -66,9 +66,9 @@ from typing import Any, Dict, List, Optional
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_vw import load_writer, machine_info, tool_version  # noqa: E402
-from _suite_data import WIDE_VOCAB, prehash_csr, write_wide  # noqa: E402
 from _suite_child import threads_note  # noqa: E402
+from _suite_data import WIDE_VOCAB, prehash_csr, write_wide  # noqa: E402
+from bench_vw import load_writer, machine_info, tool_version  # noqa: E402
 
 HEADING = "# Benchmark suite (issue 5): wabbit vs VW, river, scikit-learn"
 BEGIN = "<!-- bench_suite.py: begin (generated; edit bench_suite.py, not this) -->"
@@ -268,9 +268,11 @@ class Case:
 
 
 def throughput_table(cases: List[Case], by: Dict[tuple, Measured]) -> str:
-    out = ["| case | tool | examples | examples/s | ratio to VW | timed pass s | CLI wall s | CLI ratio to VW "
-           "| progressive log loss | peak RSS MB | CLI peak RSS MB | note |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    out = [
+        "| case | tool | examples | examples/s | ratio to VW | timed pass s | CLI wall s | CLI ratio to VW "
+        "| progressive log loss | peak RSS MB | CLI peak RSS MB | note |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for case in cases:
         vw = by.get((case.key, "vw", "in-process"))
         vw_cli = by.get((case.key, "vw", "cli"))
@@ -285,21 +287,31 @@ def throughput_table(cases: List[Case], by: Dict[tuple, Measured]) -> str:
             ratio = vw.best / m.best if vw and vw.seconds else float("nan")
             cli_s = c.best if c and c.seconds else float("nan")
             cli_ratio = vw_cli.best / cli_s if vw_cli and vw_cli.seconds and c and c.seconds else float("nan")
-            notes = [m.note, c.note if c else "", f"failed in a later round: {m.failed}" if m.failed else "",
-                     f"CLI failed: {c.failed}" if c and c.failed else ""]
+            notes = [
+                m.note,
+                c.note if c else "",
+                f"failed in a later round: {m.failed}" if m.failed else "",
+                f"CLI failed: {c.failed}" if c and c.failed else "",
+            ]
             note = "; ".join(dict.fromkeys(x for x in notes if x))
             out.append(
                 f"| {case.title} | {tool} | {m.rows:,} | {fmt(rate(m.rows, m.best), ',.0f')} | {fmt(ratio, '.2f')} "
                 f"| {fmt(m.best, '.3f')} | {fmt(cli_s, '.3f')} | {fmt(cli_ratio, '.2f')} | {fmt(m.loss, '.6f')} "
-                f"| {fmt(m.rss, '.0f')} | {fmt(c.rss if c else float('nan'), '.0f')} | {note} |")
+                f"| {fmt(m.rss, '.0f')} | {fmt(c.rss if c else float('nan'), '.0f')} | {note} |"
+            )
     return "\n".join(out)
 
 
 def threads_table(cases: List[Case], by: Dict[tuple, Measured]) -> str:
-    out = ["| case | 1 thread s | 2 threads s | speed-up (1t / 2t) | CLI speed-up | loss 1t | loss 2t | loss diff | note |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    out = [
+        "| case | 1 thread s | 2 threads s | speed-up (1t / 2t) | CLI speed-up | loss 1t | loss 2t | loss diff | note |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for case in cases:
-        one, two = by.get((case.key, "wabbit --threads 1", "in-process")), by.get((case.key, "wabbit --threads 2", "in-process"))
+        one, two = (
+            by.get((case.key, "wabbit --threads 1", "in-process")),
+            by.get((case.key, "wabbit --threads 2", "in-process")),
+        )
         if one is None or two is None:
             continue
         if not one.seconds or not two.seconds:
@@ -309,16 +321,19 @@ def threads_table(cases: List[Case], by: Dict[tuple, Measured]) -> str:
         cli = c1.best / c2.best if c1 and c2 and c1.seconds and c2.seconds else float("nan")
         diff = 100.0 * (two.loss - one.loss) / one.loss if one.loss else float("nan")
         note = "2-thread run fell back to 1 thread (--threads not accepted)" if "not accepted" in two.note else ""
-        out.append(f"| {case.title} | {one.best:.3f} | {two.best:.3f} | {one.best / two.best:.2f}x | {fmt(cli, '.2f')}{'x' if not math.isnan(cli) else ''} "
-                   f"| {one.loss:.6f} | {two.loss:.6f} | {diff:+.2f}% | {note} |")
+        out.append(
+            f"| {case.title} | {one.best:.3f} | {two.best:.3f} | {one.best / two.best:.2f}x | {fmt(cli, '.2f')}{'x' if not math.isnan(cli) else ''} "
+            f"| {one.loss:.6f} | {two.loss:.6f} | {diff:+.2f}% | {note} |"
+        )
     return "\n".join(out)
 
 
 # ---------------------------------------------------------------------- chart
 
 
-def chart(path: Path, cases: List[Case], by: Dict[tuple, Measured], latency: Dict[str, Dict[str, Any]],
-          csr: Dict[str, Any]) -> str:
+def chart(
+    path: Path, cases: List[Case], by: Dict[tuple, Measured], latency: Dict[str, Dict[str, Any]], csr: Dict[str, Any]
+) -> str:
     """Write the PNG; return "" or why it was skipped."""
     try:
         import matplotlib
@@ -338,8 +353,12 @@ def chart(path: Path, cases: List[Case], by: Dict[tuple, Measured], latency: Dic
             values.append(rate(m.rows, m.best))
             colors.append(palette.get(tool.split()[0], "#2e9d5b"))
     panels = 1 + bool(latency) + bool(csr.get("CSR learn_many"))
-    fig, axes = plt.subplots(panels, 1, figsize=(10, 0.32 * len(labels) + 2.5 * panels + 1.5),
-                             gridspec_kw={"height_ratios": [max(len(labels), 4) * 0.32] + [1.6] * (panels - 1)})
+    fig, axes = plt.subplots(
+        panels,
+        1,
+        figsize=(10, 0.32 * len(labels) + 2.5 * panels + 1.5),
+        gridspec_kw={"height_ratios": [max(len(labels), 4) * 0.32] + [1.6] * (panels - 1)},
+    )
     axes = list(axes) if panels > 1 else [axes]
     ax = axes[0]
     ax.barh(range(len(labels)), values, color=colors)
@@ -403,15 +422,22 @@ def replace_section(path: Path, text: str) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--lines", type=int, default=1_000_000, help="click-log lines for cases 1, 2, 5 (default 1000000)")
     ap.add_argument("--repeat", type=int, default=3, help="rounds; the best time of each run is kept (default 3)")
     ap.add_argument("--bits", type=int, default=24, help="-b for every run (default 24)")
-    ap.add_argument("--prefix", type=int, default=None, help="lines for river/scikit-learn (default 100000; --quick 10000)")
-    ap.add_argument("--wide-lines", type=int, default=None, help="lines of the wide stream (default --lines/10; --quick /20)")
+    ap.add_argument(
+        "--prefix", type=int, default=None, help="lines for river/scikit-learn (default 100000; --quick 10000)"
+    )
+    ap.add_argument(
+        "--wide-lines", type=int, default=None, help="lines of the wide stream (default --lines/10; --quick /20)"
+    )
     ap.add_argument("--wide-features", type=int, default=200, help="features a line in the wide stream (default 200)")
-    ap.add_argument("--calls", type=int, default=None, help="timed predict calls per tool (default 100000; --quick 10000)")
+    ap.add_argument(
+        "--calls", type=int, default=None, help="timed predict calls per tool (default 100000; --quick 10000)"
+    )
     ap.add_argument("--threads", type=int, default=2, help="the multi-thread wabbit runs use --threads N (default 2)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cases", default="1,2,3,4,5", help="comma-separated subset of cases 1-5 (6 is derived from 1-3)")
@@ -435,11 +461,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     has_vw, has_river, has_sk = have("vowpalwabbit"), have("river"), have("sklearn")
     has_wabbit = have("wabbit")
     wabbit_exe = shutil.which("wabbit")
-    for ok, what in ((has_vw, "vowpalwabbit (pip install vowpalwabbit==9.11.9): VW rows skipped, no ratios"),
-                     (has_wabbit, "wabbit (the Python package): wabbit rows skipped"),
-                     (wabbit_exe is not None, "the `wabbit` command (not on PATH): wabbit CLI column empty"),
-                     (has_river, "river (pip install river==0.26.1): river row skipped"),
-                     (has_sk, "scikit-learn (pip install scikit-learn): sklearn row skipped")):
+    for ok, what in (
+        (has_vw, "vowpalwabbit (pip install vowpalwabbit==9.11.9): VW rows skipped, no ratios"),
+        (has_wabbit, "wabbit (the Python package): wabbit rows skipped"),
+        (wabbit_exe is not None, "the `wabbit` command (not on PATH): wabbit CLI column empty"),
+        (has_river, "river (pip install river==0.26.1): river row skipped"),
+        (has_sk, "scikit-learn (pip install scikit-learn): sklearn row skipped"),
+    ):
         if not ok:
             missing.append(what)
             log(f"NOTE: missing {what}")
@@ -461,15 +489,19 @@ def main(argv: Optional[List[str]] = None) -> int:
             for _, line in zip(range(prefix), src):
                 dst.write(line)
         csr["text_bytes"] = clicks.stat().st_size
-        data_notes.append(f"click log: {args.lines:,} lines of `wabbit.synth.write_click_log(seed={args.seed})`, "
-                          f"{clicks.stat().st_size / 2**20:.0f} MiB; prefix: its first {prefix:,} lines")
+        data_notes.append(
+            f"click log: {args.lines:,} lines of `wabbit.synth.write_click_log(seed={args.seed})`, "
+            f"{clicks.stat().st_size / 2**20:.0f} MiB; prefix: its first {prefix:,} lines"
+        )
         if 3 in wanted:
             log(f"writing the wide stream: {wide_lines:,} lines x {args.wide_features} features ...")
             pos = write_wide(wide, wide_lines, seed=args.seed, n_features=args.wide_features)
-            data_notes.append(f"wide: {wide_lines:,} lines, {args.wide_features} numeric features a line in namespaces "
-                              f"a-d, ids uniform over {WIDE_VOCAB:,} a namespace, values 0.01-1.00, labels from a hidden logistic model "
-                              f"(`bench/_suite_data.write_wide(seed={args.seed})`), {wide.stat().st_size / 2**20:.0f} MiB, "
-                              f"{pos:.1%} positive")
+            data_notes.append(
+                f"wide: {wide_lines:,} lines, {args.wide_features} numeric features a line in namespaces "
+                f"a-d, ids uniform over {WIDE_VOCAB:,} a namespace, values 0.01-1.00, labels from a hidden logistic model "
+                f"(`bench/_suite_data.write_wide(seed={args.seed})`), {wide.stat().st_size / 2**20:.0f} MiB, "
+                f"{pos:.1%} positive"
+            )
 
         cases: List[Case] = []
         if 1 in wanted:
@@ -507,20 +539,31 @@ def main(argv: Optional[List[str]] = None) -> int:
                 if not has_wabbit:
                     skip(case, tool, "wabbit is not installed")
                     continue
-                add(case, tool, "in-process", spec={"kind": "wabbit", "data": d, "args": shlex.join(case.flags), "threads": t})
+                add(
+                    case,
+                    tool,
+                    "in-process",
+                    spec={"kind": "wabbit", "data": d, "args": shlex.join(case.flags), "threads": t},
+                )
             if case.key != "1p":
                 if has_vw:
                     add(case, "vw", "cli", cmd=vw_cmd + ["-d", d] + case.flags)
                 if wabbit_exe:
                     for t in threads:
-                        add(case, f"wabbit --threads {t}", "cli",
-                            cmd=[wabbit_exe, "-d", d] + case.flags + ["--threads", str(t)], threads_flag=True)
+                        add(
+                            case,
+                            f"wabbit --threads {t}",
+                            "cli",
+                            cmd=[wabbit_exe, "-d", d] + case.flags + ["--threads", str(t)],
+                            threads_flag=True,
+                        )
             else:
                 sk = {"kind": "sklearn", "data": d, "batch": 1000, "sgd": SGD_PARAMS}
                 for tool, ok, spec in (
-                        ("river", has_river, {"kind": "river", "data": d}),
-                        (f"sklearn (2^{args.bits} features)", has_sk, dict(sk, bits=args.bits)),
-                        ("sklearn (2^18 features)", has_sk and args.bits != 18, dict(sk, bits=18))):
+                    ("river", has_river, {"kind": "river", "data": d}),
+                    (f"sklearn (2^{args.bits} features)", has_sk, dict(sk, bits=args.bits)),
+                    ("sklearn (2^18 features)", has_sk and args.bits != 18, dict(sk, bits=18)),
+                ):
                     if ok:
                         add(case, tool, "in-process", spec=spec)
                     elif tool == "river" or args.bits != 18:
@@ -537,8 +580,20 @@ def main(argv: Optional[List[str]] = None) -> int:
             lat_args = shlex.join(LOGISTIC + bits + ["-q", "ua"])
             for tool, ok in (("wabbit", has_wabbit), ("vw", has_vw)):
                 if ok:
-                    lat_jobs.append((tool, {"kind": "latency", "tool": tool, "train": str(train), "lines": str(test),
-                                            "args": lat_args, "calls": calls, "warmup": warmup}))
+                    lat_jobs.append(
+                        (
+                            tool,
+                            {
+                                "kind": "latency",
+                                "tool": tool,
+                                "train": str(train),
+                                "lines": str(test),
+                                "args": lat_args,
+                                "calls": calls,
+                                "warmup": warmup,
+                            },
+                        )
+                    )
                 else:
                     log(f"NOTE: case 4 without {tool} (not installed)")
         csr_spec: Optional[Dict[str, Any]] = None
@@ -574,8 +629,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 log(f"{what}: {job.describe()}")
                 job.run(tmp)
                 if m.seconds and not m.failed:
-                    log(f"  -> {m.seconds[-1]:.3f} s, {rate(m.rows, m.seconds[-1]):,.0f} ex/s, loss {m.loss:.6f}, "
-                        f"{m.rss_mb[-1]:.0f} MB{'  [' + m.note + ']' if m.note else ''}")
+                    log(
+                        f"  -> {m.seconds[-1]:.3f} s, {rate(m.rows, m.seconds[-1]):,.0f} ex/s, loss {m.loss:.6f}, "
+                        f"{m.rss_mb[-1]:.0f} MB{'  [' + m.note + ']' if m.note else ''}"
+                    )
             for tool, spec in lat_jobs:
                 log(f"round {r}/{args.repeat} | case 4 | {tool} predict latency ({calls:,} calls)")
                 try:
@@ -598,8 +655,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 else:
                     res["rss"] = rss
                     csr_runs.append(res)
-                    log(f"  -> learn {res['learn_seconds']:.3f} s" +
-                        (f", predict {res['predict_seconds']:.3f} s" if "predict_seconds" in res else ""))
+                    log(
+                        f"  -> learn {res['learn_seconds']:.3f} s"
+                        + (f", predict {res['predict_seconds']:.3f} s" if "predict_seconds" in res else "")
+                    )
 
     load_end = os.getloadavg()
 
@@ -627,63 +686,93 @@ def main(argv: Optional[List[str]] = None) -> int:
     # ---------------------------------------------------------- report
     sections: List[str] = []
     sections.append("### Throughput: one learning pass (cases 1-3)\n\n" + throughput_table(cases, results))
-    best_const = next((m.extra["best_constant_loss"] for m in results.values()
-                       if m.case == "1" and m.tool == "vw" and "best_constant_loss" in m.extra), None)
-    tp_notes = ["examples/s = examples / timed pass s (inside the child: model construction and the learning pass); ratio to VW = VW's "
-                "timed pass s / the tool's for the same case and rows (above 1: faster than VW); CLI columns: "
-                "whole-process wall time of `python -m vowpalwabbit -d FILE ...` and `wabbit -d FILE ...`, "
-                "interpreter start included; peak RSS: the child's own ru_maxrss (includes the Python "
-                "interpreter and the imported libraries)."]
+    best_const = next(
+        (
+            m.extra["best_constant_loss"]
+            for m in results.values()
+            if m.case == "1" and m.tool == "vw" and "best_constant_loss" in m.extra
+        ),
+        None,
+    )
+    tp_notes = [
+        "examples/s = examples / timed pass s (inside the child: model construction and the learning pass); ratio to VW = VW's "
+        "timed pass s / the tool's for the same case and rows (above 1: faster than VW); CLI columns: "
+        "whole-process wall time of `python -m vowpalwabbit -d FILE ...` and `wabbit -d FILE ...`, "
+        "interpreter start included; peak RSS: the child's own ru_maxrss (includes the Python "
+        "interpreter and the imported libraries)."
+    ]
     if 1 in wanted:
-        tp_notes.append(f"The rows \"first {prefix:,} lines\" run on the click log's prefix only (river and "
-                        "scikit-learn are too slow for the whole file); their ratio is to VW on that same prefix, "
-                        "and their losses are comparable only with each other (a prefix's progressive loss is "
-                        "higher: less has been learned).")
-        tp_notes.append("river: `linear_model.LogisticRegression()` (its default `optim.SGD(0.01)`), "
-                        "`predict_proba_one` then `learn_one` per line. scikit-learn: `FeatureHasher(n_features=2**"
-                        f"{args.bits}, input_type='dict', alternate_sign=False)` and `SGDClassifier(loss='log_loss', "
-                        + ", ".join(f"{k}={v!r}" for k, v in SGD_PARAMS.items()) + ")`, batches of 1000 lines: "
-                        "`decision_function` on the batch, then `partial_fit` on it (the first batch is scored 0). "
-                        "Both parse the text lines into {\"ns^feature\": value} dicts inside their timed region, "
-                        "as VW and wabbit parse it inside theirs. scikit-learn's time per batch is dominated by work "
-                        "proportional to n_features (2^24 coefficients, several passes per `partial_fit`), hence the "
-                        "second row with 2^18 (more hash collisions, same code). scikit-learn's defaults (learning_rate='optimal', "
-                        "alpha=1e-4) gave a loss of 0.69 on the first 50k lines, so the setting above was picked "
-                        "from six tried on those lines.")
+        tp_notes.append(
+            f'The rows "first {prefix:,} lines" run on the click log\'s prefix only (river and '
+            "scikit-learn are too slow for the whole file); their ratio is to VW on that same prefix, "
+            "and their losses are comparable only with each other (a prefix's progressive loss is "
+            "higher: less has been learned)."
+        )
+        tp_notes.append(
+            "river: `linear_model.LogisticRegression()` (its default `optim.SGD(0.01)`), "
+            "`predict_proba_one` then `learn_one` per line. scikit-learn: `FeatureHasher(n_features=2**"
+            f"{args.bits}, input_type='dict', alternate_sign=False)` and `SGDClassifier(loss='log_loss', "
+            + ", ".join(f"{k}={v!r}" for k, v in SGD_PARAMS.items())
+            + ")`, batches of 1000 lines: "
+            "`decision_function` on the batch, then `partial_fit` on it (the first batch is scored 0). "
+            'Both parse the text lines into {"ns^feature": value} dicts inside their timed region, '
+            "as VW and wabbit parse it inside theirs. scikit-learn's time per batch is dominated by work "
+            "proportional to n_features (2^24 coefficients, several passes per `partial_fit`), hence the "
+            "second row with 2^18 (more hash collisions, same code). scikit-learn's defaults (learning_rate='optimal', "
+            "alpha=1e-4) gave a loss of 0.69 on the first 50k lines, so the setting above was picked "
+            "from six tried on those lines."
+        )
     if THREADS_ERRORS or any("not accepted" in m.note for m in results.values()):
-        tp_notes.append("This wabbit does not take `--threads` yet (" + "; ".join(sorted(THREADS_ERRORS) or ["Model() raised OptionError"])
-                        + "): the rows marked \"not accepted\" ran 1 thread, so their 2-thread numbers are not a threads measurement.")
+        tp_notes.append(
+            "This wabbit does not take `--threads` yet ("
+            + "; ".join(sorted(THREADS_ERRORS) or ["Model() raised OptionError"])
+            + '): the rows marked "not accepted" ran 1 thread, so their 2-thread numbers are not a threads measurement.'
+        )
     if best_const:
         tp_notes.append(f"Best constant's loss on the click log (VW): {best_const}.")
     sections.append("\n\n".join(tp_notes))
 
     if any(c.key in ("1", "2", "3") for c in cases):
-        sections.append(f"### Threads (case 6): wabbit --threads {tn} against --threads 1\n\n"
-                        + threads_table([c for c in cases if c.key != "1p"], results)
-                        + f"\n\nspeed-up = 1-thread timed pass s / {tn}-thread timed pass s; loss diff = "
-                        f"(loss {tn}t - loss 1t) / loss 1t."
-                        + (f" The machine's own {tn}-thread ceiling, measured at the start of each round on a loop of "
-                           f"independent integer additions (`wabbit._core._spin`, no memory, no sharing): "
-                           f"{min(ceilings):.2f}x to {max(ceilings):.2f}x. Where it is below {tn}x the virtual CPUs share "
-                           "a physical core's execution units, and no program's speed-up on throughput-bound code "
-                           "(parsing, hashing) can exceed it." if ceilings else ""))
+        sections.append(
+            f"### Threads (case 6): wabbit --threads {tn} against --threads 1\n\n"
+            + threads_table([c for c in cases if c.key != "1p"], results)
+            + f"\n\nspeed-up = 1-thread timed pass s / {tn}-thread timed pass s; loss diff = "
+            f"(loss {tn}t - loss 1t) / loss 1t."
+            + (
+                f" The machine's own {tn}-thread ceiling, measured at the start of each round on a loop of "
+                f"independent integer additions (`wabbit._core._spin`, no memory, no sharing): "
+                f"{min(ceilings):.2f}x to {max(ceilings):.2f}x. Where it is below {tn}x the virtual CPUs share "
+                "a physical core's execution units, and no program's speed-up on throughput-bound code "
+                "(parsing, hashing) can exceed it."
+                if ceilings
+                else ""
+            )
+        )
 
     if 4 in wanted:
-        rows = ["| tool | call | median µs | p99 µs | mean µs | calls timed | median ratio (VW / wabbit) |",
-                "|---|---|---:|---:|---:|---:|---:|"]
+        rows = [
+            "| tool | call | median µs | p99 µs | mean µs | calls timed | median ratio (VW / wabbit) |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
         vw_med = latency.get("vw", {}).get("median_us")
         for tool, call in (("wabbit", "`wabbit.Model.predict(line)`"), ("vw", "pyvw `Workspace.predict(line)`")):
             if tool not in latency:
-                rows.append(f"| {tool} | {call} |  |  |  |  | not run ({'not installed' if (tool == 'vw' and not has_vw) or (tool == 'wabbit' and not has_wabbit) else 'failed'}) |")
+                rows.append(
+                    f"| {tool} | {call} |  |  |  |  | not run ({'not installed' if (tool == 'vw' and not has_vw) or (tool == 'wabbit' and not has_wabbit) else 'failed'}) |"
+                )
                 continue
             x = latency[tool]
             ratio = vw_med / x["median_us"] if vw_med else float("nan")
-            rows.append(f"| {tool} | {call} | {x['median_us']:.2f} | {x['p99_us']:.2f} | {x['mean_us']:.2f} | {x['calls']:,} | {fmt(ratio, '.2f')} |")
-        note = (f"Model `{shlex.join(LOGISTIC + bits + ['-q', 'ua'])}` trained on the click log's first {lat_train:,} lines "
-                f"(`learn_many` / pyvw `learn` per line), then {warmup:,} warm-up calls and {calls:,} timed calls "
-                f"cycling over the next {lat_train:,} lines without their labels (`|u ... |a ... |c ...`), each call timed on "
-                "its own with `time.perf_counter_ns`; best median and best p99 over the rounds, one fresh process "
-                "per tool and round.")
+            rows.append(
+                f"| {tool} | {call} | {x['median_us']:.2f} | {x['p99_us']:.2f} | {x['mean_us']:.2f} | {x['calls']:,} | {fmt(ratio, '.2f')} |"
+            )
+        note = (
+            f"Model `{shlex.join(LOGISTIC + bits + ['-q', 'ua'])}` trained on the click log's first {lat_train:,} lines "
+            f"(`learn_many` / pyvw `learn` per line), then {warmup:,} warm-up calls and {calls:,} timed calls "
+            f"cycling over the next {lat_train:,} lines without their labels (`|u ... |a ... |c ...`), each call timed on "
+            "its own with `time.perf_counter_ns`; best median and best p99 over the rounds, one fresh process "
+            "per tool and round."
+        )
         if latency:
             timer = statistics.median(x["timer_us"] for x in latency.values())
             note += f" The timer's own cost (~{timer * 1000:.0f} ns, an empty timed call) is in every number."
@@ -696,31 +785,44 @@ def main(argv: Optional[List[str]] = None) -> int:
         body = ["### CSR batches (case 5): wabbit on pre-hashed arrays"]
         if "unavailable" in csr and not csr_runs:
             body.append(f"Not available with this wabbit: {csr['unavailable']}")
-        rows = ["| operation | rows | seconds | rows/s | input GB/s | log loss | note |", "|---|---:|---:|---:|---:|---:|---|"]
+        rows = [
+            "| operation | rows | seconds | rows/s | input GB/s | log loss | note |",
+            "|---|---:|---:|---:|---:|---:|---|",
+        ]
         if text_run and text_run.seconds:
             gbs = csr["text_bytes"] / text_run.best / 1e9 if "text_bytes" in csr else float("nan")
-            rows.append(f"| `learn_many(path)` (text, case 1, 1 thread) | {text_run.rows:,} | {text_run.best:.3f} | "
-                        f"{rate(text_run.rows, text_run.best):,.0f} | {fmt(gbs, '.3f')} | {text_run.loss:.6f} | for comparison |")
+            rows.append(
+                f"| `learn_many(path)` (text, case 1, 1 thread) | {text_run.rows:,} | {text_run.best:.3f} | "
+                f"{rate(text_run.rows, text_run.best):,.0f} | {fmt(gbs, '.3f')} | {text_run.loss:.6f} | for comparison |"
+            )
         if csr_runs:
-            rows.append(f"| `learn_many((indices, values, offsets), labels=labels)` | {csr['rows']:,} | {csr['learn_seconds']:.3f} | "
-                        f"{csr['CSR learn_many']:,.0f} | {csr['learn_bytes'] / csr['learn_seconds'] / 1e9:.3f} | {csr['loss']:.6f} | "
-                        f"returned {csr['learn_returned']}{'; ' + '; '.join(csr['warnings']) if csr.get('warnings') else ''} |")
+            rows.append(
+                f"| `learn_many((indices, values, offsets), labels=labels)` | {csr['rows']:,} | {csr['learn_seconds']:.3f} | "
+                f"{csr['CSR learn_many']:,.0f} | {csr['learn_bytes'] / csr['learn_seconds'] / 1e9:.3f} | {csr['loss']:.6f} | "
+                f"returned {csr['learn_returned']}{'; ' + '; '.join(csr['warnings']) if csr.get('warnings') else ''} |"
+            )
             if "predict_seconds" in csr:
-                rows.append(f"| `predict_many((indices, values, offsets))` | {csr['rows']:,} | {csr['predict_seconds']:.3f} | "
-                            f"{csr['CSR predict_many']:,.0f} | {csr['predict_bytes'] / csr['predict_seconds'] / 1e9:.3f} |  | "
-                            f"returned {csr['predict_returned']} |")
+                rows.append(
+                    f"| `predict_many((indices, values, offsets))` | {csr['rows']:,} | {csr['predict_seconds']:.3f} | "
+                    f"{csr['CSR predict_many']:,.0f} | {csr['predict_bytes'] / csr['predict_seconds'] / 1e9:.3f} |  | "
+                    f"returned {csr['predict_returned']} |"
+                )
             else:
-                rows.append(f"| `predict_many((indices, values, offsets))` |  |  |  |  |  | not available: {csr['predict_unavailable']} |")
+                rows.append(
+                    f"| `predict_many((indices, values, offsets))` |  |  |  |  |  | not available: {csr['predict_unavailable']} |"
+                )
         if len(rows) > 2:
             body.append("\n".join(rows))
         if "rows" in csr:
-            body.append(f"Arrays: the click log ({csr['rows']:,} rows, {csr.get('nnz', 0):,} non-zeros) hashed in Python "
-                        "before the run (`bench/_suite_data.prehash_csr`): indices uint32 = VW's 32-bit feature hash "
-                        "`hash_feature(name, hash_namespace(ns))` (before the `-b` mask; no constant feature), values "
-                        "float32, offsets int64 (rows + 1), labels float32 -1/1; input bytes = the arrays passed "
-                        f"({csr['learn_bytes'] / 1e6:.0f} MB for learn, {csr['predict_bytes'] / 1e6:.0f} MB for predict). "
-                        "The text row's GB/s is the file's bytes. Same hashes as the text parser, so the CSR loss "
-                        "should equal the text loss.")
+            body.append(
+                f"Arrays: the click log ({csr['rows']:,} rows, {csr.get('nnz', 0):,} non-zeros) hashed in Python "
+                "before the run (`bench/_suite_data.prehash_csr`): indices uint32 = VW's 32-bit feature hash "
+                "`hash_feature(name, hash_namespace(ns))` (before the `-b` mask; no constant feature), values "
+                "float32, offsets int64 (rows + 1), labels float32 -1/1; input bytes = the arrays passed "
+                f"({csr['learn_bytes'] / 1e6:.0f} MB for learn, {csr['predict_bytes'] / 1e6:.0f} MB for predict). "
+                "The text row's GB/s is the file's bytes. Same hashes as the text parser, so the CSR loss "
+                "should equal the text loss."
+            )
         sections.append("\n\n".join(body))
 
     report = "\n\n".join(sections)

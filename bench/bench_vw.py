@@ -39,7 +39,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Callable
+from typing import Callable, List
 
 CASES: dict[str, list[str]] = {"logistic": [], "logistic -q ua": ["-q", "ua"]}
 
@@ -101,18 +101,28 @@ def bench(case: str, tool: str, cmd: list[str], repeat: int, tmp: Path) -> Resul
         log(f"FAILED: {exc}")
         return Result(case, tool, float("nan"), float("nan"), "FAILED", "?")
     output = runs[-1][2]
-    return Result(case, tool, min(r[0] for r in runs), max(r[1] for r in runs),
-                  parse(output, "average loss"), parse(output, "best constant's loss"))
+    return Result(
+        case,
+        tool,
+        min(r[0] for r in runs),
+        max(r[1] for r in runs),
+        parse(output, "average loss"),
+        parse(output, "best constant's loss"),
+    )
 
 
 def table(results: list[Result], lines: int) -> str:
     vw_time = {r.case: r.seconds for r in results if r.tool == "vw"}
-    rows = ["| case | tool | seconds | lines/s | ratio to VW | average loss | peak RSS MB |",
-            "|---|---|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| case | tool | seconds | lines/s | ratio to VW | average loss | peak RSS MB |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
         ratio = vw_time[r.case] / r.seconds if r.case in vw_time else float("nan")
-        rows.append(f"| {r.case} | {r.tool} | {r.seconds:.2f} | {lines / r.seconds:,.0f} | "
-                    f"{ratio:.2f} | {r.avg_loss} | {r.max_rss_mb:.0f} |")
+        rows.append(
+            f"| {r.case} | {r.tool} | {r.seconds:.2f} | {lines / r.seconds:,.0f} | "
+            f"{ratio:.2f} | {r.avg_loss} | {r.max_rss_mb:.0f} |"
+        )
     return "\n".join(rows)
 
 
@@ -192,23 +202,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         command = shlex.join(["python", "bench/bench_vw.py", *sys.argv[1:]])
         versions = f"vowpalwabbit {tool_version(vw_cmd)}" + (
-            f"; wabbit {tool_version(tools['wabbit'])}" if "wabbit" in tools else "; wabbit not installed")
-        text = "\n".join([
-            "# wabbit vs Vowpal Wabbit",
-            "",
-            f"- command: `{command}`",
-            f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}",
-            f"- machine: {machine_info()}",
-            f"- versions: {versions}",
-            f"- data: {args.lines:,} lines from `wabbit.synth.write_click_log` (seed {args.seed}), "
-            f"generated in {gen_seconds:.1f} s; best constant's loss {best_const}",
-            f"- per run: `-d FILE --loss_function logistic -b {args.bits}` (+ case flags); "
-            f"best of {args.repeat} wall time, peak RSS of the child from `os.wait4`",
-            "- ratio = VW seconds / tool seconds (above 1: faster than VW)",
-            "",
-            report,
-            "",
-        ])
+            f"; wabbit {tool_version(tools['wabbit'])}" if "wabbit" in tools else "; wabbit not installed"
+        )
+        text = "\n".join(
+            [
+                "# wabbit vs Vowpal Wabbit",
+                "",
+                f"- command: `{command}`",
+                f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}",
+                f"- machine: {machine_info()}",
+                f"- versions: {versions}",
+                f"- data: {args.lines:,} lines from `wabbit.synth.write_click_log` (seed {args.seed}), "
+                f"generated in {gen_seconds:.1f} s; best constant's loss {best_const}",
+                f"- per run: `-d FILE --loss_function logistic -b {args.bits}` (+ case flags); "
+                f"best of {args.repeat} wall time, peak RSS of the child from `os.wait4`",
+                "- ratio = VW seconds / tool seconds (above 1: faster than VW)",
+                "",
+                report,
+                "",
+            ]
+        )
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(replace_section(Path(args.out), "# wabbit vs Vowpal Wabbit", text))
         log(f"wrote {args.out}")

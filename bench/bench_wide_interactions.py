@@ -93,8 +93,10 @@ def main() -> None:
     print("| input | -q | VW wall s | VW user s | VW peak MB | wabbit wall s | wabbit user s | wabbit peak MB |")
     print("|---|---|---|---|---|---|---|---|")
     for name, q, vw, wb in rows:
-        print(f"| {name} | {q} | {vw[0]:.2f} | {vw[1]:.2f} | {vw[2] / 1024:.1f} | {wb[0]:.2f} | {wb[1]:.2f} | "
-              f"{wb[2] / 1024:.1f} |")
+        print(
+            f"| {name} | {q} | {vw[0]:.2f} | {vw[1]:.2f} | {vw[2] / 1024:.1f} | {wb[0]:.2f} | {wb[1]:.2f} | "
+            f"{wb[2] / 1024:.1f} |"
+        )
 
 
 if __name__ == "__main__":

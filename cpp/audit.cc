@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 
-
 namespace wabbit {
 
 std::string format_g(float v) {
@@ -40,19 +39,18 @@ std::string audit_features(const Learner& learner, const Example& ex, bool show_
   const uint32_t mask = W.mask();
   // VW's audit walks every namespace, those used only in interactions included.
   for_each_feature_named(ex, learner.interactions(), nullptr, [&](float x, uint32_t i, const std::string& name) {
-                           const float* row = W.row(i);
-                           std::string t = name;
-                           for (const std::string& part : {std::to_string(i & mask), format_g(x),
-                                                           format_g(learner.effective_weight(row))}) {
-                             t.push_back(':');
-                             t += part;
-                           }
-                           if (show_adaptive && W.stride() > 1) {
-                             t.push_back('@');  // (appended, not "@" + s: GCC 12 misreports that)
-                             t += format_g(row[1]);
-                           }
-                           items.push_back({std::fabs(row[0] * x), std::move(t)});
-                         });
+    const float* row = W.row(i);
+    std::string t = name;
+    for (const std::string& part : {std::to_string(i & mask), format_g(x), format_g(learner.effective_weight(row))}) {
+      t.push_back(':');
+      t += part;
+    }
+    if (show_adaptive && W.stride() > 1) {
+      t.push_back('@');  // (appended, not "@" + s: GCC 12 misreports that)
+      t += format_g(row[1]);
+    }
+    items.push_back({std::fabs(row[0] * x), std::move(t)});
+  });
   std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.key > b.key; });
   std::string out;
   for (const Item& it : items) {
@@ -88,8 +86,10 @@ std::string readable_model(const Learner& learner, const NameMap* names, bool pr
   // Slots shown per row, as VW writes them: the weight, then the optimizer state it keeps.
   size_t shown = 1;
   if (!predict_only) {
-    if (c.ftrl || (c.adaptive && c.normalized)) shown = 3;
-    else if (c.adaptive || c.normalized) shown = 2;
+    if (c.ftrl || (c.adaptive && c.normalized))
+      shown = 3;
+    else if (c.adaptive || c.normalized)
+      shown = 2;
   }
   const uint32_t stride = W.stride();
   const float* d = W.data();

@@ -38,14 +38,16 @@ std::atomic<int> g_signal{0};
 constexpr int kWatched[2] = {SIGINT, SIGTERM};
 struct sigaction g_previous[2];  // Python's handlers, called by on_signal
 bool g_installed[2] = {false, false};
-int g_watch_depth = 0;           // nested runs (a hook that learns); touched with the GIL held
+int g_watch_depth = 0;  // nested runs (a hook that learns); touched with the GIL held
 unsigned long g_main_thread = 0;
 
 extern "C" void on_signal(int sig, siginfo_t* info, void* context) {
   g_signal.store(sig, std::memory_order_relaxed);
   const struct sigaction& prev = g_previous[sig == SIGINT ? 0 : 1];
-  if ((prev.sa_flags & SA_SIGINFO) != 0) prev.sa_sigaction(sig, info, context);
-  else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN) prev.sa_handler(sig);
+  if ((prev.sa_flags & SA_SIGINFO) != 0)
+    prev.sa_sigaction(sig, info, context);
+  else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN)
+    prev.sa_handler(sig);
 }
 
 // Watches SIGINT/SIGTERM for one run (constructed and destroyed with the GIL held). Runs on other
@@ -58,7 +60,7 @@ class SignalWatch {
     if (g_watch_depth++ > 0) return;
     g_signal.store(0, std::memory_order_relaxed);
     for (int k = 0; k < 2; ++k) {
-      struct sigaction cur {};
+      struct sigaction cur{};
       if (sigaction(kWatched[k], nullptr, &cur) != 0) continue;
       const bool handled = (cur.sa_flags & SA_SIGINFO) != 0 || (cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN);
       if (!handled) continue;  // default (SIGTERM ends the process) or ignored: left as it is
@@ -85,8 +87,9 @@ class SignalWatch {
     if (r.interrupted == 0) return;
     g_signal.store(0, std::memory_order_relaxed);
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-    PyErr_SetString(PyExc_InterruptedError, ("the run was stopped by signal " + std::to_string(r.interrupted) + " after " +
-                                             std::to_string(r.examples) + " examples (learned and kept)").c_str());
+    PyErr_SetString(PyExc_InterruptedError, ("the run was stopped by signal " + std::to_string(r.interrupted) +
+                                             " after " + std::to_string(r.examples) + " examples (learned and kept)")
+                                                .c_str());
     throw py::error_already_set();
   }
 
@@ -152,7 +155,8 @@ std::string_view example_text(py::handle h) {
   PyObject* o = h.ptr();
   if (PyUnicode_Check(o)) {
     if (PyUnicode_IS_COMPACT_ASCII(o)) {
-      return std::string_view(static_cast<const char*>(PyUnicode_DATA(o)), static_cast<size_t>(PyUnicode_GET_LENGTH(o)));
+      return std::string_view(static_cast<const char*>(PyUnicode_DATA(o)),
+                              static_cast<size_t>(PyUnicode_GET_LENGTH(o)));
     }
     Py_ssize_t n = 0;
     const char* p = PyUnicode_AsUTF8AndSize(o, &n);
@@ -160,7 +164,8 @@ std::string_view example_text(py::handle h) {
     return std::string_view(p, static_cast<size_t>(n));
   }
   if (PyBytes_Check(o)) return std::string_view(PyBytes_AS_STRING(o), static_cast<size_t>(PyBytes_GET_SIZE(o)));
-  if (PyByteArray_Check(o)) return std::string_view(PyByteArray_AS_STRING(o), static_cast<size_t>(PyByteArray_GET_SIZE(o)));
+  if (PyByteArray_Check(o))
+    return std::string_view(PyByteArray_AS_STRING(o), static_cast<size_t>(PyByteArray_GET_SIZE(o)));
   raise_error(std::string("an example is a VW text line (str or bytes), not ") + Py_TYPE(o)->tp_name, PyExc_TypeError);
 }
 
@@ -203,48 +208,82 @@ Config config_from_dict(const py::dict& d) {
   for (auto item : d) {
     const std::string k = py::cast<std::string>(item.first);
     py::handle v = item.second;
-    if (k == "bits") c.bits = py::cast<uint32_t>(v);
+    if (k == "bits")
+      c.bits = py::cast<uint32_t>(v);
     else if (k == "loss") {
       const std::string s = py::cast<std::string>(v);
-      if (s == "squared") c.loss = LossKind::kSquared;
-      else if (s == "logistic") c.loss = LossKind::kLogistic;
-      else if (s == "classic") c.loss = LossKind::kClassic;
-      else if (s == "hinge") c.loss = LossKind::kHinge;
-      else if (s == "quantile") c.loss = LossKind::kQuantile;
-      else if (s == "poisson") c.loss = LossKind::kPoisson;
-      else throw py::value_error("unknown loss function: " + s);
+      if (s == "squared")
+        c.loss = LossKind::kSquared;
+      else if (s == "logistic")
+        c.loss = LossKind::kLogistic;
+      else if (s == "classic")
+        c.loss = LossKind::kClassic;
+      else if (s == "hinge")
+        c.loss = LossKind::kHinge;
+      else if (s == "quantile")
+        c.loss = LossKind::kQuantile;
+      else if (s == "poisson")
+        c.loss = LossKind::kPoisson;
+      else
+        throw py::value_error("unknown loss function: " + s);
     } else if (k == "link") {
       const std::string s = py::cast<std::string>(v);
-      if (s == "identity") c.link = Link::kIdentity;
-      else if (s == "logistic") c.link = Link::kLogistic;
-      else if (s == "poisson") c.link = Link::kPoisson;
-      else if (s == "glf1") c.link = Link::kGlf1;
-      else throw py::value_error("unknown link: " + s);
-    } else if (k == "quantile_tau") c.quantile_tau = py::cast<float>(v);
-    else if (k == "binary") c.binary = py::cast<bool>(v);
-    else if (k == "l1") c.l1 = py::cast<float>(v);
-    else if (k == "l2") c.l2 = py::cast<float>(v);
-    else if (k == "ftrl") c.ftrl = py::cast<bool>(v);
-    else if (k == "classic_rule") c.classic_rule = py::cast<int>(v);
-    else if (k == "pa_c") c.pa_c = py::cast<float>(v);
-    else if (k == "pa_variant") c.pa_variant = py::cast<int>(v);
-    else if (k == "pa_eps") c.pa_eps = py::cast<float>(v);
-    else if (k == "ftrl_alpha") c.ftrl_alpha = py::cast<float>(v);
-    else if (k == "ftrl_beta") c.ftrl_beta = py::cast<float>(v);
+      if (s == "identity")
+        c.link = Link::kIdentity;
+      else if (s == "logistic")
+        c.link = Link::kLogistic;
+      else if (s == "poisson")
+        c.link = Link::kPoisson;
+      else if (s == "glf1")
+        c.link = Link::kGlf1;
+      else
+        throw py::value_error("unknown link: " + s);
+    } else if (k == "quantile_tau")
+      c.quantile_tau = py::cast<float>(v);
+    else if (k == "binary")
+      c.binary = py::cast<bool>(v);
+    else if (k == "l1")
+      c.l1 = py::cast<float>(v);
+    else if (k == "l2")
+      c.l2 = py::cast<float>(v);
+    else if (k == "ftrl")
+      c.ftrl = py::cast<bool>(v);
+    else if (k == "classic_rule")
+      c.classic_rule = py::cast<int>(v);
+    else if (k == "pa_c")
+      c.pa_c = py::cast<float>(v);
+    else if (k == "pa_variant")
+      c.pa_variant = py::cast<int>(v);
+    else if (k == "pa_eps")
+      c.pa_eps = py::cast<float>(v);
+    else if (k == "ftrl_alpha")
+      c.ftrl_alpha = py::cast<float>(v);
+    else if (k == "ftrl_beta")
+      c.ftrl_beta = py::cast<float>(v);
     else if (k == "ignore" || k == "ignore_linear") {
       auto& mask = k == "ignore" ? c.ignore : c.ignore_linear;
       const std::string bytes = py::cast<py::bytes>(v);
       for (unsigned char ch : bytes) mask[ch] = true;
-    } else if (k == "logistic_min") c.logistic_min = py::cast<float>(v);
-    else if (k == "logistic_max") c.logistic_max = py::cast<float>(v);
-    else if (k == "learning_rate") c.learning_rate = py::cast<float>(v);
-    else if (k == "power_t") c.power_t = py::cast<float>(v);
-    else if (k == "initial_t") c.initial_t = py::cast<float>(v);
-    else if (k == "adaptive") c.adaptive = py::cast<bool>(v);
-    else if (k == "normalized") c.normalized = py::cast<bool>(v);
-    else if (k == "invariant") c.invariant = py::cast<bool>(v);
-    else if (k == "constant") c.constant = py::cast<bool>(v);
-    else if (k == "interactions") c.interactions = py::cast<std::vector<std::string>>(v);
+    } else if (k == "logistic_min")
+      c.logistic_min = py::cast<float>(v);
+    else if (k == "logistic_max")
+      c.logistic_max = py::cast<float>(v);
+    else if (k == "learning_rate")
+      c.learning_rate = py::cast<float>(v);
+    else if (k == "power_t")
+      c.power_t = py::cast<float>(v);
+    else if (k == "initial_t")
+      c.initial_t = py::cast<float>(v);
+    else if (k == "adaptive")
+      c.adaptive = py::cast<bool>(v);
+    else if (k == "normalized")
+      c.normalized = py::cast<bool>(v);
+    else if (k == "invariant")
+      c.invariant = py::cast<bool>(v);
+    else if (k == "constant")
+      c.constant = py::cast<bool>(v);
+    else if (k == "interactions")
+      c.interactions = py::cast<std::vector<std::string>>(v);
     else if (k == "min_prediction") {
       if (!v.is_none()) {
         c.has_min_prediction = true;
@@ -267,35 +306,60 @@ CbConfig cb_config_from_dict(const py::dict& d) {
   for (auto item : d) {
     const std::string k = py::cast<std::string>(item.first);
     py::handle v = item.second;
-    if (k == "num_actions") c.num_actions = py::cast<uint32_t>(v);
+    if (k == "num_actions")
+      c.num_actions = py::cast<uint32_t>(v);
     else if (k == "cb_type") {
       const std::string t = py::cast<std::string>(v);
-      if (t == "mtr") c.type = CbType::kMtr;
-      else if (t == "ips") c.type = CbType::kIps;
-      else if (t == "dr") c.type = CbType::kDr;
-      else if (t == "dm") c.type = CbType::kDm;
-      else throw py::value_error("unknown cb_type: " + t);
+      if (t == "mtr")
+        c.type = CbType::kMtr;
+      else if (t == "ips")
+        c.type = CbType::kIps;
+      else if (t == "dr")
+        c.type = CbType::kDr;
+      else if (t == "dm")
+        c.type = CbType::kDm;
+      else
+        throw py::value_error("unknown cb_type: " + t);
     } else if (k == "explore") {
       const std::string t = py::cast<std::string>(v);
-      if (t == "none") c.explore = CbExplore::kNone;
-      else if (t == "epsilon") c.explore = CbExplore::kEpsilon;
-      else if (t == "softmax") c.explore = CbExplore::kSoftmax;
-      else if (t == "squarecb") c.explore = CbExplore::kSquareCb;
-      else if (t == "first") c.explore = CbExplore::kFirst;
-      else if (t == "bag") c.explore = CbExplore::kBag;
-      else throw py::value_error("unknown exploration: " + t);
-    } else if (k == "epsilon") c.epsilon = py::cast<float>(v);
-    else if (k == "lambda") c.lambda = py::cast<float>(v);
-    else if (k == "gamma_scale") c.gamma_scale = py::cast<float>(v);
-    else if (k == "gamma_exponent") c.gamma_exponent = py::cast<float>(v);
-    else if (k == "first") c.first = py::cast<uint64_t>(v);
-    else if (k == "bag") c.bag = py::cast<uint32_t>(v);
-    else if (k == "greedify") c.greedify = py::cast<bool>(v);
-    else if (k == "first_only") c.first_only = py::cast<bool>(v);
-    else if (k == "rank_all") c.rank_all = py::cast<bool>(v);
-    else if (k == "clip_p") c.clip_p = py::cast<float>(v);
-    else if (k == "seed") c.seed = py::cast<uint64_t>(v);
-    else throw py::value_error("unknown cb option: " + k);
+      if (t == "none")
+        c.explore = CbExplore::kNone;
+      else if (t == "epsilon")
+        c.explore = CbExplore::kEpsilon;
+      else if (t == "softmax")
+        c.explore = CbExplore::kSoftmax;
+      else if (t == "squarecb")
+        c.explore = CbExplore::kSquareCb;
+      else if (t == "first")
+        c.explore = CbExplore::kFirst;
+      else if (t == "bag")
+        c.explore = CbExplore::kBag;
+      else
+        throw py::value_error("unknown exploration: " + t);
+    } else if (k == "epsilon")
+      c.epsilon = py::cast<float>(v);
+    else if (k == "lambda")
+      c.lambda = py::cast<float>(v);
+    else if (k == "gamma_scale")
+      c.gamma_scale = py::cast<float>(v);
+    else if (k == "gamma_exponent")
+      c.gamma_exponent = py::cast<float>(v);
+    else if (k == "first")
+      c.first = py::cast<uint64_t>(v);
+    else if (k == "bag")
+      c.bag = py::cast<uint32_t>(v);
+    else if (k == "greedify")
+      c.greedify = py::cast<bool>(v);
+    else if (k == "first_only")
+      c.first_only = py::cast<bool>(v);
+    else if (k == "rank_all")
+      c.rank_all = py::cast<bool>(v);
+    else if (k == "clip_p")
+      c.clip_p = py::cast<float>(v);
+    else if (k == "seed")
+      c.seed = py::cast<uint64_t>(v);
+    else
+      throw py::value_error("unknown cb option: " + k);
   }
   return c;
 }
@@ -332,26 +396,40 @@ RunOptions run_options_from_dict(const py::dict& d, NameMap* names, Signals* sig
   for (auto item : d) {
     const std::string k = py::cast<std::string>(item.first);
     py::handle v = item.second;
-    if (k == "learn") o.learn = py::cast<bool>(v);
-    else if (k == "print_progress") o.print_progress = py::cast<bool>(v);
-    else if (k == "progress_add") o.progress_add = py::cast<bool>(v);
-    else if (k == "progress_arg") o.progress_arg = py::cast<double>(v);
-    else if (k == "strict") o.strict = py::cast<bool>(v);
-    else if (k == "print_warnings") o.print_warnings = py::cast<bool>(v);
-    else if (k == "predictions_fd") o.predictions_fd = py::cast<int>(v);
-    else if (k == "collect") o.collect = py::cast<bool>(v);
-    else if (k == "account") o.account = py::cast<bool>(v);
-    else if (k == "first_line_number") o.first_line_number = py::cast<uint64_t>(v);
-    else if (k == "audit_fd") o.audit_fd = py::cast<int>(v);
-    else if (k == "head") o.head = py::cast<std::string>(py::bytes(py::reinterpret_borrow<py::object>(v)));
+    if (k == "learn")
+      o.learn = py::cast<bool>(v);
+    else if (k == "print_progress")
+      o.print_progress = py::cast<bool>(v);
+    else if (k == "progress_add")
+      o.progress_add = py::cast<bool>(v);
+    else if (k == "progress_arg")
+      o.progress_arg = py::cast<double>(v);
+    else if (k == "strict")
+      o.strict = py::cast<bool>(v);
+    else if (k == "print_warnings")
+      o.print_warnings = py::cast<bool>(v);
+    else if (k == "predictions_fd")
+      o.predictions_fd = py::cast<int>(v);
+    else if (k == "collect")
+      o.collect = py::cast<bool>(v);
+    else if (k == "account")
+      o.account = py::cast<bool>(v);
+    else if (k == "first_line_number")
+      o.first_line_number = py::cast<uint64_t>(v);
+    else if (k == "audit_fd")
+      o.audit_fd = py::cast<int>(v);
+    else if (k == "head")
+      o.head = py::cast<std::string>(py::bytes(py::reinterpret_borrow<py::object>(v)));
     else if (k == "record_names") {
       if (py::cast<bool>(v)) o.names = names;
     } else if (k == "signals") {
       if (py::cast<bool>(v)) o.signals = signals;
     } else if (k == "shadow") {
       // resolved by PyModel::run_options (it needs the other model's learner)
-    } else if (k == "every") o.every = py::cast<uint64_t>(v);
-    else if (k == "threads") o.threads = std::max(1u, py::cast<unsigned>(v));
+    } else if (k == "every")
+      o.every = py::cast<uint64_t>(v);
+    else if (k == "threads")
+      o.threads = std::max(1u, py::cast<unsigned>(v));
     else if (k == "hook") {
       if (!v.is_none()) {
         auto fn = std::make_shared<py::function>(py::reinterpret_borrow<py::function>(v));
@@ -360,8 +438,8 @@ RunOptions run_options_from_dict(const py::dict& d, NameMap* names, Signals* sig
           (*fn)(n);
         };
       }
-    }
-    else throw py::value_error("unknown run option: " + k);
+    } else
+      throw py::value_error("unknown run option: " + k);
   }
   return o;
 }
@@ -392,7 +470,9 @@ py::dict result_to_dict(RunResult&& r, bool collect) {
   if (!PyUnicode_Check(o)) {
     hold = py::str(h);
     o = hold.ptr();
-    if (PyUnicode_IS_COMPACT_ASCII(o)) return std::string_view(static_cast<const char*>(PyUnicode_DATA(o)), static_cast<size_t>(PyUnicode_GET_LENGTH(o)));
+    if (PyUnicode_IS_COMPACT_ASCII(o))
+      return std::string_view(static_cast<const char*>(PyUnicode_DATA(o)),
+                              static_cast<size_t>(PyUnicode_GET_LENGTH(o)));
   }
   Py_ssize_t n = 0;
   const char* p = PyUnicode_AsUTF8AndSize(o, &n);
@@ -436,7 +516,8 @@ void dict_features(const py::dict& namespaces, NamespaceMemo& memo, F&& f) {
   PyObject* feats;
   Py_ssize_t at = 0;
   // (counted: PyDict_Next's last call, which finds nothing, scans the rest of the table)
-  for (Py_ssize_t left = PyDict_GET_SIZE(namespaces.ptr()); left > 0 && PyDict_Next(namespaces.ptr(), &at, &key, &feats); --left) {
+  for (Py_ssize_t left = PyDict_GET_SIZE(namespaces.ptr());
+       left > 0 && PyDict_Next(namespaces.ptr(), &at, &key, &feats); --left) {
     if (key != memo.key.ptr()) {
       const std::string_view ns = text_of(key, hold_ns);
       memo.slot = ns.empty() ? static_cast<unsigned char>(' ') : static_cast<unsigned char>(ns[0]);
@@ -483,7 +564,8 @@ void dict_features(const py::dict& namespaces, NamespaceMemo& memo, F&& f) {
       PyObject* name;
       PyObject* value;
       Py_ssize_t pos = 0;
-      for (Py_ssize_t left_f = PyDict_GET_SIZE(feats); left_f > 0 && PyDict_Next(feats, &pos, &name, &value); --left_f) add(name, value);
+      for (Py_ssize_t left_f = PyDict_GET_SIZE(feats); left_f > 0 && PyDict_Next(feats, &pos, &name, &value); --left_f)
+        add(name, value);
     } else if (PyUnicode_Check(feats)) {
       add(feats, nullptr);
     } else {
@@ -496,9 +578,12 @@ void dict_features(const py::dict& namespaces, NamespaceMemo& memo, F&& f) {
 void example_from_dict(const py::dict& namespaces, Example& ex) {
   NamespaceMemo memo;
   dict_features(namespaces, memo,
-                [&](unsigned char slot, uint32_t index, float x, std::string_view ns, std::string_view name, std::string_view text) {
-                  if (ex.has_names) ex.add_named(slot, index, x, audit_name(ns, name, text));
-                  else ex.add(slot, index, x);
+                [&](unsigned char slot, uint32_t index, float x, std::string_view ns, std::string_view name,
+                    std::string_view text) {
+                  if (ex.has_names)
+                    ex.add_named(slot, index, x, audit_name(ns, name, text));
+                  else
+                    ex.add(slot, index, x);
                 });
 }
 
@@ -535,8 +620,7 @@ class PyModel {
       cb_ = std::make_unique<CbLearner>(*learner_, cb_config_from_dict(cfg["cb"].cast<py::dict>()));
     }
   }
-  PyModel(const PyModel& o)
-      : learner_(std::make_unique<Learner>(*o.learner_)), stats_(o.stats_), names_(o.names_) {
+  PyModel(const PyModel& o) : learner_(std::make_unique<Learner>(*o.learner_)), stats_(o.stats_), names_(o.names_) {
     if (o.cb_) {
       cb_ = std::make_unique<CbLearner>(*o.cb_);
       cb_->rebind(*learner_);
@@ -557,8 +641,10 @@ class PyModel {
     {
       py::gil_scoped_release release;
       cb_->process(ev, learn, r);
-      if (r.labelled) stats_.weighted_labeled_examples += 1.;
-      else stats_.weighted_unlabeled_examples += 1.;
+      if (r.labelled)
+        stats_.weighted_labeled_examples += 1.;
+      else
+        stats_.weighted_unlabeled_examples += 1.;
       stats_.sum_loss += r.loss;
       stats_.sum_loss_since_last_dump += r.loss;
       stats_.total_features += r.total_features;
@@ -578,13 +664,15 @@ class PyModel {
       const bool has_shared = !shared.is_none();
       NamespaceMemo memo;
       if (has_shared) {
-        if (!py::isinstance<py::dict>(shared)) throw py::type_error("the shared context is a dict {namespace: {feature: value}} or None");
+        if (!py::isinstance<py::dict>(shared))
+          throw py::type_error("the shared context is a dict {namespace: {feature: value}} or None");
         sh.clear();
         example_from_dict(py::reinterpret_borrow<py::dict>(shared), sh);
         cb_->prepare(sh);
       }
       const CbLearner& cb = *cb_;
-      auto add = [&](unsigned char slot, uint32_t index, float x, std::string_view, std::string_view, std::string_view) {
+      auto add = [&](unsigned char slot, uint32_t index, float x, std::string_view, std::string_view,
+                     std::string_view) {
         if (cb.keeps(slot)) flat.add(slot, cb.spread(index), x);
       };
       for (Py_ssize_t i = 0; i < PyList_GET_SIZE(actions.ptr()); ++i) {  // (a float() may shrink the list)
@@ -593,7 +681,8 @@ class PyModel {
         dict_features(py::reinterpret_borrow<py::dict>(a), memo, add);
         cb.end_flat_candidate(flat);
       }
-      if (flat.size() == 0) throw py::value_error("an event needs at least one action (a shared line alone is not an event)");
+      if (flat.size() == 0)
+        throw py::value_error("an event needs at least one action (a shared line alone is not an event)");
       CbResult& r = scratch.result;
       {
         py::gil_scoped_release release;
@@ -935,8 +1024,8 @@ class PyModel {
     return out;
   }
   // Serializes, verifies that the bytes load back, then writes them atomically.
-  void save(const std::string& path, const std::string& version, const std::string& args,
-            const std::string& metadata, bool predict_only) {
+  void save(const std::string& path, const std::string& version, const std::string& args, const std::string& metadata,
+            bool predict_only) {
     py::gil_scoped_release release;
     std::string s;
     {
@@ -983,10 +1072,11 @@ class PyModel {
     } else if (cb_->fixed()) {
       thread_local Example scratch;
       if (py::len(actions) != 1) {
-        throw py::value_error("with --cb K an event is one line (the example), got " + std::to_string(py::len(actions)));
+        throw py::value_error("with --cb K an event is one line (the example), got " +
+                              std::to_string(py::len(actions)));
       }
-      const std::string_view line = one_line(py::cast<std::string_view>(actions[0]), "a --cb K event",
-                                               "pass several events to learn_many()");
+      const std::string_view line =
+          one_line(py::cast<std::string_view>(actions[0]), "a --cb K event", "pass several events to learn_many()");
       CbLineLabel lab;
       const ParseResult pr = parse_cb_line(line, scratch, lab);
       if (pr.status == ParseStatus::kError) raise_error("line 1: " + pr.error);
@@ -1007,7 +1097,8 @@ class PyModel {
           throw py::value_error("line " + std::to_string(no) + ": blank line inside an event");
         }
         if (lab.shared) {
-          if (ev.n > 0 || ev.has_shared) throw py::value_error("line " + std::to_string(no) + ": a shared line must come first, once");
+          if (ev.n > 0 || ev.has_shared)
+            throw py::value_error("line " + std::to_string(no) + ": a shared line must come first, once");
           swap_examples(ev.shared, scratch);
           cb_->prepare(ev.shared);
           ev.has_shared = true;
@@ -1032,13 +1123,15 @@ class PyModel {
       const long long idx = t[0].cast<long long>();
       const float cost = t[1].cast<float>();
       const float prob = t[2].cast<float>();
-      if (ev.label_index >= 0) throw py::value_error("the event's text already has a labelled action; pass label= or a cost, not both");
+      if (ev.label_index >= 0)
+        throw py::value_error("the event's text already has a labelled action; pass label= or a cost, not both");
       if (idx < 0 || static_cast<size_t>(idx) >= ev.n) {
         throw py::value_error("label action index " + std::to_string(idx) + " is not an action of this event (it has " +
                               std::to_string(ev.n) + ")");
       }
       if (!std::isfinite(cost)) throw py::value_error("label cost must be a finite number");
-      if (!(prob > 0.f && prob <= 1.f)) throw py::value_error("label probability must be in (0, 1], got " + std::to_string(prob));
+      if (!(prob > 0.f && prob <= 1.f))
+        throw py::value_error("label probability must be in (0, 1], got " + std::to_string(prob));
       ev.label_index = static_cast<int>(idx);
       ev.label = CbCost{static_cast<uint32_t>(idx), cost, prob};
     }
@@ -1074,7 +1167,8 @@ class PyModel {
 
   py::list contributions(const Example& ex) const {
     py::list out;
-    for (const Contribution& c : explain(*learner_, ex)) out.append(py::make_tuple(text_to_py(c.name), c.index, c.value, c.weight));
+    for (const Contribution& c : explain(*learner_, ex))
+      out.append(py::make_tuple(text_to_py(c.name), c.index, c.value, c.weight));
     return out;
   }
 
@@ -1150,17 +1244,19 @@ PYBIND11_MODULE(_core, m) {
       set_error(PyExc_ValueError, e.what());
     } catch (const IoError& e) {
       // OSError(errno, message[, filename]) picks the subclass (FileNotFoundError, ...) from errno.
-      py::object err = e.path.empty()
-                           ? py::reinterpret_steal<py::object>(PyObject_CallFunction(PyExc_OSError, "is", e.error, e.what()))
-                           : py::reinterpret_steal<py::object>(
-                                 PyObject_CallFunction(PyExc_OSError, "iss", e.error, e.what(), e.path.c_str()));
+      py::object err =
+          e.path.empty()
+              ? py::reinterpret_steal<py::object>(PyObject_CallFunction(PyExc_OSError, "is", e.error, e.what()))
+              : py::reinterpret_steal<py::object>(
+                    PyObject_CallFunction(PyExc_OSError, "iss", e.error, e.what(), e.path.c_str()));
       PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(err.ptr())), err.ptr());
     }
   });
 
   m.def("hash_namespace", [](std::string_view s) { return hash_namespace(s); }, py::arg("name"));
-  m.def("hash_feature", [](std::string_view s, uint32_t ns) { return hash_feature(s, ns); }, py::arg("name"),
-        py::arg("namespace_hash"));
+  m.def(
+      "hash_feature", [](std::string_view s, uint32_t ns) { return hash_feature(s, ns); }, py::arg("name"),
+      py::arg("namespace_hash"));
   m.def("murmur3_32", [](py::bytes b, uint32_t seed) {
     const std::string s = b;
     return murmur3_x86_32(s.data(), s.size(), seed);
@@ -1168,47 +1264,63 @@ PYBIND11_MODULE(_core, m) {
   // What the text reader makes of one line: (status, error, label, weight, base, tag, [(slot, index,
   // value), ...] in namespace order, whether the fast path read it). `general`: the general reader
   // only, without the fast path.
-  m.def("parse_line", [](py::bytes b, bool general) {
-    const std::string s = b;
-    Example ex;
-    const ParseResult pr = general ? parse_vw_line_general(s, ex) : parse_vw_line(s, ex);
-    Example probe;
-    const bool fast = !general && parse_vw_line_fast(s, probe);
-    py::list feats;
-    for (unsigned char slot : ex.order) {
-      const FeatureGroup& g = ex.groups[slot];
-      for (size_t k = 0; k < g.size(); ++k) feats.append(py::make_tuple(slot, g.index[k], g.value[k]));
-    }
-    const char* status = pr.status == ParseStatus::kExample ? "example" : (pr.status == ParseStatus::kBlank ? "blank" : "error");
-    return py::make_tuple(status, py::bytes(pr.error), ex.label, ex.weight, ex.initial, py::bytes(ex.tag), feats, fast);
-  }, py::arg("line"), py::arg("general") = false);
+  m.def(
+      "parse_line",
+      [](py::bytes b, bool general) {
+        const std::string s = b;
+        Example ex;
+        const ParseResult pr = general ? parse_vw_line_general(s, ex) : parse_vw_line(s, ex);
+        Example probe;
+        const bool fast = !general && parse_vw_line_fast(s, probe);
+        py::list feats;
+        for (unsigned char slot : ex.order) {
+          const FeatureGroup& g = ex.groups[slot];
+          for (size_t k = 0; k < g.size(); ++k) feats.append(py::make_tuple(slot, g.index[k], g.value[k]));
+        }
+        const char* status =
+            pr.status == ParseStatus::kExample ? "example" : (pr.status == ParseStatus::kBlank ? "blank" : "error");
+        return py::make_tuple(status, py::bytes(pr.error), ex.label, ex.weight, ex.initial, py::bytes(ex.tag), feats,
+                              fast);
+      },
+      py::arg("line"), py::arg("general") = false);
   // A calibration loop for bench/bench_suite.py: what a second thread gets out of this machine.
   // "alu": eight independent chains of additions (throughput-bound, as parsing is); "latency": one
   // chain of dependent multiplications (as a pointer chase). Returns a checksum; runs without the GIL.
-  m.def("_spin", [](const std::string& kind, uint64_t n) {
-    if (kind != "alu" && kind != "latency") throw py::value_error("kind is 'alu' or 'latency'");
-    py::gil_scoped_release release;
-    if (kind == "latency") {
-      uint64_t h = 1;
-      for (uint64_t i = 0; i < n; ++i) {
-        h = h * 0x9E3779B97F4A7C15ull + i;
-        asm volatile("" : "+r"(h));
-      }
-      return h;
-    }
-    uint64_t a = 1, b = 2, c = 3, d = 4, e = 5, f = 6, g = 7, h = 8;
-    for (uint64_t i = 0; i < n; ++i) {
-      a += i; b ^= i; c += a; d ^= b; e += c; f ^= d; g += e; h ^= f;
-      asm volatile("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e), "+r"(f), "+r"(g), "+r"(h));
-    }
-    return a + b + c + d + e + f + g + h;
-  }, py::arg("kind"), py::arg("n"));
+  m.def(
+      "_spin",
+      [](const std::string& kind, uint64_t n) {
+        if (kind != "alu" && kind != "latency") throw py::value_error("kind is 'alu' or 'latency'");
+        py::gil_scoped_release release;
+        if (kind == "latency") {
+          uint64_t h = 1;
+          for (uint64_t i = 0; i < n; ++i) {
+            h = h * 0x9E3779B97F4A7C15ull + i;
+            asm volatile("" : "+r"(h));
+          }
+          return h;
+        }
+        uint64_t a = 1, b = 2, c = 3, d = 4, e = 5, f = 6, g = 7, h = 8;
+        for (uint64_t i = 0; i < n; ++i) {
+          a += i;
+          b ^= i;
+          c += a;
+          d ^= b;
+          e += c;
+          f ^= d;
+          g += e;
+          h ^= f;
+          asm volatile("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e), "+r"(f), "+r"(g), "+r"(h));
+        }
+        return a + b + c + d + e + f + g + h;
+      },
+      py::arg("kind"), py::arg("n"));
   m.def("crc32", [](py::bytes b) {
     const std::string s = b;
     return crc32(s.data(), s.size());
   });
-  m.def("sample_pmf", [](const std::vector<float>& pmf, float draw) { return sample_pmf(pmf, draw); }, py::arg("pmf"),
-        py::arg("draw"));
+  m.def(
+      "sample_pmf", [](const std::vector<float>& pmf, float draw) { return sample_pmf(pmf, draw); }, py::arg("pmf"),
+      py::arg("draw"));
   m.def("read_model", &read_model);
   // A serialized model file held by the core, readable as a buffer (memoryview, bytes(...)).
   py::class_<SerializedModel, std::shared_ptr<SerializedModel>>(m, "SerializedModel", py::buffer_protocol())
@@ -1218,19 +1330,25 @@ PYBIND11_MODULE(_core, m) {
       })
       .def("__len__", [](const SerializedModel& s) { return s.data.size(); });
   // The loader's checks on bytes about to be saved (ModelError if they would not load back).
-  m.def("verify_model", [](const py::buffer& data) {
-    const py::buffer_info info = data.request();
-    const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
-    py::gil_scoped_release release;
-    verify_model(view);
-  }, py::arg("data"));
+  m.def(
+      "verify_model",
+      [](const py::buffer& data) {
+        const py::buffer_info info = data.request();
+        const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
+        py::gil_scoped_release release;
+        verify_model(view);
+      },
+      py::arg("data"));
   // Writes bytes atomically and durably (temporary file, fsync, rename, fsync of the folder).
-  m.def("write_file_atomic", [](const std::string& path, const py::buffer& data) {
-    const py::buffer_info info = data.request();
-    const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
-    py::gil_scoped_release release;
-    write_file_atomic(path, view);
-  }, py::arg("path"), py::arg("data"));
+  m.def(
+      "write_file_atomic",
+      [](const std::string& path, const py::buffer& data) {
+        const py::buffer_info info = data.request();
+        const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
+        py::gil_scoped_release release;
+        write_file_atomic(path, view);
+      },
+      py::arg("path"), py::arg("data"));
   m.def("read_model_file", &read_model_file);
   m.attr("MODEL_FORMAT_VERSION") = kModelFormatVersion;
 

@@ -43,13 +43,15 @@ void enforce_minimum_probability(float eps, std::vector<float>& pmf) {
   for (size_t idx = 0; idx < sorted.size(); ++idx) {
     running += sorted[idx];
     const float lhs = sorted[idx];
-    const float rhs = (static_cast<float>(support - idx - 1) * minimum + running - 1.f) / (static_cast<float>(idx) + 1.f) + minimum;
+    const float rhs =
+        (static_cast<float>(support - idx - 1) * minimum + running - 1.f) / (static_cast<float>(idx) + 1.f) + minimum;
     if (lhs > rhs) {
       rho_idx = idx;
       rho_sum = running;
     }
   }
-  const float tau = (static_cast<float>(support - rho_idx - 1) * minimum + rho_sum - 1.f) / (static_cast<float>(rho_idx) + 1.f);
+  const float tau =
+      (static_cast<float>(support - rho_idx - 1) * minimum + rho_sum - 1.f) / (static_cast<float>(rho_idx) + 1.f);
   for (float& p : pmf) p = std::max(p - tau, minimum);
 }
 
@@ -68,11 +70,11 @@ size_t fill_tied(const std::vector<float>& sorted_scores) {
 
 // VW's Poisson(1) bootstrap weight.
 uint32_t poisson_weight(uint64_t& rng) {
-  static const double kCdf[] = {0.3678794411714423215955, 0.735758882342884643191, 0.919698602928605803989,
+  static const double kCdf[] = {0.3678794411714423215955, 0.735758882342884643191,  0.919698602928605803989,
                                 0.9810118431238461909214, 0.9963401531726562876545, 0.9994058151824183070012,
                                 0.9999167588507119768923, 0.9999897508033253583053, 0.9999988747974020309819,
                                 0.9999998885745216612793, 0.9999999899522336243091, 0.9999999991683892573118,
-                                0.9999999999364022267287, 0.999999999995480147453, 0.9999999999996999989333,
+                                0.9999999999364022267287, 0.999999999995480147453,  0.9999999999996999989333,
                                 0.9999999999999813223654, 0.9999999999999989050799, 0.9999999999999999393572};
   const float r = merand48(rng);
   for (uint32_t k = 0; k < sizeof(kCdf) / sizeof(kCdf[0]); ++k) {
@@ -82,7 +84,8 @@ uint32_t poisson_weight(uint64_t& rng) {
 }
 
 // Sorts (score, action) as VW's action_scores: by score, ties by action.
-void sort_action_scores(const std::vector<float>& s, size_t n, std::vector<uint32_t>& action, std::vector<float>& value) {
+void sort_action_scores(const std::vector<float>& s, size_t n, std::vector<uint32_t>& action,
+                        std::vector<float>& value) {
   action.resize(n);
   value.resize(n);
   // Each (score, action) packed into one integer whose order is that order (the score's bits
@@ -426,8 +429,8 @@ void CbLearner::to_pmf(std::vector<float>& value, size_t n) const {
     }
     case CbExplore::kSoftmax: {
       const float lambda = -cfg_.lambda;
-      float best = lambda > 0.f ? *std::max_element(value.begin(), value.end())
-                                : *std::min_element(value.begin(), value.end());
+      float best =
+          lambda > 0.f ? *std::max_element(value.begin(), value.end()) : *std::min_element(value.begin(), value.end());
       float norm = 0.f;
       for (float& v : value) {
         v = std::exp(lambda * (v - best));
@@ -512,8 +515,10 @@ void CbLearner::dr_regressor(CbEvent& ev, std::vector<Example>& merged, uint32_t
   const uint32_t m1 = block * type_width_ + 1;
   dr_x.resize(n);
   for (size_t a = 0; a < n; ++a) {
-    if (a == k) dr_x[a] = base_learn(merged[a], ev.label.cost, 1.f / ev.label.probability, m1).prediction;
-    else dr_x[a] = clamp_prediction(base_->state(), base_->score_const(merged[a], m1));
+    if (a == k)
+      dr_x[a] = base_learn(merged[a], ev.label.cost, 1.f / ev.label.probability, m1).prediction;
+    else
+      dr_x[a] = clamp_prediction(base_->state(), base_->score_const(merged[a], m1));
   }
 }
 
@@ -532,8 +537,8 @@ void CbLearner::learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t bl
     case CbType::kMtr: {
       state_.action_sum[m0] += n;
       state_.event_sum[m0] += 1;
-      const float w = 1.f / clipped *
-                      (static_cast<float>(state_.event_sum[m0]) / static_cast<float>(state_.action_sum[m0]));
+      const float w =
+          1.f / clipped * (static_cast<float>(state_.event_sum[m0]) / static_cast<float>(state_.action_sum[m0]));
       base_learn(merged[k], cost, w, m0);
       return;
     }
@@ -694,7 +699,9 @@ void CbFlatActions::regroup() {
   features.resize(f0);
   open_slot_ = -1;
   for (size_t a = 0; a < slots.size(); ++a) {
-    if (std::find(slots.begin(), slots.begin() + static_cast<std::ptrdiff_t>(a), slots[a]) != slots.begin() + static_cast<std::ptrdiff_t>(a)) continue;
+    if (std::find(slots.begin(), slots.begin() + static_cast<std::ptrdiff_t>(a), slots[a]) !=
+        slots.begin() + static_cast<std::ptrdiff_t>(a))
+      continue;
     for (size_t b = a; b < slots.size(); ++b) {
       if (slots[b] != slots[a]) continue;
       for (size_t k = starts[b] - f0; k < starts[b + 1] - f0; ++k) add(slots[a], feats[k].index, feats[k].value);
@@ -738,11 +745,11 @@ struct RankPlan {
   std::vector<Op> ops;
   std::vector<uint32_t> shared_index;  // shared features in crosses: index, or FNV * index when outer
   std::vector<float> shared_value;
-  std::vector<uint32_t> const_index;   // the terms of shared features only, in order
+  std::vector<uint32_t> const_index;  // the terms of shared features only, in order
   std::vector<float> const_value;
-  std::vector<float> products;         // their w * x, for each policy in turn
-  std::vector<size_t> shared_row;      // shared_index's row offsets (model 0's scorer, see RowRef)
-  std::vector<RowRef> candidate;       // per-candidate scratch of plan_score_zero
+  std::vector<float> products;     // their w * x, for each policy in turn
+  std::vector<size_t> shared_row;  // shared_index's row offsets (model 0's scorer, see RowRef)
+  std::vector<RowRef> candidate;   // per-candidate scratch of plan_score_zero
 
   void clear() {
     ops.clear();
@@ -757,8 +764,10 @@ struct RankPlan {
     const_index.push_back(i);
     const_value.push_back(x);
     const uint32_t end = static_cast<uint32_t>(const_index.size());
-    if (!ops.empty() && ops.back().kind == Kind::kConstant) ops.back().b = end;
-    else ops.push_back({Kind::kConstant, false, end - 1, end, 0});
+    if (!ops.empty() && ops.back().kind == Kind::kConstant)
+      ops.back().b = end;
+    else
+      ops.push_back({Kind::kConstant, false, end - 1, end, 0});
   }
 };
 
@@ -842,7 +851,8 @@ bool plan_rank(const Learner& L, const Example* shared, const std::vector<unsign
   };
   const std::array<bool, 256>& ignore_linear = L.cfg_.ignore_linear;
   for (size_t k = 0; k < slots.size(); ++k) {
-    if (!ignore_linear[slots[k]]) plan.ops.push_back({RankPlan::Kind::kCandidate, false, static_cast<uint32_t>(k), 0, 0});
+    if (!ignore_linear[slots[k]])
+      plan.ops.push_back({RankPlan::Kind::kCandidate, false, static_cast<uint32_t>(k), 0, 0});
   }
   if (shared != nullptr) {
     for (unsigned char s : shared->order) {
@@ -860,24 +870,26 @@ bool plan_rank(const Learner& L, const Example* shared, const std::vector<unsign
     const bool same = in[0] == in[1];
     const uint32_t begin = static_cast<uint32_t>(plan.shared_index.size());
     if (ca >= 0 && cb >= 0) {
-      plan.ops.push_back({RankPlan::Kind::kCandidateCandidate, same, static_cast<uint32_t>(ca), static_cast<uint32_t>(cb), 0});
+      plan.ops.push_back(
+          {RankPlan::Kind::kCandidateCandidate, same, static_cast<uint32_t>(ca), static_cast<uint32_t>(cb), 0});
     } else if (ca < 0 && cb < 0) {
       for (size_t i = 0; i < sa->size(); ++i) {
         const uint32_t half = kFnvPrime * sa->index[i];
-        for (size_t j = same ? i : 0; j < sb->size(); ++j) plan.constant_term(sb->index[j] ^ half, sa->value[i] * sb->value[j]);
+        for (size_t j = same ? i : 0; j < sb->size(); ++j)
+          plan.constant_term(sb->index[j] ^ half, sa->value[i] * sb->value[j]);
       }
     } else if (ca < 0) {
       for (size_t i = 0; i < sa->size(); ++i) {
         plan.shared_index.push_back(kFnvPrime * sa->index[i]);
         plan.shared_value.push_back(sa->value[i]);
       }
-      plan.ops.push_back({RankPlan::Kind::kSharedCandidate, false, begin, static_cast<uint32_t>(plan.shared_index.size()),
-                          static_cast<uint32_t>(cb)});
+      plan.ops.push_back({RankPlan::Kind::kSharedCandidate, false, begin,
+                          static_cast<uint32_t>(plan.shared_index.size()), static_cast<uint32_t>(cb)});
     } else {
       plan.shared_index.insert(plan.shared_index.end(), sb->index.begin(), sb->index.end());
       plan.shared_value.insert(plan.shared_value.end(), sb->value.begin(), sb->value.end());
-      plan.ops.push_back({RankPlan::Kind::kCandidateShared, false, begin, static_cast<uint32_t>(plan.shared_index.size()),
-                          static_cast<uint32_t>(ca)});
+      plan.ops.push_back({RankPlan::Kind::kCandidateShared, false, begin,
+                          static_cast<uint32_t>(plan.shared_index.size()), static_cast<uint32_t>(ca)});
     }
   }
   return true;
@@ -940,7 +952,8 @@ inline float plan_score(const Learner& L, const RankPlan& plan, const float* pro
 // plan_score for model 0 (offset 0: every policy but bagging's others), on row offsets (RowRef):
 // the candidate's features are resolved once, and a cross costs an XOR and a load. The same
 // terms, in the same order.
-inline float plan_score_zero(const Learner& L, RankPlan& plan, const CbFlatActions& actions, size_t c, float contraction) {
+inline float plan_score_zero(const Learner& L, RankPlan& plan, const CbFlatActions& actions, size_t c,
+                             float contraction) {
   const float* data = L.weights_.data();
   const uint32_t mask = L.weights_.mask();
   const uint32_t shift = L.weights_.stride_shift();
@@ -988,7 +1001,8 @@ inline float plan_score_zero(const Learner& L, RankPlan& plan, const CbFlatActio
         for (uint32_t i = i0; i < gs[op.a + 1] - f0; ++i) {
           const size_t half = row(kFnvPrime * f[i].index);
           const float xa = f[i].value;
-          for (uint32_t j = op.same ? j0 + (i - i0) : j0; j < j1; ++j) raw += load_w(data + (cand[j].row ^ half)) * (xa * cand[j].value);
+          for (uint32_t j = op.same ? j0 + (i - i0) : j0; j < j1; ++j)
+            raw += load_w(data + (cand[j].row ^ half)) * (xa * cand[j].value);
         }
         break;
       }
@@ -1082,7 +1096,8 @@ void CbLearner::predict_flat(const Example* shared, const CbFlatActions& actions
           FeatureGroup& dst = merged.groups[slots[k]];
           dst.index.clear();
           dst.value.clear();
-          for (uint32_t j = actions.group_start[g]; j < actions.group_start[g + 1]; ++j) dst.push(actions.features[j].index, actions.features[j].value);
+          for (uint32_t j = actions.group_start[g]; j < actions.group_start[g + 1]; ++j)
+            dst.push(actions.features[j].index, actions.features[j].value);
         }
         return merged;
       },
@@ -1097,7 +1112,6 @@ void CbLearner::predict_flat(const Example* shared, const CbFlatActions& actions
 namespace {
 
 constexpr size_t kMaxKeptWarnings = 20;
-
 
 class CbRunner {
  public:
@@ -1196,8 +1210,10 @@ class CbRunner {
     }
     cb_.process(ev_, opt_.learn, res_);
     Stats& s = stats_;
-    if (res_.labelled) s.weighted_labeled_examples += 1.;
-    else s.weighted_unlabeled_examples += 1.;
+    if (res_.labelled)
+      s.weighted_labeled_examples += 1.;
+    else
+      s.weighted_unlabeled_examples += 1.;
     s.sum_loss += res_.loss;
     s.sum_loss_since_last_dump += res_.loss;
     s.total_features += res_.total_features;
@@ -1206,8 +1222,8 @@ class CbRunner {
     if (opt_.every != 0 && result_.examples % opt_.every == 0 && opt_.hook) opt_.hook(result_.examples);
     if (opt_.print_progress && s.weighted_examples() >= s.dump_interval) {
       const std::string label = res_.labelled ? cb_label_text(ev_.label) : "unknown";
-      std::string pred = res_.action.empty() ? "no action"
-                                             : std::to_string(res_.action[0]) + ":" + fmt_float_trim(res_.value[0], 2);
+      std::string pred =
+          res_.action.empty() ? "no action" : std::to_string(res_.action[0]) + ":" + fmt_float_trim(res_.value[0], 2);
       std::fputs(progress_row_text(s.sum_loss, s.weighted_labeled_examples, s.sum_loss_since_last_dump,
                                    s.weighted_labeled_examples - s.old_weighted_labeled_examples, s.example_number,
                                    s.weighted_examples(), label, pred, res_.row_features)
@@ -1215,7 +1231,8 @@ class CbRunner {
                  stderr);
       s.sum_loss_since_last_dump = 0.;
       s.old_weighted_labeled_examples = s.weighted_labeled_examples;
-      s.dump_interval = opt_.progress_add ? s.weighted_examples() + opt_.progress_arg : s.weighted_examples() * opt_.progress_arg;
+      s.dump_interval =
+          opt_.progress_add ? s.weighted_examples() + opt_.progress_arg : s.weighted_examples() * opt_.progress_arg;
     }
   }
 

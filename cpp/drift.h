@@ -42,8 +42,8 @@ inline void check_finite(const double* x, size_t n) {
   if (lanes[0] + lanes[1] + lanes[2] + lanes[3] == 0.0) return;
   for (i = 0; i < n; ++i) {
     if (!std::isfinite(x[i])) {
-      throw std::invalid_argument("value at index " + std::to_string(i) + " is not finite (" +
-                                  std::to_string(x[i]) + "); drift detectors take finite numbers");
+      throw std::invalid_argument("value at index " + std::to_string(i) + " is not finite (" + std::to_string(x[i]) +
+                                  "); drift detectors take finite numbers");
     }
   }
 }
@@ -203,8 +203,13 @@ class Adwin {
   // [total, variance, width, tick, n_detections, drift, n_levels, then per level: count,
   //  count sums, count variances]
   std::vector<double> state() const {
-    std::vector<double> s = {total_, variance_, width_, static_cast<double>(tick_), static_cast<double>(n_detections_),
-                             detail::flag(drift_), static_cast<double>(count_.size())};
+    std::vector<double> s = {total_,
+                             variance_,
+                             width_,
+                             static_cast<double>(tick_),
+                             static_cast<double>(n_detections_),
+                             detail::flag(drift_),
+                             static_cast<double>(count_.size())};
     for (size_t l = 0; l < count_.size(); ++l) {
       s.push_back(static_cast<double>(count_[l]));
       for (size_t k = 0; k < count_[l]; ++k) s.push_back(sum_[slot(l, k)]);
@@ -446,8 +451,8 @@ class Adwin {
   size_t cap_ = 0;
   double min_len_ = 0.0, grace_ = 0.0;
   std::vector<double> n0_, n1_, u0_, u1_, open_;  // scratch of cut_found(), one entry per cut
-  std::vector<size_t> count_, head_;  // per level: summaries, ring start
-  std::vector<double> sum_, var_;   // per level, cap_ slots each
+  std::vector<size_t> count_, head_;              // per level: summaries, ring start
+  std::vector<double> sum_, var_;                 // per level, cap_ slots each
   double total_ = 0.0, variance_ = 0.0, width_ = 0.0;
   int64_t tick_ = 0, n_detections_ = 0;
   bool drift_ = false;
@@ -636,9 +641,12 @@ class Eddm {
           p2s_max_ = p2s;
         } else if (n_errors_ > p_.warm_start) {
           const double level = p2s / p2s_max_;
-          if (level < p_.beta) drift_ = true;
-          else if (level < p_.alpha) warning_ = true;
-          else warning_ = false;
+          if (level < p_.beta)
+            drift_ = true;
+          else if (level < p_.alpha)
+            warning_ = true;
+          else
+            warning_ = false;
         }
       }
       last_error_ = n_;
@@ -741,8 +749,10 @@ class HddmA {
       warning_ = drift_ = false;
     }
     if (p_.two_sided_test) {
-      if (mean_changed(z_, x_max_, log2_drift_, x_max_.n)) drift_ = true;
-      else if (mean_changed(z_, x_max_, log2_warning_, x_max_.n)) warning_ = true;
+      if (mean_changed(z_, x_max_, log2_drift_, x_max_.n))
+        drift_ = true;
+      else if (mean_changed(z_, x_max_, log2_warning_, x_max_.n))
+        warning_ = true;
     }
     return drift_;
   }
@@ -847,8 +857,10 @@ class HddmW {
       add(s2_decr_, x);
     }
     if (p_.two_sided_test) {
-      if (mean_changed(s2_decr_, s1_decr_, log_inv_drift_)) drift_ = true;
-      else if (mean_changed(s2_decr_, s1_decr_, log_inv_warning_)) warning_ = true;
+      if (mean_changed(s2_decr_, s1_decr_, log_inv_drift_))
+        drift_ = true;
+      else if (mean_changed(s2_decr_, s1_decr_, log_inv_warning_))
+        warning_ = true;
     }
     return drift_;
   }

@@ -80,9 +80,9 @@ PyObject* fast_drift_detected(PyObject* self, void*) {
 template <class D>
 py::class_<D> bind_detector(py::module_& m, const char* name, bool has_warning) {
   py::class_<D> c(m, name);
-  static PyMethodDef update_def = {"update", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_update<D>)),
-                                   METH_FASTCALL | METH_KEYWORDS,
-                                   "update(x) -> bool\n\nUpdate with one value; True when drift is detected at it."};
+  static PyMethodDef update_def = {
+      "update", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_update<D>)),
+      METH_FASTCALL | METH_KEYWORDS, "update(x) -> bool\n\nUpdate with one value; True when drift is detected at it."};
   static PyGetSetDef drift_detected_def = {"drift_detected", &fast_drift_detected<D>, nullptr,
                                            "Whether the last value raised an alarm.", nullptr};
   auto* type = reinterpret_cast<PyTypeObject*>(c.ptr());
@@ -147,10 +147,10 @@ inline void bind_drift(pybind11::module_& m) {
   py::module_ d = m.def_submodule("drift", "drift detectors (cpp/drift.h)");
 
   bind_detector<Adwin>(d, "ADWIN", false)
-      .def(py::init([](double delta, int64_t clock, int64_t max_buckets, int64_t min_window_length,
-                       int64_t grace_period) {
-             return Adwin(Adwin::Params{delta, clock, max_buckets, min_window_length, grace_period});
-           }),
+      .def(py::init(
+               [](double delta, int64_t clock, int64_t max_buckets, int64_t min_window_length, int64_t grace_period) {
+                 return Adwin(Adwin::Params{delta, clock, max_buckets, min_window_length, grace_period});
+               }),
            py::arg("delta") = 0.002, py::arg("clock") = 32, py::arg("max_buckets") = 5,
            py::arg("min_window_length") = 5, py::arg("grace_period") = 10)
       .def_property_readonly("width", &Adwin::width)
@@ -166,28 +166,31 @@ inline void bind_drift(pybind11::module_& m) {
            py::arg("min_instances") = 30, py::arg("delta") = 0.005, py::arg("threshold") = 50.0,
            py::arg("alpha") = 1 - 0.0001, py::arg("mode") = "both");
 
-  bind_detector<Ddm>(d, "DDM", true).def(
-      py::init([](int64_t warm_start, double warning_threshold, double drift_threshold) {
-        return Ddm(Ddm::Params{warm_start, warning_threshold, drift_threshold});
-      }),
-      py::arg("warm_start") = 30, py::arg("warning_threshold") = 2.0, py::arg("drift_threshold") = 3.0);
+  bind_detector<Ddm>(d, "DDM", true)
+      .def(py::init([](int64_t warm_start, double warning_threshold, double drift_threshold) {
+             return Ddm(Ddm::Params{warm_start, warning_threshold, drift_threshold});
+           }),
+           py::arg("warm_start") = 30, py::arg("warning_threshold") = 2.0, py::arg("drift_threshold") = 3.0);
 
-  bind_detector<Eddm>(d, "EDDM", true).def(
-      py::init([](int64_t warm_start, double alpha, double beta) { return Eddm(Eddm::Params{warm_start, alpha, beta}); }),
-      py::arg("warm_start") = 30, py::arg("alpha") = 0.95, py::arg("beta") = 0.9);
+  bind_detector<Eddm>(d, "EDDM", true)
+      .def(py::init([](int64_t warm_start, double alpha, double beta) {
+             return Eddm(Eddm::Params{warm_start, alpha, beta});
+           }),
+           py::arg("warm_start") = 30, py::arg("alpha") = 0.95, py::arg("beta") = 0.9);
 
-  bind_detector<HddmA>(d, "HDDMA", true).def(
-      py::init([](double drift_confidence, double warning_confidence, bool two_sided_test) {
-        return HddmA(HddmA::Params{drift_confidence, warning_confidence, two_sided_test});
-      }),
-      py::arg("drift_confidence") = 0.001, py::arg("warning_confidence") = 0.005, py::arg("two_sided_test") = false);
+  bind_detector<HddmA>(d, "HDDMA", true)
+      .def(py::init([](double drift_confidence, double warning_confidence, bool two_sided_test) {
+             return HddmA(HddmA::Params{drift_confidence, warning_confidence, two_sided_test});
+           }),
+           py::arg("drift_confidence") = 0.001, py::arg("warning_confidence") = 0.005,
+           py::arg("two_sided_test") = false);
 
-  bind_detector<HddmW>(d, "HDDMW", true).def(
-      py::init([](double drift_confidence, double warning_confidence, double lambda_val, bool two_sided_test) {
-        return HddmW(HddmW::Params{drift_confidence, warning_confidence, lambda_val, two_sided_test});
-      }),
-      py::arg("drift_confidence") = 0.001, py::arg("warning_confidence") = 0.005, py::arg("lambda_val") = 0.05,
-      py::arg("two_sided_test") = false);
+  bind_detector<HddmW>(d, "HDDMW", true)
+      .def(py::init([](double drift_confidence, double warning_confidence, double lambda_val, bool two_sided_test) {
+             return HddmW(HddmW::Params{drift_confidence, warning_confidence, lambda_val, two_sided_test});
+           }),
+           py::arg("drift_confidence") = 0.001, py::arg("warning_confidence") = 0.005, py::arg("lambda_val") = 0.05,
+           py::arg("two_sided_test") = false);
 }
 
 }  // namespace wabbit

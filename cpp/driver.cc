@@ -28,10 +28,11 @@
 namespace wabbit {
 namespace {
 
-constexpr size_t kReadBlock = size_t{256} << 10;  // read() size: the block stays in L2 while it is parsed (4 MiB: 3-4% slower)
+constexpr size_t kReadBlock = size_t{256}
+                              << 10;  // read() size: the block stays in L2 while it is parsed (4 MiB: 3-4% slower)
 constexpr size_t kMaxKeptWarnings = 20;
-constexpr int kPollMs = 100;          // read_input's wait slice: how soon a signal is noticed while input is slow
-constexpr size_t kCheckRows = 4096;   // CSR: rows between interrupt checks
+constexpr int kPollMs = 100;         // read_input's wait slice: how soon a signal is noticed while input is slow
+constexpr size_t kCheckRows = 4096;  // CSR: rows between interrupt checks
 
 inline bool interrupted(const std::atomic<int>* flag) {
   return flag != nullptr && flag->load(std::memory_order_relaxed) != 0;
@@ -78,8 +79,9 @@ void run_on_threads(unsigned n, Work&& work) {
     const size_t started = threads.size();
     gate.open(false);
     for (std::thread& t : threads) t.join();
-    throw std::runtime_error("cannot start thread " + std::to_string(started + 2) + " of " + std::to_string(n) +
-                             " (" + e.what() + "): the system refused it (a limit on threads, processes or memory); "
+    throw std::runtime_error("cannot start thread " + std::to_string(started + 2) + " of " + std::to_string(n) + " (" +
+                             e.what() +
+                             "): the system refused it (a limit on threads, processes or memory); "
                              "nothing was learned; use fewer threads");
   }
   gate.open(true);
@@ -98,11 +100,12 @@ void count_label(Stats& s, float l) {
   if (s.first_observed_label == FLT_MAX) {
     s.first_observed_label = l;
   } else if (s.first_observed_label != l) {
-    if (s.second_observed_label == FLT_MAX) s.second_observed_label = l;
-    else if (s.second_observed_label != l) s.more_than_two_labels = true;
+    if (s.second_observed_label == FLT_MAX)
+      s.second_observed_label = l;
+    else if (s.second_observed_label != l)
+      s.more_than_two_labels = true;
   }
 }
-
 
 std::string fit(std::string s, size_t width, bool ellipsis) {
   if (s.size() <= width) return s;
@@ -134,7 +137,6 @@ void shadow_and_signals(const RunOptions& opt, Example& ex, const Outcome& o) {
     }
   }
 }
-
 
 // Hogwild's hot rows (hot_rows.h): found in the first kHotSampleLines examples as the rows at least
 // kHotShare of them touch; folded every kFirstFold examples at first (weights move fastest early),
@@ -275,8 +277,10 @@ class Runner {
     learner_.prepare(ex);
     // One example in flight: this one's rows are found and prefetched while the previous one is
     // learned (learning then takes them from rows_ instead of walking the features again).
-    if (opt_.learn) learner_.map_rows(ex, rows_[next_]);
-    else learner_.prefetch_rows(ex);
+    if (opt_.learn)
+      learner_.map_rows(ex, rows_[next_]);
+    else
+      learner_.prefetch_rows(ex);
     flush();
     pending_ = true;
     next_ ^= 1u;
@@ -299,7 +303,8 @@ class Runner {
     Outcome o;
     if (opt_.learn || opt_.account) {
       o = process_example(learner_, stats_, ex, opt_.learn, &rows_[next_ ^ 1u]);
-      if (o.skipped != nullptr) [[unlikely]] refused(ex_line_[next_ ^ 1u], o.skipped);
+      if (o.skipped != nullptr) [[unlikely]]
+        refused(ex_line_[next_ ^ 1u], o.skipped);
       if (hot_ != nullptr && ++since_fold_ == fold_period_) {
         hot_->fold();
         since_fold_ = 0;
@@ -321,7 +326,8 @@ class Runner {
       format_prediction(pred_buf_, o.output, ex.tag);
       if (!worker_ && pred_buf_.size() > (1u << 16)) pred_out_.write(pred_buf_);
     }
-    if (worker_ && opt_.print_progress) marks_.push_back(ProgressMark{ex.label, o.output, ex.weight, o.loss, o.num_features});
+    if (worker_ && opt_.print_progress)
+      marks_.push_back(ProgressMark{ex.label, o.output, ex.weight, o.loss, o.num_features});
     last_label_ = ex.label;
     last_output_ = o.output;
     last_features_ = o.num_features;
@@ -357,11 +363,11 @@ class Runner {
   Learner& learner_;
   Stats& stats_;
   const RunOptions& opt_;
-  Example ex_[2];        // the example being parsed and the one in flight (see line())
-  MappedRows rows_[2];   // their rows, when learning (Learner::map_rows)
+  Example ex_[2];                 // the example being parsed and the one in flight (see line())
+  MappedRows rows_[2];            // their rows, when learning (Learner::map_rows)
   uint64_t ex_line_[2] = {0, 0};  // their line numbers
-  unsigned next_ = 0;    // ex_[next_] takes the next line
-  bool pending_ = false; // ex_[next_ ^ 1] is parsed, not yet learned
+  unsigned next_ = 0;             // ex_[next_] takes the next line
+  bool pending_ = false;          // ex_[next_ ^ 1] is parsed, not yet learned
   RunResult result_;
   std::string pred_buf_;
   std::string audit_buf_;
@@ -382,7 +388,7 @@ class Runner {
 // ---------------------------------------------------------------------------------------------
 // Hogwild: blocks of whole lines handed to worker threads.
 
-constexpr size_t kFirstBlock = 16u << 10;  // small first blocks: early progress rows, quick start
+constexpr size_t kFirstBlock = 16u << 10;        // small first blocks: early progress rows, quick start
 constexpr size_t kMaxBlock = size_t{256} << 10;  // a block stays in a core's L2 while it is parsed
 
 // The number of '\n' in text, 16 bytes a step: BlockSource counts every block's lines under its
@@ -558,7 +564,8 @@ class Merger {
     while (!pending_.empty() && pending_.begin()->first == next_seq_) {
       Pending& p = pending_.begin()->second;
       if (opt_.predictions_fd >= 0 && !p.text.empty()) pred_out_.write(p.text);
-      if (opt_.collect) result_.predictions.insert(result_.predictions.end(), p.predictions.begin(), p.predictions.end());
+      if (opt_.collect)
+        result_.predictions.insert(result_.predictions.end(), p.predictions.begin(), p.predictions.end());
       for (const ProgressMark& m : p.marks) show(m);
       pending_.erase(pending_.begin());
       ++next_seq_;
@@ -585,8 +592,10 @@ class Merger {
   // counts. The counts are exact; the losses are those of examples learned concurrently.
   void show(const ProgressMark& m) {
     Stats& s = shown_;
-    if (m.label != kNoLabel) s.weighted_labeled_examples += m.weight;
-    else s.weighted_unlabeled_examples += m.weight;
+    if (m.label != kNoLabel)
+      s.weighted_labeled_examples += m.weight;
+    else
+      s.weighted_unlabeled_examples += m.weight;
     s.sum_loss += m.loss;
     s.sum_loss_since_last_dump += m.loss;
     ++s.example_number;
@@ -594,7 +603,8 @@ class Merger {
       std::fputs(progress_row(s, m.label, m.output, m.features).c_str(), stderr);
       s.sum_loss_since_last_dump = 0.;
       s.old_weighted_labeled_examples = s.weighted_labeled_examples;
-      s.dump_interval = opt_.progress_add ? s.weighted_examples() + opt_.progress_arg : s.weighted_examples() * opt_.progress_arg;
+      s.dump_interval =
+          opt_.progress_add ? s.weighted_examples() + opt_.progress_arg : s.weighted_examples() * opt_.progress_arg;
     }
   }
   std::mutex mu_;
@@ -657,11 +667,13 @@ std::string_view hot_sample(BlockSource& source) {
 }
 
 // The learners of n Hogwild workers, or a clear error when memory runs out for them.
-std::unique_ptr<Workers> make_workers(Learner& learner, unsigned n, const RunOptions& opt, const std::vector<uint32_t>& hot) {
+std::unique_ptr<Workers> make_workers(Learner& learner, unsigned n, const RunOptions& opt,
+                                      const std::vector<uint32_t>& hot) {
   try {
     return std::make_unique<Workers>(learner, n, opt, hot);
   } catch (const std::bad_alloc&) {
-    throw std::runtime_error("not enough memory for " + std::to_string(n) + " threads' learners; nothing was learned; "
+    throw std::runtime_error("not enough memory for " + std::to_string(n) +
+                             " threads' learners; nothing was learned; "
                              "use fewer threads");
   }
 }
@@ -769,7 +781,8 @@ void csr_block(Learner& learner, Stats& stats, const CsrInput& in, const RunOpti
         continue;
       }
       const int64_t b = in.indptr[r];
-      const float out = learner.predict_sparse(in.indices + b, in.values + b, static_cast<size_t>(in.indptr[r + 1] - b));
+      const float out =
+          learner.predict_sparse(in.indices + b, in.values + b, static_cast<size_t>(in.indptr[r + 1] - b));
       if (in.predictions != nullptr) in.predictions[r] = out;
       ++res.examples;
     }
@@ -788,15 +801,18 @@ void csr_block(Learner& learner, Stats& stats, const CsrInput& in, const RunOpti
     pending = end;
     if (opt.learn || opt.account) learner.observe_namespaces(e);
     Outcome o;
-    if (opt.learn || opt.account) o = process_example(learner, stats, e, opt.learn, &scratch.rows[pending_slot]);
-    else o.output = learner.predict_const(e);
+    if (opt.learn || opt.account)
+      o = process_example(learner, stats, e, opt.learn, &scratch.rows[pending_slot]);
+    else
+      o.output = learner.predict_const(e);
     if (o.skipped != nullptr) [[unlikely]] {
       const std::string msg = "row " + std::to_string(r) + ": " + o.skipped;
       if (opt.strict) throw StrictParseError(msg);
       ++res.bad_lines;
       if (res.warnings.size() < kMaxKeptWarnings) res.warnings.push_back(msg);
     }
-    if (hot != nullptr && (res.examples % kFoldPeriod == 0 || (res.examples < 8 * kFoldPeriod && res.examples % kFirstFold == 0))) {
+    if (hot != nullptr &&
+        (res.examples % kFoldPeriod == 0 || (res.examples < 8 * kFoldPeriod && res.examples % kFirstFold == 0))) {
       hot->fold();  // often while the weights move fastest, then every kFoldPeriod
     }
     shadow_and_signals(opt, e, o);
@@ -819,8 +835,10 @@ void csr_block(Learner& learner, Stats& stats, const CsrInput& in, const RunOpti
       continue;
     }
     learner.prepare(e);
-    if (mapping) learner.map_rows(e, scratch.rows[slot]);
-    else learner.prefetch_rows(e);
+    if (mapping)
+      learner.map_rows(e, scratch.rows[slot]);
+    else
+      learner.prefetch_rows(e);
     settle();
     pending = r;
     pending_slot = slot;
@@ -902,7 +920,8 @@ const char* parallel_blocker(const Learner& learner, const RunOptions& opt) {
   if (opt.audit_fd >= 0) return "--audit";
   if (opt.names != nullptr) return "--invert_hash";
   const Config& c = learner.config();
-  if (!c.ftrl && (c.l1 > 0.f || c.l2 > 0.f)) return "--l1/--l2 with gradient descent (lazy regularisation needs one writer)";
+  if (!c.ftrl && (c.l1 > 0.f || c.l2 > 0.f))
+    return "--l1/--l2 with gradient descent (lazy regularisation needs one writer)";
   return nullptr;
 }
 
@@ -1018,11 +1037,10 @@ std::string progress_header() {
 
 std::string progress_row(const Stats& s, float label, float prediction, uint32_t num_features) {
   std::string avg = s.weighted_labeled_examples > 0. ? fixed(s.sum_loss / s.weighted_labeled_examples, 6) : "n.a.";
-  std::string since = s.weighted_labeled_examples == s.old_weighted_labeled_examples
-                          ? "n.a."
-                          : fixed(s.sum_loss_since_last_dump /
-                                      (s.weighted_labeled_examples - s.old_weighted_labeled_examples),
-                                  6);
+  std::string since =
+      s.weighted_labeled_examples == s.old_weighted_labeled_examples
+          ? "n.a."
+          : fixed(s.sum_loss_since_last_dump / (s.weighted_labeled_examples - s.old_weighted_labeled_examples), 6);
   std::string lab = label != kNoLabel ? fixed(label, 4) : "unknown";
   char b[256];
   std::snprintf(b, sizeof b, "%-8s %-8s %12s %14s %14s %14s %8s\n", fit(avg, 8, false).c_str(),
@@ -1034,8 +1052,9 @@ std::string progress_row(const Stats& s, float label, float prediction, uint32_t
 
 void format_prediction(std::string& out, float prediction, std::string_view tag) {
   char b[64];
-  const int n = std::floor(prediction) == prediction ? std::snprintf(b, sizeof b, "%.0f", static_cast<double>(prediction))
-                                                     : std::snprintf(b, sizeof b, "%.6f", static_cast<double>(prediction));
+  const int n = std::floor(prediction) == prediction
+                    ? std::snprintf(b, sizeof b, "%.0f", static_cast<double>(prediction))
+                    : std::snprintf(b, sizeof b, "%.6f", static_cast<double>(prediction));
   out.append(b, static_cast<size_t>(n));
   if (!tag.empty()) {
     out.push_back(' ');

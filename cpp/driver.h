@@ -57,15 +57,15 @@ struct Signals {
 };
 
 struct RunOptions {
-  bool learn = true;           // false: test only (-t)
-  bool print_progress = false; // VW's progress table on stderr
-  bool progress_add = false;   // -P integer: additive; float: multiplicative
+  bool learn = true;            // false: test only (-t)
+  bool print_progress = false;  // VW's progress table on stderr
+  bool progress_add = false;    // -P integer: additive; float: multiplicative
   double progress_arg = 2.;
-  bool strict = false;         // stop at the first malformed line
-  bool print_warnings = false; // name each malformed line on stderr as it is met
-  int predictions_fd = -1;     // -p: where VW-format predictions go
-  bool collect = false;        // keep one prediction per example (NaN for a refused line)
-  bool account = true;         // false (with learn=false): pure predictions; no clock, no statistics
+  bool strict = false;          // stop at the first malformed line
+  bool print_warnings = false;  // name each malformed line on stderr as it is met
+  int predictions_fd = -1;      // -p: where VW-format predictions go
+  bool collect = false;         // keep one prediction per example (NaN for a refused line)
+  bool account = true;          // false (with learn=false): pure predictions; no clock, no statistics
   uint64_t first_line_number = 1;
   // Called after every `every` examples of this run with the count so far (e.g. to snapshot the
   // model for a background writer). The learner waits only for the hook itself.
@@ -76,8 +76,8 @@ struct RunOptions {
   Signals* signals = nullptr;
   // A second learner (a challenger) that learns every example after the first one.
   Learner* shadow = nullptr;
-  int audit_fd = -1;           // --audit: VW's per-example feature audit goes here
-  NameMap* names = nullptr;    // --invert_hash: record each row's first feature name
+  int audit_fd = -1;         // --audit: VW's per-example feature audit goes here
+  NameMap* names = nullptr;  // --invert_hash: record each row's first feature name
   // Hogwild: this many threads (the caller's included) each take blocks of lines, parse and learn
   // them into the one weight table. 1 is the exact sequential run. See parallel_blocker().
   unsigned threads = 1;
@@ -139,9 +139,9 @@ struct CsrInput {
   const float* values = nullptr;
   const int64_t* indptr = nullptr;  // rows + 1 offsets
   size_t rows = 0;
-  const float* labels = nullptr;    // optional: per-row labels (NaN: unlabelled)
-  const float* weights = nullptr;   // optional: per-row importance weights
-  float* predictions = nullptr;     // optional: one output per row (NaN for a refused row)
+  const float* labels = nullptr;   // optional: per-row labels (NaN: unlabelled)
+  const float* weights = nullptr;  // optional: per-row importance weights
+  float* predictions = nullptr;    // optional: one output per row (NaN for a refused row)
 };
 
 // Learns from (or predicts) every row; with opt.threads > 1, blocks of rows go to Hogwild workers

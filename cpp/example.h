@@ -191,8 +191,10 @@ struct Example {
   // Called once parsing is done: appends the constant feature, as VW does, last.
   void finish(bool add_constant) {
     if (!add_constant) return;
-    if (has_names) add_named(kConstantNamespace, static_cast<uint32_t>(kConstantFeature), 1.f, "Constant");
-    else add(kConstantNamespace, static_cast<uint32_t>(kConstantFeature), 1.f);
+    if (has_names)
+      add_named(kConstantNamespace, static_cast<uint32_t>(kConstantFeature), 1.f, "Constant");
+    else
+      add(kConstantNamespace, static_cast<uint32_t>(kConstantFeature), 1.f);
   }
 
   bool labelled() const { return label != kNoLabel; }

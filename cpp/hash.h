@@ -16,7 +16,7 @@
 namespace wabbit {
 
 inline constexpr uint32_t kFnvPrime = 16777619u;
-inline constexpr uint64_t kConstantFeature = 11650396u;  // VW's index of the constant (bias) feature
+inline constexpr uint64_t kConstantFeature = 11650396u;   // VW's index of the constant (bias) feature
 inline constexpr unsigned char kConstantNamespace = 128;  // VW's namespace slot for the constant
 
 inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
@@ -70,10 +70,17 @@ inline uint32_t murmur3_x86_32(const void* data, size_t len, uint32_t seed) {
   const unsigned char* tail = bytes + 4 * nblocks;
   uint32_t k = 0;
   switch (len & 3u) {
-    case 3: k ^= static_cast<uint32_t>(tail[2]) << 16; [[fallthrough]];
-    case 2: k ^= static_cast<uint32_t>(tail[1]) << 8; [[fallthrough]];
-    case 1: k ^= tail[0]; break;
-    default: break;
+    case 3:
+      k ^= static_cast<uint32_t>(tail[2]) << 16;
+      [[fallthrough]];
+    case 2:
+      k ^= static_cast<uint32_t>(tail[1]) << 8;
+      [[fallthrough]];
+    case 1:
+      k ^= tail[0];
+      break;
+    default:
+      break;
   }
   return detail::murmur3_finish(detail::murmur3_mix_tail(h, k), len);
 }
@@ -110,8 +117,13 @@ inline bool is_trim_space(char c) { return static_cast<signed char>(c) >= 0 && c
 inline uint32_t hash_string(std::string_view s, uint32_t seed) {
   const char* p = s.data();
   size_t len = s.size();
-  while (len > 0 && is_trim_space(p[0])) { ++p; --len; }
-  while (len > 0 && is_trim_space(p[len - 1])) { --len; }
+  while (len > 0 && is_trim_space(p[0])) {
+    ++p;
+    --len;
+  }
+  while (len > 0 && is_trim_space(p[len - 1])) {
+    --len;
+  }
   size_t value = 0;
   for (size_t i = 0; i < len; ++i) {
     const char c = p[i];

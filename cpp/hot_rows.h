@@ -71,7 +71,8 @@ class HotRows {
     }
   };
   Lookup lookup() {
-    return Lookup{table_.data(), local_.data(), touched_.data(), static_cast<uint32_t>(table_.size() - 1), shift_, stride_};
+    return Lookup{table_.data(), local_.data(), touched_.data(), static_cast<uint32_t>(table_.size() - 1),
+                  shift_,        stride_};
   }
   float* redirect(uint32_t r, float* row) { return lookup()(r, row); }
 
@@ -106,7 +107,7 @@ class HotRows {
   uint32_t shift_ = 28;
   std::vector<uint64_t> table_;  // open addressing, see Lookup::table
   std::vector<float> local_;
-  std::vector<float> base_;      // each private row as of the last fold
+  std::vector<float> base_;  // each private row as of the last fold
   std::vector<float*> shared_;
   std::vector<uint8_t> touched_;  // learned in since the last fold
 };

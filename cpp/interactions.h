@@ -47,7 +47,9 @@ inline std::vector<Interaction> compile_interactions(const std::vector<std::stri
 
 inline constexpr unsigned char kWildcard = ':';
 
-inline bool has_wildcard(const std::string& spec) { return spec.find(static_cast<char>(kWildcard)) != std::string::npos; }
+inline bool has_wildcard(const std::string& spec) {
+  return spec.find(static_cast<char>(kWildcard)) != std::string::npos;
+}
 
 // VW's expansion of ':' (any namespace seen so far, among the printable slots ' '..'~'):
 // every choice of slots for the wildcards with repetition (as a multiset), the named slots kept in
@@ -75,7 +77,8 @@ inline std::vector<Interaction> expand_wildcards(const std::vector<std::string>&
       if (wild >= 3) std::reverse(chosen.begin(), chosen.end());
       std::string inter;
       size_t w = 0;
-      for (char c : spec) inter.push_back(static_cast<unsigned char>(c) == kWildcard ? static_cast<char>(seen_sorted[chosen[w++]]) : c);
+      for (char c : spec)
+        inter.push_back(static_cast<unsigned char>(c) == kWildcard ? static_cast<char>(seen_sorted[chosen[w++]]) : c);
       out.push_back(std::move(inter));
       // next non-decreasing index vector (last position varies fastest)
       size_t k = wild;
@@ -185,8 +188,9 @@ template <class F>
 inline size_t for_each_feature(const Example& ex, const std::vector<Interaction>& interactions,
                                const std::array<bool, 256>* ignore_linear, F&& f) {
   size_t generated = 0;
-  map_features(ex, interactions, ignore_linear, detail::CallEach<std::remove_reference_t<F>>{&f},
-               [](float x, uint32_t i) { return std::pair<float, uint32_t>(x, i); }, generated);
+  map_features(
+      ex, interactions, ignore_linear, detail::CallEach<std::remove_reference_t<F>>{&f},
+      [](float x, uint32_t i) { return std::pair<float, uint32_t>(x, i); }, generated);
   return generated;
 }
 

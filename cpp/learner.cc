@@ -4,13 +4,13 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <unordered_set>
 #include <mutex>
 #include <shared_mutex>
 #include <type_traits>
+#include <unordered_set>
 
-#include "hot_rows.h"
 #include <stdexcept>
+#include "hot_rows.h"
 
 namespace wabbit {
 
@@ -50,10 +50,17 @@ inline float finalize_prediction(const OnlineState& s, float p) {
 inline float output_of(const Config& c, float p) {
   float out = p;
   switch (c.link) {
-    case Link::kIdentity: break;
-    case Link::kLogistic: out = 1.f / (1.f + std::exp(-p)); break;
-    case Link::kPoisson: out = std::exp(p); break;
-    case Link::kGlf1: out = 2.f / (1.f + std::exp(-p)) - 1.f; break;
+    case Link::kIdentity:
+      break;
+    case Link::kLogistic:
+      out = 1.f / (1.f + std::exp(-p));
+      break;
+    case Link::kPoisson:
+      out = std::exp(p);
+      break;
+    case Link::kGlf1:
+      out = 2.f / (1.f + std::exp(-p)) - 1.f;
+      break;
   }
   if (c.binary) out = out > 0.f ? 1.f : -1.f;
   return out;
@@ -177,8 +184,8 @@ __attribute__((always_inline)) inline Out walk_learn_rows(Learner& L, const Exam
 
 // Resolves every feature of ex (a buffered one) to the row learning updates (prefetching it) into
 // `into`; returns the number of features (linear + generated).
-__attribute__((always_inline)) inline uint32_t map_learn_rows(Learner& L, const Example& ex, size_t linear, size_t bound,
-                                                             FeatureBuffer& into) {
+__attribute__((always_inline)) inline uint32_t map_learn_rows(Learner& L, const Example& ex, size_t linear,
+                                                              size_t bound, FeatureBuffer& into) {
   FeatureRef* out = into.reserve(bound);
   size_t generated = 0;
   out = walk_learn_rows(L, ex, out, generated);
@@ -266,8 +273,8 @@ inline bool values_tame(const Example& ex, float lo, float hi);
 // `tame_values` tells whether every feature value lies in the guard's tame range (see Guard): for a
 // buffered example it is folded into the sum over the linear features (a min and a max each).
 template <class Feats>
-__attribute__((always_inline)) inline float score(Learner& L, const Example& ex, const Feats& feats, uint32_t& num_features,
-                                                  bool& tame_values) {
+__attribute__((always_inline)) inline float score(Learner& L, const Example& ex, const Feats& feats,
+                                                  uint32_t& num_features, bool& tame_values) {
   float raw = ex.initial;
   const bool trunc = L.cfg_.l1 > 0.f && !L.cfg_.ftrl;
   const float g = static_cast<float>(L.state_.gravity);
@@ -303,7 +310,8 @@ __attribute__((always_inline)) inline float score(Learner& L, const Example& ex,
       }
       for (; p != end; ++p) raw += load_w(p->w) * p->x;
     }
-    tame_values = L.guard_scan_ ? values_tame(ex, L.guard_lo_, L.guard_hi_) : small == L.guard_lo_ && big == L.guard_hi_;
+    tame_values =
+        L.guard_scan_ ? values_tame(ex, L.guard_lo_, L.guard_hi_) : small == L.guard_lo_ && big == L.guard_hi_;
   }
   if (!L.cfg_.ftrl) raw *= static_cast<float>(L.state_.contraction);
   return raw;
@@ -401,8 +409,7 @@ std::unique_ptr<Guard> make_guard(Learner& L, const Feats& feats, float min_befo
 class Guard {
  public:
   // `range_before`: the label range before this example widened it.
-  Guard(Learner& L, float min_before, float max_before)
-      : L_(L), state_(L.state_), multiplier_(L.update_multiplier_) {
+  Guard(Learner& L, float min_before, float max_before) : L_(L), state_(L.state_), multiplier_(L.update_multiplier_) {
     state_.min_label = min_before;
     state_.max_label = max_before;
   }
@@ -441,8 +448,8 @@ class Guard {
     std::snprintf(buf, sizeof buf,
                   "the update would make weights non-finite (feature values from %g to %g, label %g, "
                   "importance weight %g: too large or too small for float arithmetic); example skipped",
-                  static_cast<double>(lo == FLT_MAX ? 0.f : lo), static_cast<double>(hi),
-                  static_cast<double>(ex.label), static_cast<double>(ex.weight));
+                  static_cast<double>(lo == FLT_MAX ? 0.f : lo), static_cast<double>(hi), static_cast<double>(ex.label),
+                  static_cast<double>(ex.weight));
     L_.skip_reason_ = buf;
     return false;
   }
@@ -459,7 +466,7 @@ class Guard {
 // Out of line, so the learning functions carry only a pointer test for it.
 template <class Feats>
 __attribute__((noinline, cold)) std::unique_ptr<Guard> make_guard(Learner& L, const Feats& feats, float min_before,
-                                                                 float max_before) {
+                                                                  float max_before) {
   auto g = std::make_unique<Guard>(L, min_before, max_before);
   g->save(feats);
   return g;
@@ -481,7 +488,8 @@ inline void advance_clock(OnlineState& st, const Example& ex) {
 // The per-example update: VW's gd::learn for one (loss, adaptive, normalized, sqrt_rate), over
 // the example's features as `feats` gives them (buffered or streamed: the same order).
 template <class Loss, bool Adaptive, bool Normalized, bool SqrtRate, class Feats>
-__attribute__((flatten)) Outcome gd_steps(Learner& L, Example& ex, const Feats& feats, Outcome out, float min_before, float max_before) {
+__attribute__((flatten)) Outcome gd_steps(Learner& L, Example& ex, const Feats& feats, Outcome out, float min_before,
+                                          float max_before) {
   using S = Slots<Adaptive, Normalized>;
   OnlineState& st = L.state_;
   const Config& cfg = L.cfg_;
@@ -499,7 +507,8 @@ __attribute__((flatten)) Outcome gd_steps(Learner& L, Example& ex, const Feats& 
     const float example_loss = loss.loss(range, pred, y);  // computed once: it needs log and exp
     if (example_loss > 0.f) {
       std::unique_ptr<Guard> guard;
-      if (!tame(L, ex, raw, tame_values)) [[unlikely]] guard = make_guard(L, feats, min_before, max_before);
+      if (!tame(L, ex, raw, tame_values)) [[unlikely]]
+        guard = make_guard(L, feats, min_before, max_before);
       float pred_per_update;
       if constexpr (Adaptive || Normalized) {
         const float grad_squared = weight * loss.square_grad(pred, y);
@@ -559,8 +568,10 @@ __attribute__((flatten)) Outcome gd_steps(Learner& L, Example& ex, const Feats& 
             }
             float rate = 1.f;
             if constexpr (Adaptive) {
-              if constexpr (SqrtRate) rate = inv_sqrt(g2);
-              else rate = std::pow(g2, neg_power_t);
+              if constexpr (SqrtRate)
+                rate = inv_sqrt(g2);
+              else
+                rate = std::pow(g2, neg_power_t);
             }
             if constexpr (Normalized) {
               if constexpr (SqrtRate) {
@@ -673,7 +684,8 @@ Outcome ftrl_steps(Learner& L, Example& ex, const Feats& feats, Outcome out) {
     const float l1 = cfg.l1;
     const float l2 = cfg.l2;
     std::unique_ptr<Guard> guard;
-    if (!tame(L, ex, raw, tame_values)) [[unlikely]] guard = make_guard(L, feats, min_before, max_before);
+    if (!tame(L, ex, raw, tame_values)) [[unlikely]]
+      guard = make_guard(L, feats, min_before, max_before);
     feats.each([&](float* w, float x) {
       const float gradient = update * x;
       const float g2 = load_w(w + kFtrlG2);
@@ -734,11 +746,14 @@ Outcome classic_steps(Learner& L, Example& ex, const Feats& feats, Outcome out) 
       double norm = 0.;  // in double: PA's step divides by it, and small norms magnify errors
       for_each_feature(ex, L.interactions_, &skip, [&](float x, uint32_t) { norm += static_cast<double>(x) * x; });
       const double hinge = cfg.classic_rule == 2 ? std::max(0., 1. - static_cast<double>(y) * raw)
-                                                  : std::max(0., std::fabs(static_cast<double>(y) - raw) - cfg.pa_eps);
+                                                 : std::max(0., std::fabs(static_cast<double>(y) - raw) - cfg.pa_eps);
       double tau = 0.;
-      if (cfg.pa_variant == 0) tau = norm > 0. ? hinge / norm : 0.;
-      else if (cfg.pa_variant == 1) tau = norm > 0. ? std::min(static_cast<double>(cfg.pa_c), hinge / norm) : 0.;
-      else tau = hinge / (norm + 0.5 / cfg.pa_c);
+      if (cfg.pa_variant == 0)
+        tau = norm > 0. ? hinge / norm : 0.;
+      else if (cfg.pa_variant == 1)
+        tau = norm > 0. ? std::min(static_cast<double>(cfg.pa_c), hinge / norm) : 0.;
+      else
+        tau = hinge / (norm + 0.5 / cfg.pa_c);
       const float direction = cfg.classic_rule == 2 ? y : (y > raw ? 1.f : (y < raw ? -1.f : 0.f));
       step = static_cast<float>(tau * direction * ex.weight);
     }
@@ -780,12 +795,18 @@ ExampleFn pick_rule(const Config& c) {
 
 ExampleFn pick_learn(const Config& c) {
   switch (c.loss) {
-    case LossKind::kSquared: return pick_rule<SquaredLoss>(c);
-    case LossKind::kLogistic: return pick_rule<LogisticLoss>(c);
-    case LossKind::kClassic: return pick_rule<ClassicLoss>(c);
-    case LossKind::kHinge: return pick_rule<HingeLoss>(c);
-    case LossKind::kQuantile: return pick_rule<QuantileLoss>(c);
-    case LossKind::kPoisson: return pick_rule<PoissonLoss>(c);
+    case LossKind::kSquared:
+      return pick_rule<SquaredLoss>(c);
+    case LossKind::kLogistic:
+      return pick_rule<LogisticLoss>(c);
+    case LossKind::kClassic:
+      return pick_rule<ClassicLoss>(c);
+    case LossKind::kHinge:
+      return pick_rule<HingeLoss>(c);
+    case LossKind::kQuantile:
+      return pick_rule<QuantileLoss>(c);
+    case LossKind::kPoisson:
+      return pick_rule<PoissonLoss>(c);
   }
   throw std::invalid_argument("unknown loss");
 }
@@ -797,12 +818,18 @@ float loss_of(const Config& cfg, const Range& r, float pred, float out, float y,
 
 float example_loss(const Config& cfg, const Range& r, float pred, float out, float y, float w) {
   switch (cfg.loss) {
-    case LossKind::kSquared: return loss_of<SquaredLoss>(cfg, r, pred, out, y, w);
-    case LossKind::kLogistic: return loss_of<LogisticLoss>(cfg, r, pred, out, y, w);
-    case LossKind::kClassic: return loss_of<ClassicLoss>(cfg, r, pred, out, y, w);
-    case LossKind::kHinge: return loss_of<HingeLoss>(cfg, r, pred, out, y, w);
-    case LossKind::kQuantile: return loss_of<QuantileLoss>(cfg, r, pred, out, y, w);
-    case LossKind::kPoisson: return loss_of<PoissonLoss>(cfg, r, pred, out, y, w);
+    case LossKind::kSquared:
+      return loss_of<SquaredLoss>(cfg, r, pred, out, y, w);
+    case LossKind::kLogistic:
+      return loss_of<LogisticLoss>(cfg, r, pred, out, y, w);
+    case LossKind::kClassic:
+      return loss_of<ClassicLoss>(cfg, r, pred, out, y, w);
+    case LossKind::kHinge:
+      return loss_of<HingeLoss>(cfg, r, pred, out, y, w);
+    case LossKind::kQuantile:
+      return loss_of<QuantileLoss>(cfg, r, pred, out, y, w);
+    case LossKind::kPoisson:
+      return loss_of<PoissonLoss>(cfg, r, pred, out, y, w);
   }
   return 0.f;
 }
@@ -870,7 +897,8 @@ Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
     state_.max_label = FLT_MAX;
   }
   if (cfg_.classic_rule < 0 || cfg_.classic_rule > 3) throw std::invalid_argument("unknown online rule");
-  if (cfg_.classic_rule >= 2 && (cfg_.pa_variant < 0 || cfg_.pa_variant > 2 || !(cfg_.pa_c > 0.f) || !(cfg_.pa_eps >= 0.f))) {
+  if (cfg_.classic_rule >= 2 &&
+      (cfg_.pa_variant < 0 || cfg_.pa_variant > 2 || !(cfg_.pa_c > 0.f) || !(cfg_.pa_eps >= 0.f))) {
     throw std::invalid_argument("pa_variant must be 0, 1 or 2, pa_c > 0 and pa_eps >= 0");
   }
   if (cfg_.has_min_prediction) state_.min_label = cfg_.min_prediction;
@@ -919,7 +947,8 @@ void Learner::reset() {
   fresh.set_rate_factor(rate_factor_);
   weights_.reset(cfg_.bits, stride_shift_for(cfg_));
   written_.clear();
-  if (!cfg_.ftrl && cfg_.classic_rule == 0 && cfg_.adaptive && cfg_.initial_t > 0.f) weights_.fill_slot(1, cfg_.initial_t);
+  if (!cfg_.ftrl && cfg_.classic_rule == 0 && cfg_.adaptive && cfg_.initial_t > 0.f)
+    weights_.fill_slot(1, cfg_.initial_t);
   state_ = fresh.state_;
   interactions_ = fresh.interactions_;
   seen_ = fresh.seen_;
@@ -980,7 +1009,8 @@ Learner::Learner(const Learner& o, ShareWeights)
 void Learner::absorb(const Learner& w, const OnlineState& start) {
   const OnlineState& ws = w.state_;
   store_d(&state_.t, state_.t + (ws.t - start.t));
-  store_d(&state_.normalized_sum_norm_x, state_.normalized_sum_norm_x + (ws.normalized_sum_norm_x - start.normalized_sum_norm_x));
+  store_d(&state_.normalized_sum_norm_x,
+          state_.normalized_sum_norm_x + (ws.normalized_sum_norm_x - start.normalized_sum_norm_x));
   store_d(&state_.total_weight, state_.total_weight + (ws.total_weight - start.total_weight));
   store_d(&state_.weighted_unlabeled, state_.weighted_unlabeled + (ws.weighted_unlabeled - start.weighted_unlabeled));
   if (ws.min_label < state_.min_label) store_w(&state_.min_label, ws.min_label);
@@ -999,8 +1029,10 @@ void Learner::prepare(Example& ex) const {
   if (!ex.order.empty()) {
     size_t kept = 0;
     for (unsigned char s : ex.order) {
-      if (cfg_.ignore[s]) ex.groups[s].clear();
-      else ex.order[kept++] = s;
+      if (cfg_.ignore[s])
+        ex.groups[s].clear();
+      else
+        ex.order[kept++] = s;
     }
     ex.order.resize(kept);
   }

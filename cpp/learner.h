@@ -32,25 +32,25 @@ struct Config {
   float logistic_max = 1.f;
   float quantile_tau = 0.5f;
   Link link = Link::kIdentity;
-  bool binary = false;           // report sign(prediction) and 0/1 loss (VW's --binary)
-  float learning_rate = 0.5f;    // after VW's defaulting: 0.5 for the default rule, 10 otherwise
+  bool binary = false;         // report sign(prediction) and 0/1 loss (VW's --binary)
+  float learning_rate = 0.5f;  // after VW's defaulting: 0.5 for the default rule, 10 otherwise
   float power_t = 0.5f;
   float initial_t = 0.f;
   bool adaptive = true;
   bool normalized = true;
   bool invariant = true;
-  float l1 = 0.f;                // SGD: truncated gradient; FTRL: the proximal L1 term
+  float l1 = 0.f;  // SGD: truncated gradient; FTRL: the proximal L1 term
   float l2 = 0.f;
-  bool ftrl = false;             // FTRL-Proximal instead of gradient descent
+  bool ftrl = false;  // FTRL-Proximal instead of gradient descent
   float ftrl_alpha = 0.5f;
   float ftrl_beta = 1.f;
   // Classic online rules on the same features (river is the reference): 1 perceptron,
   // 2 passive-aggressive classifier, 3 passive-aggressive regressor (Crammer et al. 2006).
   int classic_rule = 0;
-  float pa_c = 1.f;              // aggressiveness C (PA-I, PA-II)
-  int pa_variant = 1;            // 0 PA, 1 PA-I, 2 PA-II
-  float pa_eps = 0.1f;           // regressor: width of the insensitive zone
-  bool constant = true;          // add the constant (bias) feature
+  float pa_c = 1.f;      // aggressiveness C (PA-I, PA-II)
+  int pa_variant = 1;    // 0 PA, 1 PA-I, 2 PA-II
+  float pa_eps = 0.1f;   // regressor: width of the insensitive zone
+  bool constant = true;  // add the constant (bias) feature
   std::vector<std::string> interactions;
   std::array<bool, 256> ignore{};         // namespaces dropped from every example
   std::array<bool, 256> ignore_linear{};  // namespaces used only inside interactions
@@ -221,8 +221,8 @@ class Learner {
   // Added to every feature index (VW's ft_offset): selects one of several models sharing the table
   // (contextual bandits: dr's regressor, bagging's policies). 0 for a plain linear model.
   uint32_t offset_ = 0;
-  bool wildcards_ = false;           // some interaction uses ':' (expanded as namespaces appear)
-  std::array<bool, 256> seen_{};     // printable namespace slots seen so far (for ':')
+  bool wildcards_ = false;        // some interaction uses ':' (expanded as namespaces appear)
+  std::array<bool, 256> seen_{};  // printable namespace slots seen so far (for ':')
   ExampleFn learn_fn_ = nullptr;
   // The finiteness guard (see learner.cc, "Non-finite updates are refused"): feature values whose
   // magnitude lies outside [guard_lo_, guard_hi_], a large label, importance

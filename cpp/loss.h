@@ -23,8 +23,7 @@ struct SquaredLoss {
     if (p <= r.max_label && p >= r.min_label) return (p - y) * (p - y);
     if (p < r.min_label) {
       if (y == r.min_label) return 0.f;
-      return static_cast<float>((y - r.min_label) * (y - r.min_label) +
-                                2. * (y - r.min_label) * (r.min_label - p));
+      return static_cast<float>((y - r.min_label) * (y - r.min_label) + 2. * (y - r.min_label) * (r.min_label - p));
     }
     if (y == r.max_label) return 0.f;
     return static_cast<float>((r.max_label - y) * (r.max_label - y) + 2. * (r.max_label - y) * (p - r.max_label));
@@ -37,8 +36,10 @@ struct SquaredLoss {
   float unsafe_update(float p, float y, float scale) const { return 2.f * (y - p) * scale; }
   float square_grad(float p, float y) const { return 4.f * (p - y) * (p - y); }
   float first_derivative(const Range& r, float p, float y) const {
-    if (p < r.min_label) p = r.min_label;
-    else if (p > r.max_label) p = r.max_label;
+    if (p < r.min_label)
+      p = r.min_label;
+    else if (p > r.max_label)
+      p = r.max_label;
     return 2.f * (p - y);
   }
 };

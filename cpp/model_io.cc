@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <array>
-#include <cmath>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -249,8 +249,8 @@ void parse_view(std::string_view b, LoadedModel& m) {
   std::memcpy(&version, b.data() + sizeof kModelMagic, 4);
   if (version == 0 || version > kModelFormatVersion) {
     throw ModelError("model file format version " + std::to_string(version) +
-                     " is not supported by this wabbit (it reads versions 1 to " +
-                     std::to_string(kModelFormatVersion) + "); upgrade wabbit to load it");
+                     " is not supported by this wabbit (it reads versions 1 to " + std::to_string(kModelFormatVersion) +
+                     "); upgrade wabbit to load it");
   }
   Reader r(b, b.size() - 4);
   r.need(sizeof kModelMagic + 4, "magic");
@@ -378,10 +378,10 @@ void install_weights(const LoadedModel& m, Learner& learner) {
         float v;
         std::memcpy(&v, row + static_cast<size_t>(slot) * sizeof(float), sizeof v);
         if (v < 0.f) {
-          throw ModelError("model file is corrupt: a weight row holds a negative " +
-                           std::string((cfg.ftrl || (slot == 1 && cfg.adaptive)) ? "sum of squared gradients"
-                                                                             : "normalizer") +
-                           " (the rows do not fit the file's options)");
+          throw ModelError(
+              "model file is corrupt: a weight row holds a negative " +
+              std::string((cfg.ftrl || (slot == 1 && cfg.adaptive)) ? "sum of squared gradients" : "normalizer") +
+              " (the rows do not fit the file's options)");
         }
       }
     }
@@ -438,7 +438,7 @@ void write_file_atomic(const std::string& given, std::string_view data) {
     path = real;
     std::free(real);
   }
-  struct stat st {};
+  struct stat st{};
   if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
     // Not a regular file: a directory is an error; a device or a pipe (/dev/null, /dev/stdout) is
     // written in place. Renaming a temporary file over it would replace the device node itself.
@@ -495,7 +495,7 @@ void write_file_atomic(const std::string& given, std::string_view data) {
 std::string read_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw_errno("cannot open", path);
-  struct stat st {};
+  struct stat st{};
   if (::fstat(fd, &st) != 0) {
     ::close(fd);
     throw_errno("cannot stat", path);

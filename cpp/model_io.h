@@ -45,7 +45,7 @@ struct ModelHeader {
 // A parsed model file: header plus the rows, ready to be installed in a Learner.
 struct LoadedModel {
   ModelHeader header;
-  std::string bytes;   // the whole file
+  std::string bytes;  // the whole file
   size_t weights_offset = 0;
   uint8_t encoding = 0;  // 0 dense, 1 sparse
   uint64_t sparse_count = 0;

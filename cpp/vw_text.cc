@@ -100,7 +100,8 @@ inline const char* scan_and_hash_name(const char* p, const char* end, uint32_t s
     const unsigned dmask = static_cast<unsigned>(_mm_movemask_epi8(delim));
     // digits: (v - '0') as unsigned <= 9  <=>  max(v - '0', 9) == 9 in unsigned bytes
     const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
-    const unsigned digit = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(d, _mm_set1_epi8(9)), _mm_set1_epi8(9))));
+    const unsigned digit =
+        static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(d, _mm_set1_epi8(9)), _mm_set1_epi8(9))));
     // control bytes: 0x00..0x1f (signed compare: bytes >= 0x80 are negative and excluded)
     const __m128i c = _mm_and_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)), _mm_cmpgt_epi8(v, _mm_set1_epi8(-1)));
     const unsigned cmask = static_cast<unsigned>(_mm_movemask_epi8(c));
@@ -123,9 +124,12 @@ inline const char* scan_and_hash_name(const char* p, const char* end, uint32_t s
     }
   }
   const size_t len = static_cast<size_t>(p - start);
-  if (ctrl) hash = hash_string(std::string_view(start, len), seed);  // trimming applies
-  else if (other) hash = murmur3_x86_32(start, len, seed);
-  else hash = hash_string(std::string_view(start, len), seed);  // digits only (or empty)
+  if (ctrl)
+    hash = hash_string(std::string_view(start, len), seed);  // trimming applies
+  else if (other)
+    hash = murmur3_x86_32(start, len, seed);
+  else
+    hash = hash_string(std::string_view(start, len), seed);  // digits only (or empty)
 #else
   uint8_t seen = 0;
   uint32_t number = 0;
@@ -137,9 +141,12 @@ inline const char* scan_and_hash_name(const char* p, const char* end, uint32_t s
     ++p;
   }
   const size_t len = static_cast<size_t>(p - start);
-  if (seen & 8) hash = hash_string(std::string_view(start, len), seed);  // trimming applies
-  else if (seen & 16) hash = murmur3_x86_32(start, len, seed);
-  else hash = number + seed;  // digits only (or empty): the integer value plus the seed
+  if (seen & 8)
+    hash = hash_string(std::string_view(start, len), seed);  // trimming applies
+  else if (seen & 16)
+    hash = murmur3_x86_32(start, len, seed);
+  else
+    hash = number + seed;  // digits only (or empty): the integer value plus the seed
 #endif
   return p;
 }
@@ -231,9 +238,12 @@ inline bool fast_name(const char*& p, const char* end, uint32_t seed, uint32_t& 
   }
   const size_t len = static_cast<size_t>(p - start);
   if (len == 0) return false;
-  if (digits_only) hash = hash_string(std::string_view(start, len), seed);
-  else if (static_cast<size_t>(end - start) >= (len & ~size_t{3}) + 4) hash = murmur3_x86_32_tail_word(start, len, seed);
-  else hash = murmur3_x86_32(start, len, seed);
+  if (digits_only)
+    hash = hash_string(std::string_view(start, len), seed);
+  else if (static_cast<size_t>(end - start) >= (len & ~size_t{3}) + 4)
+    hash = murmur3_x86_32_tail_word(start, len, seed);
+  else
+    hash = murmur3_x86_32(start, len, seed);
   return true;
 }
 
@@ -242,7 +252,8 @@ inline bool fast_name(const char*& p, const char* end, uint32_t seed, uint32_t& 
 // min(v, 0x20) == v), '|' and ':'.
 inline unsigned stop_mask(__m128i v) {
   const __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x20)), v);
-  const __m128i stop = _mm_or_si128(low, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('|')), _mm_cmpeq_epi8(v, _mm_set1_epi8(':'))));
+  const __m128i stop =
+      _mm_or_si128(low, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('|')), _mm_cmpeq_epi8(v, _mm_set1_epi8(':'))));
   return static_cast<unsigned>(_mm_movemask_epi8(stop));
 }
 
@@ -258,7 +269,8 @@ inline unsigned digit_mask(__m128i v) {
 // the name ends among them, one 16-byte load finds the name's end, tells a digits-only name, and
 // usually finds and checks the value too; anything unusual in the value goes to fast_number.
 // Within 16 bytes of the end, the line's last 16 bytes serve (when the line has 16), shifted.
-inline bool fast_feature(const char*& p, [[maybe_unused]] const char* begin, const char* end, uint32_t seed, uint32_t& index, float& x) {
+inline bool fast_feature(const char*& p, [[maybe_unused]] const char* begin, const char* end, uint32_t seed,
+                         uint32_t& index, float& x) {
 #if defined(__SSE2__) && !defined(WABBIT_SCALAR)
   const auto left = static_cast<unsigned long>(end - p);  // (at least 1)
   if (left < 16 && end - begin >= 16) {
@@ -333,7 +345,8 @@ class Appender {
  public:
   explicit Appender(FeatureGroup& g) : g_(g) { point(); }
   void push(uint32_t index, float x) {
-    if (i_ == limit_) [[unlikely]] make_room();
+    if (i_ == limit_) [[unlikely]]
+      make_room();
     *i_++ = index;
     *v_++ = x;
   }
@@ -400,7 +413,7 @@ bool parse_vw_line_fast(std::string_view line, Example& ex) {
     } else if (p < end && byte_class(*p) != 1) {
       const char* name_start = p;
       while (p < end && (byte_class(*p) & ~4) == 0) ++p;  // letters, digits and other plain bytes
-      if (p < end && byte_class(*p) != 1) return false;  // a scale, a control byte
+      if (p < end && byte_class(*p) != 1) return false;   // a scale, a control byte
       if (p == name_start) return false;
       slot = static_cast<unsigned char>(*name_start);
       const size_t n = static_cast<size_t>(p - name_start);
@@ -585,8 +598,8 @@ ParseResult parse_vw_line_general(std::string_view line, Example& ex, bool names
       }
     }
     if (nwords > 3) {
-      return fail("too many tokens before '|' (expected: label [importance [base]] ['tag]): \"" +
-                  excerpt(label_space) + "\"");
+      return fail("too many tokens before '|' (expected: label [importance [base]] ['tag]): \"" + excerpt(label_space) +
+                  "\"");
     }
     float nums[3] = {0.f, 1.f, 0.f};
     static const char* kWhat[3] = {"label", "importance weight", "base"};
@@ -633,8 +646,8 @@ ParseResult parse_vw_line_general(std::string_view line, Example& ex, bool names
         size_t consumed = 0;
         scale = parse_vw_float(p, end, consumed);
         if (consumed == 0 || !ends_token(p + consumed, end)) {
-          return fail("bad namespace scale after \"" + excerpt(std::string_view(name_start, static_cast<size_t>(p - name_start))) +
-                      "\": not a number");
+          return fail("bad namespace scale after \"" +
+                      excerpt(std::string_view(name_start, static_cast<size_t>(p - name_start))) + "\": not a number");
         }
         if (!std::isfinite(scale)) return fail("bad namespace scale: not finite");
         p += consumed;
@@ -684,7 +697,8 @@ ParseResult parse_vw_line_general(std::string_view line, Example& ex, bool names
         index = name_hash;
       }
       const float x = scaled ? scale * value : value;
-      if (!std::isfinite(x)) return fail("value of feature \"" + excerpt(name) + "\" times namespace scale is not finite");
+      if (!std::isfinite(x))
+        return fail("value of feature \"" + excerpt(name) + "\" times namespace scale is not finite");
       if (x == 0.f) continue;
       if (names) {
         ex.add_named(slot, index, x, audit_name(ns_name, name, text));
@@ -698,7 +712,8 @@ ParseResult parse_vw_line_general(std::string_view line, Example& ex, bool names
     }
   }
   if (p < end && *p != '\r') {
-    return fail("malformed line: expected '|' or end of line at \"" + excerpt(std::string_view(p, static_cast<size_t>(end - p))) + "\"");
+    return fail("malformed line: expected '|' or end of line at \"" +
+                excerpt(std::string_view(p, static_cast<size_t>(end - p))) + "\"");
   }
   return res;
 }

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -69,10 +69,13 @@ inline std::string table_alloc_message(uint32_t bits, uint32_t stride_shift) {
      << (sizeof(float) << stride_shift) << " bytes), which the system refused to reserve";
   const long pages = ::sysconf(_SC_PHYS_PAGES);
   const long page = ::sysconf(_SC_PAGE_SIZE);
-  if (pages > 0 && page > 0) os << "; this machine has " << describe_bytes(static_cast<double>(pages) * static_cast<double>(page)) << " of memory";
-  struct rlimit lim {};
+  if (pages > 0 && page > 0)
+    os << "; this machine has " << describe_bytes(static_cast<double>(pages) * static_cast<double>(page))
+       << " of memory";
+  struct rlimit lim{};
   if (::getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
-    os << " and the address space is limited to " << describe_bytes(static_cast<double>(lim.rlim_cur)) << " (ulimit -v)";
+    os << " and the address space is limited to " << describe_bytes(static_cast<double>(lim.rlim_cur))
+       << " (ulimit -v)";
   }
   os << ". Use a smaller -b: each bit less halves the table (unused rows cost nothing until a feature lands on them)";
   return os.str();
@@ -118,9 +121,7 @@ class WeightTable {
   }
 
   float* row(uint32_t index) { return data_ + (static_cast<size_t>(index & mask_) << shift_); }
-  const float* row(uint32_t index) const {
-    return data_ + (static_cast<size_t>(index & mask_) << shift_);
-  }
+  const float* row(uint32_t index) const { return data_ + (static_cast<size_t>(index & mask_) << shift_); }
 
   uint32_t bits() const { return bits_; }
   uint32_t stride() const { return 1u << shift_; }

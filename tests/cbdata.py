@@ -13,8 +13,9 @@ import random
 from typing import List
 
 
-def events(n: int, actions: int = 10, seed: int = 1, real_costs: bool = False, unlabeled_every: int = 0,
-           eps: float = 0.3) -> List[str]:
+def events(
+    n: int, actions: int = 10, seed: int = 1, real_costs: bool = False, unlabeled_every: int = 0, eps: float = 0.3
+) -> List[str]:
     rng = random.Random(seed)
     users = [{f"f{j}": round(rng.uniform(-1, 1), 3) for j in rng.sample(range(20), 4)} for _ in range(50)]
     out: List[str] = []
@@ -51,7 +52,7 @@ def fixed_lines(n: int, actions: int = 5, seed: int = 2, eps: float = 0.4) -> Li
     rng = random.Random(seed)
     users = [{f"f{j}": round(rng.uniform(-1, 1), 3) for j in rng.sample(range(20), 4)} for _ in range(30)]
     out: List[str] = []
-    for e in range(n):
+    for _e in range(n):
         user = rng.randrange(len(users))
         best = user % actions + 1
         chosen = best if rng.random() > eps else rng.randrange(actions) + 1

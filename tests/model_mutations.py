@@ -18,15 +18,40 @@ import random
 import shlex
 import struct
 import zlib
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 NUMBERS = ("t", "normalized_sum_norm_x", "total_weight", "weighted_unlabeled", "gravity", "contraction")
 
 # values a header field may be replaced with: huge, negative, float, string, null, nested, ...
 ODD_VALUES: List[Any] = [
-    10**30, -(10**30), 2**64, 2**63 - 1, -1, 0, 1.5, -0.0, 1e308, -1e308, float("inf"), float("-inf"),
-    float("nan"), "x", "", "1", "-1", "1e400", None, True, False, [], {}, [1, 2], {"a": 1}, [[[]]],
-    {"sources": "x"}, "\u00e9\udcff",
+    10**30,
+    -(10**30),
+    2**64,
+    2**63 - 1,
+    -1,
+    0,
+    1.5,
+    -0.0,
+    1e308,
+    -1e308,
+    float("inf"),
+    float("-inf"),
+    float("nan"),
+    "x",
+    "",
+    "1",
+    "-1",
+    "1e400",
+    None,
+    True,
+    False,
+    [],
+    {},
+    [1, 2],
+    {"a": 1},
+    [[[]]],
+    {"sources": "x"},
+    "\u00e9\udcff",
 ]
 
 
@@ -67,7 +92,11 @@ def odd_json_value(rng: random.Random) -> Any:
         return _Raw("7" * 5000)
     if v == "DEEP":  # nesting far beyond any recursion limit
         depth = rng.choice([50, 1000, 100_000])
-        return json.loads("[" * min(depth, 900) + "]" * min(depth, 900)) if depth < 1000 else _Raw("[" * depth + "]" * depth)
+        return (
+            json.loads("[" * min(depth, 900) + "]" * min(depth, 900))
+            if depth < 1000
+            else _Raw("[" * depth + "]" * depth)
+        )
     if v == "WIDE":
         return list(range(rng.choice([10, 10_000])))
     return v
@@ -129,16 +158,70 @@ def mutate_metadata(rng: random.Random, raw: bytes) -> bytes:
 
 
 OPTION_EXTRAS = [
-    "-b 32", "-b 31", "-b 0", "-b -3", "-b 99", "-b 1.5", "-b x", "--bit_precision 4294967296", "-b 1",
-    "--cb 0", "--cb -1", "--cb 1000000000000", "--bag 100000000000", "--bag 0", "--first -5", "--cb_explore_adf",
-    "--cb_adf", "--cb 3", "--squarecb", "--quadratic", "--quadratic abc", "--interactions " + "a" * 40,
-    "--cubic aaa", "-q ::", "--learning_rate nan", "--learning_rate inf", "-l -1", "--power_t 1e400",
-    "--l1 nan", "--l2 inf", "--l1 -1", "--ftrl", "--ftrl_alpha nan", "--pa_c nan", "--pa", "--perceptron",
-    "--loss_function nope", "--link nope", "--epsilon 2", "--random_seed -1", "--random_seed 1e30",
-    "--max_pending 0", "--reward_ttl nan", "--min_prediction nan", "--max_prediction -inf",
-    "-d /etc/passwd", "-f out", "--threads 100000", "--unknown_flag", "'unclosed", '"', "--ignore ''",
-    "--keep ''", "--noconstant", "--quantile_tau 5", "--logistic_min 3", "--sgd", "--adaptive",
-    "--normalized", "--invariant", "--cb_type xyz", "--softmax --lambda nan", "\x00", "--ignore \xe9",
+    "-b 32",
+    "-b 31",
+    "-b 0",
+    "-b -3",
+    "-b 99",
+    "-b 1.5",
+    "-b x",
+    "--bit_precision 4294967296",
+    "-b 1",
+    "--cb 0",
+    "--cb -1",
+    "--cb 1000000000000",
+    "--bag 100000000000",
+    "--bag 0",
+    "--first -5",
+    "--cb_explore_adf",
+    "--cb_adf",
+    "--cb 3",
+    "--squarecb",
+    "--quadratic",
+    "--quadratic abc",
+    "--interactions " + "a" * 40,
+    "--cubic aaa",
+    "-q ::",
+    "--learning_rate nan",
+    "--learning_rate inf",
+    "-l -1",
+    "--power_t 1e400",
+    "--l1 nan",
+    "--l2 inf",
+    "--l1 -1",
+    "--ftrl",
+    "--ftrl_alpha nan",
+    "--pa_c nan",
+    "--pa",
+    "--perceptron",
+    "--loss_function nope",
+    "--link nope",
+    "--epsilon 2",
+    "--random_seed -1",
+    "--random_seed 1e30",
+    "--max_pending 0",
+    "--reward_ttl nan",
+    "--min_prediction nan",
+    "--max_prediction -inf",
+    "-d /etc/passwd",
+    "-f out",
+    "--threads 100000",
+    "--unknown_flag",
+    "'unclosed",
+    '"',
+    "--ignore ''",
+    "--keep ''",
+    "--noconstant",
+    "--quantile_tau 5",
+    "--logistic_min 3",
+    "--sgd",
+    "--adaptive",
+    "--normalized",
+    "--invariant",
+    "--cb_type xyz",
+    "--softmax --lambda nan",
+    "\x00",
+    "--ignore \xe9",
     "-q \udcff\udcfe",
 ]
 
@@ -278,9 +361,11 @@ def base_models(tmp: str) -> Dict[str, bytes]:
     f["metadata"] = json.dumps(meta).encode()
     out["no_lineage"] = join(f)
     shared, actions = {"u": {"x": 1.0}}, [{"a": ["p"]}, {"a": ["q"]}, {"a": ["r"]}]
-    for name, flags in (("cb_squarecb", "--cb_explore_adf --squarecb -b 6 -q ua"),
-                        ("cb_bag_dr", "--cb_explore_adf --bag 3 --cb_type dr -b 5 --random_seed 7"),
-                        ("cb_adf", "--cb_adf -b 5 --cb_type ips")):
+    for name, flags in (
+        ("cb_squarecb", "--cb_explore_adf --squarecb -b 6 -q ua"),
+        ("cb_bag_dr", "--cb_explore_adf --bag 3 --cb_type dr -b 5 --random_seed 7"),
+        ("cb_adf", "--cb_adf -b 5 --cb_type ips"),
+    ):
         m = wabbit.Model(flags)
         for i in range(6):
             m.learn((shared, actions), label=(i % 3, float(i % 2), 0.5))

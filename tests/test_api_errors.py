@@ -14,8 +14,14 @@ from wabbit.options import flag_help
 
 
 def _wabbit(args, **kw):
-    return subprocess.run([sys.executable, "-m", "wabbit", *args], capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "wabbit", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        **kw,
+    )
 
 
 # ------------------------------------------------------------------ item 16
@@ -110,7 +116,7 @@ def test_demo_refuses_non_positive_lines(lines):
 
 def test_store_keep_help_matches_the_store(tmp_path):
     text = " ".join(flag_help().split())
-    line = text[text.index("--store_keep"):][:120]
+    line = text[text.index("--store_keep") :][:120]
     assert "besides" not in line and "current one included" in line
     # what the help says: --store_keep 2 leaves 2 versions in all after 3 saves
     data = tmp_path / "d.vw"

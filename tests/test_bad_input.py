@@ -88,7 +88,9 @@ def test_messages_quote_whole_characters_and_escape_bad_bytes():
 def test_non_utf8_feature_names_in_readable_outputs(tmp_path):
     data = tmp_path / "n.vw"
     data.write_bytes(b"1 |a \xe9t\xe9 b\n0 |a c\n" * 5)
-    proc = run_cli(["-d", str(data), "--invert_hash", "ih.txt", "--readable_model", "rm.txt", "-f", "m", "--quiet"], tmp_path)
+    proc = run_cli(
+        ["-d", str(data), "--invert_hash", "ih.txt", "--readable_model", "rm.txt", "-f", "m", "--quiet"], tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     assert "a^\\xe9t\\xe9:" in (tmp_path / "ih.txt").read_text(encoding="utf-8")
     m = wabbit.Model()
@@ -137,7 +139,9 @@ def vw_prediction_lines(path, tmp_path):
     vw = pytest.importorskip("vowpalwabbit")
     out = tmp_path / "vw.p"
     proc = subprocess.run(
-        [sys.executable, "-m", "vowpalwabbit", "-d", str(path), "-p", str(out), "--quiet"], capture_output=True, timeout=60
+        [sys.executable, "-m", "vowpalwabbit", "-d", str(path), "-p", str(out), "--quiet"],
+        capture_output=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     del vw
@@ -289,7 +293,9 @@ def test_fifo_in_cli_and_learn_many(gz, tmp_path):
     expected = plain_predictions(tmp_path)
     half = len(TEXT) // 2
     # gzip: two members (as `cat a.gz b.gz`) and zero padding after them, as gzip itself reads them
-    data = gzip.compress(TEXT[:half].encode()) + gzip.compress(TEXT[half:].encode()) + b"\0" * 9 if gz else TEXT.encode()
+    data = (
+        gzip.compress(TEXT[:half].encode()) + gzip.compress(TEXT[half:].encode()) + b"\0" * 9 if gz else TEXT.encode()
+    )
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     t = feed_fifo(fifo, data)

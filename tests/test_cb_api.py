@@ -73,8 +73,14 @@ def vw_pmfs(tmp_path, flags, events, run_vw):
     return out
 
 
-@pytest.mark.parametrize("flags", ["--cb_explore_adf -q ua --epsilon 0.1", "--cb_explore_adf -q ua --softmax --lambda 5",
-                                   "--cb_explore_adf -q ua --squarecb --cb_type mtr"])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        "--cb_explore_adf -q ua --epsilon 0.1",
+        "--cb_explore_adf -q ua --softmax --lambda 5",
+        "--cb_explore_adf -q ua --squarecb --cb_type mtr",
+    ],
+)
 @pytest.mark.parametrize("form", ["text", "lines", "dicts"])
 def test_learn_returns_vws_pmf_in_action_order(flags, form, events, tmp_path, run_vw):
     """learn(event) returns the pmf predicted before the update, in the event's action order: VW's
@@ -226,15 +232,21 @@ def test_sample_frequencies_follow_the_pmf():
         sd = math.sqrt(n * pmf[k] * (1 - pmf[k]))
         assert abs(counts[k] - n * pmf[k]) < 5 * sd, (counts, pmf)
     # the generator is seeded by --random_seed: two fresh models draw the same sequence
-    a, b = wabbit.Model("--cb_explore_adf --epsilon 1 --random_seed 9"), wabbit.Model("--cb_explore_adf --epsilon 1 --random_seed 9")
+    a, b = (
+        wabbit.Model("--cb_explore_adf --epsilon 1 --random_seed 9"),
+        wabbit.Model("--cb_explore_adf --epsilon 1 --random_seed 9"),
+    )
     assert [a.sample(ev)[0] for _ in range(50)] == [b.sample(ev)[0] for _ in range(50)]
 
 
 def test_save_load_and_copy_keep_the_bandit_state(tmp_path, events):
     """A model saved mid-stream and loaded goes on exactly as the uninterrupted one (SquareCB's
     counter, mtr's event/action sums and tau-first's countdown live beside the weights)."""
-    for flags in ("--cb_explore_adf -q ua --squarecb", "--cb_explore_adf -q ua --first 80 --cb_type dr",
-                  "--cb_explore_adf -q ua --bag 3 --epsilon 0.05"):
+    for flags in (
+        "--cb_explore_adf -q ua --squarecb",
+        "--cb_explore_adf -q ua --first 80 --cb_type dr",
+        "--cb_explore_adf -q ua --bag 3 --epsilon 0.05",
+    ):
         whole = wabbit.Model(flags)
         half = wabbit.Model(flags)
         for ev in events[:60]:

@@ -150,13 +150,16 @@ def test_parity_check_catches_a_different_exploration(adf_data, tmp_path, run_wa
     """The comparison is not vacuous: epsilon 0.1 against VW's epsilon 0.2 fails it."""
     ours = run_both(tmp_path, "--cb_explore_adf -q ua --epsilon 0.1", adf_data["binary"], run_wabbit, run_vw)["wabbit"]
     (tmp_path / "other").mkdir()
-    theirs = run_both(tmp_path / "other", "--cb_explore_adf -q ua --epsilon 0.2", adf_data["binary"], run_wabbit, run_vw)["vw"]
+    theirs = run_both(
+        tmp_path / "other", "--cb_explore_adf -q ua --epsilon 0.2", adf_data["binary"], run_wabbit, run_vw
+    )["vw"]
     with pytest.raises(AssertionError):
         assert_parity({"wabbit": ours, "vw": theirs}, "epsilon 0.1 vs 0.2")
 
 
-@pytest.mark.parametrize("flags", ["--cb_explore_adf -q ua --squarecb", "--cb_adf -q ua --cb_type dr",
-                                   "--cb_explore 5 --bag 3 -q uv"])
+@pytest.mark.parametrize(
+    "flags", ["--cb_explore_adf -q ua --squarecb", "--cb_adf -q ua --cb_type dr", "--cb_explore 5 --bag 3 -q uv"]
+)
 def test_saved_model_tests_as_vw(flags, adf_data, tmp_path, run_wabbit, run_vw):
     """-f after training, then -t -i on other data: VW's predictions and loss (the saved model keeps
     the bandit's counters, e.g. SquareCB's gamma)."""

@@ -22,7 +22,10 @@ def binary_stream(n, seed):
     for _ in range(n):
         # |x| >= 0.2: PA without a cap (variant 0) takes steps of loss / ||x||^2, and tiny norms
         # would turn float32 rounding into large differences that say nothing about the rule
-        x = {f"f{j}": round(rng.choice((-1, 1)) * rng.uniform(0.2, 1), 3) for j in rng.sample(range(40), rng.randint(1, 8))}
+        x = {
+            f"f{j}": round(rng.choice((-1, 1)) * rng.uniform(0.2, 1), 3)
+            for j in rng.sample(range(40), rng.randint(1, 8))
+        }
         y = 1 if sum(v * (int(k[1:]) % 3 - 1) for k, v in x.items()) + 0.1 > 0 else -1
         if rng.random() < 0.1:
             y = -y

@@ -55,7 +55,11 @@ def ok(proc):
 def run_wabbit_stdin(args, cwd, data: bytes):
     return subprocess.run(
         [sys.executable, "-m", "wabbit", *map(str, args)],
-        cwd=str(cwd), input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
+        cwd=str(cwd),
+        input=data,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=120,
     )
 
 
@@ -89,7 +93,9 @@ def test_predictions_to_stdout(vw_available, stream, tmp_path, target):
     assert len(w.stdout.splitlines()) == len(lines)
     vwcompare.assert_outputs_match(w.stdout, v.stdout, "predictions", label=f"-p {target}")
     # tags are written after the prediction, as VW does
-    assert [t for _, t in vwcompare.parse_predictions(w.stdout)] == [t for _, t in vwcompare.parse_predictions(v.stdout)]
+    assert [t for _, t in vwcompare.parse_predictions(w.stdout)] == [
+        t for _, t in vwcompare.parse_predictions(v.stdout)
+    ]
     assert any(t for _, t in vwcompare.parse_predictions(w.stdout))
     # and equal to what -p FILE writes
     ok(vwcompare.run_wabbit(["-d", data, "-p", "f.p", "--quiet"], tmp_path))
@@ -158,8 +164,11 @@ def test_unwritable_final_regressor(stream, tmp_path):
 # ------------------------------------------------------------------------------------ models
 
 
-@pytest.mark.parametrize("flags", [[], ["--loss_function", "logistic", "-q", "ua"], ["--sgd"], ["-b", "20", "--noconstant"]],
-                         ids=lambda f: " ".join(f) or "default")
+@pytest.mark.parametrize(
+    "flags",
+    [[], ["--loss_function", "logistic", "-q", "ua"], ["--sgd"], ["-b", "20", "--noconstant"]],
+    ids=lambda f: " ".join(f) or "default",
+)
 def test_test_only_with_saved_model_matches_vw(vw_available, tmp_path, flags):
     train = write(tmp_path / "train.vw", make_lines(800, seed=31))
     test = write(tmp_path / "test.vw", make_lines(300, seed=32))
@@ -167,8 +176,9 @@ def test_test_only_with_saved_model_matches_vw(vw_available, tmp_path, flags):
     ok(vwcompare.run_wabbit(["-d", test, "-t", "-i", "w.model", "-p", "w.p", "--quiet"], tmp_path))
     ok(vwcompare.run_vw(["-d", train, "-f", "v.model", "--quiet", *flags], tmp_path))
     ok(vwcompare.run_vw(["-d", test, "-t", "-i", "v.model", "-p", "v.p", "--quiet"], tmp_path))
-    vwcompare.assert_outputs_match((tmp_path / "w.p").read_text(), (tmp_path / "v.p").read_text(), "predictions",
-                                   label="-t -i predictions")
+    vwcompare.assert_outputs_match(
+        (tmp_path / "w.p").read_text(), (tmp_path / "v.p").read_text(), "predictions", label="-t -i predictions"
+    )
     # -t does not learn: a second test pass gives the same numbers
     ok(vwcompare.run_wabbit(["-d", test, "-t", "-i", "w.model", "-p", "w2.p", "--quiet"], tmp_path))
     assert (tmp_path / "w2.p").read_text() == (tmp_path / "w.p").read_text()
@@ -211,8 +221,16 @@ def test_training_in_two_halves_equals_at_once(tmp_path, name):
 def test_demo(tmp_path):
     from wabbit.synth import click_log
 
-    proc = ok(subprocess.run([sys.executable, "-m", "wabbit", "demo", "--lines", "20000"], cwd=str(tmp_path),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120))
+    proc = ok(
+        subprocess.run(
+            [sys.executable, "-m", "wabbit", "demo", "--lines", "20000"],
+            cwd=str(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    )
     avg = vwcompare.summary_value(proc.stderr, "average loss")
     assert vwcompare.summary_value(proc.stderr, "number of examples") == 20000
     # best constant and its loss by hand, from the labels the demo generates (seed 0)

@@ -106,7 +106,9 @@ def test_pending_decisions_survive_and_are_rewarded_in_the_copy(how):
 def test_pickling_a_monitor_with_a_lambda_is_refused_clearly():
     m = wabbit.Model("-b 8")
     m.monitor(PageHinkley(), on_drift=lambda model, event: None)
-    with pytest.raises(TypeError, match=r"cannot pickle the model's drift monitor: its on_drift=.*module-level function"):
+    with pytest.raises(
+        TypeError, match=r"cannot pickle the model's drift monitor: its on_drift=.*module-level function"
+    ):
         pickle.dumps(m)
     c = copy.deepcopy(m)  # a deep copy shares the callables instead
     assert c.drift_monitor.on_drift is m.drift_monitor.on_drift

@@ -150,8 +150,18 @@ def test_every_kind_of_stray_reward_is_counted_not_raised():
     assert log.expire(timestamp=14) == 1  # "c" (decided at 3) is past 3 + 10
     assert log.reward("c", 0.0, timestamp=14.5) is False  # late: expired before its reward came
     assert learned == [("B", (0, 0.5, 0.2))]
-    assert log.stats == DecisionStats(logged=3, learned=1, pending=0, late=1, duplicate=1, unknown=1, dropped=1,
-                                      duplicate_decisions=1, expired=1, evicted=1)
+    assert log.stats == DecisionStats(
+        logged=3,
+        learned=1,
+        pending=0,
+        late=1,
+        duplicate=1,
+        unknown=1,
+        dropped=1,
+        duplicate_decisions=1,
+        expired=1,
+        evicted=1,
+    )
     # closed ids are forgotten one TTL after they closed: then a reward is unknown, and the id is free
     assert log.reward("b", 0.5, timestamp=30) is False and log.stats.unknown == 2
     log.log_decision("b", "B again", 0, 1.0, timestamp=31)

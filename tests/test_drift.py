@@ -119,7 +119,9 @@ def eddm_params(rng):
 
 def hddm_a_params(rng):
     d = float(10 ** rng.uniform(-5, -1))
-    return dict(drift_confidence=d, warning_confidence=float(rng.uniform(d, 0.2)), two_sided_test=bool(rng.integers(0, 2)))
+    return dict(
+        drift_confidence=d, warning_confidence=float(rng.uniform(d, 0.2)), two_sided_test=bool(rng.integers(0, 2))
+    )
 
 
 def hddm_w_params(rng):
@@ -131,7 +133,13 @@ def hddm_w_params(rng):
 # name: (river class, wabbit class, parameter sampler, stream families, warning zone)
 DETECTORS = {
     "ADWIN": (river_drift.ADWIN, drift.ADWIN, adwin_params, ("numeric", "binary", "unit"), False),
-    "PageHinkley": (river_drift.PageHinkley, drift.PageHinkley, page_hinkley_params, ("numeric", "binary", "unit"), False),
+    "PageHinkley": (
+        river_drift.PageHinkley,
+        drift.PageHinkley,
+        page_hinkley_params,
+        ("numeric", "binary", "unit"),
+        False,
+    ),
     "DDM": (river_binary.DDM, drift.DDM, ddm_params, ("binary", "unit"), True),
     "EDDM": (river_binary.EDDM, drift.EDDM, eddm_params, ("binary", "unit"), True),
     "HDDMA": (river_binary.HDDMA, drift.HDDMA, hddm_a_params, ("binary", "unit"), True),

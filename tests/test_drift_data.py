@@ -29,8 +29,19 @@ def samples(rng, n1, n2, kind):
     return rng.exponential(1, n1), rng.normal(1, 1, n2)  # different shapes
 
 
-SIZES = [(1, 1), (3, 3), (5, 7), (30, 30), (17, 40), (250, 300), (1000, 1000), (700, 1200), (3000, 3000), (2500, 4000),
-         (30, 20000)]  # a small sample against a large one: the limit is poor there, so it is exact
+SIZES = [
+    (1, 1),
+    (3, 3),
+    (5, 7),
+    (30, 30),
+    (17, 40),
+    (250, 300),
+    (1000, 1000),
+    (700, 1200),
+    (3000, 3000),
+    (2500, 4000),
+    (30, 20000),
+]  # a small sample against a large one: the limit is poor there, so it is exact
 
 
 @pytest.mark.parametrize("n1,n2", SIZES)
@@ -81,7 +92,9 @@ def test_psi_by_hand():
     assert psi(reference, live, bins=[1.0, 2.0]) == pytest.approx(expected)
     # An empty bin counts as eps.
     live = np.array([0.5, 0.5, 0.5, 0.5])  # 1, 0, 0
-    expected = (1 - 0.25) * math.log(1 / 0.25) + (1e-4 - 0.5) * math.log(1e-4 / 0.5) + (1e-4 - 0.25) * math.log(1e-4 / 0.25)
+    expected = (
+        (1 - 0.25) * math.log(1 / 0.25) + (1e-4 - 0.5) * math.log(1e-4 / 0.5) + (1e-4 - 0.25) * math.log(1e-4 / 0.25)
+    )
     assert psi(reference, live, bins=[1.0, 2.0]) == pytest.approx(expected)
     assert psi(reference, reference, bins=[1.0, 2.0]) == 0.0
 
@@ -114,7 +127,9 @@ def test_js_divergence_is_the_square_of_scipys_distance(kind):
     q = np.bincount(np.searchsorted(cuts, b, side="right"), minlength=6) / len(b)
     where = f"seed {SEED}, {kind}"
     assert js_divergence(a, b, bins=cuts) == pytest.approx(jensenshannon(p, q, base=2) ** 2, rel=1e-9, abs=1e-15), where
-    assert js_divergence(a, b, bins=cuts, base=math.e) == pytest.approx(jensenshannon(p, q) ** 2, rel=1e-9, abs=1e-15), where
+    assert js_divergence(a, b, bins=cuts, base=math.e) == pytest.approx(
+        jensenshannon(p, q) ** 2, rel=1e-9, abs=1e-15
+    ), where
 
 
 def test_js_divergence_bounds():

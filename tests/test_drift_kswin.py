@@ -61,7 +61,7 @@ def stream(rng, n_before, n_after, kind):
 @pytest.mark.parametrize("kind", ["mean", "spread", "integers"])
 def test_with_rivers_sampler_the_alarms_are_rivers(kind):
     rng = np.random.default_rng([SEED, ["mean", "spread", "integers"].index(kind)])
-    for trial in range(2):
+    for _trial in range(2):
         params = dict(
             alpha=float(10 ** rng.uniform(-4, -1.5)),
             window_size=int(rng.integers(60, 200)),
@@ -89,10 +89,13 @@ def test_own_generator_matches_rivers_delay_and_false_alarms_in_distribution():
     rng = np.random.default_rng([SEED, 99])
     n_before, n_after, seeds = 400, 250, 24
     stats = {"river": ([], []), "wabbit": ([], [])}
-    for trial in range(seeds):
+    for _trial in range(seeds):
         values = stream(rng, n_before, n_after, "mean")
         seed = int(rng.integers(0, 2**31))
-        for name, det in (("river", river_drift.KSWIN(alpha=0.005, seed=seed)), ("wabbit", drift.KSWIN(alpha=0.005, seed=seed))):
+        for name, det in (
+            ("river", river_drift.KSWIN(alpha=0.005, seed=seed)),
+            ("wabbit", drift.KSWIN(alpha=0.005, seed=seed)),
+        ):
             hits = np.array(alarms(det, values))
             false_alarms = int(np.sum(hits < n_before))
             after = hits[hits >= n_before]

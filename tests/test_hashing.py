@@ -36,8 +36,27 @@ MASK32 = 0xFFFFFFFF
 
 _WORD_CHARS = string.ascii_letters + string.digits + "_-./#$%^&*()[]{}=+~!?;'\"<>,:|@"
 _UNICODE_BITS = [
-    "é", "ß", "ñ", "ü", "数据", "特征", "😀", "🦀", "Привет", "ж", "שלום", "مرحبا",
-    "١٢", "４２", "Ⅻ", "²", "café", "naïve", "Ω", "\u0301", "ﬁ",
+    "é",
+    "ß",
+    "ñ",
+    "ü",
+    "数据",
+    "特征",
+    "😀",
+    "🦀",
+    "Привет",
+    "ж",
+    "שלום",
+    "مرحبا",
+    "١٢",
+    "４２",
+    "Ⅻ",
+    "²",
+    "café",
+    "naïve",
+    "Ω",
+    "\u0301",
+    "ﬁ",
 ]
 _ASCII_WS = [" ", "\t", "\n", "\r", "\x0b", "\x0c"]
 _CONTROL = [chr(c) for c in range(1, 0x20)]
@@ -67,7 +86,7 @@ def _digits(rng: random.Random) -> str:
 
 
 def _signed(rng: random.Random) -> str:
-    return rng.choice("-+") + rng.choice(["", "0", "00"]) + str(rng.randint(0, 10**rng.randint(1, 8)))
+    return rng.choice("-+") + rng.choice(["", "0", "00"]) + str(rng.randint(0, 10 ** rng.randint(1, 8)))
 
 
 def _decimal(rng: random.Random) -> str:
@@ -98,8 +117,16 @@ def _pad(rng: random.Random, core: str, pool) -> str:
 
 
 def _ws_padded(rng: random.Random) -> str:
-    core = rng.choice([_letters, _digits, _unicode, lambda r: "", lambda r: _letters(r) + " " + _letters(r),
-                       lambda r: _digits(r) + " " + _digits(r)])(rng)
+    core = rng.choice(
+        [
+            _letters,
+            _digits,
+            _unicode,
+            lambda r: "",
+            lambda r: _letters(r) + " " + _letters(r),
+            lambda r: _digits(r) + " " + _digits(r),
+        ]
+    )(rng)
     return _pad(rng, core, _ASCII_WS)
 
 
@@ -124,10 +151,41 @@ CATEGORIES = {
 }
 
 FIXED_NAMES = [
-    "", " ", "\t", "0", "00", "-0", "+0", "1", "a", "A", "Constant", "constant", "12", " 12", "12 ",
-    "\t12\n", "1 2", "4294967295", "4294967296", "18446744073709551615", "18446744073709551616",
-    "99999999999999999999999", "-12", "+7", "1.5", "1e3", "١٢", "４２", "\u00a012", "12\u00a0",
-    "x y", " x ", "é", "数据", "😀",
+    "",
+    " ",
+    "\t",
+    "0",
+    "00",
+    "-0",
+    "+0",
+    "1",
+    "a",
+    "A",
+    "Constant",
+    "constant",
+    "12",
+    " 12",
+    "12 ",
+    "\t12\n",
+    "1 2",
+    "4294967295",
+    "4294967296",
+    "18446744073709551615",
+    "18446744073709551616",
+    "99999999999999999999999",
+    "-12",
+    "+7",
+    "1.5",
+    "1e3",
+    "١٢",
+    "４２",
+    "\u00a012",
+    "12\u00a0",
+    "x y",
+    " x ",
+    "é",
+    "数据",
+    "😀",
 ]
 
 # Seeds used for hash_feature besides the namespace's own hash.  Large seeds make

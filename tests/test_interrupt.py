@@ -7,7 +7,6 @@ exit. The command line must save -f with the model learned so far and exit 130 (
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -50,8 +49,9 @@ def big(tmp_path_factory, clicks):
 
 
 def _wabbit(args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "wabbit", *args], stderr=subprocess.PIPE,
-                            preexec_fn=_default_signals, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "wabbit", *args], stderr=subprocess.PIPE, preexec_fn=_default_signals, **kw
+    )
 
 
 def _finish(p: subprocess.Popen, sig: int) -> tuple[int, float, str]:
@@ -91,8 +91,7 @@ def test_cli_pipe_that_stays_open(tmp_path, clicks, sig, threads):
 def test_cli_big_file(tmp_path, big, sig, threads):
     """A file that takes many seconds: the signal stops it at a block boundary, -f holds the part."""
     model = tmp_path / "m.model"
-    p = _wabbit(["-d", str(big), "-f", str(model), "--threads", str(threads), *HEAVY.split()],
-                stdin=subprocess.DEVNULL)
+    p = _wabbit(["-d", str(big), "-f", str(model), "--threads", str(threads), *HEAVY.split()], stdin=subprocess.DEVNULL)
     # wait for the progress row of example 16384: learning is under way
     while True:
         line = p.stderr.readline().decode()
@@ -148,8 +147,12 @@ CHILD = textwrap.dedent(
 def test_learn_many_keyboard_interrupt(tmp_path, big, kind, threads):
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    p = subprocess.Popen([sys.executable, str(script), str(big), kind, str(threads), HEAVY], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, preexec_fn=_default_signals)
+    p = subprocess.Popen(
+        [sys.executable, str(script), str(big), kind, str(threads), HEAVY],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_signals,
+    )
     assert p.stdout.readline().decode().strip() == "ready"
     time.sleep(0.3 if kind == "csr" else 1.5)  # learn_many is running (the whole input takes far longer)
     rc, took, err = _finish(p, signal.SIGINT)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import pickle
 import re
 import struct
@@ -32,7 +31,10 @@ def lines_of(n, seed):
     import random
 
     rng = random.Random(seed)
-    return [f"{rng.choice(['1', '-1'])} |u u{rng.randrange(30)} |a a{rng.randrange(10)} x:{rng.uniform(0, 1):.3f}" for _ in range(n)]
+    return [
+        f"{rng.choice(['1', '-1'])} |u u{rng.randrange(30)} |a a{rng.randrange(10)} x:{rng.uniform(0, 1):.3f}"
+        for _ in range(n)
+    ]
 
 
 def crc_of(path):
@@ -124,7 +126,11 @@ def test_single_learn_calls_are_one_python_source_between_batches():
     with pytest.raises(ValueError):
         m.learn("notalabel |f a")  # refused: not counted
     m.learn("1 |f d")
-    assert sources(m) == [("<python>", None, None, 4, 0, 0), ("<bytes>", 1, 2, 2, 0, 0), ("<python>", None, None, 2, 0, 0)]
+    assert sources(m) == [
+        ("<python>", None, None, 4, 0, 0),
+        ("<bytes>", 1, 2, 2, 0, 0),
+        ("<python>", None, None, 2, 0, 0),
+    ]
     assert m.lineage.examples == 8 == m.stats["example_number"]
     # predictions and test-only runs are not training
     m.predict("|f a")
@@ -156,7 +162,9 @@ def test_copies_keep_lineage_and_pending_parent(tmp_path, how):
     m.learn_many(lines_of(50, 4))
     m.save(tmp_path / "a.model")
     loaded = wabbit.load(tmp_path / "a.model")
-    other = {"copy": lambda x: x.copy(), "deepcopy": copy.deepcopy, "pickle": lambda x: pickle.loads(pickle.dumps(x))}[how](loaded)
+    other = {"copy": lambda x: x.copy(), "deepcopy": copy.deepcopy, "pickle": lambda x: pickle.loads(pickle.dumps(x))}[
+        how
+    ](loaded)
     assert other.lineage == loaded.lineage
     other.learn("1 |u u1")
     assert other.lineage.parent_checksum == crc_of(tmp_path / "a.model")
@@ -214,7 +222,11 @@ def test_cli_runs_record_lineage(files):
     ok(vwcompare.run_wabbit(["-d", "b.vw", "-i", "m1.model", "-f", "m2.model", "--quiet"], tmp))
     proc = subprocess.run(
         [sys.executable, "-m", "wabbit", "-i", "m2.model", "-f", "m3.model", "--quiet"],
-        cwd=str(tmp), input=a.read_bytes(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
+        cwd=str(tmp),
+        input=a.read_bytes(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     # -t is not training: nothing is recorded
@@ -228,7 +240,11 @@ def test_cli_runs_record_lineage(files):
 def _inspect(args, cwd):
     return subprocess.run(
         [sys.executable, "-m", "wabbit", "inspect", *map(str, args)],
-        cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120,
+        cwd=str(cwd),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
     )
 
 

@@ -142,9 +142,9 @@ def assert_predictions_match(ours: list, theirs: list, examples: list, what: str
         elif not vwcompare.floats_close(p, q, 1e-2):
             far.append((e["line"], p, q))
     frac = close / len(theirs)
-    worst = sorted(
-        ((abs(p - q), e["line"], p, q) for e, (p, _), (q, _) in zip(examples, ours, theirs)), reverse=True
-    )[:5]
+    worst = sorted(((abs(p - q), e["line"], p, q) for e, (p, _), (q, _) in zip(examples, ours, theirs)), reverse=True)[
+        :5
+    ]
     assert frac >= 0.99 and not far, (
         f"{what}: {close}/{len(theirs)} predictions within 1e-4 ({frac:.2%}, need 99%); "
         f"{len(far)} off by more than 1e-2, first (line, wabbit, VW): {far[:5]}; "
@@ -170,7 +170,9 @@ def test_linear_parity_with_vw(case, linear_streams, vw_runs, tmp_path):
     theirs = vwcompare.parse_predictions(vw_pred)
     assert_predictions_match(ours, theirs, examples, f"{case} ({CASES[case][1]})")
     problems = vwcompare.summary_problems(proc.stderr, vw_proc.stderr)
-    assert not problems, f"{case}: summary differs from VW:\n  " + "\n  ".join(problems) + "\n" + vwcompare.describe_run(proc)
+    assert not problems, (
+        f"{case}: summary differs from VW:\n  " + "\n  ".join(problems) + "\n" + vwcompare.describe_run(proc)
+    )
 
 
 _PM1 = re.compile(r"^-?1$")
@@ -211,9 +213,9 @@ def test_harness_vw_takes_linear_case_silently(case, linear_streams, vw_runs):
     if notice:
         assert notice in proc.stdout
     noise = [
-        l for l in proc.stdout.splitlines() + proc.stderr.splitlines()
-        if re.search(r"warning|error|not a good|invalid|magnitude", l, re.I)
-        and not (notice and notice in l)
+        l
+        for l in proc.stdout.splitlines() + proc.stderr.splitlines()
+        if re.search(r"warning|error|not a good|invalid|magnitude", l, re.I) and not (notice and notice in l)
     ]
     assert not noise, f"VW complained on {case}: {noise[:5]}"
     assert vwcompare.summary_value(proc.stderr, "number of examples") == len(examples)

@@ -26,15 +26,28 @@ N_TRAIN = 2000
 
 # family -> (stream, flags, the same as Model keywords)
 FAMILIES = {
-    "ftrl": ("regression", "--ftrl --ftrl_alpha 0.1 --ftrl_beta 0.5 --l1 0.01 --l2 0.1 -q ab",
-             dict(ftrl=True, ftrl_alpha=0.1, ftrl_beta=0.5, l1=0.01, l2=0.1, quadratic="ab")),
-    "ftrl_logistic_link": ("pm1", "--ftrl --loss_function logistic --link logistic",
-                           dict(ftrl=True, loss_function="logistic", link="logistic")),
+    "ftrl": (
+        "regression",
+        "--ftrl --ftrl_alpha 0.1 --ftrl_beta 0.5 --l1 0.01 --l2 0.1 -q ab",
+        dict(ftrl=True, ftrl_alpha=0.1, ftrl_beta=0.5, l1=0.01, l2=0.1, quadratic="ab"),
+    ),
+    "ftrl_logistic_link": (
+        "pm1",
+        "--ftrl --loss_function logistic --link logistic",
+        dict(ftrl=True, loss_function="logistic", link="logistic"),
+    ),
     "l1": ("regression", "--l1 1e-5", dict(l1=1e-5)),
     "sgd_l1": ("regression", "--sgd --l1 1e-4", dict(sgd=True, l1=1e-4)),
-    "quantile_tau": ("regression", "--loss_function quantile --quantile_tau 0.3",
-                     dict(loss_function="quantile", quantile_tau=0.3)),
-    "link_logistic": ("pm1", "--loss_function logistic --link logistic", dict(loss_function="logistic", link="logistic")),
+    "quantile_tau": (
+        "regression",
+        "--loss_function quantile --quantile_tau 0.3",
+        dict(loss_function="quantile", quantile_tau=0.3),
+    ),
+    "link_logistic": (
+        "pm1",
+        "--loss_function logistic --link logistic",
+        dict(loss_function="logistic", link="logistic"),
+    ),
     "link_glf1": ("pm1", "--loss_function logistic --link glf1", dict(loss_function="logistic", link="glf1")),
     "link_poisson": ("counts", "--loss_function poisson --link poisson", dict(loss_function="poisson", link="poisson")),
     "binary": ("pm1", "--loss_function logistic --binary", dict(loss_function="logistic", binary=True)),
@@ -42,11 +55,18 @@ FAMILIES = {
     "ignore": ("regression", "--ignore c -q ab", dict(ignore="c", quadratic="ab")),
     "keep": ("regression", "--keep ab --cubic abb", dict(keep="ab", cubic="abb")),
     "ignore_linear": ("regression", "--ignore_linear a -q ab", dict(ignore_linear="a", quadratic="ab")),
-    "min_max_prediction": ("regression", "--min_prediction -0.5 --max_prediction 0.5",
-                           dict(min_prediction=-0.5, max_prediction=0.5)),
+    "min_max_prediction": (
+        "regression",
+        "--min_prediction -0.5 --max_prediction 0.5",
+        dict(min_prediction=-0.5, max_prediction=0.5),
+    ),
 }
 
-_STREAM_SOURCES = {"regression": ("regression", None), "pm1": ("logistic", None), "counts": ("regression", poisson_counts)}
+_STREAM_SOURCES = {
+    "regression": ("regression", None),
+    "pm1": ("logistic", None),
+    "counts": ("regression", poisson_counts),
+}
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +103,11 @@ def test_cli_test_only_predictions_equal_vw(family, splits, tmp_path, vw_availab
     lines = test.read_text(encoding="utf-8").splitlines()
     assert len(ours) == len(theirs) == len(lines)
     assert [t for _, t in ours] == [t for _, t in theirs], "tags differ"
-    off = [(i + 1, p, q, lines[i][:70]) for i, ((p, _), (q, _)) in enumerate(zip(ours, theirs)) if not vwcompare.floats_close(p, q)]
+    off = [
+        (i + 1, p, q, lines[i][:70])
+        for i, ((p, _), (q, _)) in enumerate(zip(ours, theirs))
+        if not vwcompare.floats_close(p, q)
+    ]
     assert not off, (
         f"{family} ({flags}): {len(off)}/{len(theirs)} '-t -i' predictions differ from VW's "
         f"(test line, wabbit, VW, line): {off[:5]}"
@@ -103,7 +127,9 @@ def test_model_file_round_trip(family, splits, tmp_path, wabbit_module):
     loaded = wabbit_module.load(path)
     assert loaded.options == model.options
     after = loaded.predict_many(str(test))
-    assert np.array_equal(before, after), f"{family}: predictions change after save/load (max diff {np.max(np.abs(before - after))})"
+    assert np.array_equal(before, after), (
+        f"{family}: predictions change after save/load (max diff {np.max(np.abs(before - after))})"
+    )
     # the same bytes again, and the weights
     assert loaded.to_bytes() == wabbit_module.Model.from_bytes(loaded.to_bytes()).to_bytes()
     for a, b in zip(model.weights(), loaded.weights()):

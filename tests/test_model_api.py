@@ -12,16 +12,13 @@ import copy
 import math
 import random
 import threading
-import warnings
 
 import numpy as np
 import pytest
 
 import vwcompare
-
 import wabbit
 from wabbit import OptionError
-
 
 # ------------------------------------------------------------------------------------ data
 
@@ -146,7 +143,13 @@ DICT_CASES = [
     ("2 |f a b c", {"f": ["a", "b", "c"]}, 2.0, 1.0, 0.0),
     ("-1 |f x:zz y:0.5 |g q", {"f": {"x": "zz", "y": 0.5}, "g": ["q"]}, -1.0, 1.0, 0.0),
     ("0.5 |f x:zz", {"f": {"x": "zz"}}, 0.5, 1.0, 0.0),
-    ("1 3 |user u=1 age:0.3 |ad 17 price:-1.5", {"user": {"u=1": 1, "age": 0.3}, "ad": {"17": 1, "price": -1.5}}, 1.0, 3.0, 0.0),
+    (
+        "1 3 |user u=1 age:0.3 |ad 17 price:-1.5",
+        {"user": {"u=1": 1, "age": 0.3}, "ad": {"17": 1, "price": -1.5}},
+        1.0,
+        3.0,
+        0.0,
+    ),
     ("1 0.5 0.25 |f a", {"f": ["a"]}, 1.0, 0.5, 0.25),
     ("1 | a b:2", {"": {"a": 1, "b": 2}}, 1.0, 1.0, 0.0),
 ]
@@ -352,13 +355,16 @@ def test_malformed_single_learn_raises_and_changes_nothing(bad):
 # ------------------------------------------------------------------------------------ options
 
 
-@pytest.mark.parametrize("args, flag", [
-    ("-d x", "--data"),
-    ("-f model.bin", "--final_regressor"),
-    ("-i model.bin", "--initial_regressor"),
-    ("-p preds.txt", "--predictions"),
-    ("-t", "--testonly"),
-])
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        ("-d x", "--data"),
+        ("-f model.bin", "--final_regressor"),
+        ("-i model.bin", "--initial_regressor"),
+        ("-p preds.txt", "--predictions"),
+        ("-t", "--testonly"),
+    ],
+)
 def test_run_time_flags_refused(args, flag):
     with pytest.raises(OptionError) as e:
         wabbit.Model(args)
@@ -398,7 +404,7 @@ def test_concurrent_predict_while_learning():
             for l in lines[100:600]:
                 m.learn(l)
             for i in range(600, 1200, 100):
-                m.learn_many(lines[i:i + 100])  # releases the GIL while learning
+                m.learn_many(lines[i : i + 100])  # releases the GIL while learning
         except Exception as exc:  # pragma: no cover
             errors.append(exc)
         finally:

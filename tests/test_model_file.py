@@ -236,7 +236,9 @@ def _items(lines, seed, weighted_unlabeled):
     for line in lines:
         items.append(line)
         if weighted_unlabeled and rng.random() < 0.1:
-            items.append(({"u": [f"user={rng.randrange(40)}"], "a": {"price": rng.uniform(-1, 1)}}, rng.choice([0.5, 2.0, 3.0])))
+            items.append(
+                ({"u": [f"user={rng.randrange(40)}"], "a": {"price": rng.uniform(-1, 1)}}, rng.choice([0.5, 2.0, 3.0]))
+            )
     return items
 
 
@@ -325,7 +327,9 @@ def test_resume_through_cli(tmp_path):
 def test_predict_only_is_smaller_and_predicts_identically(flags, tmp_path):
     m = trained(flags)
     full, small = m.to_bytes(), m.to_bytes(predict_only=True)
-    assert len(small) < len(full), f"predict-only file ({len(small)} bytes) is not smaller than the full one ({len(full)})"
+    assert len(small) < len(full), (
+        f"predict-only file ({len(small)} bytes) is not smaller than the full one ({len(full)})"
+    )
     # the weights section keeps only the weight of each row
     lf, ls = layout(full), layout(small)
     assert small[ls["predict_only"]] == 1 and full[lf["predict_only"]] == 0
@@ -462,7 +466,9 @@ def test_truncations_and_bit_flips_are_refused(tmp_path):
     try:
         proc = subprocess.run(
             [sys.executable, "-c", _FUZZ_CHILD, str(src), str(tmp_path)],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     except subprocess.TimeoutExpired:
         pytest.fail("loading corrupt model files hung (no answer in 60 s)")
@@ -546,32 +552,36 @@ def _header_edits():
     L = layout(b)
     count = struct.unpack_from("<Q", b, L["count"])[0]
     assert b[L["encoding"]] == 1 and count > 0
-    return b, L, [
-        ("bits_40", patched(b, L["bits"], "<I", 40), r"bits"),
-        ("bits_0", patched(b, L["bits"], "<I", 0), r"bits"),
-        ("bits_2^31", patched(b, L["bits"], "<I", 2**31), r"bits"),
-        ("bits_11_vs_args_10", patched(b, L["bits"], "<I", 11), r"\b11\b.*\b10\b|\b10\b.*\b11\b"),
-        ("stride_3", patched(b, L["stride"], "<I", 3), r"stride|inconsistent"),
-        ("stride_0", patched(b, L["stride"], "<I", 0), r"stride|inconsistent"),
-        ("stride_2^31", patched(b, L["stride"], "<I", 2**31), r"stride|inconsistent"),
-        ("encoding_2", patched(b, L["encoding"], "<B", 2), r"encoding"),
-        ("count_huge", patched(b, L["count"], "<Q", 2**63), r"count|inconsistent"),
-        ("count_wraps", patched(b, L["count"], "<Q", (2**64) // 20 + 1), r"count|inconsistent"),
-        ("count_plus_1", patched(b, L["count"], "<Q", count + 1), r"count|inconsistent"),
-        ("count_minus_1", patched(b, L["count"], "<Q", count - 1), r"count|inconsistent"),
-        ("row_out_of_range", patched(b, L["weights"], "<I", 1 << 10), r"range|corrupt"),
-        ("row_max", patched(b, L["weights"], "<I", 2**32 - 1), r"range|corrupt"),
-        ("nan_weight", patched(b, L["weights"] + 4, "<f", float("nan")), r"non-finite|corrupt"),
-        ("inf_weight", patched(b, L["weights"] + 4, "<f", float("inf")), r"non-finite|corrupt"),
-        ("nan_t", patched(b, L["t"], "<d", float("nan")), r"non-finite|corrupt"),
-        ("inf_total_weight", patched(b, L["total_weight"], "<d", float("inf")), r"non-finite|corrupt"),
-        ("nan_weighted_unlabeled", patched(b, L["weighted_unlabeled"], "<d", float("nan")), r"non-finite|corrupt"),
-        ("nan_gravity", patched(b, L["gravity"], "<d", float("nan")), r"corrupt"),
-        ("zero_contraction", patched(b, L["contraction"], "<d", 0.0), r"corrupt"),
-        ("trailing_byte", with_crc(b[:-4] + b"\0" + b[-4:]), r"inconsistent|corrupt"),
-        ("missing_row_byte", with_crc(b[:-5] + b[-4:]), r"inconsistent|corrupt|truncated"),
-        ("header_only", with_crc(b[: L["count"]] + b"\0\0\0\0"), r"truncated|inconsistent"),
-    ]
+    return (
+        b,
+        L,
+        [
+            ("bits_40", patched(b, L["bits"], "<I", 40), r"bits"),
+            ("bits_0", patched(b, L["bits"], "<I", 0), r"bits"),
+            ("bits_2^31", patched(b, L["bits"], "<I", 2**31), r"bits"),
+            ("bits_11_vs_args_10", patched(b, L["bits"], "<I", 11), r"\b11\b.*\b10\b|\b10\b.*\b11\b"),
+            ("stride_3", patched(b, L["stride"], "<I", 3), r"stride|inconsistent"),
+            ("stride_0", patched(b, L["stride"], "<I", 0), r"stride|inconsistent"),
+            ("stride_2^31", patched(b, L["stride"], "<I", 2**31), r"stride|inconsistent"),
+            ("encoding_2", patched(b, L["encoding"], "<B", 2), r"encoding"),
+            ("count_huge", patched(b, L["count"], "<Q", 2**63), r"count|inconsistent"),
+            ("count_wraps", patched(b, L["count"], "<Q", (2**64) // 20 + 1), r"count|inconsistent"),
+            ("count_plus_1", patched(b, L["count"], "<Q", count + 1), r"count|inconsistent"),
+            ("count_minus_1", patched(b, L["count"], "<Q", count - 1), r"count|inconsistent"),
+            ("row_out_of_range", patched(b, L["weights"], "<I", 1 << 10), r"range|corrupt"),
+            ("row_max", patched(b, L["weights"], "<I", 2**32 - 1), r"range|corrupt"),
+            ("nan_weight", patched(b, L["weights"] + 4, "<f", float("nan")), r"non-finite|corrupt"),
+            ("inf_weight", patched(b, L["weights"] + 4, "<f", float("inf")), r"non-finite|corrupt"),
+            ("nan_t", patched(b, L["t"], "<d", float("nan")), r"non-finite|corrupt"),
+            ("inf_total_weight", patched(b, L["total_weight"], "<d", float("inf")), r"non-finite|corrupt"),
+            ("nan_weighted_unlabeled", patched(b, L["weighted_unlabeled"], "<d", float("nan")), r"non-finite|corrupt"),
+            ("nan_gravity", patched(b, L["gravity"], "<d", float("nan")), r"corrupt"),
+            ("zero_contraction", patched(b, L["contraction"], "<d", 0.0), r"corrupt"),
+            ("trailing_byte", with_crc(b[:-4] + b"\0" + b[-4:]), r"inconsistent|corrupt"),
+            ("missing_row_byte", with_crc(b[:-5] + b[-4:]), r"inconsistent|corrupt|truncated"),
+            ("header_only", with_crc(b[: L["count"]] + b"\0\0\0\0"), r"truncated|inconsistent"),
+        ],
+    )
 
 
 @pytest.mark.parametrize("name", [c[0] for c in _header_edits()[2]])
@@ -631,7 +641,7 @@ def test_save_leaves_no_temporary_files(tmp_path):
     d = tmp_path / "out"
     d.mkdir()
     m = trained("-b 12")
-    for k in range(5):
+    for _k in range(5):
         m.save(d / "m.model")
         m.save(d / "po.model", predict_only=True)
         m.learn_many(TRAIN[:10])
@@ -719,10 +729,12 @@ def test_kill_during_save_never_leaves_a_broken_file(tmp_path):
     work.mkdir()
     target = work / "big.model"
     probe = ["|f x1_1 x2_2 x3_3", "|f x600_4000", "|g new"]
-    for attempt in range(20):  # the issue asks for 20 kills
+    for _attempt in range(20):  # the issue asks for 20 kills
         proc = subprocess.Popen(
             [sys.executable, "-c", _KILL_CHILD, str(src), str(target)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             line = proc.stdout.readline()
@@ -819,7 +831,8 @@ def test_wildcard_interactions_survive_a_round_trip(flags, tmp_path):
         for _ in range(60):
             a = rng.randrange(3)
             event = ["shared |u user=%d" % rng.randrange(4)] + [
-                ("%d:%d:0.5 " % (a, rng.randrange(2)) if k == a else "") + "|a ad=%d" % k for k in range(3)]
+                ("%d:%d:0.5 " % (a, rng.randrange(2)) if k == a else "") + "|a ad=%d" % k for k in range(3)
+            ]
             m.learn(event)
         probe = ["shared |u user=1", "|a ad=0", "|a ad=1", "|a ad=2"]
     else:
@@ -840,7 +853,7 @@ def _with_metadata(data, edit):
     fields = []
     for _ in range(3):  # wabbit version, options, metadata
         (n,) = struct.unpack_from("<I", data, pos)
-        fields.append((pos, data[pos + 4:pos + 4 + n]))
+        fields.append((pos, data[pos + 4 : pos + 4 + n]))
         pos += 4 + n
     at, meta = fields[2]
     new = json.dumps(edit(json.loads(meta))).encode()
@@ -855,6 +868,6 @@ def test_wildcard_namespaces_in_a_file_are_checked():
     same = _with_metadata(data, lambda d: d)
     assert wabbit.Model.from_bytes(same).predict("|a x |b y") == m.predict("|a x |b y")
     for bad in ("aa", "\u00e9", 7, ["a"], "\n", "x" * 96):
-        forged = _with_metadata(data, lambda d: {**d, "wildcard_namespaces": bad})
+        forged = _with_metadata(data, lambda d, bad=bad: {**d, "wildcard_namespaces": bad})
         with pytest.raises(wabbit.ModelError, match="wildcard_namespaces"):
             wabbit.Model.from_bytes(forged)

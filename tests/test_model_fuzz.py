@@ -97,7 +97,9 @@ def test_mutated_model_files_load_or_raise_model_error(tmp_path):
     try:
         proc = subprocess.run(
             [sys.executable, "-c", _CHILD, HERE, str(tmp_path), str(SEED), str(CASES)],
-            capture_output=True, text=True, timeout=600,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
     except subprocess.TimeoutExpired:
         pytest.fail("the mutation run did not finish in 600 s (a load hung?)")

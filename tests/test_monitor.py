@@ -18,13 +18,12 @@ import random
 import numpy as np
 import pytest
 
+import vwcompare
 import wabbit
-from wabbit.drift import ADWIN, DDM, PageHinkley, DriftDetector
+from wabbit.drift import ADWIN, DDM, DriftDetector, PageHinkley
 from wabbit.monitor import GATE_PATIENCE, GATE_SIGMAS, HISTORY_GATES, DriftEvent, error_signal
 from wabbit.options import OptionError, parse_args
 from wabbit.synth import click_log, write_click_log
-
-import vwcompare
 
 river_drift = pytest.importorskip("river.drift")
 
@@ -135,7 +134,7 @@ def test_error_signal_by_hand():
 def test_monitor_feeds_the_error_signal(labels):
     rng = random.Random(SEED + 3)
     lines = []
-    for i in range(900):
+    for _i in range(900):
         k = rng.randrange(6)
         y = 1 if (k < 3) != (rng.random() < 0.2) else (-1 if labels == "-1/1" else 0)
         lines.append(f"{y} |f k{k}")
@@ -226,8 +225,14 @@ def test_reset_direction_is_adwins_cut_as_river_sees_it():
 def test_boost_equals_a_rate_factor_set_by_hand():
     lines = ["1 |f a", "-1 |f b"] * 200 + ["-1 |f a", "1 |f b"] * 300
     m = wabbit.Model("--loss_function logistic")
-    m.monitor(PageHinkley(threshold=5, mode="up"), on_drift="boost", every=50, boost_factor=4, boost_examples=100,
-              log=lambda s: None)
+    m.monitor(
+        PageHinkley(threshold=5, mode="up"),
+        on_drift="boost",
+        every=50,
+        boost_factor=4,
+        boost_examples=100,
+        log=lambda s: None,
+    )
     preds = m.learn_many(lines)
     (ev,) = [e for e in m.drift_events if e.response == "boost"]
     b = ev.applied
@@ -417,11 +422,23 @@ def test_monitors_are_not_copied_and_validate_their_arguments():
 
 
 def test_drift_flags():
-    c = parse_args("--drift adwin --drift_delta 0.01 --drift_response switch --drift_every 500 --drift_gate 2000").drift_config()
+    c = parse_args(
+        "--drift adwin --drift_delta 0.01 --drift_response switch --drift_every 500 --drift_gate 2000"
+    ).drift_config()
     assert (c["detector"], c["params"], c["response"], c["signal"], c["every"], c["gate"]) == (
-        "ADWIN", {"delta": 0.01}, "switch", "loss", 500, 2000)
+        "ADWIN",
+        {"delta": 0.01},
+        "switch",
+        "loss",
+        500,
+        2000,
+    )
     c = parse_args("--drift ddm --drift_threshold 4 --drift_param warning_threshold=2.5").drift_config()
-    assert (c["detector"], c["params"], c["signal"]) == ("DDM", {"drift_threshold": 4.0, "warning_threshold": 2.5}, "error")
+    assert (c["detector"], c["params"], c["signal"]) == (
+        "DDM",
+        {"drift_threshold": 4.0, "warning_threshold": 2.5},
+        "error",
+    )
     c = parse_args("--drift ph --drift_threshold 20 --drift_param mode=both").drift_config()
     assert c["params"] == {"mode": "both", "threshold": 20.0}
     c = parse_args("--drift kswin --drift_param seed=3 --drift_response boost --drift_boost 2").drift_config()
@@ -444,8 +461,9 @@ def test_drift_flags():
 def test_cli_switch_output_and_predictions(tmp_path):
     lines = list(click_log(30_000, seed=1, drift_at=15_000))
     (tmp_path / "d.vw").write_text("\n".join(lines) + "\n")
-    proc = vwcompare.run_wabbit(["-d", "d.vw", *FLAGS.split(), "--drift", "adwin", "--drift_response", "switch",
-                                 "-p", "p.txt"], tmp_path)
+    proc = vwcompare.run_wabbit(
+        ["-d", "d.vw", *FLAGS.split(), "--drift", "adwin", "--drift_response", "switch", "-p", "p.txt"], tmp_path
+    )
     assert proc.returncode == 0, vwcompare.describe_run(proc)
     m = wabbit.Model(FLAGS)
     m.monitor(ADWIN(), "loss", "switch", log=lambda s: None, name="adwin")
@@ -456,18 +474,20 @@ def test_cli_switch_output_and_predictions(tmp_path):
     mon = m.drift_monitor
     for e in m.drift_events:
         if e.kind == "drift" and e.response == "challenger":
-            assert f"drift detected at example {e.example} (adwin): challenger started at example {e.applied + 1}" in err
+            assert (
+                f"drift detected at example {e.example} (adwin): challenger started at example {e.applied + 1}" in err
+            )
         if e.kind == "switch":
             assert f"switched to challenger at example {e.index + 1} (adwin alarm at example" in err
     assert any(e.kind == "switch" for e in m.drift_events)
-    tail = err[err.index("finished run"):]
+    tail = err[err.index("finished run") :]
     for line in mon.summary():
         assert line in tail
     drifts = [e for e in m.drift_events if e.kind == "drift"]
     assert f"drift alarms = {len(drifts)} (adwin, at example" in tail
     assert "challenger switches = 1 (at example" in tail
     # the drift line comes between progress rows (the loop prints, then the monitor, in order)
-    rows = err[err.index("average  since"): err.index("finished run")].splitlines()
+    rows = err[err.index("average  since") : err.index("finished run")].splitlines()
     assert any(r.startswith("drift detected") for r in rows[3:-1])
 
 
@@ -476,7 +496,9 @@ def test_cli_test_only_alerts_and_bad_flags(tmp_path):
     (tmp_path / "d.vw").write_text("\n".join(lines) + "\n")
     ok = vwcompare.run_wabbit(["-d", "d.vw", *FLAGS.split(), "-f", "m.bin", "--quiet"], tmp_path)
     assert ok.returncode == 0
-    proc = vwcompare.run_wabbit(["-d", "d.vw", "-t", "-i", "m.bin", "--drift", "ph", "--drift_threshold", "5"], tmp_path)
+    proc = vwcompare.run_wabbit(
+        ["-d", "d.vw", "-t", "-i", "m.bin", "--drift", "ph", "--drift_threshold", "5"], tmp_path
+    )
     assert proc.returncode == 0, vwcompare.describe_run(proc)
     m = wabbit.load(tmp_path / "m.bin")
     res = m._core.run_buffer(("\n".join(lines) + "\n").encode(), {"learn": False, "signals": True})
@@ -510,8 +532,9 @@ def acceptance_files(tmp_path_factory):
 
 def test_acceptance_switch_beats_vw_and_matches_a_fresh_model(vw_available, acceptance_files):
     d = acceptance_files
-    proc = vwcompare.run_wabbit(["-d", "drift.vw", *FLAGS.split(), "--drift", "adwin", "--drift_response", "switch",
-                                 "-p", "switch.p"], d)
+    proc = vwcompare.run_wabbit(
+        ["-d", "drift.vw", *FLAGS.split(), "--drift", "adwin", "--drift_response", "switch", "-p", "switch.p"], d
+    )
     assert proc.returncode == 0, vwcompare.describe_run(proc)
     vw = vwcompare.run_vw(["-d", "drift.vw", *FLAGS.split(), "-p", "vw.p", "--quiet"], d)
     assert vw.returncode == 0, vwcompare.describe_run(vw)

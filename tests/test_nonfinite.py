@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import random
 import re
-import warnings
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +20,17 @@ import pytest
 
 import wabbit
 
-RULES = ["", "--sgd", "--adaptive", "--normalized", "--adaptive --invariant", "--ftrl", "--perceptron", "--pa",
-         "--l1 1e-4 --l2 1e-3"]
+RULES = [
+    "",
+    "--sgd",
+    "--adaptive",
+    "--normalized",
+    "--adaptive --invariant",
+    "--ftrl",
+    "--perceptron",
+    "--pa",
+    "--l1 1e-4 --l2 1e-3",
+]
 SHAPES = ["", "-q aa"]
 
 HOSTILE = [
@@ -80,8 +89,16 @@ def test_1e20_cli_saves_a_loadable_model(tmp_path):
     data.write_text("1 |a x:1e20\n1 |a y\n-1 |a z\n")
     model = tmp_path / "m"
     env_py = str(Path(wabbit.__file__).resolve().parents[1])
-    run = lambda *a: subprocess.run([sys.executable, "-m", "wabbit", *a], capture_output=True, text=True,
-                                    timeout=120, env={"PYTHONPATH": env_py, "PATH": "/usr/bin:/bin"})
+
+    def run(*a: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "wabbit", *a],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"PYTHONPATH": env_py, "PATH": "/usr/bin:/bin"},
+        )
+
     p = run("-d", str(data), "-f", str(model))
     assert p.returncode == 0, p.stderr
     assert "line 1" in p.stderr and "non-finite" in p.stderr and "1e+20" in p.stderr

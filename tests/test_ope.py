@@ -226,7 +226,9 @@ def test_bootstrap_intervals_cover_the_true_value_at_near_nominal_rate():
     for r in range(reps):
         x, a, c, p, pmf, chat = simulate(rng, n)
         for name in hits:
-            hits[name] += TRUE_VALUE in ope.estimate(name, a, c, p, pmf, chat, interval="bootstrap", resamples=300, seed=r)
+            hits[name] += TRUE_VALUE in ope.estimate(
+                name, a, c, p, pmf, chat, interval="bootstrap", resamples=300, seed=r
+            )
     for name, h in hits.items():
         assert h >= 0.88 * reps, f"{name}: {h} of {reps} 95% bootstrap intervals hold the true value (seed {SEED})"
 
@@ -264,13 +266,20 @@ def log_path(request, tmp_path):
 def test_read_adf_log(log_path):
     events = list(ope.read_adf_log(log_path))
     assert [e.event for e in events] == EVENT_TEXTS
-    assert [(e.action, e.cost, e.probability, e.line) for e in events] == [(0, 1.0, 0.5, 1), (2, 0.0, 0.25, 11), (1, 2.0, 0.8, 16)]
+    assert [(e.action, e.cost, e.probability, e.line) for e in events] == [
+        (0, 1.0, 0.5, 1),
+        (2, 0.0, 0.25, 11),
+        (1, 2.0, 0.8, 16),
+    ]
 
 
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("|a x\n0:1:0.5 |a y\n0:1:0.5 |a z\n", r"log.dat:3: a second labelled action in the event that starts at line 1"),
+        (
+            "|a x\n0:1:0.5 |a y\n0:1:0.5 |a z\n",
+            r"log.dat:3: a second labelled action in the event that starts at line 1",
+        ),
         ("|a x\n\n0:1:0 |a y\n", r"log.dat:3: the logged probability must be in \(0, 1\]"),
         ("0:one:0.5 |a y\n", r"log.dat:1: the cost and probability must be numbers"),
         ("0:1 |a y\n", r"log.dat:1: a cb label is action:cost:probability"),
@@ -290,7 +299,9 @@ def by_event(table):
 
 
 def test_evaluate_log_by_hand(log_path):
-    report = ope.evaluate_log(log_path, by_event(TARGET), cost_model=by_event(CHAT), estimators=["ips", "snips", "dr", "dm"])
+    report = ope.evaluate_log(
+        log_path, by_event(TARGET), cost_model=by_event(CHAT), estimators=["ips", "snips", "dr", "dm"]
+    )
     assert report.n == 3 and report.skipped == 1
     assert report.logged.value == pytest.approx(1.0, abs=1e-15)  # (1 + 0 + 2) / 3
     assert report.estimates["ips"].value == pytest.approx(1.4 / 3, abs=1e-15)
@@ -314,9 +325,11 @@ def test_evaluate_log_with_the_online_cost_model_is_dr_on_progressive_prediction
     path = tmp_path / "log.dat"
     path.write_text(small_log_text())
     reg = wabbit.Model("-q ::")
-    joined = [["|u user=1 |a ad=1", "|u user=1 |a ad=2", "|u user=1 |a ad=3"],
-              ["|u user=2 |a ad=1", "|u user=2 |a ad=2", "|u user=2 |a ad=3"],
-              [" |a ad=4", " |a ad=5"]]
+    joined = [
+        ["|u user=1 |a ad=1", "|u user=1 |a ad=2", "|u user=1 |a ad=3"],
+        ["|u user=2 |a ad=1", "|u user=2 |a ad=2", "|u user=2 |a ad=3"],
+        [" |a ad=4", " |a ad=5"],
+    ]
     chat = []
     for lines, a, c in zip(joined, ACTIONS, COSTS):
         chat.append([reg.predict(x) for x in lines])
@@ -365,7 +378,9 @@ def test_greedy_policy_and_scores_are_refused_as_a_pmf(log_path):
     scores = [[0.3, 0.1, 0.2], [0.5, 0.5, 0.9], [2.0, 1.0]]
     pick = ope.greedy(by_event(scores))
     assert [pick(e).tolist() for e in EVENT_TEXTS] == [[0, 1, 0], [1, 0, 0], [0, 1]]  # ties: the first
-    with pytest.raises(ValueError, match=r"log.dat(.gz)?:1: the target.s action probabilities must be >= 0 and sum to 1.*ope.greedy"):
+    with pytest.raises(
+        ValueError, match=r"log.dat(.gz)?:1: the target.s action probabilities must be >= 0 and sum to 1.*ope.greedy"
+    ):
         ope.evaluate_log(log_path, by_event(scores), estimators=["ips"])
     # greedy on the scores: w = 0 (picks 1, logged 0), 0 (picks 0, logged 2), 1/0.8 (picks 1 = logged)
     report = ope.evaluate_log(log_path, pick, estimators=["ips"])
@@ -383,12 +398,27 @@ class FakeModel:
 def test_cli_prints_the_table(monkeypatch, capsys, log_path):
     models = {"target.bin": FakeModel(TARGET), "costs.bin": FakeModel(CHAT)}
     monkeypatch.setattr(cli, "load", lambda path: models[path])
-    status = cli.main(["ope", "-d", str(log_path), "-i", "target.bin", "--cost_model", "costs.bin",
-                       "--estimator", "ips,dr", "--alpha", "0.1"])
+    status = cli.main(
+        [
+            "ope",
+            "-d",
+            str(log_path),
+            "-i",
+            "target.bin",
+            "--cost_model",
+            "costs.bin",
+            "--estimator",
+            "ips,dr",
+            "--alpha",
+            "0.1",
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 0, out
     lines = out.splitlines()
-    assert lines[0].startswith(f"off-policy evaluation of target.bin on {log_path}: 3 events (1 without a label skipped)")
+    assert lines[0].startswith(
+        f"off-policy evaluation of target.bin on {log_path}: 3 events (1 without a label skipped)"
+    )
     assert lines[1].split() == ["policy", "estimator", "expected", "cost", "90%", "interval", "ess"]
     z90 = statistics.NormalDist().inv_cdf(0.95)
     h = z90 * statistics.stdev(COSTS) / math.sqrt(3)
@@ -420,7 +450,9 @@ def write_sim_log(path, rng, n):
     events = []
     with open(path, "w") as f:
         for xi, ai, ci, pi in zip(x, a, c, p):
-            lines = [f"shared |u ctx={xi}"] + [(f"0:{ci:g}:{float(pi)!r} " if k == ai else "") + f"|a act={k}" for k in range(3)]
+            lines = [f"shared |u ctx={xi}"] + [
+                (f"0:{ci:g}:{float(pi)!r} " if k == ai else "") + f"|a act={k}" for k in range(3)
+            ]
             f.write("\n".join(lines) + "\n\n")
             events.append(("\n".join([lines[0]] + [f"|a act={k}" for k in range(3)]), int(ai), float(ci), float(pi)))
     return events
@@ -434,7 +466,9 @@ def test_cb_explore_model_as_target(tmp_path):
     report = ope.evaluate_log(tmp_path / "log.dat", model, estimators=["ips", "snips", "dr"])
     # IPS by its definition, with the model's own pmf per event
     w = [model.predict(ev)[a] / p for ev, a, c, p in events]
-    assert report.estimates["ips"].value == pytest.approx(statistics.fmean(wi * c for wi, (_, _, c, _) in zip(w, events)), rel=1e-6)
+    assert report.estimates["ips"].value == pytest.approx(
+        statistics.fmean(wi * c for wi, (_, _, c, _) in zip(w, events)), rel=1e-6
+    )
     for est in report.estimates.values():
         assert est.lower <= est.value <= est.upper
 
@@ -445,8 +479,13 @@ def test_cli_with_a_cb_model_file(tmp_path):
     for ev, a, c, p in events:
         model.learn(ev, label=(a, c, p))
     model.save(tmp_path / "m.bin")
-    proc = subprocess.run([sys.executable, "-m", "wabbit", "ope", "-d", str(tmp_path / "log.dat"), "-i", str(tmp_path / "m.bin")],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "wabbit", "ope", "-d", str(tmp_path / "log.dat"), "-i", str(tmp_path / "m.bin")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     names = [line.split()[1] for line in proc.stdout.splitlines()[2:5]]
     assert names == ["observed", "ips", "snips"] and "dr" in proc.stdout
@@ -479,7 +518,18 @@ def test_an_exploring_model_is_no_cost_model(log_path):
 
 def test_public_names():
     assert "ope" in wabbit.__all__ and wabbit.ope is ope
-    for name in ("ips", "snips", "dr", "dm", "observed", "evaluate_log", "read_adf_log", "greedy", "Estimate", "Report"):
+    for name in (
+        "ips",
+        "snips",
+        "dr",
+        "dm",
+        "observed",
+        "evaluate_log",
+        "read_adf_log",
+        "greedy",
+        "Estimate",
+        "Report",
+    ):
         assert name in ope.__all__
 
 

@@ -25,7 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import vwcompare
-
 import wabbit
 from wabbit import OptionError, parse_args
 
@@ -178,13 +177,16 @@ def test_unknown_keyword_is_named():
     assert "lossfunction" in str(e.value)
 
 
-@pytest.mark.parametrize("flags, named", [
-    ("-b", "-b"),
-    ("--loss_function", "--loss_function"),
-    ("-q", "-q"),
-    ("--sgd -l", "-l"),
-    ("--power_t", "--power_t"),
-])
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        ("-b", "-b"),
+        ("--loss_function", "--loss_function"),
+        ("-q", "-q"),
+        ("--sgd -l", "-l"),
+        ("--power_t", "--power_t"),
+    ],
+)
 def test_missing_value(flags, named):
     with pytest.raises(OptionError) as e:
         parse_args(flags)
@@ -192,13 +194,16 @@ def test_missing_value(flags, named):
     assert named in msg and "value" in msg, msg
 
 
-@pytest.mark.parametrize("flags, named, bad", [
-    ("-b x", "-b", "x"),
-    ("-b 24.5", "-b", "24.5"),
-    ("-l abc", "-l", "abc"),
-    ("--power_t half", "--power_t", "half"),
-    ("--initial_t 1,5", "--initial_t", "1,5"),
-])
+@pytest.mark.parametrize(
+    "flags, named, bad",
+    [
+        ("-b x", "-b", "x"),
+        ("-b 24.5", "-b", "24.5"),
+        ("-l abc", "-l", "abc"),
+        ("--power_t half", "--power_t", "half"),
+        ("--initial_t 1,5", "--initial_t", "1,5"),
+    ],
+)
 def test_wrong_type(flags, named, bad):
     with pytest.raises(OptionError) as e:
         parse_args(flags)

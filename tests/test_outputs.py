@@ -28,8 +28,14 @@ def clicks(tmp_path_factory):
 
 
 def _wabbit(args, timeout=120, **kw):
-    return subprocess.run([sys.executable, "-m", "wabbit", *args], capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "wabbit", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        **kw,
+    )
 
 
 def _same_model(a, b, probe="|u user=u3 |a ad=a7 |c hour=2"):
@@ -120,8 +126,12 @@ def test_predictions_on_full_disk_stop_but_learning_goes_on(tmp_path, tiny_fs, c
 
 def _into_closed_pipe(args, read_first_line=False):
     """Run wabbit with stdout a pipe whose reader goes away (at once, or after the first line)."""
-    p = subprocess.Popen([sys.executable, "-m", "wabbit", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "wabbit", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     first = p.stdout.readline() if read_first_line else b""
     p.stdout.close()
     try:

@@ -61,9 +61,29 @@ EDGE_CASES = [
     b"1 |u a:1e39",
     b"0 |u a:0.0000000",
     # one-digit labels and one-letter namespaces (read without the general loops)
-    b"-0 |u a", b"5 |u a", b"-9 |a b", b"0 |", b"1 |u", b"1 |  a", b"-1 ||u a", b"7 |7 a",
-    b"1 |\xc3 a", b"1 |\x7f a", b"1 |u\ta", b"1 |:a", b"1 |u:", b"-1 |\x01 a", b"1  |u a", b"-- |u a",
-    b"-x |u a", b"1x |u a", b"1 x|u a", b"1 |", b"-1 |", b"1 |u |", b"1 |u  ",
+    b"-0 |u a",
+    b"5 |u a",
+    b"-9 |a b",
+    b"0 |",
+    b"1 |u",
+    b"1 |  a",
+    b"-1 ||u a",
+    b"7 |7 a",
+    b"1 |\xc3 a",
+    b"1 |\x7f a",
+    b"1 |u\ta",
+    b"1 |:a",
+    b"1 |u:",
+    b"-1 |\x01 a",
+    b"1  |u a",
+    b"-- |u a",
+    b"-x |u a",
+    b"1x |u a",
+    b"1 x|u a",
+    b"1 |",
+    b"-1 |",
+    b"1 |u |",
+    b"1 |u  ",
 ]
 
 
@@ -86,9 +106,24 @@ def _boundary_cases() -> list[bytes]:
     for n in range(0, 20):  # short lines, cut anywhere
         out.append(b"1 |u ab:1 c"[:n])
         out.append(b"|u a:0.25\tb"[:n])
-    out += [b"1 |u a:", b"1 |u a::1", b"1 |u a:1:2", b"1 |u :", b"1 |u a :1", b"1 |u 0:1 00 01a",
-            b"1 |u a |:1 b", b"1 |u a ||b c", b"1 ||u a", b"1 |u a \r", b"1 |u a\r\r", b"1 |u a |\r",
-            b"1 | \t a", b"1 |u a\x00", b"1 |u\x01 a", b"1 |u a\x1fb"]
+    out += [
+        b"1 |u a:",
+        b"1 |u a::1",
+        b"1 |u a:1:2",
+        b"1 |u :",
+        b"1 |u a :1",
+        b"1 |u 0:1 00 01a",
+        b"1 |u a |:1 b",
+        b"1 |u a ||b c",
+        b"1 ||u a",
+        b"1 |u a \r",
+        b"1 |u a\r\r",
+        b"1 |u a |\r",
+        b"1 | \t a",
+        b"1 |u a\x00",
+        b"1 |u\x01 a",
+        b"1 |u a\x1fb",
+    ]
     return out
 
 
@@ -113,7 +148,16 @@ def test_edge_cases_agree(line: bytes) -> None:
 def test_fast_path_reads_plain_lines_and_declines_the_rest() -> None:
     assert _both(EDGE_CASES[1])[2]
     assert _both(b"1 |u a:0.5 |c 12 b\r")[2]
-    for line in [b"1|u a", b"1 2 |u a", b"1 |u:2 a", b"1 |u a:x", b"1 |u a:1e3", b"1 |u :1", b"1 |u a\x01b", b"1 |u a\rb"]:
+    for line in [
+        b"1|u a",
+        b"1 2 |u a",
+        b"1 |u:2 a",
+        b"1 |u a:x",
+        b"1 |u a:1e3",
+        b"1 |u :1",
+        b"1 |u a\x01b",
+        b"1 |u a\rb",
+    ]:
         assert not _both(line)[2], line
 
 
@@ -133,9 +177,38 @@ def test_plain_line_is_read_as_vw_reads_it() -> None:
 
 
 ALPHABET = [
-    b"a", b"b", b"ab=", b"u", b"x1", b"7", b"42", b"0", b"-", b".", b"e", b"E", b"+",
-    b":", b":", b"|", b"|", b" ", b" ", b" ", b"\t", b"\r", b"'", b"\x01", b"\x7f", b"\xc3\xa9",
-    b"0.5", b"-1", b"1234567", b"12345678", b"nan", b"inf",
+    b"a",
+    b"b",
+    b"ab=",
+    b"u",
+    b"x1",
+    b"7",
+    b"42",
+    b"0",
+    b"-",
+    b".",
+    b"e",
+    b"E",
+    b"+",
+    b":",
+    b":",
+    b"|",
+    b"|",
+    b" ",
+    b" ",
+    b" ",
+    b"\t",
+    b"\r",
+    b"'",
+    b"\x01",
+    b"\x7f",
+    b"\xc3\xa9",
+    b"0.5",
+    b"-1",
+    b"1234567",
+    b"12345678",
+    b"nan",
+    b"inf",
 ]
 
 
@@ -145,7 +218,9 @@ def _plain_line(rng: random.Random) -> bytes:
     for _ in range(rng.randint(0, 4)):
         parts.append(b" |" + rng.choice([b"", b"u", b"ab", b"u7", b"9"]))
         for _ in range(rng.randint(0, 6)):
-            name = b"".join(rng.choice([b"a", b"b", b"x=", b"7", b"42", b"\xc3\xa9", b"_"]) for _ in range(rng.randint(1, 24)))
+            name = b"".join(
+                rng.choice([b"a", b"b", b"x=", b"7", b"42", b"\xc3\xa9", b"_"]) for _ in range(rng.randint(1, 24))
+            )
             if rng.random() < 0.4:
                 name += b":" + rng.choice([b"0.25", b"-3", b"0", b"1234567", b"7.", b".5", b"-0.0001"])
             parts.append(rng.choice([b" ", b"  ", b"\t"]) + name)
@@ -222,12 +297,38 @@ def test_names_of_every_length_hash_as_vw() -> None:
             assert feats == _core.parse_line(line, True)[6], line
 
 
-@pytest.mark.parametrize("value", [b"0", b"7", b"-7", b"0.5", b"-0.25", b".5", b"5.", b"1234567", b"123.4567", b"-.0001",
-                                   b"12345678", b"1.2345678", b".", b"-", b"1.2.3", b"1e3", b"1|", b"0.0000000"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"0",
+        b"7",
+        b"-7",
+        b"0.5",
+        b"-0.25",
+        b".5",
+        b"5.",
+        b"1234567",
+        b"123.4567",
+        b"-.0001",
+        b"12345678",
+        b"1.2345678",
+        b".",
+        b"-",
+        b"1.2.3",
+        b"1e3",
+        b"1|",
+        b"0.0000000",
+    ],
+)
 def test_values_before_and_without_a_stop_in_reach(value: bytes) -> None:
     # A value whose end the 16-byte scan sees (read without end checks) and one it does not (at the
     # end of the line, or after a long name): the same reading as the general reader's.
-    for line in (b"1 |u a:" + value + b" b c d e f g", b"1 |u a:" + value, b"1 |u " + b"n" * 12 + b":" + value + b" b c d e f",
-                 b"1 |u a:" + value + b"\tb c d e f g", b"1 |u a:" + value + b"|v b c d e f g"):
+    for line in (
+        b"1 |u a:" + value + b" b c d e f g",
+        b"1 |u a:" + value,
+        b"1 |u " + b"n" * 12 + b":" + value + b" b c d e f",
+        b"1 |u a:" + value + b"\tb c d e f g",
+        b"1 |u a:" + value + b"|v b c d e f g",
+    ):
         fast, general, _ = _both(line)
         assert fast == general, line

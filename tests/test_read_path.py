@@ -17,7 +17,9 @@ BLOCK = 256 * 1024
 
 def short_lines(n: int, seed: int) -> list[str]:
     rng = random.Random(seed)
-    return [f"{rng.choice(['1', '-1'])} |a f{rng.randrange(500)} g{rng.randrange(50)}:{rng.random():.3f}" for _ in range(n)]
+    return [
+        f"{rng.choice(['1', '-1'])} |a f{rng.randrange(500)} g{rng.randrange(50)}:{rng.random():.3f}" for _ in range(n)
+    ]
 
 
 def same_run(path, data: bytes, args: str = "--loss_function logistic") -> np.ndarray:

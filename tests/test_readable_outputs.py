@@ -85,7 +85,16 @@ def run_both(args, tmp_path):
 @pytest.mark.parametrize("case", list(READABLE_CASES))
 def test_readable_model_and_invert_hash_match_vw(case, data, inputs, tmp_path, vw_available):
     flags, n_values = READABLE_CASES[case]
-    args = ["-d", str(inputs[data]), "--quiet", "--readable_model", "model.txt", "--invert_hash", "model.inv", *flags.split()]
+    args = [
+        "-d",
+        str(inputs[data]),
+        "--quiet",
+        "--readable_model",
+        "model.txt",
+        "--invert_hash",
+        "model.inv",
+        *flags.split(),
+    ]
     (wb, wb_dir), (vw, vw_dir) = run_both(args, tmp_path)
     failures = []
     for name in ("model.txt", "model.inv"):

@@ -80,9 +80,7 @@ def run_case(runner, case_id: int, cases: dict, reference_dir: Path, workdir: Pa
     prepare_workdir(reference_dir, workdir)
     for dep in dependency_order(case_id, cases):
         proc = runner(vwcompare.case_args(cases[dep]), workdir)
-        assert proc.returncode == 0, (
-            f"dependency case {dep} of case {case_id} failed\n{vwcompare.describe_run(proc)}"
-        )
+        assert proc.returncode == 0, f"dependency case {dep} of case {case_id} failed\n{vwcompare.describe_run(proc)}"
     return runner(vwcompare.case_args(cases[case_id]), workdir)
 
 

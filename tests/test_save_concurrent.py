@@ -134,7 +134,9 @@ def test_a_save_that_fails_verification_leaves_the_previous_file(tmp_path, monke
     good = path.read_bytes()
     m.learn_many(lines(200, 6))
     real = wabbit.Model._serialize
-    monkeypatch.setattr(wabbit.Model, "_serialize", lambda self, predict_only: _count_off_by_one(real(self, predict_only)))
+    monkeypatch.setattr(
+        wabbit.Model, "_serialize", lambda self, predict_only: _count_off_by_one(real(self, predict_only))
+    )
     with pytest.raises(wabbit.ModelError, match="would not load back.*weight count"):
         m.save(path)
     assert path.read_bytes() == good, "the failed save changed the previous file"
@@ -154,7 +156,9 @@ def test_a_store_version_that_fails_verification_is_not_written(tmp_path, monkey
     m.learn_many(lines(100, 7))
     assert store.save(m) == 1
     real = wabbit.Model._serialize
-    monkeypatch.setattr(wabbit.Model, "_serialize", lambda self, predict_only: _count_off_by_one(real(self, predict_only)))
+    monkeypatch.setattr(
+        wabbit.Model, "_serialize", lambda self, predict_only: _count_off_by_one(real(self, predict_only))
+    )
     with pytest.raises(wabbit.ModelError, match="would not load back"):
         store.save(m)
     monkeypatch.undo()

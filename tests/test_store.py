@@ -8,7 +8,6 @@ on those k examples alone; a reader must only ever see versions the writer saved
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import struct
@@ -135,7 +134,9 @@ def test_snapshot_save_writes_a_model_file(tmp_path):
     snap = m.snapshot()
     m.learn_many(MORE)
     snap.save(tmp_path / "s.model")
-    assert_bitwise_equal(wabbit.load(tmp_path / "s.model").predict_many(TEST), snap.to_model().predict_many(TEST), "snapshot file")
+    assert_bitwise_equal(
+        wabbit.load(tmp_path / "s.model").predict_many(TEST), snap.to_model().predict_many(TEST), "snapshot file"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,7 +219,11 @@ def test_pruning_keeps_the_newest(tmp_path):
         preds[store.save(m)] = m.predict_many(TEST)
     assert [x.version for x in store.list()] == [5, 6]
     assert sorted(n for n in os.listdir(d) if not n.startswith(".")) == [
-        "CURRENT", "v00000005.json", "v00000005.model", "v00000006.json", "v00000006.model"
+        "CURRENT",
+        "v00000005.json",
+        "v00000005.model",
+        "v00000006.json",
+        "v00000006.model",
     ]
     with pytest.raises(StoreError, match="version 2 is not in"):
         store.load(2)
@@ -343,7 +348,9 @@ def test_readers_never_fail_while_a_writer_saves(tmp_path, keep):
     readers = [
         subprocess.Popen(
             [sys.executable, "-c", _READER, str(d), str(stop), *probe],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(2)
     ]
@@ -498,8 +505,11 @@ def test_learn_many_save_every_writes_versions_equal_to_training_on_a_prefix(tmp
     for x in listed[:-1]:
         assert x.examples % 110 == 0 and 0 < x.examples < len(TRAIN)
         reference = trained(TRAIN[: x.examples])
-        assert_bitwise_equal(store.load(x.version).predict_many(TEST), reference.predict_many(TEST),
-                             f"version {x.version} (after {x.examples} examples)")
+        assert_bitwise_equal(
+            store.load(x.version).predict_many(TEST),
+            reference.predict_many(TEST),
+            f"version {x.version} (after {x.examples} examples)",
+        )
     with pytest.raises(ValueError, match="store"):
         m.learn_many(TRAIN[:5], save_every=10)
     with pytest.raises(ValueError, match="save_every"):
@@ -542,7 +552,9 @@ def test_cli_save_every_writes_versions_and_the_last_is_the_final_model(tmp_path
         assert last == final, "the last version differs from the -f model"
     else:
         assert state_of(last) == state_of(final), "the last version's state differs from the -f model's"
-    assert_bitwise_equal(store.load().predict_many(TEST), wabbit.load(tmp_path / "final.model").predict_many(TEST), "last version")
+    assert_bitwise_equal(
+        store.load().predict_many(TEST), wabbit.load(tmp_path / "final.model").predict_many(TEST), "last version"
+    )
     assert [x.version for x in listed] == list(range(1, len(listed) + 1))
     examples = [x.examples for x in listed]
     assert examples == sorted(set(examples)), f"versions out of order or repeated: {examples}"
@@ -551,8 +563,11 @@ def test_cli_save_every_writes_versions_and_the_last_is_the_final_model(tmp_path
     x = listed[0]
     reference = wabbit.Model(" ".join(flags))
     reference.learn_many(lines[: x.examples])
-    assert_bitwise_equal(store.load(x.version).predict_many(TEST), reference.predict_many(TEST),
-                         f"version {x.version} after {x.examples} examples")
+    assert_bitwise_equal(
+        store.load(x.version).predict_many(TEST),
+        reference.predict_many(TEST),
+        f"version {x.version} after {x.examples} examples",
+    )
     assert store.load(x.version).lineage.sources[0].examples == x.examples
 
 

@@ -64,7 +64,9 @@ def test_python_api_raises_option_error():
     assert proc.returncode == 0, proc.stderr.decode()
     lines = out.strip().splitlines()
     assert len(lines) == 2, out
-    assert lines[0].startswith("OptionError -b 31 needs 32 GiB") and lines[1].startswith("OptionError -b 32 needs 64 GiB"), out
+    assert lines[0].startswith("OptionError -b 31 needs 32 GiB") and lines[1].startswith(
+        "OptionError -b 32 needs 64 GiB"
+    ), out
 
 
 def _file_claiming(bits: int, options: str) -> bytes:
@@ -113,4 +115,3 @@ def test_options_that_disagree_with_the_table_are_refused_before_allocating(bits
     limit needed: nothing large is ever asked for)."""
     with pytest.raises(wabbit.ModelError, match="its options say -b .* but its weight table has"):
         wabbit.Model.from_bytes(_file_claiming(bits, options))
-

@@ -34,9 +34,35 @@ VALID = [
     b"-1 |a x:12345678 y:0.000001 |c w",
 ]
 TOKENS = [
-    b"\x00", b"\xff", b"\xe9", b"\xc3", b"\xc3\xa9", b"\xed\xa0\x80", b"\r", b"\t", b"\n", b"|", b":", b" ",
-    b"||", b"::", b"| |", b"1e39", b"1e308", b"-1e38", b"3e20", b"1e-45", b"9" * 60, b"nan", b"inf", b"-",
-    b"'", b"\x1f\x8b", b"x" * 5000, b":" * 100, b"\xef\xbb\xbf",
+    b"\x00",
+    b"\xff",
+    b"\xe9",
+    b"\xc3",
+    b"\xc3\xa9",
+    b"\xed\xa0\x80",
+    b"\r",
+    b"\t",
+    b"\n",
+    b"|",
+    b":",
+    b" ",
+    b"||",
+    b"::",
+    b"| |",
+    b"1e39",
+    b"1e308",
+    b"-1e38",
+    b"3e20",
+    b"1e-45",
+    b"9" * 60,
+    b"nan",
+    b"inf",
+    b"-",
+    b"'",
+    b"\x1f\x8b",
+    b"x" * 5000,
+    b":" * 100,
+    b"\xef\xbb\xbf",
 ]
 
 
@@ -59,7 +85,9 @@ def mutate(rng: random.Random, line: bytes) -> bytes:
         elif op == 4 and b:  # delete a byte
             del b[rng.randrange(len(b))]
         else:  # a number made huge, tiny or odd
-            b[pos:pos] = rng.choice([b"1e38", b"-3.4e38", b"1e39", b"340282356779733661637539395458142568447", b"0x10", b"+1"])
+            b[pos:pos] = rng.choice(
+                [b"1e38", b"-3.4e38", b"1e39", b"340282356779733661637539395458142568447", b"0x10", b"+1"]
+            )
     return bytes(b)
 
 
@@ -114,7 +142,10 @@ def fuzz_batches(seed: int, batches: int, folder: str) -> None:
 
     rng = random.Random(seed)
     for b in range(batches):
-        lines = [mutate(rng, rng.choice(VALID)) if rng.random() < 0.5 else rng.choice(VALID) for _ in range(rng.randint(20, 400))]
+        lines = [
+            mutate(rng, rng.choice(VALID)) if rng.random() < 0.5 else rng.choice(VALID)
+            for _ in range(rng.randint(20, 400))
+        ]
         data = b"\n".join(lines) + rng.choice([b"\n", b"", b"\r\n"])
         plain = os.path.join(folder, f"b{b}.vw")
         with open(plain, "wb") as f:
@@ -136,7 +167,9 @@ def fuzz_batches(seed: int, batches: int, folder: str) -> None:
                     try:
                         p = m.learn_many(source, strict=False, threads=threads)
                         if name != "cut gzip":
-                            assert len(p) == example_lines(data), f"{what}: {len(p)} predictions for {example_lines(data)} lines"
+                            assert len(p) == example_lines(data), (
+                                f"{what}: {len(p)} predictions for {example_lines(data)} lines"
+                            )
                         q = m.predict_many(source, strict=False, threads=threads)
                         assert len(q) == len(p), what
                         assert np.isfinite(q[~np.isnan(q)]).all(), what

@@ -38,8 +38,14 @@ def _limit_memory():
 
 
 def _wabbit(args, **kw):
-    return subprocess.run([sys.executable, "-m", "wabbit", *args], capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "wabbit", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        **kw,
+    )
 
 
 def _no_abort(r):
@@ -63,7 +69,9 @@ def test_cli_threads_the_system_refuses(tmp_path, clicks):
     r = _wabbit(["-d", str(clicks), "--threads", "150", "-f", str(model)], preexec_fn=_limit_memory)
     _no_abort(r)
     assert r.returncode == 1
-    assert re.search(r"cannot start thread \d+ of 150 \(.*\).*nothing was learned; use fewer threads", r.stderr), r.stderr
+    assert re.search(r"cannot start thread \d+ of 150 \(.*\).*nothing was learned; use fewer threads", r.stderr), (
+        r.stderr
+    )
     assert not model.exists()
 
 
@@ -89,15 +97,19 @@ CHILD = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("threads,limit,error", [
-    (10**6, "none", r"ValueError threads=1000000: at most 1024"),
-    (300, "limit", r"RuntimeError cannot start thread \d+ of 300 .*nothing was learned"),
-])
+@pytest.mark.parametrize(
+    "threads,limit,error",
+    [
+        (10**6, "none", r"ValueError threads=1000000: at most 1024"),
+        (300, "limit", r"RuntimeError cannot start thread \d+ of 300 .*nothing was learned"),
+    ],
+)
 def test_learn_many_threads_that_cannot_be(tmp_path, clicks, threads, limit, error):
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    r = subprocess.run([sys.executable, str(script), str(clicks), str(threads), limit], capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [sys.executable, str(script), str(clicks), str(threads), limit], capture_output=True, text=True, timeout=300
+    )
     _no_abort(r)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
@@ -133,8 +145,13 @@ def _counters(stderr: str):
 
 @pytest.mark.parametrize("progress", [[], ["-P", "1000"], ["-P", "3.0"]])
 def test_progress_rows_with_threads_at_vws_counts(tmp_path, clicks, progress):
-    vw = subprocess.run([sys.executable, "-m", "vowpalwabbit", "-d", str(clicks), *progress], capture_output=True,
-                        text=True, timeout=300, cwd=tmp_path)
+    vw = subprocess.run(
+        [sys.executable, "-m", "vowpalwabbit", "-d", str(clicks), *progress],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert vw.returncode == 0, vw.stderr
     expected = _counters(vw.stderr)
     assert len(expected) > 5

@@ -39,7 +39,7 @@ def test_one_thread_is_the_default_and_exact(click):
 @pytest.mark.parametrize("args", [LOGISTIC, LOGISTIC + " -q ua", "-b 20", LOGISTIC + " --ftrl"])
 def test_two_threads_learn_every_example_with_the_same_loss(click, args):
     one = wabbit.Model(args)
-    p1 = one.learn_many(click)
+    one.learn_many(click)
     two = wabbit.Model(args, threads=2)
     p2 = two.learn_many(click)
     s1, s2 = one.stats, two.stats
@@ -69,8 +69,25 @@ def test_threaded_predictions_keep_input_order(click, tmp_path):
     outs = []
     for th in ("1", "2"):
         pred = tmp_path / f"p{th}.txt"
-        r = subprocess.run([sys.executable, "-m", "wabbit", "-t", "-i", str(model), "-d", str(click), "--threads", th,
-                            "-p", str(pred), "--quiet"], capture_output=True, text=True)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "wabbit",
+                "-t",
+                "-i",
+                str(model),
+                "-d",
+                str(click),
+                "--threads",
+                th,
+                "-p",
+                str(pred),
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 0, r.stderr
         outs.append(pred.read_text())
     assert outs[0] == outs[1]
@@ -109,15 +126,20 @@ def test_runs_that_need_order_stay_on_one_thread(click):
 
 
 def test_cli_threads_progress_and_summary(click):
-    r = subprocess.run([sys.executable, "-m", "wabbit", "-d", str(click), "--loss_function", "logistic", "-b", "20",
-                        "--threads", "2"], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "wabbit", "-d", str(click), "--loss_function", "logistic", "-b", "20", "--threads", "2"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     assert "Hogwild threads = 2" in r.stderr
     assert "number of examples = 60000" in r.stderr
     rows = [ln for ln in r.stderr.splitlines() if ln[:1].isdigit() and len(ln.split()) == 7]
     counts = [int(ln.split()[2]) for ln in rows]
     assert len(rows) >= 3 and counts == sorted(counts) and counts[-1] <= 60_000
-    bad = subprocess.run([sys.executable, "-m", "wabbit", "--threads", "-2", "--no_stdin"], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "wabbit", "--threads", "-2", "--no_stdin"], capture_output=True, text=True
+    )
     assert bad.returncode != 0 and "--threads" in bad.stderr
 
 
@@ -261,7 +283,9 @@ def test_predicting_threads_while_one_learns(click):
         except BaseException as e:  # pragma: no cover
             errors.append(e)
 
-    readers = [threading.Thread(target=f, args=(i,)) for i, f in enumerate((predict_lines, predict_dicts, predict_batches))]
+    readers = [
+        threading.Thread(target=f, args=(i,)) for i, f in enumerate((predict_lines, predict_dicts, predict_batches))
+    ]
     for t in readers:
         t.start()
     started = time.monotonic()
@@ -328,7 +352,7 @@ def test_ranking_threads_while_one_learns_events():
     try:
         while time.monotonic() - started < 2.0 or learned < 200:
             a = int(rng.integers(10))
-            m.learn((shared, cands[learned % 290:learned % 290 + 10]), label=(a, float(a != 3), 0.1))
+            m.learn((shared, cands[learned % 290 : learned % 290 + 10]), label=(a, float(a != 3), 0.1))
             learned += 1
     finally:
         stop.set()

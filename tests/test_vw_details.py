@@ -11,14 +11,14 @@ import random
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import wabbit  # noqa: E402
 
-import vwcompare  # noqa: E402
-import vwreadable  # noqa: E402
 import test_linear_parity as lp  # noqa: E402
 import test_linear_save_load as sl  # noqa: E402
-from test_readable_outputs import SMALL  # noqa: E402
+import vwcompare  # noqa: E402
+import vwreadable  # noqa: E402
+import wabbit  # noqa: E402
 from test_vw_parity import STREAMS, generate_stream  # noqa: E402
+
 
 # FTRL: the reported prediction is clamped to the labels seen before the example (VW predicts, then
 # learns); the stream-level FTRL cases are in test_linear_parity.py.
@@ -83,8 +83,11 @@ AUDIT_CASES = {
 def audit_inputs(tmp_path_factory):
     d = tmp_path_factory.mktemp("audit_failing")
     out = {}
-    for name, (base, transform) in {"regression": ("regression", None), "logistic": ("logistic", None),
-                                    "counts": ("regression", lp.poisson_counts)}.items():
+    for name, (base, transform) in {
+        "regression": ("regression", None),
+        "logistic": ("logistic", None),
+        "counts": ("regression", lp.poisson_counts),
+    }.items():
         seed, logistic, unlabeled = STREAMS[base]
         text, ex = generate_stream(300, seed, logistic=logistic, unlabeled=unlabeled)
         text, _ = lp.relabel(text, ex, transform)
@@ -99,14 +102,19 @@ def test_audit_matches_vw(case, audit_inputs, tmp_path):
     args = ["-d", str(audit_inputs[stream]), "--audit", "--quiet", *flags.split()]
     wb = vwcompare.run_wabbit(args, tmp_path)
     vw = vwcompare.run_vw(args, tmp_path)
-    problems = vwcompare.compare_lines(vwreadable.audit_lines(wb.stdout), vwreadable.audit_lines(vw.stdout), what="audit line")
+    problems = vwcompare.compare_lines(
+        vwreadable.audit_lines(wb.stdout), vwreadable.audit_lines(vw.stdout), what="audit line"
+    )
     assert not problems, f"{case} ({flags}): {len(problems)} difference(s)\n" + "\n".join(problems[:4])
 
 
-@pytest.mark.parametrize("flags,data", [
-    ("--ignore_linear a -q ab", "1 |a x |bravo y\n"),
-    ("--loss_function logistic --link logistic", "1 |a x\n-1 |a x\n"),
-])
+@pytest.mark.parametrize(
+    "flags,data",
+    [
+        ("--ignore_linear a -q ab", "1 |a x |bravo y\n"),
+        ("--loss_function logistic --link logistic", "1 |a x\n-1 |a x\n"),
+    ],
+)
 def test_audit_minimal(flags, data, tmp_path):
     (tmp_path / "d.txt").write_text(data)
     args = ["-d", "d.txt", "--audit", "--quiet", *flags.split()]

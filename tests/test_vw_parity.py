@@ -310,8 +310,8 @@ def test_parity_with_vw(flagset, streams, vw_outputs, run_wabbit, tmp_path):
     )
 
     problems = vwcompare.summary_problems(proc.stderr, vw_proc.stderr)
-    assert not problems, f"{flagset}: summary differs from VW:\n  " + "\n  ".join(problems) + (
-        "\n" + vwcompare.describe_run(proc)
+    assert not problems, (
+        f"{flagset}: summary differs from VW:\n  " + "\n  ".join(problems) + ("\n" + vwcompare.describe_run(proc))
     )
 
 

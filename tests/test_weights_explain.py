@@ -59,7 +59,7 @@ def data(tmp_path_factory):
         train = d / f"{kind}_train.txt"
         train.write_text("\n".join(lines[:N_TRAIN]) + "\n", encoding="utf-8")
         # features only (from the first bar: no label, initial or tag), for explain and audit
-        feats = [l[l.index("|"):] for l in lines[N_TRAIN : N_TRAIN + N_EXPLAIN]]
+        feats = [l[l.index("|") :] for l in lines[N_TRAIN : N_TRAIN + N_EXPLAIN]]
         test = d / f"{kind}_features.txt"
         test.write_text("\n".join(feats) + "\n", encoding="utf-8")
         out[kind] = (train, test, feats)
@@ -70,7 +70,9 @@ def data(tmp_path_factory):
 def test_weights_equal_vw_readable_model(case, data, tmp_path, wabbit_module, vw_available):
     kind, flags = WEIGHT_CASES[case]
     train, _, _ = data[kind]
-    proc = vwcompare.run_vw(["-d", str(train), "--quiet", "--readable_model", "vw.txt", "--predict_only_model", *flags.split()], tmp_path)
+    proc = vwcompare.run_vw(
+        ["-d", str(train), "--quiet", "--readable_model", "vw.txt", "--predict_only_model", *flags.split()], tmp_path
+    )
     assert proc.returncode == 0, vwcompare.describe_run(proc)
     expected = vwreadable.weights((tmp_path / "vw.txt").read_text(encoding="utf-8"))
     assert expected and all(len(w.values) == 1 and w.values[0] != 0 for w in expected.values())
@@ -88,8 +90,11 @@ def test_weights_equal_vw_readable_model(case, data, tmp_path, wabbit_module, vw
         f"{case} ({flags}): indices differ from VW's readable model: {len(missing)} missing "
         f"(e.g. {[expected[i] for i in missing[:5]]}), {len(extra)} extra (e.g. {[(i, got[i]) for i in extra[:5]]})"
     )
-    off = [(i, got[i], expected[i].values[0]) for i in sorted(got)
-           if not math.isclose(got[i], expected[i].values[0], rel_tol=1e-5, abs_tol=1e-6)]
+    off = [
+        (i, got[i], expected[i].values[0])
+        for i in sorted(got)
+        if not math.isclose(got[i], expected[i].values[0], rel_tol=1e-5, abs_tol=1e-6)
+    ]
     assert not off, f"{case} ({flags}): {len(off)} weights differ from VW's by more than 1e-5, e.g. {off[:5]}"
 
 
@@ -125,18 +130,24 @@ def test_explain_names_match_vw_audit(case, data, tmp_path, wabbit_module, vw_av
         ours = Counter((c.name, c.index) for c in contribs)
         theirs = Counter((f.name, f.index) for f in feats)
         if ours != theirs:
-            failures.append(f"{line[:80]!r}: wabbit only {list((ours - theirs).items())[:4]}, VW only {list((theirs - ours).items())[:4]}")
+            failures.append(
+                f"{line[:80]!r}: wabbit only {list((ours - theirs).items())[:4]}, VW only {list((theirs - ours).items())[:4]}"
+            )
             continue
         by_key = {}
         for f in feats:
             by_key.setdefault((f.name, f.index), []).append(f)
         for c in contribs:
             cands = by_key[(c.name, c.index)]
-            if not any(vwcompare.floats_close(c.value, f.value) and vwcompare.floats_close(c.weight, f.weight) for f in cands):
+            if not any(
+                vwcompare.floats_close(c.value, f.value) and vwcompare.floats_close(c.weight, f.weight) for f in cands
+            ):
                 failures.append(f"{line[:60]!r}: {c} vs VW {cands}")
             if not math.isclose(c.contribution, c.value * c.weight, rel_tol=1e-6, abs_tol=1e-9):
                 failures.append(f"{c}: contribution is not value * weight")
-    assert not failures, f"{case} ({flags}): {len(failures)} example(s) differ from VW's audit:\n" + "\n".join(failures[:8])
+    assert not failures, f"{case} ({flags}): {len(failures)} example(s) differ from VW's audit:\n" + "\n".join(
+        failures[:8]
+    )
     if "-q" in flags or "--cubic" in flags:
         assert any("*" in c.name for line in lines for c in model.explain(line)), "no interaction names seen"
 
@@ -158,7 +169,9 @@ def test_explain_contributions_sum_to_prediction(flags, data, wabbit_module):
             continue
         checked += 1
         total = math.fsum(c.contribution for c in contribs)
-        assert math.isclose(total, pred, rel_tol=1e-4, abs_tol=1e-4), f"{line!r}: contributions sum to {total}, prediction {pred}"
+        assert math.isclose(total, pred, rel_tol=1e-4, abs_tol=1e-4), (
+            f"{line!r}: contributions sum to {total}, prediction {pred}"
+        )
         assert all(c.weight != 0 or c.contribution == 0 for c in contribs)
         assert [abs(c.contribution) for c in contribs] == sorted((abs(c.contribution) for c in contribs), reverse=True)
     assert checked > 0.9 * len(lines)

@@ -144,8 +144,12 @@ print(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHW
 
 
 def test_5000_feature_quadratic_line_memory_is_bounded():
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(Path(wabbit.__file__).resolve().parents[1])], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(Path(wabbit.__file__).resolve().parents[1])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     peak_kb = int(proc.stdout.split()[-1])  # the child's peak RSS in KiB
     # 12.5M generated features a line; stored they took over 1 GB (VW: ~38 MB)

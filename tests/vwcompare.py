@@ -17,8 +17,8 @@ conftest.py and by the test modules.
 from __future__ import annotations
 
 import math
-import re
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -106,9 +106,7 @@ def compare_lines(
     """Compare two sequences of lines; returns a list of human-readable differences."""
     problems: List[str] = []
     if len(actual_lines) != len(expected_lines):
-        problems.append(
-            f"{what} count differs: got {len(actual_lines)}, expected {len(expected_lines)}"
-        )
+        problems.append(f"{what} count differs: got {len(actual_lines)}, expected {len(expected_lines)}")
     for i, (a, e) in enumerate(zip(actual_lines, expected_lines), start=1):
         reason = line_difference(a, e, epsilon)
         if reason is not None:
@@ -190,7 +188,9 @@ def summary_problems(actual_stderr: str, expected_stderr: str) -> List[str]:
         a = summary_value(actual_stderr, "average loss")
         e = summary_value(expected_stderr, "average loss")
         if not math.isclose(a, e, rel_tol=1e-4, abs_tol=1.01e-6):
-            problems.append(f"'average loss': wabbit {a}, VW {e} (relative difference {abs(a - e) / max(abs(e), 1e-300):.3g})")
+            problems.append(
+                f"'average loss': wabbit {a}, VW {e} (relative difference {abs(a - e) / max(abs(e), 1e-300):.3g})"
+            )
     return problems
 
 
@@ -214,9 +214,7 @@ def compare_stderr(actual: str, expected: str, epsilon: float = EPSILON) -> List
         if key in act_sum:
             reason = line_difference(act_sum[key], exp_sum[key], epsilon)
             if reason is not None:
-                problems.append(
-                    f"summary '{key}': {reason} (got {act_sum[key]!r}, expected {exp_sum[key]!r})"
-                )
+                problems.append(f"summary '{key}': {reason} (got {act_sum[key]!r}, expected {exp_sum[key]!r})")
     return problems
 
 
@@ -229,12 +227,12 @@ def compare_outputs(actual_text: str, expected_text: str, kind: str, epsilon: fl
     """
     if kind == "stderr":
         return compare_stderr(actual_text, expected_text, epsilon)
-    return compare_lines(
-        _stripped_lines(actual_text), _stripped_lines(expected_text), epsilon
-    )
+    return compare_lines(_stripped_lines(actual_text), _stripped_lines(expected_text), epsilon)
 
 
-def assert_outputs_match(actual_text: str, expected_text: str, kind: str, label: str = "", epsilon: float = EPSILON) -> None:
+def assert_outputs_match(
+    actual_text: str, expected_text: str, kind: str, label: str = "", epsilon: float = EPSILON
+) -> None:
     problems = compare_outputs(actual_text, expected_text, kind, epsilon)
     if problems:
         shown = "\n".join(problems[:15])

@@ -1,4 +1,5 @@
 """``python -m wabbit`` runs the ``wabbit`` command."""
+
 import sys
 
 from wabbit.cli import main

@@ -46,8 +46,11 @@ def open_input(source: Union[str, "os.PathLike[str]", int]) -> Iterator[Input]:
     background thread into a pipe that the core reads with the GIL released, so inflating and
     learning run at the same time."""
     own = not isinstance(source, int)
-    fd = os.open(os.fspath(source), os.O_RDONLY) if own else source
-    name = os.fspath(source) if own else "<stdin>" if source == 0 else f"<fd {source}>"
+    if isinstance(source, int):
+        fd, name = source, "<stdin>" if source == 0 else f"<fd {source}>"
+    else:
+        name = os.fspath(source)
+        fd = os.open(name, os.O_RDONLY)
     thread: Optional[threading.Thread] = None
     try:
         head = _read_head(fd, len(_GZIP_MAGIC))
@@ -147,7 +150,11 @@ class _Inflater:
                     except OSError as e:
                         return f"cannot read at byte {offset}: {e.strerror}"
                 if not data:
-                    return f"ends early at byte {offset} (the file is cut short or still being written)" if started else None
+                    return (
+                        f"ends early at byte {offset} (the file is cut short or still being written)"
+                        if started
+                        else None
+                    )
             if not started:
                 skip = len(data) - len(data.lstrip(b"\0"))  # zero padding between or after members
                 offset += skip
@@ -204,6 +211,7 @@ class _Inflater:
 def _zlib_reason(e: zlib.error) -> str:
     text = str(e)
     reason = text.split(": ", 1)[-1]
-    return {"incorrect data check": "CRC mismatch: the text may be damaged", "incorrect header check": "not gzip data"}.get(
-        reason, reason
-    )
+    return {
+        "incorrect data check": "CRC mismatch: the text may be damaged",
+        "incorrect header check": "not gzip data",
+    }.get(reason, reason)

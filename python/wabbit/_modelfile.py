@@ -15,7 +15,7 @@ import json
 import struct
 from typing import Any, Dict
 
-from wabbit import _core
+import wabbit._core as _core
 from wabbit.lineage import Lineage
 from wabbit.options import FLAGS, OptionError, Options, parse_args
 
@@ -40,14 +40,18 @@ def stored_options(args: Any, bits: int) -> Options:
         opts = parse_args(args)
         extra = [f.names[-1] for f in FLAGS if not f.model and opts.given(f.dest)]
         if extra:
-            raise OptionError(f"{', '.join(extra)} {'is not a model option' if len(extra) == 1 else 'are not model options'}")
+            raise OptionError(
+                f"{', '.join(extra)} {'is not a model option' if len(extra) == 1 else 'are not model options'}"
+            )
         opts.core_config()
         opts.reward_config()
     except (OptionError, ValueError) as e:  # ValueError: shlex's "No closing quotation"
         raise ModelError(f"model file is corrupt: its options {_shown(args)} are invalid: {e}") from None
     stated = 18 if opts.bits is None else opts.bits
     if stated != bits:
-        raise ModelError(f"model file is inconsistent: its options say -b {stated} but its weight table has {bits} bits")
+        raise ModelError(
+            f"model file is inconsistent: its options say -b {stated} but its weight table has {bits} bits"
+        )
     return opts
 
 
@@ -114,8 +118,10 @@ def check_wildcard_namespaces(raw: Any) -> bytes:
     if raw is None:
         return b""
     if not isinstance(raw, str) or len(raw) > 95 or len(set(raw)) != len(raw) or any(not " " <= c <= "~" for c in raw):
-        raise ModelError("model file is corrupt: the namespaces seen by its ':' interactions "
-                         "(metadata key wildcard_namespaces) are not distinct printable characters")
+        raise ModelError(
+            "model file is corrupt: the namespaces seen by its ':' interactions "
+            "(metadata key wildcard_namespaces) are not distinct printable characters"
+        )
     return raw.encode("ascii")
 
 
@@ -123,7 +129,7 @@ def check_cb_state(raw: Any, current: Dict[str, Any]) -> Dict[str, Any]:
     """A bandit's saved counters (``metadata["cb_state"]``), checked against the shapes of the
     model's own (``current``, from a freshly built model)."""
 
-    def bad(why: str) -> ModelError:
+    def bad(why: str) -> Exception:
         return ModelError(f"model file is corrupt: the bandit state in its metadata {why}")
 
     if not isinstance(raw, dict):

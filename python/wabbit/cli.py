@@ -1,10 +1,10 @@
 """The ``wabbit`` command: Vowpal Wabbit's flags, progress table and summary.
 
-    wabbit -d train.vw -f model.bin --loss_function logistic -q ua
-    wabbit -d test.vw -t -i model.bin -p predictions.txt
-    wabbit demo            # generate a click stream and learn it
-    wabbit inspect model.bin
-    wabbit ope -d log.dat -i model.bin   # would the model have done better on this log?
+wabbit -d train.vw -f model.bin --loss_function logistic -q ua
+wabbit -d test.vw -t -i model.bin -p predictions.txt
+wabbit demo            # generate a click stream and learn it
+wabbit inspect model.bin
+wabbit ope -d log.dat -i model.bin   # would the model have done better on this log?
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 
-from wabbit import _core
+import wabbit._core as _core
 from wabbit._io import open_input
 from wabbit._version import __version__
 from wabbit.model import Model, _from_loaded, load, read_model_file
@@ -103,7 +103,11 @@ def _catch_sigterm() -> Callable[[], None]:
         signal.signal(signal.SIGTERM, on_term)
     except ValueError:  # not the main thread: signals are not ours to take
         return lambda: None
-    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    return restore
 
 
 def _silence_stdout() -> None:
@@ -172,8 +176,9 @@ def run(opts: Options, err: TextIO) -> int:
     cb = cfg.get("cb")
     if cb is not None:
         if opts.audit or opts.invert_hash or drift is not None:
-            raise OptionError("--audit, --invert_hash and --drift are not available for contextual bandits yet "
-                              "(--readable_model is)")
+            raise OptionError(
+                "--audit, --invert_hash and --drift are not available for contextual bandits yet (--readable_model is)"
+            )
         say(f"cb_type = {cb['cb_type']}")
         if cb["explore"] != "none":
             say(f"exploration = {cb['explore']}")
@@ -205,12 +210,14 @@ def run(opts: Options, err: TextIO) -> int:
         "threads": opts.thread_count(),
     }
     if run_opts["threads"] > 1:
-        blocker = model._core.parallel_blocker(run_opts) if drift is None and not opts.save_every else "--drift/--save_every"
+        blocker = (
+            model._core.parallel_blocker(run_opts) if drift is None and not opts.save_every else "--drift/--save_every"
+        )
         if blocker is not None:
             say(f"--threads {run_opts['threads']}: using one thread because of {blocker}")
             run_opts["threads"] = 1
         else:
-            crowded = oversubscribed(run_opts["threads"])
+            crowded = oversubscribed(int(run_opts["threads"]))
             if crowded is not None:
                 err.write(f"wabbit: warning: {crowded}\n")
             say(f"Hogwild threads = {run_opts['threads']}")
@@ -253,8 +260,12 @@ def run(opts: Options, err: TextIO) -> int:
     failed = _failed_streams(result, opts)
     failed += _write_outputs(model, opts, err)
     if failed:
-        err.write("wabbit: error: not written: " + "; ".join(failed) +
-                  (" (the other outputs were)" if _outputs(opts) > len(failed) else "") + "\n")
+        err.write(
+            "wabbit: error: not written: "
+            + "; ".join(failed)
+            + (" (the other outputs were)" if _outputs(opts) > len(failed) else "")
+            + "\n"
+        )
         return status or 1
     return status
 
@@ -282,7 +293,10 @@ def _write_outputs(model: Model, opts: Options, err: TextIO) -> List[str]:
             model.save(opts.final_regressor, predict_only=opts.predict_only_model)
         except OSError as e:
             failed.append(f"-f {opts.final_regressor}: {e.strerror or e}")
-    for flag, path, names in (("--readable_model", opts.readable_model, False), ("--invert_hash", opts.invert_hash, True)):
+    for flag, path, names in (
+        ("--readable_model", opts.readable_model, False),
+        ("--invert_hash", opts.invert_hash, True),
+    ):
         if path:
             try:
                 text = model._core.readable_model(__version__, model.args, names, opts.predict_only_model)
@@ -344,7 +358,9 @@ def _open_store(opts: Options) -> "Optional[Any]":
     return ModelStore(opts.store, keep=10 if opts.store_keep is None else opts.store_keep)
 
 
-def _run_source(model: Model, label: str, fd: int, run_opts: Dict[str, Any], opts: Options, store: Any) -> Dict[str, Any]:
+def _run_source(
+    model: Model, label: str, fd: int, run_opts: Dict[str, Any], opts: Options, store: Any
+) -> Dict[str, Any]:
     """One input through the core; learning runs are recorded in the lineage and, with --store,
     written behind every --save_every examples and saved there at the end."""
     if not run_opts["learn"]:
@@ -378,8 +394,10 @@ def _attach_monitor(model: Model, drift: Dict[str, Any], say: Callable[[str], No
         log=say,
         name=drift["name"],
     )
-    say(f"drift detection = {detector!r} on the {drift['signal']}, every {drift['every']} examples; "
-        f"response: {drift['response']}")
+    say(
+        f"drift detection = {detector!r} on the {drift['signal']}, every {drift['every']} examples; "
+        f"response: {drift['response']}"
+    )
 
 
 def summary(model: Model, bad_lines: int = 0) -> str:
@@ -485,8 +503,10 @@ def demo(argv: List[str]) -> int:
         seconds = time.perf_counter() - start
         if status == 0:
             m = load(os.path.join(tmp, "m.model"))
-            print(f"wabbit demo: read, learned and saved {a.lines} lines in {seconds:.2f} s; "
-                  f"reloaded the model: {m!r}", file=sys.stderr)
+            print(
+                f"wabbit demo: read, learned and saved {a.lines} lines in {seconds:.2f} s; reloaded the model: {m!r}",
+                file=sys.stderr,
+            )
         return status
 
 
@@ -525,25 +545,49 @@ def ope(argv: List[str]) -> int:
 
     p = argparse.ArgumentParser(prog="wabbit ope", description=ope.__doc__)
     p.add_argument("-d", "--data", required=True, help="the logged events: VW ADF text, plain or gzip")
-    p.add_argument("-i", "--initial_regressor", required=True, metavar="MODEL",
-                   help="the target model file (--cb_explore_adf: its pmf; --cb_adf: greedy on its scores)")
-    p.add_argument("--estimator", default="ips,snips,dr", help=f"comma-separated, from {','.join(ESTIMATORS)} (default ips,snips,dr)")
+    p.add_argument(
+        "-i",
+        "--initial_regressor",
+        required=True,
+        metavar="MODEL",
+        help="the target model file (--cb_explore_adf: its pmf; --cb_adf: greedy on its scores)",
+    )
+    p.add_argument(
+        "--estimator",
+        default="ips,snips,dr",
+        help=f"comma-separated, from {','.join(ESTIMATORS)} (default ips,snips,dr)",
+    )
     p.add_argument("--alpha", type=float, default=0.05, help="1 - the intervals' coverage (default 0.05: 95%%)")
-    p.add_argument("--interval", choices=INTERVALS, default="normal",
-                   help="normal (central limit on the per-event terms; default) or bootstrap (percentile)")
+    p.add_argument(
+        "--interval",
+        choices=INTERVALS,
+        default="normal",
+        help="normal (central limit on the per-event terms; default) or bootstrap (percentile)",
+    )
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    p.add_argument("--cost_model", metavar="MODEL",
-                   help="dr/dm: a model file predicting per-action costs (--cb_adf), not trained on this log; "
-                        "default: a regression learned progressively along the log")
+    p.add_argument(
+        "--cost_model",
+        metavar="MODEL",
+        help="dr/dm: a model file predicting per-action costs (--cb_adf), not trained on this log; "
+        "default: a regression learned progressively along the log",
+    )
     p.add_argument("--cost_flags", default="-q ::", help="flags of the progressive cost regression (default '-q ::')")
     a = p.parse_args(argv)
     estimators = [e.strip() for e in a.estimator.split(",") if e.strip()]
     try:
         target = load(a.initial_regressor)
         cost_model: Any = load(a.cost_model) if a.cost_model else "online:" + a.cost_flags
-        report = evaluate_log(a.data, target, cost_model=cost_model, estimators=estimators, alpha=a.alpha,
-                              interval=a.interval, resamples=a.resamples, seed=a.seed)
+        report = evaluate_log(
+            a.data,
+            target,
+            cost_model=cost_model,
+            estimators=estimators,
+            alpha=a.alpha,
+            interval=a.interval,
+            resamples=a.resamples,
+            seed=a.seed,
+        )
     except (OSError, ValueError, TypeError, OptionError) as e:
         if os.environ.get("WABBIT_DEBUG"):
             raise

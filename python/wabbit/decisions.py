@@ -109,7 +109,9 @@ class DecisionLog:
         elif callable(learner):
             learn = learner
         else:
-            raise TypeError(f"DecisionLog needs a learner with learn(event, label=...) or a function, got {type(learner).__name__}")
+            raise TypeError(
+                f"DecisionLog needs a learner with learn(event, label=...) or a function, got {type(learner).__name__}"
+            )
         ttl = float(ttl)
         if not ttl > 0:  # also refuses NaN
             raise ValueError(f"ttl must be a positive number of seconds (math.inf: no limit), got {ttl!r}")
@@ -124,12 +126,24 @@ class DecisionLog:
         # recently closed ids -> (time closed, how): tells a duplicate or late reward from an unknown id
         self._closed: "OrderedDict[Hashable, Tuple[float, int]]" = OrderedDict()
         self._counts = dict.fromkeys(
-            ("logged", "learned", "late", "duplicate", "unknown", "dropped", "duplicate_decisions", "expired", "evicted"), 0
+            (
+                "logged",
+                "learned",
+                "late",
+                "duplicate",
+                "unknown",
+                "dropped",
+                "duplicate_decisions",
+                "expired",
+                "evicted",
+            ),
+            0,
         )
 
     # ---------------------------------------------------------------------------------------
-    def log_decision(self, event_id: Hashable, event: Any, action: int, probability: float, *,
-                     timestamp: Optional[float] = None) -> None:
+    def log_decision(
+        self, event_id: Hashable, event: Any, action: int, probability: float, *, timestamp: Optional[float] = None
+    ) -> None:
         """Keep a decision until its reward: the ``event`` as it will be learned, the ``action``
         taken (0-based, in the event's action order) and the ``probability`` it had.
 
@@ -242,8 +256,10 @@ class DecisionLog:
         return log
 
     def __getstate__(self) -> Dict[str, Any]:
-        raise TypeError("a DecisionLog is copied or pickled with its model (copy.deepcopy(model), "
-                        "pickle.dumps(model)), not on its own: its learner is the model")
+        raise TypeError(
+            "a DecisionLog is copied or pickled with its model (copy.deepcopy(model), "
+            "pickle.dumps(model)), not on its own: its learner is the model"
+        )
 
     # ---------------------------------------------------------------------------------------
     def _now(self, timestamp: Optional[float]) -> float:

@@ -129,7 +129,9 @@ class Lineage:
         sources = d.get("sources", [])
         _require(isinstance(sources, list), "sources")
         out.sources = [SourceRecord.from_dict(s) for s in sources]
-        _require(isinstance(out.ancestors, list) and all(_is_count(a) and a < 2**32 for a in out.ancestors), "ancestors")
+        _require(
+            isinstance(out.ancestors, list) and all(_is_count(a) and a < 2**32 for a in out.ancestors), "ancestors"
+        )
         _require(_is_count(out.examples), "examples")
         _require(isinstance(out.options, str) and isinstance(out.wabbit_version, str), "options")
         for name in ("created", "updated"):
@@ -146,7 +148,12 @@ class Lineage:
             self.ancestors.append(parent)
         record.generation = len(self.ancestors)
         last = self.sources[-1] if self.sources else None
-        if record.source == PYTHON and last is not None and last.source == PYTHON and last.generation == record.generation:
+        if (
+            record.source == PYTHON
+            and last is not None
+            and last.source == PYTHON
+            and last.generation == record.generation
+        ):
             last.examples += record.examples
             last.finished = record.finished
         else:

@@ -21,14 +21,15 @@ import time
 import warnings
 from copy import deepcopy
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, TYPE_CHECKING, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple, Union, cast
 
-from wabbit import _core, _modelfile
-from wabbit._core import ModelError, hash_feature, hash_namespace
+import wabbit._core as _core
+from wabbit import _modelfile
+from wabbit._core import ModelError
 from wabbit._io import inflate_bytes, is_gzip, open_input
 from wabbit._version import __version__
 from wabbit.lineage import PYTHON, Lineage, SourceRecord, _is_time
-from wabbit.options import MAX_THREADS, Options, OptionError, cpu_cores, oversubscribed, parse_args
+from wabbit.options import MAX_THREADS, OptionError, Options, cpu_cores, oversubscribed, parse_args
 
 if TYPE_CHECKING:  # numpy is imported by the core when it returns arrays; the CLI never needs it
     import numpy as np
@@ -54,7 +55,7 @@ class Contribution(NamedTuple):
     """One feature's part in a prediction (see :meth:`Model.explain`)."""
 
     name: str  # VW's audit name: "ns^feature", "a^x*b^y" for interactions, "Constant"
-    index: int  # the row of the weight table
+    index: int  # type: ignore[assignment]  # the row of the weight table (a field named as VW names it)
     value: float  # x
     weight: float  # w
     contribution: float  # w * x
@@ -98,7 +99,9 @@ class Model:
         # not yet added to the lineage (counted here to keep learn() cheap).
         self._lineage: Optional[Lineage] = None
         if metadata is None:
-            self._lineage = Lineage(options=opts.model_args(), wabbit_version=__version__, created=self._metadata["created"])
+            self._lineage = Lineage(
+                options=opts.model_args(), wabbit_version=__version__, created=self._metadata["created"]
+            )
         self._parent: Optional[int] = None
         self._py_examples = 0
         self._py_started: Optional[float] = None
@@ -129,7 +132,7 @@ class Model:
         if self._core.is_cb():
             if weight != 1.0 or initial != 0.0:
                 raise ValueError("weight= and initial= apply to linear models; a bandit event's weight is 1, as in VW")
-            return self._cb_learn(example, label)
+            return self._cb_learn(cast(Event, example), label)
         if isinstance(example, _TEXT):
             if label is not None:
                 raise TypeError("a text example carries its own label; pass label= only with a dict example")
@@ -138,7 +141,9 @@ class Model:
             else:
                 p = self._core.learn_line(example)
         elif self._monitor is not None:
-            p = self._monitor._learn_single(self, _as_dict(example), label, _number(weight, "weight"), _number(initial, "initial"))
+            p = self._monitor._learn_single(
+                self, _as_dict(example), label, _number(weight, "weight"), _number(initial, "initial")
+            )
         else:
             p = self._core.learn_dict(_as_dict(example), label, _number(weight, "weight"), _number(initial, "initial"))
         if not self._py_examples:
@@ -278,13 +283,21 @@ class Model:
         For a contextual-bandit model the source holds events (blank-line separated for ADF) and
         the result each event's values (pmf or scores) in action order, one event after the other.
         """
-        if save_every is not None and (isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1):
+        if save_every is not None and (
+            isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1
+        ):
             raise ValueError(f"save_every must be a positive number of examples, got {save_every!r}")
         if save_every is not None and store is None:
             raise ValueError("save_every needs a store (wabbit.ModelStore) to write the versions into")
         return self._run(
-            source, learn=True, strict=strict, save_every=save_every or 0, store=store, labels=labels,
-            weights=weights, threads=threads,
+            source,
+            learn=True,
+            strict=strict,
+            save_every=save_every or 0,
+            store=store,
+            labels=labels,
+            weights=weights,
+            threads=threads,
         )
 
     def predict_many(self, source: Source, *, strict: bool = True, threads: Optional[int] = None) -> np.ndarray:
@@ -333,13 +346,17 @@ class Model:
             res = self._learning_run("<csr>", run, opts, save_every=save_every, store=store) if learn else run(opts)
         elif isinstance(source, (str, os.PathLike)):
             with open_input(source) as src:
-                res = self._learning_run(
-                    os.path.abspath(source),
-                    lambda o: self._core.run_fd(src.fd, src.run_options(self._threaded(o, threads))),
-                    opts,
-                    save_every=save_every,
-                    store=store,
-                ) if learn else self._core.run_fd(src.fd, src.run_options(self._threaded(opts, threads)))
+                res = (
+                    self._learning_run(
+                        os.path.abspath(source),
+                        lambda o: self._core.run_fd(src.fd, src.run_options(self._threaded(o, threads))),
+                        opts,
+                        save_every=save_every,
+                        store=store,
+                    )
+                    if learn
+                    else self._core.run_fd(src.fd, src.run_options(self._threaded(opts, threads)))
+                )
             if src.problem is not None:
                 # what could be read was learned; strict makes the rest's loss an error
                 if strict:
@@ -355,8 +372,11 @@ class Model:
                 label, data = "<lines>", b"\n".join(_check_line(s, n) for n, s in enumerate(source, 1))
             if learn:
                 res = self._learning_run(
-                    label, lambda o: self._core.run_buffer(data, self._threaded(o, threads)), opts,
-                    save_every=save_every, store=store,
+                    label,
+                    lambda o: self._core.run_buffer(data, self._threaded(o, threads)),
+                    opts,
+                    save_every=save_every,
+                    store=store,
                 )
             else:
                 res = self._core.run_buffer(data, self._threaded(opts, threads))
@@ -421,7 +441,9 @@ class Model:
         if res["examples"] > 0:
             last_line = first_line + int(res["lines"]) - 1
             self._add_source(
-                SourceRecord(label, int(res["examples"]), first_line, last_line, int(res["bad_lines"]), started, time.time())
+                SourceRecord(
+                    label, int(res["examples"]), first_line, last_line, int(res["bad_lines"]), started, time.time()
+                )
             )
         if store is not None:
             # the end state; not a copy, as it is written before this call returns
@@ -437,7 +459,9 @@ class Model:
                     raise writer.error
         return res
 
-    def _hooked(self, opts: Dict[str, Any], hooks: List[Tuple[int, Callable[[int], None]]], *, learn: bool) -> Dict[str, Any]:
+    def _hooked(
+        self, opts: Dict[str, Any], hooks: List[Tuple[int, Callable[[int], None]]], *, learn: bool
+    ) -> Dict[str, Any]:
         """Run options with the monitor's (signals, challenger, batch hand-over) and one core hook
         that calls each of ``hooks`` (every, function) every ``every`` examples of the run."""
         opts = dict(opts)
@@ -464,8 +488,9 @@ class Model:
         return opts
 
     # ------------------------------------------------------------------ delayed rewards
-    def log_decision(self, event_id: Any, event: Any, action: int, probability: float, *,
-                     timestamp: Optional[float] = None) -> None:
+    def log_decision(
+        self, event_id: Any, event: Any, action: int, probability: float, *, timestamp: Optional[float] = None
+    ) -> None:
         """Keep a decision (the event, the 0-based action taken, its probability) until
         :meth:`reward` brings its cost. Pending decisions wait ``--reward_ttl`` seconds (default
         3600), at most ``--max_pending`` of them (default 10^6); they live in memory: pickling and
@@ -536,8 +561,16 @@ class Model:
         from wabbit.monitor import Monitor
 
         mon = Monitor(
-            detector, signal, on_drift, every=every, boost_factor=boost_factor, boost_examples=boost_examples,
-            gate=gate, callback=callback, log=log, name=name,
+            detector,
+            signal,
+            on_drift,
+            every=every,
+            boost_factor=boost_factor,
+            boost_examples=boost_examples,
+            gate=gate,
+            callback=callback,
+            log=log,
+            name=name,
         )
         mon._attach(self)
         self._monitor = mon
@@ -659,6 +692,7 @@ class Model:
 
         Weights are as the model uses them (pending L1 truncation and L2 shrinkage applied).
 
+        >>> from wabbit import hash_feature, hash_namespace
         >>> m = Model("--noconstant")
         >>> _ = m.learn("1 |f a")
         >>> idx, w = m.weights()
@@ -681,8 +715,10 @@ class Model:
         True
         """
         if self._core.is_cb():
-            raise TypeError("explain() takes one linear example; for a bandit, explain a Model trained on the "
-                            "merged action lines, or look at predict()/rank()")
+            raise TypeError(
+                "explain() takes one linear example; for a bandit, explain a Model trained on the "
+                "merged action lines, or look at predict()/rank()"
+            )
         if isinstance(example, _TEXT):
             rows = self._core.explain_line(example)
         else:
@@ -825,7 +861,9 @@ def read_model_file(path: str) -> Tuple[Dict[str, Any], Any, int]:
     raise OSError(f"{path}: the file kept changing while it was read")
 
 
-def _from_loaded(header: Dict[str, Any], blob: Any, overrides: Optional[Options], checksum: Optional[int] = None) -> Model:
+def _from_loaded(
+    header: Dict[str, Any], blob: Any, overrides: Optional[Options], checksum: Optional[int] = None
+) -> Model:
     """A model from a parsed file: every header field is checked before the table is allocated
     (ModelError for the file's own problems; OptionError for ``overrides`` that do not fit it)."""
     stored = _modelfile.stored_options(header["args"], int(header["bits"]))
@@ -902,8 +940,10 @@ def _thread_count(threads: Any) -> int:
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
         raise ValueError(f"threads must be a number of threads >= 0 (0: one per core), got {threads!r}")
     if threads > MAX_THREADS:
-        raise ValueError(f"threads={threads}: at most {MAX_THREADS} (this machine has {cpu_cores()} cores; more threads "
-                         "than cores learn a worse model)")
+        raise ValueError(
+            f"threads={threads}: at most {MAX_THREADS} (this machine has {cpu_cores()} cores; more threads "
+            "than cores learn a worse model)"
+        )
     return threads or cpu_cores()
 
 
@@ -991,9 +1031,11 @@ def _check_line(s: Any, number: int) -> bytes:
         try:
             s = s.encode()
         except UnicodeEncodeError as e:
-            raise ValueError(f"line {number} of the batch is not valid Unicode: it holds a lone surrogate "
-                             f"(U+{ord(s[e.start]):04X} at position {e.start}), which UTF-8 cannot encode; "
-                             "pass raw lines as bytes, or decode the source as UTF-8") from None
+            raise ValueError(
+                f"line {number} of the batch is not valid Unicode: it holds a lone surrogate "
+                f"(U+{ord(s[e.start]):04X} at position {e.start}), which UTF-8 cannot encode; "
+                "pass raw lines as bytes, or decode the source as UTF-8"
+            ) from None
     elif isinstance(s, (bytearray, memoryview)):
         s = bytes(s)
     elif not isinstance(s, bytes):

@@ -81,11 +81,11 @@ import copy
 import logging
 import math
 import pickle
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
-from wabbit import _core
+import wabbit._core as _core
 
 if TYPE_CHECKING:
     from wabbit.model import Model
@@ -121,7 +121,7 @@ class DriftEvent(NamedTuple):
     rose (None: the detector cannot tell; see the module's documentation).
     """
 
-    index: int
+    index: int  # type: ignore[assignment]  # the example number (a field, as river names it)
     kind: str
     detector: str
     response: str
@@ -191,7 +191,9 @@ class Monitor:
         name: Optional[str] = None,
     ) -> None:
         if not (hasattr(detector, "update_many") and hasattr(detector, "reset")):
-            raise TypeError(f"a detector has update_many() and reset() (see wabbit.drift), not {type(detector).__name__}")
+            raise TypeError(
+                f"a detector has update_many() and reset() (see wabbit.drift), not {type(detector).__name__}"
+            )
         if not callable(signal) and signal not in SIGNALS:
             raise ValueError(f"signal must be one of {', '.join(SIGNALS)} or a callable, got {signal!r}")
         if not callable(on_drift) and on_drift not in RESPONSES:
@@ -234,7 +236,9 @@ class Monitor:
         self._calls = 0
 
     def __repr__(self) -> str:
-        response = getattr(self.on_drift, "__name__", repr(self.on_drift)) if callable(self.on_drift) else repr(self.on_drift)
+        response = (
+            getattr(self.on_drift, "__name__", repr(self.on_drift)) if callable(self.on_drift) else repr(self.on_drift)
+        )
         signal = getattr(self.signal, "__name__", "callable") if callable(self.signal) else repr(self.signal)
         return f"Monitor({self.detector!r}, signal={signal}, on_drift={response}, every={self.every})"
 
@@ -296,7 +300,9 @@ class Monitor:
         if isinstance(example, (str, bytes, bytearray, memoryview)):
             line = (example.encode() if isinstance(example, str) else bytes(example)).rstrip(b"\r\n")
             if b"\n" in line:
-                raise ValueError("learn() takes one example, but the text has a newline; pass several examples to learn_many()")
+                raise ValueError(
+                    "learn() takes one example, but the text has a newline; pass several examples to learn_many()"
+                )
             if not line.strip():  # a blank line: as unmonitored learn() (no label, so no signal)
                 p = core.learn_line(line)
                 if self._challenger is not None:
@@ -310,7 +316,7 @@ class Monitor:
                 res = core.run_buffer(line, opts)
             except _core.ParseError as e:  # the message learn_line gives, without "line 1: "
                 msg = str(e)
-                raise ValueError(msg[len("line 1: "):] if msg.startswith("line 1: ") else msg) from None
+                raise ValueError(msg[len("line 1: ") :] if msg.startswith("line 1: ") else msg) from None
             p = float(res["predictions"][0])
             s = core.take_signals()
             if len(s["label"]):
@@ -347,9 +353,12 @@ class Monitor:
             if self._scheme is None:
                 self._scheme = _label_scheme(label)
             return error_signal(label, prediction, self._scheme or "-1/1")
+        assert callable(self.signal)  # (a name other than loss/error is refused in __init__)
         values = np.asarray(self.signal(label, prediction, loss), dtype=np.float64)
         if values.shape != label.shape:
-            raise ValueError(f"the signal callable returned shape {values.shape} for a batch of {label.shape[0]} examples")
+            raise ValueError(
+                f"the signal callable returned shape {values.shape} for a batch of {label.shape[0]} examples"
+            )
         return values
 
     def _process(self, model: "Model", label: np.ndarray, prediction: np.ndarray, loss: np.ndarray) -> None:
@@ -401,7 +410,9 @@ class Monitor:
                 det.update(float(values[i]))
                 kept_mean = det.total / det.width
                 dropped = width + 1 - det.width
-                rising.append(bool(kept_mean > (total + float(values[i]) - det.total) / dropped) if dropped > 0 else None)
+                rising.append(
+                    bool(kept_mean > (total + float(values[i]) - det.total) / dropped) if dropped > 0 else None
+                )
                 self._cuts[start + int(i)] = start + int(i) + 1 - int(det.width)
                 at = int(i) + 1
             det.update_many(values[at:])
@@ -453,7 +464,13 @@ class Monitor:
                 if self.on_drift == "switch" and self._active is None and start_challenger is None and not promoted:
                     start_challenger = _Challenger(boundary, None, None)
                     warned = len(new)
-                    add(index, "warning", "challenger", None, f"drift warning {at}: challenger started at example {boundary + 1}")
+                    add(
+                        index,
+                        "warning",
+                        "challenger",
+                        None,
+                        f"drift warning {at}: challenger started at example {boundary + 1}",
+                    )
                 else:
                     add(index, "warning", "none", None, f"drift warning {at}")
                 continue
@@ -474,11 +491,18 @@ class Monitor:
                     self._rate_before = model._core.rate_factor()
                     model._core.set_rate_factor(self._rate_before * self.boost_factor)
                 self._boost_until = boundary + self.boost_examples
-                add(index, "drift", "boost", rising,
+                add(
+                    index,
+                    "drift",
+                    "boost",
+                    rising,
                     f"drift detected {at}: learning rate x{self.boost_factor:g} from example {boundary + 1} "
-                    f"until example {self._boost_until}")
-            elif promoted or (self._active is not None and self._active.alarm is not None) or (
-                start_challenger is not None and start_challenger.alarm is not None
+                    f"until example {self._boost_until}",
+                )
+            elif (
+                promoted
+                or (self._active is not None and self._active.alarm is not None)
+                or (start_challenger is not None and start_challenger.alarm is not None)
             ):
                 add(index, "drift", "none", rising, f"drift detected {at}: no response (a challenger is on trial)")
             elif self._active is not None:  # learning since a warning: promote it
@@ -486,15 +510,35 @@ class Monitor:
                 self._promote(model)
                 promoted = True
                 start_challenger = None
-                add(index, "drift", "switch", rising,
-                    f"drift detected {at}: switched to challenger (learning since example {since + 1})")
-                add(boundary, "switch", "switch", None, f"switched to challenger at example {boundary + 1} ({self.name})")
+                add(
+                    index,
+                    "drift",
+                    "switch",
+                    rising,
+                    f"drift detected {at}: switched to challenger (learning since example {since + 1})",
+                )
+                add(
+                    boundary,
+                    "switch",
+                    "switch",
+                    None,
+                    f"switched to challenger at example {boundary + 1} ({self.name})",
+                )
             else:
                 if start_challenger is not None:  # a warning in this batch asked for one: the alarm's replaces it
                     ev, _ = new[warned]
-                    new[warned] = (ev._replace(response="none"), f"drift warning at example {ev.index + 1} ({self.name})")
+                    new[warned] = (
+                        ev._replace(response="none"),
+                        f"drift warning at example {ev.index + 1} ({self.name})",
+                    )
                 start_challenger = _Challenger(boundary, index, self._reference(index))
-                add(index, "drift", "challenger", rising, f"drift detected {at}: challenger started at example {boundary + 1}")
+                add(
+                    index,
+                    "drift",
+                    "challenger",
+                    rising,
+                    f"drift detected {at}: challenger started at example {boundary + 1}",
+                )
         if reset:
             model._core.reset_learner()
             self._restart_detector()
@@ -504,8 +548,13 @@ class Monitor:
             self._after = []
         elif self._active is not None and self._active.alarm is None:
             if self._quiet >= self.every:
-                add(boundary, "drop", "drop", None,
-                    f"challenger dropped at example {boundary + 1} ({self.name}: {self._quiet} examples without a warning)")
+                add(
+                    boundary,
+                    "drop",
+                    "drop",
+                    None,
+                    f"challenger dropped at example {boundary + 1} ({self.name}: {self._quiet} examples without a warning)",
+                )
                 self._active = None
         elif self._active is not None:
             self._judge(model, boundary, add)
@@ -539,7 +588,13 @@ class Monitor:
             return  # look again at the next boundary, with more of the champion's signal
         if passed:
             self._promote(model)
-            add(boundary, "switch", "switch", None, f"switched to challenger at example {boundary + 1} ({alarm}): {means}")
+            add(
+                boundary,
+                "switch",
+                "switch",
+                None,
+                f"switched to challenger at example {boundary + 1} ({alarm}): {means}",
+            )
         else:
             add(boundary, "drop", "drop", None, f"challenger dropped at example {boundary + 1} ({alarm}): {means}")
         self._active = None
@@ -580,11 +635,15 @@ class Monitor:
 
         def where(events: List[DriftEvent]) -> str:
             shown = ", ".join(str(e.example) for e in events[:20])
-            return ("at example " if len(events) == 1 else "at examples ") + shown + (", ..." if len(events) > 20 else "")
+            return (
+                ("at example " if len(events) == 1 else "at examples ") + shown + (", ..." if len(events) > 20 else "")
+            )
 
         out = []
         drifts = [e for e in self.events if e.kind == "drift"]
-        out.append(f"drift alarms = {len(drifts)}" + (f" ({self.name}, {where(drifts)})" if drifts else f" ({self.name})"))
+        out.append(
+            f"drift alarms = {len(drifts)}" + (f" ({self.name}, {where(drifts)})" if drifts else f" ({self.name})")
+        )
         warnings = [e for e in self.events if e.kind == "warning"]
         if self._warnings:
             out.append(f"drift warnings = {len(warnings)}" + (f" ({where(warnings)})" if warnings else ""))

@@ -149,8 +149,9 @@ def ips(
     target's distribution over each event's actions (rows of an (n, K) array, or one array per
     event). See the module docstring for ``alpha``, ``interval``, ``resamples`` and ``seed``.
     """
-    return estimate("ips", actions, costs, probabilities, target_pmf, alpha=alpha, interval=interval,
-                    resamples=resamples, seed=seed)
+    return estimate(
+        "ips", actions, costs, probabilities, target_pmf, alpha=alpha, interval=interval, resamples=resamples, seed=seed
+    )
 
 
 def snips(
@@ -165,8 +166,17 @@ def snips(
     seed: int = 0,
 ) -> Estimate:
     """Self-normalised IPS: ``sum(w_i c_i) / sum(w_i)`` (arguments as :func:`ips`)."""
-    return estimate("snips", actions, costs, probabilities, target_pmf, alpha=alpha, interval=interval,
-                    resamples=resamples, seed=seed)
+    return estimate(
+        "snips",
+        actions,
+        costs,
+        probabilities,
+        target_pmf,
+        alpha=alpha,
+        interval=interval,
+        resamples=resamples,
+        seed=seed,
+    )
 
 
 def dr(
@@ -188,8 +198,18 @@ def dr(
     the cost model must not have learned event i's cost before predicting event i (train it on
     other data, or progressively: predict, then learn, as :class:`OnlineCostModel` does).
     """
-    return estimate("dr", actions, costs, probabilities, target_pmf, predicted_costs, alpha=alpha,
-                    interval=interval, resamples=resamples, seed=seed)
+    return estimate(
+        "dr",
+        actions,
+        costs,
+        probabilities,
+        target_pmf,
+        predicted_costs,
+        alpha=alpha,
+        interval=interval,
+        resamples=resamples,
+        seed=seed,
+    )
 
 
 def dm(
@@ -211,8 +231,9 @@ def dm(
     return _finish("dm", terms, None, alpha, interval, resamples, seed, ess=float(len(terms)))
 
 
-def observed(costs: Sequence[float], *, alpha: float = 0.05, interval: str = "normal",
-             resamples: int = 1000, seed: int = 0) -> Estimate:
+def observed(
+    costs: Sequence[float], *, alpha: float = 0.05, interval: str = "normal", resamples: int = 1000, seed: int = 0
+) -> Estimate:
     """The logging policy's own average cost (what the log actually cost), with its interval.
 
     >>> observed([1.0, 0.0, 0.5, 0.5]).value
@@ -248,7 +269,9 @@ def estimate(
     a = np.asarray(actions)
     p = np.asarray(probabilities, dtype=np.float64)
     if a.shape != (n,) or p.shape != (n,):
-        raise ValueError(f"actions ({a.shape}), costs ({c.shape}) and probabilities ({p.shape}) must be 1-D arrays of one length")
+        raise ValueError(
+            f"actions ({a.shape}), costs ({c.shape}) and probabilities ({p.shape}) must be 1-D arrays of one length"
+        )
     if n and not np.issubdtype(a.dtype, np.integer):
         if not np.all(np.equal(np.mod(a, 1), 0)):
             raise ValueError("actions must be integer action indices (0-based, in each event's action order)")
@@ -269,8 +292,18 @@ def estimate(
     return _from_terms(estimator, c, p, target_p, direct, chat_a, alpha, interval, resamples, seed)
 
 
-def _from_terms(estimator: str, c: np.ndarray, p: np.ndarray, target_p: np.ndarray, direct: Optional[np.ndarray],
-                chat_a: Optional[np.ndarray], alpha: float, interval: str, resamples: int, seed: int) -> Estimate:
+def _from_terms(
+    estimator: str,
+    c: np.ndarray,
+    p: np.ndarray,
+    target_p: np.ndarray,
+    direct: Optional[np.ndarray],
+    chat_a: Optional[np.ndarray],
+    alpha: float,
+    interval: str,
+    resamples: int,
+    seed: int,
+) -> Estimate:
     """An estimator from what it needs of each event: the cost, the logging probability, the
     target's probability of the logged action, and (DR, DM) the target's expected predicted cost
     ``sum_a pi(a) chat[a]`` and the predicted cost of the logged action."""
@@ -288,8 +321,17 @@ def _from_terms(estimator: str, c: np.ndarray, p: np.ndarray, target_p: np.ndarr
 
 
 # ---------------------------------------------------------------------------------- intervals
-def _finish(name: str, num: np.ndarray, den: Optional[np.ndarray], alpha: float, method: str,
-            resamples: int, seed: int, *, ess: float) -> Estimate:
+def _finish(
+    name: str,
+    num: np.ndarray,
+    den: Optional[np.ndarray],
+    alpha: float,
+    method: str,
+    resamples: int,
+    seed: int,
+    *,
+    ess: float,
+) -> Estimate:
     """The estimate mean(num) (or sum(num)/sum(den)) with its interval."""
     n = len(num)
     if n == 0:
@@ -320,7 +362,9 @@ def _normal(terms: np.ndarray, alpha: float) -> Tuple[float, float]:
     return (m - half, m + half)
 
 
-def _bootstrap(num: np.ndarray, den: Optional[np.ndarray], alpha: float, resamples: int, seed: int) -> Tuple[float, float]:
+def _bootstrap(
+    num: np.ndarray, den: Optional[np.ndarray], alpha: float, resamples: int, seed: int
+) -> Tuple[float, float]:
     """Percentile bootstrap over events, in chunks so memory stays near 8 MiB whatever n is."""
     if resamples < 10:
         raise ValueError(f"resamples must be at least 10, got {resamples}")
@@ -333,11 +377,11 @@ def _bootstrap(num: np.ndarray, den: Optional[np.ndarray], alpha: float, resampl
         idx = rng.integers(0, n, size=(k, n))
         top = num[idx].sum(axis=1)
         if den is None:
-            stats[start:start + k] = top / n
+            stats[start : start + k] = top / n
         else:
             bottom = den[idx].sum(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
-                stats[start:start + k] = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.nan)
+                stats[start : start + k] = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.nan)
     stats = stats[~np.isnan(stats)]
     lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
     return (float(lo), float(hi))
@@ -490,7 +534,9 @@ def _log_lines(path: str) -> Iterator[str]:
                 try:
                     yield raw.decode("utf-8")
                 except UnicodeDecodeError as e:
-                    raise ValueError(f"{path}:{number}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
+                    raise ValueError(
+                        f"{path}:{number}: not UTF-8 text ({e.reason} at byte {e.start} of the line)"
+                    ) from None
     if src.problem is not None:
         warnings.warn(src.problem, stacklevel=2)
 
@@ -519,7 +565,9 @@ def _parse_event(lines: List[str], start: int, path: str) -> Optional[LoggedEven
             try:
                 cost, prob = float(parts[1]), float(parts[2])
             except ValueError:
-                raise ValueError(f"{path}:{number}: the cost and probability must be numbers, got {label[0]!r}") from None
+                raise ValueError(
+                    f"{path}:{number}: the cost and probability must be numbers, got {label[0]!r}"
+                ) from None
             if not math.isfinite(cost):
                 raise ValueError(f"{path}:{number}: the cost must be finite, got {parts[1]!r}")
             if not 0 < prob <= 1:
@@ -571,8 +619,10 @@ def _as_policy(target: Policy) -> Callable[[Any], Any]:
     opts = getattr(target, "options", None)
     core = getattr(target, "_core", None)
     if core is not None and not core.is_cb():
-        raise TypeError(f"the target model is not a contextual-bandit model (its options: '{target.args}'); "
-                        "off-policy evaluation needs a --cb_adf or --cb_explore_adf model")
+        raise TypeError(
+            f"the target model is not a contextual-bandit model (its options: '{getattr(target, 'args', '')}'); "
+            "off-policy evaluation needs a --cb_adf or --cb_explore_adf model"
+        )
     if opts is not None and getattr(opts, "cb_adf", False) and not getattr(opts, "cb_explore_adf", False):
         return greedy(target)
     return _caller(target)
@@ -605,7 +655,7 @@ class OnlineCostModel:
         lines = [ln for ln in lines if ln.strip()]
         shared = ""
         if lines and lines[0].split("|", 1)[0].split()[:1] == ["shared"]:
-            shared = lines[0][lines[0].find("|"):] if "|" in lines[0] else ""
+            shared = lines[0][lines[0].find("|") :] if "|" in lines[0] else ""
             lines = lines[1:]
         out = []
         for ln in lines:
@@ -645,7 +695,9 @@ class Report:
         assert est.terms is not None and self.logged.terms is not None
         d = est.terms - self.logged.terms
         lo, hi = _normal(d, est.alpha)
-        return Estimate(f"{name} - logged", est.value - self.logged.value, lo, hi, est.alpha, est.n, est.ess, "normal", d)
+        return Estimate(
+            f"{name} - logged", est.value - self.logged.value, lo, hi, est.alpha, est.n, est.ess, "normal", d
+        )
 
     def verdict(self) -> str:
         """One line: yes (the difference's interval is below 0), no (above), or cannot tell."""
@@ -661,7 +713,15 @@ class Report:
     def __str__(self) -> str:
         pct = _pct(self.logged.level)
         rows = [("policy", "estimator", "expected cost", f"{pct} interval", "ess")]
-        rows.append(("logged", "observed", f"{self.logged.value:.6g}", f"[{self.logged.lower:.6g}, {self.logged.upper:.6g}]", f"{self.n}"))
+        rows.append(
+            (
+                "logged",
+                "observed",
+                f"{self.logged.value:.6g}",
+                f"[{self.logged.lower:.6g}, {self.logged.upper:.6g}]",
+                f"{self.n}",
+            )
+        )
         for name, e in self.estimates.items():
             rows.append(("target", name, f"{e.value:.6g}", f"[{e.lower:.6g}, {e.upper:.6g}]", f"{e.ess:.1f}"))
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
@@ -671,7 +731,9 @@ class Report:
         head += f"; costs (lower is better), {self.logged.method} intervals"
         lines = [head]
         for r in rows:
-            lines.append("  ".join(r[i].ljust(widths[i]) if i < 2 else r[i].rjust(widths[i]) for i in range(5)).rstrip())
+            lines.append(
+                "  ".join(r[i].ljust(widths[i]) if i < 2 else r[i].rjust(widths[i]) for i in range(5)).rstrip()
+            )
         if self.estimates:
             lines.append("better than the logging policy? " + self.verdict())
         return "\n".join(lines) + "\n"
@@ -719,7 +781,9 @@ def evaluate_log(
     fixed: Optional[Callable[[Any], Any]] = None
     if need_model:
         if cost_model is None:
-            raise ValueError("dr and dm need a cost model: cost_model='online' or a model/function giving per-action costs")
+            raise ValueError(
+                "dr and dm need a cost model: cost_model='online' or a model/function giving per-action costs"
+            )
         if isinstance(cost_model, str):
             if cost_model != "online" and not cost_model.startswith("online:"):
                 raise ValueError(f"cost_model: 'online' or 'online:FLAGS', got {cost_model!r}")
@@ -728,8 +792,10 @@ def evaluate_log(
             progressive = cost_model
         else:
             if getattr(getattr(cost_model, "options", None), "cb_explore_adf", False):
-                raise ValueError("a --cb_explore_adf model predicts action probabilities, not costs; "
-                                 "for dr/dm give a --cb_adf model (or leave the default online cost model)")
+                raise ValueError(
+                    "a --cb_explore_adf model predicts action probabilities, not costs; "
+                    "for dr/dm give a --cb_adf model (or leave the default online cost model)"
+                )
             fixed = _caller(cost_model)
     costs, probs, target_p, direct, chat_a = (array("d") for _ in range(5))
     skipped = 0
@@ -743,8 +809,10 @@ def evaluate_log(
         if len(pmf) != k:
             raise ValueError(f"{where}: the target gave {len(pmf)} probabilities for {k} actions")
         if not (np.all(pmf >= 0) and abs(float(pmf.sum()) - 1.0) <= 1e-3):
-            raise ValueError(f"{where}: the target's action probabilities must be >= 0 and sum to 1, got {pmf.tolist()!r}"
-                             " (for a model that scores actions, e.g. --cb_adf, evaluate ope.greedy(model))")
+            raise ValueError(
+                f"{where}: the target's action probabilities must be >= 0 and sum to 1, got {pmf.tolist()!r}"
+                " (for a model that scores actions, e.g. --cb_adf, evaluate ope.greedy(model))"
+            )
         if need_model:
             if progressive is not None:
                 chat = np.asarray(progressive.predict(ev.event), dtype=np.float64).reshape(-1)
@@ -752,20 +820,24 @@ def evaluate_log(
             else:
                 chat = np.asarray(fixed(ev.event), dtype=np.float64).reshape(-1)  # type: ignore[misc]
             if len(chat) != k or not np.all(np.isfinite(chat)):
-                raise ValueError(f"{where}: the cost model gave {chat.tolist()!r} for {k} actions (want {k} finite costs)")
+                raise ValueError(
+                    f"{where}: the cost model gave {chat.tolist()!r} for {k} actions (want {k} finite costs)"
+                )
             direct.append(float(np.dot(pmf, chat)))
             chat_a.append(float(chat[ev.action]))
         costs.append(ev.cost)
         probs.append(ev.probability)
         target_p.append(float(pmf[ev.action]))
     if not costs:
-        raise ValueError(f"{os.fspath(path)}: no labelled events (a chosen action's line starts with action:cost:probability)")
+        raise ValueError(
+            f"{os.fspath(path)}: no labelled events (a chosen action's line starts with action:cost:probability)"
+        )
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {', '.join(INTERVALS)}, got {interval!r}")
     c, p, tp = (np.frombuffer(x, dtype=np.float64) for x in (costs, probs, target_p))
     d, ca = (np.frombuffer(x, dtype=np.float64) if need_model else None for x in (direct, chat_a))
     out = {e: _from_terms(e, c, p, tp, d, ca, alpha, interval, resamples, seed) for e in names}
-    logged = observed(c, alpha=alpha, interval=interval, resamples=resamples, seed=seed)
+    logged = observed(c.tolist(), alpha=alpha, interval=interval, resamples=resamples, seed=seed)
     return Report(out, logged, len(c), skipped, os.fspath(path), _describe_target(target))
 
 

@@ -41,13 +41,26 @@ class Flag:
 FLAGS: List[Flag] = [
     # --- model-defining ---------------------------------------------------------------
     Flag("bits", ("-b", "--bit_precision"), "int", "number of bits in the feature table (default 18)", True, True),
-    Flag("loss_function", ("--loss_function",), "str", "squared (default), logistic, hinge, quantile, poisson or classic", True, True),
+    Flag(
+        "loss_function",
+        ("--loss_function",),
+        "str",
+        "squared (default), logistic, hinge, quantile, poisson or classic",
+        True,
+        True,
+    ),
     Flag("quantile_tau", ("--quantile_tau",), "float", "tau of the quantile loss (default 0.5)", True, True),
     Flag("link", ("--link",), "str", "what is predicted: identity (default), logistic, poisson or glf1", True),
     Flag("binary", ("--binary",), "bool", "predict the sign (-1/1) and report 0/1 loss", True),
     Flag("logistic_min", ("--logistic_min",), "float", "smallest label of the logistic loss (default -1)", True, True),
     Flag("logistic_max", ("--logistic_max",), "float", "largest label of the logistic loss (default 1)", True, True),
-    Flag("learning_rate", ("-l", "--learning_rate"), "float", "learning rate (default 0.5; 10 for non-default rules)", True),
+    Flag(
+        "learning_rate",
+        ("-l", "--learning_rate"),
+        "float",
+        "learning rate (default 0.5; 10 for non-default rules)",
+        True,
+    ),
     Flag("power_t", ("--power_t",), "float", "t power for the learning rate decay (default 0.5)", True),
     Flag("initial_t", ("--initial_t",), "float", "initial t value", True),
     Flag("sgd", ("--sgd",), "bool", "plain stochastic gradient descent", True, True),
@@ -69,32 +82,112 @@ FLAGS: List[Flag] = [
     Flag("ignore", ("--ignore",), "list", "drop namespaces starting with these letters", True, True),
     Flag("ignore_linear", ("--ignore_linear",), "list", "use these namespaces only inside interactions", True, True),
     Flag("keep", ("--keep",), "list", "keep only namespaces starting with these letters", True, True),
-    Flag("quadratic", ("-q", "--quadratic"), "list", "quadratic interaction between two namespaces (e.g. -q ua)", True, True),
+    Flag(
+        "quadratic",
+        ("-q", "--quadratic"),
+        "list",
+        "quadratic interaction between two namespaces (e.g. -q ua)",
+        True,
+        True,
+    ),
     Flag("cubic", ("--cubic",), "list", "cubic interaction between three namespaces", True, True),
     Flag("interactions", ("--interactions",), "list", "interaction of any order (e.g. --interactions abc)", True, True),
     Flag("min_prediction", ("--min_prediction",), "float", "smallest prediction to output", True),
     # --- contextual bandits (model-defining) ---------------------------------------------
-    Flag("cb", ("--cb",), "int", "contextual bandit with K fixed actions: single-line examples labelled action:cost:probability", True, True),
-    Flag("cb_adf", ("--cb_adf",), "bool", "contextual bandit with action-dependent features: multiline events (shared line, one line per action, blank line)", True, True),
-    Flag("cb_explore", ("--cb_explore",), "int", "like --cb K, predicting a probability for each action (exploration)", True, True),
-    Flag("cb_explore_adf", ("--cb_explore_adf",), "bool", "like --cb_adf, predicting a probability for each action (exploration)", True, True),
+    Flag(
+        "cb",
+        ("--cb",),
+        "int",
+        "contextual bandit with K fixed actions: single-line examples labelled action:cost:probability",
+        True,
+        True,
+    ),
+    Flag(
+        "cb_adf",
+        ("--cb_adf",),
+        "bool",
+        "contextual bandit with action-dependent features: multiline events (shared line, one line per action, blank line)",
+        True,
+        True,
+    ),
+    Flag(
+        "cb_explore",
+        ("--cb_explore",),
+        "int",
+        "like --cb K, predicting a probability for each action (exploration)",
+        True,
+        True,
+    ),
+    Flag(
+        "cb_explore_adf",
+        ("--cb_explore_adf",),
+        "bool",
+        "like --cb_adf, predicting a probability for each action (exploration)",
+        True,
+        True,
+    ),
     Flag("cb_type", ("--cb_type",), "str", "cost estimator: mtr (default), ips, dr or dm", True, True),
-    Flag("epsilon", ("--epsilon",), "float", "exploration: epsilon-greedy's epsilon (default 0.05); with --softmax/--squarecb/--first/--bag the pmf's floor (default 0)", True),
+    Flag(
+        "epsilon",
+        ("--epsilon",),
+        "float",
+        "exploration: epsilon-greedy's epsilon (default 0.05); with --softmax/--squarecb/--first/--bag the pmf's floor (default 0)",
+        True,
+    ),
     Flag("softmax", ("--softmax",), "bool", "exploration: softmax over the scores (--lambda)", True, True),
     Flag("softmax_lambda", ("--lambda",), "float", "softmax's lambda (default 1)", True),
-    Flag("squarecb", ("--squarecb",), "bool", "exploration: SquareCB (gamma = gamma_scale * learned_events^gamma_exponent)", True, True),
+    Flag(
+        "squarecb",
+        ("--squarecb",),
+        "bool",
+        "exploration: SquareCB (gamma = gamma_scale * learned_events^gamma_exponent)",
+        True,
+        True,
+    ),
     Flag("gamma_scale", ("--gamma_scale",), "float", "SquareCB's gamma scale (default 10)", True),
     Flag("gamma_exponent", ("--gamma_exponent",), "float", "SquareCB's gamma exponent (default 0.5)", True),
     Flag("first", ("--first",), "int", "exploration: uniform for the first N learned events, then greedy", True, True),
     Flag("bag", ("--bag",), "int", "exploration: bagging with N policies (Poisson bootstrap)", True, True),
     Flag("greedify", ("--greedify",), "bool", "--bag: the first policy always learns once", True, True),
-    Flag("first_only", ("--first_only",), "bool", "greedy/bag: only the first of tied actions gets the greedy mass", True),
-    Flag("rank_all", ("--rank_all",), "bool", "--cb_adf/--cb: -p writes every action's score (action:score,... best first)", True),
-    Flag("clip_p", ("--clip_p",), "float", "clip probabilities below this in importance weights (default 0: no clipping)", True),
-    Flag("random_seed", ("--random_seed",), "int", "seed of the random generator (--bag bootstrap, sample() without a seed)", True),
+    Flag(
+        "first_only", ("--first_only",), "bool", "greedy/bag: only the first of tied actions gets the greedy mass", True
+    ),
+    Flag(
+        "rank_all",
+        ("--rank_all",),
+        "bool",
+        "--cb_adf/--cb: -p writes every action's score (action:score,... best first)",
+        True,
+    ),
+    Flag(
+        "clip_p",
+        ("--clip_p",),
+        "float",
+        "clip probabilities below this in importance weights (default 0: no clipping)",
+        True,
+    ),
+    Flag(
+        "random_seed",
+        ("--random_seed",),
+        "int",
+        "seed of the random generator (--bag bootstrap, sample() without a seed)",
+        True,
+    ),
     Flag("max_prediction", ("--max_prediction",), "float", "largest prediction to output", True),
-    Flag("reward_ttl", ("--reward_ttl",), "float", "delayed rewards: seconds a logged decision waits for its reward (default 3600)", True),
-    Flag("max_pending", ("--max_pending",), "int", "delayed rewards: most decisions kept waiting; more evict the oldest (default 1000000)", True),
+    Flag(
+        "reward_ttl",
+        ("--reward_ttl",),
+        "float",
+        "delayed rewards: seconds a logged decision waits for its reward (default 3600)",
+        True,
+    ),
+    Flag(
+        "max_pending",
+        ("--max_pending",),
+        "int",
+        "delayed rewards: most decisions kept waiting; more evict the oldest (default 1000000)",
+        True,
+    ),
     # --- run-time (the command line) ---------------------------------------------------
     Flag("data", ("-d", "--data"), "str", "input file (default: standard input)"),
     Flag("final_regressor", ("-f", "--final_regressor"), "str", "save the model to this file at the end"),
@@ -108,27 +201,99 @@ FLAGS: List[Flag] = [
     Flag("invert_hash", ("--invert_hash",), "str", "write the weights as text with feature names (name:index:weight)"),
     Flag("strict", ("--strict", "--strict_parse"), "bool", "stop at the first malformed line instead of skipping it"),
     Flag("predict_only_model", ("--predict_only_model",), "bool", "save only the weights, without optimizer state"),
-    Flag("save_every", ("--save_every",), "int", "every N examples, write a snapshot into --store from a background thread"),
-    Flag("store", ("--store",), "str", "model store folder: versions, CURRENT pointer, rollback (the final model is saved there too)"),
-    Flag("store_keep", ("--store_keep",), "int", "versions the --store keeps in all, the current one included (default 10)"),
-    Flag("drift", ("--drift",), "str", "watch the learning with a drift detector: adwin, ph, kswin, ddm, eddm, hddm_a or hddm_w"),
-    Flag("drift_response", ("--drift_response",), "str", "on a drift alarm: alert (default), reset, boost or switch (to a challenger)"),
-    Flag("drift_signal", ("--drift_signal",), "str", "what the detector watches: loss (default for adwin, ph, kswin) or error (0/1; default for the others)"),
-    Flag("drift_every", ("--drift_every",), "int", "hand the detector the signal every N examples; responses apply there (default 1000)"),
-    Flag("drift_delta", ("--drift_delta",), "float", "ADWIN's delta (default 0.002) or Page-Hinkley's delta (default 0.005)"),
-    Flag("drift_threshold", ("--drift_threshold",), "float", "Page-Hinkley's threshold (default 50) or DDM's drift threshold (default 3)"),
-    Flag("drift_param", ("--drift_param",), "list", "any detector parameter as NAME=VALUE, with river's names (e.g. clock=16, alpha=0.001)"),
+    Flag(
+        "save_every",
+        ("--save_every",),
+        "int",
+        "every N examples, write a snapshot into --store from a background thread",
+    ),
+    Flag(
+        "store",
+        ("--store",),
+        "str",
+        "model store folder: versions, CURRENT pointer, rollback (the final model is saved there too)",
+    ),
+    Flag(
+        "store_keep",
+        ("--store_keep",),
+        "int",
+        "versions the --store keeps in all, the current one included (default 10)",
+    ),
+    Flag(
+        "drift",
+        ("--drift",),
+        "str",
+        "watch the learning with a drift detector: adwin, ph, kswin, ddm, eddm, hddm_a or hddm_w",
+    ),
+    Flag(
+        "drift_response",
+        ("--drift_response",),
+        "str",
+        "on a drift alarm: alert (default), reset, boost or switch (to a challenger)",
+    ),
+    Flag(
+        "drift_signal",
+        ("--drift_signal",),
+        "str",
+        "what the detector watches: loss (default for adwin, ph, kswin) or error (0/1; default for the others)",
+    ),
+    Flag(
+        "drift_every",
+        ("--drift_every",),
+        "int",
+        "hand the detector the signal every N examples; responses apply there (default 1000)",
+    ),
+    Flag(
+        "drift_delta",
+        ("--drift_delta",),
+        "float",
+        "ADWIN's delta (default 0.002) or Page-Hinkley's delta (default 0.005)",
+    ),
+    Flag(
+        "drift_threshold",
+        ("--drift_threshold",),
+        "float",
+        "Page-Hinkley's threshold (default 50) or DDM's drift threshold (default 3)",
+    ),
+    Flag(
+        "drift_param",
+        ("--drift_param",),
+        "list",
+        "any detector parameter as NAME=VALUE, with river's names (e.g. clock=16, alpha=0.001)",
+    ),
     Flag("drift_boost", ("--drift_boost",), "float", "--drift_response boost: learning-rate factor (default 3)"),
-    Flag("drift_boost_examples", ("--drift_boost_examples",), "int", "--drift_response boost: examples the boost lasts (default 10000)"),
-    Flag("drift_gate", ("--drift_gate",), "int", "--drift_response switch: examples a challenger started at an alarm learns before the gate (default 1000)"),
-    Flag("threads", ("--threads",), "int", "Hogwild: N threads parse and learn blocks of the input into one weight table "
-         "(default 1: exact, reproducible, VW's results; 0: one per core)"),
+    Flag(
+        "drift_boost_examples",
+        ("--drift_boost_examples",),
+        "int",
+        "--drift_response boost: examples the boost lasts (default 10000)",
+    ),
+    Flag(
+        "drift_gate",
+        ("--drift_gate",),
+        "int",
+        "--drift_response switch: examples a challenger started at an alarm learns before the gate (default 1000)",
+    ),
+    Flag(
+        "threads",
+        ("--threads",),
+        "int",
+        "Hogwild: N threads parse and learn blocks of the input into one weight table "
+        "(default 1: exact, reproducible, VW's results; 0: one per core)",
+    ),
     Flag("onethread", ("--onethread",), "bool", "accepted for VW compatibility (the same as --threads 1, the default)"),
     Flag("kill_cache", ("-k", "--kill_cache"), "bool", "accepted for VW compatibility (wabbit keeps no cache file)"),
     Flag("passes", ("--passes",), "int", "number of passes (only 1 is supported)"),
     Flag("no_stdin", ("--no_stdin",), "bool", "do not read standard input when -d is absent"),
-    Flag("save_resume", ("--save_resume",), "bool", "accepted for VW compatibility (model files always keep the online state)"),
-    Flag("cache", ("-c", "--cache"), "bool", "accepted for VW compatibility (wabbit parses fast enough to need no cache)"),
+    Flag(
+        "save_resume",
+        ("--save_resume",),
+        "bool",
+        "accepted for VW compatibility (model files always keep the online state)",
+    ),
+    Flag(
+        "cache", ("-c", "--cache"), "bool", "accepted for VW compatibility (wabbit parses fast enough to need no cache)"
+    ),
     Flag("holdout_off", ("--holdout_off",), "bool", "accepted for VW compatibility (there is no holdout in one pass)"),
 ]
 
@@ -294,7 +459,9 @@ class Options:
                 if v != v:
                     raise OptionError(f"{name} must be a number, got nan")
                 if abs(v) > _FLOAT32_MAX and not (f.dest in _MAY_BE_INFINITE and abs(v) == float("inf")):
-                    raise OptionError(f"{name} must be a finite number of at most {_FLOAT32_MAX:.4g} in size, got {v!r}")
+                    raise OptionError(
+                        f"{name} must be a finite number of at most {_FLOAT32_MAX:.4g} in size, got {v!r}"
+                    )
             elif f.kind == "int" and f.dest in _INT_MAX and v > _INT_MAX[f.dest]:
                 raise OptionError(f"{name} takes at most {_INT_MAX[f.dest]}, got {v}")
 
@@ -326,8 +493,16 @@ class Options:
         if not 1 <= bits <= 32:
             raise OptionError(f"-b must be between 1 and 32, got {bits}")
         self._check_numbers()
-        classic = [name for name, on in (("--perceptron", self.perceptron), ("--pa", self.pa),
-                                          ("--pa_regressor", self.pa_regressor), ("--ftrl", self.ftrl)) if on]
+        classic = [
+            name
+            for name, on in (
+                ("--perceptron", self.perceptron),
+                ("--pa", self.pa),
+                ("--pa_regressor", self.pa_regressor),
+                ("--ftrl", self.ftrl),
+            )
+            if on
+        ]
         if len(classic) > 1:
             raise OptionError(f"{' and '.join(classic)} are different update rules; choose one")
         default_loss = "hinge" if (self.perceptron or self.pa) else "squared"
@@ -434,15 +609,38 @@ class Options:
         >>> parse_args("--cb_adf --cb_type dr").cb_config()["cb_type"]
         'dr'
         """
-        modes = [n for n, on in (("--cb", self.cb is not None), ("--cb_adf", self.cb_adf),
-                                  ("--cb_explore", self.cb_explore is not None),
-                                  ("--cb_explore_adf", self.cb_explore_adf)) if on]
-        explore_flags = [f.names[-1] for f in FLAGS if f.dest in (
-            "epsilon", "softmax", "softmax_lambda", "squarecb", "gamma_scale", "gamma_exponent", "first", "bag",
-            "greedify", "first_only") and self.given(f.dest)]
+        modes = [
+            n
+            for n, on in (
+                ("--cb", self.cb is not None),
+                ("--cb_adf", self.cb_adf),
+                ("--cb_explore", self.cb_explore is not None),
+                ("--cb_explore_adf", self.cb_explore_adf),
+            )
+            if on
+        ]
+        explore_flags = [
+            f.names[-1]
+            for f in FLAGS
+            if f.dest
+            in (
+                "epsilon",
+                "softmax",
+                "softmax_lambda",
+                "squarecb",
+                "gamma_scale",
+                "gamma_exponent",
+                "first",
+                "bag",
+                "greedify",
+                "first_only",
+            )
+            and self.given(f.dest)
+        ]
         if not modes:
-            given = explore_flags + [f.names[-1] for f in FLAGS
-                                     if f.dest in ("cb_type", "clip_p", "rank_all") and self.given(f.dest)]
+            given = explore_flags + [
+                f.names[-1] for f in FLAGS if f.dest in ("cb_type", "clip_p", "rank_all") and self.given(f.dest)
+            ]
             if given:
                 raise OptionError(f"{', '.join(given)} need a contextual bandit mode (--cb_adf, --cb_explore_adf, ...)")
             return None
@@ -454,8 +652,16 @@ class Options:
         explore = self.cb_explore_adf or self.cb_explore is not None
         if explore_flags and not explore:
             raise OptionError(f"{', '.join(explore_flags)} need --cb_explore_adf or --cb_explore K")
-        algos = [n for n, on in (("--softmax", self.softmax), ("--squarecb", self.squarecb),
-                                  ("--first", self.first is not None), ("--bag", self.bag is not None)) if on]
+        algos = [
+            n
+            for n, on in (
+                ("--softmax", self.softmax),
+                ("--squarecb", self.squarecb),
+                ("--first", self.first is not None),
+                ("--bag", self.bag is not None),
+            )
+            if on
+        ]
         if len(algos) > 1:
             raise OptionError(f"{' and '.join(algos)}: choose one exploration algorithm")
         algo = "none" if not explore else (algos[0].lstrip("-") if algos else "epsilon")
@@ -559,15 +765,20 @@ class Options:
         signal = self.drift_signal or ("loss" if name in ("adwin", "ph", "kswin") else "error")
         if signal not in ("loss", "error"):
             raise OptionError(f"--drift_signal must be loss or error, got {signal!r}")
-        for flag, value in (("--drift_every", self.drift_every), ("--drift_boost_examples", self.drift_boost_examples),
-                            ("--drift_gate", self.drift_gate)):
+        for flag, value in (
+            ("--drift_every", self.drift_every),
+            ("--drift_boost_examples", self.drift_boost_examples),
+            ("--drift_gate", self.drift_gate),
+        ):
             if value is not None and value < 1:
                 raise OptionError(f"{flag} takes a positive number of examples, got {value}")
         if self.drift_boost is not None and not self.drift_boost > 0:
             raise OptionError(f"--drift_boost takes a positive factor, got {self.drift_boost}")
-        for flag, value, wanted in (("--drift_boost", self.drift_boost, "boost"),
-                                    ("--drift_boost_examples", self.drift_boost_examples, "boost"),
-                                    ("--drift_gate", self.drift_gate, "switch")):
+        for flag, value, wanted in (
+            ("--drift_boost", self.drift_boost, "boost"),
+            ("--drift_boost_examples", self.drift_boost_examples, "boost"),
+            ("--drift_gate", self.drift_gate, "switch"),
+        ):
             if value is not None and response != wanted:
                 raise OptionError(f"{flag} applies only to --drift_response {wanted}")
         return {
@@ -607,8 +818,10 @@ class Options:
         if self.threads < 0:
             raise OptionError(f"--threads takes a number of threads >= 0 (0: one per core), got {self.threads}")
         if self.threads > MAX_THREADS:
-            raise OptionError(f"--threads {self.threads}: at most {MAX_THREADS} threads (this machine has "
-                              f"{cpu_cores()} cores; more threads than cores learn a worse model)")
+            raise OptionError(
+                f"--threads {self.threads}: at most {MAX_THREADS} threads (this machine has "
+                f"{cpu_cores()} cores; more threads than cores learn a worse model)"
+            )
         return self.threads or cpu_cores()
 
 
@@ -630,8 +843,10 @@ def oversubscribed(threads: int) -> Optional[str]:
     cores = cpu_cores()
     if threads <= cores:
         return None
-    return (f"{threads} threads on {cores} cores: threads beyond the cores make no run faster and learn a worse model "
-            f"(their updates overwrite each other's); use at most {cores}")
+    return (
+        f"{threads} threads on {cores} cores: threads beyond the cores make no run faster and learn a worse model "
+        f"(their updates overwrite each other's); use at most {cores}"
+    )
 
 
 def _fmt(v: Any) -> str:
@@ -642,8 +857,15 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-_DETECTORS = {"adwin": "ADWIN", "ph": "PageHinkley", "kswin": "KSWIN", "ddm": "DDM", "eddm": "EDDM",
-              "hddm_a": "HDDMA", "hddm_w": "HDDMW"}
+_DETECTORS = {
+    "adwin": "ADWIN",
+    "ph": "PageHinkley",
+    "kswin": "KSWIN",
+    "ddm": "DDM",
+    "eddm": "EDDM",
+    "hddm_a": "HDDMA",
+    "hddm_w": "HDDMW",
+}
 
 
 def _param_value(raw: str) -> Any:
@@ -744,4 +966,3 @@ def flag_help() -> str:
         arg = "" if f.kind == "bool" else " ARG"
         lines.append(f"  {names}{arg}\n      {f.help}")
     return "\n".join(lines)
-

@@ -45,7 +45,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
 
-from wabbit import _core
+import wabbit._core as _core
 from wabbit.model import Model, Snapshot, load
 
 try:

@@ -51,9 +51,18 @@ _BASE_CTR = 0.15  # mean click rate; each hidden model's bias is calibrated to i
 
 # Base features in the order they are kept when ``n_features`` < 10.
 _BASE_ORDER = ("user", "ad", "hour", "cat", "age", "dev", "price", "geo", "adv", "pos")
-_NS_OF = {"user": "u", "age": "u", "geo": "u",
-          "ad": "a", "cat": "a", "adv": "a", "price": "a",
-          "hour": "c", "dev": "c", "pos": "c"}
+_NS_OF = {
+    "user": "u",
+    "age": "u",
+    "geo": "u",
+    "ad": "a",
+    "cat": "a",
+    "adv": "a",
+    "price": "a",
+    "hour": "c",
+    "dev": "c",
+    "pos": "c",
+}
 
 
 @dataclass(frozen=True)
@@ -116,8 +125,7 @@ def _make_model(rng: np.random.Generator, n_extra: int) -> _Model:
     return _Model(w=w, slope=slope, age_cat=rng.normal(0.0, 1.0, (_N_AGES, _N_CATS)))
 
 
-def _score(model: _Model, idx: dict[str, np.ndarray], emitted: set[str],
-           cards: dict[str, int]) -> np.ndarray:
+def _score(model: _Model, idx: dict[str, np.ndarray], emitted: set[str], cards: dict[str, int]) -> np.ndarray:
     """Logit of the hidden model without its bias, for one block of impressions."""
     z = model.age_cat[idx["age"], idx["cat"]].astype(np.float64)
     for f in sorted(emitted):
@@ -162,8 +170,7 @@ def _features(n_features: int) -> list[tuple[str, str]]:
     pairs = [(_NS_OF[f], f) for f in names]
     pairs += [("uac"[k % 3], f"x{k}") for k in range(n_features - len(names))]
     line_order = ("user", "age", "geo", "ad", "cat", "adv", "price", "hour", "dev", "pos")
-    return sorted(pairs, key=lambda p: ("uac".index(p[0]),
-                                        line_order.index(p[1]) if p[1] in line_order else 99))
+    return sorted(pairs, key=lambda p: ("uac".index(p[0]), line_order.index(p[1]) if p[1] in line_order else 99))
 
 
 def _blocks(n: int, seed: int, n_features: int, drift_at: int | None) -> Iterator[list[str]]:
@@ -173,9 +180,18 @@ def _blocks(n: int, seed: int, n_features: int, drift_at: int | None) -> Iterato
     rng = np.random.default_rng(seed)
     world = _make_world(rng)
     models = (_make_model(rng, n_extra), _make_model(rng, n_extra))  # before / after drift
-    cards = {"user": _N_USERS, "ad": _N_ADS, "cat": _N_CATS, "adv": _N_ADVS,
-             "age": _N_AGES, "geo": len(_GEOS), "hour": 24, "dev": len(_DEVS),
-             "price": _N_PRICES, "pos": _N_POS}
+    cards = {
+        "user": _N_USERS,
+        "ad": _N_ADS,
+        "cat": _N_CATS,
+        "adv": _N_ADVS,
+        "age": _N_AGES,
+        "geo": len(_GEOS),
+        "hour": 24,
+        "dev": len(_DEVS),
+        "price": _N_PRICES,
+        "pos": _N_POS,
+    }
     cards.update({f"x{k}": _EXTRA_CARD for k in range(n_extra)})
     vocabs = {f: np.array(_vocab(f, cards[f]), dtype=object) for _, f in feats}
     last = feats[-1][1]  # the line's last token carries no trailing space
@@ -196,9 +212,12 @@ def _blocks(n: int, seed: int, n_features: int, drift_at: int | None) -> Iterato
         user = np.searchsorted(world.user_cdf, rng.random(BLOCK))
         ad = np.searchsorted(world.ad_cdf, rng.random(BLOCK))
         idx = {
-            "user": user, "ad": ad,
-            "age": world.user_age[user], "geo": world.user_geo[user],
-            "cat": world.ad_cat[ad], "adv": world.ad_adv[ad],
+            "user": user,
+            "ad": ad,
+            "age": world.user_age[user],
+            "geo": world.user_geo[user],
+            "cat": world.ad_cat[ad],
+            "adv": world.ad_adv[ad],
             "price": rng.integers(0, _N_PRICES, BLOCK),
             "hour": rng.integers(0, 24, BLOCK),
             "dev": rng.choice(len(_DEVS), BLOCK, p=[0.6, 0.3, 0.1]),
@@ -222,8 +241,7 @@ def _blocks(n: int, seed: int, n_features: int, drift_at: int | None) -> Iterato
         start += m
 
 
-def click_log(n: int, *, seed: int = 0, n_features: int = 10,
-              drift_at: int | None = None) -> Iterator[str]:
+def click_log(n: int, *, seed: int = 0, n_features: int = 10, drift_at: int | None = None) -> Iterator[str]:
     """Yield ``n`` lines of a synthetic click log in VW text format (no newline).
 
     Labels are ``1`` (click) or ``-1`` (no click).  ``n_features`` (>= 3) is
@@ -247,8 +265,9 @@ def click_log(n: int, *, seed: int = 0, n_features: int = 10,
         yield from block
 
 
-def write_click_log(path: str | os.PathLike[str], n: int, *, seed: int = 0,
-                    n_features: int = 10, drift_at: int | None = None) -> None:
+def write_click_log(
+    path: str | os.PathLike[str], n: int, *, seed: int = 0, n_features: int = 10, drift_at: int | None = None
+) -> None:
     """Write ``n`` lines of :func:`click_log` to ``path``, one per line.
 
     >>> import pathlib, tempfile

@@ -131,5 +131,5 @@ def _as_values(values: Values) -> np.ndarray:
     return a
 
 
-def _new(cls: type) -> Any:
+def _new(cls: Any) -> Any:
     return cls.__new__(cls)

@@ -68,7 +68,9 @@ class KSWIN(DriftDetector):
         if stat_size < 1:
             raise ValueError("stat_size must be >= 1")
         if window_size < 2 * stat_size:
-            raise ValueError("window_size must be at least twice stat_size (the older part is sampled without replacement)")
+            raise ValueError(
+                "window_size must be at least twice stat_size (the older part is sampled without replacement)"
+            )
         initial = None if window is None else [float(x) for x in window]
         self._params: Dict[str, Any] = {
             "alpha": alpha,
@@ -92,7 +94,7 @@ class KSWIN(DriftDetector):
     n: int
 
     @property
-    def drift_detected(self) -> bool:  # type: ignore[override]
+    def drift_detected(self) -> bool:
         return self._drift
 
     @property
