@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "example.h"
+#include "core/example.h"
 
 namespace wabbit {
 

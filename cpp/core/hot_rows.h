@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "weights.h"
+#include "core/weights.h"
 
 namespace wabbit {
 

@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "audit.h"
-#include "learner.h"
+#include "core/learner.h"
+#include "run/audit.h"
 
 namespace wabbit {
 

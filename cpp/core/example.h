@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "hash.h"
+#include "core/hash.h"
 
 namespace wabbit {
 

@@ -1,4 +1,4 @@
-#include "model_io.h"
+#include "formats/model_io.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <cstring>
 #include <random>
 
-#include "utf8.h"
+#include "formats/utf8.h"
 
 namespace wabbit {
 namespace {

@@ -1,4 +1,4 @@
-#include "cb.h"
+#include "cb/cb.h"
 
 #include <unistd.h>
 
@@ -11,8 +11,8 @@
 #include <numeric>
 #include <stdexcept>
 
-#include "driver.h"
-#include "model_io.h"
+#include "formats/model_io.h"
+#include "run/driver.h"
 
 namespace wabbit {
 namespace {
@@ -489,7 +489,7 @@ Outcome CbLearner::base_learn(Example& ex, float label, float weight, uint32_t m
   // weights with inf/NaN); such an update is skipped: the example is only predicted.
   ex.label = std::isfinite(label) && std::isfinite(weight) ? label : kNoLabel;
   ex.weight = std::isfinite(weight) ? weight : 1.f;
-  L.offset_ = model;
+  L.set_offset(model);
   if (model != 0) {  // this model's running sums for normalized updates
     std::swap(st.normalized_sum_norm_x, state_.norm_x[model]);
     std::swap(st.total_weight, state_.total_weight[model]);
@@ -499,7 +499,7 @@ Outcome CbLearner::base_learn(Example& ex, float label, float weight, uint32_t m
     std::swap(st.normalized_sum_norm_x, state_.norm_x[model]);
     std::swap(st.total_weight, state_.total_weight[model]);
   }
-  L.offset_ = 0;
+  L.set_offset(0);
   ex.label = old_label;
   ex.weight = old_weight;
   st.t = t;
@@ -832,8 +832,8 @@ namespace {
 // the shared example (prepared; none of its slots but the constant's among `slots`); false if
 // the learner needs the general path.
 bool plan_rank(const Learner& L, const Example* shared, const std::vector<unsigned char>& slots, RankPlan& plan) {
-  if (L.wildcards_ || (L.cfg_.l1 > 0.f && !L.cfg_.ftrl)) return false;
-  for (const Interaction& in : L.interactions_) {
+  if (L.has_wildcards() || (L.config().l1 > 0.f && !L.config().ftrl)) return false;
+  for (const Interaction& in : L.interactions()) {
     if (in.size() != 2) return false;
   }
   plan.clear();
@@ -849,7 +849,7 @@ bool plan_rank(const Learner& L, const Example* shared, const std::vector<unsign
     if (shared == nullptr || s == kConstantNamespace || shared->groups[s].empty()) return nullptr;
     return &shared->groups[s];
   };
-  const std::array<bool, 256>& ignore_linear = L.cfg_.ignore_linear;
+  const std::array<bool, 256>& ignore_linear = L.config().ignore_linear;
   for (size_t k = 0; k < slots.size(); ++k) {
     if (!ignore_linear[slots[k]])
       plan.ops.push_back({RankPlan::Kind::kCandidate, false, static_cast<uint32_t>(k), 0, 0});
@@ -861,7 +861,7 @@ bool plan_rank(const Learner& L, const Example* shared, const std::vector<unsign
       for (size_t k = 0; k < g->size(); ++k) plan.constant_term(g->index[k], g->value[k]);
     }
   }
-  for (const Interaction& in : L.interactions_) {
+  for (const Interaction& in : L.interactions()) {
     const int ca = candidate_group(in[0]);
     const int cb = candidate_group(in[1]);
     const FeatureGroup* sa = ca < 0 ? shared_group(in[0]) : nullptr;
@@ -898,9 +898,9 @@ bool plan_rank(const Learner& L, const Example* shared, const std::vector<unsign
 // Candidate c's score by the plan, for the model at `offset` (products: that model's).
 inline float plan_score(const Learner& L, const RankPlan& plan, const float* products, const CbFlatActions& actions,
                         size_t c, uint32_t offset, float contraction) {
-  const float* data = L.weights_.data();
-  const uint32_t mask = L.weights_.mask();
-  const uint32_t shift = L.weights_.stride_shift();
+  const float* data = L.weights().data();
+  const uint32_t mask = L.weights().mask();
+  const uint32_t shift = L.weights().stride_shift();
   auto w = [&](uint32_t i) { return load_w(data + (static_cast<size_t>((i + offset) & mask) << shift)); };
   const uint32_t* gs = actions.group_start.data() + actions.first_group[c];  // group k: [gs[k], gs[k + 1])
   const CbFeature* f = actions.features.data();
@@ -945,7 +945,7 @@ inline float plan_score(const Learner& L, const RankPlan& plan, const float* pro
       }
     }
   }
-  if (!L.cfg_.ftrl) raw *= contraction;
+  if (!L.config().ftrl) raw *= contraction;
   return 0.f + raw;  // score_const's ex.initial + raw: a merged candidate's initial is 0
 }
 
@@ -954,9 +954,9 @@ inline float plan_score(const Learner& L, const RankPlan& plan, const float* pro
 // terms, in the same order.
 inline float plan_score_zero(const Learner& L, RankPlan& plan, const CbFlatActions& actions, size_t c,
                              float contraction) {
-  const float* data = L.weights_.data();
-  const uint32_t mask = L.weights_.mask();
-  const uint32_t shift = L.weights_.stride_shift();
+  const float* data = L.weights().data();
+  const uint32_t mask = L.weights().mask();
+  const uint32_t shift = L.weights().stride_shift();
   auto row = [&](uint32_t i) { return static_cast<size_t>(i & mask) << shift; };
   const uint32_t* gs = actions.group_start.data() + actions.first_group[c];  // group k: [gs[k], gs[k + 1])
   const uint32_t f0 = gs[0];
@@ -1008,7 +1008,7 @@ inline float plan_score_zero(const Learner& L, RankPlan& plan, const CbFlatActio
       }
     }
   }
-  if (!L.cfg_.ftrl) raw *= contraction;
+  if (!L.config().ftrl) raw *= contraction;
   return 0.f + raw;  // score_const's ex.initial + raw: a merged candidate's initial is 0
 }
 
@@ -1047,15 +1047,15 @@ void CbLearner::predict_flat(const Example* shared, const CbFlatActions& actions
     for (uint32_t b = 0; b < policies; ++b) {
       const uint32_t offset = b * type_width_;
       for (size_t t = 0; t < terms; ++t) {
-        plan.products[b * terms + t] = load_w(L.weights_.row(plan.const_index[t] + offset)) * plan.const_value[t];
+        plan.products[b * terms + t] = load_w(L.weights().row(plan.const_index[t] + offset)) * plan.const_value[t];
       }
     }
     // shared halves (outer) and indices (inner) as row offsets, for model 0's scorer
     plan.shared_row.resize(plan.shared_index.size());
     for (size_t i = 0; i < plan.shared_index.size(); ++i) {
-      plan.shared_row[i] = static_cast<size_t>(plan.shared_index[i] & L.weights_.mask()) << L.weights_.stride_shift();
+      plan.shared_row[i] = static_cast<size_t>(plan.shared_index[i] & L.weights().mask()) << L.weights().stride_shift();
     }
-    const float contraction = static_cast<float>(load_d(&L.state_.contraction));
+    const float contraction = static_cast<float>(load_d(&L.state().contraction));
     std::vector<float>& s = scratch.scores;
     s.resize(n * policies);
     for (size_t a = 0; a < n; ++a) s[a] = plan_score_zero(L, plan, actions, a, contraction);

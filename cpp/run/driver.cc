@@ -1,4 +1,4 @@
-#include "driver.h"
+#include "run/driver.h"
 
 #include <poll.h>
 #include <unistd.h>
@@ -21,9 +21,9 @@
 #include <emmintrin.h>
 #endif
 
-#include "hot_rows.h"
-#include "model_io.h"
-#include "vw_text.h"
+#include "core/hot_rows.h"
+#include "formats/model_io.h"
+#include "formats/vw_text.h"
 
 namespace wabbit {
 namespace {
@@ -632,7 +632,7 @@ class Workers {
     for (unsigned i = 0; i < n; ++i) {
       copies_.push_back(std::make_unique<Learner>(model, Learner::ShareWeights{}));
       hots_.push_back(fold ? std::make_unique<HotRows>(hot, model.weights(), max_slot, skip_slot) : nullptr);
-      copies_.back()->hot_ = hots_.back().get();
+      copies_.back()->set_hot_rows(hots_.back().get());
     }
   }
   Learner& operator[](unsigned i) { return copies_.empty() ? model_ : *copies_[i]; }

@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "example.h"
+#include "core/example.h"
 
 namespace wabbit {
 

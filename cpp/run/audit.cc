@@ -1,4 +1,4 @@
-#include "audit.h"
+#include "run/audit.h"
 
 #include <algorithm>
 #include <cmath>

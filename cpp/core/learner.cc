@@ -1,4 +1,4 @@
-#include "learner.h"
+#include "core/learner.h"
 
 #include <cmath>
 #include <cstdio>
@@ -10,7 +10,7 @@
 #include <unordered_set>
 
 #include <stdexcept>
-#include "hot_rows.h"
+#include "core/hot_rows.h"
 
 namespace wabbit {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "learner.h"
+#include "core/learner.h"
 
 namespace wabbit {
 

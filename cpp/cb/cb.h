@@ -24,10 +24,10 @@
 #include <string_view>
 #include <vector>
 
-#include "driver.h"
-#include "example.h"
-#include "learner.h"
-#include "vw_text.h"
+#include "core/example.h"
+#include "core/learner.h"
+#include "formats/vw_text.h"
+#include "run/driver.h"
 
 namespace wabbit {
 

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "drift.h"
+#include "drift/drift.h"
 
 namespace wabbit {
 

@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "example.h"
-#include "interactions.h"
-#include "loss.h"
-#include "weights.h"
+#include "core/example.h"
+#include "core/interactions.h"
+#include "core/loss.h"
+#include "core/weights.h"
 
 namespace wabbit {
 
@@ -184,6 +184,14 @@ class Learner {
   const WeightTable& weights() const { return weights_; }
   const std::vector<Interaction>& interactions() const { return interactions_; }
   float effective_learning_rate() const { return eta_; }
+  // Which of several models sharing the table learn()/predict() address (VW's ft_offset; see
+  // offset_). Contextual bandits select dr's regressor and bagging's policies with it.
+  uint32_t offset() const { return offset_; }
+  void set_offset(uint32_t offset) { offset_ = offset; }
+  // Some interaction uses ':' (expanded as namespaces appear).
+  bool has_wildcards() const { return wildcards_; }
+  // A Hogwild worker's private copy of the hottest rows (see hot_rows.h); null: none.
+  void set_hot_rows(HotRows* hot) { hot_ = hot; }
   // Widens ':' interactions to namespaces this example brings (VW expands them as they appear).
   void observe_namespaces(const Example& ex) {
     if (wildcards_) observe_slow(ex);

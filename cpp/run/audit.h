@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "learner.h"
+#include "core/learner.h"
 
 namespace wabbit {
 

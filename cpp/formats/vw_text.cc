@@ -1,4 +1,4 @@
-#include "vw_text.h"
+#include "formats/vw_text.h"
 
 #include <algorithm>
 #include <array>
@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "hash.h"
-#include "utf8.h"
+#include "core/hash.h"
+#include "formats/utf8.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>

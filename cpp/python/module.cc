@@ -1,0 +1,206 @@
+// The module wabbit._core: declarations only; each concept's glue is in its own header here.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <pythread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "cb/cb.h"
+#include "core/hash.h"
+#include "core/learner.h"
+#include "formats/model_io.h"
+#include "formats/vw_text.h"
+#include "run/audit.h"
+#include "run/driver.h"
+
+#include "python/convert.h"
+#include "python/drift_bindings.h"
+#include "python/model_file.h"
+#include "python/py_model.h"
+#include "python/signal_watch.h"
+#include "python/text.h"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "wabbit's compiled core";
+  g_main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+  m.attr("MAX_THREADS") = kMaxThreads;
+  py::register_exception<ModelError>(m, "ModelError", PyExc_ValueError);
+  py::register_exception<StrictParseError>(m, "ParseError", PyExc_ValueError);
+  py::register_exception<TableAllocError>(m, "TableAllocError", PyExc_MemoryError);
+  // The two types, kept for the life of the process (a translator has no module to look them up in).
+  static PyObject* const model_error = py::object(m.attr("ModelError")).release().ptr();
+  static PyObject* const parse_error = py::object(m.attr("ParseError")).release().ptr();
+  // (tried before the translators above: their PyErr_SetString could turn a message into a
+  // UnicodeDecodeError; set_error decodes it safely)
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const StrictParseError& e) {
+      set_error(parse_error, e.message);
+    } catch (const ModelError& e) {
+      set_error(model_error, e.what());
+    } catch (const py::value_error& e) {
+      set_error(PyExc_ValueError, e.what());
+    } catch (const IoError& e) {
+      // OSError(errno, message[, filename]) picks the subclass (FileNotFoundError, ...) from errno.
+      py::object err =
+          e.path.empty()
+              ? py::reinterpret_steal<py::object>(PyObject_CallFunction(PyExc_OSError, "is", e.error, e.what()))
+              : py::reinterpret_steal<py::object>(
+                    PyObject_CallFunction(PyExc_OSError, "iss", e.error, e.what(), e.path.c_str()));
+      PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(err.ptr())), err.ptr());
+    }
+  });
+
+  m.def("hash_namespace", [](std::string_view s) { return hash_namespace(s); }, py::arg("name"));
+  m.def(
+      "hash_feature", [](std::string_view s, uint32_t ns) { return hash_feature(s, ns); }, py::arg("name"),
+      py::arg("namespace_hash"));
+  m.def("murmur3_32", [](py::bytes b, uint32_t seed) {
+    const std::string s = b;
+    return murmur3_x86_32(s.data(), s.size(), seed);
+  });
+  // What the text reader makes of one line: (status, error, label, weight, base, tag, [(slot, index,
+  // value), ...] in namespace order, whether the fast path read it). `general`: the general reader
+  // only, without the fast path.
+  m.def(
+      "parse_line",
+      [](py::bytes b, bool general) {
+        const std::string s = b;
+        Example ex;
+        const ParseResult pr = general ? parse_vw_line_general(s, ex) : parse_vw_line(s, ex);
+        Example probe;
+        const bool fast = !general && parse_vw_line_fast(s, probe);
+        py::list feats;
+        for (unsigned char slot : ex.order) {
+          const FeatureGroup& g = ex.groups[slot];
+          for (size_t k = 0; k < g.size(); ++k) feats.append(py::make_tuple(slot, g.index[k], g.value[k]));
+        }
+        const char* status =
+            pr.status == ParseStatus::kExample ? "example" : (pr.status == ParseStatus::kBlank ? "blank" : "error");
+        return py::make_tuple(status, py::bytes(pr.error), ex.label, ex.weight, ex.initial, py::bytes(ex.tag), feats,
+                              fast);
+      },
+      py::arg("line"), py::arg("general") = false);
+  // A calibration loop for bench/bench_suite.py: what a second thread gets out of this machine.
+  // "alu": eight independent chains of additions (throughput-bound, as parsing is); "latency": one
+  // chain of dependent multiplications (as a pointer chase). Returns a checksum; runs without the GIL.
+  m.def(
+      "_spin",
+      [](const std::string& kind, uint64_t n) {
+        if (kind != "alu" && kind != "latency") throw py::value_error("kind is 'alu' or 'latency'");
+        py::gil_scoped_release release;
+        if (kind == "latency") {
+          uint64_t h = 1;
+          for (uint64_t i = 0; i < n; ++i) {
+            h = h * 0x9E3779B97F4A7C15ull + i;
+            asm volatile("" : "+r"(h));
+          }
+          return h;
+        }
+        uint64_t a = 1, b = 2, c = 3, d = 4, e = 5, f = 6, g = 7, h = 8;
+        for (uint64_t i = 0; i < n; ++i) {
+          a += i;
+          b ^= i;
+          c += a;
+          d ^= b;
+          e += c;
+          f ^= d;
+          g += e;
+          h ^= f;
+          asm volatile("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e), "+r"(f), "+r"(g), "+r"(h));
+        }
+        return a + b + c + d + e + f + g + h;
+      },
+      py::arg("kind"), py::arg("n"));
+  m.def("crc32", [](py::bytes b) {
+    const std::string s = b;
+    return crc32(s.data(), s.size());
+  });
+  m.def(
+      "sample_pmf", [](const std::vector<float>& pmf, float draw) { return sample_pmf(pmf, draw); }, py::arg("pmf"),
+      py::arg("draw"));
+  m.def("read_model", &read_model);
+  // A serialized model file held by the core, readable as a buffer (memoryview, bytes(...)).
+  py::class_<SerializedModel, std::shared_ptr<SerializedModel>>(m, "SerializedModel", py::buffer_protocol())
+      .def_buffer([](SerializedModel& s) {
+        return py::buffer_info(s.data.data(), 1, py::format_descriptor<uint8_t>::format(), 1,
+                               {static_cast<py::ssize_t>(s.data.size())}, {static_cast<py::ssize_t>(1)}, true);
+      })
+      .def("__len__", [](const SerializedModel& s) { return s.data.size(); });
+  // The loader's checks on bytes about to be saved (ModelError if they would not load back).
+  m.def(
+      "verify_model",
+      [](const py::buffer& data) {
+        const py::buffer_info info = data.request();
+        const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
+        py::gil_scoped_release release;
+        verify_model(view);
+      },
+      py::arg("data"));
+  // Writes bytes atomically and durably (temporary file, fsync, rename, fsync of the folder).
+  m.def(
+      "write_file_atomic",
+      [](const std::string& path, const py::buffer& data) {
+        const py::buffer_info info = data.request();
+        const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
+        py::gil_scoped_release release;
+        write_file_atomic(path, view);
+      },
+      py::arg("path"), py::arg("data"));
+  m.def("read_model_file", &read_model_file);
+  m.attr("MODEL_FORMAT_VERSION") = kModelFormatVersion;
+
+  py::class_<LoadedModel, std::shared_ptr<LoadedModel>>(m, "LoadedModel");
+
+  py::class_<PyModel>(m, "Model")
+      .def(py::init<const py::dict&>())
+      .def("copy", [](const PyModel& self) { return PyModel(self); })
+      .def("is_cb", &PyModel::is_cb)
+      .def("cb_event", &PyModel::cb_event)
+      .def("cb_predict", &PyModel::cb_predict)
+      .def("cb_state", &PyModel::cb_state)
+      .def("set_cb_state", &PyModel::set_cb_state)
+      .def("cb_draw", &PyModel::cb_draw)
+      .def("learn_line", &PyModel::learn_line)
+      .def("predict_line", &PyModel::predict_line)
+      .def("learn_dict", &PyModel::learn_dict)
+      .def("predict_dict", &PyModel::predict_dict)
+      .def("run_fd", &PyModel::run_fd)
+      .def("run_buffer", &PyModel::run_buffer)
+      .def("run_csr", &PyModel::run_csr)
+      .def("parallel_blocker", &PyModel::parallel_blocker)
+      .def("stats", &PyModel::stats)
+      .def("reset_stats", &PyModel::reset_stats)
+      .def("state", &PyModel::state)
+      .def("wildcard_namespaces", &PyModel::wildcard_namespaces)
+      .def("observe_wildcard_namespaces", &PyModel::observe_wildcard_namespaces)
+      .def("bits", &PyModel::bits)
+      .def("effective_learning_rate", &PyModel::effective_learning_rate)
+      .def("interactions", &PyModel::interactions)
+      .def("weight_row", &PyModel::weight_row)
+      .def("nonzero_weights", &PyModel::nonzero_weights)
+      .def("explain_line", &PyModel::explain_line)
+      .def("explain_dict", &PyModel::explain_dict)
+      .def("readable_model", &PyModel::readable)
+      .def("named_rows", &PyModel::named_rows)
+      .def("take_signals", &PyModel::take_signals)
+      .def("reset_learner", &PyModel::reset_learner)
+      .def("set_rate_factor", &PyModel::set_rate_factor)
+      .def("rate_factor", &PyModel::rate_factor)
+      .def("swap_learner", &PyModel::swap_learner)
+      .def("to_bytes", &PyModel::to_bytes)
+      .def("serialize", &PyModel::serialize)
+      .def("save", &PyModel::save)
+      .def("install", &PyModel::install);
+
+  bind_drift(m);
+}

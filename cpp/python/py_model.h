@@ -1,0 +1,625 @@
+// The Model class the Python package wraps: a Learner (and a CbLearner for bandits) behind the GIL rules.
+// Part of the bindings' one translation unit (included by cpp/python/module.cc only), so the
+// helpers stay in an anonymous namespace.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <pythread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "cb/cb.h"
+#include "core/hash.h"
+#include "core/learner.h"
+#include "formats/model_io.h"
+#include "formats/vw_text.h"
+#include "python/convert.h"
+#include "python/dict_example.h"
+#include "python/signal_watch.h"
+#include "python/text.h"
+#include "run/audit.h"
+#include "run/driver.h"
+
+namespace py = pybind11;
+using namespace wabbit;
+
+namespace {
+
+// rank()'s per-thread scratch, reached through a function the compiler cannot see into: a
+// reference bound straight to a thread_local may be re-derived (a __tls_get_addr call in a shared
+// library) at every use, many times per candidate.
+struct RankScratch {
+  Example shared;
+  CbFlatActions flat;
+  CbResult result;
+};
+[[gnu::noinline]] RankScratch& rank_scratch() {
+  thread_local RankScratch scratch;
+  return scratch;
+}
+
+// A model file's bytes held by the core and exposed as a read-only buffer (no copy into bytes).
+struct SerializedModel {
+  std::string data;
+};
+
+class PyModel {
+ public:
+  explicit PyModel(const py::dict& cfg) : learner_(std::make_unique<Learner>(config_from_dict(without_cb(cfg)))) {
+    if (cfg.contains("cb") && !cfg["cb"].is_none()) {
+      cb_ = std::make_unique<CbLearner>(*learner_, cb_config_from_dict(cfg["cb"].cast<py::dict>()));
+    }
+  }
+  PyModel(const PyModel& o) : learner_(std::make_unique<Learner>(*o.learner_)), stats_(o.stats_), names_(o.names_) {
+    if (o.cb_) {
+      cb_ = std::make_unique<CbLearner>(*o.cb_);
+      cb_->rebind(*learner_);
+    }
+  }
+
+  // Contextual bandits -----------------------------------------------------------------------
+  bool is_cb() const { return cb_ != nullptr; }
+  // One event through the cb learner. `lines`: VW text lines, or (shared dict|None, [action dicts])
+  // when `dicts`. `label`: None or (action index, cost, probability). Returns (actions in VW's
+  // order, their values, loss, labelled).
+  py::tuple cb_event(py::object shared, const py::list& actions, bool dicts, py::object label, bool learn) {
+    require_cb();
+    const auto lock = learning_lock();  // one learning call at a time (cb_event_ is shared)
+    CbEvent& ev = cb_event_;
+    build_event(shared, actions, dicts, label, ev);
+    CbResult& r = cb_result_;
+    {
+      py::gil_scoped_release release;
+      cb_->process(ev, learn, r);
+      if (r.labelled)
+        stats_.weighted_labeled_examples += 1.;
+      else
+        stats_.weighted_unlabeled_examples += 1.;
+      stats_.sum_loss += r.loss;
+      stats_.sum_loss_since_last_dump += r.loss;
+      stats_.total_features += r.total_features;
+      ++stats_.example_number;
+    }
+    return result_tuple(r);
+  }
+  py::tuple cb_predict(py::object shared, const py::list& actions, bool dicts) const {
+    require_cb();
+    if (dicts && !cb_->fixed()) {
+      // candidates as dicts (a ranking request): read straight into one flat buffer, prepared
+      // feature by feature (no Example per candidate)
+      RankScratch& scratch = rank_scratch();  // see rank_scratch()
+      Example& sh = scratch.shared;
+      CbFlatActions& flat = scratch.flat;
+      flat.clear();
+      const bool has_shared = !shared.is_none();
+      NamespaceMemo memo;
+      if (has_shared) {
+        if (!py::isinstance<py::dict>(shared))
+          throw py::type_error("the shared context is a dict {namespace: {feature: value}} or None");
+        sh.clear();
+        example_from_dict(py::reinterpret_borrow<py::dict>(shared), sh);
+        cb_->prepare(sh);
+      }
+      const CbLearner& cb = *cb_;
+      auto add = [&](unsigned char slot, uint32_t index, float x, std::string_view, std::string_view,
+                     std::string_view) {
+        if (cb.keeps(slot)) flat.add(slot, cb.spread(index), x);
+      };
+      for (Py_ssize_t i = 0; i < PyList_GET_SIZE(actions.ptr()); ++i) {  // (a float() may shrink the list)
+        PyObject* a = PyList_GET_ITEM(actions.ptr(), i);
+        if (!PyDict_Check(a)) throw py::type_error("each action is a dict {namespace: {feature: value}}");
+        dict_features(py::reinterpret_borrow<py::dict>(a), memo, add);
+        cb.end_flat_candidate(flat);
+      }
+      if (flat.size() == 0)
+        throw py::value_error("an event needs at least one action (a shared line alone is not an event)");
+      CbResult& r = scratch.result;
+      {
+        py::gil_scoped_release release;
+        cb.predict_flat(has_shared ? &sh : nullptr, flat, r);
+      }
+      return result_tuple(r);
+    }
+    thread_local CbEvent ev;
+    build_event(shared, actions, dicts, py::none(), ev);
+    thread_local CbResult r;
+    {
+      py::gil_scoped_release release;
+      cb_->predict_const(ev, r);
+    }
+    return result_tuple(r);
+  }
+  py::dict cb_state() const {
+    require_cb();
+    const CbState& s = cb_->state();
+    py::dict d;
+    d["event_sum"] = s.event_sum;
+    d["action_sum"] = s.action_sum;
+    d["counter"] = s.counter;
+    d["tau"] = s.tau;
+    d["rng"] = s.rng;
+    d["norm_x"] = s.norm_x;
+    d["total_weight"] = s.total_weight;
+    return d;
+  }
+  void set_cb_state(const py::dict& d) {
+    require_cb();
+    CbState& s = cb_->state();
+    auto es = d["event_sum"].cast<std::vector<uint64_t>>();
+    auto as = d["action_sum"].cast<std::vector<uint64_t>>();
+    if (es.size() != s.event_sum.size() || as.size() != s.action_sum.size()) {
+      throw py::value_error("cb state does not fit this model's options");
+    }
+    s.event_sum = es;
+    s.action_sum = as;
+    s.counter = d["counter"].cast<uint64_t>();
+    s.tau = d["tau"].cast<uint64_t>();
+    s.rng = d["rng"].cast<uint64_t>();
+    if (d.contains("norm_x")) {
+      auto nx = d["norm_x"].cast<std::vector<double>>();
+      auto tw = d["total_weight"].cast<std::vector<double>>();
+      if (nx.size() != s.norm_x.size() || tw.size() != s.total_weight.size()) {
+        throw py::value_error("cb state does not fit this model's options");
+      }
+      s.norm_x = nx;
+      s.total_weight = tw;
+    }
+  }
+  // A draw in [0, 1) from VW's merand48: from `seed` without advancing it, or from the model's
+  // own generator (seeded by --random_seed), advancing it.
+  float cb_draw(py::object seed) {
+    require_cb();
+    if (!seed.is_none()) {
+      uint64_t s = seed.cast<uint64_t>();
+      return merand48(s);
+    }
+    return merand48(cb_->state().rng);
+  }
+
+  // Single examples ------------------------------------------------------------------------
+  // A single example the learner refused (it would have made weights non-finite) is an error.
+  static float learned(const Outcome& o) {
+    if (o.skipped != nullptr) throw std::invalid_argument(o.skipped);
+    return o.output;
+  }
+  float learn_line(py::handle text) {
+    py::object hold;
+    const std::string_view line = line_arg(text, hold, "learn()");
+    const auto lock = learning_lock();
+    Example& ex = scratch_;
+    parse_or_throw(line, ex);
+    learner_->prepare(ex);
+    return learned(process_example(*learner_, stats_, ex, true));
+  }
+  float predict_line(py::handle text) const {
+    py::object hold;
+    const std::string_view line = line_arg(text, hold, "predict()");
+    thread_local Example ex;
+    parse_or_throw(line, ex);
+    learner_->prepare(ex);
+    return learner_->predict_const(ex);
+  }
+  float learn_dict(const py::dict& ns, py::object label, float weight, float initial) {
+    const auto lock = learning_lock();
+    Example& ex = scratch_;
+    fill_dict(ns, label, weight, initial, ex);
+    return learned(process_example(*learner_, stats_, ex, true));
+  }
+  float predict_dict(const py::dict& ns, float initial) const {
+    thread_local Example ex;
+    fill_dict(ns, py::none(), 1.f, initial, ex);
+    return learner_->predict_const(ex);
+  }
+
+  // Batches --------------------------------------------------------------------------------
+  py::dict run_fd(int fd, const py::dict& opts) {
+    RunOptions o = run_options(opts);
+    const SignalWatch watch;
+    o.interrupt = watch.flag();
+    RunResult r;
+    {
+      py::gil_scoped_release release;
+      std::unique_lock<std::recursive_mutex> lock(learning_, std::defer_lock);
+      if (o.learn || o.account || cb_) lock.lock();  // pure linear predictions run alongside learning
+      r = cb_ ? run_cb_fd(*cb_, stats_, fd, o) : wabbit::run_fd(*learner_, stats_, fd, o);
+    }
+    SignalWatch::after(r);
+    return result_to_dict(std::move(r), o.collect);
+  }
+  py::dict run_buffer(const py::buffer& data, const py::dict& opts) {
+    RunOptions o = run_options(opts);
+    const py::buffer_info info = data.request();
+    const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
+    const SignalWatch watch;
+    o.interrupt = watch.flag();
+    RunResult r;
+    {
+      py::gil_scoped_release release;
+      std::unique_lock<std::recursive_mutex> lock(learning_, std::defer_lock);
+      if (o.learn || o.account || cb_) lock.lock();  // pure linear predictions run alongside learning
+      r = cb_ ? run_cb_buffer(*cb_, stats_, view, o) : wabbit::run_buffer(*learner_, stats_, view, o);
+    }
+    SignalWatch::after(r);
+    return result_to_dict(std::move(r), o.collect);
+  }
+  // Pre-hashed CSR rows, read in place (the arrays must stay alive and unchanged during the call).
+  py::dict run_csr(const CArray<uint32_t>& indices, const CArray<float>& values, const CArray<int64_t>& indptr,
+                   const py::object& labels, const py::object& weights, const py::dict& opts) {
+    RunOptions o = run_options(opts);
+    if (indices.ndim() != 1 || values.ndim() != 1 || indptr.ndim() != 1) {
+      throw py::value_error("CSR arrays (indices, values, row offsets) must be one-dimensional");
+    }
+    if (indices.size() != values.size()) {
+      throw py::value_error("CSR indices and values differ in length: " + std::to_string(indices.size()) + " vs " +
+                            std::to_string(values.size()));
+    }
+    if (indptr.size() < 1) throw py::value_error("CSR row offsets need at least one entry (0)");
+    CsrInput in;
+    in.indices = indices.data();
+    in.values = values.data();
+    in.indptr = indptr.data();
+    in.rows = static_cast<size_t>(indptr.size() - 1);
+    if (in.indptr[0] != 0 || in.indptr[in.rows] > static_cast<int64_t>(indices.size())) {
+      throw py::value_error("CSR row offsets must start at 0 and end within the indices (last offset " +
+                            std::to_string(in.indptr[in.rows]) + ", " + std::to_string(indices.size()) + " indices)");
+    }
+    CArray<float> y, w;
+    auto per_row = [&](const py::object& arr, CArray<float>& out, const char* what) -> const float* {
+      if (arr.is_none()) return nullptr;
+      out = CArray<float>::ensure(arr);
+      if (!out || out.ndim() != 1 || static_cast<size_t>(out.size()) != in.rows) {
+        throw py::value_error(std::string(what) + " must be a 1-d array with one number per row (" +
+                              std::to_string(in.rows) + ")");
+      }
+      return out.data();
+    };
+    in.labels = per_row(labels, y, "labels");
+    in.weights = per_row(weights, w, "weights");
+    py::array_t<float> preds;
+    if (o.collect) {
+      preds = py::array_t<float>(static_cast<py::ssize_t>(in.rows));
+      in.predictions = preds.mutable_data();
+    }
+    o.collect = false;
+    const SignalWatch watch;
+    o.interrupt = watch.flag();
+    RunResult r;
+    {
+      py::gil_scoped_release release;
+      std::unique_lock<std::recursive_mutex> lock(learning_, std::defer_lock);
+      if (o.learn || o.account) lock.lock();  // pure predictions run alongside learning
+      r = wabbit::run_csr(*learner_, stats_, in, o);
+    }
+    SignalWatch::after(r);
+    py::dict d = result_to_dict(std::move(r), false);
+    d["predictions"] = in.predictions != nullptr ? py::object(preds) : py::object(py::none());
+    return d;
+  }
+  // Why these run options would run on one thread despite "threads" (None if they would not).
+  py::object parallel_blocker(const py::dict& opts) {
+    if (cb_) return py::str("a contextual-bandit model (its events are learned in order)");
+    const char* why = wabbit::parallel_blocker(*learner_, run_options(opts));
+    return why == nullptr ? py::object(py::none()) : py::object(py::str(why));
+  }
+
+  // State ----------------------------------------------------------------------------------
+  py::dict stats() const { return stats_to_dict(stats_); }
+  void reset_stats(double dump_interval) {
+    stats_ = Stats{};
+    stats_.dump_interval = dump_interval;
+  }
+  py::dict state() const { return state_to_dict(learner_->state()); }
+  // ':' interactions: the namespace slots seen so far (what they are expanded over), None without
+  // ':'. A model file keeps them, or a loaded model would predict without the interactions its
+  // weights were learned with until it saw each namespace again.
+  py::object wildcard_namespaces() const {
+    if (!learner_->has_wildcards()) return py::none();
+    std::string out;
+    for (size_t c = 0; c < learner_->seen_.size(); ++c) {
+      if (learner_->seen_[c]) out.push_back(static_cast<char>(c));
+    }
+    return py::bytes(out);
+  }
+  void observe_wildcard_namespaces(const py::bytes& slots) {
+    const std::string s = slots;
+    Example ex;
+    for (const char c : s) ex.order.push_back(static_cast<unsigned char>(c));
+    const auto lock = learning_lock();
+    learner_->observe_namespaces(ex);
+  }
+  uint32_t bits() const { return learner_->weights().bits(); }
+  float effective_learning_rate() const { return learner_->effective_learning_rate(); }
+  std::vector<std::string> interactions() const {
+    std::vector<std::string> out;
+    for (const auto& in : learner_->interactions()) out.emplace_back(in.begin(), in.end());
+    return out;
+  }
+  py::array_t<float> weight_row(uint32_t index) const {
+    const WeightTable& W = learner_->weights();
+    const float* r = W.row(index);
+    return py::array_t<float>(W.stride(), r);
+  }
+  py::tuple nonzero_weights() const {
+    const WeightTable& W = learner_->weights();
+    std::vector<uint32_t> idx;
+    std::vector<float> val;
+    {
+      py::gil_scoped_release release;
+      for (uint64_t r = 0; r < W.rows(); ++r) {
+        const float w = learner_->effective_weight(W.data() + (r << W.stride_shift()));
+        if (w != 0.f) {
+          idx.push_back(static_cast<uint32_t>(r));
+          val.push_back(w);
+        }
+      }
+    }
+    return py::make_tuple(py::array_t<uint32_t>(idx.size(), idx.data()), py::array_t<float>(val.size(), val.data()));
+  }
+
+  // Seeing inside -------------------------------------------------------------------------
+  py::list explain_line(py::handle text) const {
+    Example ex;
+    py::object hold;
+    const std::string_view line = line_arg(text, hold, "explain()");
+    const ParseResult pr = parse_vw_line(line, ex, true);
+    if (pr.status == ParseStatus::kError) raise_error(pr.error);
+    learner_->prepare(ex);
+    return contributions(ex);
+  }
+  py::list explain_dict(const py::dict& ns, float initial) const {
+    Example ex;
+    ex.has_names = true;
+    example_from_dict(ns, ex);
+    if (!std::isfinite(initial)) throw py::value_error("initial must be a finite number");
+    ex.initial = initial;
+    learner_->prepare(ex);
+    return contributions(ex);
+  }
+  py::str readable(const std::string& version, const std::string& args, bool invert, bool predict_only) const {
+    std::string text;
+    {
+      py::gil_scoped_release release;
+      text = readable_model(*learner_, invert ? &names_ : nullptr, predict_only, args, version);
+    }
+    return text_to_py(text);  // names as read from the input: not necessarily UTF-8
+  }
+  size_t named_rows() const { return names_.size(); }
+
+  RunOptions run_options(const py::dict& opts) {
+    RunOptions o = run_options_from_dict(opts, &names_, &signals_);
+    if (opts.contains("shadow") && !opts["shadow"].is_none()) {
+      PyModel& other = opts["shadow"].cast<PyModel&>();
+      if (&other == this) throw py::value_error("a model cannot shadow itself");
+      o.shadow = other.learner_.get();
+    }
+    return o;
+  }
+
+  // Monitoring and responses ---------------------------------------------------------------
+  py::dict take_signals() {
+    py::dict d;
+    d["label"] = py::array_t<float>(signals_.label.size(), signals_.label.data());
+    d["prediction"] = py::array_t<float>(signals_.prediction.size(), signals_.prediction.data());
+    d["loss"] = py::array_t<float>(signals_.loss.size(), signals_.loss.data());
+    d["shadow_prediction"] = py::array_t<float>(signals_.shadow_prediction.size(), signals_.shadow_prediction.data());
+    d["shadow_loss"] = py::array_t<float>(signals_.shadow_loss.size(), signals_.shadow_loss.data());
+    signals_.clear();
+    return d;
+  }
+  void reset_learner() {
+    learner_->reset();
+    if (cb_) cb_ = std::make_unique<CbLearner>(*learner_, cb_->config());
+  }
+  // Held by every call that learns (runs release the GIL first): one learning call at a time;
+  // recursive so that a run's own hooks may learn. Predictions never take it.
+  std::unique_lock<std::recursive_mutex> learning_lock() {
+    std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
+    if (!lock.owns_lock()) {
+      py::gil_scoped_release release;
+      lock.lock();
+    }
+    return lock;
+  }
+  void set_rate_factor(float f) { learner_->set_rate_factor(f); }
+  float rate_factor() const { return learner_->rate_factor(); }
+  // Exchanges what the two models have learned (weights and online state), not their statistics.
+  // In place: a run in progress on either model goes on with the exchanged contents.
+  void swap_learner(PyModel& other) {
+    if (&other == this) return;
+    learner_->swap(*other.learner_);
+  }
+  Learner* learner() { return learner_.get(); }
+
+  // Model file -----------------------------------------------------------------------------
+  // The model file's bytes. A learning run in another thread is not waited for: then the rows are
+  // read once each as the run goes on (as a snapshot copies them), which is self-consistent; when
+  // no run holds the learning lock it is taken, so no single learn() lands halfway.
+  py::bytes to_bytes(const std::string& version, const std::string& args, const std::string& metadata,
+                     bool predict_only) {
+    std::string s;
+    {
+      py::gil_scoped_release release;
+      std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
+      s = serialize_model(*learner_, version, args, metadata, predict_only);
+    }
+    return py::bytes(s);
+  }
+  // The same bytes without a copy into a Python bytes object (save() verifies and writes them).
+  std::shared_ptr<SerializedModel> serialize(const std::string& version, const std::string& args,
+                                             const std::string& metadata, bool predict_only) {
+    auto out = std::make_shared<SerializedModel>();
+    py::gil_scoped_release release;
+    std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
+    out->data = serialize_model(*learner_, version, args, metadata, predict_only);
+    return out;
+  }
+  // Serializes, verifies that the bytes load back, then writes them atomically.
+  void save(const std::string& path, const std::string& version, const std::string& args, const std::string& metadata,
+            bool predict_only) {
+    py::gil_scoped_release release;
+    std::string s;
+    {
+      std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
+      s = serialize_model(*learner_, version, args, metadata, predict_only);
+    }
+    verify_model(s);
+    write_file_atomic(path, s);
+  }
+  void install(const std::shared_ptr<LoadedModel>& m) {
+    py::gil_scoped_release release;
+    install_weights(*m, *learner_);
+  }
+
+ private:
+  void require_cb() const {
+    if (!cb_) throw py::type_error("this model is not a contextual bandit (use --cb_adf, --cb_explore_adf, ...)");
+  }
+  static py::tuple result_tuple(const CbResult& r) {
+    return py::make_tuple(py::array_t<uint32_t>(r.action.size(), r.action.data()),
+                          py::array_t<float>(r.value.size(), r.value.data()), r.loss, r.labelled);
+  }
+  // Builds an event from text lines or dicts (needs the GIL); throws ValueError naming the line.
+  void build_event(const py::object& shared, const py::list& actions, bool dicts, const py::object& label,
+                   CbEvent& ev) const {
+    ev.clear();
+    if (dicts && cb_->fixed()) {
+      throw py::type_error("with --cb K an event is a text line (\"action:cost:probability |ns features\")");
+    }
+    if (dicts) {
+      if (!shared.is_none()) {
+        ev.shared.clear();
+        example_from_dict(shared.cast<py::dict>(), ev.shared);
+        cb_->prepare(ev.shared);
+        ev.has_shared = true;
+      }
+      for (auto a : actions) {
+        if (!py::isinstance<py::dict>(a)) throw py::type_error("each action is a dict {namespace: {feature: value}}");
+        Example& ex = ev.add_action();
+        ex.clear();
+        example_from_dict(py::reinterpret_borrow<py::dict>(a), ex);
+        cb_->prepare(ex);
+      }
+    } else if (cb_->fixed()) {
+      thread_local Example scratch;
+      if (py::len(actions) != 1) {
+        throw py::value_error("with --cb K an event is one line (the example), got " +
+                              std::to_string(py::len(actions)));
+      }
+      const std::string_view line =
+          one_line(py::cast<std::string_view>(actions[0]), "a --cb K event", "pass several events to learn_many()");
+      CbLineLabel lab;
+      const ParseResult pr = parse_cb_line(line, scratch, lab);
+      if (pr.status == ParseStatus::kError) raise_error("line 1: " + pr.error);
+      cb_->prepare(scratch);
+      const std::string err = cb_->expand_fixed(scratch, lab, ev);
+      if (!err.empty()) throw py::value_error("line 1: " + err);
+    } else {
+      size_t no = 0;
+      thread_local Example scratch;
+      for (auto item : actions) {
+        ++no;
+        const std::string_view line = one_line(py::cast<std::string_view>(item), "each item of an event",
+                                               "pass the event's lines as a list, or as one string");
+        CbLineLabel lab;
+        const ParseResult pr = parse_cb_line(line, scratch, lab);
+        if (pr.status == ParseStatus::kError) raise_error("line " + std::to_string(no) + ": " + pr.error);
+        if (pr.status == ParseStatus::kBlank || line.find_first_not_of(" \t") == std::string_view::npos) {
+          throw py::value_error("line " + std::to_string(no) + ": blank line inside an event");
+        }
+        if (lab.shared) {
+          if (ev.n > 0 || ev.has_shared)
+            throw py::value_error("line " + std::to_string(no) + ": a shared line must come first, once");
+          swap_examples(ev.shared, scratch);
+          cb_->prepare(ev.shared);
+          ev.has_shared = true;
+          continue;
+        }
+        if (lab.labelled) {
+          if (ev.label_index >= 0) {
+            throw py::value_error("line " + std::to_string(no) + ": a second labelled action in one event");
+          }
+          ev.label_index = static_cast<int>(ev.n);
+          ev.label = lab.cost;
+          ev.label.action = static_cast<uint32_t>(ev.n);
+        }
+        Example& ex = ev.add_action();
+        swap_examples(ex, scratch);
+        cb_->prepare(ex);
+      }
+    }
+    if (!label.is_none()) {
+      const py::tuple t = label.cast<py::tuple>();
+      if (t.size() != 3) throw py::value_error("label is (action_index, cost, probability)");
+      const long long idx = t[0].cast<long long>();
+      const float cost = t[1].cast<float>();
+      const float prob = t[2].cast<float>();
+      if (ev.label_index >= 0)
+        throw py::value_error("the event's text already has a labelled action; pass label= or a cost, not both");
+      if (idx < 0 || static_cast<size_t>(idx) >= ev.n) {
+        throw py::value_error("label action index " + std::to_string(idx) + " is not an action of this event (it has " +
+                              std::to_string(ev.n) + ")");
+      }
+      if (!std::isfinite(cost)) throw py::value_error("label cost must be a finite number");
+      if (!(prob > 0.f && prob <= 1.f))
+        throw py::value_error("label probability must be in (0, 1], got " + std::to_string(prob));
+      ev.label_index = static_cast<int>(idx);
+      ev.label = CbCost{static_cast<uint32_t>(idx), cost, prob};
+    }
+    const std::string why = cb_->check(ev);
+    if (!why.empty()) throw py::value_error(why);
+  }
+
+  static void parse_or_throw(std::string_view line, Example& ex) {
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+    const ParseResult pr = parse_vw_line(line, ex);
+    if (pr.status == ParseStatus::kError) raise_error(pr.error);
+  }
+  void fill_dict(const py::dict& ns, const py::object& label, float weight, float initial, Example& ex) const {
+    ex.clear();
+    example_from_dict(ns, ex);
+    if (!label.is_none()) {
+      const double d = PyFloat_AsDouble(label.ptr());
+      if (d == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        raise_error(std::string("label must be a number (or None: unlabelled), not ") + Py_TYPE(label.ptr())->tp_name,
+                    PyExc_TypeError);
+      }
+      const auto y = static_cast<float>(d);
+      if (!std::isfinite(y)) throw py::value_error("label must be a finite number");
+      ex.label = y;
+    }
+    if (!std::isfinite(weight) || weight < 0.f) throw py::value_error("weight must be a finite number >= 0");
+    if (!std::isfinite(initial)) throw py::value_error("initial must be a finite number");
+    ex.weight = weight;
+    ex.initial = initial;
+    learner_->prepare(ex);
+  }
+
+  py::list contributions(const Example& ex) const {
+    py::list out;
+    for (const Contribution& c : explain(*learner_, ex))
+      out.append(py::make_tuple(text_to_py(c.name), c.index, c.value, c.weight));
+    return out;
+  }
+
+  std::unique_ptr<Learner> learner_;
+  std::recursive_mutex learning_;
+  std::unique_ptr<CbLearner> cb_;
+  CbEvent cb_event_;
+  CbResult cb_result_;
+  Stats stats_;
+  Example scratch_;
+  NameMap names_;
+  Signals signals_;
+};
+
+}  // namespace
