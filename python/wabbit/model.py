@@ -103,8 +103,8 @@ class Model:
         drift monitor's challenger's way; ``Model(args)`` parses and checks them first).
 
         >>> import wabbit
-        >>> wabbit.Model.from_options(wabbit.parse_args("-q ab")).args
-        '-q ab'
+        >>> wabbit.Model.from_options(wabbit.parse_args("-q ab")).args == wabbit.Model("-q ab").args
+        True
         """
         return cls._from_options(opts)
 

@@ -48,8 +48,8 @@ class DriftDetector:
 
     Parameters are named once, in the constructor's signature (river's ``_get_params`` idea): the
     arguments each instance was built with are read from that signature into ``_params`` before
-    the constructor's body runs, and each parameter becomes a read-only attribute of the class
-    (unless the class defines that name itself). ``clone``, pickling and ``repr`` use ``_params``.
+    the constructor's body runs, and each parameter of the package's detectors becomes a read-only
+    attribute (unless the class defines that name itself). ``clone``, pickling and ``repr`` use ``_params``.
     """
 
     _params: Dict[str, Any]
@@ -60,9 +60,15 @@ class DriftDetector:
         if init is None:
             return
         signature = inspect.signature(init)
-        for name in list(signature.parameters)[1:]:
-            if name not in cls.__dict__:
-                setattr(cls, name, param(name))
+        names = list(signature.parameters)[1:]
+        if any(signature.parameters[n].kind in (_VAR_POSITIONAL, _VAR_KEYWORD) for n in names):
+            return  # *args/**kwargs: the parameters are not named; the class keeps its own _params
+        if cls.__module__.startswith("wabbit.drift."):
+            # the package's detectors: each parameter a read-only attribute (a subclass of one's
+            # own keeps its attributes as it sets them, as in river)
+            for name in names:
+                if name not in cls.__dict__:
+                    setattr(cls, name, param(name))
 
         @functools.wraps(init)
         def __init__(self: Any, *args: Any, **kw: Any) -> None:
@@ -158,6 +164,9 @@ class DriftAndWarningDetector(DriftDetector):
                 warnings.append(i)
         d = np.array(drifts, dtype=np.int64)
         return (d, np.array(warnings, dtype=np.int64)) if return_warnings else d
+
+
+_VAR_POSITIONAL, _VAR_KEYWORD = inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD
 
 
 def param(name: str) -> property:
