@@ -7,8 +7,9 @@ command line calls :func:`learning_run` and :func:`hooked` around its own file d
 >>> import wabbit
 >>> from wabbit import runs
 >>> m = wabbit.Model()
->>> runs.run(m, ["1 |f a", "2 |f b"], learn=True, strict=True).tolist()
-[0.0, 0.0]
+>>> p = runs.run(m, ["1 |f a", "2 |f b"], learn=True, strict=True)   # progressive predictions
+>>> len(p), float(p[0])                                               # untrained: 0 first
+(2, 0.0)
 >>> [s.source for s in m.lineage.sources]
 ['<lines>']
 """
