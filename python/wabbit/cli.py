@@ -25,6 +25,7 @@ from wabbit._io import open_input
 from wabbit._version import __version__
 from wabbit.model import Model, _from_loaded, load, read_model_file
 from wabbit.options import OptionError, Options, flag_help, oversubscribed, parse_args
+from wabbit.store import ModelStore
 
 __all__ = ["main"]
 
@@ -354,8 +355,6 @@ def _open_store(opts: Options) -> "Optional[Any]":
         return None
     if opts.testonly:
         raise OptionError("--store/--save_every save what is learned; with -t nothing is")
-    from wabbit.store import ModelStore
-
     return ModelStore(opts.store, keep=10 if opts.store_keep is None else opts.store_keep)
 
 
