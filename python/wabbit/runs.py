@@ -173,12 +173,12 @@ def learning_run(
 
         hooks.append((int(save_every), snapshot))
     opts = hooked(model, opts, hooks, learn=True)
-    monitor = model.drift_monitor
     try:
         res = go(opts)
     except BaseException as e:
         if writer is not None:
             writer.close(raise_error=False)
+        monitor = model.drift_monitor  # (an on_drift callable may have detached it meanwhile)
         if monitor is not None:  # what was learned before the failure is still watched
             try:
                 monitor.hand_over(model)
@@ -191,6 +191,7 @@ def learning_run(
             last = int(m.group(1)) - 1 if m else None
             model.record_source(SourceRecord(label, done, first_line, last, 0, started, time.time()))
         raise
+    monitor = model.drift_monitor
     if monitor is not None:
         monitor.hand_over(model)  # the examples after the last batch boundary
     if res["examples"] > 0:
