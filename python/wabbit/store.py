@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 import wabbit._core as _core
+from wabbit import snapshots
 from wabbit.model import Model, load
 from wabbit.snapshots import Snapshot
 from wabbit.writer import BackgroundWriter  # re-exported: wabbit.store.BackgroundWriter
@@ -201,9 +202,8 @@ class ModelStore:
     def save(self, model: Union[Model, Snapshot], *, note: Optional[str] = None, **metadata: Any) -> int:
         """Save a model (or a :class:`wabbit.Snapshot`) as a new version, make it current, prune;
         returns its number (one more than the highest ever kept). ``metadata`` must be JSON."""
-        source: Union[Model, Snapshot]
         if isinstance(model, Snapshot):
-            source, examples = model, model.examples
+            source, examples = snapshots.model_of(model), model.examples
             note = model.note if note is None else note
         elif isinstance(model, Model):
             source, examples = model, model.lineage.examples
