@@ -216,33 +216,40 @@ class Job:
 # ---------------------------------------------------------------------- formatting
 
 
-def spin_ceiling(threads: int) -> Optional[float]:
+def build_spin(folder: Path) -> Optional[Path]:
+    """bench/spin.c compiled with the system C compiler into ``folder`` (None without a compiler)."""
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if cc is None:
+        return None
+    exe = folder / "spin"
+    proc = subprocess.run(
+        [cc, "-O2", "-o", str(exe), str(Path(__file__).resolve().parent / "spin.c")], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        log(f"cannot build the thread-ceiling probe: {proc.stderr.strip()[-200:]}")
+        return None
+    return exe
+
+
+def spin_ceiling(threads: int, spin: Optional[Path]) -> Optional[float]:
     """What `threads` threads get out of this machine on throughput-bound code, as a speed-up.
 
-    ``wabbit._core._spin("alu", n)`` runs eight independent chains of integer additions without the
-    GIL; the speed-up is threads x (one thread's time) / (the time of `threads` threads each doing
-    the same work). On cores of their own this is `threads`; where the virtual CPUs share a physical
-    core's execution units (SMT siblings, or a host that runs something else there) it is less, and
-    it bounds any program's thread speed-up on code that keeps the units busy. None if this wabbit
-    lacks the probe.
+    ``spin alu n`` (bench/spin.c, built by :func:`build_spin`) runs eight independent chains of
+    integer additions; the speed-up is threads x (one copy's time) / (the time of `threads` copies
+    running at once, each doing the same work). On cores of their own this is `threads`; where the
+    virtual CPUs share a physical core's execution units (SMT siblings, or a host that runs
+    something else there) it is less, and it bounds any program's thread speed-up on code that
+    keeps the units busy. None without the probe (no C compiler).
     """
-    try:
-        from wabbit import _core
-    except ImportError:
+    if spin is None:
         return None
-    if not hasattr(_core, "_spin"):
-        return None
-    import threading
-
     n = 200_000_000
 
     def timed(k: int) -> float:
-        ts = [threading.Thread(target=_core._spin, args=("alu", n)) for _ in range(k)]
         start = time.perf_counter()
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        procs = [subprocess.Popen([str(spin), "alu", str(n)], stdout=subprocess.DEVNULL) for _ in range(k)]
+        for p in procs:
+            p.wait()
         return time.perf_counter() - start
 
     one = min(timed(1) for _ in range(2))
@@ -616,8 +623,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         lat_runs: Dict[str, List[Dict[str, Any]]] = {}
         csr_runs: List[Dict[str, Any]] = []
         ceilings: List[float] = []
+        spin = build_spin(tmp)
         for r in range(1, args.repeat + 1):
-            ceiling = spin_ceiling(tn)
+            ceiling = spin_ceiling(tn, spin)
             if ceiling is not None:
                 ceilings.append(ceiling)
                 log(f"round {r}/{args.repeat} | this machine's {tn}-thread ceiling (ALU-bound loop): {ceiling:.2f}x")
@@ -740,7 +748,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             f"(loss {tn}t - loss 1t) / loss 1t."
             + (
                 f" The machine's own {tn}-thread ceiling, measured at the start of each round on a loop of "
-                f"independent integer additions (`wabbit._core._spin`, no memory, no sharing): "
+                f"independent integer additions (`bench/spin.c`, one process per thread, no memory, no sharing): "
                 f"{min(ceilings):.2f}x to {max(ceilings):.2f}x. Where it is below {tn}x the virtual CPUs share "
                 "a physical core's execution units, and no program's speed-up on throughput-bound code "
                 "(parsing, hashing) can exceed it."

@@ -354,3 +354,14 @@ def test_threads_asking_a_fresh_model_for_its_decisions_share_one_log():
     for t in threads:
         t.join()
     assert len(seen) == 8 and all(log is seen[0] for log in seen)
+
+
+def test_state_and_restore_carry_the_pending_decisions_to_another_learner():
+    # the public pair a model's copy and pickle use: the pending decision, learned by the new learner
+    learned = []
+    log = DecisionLog(lambda event, label: learned.append(("a", event, label)), ttl=10.0, clock=lambda: 100.0)
+    log.log_decision("e1", "| x", 1, 0.5)
+    twin = DecisionLog.restore(lambda event, label: learned.append(("b", event, label)), log.state())
+    assert twin.ttl == 10.0 and "e1" in twin
+    assert twin.reward("e1", 0.25) and learned == [("b", "| x", (1, 0.25, 0.5))]
+    assert twin.stats.learned == 1 and twin.stats.logged == 1

@@ -8,6 +8,7 @@ import pytest
 MODULES = ["wabbit", "wabbit.model", "wabbit.options", "wabbit.synth", "wabbit.lineage", "wabbit.store"]
 MODULES += ["wabbit.drift", "wabbit.drift.base", "wabbit.drift.data", "wabbit.evaluate", "wabbit.monitor"]
 MODULES += ["wabbit.ope", "wabbit.decisions"]
+MODULES += ["wabbit.inputs", "wabbit.runs", "wabbit.snapshots", "wabbit.writer", "wabbit.explain"]
 MODULES += [f"wabbit.drift.{m}" for m in ("adwin", "page_hinkley", "kswin", "ddm", "eddm", "hddm_a", "hddm_w")]
 
 

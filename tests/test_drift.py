@@ -358,3 +358,61 @@ def test_detectors_start_afresh_after_an_alarm():
     fresh = drift.PageHinkley(threshold=5)
     fresh.update(0.0)
     assert det2._state() == fresh._state()
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+def test_parameters_come_from_the_signature_once(cls):
+    # each parameter is named once (the constructor's signature): params, the read-only attributes,
+    # repr and clone all follow the signature, with the defaults filled in
+    import inspect
+
+    names = list(inspect.signature(cls.__init__).parameters)[1:]
+    det = cls()
+    assert list(det.params) == names
+    for name, p in inspect.signature(cls.__init__).parameters.items():
+        if name != "self" and name != "window":  # KSWIN's window is a property of the live window
+            assert getattr(det, name) == p.default == det.params[name]
+    assert repr(det) == f"{cls.__name__}(" + ", ".join(f"{k}={v!r}" for k, v in det.params.items()) + ")"
+    assert det.clone().params == det.params
+
+
+def test_state_and_set_state_resume_the_stream():
+    # the public pair the drift monitor uses to replay ADWIN up to its alarms
+    det = drift.ADWIN()
+    values = _drifting(3000)
+    det.update_many(values[:1000])
+    state = det.state()
+    first = det.update_many(values[1000:]).tolist()
+    det.set_state(state)
+    assert det.update_many(values[1000:]).tolist() == first and first
+
+
+def test_a_detector_of_ones_own_keeps_its_attributes():
+    # a user subclass with the parameter's name as its own attribute (as river's detectors do)
+    class Mine(drift.DriftDetector):
+        def __init__(self, at=(3,)):
+            self.at = set(at)
+            self.n = 0
+
+        def update(self, x):
+            self.n += 1
+            return self.n in self.at
+
+        def reset(self):
+            self.n = 0
+
+        @property
+        def drift_detected(self):
+            return self.n in self.at
+
+        def _state(self):
+            return self.n
+
+        def _set_state(self, state):
+            self.n = state
+
+    m = Mine(at=[2])
+    assert m.at == {2} and m.params == {"at": [2]} and repr(m) == "Mine(at=[2])"
+    assert m.update_many([0, 0, 0]).tolist() == [1]
+    twin = copy.deepcopy(m)
+    assert twin.n == 3 and twin.at == {2} and twin.params == {"at": [2]}

@@ -443,3 +443,20 @@ def test_copies_are_independent(how):
     # the copy continued exactly as the original would have
     m.learn_many(lines[100:])
     assert np.array_equal(c.predict_many(lines), m.predict_many(lines))
+
+
+def test_public_wiring_for_the_cli_runs_and_monitor():
+    # the public methods other modules use instead of Model's private names
+    from wabbit.lineage import SourceRecord
+
+    m = wabbit.Model("--cb_explore_adf")
+    assert m.is_bandit and not wabbit.Model().is_bandit
+    lin = wabbit.Model.from_options(wabbit.parse_args("-q ab"))
+    assert lin.args == wabbit.Model("-q ab").args and lin.lineage.examples == 0
+    assert lin.core.bits() == lin.bits == 18
+    _ = lin.learn("1 |a x |b y")
+    lin.record_source(SourceRecord("file.txt", 4, 1, 5))
+    lin.record_source(None)  # nothing pending: nothing added
+    sources = lin.lineage.sources
+    assert [(s.source, s.examples) for s in sources] == [("<python>", 1), ("file.txt", 4)]
+    assert lin.lineage.examples == 5

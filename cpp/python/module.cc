@@ -90,37 +90,6 @@ PYBIND11_MODULE(_core, m) {
                               fast);
       },
       py::arg("line"), py::arg("general") = false);
-  // A calibration loop for bench/bench_suite.py: what a second thread gets out of this machine.
-  // "alu": eight independent chains of additions (throughput-bound, as parsing is); "latency": one
-  // chain of dependent multiplications (as a pointer chase). Returns a checksum; runs without the GIL.
-  m.def(
-      "_spin",
-      [](const std::string& kind, uint64_t n) {
-        if (kind != "alu" && kind != "latency") throw py::value_error("kind is 'alu' or 'latency'");
-        py::gil_scoped_release release;
-        if (kind == "latency") {
-          uint64_t h = 1;
-          for (uint64_t i = 0; i < n; ++i) {
-            h = h * 0x9E3779B97F4A7C15ull + i;
-            asm volatile("" : "+r"(h));
-          }
-          return h;
-        }
-        uint64_t a = 1, b = 2, c = 3, d = 4, e = 5, f = 6, g = 7, h = 8;
-        for (uint64_t i = 0; i < n; ++i) {
-          a += i;
-          b ^= i;
-          c += a;
-          d ^= b;
-          e += c;
-          f ^= d;
-          g += e;
-          h ^= f;
-          asm volatile("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e), "+r"(f), "+r"(g), "+r"(h));
-        }
-        return a + b + c + d + e + f + g + h;
-      },
-      py::arg("kind"), py::arg("n"));
   m.def("crc32", [](py::bytes b) {
     const std::string s = b;
     return crc32(s.data(), s.size());

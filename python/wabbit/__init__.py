@@ -12,9 +12,12 @@ True
 from wabbit._core import ModelError, ParseError, hash_feature, hash_namespace
 from wabbit._version import __version__
 from wabbit.decisions import DecisionLog, DecisionStats
+from wabbit.explain import Contribution
+from wabbit.inputs import Event
 from wabbit.lineage import Lineage
-from wabbit.model import Contribution, Event, Model, Snapshot, load
+from wabbit.model import Model, load
 from wabbit.options import OptionError, Options, parse_args
+from wabbit.snapshots import Snapshot
 from wabbit.store import ModelStore, StoreError
 
 __all__ = [

@@ -20,10 +20,12 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 
 import wabbit._core as _core
+from wabbit import runs
 from wabbit._io import open_input
 from wabbit._version import __version__
 from wabbit.model import Model, _from_loaded, load, read_model_file
 from wabbit.options import OptionError, Options, flag_help, oversubscribed, parse_args
+from wabbit.store import ModelStore
 
 __all__ = ["main"]
 
@@ -136,11 +138,11 @@ def run(opts: Options, err: TextIO) -> int:
             fresh = load(opts.initial_regressor, merged.model_args())
             model = fresh
     else:
-        model = Model._from_options(_model_only(opts))
+        model = Model.from_options(_model_only(opts))
     drift = opts.drift_config()
     quiet = opts.quiet
     additive, step, first_dump = opts.progress_schedule()
-    model._core.reset_stats(first_dump)
+    model.core.reset_stats(first_dump)
 
     def say(line: str) -> None:
         if not quiet:
@@ -160,8 +162,8 @@ def run(opts: Options, err: TextIO) -> int:
     if opts.predictions:
         say(f"predictions = {opts.predictions}")
     say(f"Num weight bits = {model.bits}")
-    say(f"learning rate = {_g(model._core.effective_learning_rate())}")
-    say(f"initial_t = {_g(model._core.state()['t'])}")
+    say(f"learning rate = {_g(model.core.effective_learning_rate())}")
+    say(f"initial_t = {_g(model.core.state()['t'])}")
     cfg = mo.core_config()
     say(f"power_t = {_g(cfg['power_t'])}")
     if cfg["l1"] > 0 and not cfg["ftrl"]:
@@ -211,7 +213,7 @@ def run(opts: Options, err: TextIO) -> int:
     }
     if run_opts["threads"] > 1:
         blocker = (
-            model._core.parallel_blocker(run_opts) if drift is None and not opts.save_every else "--drift/--save_every"
+            model.core.parallel_blocker(run_opts) if drift is None and not opts.save_every else "--drift/--save_every"
         )
         if blocker is not None:
             say(f"--threads {run_opts['threads']}: using one thread because of {blocker}")
@@ -299,7 +301,7 @@ def _write_outputs(model: Model, opts: Options, err: TextIO) -> List[str]:
     ):
         if path:
             try:
-                text = model._core.readable_model(__version__, model.args, names, opts.predict_only_model)
+                text = model.core.readable_model(__version__, model.args, names, opts.predict_only_model)
                 _write_text_atomic(path, text)
             except BrokenPipeError:
                 pass  # a pipe whose reader has seen enough (| head): no failure
@@ -353,8 +355,6 @@ def _open_store(opts: Options) -> "Optional[Any]":
         return None
     if opts.testonly:
         raise OptionError("--store/--save_every save what is learned; with -t nothing is")
-    from wabbit.store import ModelStore
-
     return ModelStore(opts.store, keep=10 if opts.store_keep is None else opts.store_keep)
 
 
@@ -365,12 +365,12 @@ def _run_source(
     written behind every --save_every examples and saved there at the end."""
     if not run_opts["learn"]:
         if model.drift_monitor is None:
-            return model._core.run_fd(fd, run_opts)
-        result = model._core.run_fd(fd, model._hooked(run_opts, [], learn=False))  # -t with --drift: alerts
-        model.drift_monitor._hand_over(model)
+            return model.core.run_fd(fd, run_opts)
+        result = model.core.run_fd(fd, runs.hooked(model, run_opts, [], learn=False))  # -t with --drift: alerts
+        model.drift_monitor.hand_over(model)
         return result
-    return model._learning_run(
-        label, lambda o: model._core.run_fd(fd, o), run_opts, save_every=opts.save_every or 0, store=store
+    return runs.learning_run(
+        model, label, lambda o: model.core.run_fd(fd, o), run_opts, save_every=opts.save_every or 0, store=store
     )
 
 
@@ -419,7 +419,7 @@ def summary(model: Model, bad_lines: int = 0) -> str:
             lines.append(f"best constant's loss = {best[1]:.6f}")
     lines.append(f"total feature number = {s['total_features']}")
     if bad_lines:
-        what = "events" if model._core.is_cb() else "lines"
+        what = "events" if model.is_bandit else "lines"
         lines.append(f"malformed {what} skipped = {bad_lines}")
     return "\n".join(lines) + "\n"
 

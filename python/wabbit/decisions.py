@@ -51,7 +51,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Hashable, NamedTuple, Optional, Tuple
 
-__all__ = ["DecisionLog", "DecisionStats", "for_model"]
+__all__ = ["DecisionLog", "DecisionStats"]
 
 #: How learning is called: learn(event, label=(action, cost, probability)).
 Learn = Callable[..., Any]
@@ -234,7 +234,7 @@ class DecisionLog:
         return f"DecisionLog(ttl={self.ttl:g}, max_pending={self.max_pending}, pending={len(self._pending)})"
 
     # ---------------------------------------------------------------------------------------
-    def _state(self) -> Dict[str, Any]:
+    def state(self) -> Dict[str, Any]:
         """Everything but the learner and the lock: what a copy or a pickle of the model keeps."""
         with self._lock:
             return {
@@ -247,13 +247,17 @@ class DecisionLog:
             }
 
     @classmethod
-    def _restore(cls, learner: Any, state: Dict[str, Any]) -> "DecisionLog":
-        """A log for ``learner`` holding ``state`` (from :meth:`_state`)."""
+    def restore(cls, learner: Any, state: Dict[str, Any]) -> "DecisionLog":
+        """A log for ``learner`` holding ``state`` (from :meth:`state`)."""
         log = cls(learner, ttl=state["ttl"], max_pending=state["max_pending"], clock=state["clock"])
         log._pending = OrderedDict((k, _Pending(*v)) for k, v in state["pending"])
         log._closed = OrderedDict((k, tuple(v)) for k, v in state["closed"])
         log._counts.update(state["counts"])
         return log
+
+    # the names model.py's copy and pickle code calls (until it moves to state()/restore())
+    _state = state
+    _restore = restore
 
     def __getstate__(self) -> Dict[str, Any]:
         raise TypeError(
@@ -293,17 +297,3 @@ class DecisionLog:
             if now - when <= ttl:
                 break
             closed.popitem(last=False)
-
-
-_ATTACH = threading.Lock()
-
-
-def for_model(model: Any) -> DecisionLog:
-    """The model's DecisionLog (``model.decisions``), made once with its --reward_ttl and
-    --max_pending, even when several threads ask for it first at the same time."""
-    with _ATTACH:
-        log = model.__dict__.get("_decisions")
-        if log is None:
-            ttl, cap = model.options.reward_config()
-            log = model.__dict__["_decisions"] = DecisionLog(model, ttl=ttl, max_pending=cap)
-        return log

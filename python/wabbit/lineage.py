@@ -142,6 +142,19 @@ class Lineage:
     def copy(self) -> "Lineage":
         return copy.deepcopy(self)
 
+    @classmethod
+    def unrecorded(cls, options: str, metadata: Mapping[str, Any]) -> "Lineage":
+        """The lineage of a model loaded from a file written without one: what trained it is
+        unknown (``complete`` is False); its options, and the version and creation time its
+        ``metadata`` gives (when well formed), are known."""
+        created = metadata.get("created")
+        return cls(
+            options=options,
+            wabbit_version=str(metadata.get("wabbit_version", "")),
+            created=created if _is_time(created) else None,
+            complete=False,
+        )
+
     def add(self, record: SourceRecord, *, parent: Optional[int], options: str, version: str, now: float) -> None:
         """Append a source (merging consecutive ``<python>`` ones); a pending parent is adopted first."""
         if parent is not None:

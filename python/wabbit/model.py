@@ -13,52 +13,36 @@ True
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import struct
+import threading
 import time
-import warnings
 from copy import deepcopy
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union, cast
 
 import wabbit._core as _core
-from wabbit import _modelfile
+from wabbit import _modelfile, runs, snapshots
 from wabbit._core import ModelError
-from wabbit._io import inflate_bytes, is_gzip, open_input
 from wabbit._version import __version__
-from wabbit.lineage import PYTHON, Lineage, SourceRecord, _is_time
-from wabbit.options import MAX_THREADS, OptionError, Options, cpu_cores, oversubscribed, parse_args
+from wabbit.decisions import DecisionLog
+from wabbit.explain import Contribution, contributions
+from wabbit.inputs import TEXT as _TEXT
+from wabbit.inputs import Event, Example, Source
+from wabbit.inputs import as_dict as _as_dict
+from wabbit.inputs import number as _number
+from wabbit.lineage import PYTHON, Lineage, SourceRecord
+from wabbit.options import OptionError, Options, parse_args
+from wabbit.snapshots import Snapshot
 
 if TYPE_CHECKING:  # numpy is imported by the core when it returns arrays; the CLI never needs it
     import numpy as np
 
-    from wabbit.decisions import DecisionLog
     from wabbit.monitor import DriftEvent, Monitor
     from wabbit.store import ModelStore
 
-__all__ = ["Model", "Snapshot", "load", "Example", "Source", "Contribution", "Event"]
+__all__ = ["Model", "load"]
 
-#: One example: a VW text line, or {namespace: {feature: value} | [feature, ...]}.
-Example = Union[str, bytes, Mapping[str, Any]]
-_TEXT = (str, bytes, bytearray, memoryview)
-#: A contextual-bandit event: VW's multiline text (one str with newlines, or a list of lines), or
-#: ``(shared, [action, ...])`` with dicts ``{namespace: {feature: value}}`` (shared may be None).
-Event = Union[str, List[str], Tuple[Optional[Mapping[str, Any]], List[Mapping[str, Any]]]]
-#: A batch: a file path, a bytes buffer of VW lines, an iterable of VW lines, or pre-hashed rows as
-#: CSR arrays ``(indices, values, row_offsets)`` (or a ``scipy.sparse`` matrix).
-Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Iterable[str], Tuple[Any, Any, Any], Any]
-
-
-class Contribution(NamedTuple):
-    """One feature's part in a prediction (see :meth:`Model.explain`)."""
-
-    name: str  # VW's audit name: "ns^feature", "a^x*b^y" for interactions, "Constant"
-    index: int  # type: ignore[assignment]  # the row of the weight table (a field named as VW names it)
-    value: float  # x
-    weight: float  # w
-    contribution: float  # w * x
+_DECISIONS_ATTACH = threading.Lock()
 
 
 class Model:
@@ -113,6 +97,17 @@ class Model:
         self._setup(opts, metadata)
         return self
 
+    @classmethod
+    def from_options(cls, opts: Options) -> "Model":
+        """A new, untrained model built from parsed :class:`wabbit.Options` (the CLI's and the
+        drift monitor's challenger's way; ``Model(args)`` parses and checks them first).
+
+        >>> import wabbit
+        >>> wabbit.Model.from_options(wabbit.parse_args("-q ab")).args == wabbit.Model("-q ab").args
+        True
+        """
+        return cls._from_options(opts)
+
     # ------------------------------------------------------------------ single examples
     def learn(self, example: Example, label: Optional[Any] = None, weight: float = 1.0, initial: float = 0.0) -> Any:
         """Learn from one example; returns the prediction made before the update.
@@ -137,11 +132,11 @@ class Model:
             if label is not None:
                 raise TypeError("a text example carries its own label; pass label= only with a dict example")
             if self._monitor is not None:
-                p = self._monitor._learn_single(self, example, None, 1.0, 0.0)
+                p = self._monitor.learn_single(self, example, None, 1.0, 0.0)
             else:
                 p = self._core.learn_line(example)
         elif self._monitor is not None:
-            p = self._monitor._learn_single(
+            p = self._monitor.learn_single(
                 self, _as_dict(example), label, _number(weight, "weight"), _number(initial, "initial")
             )
         else:
@@ -289,7 +284,8 @@ class Model:
             raise ValueError(f"save_every must be a positive number of examples, got {save_every!r}")
         if save_every is not None and store is None:
             raise ValueError("save_every needs a store (wabbit.ModelStore) to write the versions into")
-        return self._run(
+        return runs.run(
+            self,
             source,
             learn=True,
             strict=strict,
@@ -304,188 +300,7 @@ class Model:
         """Predict every example of a file path, bytes buffer, iterable of lines or CSR rows (no
         learning), on ``threads`` threads (default: the model's ``--threads``). Safe to call while
         another thread learns: predictions read the weights as they are at that moment."""
-        return self._run(source, learn=False, strict=strict, threads=threads)
-
-    def _threaded(self, opts: Dict[str, Any], threads: Optional[int]) -> Dict[str, Any]:
-        """Run options with the thread count; warns when the run must stay on one thread."""
-        n = self._threads if threads is None else _thread_count(threads)
-        if n > 1:
-            why = self._core.parallel_blocker(opts)
-            if why is not None:
-                warnings.warn(f"threads={n}: this run uses one thread because of {why}", stacklevel=4)
-                n = 1
-        if n > 1:
-            crowded = oversubscribed(n)
-            if crowded is not None:
-                warnings.warn(crowded, RuntimeWarning, stacklevel=4)
-        return {**opts, "threads": n}
-
-    def _run(
-        self,
-        source: Source,
-        *,
-        learn: bool,
-        strict: bool,
-        save_every: int = 0,
-        store: Optional["ModelStore"] = None,
-        labels: Any = None,
-        weights: Any = None,
-        threads: Optional[int] = None,
-    ) -> np.ndarray:
-        opts = {"learn": learn, "strict": strict, "collect": True, "account": learn}
-        csr = _as_csr(source)
-        if csr is None and (labels is not None or weights is not None):
-            raise TypeError("labels= and weights= go with CSR rows; text examples carry their own labels")
-        if csr is not None:
-            if self._core.is_cb():
-                raise TypeError("CSR rows are single examples; a contextual-bandit model learns events (text or dicts)")
-            if learn and labels is None:
-                raise ValueError("learning from CSR rows needs labels= (one per row; NaN for an unlabelled row)")
-            y, w = _row_array(labels, "labels"), _row_array(weights, "weights")
-            run = lambda o: self._core.run_csr(*csr, y, w, self._threaded(o, threads))  # noqa: E731
-            res = self._learning_run("<csr>", run, opts, save_every=save_every, store=store) if learn else run(opts)
-        elif isinstance(source, (str, os.PathLike)):
-            with open_input(source) as src:
-                res = (
-                    self._learning_run(
-                        os.path.abspath(source),
-                        lambda o: self._core.run_fd(src.fd, src.run_options(self._threaded(o, threads))),
-                        opts,
-                        save_every=save_every,
-                        store=store,
-                    )
-                    if learn
-                    else self._core.run_fd(src.fd, src.run_options(self._threaded(opts, threads)))
-                )
-            if src.problem is not None:
-                # what could be read was learned; strict makes the rest's loss an error
-                if strict:
-                    raise OSError(src.problem)
-                warnings.warn(src.problem, stacklevel=3)
-        else:
-            problem = None
-            if isinstance(source, (bytes, bytearray, memoryview)):
-                label, data = "<bytes>", source
-                if is_gzip(source):  # gzip held in memory, as a gzip file would be read
-                    data, problem = inflate_bytes(bytes(source))
-            else:
-                label, data = "<lines>", b"\n".join(_check_line(s, n) for n, s in enumerate(source, 1))
-            if learn:
-                res = self._learning_run(
-                    label,
-                    lambda o: self._core.run_buffer(data, self._threaded(o, threads)),
-                    opts,
-                    save_every=save_every,
-                    store=store,
-                )
-            else:
-                res = self._core.run_buffer(data, self._threaded(opts, threads))
-            if problem is not None:
-                if strict:
-                    raise OSError(problem)
-                warnings.warn(problem, stacklevel=3)
-        for w in res["warnings"]:
-            warnings.warn(f"malformed example skipped: {w}", stacklevel=3)
-        return res["predictions"]
-
-    def _learning_run(
-        self,
-        label: str,
-        run: Callable[[Dict[str, Any]], Dict[str, Any]],
-        opts: Dict[str, Any],
-        *,
-        save_every: int = 0,
-        store: Optional["ModelStore"] = None,
-    ) -> Dict[str, Any]:
-        """Run the core over one source with learning on, recording the source in the lineage.
-
-        With a store: every ``save_every`` examples the core calls back (the learner waits only for
-        a snapshot copy) and the snapshot goes to a background writer; at the end the final model
-        goes the same way (unless the last snapshot already holds it) and the writer is flushed.
-        """
-        from wabbit.store import BackgroundWriter  # the store imports this module
-
-        self._flush_python()
-        first_line = int(opts.get("first_line_number", 1))
-        started = time.time()
-        before = self._core.stats()["example_number"]
-        writer = BackgroundWriter(store) if store is not None and save_every else None
-        hooks: List[Tuple[int, Callable[[int], None]]] = []
-        if writer is not None:
-
-            def snapshot(n: int) -> None:
-                partial = SourceRecord(label, int(n), first_line, None, 0, started, time.time())
-                writer.submit(self._snapshot(f"{label}: {n} examples", partial))
-
-            hooks.append((int(save_every), snapshot))
-        opts = self._hooked(opts, hooks, learn=True)
-        try:
-            res = run(opts)
-        except BaseException as e:
-            if writer is not None:
-                writer.close(raise_error=False)
-            if self._monitor is not None:  # what was learned before the failure is still watched
-                try:
-                    self._monitor._hand_over(self)
-                except Exception:
-                    pass
-            # learned up to the failure (--strict stops at a malformed line): record that much
-            done = self._core.stats()["example_number"] - before
-            if done > 0:
-                m = re.match(r"line (\d+):", str(e))
-                last = int(m.group(1)) - 1 if m else None
-                self._add_source(SourceRecord(label, done, first_line, last, 0, started, time.time()))
-            raise
-        if self._monitor is not None:
-            self._monitor._hand_over(self)  # the examples after the last batch boundary
-        if res["examples"] > 0:
-            last_line = first_line + int(res["lines"]) - 1
-            self._add_source(
-                SourceRecord(
-                    label, int(res["examples"]), first_line, last_line, int(res["bad_lines"]), started, time.time()
-                )
-            )
-        if store is not None:
-            # the end state; not a copy, as it is written before this call returns
-            final = Snapshot(note=f"{label}: end", created=time.time(), examples=self.lineage.examples, _model=self)
-            if writer is None:
-                store.save(final)
-            else:
-                try:
-                    writer.submit_last(final)
-                finally:
-                    writer.close(raise_error=False)
-                if writer.error is not None:
-                    raise writer.error
-        return res
-
-    def _hooked(
-        self, opts: Dict[str, Any], hooks: List[Tuple[int, Callable[[int], None]]], *, learn: bool
-    ) -> Dict[str, Any]:
-        """Run options with the monitor's (signals, challenger, batch hand-over) and one core hook
-        that calls each of ``hooks`` (every, function) every ``every`` examples of the run."""
-        opts = dict(opts)
-        mon = self._monitor
-        if mon is not None:
-            mon._flush_single(self)  # single learn() calls buffered before this run come first
-            opts.update(mon._run_options(learn))
-            hooks = hooks + [(mon.every, lambda n: mon._hand_over(self))]
-        if not hooks:
-            return opts
-        every = 0
-        for n, _ in hooks:
-            every = math.gcd(every, n)
-        if len(hooks) == 1:
-            opts["every"], opts["hook"] = every, hooks[0][1]
-            return opts
-
-        def hook(n: int) -> None:
-            for k, fn in hooks:
-                if n % k == 0:
-                    fn(n)
-
-        opts["every"], opts["hook"] = every, hook
-        return opts
+        return runs.run(self, source, learn=False, strict=strict, threads=threads)
 
     # ------------------------------------------------------------------ delayed rewards
     def log_decision(
@@ -509,9 +324,11 @@ class Model:
         """The pending decisions and their counts (:class:`wabbit.decisions.DecisionLog`)."""
         log = self.__dict__.get("_decisions")
         if log is None:
-            from wabbit.decisions import for_model
-
-            log = for_model(self)
+            with _DECISIONS_ATTACH:  # several threads asking first share one log
+                log = self.__dict__.get("_decisions")
+                if log is None:
+                    ttl, cap = self._options.reward_config()
+                    log = self._decisions = DecisionLog(self, ttl=ttl, max_pending=cap)
         return log
 
     # ------------------------------------------------------------------ monitoring
@@ -572,7 +389,7 @@ class Model:
             log=log,
             name=name,
         )
-        mon._attach(self)
+        mon.attach(self)
         self._monitor = mon
         return mon
 
@@ -610,20 +427,13 @@ class Model:
         >>> m.predict("|f a") == before, snap.note, snap.examples
         (True, 'before the bad batch', 2)
         """
-        return self._snapshot(str(note), None)
-
-    def _snapshot(self, note: str, partial: Optional[SourceRecord]) -> "Snapshot":
-        copy = self.copy()
-        if partial is not None:  # taken in the middle of a run: the source so far
-            copy._add_source(partial)
-        examples = copy._lineage.examples if copy._lineage is not None else 0
-        return Snapshot(note=note, created=time.time(), examples=examples, _model=copy)
+        return snapshots.take(self, str(note))
 
     def restore(self, snapshot: "Snapshot") -> None:
         """Make this model exactly the snapshot's state (the snapshot stays usable)."""
         if not isinstance(snapshot, Snapshot):
             raise TypeError(f"restore() takes a Snapshot (from model.snapshot()), not {type(snapshot).__name__}")
-        self._copy_state_from(snapshot._model)
+        self._copy_state_from(snapshots.model_of(snapshot))
 
     # ------------------------------------------------------------------ lineage
     @property
@@ -633,13 +443,24 @@ class Model:
         self._flush_python()
         if self._lineage is not None:
             return self._lineage.copy()
-        created = self._metadata.get("created")
-        return Lineage(
-            options=self.args,
-            wabbit_version=str(self._metadata.get("wabbit_version", "")),
-            created=created if _is_time(created) else None,
-            complete=False,
-        )
+        return Lineage.unrecorded(self.args, self._metadata)
+
+    def record_source(self, record: Optional[SourceRecord]) -> None:
+        """Add a source this model learned from to its lineage (:mod:`wabbit.runs` and the
+        command line call it after a run). The single :meth:`learn` calls counted so far are added
+        first, as the source before it; ``None`` adds only those.
+
+        >>> import wabbit
+        >>> from wabbit.lineage import SourceRecord
+        >>> m = wabbit.Model()
+        >>> _ = m.learn("1 |f a")
+        >>> m.record_source(SourceRecord("data.txt", 5, 1, 5))
+        >>> [(s.source, s.examples) for s in m.lineage.sources]
+        [('<python>', 1), ('data.txt', 5)]
+        """
+        self._flush_python()
+        if record is not None:
+            self._add_source(record)
 
     def _add_source(self, record: SourceRecord) -> None:
         if self._lineage is None:  # a file written without lineage: what came before is unknown
@@ -674,6 +495,18 @@ class Model:
     def args(self) -> str:
         """The model-defining flags, as stored in the model file."""
         return self._options.model_args()
+
+    @property
+    def core(self) -> Any:
+        """The compiled learner (``wabbit._core.Model``) behind this model: the low-level API the
+        command line, :mod:`wabbit.runs` and the drift monitor drive (runs over file descriptors,
+        signals, learning-rate factors). Using it bypasses the checks of this class."""
+        return self._core
+
+    @property
+    def is_bandit(self) -> bool:
+        """Whether this is a contextual-bandit model (--cb_adf, --cb_explore_adf, ...)."""
+        return bool(self._core.is_cb())
 
     @property
     def stats(self) -> Dict[str, Any]:
@@ -714,18 +547,7 @@ class Model:
         >>> round(sum(c.contribution for c in m.explain("|u user=1 |a ad=7")), 5) == round(m.predict("|u user=1 |a ad=7"), 5)
         True
         """
-        if self._core.is_cb():
-            raise TypeError(
-                "explain() takes one linear example; for a bandit, explain a Model trained on the "
-                "merged action lines, or look at predict()/rank()"
-            )
-        if isinstance(example, _TEXT):
-            rows = self._core.explain_line(example)
-        else:
-            rows = self._core.explain_dict(_as_dict(example), _number(initial, "initial"))
-        out = [Contribution(name, index, value, weight, value * weight) for name, index, value, weight in rows]
-        out.sort(key=lambda c: -abs(c.contribution))
-        return out
+        return contributions(self._core, example, initial)
 
     @property
     def bits(self) -> int:
@@ -909,93 +731,6 @@ def _unpickle(data: bytes, parent: Optional[int], carried: Optional[Dict[str, An
     return model
 
 
-@dataclass(frozen=True, eq=False)
-class Snapshot:
-    """An in-memory copy of a model taken by :meth:`Model.snapshot`.
-
-    ``note`` is the caller's text, ``created`` the time it was taken (seconds since the epoch),
-    ``examples`` the examples the model had learned by then (its lineage's count). The copy is
-    private so the snapshot never changes: :meth:`Model.restore` and :meth:`to_model` copy it again.
-    """
-
-    note: str
-    created: float
-    examples: int
-    _model: Model = field(repr=False)
-
-    def to_model(self) -> Model:
-        """An independent Model in the snapshot's state."""
-        return self._model.copy()
-
-    @property
-    def lineage(self) -> Lineage:
-        return self._model.lineage
-
-    def save(self, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> None:
-        """Write the snapshot as a model file (atomically, as :meth:`Model.save`)."""
-        self._model.save(path, predict_only=predict_only)
-
-
-def _thread_count(threads: Any) -> int:
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-        raise ValueError(f"threads must be a number of threads >= 0 (0: one per core), got {threads!r}")
-    if threads > MAX_THREADS:
-        raise ValueError(
-            f"threads={threads}: at most {MAX_THREADS} (this machine has {cpu_cores()} cores; more threads "
-            "than cores learn a worse model)"
-        )
-    return threads or cpu_cores()
-
-
-def _number(x: Any, what: str) -> float:
-    """float(x) for a number argument; a str or other non-number is a TypeError naming ``what``."""
-    if isinstance(x, (str, bytes)) or not hasattr(x, "__float__"):
-        raise TypeError(f"{what} must be a number, not {type(x).__name__}")
-    return float(x)
-
-
-def _as_csr(source: Any) -> Optional[Tuple[Any, Any, Any]]:
-    """(indices as uint32, values as float32, offsets as int64) for CSR input, else None.
-
-    Arrays already of those dtypes (int32 indices are reinterpreted) pass through without a copy.
-    """
-    if hasattr(source, "tocsr") and hasattr(source, "shape"):  # scipy.sparse
-        m = source.tocsr()
-        source = (m.indices, m.data, m.indptr)
-    if not isinstance(source, tuple):
-        return None
-    if len(source) != 3:
-        raise TypeError("CSR rows are a tuple (indices, values, row_offsets)")
-    import numpy as np
-
-    indices, values, offsets = (np.asarray(a) for a in source)
-    if indices.dtype == np.int32:
-        indices = indices.view(np.uint32)
-    elif indices.dtype != np.uint32:
-        if indices.size and (indices.min() < 0 or indices.max() > 0xFFFFFFFF):
-            raise ValueError("CSR indices must be feature hashes in [0, 2**32)")
-        indices = indices.astype(np.uint32)
-    return (
-        np.ascontiguousarray(indices),
-        np.ascontiguousarray(values, dtype=np.float32),
-        np.ascontiguousarray(offsets, dtype=np.int64),
-    )
-
-
-def _row_array(a: Any, what: str) -> Any:
-    if a is None:
-        return None
-    import numpy as np
-
-    return np.ascontiguousarray(a, dtype=np.float32)
-
-
-def _as_dict(example: Mapping[str, Any]) -> Dict[str, Any]:
-    if not isinstance(example, Mapping):
-        raise TypeError(f"an example is a VW text line or a dict of namespaces, not {type(example).__name__}")
-    return example if isinstance(example, dict) else dict(example)
-
-
 def _event_parts(event: Any) -> Tuple[Any, List[Any], bool]:
     """(shared, actions, dicts) for the core from an Event: text (str or list of lines) or dicts."""
     if isinstance(event, str):
@@ -1023,24 +758,3 @@ def _in_action_order(order: Any, values: Any) -> "np.ndarray":
     out = np.empty(len(values), dtype=np.float32)
     out[order] = values
     return out
-
-
-def _check_line(s: Any, number: int) -> bytes:
-    """Line `number` (1-based) of an iterable of lines (str or bytes) as bytes, without its trailing newline."""
-    if isinstance(s, str):
-        try:
-            s = s.encode()
-        except UnicodeEncodeError as e:
-            raise ValueError(
-                f"line {number} of the batch is not valid Unicode: it holds a lone surrogate "
-                f"(U+{ord(s[e.start]):04X} at position {e.start}), which UTF-8 cannot encode; "
-                "pass raw lines as bytes, or decode the source as UTF-8"
-            ) from None
-    elif isinstance(s, (bytearray, memoryview)):
-        s = bytes(s)
-    elif not isinstance(s, bytes):
-        raise TypeError(f"expected lines of text (str or bytes), got {type(s).__name__}")
-    s = s.rstrip(b"\n")
-    if b"\n" in s:
-        raise ValueError(f"line {number} of the batch contains a newline; pass one example per item")
-    return s

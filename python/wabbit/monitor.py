@@ -43,7 +43,7 @@ Responses (``on_drift=``):
   starts afresh (it watches a new model). The challenger learns every example of a monitored run,
   so learning costs about twice as much;
 * a callable ``f(model, event)``: called at the batch boundary for each alarm; it can do anything
-  to the model (``model._core`` offers ``reset_learner()``, ``set_rate_factor()`` and ``swap_learner()``).
+  to the model (``model.core`` offers ``reset_learner()``, ``set_rate_factor()`` and ``swap_learner()``).
 
 ``reset``, ``boost`` and ``switch`` act only on alarms where the signal rose (a model that got
 worse). The direction is ADWIN's own (the mean of the part of its window it kept against the part
@@ -86,6 +86,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optiona
 import numpy as np
 
 import wabbit._core as _core
+from wabbit.drift import ADWIN, DDM, EDDM, HDDMA, HDDMW, KSWIN, PageHinkley
 
 if TYPE_CHECKING:
     from wabbit.model import Model
@@ -276,27 +277,28 @@ class Monitor:
         return self._challenger
 
     # ------------------------------------------------------------------ wiring (used by Model)
-    def _attach(self, model: "Model") -> None:
+    def attach(self, model: "Model") -> None:
+        """Wire the monitor to ``model`` (:meth:`wabbit.Model.monitor` calls it): a ``"switch"``
+        monitor builds its challenger with the model's options."""
         if self.on_drift == "switch":
-            from wabbit.model import Model
+            self._challenger = type(model).from_options(model.options)
 
-            self._challenger = Model._from_options(model.options)
-
-    def _run_options(self, learn: bool) -> Dict[str, Any]:
+    def run_options(self, learn: bool) -> Dict[str, Any]:
+        """The core's run options a monitored run adds: signals, and the challenger as shadow learner."""
         opts: Dict[str, Any] = {"signals": True}
         if learn and self._challenger is not None:
-            opts["shadow"] = self._challenger._core
+            opts["shadow"] = self._challenger.core
         return opts
 
-    def _hand_over(self, model: "Model") -> None:
+    def hand_over(self, model: "Model") -> None:
         """The learning loop's batch boundary: take the core's signals and process them."""
-        s = model._core.take_signals()
+        s = model.core.take_signals()
         self._process(model, s["label"], s["prediction"], s["loss"])
 
-    def _learn_single(self, model: "Model", example: Any, label: Any, weight: float, initial: float) -> float:
+    def learn_single(self, model: "Model", example: Any, label: Any, weight: float, initial: float) -> float:
         """One monitored ``Model.learn`` call: the champion (and the challenger) learn it, its
         signal is buffered, and every ``every`` calls the buffer is processed."""
-        core = model._core
+        core = model.core
         if isinstance(example, (str, bytes, bytearray, memoryview)):
             line = (example.encode() if isinstance(example, str) else bytes(example)).rstrip(b"\r\n")
             if b"\n" in line:
@@ -306,12 +308,12 @@ class Monitor:
             if not line.strip():  # a blank line: as unmonitored learn() (no label, so no signal)
                 p = core.learn_line(line)
                 if self._challenger is not None:
-                    self._challenger._core.learn_line(line)
+                    self._challenger.core.learn_line(line)
                 self._count_call(model)
                 return p
             opts: Dict[str, Any] = {"learn": True, "collect": True, "strict": True, "signals": True}
             if self._challenger is not None:
-                opts["shadow"] = self._challenger._core
+                opts["shadow"] = self._challenger.core
             try:
                 res = core.run_buffer(line, opts)
             except _core.ParseError as e:  # the message learn_line gives, without "line 1: "
@@ -325,7 +327,7 @@ class Monitor:
             before = core.stats()["sum_loss"] if label is not None else 0.0
             p = core.learn_dict(example, label, weight, initial)
             if self._challenger is not None:
-                self._challenger._core.learn_dict(example, label, weight, initial)
+                self._challenger.core.learn_dict(example, label, weight, initial)
             if label is not None:
                 loss = (core.stats()["sum_loss"] - before) / weight if weight > 0 else 0.0
                 self._pending.append(
@@ -337,9 +339,10 @@ class Monitor:
     def _count_call(self, model: "Model") -> None:
         self._calls += 1
         if self._calls % self.every == 0:
-            self._flush_single(model)
+            self.flush_single(model)
 
-    def _flush_single(self, model: "Model") -> None:
+    def flush_single(self, model: "Model") -> None:
+        """Process the signals of single ``learn`` calls buffered since the last hand-over."""
         if not self._pending:
             return
         parts, self._pending = self._pending, []
@@ -391,17 +394,15 @@ class Monitor:
     def _feed(self, values: np.ndarray, start: int) -> Tuple[List[int], Any, List[Optional[bool]]]:
         """Feed the detector; the alarms' indices, the warnings' (or []), and each alarm's direction."""
         det = self.detector
-        from wabbit.drift import ADWIN, KSWIN
-
         self._cuts = {}
 
         if isinstance(det, ADWIN):
-            state = det._state()
+            state = det.state()
             drifts = det.update_many(values)
             if len(drifts) == 0:
                 return [], [], []
             # replay to the alarms, to see the part of the window ADWIN kept against the one it dropped
-            det._set_state(state)
+            det.set_state(state)
             rising: List[Optional[bool]] = []
             at = 0
             for i in drifts:
@@ -422,7 +423,7 @@ class Monitor:
         else:
             drifts, warnings = det.update_many(values), []
         if isinstance(det, KSWIN):
-            self._cuts = {start + int(i): start + int(i) + 1 - det.stat_size for i in drifts}
+            self._cuts = {start + int(i): start + int(i) + 1 - int(det.params["stat_size"]) for i in drifts}
         return [int(i) for i in drifts], warnings, [_direction(det)] * len(drifts)
 
     def _remember(self, values: np.ndarray) -> None:
@@ -488,8 +489,8 @@ class Monitor:
                 add(index, "drift", "reset", rising, f"drift detected {at}: weights reset at example {boundary + 1}")
             elif self.on_drift == "boost":
                 if self._boost_until is None:
-                    self._rate_before = model._core.rate_factor()
-                    model._core.set_rate_factor(self._rate_before * self.boost_factor)
+                    self._rate_before = model.core.rate_factor()
+                    model.core.set_rate_factor(self._rate_before * self.boost_factor)
                 self._boost_until = boundary + self.boost_examples
                 add(
                     index,
@@ -540,10 +541,10 @@ class Monitor:
                     f"drift detected {at}: challenger started at example {boundary + 1}",
                 )
         if reset:
-            model._core.reset_learner()
+            model.core.reset_learner()
             self._restart_detector()
         if start_challenger is not None and self._challenger is not None:
-            self._challenger._core.reset_learner()
+            self._challenger.core.reset_learner()
             self._active = start_challenger
             self._after = []
         elif self._active is not None and self._active.alarm is None:
@@ -559,7 +560,7 @@ class Monitor:
         elif self._active is not None:
             self._judge(model, boundary, add)
         if self._boost_until is not None and boundary >= self._boost_until:
-            model._core.set_rate_factor(self._rate_before)
+            model.core.set_rate_factor(self._rate_before)
             self._boost_until = None
         for event, message in new:
             self.events.append(event)
@@ -604,7 +605,7 @@ class Monitor:
         """The challenger's weights and online state become the champion's, in place (the running
         loop keeps learning into the same learner, so the switch shows in what it reports)."""
         assert self._challenger is not None
-        model._core.swap_learner(self._challenger._core)  # in place: instant, and the running loop sees it
+        model.core.swap_learner(self._challenger.core)  # in place: instant, and the running loop sees it
         self._restart_detector()
         self._active = None
         self._after = []
@@ -660,8 +661,6 @@ class Monitor:
 
 def _direction(det: Any) -> Optional[bool]:
     """Whether an alarm of this detector means the signal rose (None: cannot tell)."""
-    from wabbit.drift import DDM, EDDM, HDDMA, HDDMW, PageHinkley
-
     if isinstance(det, (DDM, EDDM)):
         return True
     if isinstance(det, (HDDMA, HDDMW)):

@@ -41,7 +41,7 @@ windowing", Proceedings of the 2007 SIAM International Conference on Data Mining
 from __future__ import annotations
 
 from wabbit import _core
-from wabbit.drift.base import DriftDetector, param
+from wabbit.drift.base import DriftDetector
 
 __all__ = ["ADWIN"]
 
@@ -58,19 +58,6 @@ class ADWIN(_core.drift.ADWIN, DriftDetector):
         grace_period: int = 10,
     ) -> None:
         super().__init__(delta, clock, max_buckets, min_window_length, grace_period)
-        self._params = {
-            "delta": delta,
-            "clock": clock,
-            "max_buckets": max_buckets,
-            "min_window_length": min_window_length,
-            "grace_period": grace_period,
-        }
-
-    delta = param("delta")
-    clock = param("clock")
-    max_buckets = param("max_buckets")
-    min_window_length = param("min_window_length")
-    grace_period = param("grace_period")
 
     @property
     def estimation(self) -> float:

@@ -26,6 +26,8 @@ True
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any, Dict, Iterable, Tuple, Union
 
 import numpy as np
@@ -43,9 +45,49 @@ class DriftDetector:
     from their C++ class (listed first among the bases) and only their parameters, pickling and
     ``repr`` from here. A pure-Python detector implements ``update``, ``reset``,
     ``drift_detected``, ``_state`` and ``_set_state``.
+
+    Parameters are named once, in the constructor's signature (river's ``_get_params`` idea): the
+    arguments each instance was built with are read from that signature into ``_params`` before
+    the constructor's body runs, and each parameter of the package's detectors becomes a read-only
+    attribute (unless the class defines that name itself). ``clone``, pickling and ``repr`` use ``_params``.
     """
 
     _params: Dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+        signature = inspect.signature(init)
+        names = list(signature.parameters)[1:]
+        if any(signature.parameters[n].kind in (_VAR_POSITIONAL, _VAR_KEYWORD) for n in names):
+            return  # *args/**kwargs: the parameters are not named; the class keeps its own _params
+        if cls.__module__.startswith("wabbit.drift."):
+            # the package's detectors: each parameter a read-only attribute (a subclass of one's
+            # own keeps its attributes as it sets them, as in river)
+            for name in names:
+                if name not in cls.__dict__:
+                    setattr(cls, name, param(name))
+
+        @functools.wraps(init)
+        def __init__(self: Any, *args: Any, **kw: Any) -> None:
+            bound = signature.bind(self, *args, **kw)
+            bound.apply_defaults()
+            self._params = dict(list(bound.arguments.items())[1:])
+            init(self, *args, **kw)
+
+        cls.__init__ = __init__  # type: ignore[method-assign]
+
+    @property
+    def params(self) -> Dict[str, Any]:
+        """The parameters this detector was built with (a copy): ``type(d)(**d.params)`` is a fresh twin.
+
+        >>> from wabbit.drift import DDM
+        >>> DDM(warm_start=10).params
+        {'warm_start': 10, 'warning_threshold': 2.0, 'drift_threshold': 3.0}
+        """
+        return dict(self._params)
 
     def update(self, x: float) -> bool:  # pragma: no cover - every detector overrides it
         """Update with one value; True when drift is detected at it."""
@@ -68,6 +110,14 @@ class DriftDetector:
     def clone(self) -> "DriftDetector":
         """A fresh detector with the same parameters."""
         return type(self)(**self._params)
+
+    def state(self) -> Any:
+        """The detector's stream state (not its parameters): :meth:`set_state` resumes from it."""
+        return self._state()
+
+    def set_state(self, state: Any) -> None:
+        """Resume the stream from :meth:`state`'s value (the parameters stay as they are)."""
+        self._set_state(state)
 
     # The complete state, for pickling: the parameters rebuild the detector, the state resumes it.
     def _state(self) -> Any:  # pragma: no cover - every detector overrides it
@@ -114,6 +164,9 @@ class DriftAndWarningDetector(DriftDetector):
                 warnings.append(i)
         d = np.array(drifts, dtype=np.int64)
         return (d, np.array(warnings, dtype=np.int64)) if return_warnings else d
+
+
+_VAR_POSITIONAL, _VAR_KEYWORD = inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD
 
 
 def param(name: str) -> property:

@@ -110,8 +110,8 @@ def ks_statistic(reference: np.ndarray, live: np.ndarray) -> KSResult:
     """
     a = np.sort(_sample(reference, "reference"))
     b = np.sort(_sample(live, "live"))
-    k = _ks_gap(a, b)
-    return KSResult(k / (len(a) * len(b)), _ks_pvalue(len(a), len(b), k))
+    k = ks_gap(a, b)
+    return KSResult(k / (len(a) * len(b)), ks_pvalue(len(a), len(b), k))
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -145,7 +145,7 @@ def _fractions(values: np.ndarray, cuts: np.ndarray) -> np.ndarray:
     return counts / len(values)
 
 
-def _ks_gap(a: np.ndarray, b: np.ndarray) -> int:
+def ks_gap(a: np.ndarray, b: np.ndarray) -> int:
     """max |F_a - F_b| * len(a) * len(b), exactly, for sorted samples a and b."""
     both = np.concatenate([a, b])
     ca = np.searchsorted(a, both, side="right").astype(np.int64)
@@ -153,7 +153,7 @@ def _ks_gap(a: np.ndarray, b: np.ndarray) -> int:
     return int(np.max(np.abs(ca * len(b) - cb * len(a))))
 
 
-def _ks_pvalue(n1: int, n2: int, k: int) -> float:
+def ks_pvalue(n1: int, n2: int, k: int) -> float:
     """P(max |F_1 - F_2| * n1 * n2 >= k) for samples of sizes n1 and n2 from one distribution."""
     if k <= 0:
         return 1.0

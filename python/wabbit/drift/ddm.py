@@ -33,7 +33,7 @@ detection", SBIA 2004, LNCS 3171, 286-295.
 from __future__ import annotations
 
 from wabbit import _core
-from wabbit.drift.base import DriftAndWarningDetector, param
+from wabbit.drift.base import DriftAndWarningDetector
 
 __all__ = ["DDM"]
 
@@ -43,12 +43,3 @@ class DDM(_core.drift.DDM, DriftAndWarningDetector):
 
     def __init__(self, warm_start: int = 30, warning_threshold: float = 2.0, drift_threshold: float = 3.0) -> None:
         super().__init__(warm_start, warning_threshold, drift_threshold)
-        self._params = {
-            "warm_start": warm_start,
-            "warning_threshold": warning_threshold,
-            "drift_threshold": drift_threshold,
-        }
-
-    warm_start = param("warm_start")
-    warning_threshold = param("warning_threshold")
-    drift_threshold = param("drift_threshold")

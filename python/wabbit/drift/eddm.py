@@ -36,7 +36,7 @@ Knowledge Discovery from Data Streams, 2006.
 from __future__ import annotations
 
 from wabbit import _core
-from wabbit.drift.base import DriftAndWarningDetector, param
+from wabbit.drift.base import DriftAndWarningDetector
 
 __all__ = ["EDDM"]
 
@@ -46,8 +46,3 @@ class EDDM(_core.drift.EDDM, DriftAndWarningDetector):
 
     def __init__(self, warm_start: int = 30, alpha: float = 0.95, beta: float = 0.9) -> None:
         super().__init__(warm_start, alpha, beta)
-        self._params = {"warm_start": warm_start, "alpha": alpha, "beta": beta}
-
-    warm_start = param("warm_start")
-    alpha = param("alpha")
-    beta = param("beta")

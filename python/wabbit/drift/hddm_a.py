@@ -37,7 +37,7 @@ Pfahringer, "MOA: Massive Online Analysis", JMLR 11 (2010), 1601-1604.
 from __future__ import annotations
 
 from wabbit import _core
-from wabbit.drift.base import DriftAndWarningDetector, param
+from wabbit.drift.base import DriftAndWarningDetector
 
 __all__ = ["HDDMA"]
 
@@ -49,12 +49,3 @@ class HDDMA(_core.drift.HDDMA, DriftAndWarningDetector):
         self, drift_confidence: float = 0.001, warning_confidence: float = 0.005, two_sided_test: bool = False
     ) -> None:
         super().__init__(drift_confidence, warning_confidence, two_sided_test)
-        self._params = {
-            "drift_confidence": drift_confidence,
-            "warning_confidence": warning_confidence,
-            "two_sided_test": two_sided_test,
-        }
-
-    drift_confidence = param("drift_confidence")
-    warning_confidence = param("warning_confidence")
-    two_sided_test = param("two_sided_test")

@@ -39,7 +39,7 @@ Pfahringer, "MOA: Massive Online Analysis", JMLR 11 (2010), 1601-1604.
 from __future__ import annotations
 
 from wabbit import _core
-from wabbit.drift.base import DriftAndWarningDetector, param
+from wabbit.drift.base import DriftAndWarningDetector
 
 __all__ = ["HDDMW"]
 
@@ -55,14 +55,3 @@ class HDDMW(_core.drift.HDDMW, DriftAndWarningDetector):
         two_sided_test: bool = False,
     ) -> None:
         super().__init__(drift_confidence, warning_confidence, lambda_val, two_sided_test)
-        self._params = {
-            "drift_confidence": drift_confidence,
-            "warning_confidence": warning_confidence,
-            "lambda_val": lambda_val,
-            "two_sided_test": two_sided_test,
-        }
-
-    drift_confidence = param("drift_confidence")
-    warning_confidence = param("warning_confidence")
-    lambda_val = param("lambda_val")
-    two_sided_test = param("two_sided_test")

@@ -46,8 +46,8 @@ from typing import Any, Dict, Iterable, Optional
 
 import numpy as np
 
-from wabbit.drift.base import DriftDetector, param
-from wabbit.drift.data import _ks_gap, _ks_pvalue
+from wabbit.drift.base import DriftDetector
+from wabbit.drift.data import ks_gap, ks_pvalue
 
 __all__ = ["KSWIN"]
 
@@ -72,21 +72,10 @@ class KSWIN(DriftDetector):
                 "window_size must be at least twice stat_size (the older part is sampled without replacement)"
             )
         initial = None if window is None else [float(x) for x in window]
-        self._params: Dict[str, Any] = {
-            "alpha": alpha,
-            "window_size": window_size,
-            "stat_size": stat_size,
-            "seed": seed,
-            "window": initial,
-        }
+        self._params["window"] = initial  # as a list: an iterator is read once
         self.reset()
         if initial:
             self._window.extend(initial)
-
-    alpha = param("alpha")
-    window_size = param("window_size")
-    stat_size = param("stat_size")
-    seed = param("seed")
 
     #: The p-value of the last test (0 before the first).
     p_value: float
@@ -132,8 +121,8 @@ class KSWIN(DriftDetector):
         values = np.fromiter(w, dtype=np.float64, count=size)
         drawn = np.sort(values[self._rng.choice(older, stat_size, replace=False)])
         recent = np.sort(values[older:])
-        gap = _ks_gap(drawn, recent)
-        self.p_value = _ks_pvalue(stat_size, stat_size, gap)
+        gap = ks_gap(drawn, recent)
+        self.p_value = ks_pvalue(stat_size, stat_size, gap)
         self._drift = self.p_value <= self._params["alpha"] and gap / (stat_size * stat_size) > 0.1
         if self._drift:
             self._window = collections.deque(values[older:].tolist(), maxlen=size)

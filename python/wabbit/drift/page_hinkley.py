@@ -40,7 +40,7 @@ decomposition for change detection", ISMIS 2017, 492-498.
 from __future__ import annotations
 
 from wabbit import _core
-from wabbit.drift.base import DriftDetector, param
+from wabbit.drift.base import DriftDetector
 
 __all__ = ["PageHinkley"]
 
@@ -57,16 +57,3 @@ class PageHinkley(_core.drift.PageHinkley, DriftDetector):
         mode: str = "both",
     ) -> None:
         super().__init__(min_instances, delta, threshold, alpha, mode)
-        self._params = {
-            "min_instances": min_instances,
-            "delta": delta,
-            "threshold": threshold,
-            "alpha": alpha,
-            "mode": mode,
-        }
-
-    min_instances = param("min_instances")
-    delta = param("delta")
-    threshold = param("threshold")
-    alpha = param("alpha")
-    mode = param("mode")
