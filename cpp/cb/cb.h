@@ -29,11 +29,11 @@
 #include <string_view>
 #include <vector>
 
-#include "core/example.h"
-#include "core/learner.h"
 #include "cb/event.h"
 #include "cb/explore.h"
 #include "cb/progress.h"
+#include "core/example.h"
+#include "core/learner.h"
 #include "formats/vw_text.h"
 
 namespace wabbit {

@@ -15,7 +15,6 @@ inline float clamp_prediction(const OnlineState& st, float p) {
   return p;
 }
 
-
 }  // namespace
 
 Outcome CbLearner::base_learn(Example& ex, float label, float weight, uint32_t model) {

@@ -166,8 +166,8 @@ bool CbEventBuilder::line(CbEvent& ev, std::string_view text, uint64_t no, bool 
   }
   if (last_.labelled) {
     if (ev.label_index >= 0) {
-      return fail(no, "a second labelled action in one event (the first is action " +
-                          std::to_string(ev.label_index) + ")");
+      return fail(no,
+                  "a second labelled action in one event (the first is action " + std::to_string(ev.label_index) + ")");
     }
     ev.label_index = static_cast<int>(ev.n);
     ev.label = last_.cost;

@@ -81,7 +81,8 @@ inline void epsilon_greedy_pmf(float eps, bool first_only, std::vector<float>& v
 inline void softmax_pmf(float lambda, float eps, std::vector<float>& value) {
   if (value.empty()) return;
   const float l = -lambda;
-  const float best = l > 0.f ? *std::max_element(value.begin(), value.end()) : *std::min_element(value.begin(), value.end());
+  const float best =
+      l > 0.f ? *std::max_element(value.begin(), value.end()) : *std::min_element(value.begin(), value.end());
   float norm = 0.f;
   for (float& v : value) {
     v = std::exp(l * (v - best));
@@ -93,8 +94,7 @@ inline void softmax_pmf(float lambda, float eps, std::vector<float>& value) {
 
 // SquareCB's exploration gamma after `counter` learned events: gamma_scale * counter^gamma_exponent.
 inline float squarecb_gamma(float gamma_scale, float gamma_exponent, uint64_t counter) {
-  return gamma_scale *
-         static_cast<float>(std::pow(static_cast<double>(counter), static_cast<double>(gamma_exponent)));
+  return gamma_scale * static_cast<float>(std::pow(static_cast<double>(counter), static_cast<double>(gamma_exponent)));
 }
 
 // SquareCB (inverse gap weighting): every action but the best gets 1 / (n + gamma (s_a - s_best)),

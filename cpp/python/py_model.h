@@ -519,7 +519,7 @@ class PyModel {
         const std::string_view line = one_line(py::cast<std::string_view>(item), "each item of an event",
                                                "pass the event's lines as a list, or as one string");
         const bool ok = line.find_first_not_of(" \t") == std::string_view::npos ? builder.blank_line(no)
-                                                                                 : builder.line(ev, line, no);
+                                                                                : builder.line(ev, line, no);
         if (!ok) raise_error(builder.error());
       }
     }
@@ -592,8 +592,8 @@ py::object cb_logged_event(const py::list& lines, uint64_t first_line) {
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string_view line = py::cast<std::string_view>(lines[i]);
     const uint64_t no = first_line + i;
-    const bool ok = line.find_first_not_of(" \t") == std::string_view::npos ? builder.blank_line(no)
-                                                                             : builder.line(ev, line, no);
+    const bool ok =
+        line.find_first_not_of(" \t") == std::string_view::npos ? builder.blank_line(no) : builder.line(ev, line, no);
     if (!ok) raise_error(builder.error());
     const CbLineLabel& lab = builder.last_label();
     if (lab.labelled) {  // the label word and the spaces after it go

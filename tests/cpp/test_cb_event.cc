@@ -50,7 +50,7 @@ TEST(text_lines_to_an_event) {
   CHECK_EQ(ev.shared.groups['u'].value[0], 2.f);
   CHECK_EQ(ev.actions[1].groups['a'].size(), size_t{2});
   // the label word's place, for a reader that strips it (off-policy evaluation)
-  const std::string line = "'t 0:1:0.5 |a y";
+  const std::string line = "0:1:0.5 'tag |a y";
   CbLineLabel lab;
   Example ex;
   CHECK(parse_cb_line(line, ex, lab).status != ParseStatus::kError);
@@ -76,7 +76,8 @@ TEST(each_error_names_the_line_and_what_was_wrong) {
   const std::vector<Bad> bad = {
       {{"shared |u a", "0:1:1.5 |a x"}, "line 2: probability 1.5 in \"0:1:1.5\" is outside (0, 1]"},
       {{"0:1:0 |a x"}, "line 1: probability 0 in \"0:1:0\" is outside (0, 1]"},
-      {{"|a x", "0:1:0.5 |a y", "1:0:0.5 |a z"}, "line 3: a second labelled action in one event (the first is action 1)"},
+      {{"|a x", "0:1:0.5 |a y", "1:0:0.5 |a z"},
+       "line 3: a second labelled action in one event (the first is action 1)"},
       {{"0:one:0.5 |a x"}, "line 1: bad cost \"one\" in \"0:one:0.5\": not a finite number"},
       {{"0:1:abc |a x"}, "line 1: bad probability \"abc\" in \"0:1:abc\": not a number"},
       {{"0:1 |a x"}, "line 1: cost without a probability in \"0:1\": expected action:cost:probability"},
