@@ -1,3 +1,6 @@
+// The bandit learner over the linear Learner: the models' layout in the weight table, the
+// shared-feature merge, --cb K's expansion, exploration chosen by the flags, and one event's
+// predict-and-learn step (the estimators are in estimators.cc, the maths in explore.h).
 #include "cb/cb.h"
 
 #include <algorithm>

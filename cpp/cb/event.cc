@@ -127,7 +127,7 @@ void swap_examples(Example& a, Example& b) {
 }
 
 std::string check_cb_event(const CbEvent& ev, float clip_p) {
-  if (ev.n == 0) return "an event needs at least one action (a shared line alone is not an event)";
+  if (ev.n == 0) return kNoActionMessage;
   if (ev.label_index >= 0) {
     const float p = ev.label.probability;
     const float c = ev.label.cost;

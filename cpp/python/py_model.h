@@ -114,8 +114,7 @@ class PyModel {
         dict_features(py::reinterpret_borrow<py::dict>(a), memo, add);
         cb.end_flat_candidate(flat);
       }
-      if (flat.size() == 0)
-        throw py::value_error("an event needs at least one action (a shared line alone is not an event)");
+      if (flat.size() == 0) throw py::value_error(kNoActionMessage);
       CbResult& r = scratch.result;
       {
         py::gil_scoped_release release;

@@ -497,11 +497,11 @@ def read_adf_log(path: Union[str, "os.PathLike[str]"]) -> Iterator[LoggedEvent]:
     """
     for event in _read_events(path):
         if event is not None:
-            yield event
+            yield event[0]
 
 
-def _read_events(path: Union[str, "os.PathLike[str]"]) -> Iterator[Optional[LoggedEvent]]:
-    """Every event of the log: a LoggedEvent, or None for one without a label."""
+def _read_events(path: Union[str, "os.PathLike[str]"]) -> Iterator[Optional[Tuple[LoggedEvent, int]]]:
+    """Every event of the log: (the LoggedEvent, its number of actions), or None for one without a label."""
     path = os.fspath(path)
     lines: List[str] = []
     start = 0
@@ -541,7 +541,7 @@ def _log_lines(path: str) -> Iterator[str]:
         warnings.warn(src.problem, stacklevel=2)
 
 
-def _parse_event(lines: List[str], start: int, path: str) -> Optional[LoggedEvent]:
+def _parse_event(lines: List[str], start: int, path: str) -> Optional[Tuple[LoggedEvent, int]]:
     """One event through the core's event builder (the CLI's and Model.learn's rules and error
     messages), its label taken off the labelled line; None for an event without a label."""
     from wabbit import _core
@@ -552,7 +552,7 @@ def _parse_event(lines: List[str], start: int, path: str) -> Optional[LoggedEven
         raise ValueError(f"{path}: {e}") from None
     if parsed is None:
         return None
-    action, cost, prob, _, label_line, stripped, word = parsed
+    action, cost, prob, actions, label_line, stripped, word = parsed
     parts = word.split(":")
     try:  # the core checked the label (at VW's float32); the estimates read its numbers in double
         cost, prob = float(parts[1]), float(parts[2])
@@ -560,7 +560,7 @@ def _parse_event(lines: List[str], start: int, path: str) -> Optional[LoggedEven
         pass
     out = list(lines)
     out[label_line] = stripped
-    return LoggedEvent("\n".join(out), int(action), float(cost), float(prob), start)
+    return LoggedEvent("\n".join(out), int(action), float(cost), float(prob), start), int(actions)
 
 
 # ---------------------------------------------------------------------------------- policies
@@ -780,13 +780,13 @@ def evaluate_log(
             fixed = _caller(cost_model)
     costs, probs, target_p, direct, chat_a = (array("d") for _ in range(5))
     skipped = 0
-    for ev in _read_events(path):
-        if ev is None:
+    for parsed in _read_events(path):
+        if parsed is None:
             skipped += 1
             continue
+        ev, k = parsed
         where = f"{os.fspath(path)}:{ev.line}"
         pmf = np.asarray(policy(ev.event), dtype=np.float64).reshape(-1)
-        k = ev.event.count("\n") + 1 - (1 if ev.event.startswith("shared") else 0)
         if len(pmf) != k:
             raise ValueError(f"{where}: the target gave {len(pmf)} probabilities for {k} actions")
         if not (np.all(pmf >= 0) and abs(float(pmf.sum()) - 1.0) <= 1e-3):
