@@ -68,7 +68,8 @@ struct CbEvent {
 void swap_examples(Example& a, Example& b);
 
 // The refusal of an event without actions (also for a ranking request without candidates).
-inline constexpr const char* kNoActionMessage = "an event needs at least one action (a shared line alone is not an event)";
+inline constexpr const char* kNoActionMessage =
+    "an event needs at least one action (a shared line alone is not an event)";
 
 // Why a complete event cannot be learned, or "": no action, or an importance-weighted cost that
 // is not finite (clip_p: the learner's --clip_p floor of the probability).
