@@ -244,10 +244,11 @@ def small_log_text():
     )
 
 
+# The events' text without the label word (and the spaces after it): the rest of each line as written.
 EVENT_TEXTS = [
     "shared |u user=1\n|a ad=1\n|a ad=2\n|a ad=3",
     "shared |u user=2\n|a ad=1\n|a ad=2\n|a ad=3",
-    "|a ad=4\n'tag |a ad=5",
+    "|a ad=4\n'tag|a ad=5",
 ]
 
 
@@ -278,12 +279,14 @@ def test_read_adf_log(log_path):
     [
         (
             "|a x\n0:1:0.5 |a y\n0:1:0.5 |a z\n",
-            r"log.dat:3: a second labelled action in the event that starts at line 1",
+            r"log.dat: line 3: a second labelled action in one event \(the first is action 1\)",
         ),
-        ("|a x\n\n0:1:0 |a y\n", r"log.dat:3: the logged probability must be in \(0, 1\]"),
-        ("0:one:0.5 |a y\n", r"log.dat:1: the cost and probability must be numbers"),
-        ("0:1 |a y\n", r"log.dat:1: a cb label is action:cost:probability"),
-        ("|a x\nshared |u y\n", r"log.dat:2: a shared line must come first"),
+        ("|a x\n\n0:1:0 |a y\n", r'log.dat: line 3: probability 0 in "0:1:0" is outside \(0, 1\]'),
+        ("0:one:0.5 |a y\n", r'log.dat: line 1: bad cost "one" in "0:one:0.5": not a finite number'),
+        ("0:1 |a y\n", r'log.dat: line 1: cost without a probability in "0:1": expected action:cost:probability'),
+        ("|a x\nshared |u y\n", r"log.dat: line 2: a shared line must come first in its event, once"),
+        ("0:1:0.5 |a x:1.5abc\n", r'log.dat: line 1: .*"1.5abc"'),  # the features are read too
+        ("shared |u y\n\n", r"log.dat: line 1: an event needs at least one action"),
     ],
 )
 def test_malformed_logs_name_the_line(tmp_path, text, message):

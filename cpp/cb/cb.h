@@ -17,6 +17,11 @@
 //
 // Exploration turns the scores (lower is better) into a probability mass function, in VW's
 // action_scores order (by score, ties by action): epsilon-greedy, softmax, SquareCB, tau-first, bag.
+//
+// The room: event.h (the event and its one builder: text, lines, dicts), explore.h (the pmf maths),
+// estimators.cc (costs to regression targets), rank.cc (predictions without change, the rank
+// planner), run.h (the multiline run loop), progress.h (VW's cb progress text); this file and
+// cb.cc: the learner that composes them over the linear Learner.
 #pragma once
 
 #include <cstdint>
@@ -24,10 +29,12 @@
 #include <string_view>
 #include <vector>
 
+#include "cb/event.h"
+#include "cb/explore.h"
+#include "cb/progress.h"
 #include "core/example.h"
 #include "core/learner.h"
 #include "formats/vw_text.h"
-#include "run/driver.h"
 
 namespace wabbit {
 
@@ -49,46 +56,6 @@ struct CbConfig {
   bool rank_all = false;    // cb_adf: -p writes every action's score (VW's --rank_all)
   float clip_p = 0.f;       // probabilities below are clipped in importance weights
   uint64_t seed = 0;        // --random_seed: bag's bootstrap and sample() without a seed
-};
-
-struct CbCost {
-  uint32_t action = 0;  // the action's index in its event (ADF) or its number (--cb K)
-  float cost = kNoLabel;
-  float probability = 0.f;
-};
-
-// What one line's label section says.
-struct CbLineLabel {
-  bool shared = false;
-  bool labelled = false;
-  CbCost cost;
-};
-
-// Parses one line of a cb event: `shared [tag]|...`, `action:cost:probability |...`, `action |...`
-// or `|...`. A cost needs a finite number and a probability in (0, 1].
-ParseResult parse_cb_line(std::string_view line, Example& ex, CbLineLabel& label, bool names = false);
-
-struct CbEvent {
-  Example shared;
-  bool has_shared = false;
-  std::vector<Example> actions;  // actions[0, n) are in use; the storage is reused
-  size_t n = 0;
-  int label_index = -1;  // the labelled action, or -1
-  CbCost label;
-  std::string tag;
-
-  Example& add_action() {
-    if (actions.size() == n) actions.emplace_back();
-    return actions[n++];
-  }
-  void clear() {
-    has_shared = false;
-    shared.clear();
-    n = 0;
-    label_index = -1;
-    label = CbCost{};
-    tag.clear();
-  }
 };
 
 // Candidate actions in one flat buffer (a ranking request), prepared as CbLearner::prepare would
@@ -206,7 +173,7 @@ class CbLearner {
   void scores(const std::vector<Example>& merged, size_t n, uint32_t model, std::vector<float>& s,
               std::vector<uint32_t>* generated) const;
   // The exploration's pmf from the sorted scores, in place (kNone: the scores stay).
-  void to_pmf(std::vector<float>& value, size_t n) const;
+  void to_pmf(std::vector<float>& value) const;
   void bag_pmf(const std::vector<float>& s, size_t n, CbResult& out) const;
   // Scores and explores n merged actions; build(a) returns action a with the shared features.
   template <class Build>
@@ -231,29 +198,7 @@ class CbLearner {
   std::vector<uint32_t> generated_;
 };
 
-// Exchanges two examples touching only their used namespace slots (std::swap would move all 256).
-void swap_examples(Example& a, Example& b);
-
 // Appends `shared`'s features (not its constant) to a copy of `action`: VW's shared_feature_merger.
 void merge_shared(Example& dst, const Example& action, const Example* shared);
-
-// VW's merand48 step and VW's sample_after_normalizing over a pmf (returns the chosen position).
-float merand48(uint64_t& state);
-size_t sample_pmf(const std::vector<float>& pmf, float draw01);
-
-// Progress-table row with text label and prediction columns (VW's cb rows).
-std::string progress_row_text(double avg_loss_num, double labeled, double since_loss, double since_labeled,
-                              uint64_t example_number, double weighted_examples, const std::string& label,
-                              const std::string& prediction, uint64_t num_features);
-// "action:cost:probability" as VW prints a known cost (two significant digits), and "a:score".
-std::string cb_label_text(const CbCost& c);
-std::string fmt_float_trim(float f, int decimals);
-
-// The driver for multiline events (blank-line separated), as run_fd/run_buffer for single lines:
-// VW's cb progress rows and -p format (the top action, or the pmf as "action:probability,..."),
-// a malformed event named by its line and skipped (or StrictParseError with opt.strict). With
-// opt.collect, the predictions are each event's values in action order, concatenated.
-RunResult run_cb_fd(CbLearner& cb, Stats& stats, int fd, const RunOptions& opt);
-RunResult run_cb_buffer(CbLearner& cb, Stats& stats, std::string_view buffer, const RunOptions& opt);
 
 }  // namespace wabbit

@@ -94,6 +94,8 @@ PYBIND11_MODULE(_core, m) {
     const std::string s = b;
     return crc32(s.data(), s.size());
   });
+  m.def("cb_logged_event", &cb_logged_event, py::arg("lines"), py::arg("first_line"),
+        "One logged bandit event through the core's event builder (wabbit.ope's reader).");
   m.def(
       "sample_pmf", [](const std::vector<float>& pmf, float draw) { return sample_pmf(pmf, draw); }, py::arg("pmf"),
       py::arg("draw"));

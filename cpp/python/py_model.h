@@ -18,6 +18,7 @@
 #include <string>
 
 #include "cb/cb.h"
+#include "cb/run.h"
 #include "core/hash.h"
 #include "core/learner.h"
 #include "formats/model_io.h"
@@ -80,14 +81,7 @@ class PyModel {
     {
       py::gil_scoped_release release;
       cb_->process(ev, learn, r);
-      if (r.labelled)
-        stats_.weighted_labeled_examples += 1.;
-      else
-        stats_.weighted_unlabeled_examples += 1.;
-      stats_.sum_loss += r.loss;
-      stats_.sum_loss_since_last_dump += r.loss;
-      stats_.total_features += r.total_features;
-      ++stats_.example_number;
+      count_cb_event(stats_, r);
     }
     return result_tuple(r);
   }
@@ -120,8 +114,7 @@ class PyModel {
         dict_features(py::reinterpret_borrow<py::dict>(a), memo, add);
         cb.end_flat_candidate(flat);
       }
-      if (flat.size() == 0)
-        throw py::value_error("an event needs at least one action (a shared line alone is not an event)");
+      if (flat.size() == 0) throw py::value_error(kNoActionMessage);
       CbResult& r = scratch.result;
       {
         py::gil_scoped_release release;
@@ -487,95 +480,55 @@ class PyModel {
     return py::make_tuple(py::array_t<uint32_t>(r.action.size(), r.action.data()),
                           py::array_t<float>(r.value.size(), r.value.data()), r.loss, r.labelled);
   }
-  // Builds an event from text lines or dicts (needs the GIL); throws ValueError naming the line.
+  // Builds an event from text lines or dicts (needs the GIL) with the core's one event builder
+  // (cb/event.h): the CLI's rules and messages; throws ValueError naming the line.
   void build_event(const py::object& shared, const py::list& actions, bool dicts, const py::object& label,
                    CbEvent& ev) const {
-    ev.clear();
     if (dicts && cb_->fixed()) {
       throw py::type_error("with --cb K an event is a text line (\"action:cost:probability |ns features\")");
     }
+    thread_local CbEventBuilder builder;  // reused: its scratch example keeps its storage
+    builder.use(cb_.get());
+    builder.begin(ev);
     if (dicts) {
       if (!shared.is_none()) {
-        ev.shared.clear();
-        example_from_dict(shared.cast<py::dict>(), ev.shared);
-        cb_->prepare(ev.shared);
-        ev.has_shared = true;
+        Example& sh = builder.shared_example(ev);
+        example_from_dict(shared.cast<py::dict>(), sh);
+        builder.added(sh);
       }
       for (auto a : actions) {
         if (!py::isinstance<py::dict>(a)) throw py::type_error("each action is a dict {namespace: {feature: value}}");
-        Example& ex = ev.add_action();
+        Example& ex = builder.action_example(ev);
         ex.clear();
         example_from_dict(py::reinterpret_borrow<py::dict>(a), ex);
-        cb_->prepare(ex);
+        builder.added(ex);
       }
     } else if (cb_->fixed()) {
-      thread_local Example scratch;
       if (py::len(actions) != 1) {
         throw py::value_error("with --cb K an event is one line (the example), got " +
                               std::to_string(py::len(actions)));
       }
       const std::string_view line =
           one_line(py::cast<std::string_view>(actions[0]), "a --cb K event", "pass several events to learn_many()");
-      CbLineLabel lab;
-      const ParseResult pr = parse_cb_line(line, scratch, lab);
-      if (pr.status == ParseStatus::kError) raise_error("line 1: " + pr.error);
-      cb_->prepare(scratch);
-      const std::string err = cb_->expand_fixed(scratch, lab, ev);
-      if (!err.empty()) throw py::value_error("line 1: " + err);
+      if (!builder.fixed_line(ev, line, 1)) raise_error(builder.error());
     } else {
-      size_t no = 0;
-      thread_local Example scratch;
+      uint64_t no = 0;
       for (auto item : actions) {
         ++no;
         const std::string_view line = one_line(py::cast<std::string_view>(item), "each item of an event",
                                                "pass the event's lines as a list, or as one string");
-        CbLineLabel lab;
-        const ParseResult pr = parse_cb_line(line, scratch, lab);
-        if (pr.status == ParseStatus::kError) raise_error("line " + std::to_string(no) + ": " + pr.error);
-        if (pr.status == ParseStatus::kBlank || line.find_first_not_of(" \t") == std::string_view::npos) {
-          throw py::value_error("line " + std::to_string(no) + ": blank line inside an event");
-        }
-        if (lab.shared) {
-          if (ev.n > 0 || ev.has_shared)
-            throw py::value_error("line " + std::to_string(no) + ": a shared line must come first, once");
-          swap_examples(ev.shared, scratch);
-          cb_->prepare(ev.shared);
-          ev.has_shared = true;
-          continue;
-        }
-        if (lab.labelled) {
-          if (ev.label_index >= 0) {
-            throw py::value_error("line " + std::to_string(no) + ": a second labelled action in one event");
-          }
-          ev.label_index = static_cast<int>(ev.n);
-          ev.label = lab.cost;
-          ev.label.action = static_cast<uint32_t>(ev.n);
-        }
-        Example& ex = ev.add_action();
-        swap_examples(ex, scratch);
-        cb_->prepare(ex);
+        const bool ok = line.find_first_not_of(" \t") == std::string_view::npos ? builder.blank_line(no)
+                                                                                : builder.line(ev, line, no);
+        if (!ok) raise_error(builder.error());
       }
     }
     if (!label.is_none()) {
       const py::tuple t = label.cast<py::tuple>();
       if (t.size() != 3) throw py::value_error("label is (action_index, cost, probability)");
-      const long long idx = t[0].cast<long long>();
-      const float cost = t[1].cast<float>();
-      const float prob = t[2].cast<float>();
-      if (ev.label_index >= 0)
-        throw py::value_error("the event's text already has a labelled action; pass label= or a cost, not both");
-      if (idx < 0 || static_cast<size_t>(idx) >= ev.n) {
-        throw py::value_error("label action index " + std::to_string(idx) + " is not an action of this event (it has " +
-                              std::to_string(ev.n) + ")");
-      }
-      if (!std::isfinite(cost)) throw py::value_error("label cost must be a finite number");
-      if (!(prob > 0.f && prob <= 1.f))
-        throw py::value_error("label probability must be in (0, 1], got " + std::to_string(prob));
-      ev.label_index = static_cast<int>(idx);
-      ev.label = CbCost{static_cast<uint32_t>(idx), cost, prob};
+      if (!builder.set_label(ev, t[0].cast<long long>(), t[1].cast<float>(), t[2].cast<float>()))
+        raise_error(builder.error());
     }
-    const std::string why = cb_->check(ev);
-    if (!why.empty()) throw py::value_error(why);
+    if (!builder.end(ev)) raise_error(builder.error());
   }
 
   static void parse_or_throw(std::string_view line, Example& ex) {
@@ -621,5 +574,39 @@ class PyModel {
   NameMap names_;
   Signals signals_;
 };
+
+// Off-policy evaluation's reader (wabbit.ope): one logged event checked by the event builder
+// without a learner, so a log is refused with the CLI's rules and words. `lines`: the event's
+// lines, the first numbered first_line. None for an event without a label, else (action index,
+// cost, probability, actions, index of the labelled line, that line without its label, the label
+// word: a reader that wants the numbers at double precision reads them from it).
+py::object cb_logged_event(const py::list& lines, uint64_t first_line) {
+  thread_local CbEventBuilder builder;
+  thread_local CbEvent ev;
+  builder.use(nullptr);
+  builder.begin(ev);
+  size_t label_line = 0;
+  std::string stripped;
+  std::string word;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string_view line = py::cast<std::string_view>(lines[i]);
+    const uint64_t no = first_line + i;
+    const bool ok =
+        line.find_first_not_of(" \t") == std::string_view::npos ? builder.blank_line(no) : builder.line(ev, line, no);
+    if (!ok) raise_error(builder.error());
+    const CbLineLabel& lab = builder.last_label();
+    if (lab.labelled) {  // the label word and the spaces after it go
+      size_t end = lab.word_end;
+      while (end < line.size() && line[end] == ' ') ++end;
+      label_line = i;
+      stripped.assign(line.substr(0, lab.word_begin));
+      stripped.append(line.substr(end));
+      word.assign(line.substr(lab.word_begin, lab.word_end - lab.word_begin));
+    }
+  }
+  if (!builder.end(ev)) raise_error(builder.error());
+  if (ev.label_index < 0) return py::none();
+  return py::make_tuple(ev.label_index, ev.label.cost, ev.label.probability, ev.n, label_line, stripped, word);
+}
 
 }  // namespace

@@ -152,6 +152,14 @@ RunResult run_csr(Learner& learner, Stats& stats, const CsrInput& in, const RunO
 // One example through the learner, with the statistics VW keeps. Returns the prediction.
 Outcome process_example(Learner& learner, Stats& stats, Example& ex, bool learn, MappedRows* rows = nullptr);
 
+// A line as the driver reads it: without the UTF-8 byte order mark on the input's first line, and
+// without a trailing CR (Windows line ends).
+inline std::string_view input_line(std::string_view text, bool first) {
+  if (first && text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) text.remove_prefix(3);
+  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+  return text;
+}
+
 // Calls f(line) for each newline-separated line of text (the last one may lack its newline).
 template <class F>
 void for_each_line(std::string_view text, F&& f) {

@@ -221,18 +221,15 @@ def _progress(n: int, ms: Sequence[Metric]) -> str:
 
 
 def _vw_label(line: str) -> Tuple[Optional[float], float]:
-    """(label, importance weight) of a VW text line the core accepted: the words before the first
-    '|' (after a tab, if any) are ``label [weight [base]] ['tag]``; a last word touching the bar or
-    starting with a quote is the tag."""
-    line = line.rstrip("\r\n")
-    bar = line.find("|")
-    head = line if bar < 0 else line[:bar]
-    tab = head.find("\t")
-    if tab >= 0:
-        head = head[tab + 1 :]
-    words = [w for w in head.split(" ") if w]
-    if words and (not head.endswith(" ") or words[-1].startswith("'")):
-        words.pop()
-    if not words:
+    """(label, importance weight) of a VW text line the core accepted, as the core's text reader
+    reads them (``label [weight [base]] ['tag]`` before the first '|'); (None, 1.0) unlabelled."""
+    from wabbit import _core
+
+    status, _, label, weight, *_ = _core.parse_line(line.rstrip("\r\n").encode())
+    if status != "example" or label == _NO_LABEL:
         return None, 1.0
-    return float(words[0]), float(words[1]) if len(words) > 1 else 1.0
+    return float(label), float(weight)
+
+
+#: The core's marker of an unlabelled example (VW's FLT_MAX), as parse_line returns it.
+_NO_LABEL = float(np.finfo(np.float32).max)

@@ -484,9 +484,9 @@ def read_adf_log(path: Union[str, "os.PathLike[str]"]) -> Iterator[LoggedEvent]:
     An event is an optional ``shared |...`` line and one line per action, ended by a blank line
     (or the end of the file). The chosen action's line starts with its label
     ``action:cost:probability`` (VW ignores the action number in ADF; so does this reader: the
-    action is the line's position). Events without a label (predict-only) are skipped; a second
-    label in one event, a cost that is not a number or a probability outside (0, 1] raise
-    ValueError naming the line.
+    action is the line's position). Events without a label (predict-only) are skipped; a malformed
+    event (a second label, a cost that is not a number, a probability outside (0, 1], ...) raises
+    ValueError naming the file and the line, in the words the CLI and Model.learn use.
 
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "log.dat")
@@ -497,11 +497,11 @@ def read_adf_log(path: Union[str, "os.PathLike[str]"]) -> Iterator[LoggedEvent]:
     """
     for event in _read_events(path):
         if event is not None:
-            yield event
+            yield event[0]
 
 
-def _read_events(path: Union[str, "os.PathLike[str]"]) -> Iterator[Optional[LoggedEvent]]:
-    """Every event of the log: a LoggedEvent, or None for one without a label."""
+def _read_events(path: Union[str, "os.PathLike[str]"]) -> Iterator[Optional[Tuple[LoggedEvent, int]]]:
+    """Every event of the log: (the LoggedEvent, its number of actions), or None for one without a label."""
     path = os.fspath(path)
     lines: List[str] = []
     start = 0
@@ -541,45 +541,26 @@ def _log_lines(path: str) -> Iterator[str]:
         warnings.warn(src.problem, stacklevel=2)
 
 
-def _parse_event(lines: List[str], start: int, path: str) -> Optional[LoggedEvent]:
-    out: List[str] = []
-    chosen: Optional[Tuple[int, float, float]] = None
-    k = 0
-    for offset, line in enumerate(lines):
-        number = start + offset
-        bar = line.find("|")
-        head = line if bar < 0 else line[:bar]
-        tokens = head.split()
-        if tokens[:1] == ["shared"]:
-            if offset != 0:
-                raise ValueError(f"{path}:{number}: a shared line must come first in its event")
-            out.append(line)
-            continue
-        label = [t for t in tokens if ":" in t and not t.startswith("'")]
-        if label:
-            if chosen is not None:
-                raise ValueError(f"{path}:{number}: a second labelled action in the event that starts at line {start}")
-            parts = label[0].split(":")
-            if len(parts) != 3:
-                raise ValueError(f"{path}:{number}: a cb label is action:cost:probability, got {label[0]!r}")
-            try:
-                cost, prob = float(parts[1]), float(parts[2])
-            except ValueError:
-                raise ValueError(
-                    f"{path}:{number}: the cost and probability must be numbers, got {label[0]!r}"
-                ) from None
-            if not math.isfinite(cost):
-                raise ValueError(f"{path}:{number}: the cost must be finite, got {parts[1]!r}")
-            if not 0 < prob <= 1:
-                raise ValueError(f"{path}:{number}: the logged probability must be in (0, 1], got {parts[2]!r}")
-            chosen = (k, cost, prob)
-            rest = " ".join(t for t in tokens if t != label[0])
-            line = (rest + " " if rest else "") + ("" if bar < 0 else line[bar:])
-        out.append(line)
-        k += 1
-    if chosen is None:
+def _parse_event(lines: List[str], start: int, path: str) -> Optional[Tuple[LoggedEvent, int]]:
+    """One event through the core's event builder (the CLI's and Model.learn's rules and error
+    messages), its label taken off the labelled line; None for an event without a label."""
+    from wabbit import _core
+
+    try:
+        parsed = _core.cb_logged_event(lines, start)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    if parsed is None:
         return None
-    return LoggedEvent("\n".join(out), chosen[0], chosen[1], chosen[2], start)
+    action, cost, prob, actions, label_line, stripped, word = parsed
+    parts = word.split(":")
+    try:  # the core checked the label (at VW's float32); the estimates read its numbers in double
+        cost, prob = float(parts[1]), float(parts[2])
+    except ValueError:  # a spelling only the core's reader takes: its float32 values
+        pass
+    out = list(lines)
+    out[label_line] = stripped
+    return LoggedEvent("\n".join(out), int(action), float(cost), float(prob), start), int(actions)
 
 
 # ---------------------------------------------------------------------------------- policies
@@ -799,13 +780,13 @@ def evaluate_log(
             fixed = _caller(cost_model)
     costs, probs, target_p, direct, chat_a = (array("d") for _ in range(5))
     skipped = 0
-    for ev in _read_events(path):
-        if ev is None:
+    for parsed in _read_events(path):
+        if parsed is None:
             skipped += 1
             continue
+        ev, k = parsed
         where = f"{os.fspath(path)}:{ev.line}"
         pmf = np.asarray(policy(ev.event), dtype=np.float64).reshape(-1)
-        k = ev.event.count("\n") + 1 - (1 if ev.event.startswith("shared") else 0)
         if len(pmf) != k:
             raise ValueError(f"{where}: the target gave {len(pmf)} probabilities for {k} actions")
         if not (np.all(pmf >= 0) and abs(float(pmf.sum()) - 1.0) <= 1e-3):
