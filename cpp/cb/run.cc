@@ -19,8 +19,7 @@ class CbRunner {
   }
 
   void line(std::string_view text) {
-    text = input_line(text, first_);
-    first_ = false;
+    text = clean_line(text, first_);
     ++result_.lines;
     const uint64_t no = line_no_++;
     bool blank = true;

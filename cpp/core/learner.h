@@ -4,6 +4,10 @@
 //
 // The per-example work is one function template instantiated per (loss, update rule) and chosen once
 // when the learner is built; inside it, the loops over features are plain loops over a flat list.
+// The update rules are in core/optimizer/ (one header each, behind the concept in optimizer.h);
+// the rows they walk in core/feature_rows.h and core/streamed_rows.h, the score in core/scoring.h,
+// the refusal of non-finite updates in core/nonfinite_guard.h. Those, and this class's members
+// (learner.cc), are the only code that reaches the learner's private state.
 #pragma once
 
 #include <algorithm>
@@ -133,6 +137,19 @@ struct MappedRows {
 class Learner;
 using ExampleFn = Outcome (*)(Learner&, Example&, MappedRows*);
 
+// The rooms of the learner's implementation (each in its own header under core/, included only by
+// learner.cc): the only code besides Learner's members that reads its private state.
+namespace detail {
+struct FeatureRows;    // core/feature_rows.h: an example's features resolved to their weight rows
+struct StreamedFeats;  // core/streamed_rows.h: the same walk, repeated per pass, for wide examples
+struct Scoring;        // core/scoring.h: the score while learning and testing, the label range
+class Guard;           // core/nonfinite_guard.h: the refusal of non-finite updates
+template <bool Adaptive, bool Normalized, bool SqrtRate>
+struct GradientDescent;  // core/optimizer/gradient_descent.h: VW's gd (adaptive, normalized, invariant, sgd)
+struct Ftrl;             // core/optimizer/ftrl.h: FTRL-Proximal
+struct ClassicRules;     // core/optimizer/classic.h: perceptron and passive-aggressive
+}  // namespace detail
+
 class Learner {
  public:
   explicit Learner(Config cfg);
@@ -190,6 +207,8 @@ class Learner {
   void set_offset(uint32_t offset) { offset_ = offset; }
   // Some interaction uses ':' (expanded as namespaces appear).
   bool has_wildcards() const { return wildcards_; }
+  // The printable namespace slots seen so far, which ':' interactions are expanded over.
+  const std::array<bool, 256>& seen_namespaces() const { return seen_; }
   // A Hogwild worker's private copy of the hottest rows (see hot_rows.h); null: none.
   void set_hot_rows(HotRows* hot) { hot_ = hot; }
   // Widens ':' interactions to namespaces this example brings (VW expands them as they appear).
@@ -209,7 +228,16 @@ class Learner {
   // The weight of row r as the model uses it (truncation and contraction applied).
   float effective_weight(const float* row) const;
 
-  // Implementation state (public so the templates in learner.cc can reach it).
+ private:
+  friend struct detail::FeatureRows;
+  friend struct detail::StreamedFeats;
+  friend struct detail::Scoring;
+  friend class detail::Guard;
+  template <bool, bool, bool>
+  friend struct detail::GradientDescent;
+  friend struct detail::Ftrl;
+  friend struct detail::ClassicRules;
+
   Config cfg_;
   OnlineState state_;
   WeightTable weights_;

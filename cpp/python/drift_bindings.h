@@ -1,5 +1,6 @@
-// pybind11 glue for cpp/drift.h: the submodule wabbit._core.drift, one class per detector.
-// The Python classes in python/wabbit/drift/ wrap these; everything here is thin.
+// pybind11 glue for cpp/drift/ (one header per detector): the submodule wabbit._core.drift, one
+// class per detector. The Python classes in python/wabbit/drift/ wrap these; everything here is
+// thin. Each default is the C++ Params default (spelled once, in the detector's header).
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -75,7 +76,7 @@ PyObject* fast_drift_detected(PyObject* self, void*) {
   return PyBool_FromLong(d->drift_detected());
 }
 
-// The methods every detector has (see the interface at the top of drift.h); a detector with a
+// The methods every detector has (see the interface in drift/detector.h); a detector with a
 // warning zone also gets warning_detected and update_many(..., return_warnings=True).
 template <class D>
 py::class_<D> bind_detector(py::module_& m, const char* name, bool has_warning) {
@@ -144,15 +145,17 @@ inline void bind_drift(pybind11::module_& m) {
   namespace py = pybind11;
   using namespace drift;
   using drift_bindings::bind_detector;
-  py::module_ d = m.def_submodule("drift", "drift detectors (cpp/drift.h)");
+  py::module_ d = m.def_submodule("drift", "drift detectors (cpp/drift/)");
 
   bind_detector<Adwin>(d, "ADWIN", false)
       .def(py::init(
                [](double delta, int64_t clock, int64_t max_buckets, int64_t min_window_length, int64_t grace_period) {
                  return Adwin(Adwin::Params{delta, clock, max_buckets, min_window_length, grace_period});
                }),
-           py::arg("delta") = 0.002, py::arg("clock") = 32, py::arg("max_buckets") = 5,
-           py::arg("min_window_length") = 5, py::arg("grace_period") = 10)
+           py::arg("delta") = Adwin::Params{}.delta, py::arg("clock") = Adwin::Params{}.clock,
+           py::arg("max_buckets") = Adwin::Params{}.max_buckets,
+           py::arg("min_window_length") = Adwin::Params{}.min_window_length,
+           py::arg("grace_period") = Adwin::Params{}.grace_period)
       .def_property_readonly("width", &Adwin::width)
       .def_property_readonly("total", &Adwin::total)
       .def_property_readonly("variance", &Adwin::variance)
@@ -163,34 +166,39 @@ inline void bind_drift(pybind11::module_& m) {
              return PageHinkley(
                  PageHinkley::Params{min_instances, delta, threshold, alpha, drift_bindings::page_hinkley_mode(mode)});
            }),
-           py::arg("min_instances") = 30, py::arg("delta") = 0.005, py::arg("threshold") = 50.0,
-           py::arg("alpha") = 1 - 0.0001, py::arg("mode") = "both");
+           py::arg("min_instances") = PageHinkley::Params{}.min_instances, py::arg("delta") = PageHinkley::Params{}.delta,
+           py::arg("threshold") = PageHinkley::Params{}.threshold, py::arg("alpha") = PageHinkley::Params{}.alpha,
+           py::arg("mode") = "both");
 
   bind_detector<Ddm>(d, "DDM", true)
       .def(py::init([](int64_t warm_start, double warning_threshold, double drift_threshold) {
              return Ddm(Ddm::Params{warm_start, warning_threshold, drift_threshold});
            }),
-           py::arg("warm_start") = 30, py::arg("warning_threshold") = 2.0, py::arg("drift_threshold") = 3.0);
+           py::arg("warm_start") = Ddm::Params{}.warm_start, py::arg("warning_threshold") = Ddm::Params{}.warning_threshold,
+           py::arg("drift_threshold") = Ddm::Params{}.drift_threshold);
 
   bind_detector<Eddm>(d, "EDDM", true)
       .def(py::init([](int64_t warm_start, double alpha, double beta) {
              return Eddm(Eddm::Params{warm_start, alpha, beta});
            }),
-           py::arg("warm_start") = 30, py::arg("alpha") = 0.95, py::arg("beta") = 0.9);
+           py::arg("warm_start") = Eddm::Params{}.warm_start, py::arg("alpha") = Eddm::Params{}.alpha,
+           py::arg("beta") = Eddm::Params{}.beta);
 
   bind_detector<HddmA>(d, "HDDMA", true)
       .def(py::init([](double drift_confidence, double warning_confidence, bool two_sided_test) {
              return HddmA(HddmA::Params{drift_confidence, warning_confidence, two_sided_test});
            }),
-           py::arg("drift_confidence") = 0.001, py::arg("warning_confidence") = 0.005,
-           py::arg("two_sided_test") = false);
+           py::arg("drift_confidence") = HddmA::Params{}.drift_confidence,
+           py::arg("warning_confidence") = HddmA::Params{}.warning_confidence,
+           py::arg("two_sided_test") = HddmA::Params{}.two_sided_test);
 
   bind_detector<HddmW>(d, "HDDMW", true)
       .def(py::init([](double drift_confidence, double warning_confidence, double lambda_val, bool two_sided_test) {
              return HddmW(HddmW::Params{drift_confidence, warning_confidence, lambda_val, two_sided_test});
            }),
-           py::arg("drift_confidence") = 0.001, py::arg("warning_confidence") = 0.005, py::arg("lambda_val") = 0.05,
-           py::arg("two_sided_test") = false);
+           py::arg("drift_confidence") = HddmW::Params{}.drift_confidence,
+           py::arg("warning_confidence") = HddmW::Params{}.warning_confidence,
+           py::arg("lambda_val") = HddmW::Params{}.lambda_val, py::arg("two_sided_test") = HddmW::Params{}.two_sided_test);
 }
 
 }  // namespace wabbit

@@ -317,8 +317,9 @@ class PyModel {
   py::object wildcard_namespaces() const {
     if (!learner_->has_wildcards()) return py::none();
     std::string out;
-    for (size_t c = 0; c < learner_->seen_.size(); ++c) {
-      if (learner_->seen_[c]) out.push_back(static_cast<char>(c));
+    const auto& seen = learner_->seen_namespaces();
+    for (size_t c = 0; c < seen.size(); ++c) {
+      if (seen[c]) out.push_back(static_cast<char>(c));
     }
     return py::bytes(out);
   }

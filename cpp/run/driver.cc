@@ -17,83 +17,25 @@
 #include <mutex>
 #include <thread>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "core/hot_rows.h"
 #include "formats/model_io.h"
 #include "formats/vw_text.h"
+#include "run/hogwild.h"
+#include "run/lines.h"
+#include "run/progress.h"
 
 namespace wabbit {
 namespace {
 
-constexpr size_t kReadBlock = size_t{256}
-                              << 10;  // read() size: the block stays in L2 while it is parsed (4 MiB: 3-4% slower)
 constexpr size_t kMaxKeptWarnings = 20;
-constexpr int kPollMs = 100;         // read_input's wait slice: how soon a signal is noticed while input is slow
 constexpr size_t kCheckRows = 4096;  // CSR: rows between interrupt checks
 
-inline bool interrupted(const std::atomic<int>* flag) {
-  return flag != nullptr && flag->load(std::memory_order_relaxed) != 0;
-}
-
-// Holds a run's extra threads until all of them have started, so that a run whose threads cannot
-// all be created leaves the model untouched: the ones started are let go without working, and
-// joined.
-class StartGate {
- public:
-  bool wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return state_ != 0; });
-    return state_ == 1;
-  }
-  void open(bool go) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      state_ = go ? 1 : 2;
-    }
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int state_ = 0;  // 0: waiting, 1: go, 2: abandoned
-};
-
-// Runs work(0) on the caller's thread and work(1..n-1) on new threads, all starting together;
-// work must not throw. If a thread cannot be created (a system limit, memory), the threads already
-// started are joined without having worked and the error says what happened.
-template <class Work>
-void run_on_threads(unsigned n, Work&& work) {
-  StartGate gate;
-  std::vector<std::thread> threads;
-  auto body = [&](unsigned i) {
-    if (gate.wait()) work(i);
-  };
-  try {
-    threads.reserve(n - 1);
-    for (unsigned i = 1; i < n; ++i) threads.emplace_back(body, i);
-  } catch (const std::exception& e) {
-    const size_t started = threads.size();
-    gate.open(false);
-    for (std::thread& t : threads) t.join();
-    throw std::runtime_error("cannot start thread " + std::to_string(started + 2) + " of " + std::to_string(n) + " (" +
-                             e.what() +
-                             "): the system refused it (a limit on threads, processes or memory); "
-                             "nothing was learned; use fewer threads");
-  }
-  gate.open(true);
-  work(0);
-  for (std::thread& t : threads) t.join();
-}
-
-void check_thread_count(unsigned n) {
-  if (n > kMaxThreads) {
-    throw std::invalid_argument("threads: at most " + std::to_string(kMaxThreads) + ", got " + std::to_string(n));
-  }
-}
+using hogwild::BlockSource;
+using hogwild::check_thread_count;
+using hogwild::kFirstFold;
+using hogwild::kFoldPeriod;
+using hogwild::run_on_threads;
+using hogwild::Workers;
 
 void count_label(Stats& s, float l) {
   if (s.more_than_two_labels || l == kNoLabel) return;
@@ -105,18 +47,6 @@ void count_label(Stats& s, float l) {
     else if (s.second_observed_label != l)
       s.more_than_two_labels = true;
   }
-}
-
-std::string fit(std::string s, size_t width, bool ellipsis) {
-  if (s.size() <= width) return s;
-  if (ellipsis && width > 3) return s.substr(0, width - 3) + "...";
-  return s.substr(0, width);
-}
-
-std::string fixed(double v, int prec) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*f", prec, v);
-  return b;
 }
 
 // After the model has seen ex (outcome o): the challenger learns it, the monitor's signals grow.
@@ -136,69 +66,6 @@ void shadow_and_signals(const RunOptions& opt, Example& ex, const Outcome& o) {
       opt.signals->shadow_loss.push_back(ex.weight > 0.f ? shadow.loss / ex.weight : 0.f);
     }
   }
-}
-
-// Hogwild's hot rows (hot_rows.h): found in the first kHotSampleLines examples as the rows at least
-// kHotShare of them touch; folded every kFirstFold examples at first (weights move fastest early),
-// the period doubling at each fold up to kFoldPeriod. 5%, not less: a row goes private only if it
-// is written often enough to bounce between cores. At 1%, all rows of a wide stream (200 features
-// over 8,000 ids, each on 2.5% of lines) went private: learning them in copies folded every 512
-// examples cost +3.8% loss, and the redirect, hot or not at random per feature, mispredicted
-// (2 threads 0.47 s against 0.37 s at 5%). The click log's rows on 3-4% of lines stay shared
-// (its 2-thread run: 0.29 s at 1%, 0.30 s at 5%).
-constexpr size_t kHotSampleLines = 4096;
-constexpr double kHotShare = 0.05;
-constexpr size_t kMaxHotRows = 4096;
-constexpr size_t kMaxHotSampleBytes = size_t{8} << 20;
-constexpr uint32_t kFoldPeriod = 512;
-constexpr uint32_t kFirstFold = 8;
-
-// Counts how many of the examples in `sample` (VW text, or CSR rows through `fill`) touch each row,
-// and returns the rows touched by at least kHotShare of them, most used first.
-template <class Fill>
-std::vector<uint32_t> find_hot_rows(const Learner& learner, size_t examples, Fill&& fill) {
-  constexpr size_t kSlots = size_t{1} << 16;
-  std::vector<uint32_t> keys(kSlots, 0u), counts(kSlots, 0u);
-  size_t used = 0;
-  const uint32_t mask = learner.weights().mask();
-  Example ex;
-  size_t seen = 0;
-  for (size_t e = 0; e < examples; ++e) {
-    if (!fill(e, ex)) continue;
-    ++seen;
-    learner.prepare(ex);
-    for_each_feature(ex, learner.interactions(), &learner.config().ignore_linear, [&](float, uint32_t i) {
-      const uint32_t r = (i & mask) + 1u;
-      size_t h = (r * 0x9E3779B1u) >> 16;
-      while (keys[h] != 0u && keys[h] != r) h = (h + 1) & (kSlots - 1);
-      if (keys[h] == 0u) {
-        if (used >= kSlots / 2) return;  // full: the rows seen so far are enough
-        keys[h] = r;
-        ++used;
-      }
-      ++counts[h];
-    });
-  }
-  const uint32_t threshold = std::max<uint32_t>(8u, static_cast<uint32_t>(kHotShare * static_cast<double>(seen)));
-  std::vector<std::pair<uint32_t, uint32_t>> hot;
-  for (size_t h = 0; h < kSlots; ++h) {
-    if (keys[h] != 0u && counts[h] >= threshold) hot.emplace_back(counts[h], keys[h] - 1u);
-  }
-  std::sort(hot.begin(), hot.end(), std::greater<>());
-  if (hot.size() > kMaxHotRows) hot.resize(kMaxHotRows);
-  std::vector<uint32_t> rows;
-  for (const auto& [c, r] : hot) rows.push_back(r);
-  return rows;
-}
-
-std::vector<uint32_t> find_hot_rows_text(const Learner& learner, std::string_view sample) {
-  std::vector<std::string_view> lines;
-  for_each_line(sample, [&](std::string_view l) {
-    if (lines.size() < kHotSampleLines) lines.push_back(l);
-  });
-  return find_hot_rows(learner, lines.size(), [&](size_t e, Example& ex) {
-    return parse_vw_line(lines[e], ex, false).status == ParseStatus::kExample;
-  });
 }
 
 // What a progress row needs of one example, kept by Hogwild workers so that the coordinator can
@@ -245,11 +112,7 @@ class Runner {
   uint32_t last_features() const { return last_features_; }
 
   void line(std::string_view text) {
-    if (first_) {
-      first_ = false;
-      if (text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) text.remove_prefix(3);
-    }
-    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    text = clean_line(text, first_);
     ++result_.lines;
     const bool names = opt_.audit_fd >= 0 || opt_.names != nullptr;
     Example& ex = ex_[next_];
@@ -331,12 +194,9 @@ class Runner {
     last_label_ = ex.label;
     last_output_ = o.output;
     last_features_ = o.num_features;
-    if (opt_.print_progress && !worker_ && stats_.weighted_examples() >= stats_.dump_interval) {
+    if (opt_.print_progress && !worker_ && progress_due(stats_)) {
       std::fputs(progress_row(stats_, ex.label, o.output, o.num_features).c_str(), stderr);
-      stats_.sum_loss_since_last_dump = 0.;
-      stats_.old_weighted_labeled_examples = stats_.weighted_labeled_examples;
-      stats_.dump_interval = opt_.progress_add ? stats_.weighted_examples() + opt_.progress_arg
-                                               : stats_.weighted_examples() * opt_.progress_arg;
+      progress_printed(stats_, opt_.progress_add, opt_.progress_arg);
     }
   }
 
@@ -386,143 +246,8 @@ class Runner {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Hogwild: blocks of whole lines handed to worker threads.
-
-constexpr size_t kFirstBlock = 16u << 10;        // small first blocks: early progress rows, quick start
-constexpr size_t kMaxBlock = size_t{256} << 10;  // a block stays in a core's L2 while it is parsed
-
-// The number of '\n' in text, 16 bytes a step: BlockSource counts every block's lines under its
-// lock, where std::count's byte loop (~3 instructions a byte) kept the other threads waiting.
-size_t count_newlines(std::string_view text) {
-  const char* p = text.data();
-  const char* end = p + text.size();
-  size_t n = 0;
-#if defined(__SSE2__)
-  const __m128i nl = _mm_set1_epi8('\n');
-  while (end - p >= 16) {
-    // up to 255 steps into byte counters (each step adds 0 or 1, as 0 - (-1)), then summed
-    __m128i acc = _mm_setzero_si128();
-    const size_t steps = std::min<size_t>(static_cast<size_t>(end - p) / 16, 255);
-    for (size_t k = 0; k < steps; ++k, p += 16) {
-      acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), nl));
-    }
-    const __m128i sums = _mm_sad_epu8(acc, _mm_setzero_si128());
-    n += static_cast<size_t>(_mm_cvtsi128_si32(sums)) + static_cast<size_t>(_mm_extract_epi16(sums, 4));
-  }
-#endif
-  for (; p < end; ++p) n += *p == '\n';
-  return n;
-}
-
-struct Block {
-  std::string_view text;
-  uint64_t seq = 0;
-  uint64_t first_line = 0;
-};
-
-// Cuts a buffer or a file descriptor into blocks of whole lines; thread-safe. Counts lines as it
-// goes so that each block knows the number of its first line (error messages stay exact).
-class BlockSource {
- public:
-  BlockSource(std::string_view buffer, uint64_t first_line, const std::atomic<int>* interrupt)
-      : buf_(buffer), line_(first_line), interrupt_(interrupt) {}
-  BlockSource(int fd, uint64_t first_line, std::string_view head, const std::atomic<int>* interrupt)
-      : fd_(fd), carry_(head), line_(first_line), interrupt_(interrupt) {}
-
-  // The first `bytes` of the input (fewer if it is shorter), without consuming them; valid until
-  // the first next(). Read before the workers start.
-  std::string_view peek(size_t bytes) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (fd_ < 0) return buf_.substr(0, std::min(bytes, buf_.size()));
-    while (!eof_ && carry_.size() < bytes) {
-      const size_t have = carry_.size();
-      carry_.resize(bytes);
-      const ssize_t n = read_input(fd_, carry_.data() + have, bytes - have, interrupt_);
-      carry_.resize(have + static_cast<size_t>(std::max<ssize_t>(n, 0)));
-      if (n < 0) stopped_ = true;  // interrupted: the whole lines read so far are still learned
-      if (n < 0) break;
-      if (n == 0) eof_ = true;
-    }
-    return carry_;
-  }
-
-  // The next block (its text lives in `storage` for an fd source); false at the end.
-  bool next(std::string& storage, Block& b) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (fd_ < 0 && interrupted(interrupt_)) return false;  // (an fd: fill() stops reading)
-    const size_t want = size_;
-    size_ = std::min(size_ * 2, kMaxBlock);
-    if (fd_ < 0) {
-      if (pos_ >= buf_.size()) return false;
-      size_t end = std::min(pos_ + want, buf_.size());
-      if (end < buf_.size()) {
-        const void* nl = std::memchr(buf_.data() + end, '\n', buf_.size() - end);
-        end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - buf_.data()) + 1 : buf_.size();
-      }
-      b.text = buf_.substr(pos_, end - pos_);
-      pos_ = end;
-    } else {
-      if (!fill(storage, want)) return false;
-      b.text = storage;
-    }
-    b.seq = seq_++;
-    b.first_line = line_;
-    line_ += count_newlines(b.text);
-    return true;
-  }
-
- private:
-  // Reads until `storage` holds at least `want` bytes ending in a newline (or the input ends);
-  // the partial line after the last newline waits in carry_ for the next block.
-  // Once interrupted (stopped_), reads no more: the whole lines already read are handed out, then
-  // the partial line after them is dropped.
-  bool fill(std::string& storage, size_t want) {
-    if ((eof_ || stopped_) && carry_.empty()) return false;
-    storage.swap(carry_);
-    carry_.clear();
-    size_t have = storage.size();
-    while (!eof_) {
-      if (have >= want || stopped_) {
-        const void* nl = have > 0 ? ::memrchr(storage.data(), '\n', have) : nullptr;
-        if (nl != nullptr) {
-          const size_t end = static_cast<size_t>(static_cast<const char*>(nl) - storage.data()) + 1;
-          carry_.assign(storage, end, have - end);
-          storage.resize(end);
-          return true;
-        }
-        if (stopped_) {
-          storage.clear();
-          carry_.clear();
-          return false;
-        }
-        want = have * 2;  // one line longer than the block: keep reading
-      }
-      storage.resize(std::max(want, have + 4096));
-      const ssize_t n = read_input(fd_, storage.data() + have, storage.size() - have, interrupt_);
-      if (n < 0) {
-        stopped_ = true;
-        storage.resize(have);
-        continue;
-      }
-      if (n == 0) eof_ = true;
-      have += static_cast<size_t>(n);
-    }
-    storage.resize(have);
-    return have > 0;
-  }
-
-  std::mutex mu_;
-  std::string_view buf_;
-  size_t pos_ = 0;
-  int fd_ = -1;
-  std::string carry_;
-  bool eof_ = false;
-  bool stopped_ = false;  // interrupted: no more reads
-  uint64_t seq_ = 0;
-  uint64_t line_;
-  const std::atomic<int>* interrupt_;
-  size_t size_ = kFirstBlock;
-};
+// Hogwild over text (run/hogwild.h): blocks of whole lines handed to worker threads, merged back
+// in input order.
 
 void merge_stats(Stats& into, Stats& from) {
   into.sum_loss += from.sum_loss;
@@ -599,12 +324,9 @@ class Merger {
     s.sum_loss += m.loss;
     s.sum_loss_since_last_dump += m.loss;
     ++s.example_number;
-    if (s.weighted_examples() >= s.dump_interval) {
+    if (progress_due(s)) {
       std::fputs(progress_row(s, m.label, m.output, m.features).c_str(), stderr);
-      s.sum_loss_since_last_dump = 0.;
-      s.old_weighted_labeled_examples = s.weighted_labeled_examples;
-      s.dump_interval =
-          opt_.progress_add ? s.weighted_examples() + opt_.progress_arg : s.weighted_examples() * opt_.progress_arg;
+      progress_printed(s, opt_.progress_add, opt_.progress_arg);
     }
   }
   std::mutex mu_;
@@ -617,73 +339,12 @@ class Merger {
   uint64_t next_seq_ = 0;
 };
 
-// The learners of a Hogwild run: for learning, one copy per thread sharing the model's weights
-// (their online states are folded back by absorb()); for pure predictions, the model itself
-// (predict_const changes nothing, so it needs no copy, which would read a state another call may be
-// writing).
-class Workers {
- public:
-  // hot: the rows each learning copy keeps privately (hot_rows.h), if the update rule allows.
-  Workers(Learner& model, unsigned n, const RunOptions& opt, const std::vector<uint32_t>& hot) : model_(model) {
-    if (!opt.learn && !opt.account) return;
-    start_ = model.state();
-    int max_slot = -1, skip_slot = -1;
-    const bool fold = opt.learn && !hot.empty() && foldable_rows(model.config(), max_slot, skip_slot);
-    for (unsigned i = 0; i < n; ++i) {
-      copies_.push_back(std::make_unique<Learner>(model, Learner::ShareWeights{}));
-      hots_.push_back(fold ? std::make_unique<HotRows>(hot, model.weights(), max_slot, skip_slot) : nullptr);
-      copies_.back()->set_hot_rows(hots_.back().get());
-    }
-  }
-  Learner& operator[](unsigned i) { return copies_.empty() ? model_ : *copies_[i]; }
-  HotRows* hot(unsigned i) { return hots_.empty() ? nullptr : hots_[i].get(); }
-  bool learning() const { return !copies_.empty(); }
-  // After the threads have joined: the hot rows' last changes, then the online states.
-  void absorb() {
-    for (const auto& h : hots_) {
-      if (h) h->fold(true);
-    }
-    for (const auto& w : copies_) model_.absorb(*w, start_);
-  }
-
- private:
-  Learner& model_;
-  OnlineState start_;
-  std::vector<std::unique_ptr<Learner>> copies_;
-  std::vector<std::unique_ptr<HotRows>> hots_;
-};
-
-// The start of the input that find_hot_rows_text samples: kHotSampleLines lines if they fit in
-// kMaxHotSampleBytes. A shorter sample of wide lines (200 features) made rows that 2.5% of lines
-// touch look hot by chance; learning those through private copies cost a quarter of the run.
-std::string_view hot_sample(BlockSource& source) {
-  size_t bytes = kFirstBlock * 16;
-  std::string_view s = source.peek(bytes);
-  while (count_newlines(s) < kHotSampleLines && s.size() == bytes && bytes < kMaxHotSampleBytes) {
-    bytes *= 2;
-    s = source.peek(bytes);
-  }
-  return s;
-}
-
-// The learners of n Hogwild workers, or a clear error when memory runs out for them.
-std::unique_ptr<Workers> make_workers(Learner& learner, unsigned n, const RunOptions& opt,
-                                      const std::vector<uint32_t>& hot) {
-  try {
-    return std::make_unique<Workers>(learner, n, opt, hot);
-  } catch (const std::bad_alloc&) {
-    throw std::runtime_error("not enough memory for " + std::to_string(n) +
-                             " threads' learners; nothing was learned; "
-                             "use fewer threads");
-  }
-}
-
 RunResult run_parallel(Learner& learner, Stats& stats, BlockSource& source, const RunOptions& opt) {
   const unsigned n = opt.threads;
   check_thread_count(n);
   std::vector<uint32_t> hot;
-  if (opt.learn) hot = find_hot_rows_text(learner, hot_sample(source));
-  const std::unique_ptr<Workers> workers_owner = make_workers(learner, n, opt, hot);
+  if (opt.learn) hot = hogwild::find_hot_rows_text(learner, hogwild::hot_sample(source));
+  const std::unique_ptr<Workers> workers_owner = hogwild::make_workers(learner, n, opt, hot);
   Workers& workers = *workers_owner;
   Merger merger(stats, opt);
   std::atomic<bool> stop{false};
@@ -697,7 +358,7 @@ RunResult run_parallel(Learner& learner, Stats& stats, BlockSource& source, cons
       Runner r(w, local, opt, true);
       r.set_hot(workers.hot(i));
       std::string storage;
-      Block b;
+      hogwild::Block b;
       while (!stop.load(std::memory_order_relaxed) && source.next(storage, b)) {
         r.begin_block(b.first_line, b.seq == 0);
         for_each_line(b.text, [&](std::string_view line) { r.line(line); });
@@ -871,10 +532,10 @@ RunResult run_csr(Learner& learner, Stats& model_stats, const CsrInput& in, cons
   check_thread_count(n);
   std::vector<uint32_t> hot;
   if (opt.learn) {
-    hot = find_hot_rows(learner, std::min(in.rows, kHotSampleLines),
-                        [&](size_t r, Example& ex) { return csr_row(in, r, ex).empty(); });
+    hot = hogwild::find_hot_rows(learner, std::min(in.rows, hogwild::kHotSampleLines),
+                                 [&](size_t r, Example& ex) { return csr_row(in, r, ex).empty(); });
   }
-  const std::unique_ptr<Workers> workers_owner = make_workers(learner, n, opt, hot);
+  const std::unique_ptr<Workers> workers_owner = hogwild::make_workers(learner, n, opt, hot);
   Workers& workers = *workers_owner;
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
@@ -985,82 +646,6 @@ void OutputStream::write(std::string& buf) {
     }
   }
   buf.clear();
-}
-
-ssize_t read_input(int fd, char* p, size_t n, const std::atomic<int>* interrupt) {
-  for (;;) {
-    if (interrupt != nullptr) {
-      if (interrupted(interrupt)) return -1;
-      pollfd pfd{fd, POLLIN, 0};
-      const int r = ::poll(&pfd, 1, kPollMs);
-      if (r == 0 || (r < 0 && errno == EINTR)) continue;  // nothing yet: look at the flag again
-    }
-    const ssize_t got = ::read(fd, p, n);
-    if (got >= 0) return got;
-    if (errno == EINTR) continue;
-    const int e = errno;
-    throw IoError(e, std::string("cannot read input: ") + std::strerror(e), "");
-  }
-}
-
-bool for_each_fd_line(int fd, const std::function<void(std::string_view)>& f, std::string_view head,
-                      const std::atomic<int>* interrupt) {
-  std::string buf(std::max(kReadBlock, head.size() * 2), '\0');
-  std::memcpy(buf.data(), head.data(), head.size());
-  size_t have = head.size();  // bytes of a partial line carried over at the front of buf (at first: head)
-  for (;;) {
-    if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than the block
-    const ssize_t n = read_input(fd, buf.data() + have, buf.size() - have, interrupt);
-    if (n < 0) return false;  // interrupted: a partial line read so far is dropped
-    if (n == 0) {
-      for_each_line(std::string_view(buf.data(), have), f);  // (the head alone may hold newlines)
-      return true;
-    }
-    const size_t len = have + static_cast<size_t>(n);
-    size_t pos = 0;
-    for (;;) {
-      const void* nl = std::memchr(buf.data() + pos, '\n', len - pos);
-      if (!nl) break;
-      const size_t end = static_cast<size_t>(static_cast<const char*>(nl) - buf.data());
-      f(std::string_view(buf.data() + pos, end - pos));
-      pos = end + 1;
-    }
-    have = len - pos;
-    if (have > 0 && pos > 0) std::memmove(buf.data(), buf.data() + pos, have);
-  }
-}
-
-std::string progress_header() {
-  return "average  since         example        example        current        current  current\n"
-         "loss     last          counter         weight          label        predict features\n";
-}
-
-std::string progress_row(const Stats& s, float label, float prediction, uint32_t num_features) {
-  std::string avg = s.weighted_labeled_examples > 0. ? fixed(s.sum_loss / s.weighted_labeled_examples, 6) : "n.a.";
-  std::string since =
-      s.weighted_labeled_examples == s.old_weighted_labeled_examples
-          ? "n.a."
-          : fixed(s.sum_loss_since_last_dump / (s.weighted_labeled_examples - s.old_weighted_labeled_examples), 6);
-  std::string lab = label != kNoLabel ? fixed(label, 4) : "unknown";
-  char b[256];
-  std::snprintf(b, sizeof b, "%-8s %-8s %12s %14s %14s %14s %8s\n", fit(avg, 8, false).c_str(),
-                fit(since, 8, false).c_str(), fit(std::to_string(s.example_number), 12, false).c_str(),
-                fit(fixed(s.weighted_examples(), 1), 14, false).c_str(), fit(lab, 14, true).c_str(),
-                fit(fixed(prediction, 4), 14, true).c_str(), fit(std::to_string(num_features), 8, false).c_str());
-  return b;
-}
-
-void format_prediction(std::string& out, float prediction, std::string_view tag) {
-  char b[64];
-  const int n = std::floor(prediction) == prediction
-                    ? std::snprintf(b, sizeof b, "%.0f", static_cast<double>(prediction))
-                    : std::snprintf(b, sizeof b, "%.6f", static_cast<double>(prediction));
-  out.append(b, static_cast<size_t>(n));
-  if (!tag.empty()) {
-    out.push_back(' ');
-    out.append(tag);
-  }
-  out.push_back('\n');
 }
 
 }  // namespace wabbit
