@@ -129,6 +129,7 @@ PYBIND11_MODULE(_core, m) {
       "sample_pmf", [](const std::vector<float>& pmf, float draw) { return sample_pmf(pmf, draw); }, py::arg("pmf"),
       py::arg("draw"));
   m.def("read_model", &read_model);
+  m.def("config_defaults", &config_defaults);
   // A serialized model file held by the core, readable as a buffer (memoryview, bytes(...)).
   py::class_<SerializedModel, std::shared_ptr<SerializedModel>>(m, "SerializedModel", py::buffer_protocol())
       .def_buffer([](SerializedModel& s) {

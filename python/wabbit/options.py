@@ -596,8 +596,10 @@ class Options:
             "invariant": invariant,
             "constant": not self.noconstant,
             "interactions": self.interaction_specs(),
-            "min_prediction": self.min_prediction,
-            "max_prediction": self.max_prediction,
+            "has_min_prediction": self.min_prediction is not None,
+            "has_max_prediction": self.max_prediction is not None,
+            "min_prediction": 0.0 if self.min_prediction is None else float(self.min_prediction),
+            "max_prediction": 0.0 if self.max_prediction is None else float(self.max_prediction),
             "cb": self.cb_config(),
         }
 
