@@ -6,6 +6,8 @@ The layout checked here is the one written by cpp/model_io.cc (all little-endian
     magic "WABBITM\\n" (8) | format version u32 | wabbit version str | args str | metadata str
     | t f64 | normalized_sum_norm_x f64 | total_weight f64 | weighted_unlabeled f64 | gravity f64 | contraction f64
     | min_label f32 | max_label f32 | bits u32 | stride u32 | predict_only u8 | encoding u8
+    | config size u32 | config (that many bytes: the resolved Config, a bandit flag u8, then for a
+      bandit its CbConfig and state; format version 2 on)
     | [encoding 1 (sparse): count u64, then count x (row u32, stride x f32)]
     | [encoding 0 (dense): 2^bits x stride x f32]
     | CRC-32 (zlib's) of every byte before it, u32
@@ -111,6 +113,8 @@ def layout(b: bytes) -> dict:
         off += 4
     f["predict_only"], f["encoding"] = off, off + 1
     off += 2
+    f["config"] = off
+    off += 4 + struct.unpack_from("<I", b, off)[0]
     if b[f["encoding"]] == 1:
         f["count"] = off
         off += 8
@@ -395,7 +399,7 @@ def test_cli_predict_only_model(tmp_path):
 def test_checksum_is_zlib_crc32_little_endian(flags, predict_only):
     b = trained(flags).to_bytes(predict_only=predict_only)
     assert b[:8] == b"WABBITM\n"
-    assert u32(b, 8) == 1, "format version"
+    assert u32(b, 8) == 2, "format version"
     assert b[-4:] == struct.pack("<I", zlib.crc32(b[:-4]))
     # and the layout accounts for every byte
     L = layout(b)
@@ -500,7 +504,7 @@ def _refused(data: bytes, pattern: str):
     return str(info.value)
 
 
-@pytest.mark.parametrize("version", [2, 7, 2**31 + 1])
+@pytest.mark.parametrize("version", [3, 7, 2**31 + 1])
 def test_newer_format_version_is_refused(version, tmp_path):
     b = patched(_small_model_bytes(), 8, "<I", version)
     msg = _refused(b, rf"version\D*{version}\b")
@@ -780,7 +784,7 @@ def cli_files(tmp_path):
     flipped = bytearray(good)
     flipped[len(good) // 3] ^= 0x10
     (tmp_path / "flipped.model").write_bytes(bytes(flipped))
-    (tmp_path / "newer.model").write_bytes(patched(good, 8, "<I", 2))
+    (tmp_path / "newer.model").write_bytes(patched(good, 8, "<I", 3))
     (tmp_path / "text.model").write_text("1 |f a\n")
     (tmp_path / "empty.model").write_bytes(b"")
     return tmp_path

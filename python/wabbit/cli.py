@@ -13,7 +13,6 @@ import errno
 import math
 import os
 import signal
-import stat
 import sys
 import tempfile
 import time
@@ -309,35 +308,9 @@ def _write_outputs(model: Model, opts: Options, err: TextIO) -> List[str]:
 
 
 def _write_text_atomic(path: str, text: str) -> None:
-    """Write text to a temporary file beside path, then rename it over path: path is either the whole
-    text or as it was (never a partial file). A path that is not a regular file (a device, a FIFO,
-    /dev/stdout) is written in place: it is a stream, never renamed over."""
-    try:
-        regular = stat.S_ISREG(os.stat(path).st_mode)
-    except FileNotFoundError:
-        regular = True
-    if not regular:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
-        return
-    path = os.path.realpath(path)  # through symlinks: the file they name is the one replaced
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".wabbit-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # as open(path, "w") would have made it
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write text through the core's one atomic writer (as model files): path is either the whole
+    text or as it was, never a partial file; a device, a FIFO or /dev/stdout is written in place."""
+    _core.write_file_atomic(path, text.encode("utf-8"))
 
 
 def _open_store(opts: Options) -> "Optional[Any]":
