@@ -899,7 +899,8 @@ def _bandit_events(seed, n):
 
 
 @pytest.mark.parametrize(
-    "flags", ["--cb_explore_adf", "--cb_explore_adf --squarecb", "--cb_explore_adf --first 40", "--cb_explore_adf --bag 3"]
+    "flags",
+    ["--cb_explore_adf", "--cb_explore_adf --squarecb", "--cb_explore_adf --first 40", "--cb_explore_adf --bag 3"],
 )
 def test_format_1_bandit_files_still_load(flags):
     # The counters (mtr's sums, SquareCB's count, tau-first's budget, bag's generator) steer what is

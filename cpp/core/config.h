@@ -27,8 +27,8 @@ enum class Link { kIdentity = 0, kLogistic = 1, kPoisson = 2, kGlf1 = 3 };
 using NamespaceMask = std::array<bool, 256>;
 
 // The names an enum field has in dicts and option text, indexed by the enumerator's value.
-inline constexpr std::array<std::string_view, 6> kLossNames = {"squared",  "logistic", "classic",
-                                                               "hinge",    "quantile", "poisson"};
+inline constexpr std::array<std::string_view, 6> kLossNames = {"squared", "logistic", "classic",
+                                                               "hinge",   "quantile", "poisson"};
 inline constexpr std::array<std::string_view, 4> kLinkNames = {"identity", "logistic", "poisson", "glf1"};
 inline constexpr auto enum_names(LossKind) { return kLossNames; }
 inline constexpr auto enum_names(Link) { return kLinkNames; }

@@ -10,10 +10,10 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <charconv>
-#include <cstdlib>
 #include <atomic>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -99,7 +99,8 @@ C config_struct_from_dict(const py::dict& d, const char* what) {
 template <class C>
 py::dict config_struct_to_dict(const C& c) {
   py::dict d;
-  for_each_field(c, [&](std::string_view key, const auto& field) { d[py::str(std::string(key))] = field_to_py(field); });
+  for_each_field(c,
+                 [&](std::string_view key, const auto& field) { d[py::str(std::string(key))] = field_to_py(field); });
   return d;
 }
 

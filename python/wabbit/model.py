@@ -747,16 +747,12 @@ class Model:
         """The file's bytes as a buffer held by the core (no copy until bytes() is asked for)."""
         return self._core.serialize(__version__, self.args, self._metadata_json(), predict_only)
 
-    def save(self, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> int:
-        """Write the model file atomically (temporary file, fsync, rename, fsync of the folder);
-        returns its checksum (the CRC-32 that loading it reports, as ``lineage.parent_checksum``).
+    def save(self, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> None:
+        """Write the model file atomically (temporary file, fsync, rename, fsync of the folder).
 
         The bytes are checked to load back before anything is written: a failed save raises and
         leaves the file that was at ``path`` as it was."""
-        data = self._serialize(predict_only)
-        checksum = _modelfile.verify_saved(data)
-        _core.write_file_atomic(os.fspath(path), data)
-        return checksum
+        write_model(self, path, predict_only=predict_only)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Model":
@@ -840,6 +836,15 @@ def load(path: Union[str, "os.PathLike[str]"], args: str = "", **options: Any) -
     return _from_loaded(header, blob, overrides, checksum)
 
 
+def write_model(model: Model, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> int:
+    """:meth:`Model.save`, returning the file's checksum (the CRC-32 that loading it reports, as
+    ``lineage.parent_checksum``), as the core's checks read it from the bytes written."""
+    data = model._serialize(predict_only)
+    checksum = _modelfile.verify_saved(data)
+    _core.write_file_atomic(os.fspath(path), data)
+    return checksum
+
+
 def read_model_file(path: str) -> Tuple[Dict[str, Any], Any, int]:
     """The core's parsed model file plus its checksum (the CRC-32 the core checked)."""
     header, blob = _core.read_model_file(path)
@@ -920,9 +925,9 @@ class Snapshot:
     def lineage(self) -> Lineage:
         return self._model.lineage
 
-    def save(self, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> int:
-        """Write the snapshot as a model file (atomically, as :meth:`Model.save`); returns its checksum."""
-        return self._model.save(path, predict_only=predict_only)
+    def save(self, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> None:
+        """Write the snapshot as a model file (atomically, as :meth:`Model.save`)."""
+        self._model.save(path, predict_only=predict_only)
 
 
 def _thread_count(threads: Any) -> int:

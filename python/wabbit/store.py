@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 import wabbit._core as _core
-from wabbit.model import Model, Snapshot, load
+from wabbit.model import Model, Snapshot, load, write_model
 
 try:
     import fcntl
@@ -209,7 +209,7 @@ class ModelStore:
             models, records = self._scan()
             version = max(models | records, default=0) + 1
             path = self.path(version)
-            checksum = source.save(path)
+            checksum = write_model(source, path)
             size = os.stat(path).st_size
             record = {
                 "version": version,
