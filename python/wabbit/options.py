@@ -19,11 +19,24 @@ import math
 import os
 import shlex
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 import wabbit._core as _core
 
-__all__ = ["Options", "OptionError", "parse_args", "FLAGS"]
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = [
+    "Options",
+    "OptionError",
+    "parse_args",
+    "FLAGS",
+    "option",
+    "switch",
+    "repeated",
+    "subcommand_parser",
+    "parse_subcommand",
+]
 
 
 class OptionError(ValueError):
@@ -63,8 +76,15 @@ _CORE_DEFAULTS: Dict[str, Any] = _core.config_defaults()
 
 
 def _spec(
-    names: Tuple[str, ...], help: str, model: bool, structural: bool, core: Optional[str], default: Any, note: str
-):
+    names: Tuple[str, ...],
+    help: str,
+    model: bool,
+    structural: bool,
+    core: Optional[str],
+    default: Any,
+    note: str,
+    **argparse_only: Any,
+) -> Dict[str, Any]:
     if core is not None:
         table: Any = _CORE_DEFAULTS
         for part in core.split("."):
@@ -78,11 +98,12 @@ def _spec(
             "structural": structural,
             "default": default,
             "note": note,
+            **argparse_only,
         }
     }
 
 
-def _flag(
+def option(
     *names: str,
     help: str,
     model: bool = False,
@@ -90,18 +111,25 @@ def _flag(
     core: Optional[str] = None,
     default: Any = None,
     note: str = "",
+    required: bool = False,
+    choices: Optional[Sequence[str]] = None,
+    metavar: Optional[str] = None,
 ) -> Any:
-    """A flag with a value (its kind, int/float/str, from the field's annotation); None when not given."""
-    return field(default=None, metadata=_spec(names, help, model, structural, core, default, note))
+    """Declares a flag with a value (its kind, int/float/str, from the field's annotation); the
+    field is None when the flag is not given. ``core`` names the core field whose declared default
+    applies (``"power_t"``, ``"cb.epsilon"``); ``default`` declares one otherwise; either is shown in
+    the help as "(default X; note)". ``required``, ``choices`` and ``metavar`` serve subcommands."""
+    extra = {"required": required, "choices": choices, "metavar": metavar}
+    return field(default=None, metadata=_spec(names, help, model, structural, core, default, note, **extra))
 
 
-def _switch(*names: str, help: str, model: bool = False, structural: bool = False) -> Any:
-    """A flag without a value: False unless given."""
+def switch(*names: str, help: str, model: bool = False, structural: bool = False) -> Any:
+    """Declares a flag without a value: False unless given."""
     return field(default=False, metadata=_spec(names, help, model, structural, None, None, ""))
 
 
-def _many(*names: str, help: str, model: bool = False, structural: bool = False) -> Any:
-    """A flag that may be given several times: the list of its values."""
+def repeated(*names: str, help: str, model: bool = False, structural: bool = False) -> Any:
+    """Declares a flag that may be given several times: the list of its values."""
     return field(default_factory=list, metadata=_spec(names, help, model, structural, None, None, ""))
 
 
@@ -113,263 +141,263 @@ class Options:
     The order of the fields is the order of ``--help`` and of the model file's options text."""
 
     # --- model-defining ---------------------------------------------------------------
-    bits: Optional[int] = _flag(
+    bits: Optional[int] = option(
         "-b", "--bit_precision", help="number of bits in the feature table", model=True, structural=True, core="bits"
     )
-    loss_function: Optional[str] = _flag(
+    loss_function: Optional[str] = option(
         "--loss_function",
         help="squared, logistic, hinge, quantile, poisson or classic",
         model=True,
         structural=True,
         core="loss",
     )
-    quantile_tau: Optional[float] = _flag(
+    quantile_tau: Optional[float] = option(
         "--quantile_tau", help="tau of the quantile loss", model=True, structural=True, core="quantile_tau"
     )
-    link: Optional[str] = _flag(
+    link: Optional[str] = option(
         "--link", help="what is predicted: identity, logistic, poisson or glf1", model=True, core="link"
     )
-    binary: bool = _switch("--binary", help="predict the sign (-1/1) and report 0/1 loss", model=True)
-    logistic_min: Optional[float] = _flag(
+    binary: bool = switch("--binary", help="predict the sign (-1/1) and report 0/1 loss", model=True)
+    logistic_min: Optional[float] = option(
         "--logistic_min", help="smallest label of the logistic loss", model=True, structural=True, core="logistic_min"
     )
-    logistic_max: Optional[float] = _flag(
+    logistic_max: Optional[float] = option(
         "--logistic_max", help="largest label of the logistic loss", model=True, structural=True, core="logistic_max"
     )
-    learning_rate: Optional[float] = _flag(
+    learning_rate: Optional[float] = option(
         "-l", "--learning_rate", help="learning rate", model=True, core="learning_rate", note="10 for non-default rules"
     )
-    power_t: Optional[float] = _flag(
+    power_t: Optional[float] = option(
         "--power_t", help="t power for the learning rate decay", model=True, core="power_t"
     )
-    initial_t: Optional[float] = _flag(
+    initial_t: Optional[float] = option(
         "--initial_t",
         help="initial t value",
         model=True,
         core="initial_t",
         note="1 for rules neither adaptive nor normalized",
     )
-    sgd: bool = _switch("--sgd", help="plain stochastic gradient descent", model=True, structural=True)
-    adaptive: bool = _switch("--adaptive", help="adaptive, per-feature learning rates", model=True, structural=True)
-    normalized: bool = _switch("--normalized", help="per-feature normalized updates", model=True, structural=True)
-    invariant: bool = _switch("--invariant", help="importance-invariant (safe) updates", model=True, structural=True)
-    l1: Optional[float] = _flag(
+    sgd: bool = switch("--sgd", help="plain stochastic gradient descent", model=True, structural=True)
+    adaptive: bool = switch("--adaptive", help="adaptive, per-feature learning rates", model=True, structural=True)
+    normalized: bool = switch("--normalized", help="per-feature normalized updates", model=True, structural=True)
+    invariant: bool = switch("--invariant", help="importance-invariant (safe) updates", model=True, structural=True)
+    l1: Optional[float] = option(
         "--l1", help="L1 regularization (SGD: truncated gradient; FTRL: proximal)", model=True, core="l1"
     )
-    l2: Optional[float] = _flag("--l2", help="L2 regularization", model=True, core="l2")
-    ftrl: bool = _switch("--ftrl", help="FTRL-Proximal instead of gradient descent", model=True, structural=True)
-    ftrl_alpha: Optional[float] = _flag("--ftrl_alpha", help="FTRL learning rate alpha", model=True, core="ftrl_alpha")
-    ftrl_beta: Optional[float] = _flag("--ftrl_beta", help="FTRL beta", model=True, core="ftrl_beta")
-    perceptron: bool = _switch(
+    l2: Optional[float] = option("--l2", help="L2 regularization", model=True, core="l2")
+    ftrl: bool = switch("--ftrl", help="FTRL-Proximal instead of gradient descent", model=True, structural=True)
+    ftrl_alpha: Optional[float] = option("--ftrl_alpha", help="FTRL learning rate alpha", model=True, core="ftrl_alpha")
+    ftrl_beta: Optional[float] = option("--ftrl_beta", help="FTRL beta", model=True, core="ftrl_beta")
+    perceptron: bool = switch(
         "--perceptron", help="the perceptron rule (labels -1/1; river's Perceptron)", model=True, structural=True
     )
-    pa: bool = _switch(
+    pa: bool = switch(
         "--pa", help="passive-aggressive classifier (labels -1/1; river's PAClassifier)", model=True, structural=True
     )
-    pa_regressor: bool = _switch(
+    pa_regressor: bool = switch(
         "--pa_regressor", help="passive-aggressive regressor (river's PARegressor)", model=True, structural=True
     )
-    pa_c: Optional[float] = _flag("--pa_c", help="passive-aggressive aggressiveness C", model=True, core="pa_c")
-    pa_variant: Optional[int] = _flag(
+    pa_c: Optional[float] = option("--pa_c", help="passive-aggressive aggressiveness C", model=True, core="pa_c")
+    pa_variant: Optional[int] = option(
         "--pa_variant", help="passive-aggressive variant: 0 PA, 1 PA-I, 2 PA-II", model=True, core="pa_variant"
     )
-    pa_eps: Optional[float] = _flag(
+    pa_eps: Optional[float] = option(
         "--pa_eps", help="passive-aggressive regressor: insensitive zone width", model=True, core="pa_eps"
     )
-    noconstant: bool = _switch("--noconstant", help="do not add the constant feature", model=True, structural=True)
-    ignore: List[str] = _many(
+    noconstant: bool = switch("--noconstant", help="do not add the constant feature", model=True, structural=True)
+    ignore: List[str] = repeated(
         "--ignore", help="drop namespaces starting with these letters", model=True, structural=True
     )
-    ignore_linear: List[str] = _many(
+    ignore_linear: List[str] = repeated(
         "--ignore_linear", help="use these namespaces only inside interactions", model=True, structural=True
     )
-    keep: List[str] = _many(
+    keep: List[str] = repeated(
         "--keep", help="keep only namespaces starting with these letters", model=True, structural=True
     )
-    quadratic: List[str] = _many(
+    quadratic: List[str] = repeated(
         "-q",
         "--quadratic",
         help="quadratic interaction between two namespaces (e.g. -q ua)",
         model=True,
         structural=True,
     )
-    cubic: List[str] = _many("--cubic", help="cubic interaction between three namespaces", model=True, structural=True)
-    interactions: List[str] = _many(
+    cubic: List[str] = repeated(
+        "--cubic", help="cubic interaction between three namespaces", model=True, structural=True
+    )
+    interactions: List[str] = repeated(
         "--interactions", help="interaction of any order (e.g. --interactions abc)", model=True, structural=True
     )
-    min_prediction: Optional[float] = _flag("--min_prediction", help="smallest prediction to output", model=True)
+    min_prediction: Optional[float] = option("--min_prediction", help="smallest prediction to output", model=True)
     # --- contextual bandits (model-defining) ---------------------------------------------
-    cb: Optional[int] = _flag(
+    cb: Optional[int] = option(
         "--cb",
         help="contextual bandit with K fixed actions: single-line examples labelled action:cost:probability",
         model=True,
         structural=True,
     )
-    cb_adf: bool = _switch(
+    cb_adf: bool = switch(
         "--cb_adf",
         help="contextual bandit with action-dependent features: multiline events (shared line, one line per action, blank line)",
         model=True,
         structural=True,
     )
-    cb_explore: Optional[int] = _flag(
+    cb_explore: Optional[int] = option(
         "--cb_explore",
         help="like --cb K, predicting a probability for each action (exploration)",
         model=True,
         structural=True,
     )
-    cb_explore_adf: bool = _switch(
+    cb_explore_adf: bool = switch(
         "--cb_explore_adf",
         help="like --cb_adf, predicting a probability for each action (exploration)",
         model=True,
         structural=True,
     )
-    cb_type: Optional[str] = _flag(
+    cb_type: Optional[str] = option(
         "--cb_type", help="cost estimator: mtr, ips, dr or dm", model=True, structural=True, core="cb.cb_type"
     )
-    epsilon: Optional[float] = _flag(
+    epsilon: Optional[float] = option(
         "--epsilon",
         help="exploration: epsilon-greedy's epsilon",
         model=True,
         core="cb.epsilon",
         note="with --softmax/--squarecb/--first/--bag the pmf's floor, default 0",
     )
-    softmax: bool = _switch(
+    softmax: bool = switch(
         "--softmax", help="exploration: softmax over the scores (--lambda)", model=True, structural=True
     )
-    softmax_lambda: Optional[float] = _flag("--lambda", help="softmax's lambda", model=True, core="cb.lambda")
-    squarecb: bool = _switch(
+    softmax_lambda: Optional[float] = option("--lambda", help="softmax's lambda", model=True, core="cb.lambda")
+    squarecb: bool = switch(
         "--squarecb",
         help="exploration: SquareCB (gamma = gamma_scale * learned_events^gamma_exponent)",
         model=True,
         structural=True,
     )
-    gamma_scale: Optional[float] = _flag(
+    gamma_scale: Optional[float] = option(
         "--gamma_scale", help="SquareCB's gamma scale", model=True, core="cb.gamma_scale"
     )
-    gamma_exponent: Optional[float] = _flag(
+    gamma_exponent: Optional[float] = option(
         "--gamma_exponent", help="SquareCB's gamma exponent", model=True, core="cb.gamma_exponent"
     )
-    first: Optional[int] = _flag(
+    first: Optional[int] = option(
         "--first", help="exploration: uniform for the first N learned events, then greedy", model=True, structural=True
     )
-    bag: Optional[int] = _flag(
+    bag: Optional[int] = option(
         "--bag", help="exploration: bagging with N policies (Poisson bootstrap)", model=True, structural=True
     )
-    greedify: bool = _switch(
+    greedify: bool = switch(
         "--greedify", help="--bag: the first policy always learns once", model=True, structural=True
     )
-    first_only: bool = _switch(
+    first_only: bool = switch(
         "--first_only", help="greedy/bag: only the first of tied actions gets the greedy mass", model=True
     )
-    rank_all: bool = _switch(
+    rank_all: bool = switch(
         "--rank_all", help="--cb_adf/--cb: -p writes every action's score (action:score,... best first)", model=True
     )
-    clip_p: Optional[float] = _flag(
+    clip_p: Optional[float] = option(
         "--clip_p",
         help="clip probabilities below this in importance weights",
         model=True,
         core="cb.clip_p",
         note="no clipping",
     )
-    random_seed: Optional[int] = _flag(
+    random_seed: Optional[int] = option(
         "--random_seed",
         help="seed of the random generator (--bag bootstrap, sample() without a seed)",
         model=True,
         core="cb.seed",
     )
-    max_prediction: Optional[float] = _flag("--max_prediction", help="largest prediction to output", model=True)
-    reward_ttl: Optional[float] = _flag(
+    max_prediction: Optional[float] = option("--max_prediction", help="largest prediction to output", model=True)
+    reward_ttl: Optional[float] = option(
         "--reward_ttl",
         help="delayed rewards: seconds a logged decision waits for its reward",
         model=True,
         default=3600.0,
     )
-    max_pending: Optional[int] = _flag(
+    max_pending: Optional[int] = option(
         "--max_pending",
         help="delayed rewards: most decisions kept waiting; more evict the oldest",
         model=True,
         default=1000000,
     )
     # --- run-time (the command line) ---------------------------------------------------
-    data: Optional[str] = _flag("-d", "--data", help="input file (default: standard input)")
-    final_regressor: Optional[str] = _flag("-f", "--final_regressor", help="save the model to this file at the end")
-    initial_regressor: Optional[str] = _flag("-i", "--initial_regressor", help="load a model and continue from it")
-    testonly: bool = _switch("-t", "--testonly", help="predict only, do not learn")
-    predictions: Optional[str] = _flag(
+    data: Optional[str] = option("-d", "--data", help="input file (default: standard input)")
+    final_regressor: Optional[str] = option("-f", "--final_regressor", help="save the model to this file at the end")
+    initial_regressor: Optional[str] = option("-i", "--initial_regressor", help="load a model and continue from it")
+    testonly: bool = switch("-t", "--testonly", help="predict only, do not learn")
+    predictions: Optional[str] = option(
         "-p", "--predictions", help="write predictions to this file (- or /dev/stdout: stdout)"
     )
-    progress: Optional[str] = _flag(
+    progress: Optional[str] = option(
         "-P", "--progress", help="progress rows: an integer adds, a float multiplies", default="2.0"
     )
-    quiet: bool = _switch("--quiet", help="print nothing but errors")
-    audit: bool = _switch("-a", "--audit", help="print each example's features with index, value and weight (stdout)")
-    readable_model: Optional[str] = _flag("--readable_model", help="write the weights as text (index:weight lines)")
-    invert_hash: Optional[str] = _flag(
+    quiet: bool = switch("--quiet", help="print nothing but errors")
+    audit: bool = switch("-a", "--audit", help="print each example's features with index, value and weight (stdout)")
+    readable_model: Optional[str] = option("--readable_model", help="write the weights as text (index:weight lines)")
+    invert_hash: Optional[str] = option(
         "--invert_hash", help="write the weights as text with feature names (name:index:weight)"
     )
-    strict: bool = _switch("--strict", "--strict_parse", help="stop at the first malformed line instead of skipping it")
-    predict_only_model: bool = _switch("--predict_only_model", help="save only the weights, without optimizer state")
-    save_every: Optional[int] = _flag(
+    strict: bool = switch("--strict", "--strict_parse", help="stop at the first malformed line instead of skipping it")
+    predict_only_model: bool = switch("--predict_only_model", help="save only the weights, without optimizer state")
+    save_every: Optional[int] = option(
         "--save_every", help="every N examples, write a snapshot into --store from a background thread"
     )
-    store: Optional[str] = _flag(
+    store: Optional[str] = option(
         "--store", help="model store folder: versions, CURRENT pointer, rollback (the final model is saved there too)"
     )
-    store_keep: Optional[int] = _flag(
+    store_keep: Optional[int] = option(
         "--store_keep", help="versions the --store keeps in all, the current one included", default=10
     )
-    drift: Optional[str] = _flag(
+    drift: Optional[str] = option(
         "--drift", help="watch the learning with a drift detector: adwin, ph, kswin, ddm, eddm, hddm_a or hddm_w"
     )
-    drift_response: Optional[str] = _flag(
+    drift_response: Optional[str] = option(
         "--drift_response", help="on a drift alarm: alert, reset, boost or switch (to a challenger)", default="alert"
     )
-    drift_signal: Optional[str] = _flag(
+    drift_signal: Optional[str] = option(
         "--drift_signal",
         help="what the detector watches: loss (default for adwin, ph, kswin) or error (0/1; default for the others)",
     )
-    drift_every: Optional[int] = _flag(
+    drift_every: Optional[int] = option(
         "--drift_every", help="hand the detector the signal every N examples; responses apply there", default=1000
     )
-    drift_delta: Optional[float] = _flag(
+    drift_delta: Optional[float] = option(
         "--drift_delta", help="ADWIN's delta (default 0.002) or Page-Hinkley's delta (default 0.005)"
     )
-    drift_threshold: Optional[float] = _flag(
+    drift_threshold: Optional[float] = option(
         "--drift_threshold", help="Page-Hinkley's threshold (default 50) or DDM's drift threshold (default 3)"
     )
-    drift_param: List[str] = _many(
+    drift_param: List[str] = repeated(
         "--drift_param", help="any detector parameter as NAME=VALUE, with river's names (e.g. clock=16, alpha=0.001)"
     )
-    drift_boost: Optional[float] = _flag(
+    drift_boost: Optional[float] = option(
         "--drift_boost", help="--drift_response boost: learning-rate factor", default=3.0
     )
-    drift_boost_examples: Optional[int] = _flag(
+    drift_boost_examples: Optional[int] = option(
         "--drift_boost_examples", help="--drift_response boost: examples the boost lasts", default=10000
     )
-    drift_gate: Optional[int] = _flag(
+    drift_gate: Optional[int] = option(
         "--drift_gate",
         help="--drift_response switch: examples a challenger started at an alarm learns before the gate",
         default=1000,
     )
-    threads: Optional[int] = _flag(
+    threads: Optional[int] = option(
         "--threads",
         help="Hogwild: N threads parse and learn blocks of the input into one weight table",
         default=1,
         note="exact, reproducible, VW's results; 0: one per core",
     )
-    onethread: bool = _switch(
-        "--onethread", help="accepted for VW compatibility (the same as --threads 1, the default)"
-    )
-    kill_cache: bool = _switch("-k", "--kill_cache", help="accepted for VW compatibility (wabbit keeps no cache file)")
-    passes: Optional[int] = _flag("--passes", help="number of passes (only 1 is supported)")
-    no_stdin: bool = _switch("--no_stdin", help="do not read standard input when -d is absent")
-    save_resume: bool = _switch(
+    onethread: bool = switch("--onethread", help="accepted for VW compatibility (the same as --threads 1, the default)")
+    kill_cache: bool = switch("-k", "--kill_cache", help="accepted for VW compatibility (wabbit keeps no cache file)")
+    passes: Optional[int] = option("--passes", help="number of passes (only 1 is supported)")
+    no_stdin: bool = switch("--no_stdin", help="do not read standard input when -d is absent")
+    save_resume: bool = switch(
         "--save_resume", help="accepted for VW compatibility (model files always keep the online state)"
     )
-    cache: bool = _switch(
+    cache: bool = switch(
         "-c", "--cache", help="accepted for VW compatibility (wabbit parses fast enough to need no cache)"
     )
-    holdout_off: bool = _switch("--holdout_off", help="accepted for VW compatibility (there is no holdout in one pass)")
+    holdout_off: bool = switch("--holdout_off", help="accepted for VW compatibility (there is no holdout in one pass)")
 
     # ---------------------------------------------------------------------------------------
     def value(self, dest: str) -> Any:
@@ -945,15 +973,70 @@ def _kind(f: "dataclasses.Field[Any]") -> str:
     return next(k for k in ("int", "float", "str") if k in annotation)
 
 
+def _help(spec: Dict[str, Any]) -> str:
+    help, default, note = spec["help"], spec["default"], spec["note"]
+    if default is not None:
+        help += f" (default {_fmt(default)}{'; ' + note if note else ''})"
+    return str(help)
+
+
 def _derive_flags() -> List[Flag]:
     flags = []
     for f in dataclasses.fields(Options):
         spec = f.metadata["flag"]
-        help, default, note = spec["help"], spec["default"], spec["note"]
-        if default is not None:
-            help += f" (default {_fmt(default)}{'; ' + note if note else ''})"
-        flags.append(Flag(f.name, spec["names"], _kind(f), help, spec["model"], spec["structural"], default))
+        flags.append(
+            Flag(f.name, spec["names"], _kind(f), _help(spec), spec["model"], spec["structural"], spec["default"])
+        )
     return flags
+
+
+def subcommand_parser(declared: type, prog: str, description: Optional[str]) -> "argparse.ArgumentParser":
+    """The parser of a subcommand (``wabbit ope``, ``wabbit inspect``, ``wabbit demo``) from a
+    dataclass whose fields are declared as :class:`Options`'s are (:func:`option`, :func:`switch`,
+    :func:`repeated`): names, help with "(default X)" and defaults come from those declarations. A
+    name without a dash is a positional argument.
+
+    >>> @dataclasses.dataclass
+    ... class Demo:
+    ...     lines: Optional[int] = option("--lines", help="lines to make", default=10)
+    >>> parse_subcommand(Demo, subcommand_parser(Demo, "demo", None), ["--lines", "3"])
+    Demo(lines=3)
+    >>> subcommand_parser(Demo, "demo", None).format_help().split("--lines LINES")[-1].split()
+    ['lines', 'to', 'make', '(default', '10)']
+    """
+    import argparse
+
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    for f in dataclasses.fields(declared):
+        spec, kind = f.metadata["flag"], _kind(f)
+        kw: Dict[str, Any] = {"help": _help(spec).replace("%", "%%")}
+        if kind == "bool":
+            kw["action"] = "store_true"
+        elif kind == "list":
+            kw.update(action="append", default=[])
+        else:
+            kw.update(type={"int": int, "float": float, "str": str}[kind], default=spec["default"])
+            for key in ("choices", "metavar"):
+                if spec.get(key) is not None:
+                    kw[key] = spec[key]
+        names = spec["names"]
+        if names[0].startswith("-"):
+            kw["dest"] = f.name
+            if spec.get("required"):
+                kw["required"] = True
+            p.add_argument(*names, **kw)
+        else:
+            kw.pop("default", None)
+            p.add_argument(f.name, **kw)
+    return p
+
+
+_Declared = TypeVar("_Declared")
+
+
+def parse_subcommand(declared: Type[_Declared], parser: "argparse.ArgumentParser", argv: Sequence[str]) -> _Declared:
+    """The subcommand's arguments as an instance of its declaring dataclass."""
+    return declared(**vars(parser.parse_args(list(argv))))
 
 
 #: Every flag, derived from the fields of :class:`Options` (their one declaration).
