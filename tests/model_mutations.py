@@ -8,7 +8,8 @@ then be usable) or be refused with ``wabbit.ModelError``.
 The layout (all little-endian): magic (8) | format version u32 | wabbit version str | options str |
 metadata str | six f64 (t, normalized_sum_norm_x, total_weight, weighted_unlabeled, gravity,
 contraction) | min_label, max_label f32 | bits u32 | stride u32 | predict_only u8 | encoding u8 |
-weights | CRC-32, where str is a u32 length and that many bytes.
+config (u32 size, then the resolved configuration and a bandit's state; format 2) | weights |
+CRC-32, where str is a u32 length and that many bytes.
 """
 
 from __future__ import annotations
@@ -64,13 +65,17 @@ def split(data: bytes) -> Dict[str, Any]:
         strings.append(data[off + 4 : off + 4 + n])
         off += 4 + n
     fixed = data[off : off + 6 * 8 + 2 * 4 + 2 * 4 + 2]
+    at = off + len(fixed)
+    (size,) = struct.unpack_from("<I", data, at)
+    config = data[at : at + 4 + size]
     return {
         "head": data[:12],
         "version": strings[0],
         "options": strings[1],
         "metadata": strings[2],
         "fixed": fixed,
-        "weights": data[off + len(fixed) : -4],
+        "config": config,
+        "weights": data[at + len(config) : -4],
     }
 
 
@@ -78,7 +83,7 @@ def join(f: Dict[str, Any]) -> bytes:
     body = bytearray(f["head"])
     for name in ("version", "options", "metadata"):
         body += struct.pack("<I", len(f[name])) + f[name]
-    body += f["fixed"] + f["weights"]
+    body += f["fixed"] + f["config"] + f["weights"]
     return with_crc(bytes(body))
 
 
@@ -313,9 +318,14 @@ def mutate(rng: random.Random, data: bytes) -> Tuple[str, bytes]:
     if k < 0.6:
         f["fixed"] = mutate_fixed(rng, f["fixed"])
         return "header", join(f)
-    if k < 0.68:
+    if k < 0.65:
         f["weights"] = mutate_weights(rng, f["weights"])
         return "weights", join(f)
+    if k < 0.68 and len(f["config"]) > 4:  # a byte of the configuration or the bandit's state
+        c = bytearray(f["config"])
+        c[rng.randrange(4, len(c))] = rng.randrange(256)
+        f["config"] = bytes(c)
+        return "config", join(f)
     if k < 0.72:
         f["version"] = rng.choice([b"", b"\xff", b"9" * 1000, b"0.0.0\x00", "\u00e9".encode()])
         return "version", join(f)

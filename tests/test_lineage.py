@@ -283,7 +283,7 @@ def test_inspect_prints_the_right_numbers(files, flags):
     proc = _inspect(["m.model"], tmp)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert re.search(r"^format version: 1$", out, re.M), out
+    assert re.search(r"^format version: 2$", out, re.M), out
     assert re.search(rf"^wabbit version: {re.escape(wabbit.__version__)}$", out, re.M)
     assert re.search(rf"^options: {re.escape(m.args)}$", out, re.M)
     assert re.search(rf"^bits: {bits} \({1 << bits} rows", out, re.M), out
@@ -301,7 +301,7 @@ def test_inspect_prints_the_right_numbers(files, flags):
     expected = describe_model_file(str(path))
     expected["path"] = "m.model"
     assert info == json.loads(json.dumps(expected))
-    assert (info["format_version"], info["bits"], info["nonzero_weights"]) == (1, bits, nonzero)
+    assert (info["format_version"], info["bits"], info["nonzero_weights"]) == (2, bits, nonzero)
     assert info["checksum"] == crc_of(path) and info["size"] == len(data)
     assert info["state"]["t"] == t
     assert info["lineage"]["parent_checksum"] == parent

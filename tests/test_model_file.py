@@ -6,6 +6,8 @@ The layout checked here is the one written by cpp/model_io.cc (all little-endian
     magic "WABBITM\\n" (8) | format version u32 | wabbit version str | args str | metadata str
     | t f64 | normalized_sum_norm_x f64 | total_weight f64 | weighted_unlabeled f64 | gravity f64 | contraction f64
     | min_label f32 | max_label f32 | bits u32 | stride u32 | predict_only u8 | encoding u8
+    | config size u32 | config (that many bytes: the resolved Config, a bandit flag u8, then for a
+      bandit its CbConfig and state; format version 2 on)
     | [encoding 1 (sparse): count u64, then count x (row u32, stride x f32)]
     | [encoding 0 (dense): 2^bits x stride x f32]
     | CRC-32 (zlib's) of every byte before it, u32
@@ -111,6 +113,8 @@ def layout(b: bytes) -> dict:
         off += 4
     f["predict_only"], f["encoding"] = off, off + 1
     off += 2
+    f["config"] = off
+    off += 4 + struct.unpack_from("<I", b, off)[0]
     if b[f["encoding"]] == 1:
         f["count"] = off
         off += 8
@@ -395,7 +399,7 @@ def test_cli_predict_only_model(tmp_path):
 def test_checksum_is_zlib_crc32_little_endian(flags, predict_only):
     b = trained(flags).to_bytes(predict_only=predict_only)
     assert b[:8] == b"WABBITM\n"
-    assert u32(b, 8) == 1, "format version"
+    assert u32(b, 8) == 2, "format version"
     assert b[-4:] == struct.pack("<I", zlib.crc32(b[:-4]))
     # and the layout accounts for every byte
     L = layout(b)
@@ -500,7 +504,7 @@ def _refused(data: bytes, pattern: str):
     return str(info.value)
 
 
-@pytest.mark.parametrize("version", [2, 7, 2**31 + 1])
+@pytest.mark.parametrize("version", [3, 7, 2**31 + 1])
 def test_newer_format_version_is_refused(version, tmp_path):
     b = patched(_small_model_bytes(), 8, "<I", version)
     msg = _refused(b, rf"version\D*{version}\b")
@@ -780,7 +784,7 @@ def cli_files(tmp_path):
     flipped = bytearray(good)
     flipped[len(good) // 3] ^= 0x10
     (tmp_path / "flipped.model").write_bytes(bytes(flipped))
-    (tmp_path / "newer.model").write_bytes(patched(good, 8, "<I", 2))
+    (tmp_path / "newer.model").write_bytes(patched(good, 8, "<I", 3))
     (tmp_path / "text.model").write_text("1 |f a\n")
     (tmp_path / "empty.model").write_bytes(b"")
     return tmp_path
@@ -871,3 +875,60 @@ def test_wildcard_namespaces_in_a_file_are_checked():
         forged = _with_metadata(data, lambda d, bad=bad: {**d, "wildcard_namespaces": bad})
         with pytest.raises(wabbit.ModelError, match="wildcard_namespaces"):
             wabbit.Model.from_bytes(forged)
+
+
+def _as_format_1(data, cb_state):
+    """A format-2 file rewritten as format 1 wrote it: no configuration section, version 1, and a
+    bandit's counters (``cb_state``) in the metadata JSON."""
+    L = layout(data)
+    body = bytearray(data[: L["config"]] + data[L["config"] + 4 + u32(data, L["config"]) : -4])
+    struct.pack_into("<I", body, 8, 1)
+    return _with_metadata(bytes(body) + b"\0\0\0\0", lambda d: {**d, "cb_state": cb_state} if cb_state else d)
+
+
+def _bandit_events(seed, n):
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        a = rng.randrange(3)
+        out.append(
+            ["shared |u user=%d" % rng.randrange(4)]
+            + [("%d:%d:0.4 " % (a, rng.randrange(2)) if k == a else "") + "|a ad=%d" % k for k in range(3)]
+        )
+    return out
+
+
+@pytest.mark.parametrize(
+    "flags",
+    ["--cb_explore_adf", "--cb_explore_adf --squarecb", "--cb_explore_adf --first 40", "--cb_explore_adf --bag 3"],
+)
+def test_format_1_bandit_files_still_load(flags):
+    # The counters (mtr's sums, SquareCB's count, tau-first's budget, bag's generator) steer what is
+    # learned next: a loaded model that lost them would diverge from the one that never stopped.
+    m = wabbit.Model(flags)
+    for ev in _bandit_events(5, 30):
+        m.learn(ev)
+    data = m.to_bytes()
+    assert "cb_state" not in json.loads(data[layout(data)["metadata"] + 4 : layout(data)["t"]])
+    old = _as_format_1(data, m._core.cb_state())
+    assert u32(old, 8) == 1
+    fresh = wabbit.Model.from_bytes(data)
+    legacy = wabbit.Model.from_bytes(old)
+    for ev in _bandit_events(6, 30):
+        ref = np.asarray(m.learn(ev)[1])
+        assert np.array_equal(np.asarray(fresh.learn(ev)[1]), ref)
+        assert np.array_equal(np.asarray(legacy.learn(ev)[1]), ref)
+    # (the metadata differs: each lineage names the file it was loaded from)
+    state = [b[layout(b)["t"] : -4] for b in (fresh.to_bytes(), legacy.to_bytes(), m.to_bytes())]
+    assert state[0] == state[1] == state[2]
+
+
+def test_bandit_state_needs_no_metadata():
+    # Format 2 keeps the bandit's counters in the core's section: a file whose metadata is emptied
+    # still continues exactly as the model that never stopped (tau-first: the exploring budget).
+    m = wabbit.Model("--cb_explore_adf --first 8")
+    for ev in _bandit_events(7, 5):
+        m.learn(ev)
+    bare = wabbit.Model.from_bytes(_with_metadata(m.to_bytes(), lambda d: {}))
+    for ev in _bandit_events(8, 10):
+        assert np.array_equal(np.asarray(bare.learn(ev)[1]), np.asarray(m.learn(ev)[1]))

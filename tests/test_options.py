@@ -27,6 +27,7 @@ import pytest
 import vwcompare
 import wabbit
 from wabbit import OptionError, parse_args
+from wabbit.options import FLAGS
 
 FLAG_SETS = [
     "",
@@ -280,3 +281,31 @@ def test_equals_form_for_long_flags():
     assert parse_args("--quadratic=ua --bit_precision=20").core_config() == parse_args("-q ua -b 20").core_config()
     assert not math.isnan(parse_args("--learning_rate=0.25").core_config()["learning_rate"])
     assert parse_args("--learning_rate=0.25").core_config()["learning_rate"] == 0.25
+
+
+# ------------------------------------------------------------------ one declaration per flag
+
+
+def test_defaults_come_from_the_core_declarations():
+    # The learner's defaults are declared once (cpp/core/config.h, cpp/cb/config.h); the Python
+    # config without flags must be exactly those, and VW's documented values (VW: -l 0.5,
+    # --power_t 0.5, --epsilon 0.05 for cb_explore_adf, --gamma_scale 10, --lambda 1).
+    import wabbit._core as core
+
+    declared = core.config_defaults()
+    resolved = parse_args("").core_config()
+    for key in ("bits", "loss", "learning_rate", "power_t", "initial_t", "l1", "l2", "link", "quantile_tau"):
+        assert resolved[key] == declared[key], key
+    assert (declared["learning_rate"], declared["power_t"], declared["bits"]) == (0.5, 0.5, 18)
+    cb = parse_args("--cb_explore_adf").cb_config()
+    for key in ("epsilon", "lambda", "gamma_scale", "gamma_exponent", "clip_p", "seed", "cb_type"):
+        assert cb[key] == declared["cb"][key], key
+    assert (cb["epsilon"], cb["gamma_scale"], cb["lambda"]) == (0.05, 10.0, 1.0)
+
+
+def test_help_shows_the_declared_default():
+    by_dest = {f.dest: f for f in FLAGS}
+    assert by_dest["epsilon"].default == 0.05
+    assert "(default 0.05;" in by_dest["epsilon"].help
+    assert by_dest["bits"].help.endswith("(default 18)")
+    assert by_dest["quiet"].default is None and "default" not in by_dest["quiet"].help

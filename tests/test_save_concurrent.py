@@ -120,9 +120,10 @@ def _count_off_by_one(data: bytes) -> bytes:
         off += 4 + n
     off += 6 * 8 + 4 * 4
     assert data[off + 1] == 1, "expected a sparse file"
+    off += 2 + 4 + struct.unpack_from("<I", data, off + 2)[0]  # the configuration section (format 2)
     body = bytearray(data[:-4])
-    (count,) = struct.unpack_from("<Q", body, off + 2)
-    struct.pack_into("<Q", body, off + 2, count + 1)
+    (count,) = struct.unpack_from("<Q", body, off)
+    struct.pack_into("<Q", body, off, count + 1)
     return bytes(body) + struct.pack("<I", zlib.crc32(body))
 
 

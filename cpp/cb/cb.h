@@ -32,30 +32,13 @@
 #include "cb/event.h"
 #include "cb/explore.h"
 #include "cb/progress.h"
+#include "cb/config.h"
 #include "core/example.h"
 #include "core/learner.h"
 #include "formats/vw_text.h"
 
 namespace wabbit {
 
-enum class CbType { kMtr, kIps, kDr, kDm };
-enum class CbExplore { kNone, kEpsilon, kSoftmax, kSquareCb, kFirst, kBag };
-
-struct CbConfig {
-  uint32_t num_actions = 0;  // --cb K / --cb_explore K: K fixed actions, single-line examples (0: ADF)
-  CbType type = CbType::kMtr;
-  CbExplore explore = CbExplore::kNone;
-  float epsilon = 0.05f;     // epsilon-greedy; for the others the floor of the pmf (VW's default 0)
-  float lambda = 1.f;        // softmax
-  float gamma_scale = 10.f;  // SquareCB: gamma = gamma_scale * learned_events^gamma_exponent
-  float gamma_exponent = 0.5f;
-  uint64_t first = 0;       // tau-first: explore uniformly for this many learned events
-  uint32_t bag = 0;         // bagging: number of policies
-  bool greedify = false;    // bag: policy 0 always learns once
-  bool first_only = false;  // greedy/bag: the first of tied actions only
-  bool rank_all = false;    // cb_adf: -p writes every action's score (VW's --rank_all)
-  float clip_p = 0.f;       // probabilities below are clipped in importance weights
-  uint64_t seed = 0;        // --random_seed: bag's bootstrap and sample() without a seed
 };
 
 // Candidate actions in one flat buffer (a ranking request), prepared as CbLearner::prepare would
@@ -116,19 +99,6 @@ struct CbResult {
   bool labelled = false;
   uint64_t row_features = 0;    // the progress table's feature count
   uint64_t total_features = 0;  // what the event adds to "total feature number"
-};
-
-// Mutable state besides the weights (saved with the model by the Python layer).
-struct CbState {
-  std::vector<uint64_t> event_sum;  // mtr: per model
-  std::vector<uint64_t> action_sum;
-  uint64_t counter = 0;  // SquareCB: learned events
-  uint64_t tau = 0;      // tau-first: exploring events left
-  uint64_t rng = 0;      // bag's bootstrap / sample() without a seed (VW's merand48)
-  // VW keeps the normalized update's running sums per model; model 0's live in the learner's
-  // OnlineState (saved with the weights), models 1.. here.
-  std::vector<double> norm_x;
-  std::vector<double> total_weight;
 };
 
 class CbLearner {

@@ -18,51 +18,13 @@
 #include <string>
 #include <vector>
 
+#include "core/config.h"
 #include "core/example.h"
 #include "core/interactions.h"
 #include "core/loss.h"
 #include "core/weights.h"
 
 namespace wabbit {
-
-enum class Link { kIdentity = 0, kLogistic = 1, kPoisson = 2, kGlf1 = 3 };
-
-// Everything that defines the model. Built from VW-style flags by wabbit/options.py (the one flag
-// parser); stored in the model file as those flags.
-struct Config {
-  uint32_t bits = 18;
-  LossKind loss = LossKind::kSquared;
-  float logistic_min = -1.f;
-  float logistic_max = 1.f;
-  float quantile_tau = 0.5f;
-  Link link = Link::kIdentity;
-  bool binary = false;         // report sign(prediction) and 0/1 loss (VW's --binary)
-  float learning_rate = 0.5f;  // after VW's defaulting: 0.5 for the default rule, 10 otherwise
-  float power_t = 0.5f;
-  float initial_t = 0.f;
-  bool adaptive = true;
-  bool normalized = true;
-  bool invariant = true;
-  float l1 = 0.f;  // SGD: truncated gradient; FTRL: the proximal L1 term
-  float l2 = 0.f;
-  bool ftrl = false;  // FTRL-Proximal instead of gradient descent
-  float ftrl_alpha = 0.5f;
-  float ftrl_beta = 1.f;
-  // Classic online rules on the same features (river is the reference): 1 perceptron,
-  // 2 passive-aggressive classifier, 3 passive-aggressive regressor (Crammer et al. 2006).
-  int classic_rule = 0;
-  float pa_c = 1.f;      // aggressiveness C (PA-I, PA-II)
-  int pa_variant = 1;    // 0 PA, 1 PA-I, 2 PA-II
-  float pa_eps = 0.1f;   // regressor: width of the insensitive zone
-  bool constant = true;  // add the constant (bias) feature
-  std::vector<std::string> interactions;
-  std::array<bool, 256> ignore{};         // namespaces dropped from every example
-  std::array<bool, 256> ignore_linear{};  // namespaces used only inside interactions
-  bool has_min_prediction = false;
-  bool has_max_prediction = false;
-  float min_prediction = 0.f;
-  float max_prediction = 0.f;
-};
 
 // The online state that makes training resumable (saved with the model).
 struct OnlineState {

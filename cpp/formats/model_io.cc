@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <type_traits>
 
 #include "formats/utf8.h"
 
@@ -52,7 +53,7 @@ class Writer {
 
 class Reader {
  public:
-  Reader(std::string_view b, size_t end) : b_(b), end_(end) {}
+  Reader(std::string_view b, size_t end, size_t start = 0) : b_(b), end_(end), pos_(start) {}
   void need(size_t n, const char* what) const {
     if (n > end_ - pos_) {
       throw ModelError(std::string("model file is truncated or inconsistent: not enough bytes for ") + what);
@@ -75,14 +76,128 @@ class Reader {
     if (!valid_utf8(s)) throw ModelError(std::string("model file is corrupt: ") + what + " is not UTF-8 text");
     return s;
   }
+  void skip(size_t n, const char* what) {
+    need(n, what);
+    pos_ += n;
+  }
   size_t pos() const { return pos_; }
   size_t remaining() const { return end_ - pos_; }
 
  private:
   std::string_view b_;
   size_t end_;
-  size_t pos_ = 0;
+  size_t pos_;
 };
+
+// The configuration section (format 2): each field of core/config.h and cb/config.h in declaration
+// order, by type: bool and enums one byte, numbers as they are, a namespace mask as 32 bytes of
+// bits, a list of strings as a count and the strings.
+template <class T>
+void put_field(Writer& w, const T& v) {
+  if constexpr (std::is_enum_v<T> || std::is_same_v<T, bool>) {
+    w.pod<uint8_t>(static_cast<uint8_t>(v));
+  } else if constexpr (std::is_same_v<T, NamespaceMask>) {
+    uint8_t bits[32] = {};
+    for (size_t ch = 0; ch < v.size(); ++ch) {
+      if (v[ch]) bits[ch / 8] = static_cast<uint8_t>(bits[ch / 8] | (1u << (ch % 8)));
+    }
+    w.bytes(bits, sizeof bits);
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    w.pod<uint32_t>(static_cast<uint32_t>(v.size()));
+    for (const std::string& s : v) w.str(s);
+  } else {
+    w.pod<T>(v);
+  }
+}
+
+template <class T>
+void get_field(Reader& r, std::string_view key, T& v) {
+  const char* what = key.data();  // the keys are string literals
+  auto corrupt = [&] { throw ModelError("model file is corrupt: configuration field " + std::string(key)); };
+  if constexpr (std::is_enum_v<T>) {
+    const auto raw = r.pod<uint8_t>(what);
+    if (raw >= enum_names(T{}).size()) corrupt();
+    v = static_cast<T>(raw);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    const auto raw = r.pod<uint8_t>(what);
+    if (raw > 1) corrupt();
+    v = raw == 1;
+  } else if constexpr (std::is_same_v<T, NamespaceMask>) {
+    for (size_t byte = 0; byte < 32; ++byte) {
+      const auto bits = r.pod<uint8_t>(what);
+      for (size_t k = 0; k < 8; ++k) v[byte * 8 + k] = (bits >> k) & 1u;
+    }
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    const auto n = r.pod<uint32_t>(what);
+    if (n > r.remaining() / 4) corrupt();
+    v.resize(n);
+    for (std::string& s : v) s = r.str(what);
+  } else {
+    v = r.pod<T>(what);
+    if constexpr (std::is_floating_point_v<T>) {
+      if (!std::isfinite(v)) corrupt();
+    }
+  }
+}
+
+template <class T>
+void put_list(Writer& w, const std::vector<T>& v) {
+  w.pod<uint32_t>(static_cast<uint32_t>(v.size()));
+  for (T x : v) w.pod<T>(x);
+}
+
+template <class T>
+void get_list(Reader& r, const char* what, std::vector<T>& v) {
+  const auto n = r.pod<uint32_t>(what);
+  if (n > r.remaining() / sizeof(T)) throw ModelError(std::string("model file is corrupt: ") + what);
+  v.resize(n);
+  for (T& x : v) {
+    x = r.pod<T>(what);
+    if constexpr (std::is_floating_point_v<T>) {
+      if (!(std::isfinite(x) && x >= 0)) throw ModelError(std::string("model file is corrupt: ") + what);
+    }
+  }
+}
+
+std::string config_section(const Config& cfg, BanditSection bandit) {
+  Writer w;
+  for_each_field(cfg, [&](std::string_view, const auto& field) { put_field(w, field); });
+  w.pod<uint8_t>(bandit.config ? 1 : 0);
+  if (bandit.config) {
+    for_each_field(*bandit.config, [&](std::string_view, const auto& field) { put_field(w, field); });
+    const CbState& s = *bandit.state;
+    put_list(w, s.event_sum);
+    put_list(w, s.action_sum);
+    w.pod<uint64_t>(s.counter);
+    w.pod<uint64_t>(s.tau);
+    w.pod<uint64_t>(s.rng);
+    put_list(w, s.norm_x);
+    put_list(w, s.total_weight);
+  }
+  return std::move(w.out());
+}
+
+void read_config_section(Reader& r, ModelHeader& h) {
+  for_each_field(h.config, [&](std::string_view key, auto& field) { get_field(r, key, field); });
+  if (h.config.bits != h.bits) {
+    throw ModelError("model file is inconsistent: its configuration says " + std::to_string(h.config.bits) +
+                     " bits, its weight table has " + std::to_string(h.bits));
+  }
+  h.has_config = true;
+  const auto has_cb = r.pod<uint8_t>("bandit flag");
+  if (has_cb > 1) throw ModelError("model file is corrupt: bandit flag");
+  h.has_cb = has_cb == 1;
+  if (!h.has_cb) return;
+  for_each_field(h.cb, [&](std::string_view key, auto& field) { get_field(r, key, field); });
+  CbState& s = h.cb_state;
+  get_list(r, "bandit event counts", s.event_sum);
+  get_list(r, "bandit action counts", s.action_sum);
+  s.counter = r.pod<uint64_t>("bandit counter");
+  s.tau = r.pod<uint64_t>("bandit tau");
+  s.rng = r.pod<uint64_t>("bandit rng");
+  get_list(r, "bandit norm_x", s.norm_x);
+  get_list(r, "bandit total_weight", s.total_weight);
+}
 
 [[noreturn]] void throw_errno(const std::string& what, const std::string& path) {
   const int e = errno;
@@ -109,7 +224,7 @@ namespace {
 }  // namespace
 
 std::string serialize_model(const Learner& learner, const std::string& wabbit_version, const std::string& args,
-                            const std::string& metadata, bool predict_only) {
+                            const std::string& metadata, bool predict_only, BanditSection bandit) {
   // Another thread may be learning while this runs (Python's save()/to_bytes() do not wait for a
   // learning run). As a snapshot does, every row is read exactly once, into a local copy, and what
   // is written (and counted) is that copy: the file is always self-consistent, a picture of the
@@ -203,6 +318,9 @@ std::string serialize_model(const Learner& learner, const std::string& wabbit_ve
   w.pod<uint32_t>(stride);
   w.pod<uint8_t>(predict_only ? 1 : 0);
   w.pod<uint8_t>(encoding);
+  const std::string section = config_section(learner.config(), bandit);
+  w.pod<uint32_t>(static_cast<uint32_t>(section.size()));
+  w.bytes(section.data(), section.size());
   w.out().reserve(w.out().size() + (encoding ? sparse_bytes + sparse_bytes / 8 + 64 : dense_bytes) + 12);
   if (encoding == 1) {
     const size_t count_at = w.out().size();
@@ -245,6 +363,7 @@ void parse_view(std::string_view b, LoadedModel& m) {
   if (crc32(b.data(), b.size() - 4) != stored_crc) {
     throw ModelError("model file is corrupt or truncated: checksum mismatch");
   }
+  m.header.checksum = stored_crc;
   uint32_t version;
   std::memcpy(&version, b.data() + sizeof kModelMagic, 4);
   if (version == 0 || version > kModelFormatVersion) {
@@ -283,6 +402,14 @@ void parse_view(std::string_view b, LoadedModel& m) {
     throw ModelError("model file is corrupt: a predict-only file with " + std::to_string(h.stride) + " slots per row");
   }
   if (m.encoding > 1) throw ModelError("model file is corrupt: unknown weight encoding");
+  if (h.format_version >= 2) {
+    const auto size = r.pod<uint32_t>("configuration size");
+    r.need(size, "configuration");
+    Reader section(b, r.pos() + size, r.pos());
+    read_config_section(section, m.header);
+    if (section.remaining() != 0) throw ModelError("model file is inconsistent: configuration size");
+    r.skip(size, "configuration");
+  }
   for (double v : {s.t, s.normalized_sum_norm_x, s.total_weight, s.weighted_unlabeled, s.gravity}) {
     if (!std::isfinite(v) || v < 0.) throw ModelError("model file is corrupt: online state out of range");
   }
@@ -337,9 +464,10 @@ LoadedModel parse_model(std::string bytes) {
   return m;
 }
 
-void verify_model(std::string_view bytes) {
+ModelHeader verify_model(std::string_view bytes) {
   LoadedModel m;
   parse_view(bytes, m);
+  return std::move(m.header);
 }
 
 void install_weights(const LoadedModel& m, Learner& learner) {
@@ -411,6 +539,17 @@ void install_weights(const LoadedModel& m, Learner& learner) {
   if (!cfg.ftrl && cfg.classic_rule == 0 && (h.state.contraction < 1e-9 || (cfg.l1 > 0.f && h.state.gravity > 1e3))) {
     learner.sync_weights();
   }
+}
+
+void install_cb_state(const LoadedModel& m, CbState& state) {
+  const ModelHeader& h = m.header;
+  if (!h.has_cb) throw ModelError("model file holds no contextual bandit state");
+  const CbState& s = h.cb_state;
+  if (s.event_sum.size() != state.event_sum.size() || s.action_sum.size() != state.action_sum.size() ||
+      s.norm_x.size() != state.norm_x.size() || s.total_weight.size() != state.total_weight.size()) {
+    throw ModelError("model file is inconsistent: its bandit state does not fit its bandit configuration");
+  }
+  state = s;
 }
 
 namespace {

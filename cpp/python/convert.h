@@ -11,11 +11,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <type_traits>
 
 #include "cb/cb.h"
 #include "core/hash.h"
@@ -35,165 +39,80 @@ namespace {
 template <class T>
 using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
-Config config_from_dict(const py::dict& d) {
-  Config c;
+// One config field from its Python value, by the field's type (the fields are listed once, in
+// core/config.h and cb/config.h): numbers and flags cast, enums by name, namespace masks from bytes.
+template <class T>
+void field_from_py(std::string_view key, py::handle v, T& out) {
+  if constexpr (std::is_enum_v<T>) {
+    const std::string s = py::cast<std::string>(v);
+    const auto names = enum_names(T{});
+    const auto it = std::find(names.begin(), names.end(), s);
+    if (it == names.end()) throw py::value_error("unknown " + std::string(key) + ": " + s);
+    out = static_cast<T>(it - names.begin());
+  } else if constexpr (std::is_same_v<T, NamespaceMask>) {
+    const std::string bytes = py::cast<py::bytes>(v);
+    for (unsigned char ch : bytes) out[ch] = true;
+  } else {
+    out = py::cast<T>(v);
+  }
+}
+
+// The Python value of one config field: the inverse of field_from_py. A float is the shortest
+// decimal that reads back as the same float32 (0.05f is 0.05 here, not 0.05000000074505806), so
+// Python shows and compares the declared defaults as written.
+template <class T>
+py::object field_to_py(const T& v) {
+  if constexpr (std::is_enum_v<T>) {
+    return py::str(std::string(enum_names(T{})[static_cast<size_t>(v)]));
+  } else if constexpr (std::is_same_v<T, NamespaceMask>) {
+    std::string bytes;
+    for (size_t ch = 0; ch < v.size(); ++ch) {
+      if (v[ch]) bytes.push_back(static_cast<char>(ch));
+    }
+    return py::bytes(bytes);
+  } else if constexpr (std::is_same_v<T, float>) {
+    char buf[32];
+    const auto res = std::to_chars(buf, buf + sizeof buf, v);
+    return py::float_(std::strtod(std::string(buf, res.ptr).c_str(), nullptr));
+  } else {
+    return py::cast(v);
+  }
+}
+
+// A config struct from a dict keyed by the fields' keys; a missing key keeps the field's default.
+template <class C>
+C config_struct_from_dict(const py::dict& d, const char* what) {
+  C c;
   for (auto item : d) {
     const std::string k = py::cast<std::string>(item.first);
-    py::handle v = item.second;
-    if (k == "bits")
-      c.bits = py::cast<uint32_t>(v);
-    else if (k == "loss") {
-      const std::string s = py::cast<std::string>(v);
-      if (s == "squared")
-        c.loss = LossKind::kSquared;
-      else if (s == "logistic")
-        c.loss = LossKind::kLogistic;
-      else if (s == "classic")
-        c.loss = LossKind::kClassic;
-      else if (s == "hinge")
-        c.loss = LossKind::kHinge;
-      else if (s == "quantile")
-        c.loss = LossKind::kQuantile;
-      else if (s == "poisson")
-        c.loss = LossKind::kPoisson;
-      else
-        throw py::value_error("unknown loss function: " + s);
-    } else if (k == "link") {
-      const std::string s = py::cast<std::string>(v);
-      if (s == "identity")
-        c.link = Link::kIdentity;
-      else if (s == "logistic")
-        c.link = Link::kLogistic;
-      else if (s == "poisson")
-        c.link = Link::kPoisson;
-      else if (s == "glf1")
-        c.link = Link::kGlf1;
-      else
-        throw py::value_error("unknown link: " + s);
-    } else if (k == "quantile_tau")
-      c.quantile_tau = py::cast<float>(v);
-    else if (k == "binary")
-      c.binary = py::cast<bool>(v);
-    else if (k == "l1")
-      c.l1 = py::cast<float>(v);
-    else if (k == "l2")
-      c.l2 = py::cast<float>(v);
-    else if (k == "ftrl")
-      c.ftrl = py::cast<bool>(v);
-    else if (k == "classic_rule")
-      c.classic_rule = py::cast<int>(v);
-    else if (k == "pa_c")
-      c.pa_c = py::cast<float>(v);
-    else if (k == "pa_variant")
-      c.pa_variant = py::cast<int>(v);
-    else if (k == "pa_eps")
-      c.pa_eps = py::cast<float>(v);
-    else if (k == "ftrl_alpha")
-      c.ftrl_alpha = py::cast<float>(v);
-    else if (k == "ftrl_beta")
-      c.ftrl_beta = py::cast<float>(v);
-    else if (k == "ignore" || k == "ignore_linear") {
-      auto& mask = k == "ignore" ? c.ignore : c.ignore_linear;
-      const std::string bytes = py::cast<py::bytes>(v);
-      for (unsigned char ch : bytes) mask[ch] = true;
-    } else if (k == "logistic_min")
-      c.logistic_min = py::cast<float>(v);
-    else if (k == "logistic_max")
-      c.logistic_max = py::cast<float>(v);
-    else if (k == "learning_rate")
-      c.learning_rate = py::cast<float>(v);
-    else if (k == "power_t")
-      c.power_t = py::cast<float>(v);
-    else if (k == "initial_t")
-      c.initial_t = py::cast<float>(v);
-    else if (k == "adaptive")
-      c.adaptive = py::cast<bool>(v);
-    else if (k == "normalized")
-      c.normalized = py::cast<bool>(v);
-    else if (k == "invariant")
-      c.invariant = py::cast<bool>(v);
-    else if (k == "constant")
-      c.constant = py::cast<bool>(v);
-    else if (k == "interactions")
-      c.interactions = py::cast<std::vector<std::string>>(v);
-    else if (k == "min_prediction") {
-      if (!v.is_none()) {
-        c.has_min_prediction = true;
-        c.min_prediction = py::cast<float>(v);
-      }
-    } else if (k == "max_prediction") {
-      if (!v.is_none()) {
-        c.has_max_prediction = true;
-        c.max_prediction = py::cast<float>(v);
-      }
-    } else {
-      throw py::value_error("unknown core option: " + k);
-    }
+    bool known = false;
+    for_each_field(c, [&](std::string_view key, auto& field) {
+      if (key != k) return;
+      field_from_py(key, item.second, field);
+      known = true;
+    });
+    if (!known) throw py::value_error(std::string("unknown ") + what + " option: " + k);
   }
   return c;
 }
 
-CbConfig cb_config_from_dict(const py::dict& d) {
-  CbConfig c;
-  for (auto item : d) {
-    const std::string k = py::cast<std::string>(item.first);
-    py::handle v = item.second;
-    if (k == "num_actions")
-      c.num_actions = py::cast<uint32_t>(v);
-    else if (k == "cb_type") {
-      const std::string t = py::cast<std::string>(v);
-      if (t == "mtr")
-        c.type = CbType::kMtr;
-      else if (t == "ips")
-        c.type = CbType::kIps;
-      else if (t == "dr")
-        c.type = CbType::kDr;
-      else if (t == "dm")
-        c.type = CbType::kDm;
-      else
-        throw py::value_error("unknown cb_type: " + t);
-    } else if (k == "explore") {
-      const std::string t = py::cast<std::string>(v);
-      if (t == "none")
-        c.explore = CbExplore::kNone;
-      else if (t == "epsilon")
-        c.explore = CbExplore::kEpsilon;
-      else if (t == "softmax")
-        c.explore = CbExplore::kSoftmax;
-      else if (t == "squarecb")
-        c.explore = CbExplore::kSquareCb;
-      else if (t == "first")
-        c.explore = CbExplore::kFirst;
-      else if (t == "bag")
-        c.explore = CbExplore::kBag;
-      else
-        throw py::value_error("unknown exploration: " + t);
-    } else if (k == "epsilon")
-      c.epsilon = py::cast<float>(v);
-    else if (k == "lambda")
-      c.lambda = py::cast<float>(v);
-    else if (k == "gamma_scale")
-      c.gamma_scale = py::cast<float>(v);
-    else if (k == "gamma_exponent")
-      c.gamma_exponent = py::cast<float>(v);
-    else if (k == "first")
-      c.first = py::cast<uint64_t>(v);
-    else if (k == "bag")
-      c.bag = py::cast<uint32_t>(v);
-    else if (k == "greedify")
-      c.greedify = py::cast<bool>(v);
-    else if (k == "first_only")
-      c.first_only = py::cast<bool>(v);
-    else if (k == "rank_all")
-      c.rank_all = py::cast<bool>(v);
-    else if (k == "clip_p")
-      c.clip_p = py::cast<float>(v);
-    else if (k == "seed")
-      c.seed = py::cast<uint64_t>(v);
-    else
-      throw py::value_error("unknown cb option: " + k);
-  }
-  return c;
+template <class C>
+py::dict config_struct_to_dict(const C& c) {
+  py::dict d;
+  for_each_field(c,
+                 [&](std::string_view key, const auto& field) { d[py::str(std::string(key))] = field_to_py(field); });
+  return d;
+}
+
+Config config_from_dict(const py::dict& d) { return config_struct_from_dict<Config>(d, "core"); }
+CbConfig cb_config_from_dict(const py::dict& d) { return config_struct_from_dict<CbConfig>(d, "cb"); }
+
+// The declared defaults of every config field (core/config.h, cb/config.h): what wabbit/options.py
+// applies when a flag is not given, so that no default number is written twice.
+py::dict config_defaults() {
+  py::dict d = config_struct_to_dict(Config{});
+  d["cb"] = config_struct_to_dict(CbConfig{});
+  return d;
 }
 
 py::dict stats_to_dict(const Stats& s) {

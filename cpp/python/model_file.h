@@ -31,8 +31,8 @@ using namespace wabbit;
 
 namespace {
 
-py::tuple loaded_to_tuple(std::shared_ptr<LoadedModel> m) {
-  const ModelHeader& h = m->header;
+// The header of a parsed model as a dict (the one place Python reads a model file's fields from).
+py::dict header_to_dict(const ModelHeader& h) {
   py::dict d;
   d["format_version"] = h.format_version;
   d["wabbit_version"] = h.wabbit_version;
@@ -42,9 +42,21 @@ py::tuple loaded_to_tuple(std::shared_ptr<LoadedModel> m) {
   d["stride"] = h.stride;
   d["predict_only"] = h.predict_only;
   d["state"] = state_to_dict(h.state);
-  uint32_t crc = 0;  // the file's stored CRC-32 (checked on parse): identifies the file in lineage
-  std::memcpy(&crc, m->bytes.data() + m->bytes.size() - 4, 4);
-  d["checksum"] = crc;
+  d["checksum"] = h.checksum;  // the stored CRC-32 (checked on parse): identifies the file in lineage
+  // Format 2 on: the resolved configuration the core stored (None in older files).
+  if (h.has_config) {
+    py::dict cfg = config_struct_to_dict(h.config);
+    cfg["cb"] = h.has_cb ? py::object(config_struct_to_dict(h.cb)) : py::object(py::none());
+    d["config"] = cfg;
+  } else {
+    d["config"] = py::none();
+  }
+  d["has_cb_state"] = h.has_cb;
+  return d;
+}
+
+py::tuple loaded_to_tuple(std::shared_ptr<LoadedModel> m) {
+  py::dict d = header_to_dict(m->header);
   return py::make_tuple(d, std::move(m));
 }
 

@@ -100,6 +100,7 @@ PYBIND11_MODULE(_core, m) {
       "sample_pmf", [](const std::vector<float>& pmf, float draw) { return sample_pmf(pmf, draw); }, py::arg("pmf"),
       py::arg("draw"));
   m.def("read_model", &read_model);
+  m.def("config_defaults", &config_defaults);
   // A serialized model file held by the core, readable as a buffer (memoryview, bytes(...)).
   py::class_<SerializedModel, std::shared_ptr<SerializedModel>>(m, "SerializedModel", py::buffer_protocol())
       .def_buffer([](SerializedModel& s) {
@@ -107,14 +108,19 @@ PYBIND11_MODULE(_core, m) {
                                {static_cast<py::ssize_t>(s.data.size())}, {static_cast<py::ssize_t>(1)}, true);
       })
       .def("__len__", [](const SerializedModel& s) { return s.data.size(); });
-  // The loader's checks on bytes about to be saved (ModelError if they would not load back).
+  // The loader's checks on bytes about to be saved (ModelError if they would not load back); returns
+  // the header, as read_model does.
   m.def(
       "verify_model",
       [](const py::buffer& data) {
         const py::buffer_info info = data.request();
         const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
-        py::gil_scoped_release release;
-        verify_model(view);
+        ModelHeader h;
+        {
+          py::gil_scoped_release release;
+          h = verify_model(view);
+        }
+        return header_to_dict(h);
       },
       py::arg("data"));
   // Writes bytes atomically and durably (temporary file, fsync, rename, fsync of the folder).

@@ -443,7 +443,7 @@ class PyModel {
     {
       py::gil_scoped_release release;
       std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
-      s = serialize_model(*learner_, version, args, metadata, predict_only);
+      s = serialize_model(*learner_, version, args, metadata, predict_only, bandit_section());
     }
     return py::bytes(s);
   }
@@ -453,7 +453,7 @@ class PyModel {
     auto out = std::make_shared<SerializedModel>();
     py::gil_scoped_release release;
     std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
-    out->data = serialize_model(*learner_, version, args, metadata, predict_only);
+    out->data = serialize_model(*learner_, version, args, metadata, predict_only, bandit_section());
     return out;
   }
   // Serializes, verifies that the bytes load back, then writes them atomically.
@@ -463,17 +463,30 @@ class PyModel {
     std::string s;
     {
       std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
-      s = serialize_model(*learner_, version, args, metadata, predict_only);
+      s = serialize_model(*learner_, version, args, metadata, predict_only, bandit_section());
     }
     verify_model(s);
     write_file_atomic(path, s);
   }
+  // The weights and online state, and (format 2 on) a bandit's state. A format-1 file's bandit
+  // state comes from its metadata (set_cb_state).
   void install(const std::shared_ptr<LoadedModel>& m) {
     py::gil_scoped_release release;
+    if (cb_ && m->header.has_cb) {
+      CbState fresh = cb_->state();
+      install_cb_state(*m, fresh);  // checks the shapes before anything changes
+      install_weights(*m, *learner_);
+      cb_->state() = std::move(fresh);
+      return;
+    }
     install_weights(*m, *learner_);
   }
 
  private:
+  BanditSection bandit_section() const {
+    if (!cb_) return {};
+    return {&cb_->config(), &cb_->state()};
+  }
   void require_cb() const {
     if (!cb_) throw py::type_error("this model is not a contextual bandit (use --cb_adf, --cb_explore_adf, ...)");
   }

@@ -12,7 +12,6 @@ reads.
 from __future__ import annotations
 
 import json
-import struct
 from typing import Any, Dict
 
 import wabbit._core as _core
@@ -158,21 +157,14 @@ def check_cb_state(raw: Any, current: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def verify_saved(data: Any) -> None:
+def verify_saved(data: Any) -> int:
     """The loader's checks on a model file about to be returned or written: every check of the
-    core (sizes, checksum, numbers) and of this module (options, metadata, lineage)."""
+    core (sizes, checksum, numbers) and of this module (options, metadata, lineage). Returns the
+    file's checksum, as the core read it."""
     try:
-        _core.verify_model(data)
-        view = memoryview(data)
-        off = 12
-        fields = []
-        for _ in range(3):
-            (n,) = struct.unpack_from("<I", view, off)
-            fields.append(bytes(view[off + 4 : off + 4 + n]).decode("utf-8"))
-            off += 4 + n
-        (bits,) = struct.unpack_from("<I", view, off + 6 * 8 + 2 * 4)
-        stored_options(fields[1], bits)
-        meta = metadata_from_json(fields[2])
+        header = _core.verify_model(data)
+        stored_options(header["args"], int(header["bits"]))
+        meta = metadata_from_json(header["metadata"])
         if "lineage" in meta:
             try:
                 Lineage.from_dict(meta["lineage"])
@@ -180,3 +172,4 @@ def verify_saved(data: Any) -> None:
                 raise ModelError(f"its lineage would not be read back ({e})") from None
     except ModelError as e:
         raise ModelError(f"refusing to save a model that would not load back: {e}") from None
+    return int(header["checksum"])

@@ -9,11 +9,11 @@ wabbit ope -d log.dat -i model.bin   # would the model have done better on this 
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import math
 import os
 import signal
-import stat
 import sys
 import tempfile
 import time
@@ -24,7 +24,17 @@ from wabbit import runs
 from wabbit._io import open_input
 from wabbit._version import __version__
 from wabbit.model import Model, _from_loaded, load, read_model_file
-from wabbit.options import OptionError, Options, flag_help, oversubscribed, parse_args
+from wabbit.options import (
+    OptionError,
+    Options,
+    flag_help,
+    option,
+    oversubscribed,
+    parse_args,
+    parse_subcommand,
+    subcommand_parser,
+    switch,
+)
 from wabbit.store import ModelStore
 
 __all__ = ["main"]
@@ -311,35 +321,9 @@ def _write_outputs(model: Model, opts: Options, err: TextIO) -> List[str]:
 
 
 def _write_text_atomic(path: str, text: str) -> None:
-    """Write text to a temporary file beside path, then rename it over path: path is either the whole
-    text or as it was (never a partial file). A path that is not a regular file (a device, a FIFO,
-    /dev/stdout) is written in place: it is a stream, never renamed over."""
-    try:
-        regular = stat.S_ISREG(os.stat(path).st_mode)
-    except FileNotFoundError:
-        regular = True
-    if not regular:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
-        return
-    path = os.path.realpath(path)  # through symlinks: the file they name is the one replaced
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".wabbit-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # as open(path, "w") would have made it
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write text through the core's one atomic writer (as model files): path is either the whole
+    text or as it was, never a partial file; a device, a FIFO or /dev/stdout is written in place."""
+    _core.write_file_atomic(path, text.encode("utf-8"))
 
 
 def _open_store(opts: Options) -> "Optional[Any]":
@@ -480,16 +464,26 @@ def best_constant(model: Model) -> "Optional[tuple[float, Optional[float]]]":
     return best, total / (c1 + c2)
 
 
+# The subcommands' flags, each declared once as the main command's are (wabbit/options.py):
+# names, help, default; the parsers and their --help come from these declarations.
+@dataclasses.dataclass
+class DemoArgs:
+    lines: int = option("--lines", help="click log lines to generate", default=200_000)
+    seed: int = option("--seed", help="the generator's seed", default=0)
+
+
+@dataclasses.dataclass
+class InspectArgs:
+    model: str = option("model", help="a model file (wabbit -f, Model.save)")
+    json: bool = switch("--json", help="print one JSON object instead of text")
+
+
 def demo(argv: List[str]) -> int:
     """Generate a synthetic click log and learn it with logistic loss and a user x ad interaction."""
-    import argparse
-
     from wabbit.synth import write_click_log
 
-    p = argparse.ArgumentParser(prog="wabbit demo", description=demo.__doc__)
-    p.add_argument("--lines", type=int, default=200_000, help="click log lines to generate (default 200000)")
-    p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args(argv)
+    p = subcommand_parser(DemoArgs, "wabbit demo", demo.__doc__)
+    a = parse_subcommand(DemoArgs, p, argv)
     if a.lines < 1:
         p.error(f"--lines takes a positive number of lines, got {a.lines}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -513,13 +507,9 @@ def demo(argv: List[str]) -> int:
 def inspect(argv: List[str]) -> int:
     """Print what a model file holds: format and wabbit versions, options, bits, non-zero weights,
     the online state and the lineage (what trained it)."""
-    import argparse
     import json
 
-    p = argparse.ArgumentParser(prog="wabbit inspect", description=inspect.__doc__)
-    p.add_argument("model", help="a model file (wabbit -f, Model.save)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    a = p.parse_args(argv)
+    a = parse_subcommand(InspectArgs, subcommand_parser(InspectArgs, "wabbit inspect", inspect.__doc__), argv)
     try:
         info = describe_model_file(a.model)
     except OSError as e:
@@ -539,41 +529,41 @@ def ope(argv: List[str]) -> int:
     """Off-policy evaluation: would the model (-i) have done better than the policy that wrote the
     log (-d, VW's ADF text format, plain or gzip)? Prints each estimator's expected cost per event
     for the model, with its interval, next to the log's own average cost."""
-    import argparse
-
     from wabbit.ope import ESTIMATORS, INTERVALS, evaluate_log
 
-    p = argparse.ArgumentParser(prog="wabbit ope", description=ope.__doc__)
-    p.add_argument("-d", "--data", required=True, help="the logged events: VW ADF text, plain or gzip")
-    p.add_argument(
-        "-i",
-        "--initial_regressor",
-        required=True,
-        metavar="MODEL",
-        help="the target model file (--cb_explore_adf: its pmf; --cb_adf: greedy on its scores)",
-    )
-    p.add_argument(
-        "--estimator",
-        default="ips,snips,dr",
-        help=f"comma-separated, from {','.join(ESTIMATORS)} (default ips,snips,dr)",
-    )
-    p.add_argument("--alpha", type=float, default=0.05, help="1 - the intervals' coverage (default 0.05: 95%%)")
-    p.add_argument(
-        "--interval",
-        choices=INTERVALS,
-        default="normal",
-        help="normal (central limit on the per-event terms; default) or bootstrap (percentile)",
-    )
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    p.add_argument(
-        "--cost_model",
-        metavar="MODEL",
-        help="dr/dm: a model file predicting per-action costs (--cb_adf), not trained on this log; "
-        "default: a regression learned progressively along the log",
-    )
-    p.add_argument("--cost_flags", default="-q ::", help="flags of the progressive cost regression (default '-q ::')")
-    a = p.parse_args(argv)
+    # declared here, where the estimators' names are imported (the command line does not import
+    # numpy for the other commands)
+    @dataclasses.dataclass
+    class OpeArgs:
+        data: str = option("-d", "--data", help="the logged events: VW ADF text, plain or gzip", required=True)
+        initial_regressor: str = option(
+            "-i",
+            "--initial_regressor",
+            help="the target model file (--cb_explore_adf: its pmf; --cb_adf: greedy on its scores)",
+            required=True,
+            metavar="MODEL",
+        )
+        estimator: str = option(
+            "--estimator", help=f"comma-separated, from {','.join(ESTIMATORS)}", default="ips,snips,dr"
+        )
+        alpha: float = option("--alpha", help="1 - the intervals' coverage", default=0.05, note="95% intervals")
+        interval: str = option(
+            "--interval",
+            help="normal (central limit on the per-event terms) or bootstrap (percentile)",
+            default="normal",
+            choices=INTERVALS,
+        )
+        resamples: int = option("--resamples", help="bootstrap resamples", default=1000)
+        seed: int = option("--seed", help="bootstrap seed", default=0)
+        cost_model: Optional[str] = option(
+            "--cost_model",
+            help="dr/dm: a model file predicting per-action costs (--cb_adf), not trained on this log; "
+            "default: a regression learned progressively along the log",
+            metavar="MODEL",
+        )
+        cost_flags: str = option("--cost_flags", help="flags of the progressive cost regression", default="-q ::")
+
+    a = parse_subcommand(OpeArgs, subcommand_parser(OpeArgs, "wabbit ope", ope.__doc__), argv)
     estimators = [e.strip() for e in a.estimator.split(",") if e.strip()]
     try:
         target = load(a.initial_regressor)
@@ -593,8 +583,6 @@ def ope(argv: List[str]) -> int:
             raise
         print(f"wabbit: error: {_describe(e)}", file=sys.stderr)
         return 1
-    import dataclasses
-
     sys.stdout.write(str(dataclasses.replace(report, target=a.initial_regressor)))
     return 0
 

@@ -14,7 +14,6 @@ True
 from __future__ import annotations
 
 import os
-import struct
 import threading
 import time
 from copy import deepcopy
@@ -475,9 +474,7 @@ class Model:
 
     def _metadata_json(self) -> str:
         self._flush_python()
-        extra: Dict[str, Any] = {}
-        if self._core.is_cb():  # the bandit's counters (mtr's sums, SquareCB's, tau-first's, the generator)
-            extra["cb_state"] = self._core.cb_state()
+        extra: Dict[str, Any] = {}  # (a bandit's counters are in the core's section of the file)
         seen = self._core.wildcard_namespaces()
         if seen:  # ':' interactions are expanded over the namespaces seen so far: keep them
             extra["wildcard_namespaces"] = seen.decode("ascii")
@@ -577,16 +574,13 @@ class Model:
 
         The bytes are checked to load back before anything is written: a failed save raises and
         leaves the file that was at ``path`` as it was."""
-        data = self._serialize(predict_only)
-        _modelfile.verify_saved(data)
-        _core.write_file_atomic(os.fspath(path), data)
+        write_model(self, path, predict_only=predict_only)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Model":
         """Rebuild a model from :meth:`to_bytes` output; refuses corrupt data with ValueError."""
-        data = bytes(data)
-        header, blob = _core.read_model(data)
-        return _from_loaded(header, blob, None, struct.unpack("<I", data[-4:])[0])
+        header, blob = _core.read_model(bytes(data))
+        return _from_loaded(header, blob, None, int(header["checksum"]))
 
     def copy(self) -> "Model":
         """An independent copy of what was learned (weights, online state, statistics and
@@ -664,23 +658,19 @@ def load(path: Union[str, "os.PathLike[str]"], args: str = "", **options: Any) -
     return _from_loaded(header, blob, overrides, checksum)
 
 
+def write_model(model: Model, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> int:
+    """:meth:`Model.save`, returning the file's checksum (the CRC-32 that loading it reports, as
+    ``lineage.parent_checksum``), as the core's checks read it from the bytes written."""
+    data = model._serialize(predict_only)
+    checksum = _modelfile.verify_saved(data)
+    _core.write_file_atomic(os.fspath(path), data)
+    return checksum
+
+
 def read_model_file(path: str) -> Tuple[Dict[str, Any], Any, int]:
-    """The core's parsed model file plus its checksum (the CRC-32 in its last 4 bytes)."""
+    """The core's parsed model file plus its checksum (the CRC-32 the core checked)."""
     header, blob = _core.read_model_file(path)
-    if "checksum" in header:
-        return header, blob, int(header["checksum"])
-    # This core does not report the checksum: read it from the file the core read. The fd opened
-    # first pins that file; if the path was renamed over meanwhile, read again.
-    for _ in range(10):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            header, blob = _core.read_model_file(path)
-            st, now = os.fstat(fd), os.stat(path)
-            if (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino) and st.st_size >= 4:
-                return header, blob, struct.unpack("<I", os.pread(fd, 4, st.st_size - 4))[0]
-        finally:
-            os.close(fd)
-    raise OSError(f"{path}: the file kept changing while it was read")
+    return header, blob, int(header["checksum"])
 
 
 def _from_loaded(
@@ -698,7 +688,11 @@ def _from_loaded(
             lineage = Lineage.from_dict(raw)
         except (TypeError, ValueError):
             lineage = None
+    # Format 1 kept a bandit's counters in the metadata; format 2 keeps them in the core's section
+    # (installed with the weights), and a "cb_state" key in its metadata is not the model's.
     cb_state = metadata.pop("cb_state", None)
+    if header.get("has_cb_state"):
+        cb_state = None
     seen = _modelfile.check_wildcard_namespaces(metadata.pop("wildcard_namespaces", None))
     try:
         model = Model._from_options(opts, metadata)

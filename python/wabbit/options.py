@@ -19,283 +19,29 @@ import math
 import os
 import shlex
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Type, TypeVar, Union
 
-__all__ = ["Options", "OptionError", "parse_args", "FLAGS"]
+import wabbit._core as _core
+
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = [
+    "Options",
+    "OptionError",
+    "parse_args",
+    "FLAGS",
+    "option",
+    "switch",
+    "repeated",
+    "subcommand_parser",
+    "parse_subcommand",
+]
 
 
 class OptionError(ValueError):
     """A flag is unknown, lacks its value, or has a value of the wrong kind."""
 
-
-@dataclass(frozen=True)
-class Flag:
-    dest: str
-    names: tuple  # e.g. ("-b", "--bit_precision")
-    kind: str  # "bool", "int", "float", "str", "list"
-    help: str
-    model: bool = False  # defines the model: stored in the model file
-    structural: bool = False  # cannot change when continuing from a saved model
-
-
-FLAGS: List[Flag] = [
-    # --- model-defining ---------------------------------------------------------------
-    Flag("bits", ("-b", "--bit_precision"), "int", "number of bits in the feature table (default 18)", True, True),
-    Flag(
-        "loss_function",
-        ("--loss_function",),
-        "str",
-        "squared (default), logistic, hinge, quantile, poisson or classic",
-        True,
-        True,
-    ),
-    Flag("quantile_tau", ("--quantile_tau",), "float", "tau of the quantile loss (default 0.5)", True, True),
-    Flag("link", ("--link",), "str", "what is predicted: identity (default), logistic, poisson or glf1", True),
-    Flag("binary", ("--binary",), "bool", "predict the sign (-1/1) and report 0/1 loss", True),
-    Flag("logistic_min", ("--logistic_min",), "float", "smallest label of the logistic loss (default -1)", True, True),
-    Flag("logistic_max", ("--logistic_max",), "float", "largest label of the logistic loss (default 1)", True, True),
-    Flag(
-        "learning_rate",
-        ("-l", "--learning_rate"),
-        "float",
-        "learning rate (default 0.5; 10 for non-default rules)",
-        True,
-    ),
-    Flag("power_t", ("--power_t",), "float", "t power for the learning rate decay (default 0.5)", True),
-    Flag("initial_t", ("--initial_t",), "float", "initial t value", True),
-    Flag("sgd", ("--sgd",), "bool", "plain stochastic gradient descent", True, True),
-    Flag("adaptive", ("--adaptive",), "bool", "adaptive, per-feature learning rates", True, True),
-    Flag("normalized", ("--normalized",), "bool", "per-feature normalized updates", True, True),
-    Flag("invariant", ("--invariant",), "bool", "importance-invariant (safe) updates", True, True),
-    Flag("l1", ("--l1",), "float", "L1 regularization (SGD: truncated gradient; FTRL: proximal)", True),
-    Flag("l2", ("--l2",), "float", "L2 regularization", True),
-    Flag("ftrl", ("--ftrl",), "bool", "FTRL-Proximal instead of gradient descent", True, True),
-    Flag("ftrl_alpha", ("--ftrl_alpha",), "float", "FTRL learning rate alpha (default 0.5)", True),
-    Flag("ftrl_beta", ("--ftrl_beta",), "float", "FTRL beta (default 1)", True),
-    Flag("perceptron", ("--perceptron",), "bool", "the perceptron rule (labels -1/1; river's Perceptron)", True, True),
-    Flag("pa", ("--pa",), "bool", "passive-aggressive classifier (labels -1/1; river's PAClassifier)", True, True),
-    Flag("pa_regressor", ("--pa_regressor",), "bool", "passive-aggressive regressor (river's PARegressor)", True, True),
-    Flag("pa_c", ("--pa_c",), "float", "passive-aggressive aggressiveness C (default 1)", True),
-    Flag("pa_variant", ("--pa_variant",), "int", "passive-aggressive variant: 0 PA, 1 PA-I (default), 2 PA-II", True),
-    Flag("pa_eps", ("--pa_eps",), "float", "passive-aggressive regressor: insensitive zone width (default 0.1)", True),
-    Flag("noconstant", ("--noconstant",), "bool", "do not add the constant feature", True, True),
-    Flag("ignore", ("--ignore",), "list", "drop namespaces starting with these letters", True, True),
-    Flag("ignore_linear", ("--ignore_linear",), "list", "use these namespaces only inside interactions", True, True),
-    Flag("keep", ("--keep",), "list", "keep only namespaces starting with these letters", True, True),
-    Flag(
-        "quadratic",
-        ("-q", "--quadratic"),
-        "list",
-        "quadratic interaction between two namespaces (e.g. -q ua)",
-        True,
-        True,
-    ),
-    Flag("cubic", ("--cubic",), "list", "cubic interaction between three namespaces", True, True),
-    Flag("interactions", ("--interactions",), "list", "interaction of any order (e.g. --interactions abc)", True, True),
-    Flag("min_prediction", ("--min_prediction",), "float", "smallest prediction to output", True),
-    # --- contextual bandits (model-defining) ---------------------------------------------
-    Flag(
-        "cb",
-        ("--cb",),
-        "int",
-        "contextual bandit with K fixed actions: single-line examples labelled action:cost:probability",
-        True,
-        True,
-    ),
-    Flag(
-        "cb_adf",
-        ("--cb_adf",),
-        "bool",
-        "contextual bandit with action-dependent features: multiline events (shared line, one line per action, blank line)",
-        True,
-        True,
-    ),
-    Flag(
-        "cb_explore",
-        ("--cb_explore",),
-        "int",
-        "like --cb K, predicting a probability for each action (exploration)",
-        True,
-        True,
-    ),
-    Flag(
-        "cb_explore_adf",
-        ("--cb_explore_adf",),
-        "bool",
-        "like --cb_adf, predicting a probability for each action (exploration)",
-        True,
-        True,
-    ),
-    Flag("cb_type", ("--cb_type",), "str", "cost estimator: mtr (default), ips, dr or dm", True, True),
-    Flag(
-        "epsilon",
-        ("--epsilon",),
-        "float",
-        "exploration: epsilon-greedy's epsilon (default 0.05); with --softmax/--squarecb/--first/--bag the pmf's floor (default 0)",
-        True,
-    ),
-    Flag("softmax", ("--softmax",), "bool", "exploration: softmax over the scores (--lambda)", True, True),
-    Flag("softmax_lambda", ("--lambda",), "float", "softmax's lambda (default 1)", True),
-    Flag(
-        "squarecb",
-        ("--squarecb",),
-        "bool",
-        "exploration: SquareCB (gamma = gamma_scale * learned_events^gamma_exponent)",
-        True,
-        True,
-    ),
-    Flag("gamma_scale", ("--gamma_scale",), "float", "SquareCB's gamma scale (default 10)", True),
-    Flag("gamma_exponent", ("--gamma_exponent",), "float", "SquareCB's gamma exponent (default 0.5)", True),
-    Flag("first", ("--first",), "int", "exploration: uniform for the first N learned events, then greedy", True, True),
-    Flag("bag", ("--bag",), "int", "exploration: bagging with N policies (Poisson bootstrap)", True, True),
-    Flag("greedify", ("--greedify",), "bool", "--bag: the first policy always learns once", True, True),
-    Flag(
-        "first_only", ("--first_only",), "bool", "greedy/bag: only the first of tied actions gets the greedy mass", True
-    ),
-    Flag(
-        "rank_all",
-        ("--rank_all",),
-        "bool",
-        "--cb_adf/--cb: -p writes every action's score (action:score,... best first)",
-        True,
-    ),
-    Flag(
-        "clip_p",
-        ("--clip_p",),
-        "float",
-        "clip probabilities below this in importance weights (default 0: no clipping)",
-        True,
-    ),
-    Flag(
-        "random_seed",
-        ("--random_seed",),
-        "int",
-        "seed of the random generator (--bag bootstrap, sample() without a seed)",
-        True,
-    ),
-    Flag("max_prediction", ("--max_prediction",), "float", "largest prediction to output", True),
-    Flag(
-        "reward_ttl",
-        ("--reward_ttl",),
-        "float",
-        "delayed rewards: seconds a logged decision waits for its reward (default 3600)",
-        True,
-    ),
-    Flag(
-        "max_pending",
-        ("--max_pending",),
-        "int",
-        "delayed rewards: most decisions kept waiting; more evict the oldest (default 1000000)",
-        True,
-    ),
-    # --- run-time (the command line) ---------------------------------------------------
-    Flag("data", ("-d", "--data"), "str", "input file (default: standard input)"),
-    Flag("final_regressor", ("-f", "--final_regressor"), "str", "save the model to this file at the end"),
-    Flag("initial_regressor", ("-i", "--initial_regressor"), "str", "load a model and continue from it"),
-    Flag("testonly", ("-t", "--testonly"), "bool", "predict only, do not learn"),
-    Flag("predictions", ("-p", "--predictions"), "str", "write predictions to this file (- or /dev/stdout: stdout)"),
-    Flag("progress", ("-P", "--progress"), "str", "progress rows: an integer adds, a float multiplies (default 2.0)"),
-    Flag("quiet", ("--quiet",), "bool", "print nothing but errors"),
-    Flag("audit", ("-a", "--audit"), "bool", "print each example's features with index, value and weight (stdout)"),
-    Flag("readable_model", ("--readable_model",), "str", "write the weights as text (index:weight lines)"),
-    Flag("invert_hash", ("--invert_hash",), "str", "write the weights as text with feature names (name:index:weight)"),
-    Flag("strict", ("--strict", "--strict_parse"), "bool", "stop at the first malformed line instead of skipping it"),
-    Flag("predict_only_model", ("--predict_only_model",), "bool", "save only the weights, without optimizer state"),
-    Flag(
-        "save_every",
-        ("--save_every",),
-        "int",
-        "every N examples, write a snapshot into --store from a background thread",
-    ),
-    Flag(
-        "store",
-        ("--store",),
-        "str",
-        "model store folder: versions, CURRENT pointer, rollback (the final model is saved there too)",
-    ),
-    Flag(
-        "store_keep",
-        ("--store_keep",),
-        "int",
-        "versions the --store keeps in all, the current one included (default 10)",
-    ),
-    Flag(
-        "drift",
-        ("--drift",),
-        "str",
-        "watch the learning with a drift detector: adwin, ph, kswin, ddm, eddm, hddm_a or hddm_w",
-    ),
-    Flag(
-        "drift_response",
-        ("--drift_response",),
-        "str",
-        "on a drift alarm: alert (default), reset, boost or switch (to a challenger)",
-    ),
-    Flag(
-        "drift_signal",
-        ("--drift_signal",),
-        "str",
-        "what the detector watches: loss (default for adwin, ph, kswin) or error (0/1; default for the others)",
-    ),
-    Flag(
-        "drift_every",
-        ("--drift_every",),
-        "int",
-        "hand the detector the signal every N examples; responses apply there (default 1000)",
-    ),
-    Flag(
-        "drift_delta",
-        ("--drift_delta",),
-        "float",
-        "ADWIN's delta (default 0.002) or Page-Hinkley's delta (default 0.005)",
-    ),
-    Flag(
-        "drift_threshold",
-        ("--drift_threshold",),
-        "float",
-        "Page-Hinkley's threshold (default 50) or DDM's drift threshold (default 3)",
-    ),
-    Flag(
-        "drift_param",
-        ("--drift_param",),
-        "list",
-        "any detector parameter as NAME=VALUE, with river's names (e.g. clock=16, alpha=0.001)",
-    ),
-    Flag("drift_boost", ("--drift_boost",), "float", "--drift_response boost: learning-rate factor (default 3)"),
-    Flag(
-        "drift_boost_examples",
-        ("--drift_boost_examples",),
-        "int",
-        "--drift_response boost: examples the boost lasts (default 10000)",
-    ),
-    Flag(
-        "drift_gate",
-        ("--drift_gate",),
-        "int",
-        "--drift_response switch: examples a challenger started at an alarm learns before the gate (default 1000)",
-    ),
-    Flag(
-        "threads",
-        ("--threads",),
-        "int",
-        "Hogwild: N threads parse and learn blocks of the input into one weight table "
-        "(default 1: exact, reproducible, VW's results; 0: one per core)",
-    ),
-    Flag("onethread", ("--onethread",), "bool", "accepted for VW compatibility (the same as --threads 1, the default)"),
-    Flag("kill_cache", ("-k", "--kill_cache"), "bool", "accepted for VW compatibility (wabbit keeps no cache file)"),
-    Flag("passes", ("--passes",), "int", "number of passes (only 1 is supported)"),
-    Flag("no_stdin", ("--no_stdin",), "bool", "do not read standard input when -d is absent"),
-    Flag(
-        "save_resume",
-        ("--save_resume",),
-        "bool",
-        "accepted for VW compatibility (model files always keep the online state)",
-    ),
-    Flag(
-        "cache", ("-c", "--cache"), "bool", "accepted for VW compatibility (wabbit parses fast enough to need no cache)"
-    ),
-    Flag("holdout_off", ("--holdout_off",), "bool", "accepted for VW compatibility (there is no holdout in one pass)"),
-]
 
 # Run-time flags that Model(...) also accepts: how to run, not what to learn (not saved with the model).
 _EXECUTION = ("threads",)
@@ -306,109 +52,363 @@ _MAY_BE_INFINITE = ("reward_ttl",)
 # Integer model flags with an upper bound (what the core holds; lower bounds have their own checks).
 _INT_MAX: Dict[str, int] = {"cb": 65536, "cb_explore": 65536, "bag": 65536, "first": 2**64 - 1}
 
-_BY_NAME: Dict[str, Flag] = {n: f for f in FLAGS for n in f.names}
-_BY_DEST: Dict[str, Flag] = {f.dest: f for f in FLAGS}
-# Keyword spellings accepted by Model(**options): the dest and every flag name without dashes.
-_KEYWORDS: Dict[str, Flag] = {**{n.lstrip("-"): f for f in FLAGS for n in f.names}, **_BY_DEST}
-
 _LOSSES = ("squared", "logistic", "hinge", "quantile", "poisson", "classic")
 _LOSS_ALIASES = {"pinball": "quantile", "absolute": "quantile"}
 _LINKS = ("identity", "logistic", "poisson", "glf1")
 
 
+@dataclass(frozen=True)
+class Flag:
+    """One flag as its declaration (a field of :class:`Options`) defines it."""
+
+    dest: str
+    names: Tuple[str, ...]  # e.g. ("-b", "--bit_precision")
+    kind: str  # "bool", "int", "float", "str", "list"
+    help: str  # with "(default X)" from the declared default
+    model: bool = False  # defines the model: stored in the model file
+    structural: bool = False  # cannot change when continuing from a saved model
+    default: Any = None  # the value when not given (None: none declared, or it depends on other flags)
+
+
+# The learner's declared defaults (cpp/core/config.h, cpp/cb/config.h): a flag that maps to a core
+# field names it (``core="power_t"``, ``core="cb.epsilon"``) instead of repeating its number.
+_CORE_DEFAULTS: Dict[str, Any] = _core.config_defaults()
+
+
+def _spec(
+    names: Tuple[str, ...],
+    help: str,
+    model: bool,
+    structural: bool,
+    core: Optional[str],
+    default: Any,
+    note: str,
+    **argparse_only: Any,
+) -> Dict[str, Any]:
+    if core is not None:
+        table: Any = _CORE_DEFAULTS
+        for part in core.split("."):
+            table = table[part]
+        default = table
+    return {
+        "flag": {
+            "names": names,
+            "help": help,
+            "model": model,
+            "structural": structural,
+            "default": default,
+            "note": note,
+            **argparse_only,
+        }
+    }
+
+
+def option(
+    *names: str,
+    help: str,
+    model: bool = False,
+    structural: bool = False,
+    core: Optional[str] = None,
+    default: Any = None,
+    note: str = "",
+    required: bool = False,
+    choices: Optional[Sequence[str]] = None,
+    metavar: Optional[str] = None,
+) -> Any:
+    """Declares a flag with a value (its kind, int/float/str, from the field's annotation); the
+    field is None when the flag is not given. ``core`` names the core field whose declared default
+    applies (``"power_t"``, ``"cb.epsilon"``); ``default`` declares one otherwise; either is shown in
+    the help as "(default X; note)". ``required``, ``choices`` and ``metavar`` serve subcommands."""
+    extra = {"required": required, "choices": choices, "metavar": metavar}
+    return field(default=None, metadata=_spec(names, help, model, structural, core, default, note, **extra))
+
+
+def switch(*names: str, help: str, model: bool = False, structural: bool = False) -> Any:
+    """Declares a flag without a value: False unless given."""
+    return field(default=False, metadata=_spec(names, help, model, structural, None, None, ""))
+
+
+def repeated(*names: str, help: str, model: bool = False, structural: bool = False) -> Any:
+    """Declares a flag that may be given several times: the list of its values."""
+    return field(default_factory=list, metadata=_spec(names, help, model, structural, None, None, ""))
+
+
 @dataclass
 class Options:
-    """Every flag wabbit understands, typed. ``None`` means "not given" (VW's default applies)."""
+    """Every flag wabbit understands, typed; each field is the flag's one declaration (names, help,
+    whether it defines the model, its default). ``None`` means "not given" (the default applies).
 
-    bits: Optional[int] = None
-    loss_function: Optional[str] = None
-    quantile_tau: Optional[float] = None
-    link: Optional[str] = None
-    binary: bool = False
-    logistic_min: Optional[float] = None
-    logistic_max: Optional[float] = None
-    learning_rate: Optional[float] = None
-    power_t: Optional[float] = None
-    initial_t: Optional[float] = None
-    sgd: bool = False
-    adaptive: bool = False
-    normalized: bool = False
-    invariant: bool = False
-    l1: Optional[float] = None
-    l2: Optional[float] = None
-    ftrl: bool = False
-    ftrl_alpha: Optional[float] = None
-    ftrl_beta: Optional[float] = None
-    perceptron: bool = False
-    pa: bool = False
-    pa_regressor: bool = False
-    pa_c: Optional[float] = None
-    pa_variant: Optional[int] = None
-    pa_eps: Optional[float] = None
-    noconstant: bool = False
-    ignore: List[str] = field(default_factory=list)
-    ignore_linear: List[str] = field(default_factory=list)
-    keep: List[str] = field(default_factory=list)
-    quadratic: List[str] = field(default_factory=list)
-    cubic: List[str] = field(default_factory=list)
-    interactions: List[str] = field(default_factory=list)
-    min_prediction: Optional[float] = None
-    max_prediction: Optional[float] = None
-    reward_ttl: Optional[float] = None
-    max_pending: Optional[int] = None
-    cb: Optional[int] = None
-    cb_adf: bool = False
-    cb_explore: Optional[int] = None
-    cb_explore_adf: bool = False
-    cb_type: Optional[str] = None
-    epsilon: Optional[float] = None
-    softmax: bool = False
-    softmax_lambda: Optional[float] = None
-    squarecb: bool = False
-    gamma_scale: Optional[float] = None
-    gamma_exponent: Optional[float] = None
-    first: Optional[int] = None
-    bag: Optional[int] = None
-    greedify: bool = False
-    first_only: bool = False
-    rank_all: bool = False
-    clip_p: Optional[float] = None
-    random_seed: Optional[int] = None
-    data: Optional[str] = None
-    final_regressor: Optional[str] = None
-    initial_regressor: Optional[str] = None
-    testonly: bool = False
-    predictions: Optional[str] = None
-    progress: Optional[str] = None
-    quiet: bool = False
-    audit: bool = False
-    readable_model: Optional[str] = None
-    invert_hash: Optional[str] = None
-    strict: bool = False
-    predict_only_model: bool = False
-    save_every: Optional[int] = None
-    store: Optional[str] = None
-    store_keep: Optional[int] = None
-    drift: Optional[str] = None
-    drift_response: Optional[str] = None
-    drift_signal: Optional[str] = None
-    drift_every: Optional[int] = None
-    drift_delta: Optional[float] = None
-    drift_threshold: Optional[float] = None
-    drift_param: List[str] = field(default_factory=list)
-    drift_boost: Optional[float] = None
-    drift_boost_examples: Optional[int] = None
-    drift_gate: Optional[int] = None
-    threads: Optional[int] = None
-    onethread: bool = False
-    kill_cache: bool = False
-    passes: Optional[int] = None
-    no_stdin: bool = False
-    save_resume: bool = False
-    cache: bool = False
-    holdout_off: bool = False
+    The order of the fields is the order of ``--help`` and of the model file's options text."""
+
+    # --- model-defining ---------------------------------------------------------------
+    bits: Optional[int] = option(
+        "-b", "--bit_precision", help="number of bits in the feature table", model=True, structural=True, core="bits"
+    )
+    loss_function: Optional[str] = option(
+        "--loss_function",
+        help="squared, logistic, hinge, quantile, poisson or classic",
+        model=True,
+        structural=True,
+        core="loss",
+    )
+    quantile_tau: Optional[float] = option(
+        "--quantile_tau", help="tau of the quantile loss", model=True, structural=True, core="quantile_tau"
+    )
+    link: Optional[str] = option(
+        "--link", help="what is predicted: identity, logistic, poisson or glf1", model=True, core="link"
+    )
+    binary: bool = switch("--binary", help="predict the sign (-1/1) and report 0/1 loss", model=True)
+    logistic_min: Optional[float] = option(
+        "--logistic_min", help="smallest label of the logistic loss", model=True, structural=True, core="logistic_min"
+    )
+    logistic_max: Optional[float] = option(
+        "--logistic_max", help="largest label of the logistic loss", model=True, structural=True, core="logistic_max"
+    )
+    learning_rate: Optional[float] = option(
+        "-l", "--learning_rate", help="learning rate", model=True, core="learning_rate", note="10 for non-default rules"
+    )
+    power_t: Optional[float] = option(
+        "--power_t", help="t power for the learning rate decay", model=True, core="power_t"
+    )
+    initial_t: Optional[float] = option(
+        "--initial_t",
+        help="initial t value",
+        model=True,
+        core="initial_t",
+        note="1 for rules neither adaptive nor normalized",
+    )
+    sgd: bool = switch("--sgd", help="plain stochastic gradient descent", model=True, structural=True)
+    adaptive: bool = switch("--adaptive", help="adaptive, per-feature learning rates", model=True, structural=True)
+    normalized: bool = switch("--normalized", help="per-feature normalized updates", model=True, structural=True)
+    invariant: bool = switch("--invariant", help="importance-invariant (safe) updates", model=True, structural=True)
+    l1: Optional[float] = option(
+        "--l1", help="L1 regularization (SGD: truncated gradient; FTRL: proximal)", model=True, core="l1"
+    )
+    l2: Optional[float] = option("--l2", help="L2 regularization", model=True, core="l2")
+    ftrl: bool = switch("--ftrl", help="FTRL-Proximal instead of gradient descent", model=True, structural=True)
+    ftrl_alpha: Optional[float] = option("--ftrl_alpha", help="FTRL learning rate alpha", model=True, core="ftrl_alpha")
+    ftrl_beta: Optional[float] = option("--ftrl_beta", help="FTRL beta", model=True, core="ftrl_beta")
+    perceptron: bool = switch(
+        "--perceptron", help="the perceptron rule (labels -1/1; river's Perceptron)", model=True, structural=True
+    )
+    pa: bool = switch(
+        "--pa", help="passive-aggressive classifier (labels -1/1; river's PAClassifier)", model=True, structural=True
+    )
+    pa_regressor: bool = switch(
+        "--pa_regressor", help="passive-aggressive regressor (river's PARegressor)", model=True, structural=True
+    )
+    pa_c: Optional[float] = option("--pa_c", help="passive-aggressive aggressiveness C", model=True, core="pa_c")
+    pa_variant: Optional[int] = option(
+        "--pa_variant", help="passive-aggressive variant: 0 PA, 1 PA-I, 2 PA-II", model=True, core="pa_variant"
+    )
+    pa_eps: Optional[float] = option(
+        "--pa_eps", help="passive-aggressive regressor: insensitive zone width", model=True, core="pa_eps"
+    )
+    noconstant: bool = switch("--noconstant", help="do not add the constant feature", model=True, structural=True)
+    ignore: List[str] = repeated(
+        "--ignore", help="drop namespaces starting with these letters", model=True, structural=True
+    )
+    ignore_linear: List[str] = repeated(
+        "--ignore_linear", help="use these namespaces only inside interactions", model=True, structural=True
+    )
+    keep: List[str] = repeated(
+        "--keep", help="keep only namespaces starting with these letters", model=True, structural=True
+    )
+    quadratic: List[str] = repeated(
+        "-q",
+        "--quadratic",
+        help="quadratic interaction between two namespaces (e.g. -q ua)",
+        model=True,
+        structural=True,
+    )
+    cubic: List[str] = repeated(
+        "--cubic", help="cubic interaction between three namespaces", model=True, structural=True
+    )
+    interactions: List[str] = repeated(
+        "--interactions", help="interaction of any order (e.g. --interactions abc)", model=True, structural=True
+    )
+    min_prediction: Optional[float] = option("--min_prediction", help="smallest prediction to output", model=True)
+    # --- contextual bandits (model-defining) ---------------------------------------------
+    cb: Optional[int] = option(
+        "--cb",
+        help="contextual bandit with K fixed actions: single-line examples labelled action:cost:probability",
+        model=True,
+        structural=True,
+    )
+    cb_adf: bool = switch(
+        "--cb_adf",
+        help="contextual bandit with action-dependent features: multiline events (shared line, one line per action, blank line)",
+        model=True,
+        structural=True,
+    )
+    cb_explore: Optional[int] = option(
+        "--cb_explore",
+        help="like --cb K, predicting a probability for each action (exploration)",
+        model=True,
+        structural=True,
+    )
+    cb_explore_adf: bool = switch(
+        "--cb_explore_adf",
+        help="like --cb_adf, predicting a probability for each action (exploration)",
+        model=True,
+        structural=True,
+    )
+    cb_type: Optional[str] = option(
+        "--cb_type", help="cost estimator: mtr, ips, dr or dm", model=True, structural=True, core="cb.cb_type"
+    )
+    epsilon: Optional[float] = option(
+        "--epsilon",
+        help="exploration: epsilon-greedy's epsilon",
+        model=True,
+        core="cb.epsilon",
+        note="with --softmax/--squarecb/--first/--bag the pmf's floor, default 0",
+    )
+    softmax: bool = switch(
+        "--softmax", help="exploration: softmax over the scores (--lambda)", model=True, structural=True
+    )
+    softmax_lambda: Optional[float] = option("--lambda", help="softmax's lambda", model=True, core="cb.lambda")
+    squarecb: bool = switch(
+        "--squarecb",
+        help="exploration: SquareCB (gamma = gamma_scale * learned_events^gamma_exponent)",
+        model=True,
+        structural=True,
+    )
+    gamma_scale: Optional[float] = option(
+        "--gamma_scale", help="SquareCB's gamma scale", model=True, core="cb.gamma_scale"
+    )
+    gamma_exponent: Optional[float] = option(
+        "--gamma_exponent", help="SquareCB's gamma exponent", model=True, core="cb.gamma_exponent"
+    )
+    first: Optional[int] = option(
+        "--first", help="exploration: uniform for the first N learned events, then greedy", model=True, structural=True
+    )
+    bag: Optional[int] = option(
+        "--bag", help="exploration: bagging with N policies (Poisson bootstrap)", model=True, structural=True
+    )
+    greedify: bool = switch(
+        "--greedify", help="--bag: the first policy always learns once", model=True, structural=True
+    )
+    first_only: bool = switch(
+        "--first_only", help="greedy/bag: only the first of tied actions gets the greedy mass", model=True
+    )
+    rank_all: bool = switch(
+        "--rank_all", help="--cb_adf/--cb: -p writes every action's score (action:score,... best first)", model=True
+    )
+    clip_p: Optional[float] = option(
+        "--clip_p",
+        help="clip probabilities below this in importance weights",
+        model=True,
+        core="cb.clip_p",
+        note="no clipping",
+    )
+    random_seed: Optional[int] = option(
+        "--random_seed",
+        help="seed of the random generator (--bag bootstrap, sample() without a seed)",
+        model=True,
+        core="cb.seed",
+    )
+    max_prediction: Optional[float] = option("--max_prediction", help="largest prediction to output", model=True)
+    reward_ttl: Optional[float] = option(
+        "--reward_ttl",
+        help="delayed rewards: seconds a logged decision waits for its reward",
+        model=True,
+        default=3600.0,
+    )
+    max_pending: Optional[int] = option(
+        "--max_pending",
+        help="delayed rewards: most decisions kept waiting; more evict the oldest",
+        model=True,
+        default=1000000,
+    )
+    # --- run-time (the command line) ---------------------------------------------------
+    data: Optional[str] = option("-d", "--data", help="input file (default: standard input)")
+    final_regressor: Optional[str] = option("-f", "--final_regressor", help="save the model to this file at the end")
+    initial_regressor: Optional[str] = option("-i", "--initial_regressor", help="load a model and continue from it")
+    testonly: bool = switch("-t", "--testonly", help="predict only, do not learn")
+    predictions: Optional[str] = option(
+        "-p", "--predictions", help="write predictions to this file (- or /dev/stdout: stdout)"
+    )
+    progress: Optional[str] = option(
+        "-P", "--progress", help="progress rows: an integer adds, a float multiplies", default="2.0"
+    )
+    quiet: bool = switch("--quiet", help="print nothing but errors")
+    audit: bool = switch("-a", "--audit", help="print each example's features with index, value and weight (stdout)")
+    readable_model: Optional[str] = option("--readable_model", help="write the weights as text (index:weight lines)")
+    invert_hash: Optional[str] = option(
+        "--invert_hash", help="write the weights as text with feature names (name:index:weight)"
+    )
+    strict: bool = switch("--strict", "--strict_parse", help="stop at the first malformed line instead of skipping it")
+    predict_only_model: bool = switch("--predict_only_model", help="save only the weights, without optimizer state")
+    save_every: Optional[int] = option(
+        "--save_every", help="every N examples, write a snapshot into --store from a background thread"
+    )
+    store: Optional[str] = option(
+        "--store", help="model store folder: versions, CURRENT pointer, rollback (the final model is saved there too)"
+    )
+    store_keep: Optional[int] = option(
+        "--store_keep", help="versions the --store keeps in all, the current one included", default=10
+    )
+    drift: Optional[str] = option(
+        "--drift", help="watch the learning with a drift detector: adwin, ph, kswin, ddm, eddm, hddm_a or hddm_w"
+    )
+    drift_response: Optional[str] = option(
+        "--drift_response", help="on a drift alarm: alert, reset, boost or switch (to a challenger)", default="alert"
+    )
+    drift_signal: Optional[str] = option(
+        "--drift_signal",
+        help="what the detector watches: loss (default for adwin, ph, kswin) or error (0/1; default for the others)",
+    )
+    drift_every: Optional[int] = option(
+        "--drift_every", help="hand the detector the signal every N examples; responses apply there", default=1000
+    )
+    drift_delta: Optional[float] = option(
+        "--drift_delta", help="ADWIN's delta (default 0.002) or Page-Hinkley's delta (default 0.005)"
+    )
+    drift_threshold: Optional[float] = option(
+        "--drift_threshold", help="Page-Hinkley's threshold (default 50) or DDM's drift threshold (default 3)"
+    )
+    drift_param: List[str] = repeated(
+        "--drift_param", help="any detector parameter as NAME=VALUE, with river's names (e.g. clock=16, alpha=0.001)"
+    )
+    drift_boost: Optional[float] = option(
+        "--drift_boost", help="--drift_response boost: learning-rate factor", default=3.0
+    )
+    drift_boost_examples: Optional[int] = option(
+        "--drift_boost_examples", help="--drift_response boost: examples the boost lasts", default=10000
+    )
+    drift_gate: Optional[int] = option(
+        "--drift_gate",
+        help="--drift_response switch: examples a challenger started at an alarm learns before the gate",
+        default=1000,
+    )
+    threads: Optional[int] = option(
+        "--threads",
+        help="Hogwild: N threads parse and learn blocks of the input into one weight table",
+        default=1,
+        note="exact, reproducible, VW's results; 0: one per core",
+    )
+    onethread: bool = switch("--onethread", help="accepted for VW compatibility (the same as --threads 1, the default)")
+    kill_cache: bool = switch("-k", "--kill_cache", help="accepted for VW compatibility (wabbit keeps no cache file)")
+    passes: Optional[int] = option("--passes", help="number of passes (only 1 is supported)")
+    no_stdin: bool = switch("--no_stdin", help="do not read standard input when -d is absent")
+    save_resume: bool = switch(
+        "--save_resume", help="accepted for VW compatibility (model files always keep the online state)"
+    )
+    cache: bool = switch(
+        "-c", "--cache", help="accepted for VW compatibility (wabbit parses fast enough to need no cache)"
+    )
+    holdout_off: bool = switch("--holdout_off", help="accepted for VW compatibility (there is no holdout in one pass)")
 
     # ---------------------------------------------------------------------------------------
+    def value(self, dest: str) -> Any:
+        """The flag's value: as given, else its declared default (None if it declares none).
+
+        >>> parse_args("--power_t 0.25").value("power_t"), parse_args("").value("power_t")
+        (0.25, 0.5)
+        """
+        v = getattr(self, dest)
+        return _BY_DEST[dest].default if v is None else v
+
     def given(self, dest: str) -> bool:
         v = getattr(self, dest)
         # not `v in (None, False, [])`: 0.0 == False, and --power_t 0 is a value that was given
@@ -489,7 +489,7 @@ class Options:
         learning rate defaults to 10 (unless both adaptive and normalized are on), and when neither
         adaptive nor normalized is on, initial_t defaults to 1.
         """
-        bits = 18 if self.bits is None else self.bits
+        bits = self.value("bits")
         if not 1 <= bits <= 32:
             raise OptionError(f"-b must be between 1 and 32, got {bits}")
         self._check_numbers()
@@ -505,7 +505,7 @@ class Options:
         ]
         if len(classic) > 1:
             raise OptionError(f"{' and '.join(classic)} are different update rules; choose one")
-        default_loss = "hinge" if (self.perceptron or self.pa) else "squared"
+        default_loss = "hinge" if (self.perceptron or self.pa) else self.value("loss_function")
         loss = _LOSS_ALIASES.get(self.loss_function or default_loss, self.loss_function or default_loss)
         if loss not in _LOSSES:
             raise OptionError(f"--loss_function must be one of {', '.join(_LOSSES)}, got {loss!r}")
@@ -516,11 +516,11 @@ class Options:
             adaptive = normalized = invariant = True
         lr = self.learning_rate
         if lr is None:
-            lr = 10.0 if explicit and not (adaptive and normalized) else 0.5
+            lr = 10.0 if explicit and not (adaptive and normalized) else self.value("learning_rate")
         initial_t = self.initial_t
         if initial_t is None:
-            initial_t = 1.0 if explicit and not adaptive and not normalized else 0.0
-        power_t = 0.5 if self.power_t is None else self.power_t
+            initial_t = 1.0 if explicit and not adaptive and not normalized else self.value("initial_t")
+        power_t = self.value("power_t")
         for name, v in (("--learning_rate", lr), ("--power_t", power_t), ("--initial_t", initial_t)):
             if v != v or v in (float("inf"), float("-inf")):
                 raise OptionError(f"{name} must be a finite number")
@@ -532,24 +532,21 @@ class Options:
             raise OptionError(f"--initial_t must be >= 0, got {initial_t}")
         if (self.logistic_min is not None or self.logistic_max is not None) and loss != "logistic":
             raise OptionError("--logistic_min/--logistic_max apply only to --loss_function logistic")
-        lo = -1.0 if self.logistic_min is None else self.logistic_min
-        hi = 1.0 if self.logistic_max is None else self.logistic_max
+        lo, hi = self.value("logistic_min"), self.value("logistic_max")
         if loss == "logistic" and not hi > lo:
             raise OptionError("--logistic_max must be greater than --logistic_min")
-        tau = 0.5 if self.quantile_tau is None else self.quantile_tau
+        tau = self.value("quantile_tau")
         if self.quantile_tau is not None and loss != "quantile":
             raise OptionError("--quantile_tau applies only to --loss_function quantile")
         if not 0.0 < tau < 1.0:
             raise OptionError(f"--quantile_tau must be between 0 and 1, got {tau}")
-        link = self.link or "identity"
+        link = self.value("link")
         if link not in _LINKS:
             raise OptionError(f"--link must be one of {', '.join(_LINKS)}, got {link!r}")
-        l1 = 0.0 if self.l1 is None else self.l1
-        l2 = 0.0 if self.l2 is None else self.l2
+        l1, l2 = self.value("l1"), self.value("l2")
         if l1 < 0 or l2 < 0:
             raise OptionError("--l1 and --l2 must be >= 0")
-        alpha = 0.5 if self.ftrl_alpha is None else self.ftrl_alpha
-        beta = 1.0 if self.ftrl_beta is None else self.ftrl_beta
+        alpha, beta = self.value("ftrl_alpha"), self.value("ftrl_beta")
         if (self.ftrl_alpha is not None or self.ftrl_beta is not None) and not self.ftrl:
             raise OptionError("--ftrl_alpha/--ftrl_beta apply only with --ftrl")
         if self.ftrl and (alpha <= 0 or beta < 0):
@@ -557,9 +554,7 @@ class Options:
         rule = 1 if self.perceptron else 2 if self.pa else 3 if self.pa_regressor else 0
         if rule < 2 and (self.pa_c is not None or self.pa_variant is not None or self.pa_eps is not None):
             raise OptionError("--pa_c/--pa_variant/--pa_eps apply only with --pa or --pa_regressor")
-        pa_c = 1.0 if self.pa_c is None else self.pa_c
-        pa_variant = 1 if self.pa_variant is None else self.pa_variant
-        pa_eps = 0.1 if self.pa_eps is None else self.pa_eps
+        pa_c, pa_variant, pa_eps = self.value("pa_c"), self.value("pa_variant"), self.value("pa_eps")
         if pa_variant not in (0, 1, 2) or pa_c <= 0 or pa_eps < 0:
             raise OptionError("--pa_variant must be 0, 1 or 2, --pa_c > 0 and --pa_eps >= 0")
         ignore = bytearray()
@@ -596,8 +591,10 @@ class Options:
             "invariant": invariant,
             "constant": not self.noconstant,
             "interactions": self.interaction_specs(),
-            "min_prediction": self.min_prediction,
-            "max_prediction": self.max_prediction,
+            "has_min_prediction": self.min_prediction is not None,
+            "has_max_prediction": self.max_prediction is not None,
+            "min_prediction": 0.0 if self.min_prediction is None else float(self.min_prediction),
+            "max_prediction": 0.0 if self.max_prediction is None else float(self.max_prediction),
             "cb": self.cb_config(),
         }
 
@@ -665,7 +662,7 @@ class Options:
         if len(algos) > 1:
             raise OptionError(f"{' and '.join(algos)}: choose one exploration algorithm")
         algo = "none" if not explore else (algos[0].lstrip("-") if algos else "epsilon")
-        cb_type = self.cb_type or "mtr"
+        cb_type = self.value("cb_type")
         if cb_type not in ("mtr", "ips", "dr", "dm"):
             raise OptionError(f"--cb_type must be mtr, ips, dr or dm, got {cb_type!r}")
         if algo == "squarecb" and cb_type != "mtr":
@@ -676,25 +673,25 @@ class Options:
             raise OptionError("--gamma_scale/--gamma_exponent apply only with --squarecb")
         if self.greedify and algo != "bag":
             raise OptionError("--greedify applies only with --bag")
-        eps = self.epsilon if self.epsilon is not None else (0.05 if algo == "epsilon" else 0.0)
+        eps = self.epsilon if self.epsilon is not None else (self.value("epsilon") if algo == "epsilon" else 0.0)
         if not 0.0 <= eps <= 1.0:
             raise OptionError(f"--epsilon must be in [0, 1], got {eps}")
-        clip = 0.0 if self.clip_p is None else self.clip_p
+        clip = self.value("clip_p")
         if not 0.0 <= clip <= 1.0:
             raise OptionError(f"--clip_p must be in [0, 1], got {clip}")
         if self.first is not None and self.first < 0:
             raise OptionError(f"--first takes a number of events >= 0, got {self.first}")
         if self.bag is not None and self.bag < 1:
             raise OptionError(f"--bag takes a number of policies >= 1, got {self.bag}")
-        seed = 0 if self.random_seed is None else self.random_seed
+        seed = self.value("random_seed")
         return {
             "num_actions": 0 if k is None else int(k),
             "cb_type": cb_type,
             "explore": algo,
             "epsilon": float(eps),
-            "lambda": 1.0 if self.softmax_lambda is None else float(self.softmax_lambda),
-            "gamma_scale": 10.0 if self.gamma_scale is None else float(self.gamma_scale),
-            "gamma_exponent": 0.5 if self.gamma_exponent is None else float(self.gamma_exponent),
+            "lambda": float(self.value("softmax_lambda")),
+            "gamma_scale": float(self.value("gamma_scale")),
+            "gamma_exponent": float(self.value("gamma_exponent")),
             "first": 0 if self.first is None else int(self.first),
             "bag": 0 if self.bag is None else int(self.bag),
             "greedify": self.greedify,
@@ -706,13 +703,12 @@ class Options:
 
     def progress_schedule(self) -> Tuple[bool, float, float]:
         """(additive, step, first dump) for the progress table, with VW's adjustments."""
-        if self.progress is None:
-            return False, 2.0, 1.0
+        progress = self.value("progress")
         try:
-            value = float(self.progress)
+            value = float(progress)
         except ValueError:
-            raise OptionError(f"-P/--progress takes a number, got {self.progress!r}") from None
-        if "." not in self.progress:
+            raise OptionError(f"-P/--progress takes a number, got {progress!r}") from None
+        if "." not in progress:
             step = max(value, 1.0)
             return True, step, step
         if value <= 1.0:
@@ -757,7 +753,7 @@ class Options:
             if not eq or not key.strip():
                 raise OptionError(f"--drift_param takes NAME=VALUE, got {item!r}")
             params[key.strip()] = _param_value(raw.strip())
-        response = self.drift_response or "alert"
+        response = self.value("drift_response")
         if response not in ("alert", "reset", "boost", "switch"):
             raise OptionError(f"--drift_response must be alert, reset, boost or switch, got {response!r}")
         if self.testonly and response != "alert":
@@ -787,10 +783,10 @@ class Options:
             "params": params,
             "response": response,
             "signal": signal,
-            "every": 1000 if self.drift_every is None else self.drift_every,
-            "boost_factor": 3.0 if self.drift_boost is None else self.drift_boost,
-            "boost_examples": 10_000 if self.drift_boost_examples is None else self.drift_boost_examples,
-            "gate": 1000 if self.drift_gate is None else self.drift_gate,
+            "every": self.value("drift_every"),
+            "boost_factor": self.value("drift_boost"),
+            "boost_examples": self.value("drift_boost_examples"),
+            "gate": self.value("drift_gate"),
         }
 
     def reward_config(self) -> Tuple[float, int]:
@@ -799,8 +795,8 @@ class Options:
         >>> parse_args("--reward_ttl 600").reward_config()
         (600.0, 1000000)
         """
-        ttl = 3600.0 if self.reward_ttl is None else float(self.reward_ttl)
-        cap = 1_000_000 if self.max_pending is None else self.max_pending
+        ttl = float(self.value("reward_ttl"))
+        cap = self.value("max_pending")
         if not ttl > 0:
             raise OptionError(f"--reward_ttl takes a positive number of seconds (inf: no limit), got {self.reward_ttl}")
         if cap < 1:
@@ -966,3 +962,87 @@ def flag_help() -> str:
         arg = "" if f.kind == "bool" else " ARG"
         lines.append(f"  {names}{arg}\n      {f.help}")
     return "\n".join(lines)
+
+
+def _kind(f: "dataclasses.Field[Any]") -> str:
+    annotation = str(f.type)
+    if annotation == "bool":
+        return "bool"
+    if annotation.startswith("List"):
+        return "list"
+    return next(k for k in ("int", "float", "str") if k in annotation)
+
+
+def _help(spec: Dict[str, Any]) -> str:
+    help, default, note = spec["help"], spec["default"], spec["note"]
+    if default is not None:
+        help += f" (default {_fmt(default)}{'; ' + note if note else ''})"
+    return str(help)
+
+
+def _derive_flags() -> List[Flag]:
+    flags = []
+    for f in dataclasses.fields(Options):
+        spec = f.metadata["flag"]
+        flags.append(
+            Flag(f.name, spec["names"], _kind(f), _help(spec), spec["model"], spec["structural"], spec["default"])
+        )
+    return flags
+
+
+def subcommand_parser(declared: type, prog: str, description: Optional[str]) -> "argparse.ArgumentParser":
+    """The parser of a subcommand (``wabbit ope``, ``wabbit inspect``, ``wabbit demo``) from a
+    dataclass whose fields are declared as :class:`Options`'s are (:func:`option`, :func:`switch`,
+    :func:`repeated`): names, help with "(default X)" and defaults come from those declarations. A
+    name without a dash is a positional argument.
+
+    >>> @dataclasses.dataclass
+    ... class Demo:
+    ...     lines: Optional[int] = option("--lines", help="lines to make", default=10)
+    >>> parse_subcommand(Demo, subcommand_parser(Demo, "demo", None), ["--lines", "3"])
+    Demo(lines=3)
+    >>> subcommand_parser(Demo, "demo", None).format_help().split("--lines LINES")[-1].split()
+    ['lines', 'to', 'make', '(default', '10)']
+    """
+    import argparse
+
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    for f in dataclasses.fields(declared):
+        spec, kind = f.metadata["flag"], _kind(f)
+        kw: Dict[str, Any] = {"help": _help(spec).replace("%", "%%")}
+        if kind == "bool":
+            kw["action"] = "store_true"
+        elif kind == "list":
+            kw.update(action="append", default=[])
+        else:
+            kw.update(type={"int": int, "float": float, "str": str}[kind], default=spec["default"])
+            for key in ("choices", "metavar"):
+                if spec.get(key) is not None:
+                    kw[key] = spec[key]
+        names = spec["names"]
+        if names[0].startswith("-"):
+            kw["dest"] = f.name
+            if spec.get("required"):
+                kw["required"] = True
+            p.add_argument(*names, **kw)
+        else:
+            kw.pop("default", None)
+            p.add_argument(f.name, **kw)
+    return p
+
+
+_Declared = TypeVar("_Declared")
+
+
+def parse_subcommand(declared: Type[_Declared], parser: "argparse.ArgumentParser", argv: Sequence[str]) -> _Declared:
+    """The subcommand's arguments as an instance of its declaring dataclass."""
+    return declared(**vars(parser.parse_args(list(argv))))
+
+
+#: Every flag, derived from the fields of :class:`Options` (their one declaration).
+FLAGS: List[Flag] = _derive_flags()
+
+_BY_NAME: Dict[str, Flag] = {n: f for f in FLAGS for n in f.names}
+_BY_DEST: Dict[str, Flag] = {f.dest: f for f in FLAGS}
+# Keyword spellings accepted by Model(**options): the dest and every flag name without dashes.
+_KEYWORDS: Dict[str, Flag] = {**{n.lstrip("-"): f for f in FLAGS for n in f.names}, **_BY_DEST}

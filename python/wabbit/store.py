@@ -38,8 +38,6 @@ import contextlib
 import json
 import os
 import re
-import secrets
-import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -47,7 +45,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 import wabbit._core as _core
 from wabbit import snapshots
-from wabbit.model import Model, load
+from wabbit.model import Model, load, write_model
 from wabbit.snapshots import Snapshot
 from wabbit.writer import BackgroundWriter  # re-exported: wabbit.store.BackgroundWriter
 
@@ -214,8 +212,8 @@ class ModelStore:
             models, records = self._scan()
             version = max(models | records, default=0) + 1
             path = self.path(version)
-            source.save(path)
-            size, checksum = _size_and_checksum(path)
+            checksum = write_model(source, path)
+            size = os.stat(path).st_size
             record = {
                 "version": version,
                 "file": os.path.basename(path),
@@ -287,30 +285,9 @@ class ModelStore:
 
 
 def _write_atomic(path: str, data: bytes) -> None:
-    """Temporary file in the same folder, fsync, rename over ``path``, fsync of the folder."""
-    tmp = f"{path}.tmp.{os.getpid()}.{secrets.token_hex(4)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink(tmp)
-        raise
-    dfd = os.open(os.path.dirname(path), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-def _size_and_checksum(path: str) -> Tuple[int, int]:
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        f.seek(size - 4)
-        return size, struct.unpack("<I", f.read(4))[0]
+    """Temporary file in the same folder, fsync, rename over ``path``, fsync of the folder: the
+    core's one atomic writer, as for model files."""
+    _core.write_file_atomic(path, data)
 
 
 def _unlink(path: str) -> None:
