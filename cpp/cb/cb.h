@@ -29,17 +29,15 @@
 #include <string_view>
 #include <vector>
 
+#include "cb/config.h"
 #include "cb/event.h"
 #include "cb/explore.h"
 #include "cb/progress.h"
-#include "cb/config.h"
 #include "core/example.h"
 #include "core/learner.h"
 #include "formats/vw_text.h"
 
 namespace wabbit {
-
-};
 
 // Candidate actions in one flat buffer (a ranking request), prepared as CbLearner::prepare would
 // (ignored namespaces dropped, constant added, indices spread): group g holds the features
