@@ -102,10 +102,9 @@ using ExampleFn = Outcome (*)(Learner&, Example&, MappedRows*);
 // The rooms of the learner's implementation (each in its own header under core/, included only by
 // learner.cc): the only code besides Learner's members that reads its private state.
 namespace detail {
-struct FeatureRows;    // core/feature_rows.h: an example's features resolved to their weight rows
-struct StreamedFeats;  // core/streamed_rows.h: the same walk, repeated per pass, for wide examples
-struct Scoring;        // core/scoring.h: the score while learning and testing, the label range
-class Guard;           // core/nonfinite_guard.h: the refusal of non-finite updates
+struct FeatureRows;  // core/feature_rows.h, streamed_rows.h: an example's features resolved to rows
+struct Scoring;      // core/scoring.h: the score while learning and testing, the label range
+class Guard;         // core/nonfinite_guard.h: the refusal of non-finite updates
 template <bool Adaptive, bool Normalized, bool SqrtRate>
 struct GradientDescent;  // core/optimizer/gradient_descent.h: VW's gd (adaptive, normalized, invariant, sgd)
 struct Ftrl;             // core/optimizer/ftrl.h: FTRL-Proximal
@@ -192,7 +191,6 @@ class Learner {
 
  private:
   friend struct detail::FeatureRows;
-  friend struct detail::StreamedFeats;
   friend struct detail::Scoring;
   friend class detail::Guard;
   template <bool, bool, bool>

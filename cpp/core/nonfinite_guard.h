@@ -52,6 +52,17 @@ inline bool finite_state(const OnlineState& s) {
          std::isfinite(s.min_label) && std::isfinite(s.max_label);
 }
 
+class Guard;
+
+namespace {
+// Owns the guard of one update, if any. Its deleter is internal (see BufferedFeats in
+// feature_rows.h), so the owner's destructor, a null test in the common case, is inlined.
+struct GuardDelete {
+  void operator()(Guard* g) const;
+};
+}  // namespace
+using GuardPtr = std::unique_ptr<Guard, GuardDelete>;
+
 // The guarded path: the touched rows (each once) and the online state, saved before an update.
 class Guard {
  public:
@@ -66,9 +77,9 @@ class Guard {
 
   // Out of line, so the learning functions carry only a pointer test for it.
   template <class Feats>
-  __attribute__((noinline, cold)) static std::unique_ptr<Guard> make(Learner& L, const Feats& feats, float min_before,
-                                                                     float max_before) {
-    auto g = std::make_unique<Guard>(L, min_before, max_before);
+  __attribute__((noinline, cold)) static GuardPtr make(Learner& L, const Feats& feats, float min_before,
+                                                       float max_before) {
+    GuardPtr g(new Guard(L, min_before, max_before));
     g->save(feats);
     return g;
   }
@@ -127,5 +138,9 @@ class Guard {
   std::vector<float*> rows_;
   std::vector<float> values_;
 };
+
+namespace {
+inline void GuardDelete::operator()(Guard* g) const { delete g; }
+}  // namespace
 
 }  // namespace wabbit::detail

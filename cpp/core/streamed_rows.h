@@ -11,6 +11,8 @@
 
 namespace wabbit::detail {
 
+namespace {  // (internal linkage for what is instantiated over them: see BufferedFeats)
+
 // An output "iterator" for map_features whose every assignment of a FeatureRef calls f(w, x): the
 // streamed walk.
 template <class F>
@@ -36,6 +38,24 @@ struct PlainRow {
   }
 };
 
+}  // namespace
+
+template <class F>
+size_t FeatureRows::stream(Learner& L, const Example& ex, F& f, bool first) {
+  size_t generated = 0;
+  const RefSink<F> sink{&f};
+  if (first || L.hot_ != nullptr) {
+    walk_learn_rows(L, ex, sink, generated);
+  } else {
+    WeightTable& W = L.weights_;
+    const PlainRow map{W.data(), W.mask(), W.stride_shift(), L.offset_};
+    map_features(ex, L.interactions_, &L.cfg_.ignore_linear, sink, map, generated);
+  }
+  return generated;
+}
+
+namespace {  // (internal linkage for what is instantiated over it: see BufferedFeats)
+
 // Wide examples: every pass walks the features again (same order, same rows), holding none;
 // returns the number of generated features. The first pass (the score) resolves rows as
 // map_learn_rows does; the later ones only compute addresses (hot rows still redirected).
@@ -45,17 +65,10 @@ struct StreamedFeats {
   const Example* ex;
   template <class F>
   size_t each(F&& f, bool first = false) const {
-    size_t generated = 0;
-    const RefSink<std::remove_reference_t<F>> sink{&f};
-    if (first || L->hot_ != nullptr) {
-      FeatureRows::walk_learn_rows(*L, *ex, sink, generated);
-    } else {
-      WeightTable& W = L->weights_;
-      const PlainRow map{W.data(), W.mask(), W.stride_shift(), L->offset_};
-      map_features(*ex, L->interactions_, &L->cfg_.ignore_linear, sink, map, generated);
-    }
-    return generated;
+    return FeatureRows::stream(*L, *ex, f, first);
   }
 };
+
+}  // namespace
 
 }  // namespace wabbit::detail

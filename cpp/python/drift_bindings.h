@@ -166,15 +166,16 @@ inline void bind_drift(pybind11::module_& m) {
              return PageHinkley(
                  PageHinkley::Params{min_instances, delta, threshold, alpha, drift_bindings::page_hinkley_mode(mode)});
            }),
-           py::arg("min_instances") = PageHinkley::Params{}.min_instances, py::arg("delta") = PageHinkley::Params{}.delta,
-           py::arg("threshold") = PageHinkley::Params{}.threshold, py::arg("alpha") = PageHinkley::Params{}.alpha,
-           py::arg("mode") = "both");
+           py::arg("min_instances") = PageHinkley::Params{}.min_instances,
+           py::arg("delta") = PageHinkley::Params{}.delta, py::arg("threshold") = PageHinkley::Params{}.threshold,
+           py::arg("alpha") = PageHinkley::Params{}.alpha, py::arg("mode") = "both");
 
   bind_detector<Ddm>(d, "DDM", true)
       .def(py::init([](int64_t warm_start, double warning_threshold, double drift_threshold) {
              return Ddm(Ddm::Params{warm_start, warning_threshold, drift_threshold});
            }),
-           py::arg("warm_start") = Ddm::Params{}.warm_start, py::arg("warning_threshold") = Ddm::Params{}.warning_threshold,
+           py::arg("warm_start") = Ddm::Params{}.warm_start,
+           py::arg("warning_threshold") = Ddm::Params{}.warning_threshold,
            py::arg("drift_threshold") = Ddm::Params{}.drift_threshold);
 
   bind_detector<Eddm>(d, "EDDM", true)
@@ -198,7 +199,8 @@ inline void bind_drift(pybind11::module_& m) {
            }),
            py::arg("drift_confidence") = HddmW::Params{}.drift_confidence,
            py::arg("warning_confidence") = HddmW::Params{}.warning_confidence,
-           py::arg("lambda_val") = HddmW::Params{}.lambda_val, py::arg("two_sided_test") = HddmW::Params{}.two_sided_test);
+           py::arg("lambda_val") = HddmW::Params{}.lambda_val,
+           py::arg("two_sided_test") = HddmW::Params{}.two_sided_test);
 }
 
 }  // namespace wabbit

@@ -53,7 +53,7 @@ struct ClassicRules {
         step = static_cast<float>(tau * direction * ex.weight);
       }
       if (step != 0.f) {
-        std::unique_ptr<Guard> guard;
+        GuardPtr guard;
         if (!Guard::tame(L, ex, raw_before, tame_values) || !std::isfinite(step)) [[unlikely]] {
           guard = Guard::make(L, feats, st.min_label, st.max_label);
         }

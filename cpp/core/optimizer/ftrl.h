@@ -46,7 +46,7 @@ struct Ftrl {
       const float beta = cfg.ftrl_beta;
       const float l1 = cfg.l1;
       const float l2 = cfg.l2;
-      std::unique_ptr<Guard> guard;
+      GuardPtr guard;
       if (!Guard::tame(L, ex, raw, tame_values)) [[unlikely]]
         guard = Guard::make(L, feats, min_before, max_before);
       feats.each([&](float* w, float x) {

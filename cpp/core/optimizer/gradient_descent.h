@@ -54,7 +54,7 @@ struct GradientDescent {
       const float y = ex.label;
       const float example_loss = loss.loss(range, pred, y);  // computed once: it needs log and exp
       if (example_loss > 0.f) {
-        std::unique_ptr<Guard> guard;
+        GuardPtr guard;
         if (!Guard::tame(L, ex, raw, tame_values)) [[unlikely]]
           guard = Guard::make(L, feats, min_before, max_before);
         float pred_per_update;
