@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cmath>
@@ -81,6 +82,7 @@ class Reader {
     pos_ += n;
   }
   size_t pos() const { return pos_; }
+  std::string_view view() const { return b_; }
   size_t remaining() const { return end_ - pos_; }
 
  private:
@@ -159,12 +161,58 @@ void get_list(Reader& r, const char* what, std::vector<T>& v) {
   }
 }
 
+// A configuration as keyed records: a u32 count, then per field its key (str), the byte size of its
+// value (u32) and the value. A field added to a declaration list needs no new format version: a
+// file without it reads as the field's default. A key this wabbit does not know is refused (the
+// model would mean something this reader cannot honour).
+template <class C>
+void put_config(Writer& w, const C& cfg) {
+  uint32_t n = 0;
+  for_each_field(cfg, [&](std::string_view, const auto&) { ++n; });
+  w.pod<uint32_t>(n);
+  for_each_field(cfg, [&](std::string_view key, const auto& field) {
+    Writer value;
+    put_field(value, field);
+    w.str(std::string(key));
+    w.pod<uint32_t>(static_cast<uint32_t>(value.out().size()));
+    w.bytes(value.out().data(), value.out().size());
+  });
+}
+
+template <class C>
+void get_config(Reader& r, C& cfg, const char* what) {
+  const auto n = r.pod<uint32_t>(what);
+  std::vector<std::string> seen;
+  for (uint32_t i = 0; i < n; ++i) {
+    const std::string key = r.str(what);
+    const auto size = r.pod<uint32_t>(what);
+    r.need(size, what);
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+      throw ModelError("model file is corrupt: configuration field " + key + " appears twice");
+    }
+    bool known = false;
+    for_each_field(cfg, [&](std::string_view k, auto& field) {
+      if (k != key) return;
+      known = true;
+      Reader value(r.view(), r.pos() + size, r.pos());
+      get_field(value, k, field);
+      if (value.remaining() != 0) throw ModelError("model file is corrupt: configuration field " + key + " size");
+    });
+    if (!known) {
+      throw ModelError("model file has a configuration field this wabbit does not know: " + key +
+                       " (written by a newer wabbit?)");
+    }
+    seen.push_back(key);
+    r.skip(size, what);
+  }
+}
+
 std::string config_section(const Config& cfg, BanditSection bandit) {
   Writer w;
-  for_each_field(cfg, [&](std::string_view, const auto& field) { put_field(w, field); });
+  put_config(w, cfg);
   w.pod<uint8_t>(bandit.config ? 1 : 0);
   if (bandit.config) {
-    for_each_field(*bandit.config, [&](std::string_view, const auto& field) { put_field(w, field); });
+    put_config(w, *bandit.config);
     const CbState& s = *bandit.state;
     put_list(w, s.event_sum);
     put_list(w, s.action_sum);
@@ -178,7 +226,7 @@ std::string config_section(const Config& cfg, BanditSection bandit) {
 }
 
 void read_config_section(Reader& r, ModelHeader& h) {
-  for_each_field(h.config, [&](std::string_view key, auto& field) { get_field(r, key, field); });
+  get_config(r, h.config, "configuration");
   if (h.config.bits != h.bits) {
     throw ModelError("model file is inconsistent: its configuration says " + std::to_string(h.config.bits) +
                      " bits, its weight table has " + std::to_string(h.bits));
@@ -188,7 +236,7 @@ void read_config_section(Reader& r, ModelHeader& h) {
   if (has_cb > 1) throw ModelError("model file is corrupt: bandit flag");
   h.has_cb = has_cb == 1;
   if (!h.has_cb) return;
-  for_each_field(h.cb, [&](std::string_view key, auto& field) { get_field(r, key, field); });
+  get_config(r, h.cb, "bandit configuration");
   CbState& s = h.cb_state;
   get_list(r, "bandit event counts", s.event_sum);
   get_list(r, "bandit action counts", s.action_sum);

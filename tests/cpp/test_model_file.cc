@@ -153,3 +153,53 @@ TEST(a_flipped_byte_is_refused) {
     CHECK_THROWS(ModelError, parse_model(bad));
   }
 }
+
+namespace {
+
+// The file with its last 4 bytes replaced by the CRC-32 of the rest.
+std::string with_crc(std::string b) {
+  const uint32_t crc = crc32(b.data(), b.size() - 4);
+  std::memcpy(b.data() + b.size() - 4, &crc, 4);
+  return b;
+}
+
+// Where the configuration section's size sits in a file written with version "test" and empty
+// args and metadata: magic 8, format 4, three strings (4 + 4, 4, 4), online state 48 + 8, bits 4,
+// stride 4, flags 1, encoding 1 (docs/model-format.md).
+constexpr size_t kSectionAt = 8 + 4 + (4 + 4) + 4 + 4 + 48 + 8 + 4 + 4 + 1 + 1;
+
+uint32_t u32_at(const std::string& b, size_t at) {
+  uint32_t v = 0;
+  std::memcpy(&v, b.data() + at, 4);
+  return v;
+}
+void put_u32(std::string& b, size_t at, uint32_t v) { std::memcpy(b.data() + at, &v, 4); }
+
+}  // namespace
+
+// The configuration is keyed: a file without a field (written before the field was declared)
+// reads as its default; a key this reader does not know is refused.
+TEST(configuration_records_are_keyed) {
+  Config cfg;
+  cfg.bits = 8;
+  cfg.classic_rule = 3;
+  cfg.pa_eps = 0.25f;
+  Learner learner(cfg);
+  const std::string bytes = serialize_model(learner, "test", "", "", false);
+  CHECK_EQ(parse_model(bytes).header.config.pa_eps, 0.25f);
+  const std::string record = std::string("\x06\0\0\0pa_eps", 10) + std::string("\x04\0\0\0", 4);
+  const size_t at = bytes.find(record);
+  CHECK(at != std::string::npos && at > kSectionAt);
+
+  std::string older = bytes;
+  older.erase(at, record.size() + 4);  // the key, the size and the float
+  put_u32(older, kSectionAt, u32_at(older, kSectionAt) - static_cast<uint32_t>(record.size() + 4));
+  put_u32(older, kSectionAt + 4, u32_at(older, kSectionAt + 4) - 1);  // the record count
+  const LoadedModel m = parse_model(with_crc(older));
+  CHECK_EQ(m.header.config.pa_eps, Config{}.pa_eps);
+  CHECK_EQ(m.header.config.classic_rule, 3);
+
+  std::string newer = bytes;
+  newer[at + 9] = 'X';  // "pa_epX"
+  CHECK_THROWS(ModelError, parse_model(with_crc(newer)));
+}
