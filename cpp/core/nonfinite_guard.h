@@ -68,7 +68,7 @@ class Guard {
  public:
   // Whether ex (with raw score `raw`) is certain to update finitely: tame values, labels, weights,
   // score and label range, and no extreme rate.
-  static bool tame(const Learner& L, const Example& ex, float raw, bool tame_values) {
+  __attribute__((always_inline)) static bool tame(const Learner& L, const Example& ex, float raw, bool tame_values) {
     return tame_values && !L.guard_always_ && std::fabs(ex.label) <= kTameScalar && ex.weight <= kTameScalar &&
            std::fabs(ex.initial) <= kTameScalar && std::fabs(raw) <= kTameScalar * kTameScalar &&
            std::fabs(load_w(&L.state_.min_label)) <= kTameScalar &&

@@ -117,7 +117,7 @@ struct Scoring {
   // The raw score when testing (-t): VW has folded the contraction into the weights when loading,
   // so only the sum is scaled, then initial added. A narrow example's rows are all found (and
   // prefetched) before the sum; a wide one's are summed as they are walked, storing none.
-  static float test_score(Learner& L, const Example& ex, uint32_t& num_features) {
+  __attribute__((always_inline)) static float test_score(Learner& L, const Example& ex, uint32_t& num_features) {
     WeightTable& W = L.weights_;
     HotRows* hot = L.hot_;
     const uint32_t offset = L.offset_;
@@ -155,7 +155,7 @@ struct Scoring {
   }
 
   // The label range is read by concurrent predictions (predict_const), hence the atomic stores.
-  static void widen_range(Learner& L, const Example& ex) {
+  __attribute__((always_inline)) static void widen_range(Learner& L, const Example& ex) {
     if (L.set_minmax_ && ex.labelled()) {
       if (ex.label < L.state_.min_label) store_w(&L.state_.min_label, ex.label);
       if (ex.label > L.state_.max_label) store_w(&L.state_.max_label, ex.label);
