@@ -83,7 +83,9 @@ def _file_claiming(bits: int, options: str) -> bytes:
     fixed = bytearray(data[off : off + 66])
     struct.pack_into("<I", fixed, 56, bits)
     fixed[65] = 1  # sparse
-    body = data[:12] + b"".join(struct.pack("<I", len(p)) + p for p in parts) + bytes(fixed) + struct.pack("<Q", 0)
+    # written as format 1 (no configuration section): the header's bits and the options are all it says
+    head = data[:8] + struct.pack("<I", 1)
+    body = head + b"".join(struct.pack("<I", len(p)) + p for p in parts) + bytes(fixed) + struct.pack("<Q", 0)
     return body + struct.pack("<I", zlib.crc32(body))
 
 

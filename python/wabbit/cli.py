@@ -323,7 +323,12 @@ def _write_outputs(model: Model, opts: Options, err: TextIO) -> List[str]:
 def _write_text_atomic(path: str, text: str) -> None:
     """Write text through the core's one atomic writer (as model files): path is either the whole
     text or as it was, never a partial file; a device, a FIFO or /dev/stdout is written in place."""
-    _core.write_file_atomic(path, text.encode("utf-8"))
+    try:
+        _core.write_file_atomic(path, text.encode("utf-8"))
+    except OSError as e:  # the reason alone: the caller names the flag and the path
+        if e.errno is None:
+            raise
+        raise type(e)(e.errno, os.strerror(e.errno), path) from None
 
 
 def _open_store(opts: Options) -> "Optional[Any]":
