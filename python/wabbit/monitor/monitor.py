@@ -13,8 +13,9 @@ import numpy as np
 
 import wabbit._core as _core
 from wabbit.monitor.detectors import feed
-from wabbit.monitor.events import RESPONSES, DriftEvent, Response
+from wabbit.monitor.events import RESPONSES, DriftEvent, Response, summarize
 from wabbit.monitor.gate import Challenger, SignalHistory, verdict
+from wabbit.monitor.responses import Boost
 from wabbit.monitor.signals import SIGNALS, Signal, error_signal, label_scheme
 
 if TYPE_CHECKING:
@@ -92,8 +93,7 @@ class Monitor:
         self._challenger: Optional["Model"] = None
         self._active: Optional[Challenger] = None
         self._after: List[np.ndarray] = []  # the champion's signal since a gated challenger started
-        self._boost_until: Optional[int] = None
-        self._rate_before = 1.0
+        self._boost = Boost()
         # single learn() calls: buffered signals, and the calls since the last hand-over
         self._pending: List[Tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._calls = 0
@@ -295,17 +295,14 @@ class Monitor:
                 reset = True
                 add(index, "drift", "reset", rising, f"drift detected {at}: weights reset at example {boundary + 1}")
             elif self.on_drift == "boost":
-                if self._boost_until is None:
-                    self._rate_before = model.core.rate_factor()
-                    model.core.set_rate_factor(self._rate_before * self.boost_factor)
-                self._boost_until = boundary + self.boost_examples
+                until = self._boost.start(model.core, boundary, self.boost_factor, self.boost_examples)
                 add(
                     index,
                     "drift",
                     "boost",
                     rising,
                     f"drift detected {at}: learning rate x{self.boost_factor:g} from example {boundary + 1} "
-                    f"until example {self._boost_until}",
+                    f"until example {until}",
                 )
             elif (
                 promoted
@@ -370,9 +367,7 @@ class Monitor:
                 self._active = None
         elif self._active is not None:
             self._judge(model, boundary, add)
-        if self._boost_until is not None and boundary >= self._boost_until:
-            model.core.set_rate_factor(self._rate_before)
-            self._boost_until = None
+        self._boost.end(model.core, boundary)
         for event, message in new:
             self.events.append(event)
             self._tell(event, message)
@@ -433,27 +428,4 @@ class Monitor:
 
     def summary(self) -> List[str]:
         """Lines for the end of a run: counts and example numbers of alarms, warnings, switches."""
-
-        def where(events: List[DriftEvent]) -> str:
-            shown = ", ".join(str(e.example) for e in events[:20])
-            return (
-                ("at example " if len(events) == 1 else "at examples ") + shown + (", ..." if len(events) > 20 else "")
-            )
-
-        out = []
-        drifts = [e for e in self.events if e.kind == "drift"]
-        out.append(
-            f"drift alarms = {len(drifts)}" + (f" ({self.name}, {where(drifts)})" if drifts else f" ({self.name})")
-        )
-        warnings = [e for e in self.events if e.kind == "warning"]
-        if self._warnings:
-            out.append(f"drift warnings = {len(warnings)}" + (f" ({where(warnings)})" if warnings else ""))
-        for kind, label in (("switch", "challenger switches"), ("drop", "challengers dropped")):
-            es = [e for e in self.events if e.kind == kind]
-            if self.on_drift == "switch":
-                out.append(f"{label} = {len(es)}" + (f" ({where(es)})" if es else ""))
-        if self.on_drift in ("reset", "boost"):
-            acted = [e for e in drifts if e.response == self.on_drift]
-            label = "weight resets" if self.on_drift == "reset" else "learning-rate boosts"
-            out.append(f"{label} = {len(acted)}" + (f" (alarms {where(acted)})" if acted else ""))
-        return out
+        return summarize(self.events, self.name, self.on_drift, self._warnings)
