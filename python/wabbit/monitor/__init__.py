@@ -78,9 +78,11 @@ switched to challenger at example 22001 (ADWIN alarm at example 20416): mean los
 from __future__ import annotations
 
 from wabbit.monitor.events import RESPONSES, DriftEvent
-from wabbit.monitor.gate import GATE_PATIENCE, GATE_SIGMAS, HISTORY_GATES
-from wabbit.monitor.monitor import Monitor, logger
+from wabbit.monitor.gate import GATE_PATIENCE as GATE_PATIENCE
+from wabbit.monitor.gate import GATE_SIGMAS as GATE_SIGMAS
+from wabbit.monitor.gate import HISTORY_GATES as HISTORY_GATES
+from wabbit.monitor.monitor import Monitor
+from wabbit.monitor.monitor import logger as logger
 from wabbit.monitor.signals import SIGNALS, error_signal
 
 __all__ = ["DriftEvent", "Monitor", "error_signal", "RESPONSES", "SIGNALS"]
-__all__ += ["GATE_PATIENCE", "GATE_SIGMAS", "HISTORY_GATES", "logger"]

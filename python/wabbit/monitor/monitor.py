@@ -27,7 +27,7 @@ logger = logging.getLogger("wabbit.monitor")
 
 
 class Monitor:
-    """A drift detector fed from a model's learning loop, with a response (see the module).
+    """A drift detector fed from a model's learning loop, with a response (see :mod:`wabbit.monitor`).
 
     Made by :meth:`wabbit.Model.monitor`; ``events`` lists what it noticed and did, ``n`` counts
     the labelled examples it has seen.
