@@ -9,7 +9,8 @@
    edge (Python runs them first, they are not part of a cycle the module makes).
 2. **No private name crosses modules**: no ``from wabbit.x import _name`` in another module, and
    no ``obj._name`` in a module that does not itself define ``_name`` (as ``self._name = ...``,
-   a method, a class attribute or a top-level name; ``self._name`` may also be defined by a base
+   a method, a class attribute or a top-level name; ``getattr(obj, "_name")`` counts as
+   ``obj._name``; ``self._name`` may also be defined by a base
    class in a module it imports). A module's underscore names are for that
    module alone; others use its public (documented, typed) API. The private *modules*
    ``wabbit._core`` (the compiled core), ``wabbit._version``, ``wabbit._io`` and
@@ -200,6 +201,14 @@ def _crossings() -> Set[Tuple[str, str]]:
             elif node.attr in own and not (isinstance(node.value, ast.Name) and node.value.id in imported_modules):
                 continue  # another instance of this module's own classes
             found.add((module, node.attr))
+        for node in ast.walk(tree):  # the same reach spelled getattr(obj, "_x") (or has/set/delattr)
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) >= 2):
+                continue
+            name = node.args[1]
+            if node.func.id not in ("getattr", "hasattr", "setattr", "delattr") or not isinstance(name, ast.Constant):
+                continue
+            if isinstance(name.value, str) and _private(name.value) and name.value not in own | PUBLIC_UNDERSCORE:
+                found.add((module, name.value))
     return found
 
 
@@ -222,6 +231,17 @@ def test_model_monitor_and_store_do_not_import_each_other_back():
     assert "wabbit.store" not in graph["wabbit.model"]
     assert "wabbit.model" not in graph["wabbit.runs"]
     assert "wabbit.model" not in graph["wabbit.snapshots"]
+    # the monitor package: none of its modules imports the model it watches
+    monitor = [m for m in graph if m == "wabbit.monitor" or m.startswith("wabbit.monitor.")]
+    assert len(monitor) > 1 and all("wabbit.model" not in graph[m] for m in monitor)
+
+
+def test_the_scan_sees_into_subpackages():
+    # wabbit.ope and wabbit.monitor are packages: their modules and the edges between them count
+    graph = _graph()
+    assert "wabbit.ope.evaluation" in graph["wabbit.ope"]
+    assert {"wabbit.ope.log", "wabbit.ope.report"} <= graph["wabbit.ope.evaluation"]
+    assert "wabbit.monitor.gate" in graph["wabbit.monitor.monitor"]
 
 
 def test_no_private_name_crosses_modules():
@@ -238,8 +258,8 @@ def test_the_crossing_finder_sees_a_crossing(tmp_path, monkeypatch):
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     (pkg / "a.py").write_text("class A:\n    def __init__(self):\n        self._x = 1\n\ndef _h():\n    pass\n")
-    (pkg / "b.py").write_text("from wabbit.a import A, _h\n\ndef f(a: A):\n    return a._x\n")
+    (pkg / "b.py").write_text("from wabbit.a import A, _h\n\ndef f(a: A):\n    return a._x, getattr(a, '_y', 0)\n")
     here = sys.modules[__name__]
     monkeypatch.setattr(here, "ROOT", pkg)
     monkeypatch.setattr(here, "MODULES", _modules())
-    assert _crossings() == {("wabbit.b", "_h"), ("wabbit.b", "_x")}
+    assert _crossings() == {("wabbit.b", "_h"), ("wabbit.b", "_x"), ("wabbit.b", "_y")}

@@ -22,6 +22,7 @@ import vwcompare
 import wabbit
 from wabbit.drift import ADWIN, DDM, DriftDetector, PageHinkley
 from wabbit.monitor import GATE_PATIENCE, GATE_SIGMAS, HISTORY_GATES, DriftEvent, error_signal
+from wabbit.monitor.detectors import feed
 from wabbit.options import OptionError, parse_args
 from wabbit.synth import click_log, write_click_log
 
@@ -207,8 +208,8 @@ def test_reset_ignores_a_falling_loss():
 def test_reset_direction_is_adwins_cut_as_river_sees_it():
     rng = np.random.default_rng([SEED, 5])
     values = np.concatenate([rng.exponential(0.3, 3000), rng.exponential(0.7, 3000), rng.exponential(0.2, 3000)])
-    ours = wabbit.monitor.Monitor(ADWIN())
-    drifts, _, rising = ours._feed(values, 0)
+    ours = ADWIN()
+    drifts, _, rising, _ = feed(ours, values, 0, warnings=False)
     det = river_drift.ADWIN()
     expected = []
     for i, x in enumerate(values):
@@ -219,7 +220,7 @@ def test_reset_direction_is_adwins_cut_as_river_sees_it():
             dropped = (t0 + x - det.total) / (w0 + 1 - det.width)
             expected.append((i, kept > dropped))
     assert list(zip(drifts, rising)) == expected, f"seed {SEED}"
-    assert ours.detector.width == det.width  # the replay left the detector where river's is
+    assert ours.width == det.width  # the replay left the detector where river's is
 
 
 def test_boost_equals_a_rate_factor_set_by_hand():

@@ -508,6 +508,21 @@ def test_a_scoring_model_is_evaluated_greedily(log_path):
     assert report.estimates["ips"].value == pytest.approx((0 + 0 + 2.0 / 0.8) / 3, abs=1e-15)
 
 
+def test_a_model_target_is_read_through_its_public_api(log_path):
+    """A real Model: one that is not a bandit is refused (naming its options); a --cb_adf model is
+    evaluated as ope.greedy(model) would be, a --cb_explore_adf model by its own pmf."""
+    with pytest.raises(TypeError, match=r"not a contextual-bandit model \(its options: '--loss_function logistic'\)"):
+        ope.evaluate_log(log_path, wabbit.Model("--loss_function logistic"), estimators=["ips"])
+    scorer = cb_model("--cb_adf")
+    scorer.learn("shared |u a\n|a x\n|a y", label=(1, 1.0, 0.5))  # scores that differ between actions
+    as_model = ope.evaluate_log(log_path, scorer, estimators=["ips"]).estimates["ips"].value
+    by_hand = ope.evaluate_log(log_path, ope.greedy(scorer), estimators=["ips"]).estimates["ips"].value
+    assert as_model == by_hand
+    explorer = cb_model("--cb_explore_adf --epsilon 1")  # uniform over each event's actions
+    uniform = ope.evaluate_log(log_path, explorer, estimators=["ips"]).estimates["ips"].value
+    assert uniform == pytest.approx((1 / 3 / 0.5 * 1 + 1 / 3 / 0.25 * 0 + 1 / 2 / 0.8 * 2) / 3, rel=1e-6)
+
+
 def test_an_exploring_model_is_no_cost_model(log_path):
     class Options:
         cb_adf, cb_explore_adf = False, True

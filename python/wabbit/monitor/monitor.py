@@ -1,79 +1,5 @@
-"""Monitoring a model while it learns: a drift detector fed from the learning loop, and a response.
-
-:meth:`wabbit.Model.monitor` attaches a :class:`Monitor`. While the model learns (``learn_many``,
-``learn``, the ``wabbit`` command), the compiled core keeps each labelled example's label,
-reported prediction and loss per unit of importance weight; every ``every`` examples the learning
-loop hands them over in one batch, the monitor turns them into the watched **signal** and feeds
-the detector with one ``update_many`` call (no Python call per example). Alarms, and warnings of
-detectors with a warning zone, are recorded as :class:`DriftEvent` records with the index of the
-example that raised them, and the **response** is applied at the batch boundary (so it takes
-effect up to ``every`` examples after the alarm; the index recorded is the alarm's own).
-
-Signals (``signal=``):
-
-* ``"loss"``: the progressive loss of each example (what VW's "average loss" averages);
-* ``"error"``: 1 for a misclassified example, 0 otherwise: with -1/1 labels the prediction's sign
-  against the label's (a prediction of exactly 0 counts as negative); with 0/1 labels the
-  prediction thresholded at 0.5. The label scheme is fixed by the first label that is negative
-  (-1/1) or zero (0/1); until one is seen, the -1/1 rule is used;
-* a callable ``f(label, prediction, loss) -> values``, called once per batch with three float32
-  numpy arrays, returning one value per example.
-
-Responses (``on_drift=``):
-
-* ``"alert"``: record and log only (``logging`` logger ``wabbit.monitor``, level WARNING for
-  alarms and switches; or ``log=``), and call ``callback`` if given;
-* ``"reset"``: forget the weights and the online state (the configuration stays);
-* ``"boost"``: multiply the learning rate (FTRL: alpha) by ``boost_factor`` for the next
-  ``boost_examples`` examples, then restore it (another alarm meanwhile extends the period);
-* ``"switch"``: promote a challenger, a second model with the same options that learns every
-  example alongside the champion (the core's shadow learner) and is restarted when it is needed.
-  With a detector that has a warning zone (DDM, EDDM, HDDMA, HDDMW) the challenger starts at the
-  first batch boundary after a warning and is promoted at the alarm; it is dropped once ``every``
-  examples pass without a warning. Otherwise (ADWIN, PageHinkley, KSWIN, or an alarm without a
-  challenger learning since a warning) it starts at the boundary after the alarm and is promoted
-  through the **gate**, which asks whether the rise the detector saw persisted: at each boundary
-  once the challenger has learned ``gate`` examples, the champion's mean signal since the
-  challenger started is compared with its mean over the ``5 * gate`` examples before the change
-  (before ADWIN's cut point, KSWIN's newest sample, or the alarm for the other detectors; never
-  reaching back before the model last changed); the challenger is promoted when the rise exceeds
-  three standard errors (``sqrt(var_before / n_before + var_since / n_since)``), and dropped if
-  that has not happened after ``5 * gate`` examples. The gate judges the champion, not the
-  challenger: the core does not report the challenger's own losses. After a switch the detector
-  starts afresh (it watches a new model). The challenger learns every example of a monitored run,
-  so learning costs about twice as much;
-* a callable ``f(model, event)``: called at the batch boundary for each alarm; it can do anything
-  to the model (``model.core`` offers ``reset_learner()``, ``set_rate_factor()`` and ``swap_learner()``).
-
-``reset``, ``boost`` and ``switch`` act only on alarms where the signal rose (a model that got
-worse). The direction is ADWIN's own (the mean of the part of its window it kept against the part
-it dropped); DDM and EDDM, and HDDMA/HDDMW without ``two_sided_test``, detect rises only; a
-PageHinkley with ``mode="up"`` rises, ``"down"`` falls. For the others (PageHinkley with
-``mode="both"``, KSWIN, two-sided HDDM, detectors of your own) the direction is unknown and every
-alarm is acted on. An alarm where the signal fell is recorded with the response ``"none"``.
-
-Indices: ``DriftEvent.index`` counts the labelled examples the monitor has seen since it was
-attached, from 0 (unlabelled examples carry no loss and are not counted); in a stream where every
-example has a label it is the example's index, and the messages name ``example index + 1``, VW's
-1-based counter. Single :meth:`wabbit.Model.learn` calls are monitored too: their signals are
-buffered and handed over every ``every`` calls, exactly as ``learn_many`` does every ``every``
-examples, so the same lines learned one by one or in one batch give the same events and the same
-model. ``predict``/``predict_many`` are not monitored. A monitor is not saved in the model file
-nor carried by :meth:`~wabbit.Model.copy` and snapshots (which copy what was learned); pickling
-and ``copy.deepcopy`` keep it, in its current state, so the copy raises the same alarms on the
-same stream (pickling refuses with TypeError when one of its callables cannot be pickled).
-
->>> import wabbit
->>> from wabbit.drift import ADWIN
->>> from wabbit.synth import click_log
->>> model = wabbit.Model("--loss_function logistic -q ua")
->>> mon = model.monitor(ADWIN(), signal="loss", on_drift="switch", log=print)
->>> _ = model.learn_many(click_log(40_000, seed=1, drift_at=20_000))
-drift detected at example 20416 (ADWIN): challenger started at example 21001
-switched to challenger at example 22001 (ADWIN alarm at example 20416): mean loss 0.3481 before the alarm, 0.5047 since (+5.7 standard errors)
->>> [(e.kind, e.index, e.response) for e in model.drift_events]
-[('drift', 20415, 'challenger'), ('switch', 22000, 'switch')]
-"""
+"""The :class:`Monitor`: a drift detector fed from a model's learning loop, and its response
+(see :mod:`wabbit.monitor` for the signals, the responses and the switch gate)."""
 
 from __future__ import annotations
 
@@ -81,100 +7,38 @@ import copy
 import logging
 import math
 import pickle
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 import wabbit._core as _core
-from wabbit.drift import ADWIN, DDM, EDDM, HDDMA, HDDMW, KSWIN, PageHinkley
+from wabbit.monitor.detectors import feed
+from wabbit.monitor.events import RESPONSES, DriftEvent, Response, summarize
+from wabbit.monitor.gate import Challenger, SignalHistory, verdict
+from wabbit.monitor.responses import Boost
+from wabbit.monitor.signals import SIGNALS, Signal, error_signal, label_scheme
 
 if TYPE_CHECKING:
     from wabbit.model import Model
 
-__all__ = ["DriftEvent", "Monitor", "error_signal", "RESPONSES", "SIGNALS"]
-
-RESPONSES = ("alert", "reset", "boost", "switch")
-SIGNALS = ("loss", "error")
-#: How many standard errors the champion's signal must rise for the switch gate to pass.
-GATE_SIGMAS = 3.0
-#: How long the gate watches, in multiples of ``gate``, before it gives a challenger up.
-GATE_PATIENCE = 5
-#: The signal kept for the gate's reference, in multiples of ``gate`` (older changes compare with
-#: the oldest values kept).
-HISTORY_GATES = 20
+__all__ = ["Monitor", "logger"]
 
 logger = logging.getLogger("wabbit.monitor")
 
-Signal = Union[str, Callable[[np.ndarray, np.ndarray, np.ndarray], Any]]
-Response = Union[str, Callable[["Model", "DriftEvent"], Any]]
-
-
-class DriftEvent(NamedTuple):
-    """One thing a monitor noticed or did.
-
-    ``kind``: ``"warning"`` (the detector entered its warning zone), ``"drift"`` (an alarm),
-    ``"switch"`` (a challenger was promoted), ``"drop"`` (a challenger was given up).
-    ``index``: the monitored example (0-based, labelled examples only) that raised it, or, for
-    switches and drops, the count of examples seen when it happened. ``response``: what was done:
-    ``"alert"``, ``"reset"``, ``"boost"``, ``"challenger"`` (a challenger started), ``"switch"``,
-    ``"drop"``, ``"none"``, or the name of the ``on_drift`` callable. ``applied``: the first
-    monitored example the response affected (the batch boundary). ``rising``: whether the signal
-    rose (None: the detector cannot tell; see the module's documentation).
-    """
-
-    index: int  # type: ignore[assignment]  # the example number (a field, as river names it)
-    kind: str
-    detector: str
-    response: str
-    applied: int
-    rising: Optional[bool] = None
-
-    @property
-    def example(self) -> int:
-        """The example's 1-based number (VW's progress counter, when every example is labelled)."""
-        return self.index + 1
-
-
-def error_signal(label: np.ndarray, prediction: np.ndarray, scheme: Optional[str] = None) -> np.ndarray:
-    """0/1 misclassification: ``scheme`` ``"-1/1"`` compares signs (a prediction of 0 is negative),
-    ``"0/1"`` thresholds labels and predictions at 0.5. ``None``: decided from the labels, as the
-    monitor does (see the module's documentation).
-
-    >>> import numpy as np
-    >>> error_signal(np.array([1, -1, 1, -1]), np.array([0.3, 0.2, -2.0, -0.1]))
-    array([0., 1., 1., 0.])
-    >>> error_signal(np.array([1, 0, 1, 0]), np.array([0.7, 0.2, 0.3, 0.6]))
-    array([0., 0., 1., 1.])
-    """
-    label = np.asarray(label, dtype=np.float64)
-    prediction = np.asarray(prediction, dtype=np.float64)
-    if scheme is None:
-        scheme = _label_scheme(label) or "-1/1"
-    cut = 0.5 if scheme == "0/1" else 0.0
-    return ((prediction > cut) != (label > cut)).astype(np.float64)
-
-
-def _label_scheme(label: np.ndarray) -> Optional[str]:
-    neg = np.flatnonzero(label < 0)
-    zero = np.flatnonzero(label == 0)
-    if neg.size == 0 and zero.size == 0:
-        return None
-    if zero.size == 0 or (neg.size and neg[0] < zero[0]):
-        return "-1/1"
-    return "0/1"
-
-
-class _Challenger(NamedTuple):
-    started: int  # monitored count when it started learning (a batch boundary)
-    alarm: Optional[int]  # the alarm it answers (None: started at a warning)
-    before: Optional[Tuple[int, float, float]]  # the champion's signal before the alarm: count, mean, variance
-
 
 class Monitor:
-    """A drift detector fed from a model's learning loop, with a response (see the module).
+    """A drift detector fed from a model's learning loop, with a response (see :mod:`wabbit.monitor`).
 
     Made by :meth:`wabbit.Model.monitor`; ``events`` lists what it noticed and did, ``n`` counts
     the labelled examples it has seen.
+
+    >>> import wabbit
+    >>> from wabbit.drift import ADWIN
+    >>> mon = wabbit.Model("--loss_function logistic").monitor(ADWIN(), on_drift="reset")
+    >>> mon
+    Monitor(ADWIN(...), signal='loss', on_drift='reset', every=1000)
+    >>> mon.summary()
+    ['drift alarms = 0 (ADWIN)', 'weight resets = 0']
     """
 
     def __init__(
@@ -223,15 +87,13 @@ class Monitor:
         # the gate's reference: the champion's recent signal (at least HISTORY_GATES * gate
         # values), the first index that belongs to the current model, and each alarm's estimate of
         # where the change began (ADWIN: where it cut its window; KSWIN: its newest sample)
-        self._history: List[np.ndarray] = []
-        self._history_len = 0
+        self._history = SignalHistory()
         self._model_since = 0
         self._cuts: Dict[int, int] = {}
         self._challenger: Optional["Model"] = None
-        self._active: Optional[_Challenger] = None
+        self._active: Optional[Challenger] = None
         self._after: List[np.ndarray] = []  # the champion's signal since a gated challenger started
-        self._boost_until: Optional[int] = None
-        self._rate_before = 1.0
+        self._boost = Boost()
         # single learn() calls: buffered signals, and the calls since the last hand-over
         self._pending: List[Tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._calls = 0
@@ -354,7 +216,7 @@ class Monitor:
             return loss.astype(np.float64)
         if self.signal == "error":
             if self._scheme is None:
-                self._scheme = _label_scheme(label)
+                self._scheme = label_scheme(label)
             return error_signal(label, prediction, self._scheme or "-1/1")
         assert callable(self.signal)  # (a name other than loss/error is refused in __init__)
         values = np.asarray(self.signal(label, prediction, loss), dtype=np.float64)
@@ -369,8 +231,8 @@ class Monitor:
             return
         values = self._values(label, prediction, loss)
         start = self.n
-        drifts, warnings, rising = self._feed(values, start)
-        self._remember(values)
+        drifts, warnings, rising, self._cuts = feed(self.detector, values, start, self._warnings)
+        self._history.append(values, self.gate)
         if self._active is not None and self._active.alarm is not None:
             self._after.append(values)
         self.n += len(values)
@@ -391,67 +253,12 @@ class Monitor:
         found.sort(key=lambda e: (e[0], e[1] == "warning"))
         self._end_of_batch(model, found)
 
-    def _feed(self, values: np.ndarray, start: int) -> Tuple[List[int], Any, List[Optional[bool]]]:
-        """Feed the detector; the alarms' indices, the warnings' (or []), and each alarm's direction."""
-        det = self.detector
-        self._cuts = {}
-
-        if isinstance(det, ADWIN):
-            state = det.state()
-            drifts = det.update_many(values)
-            if len(drifts) == 0:
-                return [], [], []
-            # replay to the alarms, to see the part of the window ADWIN kept against the one it dropped
-            det.set_state(state)
-            rising: List[Optional[bool]] = []
-            at = 0
-            for i in drifts:
-                det.update_many(values[at:i])
-                width, total = det.width, det.total
-                det.update(float(values[i]))
-                kept_mean = det.total / det.width
-                dropped = width + 1 - det.width
-                rising.append(
-                    bool(kept_mean > (total + float(values[i]) - det.total) / dropped) if dropped > 0 else None
-                )
-                self._cuts[start + int(i)] = start + int(i) + 1 - int(det.width)
-                at = int(i) + 1
-            det.update_many(values[at:])
-            return [int(i) for i in drifts], [], rising
-        if self._warnings:
-            drifts, warnings = det.update_many(values, return_warnings=True)
-        else:
-            drifts, warnings = det.update_many(values), []
-        if isinstance(det, KSWIN):
-            self._cuts = {start + int(i): start + int(i) + 1 - int(det.params["stat_size"]) for i in drifts}
-        return [int(i) for i in drifts], warnings, [_direction(det)] * len(drifts)
-
-    def _remember(self, values: np.ndarray) -> None:
-        self._history.append(values)
-        self._history_len += len(values)
-        keep = HISTORY_GATES * self.gate + len(values)
-        while self._history_len - len(self._history[0]) >= keep:
-            self._history_len -= len(self._history.pop(0))
-
-    def _reference(self, alarm: int) -> Tuple[int, float, float]:
-        """Count, mean and variance of the champion's signal over the ``GATE_PATIENCE * gate``
-        values before the change the alarm answers (within the history, and since the model last
-        changed)."""
-        cut = self._cuts.get(alarm, alarm + 1)
-        values = np.concatenate(self._history)
-        first = self.n - len(values)
-        lo = max(cut - GATE_PATIENCE * self.gate, first, self._model_since)
-        ref = values[lo - first : max(cut, lo) - first]
-        if len(ref) < 2:
-            return (len(ref), float(ref.mean()) if len(ref) else 0.0, 0.0)
-        return (len(ref), float(ref.mean()), float(np.var(ref, ddof=1)))
-
     def _end_of_batch(self, model: "Model", found: List[Tuple[int, str, Optional[bool]]]) -> None:
         boundary = self.n
         new: List[Tuple[DriftEvent, str]] = []
         sig = self._signal_name()
         reset = promoted = False
-        start_challenger: Optional[_Challenger] = None
+        start_challenger: Optional[Challenger] = None
         warned = -1  # where in `new` the warning that asked for start_challenger is
 
         def add(index: int, kind: str, response: str, rising: Optional[bool], message: str) -> DriftEvent:
@@ -463,7 +270,7 @@ class Monitor:
             at = f"at example {index + 1} ({self.name})"
             if kind == "warning":
                 if self.on_drift == "switch" and self._active is None and start_challenger is None and not promoted:
-                    start_challenger = _Challenger(boundary, None, None)
+                    start_challenger = Challenger(boundary, None, None)
                     warned = len(new)
                     add(
                         index,
@@ -488,17 +295,14 @@ class Monitor:
                 reset = True
                 add(index, "drift", "reset", rising, f"drift detected {at}: weights reset at example {boundary + 1}")
             elif self.on_drift == "boost":
-                if self._boost_until is None:
-                    self._rate_before = model.core.rate_factor()
-                    model.core.set_rate_factor(self._rate_before * self.boost_factor)
-                self._boost_until = boundary + self.boost_examples
+                until = self._boost.start(model.core, boundary, self.boost_factor, self.boost_examples)
                 add(
                     index,
                     "drift",
                     "boost",
                     rising,
                     f"drift detected {at}: learning rate x{self.boost_factor:g} from example {boundary + 1} "
-                    f"until example {self._boost_until}",
+                    f"until example {until}",
                 )
             elif (
                 promoted
@@ -532,7 +336,11 @@ class Monitor:
                         ev._replace(response="none"),
                         f"drift warning at example {ev.index + 1} ({self.name})",
                     )
-                start_challenger = _Challenger(boundary, index, self._reference(index))
+                start_challenger = Challenger(
+                    boundary,
+                    index,
+                    self._history.reference(self._cuts.get(index, index + 1), self.n, self._model_since, self.gate),
+                )
                 add(
                     index,
                     "drift",
@@ -559,9 +367,7 @@ class Monitor:
                 self._active = None
         elif self._active is not None:
             self._judge(model, boundary, add)
-        if self._boost_until is not None and boundary >= self._boost_until:
-            model.core.set_rate_factor(self._rate_before)
-            self._boost_until = None
+        self._boost.end(model.core, boundary)
         for event, message in new:
             self.events.append(event)
             self._tell(event, message)
@@ -571,22 +377,11 @@ class Monitor:
         active = self._active
         assert active is not None and active.alarm is not None and active.before is not None
         after = np.concatenate(self._after) if self._after else np.zeros(0)
-        if len(after) < self.gate:
-            return
-        after = after[: GATE_PATIENCE * self.gate]
-        count, mean, var = active.before
-        sig = self._signal_name()
-        if count >= 2:
-            se = math.sqrt(var / count + float(np.var(after, ddof=1)) / len(after))
-            rise = float(after.mean()) - mean
-            passed = rise > GATE_SIGMAS * se
-            sigmas = rise / se if se > 0 else (math.inf if rise > 0 else 0.0)
-            means = f"mean {sig} {mean:.4f} before the alarm, {after.mean():.4f} since ({sigmas:+.1f} standard errors)"
-        else:  # nothing to compare with: the champion had barely started
-            passed, means = True, "no signal before the alarm to compare with"
-        alarm = f"{self.name} alarm at example {active.alarm + 1}"
-        if not passed and len(after) < GATE_PATIENCE * self.gate:
+        judged = verdict(active.before, after, self.gate, self._signal_name())
+        if judged is None:
             return  # look again at the next boundary, with more of the champion's signal
+        passed, means = judged
+        alarm = f"{self.name} alarm at example {active.alarm + 1}"
         if passed:
             self._promote(model)
             add(
@@ -633,38 +428,4 @@ class Monitor:
 
     def summary(self) -> List[str]:
         """Lines for the end of a run: counts and example numbers of alarms, warnings, switches."""
-
-        def where(events: List[DriftEvent]) -> str:
-            shown = ", ".join(str(e.example) for e in events[:20])
-            return (
-                ("at example " if len(events) == 1 else "at examples ") + shown + (", ..." if len(events) > 20 else "")
-            )
-
-        out = []
-        drifts = [e for e in self.events if e.kind == "drift"]
-        out.append(
-            f"drift alarms = {len(drifts)}" + (f" ({self.name}, {where(drifts)})" if drifts else f" ({self.name})")
-        )
-        warnings = [e for e in self.events if e.kind == "warning"]
-        if self._warnings:
-            out.append(f"drift warnings = {len(warnings)}" + (f" ({where(warnings)})" if warnings else ""))
-        for kind, label in (("switch", "challenger switches"), ("drop", "challengers dropped")):
-            es = [e for e in self.events if e.kind == kind]
-            if self.on_drift == "switch":
-                out.append(f"{label} = {len(es)}" + (f" ({where(es)})" if es else ""))
-        if self.on_drift in ("reset", "boost"):
-            acted = [e for e in drifts if e.response == self.on_drift]
-            label = "weight resets" if self.on_drift == "reset" else "learning-rate boosts"
-            out.append(f"{label} = {len(acted)}" + (f" (alarms {where(acted)})" if acted else ""))
-        return out
-
-
-def _direction(det: Any) -> Optional[bool]:
-    """Whether an alarm of this detector means the signal rose (None: cannot tell)."""
-    if isinstance(det, (DDM, EDDM)):
-        return True
-    if isinstance(det, (HDDMA, HDDMW)):
-        return None if det.two_sided_test else True
-    if isinstance(det, PageHinkley):
-        return {"up": True, "down": False}.get(det.mode)
-    return None
+        return summarize(self.events, self.name, self.on_drift, self._warnings)
