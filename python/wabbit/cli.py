@@ -23,7 +23,7 @@ import wabbit._core as _core
 from wabbit import runs
 from wabbit._io import open_input
 from wabbit._version import __version__
-from wabbit.model import Model, _from_loaded, load, read_model_file
+from wabbit.model import Model, from_loaded, load, read_model_file
 from wabbit.options import (
     OptionError,
     Options,
@@ -595,8 +595,8 @@ def ope(argv: List[str]) -> int:
 def describe_model_file(path: str) -> Dict[str, Any]:
     """What ``wabbit inspect`` prints, as a dict (checksums as integers, times as epoch seconds)."""
     header, blob, checksum = read_model_file(path)
-    model = _from_loaded(header, blob, None, checksum)
-    rows, _ = model._core.nonzero_weights()
+    model = from_loaded(header, blob, None, checksum)
+    rows, _ = model.weights()
     return {
         "path": path,
         "size": os.path.getsize(path),

@@ -255,10 +255,6 @@ class DecisionLog:
         log._counts.update(state["counts"])
         return log
 
-    # the names model.py's copy and pickle code calls (until it moves to state()/restore())
-    _state = state
-    _restore = restore
-
     def __getstate__(self) -> Dict[str, Any]:
         raise TypeError(
             "a DecisionLog is copied or pickled with its model (copy.deepcopy(model), "

@@ -580,7 +580,7 @@ class Model:
     def from_bytes(cls, data: bytes) -> "Model":
         """Rebuild a model from :meth:`to_bytes` output; refuses corrupt data with ValueError."""
         header, blob = _core.read_model(bytes(data))
-        return _from_loaded(header, blob, None, int(header["checksum"]))
+        return from_loaded(header, blob, None, int(header["checksum"]))
 
     def copy(self) -> "Model":
         """An independent copy of what was learned (weights, online state, statistics and
@@ -618,7 +618,7 @@ class Model:
         if log is not None:
             from wabbit.decisions import DecisionLog
 
-            new.__dict__["_decisions"] = DecisionLog._restore(new, deepcopy(log._state(), memo))
+            new.__dict__["_decisions"] = DecisionLog.restore(new, deepcopy(log.state(), memo))
         return new
 
     def __reduce__(self) -> Any:
@@ -630,7 +630,7 @@ class Model:
             carried["monitor"] = self._monitor
         log = self.__dict__.get("_decisions")
         if log is not None:
-            carried["decisions"] = log._state()
+            carried["decisions"] = log.state()
         if carried:
             return (_unpickle, (self.to_bytes(), self._parent, carried))
         return (_unpickle, (self.to_bytes(), self._parent))
@@ -655,7 +655,7 @@ def load(path: Union[str, "os.PathLike[str]"], args: str = "", **options: Any) -
     """
     header, blob, checksum = read_model_file(os.fspath(path))
     overrides = parse_args(args, **options) if (args or options) else None
-    return _from_loaded(header, blob, overrides, checksum)
+    return from_loaded(header, blob, overrides, checksum)
 
 
 def write_model(model: Model, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> int:
@@ -673,10 +673,10 @@ def read_model_file(path: str) -> Tuple[Dict[str, Any], Any, int]:
     return header, blob, int(header["checksum"])
 
 
-def _from_loaded(
+def from_loaded(
     header: Dict[str, Any], blob: Any, overrides: Optional[Options], checksum: Optional[int] = None
 ) -> Model:
-    """A model from a parsed file: every header field is checked before the table is allocated
+    """A model from a parsed file (:func:`read_model_file`'s header and blob): every header field is checked before the table is allocated
     (ModelError for the file's own problems; OptionError for ``overrides`` that do not fit it)."""
     stored = _modelfile.stored_options(header["args"], int(header["bits"]))
     metadata = _modelfile.metadata_from_json(header["metadata"])
@@ -721,7 +721,7 @@ def _unpickle(data: bytes, parent: Optional[int], carried: Optional[Dict[str, An
         if carried.get("decisions") is not None:
             from wabbit.decisions import DecisionLog
 
-            model.__dict__["_decisions"] = DecisionLog._restore(model, carried["decisions"])
+            model.__dict__["_decisions"] = DecisionLog.restore(model, carried["decisions"])
     return model
 
 
