@@ -326,15 +326,24 @@ def _check_gate(seed):
 
 
 def test_a_false_alarm_on_a_stationary_stream_is_dropped():
-    lines = list(click_log(40_000, seed=SEED % 300))
-    plain, _ = core_signals(lines)
-    m = wabbit.Model(FLAGS)
-    m.monitor(Scripted(at=[20_000]), "loss", "switch", log=lambda s: None)
-    preds = m.learn_many(lines)
-    kinds = [(e.kind, e.response, e.index) for e in m.drift_events]
-    assert kinds[0] == ("drift", "challenger", 20_000)
-    assert kinds[1][0] == "drop", f"seed {SEED % 300}: {kinds}"
-    assert np.array_equal(preds, plain)
+    # The gate is a statistical test (3 standard errors, looked at several times), so on a
+    # stationary stream a false alarm's challenger is promoted now and then (about 1 stream in 25
+    # was seen to); the claim is that it is dropped on most: 2 of 3 streams drawn for this run.
+    outcomes = []
+    for k in range(3):
+        seed = (SEED + k) % 300
+        lines = list(click_log(40_000, seed=seed))
+        plain, _ = core_signals(lines)
+        m = wabbit.Model(FLAGS)
+        m.monitor(Scripted(at=[20_000]), "loss", "switch", log=lambda s: None)
+        preds = m.learn_many(lines)
+        kinds = [(e.kind, e.response, e.index) for e in m.drift_events]
+        assert kinds[0] == ("drift", "challenger", 20_000)
+        dropped = kinds[1][0] == "drop"
+        if dropped:  # the champion went on as if nothing had happened
+            assert np.array_equal(preds, plain), f"seed {seed}"
+        outcomes.append((seed, kinds[1]))
+    assert sum(o[1][0] == "drop" for o in outcomes) >= 2, outcomes
 
 
 def test_single_learn_calls_equal_learn_many():
