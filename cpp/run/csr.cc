@@ -121,7 +121,7 @@ void csr_block(Learner& learner, Stats& stats, const CsrInput& in, const RunOpti
                            (res.examples < 8 * hogwild::kFoldPeriod && res.examples % hogwild::kFirstFold == 0))) {
       hot->fold();  // often while the weights move fastest, then every kFoldPeriod
     }
-    shadow_and_signals(opt, e, o);
+    if (opt.shadow != nullptr || opt.signals != nullptr) shadow_and_signals(opt, e, o);  // (out of line: skip the call)
     if (in.predictions != nullptr) in.predictions[r] = o.output;
     ++res.examples;
     if (opt.every != 0 && res.examples % opt.every == 0 && opt.hook) opt.hook(res.examples);

@@ -2,18 +2,6 @@
 
 namespace wabbit::run_detail {
 
-void count_label(Stats& s, float l) {
-  if (s.more_than_two_labels || l == kNoLabel) return;
-  if (s.first_observed_label == FLT_MAX) {
-    s.first_observed_label = l;
-  } else if (s.first_observed_label != l) {
-    if (s.second_observed_label == FLT_MAX)
-      s.second_observed_label = l;
-    else if (s.second_observed_label != l)
-      s.more_than_two_labels = true;
-  }
-}
-
 void shadow_and_signals(const RunOptions& opt, Example& ex, const Outcome& o) {
   Outcome shadow;
   const bool shadowed = opt.shadow != nullptr && opt.learn;

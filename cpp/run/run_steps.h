@@ -3,6 +3,7 @@
 // to cpp/run/.
 #pragma once
 
+#include <cfloat>
 #include <cstddef>
 
 #include "run/driver.h"
@@ -12,8 +13,19 @@ namespace wabbit::run_detail {
 // Warnings kept in a RunResult (the rest are counted only).
 inline constexpr size_t kMaxKeptWarnings = 20;
 
-// VW's count_label: the first two distinct labels seen (for the best constant).
-void count_label(Stats& s, float l);
+// VW's count_label: the first two distinct labels seen (for the best constant). Inline: it runs
+// once per example.
+inline void count_label(Stats& s, float l) {
+  if (s.more_than_two_labels || l == kNoLabel) return;
+  if (s.first_observed_label == FLT_MAX) {
+    s.first_observed_label = l;
+  } else if (s.first_observed_label != l) {
+    if (s.second_observed_label == FLT_MAX)
+      s.second_observed_label = l;
+    else if (s.second_observed_label != l)
+      s.more_than_two_labels = true;
+  }
+}
 // Adds a worker's counters to the model's, and clears them.
 void merge_stats(Stats& into, Stats& from);
 // After the model has seen ex (outcome o): the challenger learns it, the monitor's signals grow.

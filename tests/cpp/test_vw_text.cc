@@ -2,9 +2,14 @@
 // values computed with the reference implementation (Python's mmh3), as VW hashes names: the
 // namespace's hash is murmur3(name, 0) and a feature's is murmur3(name, namespace hash).
 #define WABBIT_TEST_MAIN
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "check.h"
 #include "core/example.h"
 #include "formats/vw_text.h"
+#include "run/lines.h"
 
 using namespace wabbit;
 
@@ -46,4 +51,19 @@ TEST(a_label_that_is_not_a_number_is_an_error) {
   const ParseResult r = parse_vw_line("zz |f a", ex);
   CHECK(r.status == ParseStatus::kError);
   CHECK(r.error.find("zz") != std::string::npos);
+}
+
+// A line as VW reads it (run/lines.h): the UTF-8 byte-order mark is dropped from the input's first
+// line only, and a Windows '\r' line end from every line.
+TEST(a_bom_and_a_carriage_return_are_not_part_of_a_line) {
+  std::vector<std::string> lines;
+  bool first = true;
+  for_each_line(
+      "\xEF\xBB\xBF"
+      "1 |f a\r\n\xEF\xBB\xBF-1 |f b\n0 |f c",
+      [&](std::string_view l) { lines.emplace_back(clean_line(l, first)); });
+  CHECK_EQ(lines.size(), size_t{3});
+  CHECK(lines.at(0) == "1 |f a");
+  CHECK(lines.at(1) == "\xEF\xBB\xBF-1 |f b");  // not the input's start: kept (the parser will refuse it)
+  CHECK(lines.at(2) == "0 |f c");               // the last line may lack its newline
 }

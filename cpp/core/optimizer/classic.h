@@ -69,6 +69,8 @@ struct ClassicRules {
     return out;
   }
 
+  // The rule's entry point (an ExampleFn, see optimizer.h): resolves ex's rows (buffered or
+  // streamed) and runs steps over them; no label range: river does not clamp.
   template <class Loss>
   static Outcome learn(Learner& L, Example& ex, MappedRows* rows) {
     L.observe_namespaces(ex);

@@ -77,6 +77,8 @@ struct Ftrl {
     return out;
   }
 
+  // The rule's entry point (an ExampleFn, see optimizer.h): resolves ex's rows (buffered or
+  // streamed) and runs steps over them; FTRL widens the range after predicting (see steps).
   template <class Loss>
   static Outcome learn(Learner& L, Example& ex, MappedRows* rows) {
     L.observe_namespaces(ex);

@@ -192,6 +192,8 @@ struct GradientDescent {
     return out;
   }
 
+  // The rule's entry point (an ExampleFn, see optimizer.h): resolves ex's rows (buffered or
+  // streamed) and runs steps over them; widens the label range first (VW's gd does, before predicting).
   template <class Loss>
   static Outcome learn(Learner& L, Example& ex, MappedRows* rows) {
     const float min_before = L.state_.min_label;
