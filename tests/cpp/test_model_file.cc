@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cb/cb.h"
+#include "cb/run.h"
 #include "check.h"
 #include "core/learner.h"
 #include "formats/model_io.h"
