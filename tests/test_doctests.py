@@ -5,7 +5,17 @@ import importlib
 
 import pytest
 
-MODULES = ["wabbit", "wabbit.model", "wabbit.options", "wabbit.synth", "wabbit.lineage", "wabbit.store"]
+MODULES = [
+    "wabbit",
+    "wabbit.model",
+    "wabbit.options",
+    "wabbit.flags",
+    "wabbit.resolve",
+    "wabbit.run_settings",
+    "wabbit.synth",
+    "wabbit.lineage",
+    "wabbit.store",
+]
 MODULES += ["wabbit.drift", "wabbit.drift.base", "wabbit.drift.data", "wabbit.evaluate", "wabbit.monitor"]
 MODULES += ["wabbit.ope", "wabbit.decisions"]
 MODULES += [f"wabbit.ope.{m}" for m in ("result", "intervals", "estimators", "log", "policy", "cost_model")]
