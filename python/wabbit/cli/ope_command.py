@@ -17,8 +17,9 @@ __all__ = ["ope"]
 def ope(argv: List[str], load: Callable[[str], Any] = load) -> int:
     """Off-policy evaluation: would the model (-i) have done better than the policy that wrote the
     log (-d, VW's ADF text format, plain or gzip)? Prints each estimator's expected cost per event
-    for the model, with its interval, next to the log's own average cost. ``load`` reads a model
-    file (wabbit.model.load; a test gives a stand-in)."""
+    for the model, with its interval, next to the log's own average cost."""
+    # (the docstring is the command's --help text; ``load`` reads a model file: wabbit.model.load,
+    # or a test's stand-in)
     from wabbit.ope import ESTIMATORS, INTERVALS, evaluate_log
 
     # declared here, where the estimators' names are imported (the command line does not import
