@@ -309,3 +309,40 @@ def test_help_shows_the_declared_default():
     assert "(default 0.05;" in by_dest["epsilon"].help
     assert by_dest["bits"].help.endswith("(default 18)")
     assert by_dest["quiet"].default is None and "default" not in by_dest["quiet"].help
+
+
+def test_model_only_keeps_the_model_flags_and_drops_the_run():
+    # what `wabbit -i MODEL ...` lays over a saved model: the model flags given, none of the run's
+    given = parse_args("-d train.vw -f m.bin -p - --quiet --threads 2 -l 0.25 -q ua --cb_explore_adf --epsilon 0.1")
+    kept = given.model_only()
+    assert (
+        kept.model_args() == given.model_args() == "--learning_rate 0.25 --quadratic ua --cb_explore_adf --epsilon 0.1"
+    )
+    assert kept.run_time_flags() == [] and kept.threads is None
+    assert given.run_time_flags() == ["--data", "--final_regressor", "--predictions", "--quiet"]
+
+
+def test_the_flag_machinery_serves_any_declaring_dataclass():
+    # wabbit.flags knows nothing of Options: a dataclass of its own gets the same table, tokenizer
+    # (glued short flags, --name=value, repeated flags) and errors
+    import dataclasses
+    from typing import List, Optional
+
+    from wabbit.flags import flag_table, option, parse_into, repeated, switch
+
+    @dataclasses.dataclass
+    class Small:
+        rate: Optional[float] = option("-r", "--rate", help="a rate", default=0.5)
+        pairs: List[str] = repeated("-q", "--pairs", help="pairs")
+        loud: bool = switch("--loud", help="say more")
+
+    table = flag_table(Small)
+    assert [f.dest for f in table.flags] == ["rate", "pairs", "loud"]
+    assert [f.kind for f in table.flags] == ["float", "list", "bool"]
+    assert table.by_name["-r"].help == "a rate (default 0.5)"
+    assert parse_into(Small(), "-r0.25 -qab --pairs=cd --loud", {}) == Small(0.25, ["ab", "cd"], True)
+    assert parse_into(Small(), "", {"rate": 2, "q": "ef"}) == Small(2.0, ["ef"], False)
+    with pytest.raises(OptionError, match="-r takes a number, got 'x'"):
+        parse_into(Small(), "-r x", {})
+    with pytest.raises(OptionError, match="unknown option '--bits'"):
+        parse_into(Small(), "--bits 3", {})

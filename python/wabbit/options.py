@@ -1,7 +1,9 @@
-"""The one flag parser: Vowpal Wabbit-style options to a typed configuration.
+"""Every flag wabbit understands, each declared once: a field of :class:`Options`.
 
 The same :class:`Options` feeds the ``wabbit`` command, ``wabbit.Model(...)`` and the model file
-header (which stores the model-defining flags as text, re-parsed here on load).
+header (which stores the model-defining flags as text, re-parsed here on load). How a flag is
+declared and parsed is :mod:`wabbit.flags`; what the flags mean once given (VW's defaulting rules)
+is :mod:`wabbit.resolve` (the learner) and :mod:`wabbit.run_settings` (the run).
 
 >>> o = parse_args("--loss_function logistic -q ua -b 24")
 >>> (o.loss_function, o.quadratic, o.bits)
@@ -15,122 +17,45 @@ header (which stores the model-defining flags as text, re-parsed here on load).
 from __future__ import annotations
 
 import dataclasses
-import math
-import os
 import shlex
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Type, TypeVar, Union
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-import wabbit._core as _core
-
-if TYPE_CHECKING:
-    import argparse
+from wabbit import resolve, run_settings
+from wabbit.flags import (
+    Flag,
+    OptionError,
+    flag_table,
+    format_value,
+    help_text,
+    option,
+    parse_into,
+    parse_subcommand,
+    repeated,
+    subcommand_parser,
+    switch,
+)
+from wabbit.run_settings import MAX_THREADS, cpu_cores, oversubscribed
 
 __all__ = [
     "Options",
     "OptionError",
     "parse_args",
+    "flag_help",
     "FLAGS",
+    "Flag",
     "option",
     "switch",
     "repeated",
     "subcommand_parser",
     "parse_subcommand",
+    "MAX_THREADS",
+    "cpu_cores",
+    "oversubscribed",
 ]
-
-
-class OptionError(ValueError):
-    """A flag is unknown, lacks its value, or has a value of the wrong kind."""
-
 
 # Run-time flags that Model(...) also accepts: how to run, not what to learn (not saved with the model).
 _EXECUTION = ("threads",)
-
-# What the core takes: a float flag is a float32; --reward_ttl may be infinite (no TTL).
-_FLOAT32_MAX = 3.4028234663852886e38
-_MAY_BE_INFINITE = ("reward_ttl",)
-# Integer model flags with an upper bound (what the core holds; lower bounds have their own checks).
-_INT_MAX: Dict[str, int] = {"cb": 65536, "cb_explore": 65536, "bag": 65536, "first": 2**64 - 1}
-
-_LOSSES = ("squared", "logistic", "hinge", "quantile", "poisson", "classic")
-_LOSS_ALIASES = {"pinball": "quantile", "absolute": "quantile"}
-_LINKS = ("identity", "logistic", "poisson", "glf1")
-
-
-@dataclass(frozen=True)
-class Flag:
-    """One flag as its declaration (a field of :class:`Options`) defines it."""
-
-    dest: str
-    names: Tuple[str, ...]  # e.g. ("-b", "--bit_precision")
-    kind: str  # "bool", "int", "float", "str", "list"
-    help: str  # with "(default X)" from the declared default
-    model: bool = False  # defines the model: stored in the model file
-    structural: bool = False  # cannot change when continuing from a saved model
-    default: Any = None  # the value when not given (None: none declared, or it depends on other flags)
-
-
-# The learner's declared defaults (cpp/core/config.h, cpp/cb/config.h): a flag that maps to a core
-# field names it (``core="power_t"``, ``core="cb.epsilon"``) instead of repeating its number.
-_CORE_DEFAULTS: Dict[str, Any] = _core.config_defaults()
-
-
-def _spec(
-    names: Tuple[str, ...],
-    help: str,
-    model: bool,
-    structural: bool,
-    core: Optional[str],
-    default: Any,
-    note: str,
-    **argparse_only: Any,
-) -> Dict[str, Any]:
-    if core is not None:
-        table: Any = _CORE_DEFAULTS
-        for part in core.split("."):
-            table = table[part]
-        default = table
-    return {
-        "flag": {
-            "names": names,
-            "help": help,
-            "model": model,
-            "structural": structural,
-            "default": default,
-            "note": note,
-            **argparse_only,
-        }
-    }
-
-
-def option(
-    *names: str,
-    help: str,
-    model: bool = False,
-    structural: bool = False,
-    core: Optional[str] = None,
-    default: Any = None,
-    note: str = "",
-    required: bool = False,
-    choices: Optional[Sequence[str]] = None,
-    metavar: Optional[str] = None,
-) -> Any:
-    """Declares a flag with a value (its kind, int/float/str, from the field's annotation); the
-    field is None when the flag is not given. ``core`` names the core field whose declared default
-    applies (``"power_t"``, ``"cb.epsilon"``); ``default`` declares one otherwise; either is shown in
-    the help as "(default X; note)". ``required``, ``choices`` and ``metavar`` serve subcommands."""
-    extra = {"required": required, "choices": choices, "metavar": metavar}
-    return field(default=None, metadata=_spec(names, help, model, structural, core, default, note, **extra))
-
-
-def switch(*names: str, help: str, model: bool = False, structural: bool = False) -> Any:
-    """Declares a flag without a value: False unless given."""
-    return field(default=False, metadata=_spec(names, help, model, structural, None, None, ""))
-
-
-def repeated(*names: str, help: str, model: bool = False, structural: bool = False) -> Any:
-    """Declares a flag that may be given several times: the list of its values."""
-    return field(default_factory=list, metadata=_spec(names, help, model, structural, None, None, ""))
 
 
 @dataclass
@@ -399,7 +324,6 @@ class Options:
     )
     holdout_off: bool = switch("--holdout_off", help="accepted for VW compatibility (there is no holdout in one pass)")
 
-    # ---------------------------------------------------------------------------------------
     def value(self, dest: str) -> Any:
         """The flag's value: as given, else its declared default (None if it declares none).
 
@@ -428,7 +352,7 @@ class Options:
                 for item in v:
                     parts += [name, shlex.quote(item)]
             else:
-                parts += [name, shlex.quote(_fmt(v))]
+                parts += [name, shlex.quote(format_value(v))]
         return " ".join(parts)
 
     def merged_with_model(self, stored: "Options") -> "Options":
@@ -441,454 +365,57 @@ class Options:
             if f.model and f.structural and mine != theirs:
                 shown = f.names[-1]
                 raise OptionError(
-                    f"{shown} {_fmt(mine) if f.kind != 'bool' else ''}".rstrip()
+                    f"{shown} {format_value(mine) if f.kind != 'bool' else ''}".rstrip()
                     + f" conflicts with the loaded model, which was trained with: {stored.model_args() or '(defaults)'}"
                 )
             setattr(out, f.dest, mine)
         return out
 
-    def _check_numbers(self) -> None:
-        """Model flags' numbers must fit the core: floats finite in float32 (NaN never; infinity
-        only where it means "no bound"), counts within the limits documented in the README."""
+    def model_only(self) -> "Options":
+        """Only the model-defining flags of these options (the run-time ones left unset)."""
+        out = Options()
         for f in FLAGS:
-            if not f.model or not self.given(f.dest):
-                continue
-            v = getattr(self, f.dest)
-            name = f.names[-1]
-            if f.kind == "float":
-                if v != v:
-                    raise OptionError(f"{name} must be a number, got nan")
-                if abs(v) > _FLOAT32_MAX and not (f.dest in _MAY_BE_INFINITE and abs(v) == float("inf")):
-                    raise OptionError(
-                        f"{name} must be a finite number of at most {_FLOAT32_MAX:.4g} in size, got {v!r}"
-                    )
-            elif f.kind == "int" and f.dest in _INT_MAX and v > _INT_MAX[f.dest]:
-                raise OptionError(f"{name} takes at most {_INT_MAX[f.dest]}, got {v}")
-
-    def interaction_specs(self) -> List[str]:
-        specs: List[str] = []
-        for q in self.quadratic:
-            if len(q) != 2:
-                raise OptionError(f"-q takes exactly two namespace letters, got {q!r}")
-            specs.append(q)
-        for c in self.cubic:
-            if len(c) != 3:
-                raise OptionError(f"--cubic takes exactly three namespace letters, got {c!r}")
-            specs.append(c)
-        for i in self.interactions:
-            if len(i) < 2:
-                raise OptionError(f"--interactions needs at least two namespace letters, got {i!r}")
-            specs.append(i)
-        return specs
-
-    def core_config(self) -> Dict[str, Any]:
-        """The learner's configuration, after Vowpal Wabbit's defaulting rules.
-
-        VW's default update is adaptive + normalized + invariant with learning rate 0.5. Naming any of
-        --sgd/--adaptive/--normalized/--invariant switches to exactly the named ones; then the
-        learning rate defaults to 10 (unless both adaptive and normalized are on), and when neither
-        adaptive nor normalized is on, initial_t defaults to 1.
-        """
-        bits = self.value("bits")
-        if not 1 <= bits <= 32:
-            raise OptionError(f"-b must be between 1 and 32, got {bits}")
-        self._check_numbers()
-        classic = [
-            name
-            for name, on in (
-                ("--perceptron", self.perceptron),
-                ("--pa", self.pa),
-                ("--pa_regressor", self.pa_regressor),
-                ("--ftrl", self.ftrl),
-            )
-            if on
-        ]
-        if len(classic) > 1:
-            raise OptionError(f"{' and '.join(classic)} are different update rules; choose one")
-        default_loss = "hinge" if (self.perceptron or self.pa) else self.value("loss_function")
-        loss = _LOSS_ALIASES.get(self.loss_function or default_loss, self.loss_function or default_loss)
-        if loss not in _LOSSES:
-            raise OptionError(f"--loss_function must be one of {', '.join(_LOSSES)}, got {loss!r}")
-        explicit = self.sgd or self.adaptive or self.normalized or self.invariant
-        if explicit:
-            adaptive, normalized, invariant = self.adaptive, self.normalized, self.invariant
-        else:
-            adaptive = normalized = invariant = True
-        lr = self.learning_rate
-        if lr is None:
-            lr = 10.0 if explicit and not (adaptive and normalized) else self.value("learning_rate")
-        initial_t = self.initial_t
-        if initial_t is None:
-            initial_t = 1.0 if explicit and not adaptive and not normalized else self.value("initial_t")
-        power_t = self.value("power_t")
-        for name, v in (("--learning_rate", lr), ("--power_t", power_t), ("--initial_t", initial_t)):
-            if v != v or v in (float("inf"), float("-inf")):
-                raise OptionError(f"{name} must be a finite number")
-        if lr <= 0:
-            raise OptionError(f"--learning_rate must be positive, got {lr}")
-        if power_t < 0:
-            raise OptionError(f"--power_t must be >= 0, got {power_t}")
-        if initial_t < 0:
-            raise OptionError(f"--initial_t must be >= 0, got {initial_t}")
-        if (self.logistic_min is not None or self.logistic_max is not None) and loss != "logistic":
-            raise OptionError("--logistic_min/--logistic_max apply only to --loss_function logistic")
-        lo, hi = self.value("logistic_min"), self.value("logistic_max")
-        if loss == "logistic" and not hi > lo:
-            raise OptionError("--logistic_max must be greater than --logistic_min")
-        tau = self.value("quantile_tau")
-        if self.quantile_tau is not None and loss != "quantile":
-            raise OptionError("--quantile_tau applies only to --loss_function quantile")
-        if not 0.0 < tau < 1.0:
-            raise OptionError(f"--quantile_tau must be between 0 and 1, got {tau}")
-        link = self.value("link")
-        if link not in _LINKS:
-            raise OptionError(f"--link must be one of {', '.join(_LINKS)}, got {link!r}")
-        l1, l2 = self.value("l1"), self.value("l2")
-        if l1 < 0 or l2 < 0:
-            raise OptionError("--l1 and --l2 must be >= 0")
-        alpha, beta = self.value("ftrl_alpha"), self.value("ftrl_beta")
-        if (self.ftrl_alpha is not None or self.ftrl_beta is not None) and not self.ftrl:
-            raise OptionError("--ftrl_alpha/--ftrl_beta apply only with --ftrl")
-        if self.ftrl and (alpha <= 0 or beta < 0):
-            raise OptionError("--ftrl_alpha must be > 0 and --ftrl_beta >= 0")
-        rule = 1 if self.perceptron else 2 if self.pa else 3 if self.pa_regressor else 0
-        if rule < 2 and (self.pa_c is not None or self.pa_variant is not None or self.pa_eps is not None):
-            raise OptionError("--pa_c/--pa_variant/--pa_eps apply only with --pa or --pa_regressor")
-        pa_c, pa_variant, pa_eps = self.value("pa_c"), self.value("pa_variant"), self.value("pa_eps")
-        if pa_variant not in (0, 1, 2) or pa_c <= 0 or pa_eps < 0:
-            raise OptionError("--pa_variant must be 0, 1 or 2, --pa_c > 0 and --pa_eps >= 0")
-        ignore = bytearray()
-        for group in self.ignore:
-            ignore += group.encode()
-        if self.keep:
-            kept = set(b"".join(k.encode() for k in self.keep))
-            ignore += bytes(b for b in range(256) if b not in kept)
-        ignore_linear = b"".join(g.encode() for g in self.ignore_linear)
-        return {
-            "bits": bits,
-            "loss": loss,
-            "quantile_tau": float(tau),
-            "link": link,
-            "binary": self.binary,
-            "l1": float(l1),
-            "l2": float(l2),
-            "ftrl": self.ftrl,
-            "classic_rule": rule,
-            "pa_c": float(pa_c),
-            "pa_variant": int(pa_variant),
-            "pa_eps": float(pa_eps),
-            "ftrl_alpha": float(alpha),
-            "ftrl_beta": float(beta),
-            "ignore": bytes(ignore),
-            "ignore_linear": ignore_linear,
-            "logistic_min": lo,
-            "logistic_max": hi,
-            "learning_rate": float(lr),
-            "power_t": float(power_t),
-            "initial_t": float(initial_t),
-            "adaptive": adaptive,
-            "normalized": normalized,
-            "invariant": invariant,
-            "constant": not self.noconstant,
-            "interactions": self.interaction_specs(),
-            "has_min_prediction": self.min_prediction is not None,
-            "has_max_prediction": self.max_prediction is not None,
-            "min_prediction": 0.0 if self.min_prediction is None else float(self.min_prediction),
-            "max_prediction": 0.0 if self.max_prediction is None else float(self.max_prediction),
-            "cb": self.cb_config(),
-        }
-
-    def cb_config(self) -> Optional[Dict[str, Any]]:
-        """The contextual-bandit settings for the core (None for a plain linear model), checked.
-
-        >>> parse_args("--cb_explore_adf --softmax --lambda 5").cb_config()["explore"]
-        'softmax'
-        >>> parse_args("--cb_adf --cb_type dr").cb_config()["cb_type"]
-        'dr'
-        """
-        modes = [
-            n
-            for n, on in (
-                ("--cb", self.cb is not None),
-                ("--cb_adf", self.cb_adf),
-                ("--cb_explore", self.cb_explore is not None),
-                ("--cb_explore_adf", self.cb_explore_adf),
-            )
-            if on
-        ]
-        explore_flags = [
-            f.names[-1]
-            for f in FLAGS
-            if f.dest
-            in (
-                "epsilon",
-                "softmax",
-                "softmax_lambda",
-                "squarecb",
-                "gamma_scale",
-                "gamma_exponent",
-                "first",
-                "bag",
-                "greedify",
-                "first_only",
-            )
-            and self.given(f.dest)
-        ]
-        if not modes:
-            given = explore_flags + [
-                f.names[-1] for f in FLAGS if f.dest in ("cb_type", "clip_p", "rank_all") and self.given(f.dest)
-            ]
-            if given:
-                raise OptionError(f"{', '.join(given)} need a contextual bandit mode (--cb_adf, --cb_explore_adf, ...)")
-            return None
-        if len(modes) > 1 and not (set(modes) == {"--cb_explore_adf", "--cb_adf"}):
-            raise OptionError(f"{' and '.join(modes)}: choose one contextual bandit mode")
-        k = self.cb if self.cb is not None else self.cb_explore
-        if k is not None and k < 1:
-            raise OptionError(f"--cb/--cb_explore takes a number of actions >= 1, got {k}")
-        explore = self.cb_explore_adf or self.cb_explore is not None
-        if explore_flags and not explore:
-            raise OptionError(f"{', '.join(explore_flags)} need --cb_explore_adf or --cb_explore K")
-        algos = [
-            n
-            for n, on in (
-                ("--softmax", self.softmax),
-                ("--squarecb", self.squarecb),
-                ("--first", self.first is not None),
-                ("--bag", self.bag is not None),
-            )
-            if on
-        ]
-        if len(algos) > 1:
-            raise OptionError(f"{' and '.join(algos)}: choose one exploration algorithm")
-        algo = "none" if not explore else (algos[0].lstrip("-") if algos else "epsilon")
-        cb_type = self.value("cb_type")
-        if cb_type not in ("mtr", "ips", "dr", "dm"):
-            raise OptionError(f"--cb_type must be mtr, ips, dr or dm, got {cb_type!r}")
-        if algo == "squarecb" and cb_type != "mtr":
-            raise OptionError("--squarecb supports only --cb_type mtr (as in VW)")
-        if self.softmax_lambda is not None and algo != "softmax":
-            raise OptionError("--lambda applies only with --softmax")
-        if (self.gamma_scale is not None or self.gamma_exponent is not None) and algo != "squarecb":
-            raise OptionError("--gamma_scale/--gamma_exponent apply only with --squarecb")
-        if self.greedify and algo != "bag":
-            raise OptionError("--greedify applies only with --bag")
-        eps = self.epsilon if self.epsilon is not None else (self.value("epsilon") if algo == "epsilon" else 0.0)
-        if not 0.0 <= eps <= 1.0:
-            raise OptionError(f"--epsilon must be in [0, 1], got {eps}")
-        clip = self.value("clip_p")
-        if not 0.0 <= clip <= 1.0:
-            raise OptionError(f"--clip_p must be in [0, 1], got {clip}")
-        if self.first is not None and self.first < 0:
-            raise OptionError(f"--first takes a number of events >= 0, got {self.first}")
-        if self.bag is not None and self.bag < 1:
-            raise OptionError(f"--bag takes a number of policies >= 1, got {self.bag}")
-        seed = self.value("random_seed")
-        return {
-            "num_actions": 0 if k is None else int(k),
-            "cb_type": cb_type,
-            "explore": algo,
-            "epsilon": float(eps),
-            "lambda": float(self.value("softmax_lambda")),
-            "gamma_scale": float(self.value("gamma_scale")),
-            "gamma_exponent": float(self.value("gamma_exponent")),
-            "first": 0 if self.first is None else int(self.first),
-            "bag": 0 if self.bag is None else int(self.bag),
-            "greedify": self.greedify,
-            "first_only": self.first_only,
-            "rank_all": self.rank_all,
-            "clip_p": float(clip),
-            "seed": int(seed) % 2**64,
-        }
-
-    def progress_schedule(self) -> Tuple[bool, float, float]:
-        """(additive, step, first dump) for the progress table, with VW's adjustments."""
-        progress = self.value("progress")
-        try:
-            value = float(progress)
-        except ValueError:
-            raise OptionError(f"-P/--progress takes a number, got {progress!r}") from None
-        if "." not in progress:
-            step = max(value, 1.0)
-            return True, step, step
-        if value <= 1.0:
-            value += 1.0
-        return False, value, 1.0
-
-    def drift_config(self) -> Optional[Dict[str, Any]]:
-        """The --drift flags, checked: the detector's class name in :mod:`wabbit.drift` and its
-        parameters, and the monitor's settings (None without --drift).
-
-        --drift_delta goes to ADWIN or Page-Hinkley, --drift_threshold to Page-Hinkley or DDM;
-        --drift_param NAME=VALUE to any detector (river's parameter names). Page-Hinkley watches
-        increases only (``mode="up"``) unless --drift_param mode=both: a falling loss is no alarm.
-
-        >>> parse_args("--drift adwin --drift_delta 0.01 --drift_response switch").drift_config()["params"]
-        {'delta': 0.01}
-        >>> c = parse_args("--drift ph --drift_param min_instances=100").drift_config()
-        >>> c["detector"], c["params"], c["signal"], c["response"]
-        ('PageHinkley', {'mode': 'up', 'min_instances': 100}, 'loss', 'alert')
-        """
-        given = [f.names[-1] for f in FLAGS if f.dest.startswith("drift_") and self.given(f.dest)]
-        if self.drift is None:
-            if given:
-                raise OptionError(f"{', '.join(given)} need --drift DETECTOR")
-            return None
-        name = self.drift.lower()
-        if name not in _DETECTORS:
-            raise OptionError(f"--drift must be one of {', '.join(_DETECTORS)}, got {self.drift!r}")
-        detector = _DETECTORS[name]
-        params: Dict[str, Any] = {"mode": "up"} if name == "ph" else {}
-        for flag, value, takers in (
-            ("--drift_delta", self.drift_delta, {"adwin": "delta", "ph": "delta"}),
-            ("--drift_threshold", self.drift_threshold, {"ph": "threshold", "ddm": "drift_threshold"}),
-        ):
-            if value is None:
-                continue
-            if name not in takers:
-                raise OptionError(f"{flag} applies to {' and '.join(takers)}; use --drift_param NAME=VALUE for {name}")
-            params[takers[name]] = value
-        for item in self.drift_param:
-            key, eq, raw = item.partition("=")
-            if not eq or not key.strip():
-                raise OptionError(f"--drift_param takes NAME=VALUE, got {item!r}")
-            params[key.strip()] = _param_value(raw.strip())
-        response = self.value("drift_response")
-        if response not in ("alert", "reset", "boost", "switch"):
-            raise OptionError(f"--drift_response must be alert, reset, boost or switch, got {response!r}")
-        if self.testonly and response != "alert":
-            raise OptionError(f"--drift_response {response} changes what is learned; with -t only alert applies")
-        signal = self.drift_signal or ("loss" if name in ("adwin", "ph", "kswin") else "error")
-        if signal not in ("loss", "error"):
-            raise OptionError(f"--drift_signal must be loss or error, got {signal!r}")
-        for flag, value in (
-            ("--drift_every", self.drift_every),
-            ("--drift_boost_examples", self.drift_boost_examples),
-            ("--drift_gate", self.drift_gate),
-        ):
-            if value is not None and value < 1:
-                raise OptionError(f"{flag} takes a positive number of examples, got {value}")
-        if self.drift_boost is not None and not self.drift_boost > 0:
-            raise OptionError(f"--drift_boost takes a positive factor, got {self.drift_boost}")
-        for flag, value, wanted in (
-            ("--drift_boost", self.drift_boost, "boost"),
-            ("--drift_boost_examples", self.drift_boost_examples, "boost"),
-            ("--drift_gate", self.drift_gate, "switch"),
-        ):
-            if value is not None and response != wanted:
-                raise OptionError(f"{flag} applies only to --drift_response {wanted}")
-        return {
-            "name": name,
-            "detector": detector,
-            "params": params,
-            "response": response,
-            "signal": signal,
-            "every": self.value("drift_every"),
-            "boost_factor": self.value("drift_boost"),
-            "boost_examples": self.value("drift_boost_examples"),
-            "gate": self.value("drift_gate"),
-        }
-
-    def reward_config(self) -> Tuple[float, int]:
-        """(ttl seconds, max pending decisions) for delayed rewards (wabbit/decisions.py), checked.
-
-        >>> parse_args("--reward_ttl 600").reward_config()
-        (600.0, 1000000)
-        """
-        ttl = float(self.value("reward_ttl"))
-        cap = self.value("max_pending")
-        if not ttl > 0:
-            raise OptionError(f"--reward_ttl takes a positive number of seconds (inf: no limit), got {self.reward_ttl}")
-        if cap < 1:
-            raise OptionError(f"--max_pending takes a positive number of decisions, got {self.max_pending}")
-        return ttl, cap
+            if f.model:
+                setattr(out, f.dest, getattr(self, f.dest))
+        return out
 
     def run_time_flags(self) -> List[str]:
         """Names of run-time flags that were given (these make no sense in Model(...))."""
         return [f.names[-1] for f in FLAGS if not f.model and f.dest not in _EXECUTION and self.given(f.dest)]
 
+    # What the flags mean: VW's rules, in wabbit/resolve.py (the learner) and wabbit/run_settings.py.
+    def interaction_specs(self) -> List[str]:
+        """The -q/--cubic/--interactions specs, checked (see :func:`wabbit.resolve.interaction_specs`)."""
+        return resolve.interaction_specs(self)
+
+    def core_config(self) -> Dict[str, Any]:
+        """The learner's configuration, after VW's defaulting rules (:func:`wabbit.resolve.core_config`)."""
+        return resolve.core_config(self)
+
+    def cb_config(self) -> Optional[Dict[str, Any]]:
+        """The contextual-bandit settings, or None (:func:`wabbit.resolve.cb_config`)."""
+        return resolve.cb_config(self)
+
+    def reward_config(self) -> Tuple[float, int]:
+        """(ttl seconds, max pending decisions) for delayed rewards (:func:`wabbit.resolve.reward_config`)."""
+        return resolve.reward_config(self)
+
+    def progress_schedule(self) -> Tuple[bool, float, float]:
+        """(additive, step, first dump) of the progress table (:func:`wabbit.run_settings.progress_schedule`)."""
+        return run_settings.progress_schedule(self)
+
+    def drift_config(self) -> Optional[Dict[str, Any]]:
+        """The --drift settings, or None (:func:`wabbit.run_settings.drift_config`)."""
+        return run_settings.drift_config(self)
+
     def thread_count(self) -> int:
-        """--threads as a number of threads: 1 by default (and with --onethread), 0 means one per core."""
-        if self.threads is None or self.onethread:
-            return 1
-        if self.threads < 0:
-            raise OptionError(f"--threads takes a number of threads >= 0 (0: one per core), got {self.threads}")
-        if self.threads > MAX_THREADS:
-            raise OptionError(
-                f"--threads {self.threads}: at most {MAX_THREADS} threads (this machine has "
-                f"{cpu_cores()} cores; more threads than cores learn a worse model)"
-            )
-        return self.threads or cpu_cores()
+        """--threads as a number of threads (:func:`wabbit.run_settings.thread_count`)."""
+        return run_settings.thread_count(self)
 
 
-#: The most threads a run takes (the core refuses more; see README "Threads").
-MAX_THREADS = 1024
-
-
-def cpu_cores() -> int:
-    """The cores this process may run on (its CPU affinity), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def oversubscribed(threads: int) -> Optional[str]:
-    """A warning when ``threads`` exceed the cores: Hogwild threads that share a core take turns
-    mid-block, so their updates go stale and the model learns worse (None otherwise)."""
-    cores = cpu_cores()
-    if threads <= cores:
-        return None
-    return (
-        f"{threads} threads on {cores} cores: threads beyond the cores make no run faster and learn a worse model "
-        f"(their updates overwrite each other's); use at most {cores}"
-    )
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float) and not math.isfinite(v):
-        return repr(v)  # "inf", "-inf": read back by float()
-    if isinstance(v, float):
-        return repr(v) if v != int(v) else str(int(v)) if abs(v) < 1e15 else repr(v)
-    return str(v)
-
-
-_DETECTORS = {
-    "adwin": "ADWIN",
-    "ph": "PageHinkley",
-    "kswin": "KSWIN",
-    "ddm": "DDM",
-    "eddm": "EDDM",
-    "hddm_a": "HDDMA",
-    "hddm_w": "HDDMW",
-}
-
-
-def _param_value(raw: str) -> Any:
-    """A --drift_param value: an integer, a number, true/false, none, or the text itself."""
-    low = raw.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low == "none":
-        return None
-    for kind in (int, float):
-        try:
-            return kind(raw)
-        except ValueError:
-            pass
-    return raw
-
-
-def _convert(flag: Flag, name: str, raw: str) -> Any:
-    try:
-        if flag.kind == "int":
-            return int(raw)
-        if flag.kind == "float":
-            return float(raw)
-    except ValueError:
-        kind = "an integer" if flag.kind == "int" else "a number"
-        raise OptionError(f"{name} takes {kind}, got {raw!r}") from None
-    return raw
+#: Every flag, derived from the fields of :class:`Options` (their one declaration).
+FLAGS: List[Flag] = flag_table(Options).flags
+_BY_DEST: Dict[str, Flag] = flag_table(Options).by_dest
 
 
 def parse_args(args: Union[str, Sequence[str]] = "", **keywords: Any) -> Options:
@@ -900,149 +427,9 @@ def parse_args(args: Union[str, Sequence[str]] = "", **keywords: Any) -> Options
     >>> parse_args("-b 20", quadratic=["ab"], learning_rate=0.1).model_args()
     '--bit_precision 20 --learning_rate 0.1 --quadratic ab'
     """
-    tokens = shlex.split(args) if isinstance(args, str) else list(args)
-    opts = Options()
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        value: Optional[str] = None
-        name = tok
-        if tok.startswith("--") and "=" in tok:
-            name, value = tok.split("=", 1)
-        flag = _BY_NAME.get(name)
-        if flag is None and tok.startswith("-") and not tok.startswith("--") and len(tok) > 2:
-            # -b24 / -qab: a short flag glued to its value
-            flag = _BY_NAME.get(tok[:2])
-            if flag is not None and flag.kind != "bool":
-                name, value = tok[:2], tok[2:]
-            else:
-                flag = None
-        if flag is None:
-            if not tok.startswith("-"):
-                raise OptionError(f"unexpected argument {tok!r} (input files go after -d)")
-            raise OptionError(f"unknown option {name!r}; run 'wabbit --help' for the supported flags")
-        i += 1
-        if flag.kind == "bool":
-            if value is not None:
-                raise OptionError(f"{name} takes no value")
-            setattr(opts, flag.dest, True)
-            continue
-        if value is None:
-            if i >= len(tokens):
-                raise OptionError(f"{name} needs a value")
-            value = tokens[i]
-            i += 1
-        if flag.kind == "list":
-            getattr(opts, flag.dest).append(value)
-        else:
-            setattr(opts, flag.dest, _convert(flag, name, value))
-    for key, value in keywords.items():
-        flag = _KEYWORDS.get(key)
-        if flag is None:
-            raise OptionError(f"unknown option {key!r}")
-        if flag.kind == "bool":
-            setattr(opts, flag.dest, bool(value))
-        elif flag.kind == "list":
-            items = [value] if isinstance(value, str) else list(value)
-            getattr(opts, flag.dest).extend(str(v) for v in items)
-        elif value is None:
-            setattr(opts, flag.dest, None)
-        elif flag.kind == "str":
-            setattr(opts, flag.dest, str(value))
-        else:
-            setattr(opts, flag.dest, _convert(flag, key, str(value)))
-    return opts
+    return parse_into(Options(), args, keywords)
 
 
 def flag_help() -> str:
     """One line per flag, for ``wabbit --help``."""
-    lines = []
-    for f in FLAGS:
-        names = ", ".join(f.names)
-        arg = "" if f.kind == "bool" else " ARG"
-        lines.append(f"  {names}{arg}\n      {f.help}")
-    return "\n".join(lines)
-
-
-def _kind(f: "dataclasses.Field[Any]") -> str:
-    annotation = str(f.type)
-    if annotation == "bool":
-        return "bool"
-    if annotation.startswith("List"):
-        return "list"
-    return next(k for k in ("int", "float", "str") if k in annotation)
-
-
-def _help(spec: Dict[str, Any]) -> str:
-    help, default, note = spec["help"], spec["default"], spec["note"]
-    if default is not None:
-        help += f" (default {_fmt(default)}{'; ' + note if note else ''})"
-    return str(help)
-
-
-def _derive_flags() -> List[Flag]:
-    flags = []
-    for f in dataclasses.fields(Options):
-        spec = f.metadata["flag"]
-        flags.append(
-            Flag(f.name, spec["names"], _kind(f), _help(spec), spec["model"], spec["structural"], spec["default"])
-        )
-    return flags
-
-
-def subcommand_parser(declared: type, prog: str, description: Optional[str]) -> "argparse.ArgumentParser":
-    """The parser of a subcommand (``wabbit ope``, ``wabbit inspect``, ``wabbit demo``) from a
-    dataclass whose fields are declared as :class:`Options`'s are (:func:`option`, :func:`switch`,
-    :func:`repeated`): names, help with "(default X)" and defaults come from those declarations. A
-    name without a dash is a positional argument.
-
-    >>> @dataclasses.dataclass
-    ... class Demo:
-    ...     lines: Optional[int] = option("--lines", help="lines to make", default=10)
-    >>> parse_subcommand(Demo, subcommand_parser(Demo, "demo", None), ["--lines", "3"])
-    Demo(lines=3)
-    >>> subcommand_parser(Demo, "demo", None).format_help().split("--lines LINES")[-1].split()
-    ['lines', 'to', 'make', '(default', '10)']
-    """
-    import argparse
-
-    p = argparse.ArgumentParser(prog=prog, description=description)
-    for f in dataclasses.fields(declared):
-        spec, kind = f.metadata["flag"], _kind(f)
-        kw: Dict[str, Any] = {"help": _help(spec).replace("%", "%%")}
-        if kind == "bool":
-            kw["action"] = "store_true"
-        elif kind == "list":
-            kw.update(action="append", default=[])
-        else:
-            kw.update(type={"int": int, "float": float, "str": str}[kind], default=spec["default"])
-            for key in ("choices", "metavar"):
-                if spec.get(key) is not None:
-                    kw[key] = spec[key]
-        names = spec["names"]
-        if names[0].startswith("-"):
-            kw["dest"] = f.name
-            if spec.get("required"):
-                kw["required"] = True
-            p.add_argument(*names, **kw)
-        else:
-            kw.pop("default", None)
-            p.add_argument(f.name, **kw)
-    return p
-
-
-_Declared = TypeVar("_Declared")
-
-
-def parse_subcommand(declared: Type[_Declared], parser: "argparse.ArgumentParser", argv: Sequence[str]) -> _Declared:
-    """The subcommand's arguments as an instance of its declaring dataclass."""
-    return declared(**vars(parser.parse_args(list(argv))))
-
-
-#: Every flag, derived from the fields of :class:`Options` (their one declaration).
-FLAGS: List[Flag] = _derive_flags()
-
-_BY_NAME: Dict[str, Flag] = {n: f for f in FLAGS for n in f.names}
-_BY_DEST: Dict[str, Flag] = {f.dest: f for f in FLAGS}
-# Keyword spellings accepted by Model(**options): the dest and every flag name without dashes.
-_KEYWORDS: Dict[str, Flag] = {**{n.lstrip("-"): f for f in FLAGS for n in f.names}, **_BY_DEST}
+    return help_text(FLAGS)

@@ -1,0 +1,91 @@
+"""The ``wabbit`` command: Vowpal Wabbit's flags, progress table and summary.
+
+wabbit -d train.vw -f model.bin --loss_function logistic -q ua
+wabbit -d test.vw -t -i model.bin -p predictions.txt
+wabbit demo            # generate a click stream and learn it
+wabbit inspect model.bin
+wabbit ope -d log.dat -i model.bin   # would the model have done better on this log?
+
+The rooms: :mod:`~wabbit.cli.train` (the run the VW flags describe), :mod:`~wabbit.cli.summary`
+(the header and closing text), :mod:`~wabbit.cli.outputs` (-p, -f, readable models),
+:mod:`~wabbit.cli.process` (signals, exit statuses, error text), and one module per subcommand.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import List, Optional, Sequence
+
+from wabbit._version import __version__
+from wabbit.cli.demo_command import demo
+from wabbit.cli.inspect_command import describe_model_file, format_model_info, inspect
+from wabbit.cli.ope_command import ope
+from wabbit.cli.process import (
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    Terminated,
+    catch_sigterm,
+    describe_error,
+    silence_stdout,
+)
+from wabbit.cli.summary import best_constant, summary
+from wabbit.cli.train import run
+from wabbit.model import load
+from wabbit.options import OptionError, flag_help, parse_args
+
+__all__ = ["main", "run", "summary", "best_constant", "demo", "inspect", "ope", "describe_model_file"]
+__all__ += ["format_model_info", "Terminated", "EXIT_SIGINT", "EXIT_SIGTERM"]
+
+USAGE = """usage: wabbit [VW flags]        learn from -d FILE (or standard input)
+       wabbit demo [--lines N] [--seed S]   generate a click stream and learn it
+       wabbit inspect [--json] MODEL        print what a model file holds, lineage included
+       wabbit ope -d LOG -i MODEL [--estimator ips,snips,dr] [--alpha 0.05]
+                                            off-policy evaluation of MODEL on a VW ADF log
+
+Flags (as in Vowpal Wabbit):
+"""
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    restore = catch_sigterm()
+    try:
+        return _main(args)
+    except BrokenPipeError:
+        # the reader of our output (head, less) has seen enough: stop quietly, as Unix tools do
+        silence_stdout()
+        return 0
+    except KeyboardInterrupt:  # outside learning (learning saves -f first: see train.run())
+        print("wabbit: interrupted", file=sys.stderr)
+        return EXIT_SIGINT
+    except Terminated:
+        print("wabbit: terminated", file=sys.stderr)
+        return EXIT_SIGTERM
+    finally:
+        restore()
+
+
+def _main(args: List[str]) -> int:
+    if args[:1] == ["demo"]:
+        return demo(args[1:])
+    if args[:1] == ["inspect"]:
+        return inspect(args[1:])
+    if args[:1] == ["ope"]:
+        return ope(args[1:], load=load)  # this module's load, looked up now: tests replace it
+    if any(a in ("-h", "--help") for a in args):
+        sys.stdout.write(USAGE + flag_help() + "\n")
+        return 0
+    if "--version" in args:  # anywhere on the line, as in VW
+        print(__version__)
+        return 0
+    try:
+        opts = parse_args(args)
+        return run(opts, sys.stderr)
+    except (OptionError, OSError, ValueError, RuntimeError, MemoryError) as e:
+        if isinstance(e, BrokenPipeError):
+            raise
+        if os.environ.get("WABBIT_DEBUG"):
+            raise
+        print(f"wabbit: error: {describe_error(e)}", file=sys.stderr)
+        return 1

@@ -1,0 +1,202 @@
+"""``wabbit [VW flags]``: one training (or -t testing) run over an input, as VW's command line runs it.
+
+The flags are checked before anything is learned (-f's folder, --store, --drift); the run goes
+through the core (one thread or Hogwild); SIGINT/SIGTERM stop it at a block boundary, and what was
+learned is still saved.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable, Dict, Optional, TextIO
+
+import wabbit._core as _core
+from wabbit import runs
+from wabbit._io import open_input
+from wabbit.cli import outputs
+from wabbit.cli.process import EXIT_SIGINT, EXIT_SIGTERM, Terminated
+from wabbit.cli.summary import bandit_header, header, summary
+from wabbit.model import Model, load
+from wabbit.options import OptionError, Options, oversubscribed
+from wabbit.store import ModelStore
+
+__all__ = ["run"]
+
+
+def run(opts: Options, err: TextIO) -> int:
+    """Train or test as the VW command line would; returns the exit status."""
+    if opts.passes not in (None, 1):
+        raise OptionError("--passes other than 1 is not supported yet")
+    if opts.final_regressor:  # fail before training, not after it
+        folder = os.path.dirname(os.path.abspath(opts.final_regressor))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise OptionError(f"-f {opts.final_regressor}: folder {folder} does not exist or is not writable")
+    store = _open_store(opts)
+    model = _starting_model(opts)
+    drift = opts.drift_config()
+    quiet = opts.quiet
+    additive, step, first_dump = opts.progress_schedule()
+    model.core.reset_stats(first_dump)
+
+    def say(line: str) -> None:
+        if not quiet:
+            err.write(line + "\n")
+
+    for line in header(model, opts):
+        say(line)
+    cb = model.options.core_config().get("cb")
+    if cb is not None:
+        if opts.audit or opts.invert_hash or drift is not None:
+            raise OptionError(
+                "--audit, --invert_hash and --drift are not available for contextual bandits yet (--readable_model is)"
+            )
+        for line in bandit_header(cb):
+            say(line)
+    if drift is not None:
+        _attach_monitor(model, drift, say)
+    if opts.data:
+        say(f"Reading datafile = {opts.data}")
+
+    pred_fd, close_pred = outputs.open_predictions(opts)
+    run_opts = {
+        "learn": not opts.testonly,
+        "print_progress": not quiet,
+        "progress_add": additive,
+        "progress_arg": step,
+        "strict": opts.strict,
+        "print_warnings": True,
+        "predictions_fd": pred_fd,
+        "account": True,
+        "audit_fd": sys.stdout.fileno() if opts.audit else -1,
+        "record_names": bool(opts.invert_hash),
+        "threads": opts.thread_count(),
+    }
+    if run_opts["threads"] > 1:
+        _choose_threads(
+            model, run_opts, "--drift/--save_every" if drift is not None or opts.save_every else None, say, err
+        )
+    err.flush()
+    status = 0
+    result: Dict[str, Any] = {"bad_lines": 0}
+    try:
+        if opts.data or not opts.no_stdin:
+            with open_input(opts.data or sys.stdin.fileno()) as src:
+                label = os.path.abspath(opts.data) if opts.data else "<stdin>"
+                result = _run_source(model, label, src.fd, src.run_options(run_opts), opts, store)
+            if src.problem is not None:  # gzip cut short or corrupt: what was read is learned
+                if opts.strict:
+                    raise _core.ParseError(src.problem)
+                err.write(f"wabbit: warning: {src.problem}\n")
+        else:
+            result = {"bad_lines": 0}
+    except _core.ParseError as e:
+        err.write(f"wabbit: error: {e}\n(--strict: stopped at the first problem in the input; no model was saved)\n")
+        return 1
+    except (KeyboardInterrupt, Terminated) as e:
+        # stopped at a block boundary: what was learned is consistent, and -f keeps it
+        status = EXIT_SIGTERM if isinstance(e, Terminated) else EXIT_SIGINT
+        n = model.stats["example_number"]
+        what = "saving the model learned so far" if opts.final_regressor else "no -f: nothing is saved"
+        err.write(f"wabbit: interrupted after {n} examples; {what}\n")
+        result = {"bad_lines": model.stats["bad_lines"]}
+        if store is not None:
+            store.save(model, note="interrupted")
+    finally:
+        outputs.close_predictions(pred_fd, close_pred)
+    if not quiet:
+        err.write(summary(model, bad_lines=int(result["bad_lines"])))
+        if model.drift_monitor is not None:
+            err.write("".join(line + "\n" for line in model.drift_monitor.summary()))
+    failed = outputs.failed_streams(result, opts)
+    failed += outputs.write_outputs(model, opts)
+    if failed:
+        err.write(outputs.not_written(failed, opts))
+        return status or 1
+    return status
+
+
+def _starting_model(opts: Options) -> Model:
+    """A new model from the model flags, or -i's model with the command line's flags on top (the
+    structural ones must agree with it)."""
+    if not opts.initial_regressor:
+        return Model.from_options(opts.model_only())
+    model = load(opts.initial_regressor)
+    merged = opts.model_only().merged_with_model(model.options)
+    if merged.model_args() != model.options.model_args():
+        model = load(opts.initial_regressor, merged.model_args())
+    return model
+
+
+def _choose_threads(
+    model: Model, run_opts: Dict[str, Any], blocker: Optional[str], say: Callable[[str], None], err: TextIO
+) -> None:
+    """--threads N > 1: Hogwild, unless something in the run needs one thread (then say why)."""
+    if blocker is None:
+        blocker = model.core.parallel_blocker(run_opts)
+    if blocker is not None:
+        say(f"--threads {run_opts['threads']}: using one thread because of {blocker}")
+        run_opts["threads"] = 1
+        return
+    crowded = oversubscribed(int(run_opts["threads"]))
+    if crowded is not None:
+        err.write(f"wabbit: warning: {crowded}\n")
+    say(f"Hogwild threads = {run_opts['threads']}")
+
+
+def _open_store(opts: Options) -> "Optional[ModelStore]":
+    """The --store named on the command line (created if missing), checked before training."""
+    if opts.save_every is not None and opts.save_every < 1:
+        raise OptionError(f"--save_every takes a positive number of examples, got {opts.save_every}")
+    if opts.store_keep is not None and opts.store_keep < 1:
+        raise OptionError(f"--store_keep takes a positive number of versions, got {opts.store_keep}")
+    if not opts.store:
+        for given in ("save_every", "store_keep"):
+            if getattr(opts, given) is not None:
+                raise OptionError(f"--{given} needs --store DIR (the folder the versions go to)")
+        return None
+    if opts.testonly:
+        raise OptionError("--store/--save_every save what is learned; with -t nothing is")
+    return ModelStore(opts.store, keep=10 if opts.store_keep is None else opts.store_keep)
+
+
+def _run_source(
+    model: Model, label: str, fd: int, run_opts: Dict[str, Any], opts: Options, store: Any
+) -> Dict[str, Any]:
+    """One input through the core; learning runs are recorded in the lineage and, with --store,
+    written behind every --save_every examples and saved there at the end."""
+    if not run_opts["learn"]:
+        if model.drift_monitor is None:
+            return model.core.run_fd(fd, run_opts)
+        result = model.core.run_fd(fd, runs.hooked(model, run_opts, [], learn=False))  # -t with --drift: alerts
+        model.drift_monitor.hand_over(model)
+        return result
+    return runs.learning_run(
+        model, label, lambda o: model.core.run_fd(fd, o), run_opts, save_every=opts.save_every or 0, store=store
+    )
+
+
+def _attach_monitor(model: Model, drift: Dict[str, Any], say: Callable[[str], None]) -> None:
+    """--drift: the detector, and a monitor whose messages go into the progress output."""
+    from wabbit import drift as detectors
+
+    cls = getattr(detectors, drift["detector"])
+    try:
+        detector = cls(**drift["params"])
+    except (TypeError, ValueError) as e:
+        raise OptionError(f"--drift {drift['name']}: {e}") from None
+    model.monitor(
+        detector,
+        drift["signal"],
+        drift["response"],
+        every=drift["every"],
+        boost_factor=drift["boost_factor"],
+        boost_examples=drift["boost_examples"],
+        gate=drift["gate"],
+        log=say,
+        name=drift["name"],
+    )
+    say(
+        f"drift detection = {detector!r} on the {drift['signal']}, every {drift['every']} examples; "
+        f"response: {drift['response']}"
+    )
