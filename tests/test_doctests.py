@@ -11,7 +11,7 @@ MODULES += ["wabbit.ope", "wabbit.decisions"]
 MODULES += [f"wabbit.ope.{m}" for m in ("result", "intervals", "estimators", "log", "policy", "cost_model")]
 MODULES += [f"wabbit.ope.{m}" for m in ("report", "evaluation")]
 MODULES += [f"wabbit.monitor.{m}" for m in ("monitor", "events", "signals", "detectors", "gate", "responses")]
-MODULES += ["wabbit.inputs", "wabbit.runs", "wabbit.snapshots", "wabbit.writer", "wabbit.explain"]
+MODULES += ["wabbit.inputs", "wabbit.runs", "wabbit.snapshots", "wabbit.writer", "wabbit.explain", "wabbit.bandit"]
 MODULES += [f"wabbit.drift.{m}" for m in ("adwin", "page_hinkley", "kswin", "ddm", "eddm", "hddm_a", "hddm_w")]
 
 

@@ -20,7 +20,7 @@ from copy import deepcopy
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union, cast
 
 import wabbit._core as _core
-from wabbit import _modelfile, runs, snapshots
+from wabbit import _modelfile, bandit, runs, snapshots
 from wabbit._core import ModelError
 from wabbit._version import __version__
 from wabbit.decisions import DecisionLog
@@ -123,11 +123,12 @@ class Model:
         over every ``every`` calls) and a challenger learns it too; a call then costs a few
         microseconds more.
         """
+        p: Any
         if self._core.is_cb():
             if weight != 1.0 or initial != 0.0:
                 raise ValueError("weight= and initial= apply to linear models; a bandit event's weight is 1, as in VW")
-            return self._cb_learn(cast(Event, example), label)
-        if isinstance(example, _TEXT):
+            p = bandit.learn(self, cast(Event, example), label)
+        elif isinstance(example, _TEXT):
             if label is not None:
                 raise TypeError("a text example carries its own label; pass label= only with a dict example")
             if self._monitor is not None:
@@ -155,23 +156,12 @@ class Model:
         if self._core.is_cb():
             if initial != 0.0:
                 raise ValueError("initial= applies to linear models, not to bandit events")
-            order, values, _, _ = self._core.cb_predict(*_event_parts(example))
-            return _in_action_order(order, values)
+            return bandit.predict(self, cast(Event, example))
         if isinstance(example, _TEXT):
             return self._core.predict_line(example)
         return self._core.predict_dict(_as_dict(example), _number(initial, "initial"))
 
     # ------------------------------------------------------------------ contextual bandits
-    def _cb_learn(self, event: Event, label: Optional[Any]) -> np.ndarray:
-        if label is not None and not (isinstance(label, (tuple, list)) and len(label) == 3):
-            raise TypeError("label is (action_index, cost, probability)")
-        shared, actions, dicts = _event_parts(event)
-        order, values, _, _ = self._core.cb_event(shared, actions, dicts, None if label is None else tuple(label), True)
-        if not self._py_examples:
-            self._py_started = time.time()
-        self._py_examples += 1
-        return _in_action_order(order, values)
-
     def rank(
         self, shared: Optional[Mapping[str, Any]], candidates: List[Mapping[str, Any]]
     ) -> "Tuple[np.ndarray, np.ndarray]":
@@ -193,16 +183,7 @@ class Model:
         >>> order.tolist(), [round(float(p), 3) for p in probs]
         ([1, 0], [0.9, 0.1])
         """
-        import numpy as np
-
-        if not isinstance(candidates, list):
-            candidates = list(candidates)
-        order, values, _, _ = self._core.cb_predict(shared, candidates, True)
-        if not (self._options.cb_explore_adf or self._options.cb_explore is not None):
-            tied = int(np.count_nonzero(values == values[0])) if len(values) else 0
-            values = np.zeros(len(values), dtype=np.float32)
-            values[:tied] = 1.0 / tied
-        return order.astype(np.int64), values
+        return bandit.rank(self, shared, candidates)
 
     def sample(self, event: Event, seed: Optional[int] = None) -> Tuple[int, float]:
         """Draw an action from the predicted pmf: ``(action_index, probability)``, ready to log.
@@ -219,21 +200,7 @@ class Model:
         >>> (action, p) == m.sample(event, seed=7), round(p, 4)   # untrained: all tied, uniform
         (True, 0.3333)
         """
-        import numpy as np
-
-        shared, actions, dicts = _event_parts(event)
-        order, values, _, _ = self._core.cb_predict(shared, actions, dicts)
-        if not (self._options.cb_explore_adf or self._options.cb_explore is not None):
-            tied = int(np.count_nonzero(values == values[0])) if len(values) else 0
-            values = np.zeros(len(values), dtype=np.float32)
-            values[:tied] = 1.0 / tied
-        pmf = _in_action_order(order, values)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an int or None, not {type(seed).__name__}")
-        draw = self._core.cb_draw(None if seed is None else seed % 2**64)
-        index = _core.sample_pmf(pmf, draw)
-        total = float(np.sum(np.maximum(pmf, 0), dtype=np.float32))
-        return int(index), float(pmf[index]) / total if total > 0 else 1.0
+        return bandit.sample(self, event, seed)
 
     # ------------------------------------------------------------------ batches
     def learn_many(
@@ -723,32 +690,3 @@ def _unpickle(data: bytes, parent: Optional[int], carried: Optional[Dict[str, An
 
             model.__dict__["_decisions"] = DecisionLog.restore(model, carried["decisions"])
     return model
-
-
-def _event_parts(event: Any) -> Tuple[Any, List[Any], bool]:
-    """(shared, actions, dicts) for the core from an Event: text (str or list of lines) or dicts."""
-    if isinstance(event, str):
-        lines = event.split("\n")
-        while lines and not lines[-1].strip():
-            lines.pop()
-        while lines and not lines[0].strip():
-            lines.pop(0)
-        return None, lines, False
-    if isinstance(event, tuple):
-        if len(event) != 2:
-            raise TypeError("a dict event is (shared dict or None, [action dict, ...])")
-        shared, actions = event
-        return (None if shared is None else _as_dict(shared)), [_as_dict(a) for a in actions], True
-    if isinstance(event, list):
-        if all(isinstance(x, str) for x in event):
-            return None, [x.rstrip("\n") for x in event], False
-        raise TypeError("a list event holds text lines; for dicts pass (shared, [action, ...])")
-    raise TypeError(f"an event is text, a list of lines or (shared, [actions]), not {type(event).__name__}")
-
-
-def _in_action_order(order: Any, values: Any) -> "np.ndarray":
-    import numpy as np
-
-    out = np.empty(len(values), dtype=np.float32)
-    out[order] = values
-    return out
