@@ -12,6 +12,7 @@ MODULES += [f"wabbit.ope.{m}" for m in ("result", "intervals", "estimators", "lo
 MODULES += [f"wabbit.ope.{m}" for m in ("report", "evaluation")]
 MODULES += [f"wabbit.monitor.{m}" for m in ("monitor", "events", "signals", "detectors", "gate", "responses")]
 MODULES += ["wabbit.inputs", "wabbit.runs", "wabbit.snapshots", "wabbit.writer", "wabbit.explain", "wabbit.bandit"]
+MODULES += ["wabbit.persistence"]
 MODULES += [f"wabbit.drift.{m}" for m in ("adwin", "page_hinkley", "kswin", "ddm", "eddm", "hddm_a", "hddm_w")]
 
 

@@ -20,8 +20,7 @@ from copy import deepcopy
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union, cast
 
 import wabbit._core as _core
-from wabbit import _modelfile, bandit, runs, snapshots
-from wabbit._core import ModelError
+from wabbit import bandit, persistence, runs, snapshots
 from wabbit._version import __version__
 from wabbit.decisions import DecisionLog
 from wabbit.explain import Contribution, contributions
@@ -40,6 +39,10 @@ if TYPE_CHECKING:  # numpy is imported by the core when it returns arrays; the C
     from wabbit.store import ModelStore
 
 __all__ = ["Model", "load"]
+
+# wabbit.model's loading and saving functions, as the command line and the store import them
+read_model_file = persistence.read_model_file
+write_model = persistence.write_model
 
 _DECISIONS_ATTACH = threading.Lock()
 
@@ -91,21 +94,20 @@ class Model:
         self._monitor: Optional["Monitor"] = None
 
     @classmethod
-    def _from_options(cls, opts: Options, metadata: Optional[Dict[str, Any]] = None) -> "Model":
-        self = cls.__new__(cls)
-        self._setup(opts, metadata)
-        return self
-
-    @classmethod
-    def from_options(cls, opts: Options) -> "Model":
+    def from_options(cls, opts: Options, *, metadata: Optional[Dict[str, Any]] = None) -> "Model":
         """A new, untrained model built from parsed :class:`wabbit.Options` (the CLI's and the
         drift monitor's challenger's way; ``Model(args)`` parses and checks them first).
+
+        ``metadata``: a model file's (:mod:`wabbit.persistence` loading one); the model then starts
+        no lineage of its own (the file's is set with :meth:`set_origin`).
 
         >>> import wabbit
         >>> wabbit.Model.from_options(wabbit.parse_args("-q ab")).args == wabbit.Model("-q ab").args
         True
         """
-        return cls._from_options(opts)
+        self = cls.__new__(cls)
+        self._setup(opts, metadata)
+        return self
 
     # ------------------------------------------------------------------ single examples
     def learn(self, example: Example, label: Optional[Any] = None, weight: float = 1.0, initial: float = 0.0) -> Any:
@@ -297,6 +299,36 @@ class Model:
                     log = self._decisions = DecisionLog(self, ttl=ttl, max_pending=cap)
         return log
 
+    def live_state(self) -> Dict[str, Any]:
+        """What lives only in memory, beside what the model file holds: ``"monitor"`` (the
+        attached drift monitor itself) and ``"decisions"`` (the pending decisions'
+        :meth:`~wabbit.decisions.DecisionLog.state`), each only when there is one. Pickles and
+        ``copy.deepcopy`` carry it (:mod:`wabbit.persistence`); :meth:`copy` does not.
+
+        >>> import wabbit
+        >>> m = wabbit.Model("--cb_explore_adf")
+        >>> m.live_state()
+        {}
+        >>> m.log_decision("id-1", "| a\\n| b", 0, 0.5, timestamp=0.0)
+        >>> sorted(m.live_state()), len(m.live_state()["decisions"]["pending"])
+        (['decisions'], 1)
+        """
+        live: Dict[str, Any] = {}
+        if self._monitor is not None:
+            live["monitor"] = self._monitor
+        log = self.__dict__.get("_decisions")
+        if log is not None:
+            live["decisions"] = log.state()
+        return live
+
+    def set_live_state(self, live: Mapping[str, Any]) -> None:
+        """Take a :meth:`live_state` (a copy's or a pickle's): its monitor becomes this model's,
+        its decisions this model's pending ones (this model learns them)."""
+        if live.get("monitor") is not None:
+            self._monitor = live["monitor"]
+        if live.get("decisions") is not None:
+            self._decisions = DecisionLog.restore(self, live["decisions"])
+
     # ------------------------------------------------------------------ monitoring
     def monitor(
         self,
@@ -428,6 +460,26 @@ class Model:
         if record is not None:
             self._add_source(record)
 
+    def origin(self) -> Tuple[Optional[Lineage], Optional[int]]:
+        """What a model file records of this model's history: its lineage (a copy; None when it
+        was loaded from a file without one and has not learned since), with the single
+        :meth:`learn` calls counted so far added, and the checksum of the file it was loaded from
+        (None once it learned: the lineage holds it as parent then).
+
+        >>> import wabbit
+        >>> lineage, parent = wabbit.Model().origin()
+        >>> lineage.examples, parent
+        (0, None)
+        """
+        self._flush_python()
+        return (None if self._lineage is None else self._lineage.copy()), self._parent
+
+    def set_origin(self, lineage: Optional[Lineage], parent: Optional[int]) -> None:
+        """Set what :meth:`origin` gives: a loaded file's lineage (None: not recorded) and the
+        checksum of that file, adopted as parent when the model first learns."""
+        self._lineage = lineage
+        self._parent = parent
+
     def _add_source(self, record: SourceRecord) -> None:
         if self._lineage is None:  # a file written without lineage: what came before is unknown
             self._lineage = self.lineage
@@ -438,16 +490,6 @@ class Model:
         if self._py_examples:
             n, self._py_examples = self._py_examples, 0
             self._add_source(SourceRecord(PYTHON, n, started=self._py_started, finished=time.time()))
-
-    def _metadata_json(self) -> str:
-        self._flush_python()
-        extra: Dict[str, Any] = {}  # (a bandit's counters are in the core's section of the file)
-        seen = self._core.wildcard_namespaces()
-        if seen:  # ':' interactions are expanded over the namespaces seen so far: keep them
-            extra["wildcard_namespaces"] = seen.decode("ascii")
-        if self._lineage is None:
-            return _modelfile.metadata_to_json({**self._metadata, **extra})
-        return _modelfile.metadata_to_json({**self._metadata, **extra, "lineage": self._lineage.to_dict()})
 
     # ------------------------------------------------------------------ state
     @property
@@ -528,26 +570,19 @@ class Model:
 
         Safe while another thread learns: the rows are read once each, as :meth:`snapshot` copies
         them. Raises :class:`wabbit.ModelError` rather than return bytes that would not load."""
-        data = self._serialize(predict_only)
-        _modelfile.verify_saved(data)
-        return bytes(data)
-
-    def _serialize(self, predict_only: bool) -> Any:
-        """The file's bytes as a buffer held by the core (no copy until bytes() is asked for)."""
-        return self._core.serialize(__version__, self.args, self._metadata_json(), predict_only)
+        return persistence.to_bytes(self, predict_only=predict_only)
 
     def save(self, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> None:
         """Write the model file atomically (temporary file, fsync, rename, fsync of the folder).
 
         The bytes are checked to load back before anything is written: a failed save raises and
         leaves the file that was at ``path`` as it was."""
-        write_model(self, path, predict_only=predict_only)
+        persistence.write_model(self, path, predict_only=predict_only)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Model":
         """Rebuild a model from :meth:`to_bytes` output; refuses corrupt data with ValueError."""
-        header, blob = _core.read_model(bytes(data))
-        return from_loaded(header, blob, None, int(header["checksum"]))
+        return persistence.from_bytes(Model, data)
 
     def copy(self) -> "Model":
         """An independent copy of what was learned (weights, online state, statistics and
@@ -577,30 +612,11 @@ class Model:
         """copy.copy/copy.deepcopy: :meth:`copy` plus the drift monitor (with its detector's state
         and challenger) and the pending delayed-reward decisions, so the copy behaves as the
         original would. The monitor's callables (signal, on_drift, callback, log) are shared."""
-        new = self.copy()
-        memo[id(self)] = new
-        if self._monitor is not None:
-            new._monitor = deepcopy(self._monitor, memo)
-        log = self.__dict__.get("_decisions")
-        if log is not None:
-            from wabbit.decisions import DecisionLog
-
-            new.__dict__["_decisions"] = DecisionLog.restore(new, deepcopy(log.state(), memo))
-        return new
+        return persistence.deep_copy(self, memo)
 
     def __reduce__(self) -> Any:
-        # the pending parent (the file this model was loaded from) travels along, as with copy();
-        # so do the drift monitor and the pending decisions (a monitor whose callables cannot be
-        # pickled refuses with TypeError, see Monitor.__getstate__)
-        carried: Dict[str, Any] = {}
-        if self._monitor is not None:
-            carried["monitor"] = self._monitor
-        log = self.__dict__.get("_decisions")
-        if log is not None:
-            carried["decisions"] = log.state()
-        if carried:
-            return (_unpickle, (self.to_bytes(), self._parent, carried))
-        return (_unpickle, (self.to_bytes(), self._parent))
+        # the model file's bytes, the pending parent and the live state (wabbit/persistence.py)
+        return (_unpickle, persistence.pickle_args(self))
 
     def __repr__(self) -> str:
         return f"wabbit.Model({self.args!r})"
@@ -620,73 +636,17 @@ def load(path: Union[str, "os.PathLike[str]"], args: str = "", **options: Any) -
     >>> wabbit.load(path).predict("|a x |b y") == m.predict("|a x |b y")
     True
     """
-    header, blob, checksum = read_model_file(os.fspath(path))
-    overrides = parse_args(args, **options) if (args or options) else None
-    return from_loaded(header, blob, overrides, checksum)
-
-
-def write_model(model: Model, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> int:
-    """:meth:`Model.save`, returning the file's checksum (the CRC-32 that loading it reports, as
-    ``lineage.parent_checksum``), as the core's checks read it from the bytes written."""
-    data = model._serialize(predict_only)
-    checksum = _modelfile.verify_saved(data)
-    _core.write_file_atomic(os.fspath(path), data)
-    return checksum
-
-
-def read_model_file(path: str) -> Tuple[Dict[str, Any], Any, int]:
-    """The core's parsed model file plus its checksum (the CRC-32 the core checked)."""
-    header, blob = _core.read_model_file(path)
-    return header, blob, int(header["checksum"])
+    return persistence.load(Model, path, args, **options)
 
 
 def from_loaded(
     header: Dict[str, Any], blob: Any, overrides: Optional[Options], checksum: Optional[int] = None
 ) -> Model:
-    """A model from a parsed file (:func:`read_model_file`'s header and blob): every header field is checked before the table is allocated
-    (ModelError for the file's own problems; OptionError for ``overrides`` that do not fit it)."""
-    stored = _modelfile.stored_options(header["args"], int(header["bits"]))
-    metadata = _modelfile.metadata_from_json(header["metadata"])
-    opts = overrides.merged_with_model(stored) if overrides is not None else stored
-    lineage = None
-    raw = metadata.pop("lineage", None)
-    if isinstance(raw, dict):  # a malformed lineage means "not recorded" (docs/model-format.md)
-        try:
-            lineage = Lineage.from_dict(raw)
-        except (TypeError, ValueError):
-            lineage = None
-    # Format 1 kept a bandit's counters in the metadata; format 2 keeps them in the core's section
-    # (installed with the weights), and a "cb_state" key in its metadata is not the model's.
-    cb_state = metadata.pop("cb_state", None)
-    if header.get("has_cb_state"):
-        cb_state = None
-    seen = _modelfile.check_wildcard_namespaces(metadata.pop("wildcard_namespaces", None))
-    try:
-        model = Model._from_options(opts, metadata)
-    except (OptionError, ValueError) as e:
-        if overrides is not None:
-            raise
-        raise ModelError(f"the model in this file cannot be built: {e}") from None
-    if cb_state is not None and model._core.is_cb():
-        cb_state = _modelfile.check_cb_state(cb_state, model._core.cb_state())
-    model._lineage = lineage
-    model._parent = checksum
-    model._core.install(blob)
-    if seen and model._core.wildcard_namespaces() is not None:
-        model._core.observe_wildcard_namespaces(seen)
-    if cb_state is not None and model._core.is_cb():
-        model._core.set_cb_state(cb_state)
-    return model
+    """A model from a parsed file (:func:`read_model_file`'s header and blob); see
+    :func:`wabbit.persistence.from_loaded`."""
+    return persistence.from_loaded(Model, header, blob, overrides, checksum)
 
 
 def _unpickle(data: bytes, parent: Optional[int], carried: Optional[Dict[str, Any]] = None) -> Model:
-    model = Model.from_bytes(data)
-    model._parent = parent
-    if carried:
-        if carried.get("monitor") is not None:
-            model._monitor = carried["monitor"]
-        if carried.get("decisions") is not None:
-            from wabbit.decisions import DecisionLog
-
-            model.__dict__["_decisions"] = DecisionLog.restore(model, carried["decisions"])
-    return model
+    # named by every pickle of a Model (as wabbit.model._unpickle): keep the name and the arguments
+    return persistence.unpickle(Model, data, parent, carried)
