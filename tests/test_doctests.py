@@ -21,8 +21,9 @@ MODULES += ["wabbit.ope", "wabbit.decisions"]
 MODULES += [f"wabbit.ope.{m}" for m in ("result", "intervals", "estimators", "log", "policy", "cost_model")]
 MODULES += [f"wabbit.ope.{m}" for m in ("report", "evaluation")]
 MODULES += [f"wabbit.monitor.{m}" for m in ("monitor", "events", "signals", "detectors", "gate", "responses")]
-MODULES += ["wabbit.inputs", "wabbit.runs", "wabbit.snapshots", "wabbit.writer", "wabbit.explain"]
 MODULES += [f"wabbit.cli.{m}" for m in ("process", "summary", "outputs")]
+MODULES += ["wabbit.inputs", "wabbit.runs", "wabbit.snapshots", "wabbit.writer", "wabbit.explain", "wabbit.bandit"]
+MODULES += ["wabbit.persistence"]
 MODULES += [f"wabbit.drift.{m}" for m in ("adwin", "page_hinkley", "kswin", "ddm", "eddm", "hddm_a", "hddm_w")]
 
 

@@ -460,3 +460,20 @@ def test_public_wiring_for_the_cli_runs_and_monitor():
     sources = lin.lineage.sources
     assert [(s.source, s.examples) for s in sources] == [("<python>", 1), ("file.txt", 4)]
     assert lin.lineage.examples == 5
+
+
+def test_a_pickle_written_by_earlier_versions_still_loads():
+    # Every pickle of a Model names the function wabbit.model._unpickle with (file bytes, pending
+    # parent[, live state]); the stream is written here by hand, opcode by opcode, so moving the
+    # code behind it (wabbit/persistence.py) cannot change what old pickles need.
+    import pickle
+
+    m = wabbit.Model("-q ab")
+    m.learn("2 |a x |b y")
+    args = pickle.dumps((m.to_bytes(), 1234), protocol=2)[2:-1]  # the tuple's opcodes, no header/STOP
+    stream = b"\x80\x02cwabbit.model\n_unpickle\n" + args + b"R."
+    loaded = pickle.loads(stream)
+    assert type(loaded) is wabbit.Model
+    assert loaded.predict("|a x |b y") == m.predict("|a x |b y") != 0
+    loaded.learn("1 |a x")  # the pickled pending parent is adopted at the first learning, not the bytes' CRC
+    assert loaded.lineage.parent_checksum == 1234

@@ -23,6 +23,7 @@ import zlib
 import pytest
 
 wabbit = pytest.importorskip("wabbit")
+persistence = pytest.importorskip("wabbit.persistence")
 
 PROBES = ["|a f0_1 g1 |b h1:0.5", "|a g7 |b u0_31", "|b h3"]
 
@@ -134,9 +135,9 @@ def test_a_save_that_fails_verification_leaves_the_previous_file(tmp_path, monke
     m.save(path)
     good = path.read_bytes()
     m.learn_many(lines(200, 6))
-    real = wabbit.Model._serialize
+    real = persistence.serialize
     monkeypatch.setattr(
-        wabbit.Model, "_serialize", lambda self, predict_only: _count_off_by_one(real(self, predict_only))
+        persistence, "serialize", lambda model, predict_only: _count_off_by_one(real(model, predict_only))
     )
     with pytest.raises(wabbit.ModelError, match="would not load back.*weight count"):
         m.save(path)
@@ -156,9 +157,9 @@ def test_a_store_version_that_fails_verification_is_not_written(tmp_path, monkey
     m = wabbit.Model("-b 16")
     m.learn_many(lines(100, 7))
     assert store.save(m) == 1
-    real = wabbit.Model._serialize
+    real = persistence.serialize
     monkeypatch.setattr(
-        wabbit.Model, "_serialize", lambda self, predict_only: _count_off_by_one(real(self, predict_only))
+        persistence, "serialize", lambda model, predict_only: _count_off_by_one(real(model, predict_only))
     )
     with pytest.raises(wabbit.ModelError, match="would not load back"):
         store.save(m)

@@ -20,8 +20,7 @@ from copy import deepcopy
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union, cast
 
 import wabbit._core as _core
-from wabbit import _modelfile, runs, snapshots
-from wabbit._core import ModelError
+from wabbit import bandit, persistence, runs, snapshots
 from wabbit._version import __version__
 from wabbit.decisions import DecisionLog
 from wabbit.explain import Contribution, contributions
@@ -40,6 +39,10 @@ if TYPE_CHECKING:  # numpy is imported by the core when it returns arrays; the C
     from wabbit.store import ModelStore
 
 __all__ = ["Model", "load"]
+
+# wabbit.model's loading and saving functions, as the command line and the store import them
+read_model_file = persistence.read_model_file
+write_model = persistence.write_model
 
 _DECISIONS_ATTACH = threading.Lock()
 
@@ -91,21 +94,20 @@ class Model:
         self._monitor: Optional["Monitor"] = None
 
     @classmethod
-    def _from_options(cls, opts: Options, metadata: Optional[Dict[str, Any]] = None) -> "Model":
-        self = cls.__new__(cls)
-        self._setup(opts, metadata)
-        return self
-
-    @classmethod
-    def from_options(cls, opts: Options) -> "Model":
+    def from_options(cls, opts: Options, *, metadata: Optional[Dict[str, Any]] = None) -> "Model":
         """A new, untrained model built from parsed :class:`wabbit.Options` (the CLI's and the
         drift monitor's challenger's way; ``Model(args)`` parses and checks them first).
+
+        ``metadata``: a model file's (:mod:`wabbit.persistence` loading one); the model then starts
+        no lineage of its own (the file's is set with :meth:`set_origin`).
 
         >>> import wabbit
         >>> wabbit.Model.from_options(wabbit.parse_args("-q ab")).args == wabbit.Model("-q ab").args
         True
         """
-        return cls._from_options(opts)
+        self = cls.__new__(cls)
+        self._setup(opts, metadata)
+        return self
 
     # ------------------------------------------------------------------ single examples
     def learn(self, example: Example, label: Optional[Any] = None, weight: float = 1.0, initial: float = 0.0) -> Any:
@@ -123,11 +125,12 @@ class Model:
         over every ``every`` calls) and a challenger learns it too; a call then costs a few
         microseconds more.
         """
+        p: Any
         if self._core.is_cb():
             if weight != 1.0 or initial != 0.0:
                 raise ValueError("weight= and initial= apply to linear models; a bandit event's weight is 1, as in VW")
-            return self._cb_learn(cast(Event, example), label)
-        if isinstance(example, _TEXT):
+            p = bandit.learn(self, cast(Event, example), label)
+        elif isinstance(example, _TEXT):
             if label is not None:
                 raise TypeError("a text example carries its own label; pass label= only with a dict example")
             if self._monitor is not None:
@@ -155,23 +158,12 @@ class Model:
         if self._core.is_cb():
             if initial != 0.0:
                 raise ValueError("initial= applies to linear models, not to bandit events")
-            order, values, _, _ = self._core.cb_predict(*_event_parts(example))
-            return _in_action_order(order, values)
+            return bandit.predict(self, cast(Event, example))
         if isinstance(example, _TEXT):
             return self._core.predict_line(example)
         return self._core.predict_dict(_as_dict(example), _number(initial, "initial"))
 
     # ------------------------------------------------------------------ contextual bandits
-    def _cb_learn(self, event: Event, label: Optional[Any]) -> np.ndarray:
-        if label is not None and not (isinstance(label, (tuple, list)) and len(label) == 3):
-            raise TypeError("label is (action_index, cost, probability)")
-        shared, actions, dicts = _event_parts(event)
-        order, values, _, _ = self._core.cb_event(shared, actions, dicts, None if label is None else tuple(label), True)
-        if not self._py_examples:
-            self._py_started = time.time()
-        self._py_examples += 1
-        return _in_action_order(order, values)
-
     def rank(
         self, shared: Optional[Mapping[str, Any]], candidates: List[Mapping[str, Any]]
     ) -> "Tuple[np.ndarray, np.ndarray]":
@@ -193,16 +185,7 @@ class Model:
         >>> order.tolist(), [round(float(p), 3) for p in probs]
         ([1, 0], [0.9, 0.1])
         """
-        import numpy as np
-
-        if not isinstance(candidates, list):
-            candidates = list(candidates)
-        order, values, _, _ = self._core.cb_predict(shared, candidates, True)
-        if not (self._options.cb_explore_adf or self._options.cb_explore is not None):
-            tied = int(np.count_nonzero(values == values[0])) if len(values) else 0
-            values = np.zeros(len(values), dtype=np.float32)
-            values[:tied] = 1.0 / tied
-        return order.astype(np.int64), values
+        return bandit.rank(self, shared, candidates)
 
     def sample(self, event: Event, seed: Optional[int] = None) -> Tuple[int, float]:
         """Draw an action from the predicted pmf: ``(action_index, probability)``, ready to log.
@@ -219,21 +202,7 @@ class Model:
         >>> (action, p) == m.sample(event, seed=7), round(p, 4)   # untrained: all tied, uniform
         (True, 0.3333)
         """
-        import numpy as np
-
-        shared, actions, dicts = _event_parts(event)
-        order, values, _, _ = self._core.cb_predict(shared, actions, dicts)
-        if not (self._options.cb_explore_adf or self._options.cb_explore is not None):
-            tied = int(np.count_nonzero(values == values[0])) if len(values) else 0
-            values = np.zeros(len(values), dtype=np.float32)
-            values[:tied] = 1.0 / tied
-        pmf = _in_action_order(order, values)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an int or None, not {type(seed).__name__}")
-        draw = self._core.cb_draw(None if seed is None else seed % 2**64)
-        index = _core.sample_pmf(pmf, draw)
-        total = float(np.sum(np.maximum(pmf, 0), dtype=np.float32))
-        return int(index), float(pmf[index]) / total if total > 0 else 1.0
+        return bandit.sample(self, event, seed)
 
     # ------------------------------------------------------------------ batches
     def learn_many(
@@ -329,6 +298,36 @@ class Model:
                     ttl, cap = self._options.reward_config()
                     log = self._decisions = DecisionLog(self, ttl=ttl, max_pending=cap)
         return log
+
+    def live_state(self) -> Dict[str, Any]:
+        """What lives only in memory, beside what the model file holds: ``"monitor"`` (the
+        attached drift monitor itself) and ``"decisions"`` (the pending decisions'
+        :meth:`~wabbit.decisions.DecisionLog.state`), each only when there is one. Pickles and
+        ``copy.deepcopy`` carry it (:mod:`wabbit.persistence`); :meth:`copy` does not.
+
+        >>> import wabbit
+        >>> m = wabbit.Model("--cb_explore_adf")
+        >>> m.live_state()
+        {}
+        >>> m.log_decision("id-1", "| a\\n| b", 0, 0.5, timestamp=0.0)
+        >>> sorted(m.live_state()), len(m.live_state()["decisions"]["pending"])
+        (['decisions'], 1)
+        """
+        live: Dict[str, Any] = {}
+        if self._monitor is not None:
+            live["monitor"] = self._monitor
+        log = self.__dict__.get("_decisions")
+        if log is not None:
+            live["decisions"] = log.state()
+        return live
+
+    def set_live_state(self, live: Mapping[str, Any]) -> None:
+        """Take a :meth:`live_state` (a copy's or a pickle's): its monitor becomes this model's,
+        its decisions this model's pending ones (this model learns them)."""
+        if live.get("monitor") is not None:
+            self._monitor = live["monitor"]
+        if live.get("decisions") is not None:
+            self._decisions = DecisionLog.restore(self, live["decisions"])
 
     # ------------------------------------------------------------------ monitoring
     def monitor(
@@ -461,6 +460,26 @@ class Model:
         if record is not None:
             self._add_source(record)
 
+    def origin(self) -> Tuple[Optional[Lineage], Optional[int]]:
+        """What a model file records of this model's history: its lineage (a copy; None when it
+        was loaded from a file without one and has not learned since), with the single
+        :meth:`learn` calls counted so far added, and the checksum of the file it was loaded from
+        (None once it learned: the lineage holds it as parent then).
+
+        >>> import wabbit
+        >>> lineage, parent = wabbit.Model().origin()
+        >>> lineage.examples, parent
+        (0, None)
+        """
+        self._flush_python()
+        return (None if self._lineage is None else self._lineage.copy()), self._parent
+
+    def set_origin(self, lineage: Optional[Lineage], parent: Optional[int]) -> None:
+        """Set what :meth:`origin` gives: a loaded file's lineage (None: not recorded) and the
+        checksum of that file, adopted as parent when the model first learns."""
+        self._lineage = lineage
+        self._parent = parent
+
     def _add_source(self, record: SourceRecord) -> None:
         if self._lineage is None:  # a file written without lineage: what came before is unknown
             self._lineage = self.lineage
@@ -471,16 +490,6 @@ class Model:
         if self._py_examples:
             n, self._py_examples = self._py_examples, 0
             self._add_source(SourceRecord(PYTHON, n, started=self._py_started, finished=time.time()))
-
-    def _metadata_json(self) -> str:
-        self._flush_python()
-        extra: Dict[str, Any] = {}  # (a bandit's counters are in the core's section of the file)
-        seen = self._core.wildcard_namespaces()
-        if seen:  # ':' interactions are expanded over the namespaces seen so far: keep them
-            extra["wildcard_namespaces"] = seen.decode("ascii")
-        if self._lineage is None:
-            return _modelfile.metadata_to_json({**self._metadata, **extra})
-        return _modelfile.metadata_to_json({**self._metadata, **extra, "lineage": self._lineage.to_dict()})
 
     # ------------------------------------------------------------------ state
     @property
@@ -561,26 +570,19 @@ class Model:
 
         Safe while another thread learns: the rows are read once each, as :meth:`snapshot` copies
         them. Raises :class:`wabbit.ModelError` rather than return bytes that would not load."""
-        data = self._serialize(predict_only)
-        _modelfile.verify_saved(data)
-        return bytes(data)
-
-    def _serialize(self, predict_only: bool) -> Any:
-        """The file's bytes as a buffer held by the core (no copy until bytes() is asked for)."""
-        return self._core.serialize(__version__, self.args, self._metadata_json(), predict_only)
+        return persistence.to_bytes(self, predict_only=predict_only)
 
     def save(self, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> None:
         """Write the model file atomically (temporary file, fsync, rename, fsync of the folder).
 
         The bytes are checked to load back before anything is written: a failed save raises and
         leaves the file that was at ``path`` as it was."""
-        write_model(self, path, predict_only=predict_only)
+        persistence.write_model(self, path, predict_only=predict_only)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Model":
         """Rebuild a model from :meth:`to_bytes` output; refuses corrupt data with ValueError."""
-        header, blob = _core.read_model(bytes(data))
-        return from_loaded(header, blob, None, int(header["checksum"]))
+        return persistence.from_bytes(Model, data)
 
     def copy(self) -> "Model":
         """An independent copy of what was learned (weights, online state, statistics and
@@ -610,30 +612,11 @@ class Model:
         """copy.copy/copy.deepcopy: :meth:`copy` plus the drift monitor (with its detector's state
         and challenger) and the pending delayed-reward decisions, so the copy behaves as the
         original would. The monitor's callables (signal, on_drift, callback, log) are shared."""
-        new = self.copy()
-        memo[id(self)] = new
-        if self._monitor is not None:
-            new._monitor = deepcopy(self._monitor, memo)
-        log = self.__dict__.get("_decisions")
-        if log is not None:
-            from wabbit.decisions import DecisionLog
-
-            new.__dict__["_decisions"] = DecisionLog.restore(new, deepcopy(log.state(), memo))
-        return new
+        return persistence.deep_copy(self, memo)
 
     def __reduce__(self) -> Any:
-        # the pending parent (the file this model was loaded from) travels along, as with copy();
-        # so do the drift monitor and the pending decisions (a monitor whose callables cannot be
-        # pickled refuses with TypeError, see Monitor.__getstate__)
-        carried: Dict[str, Any] = {}
-        if self._monitor is not None:
-            carried["monitor"] = self._monitor
-        log = self.__dict__.get("_decisions")
-        if log is not None:
-            carried["decisions"] = log.state()
-        if carried:
-            return (_unpickle, (self.to_bytes(), self._parent, carried))
-        return (_unpickle, (self.to_bytes(), self._parent))
+        # the model file's bytes, the pending parent and the live state (wabbit/persistence.py)
+        return (_unpickle, persistence.pickle_args(self))
 
     def __repr__(self) -> str:
         return f"wabbit.Model({self.args!r})"
@@ -653,102 +636,17 @@ def load(path: Union[str, "os.PathLike[str]"], args: str = "", **options: Any) -
     >>> wabbit.load(path).predict("|a x |b y") == m.predict("|a x |b y")
     True
     """
-    header, blob, checksum = read_model_file(os.fspath(path))
-    overrides = parse_args(args, **options) if (args or options) else None
-    return from_loaded(header, blob, overrides, checksum)
-
-
-def write_model(model: Model, path: Union[str, "os.PathLike[str]"], *, predict_only: bool = False) -> int:
-    """:meth:`Model.save`, returning the file's checksum (the CRC-32 that loading it reports, as
-    ``lineage.parent_checksum``), as the core's checks read it from the bytes written."""
-    data = model._serialize(predict_only)
-    checksum = _modelfile.verify_saved(data)
-    _core.write_file_atomic(os.fspath(path), data)
-    return checksum
-
-
-def read_model_file(path: str) -> Tuple[Dict[str, Any], Any, int]:
-    """The core's parsed model file plus its checksum (the CRC-32 the core checked)."""
-    header, blob = _core.read_model_file(path)
-    return header, blob, int(header["checksum"])
+    return persistence.load(Model, path, args, **options)
 
 
 def from_loaded(
     header: Dict[str, Any], blob: Any, overrides: Optional[Options], checksum: Optional[int] = None
 ) -> Model:
-    """A model from a parsed file (:func:`read_model_file`'s header and blob): every header field is checked before the table is allocated
-    (ModelError for the file's own problems; OptionError for ``overrides`` that do not fit it)."""
-    stored = _modelfile.stored_options(header["args"], int(header["bits"]))
-    metadata = _modelfile.metadata_from_json(header["metadata"])
-    opts = overrides.merged_with_model(stored) if overrides is not None else stored
-    lineage = None
-    raw = metadata.pop("lineage", None)
-    if isinstance(raw, dict):  # a malformed lineage means "not recorded" (docs/model-format.md)
-        try:
-            lineage = Lineage.from_dict(raw)
-        except (TypeError, ValueError):
-            lineage = None
-    # Format 1 kept a bandit's counters in the metadata; format 2 keeps them in the core's section
-    # (installed with the weights), and a "cb_state" key in its metadata is not the model's.
-    cb_state = metadata.pop("cb_state", None)
-    if header.get("has_cb_state"):
-        cb_state = None
-    seen = _modelfile.check_wildcard_namespaces(metadata.pop("wildcard_namespaces", None))
-    try:
-        model = Model._from_options(opts, metadata)
-    except (OptionError, ValueError) as e:
-        if overrides is not None:
-            raise
-        raise ModelError(f"the model in this file cannot be built: {e}") from None
-    if cb_state is not None and model._core.is_cb():
-        cb_state = _modelfile.check_cb_state(cb_state, model._core.cb_state())
-    model._lineage = lineage
-    model._parent = checksum
-    model._core.install(blob)
-    if seen and model._core.wildcard_namespaces() is not None:
-        model._core.observe_wildcard_namespaces(seen)
-    if cb_state is not None and model._core.is_cb():
-        model._core.set_cb_state(cb_state)
-    return model
+    """A model from a parsed file (:func:`read_model_file`'s header and blob); see
+    :func:`wabbit.persistence.from_loaded`."""
+    return persistence.from_loaded(Model, header, blob, overrides, checksum)
 
 
 def _unpickle(data: bytes, parent: Optional[int], carried: Optional[Dict[str, Any]] = None) -> Model:
-    model = Model.from_bytes(data)
-    model._parent = parent
-    if carried:
-        if carried.get("monitor") is not None:
-            model._monitor = carried["monitor"]
-        if carried.get("decisions") is not None:
-            from wabbit.decisions import DecisionLog
-
-            model.__dict__["_decisions"] = DecisionLog.restore(model, carried["decisions"])
-    return model
-
-
-def _event_parts(event: Any) -> Tuple[Any, List[Any], bool]:
-    """(shared, actions, dicts) for the core from an Event: text (str or list of lines) or dicts."""
-    if isinstance(event, str):
-        lines = event.split("\n")
-        while lines and not lines[-1].strip():
-            lines.pop()
-        while lines and not lines[0].strip():
-            lines.pop(0)
-        return None, lines, False
-    if isinstance(event, tuple):
-        if len(event) != 2:
-            raise TypeError("a dict event is (shared dict or None, [action dict, ...])")
-        shared, actions = event
-        return (None if shared is None else _as_dict(shared)), [_as_dict(a) for a in actions], True
-    if isinstance(event, list):
-        if all(isinstance(x, str) for x in event):
-            return None, [x.rstrip("\n") for x in event], False
-        raise TypeError("a list event holds text lines; for dicts pass (shared, [action, ...])")
-    raise TypeError(f"an event is text, a list of lines or (shared, [actions]), not {type(event).__name__}")
-
-
-def _in_action_order(order: Any, values: Any) -> "np.ndarray":
-    import numpy as np
-
-    out = np.empty(len(values), dtype=np.float32)
-    out[order] = values
-    return out
+    # named by every pickle of a Model (as wabbit.model._unpickle): keep the name and the arguments
+    return persistence.unpickle(Model, data, parent, carried)
