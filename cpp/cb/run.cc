@@ -7,6 +7,24 @@
 
 namespace wabbit {
 
+void format_cb_prediction(std::string& out, const CbLearner& cb, const CbResult& r, std::string_view tag) {
+  if (cb.explore() || cb.config().rank_all) {
+    for (size_t i = 0; i < r.action.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      out += std::to_string(r.action[i]);
+      out.push_back(':');
+      out += fmt_float_trim(r.value[i], 6);
+    }
+  } else {
+    out += std::to_string(r.action.empty() ? 0u : r.action[0]);
+  }
+  if (!tag.empty()) {
+    out.push_back(' ');
+    out.append(tag);
+  }
+  out += "\n\n";
+}
+
 namespace {
 
 constexpr size_t kMaxKeptWarnings = 20;
@@ -100,21 +118,7 @@ class CbRunner {
       result_.predictions.insert(result_.predictions.end(), v.begin(), v.end());
     }
     if (opt_.predictions_fd >= 0) {
-      if (cb_.explore() || cb_.config().rank_all) {
-        for (size_t i = 0; i < res_.action.size(); ++i) {
-          if (i > 0) pred_buf_.push_back(',');
-          pred_buf_ += std::to_string(res_.action[i]);
-          pred_buf_.push_back(':');
-          pred_buf_ += fmt_float_trim(res_.value[i], 6);
-        }
-      } else {
-        pred_buf_ += std::to_string(res_.action.empty() ? 0u : res_.action[0]);
-      }
-      if (!ev_.tag.empty()) {
-        pred_buf_.push_back(' ');
-        pred_buf_ += ev_.tag;
-      }
-      pred_buf_ += "\n\n";
+      format_cb_prediction(pred_buf_, cb_, res_, ev_.tag);
       if (pred_buf_.size() > (1u << 16)) pred_out_.write(pred_buf_);
     }
   }

@@ -2,6 +2,7 @@
 // file descriptor or a buffer through a CbLearner, as run_fd/run_buffer do for single lines.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "cb/cb.h"
@@ -20,6 +21,10 @@ inline void count_cb_event(Stats& s, const CbResult& r) {
   s.total_features += r.total_features;
   ++s.example_number;
 }
+
+// An event's -p line as VW writes it (the pmf "action:probability,..." for exploring or --rank_all
+// models, else the top action; then " tag"), and the blank line that ends it.
+void format_cb_prediction(std::string& out, const CbLearner& cb, const CbResult& r, std::string_view tag);
 
 // VW's cb progress rows and -p format (the top action, or the pmf as "action:probability,..."),
 // a malformed event named by its line and skipped (or StrictParseError with opt.strict). With

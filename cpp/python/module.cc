@@ -25,6 +25,7 @@
 #include "python/drift_bindings.h"
 #include "python/model_file.h"
 #include "python/py_model.h"
+#include "python/serve_bindings.h"
 #include "python/signal_watch.h"
 #include "python/text.h"
 
@@ -180,4 +181,5 @@ PYBIND11_MODULE(_core, m) {
       .def("install", &PyModel::install);
 
   bind_drift(m);
+  bind_server(m);
 }

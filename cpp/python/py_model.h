@@ -432,6 +432,9 @@ class PyModel {
     learner_->swap(*other.learner_);
   }
   Learner* learner() { return learner_.get(); }
+  const Learner& learner_ref() const { return *learner_; }
+  CbLearner* cb() { return cb_.get(); }
+  const CbLearner* cb() const { return cb_.get(); }
 
   // Model file -----------------------------------------------------------------------------
   // The model file's bytes. A learning run in another thread is not waited for: then the rows are
