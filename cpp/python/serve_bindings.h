@@ -186,7 +186,8 @@ class PyServer {
     d["lines_too_long"] = get(m.lines_too_long);
     d["publishes"] = get(m.publishes);
     d["swaps"] = get(m.swaps);
-    d["latency_bounds"] = std::vector<double>(wabbit::serve::kLatencyBounds.begin(), wabbit::serve::kLatencyBounds.end());
+    d["latency_bounds"] =
+        std::vector<double>(wabbit::serve::kLatencyBounds.begin(), wabbit::serve::kLatencyBounds.end());
     d["latency_predict"] = m.predict_latency.counts();
     d["latency_learn"] = m.learn_latency.counts();
     d["latency_predict_sum"] = m.predict_latency.sum_seconds();

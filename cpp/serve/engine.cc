@@ -16,8 +16,8 @@ double unix_now() {
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
-std::shared_ptr<Version> Version::copy_of(const Learner& learner, const CbLearner* cb, std::string id,
-                                          std::string args, std::string metadata) {
+std::shared_ptr<Version> Version::copy_of(const Learner& learner, const CbLearner* cb, std::string id, std::string args,
+                                          std::string metadata) {
   auto v = std::make_shared<Version>();
   v->learner = std::make_unique<Learner>(learner);
   if (cb != nullptr) {
@@ -54,8 +54,7 @@ void error_reply(std::string& out, const std::string& why, bool event) {
 
 }  // namespace
 
-Engine::Engine(std::shared_ptr<Version> initial, EngineOptions opt)
-    : opt_(std::move(opt)), metrics_(opt_.loss_window) {
+Engine::Engine(std::shared_ptr<Version> initial, EngineOptions opt) : opt_(std::move(opt)), metrics_(opt_.loss_window) {
   if (!initial || !initial->learner) throw std::invalid_argument("the engine needs a model to serve");
   cb_ = initial->cb != nullptr;
   fixed_cb_ = cb_ && initial->cb->fixed();
@@ -248,7 +247,8 @@ float Engine::predict_example(Context& ctx, Example& ex) {
 
 float Engine::learn_example(Context& ctx, Example& ex) {
   const auto t0 = Clock::now();
-  if (cb_) throw std::invalid_argument("a bandit model learns events as VW text lines (action:cost:probability labels)");
+  if (cb_)
+    throw std::invalid_argument("a bandit model learns events as VW text lines (action:cost:probability labels)");
   std::lock_guard<std::mutex> busy(ctx.busy);
   refresh(ctx);
   Version& v = *ctx.version_;
@@ -306,8 +306,7 @@ std::string Engine::save(const std::string& path) {
     bandit.config = &v->cb->config();
     bandit.state = &v->cb->state();
   }
-  const std::string bytes =
-      serialize_model(*v->learner, opt_.wabbit_version, v->args, v->metadata, false, bandit);
+  const std::string bytes = serialize_model(*v->learner, opt_.wabbit_version, v->args, v->metadata, false, bandit);
   if (cb_lock.owns_lock()) cb_lock.unlock();
   verify_model(bytes);
   write_file_atomic(path, bytes);
@@ -327,7 +326,8 @@ void Engine::gather() {
 void Engine::swap(std::shared_ptr<Version> v) {
   if (!v || !v->learner) throw std::invalid_argument("swap needs a model");
   if ((v->cb != nullptr) != cb_ || (cb_ && v->cb->fixed() != fixed_cb_))
-    throw std::invalid_argument("the new version is not the same kind of model (linear, --cb K or --cb_adf) as the served one");
+    throw std::invalid_argument(
+        "the new version is not the same kind of model (linear, --cb K or --cb_adf) as the served one");
   if (v->created == 0.) v->created = unix_now();
   if (draft_) {
     std::lock_guard<std::mutex> lock(draft_mu_);

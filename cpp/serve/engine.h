@@ -37,23 +37,23 @@ namespace wabbit::serve {
 struct Version {
   std::unique_ptr<Learner> learner;
   std::unique_ptr<CbLearner> cb;
-  std::string id;        // "" for the starting model; "p1", "p2", ... published; a store's id when swapped in
-  double created = 0.;   // unix time it began to be served
-  std::string args;      // the model file's args and metadata (see formats/model_io.h)
+  std::string id;       // "" for the starting model; "p1", "p2", ... published; a store's id when swapped in
+  double created = 0.;  // unix time it began to be served
+  std::string args;     // the model file's args and metadata (see formats/model_io.h)
   std::string metadata;
   std::mutex cb_learning;  // a bandit learns one event at a time (predictions do not take it)
 
   // A deep copy of `learner` (and `cb`, rebound to the copy).
-  static std::shared_ptr<Version> copy_of(const Learner& learner, const CbLearner* cb, std::string id,
-                                          std::string args, std::string metadata);
+  static std::shared_ptr<Version> copy_of(const Learner& learner, const CbLearner* cb, std::string id, std::string args,
+                                          std::string metadata);
 };
 
 struct EngineOptions {
-  bool learn = true;             // false: -t, nothing is learned
-  uint64_t publish_every = 0;    // publish mode when either is set
+  bool learn = true;           // false: -t, nothing is learned
+  uint64_t publish_every = 0;  // publish mode when either is set
   double publish_seconds = 0.;
-  std::string save_path;         // -f: where a `save` request writes
-  std::string wabbit_version;    // written into saved files
+  std::string save_path;       // -f: where a `save` request writes
+  std::string wabbit_version;  // written into saved files
   size_t loss_window = 1000;
   size_t learn_queue = 1u << 16;  // publish mode: requests waiting for the learner thread, at most
   bool publish_mode() const { return publish_every > 0 || publish_seconds > 0.; }

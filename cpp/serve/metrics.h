@@ -21,8 +21,8 @@ enum class Kind { kPredict, kLearn, kSave, kRank };
 inline constexpr size_t kKinds = 4;
 
 // Bucket upper bounds in seconds (the last bucket, +Inf, is implied): 10 us to 2.5 s.
-inline constexpr std::array<double, 16> kLatencyBounds = {1e-5,   2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
-                                                          5e-3,   1e-2,   2.5e-2, 5e-2, 0.1,  0.25, 1.0,  2.5};
+inline constexpr std::array<double, 16> kLatencyBounds = {1e-5, 2.5e-5, 5e-5,   1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
+                                                          5e-3, 1e-2,   2.5e-2, 5e-2, 0.1,    0.25, 1.0,  2.5};
 
 class LatencyHistogram {
  public:

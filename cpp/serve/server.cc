@@ -54,10 +54,10 @@ struct Conn {
   Session session;
   std::string out;
   size_t out_pos = 0;
-  bool read_closed = false;     // the peer sent EOF (or the session ended)
-  bool reading = true;          // EPOLLIN is armed
-  bool writing = false;         // EPOLLOUT is armed
-  bool discarding = false;      // after a fatal error reply: reads are thrown away until the deadline
+  bool read_closed = false;  // the peer sent EOF (or the session ended)
+  bool reading = true;       // EPOLLIN is armed
+  bool writing = false;      // EPOLLOUT is armed
+  bool discarding = false;   // after a fatal error reply: reads are thrown away until the deadline
   Clock::time_point deadline{};
   size_t pending_out() const { return out.size() - out_pos; }
 };
