@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 #include "cb/run.h"
 #include "formats/model_io.h"
@@ -70,8 +71,12 @@ Engine::Engine(std::shared_ptr<Version> initial, EngineOptions opt) : opt_(std::
 Engine::~Engine() { shutdown(); }
 
 void Engine::install(std::shared_ptr<Version> v) {
-  current_.store(std::move(v), std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
+  std::shared_ptr<Version> old;  // released outside the lock (it may be the last reference)
+  {
+    std::lock_guard<std::mutex> lock(current_mu_);
+    old = std::exchange(current_, std::move(v));
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
 }
 
 std::unique_ptr<Engine::Context> Engine::make_context() { return std::make_unique<Context>(*this); }

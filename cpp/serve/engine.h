@@ -93,7 +93,10 @@ class Engine {
   // with v's bandit): candidates in a flat buffer (see CbFlatActions).
   void rank(const Version& v, const Example* shared, const CbFlatActions& actions, CbResult& out);
   // The version being served (a request holds it while it runs).
-  std::shared_ptr<Version> current() const { return current_.load(std::memory_order_acquire); }
+  std::shared_ptr<Version> current() const {
+    std::lock_guard<std::mutex> lock(current_mu_);
+    return current_;
+  }
 
   // Hot swap: `v` is served from now on (requests in flight finish on theirs). In publish mode the
   // learner thread continues from it.
@@ -120,8 +123,12 @@ class Engine {
   bool cb_ = false;
   bool fixed_cb_ = false;
   Metrics metrics_;
-  std::atomic<std::shared_ptr<Version>> current_;
-  std::atomic<uint64_t> generation_{0};  // bumped by every install (contexts compare it cheaply)
+  // The served version. Workers look at generation_ (bumped by every install) before each request
+  // and take the lock only when it changed. (A mutex, not std::atomic<std::shared_ptr>: libstdc++'s
+  // lock bit inside the pointer is invisible to ThreadSanitizer.)
+  mutable std::mutex current_mu_;
+  std::shared_ptr<Version> current_;
+  std::atomic<uint64_t> generation_{0};
   std::mutex save_mu_;                   // one save at a time
 
   // In place: the live contexts (for gather()).
