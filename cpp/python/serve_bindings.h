@@ -73,7 +73,7 @@ class PyServer {
     py::gil_scoped_release release;
     if (server_) server_->stop(drain_seconds);
     engine_->shutdown();
-    if (save && !engine_->options().save_path.empty()) engine_->save("");
+    if (save && !engine_->options().save_path.empty()) engine_->save(engine_->options().save_path);
   }
 
   std::string request(std::string text) {
@@ -155,14 +155,9 @@ class PyServer {
     PyModel copy(*like_);
     {
       py::gil_scoped_release release;
-      engine_->gather();
-      const std::shared_ptr<Version> v = engine_->current();
-      Learner learned(*v->learner);
-      copy.learner()->swap(learned);
-      if (v->cb && copy.cb() != nullptr) {
-        std::lock_guard<std::mutex> lock(v->cb_learning);
-        copy.cb()->state() = v->cb->state();
-      }
+      const std::shared_ptr<Version> v = engine_->snapshot();
+      copy.learner()->swap(*v->learner);
+      if (v->cb && copy.cb() != nullptr) copy.cb()->state() = v->cb->state();
     }
     return copy;
   }

@@ -38,14 +38,6 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// Widens `to`'s label range (which VW clamps predictions to) to cover `from`'s: the workers learn
-// in their own learners, and each must predict within the range all of them have seen.
-void widen_range(OnlineState& to, const OnlineState& from) {
-  const float lo = load_w(&from.min_label), hi = load_w(&from.max_label);
-  if (lo < load_w(&to.min_label)) store_w(&to.min_label, lo);
-  if (hi > load_w(&to.max_label)) store_w(&to.max_label, hi);
-}
-
 void error_reply(std::string& out, const std::string& why, bool event) {
   out += "error: ";
   for (char c : why) out.push_back(c == '\n' || c == '\r' ? ' ' : c);  // one line, whatever it says
@@ -89,6 +81,7 @@ Engine::Context::Context(Engine& e) : engine_(e) {
 Engine::Context::~Context() {
   {
     std::lock_guard<std::mutex> busy_lock(busy);
+    std::lock_guard<std::mutex> state(engine_.state_mu_);
     if (learner_ && version_) version_->learner->absorb(*learner_, start_);
   }
   std::lock_guard<std::mutex> lock(engine_.contexts_mu_);
@@ -100,6 +93,7 @@ Engine::Context::~Context() {
 void Engine::refresh(Context& ctx) {
   const uint64_t g = generation_.load(std::memory_order_acquire);
   if (g == ctx.generation_) return;
+  std::lock_guard<std::mutex> state(state_mu_);
   if (ctx.learner_ && ctx.version_) ctx.version_->learner->absorb(*ctx.learner_, ctx.start_);
   ctx.learner_.reset();
   ctx.version_ = current();
@@ -109,6 +103,16 @@ void Engine::refresh(Context& ctx) {
     ctx.start_ = ctx.learner_->state();
   }
   ctx.builder_.use(ctx.version_->cb.get());
+}
+
+// Widens `to`'s label range (which VW clamps predictions to) to cover `from`'s: the workers learn
+// in their own learners, and each must predict within the range all of them have seen.
+void Engine::widen_range(OnlineState& to, const OnlineState& from) {
+  const float lo = load_w(&from.min_label), hi = load_w(&from.max_label);
+  if (lo >= load_w(&to.min_label) && hi <= load_w(&to.max_label)) return;
+  std::lock_guard<std::mutex> lock(state_mu_);
+  if (lo < load_w(&to.min_label)) store_w(&to.min_label, lo);
+  if (hi > load_w(&to.max_label)) store_w(&to.max_label, hi);
 }
 
 Outcome Engine::learn_in_place(Context& ctx, Example& ex) {
@@ -322,10 +326,22 @@ void Engine::gather() {
   std::lock_guard<std::mutex> lock(contexts_mu_);
   for (Context* c : contexts_) {
     std::lock_guard<std::mutex> busy(c->busy);
+    std::lock_guard<std::mutex> state(state_mu_);
     if (!c->learner_ || !c->version_) continue;
     c->version_->learner->absorb(*c->learner_, c->start_);
     c->start_ = c->learner_->state();
   }
+}
+
+std::shared_ptr<Version> Engine::snapshot() {
+  gather();
+  const std::shared_ptr<Version> v = current();
+  std::lock_guard<std::mutex> state(state_mu_);
+  std::unique_lock<std::mutex> cb_lock(v->cb_learning, std::defer_lock);
+  if (v->cb) cb_lock.lock();
+  auto copy = Version::copy_of(*v->learner, v->cb.get(), v->id, v->args, v->metadata);
+  copy->created = v->created;
+  return copy;
 }
 
 void Engine::swap(std::shared_ptr<Version> v) {

@@ -103,6 +103,8 @@ class Engine {
   void swap(std::shared_ptr<Version> v);
   // In place: folds the workers' online states into the served model (before a save or a snapshot).
   void gather();
+  // A copy of the served version with every context's progress folded in (for a snapshot).
+  std::shared_ptr<Version> snapshot();
   // Stops the learner thread (publish mode), publishing what it learned.
   void shutdown();
 
@@ -118,6 +120,7 @@ class Engine {
   void enqueue(std::string_view request, uint64_t first_no);
   void refresh(Context& ctx);
   Outcome learn_in_place(Context& ctx, Example& ex);
+  void widen_range(OnlineState& to, const OnlineState& from);
 
   EngineOptions opt_;
   bool cb_ = false;
@@ -129,8 +132,12 @@ class Engine {
   mutable std::mutex current_mu_;
   std::shared_ptr<Version> current_;
   std::atomic<uint64_t> generation_{0};
-  std::mutex save_mu_;                   // one save at a time
+  std::mutex save_mu_;  // one save at a time
 
+  // The served learner's online state, which in place every context folds its own into: taken by
+  // absorb(), by the widening of the label range (rare: only when a range grows) and by whole
+  // copies of the served learner (a context's sharing learner, a snapshot, a save).
+  std::mutex state_mu_;
   // In place: the live contexts (for gather()).
   std::mutex contexts_mu_;
   std::vector<Context*> contexts_;
