@@ -152,8 +152,7 @@ class Client:
         with self._lock:
             self._send("".join(example_line(line) + "\n" for line in lines) + "\n")
             reply = self._reply()
-            if not is_error(reply):
-                self._reply()  # the blank line after an event's reply
+            self._reply()  # the blank line after an event's reply (an error's too)
         return parse_action_list(self._checked(reply))
 
     # ------------------------------------------------------------------ saving

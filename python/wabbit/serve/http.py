@@ -108,6 +108,13 @@ def _number(reply: str) -> float:
     return parse_prediction(reply)
 
 
+def _greedy(best_first: List[float]) -> List[float]:
+    """The greedy pmf of a model that does not explore (--cb_adf), as :meth:`wabbit.Model.rank`
+    gives it: 1 on the best action, split among the actions tied with it (values best first)."""
+    tied = sum(1 for v in best_first if v == best_first[0]) if best_first else 0
+    return [1.0 / tied if i < tied else 0.0 for i in range(len(best_first))]
+
+
 def _finite(x: float) -> Optional[float]:
     return x if math.isfinite(x) else None
 
@@ -205,8 +212,11 @@ class Handlers:
             raise BadRequest('"shared" is the context as {namespace: {feature: value}}, or null')
         if not isinstance(candidates, list) or not candidates or not all(isinstance(c, dict) for c in candidates):
             raise BadRequest('"candidates" is a non-empty list of {namespace: {feature: value}} dicts, one per action')
-        order, probs = self._engine_call(partial(self.server.engine.rank, shared, candidates))
-        return {"order": [int(i) for i in order], "probabilities": [float(p) for p in probs]}
+        order, values = self._engine_call(partial(self.server.engine.rank, shared, candidates))
+        probs = [float(p) for p in values]
+        if not self.server.explores:
+            probs = _greedy(probs)
+        return {"order": [int(i) for i in order], "probabilities": probs}
 
     def save(self, body: Dict[str, Any]) -> Dict[str, Any]:
         path = body.get("path")

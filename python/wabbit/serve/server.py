@@ -47,20 +47,32 @@ class RollbackError(LookupError):
 
 
 class _Version:
-    """A served version kept for rollback: a copy of the model and what its file header says."""
+    """A served version kept for rollback: a copy of the model and what the server says of it."""
 
-    def __init__(self, core: Any, version: str, args: str, metadata: str, lineage: Optional[Dict[str, Any]]) -> None:
+    def __init__(self, core: Any, version: str, described: Tuple[Any, ...]) -> None:
         self.core = core
         self.version = version
-        self.args = args
-        self.metadata = metadata
-        self.lineage = lineage
+        self.described = described  # args, metadata, lineage, options, bandit, explores
 
 
 def _model_options(model: Model) -> Dict[str, Any]:
     """The model-defining flags given to ``model``, by their long names."""
     opts = model.options
     return {f.names[-1].lstrip("-"): getattr(opts, f.dest) for f in FLAGS if f.model and opts.given(f.dest)}
+
+
+def _description(model: Model) -> Tuple[Any, ...]:
+    """What the server keeps of a model it serves: the file header's args and metadata, the
+    lineage, the flags, whether it is a bandit and whether it explores."""
+    explores = bool(model.options.cb_explore_adf or model.options.cb_explore is not None)
+    return (
+        model.args,
+        persistence.metadata_json(model),
+        model.lineage.to_dict(),
+        _model_options(model),
+        model.is_bandit,
+        explores,
+    )
 
 
 class Server:
@@ -72,11 +84,7 @@ class Server:
 
     def __init__(self, model: Model, engine_options: Dict[str, Any], *, learn: bool) -> None:
         self._lock = threading.RLock()  # swaps and rollbacks, one at a time
-        self._args = model.args
-        self._metadata = persistence.metadata_json(model)
-        self._lineage: Optional[Dict[str, Any]] = model.lineage.to_dict()
-        self._options = _model_options(model)
-        self._bandit = model.is_bandit
+        self._describe(_description(model))
         self._learn = learn
         self._engine_options = dict(engine_options)
         self._previous: Optional[_Version] = None
@@ -86,6 +94,12 @@ class Server:
         self._watcher: Optional["Watcher"] = None
         self._stopped = False
         self._engine: Any = _core.Server(model.core, self._engine_options, __version__, self._args, self._metadata)
+
+    def _describe(self, described: Tuple[Any, ...]) -> None:
+        self._args, self._metadata, self._lineage, self._options, self._bandit, self._explores = described
+
+    def _described(self) -> Tuple[Any, ...]:
+        return (self._args, self._metadata, self._lineage, self._options, self._bandit, self._explores)
 
     # ------------------------------------------------------------------ what it serves
     @property
@@ -117,6 +131,11 @@ class Server:
     def is_bandit(self) -> bool:
         """Whether the served model is a contextual bandit (events, :meth:`rank`)."""
         return self._bandit
+
+    @property
+    def explores(self) -> bool:
+        """Whether the served bandit model explores (its pmf is the exploration's, not greedy)."""
+        return self._explores
 
     @property
     def learning(self) -> bool:
@@ -176,15 +195,10 @@ class Server:
             raise TypeError(f"swap() takes a wabbit.Model, not {type(model).__name__}")
         with self._lock:
             if self._keep_previous and self._store is None:
-                self._previous = _Version(
-                    self._engine.snapshot(), self.version, self._args, self._metadata, self._lineage
-                )
-            args, metadata = model.args, persistence.metadata_json(model)
-            self._engine.swap(model.core, str(version), args, metadata)
-            self._args, self._metadata = args, metadata
-            self._lineage = model.lineage.to_dict()
-            self._options = _model_options(model)
-            self._bandit = model.is_bandit
+                self._previous = _Version(self._engine.snapshot(), self.version, self._described())
+            described = _description(model)
+            self._engine.swap(model.core, str(version), described[0], described[1])
+            self._describe(described)
 
     def rollback(self) -> Tuple[str, str]:
         """Serve the previous version again; returns (the version left, the version now served).
@@ -212,8 +226,9 @@ class Server:
                     "no previous version to roll back to: this server has served one version since it "
                     "started or since its last rollback (a rollback needs a swap before it, or a followed store)"
                 )
-            self._engine.swap(previous.core, previous.version, previous.args, previous.metadata)
-            self._args, self._metadata, self._lineage = previous.args, previous.metadata, previous.lineage
+            args, metadata = previous.described[0], previous.described[1]
+            self._engine.swap(previous.core, previous.version, args, metadata)
+            self._describe(previous.described)
             self._previous = None
             return before, previous.version
 
