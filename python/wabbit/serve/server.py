@@ -260,7 +260,10 @@ class Server:
             self._watcher.stop()
         if self._http is not None:
             self._http.stop()
-        self._engine.stop(bool(save))
+        self._engine.stop(False)
+        if save and self._engine_options.get("save_path"):
+            # (the engine's stop(save=True) passes "" to its save: saved here, after the stop, instead)
+            self._engine.save("")
 
     def __enter__(self) -> "Server":
         return self
