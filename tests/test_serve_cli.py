@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+
 from servekit import TIMEOUT, exchange, predictions_of, process_gone, regression_lines, wabbit, wait_for
 
 # VW's test: train on these two lines with -b 10, serve the model with -t, send the same lines.

@@ -6,11 +6,11 @@ from __future__ import annotations
 import socket
 import threading
 
-import cbdata
 import pytest
-from servekit import exchange, predictions_of, regression_lines, wabbit
 
+import cbdata
 import wabbit as wb
+from servekit import exchange, predictions_of, regression_lines, wabbit
 from wabbit.serve import Client, ServerError, serve
 from wabbit.serve.text import example_line
 
