@@ -3,6 +3,8 @@ compared with ``wabbit -p`` over the same lines (VW's protocol: one reply per li
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import socket
 import threading
 
@@ -154,3 +156,15 @@ def test_client_rank_is_the_event_reply(tmp_path):
         assert c.rank(shared, actions)[0] == got_order  # aligned after the error
     assert got_order == order.tolist()
     assert got_probs == pytest.approx(probs.tolist(), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "name", ["wabbit.serve.server", "wabbit.serve.client", "wabbit.serve.text", "wabbit.serve.metrics"]
+)
+def test_docstring_examples(name):
+    if name.endswith("metrics"):
+        pytest.importorskip("prometheus_client")
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no runnable examples"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} doctest examples failed in {name}"
