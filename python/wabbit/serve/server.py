@@ -194,11 +194,14 @@ class Server:
         if not isinstance(model, Model):
             raise TypeError(f"swap() takes a wabbit.Model, not {type(model).__name__}")
         with self._lock:
+            previous = None
             if self._keep_previous and self._store is None:
-                self._previous = _Version(self._engine.snapshot(), self.version, self._described())
+                previous = _Version(self._engine.snapshot(), self.version, self._described())
             described = _description(model)
-            self._engine.swap(model.core, str(version), described[0], described[1])
+            self._engine.swap(model.core, str(version), described[0], described[1])  # ValueError: another kind
             self._describe(described)
+            if previous is not None:
+                self._previous = previous
 
     def rollback(self) -> Tuple[str, str]:
         """Serve the previous version again; returns (the version left, the version now served).
