@@ -169,3 +169,28 @@ def test_serving_flags_are_not_model_flags():
 
     opts = parse_args("--daemon --port 0 --num_children 2 --listen 127.0.0.1 --http_port 0 -b 12")
     assert opts.model_args() == "--bit_precision 12"
+
+
+def test_a_replica_daemon_follows_a_store(tmp_path):
+    import wabbit as wb
+
+    store = wb.ModelStore(tmp_path / "store")
+    first, second = wb.Model(), wb.Model()
+    first.learn("1 |f a")
+    second.learn("10 |f a")
+    store.save(first)
+    proc = _launch(
+        tmp_path, ["-t", "--watch", "store", "--daemon", "--foreground", "--port", "0", "--port_file", "port"]
+    )
+    try:
+        port = _read_int(str(tmp_path / "port"))
+        assert exchange(port, "|f a\n") == predictions_of(["-t", "-i", store.path(1)], tmp_path, ["|f a"], "p1")
+        store.save(second)
+        expected = predictions_of(["-t", "-i", store.path(2)], tmp_path, ["|f a"], "p2")
+        wait_for(lambda: exchange(port, "|f a\n") == expected, "the replica to serve version 2")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(TIMEOUT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(TIMEOUT)
