@@ -323,6 +323,42 @@ class Options:
         "-c", "--cache", help="accepted for VW compatibility (wabbit parses fast enough to need no cache)"
     )
     holdout_off: bool = switch("--holdout_off", help="accepted for VW compatibility (there is no holdout in one pass)")
+    # --- serving (wabbit --daemon; wabbit.serve.daemon) -----------------------------------
+    daemon: bool = switch(
+        "--daemon", help="serve the model over VW's line protocol (one example per line in, its prediction out)"
+    )
+    port: Optional[int] = option(
+        "--port", help="--daemon: TCP port of the line protocol (0: the system picks a free one)", default=26542
+    )
+    port_file: Optional[str] = option("--port_file", help="--daemon: write the bound port to this file")
+    pid_file: Optional[str] = option("--pid_file", help="--daemon: write the daemon's process id to this file")
+    foreground: bool = switch("--foreground", help="--daemon: stay in the foreground instead of detaching")
+    num_children: Optional[int] = option(
+        "--num_children", help="--daemon: worker threads, not processes as in VW (default: one per core)"
+    )
+    listen: Optional[str] = option(
+        "--listen",
+        help="--daemon: address to bind (0.0.0.0: every interface, as VW binds; the default serves this machine only)",
+        default="127.0.0.1",
+    )
+    http_port: Optional[int] = option(
+        "--http_port", help="--daemon: also serve HTTP/JSON and /metrics on this port (0: a free one)"
+    )
+    publish_every: Optional[int] = option(
+        "--publish_every",
+        help="--daemon: learn on a private copy and publish it to the readers every N learned examples",
+    )
+    publish_seconds: Optional[float] = option(
+        "--publish_seconds", help="--daemon: learn on a private copy and publish it every S seconds"
+    )
+    watch: Optional[str] = option(
+        "--watch", help="--daemon: follow a model store's current version (-t --watch DIR: a serving replica)"
+    )
+    max_line_bytes: Optional[int] = option(
+        "--max_line_bytes",
+        help="--daemon: longest request line; a longer one gets an error and a close",
+        default=1048576,
+    )
 
     def value(self, dest: str) -> Any:
         """The flag's value: as given, else its declared default (None if it declares none).

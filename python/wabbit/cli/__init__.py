@@ -5,6 +5,7 @@ wabbit -d test.vw -t -i model.bin -p predictions.txt
 wabbit demo            # generate a click stream and learn it
 wabbit inspect model.bin
 wabbit ope -d log.dat -i model.bin   # would the model have done better on this log?
+wabbit -t -i model.bin --daemon --port 26542   # answer predictions over VW's line protocol
 
 The rooms: :mod:`~wabbit.cli.train` (the run the VW flags describe), :mod:`~wabbit.cli.summary`
 (the header and closing text), :mod:`~wabbit.cli.outputs` (-p, -f, readable models),
@@ -42,6 +43,8 @@ USAGE = """usage: wabbit [VW flags]        learn from -d FILE (or standard input
        wabbit inspect [--json] MODEL        print what a model file holds, lineage included
        wabbit ope -d LOG -i MODEL [--estimator ips,snips,dr] [--alpha 0.05]
                                             off-policy evaluation of MODEL on a VW ADF log
+       wabbit --daemon [-i MODEL] [-t] [-f MODEL] [--port N] [--http_port N]
+                                            serve VW's line protocol (docs/serving.md)
 
 Flags (as in Vowpal Wabbit):
 """
@@ -81,6 +84,11 @@ def _main(args: List[str]) -> int:
         return 0
     try:
         opts = parse_args(args)
+        from wabbit.serve import daemon  # the serving side loads only when asked for
+
+        if daemon.serving_requested(opts):
+            return daemon.run_daemon(opts, sys.stderr)
+        daemon.check_options(opts)  # serving flags without --daemon
         return run(opts, sys.stderr)
     except (OptionError, OSError, ValueError, RuntimeError, MemoryError) as e:
         if isinstance(e, BrokenPipeError):

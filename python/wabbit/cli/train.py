@@ -21,7 +21,7 @@ from wabbit.model import Model, load
 from wabbit.options import OptionError, Options, oversubscribed
 from wabbit.store import ModelStore
 
-__all__ = ["run"]
+__all__ = ["run", "starting_model"]
 
 
 def run(opts: Options, err: TextIO) -> int:
@@ -33,7 +33,7 @@ def run(opts: Options, err: TextIO) -> int:
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
             raise OptionError(f"-f {opts.final_regressor}: folder {folder} does not exist or is not writable")
     store = _open_store(opts)
-    model = _starting_model(opts)
+    model = starting_model(opts)
     drift = opts.drift_config()
     quiet = opts.quiet
     additive, step, first_dump = opts.progress_schedule()
@@ -116,7 +116,7 @@ def run(opts: Options, err: TextIO) -> int:
     return status
 
 
-def _starting_model(opts: Options) -> Model:
+def starting_model(opts: Options) -> Model:
     """A new model from the model flags, or -i's model with the command line's flags on top (the
     structural ones must agree with it)."""
     if not opts.initial_regressor:
