@@ -17,10 +17,12 @@ from wabbit.inputs import Event
 from wabbit.lineage import Lineage
 from wabbit.model import Model, load
 from wabbit.options import OptionError, Options, parse_args
+from wabbit.serve import Client, Server, ServerError, serve
 from wabbit.snapshots import Snapshot
 from wabbit.store import ModelStore, StoreError
 
 __all__ = [
+    "Client",
     "Contribution",
     "DecisionLog",
     "DecisionStats",
@@ -32,6 +34,8 @@ __all__ = [
     "OptionError",
     "Options",
     "ParseError",
+    "Server",
+    "ServerError",
     "Snapshot",
     "StoreError",
     "__version__",
@@ -42,6 +46,7 @@ __all__ = [
     "load",
     "ope",
     "parse_args",
+    "serve",
 ]
 
 
