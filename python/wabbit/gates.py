@@ -475,7 +475,9 @@ class Shadow:
     ShadowReport(n=2, champion_loss=1.0, candidate_loss=0.0, pending=0, evicted=0, unknown=1)
     """
 
-    def __init__(self, loss: Union[str, Loss, Model] = "squared", capacity: int = 100_000, window: int = 10_000):
+    def __init__(
+        self, loss: Union[str, Loss, Model] = "squared", capacity: int = 100_000, window: int = 10_000
+    ) -> None:
         if capacity < 1 or window < 1:
             raise ValueError("capacity and window must be positive")
         self.loss = loss_function(loss)

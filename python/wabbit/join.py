@@ -302,9 +302,7 @@ class LabelJoiner:
     def stats(self) -> JoinStats:
         """What happened so far: see :class:`JoinStats`."""
         n_labels = self._pending_labels
-        return JoinStats(
-            pending_predictions=len(self._pending) - n_labels, pending_labels=n_labels, **self._counts
-        )
+        return JoinStats(pending_predictions=len(self._pending) - n_labels, pending_labels=n_labels, **self._counts)
 
     def __len__(self) -> int:
         """Entries waiting (predictions plus labels)."""

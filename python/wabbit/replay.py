@@ -220,9 +220,7 @@ class ReplayBuffer:
         }
 
     @classmethod
-    def restore(
-        cls, state: Mapping[str, Any], *, key: Optional[Callable[[Item], Hashable]] = None
-    ) -> "ReplayBuffer":
+    def restore(cls, state: Mapping[str, Any], *, key: Optional[Callable[[Item], Hashable]] = None) -> "ReplayBuffer":
         """A buffer holding ``state`` (from :meth:`state`, possibly through JSON)."""
         buf = cls(
             state["capacity"],
