@@ -138,6 +138,8 @@ def test_refuses_bad_settings_and_labels():
         LabelJoiner(ttl=1, max_pending=1, default_label=math.inf)
     with pytest.raises(ValueError, match="label"):
         LabelJoiner(ttl=1, max_pending=1).labelled("a", math.nan, time=0)
+    with pytest.raises(TypeError, match="features"):
+        LabelJoiner(ttl=1, max_pending=1).predicted("a", ["f", "a"], 0.0, time=0)
 
 
 def test_a_label_without_a_time_takes_the_clock():
@@ -255,6 +257,17 @@ def test_state_restore_through_json_continues_identically():
     out_all = _drive(uninterrupted, events)
     assert out_first + out_rest == out_all
     assert restored.stats == uninterrupted.stats
+
+
+def test_a_restart_remembers_closed_ids():
+    j = LabelJoiner(ttl=10, max_pending=10)
+    j.predicted("joined", "|f a", 0.0, time=0.0)
+    j.labelled("joined", 1.0, time=1.0)
+    j.predicted("expired", "|f b", 0.0, time=0.0)
+    j.expire(11.0)
+    r = LabelJoiner.restore(json.loads(json.dumps(j.state())))
+    assert r.labelled("joined", 1.0, time=12.0) is None and r.labelled("expired", 1.0, time=12.0) is None
+    assert (r.stats.duplicates, r.stats.late, r.stats.pending) == (1, 1, 0)
 
 
 def _drive(j: LabelJoiner, events: List[Event], start: int = 0) -> List[tuple]:

@@ -202,7 +202,10 @@ class LabelJoiner:
         self, id: Hashable, features: Features, prediction: Optional[float], time: float
     ) -> Optional[JoinedExample]:
         """Record a served prediction. Returns the joined example when its label was waiting
-        (and within the TTL), else None (the prediction waits, or was a duplicate)."""
+        (and within the TTL), else None (the prediction waits, or was a duplicate). Features that
+        are neither a text line nor a mapping raise TypeError."""
+        if type(features) is not str and not isinstance(features, Mapping):
+            raise TypeError(f"features are a VW text line or a dict example, got {type(features).__name__}")
         time = float(time)
         pending = self._pending
         entry = pending.get(id)
