@@ -14,9 +14,11 @@ from wabbit._version import __version__
 from wabbit.decisions import DecisionLog, DecisionStats
 from wabbit.explain import Contribution
 from wabbit.inputs import Event
+from wabbit.join import JoinedExample, JoinStats, LabelJoiner, LabelRecord, PredictionRecord
 from wabbit.lineage import Lineage
 from wabbit.model import Model, load
 from wabbit.options import OptionError, Options, parse_args
+from wabbit.replay import ReplayBuffer
 from wabbit.serve import Client, Server, ServerError, serve
 from wabbit.snapshots import Snapshot
 from wabbit.store import ModelStore, StoreError
@@ -27,6 +29,13 @@ __all__ = [
     "DecisionLog",
     "DecisionStats",
     "Event",
+    "Gate",
+    "GateDecision",
+    "GateKeeper",
+    "JoinStats",
+    "JoinedExample",
+    "LabelJoiner",
+    "LabelRecord",
     "Lineage",
     "Model",
     "ModelError",
@@ -34,13 +43,18 @@ __all__ = [
     "OptionError",
     "Options",
     "ParseError",
+    "PredictionRecord",
+    "ReplayBuffer",
     "Server",
     "ServerError",
+    "Shadow",
+    "ShadowReport",
     "Snapshot",
     "StoreError",
     "__version__",
     "drift",
     "evaluate",
+    "gates",
     "hash_feature",
     "hash_namespace",
     "load",
@@ -50,11 +64,15 @@ __all__ = [
 ]
 
 
+# Names that load numpy: imported on first use (the CLI's training path never needs them).
+_LAZY: "dict[str, str | None]" = {"drift": None, "evaluate": None, "ope": None, "gates": None}
+_LAZY.update({name: "wabbit.gates" for name in ("Gate", "GateDecision", "GateKeeper", "Shadow", "ShadowReport")})
+
+
 def __getattr__(name):
-    # wabbit.drift, wabbit.evaluate and wabbit.ope use numpy; they load on first use (the CLI's
-    # training path never needs them).
-    if name in ("drift", "evaluate", "ope"):
+    if name in _LAZY:
         import importlib
 
-        return importlib.import_module(f"wabbit.{name}")
+        module = importlib.import_module(_LAZY[name] or f"wabbit.{name}")
+        return module if _LAZY[name] is None else getattr(module, name)
     raise AttributeError(f"module 'wabbit' has no attribute {name!r}")
