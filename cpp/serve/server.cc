@@ -307,6 +307,25 @@ void Server::worker_loop(Worker& w) {
     if (waiting.empty() || Clock::now() >= deadline) break;
     ::poll(waiting.data(), waiting.size(), 50);
   }
+  // Then the FIN after the replies, and what the peers still send is read and thrown away until
+  // they close (or the deadline): closing with unread input would reset the connection, and a
+  // reset can destroy replies the client has not read yet.
+  std::vector<pollfd> open;
+  for (auto& [fd, c] : w.conns) {
+    ::shutdown(fd, SHUT_WR);
+    if (!c->read_closed) open.push_back({fd, POLLIN, 0});
+  }
+  while (!open.empty() && Clock::now() < deadline) {
+    if (::poll(open.data(), open.size(), 50) <= 0) continue;
+    for (pollfd& p : open) {
+      if (p.revents == 0) continue;
+      ssize_t r;
+      while ((r = ::read(p.fd, buf.data(), buf.size())) > 0) {
+      }
+      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) p.fd = -1;
+    }
+    std::erase_if(open, [](const pollfd& p) { return p.fd < 0; });
+  }
   std::vector<int> all;
   for (auto& [fd, c] : w.conns) all.push_back(fd);
   for (int fd : all) close_conn(fd);
