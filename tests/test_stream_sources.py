@@ -45,6 +45,14 @@ def test_docstring_examples(module):
     assert result.attempted > 0 and result.failed == 0
 
 
+def test_kafka_docstring_examples():
+    pytest.importorskip("confluent_kafka")
+    from wabbit.stream import kafka
+
+    result = doctest.testmod(kafka, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
 # ---------------------------------------------------------------------------------------- files
 def test_file_lines_in_order_with_byte_offsets(tmp_path):
     path = tmp_path / "a.txt"

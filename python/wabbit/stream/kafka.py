@@ -4,6 +4,31 @@ librdkafka's in-process mock cluster for tests and demos.
 ``pip install "wabbit[kafka]"`` installs the client; this module imports it only when a class
 here is used.
 
+>>> from wabbit.stream import KafkaSink, KafkaSource, mock_cluster
+>>> cluster = mock_cluster()                      # in this process; no broker to install
+>>> with KafkaSink(cluster.bootstrap, "examples") as sink:
+...     for i in range(6):
+...         sink.send(f"{i % 2} |f a{i}", partition=0)
+>>> group = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+>>> src = KafkaSource(cluster.bootstrap, "examples", "trainer", config=group)
+>>> first = []
+>>> while len(first) < 4:
+...     first += src.poll(4 - len(first), timeout=1.0)
+>>> [r.value for r in first], src.positions()
+([b'0 |f a0', b'1 |f a1', b'0 |f a2', b'1 |f a3'], {'examples/0': 4})
+>>> checkpoint = src.positions()                 # saved with the model version...
+>>> src.commit(checkpoint)                        # ...and committed once that version is durable
+>>> src.lag()
+2
+>>> src.close()
+>>> resumed = KafkaSource(cluster.bootstrap, "examples", "trainer-2", positions=checkpoint, config=group)
+>>> rest = []
+>>> while len(rest) < 2:
+...     rest += resumed.poll(10, timeout=1.0)
+>>> [(r.partition, r.offset, r.value) for r in rest]
+[('examples/0', 4, b'0 |f a4'), ('examples/0', 5, b'1 |f a5')]
+>>> resumed.close(); cluster.close()
+
 **Exactly-once from the caller's checkpoints.** :class:`KafkaSource` consumes as a member of a
 consumer group with ``enable.auto.commit=false`` and ``auto.offset.reset=earliest``. Its
 positions are, per ``"topic/partition"``, the offset after the last record it returned (or the
@@ -215,7 +240,7 @@ class KafkaSource(Source):
     def _message_error(self, err: Any) -> None:
         ke = self._ck.KafkaError
         code = err.code()
-        if code == ke._PARTITION_EOF:
+        if err.name() == "_PARTITION_EOF":  # only with enable.partition.eof in config
             return
         if (
             code in (ke.UNKNOWN_TOPIC_OR_PART, ke.TOPIC_AUTHORIZATION_FAILED, ke.GROUP_AUTHORIZATION_FAILED)
@@ -395,9 +420,12 @@ class KafkaSink:
 class MockCluster:
     """librdkafka's mock cluster, alive while this object is (see the module docstring).
 
-    >>> from wabbit.stream.kafka import mock_cluster   # doctest: +SKIP
-    >>> with mock_cluster(num_brokers=3) as cluster:    # doctest: +SKIP
-    ...     cluster.bootstrap                           # e.g. '127.0.0.1:41797,127.0.0.1:32843,...'
+    >>> from wabbit.stream import mock_cluster
+    >>> with mock_cluster(num_brokers=3) as cluster:
+    ...     cluster.bootstrap                          # doctest: +ELLIPSIS
+    ...     cluster.create_topic("events")
+    '127.0.0.1:...,127.0.0.1:...,127.0.0.1:...'
+    4
     """
 
     def __init__(self, num_brokers: int = 1, *, timeout: float = 10.0) -> None:
