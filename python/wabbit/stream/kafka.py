@@ -63,8 +63,10 @@ only for the partitions it held.
 - The mock's group coordinator lets a new member of a group in only after a member that left
   (closed) has timed out: a restarted consumer of the same group waits about
   ``session.timeout.ms`` (45 s by default) for its first assignment. Tests pass
-  ``config={"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}``. The first member of a
-  group waits about 3 s (the coordinator's initial rebalance delay).
+  ``config={"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}``; with
+  ``session.timeout.ms`` 2000 a member never got an assignment, and no error reached the
+  client's error callback. The first member of a group waits about 3 s (the coordinator's
+  initial rebalance delay).
 """
 
 from __future__ import annotations
