@@ -103,6 +103,34 @@ def test_file_exactly_once_resume(tmp_path):
     assert [r.value for r in head + tail] == lines
 
 
+def test_file_many_restarts_learn_each_line_once(tmp_path):
+    """A reader stopped at random points and resumed from its positions each time, while the file
+    grows between runs: every line exactly once, in order."""
+    import random
+
+    rng = random.Random(7)
+    path = tmp_path / "r.txt"
+    lines = [f"{i} |f a{i}".encode() for i in range(2000)]
+    data = b"".join(x + b"\n" for x in lines)
+    written = 0  # bytes of data in the file; a run often ends in the middle of a line
+    checkpoint: Dict[str, int] = {}
+    got: List[bytes] = []
+    for _ in range(25):
+        more = rng.randrange(0, 3000)
+        write(path, data[written : written + more])
+        written += more
+        src = FileSource(path)
+        src.seek(checkpoint)
+        got += [r.value for r in src.poll(rng.randrange(1, 200), timeout=0)]
+        checkpoint = src.positions()
+        src.close()
+    write(path, data[written:])
+    with FileSource(path) as src:
+        src.seek(checkpoint)
+        got += [r.value for r in drain(src, len(lines) - len(got))]
+    assert got == lines
+
+
 def test_file_growing_while_read(tmp_path):
     path = tmp_path / "g.txt"
     write(path, b"")
@@ -416,8 +444,17 @@ def test_kafka_errors(cluster):
     sink.send("never delivered")
     with pytest.raises(StreamError, match="failed"):
         sink.close(timeout=5)
+    with KafkaSink(cluster.bootstrap, "labels") as sink:
+        for i in range(8):
+            sink.send(f"label {i}", partition=i % 2)
     cluster.create_topic("errs")
-    src = KafkaSource(cluster.bootstrap, "errs", "g-errs", config=GROUP_CONFIG)
+    # several topics in one source (examples and labels): partitions named topic/number, each in order
+    src = KafkaSource(cluster.bootstrap, ["errs", "labels"], "g-errs", config=GROUP_CONFIG)
+    got = drain(src, 8)
+    assert sorted(r.value for r in got) == [f"label {i}".encode() for i in range(8)]
+    assert by_partition(got) == {"labels/0": [0, 1, 2, 3], "labels/1": [0, 1, 2, 3]}
+    assert src.positions() == {"labels/0": 4, "labels/1": 4}
+    assert src.lag() == 0 and len(src.assignment()) == 8
     with pytest.raises(StreamError, match="not a Kafka partition name"):
         src.seek({"errs": 1})
     with pytest.raises(ValueError):

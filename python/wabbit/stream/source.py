@@ -39,9 +39,11 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Dict, List, Optional, Type
+from typing import Dict, List, Optional, Type, TypeVar
 
 __all__ = ["Record", "Source", "StreamError"]
+
+_S = TypeVar("_S", bound="Source")
 
 
 class StreamError(RuntimeError):
@@ -104,7 +106,7 @@ class Source(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional, nothing by default
         """Release the source's connections and files; idempotent."""
 
-    def __enter__(self) -> "Source":
+    def __enter__(self: _S) -> _S:
         return self
 
     def __exit__(
