@@ -462,3 +462,6 @@ def test_kafka_errors(cluster):
     src.close()
     with pytest.raises(StreamError, match="closed"):
         src.poll(1, timeout=0)
+    with pytest.raises(StreamError, match="closed"):
+        src.commit({"labels/0": 4})
+    assert src.lag() is None and src.positions() == {"labels/0": 4, "labels/1": 4}

@@ -279,6 +279,8 @@ class KafkaSource(Source):
         refuses any of them."""
         ck = self._ck
         offsets = [ck.TopicPartition(*_split(name), offset) for name, offset in check_positions(positions).items()]
+        if self._closed:
+            raise StreamError(f"{self!r} is closed: nothing can be committed through it")
         if not offsets:
             return
         try:
