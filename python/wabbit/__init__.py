@@ -61,11 +61,12 @@ __all__ = [
     "ope",
     "parse_args",
     "serve",
+    "stream",
 ]
 
 
 # Names that load numpy: imported on first use (the CLI's training path never needs them).
-_LAZY: "dict[str, str | None]" = {"drift": None, "evaluate": None, "ope": None, "gates": None}
+_LAZY: "dict[str, str | None]" = {"drift": None, "evaluate": None, "ope": None, "gates": None, "stream": None}
 _LAZY.update({name: "wabbit.gates" for name in ("Gate", "GateDecision", "GateKeeper", "Shadow", "ShadowReport")})
 
 
