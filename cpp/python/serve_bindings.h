@@ -42,6 +42,7 @@ class PyServer {
     eo.publish_seconds = option_or<double>(opts, "publish_seconds", 0.);
     eo.save_path = option_or<std::string>(opts, "save_path", "");
     eo.loss_window = option_or<size_t>(opts, "loss_window", 1000);
+    eo.prediction_log = option_or<size_t>(opts, "prediction_log", 0);
     eo.wabbit_version = version;
     if (eo.publish_seconds < 0.) throw py::value_error("publish_seconds must be >= 0");
     so_.listen = option_or<std::string>(opts, "listen", "127.0.0.1");
@@ -162,6 +163,10 @@ class PyServer {
     return copy;
   }
   std::string version() const { return engine_->current()->id; }
+  std::vector<std::string> take_predictions(size_t max) {
+    py::gil_scoped_release release;
+    return engine_->prediction_log().take(max);
+  }
   py::dict stats() const {
     const wabbit::serve::Metrics& m = engine_->metrics();
     py::dict d;
@@ -181,6 +186,10 @@ class PyServer {
     d["lines_too_long"] = get(m.lines_too_long);
     d["publishes"] = get(m.publishes);
     d["swaps"] = get(m.swaps);
+    const wabbit::serve::PredictionLog& log = engine_->prediction_log();
+    d["predictions_logged"] = log.logged();
+    d["predictions_log_dropped"] = log.dropped();
+    d["predictions_log_skipped"] = log.skipped();
     d["latency_bounds"] =
         std::vector<double>(wabbit::serve::kLatencyBounds.begin(), wabbit::serve::kLatencyBounds.end());
     d["latency_predict"] = m.predict_latency.counts();
@@ -247,6 +256,7 @@ void bind_server(py::module_& m) {
       .def("swap", &PyServer::swap, py::arg("model"), py::arg("version_id"), py::arg("args"), py::arg("metadata"))
       .def("snapshot", &PyServer::snapshot)
       .def_property_readonly("version", &PyServer::version)
+      .def("take_predictions", &PyServer::take_predictions, py::arg("max") = 10000)
       .def("stats", &PyServer::stats);
 }
 

@@ -47,7 +47,8 @@ void error_reply(std::string& out, const std::string& why, bool event) {
 
 }  // namespace
 
-Engine::Engine(std::shared_ptr<Version> initial, EngineOptions opt) : opt_(std::move(opt)), metrics_(opt_.loss_window) {
+Engine::Engine(std::shared_ptr<Version> initial, EngineOptions opt)
+    : opt_(std::move(opt)), metrics_(opt_.loss_window), log_(opt_.prediction_log) {
   if (!initial || !initial->learner) throw std::invalid_argument("the engine needs a model to serve");
   cb_ = initial->cb != nullptr;
   fixed_cb_ = cb_ && initial->cb->fixed();
@@ -205,6 +206,7 @@ void Engine::line(Context& ctx, std::string_view text, uint64_t no, std::string&
     if (labelled && opt_.learn) enqueue(text, no);  // publish mode
   }
   format_prediction(out, output, ex.tag);
+  if (!labelled && !ex.tag.empty() && log_.enabled()) log_.record(ex.tag, text, output, unix_now());
   metrics_.count(k, true);
   (k == Kind::kLearn ? metrics_.learn_latency : metrics_.predict_latency).record(since(t0));
 }

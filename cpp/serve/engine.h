@@ -29,6 +29,7 @@
 #include "core/learner.h"
 #include "run/driver.h"
 #include "serve/metrics.h"
+#include "serve/prediction_log.h"
 
 namespace wabbit::serve {
 
@@ -56,6 +57,7 @@ struct EngineOptions {
   std::string wabbit_version;  // written into saved files
   size_t loss_window = 1000;
   size_t learn_queue = 1u << 16;  // publish mode: requests waiting for the learner thread, at most
+  size_t prediction_log = 0;      // lines the prediction log may hold (0: no log); see prediction_log.h
   bool publish_mode() const { return publish_every > 0 || publish_seconds > 0.; }
 };
 
@@ -108,6 +110,8 @@ class Engine {
   // Stops the learner thread (publish mode), publishing what it learned.
   void shutdown();
 
+  PredictionLog& prediction_log() { return log_; }
+  const PredictionLog& prediction_log() const { return log_; }
   Metrics& metrics() { return metrics_; }
   const Metrics& metrics() const { return metrics_; }
 
@@ -126,6 +130,7 @@ class Engine {
   bool cb_ = false;
   bool fixed_cb_ = false;
   Metrics metrics_;
+  PredictionLog log_;
   // The served version. Workers look at generation_ (bumped by every install) before each request
   // and take the lock only when it changed. (A mutex, not std::atomic<std::shared_ptr>: libstdc++'s
   // lock bit inside the pointer is invisible to ThreadSanitizer.)

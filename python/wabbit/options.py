@@ -354,6 +354,11 @@ class Options:
     watch: Optional[str] = option(
         "--watch", help="--daemon: follow a model store's current version (-t --watch DIR: a serving replica)"
     )
+    prediction_log: Optional[str] = option(
+        "--prediction_log",
+        help="--daemon: log each prediction of a tagged, unlabelled example (the tag is its id) as a JSON line to "
+        "a file or kafka://HOST:PORT/TOPIC, for joining late labels (wabbit train --labels)",
+    )
     max_line_bytes: Optional[int] = option(
         "--max_line_bytes",
         help="--daemon: longest request line; a longer one gets an error and a close",

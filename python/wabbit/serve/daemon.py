@@ -43,6 +43,7 @@ SERVE_ONLY = (
     "publish_seconds",
     "watch",
     "max_line_bytes",
+    "prediction_log",
 )
 
 #: Flags of a run over an input that a server does not have.
@@ -152,6 +153,7 @@ def _serve(opts: Options, err: TextIO, ready: Callable[[], None]) -> int:
             save_path=opts.final_regressor,
             watch=opts.watch,
             max_line_bytes=int(opts.value("max_line_bytes")),
+            prediction_log=opts.prediction_log,
         )
         port_text = f"{server.port}\n"
         if opts.pid_file:

@@ -129,6 +129,12 @@ class StatsCollector:
         )
         yield counter("wabbit_publishes", "Versions published (publish mode)", "publishes")
         yield counter("wabbit_swaps", "Versions swapped in (swap, --watch, rollback)", "swaps")
+        yield counter("wabbit_predictions_logged", "Predictions written to the prediction log", "predictions_logged")
+        yield counter(
+            "wabbit_predictions_log_dropped",
+            "Predictions not logged: the log's queue was full (or the text was not UTF-8)",
+            "predictions_log_dropped",
+        )
         yield counter("wabbit_drift_alarms", "Drift alarms (ADWIN over the learned losses)", "drift_alarms")
         too_long = int(s.get("lines_too_long", 0))
         yield CounterMetricFamily("wabbit_errors", "Error replies of every kind", value=float(errors))

@@ -28,6 +28,8 @@ from wabbit._version import __version__
 from wabbit.model import Model
 from wabbit.options import FLAGS
 from wabbit.run_settings import cpu_cores
+from wabbit.serve.prediction_log import QUEUE_LINES as prediction_log_lines
+from wabbit.serve.prediction_log import PredictionPump, open_target
 
 if TYPE_CHECKING:
     from wabbit.serve.http import HttpService
@@ -92,6 +94,7 @@ class Server:
         self._store: Optional["ModelStore"] = None
         self._http: Optional["HttpService"] = None
         self._watcher: Optional["Watcher"] = None
+        self._pump: Optional[PredictionPump] = None
         self._stopped = False
         self._engine: Any = _core.Server(model.core, self._engine_options, __version__, self._args, self._metadata)
 
@@ -242,6 +245,7 @@ class Server:
         http: Optional["HttpService"] = None,
         watcher: Optional["Watcher"] = None,
         store: Optional["ModelStore"] = None,
+        pump: Optional[PredictionPump] = None,
     ) -> None:
         """Attach the HTTP service, a store's watcher (:func:`serve` does this; they stop with the
         server)."""
@@ -251,6 +255,8 @@ class Server:
             self._store = store
         if watcher is not None:
             self._watcher = watcher
+        if pump is not None:
+            self._pump = pump
 
     def stop(self, save: bool = False) -> None:
         """Stop: no new connections; what each connection already sent (whole lines) is answered;
@@ -264,6 +270,8 @@ class Server:
         if self._http is not None:
             self._http.stop()
         self._engine.stop(False)
+        if self._pump is not None:
+            self._pump.stop()
         if save and self._engine_options.get("save_path"):
             # (the engine's stop(save=True) passes "" to its save: saved here, after the stop, instead)
             self._engine.save("")
@@ -293,6 +301,7 @@ def serve(
     watch: Optional[PathLike] = None,
     max_line_bytes: int = 1048576,
     poll_seconds: float = 0.2,
+    prediction_log: Optional[str] = None,
 ) -> Server:
     """Serve ``model`` over VW's line protocol on ``port`` (0: a free port, see ``.port``), and over
     HTTP/JSON with ``/metrics`` on ``http_port`` when given (0: a free one; needs
@@ -303,7 +312,9 @@ def serve(
     N examples / S seconds); otherwise learning updates the served weights in place (VW's Hogwild).
     ``save_path``: where ``save`` requests and ``stop(save=True)`` write (-f). ``watch``: a
     :class:`wabbit.ModelStore` folder whose current version is served, swapped in whenever it
-    changes (polled every ``poll_seconds``).
+    changes (polled every ``poll_seconds``). ``prediction_log``: a file or ``kafka://HOST:PORT/TOPIC``
+    that every prediction of a tagged, unlabelled example is logged to
+    (:mod:`wabbit.serve.prediction_log`).
     """
     if not isinstance(model, Model):
         raise TypeError(f"serve() takes a wabbit.Model, not {type(model).__name__}")
@@ -316,6 +327,7 @@ def serve(
         "publish_seconds": float(publish_seconds),
         "save_path": "" if save_path is None else os.path.abspath(os.fspath(save_path)),
         "max_line_bytes": int(max_line_bytes),
+        "prediction_log": prediction_log_lines if prediction_log else 0,
     }
     if options["port"] < 0 or options["port"] > 65535:
         raise ValueError(f"port must be in 0..65535 (0: a free one), not {port}")
@@ -338,9 +350,12 @@ def serve(
 
         http_app = http  # imported before the engine starts: a missing extra fails here, bound to nothing
         http.require()
+    write_log = open_target(prediction_log) if prediction_log else None
     server = Server(model, options, learn=bool(learn))
     server.engine.start()
     try:
+        if write_log is not None:
+            server.attach(pump=PredictionPump(server.engine, write_log))
         if store is not None:
             from wabbit.serve.watch import Watcher
 
