@@ -1,5 +1,7 @@
 #include "run/progress.h"
 
+#include <charconv>
+
 #include <cmath>
 #include <cstdio>
 
@@ -58,11 +60,15 @@ void progress_printed(Stats& s, bool add, double arg) {
 }
 
 void format_prediction(std::string& out, float prediction, std::string_view tag) {
-  char b[64];
-  const int n = std::floor(prediction) == prediction
-                    ? std::snprintf(b, sizeof b, "%.0f", static_cast<double>(prediction))
-                    : std::snprintf(b, sizeof b, "%.6f", static_cast<double>(prediction));
-  out.append(b, static_cast<size_t>(n));
+  // printf's "%.0f" / "%.6f" of the double, through std::to_chars: the same exact decimal
+  // rounding (tests/cpp/test_progress.cc compares them), several times faster (the daemon writes
+  // one per request).
+  char b[400];  // room for FLT_MAX in fixed notation with six decimals
+  const double d = static_cast<double>(prediction);
+  const auto r = std::isfinite(d) ? std::to_chars(b, b + sizeof b, d, std::chars_format::fixed,
+                                                  std::floor(prediction) == prediction ? 0 : 6)
+                                  : std::to_chars_result{b + std::snprintf(b, sizeof b, "%f", d), std::errc{}};
+  out.append(b, static_cast<size_t>(r.ptr - b));
   if (!tag.empty()) {
     out.push_back(' ');
     out.append(tag);

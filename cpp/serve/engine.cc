@@ -116,19 +116,17 @@ void Engine::widen_range(OnlineState& to, const OnlineState& from) {
   if (hi > load_w(&to.max_label)) store_w(&to.max_label, hi);
 }
 
-Outcome Engine::learn_in_place(Context& ctx, Example& ex) {
+Outcome Engine::learn_in_place(Context& ctx, Example& ex, Tally& tally) {
   OnlineState& shared = ctx.version_->learner->state();
   widen_range(ctx.learner_->state(), shared);
   Outcome o = process_example(*ctx.learner_, ctx.stats_, ex, true);
   widen_range(shared, ctx.learner_->state());
-  if (o.skipped == nullptr && ex.labelled()) {
-    metrics_.examples_learned.fetch_add(1, std::memory_order_relaxed);
-    metrics_.loss.add(ex.weight > 0.f ? o.loss / ex.weight : 0.f);
-  }
+  if (o.skipped == nullptr && ex.labelled()) tally.learned_one(ex.weight > 0.f ? o.loss / ex.weight : 0.f);
   return o;
 }
 
 bool Engine::save_request(std::string_view text, std::string& path) const {
+  if (text.find("save") == std::string_view::npos) return false;  // (most lines: no second parse)
   thread_local Example ex;
   if (parse_vw_line(text, ex).status != ParseStatus::kExample) return false;
   if (!ex.order.empty() || ex.labelled() || ex.tag.size() < 4 || ex.tag.compare(0, 4, "save") != 0) return false;
@@ -136,19 +134,18 @@ bool Engine::save_request(std::string_view text, std::string& path) const {
   return true;
 }
 
-void Engine::line(Context& ctx, std::string_view text, uint64_t no, std::string& out) {
-  const auto t0 = Clock::now();
+void Engine::line(Context& ctx, std::string_view text, uint64_t no, std::string& out, Tally& tally) {
   std::string path;
   if (save_request(text, path)) {  // (not under ctx.busy: a save gathers every context)
     try {
       save(path);
-      metrics_.count(Kind::kSave, true);
+      tally.count(Kind::kSave, true);
       std::string tag = "save";
       if (text.find("save_") != std::string_view::npos) tag = "save_" + path;
       format_prediction(out, 0.f, tag);
       if (cb_) out.push_back('\n');
     } catch (const std::exception& e) {
-      metrics_.count(Kind::kSave, false);
+      tally.count(Kind::kSave, false);
       error_reply(out, "cannot save: " + std::string(e.what()), cb_);
     }
     return;
@@ -159,7 +156,7 @@ void Engine::line(Context& ctx, std::string_view text, uint64_t no, std::string&
   if (cb_) {  // --cb K: one line is one event
     ctx.builder_.use(v.cb.get());
     if (!ctx.builder_.fixed_line(ctx.ev_, text, no)) {
-      metrics_.count(Kind::kPredict, false);
+      tally.count(Kind::kPredict, false);
       error_reply(out, ctx.builder_.error(), true);
       return;
     }
@@ -171,21 +168,17 @@ void Engine::line(Context& ctx, std::string_view text, uint64_t no, std::string&
       v.cb->predict_const(ctx.ev_, ctx.result_);
       if (labelled && opt_.learn) enqueue(text, no);
     }
-    if (labelled && opt_.learn && !opt_.publish_mode()) {
-      metrics_.examples_learned.fetch_add(1, std::memory_order_relaxed);
-      metrics_.loss.add(ctx.result_.loss);
-    }
+    if (labelled && opt_.learn && !opt_.publish_mode()) tally.learned_one(ctx.result_.loss);
     format_cb_prediction(out, *v.cb, ctx.result_, ctx.ev_.tag);
     const Kind k = labelled ? Kind::kLearn : Kind::kPredict;
-    metrics_.count(k, true);
-    (labelled ? metrics_.learn_latency : metrics_.predict_latency).record(since(t0));
+    tally.count(k, true);
     return;
   }
   Example& ex = ctx.ex_;
   const ParseResult pr = parse_vw_line(text, ex);
   if (pr.status == ParseStatus::kBlank) return;  // as the driver: a blank line is not an example
   if (pr.status == ParseStatus::kError) {
-    metrics_.count(Kind::kPredict, false);
+    tally.count(Kind::kPredict, false);
     error_reply(out, "line " + std::to_string(no) + ": " + pr.error, false);
     return;
   }
@@ -194,9 +187,9 @@ void Engine::line(Context& ctx, std::string_view text, uint64_t no, std::string&
   v.learner->prepare(ex);
   float output;
   if (ctx.learner_) {  // in place, learning: every example goes through the worker's learner, as VW's does
-    const Outcome o = learn_in_place(ctx, ex);
+    const Outcome o = learn_in_place(ctx, ex, tally);
     if (o.skipped != nullptr) {
-      metrics_.count(k, false);
+      tally.count(k, false);
       error_reply(out, "line " + std::to_string(no) + ": " + o.skipped, false);
       return;
     }
@@ -207,12 +200,10 @@ void Engine::line(Context& ctx, std::string_view text, uint64_t no, std::string&
   }
   format_prediction(out, output, ex.tag);
   if (!labelled && !ex.tag.empty() && log_.enabled()) log_.record(ex.tag, text, output, unix_now());
-  metrics_.count(k, true);
-  (k == Kind::kLearn ? metrics_.learn_latency : metrics_.predict_latency).record(since(t0));
+  tally.count(k, true);
 }
 
-void Engine::event(Context& ctx, std::string_view lines, uint64_t first_no, std::string& out) {
-  const auto t0 = Clock::now();
+void Engine::event(Context& ctx, std::string_view lines, uint64_t first_no, std::string& out, Tally& tally) {
   std::lock_guard<std::mutex> busy(ctx.busy);
   refresh(ctx);
   Version& v = *ctx.version_;
@@ -221,7 +212,7 @@ void Engine::event(Context& ctx, std::string_view lines, uint64_t first_no, std:
   uint64_t no = first_no;
   for_each_line(lines, [&](std::string_view l) { ctx.builder_.line(ctx.ev_, l, no++); });
   if (!ctx.builder_.end(ctx.ev_)) {
-    metrics_.count(Kind::kPredict, false);
+    tally.count(Kind::kPredict, false);
     error_reply(out, ctx.builder_.error(), true);
     return;
   }
@@ -231,17 +222,13 @@ void Engine::event(Context& ctx, std::string_view lines, uint64_t first_no, std:
     // in place: every event goes through the bandit, one at a time (VW's order of events)
     std::lock_guard<std::mutex> lock(v.cb_learning);
     v.cb->process(ctx.ev_, true, ctx.result_);
-    if (labelled) {
-      metrics_.examples_learned.fetch_add(1, std::memory_order_relaxed);
-      metrics_.loss.add(ctx.result_.loss);
-    }
+    if (labelled) tally.learned_one(ctx.result_.loss);
   } else {
     v.cb->predict_const(ctx.ev_, ctx.result_);
     if (labelled && opt_.learn) enqueue(lines, first_no);
   }
   format_cb_prediction(out, *v.cb, ctx.result_, ctx.ev_.tag);
-  metrics_.count(k, true);
-  (k == Kind::kLearn ? metrics_.learn_latency : metrics_.predict_latency).record(since(t0));
+  tally.count(k, true);
 }
 
 float Engine::predict_example(Context& ctx, Example& ex) {
@@ -251,8 +238,9 @@ float Engine::predict_example(Context& ctx, Example& ex) {
   refresh(ctx);
   ctx.version_->learner->prepare(ex);
   const float y = ctx.version_->learner->predict_const(ex);
-  metrics_.count(Kind::kPredict, true);
-  metrics_.predict_latency.record(since(t0));
+  Tally tally;
+  tally.count(Kind::kPredict, true);
+  tally.flush(metrics_, since(t0));
   return y;
 }
 
@@ -263,14 +251,16 @@ float Engine::learn_example(Context& ctx, Example& ex) {
   std::lock_guard<std::mutex> busy(ctx.busy);
   refresh(ctx);
   Version& v = *ctx.version_;
+  Tally tally;
   if (!opt_.learn) throw std::runtime_error("this server does not learn (-t): use predict");
   if (!ex.labelled()) throw std::invalid_argument("learn needs a label");
   float y;
   if (ctx.learner_) {
     v.learner->prepare(ex);
-    const Outcome o = learn_in_place(ctx, ex);
+    const Outcome o = learn_in_place(ctx, ex, tally);
     if (o.skipped != nullptr) {
-      metrics_.count(Kind::kLearn, false);
+      tally.count(Kind::kLearn, false);
+      tally.flush(metrics_, since(t0));
       throw std::invalid_argument(o.skipped);
     }
     y = o.output;
@@ -284,13 +274,12 @@ float Engine::learn_example(Context& ctx, Example& ex) {
     draft_->learner->prepare(copy);
     Outcome o = process_example(*draft_->learner, ctx.stats_, copy, true);
     if (o.skipped == nullptr) {
-      metrics_.examples_learned.fetch_add(1, std::memory_order_relaxed);
-      metrics_.loss.add(copy.weight > 0.f ? o.loss / copy.weight : 0.f);
+      tally.learned_one(copy.weight > 0.f ? o.loss / copy.weight : 0.f);
       ++draft_learned_;
     }
   }
-  metrics_.count(Kind::kLearn, true);
-  metrics_.learn_latency.record(since(t0));
+  tally.count(Kind::kLearn, true);
+  tally.flush(metrics_, since(t0));
   return y;
 }
 
@@ -301,8 +290,9 @@ void Engine::rank(const Version& v, const Example* shared, const CbFlatActions& 
     throw std::invalid_argument("rank needs a contextual-bandit model (--cb_adf or --cb_explore_adf)");
   }
   v.cb->predict_flat(shared, actions, out);
-  metrics_.count(Kind::kRank, true);
-  metrics_.predict_latency.record(since(t0));
+  Tally tally;
+  tally.count(Kind::kRank, true);
+  tally.flush(metrics_, since(t0));
 }
 
 std::string Engine::save(const std::string& path) {
@@ -383,7 +373,7 @@ void Engine::publish_draft() {
   last_publish_ = Clock::now();
 }
 
-void Engine::learn_queued(const std::string& text, uint64_t no) {
+void Engine::learn_queued(const std::string& text, uint64_t no, Tally& tally) {
   Version& d = *draft_;
   if (d.cb) {
     CbEventBuilder& builder = queued_.builder;
@@ -400,8 +390,7 @@ void Engine::learn_queued(const std::string& text, uint64_t no) {
     }
     if (!ok) return;
     d.cb->process(ev, true, queued_.result);
-    metrics_.examples_learned.fetch_add(1, std::memory_order_relaxed);
-    metrics_.loss.add(queued_.result.loss);
+    tally.learned_one(queued_.result.loss);
     ++draft_learned_;
     return;
   }
@@ -410,14 +399,14 @@ void Engine::learn_queued(const std::string& text, uint64_t no) {
   d.learner->prepare(ex);
   const Outcome o = process_example(*d.learner, queued_.stats, ex, true);
   if (o.skipped != nullptr) return;
-  metrics_.examples_learned.fetch_add(1, std::memory_order_relaxed);
-  metrics_.loss.add(ex.weight > 0.f ? o.loss / ex.weight : 0.f);
+  tally.learned_one(ex.weight > 0.f ? o.loss / ex.weight : 0.f);
   ++draft_learned_;
 }
 
 void Engine::learner_loop() {
   const auto period = std::chrono::duration<double>(opt_.publish_seconds > 0. ? opt_.publish_seconds : 3600.);
   std::deque<std::pair<std::string, uint64_t>> batch;
+  Tally tally;
   for (;;) {
     bool stop;
     {
@@ -429,9 +418,13 @@ void Engine::learner_loop() {
     room_cv_.notify_all();
     std::lock_guard<std::mutex> draft(draft_mu_);
     for (const auto& [text, no] : batch) {
-      learn_queued(text, no);
-      if (opt_.publish_every > 0 && draft_learned_ >= opt_.publish_every) publish_draft();
+      learn_queued(text, no, tally);
+      if (opt_.publish_every > 0 && draft_learned_ >= opt_.publish_every) {
+        tally.flush(metrics_, 0.);  // (what a published version learned is counted before it serves)
+        publish_draft();
+      }
     }
+    tally.flush(metrics_, 0.);
     batch.clear();
     if (draft_learned_ > 0 && opt_.publish_seconds > 0. && Clock::now() - last_publish_ >= period) publish_draft();
     if (stop) {

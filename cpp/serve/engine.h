@@ -78,10 +78,11 @@ class Engine {
   const EngineOptions& options() const { return opt_; }
 
   // One line of a single-line model (linear, or --cb K), numbered `no` for messages: the reply
-  // (a -p line, "error ..." or a save's line) is appended to out.
-  void line(Context& ctx, std::string_view text, uint64_t no, std::string& out);
+  // (a -p line, "error ..." or a save's line) is appended to out, what it was to `tally` (the
+  // caller adds the tally to metrics() with the batch's time, see Tally).
+  void line(Context& ctx, std::string_view text, uint64_t no, std::string& out, Tally& tally);
   // One bandit event: its lines (each ending in '\n'), the first numbered `first_no`.
-  void event(Context& ctx, std::string_view lines, uint64_t first_no, std::string& out);
+  void event(Context& ctx, std::string_view lines, uint64_t first_no, std::string& out, Tally& tally);
   // Whether a line is a save request (no features, tag `save` or `save_PATH`), and where to.
   bool save_request(std::string_view text, std::string& path) const;
   // Saves the served model atomically to path ("" = save_path); serialised with other saves.
@@ -119,11 +120,11 @@ class Engine {
   friend class Context;
   void install(std::shared_ptr<Version> v);
   void learner_loop();
-  void learn_queued(const std::string& text, uint64_t no);
+  void learn_queued(const std::string& text, uint64_t no, Tally& tally);
   void publish_draft();
   void enqueue(std::string_view request, uint64_t first_no);
   void refresh(Context& ctx);
-  Outcome learn_in_place(Context& ctx, Example& ex);
+  Outcome learn_in_place(Context& ctx, Example& ex, Tally& tally);
   void widen_range(OnlineState& to, const OnlineState& from);
 
   EngineOptions opt_;

@@ -26,11 +26,13 @@ inline constexpr std::array<double, 16> kLatencyBounds = {1e-5, 2.5e-5, 5e-5,   
 
 class LatencyHistogram {
  public:
-  void record(double seconds) {
+  // n requests that each took `seconds`.
+  void record(double seconds, uint64_t n = 1) {
+    if (n == 0) return;
     size_t b = 0;
     while (b < kLatencyBounds.size() && seconds > kLatencyBounds[b]) ++b;
-    counts_[b].fetch_add(1, std::memory_order_relaxed);
-    sum_ns_.fetch_add(static_cast<uint64_t>(seconds * 1e9), std::memory_order_relaxed);
+    counts_[b].fetch_add(n, std::memory_order_relaxed);
+    sum_ns_.fetch_add(static_cast<uint64_t>(seconds * 1e9) * n, std::memory_order_relaxed);
   }
   std::vector<uint64_t> counts() const {
     std::vector<uint64_t> v;
@@ -51,15 +53,12 @@ class LossWatch {
   explicit LossWatch(size_t window) : ring_(window == 0 ? 1 : window), adwin_(drift::Adwin::Params{}) {}
   void add(double loss) {
     std::lock_guard<std::mutex> lock(mu_);
-    total_ += loss;
-    ++count_;
-    double& slot = ring_[next_];
-    if (filled_ == ring_.size()) window_sum_ -= slot;
-    slot = loss;
-    window_sum_ += loss;
-    next_ = (next_ + 1) % ring_.size();
-    if (filled_ < ring_.size()) ++filled_;
-    if (adwin_.update(loss)) ++alarms_;
+    add_locked(loss);
+  }
+  void add_many(const std::vector<float>& losses) {
+    if (losses.empty()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (float l : losses) add_locked(l);
   }
   struct Snapshot {
     double total = 0.;
@@ -80,6 +79,18 @@ class LossWatch {
   }
 
  private:
+  void add_locked(double loss) {
+    total_ += loss;
+    ++count_;
+    double& slot = ring_[next_];
+    if (filled_ == ring_.size()) window_sum_ -= slot;
+    slot = loss;
+    window_sum_ += loss;
+    next_ = (next_ + 1) % ring_.size();
+    if (filled_ < ring_.size()) ++filled_;
+    if (adwin_.update(loss)) ++alarms_;
+  }
+
   mutable std::mutex mu_;
   std::vector<double> ring_;
   size_t next_ = 0;
@@ -94,7 +105,10 @@ class LossWatch {
 struct Metrics {
   explicit Metrics(size_t loss_window) : loss(loss_window) {}
 
-  void count(Kind k, bool ok) { (ok ? ok_ : error_)[static_cast<size_t>(k)].fetch_add(1, std::memory_order_relaxed); }
+  void count(Kind k, bool ok) { add(k, ok, 1); }
+  void add(Kind k, bool ok, uint64_t n) {
+    (ok ? ok_ : error_)[static_cast<size_t>(k)].fetch_add(n, std::memory_order_relaxed);
+  }
   uint64_t ok(Kind k) const { return ok_[static_cast<size_t>(k)].load(std::memory_order_relaxed); }
   uint64_t errors(Kind k) const { return error_[static_cast<size_t>(k)].load(std::memory_order_relaxed); }
 
@@ -113,6 +127,42 @@ struct Metrics {
  private:
   std::array<std::atomic<uint64_t>, kKinds> ok_{};
   std::array<std::atomic<uint64_t>, kKinds> error_{};
+};
+
+// What one batch of requests did (a session's feed, a learner thread's batch), added to Metrics
+// at once: the shared counters take one atomic add per batch, not per request.
+struct Tally {
+  std::array<uint64_t, kKinds> ok{};
+  std::array<uint64_t, kKinds> error{};
+  uint64_t learned = 0;
+  std::vector<float> losses;  // of the examples learned
+  void count(Kind k, bool good) { ++(good ? ok : error)[static_cast<size_t>(k)]; }
+  void learned_one(float loss) {
+    ++learned;
+    losses.push_back(loss);
+  }
+  bool empty() const {
+    for (size_t k = 0; k < kKinds; ++k)
+      if (ok[k] != 0 || error[k] != 0) return false;
+    return learned == 0;
+  }
+  // Adds to m, each answered request having taken `seconds` (predict and rank requests to the
+  // predict histogram, learn requests to the learn one), and clears.
+  void flush(Metrics& m, double seconds) {
+    for (size_t k = 0; k < kKinds; ++k) {
+      if (ok[k] != 0) m.add(static_cast<Kind>(k), true, ok[k]);
+      if (error[k] != 0) m.add(static_cast<Kind>(k), false, error[k]);
+    }
+    const auto n = [&](Kind k) { return ok[static_cast<size_t>(k)] + error[static_cast<size_t>(k)]; };
+    m.predict_latency.record(seconds, n(Kind::kPredict) + n(Kind::kRank));
+    m.learn_latency.record(seconds, n(Kind::kLearn));
+    if (learned != 0) m.examples_learned.fetch_add(learned, std::memory_order_relaxed);
+    m.loss.add_many(losses);
+    ok.fill(0);
+    error.fill(0);
+    learned = 0;
+    losses.clear();  // (keeps its capacity)
+  }
 };
 
 }  // namespace wabbit::serve

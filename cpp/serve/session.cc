@@ -1,5 +1,6 @@
 #include "serve/session.h"
 
+#include <chrono>
 #include <cstring>
 
 #include "run/lines.h"
@@ -17,8 +18,21 @@ bool Session::too_long(std::string& out) {
   return false;
 }
 
+namespace {
+using Clock = std::chrono::steady_clock;
+}
+
+// Every request of one feed is answered when the feed ends (the server writes the replies then),
+// so each one's latency is the feed's duration: one clock read at each end, one tally per feed.
 bool Session::feed(Engine::Context& ctx, std::string_view data, std::string& out) {
   if (closed_) return false;
+  const auto t0 = Clock::now();
+  const bool open = feed_lines(ctx, data, out);
+  if (!tally_.empty()) tally_.flush(engine_.metrics(), std::chrono::duration<double>(Clock::now() - t0).count());
+  return open;
+}
+
+bool Session::feed_lines(Engine::Context& ctx, std::string_view data, std::string& out) {
   while (!data.empty()) {
     const void* nl = std::memchr(data.data(), '\n', data.size());
     if (nl == nullptr) {
@@ -47,7 +61,7 @@ void Session::line(Engine::Context& ctx, std::string_view text, std::string& out
   text = clean_line(text, first_);
   const uint64_t no = line_no_++;
   if (!engine_.is_cb() || engine_.fixed_cb()) {
-    engine_.line(ctx, text, no, out);
+    engine_.line(ctx, text, no, out, tally_);
     return;
   }
   bool blank = true;
@@ -63,7 +77,7 @@ void Session::line(Engine::Context& ctx, std::string_view text, std::string& out
   }
   std::string path;
   if (event_.empty() && engine_.save_request(text, path)) {
-    engine_.line(ctx, text, no, out);  // answers the save (a line and a blank line)
+    engine_.line(ctx, text, no, out, tally_);  // answers the save (a line and a blank line)
     return;
   }
   if (event_.size() + text.size() + 1 > max_) {
@@ -77,14 +91,16 @@ void Session::line(Engine::Context& ctx, std::string_view text, std::string& out
 
 void Session::end_event(Engine::Context& ctx, std::string& out) {
   if (event_.empty()) return;
-  engine_.event(ctx, event_, event_first_, out);
+  engine_.event(ctx, event_, event_first_, out, tally_);
   event_.clear();
 }
 
 void Session::finish(Engine::Context& ctx, std::string& out) {
   if (closed_) return;
   if (partial_.empty()) {
+    const auto t0 = Clock::now();
     end_event(ctx, out);
+    if (!tally_.empty()) tally_.flush(engine_.metrics(), std::chrono::duration<double>(Clock::now() - t0).count());
   } else {  // cut off mid-line: neither the line nor the event it belongs to is used
     partial_.clear();
     event_.clear();

@@ -31,6 +31,7 @@ class Session {
   bool closed() const { return closed_; }
 
  private:
+  bool feed_lines(Engine::Context& ctx, std::string_view data, std::string& out);
   void line(Engine::Context& ctx, std::string_view text, std::string& out);
   void end_event(Engine::Context& ctx, std::string& out);
   bool too_long(std::string& out);
@@ -43,6 +44,7 @@ class Session {
   uint64_t line_no_ = 1;
   bool first_ = true;  // the next line is the connection's first (may start with a byte-order mark)
   bool closed_ = false;
+  Tally tally_;  // what the current feed answered (added to the engine's metrics when it ends)
 };
 
 }  // namespace wabbit::serve

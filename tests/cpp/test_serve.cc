@@ -143,17 +143,18 @@ TEST(publish_mode_serves_only_published_versions) {
   o.publish_every = 3;
   Engine e(fresh(small()), o);
   auto ctx = e.make_context();
+  Tally tally;
   std::string out;
   // before anything is published, every reply is the starting model's (0 for a fresh model)
-  for (int i = 0; i < 2; ++i) e.line(*ctx, "1 |a x", 1, out);
+  for (int i = 0; i < 2; ++i) e.line(*ctx, "1 |a x", 1, out, tally);
   CHECK(out == "0\n0\n");
-  e.line(*ctx, "1 |a x", 3, out);
+  e.line(*ctx, "1 |a x", 3, out, tally);
   for (int i = 0; i < 200 && e.current()->id.empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   CHECK(e.current()->id == "p1");
   // p1 learned exactly three examples: its prediction is a sequential run's after three
   const std::string seq = sequential(small(), "1 |a x\n1 |a x\n1 |a x\n|a x\n", true);
   std::string reply;
-  e.line(*ctx, "|a x", 4, reply);
+  e.line(*ctx, "|a x", 4, reply, tally);
   CHECK(reply == seq.substr(seq.rfind('\n', seq.size() - 2) + 1));
   e.shutdown();
 }
@@ -172,10 +173,11 @@ TEST(a_swap_serves_the_new_version) {
     process_example(other, st, copy, true);
   }
   auto ctx = e.make_context();
+  Tally tally;
   std::string before, after;
-  e.line(*ctx, "|a x", 1, before);
+  e.line(*ctx, "|a x", 1, before, tally);
   e.swap(Version::copy_of(other, nullptr, "v7", "-b 12", "{}"));
-  e.line(*ctx, "|a x", 2, after);
+  e.line(*ctx, "|a x", 2, after, tally);
   CHECK(before == "0\n");
   CHECK(after != before);
   CHECK(e.current()->id == "v7");
