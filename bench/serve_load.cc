@@ -16,6 +16,7 @@
 //     --values LIST     comma-separated predictions the server may give (hot swap): each reply must
 //                       be one of them, and per connection their index never goes down
 //     --seed N          varies the features (default 1)
+//     --slow_ms X       also list the replies slower than X ms: [send time (CLOCK_MONOTONIC s), ms]
 //
 // Each client c sends lines tagged `'c<c>r<r>` (r = 0, 1, ... on that connection); an unlabelled
 // line is a prediction, a labelled one ("0"/"1") is learned. A reply is checked in order per
@@ -66,6 +67,7 @@ struct Config {
   double timeout = 300.;
   std::vector<double> values;
   uint64_t seed = 1;
+  double slow_ms = 0.;  // --slow_ms: list the replies slower than this (when sent, how slow)
 };
 
 struct Counts {
@@ -123,6 +125,7 @@ class Runner {
   void run();
   Counts counts_;
   std::vector<float> lat_us_;
+  std::vector<std::pair<double, float>> slow_;  // (send time, CLOCK_MONOTONIC seconds; latency ms)
 
  private:
   void make_line(Client& c, long long r, std::string& line);
@@ -226,6 +229,10 @@ void Runner::on_reply(Client& c, std::string_view line, Clock::time_point now) {
   auto record = [&](long long r) {
     float us = float(std::chrono::duration<double, std::micro>(now - c.sent_at[size_t(r % cfg_.window)]).count());
     lat_us_.push_back(us);
+    if (cfg_.slow_ms > 0 && us >= cfg_.slow_ms * 1000. && slow_.size() < 100000) {
+      const auto& t = c.sent_at[size_t(r % cfg_.window)];
+      slow_.emplace_back(std::chrono::duration<double>(t.time_since_epoch()).count(), us / 1000.f);
+    }
   };
   if (line.substr(0, 5) == "error") {
     ++counts_.errors;
@@ -316,7 +323,7 @@ void Runner::close_client(Client& c) {
   --open_;
 }
 
-int connect_to(const Config& cfg) {
+int connect_to(const Config& cfg, Clock::time_point deadline) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
   sockaddr_in a{};
@@ -326,7 +333,7 @@ int connect_to(const Config& cfg) {
     ::close(fd);
     return -1;
   }
-  for (int attempt = 0; attempt < 50; ++attempt) {
+  for (int attempt = 0; attempt < 50 && Clock::now() < deadline; ++attempt) {
     if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
       int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -342,8 +349,10 @@ int connect_to(const Config& cfg) {
 
 void Runner::run() {
   ep_ = ::epoll_create1(0);
+  const auto deadline =
+      start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg_.timeout));
   for (Client* c : clients_) {
-    c->fd = connect_to(cfg_);
+    c->fd = connect_to(cfg_, deadline);
     if (c->fd < 0) {
       ++counts_.connect_failures;
       c->closed = true;
@@ -365,7 +374,6 @@ void Runner::run() {
   }
   std::vector<epoll_event> evs(256);
   std::vector<char> buf(1 << 16);
-  auto deadline = start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg_.timeout));
   bool duration_over = false;
   while (open_ > 0) {
     now = Clock::now();
@@ -445,7 +453,8 @@ double percentile(std::vector<float>& v, double q) {
 
 [[noreturn]] void usage(const char* msg) {
   std::fprintf(stderr, "serve_load: %s\nusage: serve_load HOST PORT CLIENTS REQUESTS pipelined|rr [--learn R] "
-               "[--window W] [--echo] [--threads T] [--duration S] [--timeout S] [--values a,b,...] [--seed N]\n", msg);
+               "[--window W] [--echo] [--threads T] [--duration S] [--timeout S] [--values a,b,...] [--seed N] "
+               "[--slow_ms X]\n", msg);
   std::exit(2);
 }
 
@@ -484,6 +493,8 @@ int main(int argc, char** argv) {
       cfg.duration = std::atof(next());
     } else if (a == "--timeout") {
       cfg.timeout = std::atof(next());
+    } else if (a == "--slow_ms") {
+      cfg.slow_ms = std::atof(next());
     } else if (a == "--seed") {
       cfg.seed = std::strtoull(next(), nullptr, 10);
     } else if (a == "--values") {
@@ -522,7 +533,9 @@ int main(int argc, char** argv) {
   Counts total;
   total.per_value.assign(cfg.values.size(), 0);
   std::vector<float> lat;
+  std::vector<std::pair<double, float>> slow;
   for (auto& r : runners) {
+    slow.insert(slow.end(), r->slow_.begin(), r->slow_.end());
     total.add(r->counts_);
     lat.insert(lat.end(), r->lat_us_.begin(), r->lat_us_.end());
   }
@@ -546,6 +559,12 @@ int main(int argc, char** argv) {
   if (!cfg.values.empty()) {
     std::printf(", \"per_value\": [");
     for (size_t i = 0; i < total.per_value.size(); ++i) std::printf("%s%lld", i ? ", " : "", total.per_value[i]);
+    std::printf("]");
+  }
+  if (cfg.slow_ms > 0) {
+    std::sort(slow.begin(), slow.end());
+    std::printf(", \"slow\": [");
+    for (size_t i = 0; i < slow.size(); ++i) std::printf("%s[%.6f, %.3f]", i ? ", " : "", slow[i].first, slow[i].second);
     std::printf("]");
   }
   std::printf("}\n");
