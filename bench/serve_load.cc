@@ -102,17 +102,17 @@ uint64_t mix(uint64_t x) {
 struct Client {
   int id = 0;
   int fd = -1;
-  long long quota = 0;     // requests this client sends at most
-  long long next_send = 0;  // index of the next request to generate
+  long long quota = 0;       // requests this client sends at most
+  long long next_send = 0;   // index of the next request to generate
   long long next_reply = 0;  // index of the request whose reply comes next
   bool done_sending = false;
   bool closed = false;
   int value_index = -1;  // --values: the highest version index seen on this connection
   std::string out;       // bytes not yet written
   size_t out_off = 0;
-  std::string in;        // bytes of an incomplete reply line
-  std::vector<Clock::time_point> sent_at;   // ring of window slots
-  std::vector<std::string> echo_lines;      // --echo: the lines in flight (ring)
+  std::string in;                          // bytes of an incomplete reply line
+  std::vector<Clock::time_point> sent_at;  // ring of window slots
+  std::vector<std::string> echo_lines;     // --echo: the lines in flight (ring)
 };
 
 class Runner {
@@ -452,9 +452,11 @@ double percentile(std::vector<float>& v, double q) {
 }
 
 [[noreturn]] void usage(const char* msg) {
-  std::fprintf(stderr, "serve_load: %s\nusage: serve_load HOST PORT CLIENTS REQUESTS pipelined|rr [--learn R] "
+  std::fprintf(stderr,
+               "serve_load: %s\nusage: serve_load HOST PORT CLIENTS REQUESTS pipelined|rr [--learn R] "
                "[--window W] [--echo] [--threads T] [--duration S] [--timeout S] [--values a,b,...] [--seed N] "
-               "[--slow_ms X]\n", msg);
+               "[--slow_ms X]\n",
+               msg);
   std::exit(2);
 }
 
@@ -539,23 +541,25 @@ int main(int argc, char** argv) {
     total.add(r->counts_);
     lat.insert(lat.end(), r->lat_us_.begin(), r->lat_us_.end());
   }
-  double p50 = percentile(lat, 0.50) / 1000., p99 = percentile(lat, 0.99) / 1000., p999 = percentile(lat, 0.999) / 1000.;
+  double p50 = percentile(lat, 0.50) / 1000., p99 = percentile(lat, 0.99) / 1000.,
+         p999 = percentile(lat, 0.999) / 1000.;
   double mx = lat.empty() ? 0. : *std::max_element(lat.begin(), lat.end()) / 1000.;
   double mean = 0.;
   for (float x : lat) mean += x;
   mean = lat.empty() ? 0. : mean / double(lat.size()) / 1000.;
   long long bad = total.errors + total.lost + total.duplicated + total.garbled + total.not_finite +
                   total.not_in_values + total.non_monotone + total.connect_failures;
-  std::printf("{\"mode\": \"%s\", \"echo\": %s, \"clients\": %d, \"window\": %d, \"threads\": %d, \"learn\": %g, "
-              "\"requests\": %lld, \"replies\": %lld, \"ok\": %lld, \"errors\": %lld, \"lost\": %lld, "
-              "\"duplicated\": %lld, \"garbled\": %lld, \"not_finite\": %lld, \"not_in_values\": %lld, "
-              "\"non_monotone\": %lld, \"connect_failures\": %lld, \"closed_early\": %lld, \"bad\": %lld, "
-              "\"seconds\": %.4f, \"requests_per_s\": %.1f, \"latency_ms\": {\"mean\": %.4f, \"p50\": %.4f, "
-              "\"p99\": %.4f, \"p999\": %.4f, \"max\": %.4f}",
-              cfg.pipelined ? "pipelined" : "rr", cfg.echo ? "true" : "false", cfg.clients, cfg.window, cfg.threads,
-              cfg.learn, total.sent, total.replies, total.ok, total.errors, total.lost, total.duplicated, total.garbled,
-              total.not_finite, total.not_in_values, total.non_monotone, total.connect_failures, total.closed_early,
-              bad, seconds, seconds > 0 ? double(total.replies) / seconds : 0., mean, p50, p99, p999, mx);
+  std::printf(
+      "{\"mode\": \"%s\", \"echo\": %s, \"clients\": %d, \"window\": %d, \"threads\": %d, \"learn\": %g, "
+      "\"requests\": %lld, \"replies\": %lld, \"ok\": %lld, \"errors\": %lld, \"lost\": %lld, "
+      "\"duplicated\": %lld, \"garbled\": %lld, \"not_finite\": %lld, \"not_in_values\": %lld, "
+      "\"non_monotone\": %lld, \"connect_failures\": %lld, \"closed_early\": %lld, \"bad\": %lld, "
+      "\"seconds\": %.4f, \"requests_per_s\": %.1f, \"latency_ms\": {\"mean\": %.4f, \"p50\": %.4f, "
+      "\"p99\": %.4f, \"p999\": %.4f, \"max\": %.4f}",
+      cfg.pipelined ? "pipelined" : "rr", cfg.echo ? "true" : "false", cfg.clients, cfg.window, cfg.threads, cfg.learn,
+      total.sent, total.replies, total.ok, total.errors, total.lost, total.duplicated, total.garbled, total.not_finite,
+      total.not_in_values, total.non_monotone, total.connect_failures, total.closed_early, bad, seconds,
+      seconds > 0 ? double(total.replies) / seconds : 0., mean, p50, p99, p999, mx);
   if (!cfg.values.empty()) {
     std::printf(", \"per_value\": [");
     for (size_t i = 0; i < total.per_value.size(); ++i) std::printf("%s%lld", i ? ", " : "", total.per_value[i]);
@@ -564,7 +568,8 @@ int main(int argc, char** argv) {
   if (cfg.slow_ms > 0) {
     std::sort(slow.begin(), slow.end());
     std::printf(", \"slow\": [");
-    for (size_t i = 0; i < slow.size(); ++i) std::printf("%s[%.6f, %.3f]", i ? ", " : "", slow[i].first, slow[i].second);
+    for (size_t i = 0; i < slow.size(); ++i)
+      std::printf("%s[%.6f, %.3f]", i ? ", " : "", slow[i].first, slow[i].second);
     std::printf("]");
   }
   std::printf("}\n");
