@@ -273,3 +273,109 @@ def test_kill_9_during_a_save_leaves_the_previous_file_loadable(tmp_path) -> Non
             if proc.stdout is not None:
                 proc.stdout.close()
     assert killed_mid_save >= 1  # at least one kill landed while a save was under way
+
+
+def test_stop_answers_every_whole_line_already_sent_then_saves(tmp_path) -> None:
+    """What SIGTERM does in the daemon: stop(save=True) answers the whole lines each connection
+    has sent (not a cut-off last line), closes, and writes the model to save_path."""
+    path = tmp_path / "final.model"
+    srv = sh.make_server(trained_model(), threads=2, learn=True, save_path=str(path))
+    try:
+        conns = [sh.connect(srv.port) for _ in range(3)]
+        n = 400
+        for c, s in enumerate(conns):
+            lines = b"".join(
+                (f"{i % 2} 'c{c}r{i} |u u{i % 13}\n" if i % 4 == 0 else f"'c{c}r{i} |u u{i % 13}\n").encode()
+                for i in range(n)
+            )
+            s.sendall(lines + b"1 'cut |u u1")  # and a cut-off labelled line
+        # the bytes are in the server's socket buffers once the first reply of each has come
+        readers = [sh.LineReader(s) for s in conns]
+        firsts = [r.line() for r in readers]
+        srv.stop(save=True)
+        assert not srv.running
+        for c, (first, r) in enumerate(zip(firsts, readers)):
+            got = [first] + r.until_closed(timeout=10)
+            assert [sh.parse_reply(x)[1] for x in got] == [f"c{c}r{i}" for i in range(n)]
+        st = srv.stats()
+        assert st["examples_learned"] == 3 * (n // 4)  # every labelled whole line, not the cut ones
+    finally:
+        srv.stop()
+        for s in conns:
+            s.close()
+    saved = wabbit.load(str(path))
+    assert saved.predict({"u": {"u0": 1.0}}) == saved.predict({"u": {"u0": 1.0}})  # loads and predicts
+    assert saved.core.state()["t"] > 0
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="engine bug (reported): Server::stop closes a connection whose peer is still sending with unread "
+    "input, so the kernel resets it and the replies of lines already processed (and learned) are lost; the "
+    "error path's shutdown(SHUT_WR) + discard is not used at stop",
+)
+def test_stop_in_the_middle_of_a_stream_delivers_every_reply_it_computed() -> None:
+    """Clients stream lines (and read their replies slowly) while stop() comes: each connection gets
+    an unbroken prefix of its replies, ending at a line boundary, then the close (not a reset); every
+    line the server processed was answered, and the labelled ones among them are what was learned."""
+    srv = sh.make_server(trained_model(), threads=2, learn=True)
+    n = 300_000
+    results: dict = {}
+    blobs = {
+        c: b"".join(
+            (f"1 'c{c}r{i} |u u{i % 13}\n" if i % 10 == 0 else f"'c{c}r{i} |u u{i % 13}\n").encode() for i in range(n)
+        )
+        for c in range(2)
+    }
+
+    def client(c: int) -> None:
+        s = sh.connect(srv.port, timeout=20)
+
+        def send() -> None:
+            try:
+                s.sendall(blobs[c])
+            except OSError:
+                pass  # the server stopped reading and closed
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        data, reset = b"", False
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                got = s.recv(65536)
+            except ConnectionResetError:
+                reset = True
+                break
+            if not got:
+                break
+            data += got
+            time.sleep(0.002)  # a slow reader: replies wait in the socket buffers
+        results[c] = (data, reset)
+        sender.join(timeout=30)
+        s.close()
+
+    threads = [threading.Thread(target=client, args=(c,), daemon=True) for c in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        assert sh.wait_for(lambda: srv.stats()["requests"]["predict_ok"] > 50_000, timeout=20)
+        srv.stop()
+        for t in threads:
+            t.join(timeout=60)
+        assert not any(t.is_alive() for t in threads)
+    finally:
+        srv.stop()
+    answered = learned = 0
+    for c in range(2):
+        data, reset = results[c]
+        newline = b"\n"
+        assert not reset, f"connection {c} was reset after {data.count(newline)} replies"
+        assert data == b"" or data.endswith(b"\n"), data[-40:]  # no reply cut in the middle
+        tags = [sh.parse_reply(x)[1] for x in data.split(b"\n")[:-1]]
+        assert tags == [f"c{c}r{i}" for i in range(len(tags))]  # in order, none lost or doubled
+        answered += len(tags)
+        learned += sum(1 for i in range(len(tags)) if i % 10 == 0)
+    st = srv.stats()
+    assert st["requests"]["predict_ok"] + st["requests"]["learn_ok"] == answered  # every computed reply arrived
+    assert st["examples_learned"] == learned
