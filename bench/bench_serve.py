@@ -460,7 +460,9 @@ def scenario_swap(exes: Dict[str, str], tmp: str, a: argparse.Namespace) -> Dict
             vals = ",".join(repr(values[k]) for k in order)
             load = ("--learn", "0", "--duration", str(d), "--values", vals, "--slow_ms", "5")
             r: Dict[str, Any] = {"order": "up" if rnd % 2 == 0 else "down"}
+            t_quiet = time.monotonic()
             r["quiet"] = run_load(exes["serve_load"], srv.port, 50, 10**9, "rr", *load)
+            t_swaps = time.monotonic()
             running = start_load(exes["serve_load"], srv.port, 50, 10**9, "rr", *load)
             time.sleep(0.3)
             r["swapper"] = srv.command(f"swap {(d - 0.6) / 19:.4f} {','.join(map(str, order[1:]))}")
@@ -473,13 +475,32 @@ def scenario_swap(exes: Dict[str, str], tmp: str, a: argparse.Namespace) -> Dict
             r["slow_overlapping_swap"] = len(overl)
             r["max_ms_overlapping_swap"] = max(overl, default=None)  # None: every such reply took < 5 ms
             for phase in ("quiet", "swaps"):
-                slow = [ms for _, ms in r[phase].pop("slow", [])]
+                slow = [ms for _, ms in r[phase].get("slow", [])]
                 r[phase]["n_over_5ms"] = len(slow)
                 r[phase]["n_over_10ms"] = sum(ms >= 10 for ms in slow)
+            # Stalls (replies >= 8 ms, grouped by when they came back) near a swap call (from 20 ms before
+            # it starts to 40 ms after), against the same schedule laid over the quiet phase (chance).
+            starts = [t0 for t0, _ in at]
+            phantom = [t_quiet + (t0 - t_swaps) for t0 in starts]
+            r["stalls_near_swaps"] = stalls_near(box.get("slow", []), starts)
+            r["stalls_near_phantom_swaps_quiet"] = stalls_near(r["quiet"].get("slow", []), phantom)
             out["rounds"].append(r)
     finally:
         out["server_exit"] = srv.stop()
     return out
+
+
+def stalls_near(slow: List[List[float]], marks: List[float]) -> List[int]:
+    """[stall events, of which near a mark]: replies >= 8 ms grouped by arrival (2 ms apart at most)."""
+    arrivals = sorted(sent + ms / 1000 for sent, ms in slow if ms >= 8)
+    events: List[float] = []
+    last = -1e18
+    for t in arrivals:
+        if t - last > 0.002:
+            events.append(t)
+        last = t
+    near = sum(1 for e in events if any(m - 0.02 <= e <= m + 0.04 for m in marks))
+    return [len(events), near]
 
 
 # --------------------------------------------------------------------------------------------
@@ -621,6 +642,16 @@ def md_swap(L: List[str], res: Dict[str, Any], s: Dict[str, Any]) -> None:
         f"{', '.join(f'{d:+.2f}' for d in s['swap_max_delta_ms'])} ms; p99: "
         f"{', '.join(f'{d:+.2f}' for d in s['swap_p99_delta_ms'])} ms (target: no reply more than 10 ms "
         f"slower than in the quiet case)."
+    )
+    L.append(
+        "- Stalls (replies of 8 ms or more, grouped by when they came back) that came within -20..+40 ms of a "
+        "swap call's start, during swaps / with the same schedule laid over the quiet phase: "
+        + ", ".join(
+            f"{r['stalls_near_swaps'][1]} of {r['stalls_near_swaps'][0]} / "
+            f"{r['stalls_near_phantom_swaps_quiet'][1]} of {r['stalls_near_phantom_swaps_quiet'][0]}"
+            for r in sw["rounds"]
+        )
+        + f" (the windows cover {19 * 0.06 / res['args']['swap_seconds']:.0%} of a phase)."
     )
 
 
