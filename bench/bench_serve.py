@@ -158,6 +158,13 @@ def rss_kb(pid: int) -> Dict[str, int]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def has_cli_daemon() -> bool:
     env = child_env()
     try:
@@ -397,13 +404,17 @@ def scenario_load(exes: Dict[str, str], tmp: str, a: argparse.Namespace, use_cli
         out["rss_start_kb"] = rss_kb(srv.proc.pid)
         ports = {name: port for name, (_, port) in echos.items()}
         ports["wabbit"] = srv.port
+        pids = {name: p.pid for name, (p, _) in echos.items()}
+        pids["wabbit"] = srv.proc.pid
         for name in ports:
             out["runs"][name] = {"pipelined": [], "rr": []}
         for mode, n in (("pipelined", a.requests), ("rr", a.rr_requests)):
             for rep in range(a.repeat):
                 for name, port in ports.items():
                     extra = ["--echo"] if name.startswith("echo") else []
+                    c0 = cpu_seconds(pids[name])
                     r = run_load(exes["serve_load"], port, a.clients, n, mode, *extra, *common, "--seed", str(10 + rep))
+                    r["server_cpu_s"] = cpu_seconds(pids[name]) - c0
                     out["runs"][name][mode].append(r)
             if mode == "pipelined":
                 out["rss_after_pipelined_kb"] = rss_kb(srv.proc.pid)
@@ -541,9 +552,10 @@ def md_load(L: List[str], res: Dict[str, Any], s: Dict[str, Any]) -> None:
     )
     L.append("")
     L.append(
-        "| server | mode | requests per round | bad replies (all rounds) | requests/s | latency ms p50 / p99 / max |"
+        "| server | mode | requests per round | bad replies (all rounds) | requests/s | latency ms p50 / p99 / max | "
+        "server CPU us per request |"
     )
-    L.append("|---|---|---|---|---|---|")
+    L.append("|---|---|---|---|---|---|---|")
     for mode in ("pipelined", "rr"):
         for name, modes in ld["runs"].items():
             runs = modes[mode]
@@ -552,7 +564,8 @@ def md_load(L: List[str], res: Dict[str, Any], s: Dict[str, Any]) -> None:
             hi = max(r["requests_per_s"] for r in runs)
             L.append(
                 f"| {name} | {mode} | {m['requests']:,} | {sum(r['bad'] for r in runs)} | "
-                f"{m['requests_per_s']:,.0f} ({lo:,.0f} - {hi:,.0f}) | {lat(m)} |"
+                f"{m['requests_per_s']:,.0f} ({lo:,.0f} - {hi:,.0f}) | {lat(m)} | "
+                f"{1e6 * sum(r['server_cpu_s'] for r in runs) / sum(r['replies'] for r in runs):.2f} |"
             )
     L.append("")
     L.append(
