@@ -308,12 +308,6 @@ def test_stop_answers_every_whole_line_already_sent_then_saves(tmp_path) -> None
     assert saved.core.state()["t"] > 0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="engine bug (reported): Server::stop closes a connection whose peer is still sending with unread "
-    "input, so the kernel resets it and the replies of lines already processed (and learned) are lost; the "
-    "error path's shutdown(SHUT_WR) + discard is not used at stop",
-)
 def test_stop_in_the_middle_of_a_stream_delivers_every_reply_it_computed() -> None:
     """Clients stream lines (and read their replies slowly) while stop() comes: each connection gets
     an unbroken prefix of its replies, ending at a line boundary, then the close (not a reset); every
