@@ -22,6 +22,10 @@ has ``--daemon`` (the hot swap always uses the script), else this file run with 
 Run::
 
     python bench/bench_serve.py [--quick] [--requests 1000000] [--clients 200] [--json out.json]
+        [--markdown section.md] [--only load,faults,swap] [--server auto|cli|script] [--python_path DIR]
+
+``--python_path`` is the folder the server processes import wabbit from (default: this checkout's
+``python/``); ``--server cli`` insists on the daemon CLI, ``script`` on the ``_core.Server`` script.
 """
 
 from __future__ import annotations
@@ -62,7 +66,6 @@ def child_main(argv: List[str]) -> None:
     ap.add_argument("--versions", type=int, default=0)
     ap.add_argument("--test_only", action="store_true")
     a = ap.parse_args(argv)
-    sys.path.insert(0, os.path.join(ROOT, "python"))
     import wabbit
     from wabbit import _core, persistence
 
@@ -176,9 +179,12 @@ def has_cli_daemon() -> bool:
     return "--daemon" in r.stdout
 
 
+PYTHON_PATH = [os.path.join(ROOT, "python")]  # where the server processes import wabbit from (--python_path)
+
+
 def child_env() -> Dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in [os.path.join(ROOT, "python"), env.get("PYTHONPATH", "")] if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [PYTHON_PATH[0], env.get("PYTHONPATH", "")] if p)
     return env
 
 
@@ -742,6 +748,7 @@ def main() -> None:
     ap.add_argument("--swap_seconds", type=float, default=5.0, help="length of each quiet and each swap phase")
     ap.add_argument("--swap_rounds", type=int, default=3, help="quiet + swap phases, alternating")
     ap.add_argument("--only", default="load,faults,swap", help="comma-separated scenarios to run")
+    ap.add_argument("--python_path", default=PYTHON_PATH[0], help="the wabbit package's folder for the servers")
     ap.add_argument("--server", choices=["auto", "cli", "script"], default="auto")
     ap.add_argument("--json", help="write every number here")
     ap.add_argument("--markdown", help="write the RESULTS.md section here")
@@ -750,6 +757,7 @@ def main() -> None:
         a.requests, a.rr_requests, a.fault_requests, a.swap_seconds, a.swap_rounds = 100_000, 50_000, 20_000, 2.0, 1
         a.repeat = a.fault_rounds = 1
         a.flood_mb = min(a.flood_mb, 20)
+    PYTHON_PATH[0] = os.path.abspath(a.python_path)
     use_cli = a.server == "cli" or (a.server == "auto" and has_cli_daemon())
     t0 = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="bench_serve.")
