@@ -292,11 +292,16 @@ def test_stop_answers_every_whole_line_already_sent_then_saves(tmp_path) -> None
         # the bytes are in the server's socket buffers once the first reply of each has come
         readers = [sh.LineReader(s) for s in conns]
         firsts = [r.line() for r in readers]
-        srv.stop(save=True)
-        assert not srv.running
+        # stop() sends each peer its replies and a FIN, then waits (a while) for the peer to close
+        stopper = threading.Thread(target=srv.stop, kwargs={"save": True}, daemon=True)
+        stopper.start()
         for c, (first, r) in enumerate(zip(firsts, readers)):
             got = [first] + r.until_closed(timeout=10)
+            conns[c].close()
             assert [sh.parse_reply(x)[1] for x in got] == [f"c{c}r{i}" for i in range(n)]
+        stopper.join(timeout=30)
+        assert not stopper.is_alive()
+        assert not srv.running
         st = srv.stats()
         assert st["examples_learned"] == 3 * (n // 4)  # every labelled whole line, not the cut ones
     finally:
