@@ -146,14 +146,14 @@ struct Tally {
       if (ok[k] != 0 || error[k] != 0) return false;
     return learned == 0;
   }
-  // Adds to m, each answered request having taken `seconds` (predict and rank requests to the
-  // predict histogram, learn requests to the learn one), and clears.
+  // Adds to m, each request answered without error having taken `seconds` (predict and rank
+  // requests to the predict histogram, learn requests to the learn one), and clears.
   void flush(Metrics& m, double seconds) {
     for (size_t k = 0; k < kKinds; ++k) {
       if (ok[k] != 0) m.add(static_cast<Kind>(k), true, ok[k]);
       if (error[k] != 0) m.add(static_cast<Kind>(k), false, error[k]);
     }
-    const auto n = [&](Kind k) { return ok[static_cast<size_t>(k)] + error[static_cast<size_t>(k)]; };
+    const auto n = [&](Kind k) { return ok[static_cast<size_t>(k)]; };  // answered without error
     m.predict_latency.record(seconds, n(Kind::kPredict) + n(Kind::kRank));
     m.learn_latency.record(seconds, n(Kind::kLearn));
     if (learned != 0) m.examples_learned.fetch_add(learned, std::memory_order_relaxed);
