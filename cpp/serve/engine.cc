@@ -64,11 +64,23 @@ Engine::Engine(std::shared_ptr<Version> initial, EngineOptions opt)
 Engine::~Engine() { shutdown(); }
 
 void Engine::install(std::shared_ptr<Version> v) {
-  std::shared_ptr<Version> old;  // released outside the lock (it may be the last reference)
+  std::vector<std::shared_ptr<Version>> freed;  // released outside the locks
   {
     std::lock_guard<std::mutex> lock(current_mu_);
-    old = std::exchange(current_, std::move(v));
+    std::shared_ptr<Version> old = std::exchange(current_, std::move(v));
     generation_.fetch_add(1, std::memory_order_acq_rel);
+    // The version replaced stays referenced here until no request holds it: then the installing
+    // thread frees it (a table may be large), never a worker in the middle of a request.
+    std::lock_guard<std::mutex> retired(retired_mu_);
+    if (old) retired_.push_back(std::move(old));
+    for (auto it = retired_.begin(); it != retired_.end();) {
+      if (it->use_count() == 1) {
+        freed.push_back(std::move(*it));
+        it = retired_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
 }
 

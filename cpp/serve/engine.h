@@ -138,6 +138,9 @@ class Engine {
   mutable std::mutex current_mu_;
   std::shared_ptr<Version> current_;
   std::atomic<uint64_t> generation_{0};
+  // Versions replaced but maybe still in use (see install()).
+  std::mutex retired_mu_;
+  std::vector<std::shared_ptr<Version>> retired_;
   std::mutex save_mu_;  // one save at a time
 
   // The served learner's online state, which in place every context folds its own into: taken by

@@ -50,9 +50,26 @@ TEST(the_same_text_as_printf_for_random_bit_patterns) {
 }
 
 TEST(the_same_text_as_printf_near_rounding_edges_and_at_the_extremes) {
-  const float cases[] = {0.f, -0.f, 1.f, -1.f, 0.5f, 0.0000005f, 0.0000015f, 0.0000025f, 2.5f, 0.1234565f,
-                         0.9999995f, 1e-7f, -1e-7f, 123456.7f, 16777216.f, FLT_MAX, -FLT_MAX, FLT_MIN,
-                         std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::infinity(),
+  const float cases[] = {0.f,
+                         -0.f,
+                         1.f,
+                         -1.f,
+                         0.5f,
+                         0.0000005f,
+                         0.0000015f,
+                         0.0000025f,
+                         2.5f,
+                         0.1234565f,
+                         0.9999995f,
+                         1e-7f,
+                         -1e-7f,
+                         123456.7f,
+                         16777216.f,
+                         FLT_MAX,
+                         -FLT_MAX,
+                         FLT_MIN,
+                         std::numeric_limits<float>::denorm_min(),
+                         std::numeric_limits<float>::infinity(),
                          -std::numeric_limits<float>::infinity()};
   for (float f : cases) CHECK(ours(f) == with_printf(f));
   // a float at every step of 1e-6 around the rounding points of the sixth decimal
