@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -187,6 +188,7 @@ bool flush(Conn& c, Metrics& m) {
 
 void Server::worker_loop(Worker& w) {
   Metrics& m = engine_.metrics();
+  size_t discarding = 0;  // connections discarding input before their close (at least)
   auto close_conn = [&](int fd) {
     auto it = w.conns.find(fd);
     if (it == w.conns.end()) return;
@@ -211,6 +213,7 @@ void Server::worker_loop(Worker& w) {
       }
       ::shutdown(c.fd, SHUT_WR);
       c.discarding = true;
+      ++discarding;
       c.deadline = Clock::now() + std::chrono::seconds(1);
     }
     if (c.read_closed && !pending) {
@@ -279,13 +282,21 @@ void Server::worker_loop(Worker& w) {
       }
       settle(c);
     }
-    // connections that finished discarding
-    const auto now = Clock::now();
-    std::vector<int> expired;
-    for (auto& [fd, c] : w.conns) {
-      if (c->discarding && now >= c->deadline) expired.push_back(fd);
+    // connections that finished discarding (a walk only while some connection discards)
+    if (discarding > 0) {
+      const auto now = Clock::now();
+      std::vector<int> expired;
+      size_t still = 0;
+      for (auto& [fd, c] : w.conns) {
+        if (!c->discarding) continue;
+        if (now >= c->deadline)
+          expired.push_back(fd);
+        else
+          ++still;
+      }
+      for (int fd : expired) close_conn(fd);
+      discarding = still;
     }
-    for (int fd : expired) close_conn(fd);
   }
 
   // Stopping: answer the whole lines each connection has sent, flush for a while, close.
@@ -315,7 +326,10 @@ void Server::worker_loop(Worker& w) {
     ::shutdown(fd, SHUT_WR);
     if (!c->read_closed) open.push_back({fd, POLLIN, 0});
   }
-  while (!open.empty() && Clock::now() < deadline) {
+  // (at most a second of it: a peer that keeps its side open does not hold the stop longer)
+  const Clock::time_point one_second = Clock::now() + std::chrono::seconds(1);
+  const Clock::time_point fin_deadline = std::min(std::chrono::time_point_cast<Clock::duration>(deadline), one_second);
+  while (!open.empty() && Clock::now() < fin_deadline) {
     if (::poll(open.data(), open.size(), 50) <= 0) continue;
     for (pollfd& p : open) {
       if (p.revents == 0) continue;
