@@ -15,9 +15,9 @@ from typing import List, Tuple
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
-from streamkit import ListSource  # noqa: E402
 
 import wabbit  # noqa: E402
+from streamkit import ListSource  # noqa: E402
 from wabbit.gates import Gate  # noqa: E402
 from wabbit.join import LabelJoiner, LabelRecord, PredictionRecord  # noqa: E402
 from wabbit.replay import ReplayBuffer  # noqa: E402

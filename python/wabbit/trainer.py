@@ -226,6 +226,8 @@ class Trainer:
         )
         self.paused = False
         self.published_version: Optional[int] = None
+        #: the version the model learning continues from (None: from ``model`` as given)
+        self.parent: Optional[int] = None
         self.last_decision: Optional["GateDecision"] = None
         self.last_published: Optional[float] = None  # clock() of the last publication
         self._champion: Optional[Model] = None
@@ -492,6 +494,7 @@ class Trainer:
             name, digest = write_state(self.store.directory, self._state())
             meta: Dict[str, Any] = {
                 "format": FORMAT,
+                "parent": self.parent,
                 "positions": positions,
                 "examples": self._since_publish,
                 "replayed": self._replayed_since,
@@ -517,6 +520,7 @@ class Trainer:
         self._freshness.extend(now - t for t in self._label_times)
         self._label_times, self._label_stride, self._label_skip = [], 1, 0
         self.published_version = version
+        self.parent = version
         self._champion = self.model.copy()
         self._recent.clear()
         self._since_publish = 0
@@ -547,6 +551,7 @@ class Trainer:
         self.model = self.store.load(current)
         self._champion = self.model.copy()
         self.published_version = current
+        self.parent = current
         meta = record.metadata.get("trainer") if record is not None else None
         if not isinstance(meta, Mapping):
             _log.info("version %d was not published by a trainer: learning on from it, sources as they are", current)

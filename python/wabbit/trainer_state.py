@@ -5,6 +5,11 @@ A published version is a :class:`wabbit.ModelStore` version (its model file and 
 whose metadata holds a ``"trainer"`` dict (small: it is in the store's JSON record):
 
 - ``format``: 1;
+- ``parent``: the version this one continued from (None for the first). A kill after a version's
+  record is written but before CURRENT names it leaves a complete version that is not current; the
+  restart resumes from CURRENT and publishes the same content again under the next number, so
+  the chain of what was learned is the one of ``parent`` links from the current version back,
+  not the list of versions;
 - ``positions``: per source (``"source"``, ``"labels"``), the per-partition offset of the next
   record not learned (what :meth:`Source.positions` returned when the version was made);
 - ``examples``: new examples learned since the previous version (replays not counted), and
