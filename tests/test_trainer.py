@@ -482,3 +482,38 @@ def test_wabbit_train_refuses_a_bad_gate(tmp_path):
     p = _wabbit_train(["--source", "-", "--store", str(tmp_path), "--gate", "margin=x"])
     _, err = p.communicate(timeout=30)
     assert p.returncode == 1 and b"--gate margin takes a number" in err
+
+
+def test_kafka_offsets_are_committed_after_the_version_and_a_restart_resumes_there(tmp_path):
+    pytest.importorskip("confluent_kafka")
+    stream = pytest.importorskip("wabbit.stream")
+    lines = trainer_job.direct_lines(1200)
+    with stream.mock_cluster() as cluster:
+        with stream.KafkaSink(cluster.bootstrap, "events") as sink:
+            for line in lines:
+                sink.send(line, partition=0)  # one partition: a deterministic order
+        store = wabbit.ModelStore(tmp_path)
+        # the mock cluster assigns a new member of the group only once the old one's session
+        # expired (librdkafka's default: 45 s), whatever close() did: a short session
+        quick = {"session.timeout.ms": 6000}
+        source = stream.KafkaSource(cluster.bootstrap, "events", "trainers", config=quick)
+        try:
+            t = Trainer(wabbit.Model("-b 16"), source, store, publish_every=500, poll_timeout=0.5)
+            deadline = time.monotonic() + 30
+            t.run(until=lambda tr: tr.counts["events"] >= 1000 or time.monotonic() > deadline, publish_on_exit=False)
+            assert t.counts["events"] == 1000
+            assert source.committed() == {"events/0": 1000} == trainer_meta(store)[-1]["positions"]["source"]
+        finally:
+            source.close()
+        again_source = stream.KafkaSource(cluster.bootstrap, "events", "trainers", config=quick)
+        try:
+            again = Trainer(wabbit.Model("-b 16"), again_source, store, publish_every=500, poll_timeout=0.5)
+            deadline = time.monotonic() + 30
+            again.run(until=lambda tr: tr.counts["events"] >= 1200 or time.monotonic() > deadline)
+        finally:
+            again_source.close()
+    reference = wabbit.Model("-b 16")
+    for line in lines:
+        reference.learn(line)
+    assert same_weights(again.model, reference)
+    check_chain(trainer_meta(store))

@@ -219,6 +219,7 @@ class Trainer:
                 "held_out",
                 "defaulted",
                 "bad_records",
+                "commit_errors",
                 "checks",
                 "published",
             ),
@@ -512,9 +513,9 @@ class Trainer:
             self.counts["published"] -= 1
             raise
         # the version is durable: only now may the sources record these positions
-        self.source.commit(positions["source"])
+        self._commit(self.source, positions["source"], version)
         if self.labels is not None:
-            self.labels.commit(positions["labels"])
+            self._commit(self.labels, positions["labels"], version)
         now = self.clock()
         self.last_published = now
         self._freshness.extend(now - t for t in self._label_times)
@@ -530,6 +531,16 @@ class Trainer:
         remove_unused(self.store.directory, [u for u in used if isinstance(u, str)])
         _log.info("published version %d: %d examples (%d in all)", version, meta["examples"], meta["examples_total"])
         return version
+
+    def _commit(self, source: SourceLike, positions: Dict[str, int], version: int) -> None:
+        # a hint to the outside world (a consumer group's offsets): the version's positions are
+        # what a restart uses, so a refused commit (a rebalance under way) is logged, not fatal;
+        # the next publication commits newer positions
+        try:
+            source.commit(positions)
+        except Exception as e:  # noqa: BLE001 - any source's error
+            self.counts["commit_errors"] += 1
+            _log.warning("could not commit the positions of version %d: %s", version, e)
 
     def _state(self) -> Dict[str, Any]:
         return {
@@ -575,10 +586,8 @@ class Trainer:
             self.keeper.restore(state["keeper"])
         positions = meta["positions"]
         self.source.seek(dict(positions["source"]))
-        self.source.commit(dict(positions["source"]))
         if self.labels is not None and "labels" in positions:
             self.labels.seek(dict(positions["labels"]))
-            self.labels.commit(dict(positions["labels"]))
         _log.info("resumed from version %d: %d examples learned", current, self.counts["examples"])
 
     # ------------------------------------------------------------------ what it did
