@@ -23,7 +23,7 @@ import time
 from typing import Any, Dict, List, Optional, TextIO, Tuple
 
 from wabbit.cli.process import EXIT_SIGINT, EXIT_SIGTERM, describe_error
-from wabbit.options import OptionError, option, parse_args, parse_subcommand, subcommand_parser, switch
+from wabbit.options import OptionError, option, parse_args, subcommand_parser, switch
 
 __all__ = ["TrainArgs", "train", "open_source", "parse_gate"]
 
