@@ -333,6 +333,11 @@ def test_a_gate_refuses_flipped_labels_publishes_nothing_and_pauses(tmp_path):
     events = t.counts["events"]
     assert t.step() == 0 and t.counts["events"] == events < 6000
     assert t.stats()["gate"]["failed"] == 2
+    # a person decides the flip is the new truth: resume with the recent held-back examples as
+    # the holdout; the candidate now passes and is published
+    t.resume(new_holdout=True)
+    assert not t.paused and t.holdout is not None and 0 < len(t.holdout) <= 300
+    assert t.publish() == len(metas) + 1
 
 
 def test_without_a_champion_the_candidate_must_beat_a_blank_model(tmp_path):
@@ -435,7 +440,7 @@ def test_wabbit_train_follows_a_file_and_resumes_where_its_version_stopped(tmp_p
     data.write_text("\n".join(lines[:1000]) + "\n")
     store = str(tmp_path / "store")
     args = ["--source", f"file://{data}", "--store", store, "--gate", "off", "--publish_every", "300"]
-    args += ["--idle_exit", "0.5", "-b", "16", "--loss_function", "logistic"]
+    args += ["--idle_exit", "1.0", "-b", "16", "--loss_function", "logistic"]
     p = _wabbit_train(args)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 0, err.decode()

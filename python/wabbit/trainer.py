@@ -296,6 +296,21 @@ class Trainer:
             self.publish()
         return why
 
+    def resume(self, *, new_holdout: bool = False) -> None:
+        """Clear a pause (a person, having looked). ``new_holdout``: the stream changed for good
+        (a genuine concept change, not poisoning): the examples held back since the last
+        publication become the whole holdout sample, so that the forgetting check stops holding
+        the candidate to the old concept."""
+        if self.keeper is not None:
+            self.keeper.resume()
+        self.paused = False
+        if new_holdout and self.holdout is not None:
+            fresh = HoldoutSample(self.holdout.capacity, self.holdout.seed)
+            for x in self._staged:
+                fresh.add(x)
+            self._staged.clear()
+            self.holdout = fresh
+
     def stop(self) -> None:
         """Make :meth:`run` return after the step under way (safe from a signal handler or another
         thread)."""
