@@ -8,6 +8,7 @@ run tests/trainer_job.py in subprocesses.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import signal
@@ -174,8 +175,8 @@ def test_sigkill_at_random_points_then_restart_is_bitwise_identical(tmp_path, mo
 # ------------------------------------------------------------------------------ late labels
 def late_label_stream(n: int, seed: int) -> Tuple[List[str], List[float], Dict[str, int], float]:
     """n predictions 0.01 s apart; labels 0.2 s to 25 s later (Pareto), 5% never, 1% twice;
-    shuffled within windows of 64 records. ttl 40 s exceeds every delay plus a window's span,
-    so every label that comes joins, and a label never finds its prediction expired."""
+    shuffled within half-second windows. ttl 40 s exceeds every delay plus a window's span, so
+    every label that comes joins, and a label never finds its prediction expired."""
     r = random.Random(seed)
     events: List[Tuple[float, str]] = []
     never: List[float] = []
@@ -195,11 +196,12 @@ def late_label_stream(n: int, seed: int) -> Tuple[List[str], List[float], Dict[s
         if u > 0.99:
             twice += 1
             events.append((lt + 0.5, LabelRecord(f"id{i}", y, lt + 0.5).encode()))
-    events.sort(key=lambda e: e[0])
-    for k in range(0, len(events), 64):
-        window = events[k : k + 64]
-        r.shuffle(window)
-        events[k : k + 64] = window
+    # in time order, shuffled within half-second buckets; the predictions among themselves stay
+    # in time order (the joiner expires in insertion order: an elder waits behind a younger)
+    events.sort(key=lambda e: (math.floor(e[0] / 0.5), r.random()))
+    slots = [k for k, e in enumerate(events) if '"features"' in e[1]]
+    for k, e in zip(slots, sorted((events[k] for k in slots), key=lambda e: e[0])):
+        events[k] = e
     ttl = 40.0
     end = max(e[0] for e in events)
     defaulted = sum(1 for t in never if end - t > ttl)

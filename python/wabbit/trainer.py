@@ -533,7 +533,8 @@ class Trainer:
             self._commit(self.labels, positions["labels"], version)
         now = self.clock()
         self.last_published = now
-        self._freshness.extend(now - t for t in self._label_times)
+        delays = [now - t for t in self._label_times]
+        self._freshness.extend(delays)  # from a list: one step for a scrape in another thread
         self._label_times, self._label_stride, self._label_skip = [], 1, 0
         self.published_version = version
         self.parent = version
