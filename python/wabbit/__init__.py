@@ -22,6 +22,7 @@ from wabbit.replay import ReplayBuffer
 from wabbit.serve import Client, Server, ServerError, serve
 from wabbit.snapshots import Snapshot
 from wabbit.store import ModelStore, StoreError
+from wabbit.trainer import Trainer
 
 __all__ = [
     "Client",
@@ -51,6 +52,7 @@ __all__ = [
     "ShadowReport",
     "Snapshot",
     "StoreError",
+    "Trainer",
     "__version__",
     "drift",
     "evaluate",

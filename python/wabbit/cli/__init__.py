@@ -5,6 +5,7 @@ wabbit -d test.vw -t -i model.bin -p predictions.txt
 wabbit demo            # generate a click stream and learn it
 wabbit inspect model.bin
 wabbit ope -d log.dat -i model.bin   # would the model have done better on this log?
+wabbit train --source kafka://localhost:9092/clicks --store models/   # learn a stream, publish versions
 wabbit -t -i model.bin --daemon --port 26542   # answer predictions over VW's line protocol
 
 The rooms: :mod:`~wabbit.cli.train` (the run the VW flags describe), :mod:`~wabbit.cli.summary`
@@ -32,10 +33,11 @@ from wabbit.cli.process import (
 )
 from wabbit.cli.summary import best_constant, summary
 from wabbit.cli.train import run
+from wabbit.cli.trainer_command import train
 from wabbit.model import load
 from wabbit.options import OptionError, flag_help, parse_args
 
-__all__ = ["main", "run", "summary", "best_constant", "demo", "inspect", "ope", "describe_model_file"]
+__all__ = ["main", "run", "summary", "best_constant", "demo", "inspect", "ope", "train", "describe_model_file"]
 __all__ += ["format_model_info", "Terminated", "EXIT_SIGINT", "EXIT_SIGTERM"]
 
 USAGE = """usage: wabbit [VW flags]        learn from -d FILE (or standard input)
@@ -43,6 +45,8 @@ USAGE = """usage: wabbit [VW flags]        learn from -d FILE (or standard input
        wabbit inspect [--json] MODEL        print what a model file holds, lineage included
        wabbit ope -d LOG -i MODEL [--estimator ips,snips,dr] [--alpha 0.05]
                                             off-policy evaluation of MODEL on a VW ADF log
+       wabbit train --source URL [--labels URL] --store DIR [--gate ...] [--replay R] [model flags]
+                                            learn an event stream, publish validated versions
        wabbit --daemon [-i MODEL] [-t] [-f MODEL] [--port N] [--http_port N]
                                             serve VW's line protocol (docs/serving.md)
 
@@ -76,6 +80,8 @@ def _main(args: List[str]) -> int:
         return inspect(args[1:])
     if args[:1] == ["ope"]:
         return ope(args[1:], load=load)  # this module's load, looked up now: tests replace it
+    if args[:1] == ["train"]:
+        return train(args[1:])
     if any(a in ("-h", "--help") for a in args):
         sys.stdout.write(USAGE + flag_help() + "\n")
         return 0
