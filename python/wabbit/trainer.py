@@ -327,18 +327,20 @@ class Trainer:
             # a check falls exactly every publish_every examples (held-back ones aside)
             room = min(room, max(1, self.publish_every - self._since_check))
         n = 0
-        if room > 0:
-            records = self.source.poll(room, self.poll_timeout)
+        # With a labels source, the labels waiting are read first, up to half the room, so that a
+        # backlog of predictions cannot starve them (their predictions would expire meanwhile, the
+        # event time having run ahead, and the labels count as late).
+        label_room = room // 2 if self.labels is not None else 0
+        if label_room > 0:
+            n += self._poll_labels(label_room, 0.0)
+        if room - n > 0:
+            records = self.source.poll(room - n, self.poll_timeout if n == 0 else 0.0)
             for r in records:
                 self._on_record(r)
-            n = len(records)
-            self.counts["events_source"] += n
-        if self.labels is not None and room - n > 0:
-            label_records = self.labels.poll(room - n, 0.0 if n else self.poll_timeout)
-            for r in label_records:
-                self._on_label(r)
-            self.counts["events_labels"] += len(label_records)
-            n += len(label_records)
+            self.counts["events_source"] += len(records)
+            if not records and n == 0 and self.labels is not None and room > 0:
+                n += self._poll_labels(room, self.poll_timeout)
+            n += len(records)
         self.counts["events"] += n
         now = time.monotonic()
         if now - self._rate_at >= 1.0:
@@ -349,6 +351,14 @@ class Trainer:
         if self._due():
             self.publish()
         return n
+
+    def _poll_labels(self, room: int, timeout: float) -> int:
+        assert self.labels is not None
+        label_records = self.labels.poll(room, timeout)
+        for r in label_records:
+            self._on_label(r)
+        self.counts["events_labels"] += len(label_records)
+        return len(label_records)
 
     def _due(self) -> bool:
         if self._since_check == 0:

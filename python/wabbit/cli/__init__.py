@@ -42,6 +42,7 @@ __all__ += ["format_model_info", "Terminated", "EXIT_SIGINT", "EXIT_SIGTERM"]
 
 USAGE = """usage: wabbit [VW flags]        learn from -d FILE (or standard input)
        wabbit demo [--lines N] [--seed S]   generate a click stream and learn it
+       wabbit demo --pipeline [--seconds S] the continuous-training loop on a mock Kafka cluster
        wabbit inspect [--json] MODEL        print what a model file holds, lineage included
        wabbit ope -d LOG -i MODEL [--estimator ips,snips,dr] [--alpha 0.05]
                                             off-policy evaluation of MODEL on a VW ADF log
