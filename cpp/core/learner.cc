@@ -290,6 +290,21 @@ float Learner::predict_const(const Example& ex) const {
   return output_of(cfg_, finalize_prediction(range, score_const(ex)));
 }
 
+Outcome Learner::evaluate_const(const Example& ex) const {
+  OnlineState range;
+  range.min_label = load_w(&state_.min_label);
+  range.max_label = load_w(&state_.max_label);
+  Outcome out;
+  size_t generated = 0;
+  out.prediction = finalize_prediction(range, score_const(ex, 0, &generated));
+  out.output = output_of(cfg_, out.prediction);
+  out.num_features = static_cast<uint32_t>(generated);
+  if (ex.labelled() && ex.weight > 0.f)
+    out.loss =
+        example_loss(cfg_, Range{range.min_label, range.max_label}, out.prediction, out.output, ex.label, ex.weight);
+  return out;
+}
+
 bool Learner::sparse_predict_ok() const {
   return offset_ == 0 && interactions_.empty() && !wildcards_ && !cfg_.ignore[' '] && !cfg_.ignore_linear[' '] &&
          !cfg_.ignore[kConstantNamespace] && !cfg_.ignore_linear[kConstantNamespace];

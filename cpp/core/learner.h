@@ -141,6 +141,9 @@ class Learner {
   Outcome predict(Example& ex);
   // Pure prediction (the reported output): no state change at all; safe for concurrent readers.
   float predict_const(const Example& ex) const;
+  // predict_const with the prediction before --link and, for a labelled example, its loss (as
+  // learn() would report it): no state change; safe for concurrent readers (a canary's score).
+  Outcome evaluate_const(const Example& ex) const;
   // The raw score (initial + sum w*x, unclamped, no link) as VW's predict computes it, of the model
   // at `offset` (see offset_); const. With `generated`, also the number of interaction features.
   float score_const(const Example& ex, uint32_t offset = 0, size_t* generated = nullptr) const;

@@ -152,6 +152,25 @@ class PyServer {
     py::gil_scoped_release release;
     engine_->swap(Version::copy_of(model.learner_ref(), model.cb(), id, args, metadata));
   }
+  void set_candidate(const PyModel& model, const std::string& id, const std::string& args, const std::string& metadata,
+                     double fraction) {
+    py::gil_scoped_release release;
+    engine_->set_candidate(Version::copy_of(model.learner_ref(), model.cb(), id, args, metadata), fraction);
+  }
+  void clear_candidate() {
+    py::gil_scoped_release release;
+    engine_->clear_candidate();
+  }
+  // The candidate becomes the served version (a swap), and the canary ends.
+  std::string promote_candidate() {
+    py::gil_scoped_release release;
+    std::shared_ptr<Version> c = engine_->candidate();
+    if (!c) throw std::runtime_error("there is no candidate to promote (set_candidate first)");
+    engine_->clear_candidate();
+    const std::string id = c->id;
+    engine_->swap(std::move(c));
+    return id;
+  }
   PyModel snapshot() {
     PyModel copy(*like_);
     {
@@ -202,6 +221,16 @@ class PyServer {
     d["loss_total"] = loss.total;
     d["loss_count"] = loss.count;
     d["drift_alarms"] = loss.alarms;
+    py::dict canary;
+    const std::shared_ptr<Version> cand = engine_->candidate();
+    canary["version"] = cand ? py::object(py::str(cand->id)) : py::object(py::none());
+    canary["fraction"] = engine_->canary_fraction();
+    canary["requests"] = get(m.canary_requests);
+    const auto champ = m.canary_champion.snapshot(), cl = m.canary_candidate.snapshot();
+    canary["champion_loss_window"] = champ.window_mean;
+    canary["candidate_loss_window"] = cl.window_mean;
+    canary["paired_count"] = cl.count;
+    d["canary"] = canary;
     const std::shared_ptr<Version> v = engine_->current();
     d["version"] = v->id;
     d["version_time"] = v->created;
@@ -255,6 +284,10 @@ void bind_server(py::module_& m) {
       .def("save", &PyServer::save, py::arg("path") = "")
       .def("swap", &PyServer::swap, py::arg("model"), py::arg("version_id"), py::arg("args"), py::arg("metadata"))
       .def("snapshot", &PyServer::snapshot)
+      .def("set_candidate", &PyServer::set_candidate, py::arg("model"), py::arg("version_id"), py::arg("args"),
+           py::arg("metadata"), py::arg("fraction"))
+      .def("clear_candidate", &PyServer::clear_candidate)
+      .def("promote_candidate", &PyServer::promote_candidate)
       .def_property_readonly("version", &PyServer::version)
       .def("take_predictions", &PyServer::take_predictions, py::arg("max") = 10000)
       .def("stats", &PyServer::stats);

@@ -109,7 +109,12 @@ void Engine::refresh(Context& ctx) {
   std::lock_guard<std::mutex> state(state_mu_);
   if (ctx.learner_ && ctx.version_) ctx.version_->learner->absorb(*ctx.learner_, ctx.start_);
   ctx.learner_.reset();
-  ctx.version_ = current();
+  {
+    std::lock_guard<std::mutex> lock(current_mu_);
+    ctx.version_ = current_;
+    ctx.candidate_ = candidate_;
+    ctx.canary_ = canary_;
+  }
   ctx.generation_ = g;
   if (!opt_.publish_mode() && opt_.learn && !cb_) {
     ctx.learner_ = std::make_unique<Learner>(*ctx.version_->learner, Learner::ShareWeights{});
@@ -198,8 +203,10 @@ void Engine::line(Context& ctx, std::string_view text, uint64_t no, std::string&
   const Kind k = labelled && opt_.learn ? Kind::kLearn : Kind::kPredict;
   v.learner->prepare(ex);
   float output;
+  float champion_loss = 0.f;
   if (ctx.learner_) {  // in place, learning: every example goes through the worker's learner, as VW's does
     const Outcome o = learn_in_place(ctx, ex, tally);
+    champion_loss = o.loss;
     if (o.skipped != nullptr) {
       tally.count(k, false);
       error_reply(out, "line " + std::to_string(no) + ": " + o.skipped, false);
@@ -209,6 +216,17 @@ void Engine::line(Context& ctx, std::string_view text, uint64_t no, std::string&
   } else {
     output = v.learner->predict_const(ex);
     if (labelled && opt_.learn) enqueue(text, no);  // publish mode
+  }
+  if (ctx.candidate_) {  // canary
+    if (labelled) {
+      const float champion = ctx.learner_ ? champion_loss : v.learner->evaluate_const(ex).loss;
+      const float w = ex.weight > 0.f ? ex.weight : 1.f;
+      tally.paired(champion / w, ctx.candidate_->learner->evaluate_const(ex).loss / w);
+    } else if ((ctx.canary_credit_ += ctx.canary_) >= 1.) {
+      ctx.canary_credit_ -= 1.;
+      output = ctx.candidate_->learner->predict_const(ex);
+      ++tally.canary;
+    }
   }
   format_prediction(out, output, ex.tag);
   if (!labelled && !ex.tag.empty() && log_.enabled()) log_.record(ex.tag, text, output, unix_now());
@@ -335,6 +353,29 @@ void Engine::gather() {
     c->version_->learner->absorb(*c->learner_, c->start_);
     c->start_ = c->learner_->state();
   }
+}
+
+void Engine::set_candidate(std::shared_ptr<Version> v, double fraction) {
+  if (!v || !v->learner) throw std::invalid_argument("a canary needs a model");
+  if (!(fraction > 0. && fraction <= 1.)) throw std::invalid_argument("the canary's fraction must be in (0, 1]");
+  if (v->cb != nullptr || cb_)
+    throw std::invalid_argument("a canary is for linear models (a bandit's exploration already tries its options)");
+  if (v->learner->config().bits != current()->learner->config().bits)
+    throw std::invalid_argument("the candidate must have the served model's flags (-b differs)");
+  std::shared_ptr<Version> old;
+  {
+    std::lock_guard<std::mutex> lock(current_mu_);
+    old = std::exchange(candidate_, std::move(v));
+    canary_ = fraction;
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+}
+
+void Engine::clear_candidate() {
+  std::shared_ptr<Version> old;
+  std::lock_guard<std::mutex> lock(current_mu_);
+  old = std::exchange(candidate_, nullptr);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 std::shared_ptr<Version> Engine::snapshot() {

@@ -104,6 +104,20 @@ class Engine {
   // Hot swap: `v` is served from now on (requests in flight finish on theirs). In publish mode the
   // learner thread continues from it.
   void swap(std::shared_ptr<Version> v);
+  // Canary: from now on a share `fraction` (0..1] of the unlabelled requests is answered by `v`
+  // (spread evenly: every 1/fraction-th request of each worker), and on every labelled request
+  // both models' losses are recorded side by side (Metrics::canary_*). Learning, saves and
+  // swaps concern the served version only. The candidate must be the same kind of model.
+  void set_candidate(std::shared_ptr<Version> v, double fraction);
+  void clear_candidate();
+  std::shared_ptr<Version> candidate() const {
+    std::lock_guard<std::mutex> lock(current_mu_);
+    return candidate_;
+  }
+  double canary_fraction() const {
+    std::lock_guard<std::mutex> lock(current_mu_);
+    return candidate_ ? canary_ : 0.;
+  }
   // In place: folds the workers' online states into the served model (before a save or a snapshot).
   void gather();
   // A copy of the served version with every context's progress folded in (for a snapshot).
@@ -137,6 +151,8 @@ class Engine {
   // lock bit inside the pointer is invisible to ThreadSanitizer.)
   mutable std::mutex current_mu_;
   std::shared_ptr<Version> current_;
+  std::shared_ptr<Version> candidate_;  // canary (under current_mu_, bumps generation_ too)
+  double canary_ = 0.;
   std::atomic<uint64_t> generation_{0};
   // Versions replaced but maybe still in use (see install()).
   std::mutex retired_mu_;
@@ -188,6 +204,9 @@ class Engine::Context {
   friend class Engine;
   Engine& engine_;
   std::shared_ptr<Version> version_;
+  std::shared_ptr<Version> candidate_;
+  double canary_ = 0.;
+  double canary_credit_ = 0.;  // the candidate answers when it reaches 1
   uint64_t generation_ = ~uint64_t{0};
   std::unique_ptr<Learner> learner_;  // in place: shares version_'s weights
   OnlineState start_;                 // learner_'s state when last folded into version_

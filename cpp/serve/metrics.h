@@ -123,6 +123,11 @@ struct Metrics {
   std::atomic<uint64_t> lines_too_long{0};
   std::atomic<uint64_t> publishes{0};
   std::atomic<uint64_t> swaps{0};
+  // Canary (Engine::set_candidate): requests answered by the candidate, and both models' losses
+  // on the same labelled requests (paired).
+  std::atomic<uint64_t> canary_requests{0};
+  LossWatch canary_champion{1000};
+  LossWatch canary_candidate{1000};
 
  private:
   std::array<std::atomic<uint64_t>, kKinds> ok_{};
@@ -135,16 +140,22 @@ struct Tally {
   std::array<uint64_t, kKinds> ok{};
   std::array<uint64_t, kKinds> error{};
   uint64_t learned = 0;
-  std::vector<float> losses;  // of the examples learned
+  std::vector<float> losses;                             // of the examples learned
+  uint64_t canary = 0;                                   // requests the candidate answered
+  std::vector<float> canary_champion, canary_candidate;  // both losses on one labelled request
   void count(Kind k, bool good) { ++(good ? ok : error)[static_cast<size_t>(k)]; }
   void learned_one(float loss) {
     ++learned;
     losses.push_back(loss);
   }
+  void paired(float champion, float candidate) {
+    canary_champion.push_back(champion);
+    canary_candidate.push_back(candidate);
+  }
   bool empty() const {
     for (size_t k = 0; k < kKinds; ++k)
       if (ok[k] != 0 || error[k] != 0) return false;
-    return learned == 0;
+    return learned == 0 && canary == 0 && canary_champion.empty();
   }
   // Adds to m, each request answered without error having taken `seconds` (predict and rank
   // requests to the predict histogram, learn requests to the learn one), and clears.
@@ -158,6 +169,12 @@ struct Tally {
     m.learn_latency.record(seconds, n(Kind::kLearn));
     if (learned != 0) m.examples_learned.fetch_add(learned, std::memory_order_relaxed);
     m.loss.add_many(losses);
+    if (canary != 0) m.canary_requests.fetch_add(canary, std::memory_order_relaxed);
+    m.canary_champion.add_many(canary_champion);
+    m.canary_candidate.add_many(canary_candidate);
+    canary = 0;
+    canary_champion.clear();
+    canary_candidate.clear();
     ok.fill(0);
     error.fill(0);
     learned = 0;

@@ -354,6 +354,14 @@ class Options:
     watch: Optional[str] = option(
         "--watch", help="--daemon: follow a model store's current version (-t --watch DIR: a serving replica)"
     )
+    canary: Optional[float] = option(
+        "--canary",
+        help="--daemon with --candidates DIR: answer this share (0..1] of the requests with the candidate "
+        "(that store's current version) and score both models on labelled requests (/metrics)",
+    )
+    candidates: Optional[str] = option(
+        "--candidates", help="--daemon --canary F: the model store whose current version is the canary's candidate"
+    )
     prediction_log: Optional[str] = option(
         "--prediction_log",
         help="--daemon: log each prediction of a tagged, unlabelled example (the tag is its id) as a JSON line to "

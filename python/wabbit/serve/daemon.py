@@ -44,6 +44,8 @@ SERVE_ONLY = (
     "watch",
     "max_line_bytes",
     "prediction_log",
+    "canary",
+    "candidates",
 )
 
 #: Flags of a run over an input that a server does not have.
@@ -154,6 +156,8 @@ def _serve(opts: Options, err: TextIO, ready: Callable[[], None]) -> int:
             watch=opts.watch,
             max_line_bytes=int(opts.value("max_line_bytes")),
             prediction_log=opts.prediction_log,
+            canary=opts.canary or 0.0,
+            candidates=opts.candidates,
         )
         port_text = f"{server.port}\n"
         if opts.pid_file:

@@ -129,6 +129,27 @@ class StatsCollector:
         )
         yield counter("wabbit_publishes", "Versions published (publish mode)", "publishes")
         yield counter("wabbit_swaps", "Versions swapped in (swap, --watch, rollback)", "swaps")
+        canary = s.get("canary") or {}
+        yield CounterMetricFamily(
+            "wabbit_canary_requests",
+            "Requests answered by the canary's candidate",
+            value=float(canary.get("requests", 0)),
+        )
+        yield gauge(
+            "wabbit_canary_champion_loss",
+            "Mean loss of the served model on the last 1000 labelled requests scored by both (canary)",
+            float(canary.get("champion_loss_window", math.nan)),
+        )
+        yield gauge(
+            "wabbit_canary_candidate_loss",
+            "Mean loss of the canary's candidate on the same labelled requests",
+            float(canary.get("candidate_loss_window", math.nan)),
+        )
+        yield InfoMetricFamily(
+            "wabbit_canary",
+            "The canary's candidate version (empty: none)",
+            value={"version": str(canary.get("version") or "")},
+        )
         yield counter("wabbit_predictions_logged", "Predictions written to the prediction log", "predictions_logged")
         yield counter(
             "wabbit_predictions_log_dropped",

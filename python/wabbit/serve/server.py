@@ -95,6 +95,8 @@ class Server:
         self._http: Optional["HttpService"] = None
         self._watcher: Optional["Watcher"] = None
         self._pump: Optional[PredictionPump] = None
+        self._candidate: Optional[Tuple[Any, ...]] = None  # the canary's description (see _description)
+        self._canary_watcher: Optional["Watcher"] = None
         self._stopped = False
         self._engine: Any = _core.Server(model.core, self._engine_options, __version__, self._args, self._metadata)
 
@@ -206,6 +208,41 @@ class Server:
             if previous is not None:
                 self._previous = previous
 
+    def set_candidate(self, model: Model, version: str = "", fraction: float = 0.05) -> None:
+        """Canary: answer a share ``fraction`` (0..1] of the unlabelled requests with a copy of
+        ``model`` (spread evenly over each worker's requests), and score both models on every
+        labelled request (``stats()["canary"]``, ``/metrics``' ``wabbit_canary_*``). Learning, saves
+        and swaps concern the served model only. Linear models with the served model's -b."""
+        if not isinstance(model, Model):
+            raise TypeError(f"set_candidate() takes a wabbit.Model, not {type(model).__name__}")
+        described = _description(model)
+        with self._lock:
+            self._engine.set_candidate(model.core, str(version), described[0], described[1], float(fraction))
+            self._candidate = described
+
+    def clear_candidate(self) -> None:
+        """End the canary: every request is the served model's again."""
+        with self._lock:
+            self._engine.clear_candidate()
+            self._candidate = None
+
+    @property
+    def candidate_version(self) -> Optional[str]:
+        """The canary's version id, or None when there is no canary."""
+        version = self._engine.stats()["canary"]["version"]
+        return None if version is None else str(version)
+
+    def promote_candidate(self) -> str:
+        """The canary's candidate becomes the served version (a swap) and the canary ends; returns
+        its version id. RuntimeError when there is no candidate."""
+        with self._lock:
+            if self._candidate is None:
+                raise RuntimeError("there is no candidate to promote: set_candidate() first")
+            version = str(self._engine.promote_candidate())
+            self._describe(self._candidate)
+            self._candidate = None
+            return version
+
     def rollback(self) -> Tuple[str, str]:
         """Serve the previous version again; returns (the version left, the version now served).
 
@@ -246,6 +283,7 @@ class Server:
         watcher: Optional["Watcher"] = None,
         store: Optional["ModelStore"] = None,
         pump: Optional[PredictionPump] = None,
+        canary_watcher: Optional["Watcher"] = None,
     ) -> None:
         """Attach the HTTP service, a store's watcher (:func:`serve` does this; they stop with the
         server)."""
@@ -257,6 +295,8 @@ class Server:
             self._watcher = watcher
         if pump is not None:
             self._pump = pump
+        if canary_watcher is not None:
+            self._canary_watcher = canary_watcher
 
     def stop(self, save: bool = False) -> None:
         """Stop: no new connections; what each connection already sent (whole lines) is answered;
@@ -267,6 +307,8 @@ class Server:
             self._stopped = True
         if self._watcher is not None:
             self._watcher.stop()
+        if self._canary_watcher is not None:
+            self._canary_watcher.stop()
         if self._http is not None:
             self._http.stop()
         self._engine.stop(False)
@@ -302,6 +344,8 @@ def serve(
     max_line_bytes: int = 1048576,
     poll_seconds: float = 0.2,
     prediction_log: Optional[str] = None,
+    canary: float = 0.0,
+    candidates: Optional[PathLike] = None,
 ) -> Server:
     """Serve ``model`` over VW's line protocol on ``port`` (0: a free port, see ``.port``), and over
     HTTP/JSON with ``/metrics`` on ``http_port`` when given (0: a free one; needs
@@ -314,7 +358,9 @@ def serve(
     :class:`wabbit.ModelStore` folder whose current version is served, swapped in whenever it
     changes (polled every ``poll_seconds``). ``prediction_log``: a file or ``kafka://HOST:PORT/TOPIC``
     that every prediction of a tagged, unlabelled example is logged to
-    (:mod:`wabbit.serve.prediction_log`).
+    (:mod:`wabbit.serve.prediction_log`). ``canary`` with ``candidates``: a second store folder
+    whose current version is the candidate, answering that share of the requests and scored beside
+    the served model (:meth:`Server.set_candidate`; promote it with :meth:`Server.promote_candidate`).
     """
     if not isinstance(model, Model):
         raise TypeError(f"serve() takes a wabbit.Model, not {type(model).__name__}")
@@ -337,6 +383,12 @@ def serve(
         raise ValueError("publish_every and publish_seconds are counts and seconds >= 0")
     if options["max_line_bytes"] < 1:
         raise ValueError(f"max_line_bytes must be positive, not {max_line_bytes}")
+    if (candidates is None) != (not canary):
+        raise ValueError("canary and candidates go together: a share in (0, 1] and the candidates' store folder")
+    if canary and not 0.0 < canary <= 1.0:
+        raise ValueError(f"canary must be a share in (0, 1], not {canary}")
+    if candidates is not None and not os.path.isdir(os.fspath(candidates)):
+        raise FileNotFoundError(2, "no such candidates store folder", os.fspath(candidates))
     store = None
     if watch is not None:
         from wabbit.store import ModelStore
@@ -362,6 +414,20 @@ def serve(
             watcher = Watcher(server, store, poll_seconds)
             server.attach(store=store, watcher=watcher)
             watcher.start()
+        if candidates is not None:
+            from wabbit.serve.watch import Watcher
+            from wabbit.store import ModelStore
+
+            share = float(canary)
+            canary_watcher = Watcher(
+                server,
+                ModelStore(candidates),
+                poll_seconds,
+                install=lambda m, v: server.set_candidate(m, v, share),
+                served=lambda: server.candidate_version or "",
+            )
+            server.attach(canary_watcher=canary_watcher)
+            canary_watcher.start()
         if http_app is not None:
             server.attach(http=http_app.start_http(server, listen, int(http_port or 0)))
     except BaseException:

@@ -14,6 +14,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Callable, Optional
 
+from wabbit.model import Model
 from wabbit.store import ModelStore, StoreError
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ class Watcher:
         store: ModelStore,
         poll_seconds: float = 0.2,
         log: Optional[Callable[[str], None]] = None,
+        install: Optional[Callable[[Model, str], None]] = None,
+        served: Optional[Callable[[], str]] = None,
     ) -> None:
         if not poll_seconds > 0:
             raise ValueError(f"poll_seconds must be positive, not {poll_seconds}")
@@ -38,6 +41,10 @@ class Watcher:
         self.store = store
         self.poll_seconds = float(poll_seconds)
         self._log = log or (lambda line: print(line, file=sys.stderr))
+        # what a new version is given to, and the version already there: the served model by default
+        # (a canary's watcher installs candidates instead: serve(canary=..., candidates=DIR))
+        self._install = install or server.swap
+        self._served = served or (lambda: server.version)
         self._failed: Optional[str] = None
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -53,7 +60,7 @@ class Watcher:
         if current is None:
             return False
         version = str(current)
-        if version == self.server.version:
+        if version == self._served():
             return False
         try:
             model = self.store.load(current)
@@ -62,7 +69,7 @@ class Watcher:
                 f"version {version} of {self.store.directory} did not load; still serving the last: {e}", version
             )
             return False
-        self.server.swap(model, version)
+        self._install(model, version)
         self._failed = None
         return True
 
