@@ -14,8 +14,11 @@ from typing import Any, Dict, Tuple
 
 import pytest
 
+import wabbit
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-PYTHON_DIR = os.path.join(os.path.dirname(HERE), "python")
+# the folder the wabbit under test was imported from (a checkout's python/, or site-packages)
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(wabbit.__file__)))
 
 SECONDS = 15
 RATE = 2000

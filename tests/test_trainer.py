@@ -30,7 +30,8 @@ from wabbit.replay import ReplayBuffer
 from wabbit.trainer import Trainer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PYTHON_DIR = os.path.join(os.path.dirname(HERE), "python")
+# the folder the wabbit under test was imported from (a checkout's python/, or site-packages)
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(wabbit.__file__)))
 
 
 def same_weights(a: wabbit.Model, b: wabbit.Model) -> bool:
