@@ -417,9 +417,10 @@ def bench_late(n: int) -> Dict[str, Any]:
             res = json.load(f)
         got = {k: res["join"][k] for k in expected if k != "lines"}
         want = {k: v for k, v in expected.items() if k != "lines"}
-        examples_ok = res["counts"]["examples"] == want["joined"] + want["expired_defaulted"] == res[
-            "reference_examples"
-        ] and res["counts"]["defaulted"] == want["expired_defaulted"]
+        examples_ok = (
+            res["counts"]["examples"] == want["joined"] + want["expired_defaulted"] == res["reference_examples"]
+            and res["counts"]["defaulted"] == want["expired_defaulted"]
+        )
         out["runs"][size] = {
             "records": expected["lines"],
             "generate_seconds": round(gen, 1),
@@ -660,20 +661,23 @@ def bench_replay(n_a: int = 50_000, n_b: int = 50_000, n_a2: int = 20_000, seeds
 
 
 # ============================================================================================ fresh
+FRESH_PARTITIONS = 4  # the mock's topics have 4; each keeps only its last ~5 MB (about 65,000 records here)
 FRESH_FEATURES = [f"|a a{a} |b b{b}" for a in range(40) for b in range(25)]
 
 
-def produce_child(bootstrap: str, topic: str, rate: float, seconds: float, seed: int, out: str) -> None:
-    """Predictions and (95% of them) their labels 0-1 s later, to partition 0 of ``topic``, at
-    ``rate`` records a second (0: as fast as possible) for ``seconds`` (or, unpaced, until
-    ``seconds`` records... see below). Unpaced: ``seconds`` is the number of records."""
+def produce_child(
+    bootstrap: str, topic: str, rate: float, seconds: float, seed: int, partitions: int, out: str
+) -> None:
+    """Predictions and (95% of them) their labels 0-1 s later, to ``topic`` (a prediction and its
+    label on partition ``id % partitions``), at ``rate`` records a second for ``seconds``; with
+    ``rate`` 0, as fast as possible, and ``seconds`` is the number of records."""
     import confluent_kafka as ck
 
     p = ck.Producer(
         {"bootstrap.servers": bootstrap, "linger.ms": 5, "queue.buffering.max.messages": 2_000_000, "acks": 1}
     )
     r = random.Random(seed)
-    labels: List[Tuple[float, int, float]] = []  # (due, id, label)
+    labels: List[Tuple[float, int, float]] = []  # (due: a time, or unpaced a record count; id, label)
     sent = 0
     i = 0
     t0 = time.time()
@@ -687,19 +691,19 @@ def produce_child(bootstrap: str, topic: str, rate: float, seconds: float, seed:
             break
         budget = int(rate * (now - t0)) - sent if paced else min(5000, int(limit - sent))
         while budget > 0:
-            if labels and labels[0][0] <= now:
+            if labels and labels[0][0] <= (now if paced else sent):
                 _, lid, y = heapq.heappop(labels)
-                p.produce(topic, b'{"id":%d,"label":%r,"time":%r}' % (lid, y, now), partition=0)
+                p.produce(topic, b'{"id":%d,"label":%r,"time":%r}' % (lid, y, now), partition=lid % partitions)
             else:
                 k = r.randrange(len(FRESH_FEATURES))
                 y = 1.0 if k % 3 == 0 else -1.0
                 p.produce(
                     topic,
                     ('{"id":%d,"features":"%s","prediction":0.0,"time":%r}' % (i, FRESH_FEATURES[k], now)).encode(),
-                    partition=0,
+                    partition=i % partitions,
                 )
-                if r.random() < 0.95:
-                    heapq.heappush(labels, (now + r.random(), i, y))
+                if r.random() < 0.95:  # its label 0-1 s later (unpaced: 0-20,000 records later)
+                    heapq.heappush(labels, (now + r.random() if paced else sent + r.randrange(20_000), i, y))
                 i += 1
             sent += 1
             budget -= 1
@@ -715,18 +719,23 @@ def produce_child(bootstrap: str, topic: str, rate: float, seconds: float, seed:
 
 def _start_producer(bootstrap: str, topic: str, rate: float, amount: float, out: str) -> subprocess.Popen:
     me = os.path.abspath(__file__)
-    return subprocess.Popen(
-        [sys.executable, me, "--child", "produce", bootstrap, topic, str(rate), str(amount), "1", out], env=CHILD_ENV
-    )
+    args = [bootstrap, topic, str(rate), str(amount), "1", str(FRESH_PARTITIONS), out]
+    return subprocess.Popen([sys.executable, me, "--child", "produce", *args], env=CHILD_ENV)
 
 
 GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
 
 
-def fresh_trainer(bootstrap: str, topic: str, group: str, on_check=None) -> Trainer:
+#: librdkafka's default fetch.wait.max.ms (500) makes each watermark query of KafkaSource.lag() wait
+#: behind the consumer's long-polling fetch on the same connection (about 0.45 s a partition, 1.8 s
+#: for 4, at every publication); 20 ms brings it to about 16 ms a partition
+TUNED = {"fetch.wait.max.ms": 20}
+
+
+def fresh_trainer(bootstrap: str, topic: str, group: str, on_check=None, config=None) -> Trainer:
     from wabbit.stream import KafkaSource
 
-    source = KafkaSource(bootstrap, topic, group, config=GROUP)
+    source = KafkaSource(bootstrap, topic, group, config=dict(GROUP, **(config or {})))
     return Trainer(
         wabbit.Model("--loss_function logistic -b 18 -q ab"),
         source,
@@ -741,8 +750,8 @@ def fresh_trainer(bootstrap: str, topic: str, group: str, on_check=None) -> Trai
     )
 
 
-def drain(bootstrap: str, topic: str, group: str, records: int, profile: bool = False) -> Dict[str, Any]:
-    t = fresh_trainer(bootstrap, topic, group)
+def drain(bootstrap: str, topic: str, group: str, records: int, profile: bool = False, config=None) -> Dict[str, Any]:
+    t = fresh_trainer(bootstrap, topic, group, config=config)
     deadline = time.monotonic() + 60
     while t.counts["events"] == 0 and time.monotonic() < deadline:  # the group join (about 3 s)
         t.step()
@@ -751,7 +760,7 @@ def drain(bootstrap: str, topic: str, group: str, records: int, profile: bool = 
     t0 = time.perf_counter()
     if prof is not None:
         prof.enable()
-    t.run(until=lambda tr: tr.counts["events"] >= records or time.monotonic() > deadline + 120)
+    t.run(until=lambda tr: tr.counts["events"] >= records or time.monotonic() > deadline + 60)
     if prof is not None:
         prof.disable()
     seconds = time.perf_counter() - t0
@@ -761,15 +770,18 @@ def drain(bootstrap: str, topic: str, group: str, records: int, profile: bool = 
         "seconds": round(seconds, 2),
         "records_per_second": round((t.counts["events"] - start_events) / seconds),
         "examples": t.counts["examples"],
+        "versions": t.counts["published"],
+        "config": config or "default",
     }
     if prof is not None:
         s = io.StringIO()
-        pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(18)
+        pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(16)
+        pstats.Stats(prof, stream=s).sort_stats("cumulative").print_stats(22)
         out["profile"] = s.getvalue()
     return out
 
 
-def paced(bootstrap: str, topic: str, rate: float, seconds: float) -> Dict[str, Any]:
+def paced(bootstrap: str, topic: str, rate: float, seconds: float, config=None) -> Dict[str, Any]:
     delays: List[float] = []
     pubs: List[Tuple[float, int, Optional[int]]] = []
     last = {"examples": 0}
@@ -783,7 +795,7 @@ def paced(bootstrap: str, topic: str, rate: float, seconds: float) -> Dict[str, 
         delays.extend(fresh[-new:] if new else [])
         pubs.append((time.time(), tr.counts["events"], tr.lag.get("source")))
 
-    t = fresh_trainer(bootstrap, topic, f"g-{topic}", on_check)
+    t = fresh_trainer(bootstrap, topic, f"g-{topic}", on_check, config)
     deadline = time.monotonic() + 30
     while not t.source.assignment() and time.monotonic() < deadline:  # type: ignore[attr-defined]
         t.step()
@@ -799,11 +811,14 @@ def paced(bootstrap: str, topic: str, rate: float, seconds: float) -> Dict[str, 
     drain_deadline = time.monotonic() + 60
     t.run(until=lambda tr: tr.counts["events"] >= sent["sent"] or time.monotonic() > drain_deadline)
     drained_in = time.monotonic() - t0 - produced_at
+    consumed = t.counts["events"]
     t.source.close()  # type: ignore[attr-defined]
     d = np.array(delays)
     # the delays of labels learned while the producer ran at its rate (the drain is not steady state)
     return {
         "target_rate": rate,
+        "config": config or "default",
+        "consumed": consumed,
         "produced": sent["sent"],
         "produced_rate": round(sent["sent"] / sent["seconds"]),
         "consumed_while_producing": events_when_done,
@@ -827,18 +842,21 @@ def bench_fresh(rate: float, seconds: float, drain_records: int) -> Dict[str, An
         bs = cluster.bootstrap
         cluster.create_topic("prefill")
         res_path = tempfile.mktemp(prefix="pbench-produce-")
-        prod = _start_producer(bs, "prefill", 0, 2 * drain_records, res_path)
+        prod = _start_producer(bs, "prefill", 0, drain_records, res_path)
         prod.wait(300)
         with open(res_path) as f:
             out["prefill"] = json.load(f)
         out["drain"] = drain(bs, "prefill", "g-drain", drain_records)
-        out["profile"] = drain(bs, "prefill", "g-profile", drain_records // 2, profile=True)
-        cluster.create_topic("live")
-        out["paced"] = [paced(bs, "live", rate, seconds)]
-        if out["paced"][0]["backlog_at_end"] > 0.05 * out["paced"][0]["produced"]:
-            slower = round(0.8 * out["drain"]["records_per_second"], -3)
-            cluster.create_topic("live2")
-            out["paced"].append(paced(bs, "live2", slower, seconds))
+        out["drain_tuned"] = drain(bs, "prefill", "g-drain-tuned", drain_records, config=TUNED)
+        out["profile"] = drain(bs, "prefill", "g-profile", drain_records, profile=True, config=TUNED)
+        out["paced"] = []
+        for k, config in enumerate((None, TUNED)):
+            cluster.create_topic(f"live{k}")
+            out["paced"].append(paced(bs, f"live{k}", rate, seconds, config))
+        if out["paced"][-1]["backlog_at_end"] > 0.05 * out["paced"][-1]["produced"]:
+            slower = max(1000.0, round(0.8 * out["drain_tuned"]["records_per_second"], -3))
+            cluster.create_topic("live-slower")
+            out["paced"].append(paced(bs, "live-slower", slower, seconds, TUNED))
     return out
 
 
@@ -868,7 +886,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif kind == "late":
             late_child(rest[0], int(rest[1]), rest[2])
         elif kind == "produce":
-            produce_child(rest[0], rest[1], float(rest[2]), float(rest[3]), int(rest[4]), rest[5])
+            produce_child(rest[0], rest[1], float(rest[2]), float(rest[3]), int(rest[4]), int(rest[5]), rest[6])
         return 0
     logging.getLogger("wabbit").setLevel(logging.CRITICAL)  # the gate's refusals are counted, not printed
     only = set(a.only.split(","))
@@ -882,9 +900,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         ("replay", lambda: bench_replay(seeds=(5,) if a.quick else (5, 6, 7))),
         (
             "fresh",
-            lambda: bench_fresh(
-                a.rate, a.seconds or (5.0 if a.quick else 15.0), 100_000 if a.quick else 300_000
-            ),
+            lambda: bench_fresh(a.rate, a.seconds or (5.0 if a.quick else 15.0), 100_000 if a.quick else 200_000),
         ),
     ]
     for name, fn in parts:
