@@ -59,7 +59,12 @@ only for the partitions it held.
   to a missing topic gives ``UNKNOWN_TOPIC_OR_PART``.
 - ``AdminClient.create_topics`` **times out** against it (``Failed while waiting for controller:
   Local: Timed out``: the metadata names no controller among the brokers).
-- Committing explicit offsets works before the consumer has joined its group.
+- Committing explicit offsets right after a consumer is created can fail with "Unknown member"
+  until it has joined its group (the Trainer does not commit at resume).
+- The mock keeps only about the last 5 MB of each partition (about 65,000 short records): a
+  consumer that falls further behind resets to the new earliest offset and **loses records**, as a
+  consumer behind a real broker's retention does (exactly-once then breaks: keep retention longer
+  than the longest stop of the trainer). The benchmarks spread load over the 4 partitions.
 - The mock's group coordinator lets a new member of a group in only after a member that left
   (closed) has timed out: a restarted consumer of the same group waits about
   ``session.timeout.ms`` (45 s by default) for its first assignment. Tests pass
@@ -308,8 +313,8 @@ class KafkaSource(Source):
         return [f"{t}/{p}" for t, p in sorted(self._assigned)]
 
     def lag(self) -> Optional[int]:
-        """Records in the assigned partitions after this source's positions (the high watermark
-        minus the position; a partition without one counts from the group's committed offset, or
+        """Records in the assigned partitions after this source's positions (the high watermark, as
+        the last fetch saw it, minus the position; a partition without one counts from the group's committed offset, or
         from its low watermark). None when nothing is assigned or the brokers do not answer."""
         if not self._assigned or self._closed:
             return None
@@ -323,7 +328,11 @@ class KafkaSource(Source):
         total = 0
         for key in sorted(self._assigned):
             try:
-                low, high = self._consumer.get_watermark_offsets(ck.TopicPartition(*key), timeout=self.timeout)
+                # the watermarks of the last fetch response (microseconds); a query to the broker
+                # only when none is cached yet (a query waits behind a pending fetch: ~0.5 s each)
+                low, high = self._consumer.get_watermark_offsets(ck.TopicPartition(*key), cached=True)
+                if low < 0 or high < 0:
+                    low, high = self._consumer.get_watermark_offsets(ck.TopicPartition(*key), timeout=self.timeout)
             except ck.KafkaException:
                 return None
             position = self._next.get(key, committed.get(f"{key[0]}/{key[1]}", low))
