@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import glob
 import heapq
 import io
 import json
@@ -60,7 +61,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PYTHON_DIR = os.path.join(ROOT, "python")
-if PYTHON_DIR not in sys.path:
+# This checkout's package when it has a built module (tools/dev_build.sh), else the installed one.
+if glob.glob(os.path.join(PYTHON_DIR, "wabbit", "_core*.so")) and PYTHON_DIR not in sys.path:
     sys.path.insert(0, PYTHON_DIR)
 
 import numpy as np  # noqa: E402
@@ -71,7 +73,9 @@ from wabbit.join import LabelJoiner, LabelRecord, PredictionRecord  # noqa: E402
 from wabbit.replay import ReplayBuffer  # noqa: E402
 from wabbit.trainer import Trainer  # noqa: E402
 
-CHILD_ENV = dict(os.environ, PYTHONPATH=PYTHON_DIR + os.pathsep + os.environ.get("PYTHONPATH", ""))
+# the children import the wabbit this process imported
+_WABBIT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(wabbit.__file__)))
+CHILD_ENV = dict(os.environ, PYTHONPATH=_WABBIT_DIR + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
 def vm_hwm_kb() -> int:

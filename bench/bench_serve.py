@@ -31,6 +31,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import platform
@@ -179,7 +180,9 @@ def has_cli_daemon() -> bool:
     return "--daemon" in r.stdout
 
 
-PYTHON_PATH = [os.path.join(ROOT, "python")]  # where the server processes import wabbit from (--python_path)
+# where the server processes import wabbit from (--python_path): this checkout's package when it has
+# a built module (tools/dev_build.sh), else nothing added (the installed package)
+PYTHON_PATH = [os.path.join(ROOT, "python") if glob.glob(os.path.join(ROOT, "python", "wabbit", "_core*.so")) else ""]
 
 
 def child_env() -> Dict[str, str]:
@@ -757,7 +760,7 @@ def main() -> None:
         a.requests, a.rr_requests, a.fault_requests, a.swap_seconds, a.swap_rounds = 100_000, 50_000, 20_000, 2.0, 1
         a.repeat = a.fault_rounds = 1
         a.flood_mb = min(a.flood_mb, 20)
-    PYTHON_PATH[0] = os.path.abspath(a.python_path)
+    PYTHON_PATH[0] = os.path.abspath(a.python_path) if a.python_path else ""
     use_cli = a.server == "cli" or (a.server == "auto" and has_cli_daemon())
     t0 = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="bench_serve.")
