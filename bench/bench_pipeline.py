@@ -482,14 +482,23 @@ def _clean_scorer(lines: List[str]) -> Callable[[wabbit.Model], float]:
     return score
 
 
+#: the gate's default ``confirm`` (examples of evidence that accept a concept change)
+CONFIRM = Gate().confirm
+
+
 def gate_run(lines: List[str], score: Callable[[wabbit.Model], float], policy: str, max_resumes: int = 20):
-    """Run a gated trainer over ``lines``; at a pause, ``policy``: "stop", "resume" or
-    "resume_new_holdout". Returns the checks (events, passed, version, clean loss, reason) and the
-    pauses (events, alerts)."""
+    """Run a gated trainer over ``lines``; ``policy``: "probation" (the default keeper: learning
+    goes on while publication is paused, a change is accepted after ``confirm`` examples), or, with
+    ``confirm=None`` (a pause stops learning), what a person does at a pause: "stop", "resume",
+    "restart" or "resume_new_holdout". Returns the checks (events, passed, version, clean loss,
+    reason) and the pauses (events, alerts)."""
     alerts: List[int] = []
     checks: List[Dict[str, Any]] = []
     keeper = GateKeeper(
-        Gate(margin=0.02, recent=2000, holdout=1000), max_failures=3, alert=lambda d, n: alerts.append(n)
+        Gate(margin=0.02, recent=2000, holdout=1000),
+        max_failures=3,
+        alert=lambda d, n: alerts.append(n),
+        confirm=CONFIRM if policy == "probation" else None,
     )
 
     def on_check(tr: Trainer, d: Optional[GateDecision], v: Optional[int]) -> None:
@@ -500,6 +509,7 @@ def gate_run(lines: List[str], score: Callable[[wabbit.Model], float], policy: s
                 "version": v,
                 "clean_loss": score(tr.model),
                 "failed": list(d.failed) if d is not None else [],
+                "reason": d.reason if d is not None else "",
             }
         )
 
@@ -539,7 +549,7 @@ def bench_poison(n_clean: int = 60_000, n_flip: int = 20_000, n_after: int = 40_
     score = _clean_scorer(concept_lines(5000, w, seed=99))
     out: Dict[str, Any] = {"stream": f"{n_clean} clean, {n_flip} flipped, {n_after} clean", "margin": 0.02}
     lines = concept_lines(n_clean, w, 10) + concept_lines(n_flip, w, 11, flip=True) + concept_lines(n_after, w, 12)
-    for policy in ("stop", "resume", "restart"):
+    for policy in ("probation", "stop", "resume", "restart"):
         checks, pauses, t = gate_run(lines, score, policy, max_resumes=3 if policy == "restart" else 20)
         before = [c for c in checks if c["passed"] and c["events"] <= n_clean]
         last_good = before[-1]["clean_loss"] if before else math.nan
@@ -556,6 +566,7 @@ def bench_poison(n_clean: int = 60_000, n_flip: int = 20_000, n_after: int = 40_
             ),
             "criterion_met": all(c["clean_loss"] <= last_good * 1.02 for c in after),
             "events_consumed": t.counts["events"],
+            "changes_accepted": t.keeper.counts.get("changes", 0) if t.keeper is not None else 0,
             "gate": dict(t.keeper.counts) if t.keeper is not None else {},
         }
     return out
@@ -565,12 +576,21 @@ def bench_change(n_a: int = 60_000, n_b: int = 60_000) -> Dict[str, Any]:
     wa, wb = concept(1), concept(2)
     score_b = _clean_scorer(concept_lines(5000, wb, seed=98))
     lines = concept_lines(n_a, wa, 20) + concept_lines(n_b, wb, 21)
-    out: Dict[str, Any] = {"stream": f"{n_a} of concept A, then {n_b} of concept B (independent weights)"}
-    for policy in ("stop", "resume", "resume_new_holdout"):
+    out: Dict[str, Any] = {
+        "stream": f"{n_a} of concept A, then {n_b} of concept B (independent weights)",
+        "confirm": CONFIRM,
+        "publish_every": 2000,
+    }
+    for policy in ("probation", "stop", "resume", "resume_new_holdout"):
         checks, pauses, t = gate_run(lines, score_b, policy)
         after = [c for c in checks if c["passed"] and c["events"] > n_a]
         first = after[0]["events"] - n_a if after else None
+        first_forgetting_only = next(
+            (c["events"] - n_a for c in checks if c["events"] > n_a and c["failed"] == ["forgetting"]), None
+        )
         out[policy] = {
+            "first_forgetting_only_refusal_after_change": first_forgetting_only,
+            "first_reason": after[0]["reason"] if after else None,
             "pauses": [p["events"] for p in pauses],
             "first_publication_after_change": first,
             "publications_after_change": len(after),

@@ -172,7 +172,7 @@ def test_the_keeper_pauses_after_max_failures_and_alerts_once(models):
     champion, clean, flipped = models
     recent, holdout = _data(500, seed=10), _data(200, seed=11)
     alerts = []
-    keeper = GateKeeper(Gate(max_failures=3), alert=lambda d, n: alerts.append((n, d.failed)))
+    keeper = GateKeeper(Gate(max_failures=3, confirm=None), alert=lambda d, n: alerts.append((n, d.failed)))
     assert not keeper.check(flipped, champion, recent, holdout).passed
     assert not keeper.check(flipped, champion, recent, holdout).passed
     assert keeper.check(clean, champion, recent, holdout).passed  # a pass resets the count
@@ -195,11 +195,66 @@ def test_the_keeper_pauses_after_max_failures_and_alerts_once(models):
     assert keeper.check(clean, champion, recent, holdout).passed
 
 
+def test_on_probation_a_pass_ends_the_pause_by_itself(models):
+    champion, clean, flipped = models
+    recent, holdout = _data(500, seed=10), _data(200, seed=11)
+    alerts = []
+    keeper = GateKeeper(Gate(max_failures=2, confirm=10_000), alert=lambda d, n: alerts.append(n))
+    for _ in range(3):
+        d = keeper.check(flipped, champion, recent, holdout, examples=5000)
+    assert keeper.paused and keeper.probation and alerts == [2]
+    assert not d.passed and d.failed == ("recent", "forgetting", "paused") and "on probation" in d.reason
+    # both checks fail, not only forgetting: no evidence of a change, however long it lasts
+    assert keeper.evidence == 0 and not keeper.change_confirmed()
+    d = keeper.check(clean, champion, recent, holdout, examples=5000)
+    assert d.passed and not keeper.paused and keeper.failures == 0
+    assert keeper.counts["recovered"] == 1 and keeper.counts["changes"] == 0 and alerts == [2]
+
+
+def test_evidence_of_a_change_counts_only_consecutive_forgetting_only_failures():
+    """Hand-made decisions: evidence = the examples of consecutive checks refused by the
+    forgetting check alone; any other verdict resets it; confirm is reached at >=, not before."""
+    forgot = GateDecision(False, "forgetting: x", failed=("forgetting",))
+    both = GateDecision(False, "recent: x; forgetting: x", failed=("recent", "forgetting"))
+    keeper = GateKeeper(Gate(max_failures=2, confirm=5000), alert=lambda d, n: None)
+    keeper.record(forgot, examples=2000)
+    keeper.record(forgot, examples=2000)
+    assert keeper.paused and keeper.evidence == 4000 and not keeper.change_confirmed()
+    keeper.record(both, examples=2000)  # the candidate fell behind on the present: start again
+    assert keeper.evidence == 0
+    for _ in range(2):
+        keeper.record(forgot, examples=2000)
+    assert keeper.evidence == 4000 and not keeper.change_confirmed()
+    keeper.record(forgot, examples=1000)
+    assert keeper.evidence == 5000 and keeper.change_confirmed()
+    # the re-based check fails: still paused, the evidence starts over
+    d = keeper.accept_change(forgot)
+    assert not d.passed and keeper.paused and keeper.evidence == 0 and d.failed[-1] == "paused"
+    for _ in range(3):
+        keeper.record(forgot, examples=2000)
+    d = keeper.accept_change(GateDecision(True, "ok"))
+    assert d.passed and d.reason.startswith("concept change accepted") and not keeper.paused
+    assert keeper.counts["changes"] == 1 and keeper.failures == 0 and keeper.evidence == 0
+    # a restart keeps the evidence
+    keeper.record(forgot, examples=300)
+    again = GateKeeper(Gate(confirm=5000))
+    again.restore(keeper.state())
+    assert again.evidence == 300 and again.counts["changes"] == 1
+
+
+def test_confirm_must_be_a_positive_number_of_examples_or_none():
+    for bad in (0, -1, 2.5, True, "10"):
+        with pytest.raises(ValueError, match="confirm must be"):
+            Gate(confirm=bad)  # type: ignore[arg-type]
+    assert Gate(confirm=None).confirm is None and GateKeeper(Gate(confirm=7)).confirm == 7
+    assert GateKeeper(Gate(confirm=7), confirm=None).confirm is None
+
+
 def test_the_default_alert_logs_an_error(caplog):
     keeper = GateKeeper(Gate(), max_failures=1)
     with caplog.at_level("ERROR", logger="wabbit.gates"):
         keeper.record(GateDecision(False, "weights: 1 not finite", failed=("weights",)))
-    assert keeper.paused and "learning paused: weights: 1 not finite" in caplog.text
+    assert keeper.paused and "publication paused: weights: 1 not finite" in caplog.text
 
 
 # --------------------------------------------------------------------------- shadow

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 import pytest
@@ -305,7 +305,8 @@ def test_a_gate_refuses_flipped_labels_publishes_nothing_and_pauses(tmp_path):
     lines = clean_then_flipped(3000, 3000)
     store = wabbit.ModelStore(tmp_path, keep=100)
     alerts: List[int] = []
-    keeper = GateKeeper(Gate(margin=0.05, recent=500, holdout=300), max_failures=2, alert=lambda d, n: alerts.append(n))
+    gate = Gate(margin=0.05, recent=500, holdout=300, confirm=None)  # a pause stops learning: a person decides
+    keeper = GateKeeper(gate, max_failures=2, alert=lambda d, n: alerts.append(n))
     checks: List[Tuple[bool, int]] = []
     t = Trainer(
         wabbit.Model("--loss_function logistic"),
@@ -500,6 +501,44 @@ def test_wabbit_train_stops_on_sigterm_between_steps_and_resumes(tmp_path):
     assert chain(wabbit.ModelStore(store))[-1]["examples_total"] == 700
 
 
+def test_wabbit_train_with_confirm_0_pauses_until_a_signal_resumes_it(tmp_path):
+    """--gate confirm=0: a pause stops learning, the command waits; SIGUSR2 resumes with a holdout
+    of the new stream (the flip is the new truth) and the candidate is published; SIGTERM ends."""
+    pytest.importorskip("wabbit.stream")
+    data = tmp_path / "events.vw"
+    data.write_text("\n".join(clean_then_flipped(3000, 3000)) + "\n")
+    store = str(tmp_path / "store")
+    gate = "margin=0.05,recent=500,holdout=300,max_failures=2,confirm=0"
+    args = ["--source", str(data), "--store", store, "--gate", gate, "--publish_every", "500"]
+    p = _wabbit_train(args + ["--holdout_every", "5", "--loss_function", "logistic"])
+    err = b""
+    try:
+        assert p.stderr is not None
+        lines: List[bytes] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = p.stderr.readline()
+            lines.append(line)
+            if b"waiting for SIGUSR1" in line or not line:
+                break
+        assert any(b"ALERT" in x and b"learning is paused" in x for x in lines), b"".join(lines).decode()
+        before = _versions(store)
+        p.send_signal(signal.SIGUSR2)
+        while time.monotonic() < deadline and _versions(store) == before:
+            time.sleep(0.05)
+        # resumed with a new holdout: the flipped concept passes
+        assert _versions(store) > before, (p.poll(), b"".join(lines).decode())
+        p.send_signal(signal.SIGTERM)
+        _, rest = p.communicate(timeout=30)
+        err = b"".join(lines) + rest
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 143, err.decode()
+    assert b"wabbit train: resumed" in err
+
+
 def test_wabbit_train_refuses_a_bad_gate(tmp_path):
     p = _wabbit_train(["--source", "-", "--store", str(tmp_path), "--gate", "margin=x"])
     _, err = p.communicate(timeout=30)
@@ -539,3 +578,69 @@ def test_kafka_offsets_are_committed_after_the_version_and_a_restart_resumes_the
         reference.learn(line)
     assert same_weights(again.model, reference)
     check_chain(trainer_meta(store))
+
+
+def _clean_loss_on(lines: List[str]) -> Callable[[wabbit.Model], float]:
+    y = np.array([1.0 if x.startswith("1 ") else -1.0 for x in lines])
+    return lambda m: float(np.mean(np.logaddexp(0.0, -y * np.asarray(m.predict_many(lines)))))
+
+
+def _probation_run(lines: List[str], tmp_path: Any, confirm: int) -> Tuple[Trainer, GateKeeper, List[Any], List[int]]:
+    alerts: List[int] = []
+    keeper = GateKeeper(
+        Gate(margin=0.05, recent=500, holdout=300, confirm=confirm), max_failures=2, alert=lambda d, n: alerts.append(n)
+    )
+    checks: List[Any] = []  # (events, version or None, decision)
+    t = Trainer(
+        wabbit.Model("--loss_function logistic"),
+        ListSource(lines),
+        wabbit.ModelStore(tmp_path, keep=100),
+        keeper=keeper,
+        publish_every=500,
+        holdout_every=5,
+        on_check=lambda tr, d, v: checks.append((tr.counts["events"], v, d)),
+    )
+    assert t.run(until=lambda tr: tr.source.lag() == 0) == "until"  # probation never stops the run
+    return t, keeper, checks, alerts
+
+
+def test_on_probation_a_genuine_change_is_published_within_confirm_plus_publish_every(tmp_path):
+    """3,000 examples of one concept, then 6,000 of its opposite, for good. The keeper pauses and
+    alerts (the forgetting check cannot tell a change from poisoning), learning goes on, and once
+    the candidate has kept ahead on recent examples for `confirm` examples while failing only the
+    forgetting check, the holdout is re-based and the new concept is published, without a person."""
+    confirm = 2000
+    t, keeper, checks, alerts = _probation_run(clean_then_flipped(3000, 6000), tmp_path, confirm)
+    assert alerts == [2] and keeper.counts["changes"] == 1
+    after = [(e, v, d) for e, v, d in checks if e > 3000]
+    first_evidence = next(e for e, _, d in after if d is not None and d.failed[:1] == ("forgetting",))
+    accepted = next((e, v, d) for e, v, d in after if v is not None)
+    assert accepted[2].reason.startswith("concept change accepted")
+    # the documented bound: the evidence counts each refused check's examples (those since the
+    # check before), so the change is accepted at most confirm examples after the first check that
+    # failed only the forgetting check, and no sooner than confirm examples after the check before
+    # it (examples are 4 in 5 events here: one in 5 is held back)
+    assert accepted[0] - first_evidence <= confirm * 5 / 4 + 5
+    assert accepted[0] - (first_evidence - 500 * 5 / 4) >= confirm * 5 / 4 - 5
+    # what was published is the new concept: better on it than the old champion, by far
+    new = _clean_loss_on(clean_then_flipped(0, 2000, seed=98))
+    versions = [v for _, v, _ in checks if v is not None]
+    old_champion = t.store.load(max(v for e, v, _ in checks if v is not None and e <= 3000))
+    assert new(t.store.load(accepted[1])) < 0.5 * new(old_champion)
+    assert not t.paused and versions[-1] == t.store.current  # and it goes on publishing
+
+
+def test_on_probation_a_poisoned_stretch_shorter_than_confirm_is_never_published(tmp_path):
+    """3,000 clean, 1,500 flipped (shorter than confirm), 4,000 clean: nothing published after the
+    flip began is worse on clean data than the last good version by more than the margin, no
+    change is accepted, and the keeper alerted once."""
+    lines = clean_then_flipped(3000, 1500) + clean_then_flipped(4000, 0, seed=7)
+    t, keeper, checks, alerts = _probation_run(lines, tmp_path, confirm=3000)
+    assert alerts == [2] and keeper.counts["changes"] == 0
+    clean = _clean_loss_on(clean_then_flipped(2000, 0, seed=99))
+    last_good = t.store.load(max(v for e, v, _ in checks if v is not None and e <= 3000))
+    later = [v for e, v, _ in checks if v is not None and e > 3000]
+    for v in later:  # publications after the flip: only a candidate that recovered
+        assert clean(t.store.load(v)) <= clean(last_good) * 1.05 + 1e-3, v
+    if later:
+        assert keeper.counts["recovered"] >= 1

@@ -221,9 +221,9 @@ class Gate:
     ``margin``: how much worse (relative: 0.01 is 1 %) the candidate's loss may be than the
     champion's, on recent examples and on the holdout. ``recent``/``holdout``: how many of the
     examples given (the last ones) are used. ``max_weight``: the largest ``|w|`` allowed.
-    ``max_failures``: the default of a :class:`GateKeeper` on this gate. ``loss``: a name or a
-    function (default: the champion's own, :func:`loss_function`). ``tolerance``: absolute slack
-    added to both comparisons (float rounding).
+    ``max_failures`` and ``confirm``: the defaults of a :class:`GateKeeper` on this gate.
+    ``loss``: a name or a function (default: the champion's own, :func:`loss_function`).
+    ``tolerance``: absolute slack added to both comparisons (float rounding).
     """
 
     def __init__(
@@ -236,6 +236,7 @@ class Gate:
         loss: Union[None, str, Loss] = None,
         *,
         tolerance: float = 1e-9,
+        confirm: Optional[int] = 50_000,
     ) -> None:
         margin = float(margin)
         if not (math.isfinite(margin) and margin >= 0):
@@ -245,6 +246,7 @@ class Gate:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not float(max_weight) > 0:
             raise ValueError(f"max_weight must be a positive number, got {max_weight!r}")
+        _check_confirm(confirm)
         self.margin = margin
         self.recent = recent
         self.holdout = holdout
@@ -252,11 +254,12 @@ class Gate:
         self.max_failures = max_failures
         self.loss = loss
         self.tolerance = float(tolerance)
+        self.confirm = confirm
 
     def __repr__(self) -> str:
         return (
             f"Gate(margin={self.margin:g}, recent={self.recent}, holdout={self.holdout}, "
-            f"max_weight={self.max_weight:g}, max_failures={self.max_failures})"
+            f"max_weight={self.max_weight:g}, max_failures={self.max_failures}, confirm={self.confirm})"
         )
 
     def check(
@@ -349,18 +352,46 @@ class Gate:
 
 
 # ------------------------------------------------------------------------------------ keeper
+def _check_confirm(confirm: Optional[int]) -> None:
+    if confirm is not None and (isinstance(confirm, bool) or not isinstance(confirm, int) or confirm < 1):
+        raise ValueError(f"confirm must be a positive number of examples or None (a person decides), got {confirm!r}")
+
+
 def _default_alert(decision: GateDecision, failures: int) -> None:
-    _log.error("gate failed %d times in a row; learning paused: %s", failures, decision.reason)
+    _log.error("gate failed %d times in a row; publication paused: %s", failures, decision.reason)
 
 
 class GateKeeper:
     """A gate with a memory: counts consecutive failures and, after ``max_failures`` of them,
     sets :attr:`paused` and calls ``alert(decision, failures)`` once (default: an error on the
-    ``wabbit.gates`` logger). While paused, :meth:`check` still evaluates but never passes;
-    :meth:`resume` (a person, having looked) clears it. A pass resets the count.
+    ``wabbit.gates`` logger). A pass resets the count.
+
+    **While paused**, nothing is published. What happens next depends on ``confirm``:
+
+    - ``confirm=None``: :meth:`check` still evaluates but never passes, and a trainer stops
+      learning; :meth:`resume` (a person, having looked) clears the pause.
+    - ``confirm=N`` (examples; the default comes from the gate, 50,000): **probation**. A trainer
+      goes on learning (the candidate, not served) and checking. A check that passes again ends
+      the pause by itself (:attr:`counts` ``"recovered"``: the stream came back, e.g. after a
+      poisoned stretch, and the candidate is as good as the champion on both the recent examples
+      and the holdout again). And a **genuine concept change** is told from poisoning by its
+      persistence: :attr:`evidence` counts the new examples of consecutive checks that failed
+      *only* the forgetting check (the candidate keeps up with the present, the champion does not,
+      but the holdout is of the old concept). Once it reaches ``confirm``, :meth:`change_confirmed`
+      says so; the trainer re-bases its holdout on examples held back during that stretch, checks
+      again and, on a pass, :meth:`accept_change` ends the pause (``"changes"``). Any other
+      failure (the recent check, the weights) resets the evidence. A poisoned stretch shorter
+      than ``confirm`` examples is therefore never accepted; a longer one would be (it is
+      indistinguishable from a change, by data alone): choose ``confirm`` longer than the
+      attacks or outages you must survive, or None.
+
+    Evidence counts also before the pause (a change starts failing the forgetting check at once),
+    so with checks every ``publish_every`` examples a genuine change is published after at most
+    ``confirm + publish_every`` examples from the first check it fails only on the forgetting
+    check (docs/pipeline.md, "Gates").
 
     >>> alerts = []
-    >>> keeper = GateKeeper(Gate(), max_failures=2, alert=lambda d, n: alerts.append(n))
+    >>> keeper = GateKeeper(Gate(), max_failures=2, alert=lambda d, n: alerts.append(n), confirm=None)
     >>> bad = GateDecision(False, "recent: loss 2 > 1 * (1 + 0.01)", failed=("recent",))
     >>> keeper.record(bad).passed, keeper.paused
     (False, False)
@@ -370,6 +401,12 @@ class GateKeeper:
     'paused after 2 consecutive failures (resume() to go on); gate: ok'
     >>> keeper.resume(); keeper.record(GateDecision(True, "ok")).passed
     True
+    >>> forgot = GateDecision(False, "forgetting: loss 0.7 > 0.3 * (1 + 0.01)", failed=("forgetting",))
+    >>> k = GateKeeper(Gate(), max_failures=2, confirm=5000)
+    >>> [k.record(forgot, examples=2000).passed for _ in range(3)], k.paused, k.evidence, k.change_confirmed()
+    ([False, False, False], True, 6000, True)
+    >>> k.accept_change(GateDecision(True, "ok")).passed, k.paused, k.counts["changes"]
+    (True, False, 1)
     """
 
     def __init__(
@@ -379,16 +416,37 @@ class GateKeeper:
         alert: Optional[Callable[[GateDecision, int], Any]] = None,
         *,
         history: int = 100,
+        confirm: Union[None, int, str] = "gate",
     ) -> None:
         self.gate = gate
         self.max_failures = gate.max_failures if max_failures is None else max_failures
         if isinstance(self.max_failures, bool) or not isinstance(self.max_failures, int) or self.max_failures < 1:
             raise ValueError(f"max_failures must be a positive integer, got {self.max_failures!r}")
+        if confirm == "gate":
+            confirm = gate.confirm
+        assert not isinstance(confirm, str)
+        _check_confirm(confirm)
+        #: examples of persistent evidence that accept a concept change (None: a person decides)
+        self.confirm: Optional[int] = confirm
         self.alert = alert if alert is not None else _default_alert
         self.failures = 0  # consecutive
         self.paused = False
-        self.counts: Dict[str, int] = {"checked": 0, "passed": 0, "failed": 0, "alerts": 0}
+        #: new examples of the consecutive checks refused only by the forgetting check
+        self.evidence = 0
+        self.counts: Dict[str, int] = {
+            "checked": 0,
+            "passed": 0,
+            "failed": 0,
+            "alerts": 0,
+            "recovered": 0,
+            "changes": 0,
+        }
         self.history: Deque[GateDecision] = deque(maxlen=history)
+
+    @property
+    def probation(self) -> bool:
+        """Paused, but learning and checking on (``confirm`` is set): see the class."""
+        return self.paused and self.confirm is not None
 
     def check(
         self,
@@ -396,26 +454,49 @@ class GateKeeper:
         champion: Model,
         recent_examples: Sequence[Item],
         holdout_examples: Sequence[Item] = (),
+        *,
+        examples: int = 0,
         **kwargs: Any,
     ) -> GateDecision:
-        """``gate.check(...)``, then :meth:`record` it."""
-        return self.record(self.gate.check(candidate, champion, recent_examples, holdout_examples, **kwargs))
+        """``gate.check(...)``, then :meth:`record` it (``examples``: new examples since the
+        last check, the weight of this check's evidence)."""
+        decision = self.gate.check(candidate, champion, recent_examples, holdout_examples, **kwargs)
+        return self.record(decision, examples=examples)
 
-    def record(self, decision: GateDecision) -> GateDecision:
-        """Count a decision made by the gate; returns what stands (failed while paused)."""
+    def record(self, decision: GateDecision, *, examples: int = 0) -> GateDecision:
+        """Count a decision made by the gate; returns what stands (failed while paused, unless
+        on probation and it passed)."""
         self.counts["checked"] += 1
-        if self.paused:
+        self.evidence = self.evidence + examples if decision.failed == ("forgetting",) else 0
+        if self.paused and decision.passed and self.confirm is not None:
+            self.counts["recovered"] += 1
+            _log.warning("gate passed again after %d failures: publication resumes", self.failures)
+            self.failures = 0
+            self.paused = False
+        elif self.paused:
+            if self.confirm is None:
+                why = f"paused after {self.failures} consecutive failures (resume() to go on)"
+            else:
+                why = (
+                    f"paused after {self.failures} consecutive failures, on probation "
+                    f"(evidence of a change: {self.evidence} of {self.confirm} examples)"
+                )
             decision = GateDecision(
-                False,
-                f"paused after {self.failures} consecutive failures (resume() to go on); gate: {decision.reason}",
-                decision.metrics,
-                decision.failed + ("paused",),
+                False, f"{why}; gate: {decision.reason}", decision.metrics, decision.failed + ("paused",)
             )
         elif decision.passed:
             self.failures = 0
         else:
             self.failures += 1
             _log.warning("gate failed (%d in a row): %s", self.failures, decision.reason)
+        self._count(decision)
+        if not self.paused and self.failures >= self.max_failures:
+            self.paused = True
+            self.counts["alerts"] += 1
+            self.alert(decision, self.failures)
+        return decision
+
+    def _count(self, decision: GateDecision) -> None:
         if decision.passed:
             self.counts["passed"] += 1
         else:
@@ -423,26 +504,55 @@ class GateKeeper:
             for name in decision.failed:
                 self.counts[f"failed_{name}"] = self.counts.get(f"failed_{name}", 0) + 1
         self.history.append(decision)
-        if not self.paused and self.failures >= self.max_failures:
-            self.paused = True
-            self.counts["alerts"] += 1
-            self.alert(decision, self.failures)
+
+    def change_confirmed(self) -> bool:
+        """The evidence of a genuine concept change reached ``confirm`` examples."""
+        return self.confirm is not None and self.evidence >= self.confirm
+
+    def accept_change(self, decision: GateDecision) -> GateDecision:
+        """The gate's decision after the holdout was re-based on the new concept: a pass ends the
+        pause and the failure count (``"changes"``); a failure stays a failure (the evidence is
+        reset: the candidate must prove itself again). Returns what stands."""
+        self.counts["checked"] += 1
+        self.evidence = 0
+        if decision.passed:
+            self.counts["changes"] += 1
+            _log.warning("concept change accepted after %d failures: the holdout was re-based", self.failures)
+            self.failures = 0
+            self.paused = False
+            decision = GateDecision(True, f"concept change accepted; gate: {decision.reason}", decision.metrics)
+        elif self.paused:
+            decision = GateDecision(
+                False,
+                f"concept change refused; gate: {decision.reason}",
+                decision.metrics,
+                decision.failed + ("paused",),
+            )
+        self._count(decision)
         return decision
 
     def resume(self) -> None:
-        """Clear the pause and the failure count."""
+        """Clear the pause, the failure count and the evidence."""
         self.paused = False
         self.failures = 0
+        self.evidence = 0
 
     def state(self) -> Dict[str, Any]:
-        """The count, the pause and the counters (not the history): what a restart keeps."""
-        return {"failures": self.failures, "paused": self.paused, "counts": dict(self.counts)}
+        """The count, the pause, the evidence and the counters (not the history): what a restart
+        keeps."""
+        return {
+            "failures": self.failures,
+            "paused": self.paused,
+            "evidence": self.evidence,
+            "counts": dict(self.counts),
+        }
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Take a :meth:`state` (the gate and the alert are this keeper's)."""
         self.failures = int(state["failures"])
         self.paused = bool(state["paused"])
-        self.counts = dict(state["counts"])
+        self.evidence = int(state.get("evidence", 0))
+        self.counts = dict(self.counts, **state["counts"])
 
 
 # ------------------------------------------------------------------------------------ shadow

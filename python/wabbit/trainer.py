@@ -32,8 +32,14 @@ predictions; the champion never learned them) and on the holdout sample. Passed:
 saved with the sources' positions, then the positions are committed to the sources (a Kafka
 group's offsets are never ahead of a durable version). Failed: the reason is logged and nothing
 is published; the examples go on accumulating for the next check; after ``max_failures`` failures
-in a row the keeper pauses learning (:attr:`Trainer.paused`) and alerts. Without a gate, every
-check passes.
+in a row the keeper pauses publication (:attr:`Trainer.paused`) and alerts. Then, by default
+(the gate's ``confirm``), the trainer stays **on probation**: it goes on learning and checking,
+publishes again as soon as a check passes (the stream came back), and accepts a **genuine concept
+change** once the candidate has kept up with the present for ``confirm`` examples while failing
+only the forgetting check: the holdout is re-based on examples held back during that stretch and
+the candidate, checked again, is published (see :class:`wabbit.gates.GateKeeper`). With
+``confirm=None``, a pause stops learning until a person calls :meth:`Trainer.resume`. Without a
+gate, every check passes.
 
 **Exactly once.** Each published version stores, per source, the per-partition position of the
 next record not learned, and the state a restart needs to go on identically (the joiner, the
@@ -234,9 +240,11 @@ class Trainer:
         self._champion: Optional[Model] = None
         self._baseline: Optional[Model] = None
         self._recent: Deque[Tuple[Item, float]] = deque(maxlen=self.gate.recent if self.gate is not None else 1)
-        # held back since the last publication: they join the holdout sample only when a version
-        # passes (a poisoned stretch the gate refuses never becomes the reference of "older data")
+        # held back since the last check: they join the holdout sample only when a version
+        # passes (a poisoned stretch the gate refuses never becomes the reference of "older data");
+        # at a refusal they become suspect: a re-based holdout (a concept change) takes them
         self._staged: Deque[Item] = deque(maxlen=10 * self.gate.holdout if self.gate is not None else 1)
+        self._suspect: Deque[Item] = deque(maxlen=10 * self.gate.holdout if self.gate is not None else 1)
         self._new = 0  # new examples seen (learned or held back): picks the held-back ones
         self._since_check = 0
         self._since_publish = 0
@@ -281,7 +289,7 @@ class Trainer:
             if self._stop.is_set():
                 why = "stopped"
                 break
-            if self.paused:
+            if self._halted():
                 why = "paused"
                 break
             done = self.counts["events"] - start
@@ -292,24 +300,38 @@ class Trainer:
                 why = "until"
                 break
             self.step(None if max_events is None else max_events - done)
-        if publish_on_exit and not self.paused and self._since_publish > 0:
+        if publish_on_exit and not self._halted() and self._since_publish > 0:
             self.publish()
         return why
+
+    def _halted(self) -> bool:
+        """Learning stopped: paused by a keeper without probation (``confirm=None``)."""
+        return self.paused and not (self.keeper is not None and self.keeper.probation)
 
     def resume(self, *, new_holdout: bool = False) -> None:
         """Clear a pause (a person, having looked). ``new_holdout``: the stream changed for good
         (a genuine concept change, not poisoning): the examples held back since the last
         publication become the whole holdout sample, so that the forgetting check stops holding
-        the candidate to the old concept."""
+        the candidate to the old concept. (With a keeper on probation, ``confirm``, the trainer
+        does this by itself once the change has persisted: see :class:`wabbit.gates.GateKeeper`.)"""
         if self.keeper is not None:
             self.keeper.resume()
         self.paused = False
-        if new_holdout and self.holdout is not None:
-            fresh = HoldoutSample(self.holdout.capacity, self.holdout.seed)
-            for x in self._staged:
-                fresh.add(x)
-            self._staged.clear()
-            self.holdout = fresh
+        if new_holdout:
+            self._rebase_holdout(None)
+
+    def _rebase_holdout(self, last: Optional[int]) -> None:
+        """The holdout becomes the last ``last`` examples held back since the last publication
+        (None: all of them), those of the new concept."""
+        if self.holdout is None:
+            return
+        held = list(self._suspect) + list(self._staged)
+        fresh = HoldoutSample(self.holdout.capacity, self.holdout.seed)
+        for x in held[-last:] if last else held:
+            fresh.add(x)
+        self._suspect.clear()
+        self._staged.clear()
+        self.holdout = fresh
 
     def stop(self) -> None:
         """Make :meth:`run` return after the step under way (safe from a signal handler or another
@@ -319,8 +341,8 @@ class Trainer:
     def step(self, max_events: Optional[int] = None) -> int:
         """One poll of each source (at most ``batch`` records, and ``max_events`` in all), their
         records learned, and a publication when one is due. Returns the records consumed (0 while
-        paused: a paused trainer consumes nothing)."""
-        if self.paused:
+        paused without probation: such a trainer consumes nothing)."""
+        if self._halted():
             return 0
         room = self.batch if max_events is None else min(self.batch, max_events)
         if self.joiner is None and self.publish_every:
@@ -479,26 +501,37 @@ class Trainer:
     def publish(self) -> Optional[int]:
         """Check the candidate now (the gate, when there is one) and publish it when it passes;
         returns the new version, or None (nothing new, failed, or paused)."""
-        if self.paused or self._since_publish == 0:
+        if self._halted() or self._since_publish == 0:
             return None
+        examples = self._since_check
         self._since_check = 0
         self._last_check = self.clock()
         self.counts["checks"] += 1
         decision: Optional["GateDecision"] = None
         if self.keeper is not None:
             recent = list(self._recent)
+            items, predicted = [x for x, _ in recent], [p for _, p in recent]
             decision = self.keeper.check(
                 self.model,
                 self.champion(),
-                [x for x, _ in recent],
+                items,
                 self.holdout.items if self.holdout is not None else [],
-                candidate_predictions=[p for _, p in recent],
+                examples=examples,
+                candidate_predictions=predicted,
             )
+            if not decision.passed and self.keeper.change_confirmed() and self.holdout is not None:
+                # the change persisted: judge the candidate on a holdout of the new concept
+                self._rebase_holdout(max(1, self.keeper.evidence // (self.holdout_every or 1)))
+                again = self.keeper.gate.check(
+                    self.model, self.champion(), items, self.holdout.items, candidate_predictions=predicted
+                )
+                decision = self.keeper.accept_change(again)
             self.last_decision = decision
+            self.paused = self.keeper.paused
             if not decision.passed:
                 _log.warning("not published: %s", decision.reason)
-                if self.keeper.paused:
-                    self.paused = True
+                self._suspect.extend(self._staged)
+                self._staged.clear()
                 if self.on_check is not None:
                     self.on_check(self, decision, None)
                 return None
@@ -517,6 +550,7 @@ class Trainer:
                 for x in self._staged:
                     self.holdout.add(x)
                 self._staged.clear()
+                self._suspect.clear()
             name, digest = write_state(self.store.directory, self._state())
             meta: Dict[str, Any] = {
                 "format": FORMAT,
@@ -653,6 +687,7 @@ class Trainer:
             holdout_size=len(self.holdout) if self.holdout is not None else 0,
             join=self.joiner.stats.as_dict() if self.joiner is not None else {},
             gate=dict(self.keeper.counts) if self.keeper is not None else {},
+            change_evidence=self.keeper.evidence if self.keeper is not None else 0,
             unpublished_examples=self._since_publish,
         )
         return out

@@ -13,7 +13,9 @@ exposes it over HTTP (``prometheus_client.start_http_server``). The families (pr
 - ``join_total{outcome}``: the joiner's counts (joined, late, duplicates, duplicate_predictions,
   unknown, expired_dropped, expired_defaulted, evicted); ``join_pending``
 - ``gate_decisions_total{result}`` (passed/failed) and ``gate_failures_total{check}`` (recent,
-  weights, forgetting, paused); ``gate_alerts_total``; ``paused`` (1 while learning is paused)
+  weights, forgetting, paused); ``gate_alerts_total``; ``gate_changes_total`` (concept changes
+  the keeper accepted) and ``gate_recoveries_total`` (pauses ended by a pass); ``paused`` (1 while
+  publication is paused); ``gate_change_evidence`` (examples of evidence of a concept change)
 - ``published_version``, ``publishes_total``, ``unpublished_examples``
 - ``freshness_seconds{quantile}``: 0.5 and 0.99 of the seconds from a label's arrival to the
   version that learned it
@@ -117,7 +119,18 @@ class TrainerCollector:
         yield CounterMetricFamily(
             "wabbit_trainer_gate_alerts", "Pauses after repeated failures", value=float(gate.get("alerts", 0))
         )
-        yield gauge("paused", "1 while learning is paused by the gate keeper", 1.0 if s.get("paused") else 0.0)
+        yield CounterMetricFamily(
+            "wabbit_trainer_gate_changes", "Concept changes accepted by the keeper", value=float(gate.get("changes", 0))
+        )
+        yield CounterMetricFamily(
+            "wabbit_trainer_gate_recoveries", "Pauses ended by a passing check", value=float(gate.get("recovered", 0))
+        )
+        yield gauge(
+            "gate_change_evidence",
+            "Examples of consecutive checks refused only by the forgetting check",
+            float(s.get("change_evidence", 0)),
+        )
+        yield gauge("paused", "1 while publication is paused by the gate keeper", 1.0 if s.get("paused") else 0.0)
 
         yield gauge("published_version", "The last version published (NaN: none)", num("published_version", math.nan))
         yield counter("publishes", "Versions published by this trainer", "published")

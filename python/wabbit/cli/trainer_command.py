@@ -9,8 +9,14 @@ model's (``--loss_function logistic -q ua -b 24``); a store that has versions br
 
 SIGTERM and SIGINT stop the loop after the step under way; what was learned since the last
 version is checked and published, and the command exits with 143 (SIGTERM) or 130 (SIGINT).
-When the gate keeper pauses learning, the command says so and waits for one of them (a
-restart would replay the same stream and pause again: look first).
+When the gate fails ``max_failures`` times in a row, publication pauses and an ALERT line is
+printed. By default (``--gate confirm=50000``) learning goes on, on probation: the first check
+that passes publishes again, and a change that keeps the candidate ahead on recent examples while
+only the forgetting check fails is accepted after ``confirm`` examples (see
+:class:`wabbit.gates.GateKeeper`). With ``--gate confirm=0`` a pause stops learning and the
+command waits for a person: SIGUSR1 resumes, SIGUSR2 resumes with a holdout of the new stream (the
+stream changed for good), SIGTERM or SIGINT stop (a restart would replay the same stream and
+pause again: look first).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from wabbit.options import OptionError, option, parse_args, subcommand_parser, s
 
 __all__ = ["TrainArgs", "train", "open_source", "parse_gate"]
 
-_GATE_KEYS = {"margin": float, "recent": int, "holdout": int, "max_weight": float, "max_failures": int}
+_GATE_KEYS = {"margin": float, "recent": int, "holdout": int, "max_weight": float, "max_failures": int, "confirm": int}
 
 
 @dataclasses.dataclass
@@ -39,7 +45,8 @@ class TrainArgs:
     store: str = option("--store", help="the model store's folder (created if missing)", required=True)
     gate: str = option(
         "--gate",
-        help="checks before publication, key=value,...: margin, recent, holdout, max_weight, max_failures; off: none",
+        help="checks before publication, key=value,...: margin, recent, holdout, max_weight, max_failures, confirm "
+        "(examples after which a persistent change is accepted; 0: a person decides); off: none",
         default="margin=0.01,recent=10000,holdout=5000",
     )
     replay: float = option("--replay", help="replayed examples per new one (0: no replay buffer)", default=0.0)
@@ -72,8 +79,8 @@ class TrainArgs:
 def parse_gate(text: str) -> Optional[Dict[str, Any]]:
     """``--gate``'s value as Gate keywords (None for ``off``).
 
-    >>> parse_gate("margin=0.02,recent=500"), parse_gate("off")
-    ({'margin': 0.02, 'recent': 500}, None)
+    >>> parse_gate("margin=0.02,recent=500"), parse_gate("off"), parse_gate("confirm=0")
+    ({'margin': 0.02, 'recent': 500}, None, {'confirm': None})
     """
     if text.strip().lower() in ("off", "none", ""):
         return None
@@ -86,6 +93,8 @@ def parse_gate(text: str) -> Optional[Dict[str, Any]]:
             out[key] = _GATE_KEYS[key](value)
         except ValueError:
             raise OptionError(f"--gate {key} takes a number, got {value!r}") from None
+    if out.get("confirm") == 0:
+        out["confirm"] = None
     return out
 
 
@@ -152,15 +161,22 @@ def train(argv: List[str]) -> int:
         if gate_kw is not None:
             from wabbit.gates import Gate, GateKeeper
 
+            gate = Gate(**gate_kw)
+            then = (
+                "learning is paused (SIGUSR1: resume; SIGUSR2: resume, the stream changed for good)"
+                if gate.confirm is None
+                else f"learning goes on; a change that persists for {gate.confirm} examples will be accepted"
+            )
+
             def alert(decision: Any, failures: int) -> None:
                 print(
-                    f"wabbit train: ALERT: the gate failed {failures} times in a row; learning is paused: "
+                    f"wabbit train: ALERT: the gate failed {failures} times in a row; publication is paused, {then}: "
                     f"{decision.reason}",
                     file=out,
                     flush=True,
                 )
 
-            keeper = GateKeeper(Gate(**gate_kw), alert=alert)
+            keeper = GateKeeper(gate, alert=alert)
         joiner = None
         if a.labels is not None or a.join:
             joiner = LabelJoiner(a.ttl, a.max_pending, a.default_label)
@@ -206,7 +222,13 @@ def train(argv: List[str]) -> int:
         stop_signal.append(signum)
         trainer.stop()
 
+    resume_signal: List[int] = []
+
+    def on_resume(signum: int, frame: Any) -> None:
+        resume_signal.append(signum)
+
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous.update({s: signal.signal(s, on_resume) for s in (signal.SIGUSR1, signal.SIGUSR2)})
     try:
         last = [trainer.counts["events"], time.monotonic()]
 
@@ -217,11 +239,27 @@ def train(argv: List[str]) -> int:
                 last[0], last[1] = t.counts["events"], time.monotonic()
             return time.monotonic() - last[1] >= a.idle_exit
 
-        why = trainer.run(a.max_events, until=idle)
-        if why == "paused":
-            print("wabbit train: learning paused by the gate; waiting for SIGTERM or SIGINT", file=out, flush=True)
-            while not stop_signal:
+        budget = a.max_events
+        while True:
+            start = trainer.counts["events"]
+            why = trainer.run(budget, until=idle)
+            if budget is not None:
+                budget -= trainer.counts["events"] - start
+            if why != "paused":
+                break
+            resume_signal.clear()  # before saying so: a signal sent on reading the line is kept
+            print(
+                "wabbit train: learning paused by the gate; waiting for SIGUSR1 (resume), SIGUSR2 (resume with a "
+                "holdout of the new stream), SIGTERM or SIGINT",
+                file=out,
+                flush=True,
+            )
+            while not stop_signal and not resume_signal:
                 time.sleep(0.2)
+            if stop_signal:
+                break
+            trainer.resume(new_holdout=resume_signal[-1] == signal.SIGUSR2)
+            print("wabbit train: resumed", file=out, flush=True)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
