@@ -624,6 +624,45 @@ def replay_stream(n_a: int, n_b: int, n_a2: int, seed: int = 5) -> Tuple[List[st
     return lines, bounds
 
 
+def return_stream(n_a: int, n_b: int, n_a2: int, seed: int = 5, rho: float = 0.5) -> Tuple[List[str], List[int]]:
+    """Segments A, B, A as a deployment sees them when a segment's traffic goes away and comes
+    back (a country during an outage, a device type out of season): the acceptance stream of
+    issue 17's replay item. Designed before it was measured, to be realistic rather than to pass:
+
+    * each segment has features of its own (``|u``, 2 of 100 a segment: its regions, publishers),
+      which the other segment never shows, so nothing the other segment does overwrites them;
+    * the shared features (``|s``, 3 of 60: device, hour, ad category) mean partly the same thing
+      in both: a shared feature's weight in B is ``rho * (its weight in A) + sqrt(1 - rho^2) *
+      (a weight of its own)``, ``rho = 0.5`` (correlated, neither equal nor opposite);
+    * the base rate differs by segment (an offset drawn N(0, 1) per segment: click rates differ
+      by country);
+    * ``|g`` holds the segment's name, so a linear model has a per-segment bias and ``-q gs`` a
+      per-segment meaning of every shared feature;
+    * volumes and labels as in :func:`replay_stream` (the sign of the score, 5% flipped; A 50k,
+      B 50k, A 20k in the bench), so the two streams differ only in what the shared features mean.
+
+    :func:`replay_stream` is the same with ``rho = -1`` and no offsets: the adversarial extreme."""
+    r = np.random.default_rng(seed)
+    shared_a = r.normal(0, 1, 60)
+    shared = {"A": shared_a, "B": rho * shared_a + math.sqrt(1 - rho * rho) * r.normal(0, 1, 60)}
+    own = {"A": r.normal(0, 1, 100), "B": r.normal(0, 1, 100)}
+    offset = {"A": r.normal(0, 1), "B": r.normal(0, 1)}
+    lines: List[str] = []
+    bounds = []
+    for seg, n in (("A", n_a), ("B", n_b), ("A", n_a2)):
+        s = r.integers(0, 60, size=(n, 3))
+        u = r.integers(0, 100, size=(n, 2))
+        score = shared[seg][s].sum(axis=1) + own[seg][u].sum(axis=1) + offset[seg]
+        y = np.where(score > 0, 1, -1)
+        y = np.where(r.random(n) < 0.05, -y, y)
+        for yy, srow, urow in zip(y.tolist(), s.tolist(), u.tolist()):
+            lines.append(
+                f"{yy} |s " + " ".join(f"s{k}" for k in srow) + f" |u {seg}{urow[0]} {seg}{urow[1]} |g seg{seg}"
+            )
+        bounds.append(len(lines))
+    return lines, bounds
+
+
 def replay_run(lines: List[str], ratio: float, flags: str = "--loss_function logistic") -> np.ndarray:
     gate = RecordingGate(recent=1000)
     t = Trainer(
