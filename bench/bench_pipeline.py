@@ -22,9 +22,12 @@ Each part is bounded (counts, durations, timeouts) and runs the trainer as shipp
   concept B for good. A gate (margin 0.02, recent 2000, holdout 1000, max_failures 3) checks every
   2000 examples, one in 20 held back. Each candidate is scored on 5000 clean examples the trainer
   never saw.
-* **replay**: segments A, B, A (see :func:`replay_stream`), progressive logistic loss through the
-  trainer (a recording gate captures each example's progressive prediction), with and without
-  ``ReplayBuffer(100000, "uniform", 0.1)`` (the CLI's ``--replay 0.1`` defaults).
+* **replay**: segments A, B, A on two streams, :func:`return_stream` (realistic: shared features
+  correlated across segments, the acceptance stream) and :func:`replay_stream` (adversarial: B's
+  shared weights are A's negated), a linear model and ``-q gs``; progressive logistic loss through
+  the trainer (a recording gate captures each example's progressive prediction), without replay
+  and with ``ReplayBuffer(100000, "uniform", 0.1)`` (the CLI's ``--replay 0.1`` defaults), its
+  replays learned as new examples (``keep_rates=False``) and with ``keep_rates`` (the default).
 * **fresh**: a mock cluster in this process; a producer subprocess writes predictions and their
   labels (95% labelled, delays 0 to 1 s) to one partition; the trainer (a KafkaSource, a joiner, a
   gate, a version every second) learns them. First the unpaced rate (a prefilled topic drained),
@@ -663,14 +666,16 @@ def return_stream(n_a: int, n_b: int, n_a2: int, seed: int = 5, rho: float = 0.5
     return lines, bounds
 
 
-def replay_run(lines: List[str], ratio: float, flags: str = "--loss_function logistic") -> np.ndarray:
+def replay_run(
+    lines: List[str], ratio: float, flags: str = "--loss_function logistic", keep_rates: bool = True
+) -> np.ndarray:
     gate = RecordingGate(recent=1000)
     t = Trainer(
         wabbit.Model(flags),
         MemSource(lines),
         wabbit.ModelStore(tempfile.mkdtemp(prefix="pbench-replay-"), keep=2),
         gate=gate,
-        replay=ReplayBuffer(100_000, "uniform", ratio, seed=0) if ratio > 0 else None,
+        replay=ReplayBuffer(100_000, "uniform", ratio, seed=0, keep_rates=keep_rates) if ratio > 0 else None,
         publish_every=1000,
         poll_timeout=0.0,
     )
@@ -681,34 +686,50 @@ def replay_run(lines: List[str], ratio: float, flags: str = "--loss_function log
 
 
 REPLAY_MODELS = {"linear": "--loss_function logistic", "interactions": "--loss_function logistic -q gs"}
+REPLAY_STREAMS: Dict[str, Callable[..., Tuple[List[str], List[int]]]] = {
+    "adversarial": replay_stream,  # B's shared weights = -A's
+    "realistic": return_stream,  # correlated 0.5, per-segment base rates (the acceptance stream)
+}
+#: replay 0.1 learned as new examples (keep_rates=False, before session 17) and with keep_rates (the default)
+REPLAY_MODES = {"plain": False, "keep_rates": True}
 
 
-def bench_replay(n_a: int = 50_000, n_b: int = 50_000, n_a2: int = 20_000, seeds: Sequence[int] = (5, 6, 7)):
-    out: Dict[str, Any] = {"stream": f"A {n_a}, B {n_b}, A {n_a2} (replay_stream)", "models": REPLAY_MODELS}
-    for model, flags in REPLAY_MODELS.items():
-        runs: Dict[int, Any] = {}
-        for seed in seeds:
-            lines, (ea, eb, _) = replay_stream(n_a, n_b, n_a2, seed)
-            res = {}
-            for ratio in (0.0, 0.1):
-                loss = replay_run(lines, ratio, flags)
-                res[ratio] = {
-                    "A": float(loss[:ea].mean()),
-                    "B": float(loss[ea:eb].mean()),
-                    "A_return_10k": float(loss[eb : eb + 10_000].mean()),
-                }
-            runs[seed] = {
-                "without": {k: round(v, 4) for k, v in res[0.0].items()},
-                "replay_0.1": {k: round(v, 4) for k, v in res[0.1].items()},
-                "A_return_lower_by": round(1 - res[0.1]["A_return_10k"] / res[0.0]["A_return_10k"], 4),
-                "B_worse_by": round(res[0.1]["B"] / res[0.0]["B"] - 1, 4),
+def bench_replay(
+    n_a: int = 50_000, n_b: int = 50_000, n_a2: int = 20_000, seeds: Sequence[int] = (5, 6, 7, 8, 9)
+) -> Dict[str, Any]:
+    out: Dict[str, Any] = {
+        "streams": {k: f"A {n_a}, B {n_b}, A {n_a2} ({f.__name__})" for k, f in REPLAY_STREAMS.items()},
+        "models": REPLAY_MODELS,
+        "replay": "ReplayBuffer(100000, 'uniform', 0.1, seed=0, keep_rates=...)",
+    }
+    for stream, make in REPLAY_STREAMS.items():
+        for model, flags in REPLAY_MODELS.items():
+            runs: Dict[int, Any] = {}
+            for seed in seeds:
+                lines, (ea, eb, _) = make(n_a, n_b, n_a2, seed)
+                res = {}
+                for name, ratio, keep in [("without", 0.0, True)] + [(m, 0.1, k) for m, k in REPLAY_MODES.items()]:
+                    loss = replay_run(lines, ratio, flags, keep)
+                    res[name] = {
+                        "A": float(loss[:ea].mean()),
+                        "B": float(loss[ea:eb].mean()),
+                        "A_return_10k": float(loss[eb : eb + 10_000].mean()),
+                    }
+                base = res["without"]
+                runs[seed] = {name: {k: round(v, 4) for k, v in r.items()} for name, r in res.items()}
+                for m in REPLAY_MODES:
+                    runs[seed][m]["A_return_lower_by"] = round(1 - res[m]["A_return_10k"] / base["A_return_10k"], 4)
+                    runs[seed][m]["B_worse_by"] = round(res[m]["B"] / base["B"] - 1, 4)
+            out[f"{stream}/{model}"] = {
+                "seeds": runs,
+                "met": {
+                    m: {
+                        "A_return": all(v[m]["A_return_lower_by"] >= 0.10 for v in runs.values()),
+                        "B": all(v[m]["B_worse_by"] <= 0.03 for v in runs.values()),
+                    }
+                    for m in REPLAY_MODES
+                },
             }
-        s = runs.values()
-        out[model] = {
-            "seeds": runs,
-            "A_return_met": all(v["A_return_lower_by"] >= 0.10 for v in s),
-            "B_met": all(v["B_worse_by"] <= 0.03 for v in s),
-        }
     return out
 
 
@@ -954,7 +975,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         ("late", lambda: bench_late(100_000 if a.quick else 1_000_000)),
         ("poison", lambda: bench_poison()),
         ("change", lambda: bench_change()),
-        ("replay", lambda: bench_replay(seeds=(5,) if a.quick else (5, 6, 7))),
+        ("replay", lambda: bench_replay(seeds=(5,) if a.quick else (5, 6, 7, 8, 9))),
         (
             "fresh",
             lambda: bench_fresh(a.rate, a.seconds or (5.0 if a.quick else 15.0), 100_000 if a.quick else 200_000),
