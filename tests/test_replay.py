@@ -189,8 +189,8 @@ EPS = 2.0**-10
 def _rows(model, line):
     """{feature name: (weight, adaptive accumulator)} of the line's features."""
     return {
-        name: tuple(float(v) for v in model._core.weight_row(i)[:2])
-        for name, i, _, _ in model._core.explain_line(line.encode())
+        name: tuple(float(v) for v in model.core.weight_row(i)[:2])
+        for name, i, _, _ in model.core.explain_line(line.encode())
     }
 
 
@@ -250,11 +250,11 @@ def test_keep_rates_restores_the_models_rate_factor():
     import math
 
     m = _warm("--adaptive -l 0.5 --loss_function logistic")
-    m._core.set_rate_factor(2.0)  # as a drift response would
+    m.core.set_rate_factor(2.0)  # as a drift response would
     (w0, g0) = _rows(m, "1 |f a")["f^a"]
     p = float(m.predict("1 |f a"))
     ReplayBuffer(10).learn(m, "1 |f a")
-    assert m._core.rate_factor() == 2.0
+    assert m.core.rate_factor() == 2.0
     grow = EPS * (1.0 / (1.0 + math.exp(p))) ** 2
     assert _rows(m, "1 |f a")["f^a"][0] == pytest.approx(
         w0 + 2.0 * 0.5 / (1.0 + math.exp(p)) / math.sqrt(g0 + grow), rel=1e-5
