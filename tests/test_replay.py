@@ -278,3 +278,37 @@ def test_keep_rates_is_in_the_state_and_older_states_replay_as_before():
     del state["keep_rates"]
     assert ReplayBuffer.restore(state).keep_rates is False
     assert ReplayBuffer(10).keep_rates is True
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "1 |f a",
+        "-1 2 'tag |f a",
+        "0.5 2.5 -0.25 |f a b:2\n",
+        "1 'x|f a",
+        "  -1 |f a",
+        "1e0 2 |f a",
+        "-0.75 1.5e-1 3 |f a",
+        "1\t3 |f a",
+        "1. 7 'req42|f a |g b",
+    ],
+)
+def test_a_keep_rates_line_is_the_line_at_2_to_the_minus_10_of_its_weight(line):
+    """Whatever the header's form, the core reads the rewritten line with the same label, initial
+    value and features, and exactly 2^-10 of the importance weight."""
+    from wabbit import _core
+    from wabbit.replay import _keep_rates_line
+
+    out = _keep_rates_line(line)
+    _, _, y0, w0, b0, _, feats0, _ = _core.parse_line(line.rstrip("\n").encode())
+    status, _, y1, w1, b1, _, feats1, _ = _core.parse_line(out.encode())
+    assert status == "example" and (y1, b1, feats1) == (y0, b0, feats0)
+    assert w1 == w0 * EPS
+
+
+@pytest.mark.parametrize("line", ["|f a", "'tag |f a", "no bar"])
+def test_lines_without_a_label_are_left_to_the_core(line):
+    from wabbit.replay import _keep_rates_line
+
+    assert _keep_rates_line(line) is None

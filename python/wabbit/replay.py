@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Mapping, Optional, Tuple, Union
 
@@ -186,17 +187,14 @@ class ReplayBuffer:
             return
         core = model.core
         if isinstance(example, str):
-            line = example.rstrip("\r\n")
-            status, _, label, weight, initial, *_ = _core.parse_line(line.encode())
-            if status != "example" or label == _NO_LABEL or "|" not in line:
+            line = _keep_rates_line(example)
+            if line is None:
                 _learn_plain(model, example)  # the core skips it or says why, as for a new one
                 return
-            weight *= _KEEP_RATES_WEIGHT
-            rest = line[line.index("|") :]
             factor = core.rate_factor()
             core.set_rate_factor(factor / _KEEP_RATES_WEIGHT)
             try:
-                model.learn(f"{label!r} {weight!r} {initial!r} {rest}")
+                model.learn(line)
             finally:
                 core.set_rate_factor(factor)
         else:
@@ -374,6 +372,30 @@ class ReplayBuffer:
         strata = [s for s in self._strata.values() if s.items]
         s = strata[self._rng.randrange(len(strata))] if len(strata) > 1 else strata[0]
         return s.items[self._rng.randrange(len(s.items))]
+
+
+#: The common headers (label [importance [base]] ['tag]: plain decimals), read here; others by the core.
+_SIMPLE_HEADER = re.compile(r" *(-?\d+(?:\.\d*)?)(?: +(\d+(?:\.\d*)?))?(?: +(-?\d+(?:\.\d*)?))?(?: *'[^ \t]*)? *")
+
+
+def _keep_rates_line(example: str) -> Optional[str]:
+    """``example`` with its importance weight times 2^-10 (and no tag); None when it has no label
+    or no ``|`` (then it is learned as is: the core skips it or says why)."""
+    bar = example.find("|")
+    if bar < 0:
+        return None
+    rest = example[bar:].rstrip("\r\n")
+    m = _SIMPLE_HEADER.fullmatch(example, 0, bar)
+    if m is not None:
+        label, weight, initial = m.group(1), float(m.group(2) or 1.0), m.group(3) or "0"
+    else:  # anything else as the core reads it (a tab, exponents, ...)
+        status, _, y, w, b, *_ = _core.parse_line(example[:bar].encode() + b"|")
+        if status != "example" or y == _NO_LABEL:
+            return None
+        label, weight, initial = y.hex(), w, b.hex()
+    # hexadecimal: read exactly (the core's decimal reader is VW's, not correctly rounded); a power
+    # of two: float32(w * 2^-10) == float32(w) * 2^-10
+    return f"{label} {(weight * _KEEP_RATES_WEIGHT).hex()} {initial} {rest}"
 
 
 def _learn_plain(model: "Model", example: Item) -> None:
