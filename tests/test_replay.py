@@ -174,3 +174,141 @@ def test_example_label_reads_lines_and_pairs():
 def test_refuses_bad_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ReplayBuffer(**kwargs)
+
+
+# ---------------------------------------------------------------------------- keep_rates
+# Hand computations of one replayed example's update. With --adaptive -l 0.5 (no normalization, no
+# importance-invariant closed form) VW's logistic step on a binary feature is
+#   G += weight * d^2,  w += eta * weight * y / (1 + exp(y p)) / sqrt(G)   (the new G),
+# where p is the prediction before the update and d = -y / (1 + exp(y p)) the loss's derivative.
+# keep_rates makes the same step with the accumulator grown by 2^-10 of that: the step uses
+# sqrt(G_before + 2^-10 * weight * d^2) and G keeps it.
+EPS = 2.0**-10
+
+
+def _rows(model, line):
+    """{feature name: (weight, adaptive accumulator)} of the line's features."""
+    return {
+        name: tuple(float(v) for v in model.core.weight_row(i)[:2])
+        for name, i, _, _ in model.core.explain_line(line.encode())
+    }
+
+
+def _warm(flags):
+    import wabbit
+
+    m = wabbit.Model(flags)
+    for line in ("1 |f a", "1 |f a b", "-1 |f b", "1 |f a"):
+        m.learn(line)
+    return m
+
+
+@pytest.mark.parametrize("keep", [True, False])
+@pytest.mark.parametrize("example", ["-1 |f a b", "-1 2 'tag |f a b", ({"f": ["a", "b"]}, -1.0)])
+def test_a_replayed_example_takes_the_same_step_without_growing_the_accumulators(keep, example):
+    import math
+
+    m = _warm("--adaptive -l 0.5 --loss_function logistic")
+    line = example if isinstance(example, str) else "-1 |f a b"
+    weight = 2.0 if "'tag" in line else 1.0
+    before = _rows(m, line)
+    p = float(m.predict(line))
+    y = -1.0
+    d2 = (1.0 / (1.0 + math.exp(y * p))) ** 2
+    grow = weight * d2 * (EPS if keep else 1.0)
+    ReplayBuffer(10, keep_rates=keep).learn(m, example)
+    after = _rows(m, line)
+    assert set(after) == {"f^a", "f^b", "Constant"}
+    for name, (w0, g0) in before.items():
+        w1, g1 = after[name]
+        assert g1 == pytest.approx(g0 + grow, rel=1e-5)
+        assert w1 == pytest.approx(w0 + 0.5 * weight * y / (1.0 + math.exp(y * p)) / math.sqrt(g0 + grow), rel=1e-5)
+
+
+def test_keep_rates_with_the_default_update_grows_the_accumulators_by_2_to_the_minus_10():
+    """VW's default (adaptive, normalized, invariant): on binary features the accumulator grows by
+    weight * d^2 exactly; the step is the invariant closed form (not recomputed here), in the
+    same direction and larger than a plain replay's (the step sizes did not shrink)."""
+    import math
+
+    steps = {}
+    for keep in (True, False):
+        m = _warm("--loss_function logistic")
+        before = _rows(m, "-1 |f a b")
+        p = float(m.predict("-1 |f a b"))
+        d2 = (1.0 / (1.0 + math.exp(-p))) ** 2
+        ReplayBuffer(10, keep_rates=keep).learn(m, "-1 |f a b")
+        after = _rows(m, "-1 |f a b")
+        for name, (_, g0) in before.items():
+            assert after[name][1] == pytest.approx(g0 + d2 * (EPS if keep else 1.0), rel=1e-5)
+        steps[keep] = {name: after[name][0] - before[name][0] for name in before}
+    for name in steps[True]:
+        assert steps[True][name] < steps[False][name] < 0
+
+
+def test_keep_rates_restores_the_models_rate_factor():
+    import math
+
+    m = _warm("--adaptive -l 0.5 --loss_function logistic")
+    m.core.set_rate_factor(2.0)  # as a drift response would
+    (w0, g0) = _rows(m, "1 |f a")["f^a"]
+    p = float(m.predict("1 |f a"))
+    ReplayBuffer(10).learn(m, "1 |f a")
+    assert m.core.rate_factor() == 2.0
+    grow = EPS * (1.0 / (1.0 + math.exp(p))) ** 2
+    assert _rows(m, "1 |f a")["f^a"][0] == pytest.approx(
+        w0 + 2.0 * 0.5 / (1.0 + math.exp(p)) / math.sqrt(g0 + grow), rel=1e-5
+    )
+
+
+@pytest.mark.parametrize("flags", ["--ftrl --loss_function logistic", "--perceptron"])
+def test_other_update_rules_learn_replays_as_new_examples(flags):
+    models = [_warm(flags), _warm(flags)]
+    ReplayBuffer(10, keep_rates=True).learn(models[0], "-1 |f a b")
+    models[1].learn("-1 |f a b")
+    assert _rows(models[0], "-1 |f a b") == _rows(models[1], "-1 |f a b")
+
+
+def test_keep_rates_is_in_the_state_and_older_states_replay_as_before():
+    for keep in (True, False):
+        buf = ReplayBuffer(10, keep_rates=keep)
+        buf.add("1 |f a")
+        state = json.loads(json.dumps(buf.state()))
+        assert ReplayBuffer.restore(state).keep_rates is keep
+    del state["keep_rates"]
+    assert ReplayBuffer.restore(state).keep_rates is False
+    assert ReplayBuffer(10).keep_rates is True
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "1 |f a",
+        "-1 2 'tag |f a",
+        "0.5 2.5 -0.25 |f a b:2\n",
+        "1 'x|f a",
+        "  -1 |f a",
+        "1e0 2 |f a",
+        "-0.75 1.5e-1 3 |f a",
+        "1\t3 |f a",
+        "1. 7 'req42|f a |g b",
+    ],
+)
+def test_a_keep_rates_line_is_the_line_at_2_to_the_minus_10_of_its_weight(line):
+    """Whatever the header's form, the core reads the rewritten line with the same label, initial
+    value and features, and exactly 2^-10 of the importance weight."""
+    from wabbit import _core
+    from wabbit.replay import _keep_rates_line
+
+    out = _keep_rates_line(line)
+    _, _, y0, w0, b0, _, feats0, _ = _core.parse_line(line.rstrip("\n").encode())
+    status, _, y1, w1, b1, _, feats1, _ = _core.parse_line(out.encode())
+    assert status == "example" and (y1, b1, feats1) == (y0, b0, feats0)
+    assert w1 == w0 * EPS
+
+
+@pytest.mark.parametrize("line", ["|f a", "'tag |f a", "no bar"])
+def test_lines_without_a_label_are_left_to_the_core(line):
+    from wabbit.replay import _keep_rates_line
+
+    assert _keep_rates_line(line) is None

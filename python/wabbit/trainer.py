@@ -462,7 +462,7 @@ class Trainer:
         if self.replay is not None:
             mixed = self.replay.mix(item, label_time)
             for r in mixed[1:]:
-                _learn(self.model, r)
+                self.replay.learn(self.model, r)
             self.counts["replayed"] += len(mixed) - 1
             self._replayed_since += len(mixed) - 1
         self.counts["examples"] += 1
