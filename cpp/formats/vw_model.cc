@@ -123,7 +123,7 @@ VwModel parse_vw_model(std::string bytes) {
       grams->emplace_back(p, strnlen(p, 3));
     }
   }
-  m.options = c.cstr(kMaxOptions, "the options");
+  m.options = c.cstr(kMaxOptions, "the options text");
   c.stop_hash();
   const uint32_t computed = c.hash();
   if (c.pod<uint32_t>("the checksum") != sizeof(uint32_t)) corrupt("the checksum field has the wrong size");

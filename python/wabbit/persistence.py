@@ -149,12 +149,16 @@ def _vw_tokens(text: str) -> list:
         out.append(tok)
         i += 1
     if unknown:
-        raise ModelError(
-            f"this VW model file uses {', '.join(unknown)}, which wabbit does not support (it reads VW models of "
-            "the linear learner: the default rule, --sgd, --ftrl, -q/--cubic/--interactions, and --cb_adf and "
-            "--cb_explore_adf)"
-        )
+        raise _vw_unsupported(unknown)
     return out
+
+
+def _vw_unsupported(flags: list) -> ModelError:
+    return ModelError(
+        f"this VW model file uses {', '.join(flags)}, which wabbit does not support (it reads VW models of the "
+        "linear learner: the default rule, --sgd, --ftrl, -q/--cubic/--interactions, and --cb_adf, "
+        "--cb_explore_adf, --cb, --cb_explore)"
+    )
 
 
 def vw_options(header: Dict[str, Any]) -> Options:
@@ -165,7 +169,7 @@ def vw_options(header: Dict[str, Any]) -> Options:
         unsupported.append(f"--lda {int(header['lda'])}")
     unsupported += [f"--ngram {g}" for g in header["ngram"]] + [f"--skips {g}" for g in header["skips"]]
     if unsupported:
-        raise ModelError(f"this VW model file uses {', '.join(unsupported)}, which wabbit does not support")
+        raise _vw_unsupported(unsupported)
     tokens = _vw_tokens(header["options"]) + ["--bit_precision", str(int(header["bits"]))]
     try:
         opts = parse_args(tokens)
