@@ -238,8 +238,7 @@ VwBody install_vw_model(const VwModel& m, Learner& learner, const CbConfig* cb, 
     uint64_t idx = 0;
     std::memcpy(&idx, rec, index_bytes);  // little-endian: a u32 fills the low bytes
     if (idx >= rows) {
-      corrupt("a weight's row index " + std::to_string(idx) + " is outside its 2^" + std::to_string(m.bits) +
-              " rows");
+      corrupt("a weight's row index " + std::to_string(idx) + " is outside its 2^" + std::to_string(m.bits) + " rows");
     }
     for (uint32_t j = 0; j < k; ++j) {
       float x;

@@ -10,8 +10,8 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
-from wabbit.cli.process import describe_error
 from wabbit import persistence
+from wabbit.cli.process import describe_error
 from wabbit.model import Model, from_loaded, read_model_file
 from wabbit.options import option, parse_subcommand, subcommand_parser, switch
 
@@ -88,8 +88,20 @@ def _describe_vw(path: str, header: Dict[str, Any], blob: Any, checksum: int) ->
         "floats_per_row": int(body["floats_per_row"]),
         "rows_read": int(body["rows"]),
         "nonzero_weights": int(len(rows)),
-        "state": {k: body[k] for k in ("initial_t", "t", "normalized_sum_norm_x", "total_weight", "gravity",
-                                       "contraction", "example_number", "weighted_labeled_examples", "sum_loss")}
+        "state": {
+            k: body[k]
+            for k in (
+                "initial_t",
+                "t",
+                "normalized_sum_norm_x",
+                "total_weight",
+                "gravity",
+                "contraction",
+                "example_number",
+                "weighted_labeled_examples",
+                "sum_loss",
+            )
+        }
         if body["resume"]
         else {},
     }
