@@ -126,6 +126,13 @@ def test_linear_model_continues_learning_as_vw(flags, data, tmp_path, run_wabbit
     both(run_wabbit, run_vw, tmp_path, ["-i", model, "-d", data["more"]], f"{flags!r}, continued")
 
 
+def test_l1_model_tested_with_l1_predicts_as_vw(data, tmp_path, run_wabbit, run_vw):
+    """VW does not record --l1; given again with -i, both apply the file's pending truncation
+    (without it VW's -t applies it and wabbit does not: docs/vw_model_files.md)."""
+    model = vw_train(run_vw, tmp_path, "--l1 1e-4", data["train"])
+    both(run_wabbit, run_vw, tmp_path, ["-i", model, "-t", "--l1", "1e-4", "-d", data["test"]], "--l1, -t")
+
+
 BANDITS = [
     "--cb_adf -q ua",
     "--cb_adf --cb_type dr",
