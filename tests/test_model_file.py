@@ -542,13 +542,16 @@ def test_wrong_magic_with_valid_crc_is_refused():
     _refused(with_crc(bytes(b)), r"not a wabbit model")
 
 
-def test_vw_model_file_is_refused(tmp_path, vw_available):
+def test_vw_model_file_loads_from_a_path_only(tmp_path, vw_available):
+    """wabbit.load reads VW's model files (tests/test_vw_model_files.py); the bytes of one are not
+    a wabbit model file's (Model.from_bytes)."""
     data = tmp_path / "d.vw"
     data.write_text("\n".join(TRAIN[:50]) + "\n")
     proc = vwcompare.run_vw(["-d", data, "-f", "vw.model", "--quiet"], tmp_path)
     assert proc.returncode == 0, vwcompare.describe_run(proc)
+    assert wabbit.load(tmp_path / "vw.model").metadata["vw_model"]["version"].startswith("9.")
     with pytest.raises(ValueError, match=r"not a wabbit model"):
-        wabbit.load(tmp_path / "vw.model")
+        wabbit.Model.from_bytes((tmp_path / "vw.model").read_bytes())
 
 
 def _header_edits():

@@ -21,6 +21,7 @@
 #include "core/hash.h"
 #include "core/learner.h"
 #include "formats/model_io.h"
+#include "formats/vw_model.h"
 #include "formats/vw_text.h"
 #include "python/convert.h"
 #include "run/audit.h"
@@ -77,6 +78,47 @@ py::tuple read_model_file(const std::string& path) {
     m = std::make_shared<LoadedModel>(parse_model(read_file(path)));
   }
   return loaded_to_tuple(std::move(m));
+}
+
+// A VW model file (formats/vw_model.h): its header as a dict and the parsed file, whose body a
+// model built from the header's options installs (PyModel::install_vw). Detected by its first bytes.
+py::tuple read_vw_model_file(const std::string& path) {
+  std::shared_ptr<VwModel> m;
+  {
+    py::gil_scoped_release release;
+    m = std::make_shared<VwModel>(parse_vw_model(read_file(path)));
+  }
+  py::dict d;
+  d["format"] = "vw";
+  d["vw_version"] = m->version;
+  d["id"] = m->id;
+  d["min_label"] = m->min_label;
+  d["max_label"] = m->max_label;
+  d["bits"] = m->bits;
+  d["lda"] = m->lda;
+  d["ngram"] = m->ngrams;
+  d["skips"] = m->skips;
+  d["options"] = m->options;
+  d["vw_checksum"] = m->checksum;
+  d["checksum"] = m->file_crc;  // the file's identity, as a wabbit file's CRC-32
+  return py::make_tuple(d, std::move(m));
+}
+
+py::dict vw_body_to_dict(const VwBody& b) {
+  py::dict d;
+  d["resume"] = b.resume;
+  d["initial_t"] = b.initial_t;
+  d["t"] = b.t;
+  d["normalized_sum_norm_x"] = b.normalized_sum_norm_x;
+  d["total_weight"] = b.total_weight;
+  d["gravity"] = b.gravity;
+  d["contraction"] = b.contraction;
+  d["example_number"] = b.example_number;
+  d["weighted_labeled_examples"] = b.weighted_labeled_examples;
+  d["sum_loss"] = b.sum_loss;
+  d["floats_per_row"] = b.floats_per_row;
+  d["rows"] = b.rows;
+  return d;
 }
 
 }  // namespace

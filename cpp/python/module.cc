@@ -138,6 +138,9 @@ PYBIND11_MODULE(_core, m) {
   m.attr("MODEL_FORMAT_VERSION") = kModelFormatVersion;
 
   py::class_<LoadedModel, std::shared_ptr<LoadedModel>>(m, "LoadedModel");
+  m.def("looks_like_vw_model", [](py::bytes head) { return looks_like_vw_model(std::string(head)); });
+  m.def("read_vw_model_file", &read_vw_model_file);
+  py::class_<VwModel, std::shared_ptr<VwModel>>(m, "VwModel");
 
   py::class_<PyModel>(m, "Model")
       .def(py::init<const py::dict&>())
@@ -178,7 +181,8 @@ PYBIND11_MODULE(_core, m) {
       .def("to_bytes", &PyModel::to_bytes)
       .def("serialize", &PyModel::serialize)
       .def("save", &PyModel::save)
-      .def("install", &PyModel::install);
+      .def("install", &PyModel::install)
+      .def("install_vw", &PyModel::install_vw);
 
   bind_drift(m);
   bind_server(m);

@@ -22,9 +22,11 @@
 #include "core/hash.h"
 #include "core/learner.h"
 #include "formats/model_io.h"
+#include "formats/vw_model.h"
 #include "formats/vw_text.h"
 #include "python/convert.h"
 #include "python/dict_example.h"
+#include "python/model_file.h"
 #include "python/signal_watch.h"
 #include "python/text.h"
 #include "run/audit.h"
@@ -483,6 +485,16 @@ class PyModel {
       return;
     }
     install_weights(*m, *learner_);
+  }
+
+  // The body of a VW model file (formats/vw_model.h), read against this model's configuration.
+  py::dict install_vw(const std::shared_ptr<VwModel>& m) {
+    VwBody body;
+    {
+      py::gil_scoped_release release;
+      body = cb_ ? install_vw_model(*m, *learner_, &cb_->config(), &cb_->state()) : install_vw_model(*m, *learner_);
+    }
+    return vw_body_to_dict(body);
   }
 
  private:

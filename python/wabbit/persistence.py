@@ -1,6 +1,10 @@
 """Persistence: a model to bytes, to a file and to a pickle, and back (the Python side of saving
 and loading; the bytes themselves are the core's, cpp/formats/, checked by :mod:`wabbit._modelfile`).
 
+VW's own model files (``vw -f``, VW 9.x) load too: :func:`read_model_file` tells them by their first
+bytes, and :func:`from_loaded` builds the model from the options VW stored (parsed by the one flag
+parser) and lets the core read VW's rows into it (docs/vw_model_files.md).
+
 Saving: :func:`serialize` asks the core for the file's bytes (options, metadata with the lineage,
 weights, a bandit's counters); :func:`to_bytes` and :func:`write_model` check that they load back
 before anything leaves (the file through the core's one atomic writer). Loading:
@@ -21,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from copy import deepcopy
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Type, Union
@@ -30,7 +35,7 @@ from wabbit import _modelfile
 from wabbit._core import ModelError
 from wabbit._version import __version__
 from wabbit.lineage import Lineage
-from wabbit.options import OptionError, Options, parse_args
+from wabbit.options import FLAGS, OptionError, Options, parse_args
 
 if TYPE_CHECKING:  # annotations only: the model calls this module, never the other way round
     from wabbit.model import Model
@@ -46,6 +51,7 @@ __all__ = [
     "serialize",
     "to_bytes",
     "unpickle",
+    "vw_from_loaded",
     "write_model",
 ]
 
@@ -89,9 +95,116 @@ def write_model(model: "Model", path: PathLike, *, predict_only: bool = False) -
 
 # ------------------------------------------------------------------ loading
 def read_model_file(path: str) -> Tuple[Dict[str, Any], Any, int]:
-    """The core's parsed model file plus its checksum (the CRC-32 the core checked)."""
-    header, blob = _core.read_model_file(path)
+    """The core's parsed model file plus its checksum (the CRC-32 the core checked). A VW model
+    file, told by its first bytes, is read by the core's VW reader: its header's ``format`` is
+    ``"vw"`` and its checksum the CRC-32 of the whole file."""
+    if _is_vw_file(path):
+        header, blob = _core.read_vw_model_file(path)
+    else:
+        header, blob = _core.read_model_file(path)
     return header, blob, int(header["checksum"])
+
+
+def _is_vw_file(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:  # the core's reader reports it
+        return False
+    return bool(_core.looks_like_vw_model(head))
+
+
+# What VW writes into a model file's options that is not a flag of its own model: the reductions a
+# contextual bandit stacks under itself (VW adds them when it trains, and again when it loads; VW 9
+# runs --cb K and --cb_explore K on --cb_adf). Each: the flags that imply it, then the flag and the
+# values it may take (none: a switch).
+_VW_IMPLIED = (
+    (("--cb_adf",), "--csoaa_ldf", ("multiline", "m")),
+    (("--cb_adf",), "--csoaa_rank", ()),
+    (("--cb", "--cb_explore"), "--cb_adf", ()),
+    (("--cb_explore",), "--cb_explore_adf", ()),
+)
+# What VW does not record in a model file (its command line gives them when it loads one): these
+# may be given with -i or wabbit.load for a VW model without conflicting with it.
+_VW_UNRECORDED = ("loss_function", "quantile_tau", "logistic_min", "logistic_max")
+
+
+def _vw_tokens(text: str) -> list:
+    """VW's stored options as tokens, without the flags VW implies (_VW_IMPLIED); ModelError naming the
+    flags wabbit does not have (an unsupported reduction) or that are not model flags."""
+    toks = text.split()
+    out = []
+    unknown = []
+    model_names = {n for f in FLAGS if f.model for n in f.names}
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        implied = [values for by, flag, values in _VW_IMPLIED if flag == tok and any(b in toks for b in by)]
+        if implied:
+            i += 2 if implied[0] and i + 1 < len(toks) and toks[i + 1] in implied[0] else 1
+            continue
+        if tok.startswith("-") and tok not in model_names:
+            value = toks[i + 1] if i + 1 < len(toks) and not toks[i + 1].startswith("--") else ""
+            unknown.append(f"{tok} {value}".rstrip())
+        out.append(tok)
+        i += 1
+    if unknown:
+        raise _vw_unsupported(unknown)
+    return out
+
+
+def _vw_unsupported(flags: list) -> ModelError:
+    return ModelError(
+        f"this VW model file uses {', '.join(flags)}, which wabbit does not support (it reads VW models of the "
+        "linear learner: the default rule, --sgd, --ftrl, -q/--cubic/--interactions, and --cb_adf, "
+        "--cb_explore_adf, --cb, --cb_explore)"
+    )
+
+
+def vw_options(header: Dict[str, Any]) -> Options:
+    """The options of a VW model file's header as wabbit's, checked as ``Model(args)`` checks them;
+    ModelError naming what wabbit does not support."""
+    unsupported = []
+    if int(header["lda"]):
+        unsupported.append(f"--lda {int(header['lda'])}")
+    unsupported += [f"--ngram {g}" for g in header["ngram"]] + [f"--skips {g}" for g in header["skips"]]
+    if unsupported:
+        raise _vw_unsupported(unsupported)
+    tokens = _vw_tokens(header["options"]) + ["--bit_precision", str(int(header["bits"]))]
+    try:
+        opts = parse_args(tokens)
+        opts.core_config()
+        opts.cb_config()
+    except (OptionError, ValueError) as e:
+        raise ModelError(f"this VW model file's options {header['options'].strip()!r} do not fit wabbit: {e}") from None
+    return opts
+
+
+def vw_from_loaded(
+    cls: Type["Model"], header: Dict[str, Any], blob: Any, overrides: Optional[Options], checksum: Optional[int] = None
+) -> Tuple["Model", Dict[str, Any]]:
+    """A ``cls`` model from a VW model file (:func:`read_model_file`'s header and blob) and what the
+    core read from the file's body (its online state, the rows). ``overrides``: the command line's
+    flags, as VW's on top of a model it loads (the loss, which VW does not record, among them)."""
+    stored = vw_options(header)
+    if overrides is not None:
+        stored = dataclasses.replace(stored)
+        for dest in _VW_UNRECORDED:
+            if overrides.given(dest) and not stored.given(dest):
+                setattr(stored, dest, getattr(overrides, dest))
+        opts = overrides.merged_with_model(stored)
+    else:
+        opts = stored
+    metadata = {"vw_model": {"version": header["vw_version"], "options": header["options"].strip()}}
+    try:
+        model = cls.from_options(opts, metadata=metadata)
+    except (OptionError, ValueError) as e:
+        if overrides is not None:
+            raise
+        raise ModelError(f"the VW model in this file cannot be built: {e}") from None
+    model.set_origin(None, checksum)
+    body = model.core.install_vw(blob)
+    return model, body
 
 
 def from_loaded(
@@ -100,7 +213,9 @@ def from_loaded(
     """A ``cls`` model from a parsed file (:func:`read_model_file`'s header and blob): every header
     field is checked before the table is allocated (ModelError for the file's own problems;
     OptionError for ``overrides`` that do not fit it). ``checksum`` becomes the parent the model
-    adopts when it first learns."""
+    adopts when it first learns. A VW model file goes through :func:`vw_from_loaded`."""
+    if header.get("format") == "vw":
+        return vw_from_loaded(cls, header, blob, overrides, checksum)[0]
     stored = _modelfile.stored_options(header["args"], int(header["bits"]))
     metadata = _modelfile.metadata_from_json(header["metadata"])
     opts = overrides.merged_with_model(stored) if overrides is not None else stored

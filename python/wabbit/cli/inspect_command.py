@@ -1,5 +1,6 @@
 """``wabbit inspect MODEL``: what a model file holds (format, options, weights, online state,
-lineage), as text or JSON."""
+lineage), as text or JSON. A VW model file (``vw -f``) shows what was read from it: VW's header, the
+options as VW stored them and as wabbit reads them, the online state and the rows."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
+from wabbit import persistence
 from wabbit.cli.process import describe_error
-from wabbit.model import from_loaded, read_model_file
+from wabbit.model import Model, from_loaded, read_model_file
 from wabbit.options import option, parse_subcommand, subcommand_parser, switch
 
 __all__ = ["InspectArgs", "inspect", "describe_model_file", "format_model_info"]
@@ -18,7 +20,7 @@ __all__ = ["InspectArgs", "inspect", "describe_model_file", "format_model_info"]
 
 @dataclasses.dataclass
 class InspectArgs:
-    model: str = option("model", help="a model file (wabbit -f, Model.save)")
+    model: str = option("model", help="a model file (wabbit -f, Model.save, or VW's vw -f)")
     json: bool = switch("--json", help="print one JSON object instead of text")
 
 
@@ -46,6 +48,8 @@ def inspect(argv: List[str]) -> int:
 def describe_model_file(path: str) -> Dict[str, Any]:
     """What ``wabbit inspect`` prints, as a dict (checksums as integers, times as epoch seconds)."""
     header, blob, checksum = read_model_file(path)
+    if header.get("format") == "vw":
+        return _describe_vw(path, header, blob, checksum)
     model = from_loaded(header, blob, None, checksum)
     rows, _ = model.weights()
     return {
@@ -65,8 +69,66 @@ def describe_model_file(path: str) -> Dict[str, Any]:
     }
 
 
+def _describe_vw(path: str, header: Dict[str, Any], blob: Any, checksum: int) -> Dict[str, Any]:
+    model, body = persistence.vw_from_loaded(Model, header, blob, None, checksum)
+    rows, _ = model.weights()
+    return {
+        "path": path,
+        "size": os.path.getsize(path),
+        "format": "vw",
+        "checksum": checksum,
+        "vw_version": header["vw_version"],
+        "vw_checksum": int(header["vw_checksum"]),
+        "id": header["id"],
+        "vw_options": header["options"].strip(),
+        "options": model.args,
+        "bits": int(header["bits"]),
+        "label_range": [float(header["min_label"]), float(header["max_label"])],
+        "saved_state": bool(body["resume"]),
+        "floats_per_row": int(body["floats_per_row"]),
+        "rows_read": int(body["rows"]),
+        "nonzero_weights": int(len(rows)),
+        "state": {
+            k: body[k]
+            for k in (
+                "initial_t",
+                "t",
+                "normalized_sum_norm_x",
+                "total_weight",
+                "gravity",
+                "contraction",
+                "example_number",
+                "weighted_labeled_examples",
+                "sum_loss",
+            )
+        }
+        if body["resume"]
+        else {},
+    }
+
+
+def _format_vw_info(info: Dict[str, Any]) -> str:
+    out = [
+        f"file: {info['path']} ({info['size']} bytes, CRC-32 0x{info['checksum']:08x})",
+        f"format: Vowpal Wabbit {info['vw_version']} model file (header checksum 0x{info['vw_checksum']:08x}, checked)",
+        f"id: {info['id'] or '(none)'}",
+        f"VW options: {info['vw_options'] or '(defaults)'}",
+        f"options: {info['options'] or '(defaults)'}",
+        f"bits: {info['bits']} ({1 << info['bits']} rows)",
+        f"label range: {info['label_range'][0]!r} to {info['label_range'][1]!r}",
+        f"rows read: {info['rows_read']} ({info['floats_per_row']} float{'s' if info['floats_per_row'] != 1 else ''}"
+        " each)",
+        f"non-zero weights: {info['nonzero_weights']}",
+        "saved online state: " + ("yes" if info["saved_state"] else "no (weights only: --predict_only_model)"),
+    ]
+    out += [f"  {k}: {v!r}" for k, v in info["state"].items()]
+    return "\n".join(out) + "\n"
+
+
 def format_model_info(info: Dict[str, Any]) -> str:
     """The text form of :func:`describe_model_file`."""
+    if info.get("format") == "vw":
+        return _format_vw_info(info)
 
     def when(t: Optional[float]) -> str:
         return "unknown" if t is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
