@@ -504,9 +504,7 @@ def markdown(rows: List[dict], summary: dict, header: str = "") -> str:
         detail = row["detail"] or row["reason"]
         cmd = row["command"] if len(row["command"]) <= 140 else row["command"][:137] + "..."
         secs = f"{row['seconds']:.1f}" if row["seconds"] is not None else ""
-        out.append(
-            f"| {row['id']} | {row['class']} | {row['result']} | {secs} | `{_md(cmd)}` | {_md(detail[:300])} |"
-        )
+        out.append(f"| {row['id']} | {row['class']} | {row['result']} | {secs} | `{_md(cmd)}` | {_md(detail[:300])} |")
     return "\n".join(out) + "\n"
 
 
