@@ -64,7 +64,7 @@ SHELL_COMMANDS = {"echo", "printf", "tail", "rm", "mv", "cat", "./negative-test.
 SHELL_OPERATORS = {"|", "&&", ";", "||"}
 REDIRECTS = {">", ">>", "<", "2>", "2>&1"}
 # what a refusal at run time looks like (wabbit: error: --passes other than 1 is not supported yet)
-_REFUSAL = re.compile(r"wabbit: error: (.*(?:not supported|unsupported).*)")
+_REFUSAL = re.compile(r"wabbit: error: (.*(?:not supported|unsupported|not available).*)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -482,6 +482,15 @@ def summarize(rows: List[dict]) -> dict:
     }
 
 
+_REFUSED_DEPENDENCY = re.compile(r"case (\d+) \(refused\): (.*)")
+
+
+def _refused_flag(message: str) -> str:
+    """The flag a refusal names, marked as refused (``--passes (refused)``)."""
+    m = re.search(r"(--?[A-Za-z_]+)", message)
+    return f"{m.group(1) if m else message} (refused)"
+
+
 def _reason_kind(reason: str) -> str:
     if reason.startswith("depends on case"):
         return "depends on a case not claimed"
@@ -550,10 +559,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         }
         if info["class"] == "claimed" and not ns.classify_only:
             row.update(run_case(cid, suite, tests_dir, ns.timeout))
+            refused = _REFUSED_DEPENDENCY.match(row["detail"]) if row["result"] == "dependency" else None
             if row["result"] == "refused":  # refused at run time: the flags are not supported after all
-                row.update(
-                    {"class": "flags", "reason": f"refused: {row['detail']}", "result": "unsupported", "detail": ""}
-                )
+                row.update({"class": "flags", "reason": f"refused: {row['detail']}", "result": "unsupported"})
+                row.update({"detail": "", "blockers": row["blockers"] + [_refused_flag(row["reason"])]})
+            elif refused:  # so was a dependency's
+                row.update({"class": "other", "reason": f"depends on case {refused.group(1)}, not claimed"})
+                row.update({"result": "unsupported", "detail": ""})
+                row["blockers"] = row["blockers"] + [_refused_flag(refused.group(2))]
         rows.append(row)
         if ns.verbose:
             print(f"{cid:4d} {row['class']:8s} {row['result']:11s} {row['detail'] or row['reason']}"[:200], flush=True)
