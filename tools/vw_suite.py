@@ -69,6 +69,30 @@ READABLE_MODEL_FLAGS = ("--readable_model", "--invert_hash")
 SHELL_COMMANDS = {"echo", "printf", "tail", "rm", "mv", "cat", "./negative-test.sh"}
 SHELL_OPERATORS = {"|", "&&", ";", "||"}
 REDIRECTS = {">", ">>", "<", "2>", "2>&1"}
+# Groups of flags that one piece of work would bring in (a reduction and its options): how many cases
+# each unblocks on its own is reported. An entry ending in "*" stands for every flag with that prefix.
+FAMILIES = {
+    "--passes N, cache, holdout": ["--passes (refused)", "--cache_file", "--holdout_period", "--holdout_after"],
+    "--oaa/--csoaa/--named_labels": ["--oaa", "--csoaa", "--named_labels", "--probabilities", "--indexing"],
+    "--json/--dsjson": ["--json", "--dsjson", "--chain_hash"],
+    "--ccb_explore_adf": ["--ccb_explore_adf"],
+    "--ccb_explore_adf and --json/--dsjson": ["--ccb_explore_adf", "--json", "--dsjson", "--chain_hash"],
+    "--cover": ["--cover"],
+    "--ngram/--skips": ["--ngram", "--skips"],
+    "--search (learning to search)": ["--search*"],
+    "--csoaa_ldf/--wap_ldf": ["--csoaa_ldf", "--wap_ldf", "--ldf_override"],
+    "--bfgs (with passes and cache)": ["--bfgs", "--mem", "--conjugate_gradient", "--termination"]
+    + ["--passes (refused)", "--cache_file", "--holdout_period", "--holdout_after"],
+    "--lda": ["--lda*", "--minibatch", "--math-mode"],
+    "--coin": ["--coin"],
+    "--cbify": ["--cbify"],
+    "--automl": ["--automl*", "--aml_predict_only_model", "--oracle_type", "--default_lease", "--max_live_configs"],
+    "--audit with bandits (refused)": ["--audit (refused)"],
+    "weight initialisation": ["--initial_weight", "--random_weights", "--normal_weights", "--truncated_normal_weights"]
+    + ["--sparse_weights"],
+    "--cb_force_legacy": ["--cb_force_legacy"],
+    "--extra_metrics": ["--extra_metrics"],
+}
 # what a refusal at run time looks like (wabbit: error: --passes other than 1 is not supported yet)
 _REFUSAL = re.compile(r"wabbit: error: (.*(?:not supported|unsupported|not available).*)")
 
@@ -495,6 +519,13 @@ def summarize(rows: List[dict]) -> dict:
             blocks[f] += 1
         if len(r["blockers"]) == 1:
             alone[r["blockers"][0]] += 1
+    families = []
+    for name, members in FAMILIES.items():
+        unblocked = [
+            r["id"] for r in rows if r["class"] != "claimed" and r["blockers"] and _in_family(r["blockers"], members)
+        ]
+        families.append([name, len(unblocked), unblocked])
+    families.sort(key=lambda f: -f[1])
     sets = Counter(" ".join(sorted(r["blockers"])) for r in rows if r["class"] != "claimed" and r["blockers"])
     other = Counter(_reason_kind(r["reason"]) for r in rows if r["class"] == "other")
     refused = Counter(r["reason"] for r in rows if r["class"] == "flags" and not r["blockers"])
@@ -504,10 +535,16 @@ def summarize(rows: List[dict]) -> dict:
         "claimed_results": dict(by_result),
         "pass_only_within_epsilon": strict_misses,
         "flags_blocking": [[f, n, alone.get(f, 0)] for f, n in blocks.most_common()],
+        "families_unblocking": families,
         "blocker_sets": [[flags, n] for flags, n in sets.most_common(40)],
         "refusals": [[why, n] for why, n in refused.most_common()],
         "other_reasons": [[why, n] for why, n in other.most_common()],
     }
+
+
+def _in_family(blockers: Sequence[str], members: Sequence[str]) -> bool:
+    """Whether every blocker is one of the family's flags (a member ending in "*" is a prefix)."""
+    return all(any(b == m or (m.endswith("*") and b.startswith(m[:-1])) for m in members) for b in blockers)
 
 
 _REFUSED_DEPENDENCY = re.compile(r"case (\d+) \(refused\): (.*)")
