@@ -274,10 +274,13 @@ def classify(suite: Dict[int, dict], tests_dir: Path) -> Dict[int, dict]:
         blockers = list(e["unknown"])
         for d in deps:
             blockers += [f for f in own[d]["unknown"] if f not in blockers]
+            if own[d]["refused"] and _refused_flag(own[d]["refused"]) not in blockers:
+                blockers.append(_refused_flag(own[d]["refused"]))
         if e["unknown"]:
             cls, reason = "flags", "unknown flag(s): " + " ".join(e["unknown"])
         elif e["refused"]:
             cls, reason = "flags", f"refused: {e['refused']}"
+            blockers.append(_refused_flag(e["refused"]))
         elif e["other"]:
             cls, reason = "other", e["other"]
         else:
@@ -552,7 +555,9 @@ _REFUSED_DEPENDENCY = re.compile(r"case (\d+) \(refused\): (.*)")
 
 def _refused_flag(message: str) -> str:
     """The flag a refusal names, marked as refused (``--passes (refused)``)."""
-    m = re.search(r"(--?[A-Za-z_]+)", message)
+    if "VW model file version" in message:
+        return "-i of a model from VW < 9 (refused)"
+    m = re.search(r"(?<![\w-])(--?[A-Za-z_]+)", message)
     return f"{m.group(1) if m else message} (refused)"
 
 
