@@ -531,7 +531,7 @@ def summarize(rows: List[dict]) -> dict:
     families.sort(key=lambda f: -f[1])
     sets = Counter(" ".join(sorted(r["blockers"])) for r in rows if r["class"] != "claimed" and r["blockers"])
     other = Counter(_reason_kind(r["reason"]) for r in rows if r["class"] == "other")
-    refused = Counter(r["reason"] for r in rows if r["class"] == "flags" and not r["blockers"])
+    refused = Counter(r["reason"] for r in rows if r["reason"].startswith("refused: "))
     return {
         "cases": len(rows),
         "by_class": dict(by_class),
