@@ -309,6 +309,77 @@ class LabelJoiner:
             closed.popitem(last=False)
         return out
 
+    def feed(
+        self, events: Iterable[Tuple[bool, Hashable, Any, Optional[float], float, Any]], event_time: float
+    ) -> Tuple[List[Tuple[JoinedExample, Any]], float]:
+        """A stream's records in one call: for each event ``(is_prediction, id, features or label,
+        prediction, time, tag)`` in order, :meth:`predicted` (or :meth:`labelled`), then, when its
+        time is after ``event_time`` (the latest time seen), ``event_time`` moves there and
+        :meth:`expire` runs (only when something is due: it would do nothing otherwise). Returns
+        the joined and defaulted examples in the order they came, each with the tag of the event
+        that joined it (None for a default at expiry), and the new ``event_time``: what calling
+        the three methods record by record gives (the trainer's clock is the event time)."""
+        out: List[Tuple[JoinedExample, Any]] = []
+        add = out.append
+        predicted, labelled, expire = self.predicted, self.labelled, self.expire
+        pending, closed = self._pending, self._closed
+        ttl, room = self.ttl, self.max_pending
+        new_predictions = labels = joins = 0
+        for is_prediction, id, x, prediction, t, tag in events:
+            # the common cases inline (a new prediction with room for it; a label joining the
+            # prediction waiting for it), as predicted() and labelled() would do them; the others
+            # through those methods
+            if is_prediction:
+                if (
+                    id not in pending
+                    and id not in closed
+                    and len(pending) < room
+                    and (type(x) is str or type(x) is dict)
+                    and type(t) is float
+                ):
+                    pending[id] = [t, x, prediction, None]
+                    new_predictions += 1
+                else:
+                    joined = predicted(id, x, prediction, t)
+                    if joined is not None:
+                        add((joined, tag))
+            else:
+                entry = pending.get(id)
+                if (
+                    entry is not None
+                    and entry[1] is not None
+                    and type(t) is float
+                    and type(x) is float
+                    and abs(t - entry[0]) <= ttl
+                    and x - x == 0.0  # finite
+                ):
+                    del pending[id]
+                    labels += 1
+                    joins += 1
+                    if id in closed:  # (an unknown label's id, predicted since)
+                        del closed[id]
+                    closed[id] = (t, _JOINED)
+                    if len(closed) > room:
+                        closed.popitem(last=False)
+                    add((JoinedExample(id, entry[1], x, entry[2], entry[0], t), tag))
+                else:
+                    joined = labelled(id, x, t)
+                    if joined is not None:
+                        add((joined, tag))
+            if t > event_time:
+                event_time = t
+                # what expire() checks first: the oldest waiting entry, the oldest closed id
+                if (pending and t - next(iter(pending.values()))[0] > ttl) or (
+                    closed and t - next(iter(closed.values()))[0] > ttl
+                ):
+                    for e in expire(t):
+                        add((e, None))
+        counts = self._counts
+        counts["predictions"] += new_predictions
+        counts["labels"] += labels
+        counts["joined"] += joins
+        return out, event_time
+
     # ------------------------------------------------------------------------------------
     @property
     def stats(self) -> JoinStats:
@@ -352,14 +423,14 @@ class LabelJoiner:
             "default_label": self.default_label,
             # each column made by one C-level pass over the table
             "pending": {
-                "ids": _ids_column(list(self._pending), packed),
+                "ids": _ids_column(self._pending, packed),
                 "times": _times_column(map(_first, pending), len(pending), packed),
                 "features": list(map(_second, pending)),
                 "predictions": list(map(_third, pending)),
                 "labels": list(map(_fourth, pending)),
             },
             "closed": {
-                "ids": _ids_column(list(self._closed), packed),
+                "ids": _ids_column(self._closed, packed),
                 "times": _times_column(map(_first, closed), len(closed), packed),
                 "how": bytes(map(_second, closed)) if packed else list(map(_second, closed)),
             },
@@ -434,14 +505,14 @@ def _times_of(column: Union[bytes, List[float]]) -> List[float]:
     return [float(t) for t in column]
 
 
-def _ids_column(ids: List[Hashable], packed: bool) -> Union[bytes, List[Any]]:
+def _ids_column(table: Mapping[Hashable, Any], packed: bool) -> Union[bytes, List[Any]]:
     # packed: int64 when every id is an int that fits (else the list, as JSON takes it)
-    if packed and ids and set(map(type, ids)) == {int}:
+    if packed and table and set(map(type, table)) == {int}:
         try:
-            return np.array(ids, dtype="<i8").tobytes()
+            return np.fromiter(table, dtype="<i8", count=len(table)).tobytes()
         except OverflowError:
             pass
-    return ids
+    return list(table)
 
 
 def _ids_of(column: Union[bytes, List[Any]]) -> List[Hashable]:
@@ -579,6 +650,8 @@ def decode_label(line: Union[str, bytes]) -> Tuple[Union[str, int], float, Optio
         label = _time_or_none(label, "a label record's label")
         if label is None:
             raise ValueError("a label record needs a label")
+    if not math.isfinite(label):
+        raise ValueError(f"label must be a finite number, got {label!r}")
     time = obj.get("time")
     if time is not None:
         time = _a_time(time, "a label record's time")

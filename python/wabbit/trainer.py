@@ -400,31 +400,26 @@ class Trainer:
                     add((line, float(record.timestamp), record))
             self._examples(examples)
             return
-        joiner = self.joiner
-        predicted, labelled, expire = joiner.predicted, joiner.labelled, joiner.expire
-        event_time = self._event_time
-        defaulted = 0
+        events: List[Tuple[bool, Any, Any, Optional[float], float, Any]] = []
+        event = events.append
         for record in records:
             value = record.value
             try:
                 if not labels and b'"features"' in value:
                     id, features, prediction, t = decode_prediction(value)
-                    joined = predicted(id, features, prediction, t)
+                    event((True, id, features, prediction, t, record))
                 else:
                     id, label, t0 = decode_label(value)
-                    t = float(record.timestamp) if t0 is None else t0
-                    joined = labelled(id, label, t)
+                    event((False, id, label, None, float(record.timestamp) if t0 is None else t0, record))
             except (ValueError, TypeError) as e:
                 bad(record, str(e))
-                continue
-            if joined is not None:
-                add((joined.as_item(), joined.label_time, record))
-            if t > event_time:  # the event time moved: what waited too long expires (_advance)
-                event_time = t
-                for x in expire(t):
-                    defaulted += 1
-                    add((x.as_item(), x.label_time, None))
-        self._event_time = event_time
+        assert self.joiner is not None
+        joined, self._event_time = self.joiner.feed(events, self._event_time)
+        defaulted = 0
+        for x, record in joined:
+            add((x.as_item(), x.label_time, record))
+            if record is None:
+                defaulted += 1
         self.counts["defaulted"] += defaulted
         self._examples(examples)
 
