@@ -289,6 +289,48 @@ def test_packed_state_through_the_trainer_sidecar_continues_identically(tmp_path
     assert restored.stats == uninterrupted.stats
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_packed_states_taken_again_and_again_equal_the_table(seed):
+    # packed states reuse the previous columns (the closed table grows at the end, shrinks at the
+    # front): after any mix of joins, unknown labels predicted later (a re-closed id), expiries,
+    # evictions and ids past 64 bits, each one holds exactly the table
+    r = random.Random(seed)
+    j = LabelJoiner(ttl=1.0, max_pending=60, default_label=-1.0)
+    t = 0.0
+    states = 0
+    for step in range(6000):
+        t += r.uniform(0.0, 0.05) if step % 1000 < 700 else 0.0  # bursts: evictions
+        i = r.randrange(400) if r.random() < 0.97 else (1 << 70) + r.randrange(3)
+        u = r.random()
+        if u < 0.45:
+            j.predicted(i, "|f a", 0.5, t - r.uniform(0, 0.5))
+        elif u < 0.9:
+            j.labelled(i, 1.0, t - r.uniform(0, 0.5))
+        else:
+            j.expire(t)
+        if step % r.choice([1, 7, 50, 300]) == 0:
+            packed = j.state(packed=True)
+            assert LabelJoiner.restore(packed).state() == j.state()
+            states += 1
+    s = j.stats
+    assert s.unknown > 0 and s.evicted_labels > 0 and s.expired_defaulted > 0 and s.joined > 0 and s.late > 0
+    assert 0 < j._closed_walks < states  # walked again after a re-closed id only
+
+
+def test_packed_states_reuse_the_previous_columns():
+    j = LabelJoiner(ttl=2.0, max_pending=300, default_label=-1.0)
+    for i in range(3000):
+        t = i * 0.01
+        j.predicted(i, "|f a", 0.5, t)
+        if i % 10:
+            j.labelled(i, 1.0, t + 0.5)  # joins (closed at the end of the table)
+        j.expire(t)  # defaults and forgotten ids (off the front)
+        if i % 97 == 0:
+            assert LabelJoiner.restore(j.state(packed=True)).state() == j.state()
+    assert j.stats.expired_defaulted > 200 and 150 < len(j._closed) < 300
+    assert j._closed_walks == 1  # the first one
+
+
 def test_restore_reads_the_rows_of_earlier_checkpoints():
     j = LabelJoiner(ttl=10, max_pending=10)
     j.predicted("a", "|f a", 0.5, time=0.0)

@@ -204,6 +204,14 @@ class LabelJoiner:
         self._pending: "OrderedDict[Hashable, list]" = OrderedDict()
         self._pending_labels = 0
         self._closed: "OrderedDict[Hashable, Tuple[float, int]]" = OrderedDict()
+        # The closed table only grows at the end and shrinks at the front (a re-closed id aside),
+        # so a packed state() is the previous one's columns without the entries popped since,
+        # plus the entries closed since: _packed_closed (int64 ids, float64 times, uint8 fates,
+        # or None: walk the table), _closed_log, _closed_popped.
+        self._packed_closed: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
+        self._closed_log: List[Tuple[Hashable, float, int]] = []
+        self._closed_popped = 0
+        self._closed_walks = 0  # packed states made by walking the table (the tests' check)
         self._counts: Dict[str, int] = dict.fromkeys(_COUNTERS, 0)
 
     # ------------------------------------------------------------------------------------
@@ -302,11 +310,14 @@ class LabelJoiner:
                     counts["expired_defaulted"] += 1
                     out.append(JoinedExample(id, entry[1], default, entry[2], entry[0], now, True))
         closed = self._closed
+        popped = 0
         while closed:
             when = next(iter(closed.values()))[0]
             if now - when <= ttl:
                 break
             closed.popitem(last=False)
+            popped += 1
+        self._closed_popped += popped
         return out
 
     def feed(
@@ -321,7 +332,7 @@ class LabelJoiner:
         the three methods record by record gives (the trainer's clock is the event time)."""
         out: List[Tuple[JoinedExample, Any]] = []
         add = out.append
-        predicted, labelled, expire = self.predicted, self.labelled, self.expire
+        predicted, labelled, expire, close = self.predicted, self.labelled, self.expire, self._close
         pending, closed = self._pending, self._closed
         ttl, room = self.ttl, self.max_pending
         new_predictions = labels = joins = 0
@@ -356,11 +367,7 @@ class LabelJoiner:
                     del pending[id]
                     labels += 1
                     joins += 1
-                    if id in closed:  # (an unknown label's id, predicted since)
-                        del closed[id]
-                    closed[id] = (t, _JOINED)
-                    if len(closed) > room:
-                        closed.popitem(last=False)
+                    close(id, t, _JOINED)
                     add((JoinedExample(id, entry[1], x, entry[2], entry[0], t), tag))
                 else:
                     joined = labelled(id, x, t)
@@ -417,6 +424,13 @@ class LabelJoiner:
         """
         pending = self._pending.values()
         closed = self._closed.values()
+        closed_columns = self._packed_closed_columns() if packed else None
+        if closed_columns is None:
+            closed_columns = {
+                "ids": _ids_column(self._closed, packed),
+                "times": _times_column(map(_first, closed), len(closed), packed),
+                "how": bytes(map(_second, closed)) if packed else list(map(_second, closed)),
+            }
         return {
             "ttl": self.ttl,
             "max_pending": self.max_pending,
@@ -429,13 +443,38 @@ class LabelJoiner:
                 "predictions": list(map(_third, pending)),
                 "labels": list(map(_fourth, pending)),
             },
-            "closed": {
-                "ids": _ids_column(self._closed, packed),
-                "times": _times_column(map(_first, closed), len(closed), packed),
-                "how": bytes(map(_second, closed)) if packed else list(map(_second, closed)),
-            },
+            "closed": closed_columns,
             "counts": dict(self._counts),
         }
+
+    def _packed_closed_columns(self) -> Optional[Dict[str, bytes]]:
+        """The closed table's packed columns, from the previous ones when it only grew at the end
+        and shrank at the front since (None: integer ids did not fit; the caller walks it)."""
+        closed = self._closed
+        log, popped, last = self._closed_log, self._closed_popped, self._packed_closed
+        self._closed_log, self._closed_popped, self._packed_closed = [], 0, None
+        columns: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
+        try:
+            if last is not None and (not log or set(map(type, map(_first, log))) == {int}):
+                ids = np.concatenate([last[0], np.fromiter(map(_first, log), dtype="<i8", count=len(log))])[popped:]
+                times = np.concatenate([last[1], np.fromiter(map(_second, log), dtype="<f8", count=len(log))])[popped:]
+                how = np.concatenate([last[2], np.fromiter(map(_third, log), dtype="u1", count=len(log))])[popped:]
+                if len(ids) == len(closed):
+                    columns = (ids, times, how)
+            if columns is None and closed and set(map(type, closed)) == {int}:
+                self._closed_walks += 1
+                values = closed.values()
+                columns = (
+                    np.fromiter(closed, dtype="<i8", count=len(closed)),
+                    np.fromiter(map(_first, values), dtype="<f8", count=len(closed)),
+                    np.fromiter(map(_second, values), dtype="u1", count=len(closed)),
+                )
+        except OverflowError:  # an int id past 64 bits
+            columns = None
+        if columns is None:
+            return None
+        self._packed_closed = columns
+        return {"ids": columns[0].tobytes(), "times": columns[1].tobytes(), "how": columns[2].tobytes()}
 
     @classmethod
     def restore(cls, state: Mapping[str, Any], *, clock: Callable[[], float] = _time.time) -> "LabelJoiner":
@@ -482,9 +521,13 @@ class LabelJoiner:
         closed = self._closed
         if id in closed:
             del closed[id]
+            self._packed_closed = None  # (rare) not an append: the next packed state walks the table
         closed[id] = (now, how)
+        if self._packed_closed is not None:
+            self._closed_log.append((id, now, how))
         if len(closed) > self.max_pending:
             closed.popitem(last=False)
+            self._closed_popped += 1
 
 
 def _key(k: Any) -> Hashable:
