@@ -424,7 +424,7 @@ class LabelJoiner:
         """
         pending = self._pending.values()
         closed = self._closed.values()
-        closed_columns = self._packed_closed_columns() if packed else None
+        closed_columns: Optional[Dict[str, Any]] = self._packed_closed_columns() if packed else None
         if closed_columns is None:
             closed_columns = {
                 "ids": _ids_column(self._closed, packed),
