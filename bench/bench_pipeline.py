@@ -29,8 +29,9 @@ Each part is bounded (counts, durations, timeouts) and runs the trainer as shipp
   labels (95% labelled, delays 0 to 1 s) to one partition; the trainer (a KafkaSource, a joiner, a
   gate, a version every second) learns them. First the unpaced rate (a prefilled topic drained),
   then a short cProfile of the same, then paced runs at the target rate (and, when the trainer
-  cannot keep up, at 80% of what it drained): the p50/p99 of label arrival (the producer's clock at
-  send) to the publication of the version that learned it (publications while the producer ran).
+  cannot keep up, at 80% and 40% of the lesser of the target and what it drained): the p50/p99 of
+  label arrival (the producer's clock at send) to the publication of the version that learned it
+  (publications while the producer ran).
   The consumed rate is counted over the producer's send window (first to last send); sustained
   means a backlog under 5% of what was produced when the producer stopped.
 
@@ -911,7 +912,7 @@ def bench_fresh(rate: float, seconds: float, drain_records: int) -> Dict[str, An
         for k, share in enumerate((0.8, 0.4)):
             if out["paced"][-1]["backlog_at_end"] <= 0.05 * out["paced"][-1]["produced"]:
                 break
-            slower = max(1000.0, round(share * out["drain_tuned"]["records_per_second"], -3))
+            slower = max(1000.0, round(share * min(rate, out["drain_tuned"]["records_per_second"]), -3))
             cluster.create_topic(f"live-slower{k}")
             out["paced"].append(paced(bs, f"live-slower{k}", slower, seconds, TUNED))
     return out
