@@ -769,6 +769,11 @@ def fresh_trainer(bootstrap: str, topic: str, group: str, on_check=None, config=
     )
 
 
+def _cpu_seconds(who: int) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
 def drain(bootstrap: str, topic: str, group: str, records: int, profile: bool = False, config=None) -> Dict[str, Any]:
     t = fresh_trainer(bootstrap, topic, group, config=config)
     deadline = time.monotonic() + 60
@@ -777,17 +782,21 @@ def drain(bootstrap: str, topic: str, group: str, records: int, profile: bool = 
     start_events = t.counts["events"]
     prof = cProfile.Profile() if profile else None
     t0 = time.perf_counter()
+    cpu0 = _cpu_seconds(resource.RUSAGE_SELF)
     if prof is not None:
         prof.enable()
     t.run(until=lambda tr: tr.counts["events"] >= records or time.monotonic() > deadline + 60)
     if prof is not None:
         prof.disable()
     seconds = time.perf_counter() - t0
+    cpu = _cpu_seconds(resource.RUSAGE_SELF) - cpu0
     t.source.close()  # type: ignore[attr-defined]
     out: Dict[str, Any] = {
         "records": t.counts["events"] - start_events,
         "seconds": round(seconds, 2),
         "records_per_second": round((t.counts["events"] - start_events) / seconds),
+        # this process's CPU (the trainer, its consumer's and the mock's threads) a record
+        "cpu_us_per_record": round(1e6 * cpu / max(1, t.counts["events"] - start_events), 2),
         "examples": t.counts["examples"],
         "versions": t.counts["published"],
         "config": config or "default",
@@ -798,11 +807,6 @@ def drain(bootstrap: str, topic: str, group: str, records: int, profile: bool = 
         pstats.Stats(prof, stream=s).sort_stats("cumulative").print_stats(22)
         out["profile"] = s.getvalue()
     return out
-
-
-def _cpu_seconds(who: int) -> float:
-    r = resource.getrusage(who)
-    return r.ru_utime + r.ru_stime
 
 
 def paced(bootstrap: str, topic: str, rate: float, seconds: float, config=None) -> Dict[str, Any]:
@@ -884,6 +888,7 @@ def paced(bootstrap: str, topic: str, rate: float, seconds: float, config=None) 
         "freshness_p50_with_drain": round(float(np.quantile(d_all, 0.5)), 3) if d_all.size else None,
         "freshness_p99_with_drain": round(float(np.quantile(d_all, 0.99)), 3) if d_all.size else None,
         "cpu_share_trainer_process": round(cpu / wall, 2),  # this process: trainer, consumer and mock brokers
+        "cpu_us_per_record": round(1e6 * cpu / max(1, events_when_done), 2),
         "cpu_share_producer": round(producer_cpu / wall, 2),
         "gate": dict(t.keeper.counts) if t.keeper is not None else {},
     }
