@@ -32,8 +32,11 @@ Each part is bounded (counts, durations, timeouts) and runs the trainer as shipp
   labels (95% labelled, delays 0 to 1 s) to one partition; the trainer (a KafkaSource, a joiner, a
   gate, a version every second) learns them. First the unpaced rate (a prefilled topic drained),
   then a short cProfile of the same, then paced runs at the target rate (and, when the trainer
-  cannot keep up, at 80% of what it drained): the p50/p99 of label arrival (the producer's clock at
-  send) to the publication of the version that learned it.
+  cannot keep up, at 80% and 40% of the lesser of the target and what it drained): the p50/p99 of
+  label arrival (the producer's clock at send) to the publication of the version that learned it
+  (publications while the producer ran).
+  The consumed rate is counted over the producer's send window (first to last send); sustained
+  means a backlog under 5% of what was produced when the producer stopped.
 
 Run::
 
@@ -44,6 +47,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import bisect
 import cProfile
 import glob
 import heapq
@@ -54,6 +58,7 @@ import math
 import os
 import pstats
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -805,9 +810,10 @@ def produce_child(
         if paced:
             p.poll(0)
             time.sleep(max(0.0, tick - (time.time() - now)))
+    last_send = time.time()
     p.flush(30)
     with open(out, "w") as f:
-        json.dump({"sent": sent, "seconds": time.time() - t0}, f)
+        json.dump({"sent": sent, "seconds": time.time() - t0, "start": t0, "end": last_send}, f)
 
 
 def _start_producer(bootstrap: str, topic: str, rate: float, amount: float, out: str) -> subprocess.Popen:
@@ -843,6 +849,11 @@ def fresh_trainer(bootstrap: str, topic: str, group: str, on_check=None, config=
     )
 
 
+def _cpu_seconds(who: int) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
 def drain(bootstrap: str, topic: str, group: str, records: int, profile: bool = False, config=None) -> Dict[str, Any]:
     t = fresh_trainer(bootstrap, topic, group, config=config)
     deadline = time.monotonic() + 60
@@ -851,17 +862,21 @@ def drain(bootstrap: str, topic: str, group: str, records: int, profile: bool = 
     start_events = t.counts["events"]
     prof = cProfile.Profile() if profile else None
     t0 = time.perf_counter()
+    cpu0 = _cpu_seconds(resource.RUSAGE_SELF)
     if prof is not None:
         prof.enable()
     t.run(until=lambda tr: tr.counts["events"] >= records or time.monotonic() > deadline + 60)
     if prof is not None:
         prof.disable()
     seconds = time.perf_counter() - t0
+    cpu = _cpu_seconds(resource.RUSAGE_SELF) - cpu0
     t.source.close()  # type: ignore[attr-defined]
     out: Dict[str, Any] = {
         "records": t.counts["events"] - start_events,
         "seconds": round(seconds, 2),
         "records_per_second": round((t.counts["events"] - start_events) / seconds),
+        # this process's CPU (the trainer, its consumer's and the mock's threads) a record
+        "cpu_us_per_record": round(1e6 * cpu / max(1, t.counts["events"] - start_events), 2),
         "examples": t.counts["examples"],
         "versions": t.counts["published"],
         "config": config or "default",
@@ -875,7 +890,11 @@ def drain(bootstrap: str, topic: str, group: str, records: int, profile: bool = 
 
 
 def paced(bootstrap: str, topic: str, rate: float, seconds: float, config=None) -> Dict[str, Any]:
-    delays: List[float] = []
+    """The trainer on a topic a producer writes at ``rate`` for ``seconds``. The rate consumed is
+    counted over the producer's send window (its first to its last send, by its clock), from a
+    timeline of (time, records consumed) taken at every step; the freshness is that of the labels
+    published while the producer ran (a drain afterwards is not steady state)."""
+    delays: List[Tuple[float, float]] = []  # (publication time, delay of a label it learned)
     pubs: List[Tuple[float, int, Optional[int]]] = []
     last = {"examples": 0}
 
@@ -885,39 +904,60 @@ def paced(bootstrap: str, topic: str, rate: float, seconds: float, config=None) 
         new = tr.counts["examples"] - last["examples"]
         last["examples"] = tr.counts["examples"]
         fresh = list(tr._freshness)  # the delays of this publication are the last `new` ones
-        delays.extend(fresh[-new:] if new else [])
-        pubs.append((time.time(), tr.counts["events"], tr.lag.get("source")))
+        now = time.time()
+        delays.extend((now, x) for x in (fresh[-new:] if new else []))
+        pubs.append((now, tr.counts["events"], tr.lag.get("source")))
 
     t = fresh_trainer(bootstrap, topic, f"g-{topic}", on_check, config)
     deadline = time.monotonic() + 30
     while not t.source.assignment() and time.monotonic() < deadline:  # type: ignore[attr-defined]
         t.step()
     res_path = tempfile.mktemp(prefix="pbench-produce-")
+    timeline: List[Tuple[float, int]] = []
+
+    def producing(tr: Trainer) -> bool:
+        timeline.append((time.time(), tr.counts["events"]))
+        return prod.poll() is not None
+
+    cpu0, children0 = _cpu_seconds(resource.RUSAGE_SELF), _cpu_seconds(resource.RUSAGE_CHILDREN)
+    t0 = time.time()
     prod = _start_producer(bootstrap, topic, rate, seconds, res_path)
-    t0 = time.monotonic()
-    t.run(until=lambda tr: prod.poll() is not None)
-    produced_at = time.monotonic() - t0
+    t.run(until=producing)
+    cpu = _cpu_seconds(resource.RUSAGE_SELF) - cpu0
+    producer_cpu = _cpu_seconds(resource.RUSAGE_CHILDREN) - children0
+    wall = time.time() - t0
     events_when_done = t.counts["events"]
     with open(res_path) as f:
         sent = json.load(f)
     # the backlog left when the producer stopped, then drained (bounded)
-    drain_deadline = time.monotonic() + 40
+    drain_from = time.monotonic()
+    drain_deadline = drain_from + 40
     t.run(until=lambda tr: tr.counts["events"] >= sent["sent"] or time.monotonic() > drain_deadline)
-    drained_in = time.monotonic() - t0 - produced_at
+    drained_in = time.monotonic() - drain_from
     consumed = t.counts["events"]
     t.source.close()  # type: ignore[attr-defined]
-    d = np.array(delays)
-    # the delays of labels learned while the producer ran at its rate (the drain is not steady state)
+
+    def consumed_at(when: float) -> int:  # records consumed by `when` (the last sample before it)
+        k = bisect.bisect_right([x for x, _ in timeline], when) - 1
+        return timeline[k][1] if k >= 0 else 0
+
+    window = sent["end"] - sent["start"]
+    in_window = consumed_at(sent["end"]) - consumed_at(sent["start"])
+    d = np.array([x for when, x in delays if when <= sent["end"]])
+    d_all = np.array([x for _, x in delays])
     return {
         "target_rate": rate,
         "config": config or "default",
-        "consumed": consumed,
         "produced": sent["sent"],
         "produced_rate": round(sent["sent"] / sent["seconds"]),
-        "consumed_while_producing": events_when_done,
-        "consumed_rate": round(events_when_done / produced_at),
+        "send_window_seconds": round(window, 2),
+        "consumed_in_send_window": in_window,
+        "consumed_rate": round(in_window / window),
+        "consumed_when_producer_exited": events_when_done,
         "backlog_at_end": sent["sent"] - events_when_done,
+        "backlog_share": round((sent["sent"] - events_when_done) / sent["sent"], 4),
         "sustained": sent["sent"] - events_when_done <= 0.05 * sent["sent"],
+        "consumed": consumed,
         "lost_or_unread": sent["sent"] - consumed,
         "drain_seconds": round(drained_in, 2),
         "versions": len(pubs),
@@ -925,6 +965,11 @@ def paced(bootstrap: str, topic: str, rate: float, seconds: float, config=None) 
         "freshness_p50": round(float(np.quantile(d, 0.5)), 3) if d.size else None,
         "freshness_p99": round(float(np.quantile(d, 0.99)), 3) if d.size else None,
         "freshness_max": round(float(d.max()), 3) if d.size else None,
+        "freshness_p50_with_drain": round(float(np.quantile(d_all, 0.5)), 3) if d_all.size else None,
+        "freshness_p99_with_drain": round(float(np.quantile(d_all, 0.99)), 3) if d_all.size else None,
+        "cpu_share_trainer_process": round(cpu / wall, 2),  # this process: trainer, consumer and mock brokers
+        "cpu_us_per_record": round(1e6 * cpu / max(1, events_when_done), 2),
+        "cpu_share_producer": round(producer_cpu / wall, 2),
         "gate": dict(t.keeper.counts) if t.keeper is not None else {},
     }
 
@@ -952,7 +997,7 @@ def bench_fresh(rate: float, seconds: float, drain_records: int) -> Dict[str, An
         for k, share in enumerate((0.8, 0.4)):
             if out["paced"][-1]["backlog_at_end"] <= 0.05 * out["paced"][-1]["produced"]:
                 break
-            slower = max(1000.0, round(share * out["drain_tuned"]["records_per_second"], -3))
+            slower = max(1000.0, round(share * min(rate, out["drain_tuned"]["records_per_second"]), -3))
             cluster.create_topic(f"live-slower{k}")
             out["paced"].append(paced(bs, f"live-slower{k}", slower, seconds, TUNED))
     return out

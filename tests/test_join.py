@@ -243,7 +243,7 @@ def test_memory_stays_bounded_and_the_counts_still_add_up():
     s = j.stats
     assert s.evicted > 0 and s.predictions == n
     _conserved(s)
-    assert len(j.state()["closed"]) <= 50  # the memory of closed ids is bounded too
+    assert len(j.state()["closed"]["ids"]) <= 50  # the memory of closed ids is bounded too
 
 
 def test_state_restore_through_json_continues_identically():
@@ -257,6 +257,95 @@ def test_state_restore_through_json_continues_identically():
     out_all = _drive(uninterrupted, events)
     assert out_first + out_rest == out_all
     assert restored.stats == uninterrupted.stats
+
+
+@pytest.mark.parametrize("ids", ["int", "str", "mixed", "tuple", "huge"])
+def test_packed_state_through_the_trainer_sidecar_continues_identically(tmp_path, ids):
+    from wabbit.trainer_state import read_state, write_state
+
+    n, ttl = 4000, 300.0
+    name = {
+        "int": lambda i: i,
+        "str": lambda i: f"r{i}",
+        "mixed": lambda i: i if i % 2 else f"r{i}",
+        "tuple": lambda i: ("r", i),
+        "huge": lambda i: i + (1 << 70),
+    }[ids]
+    events = [
+        (t, kind, name(i), label) for t, kind, i, label in _shuffle_within(_stream(n, seed=5, ttl=ttl)[0], 50, seed=6)
+    ]
+    first = LabelJoiner(ttl=ttl, max_pending=500, default_label=0.0)
+    out_first = _drive(first, events[:3000])
+    state = first.state(packed=True)
+    assert isinstance(state["closed"]["times"], bytes) and isinstance(state["closed"]["ids"], bytes) == (ids == "int")
+    restored = LabelJoiner.restore(read_state(str(tmp_path), *write_state(str(tmp_path), {"joiner": state}))["joiner"])
+    assert restored.state() == first.state()
+    if ids != "tuple":  # (JSON makes a tuple id a list, which restore() makes a tuple again)
+        assert json.loads(json.dumps(restored.state())) == json.loads(json.dumps(first.state()))
+    out_rest = _drive(restored, events[3000:], start=3000)
+    uninterrupted = LabelJoiner(ttl=ttl, max_pending=500, default_label=0.0)
+    out_all = _drive(uninterrupted, events)
+    assert out_first + out_rest == out_all
+    assert restored.stats == uninterrupted.stats
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_packed_states_taken_again_and_again_equal_the_table(seed):
+    # packed states reuse the previous columns (the closed table grows at the end, shrinks at the
+    # front): after any mix of joins, unknown labels predicted later (a re-closed id), expiries,
+    # evictions and ids past 64 bits, each one holds exactly the table
+    r = random.Random(seed)
+    j = LabelJoiner(ttl=1.0, max_pending=60, default_label=-1.0)
+    t = 0.0
+    states = 0
+    for step in range(6000):
+        t += r.uniform(0.0, 0.05) if step % 1000 < 700 else 0.0  # bursts: evictions
+        i = r.randrange(400) if r.random() < 0.97 else (1 << 70) + r.randrange(3)
+        u = r.random()
+        if u < 0.45:
+            j.predicted(i, "|f a", 0.5, t - r.uniform(0, 0.5))
+        elif u < 0.9:
+            j.labelled(i, 1.0, t - r.uniform(0, 0.5))
+        else:
+            j.expire(t)
+        if step % r.choice([1, 7, 50, 300]) == 0:
+            packed = j.state(packed=True)
+            assert LabelJoiner.restore(packed).state() == j.state()
+            states += 1
+    s = j.stats
+    assert s.unknown > 0 and s.evicted_labels > 0 and s.expired_defaulted > 0 and s.joined > 0 and s.late > 0
+    assert 0 < j._closed_walks < states  # walked again after a re-closed id only
+
+
+def test_packed_states_reuse_the_previous_columns():
+    j = LabelJoiner(ttl=2.0, max_pending=300, default_label=-1.0)
+    for i in range(3000):
+        t = i * 0.01
+        j.predicted(i, "|f a", 0.5, t)
+        if i % 10:
+            j.labelled(i, 1.0, t + 0.5)  # joins (closed at the end of the table)
+        j.expire(t)  # defaults and forgotten ids (off the front)
+        if i % 97 == 0:
+            assert LabelJoiner.restore(j.state(packed=True)).state() == j.state()
+    assert j.stats.expired_defaulted > 200 and 150 < len(j._closed) < 300
+    assert j._closed_walks == 1  # the first one
+
+
+def test_restore_reads_the_rows_of_earlier_checkpoints():
+    j = LabelJoiner(ttl=10, max_pending=10)
+    j.predicted("a", "|f a", 0.5, time=0.0)
+    j.labelled("b", 1.0, time=1.0)
+    j.predicted("c", "|f c", None, time=0.0)
+    j.labelled("c", -1.0, time=2.0)
+    rows = {  # the state format of the first trainer versions (a list per entry)
+        "ttl": 10.0,
+        "max_pending": 10,
+        "default_label": None,
+        "pending": [["a", 0.0, "|f a", 0.5, None], ["b", 1.0, None, None, 1.0]],
+        "closed": [["c", 2.0, 0]],
+        "counts": j.state()["counts"],
+    }
+    assert LabelJoiner.restore(rows).state() == j.state()
 
 
 def test_a_restart_remembers_closed_ids():

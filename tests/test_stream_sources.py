@@ -395,6 +395,28 @@ def test_kafka_exactly_once_resume_across_sources(cluster):
     assert sorted(r.value for r in from_committed) == sorted(r.value for r in head[30:] + tail)
 
 
+def test_kafka_poll_returns_what_is_there_without_waiting_for_a_full_batch(cluster):
+    from wabbit.stream import KafkaSource
+
+    produce_in_subprocess(cluster.bootstrap, "some", 40)
+    src = KafkaSource(cluster.bootstrap, "some", "poller", config=GROUP_CONFIG)
+    got = drain(src, 40)
+    assert len(got) == 40
+    produce_in_subprocess(cluster.bootstrap, "some", 12)  # 12 more, while 5000 are asked for
+    deadline = time.monotonic() + 30
+    more: List[Record] = []
+    waited = []
+    while len(more) < 12 and time.monotonic() < deadline:
+        t0 = time.monotonic()
+        batch = src.poll(5000, timeout=5.0)
+        waited.append((time.monotonic() - t0, len(batch)))
+        more += batch
+    src.close()
+    assert len(more) == 12
+    # a poll that found records returned as soon as they were there, not after its 5 s timeout
+    assert all(seconds < 4.0 for seconds, n in waited if n > 0), waited
+
+
 def test_kafka_mock_cluster_claims(cluster):
     ck = pytest.importorskip("confluent_kafka")
     from wabbit.stream import KafkaSink

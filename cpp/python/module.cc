@@ -152,6 +152,7 @@ PYBIND11_MODULE(_core, m) {
       .def("set_cb_state", &PyModel::set_cb_state)
       .def("cb_draw", &PyModel::cb_draw)
       .def("learn_line", &PyModel::learn_line)
+      .def("learn_lines", &PyModel::learn_lines, py::arg("lines"), py::arg("start") = 0)
       .def("predict_line", &PyModel::predict_line)
       .def("learn_dict", &PyModel::learn_dict)
       .def("predict_dict", &PyModel::predict_dict)

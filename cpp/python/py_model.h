@@ -195,6 +195,47 @@ class PyModel {
     learner_->prepare(ex);
     return learned(process_example(*learner_, stats_, ex, true));
   }
+  // learn_line() for each of lines[start:], without a Python call per line: the same parse and
+  // the same update, in order. Stops at the first line learn_line() would refuse with a ValueError
+  // or TypeError (malformed, not text, or an update refused as non-finite), which changes nothing.
+  // Returns (the predictions of the lines learned, float32; the index of the refused line, or
+  // len(lines) when all were learned; the refusal's message, or None).
+  py::tuple learn_lines(const py::list& lines, size_t start) {
+    const size_t n = lines.size();
+    if (start > n) throw py::value_error("start is beyond the lines");
+    py::array_t<float> out(static_cast<py::ssize_t>(n - start));
+    float* p = out.mutable_data();
+    size_t i = start;
+    py::object why = py::none();
+    {
+      const auto lock = learning_lock();
+      for (; i < n; ++i) {
+        try {
+          py::object hold;
+          const std::string_view line = line_arg(lines[i], hold, "learn()");
+          Example& ex = scratch_;
+          parse_or_throw(line, ex);
+          learner_->prepare(ex);
+          p[i - start] = learned(process_example(*learner_, stats_, ex, true));
+        } catch (py::error_already_set& e) {
+          if (!e.matches(PyExc_ValueError) && !e.matches(PyExc_TypeError)) throw;
+          why = py::str(e.value());
+          break;
+        } catch (const py::value_error& e) {
+          why = py::str(e.what());
+          break;
+        } catch (const py::type_error& e) {
+          why = py::str(e.what());
+          break;
+        } catch (const std::invalid_argument& e) {
+          why = py::str(e.what());
+          break;
+        }
+      }
+    }
+    out.resize({static_cast<py::ssize_t>(i - start)});
+    return py::make_tuple(out, i, why);
+  }
   float predict_line(py::handle text) const {
     py::object hold;
     const std::string_view line = line_arg(text, hold, "predict()");

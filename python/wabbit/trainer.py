@@ -85,7 +85,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Mapping, Optional, Protocol, Tuple, Union
 
-from wabbit.join import LabelJoiner, LabelRecord, PredictionRecord
+from wabbit.join import LabelJoiner, LabelRecord, PredictionRecord, decode_label, decode_prediction
 from wabbit.model import Model
 from wabbit.replay import ReplayBuffer
 from wabbit.store import ModelStore
@@ -357,8 +357,7 @@ class Trainer:
             n += self._poll_labels(label_room, 0.0)
         if room - n > 0:
             records = self.source.poll(room - n, self.poll_timeout if n == 0 else 0.0)
-            for r in records:
-                self._on_record(r)
+            self._on_records(records, False)
             self.counts["events_source"] += len(records)
             if not records and n == 0 and self.labels is not None and room > 0:
                 n += self._poll_labels(room, self.poll_timeout)
@@ -377,8 +376,7 @@ class Trainer:
     def _poll_labels(self, room: int, timeout: float) -> int:
         assert self.labels is not None
         label_records = self.labels.poll(room, timeout)
-        for r in label_records:
-            self._on_label(r)
+        self._on_records(label_records, True)
         self.counts["events_labels"] += len(label_records)
         return len(label_records)
 
@@ -396,6 +394,124 @@ class Trainer:
             self.lag["labels"] = self.labels.lag()
 
     # ------------------------------------------------------------------ records
+    #: learn record by record (_on_record, _on_label, _example: the reference the batch path is
+    #: tested against) instead of a poll's records at once
+    _per_record = False
+
+    def _on_records(self, records: List[Any], labels: bool) -> None:
+        """A poll's records, in order: the same examples, learned in the same order, as
+        :meth:`_on_record` / :meth:`_on_label` one by one would learn, with fewer Python calls
+        (records decoded and joined in one loop, text examples learned by one call into the core)."""
+        if not records:
+            return
+        if self._per_record:
+            for r in records:
+                self._on_label(r) if labels else self._on_record(r)
+            return
+        examples: List[Tuple[Item, float, Optional[_RecordLike]]] = []
+        add = examples.append
+        bad = self._bad
+        if self.joiner is None:
+            for record in records:
+                try:
+                    line = record.value.decode("utf-8")
+                except UnicodeDecodeError:
+                    bad(record, "not UTF-8")
+                    continue
+                if line.strip():
+                    add((line, float(record.timestamp), record))
+            self._examples(examples)
+            return
+        events: List[Tuple[bool, Any, Any, Optional[float], float, Any]] = []
+        event = events.append
+        for record in records:
+            value = record.value
+            try:
+                if not labels and b'"features"' in value:
+                    id, features, prediction, t = decode_prediction(value)
+                    event((True, id, features, prediction, t, record))
+                else:
+                    id, label, t0 = decode_label(value)
+                    event((False, id, label, None, float(record.timestamp) if t0 is None else t0, record))
+            except (ValueError, TypeError) as e:
+                bad(record, str(e))
+        assert self.joiner is not None
+        joined, self._event_time = self.joiner.feed(events, self._event_time)
+        defaulted = 0
+        for x, record in joined:
+            add((x.as_item(), x.label_time, record))
+            if record is None:
+                defaulted += 1
+        self.counts["defaulted"] += defaulted
+        self._examples(examples)
+
+    def _examples(self, examples: List[Tuple[Item, float, Optional[_RecordLike]]]) -> None:
+        """:meth:`_example` for each, in order; text examples go to the core in blocks."""
+        core = self.model.core
+        if self.replay is not None or self.model._monitor is not None or not hasattr(core, "learn_lines"):
+            # the replayed examples follow each new one (drawn only once it is learned): one by one
+            for item, label_time, record in examples:
+                self._example(item, label_time, record)
+            return
+        every = self.holdout_every if self.holdout is not None else None
+        new = self._new
+        learn: List[Tuple[Item, float, Optional[_RecordLike]]] = []
+        for x in examples:
+            new += 1
+            if every and new % every == 0:
+                self._hold_back(x[0], x[2])
+            else:
+                learn.append(x)
+        self._new = new
+        learned: List[Tuple[Item, float]] = []  # (item, progressive prediction)
+        times: List[float] = []
+        lines_learned = 0
+        i, n = 0, len(learn)
+        while i < n:
+            item = learn[i][0]
+            if not isinstance(item, str):  # a dict example: Model.learn, as _example does
+                try:
+                    learned.append((item, _learn(self.model, item)))
+                    times.append(learn[i][1])
+                except (ValueError, TypeError) as e:
+                    self._bad(learn[i][2], str(e))
+                i += 1
+                continue
+            j = i + 1
+            while j < n and isinstance(learn[j][0], str):
+                j += 1
+            lines = [x[0] for x in learn[i:j]]
+            start = 0
+            while start < len(lines):
+                predictions, stop, why = core.learn_lines(lines, start)
+                lines_learned += len(predictions)
+                for x, p in zip(learn[i + start : i + stop], predictions.tolist()):
+                    learned.append((x[0], p))
+                    times.append(x[1])
+                if why is not None:
+                    self._bad(learn[i + stop][2], why)
+                    stop += 1
+                start = stop
+            i = j
+        k = len(learned)
+        if not k:
+            return
+        model = self.model
+        if lines_learned:  # what Model.learn counts of the single examples it learns (for the lineage)
+            if not model._py_examples:
+                model._py_started = time.time()
+            model._py_examples += lines_learned
+        self.counts["examples"] += k
+        self._since_check += k
+        self._since_publish += k
+        if self.keeper is not None:
+            self._recent.extend(learned)
+        if self._label_stride == 1 and len(self._label_times) + k < _PENDING_LABEL_TIMES:
+            self._label_times.extend(times)
+        else:
+            for t in times:
+                self._label_time(t)
+
     def _on_record(self, record: _RecordLike) -> None:
         if self.joiner is None:
             try:
@@ -451,8 +567,7 @@ class Trainer:
         """One new labelled example: held back, or learned (then its replays)."""
         self._new += 1
         if self.holdout is not None and self.holdout_every and self._new % self.holdout_every == 0:
-            self._staged.append(item)  # joins the holdout when a version that never saw it is published
-            self.counts["held_out"] += 1
+            self._hold_back(item, record)
             return
         try:
             p = _learn(self.model, item)
@@ -471,6 +586,17 @@ class Trainer:
         if self.keeper is not None:
             self._recent.append((item, p))
         self._label_time(label_time)
+
+    def _hold_back(self, item: Item, record: Optional[_RecordLike]) -> None:
+        # a malformed example is skipped here as learning would skip it (in the holdout sample,
+        # it would make every later forgetting check fail with its error)
+        try:
+            self.model.predict(item) if isinstance(item, str) else self.model.predict(item[0])
+        except (ValueError, TypeError) as e:
+            self._bad(record, str(e))
+            return
+        self._staged.append(item)  # joins the holdout when a version that never saw it is published
+        self.counts["held_out"] += 1
 
     def _label_time(self, t: float) -> None:
         # every label time until the next publication (thinned to every 2^k-th when too many)
@@ -608,7 +734,7 @@ class Trainer:
             "counters": dict(self.counts),
             "new": self._new,
             "event_time": self._event_time if math.isfinite(self._event_time) else None,
-            "joiner": self.joiner.state() if self.joiner is not None else None,
+            "joiner": self.joiner.state(packed=True) if self.joiner is not None else None,
             "replay": self.replay.state() if self.replay is not None else None,
             "holdout": self.holdout.state() if self.holdout is not None else None,
             "keeper": self.keeper.state() if self.keeper is not None else None,

@@ -18,8 +18,10 @@ whose metadata holds a ``"trainer"`` dict (small: it is in the store's JSON reco
 - ``state`` and ``sha256``: the name (relative to the store's folder) and the SHA-256 of the
   **sidecar**, a JSON file holding the rest: the joiner's and the replay buffer's state (with
   their generators), the gate's holdout sample, the gate keeper's counts and the trainer's
-  counters. It can be megabytes (a replay reservoir of 100,000 lines), so it is not put in the
-  store's record.
+  counters. It can be megabytes (a replay reservoir of 100,000 lines, a joiner's 500,000 recently
+  closed ids), so it is not put in the store's record. Large numeric columns (the joiner's ids and
+  times) are bytes: they follow the JSON text after a newline, raw, and the JSON holds
+  ``{"$bytes": [start, length]}`` in their place (a sidecar without bytes is plain JSON).
 
 The sidecar is ``<store>/trainer/state-<first 16 hex digits of its SHA-256>.json``, written
 atomically (``wabbit._core.write_file_atomic``: temporary file, fsync, rename, fsync of the folder)
@@ -34,6 +36,8 @@ each save.
 >>> name, digest = write_state(d, {"counters": {"examples": 3}})
 >>> name.startswith("trainer/state-"), read_state(d, name, digest)
 (True, {'counters': {'examples': 3}})
+>>> read_state(d, *write_state(d, {"times": b"12345678", "n": [b"", b"ab"]}))
+{'n': [b'', b'ab'], 'times': b'12345678'}
 >>> h = HoldoutSample(capacity=2, seed=1)
 >>> for i in range(10):
 ...     h.add(f"1 |f x{i}")
@@ -55,6 +59,7 @@ __all__ = ["FORMAT", "STATE_FOLDER", "HoldoutSample", "write_state", "read_state
 
 FORMAT = 1
 STATE_FOLDER = "trainer"
+_BYTES = "$bytes"
 
 #: An example as the trainer keeps it: a VW text line with its label, or a (dict example, label) pair.
 Item = Union[str, Tuple[Mapping[str, Any], Optional[float]]]
@@ -115,10 +120,45 @@ class HoldoutSample:
         return h
 
 
+def _encode(state: Mapping[str, Any]) -> bytes:
+    # the JSON text; with bytes values, each becomes {"$bytes": [start, length]} and the bytes
+    # follow the JSON after a newline (compact JSON has none), in the order met
+    blobs: List[bytes] = []
+    size = 0
+
+    def blob(value: Any) -> Any:
+        nonlocal size
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a trainer state holds JSON values and bytes, not {type(value).__name__}")
+        data = bytes(value)
+        blobs.append(data)
+        size += len(data)
+        return {_BYTES: [size - len(data), len(data)]}
+
+    text = json.dumps(state, separators=(",", ":"), sort_keys=True, default=blob).encode()
+    return b"\n".join([text, b"".join(blobs)]) if blobs else text
+
+
+def _decode(data: bytes) -> Any:
+    end = data.find(b"\n")
+    if end < 0:
+        return json.loads(data)
+    area = memoryview(data)[end + 1 :]
+
+    def hook(obj: Dict[str, Any]) -> Any:
+        if len(obj) == 1 and _BYTES in obj:
+            start, length = obj[_BYTES]
+            return area[start : start + length].tobytes()
+        return obj
+
+    return json.loads(data[:end], object_hook=hook)
+
+
 def write_state(directory: str, state: Mapping[str, Any]) -> Tuple[str, str]:
     """Write ``state`` as the sidecar of a version about to be saved in the store at ``directory``;
-    returns its name (relative to ``directory``) and its SHA-256 (hex)."""
-    data = json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
+    returns its name (relative to ``directory``) and its SHA-256 (hex). Values are what JSON
+    holds, and bytes (stored raw after the JSON text; :func:`read_state` gives them back)."""
+    data = _encode(state)
     digest = hashlib.sha256(data).hexdigest()
     name = f"{STATE_FOLDER}/state-{digest[:16]}.json"
     os.makedirs(os.path.join(directory, STATE_FOLDER), exist_ok=True)
@@ -139,7 +179,7 @@ def read_state(directory: str, name: str, digest: str) -> Dict[str, Any]:
         raise ValueError(f"{path}: the trainer state of this version is missing") from None
     if hashlib.sha256(data).hexdigest() != digest:
         raise ValueError(f"{path}: the trainer state does not match its version (SHA-256 differs)")
-    out = json.loads(data)
+    out = _decode(data)
     if not isinstance(out, dict):
         raise ValueError(f"{path}: not a trainer state")
     return out

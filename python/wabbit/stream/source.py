@@ -37,9 +37,8 @@ saved.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Dict, List, Optional, Type, TypeVar
+from typing import Dict, List, NamedTuple, Optional, Type, TypeVar
 
 __all__ = ["Record", "Source", "StreamError"]
 
@@ -51,8 +50,7 @@ class StreamError(RuntimeError):
     delivery, a seek the source cannot do. The message names what failed and where."""
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One record of a stream.
 
     ``value`` is the payload (for files and stdin, one line without its ``\\n`` or ``\\r\\n``);
