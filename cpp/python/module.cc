@@ -152,6 +152,8 @@ PYBIND11_MODULE(_core, m) {
       .def("set_cb_state", &PyModel::set_cb_state)
       .def("cb_draw", &PyModel::cb_draw)
       .def("learn_line", &PyModel::learn_line)
+      .def("set_input_format", &PyModel::set_input_format, py::arg("format"), py::arg("chain_hash") = false)
+      .def_property_readonly("input_format", &PyModel::input_format)
       .def("predict_line", &PyModel::predict_line)
       .def("learn_dict", &PyModel::learn_dict)
       .def("predict_dict", &PyModel::predict_dict)
