@@ -218,9 +218,11 @@ def test_dsjson_label_after_context_is_ignored_as_in_vw(tmp_path, run_wabbit, ru
         d = json.loads(raw)
         if len(lines) % 3 == 0:
             c = d.pop("c")
-            d = {k: v for k, v in d.items() if not k.startswith("_label")} | {"c": c} | {
-                k: v for k, v in d.items() if k.startswith("_label")
-            }
+            d = (
+                {k: v for k, v in d.items() if not k.startswith("_label")}
+                | {"c": c}
+                | {k: v for k, v in d.items() if k.startswith("_label")}
+            )
         lines.append(json.dumps(d))
     results = run_both(tmp_path, "--dsjson --cb_explore_adf -q ui", lines, run_wabbit, run_vw, "log.dsjson")
     assert_same_pmfs(results)

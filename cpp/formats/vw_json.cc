@@ -66,9 +66,9 @@ struct Frame {
   size_t at;                 // which example: 0 the top level, k action k - 1
   unsigned char slot = ' ';  // namespace frames
   uint32_t hash = 0;
-  std::string name;      // the namespace's name ("" for the default one, as audit names show it)
-  size_t features = 0;   // features this namespace added
-  uint32_t position = 0; // an array namespace's next anonymous index
+  std::string name;             // the namespace's name ("" for the default one, as audit names show it)
+  size_t features = 0;          // features this namespace added
+  uint32_t position = 0;        // an array namespace's next anonymous index
   Slot array_of = Slot::kSkip;  // a --dsjson array: "a" or "p"
 };
 
@@ -259,8 +259,7 @@ class Handler {
         return true;
       case Slot::kMulti:
         if (f.at != 0 || f.ex != top_ex_) return fail("nested _multi is not supported");
-        if (!t_.takes_actions())
-          return fail("_multi (a bandit event's actions) needs --cb_adf or --cb_explore_adf");
+        if (!t_.takes_actions()) return fail("_multi (a bandit event's actions) needs --cb_adf or --cb_explore_adf");
         if (out_.multi) return fail("two _multi in one line");
         out_.multi = true;
         stack_.push_back(Frame(Kind::kMulti, f.ex, 0));
@@ -496,8 +495,7 @@ class Handler {
       return fail("\"" + std::string(k) + "\": conditional contextual bandits and slates are not supported");
     if (k == "_graph") return fail("\"_graph\": graph feedback is not supported");
     if (iequals(k, "__aid")) return fail("\"__aid\": deduplicated actions are not supported");
-    if (k == "_original_label_cost" && !opt_.dsjson)
-      return fail("\"_original_label_cost\" belongs to --dsjson lines");
+    if (k == "_original_label_cost" && !opt_.dsjson) return fail("\"_original_label_cost\" belongs to --dsjson lines");
     (void)f;
     next_ = Slot::kSkip;  // VW skips every other '_' key, whatever its value
     return true;
@@ -559,7 +557,8 @@ class Handler {
     if (!simple && !cb) return fail("unsupported label property \"" + excerpt(name) + "\"");
     if (!std::isfinite(v)) return fail("label property \"" + excerpt(name) + "\" is not a finite number");
     if (simple) {
-      if (t_.cb_labels()) return fail("label property \"" + name + "\" is a plain model's; a bandit's are Action, Cost, Probability");
+      if (t_.cb_labels())
+        return fail("label property \"" + name + "\" is a plain model's; a bandit's are Action, Cost, Probability");
       if (iequals(name, "Label")) {
         f.ex->label = v;
       } else if (iequals(name, "Weight")) {
@@ -714,8 +713,9 @@ int parse_json_event(std::string_view line, uint64_t no, CbEventBuilder& builder
     // VW skips these lines without a word: _skipLearn, and a bandit event whose "a" is empty
     if (info->skip_learn || (!fixed && info->actions.empty())) return 0;
     if (info->pdrop != 0.f) {
-      builder.refuse(no, "pdrop " + std::to_string(info->pdrop) +
-                             ": events logged with a probability of drop are not supported (VW weights them 1/(1-pdrop))");
+      builder.refuse(no,
+                     "pdrop " + std::to_string(info->pdrop) +
+                         ": events logged with a probability of drop are not supported (VW weights them 1/(1-pdrop))");
       return -1;
     }
   }
@@ -753,13 +753,14 @@ int parse_json_event(std::string_view line, uint64_t no, CbEventBuilder& builder
   if (!ev.shared.tag.empty()) ev.tag = ev.shared.tag;
   for (const JsonCbLabel& l : out.cb) {
     if (l.at == 0) {
-      builder.refuse(no, "a cost on the shared context: give _labelIndex (the chosen action's 0-based index) "
-                         "or put the label in the action's object");
+      builder.refuse(no,
+                     "a cost on the shared context: give _labelIndex (the chosen action's 0-based index) "
+                     "or put the label in the action's object");
       return -1;
     }
     if (ev.label_index >= 0) {
-      builder.refuse(no, "a second labelled action in one event (the first is action " +
-                             std::to_string(ev.label_index) + ")");
+      builder.refuse(
+          no, "a second labelled action in one event (the first is action " + std::to_string(ev.label_index) + ")");
       return -1;
     }
     if (!std::isfinite(l.cost.cost)) {

@@ -550,8 +550,8 @@ class PyModel {
         throw py::value_error("with --json/--dsjson an event is one line (one JSON object), got " +
                               std::to_string(py::len(actions)) + " lines");
       }
-      const std::string_view line = one_line(py::cast<std::string_view>(actions[0]), "a JSON event",
-                                             "pass several events to learn_many()");
+      const std::string_view line =
+          one_line(py::cast<std::string_view>(actions[0]), "a JSON event", "pass several events to learn_many()");
       const int r = parse_json_event(line, 1, builder, ev, cb_->fixed(), json_options());
       if (r < 0) raise_error(builder.error());
       if (r == 0) throw py::value_error("the JSON line holds no event to learn (blank, _skipLearn, or no \"a\")");
@@ -594,8 +594,8 @@ class PyModel {
   JsonOptions json_options() const { return JsonOptions{input_format_ == InputFormat::kDsJson, chain_hash_, false}; }
   void parse_or_throw(std::string_view line, Example& ex) const {
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
-    const ParseResult pr = input_format_ == InputFormat::kText ? parse_vw_line(line, ex)
-                                                               : parse_json_example(line, ex, json_options());
+    const ParseResult pr =
+        input_format_ == InputFormat::kText ? parse_vw_line(line, ex) : parse_json_example(line, ex, json_options());
     if (pr.status == ParseStatus::kError) raise_error(pr.error);
   }
   void fill_dict(const py::dict& ns, const py::object& label, float weight, float initial, Example& ex) const {
