@@ -344,3 +344,31 @@ def test_bandit_json_errors_name_the_problem():
         j.learn(json.dumps({"_multi": [{"_label": "1:1:0.5", "a": 1}, {"_label": "2:0:0.5", "a": 2}]}))
     with pytest.raises(ValueError, match="Nested|nested"):
         j.learn(json.dumps({"_multi": [{"_multi": [{"a": 1}]}]}))
+
+
+# ---------------------------------------------------------------- the daemon
+
+
+@pytest.mark.parametrize(
+    "flags,lines",
+    [
+        ("--json -q ua", lambda: linear_lines(300)),
+        ("--dsjson --cb_explore_adf -q ui", lambda: dsjson_lines(200, skips=False)),
+        ("--json --cb_adf -q ui", lambda: json_adf_lines(200)),
+    ],
+)
+def test_daemon_answers_json_lines_as_the_cli_predicts(flags, lines, tmp_path):
+    """A model made with --json/--dsjson serves JSON requests, one line each (a bandit's too), and
+    answers what `wabbit FLAGS -d FILE -p` writes (which the tests above hold to VW's numbers)."""
+    import wabbit
+    from servekit import exchange, predictions_of
+    from wabbit.serve import serve
+
+    data = lines()
+    expected = predictions_of(shlex.split(flags), tmp_path, data)
+    with serve(wabbit.Model(flags), port=0, threads=1) as server:
+        got = exchange(server.port, "".join(line + "\n" for line in data))
+    assert got == expected
+    with serve(wabbit.Model(flags), port=0, threads=1) as server:  # a bad line: an error reply naming it
+        reply = exchange(server.port, data[0] + "\n" + data[0][:-3] + "\n")
+    assert "line 2:" in reply and "not valid JSON" in reply

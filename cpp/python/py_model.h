@@ -63,7 +63,12 @@ class PyModel {
       cb_ = std::make_unique<CbLearner>(*learner_, cb_config_from_dict(cfg["cb"].cast<py::dict>()));
     }
   }
-  PyModel(const PyModel& o) : learner_(std::make_unique<Learner>(*o.learner_)), stats_(o.stats_), names_(o.names_) {
+  PyModel(const PyModel& o)
+      : learner_(std::make_unique<Learner>(*o.learner_)),
+        stats_(o.stats_),
+        input_format_(o.input_format_),
+        chain_hash_(o.chain_hash_),
+        names_(o.names_) {
     if (o.cb_) {
       cb_ = std::make_unique<CbLearner>(*o.cb_);
       cb_->rebind(*learner_);
@@ -398,6 +403,7 @@ class PyModel {
     chain_hash_ = chain_hash;
   }
   int input_format() const { return static_cast<int>(input_format_); }
+  bool chain_hash() const { return chain_hash_; }
 
   RunOptions run_options(const py::dict& opts) {
     RunOptions o = run_options_from_dict(opts, &names_, &signals_);
