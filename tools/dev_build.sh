@@ -7,6 +7,7 @@
 #   bash tools/dev_build.sh [checkout]     # default: this checkout
 set -euo pipefail
 cd "${1:-$(dirname "$0")/..}"
+python -c "import nlohmann_json" 2>/dev/null || pip install -q nlohmann_json  # the JSON headers (pyproject.toml's build requirement)
 if [ ! -f build/dev/build.ninja ]; then
   cmake -S . -B build/dev -G Ninja -DCMAKE_BUILD_TYPE=Release -Dpybind11_DIR="$(python -m pybind11 --cmakedir)" >/dev/null
 fi

@@ -197,6 +197,14 @@ bool CbEventBuilder::fixed_line(CbEvent& ev, std::string_view text, uint64_t no)
   return end(ev);
 }
 
+bool CbEventBuilder::fixed_example(CbEvent& ev, Example& ex, const CbLineLabel& label, uint64_t no) {
+  begin(ev, no);
+  added(ex);
+  const std::string err = cb_->expand_fixed(ex, label, ev);
+  if (!err.empty()) return fail(no, err);
+  return end(ev);
+}
+
 Example& CbEventBuilder::shared_example(CbEvent& ev) {
   ev.shared.clear();
   ev.has_shared = true;

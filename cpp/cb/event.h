@@ -86,12 +86,21 @@ class CbEventBuilder {
 
   // Starts a new event in ev (cleared).
   void begin(CbEvent& ev);
+  // The same for an event given as one line (JSON), numbered `no` in messages.
+  void begin(CbEvent& ev, uint64_t no) {
+    begin(ev);
+    first_line_ = no;
+  }
   // A non-blank line of an ADF event, numbered `no`. False if refused (now or earlier in the event).
   bool line(CbEvent& ev, std::string_view text, uint64_t no, bool names = false);
   // A blank line where one cannot end the event (inside a list of lines).
   bool blank_line(uint64_t no);
   // --cb K: one line is the whole event (expanded to K actions). Calls begin and end itself.
   bool fixed_line(CbEvent& ev, std::string_view text, uint64_t no);
+  // --cb K: an example read elsewhere (a JSON line) and its label: the whole event, as fixed_line.
+  bool fixed_example(CbEvent& ev, Example& ex, const CbLineLabel& label, uint64_t no);
+  // Refuses the event for a reason found outside the builder (a JSON line's syntax): "line no: why".
+  bool refuse(uint64_t no, const std::string& why) { return fail(no, why); }
   // Dict events: the caller converts the shared example / an action into these, then calls added().
   Example& shared_example(CbEvent& ev);
   Example& action_example(CbEvent& ev) { return ev.add_action(); }

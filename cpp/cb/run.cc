@@ -51,6 +51,10 @@ class CbRunner {
       end_event();
       return;
     }
+    if (opt_.format != InputFormat::kText) {
+      json_line(text, no);
+      return;
+    }
     if (cb_.fixed()) {
       fixed_line(text, no);
       return;
@@ -152,6 +156,21 @@ class CbRunner {
       process();
     } else {
       event_lines_ = 1;
+      refused(builder_.error());
+      event_lines_ = 0;
+    }
+    ev_.clear();
+  }
+
+  // --json, --dsjson: each line is an event (VW's decision-service lines that log nothing to learn
+  // are skipped)
+  void json_line(std::string_view text, uint64_t no) {
+    const JsonOptions jo{opt_.format == InputFormat::kDsJson, opt_.chain_hash, false};
+    const int r = parse_json_event(text, no, builder_, ev_, cb_.fixed(), jo);
+    if (r > 0) {
+      process();
+    } else if (r < 0) {
+      event_lines_ = ev_.n + (ev_.has_shared ? 1u : 0u);
       refused(builder_.error());
       event_lines_ = 0;
     }

@@ -157,6 +157,10 @@ RunOptions run_options_from_dict(const py::dict& d, NameMap* names, Signals* sig
       o.progress_arg = py::cast<double>(v);
     else if (k == "strict")
       o.strict = py::cast<bool>(v);
+    else if (k == "input_format")
+      o.format = static_cast<InputFormat>(std::clamp(py::cast<int>(v), 0, 2));
+    else if (k == "chain_hash")
+      o.chain_hash = py::cast<bool>(v);
     else if (k == "print_warnings")
       o.print_warnings = py::cast<bool>(v);
     else if (k == "predictions_fd")

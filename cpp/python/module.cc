@@ -153,6 +153,8 @@ PYBIND11_MODULE(_core, m) {
       .def("cb_draw", &PyModel::cb_draw)
       .def("learn_line", &PyModel::learn_line)
       .def("learn_lines", &PyModel::learn_lines, py::arg("lines"), py::arg("start") = 0)
+      .def("set_input_format", &PyModel::set_input_format, py::arg("format"), py::arg("chain_hash") = false)
+      .def_property_readonly("input_format", &PyModel::input_format)
       .def("predict_line", &PyModel::predict_line)
       .def("learn_dict", &PyModel::learn_dict)
       .def("predict_dict", &PyModel::predict_dict)

@@ -22,6 +22,7 @@
 #include "core/hash.h"
 #include "core/learner.h"
 #include "formats/model_io.h"
+#include "formats/vw_json.h"
 #include "formats/vw_model.h"
 #include "formats/vw_text.h"
 #include "python/convert.h"
@@ -62,7 +63,12 @@ class PyModel {
       cb_ = std::make_unique<CbLearner>(*learner_, cb_config_from_dict(cfg["cb"].cast<py::dict>()));
     }
   }
-  PyModel(const PyModel& o) : learner_(std::make_unique<Learner>(*o.learner_)), stats_(o.stats_), names_(o.names_) {
+  PyModel(const PyModel& o)
+      : learner_(std::make_unique<Learner>(*o.learner_)),
+        stats_(o.stats_),
+        input_format_(o.input_format_),
+        chain_hash_(o.chain_hash_),
+        names_(o.names_) {
     if (o.cb_) {
       cb_ = std::make_unique<CbLearner>(*o.cb_);
       cb_->rebind(*learner_);
@@ -431,8 +437,21 @@ class PyModel {
   }
   size_t named_rows() const { return names_.size(); }
 
+  // --json/--dsjson (and --chain_hash): how this model reads text given to learn(), predict() and the
+  // batch calls (a run's "input_format" option overrides it).
+  void set_input_format(int format, bool chain_hash) {
+    input_format_ = static_cast<InputFormat>(std::clamp(format, 0, 2));
+    chain_hash_ = chain_hash;
+  }
+  int input_format() const { return static_cast<int>(input_format_); }
+  bool chain_hash() const { return chain_hash_; }
+
   RunOptions run_options(const py::dict& opts) {
     RunOptions o = run_options_from_dict(opts, &names_, &signals_);
+    if (!opts.contains("input_format")) {
+      o.format = input_format_;
+      if (!opts.contains("chain_hash")) o.chain_hash = chain_hash_;
+    }
     if (opts.contains("shadow") && !opts["shadow"].is_none()) {
       PyModel& other = opts["shadow"].cast<PyModel&>();
       if (&other == this) throw py::value_error("a model cannot shadow itself");
@@ -573,6 +592,24 @@ class PyModel {
         example_from_dict(py::reinterpret_borrow<py::dict>(a), ex);
         builder.added(ex);
       }
+    } else if (input_format_ != InputFormat::kText) {  // --json, --dsjson: an event is one line
+      if (py::len(actions) != 1) {
+        throw py::value_error("with --json/--dsjson an event is one line (one JSON object), got " +
+                              std::to_string(py::len(actions)) + " lines");
+      }
+      const std::string_view line =
+          one_line(py::cast<std::string_view>(actions[0]), "a JSON event", "pass several events to learn_many()");
+      const int r = parse_json_event(line, 1, builder, ev, cb_->fixed(), json_options());
+      if (r < 0) raise_error(builder.error());
+      if (r == 0) throw py::value_error("the JSON line holds no event to learn (blank, _skipLearn, or no \"a\")");
+      if (!label.is_none()) {
+        const py::tuple t = label.cast<py::tuple>();
+        if (t.size() != 3) throw py::value_error("label is (action_index, cost, probability)");
+        if (!builder.set_label(ev, t[0].cast<long long>(), t[1].cast<float>(), t[2].cast<float>()))
+          raise_error(builder.error());
+        if (!builder.end(ev)) raise_error(builder.error());
+      }
+      return;
     } else if (cb_->fixed()) {
       if (py::len(actions) != 1) {
         throw py::value_error("with --cb K an event is one line (the example), got " +
@@ -601,9 +638,11 @@ class PyModel {
     if (!builder.end(ev)) raise_error(builder.error());
   }
 
-  static void parse_or_throw(std::string_view line, Example& ex) {
+  JsonOptions json_options() const { return JsonOptions{input_format_ == InputFormat::kDsJson, chain_hash_, false}; }
+  void parse_or_throw(std::string_view line, Example& ex) const {
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
-    const ParseResult pr = parse_vw_line(line, ex);
+    const ParseResult pr =
+        input_format_ == InputFormat::kText ? parse_vw_line(line, ex) : parse_json_example(line, ex, json_options());
     if (pr.status == ParseStatus::kError) raise_error(pr.error);
   }
   void fill_dict(const py::dict& ns, const py::object& label, float weight, float initial, Example& ex) const {
@@ -641,6 +680,8 @@ class PyModel {
   CbResult cb_result_;
   Stats stats_;
   Example scratch_;
+  InputFormat input_format_ = InputFormat::kText;
+  bool chain_hash_ = false;
   NameMap names_;
   Signals signals_;
 };

@@ -43,6 +43,8 @@ class PyServer {
     eo.save_path = option_or<std::string>(opts, "save_path", "");
     eo.loss_window = option_or<size_t>(opts, "loss_window", 1000);
     eo.prediction_log = option_or<size_t>(opts, "prediction_log", 0);
+    eo.format = static_cast<wabbit::InputFormat>(model.input_format());  // the model's --json/--dsjson
+    eo.chain_hash = model.chain_hash();
     eo.wabbit_version = version;
     if (eo.publish_seconds < 0.) throw py::value_error("publish_seconds must be >= 0");
     so_.listen = option_or<std::string>(opts, "listen", "127.0.0.1");

@@ -90,7 +90,10 @@ class Runner {
     ++result_.lines;
     const bool names = opt_.audit_fd >= 0 || opt_.names != nullptr;
     Example& ex = ex_[next_];
-    const ParseResult pr = parse_vw_line(text, ex, names);
+    const ParseResult pr =
+        opt_.format == InputFormat::kText
+            ? parse_vw_line(text, ex, names)
+            : parse_json_example(text, ex, JsonOptions{opt_.format == InputFormat::kDsJson, opt_.chain_hash, names});
     if (pr.status == ParseStatus::kBlank) {
       ++line_no_;
       return;

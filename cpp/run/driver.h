@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/learner.h"
+#include "formats/vw_json.h"  // InputFormat, JsonOptions
 #include "run/audit.h"
 #include "run/lines.h"     // for_each_line, for_each_fd_line, read_input, clean_line
 #include "run/progress.h"  // progress_header, progress_row, format_prediction
@@ -63,11 +64,13 @@ struct RunOptions {
   bool print_progress = false;  // VW's progress table on stderr
   bool progress_add = false;    // -P integer: additive; float: multiplicative
   double progress_arg = 2.;
-  bool strict = false;          // stop at the first malformed line
-  bool print_warnings = false;  // name each malformed line on stderr as it is met
-  int predictions_fd = -1;      // -p: where VW-format predictions go
-  bool collect = false;         // keep one prediction per example (NaN for a refused line)
-  bool account = true;          // false (with learn=false): pure predictions; no clock, no statistics
+  bool strict = false;                      // stop at the first malformed line
+  InputFormat format = InputFormat::kText;  // --json, --dsjson: each line is a JSON example (or event)
+  bool chain_hash = false;                  // --chain_hash (JSON string values)
+  bool print_warnings = false;              // name each malformed line on stderr as it is met
+  int predictions_fd = -1;                  // -p: where VW-format predictions go
+  bool collect = false;                     // keep one prediction per example (NaN for a refused line)
+  bool account = true;                      // false (with learn=false): pure predictions; no clock, no statistics
   uint64_t first_line_number = 1;
   // Called after every `every` examples of this run with the count so far (e.g. to snapshot the
   // model for a background writer). The learner waits only for the hook itself.

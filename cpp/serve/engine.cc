@@ -36,6 +36,31 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+JsonOptions json_options(const EngineOptions& o) {
+  return JsonOptions{o.format == InputFormat::kDsJson, o.chain_hash, false};
+}
+
+// A plain model's request line, in the engine's input format.
+ParseResult parse_request(const EngineOptions& o, std::string_view text, Example& ex) {
+  return o.format == InputFormat::kText ? parse_vw_line(text, ex) : parse_json_example(text, ex, json_options(o));
+}
+
+// A bandit event from its text: ADF lines, a --cb K line, or (--json, --dsjson) one JSON line.
+bool build_event(const EngineOptions& o, CbEventBuilder& b, CbEvent& ev, std::string_view text, uint64_t no,
+                 bool fixed) {
+  if (o.format != InputFormat::kText) {
+    while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    const int r = parse_json_event(text, no, b, ev, fixed, json_options(o));
+    if (r == 0) b.refuse(no, "the line holds no event to answer (_skipLearn, or no \"a\")");
+    return r > 0;
+  }
+  if (fixed) return b.fixed_line(ev, text, no);
+  b.begin(ev);
+  uint64_t n = no;
+  for_each_line(text, [&](std::string_view l) { b.line(ev, l, n++); });
+  return b.end(ev);
+}
+
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 void error_reply(std::string& out, const std::string& why, bool event) {
@@ -172,7 +197,7 @@ void Engine::line(Context& ctx, std::string_view text, uint64_t no, std::string&
   Version& v = *ctx.version_;
   if (cb_) {  // --cb K: one line is one event
     ctx.builder_.use(v.cb.get());
-    if (!ctx.builder_.fixed_line(ctx.ev_, text, no)) {
+    if (!build_event(opt_, ctx.builder_, ctx.ev_, text, no, true)) {
       tally.count(Kind::kPredict, false);
       error_reply(out, ctx.builder_.error(), true);
       return;
@@ -192,7 +217,7 @@ void Engine::line(Context& ctx, std::string_view text, uint64_t no, std::string&
     return;
   }
   Example& ex = ctx.ex_;
-  const ParseResult pr = parse_vw_line(text, ex);
+  const ParseResult pr = parse_request(opt_, text, ex);
   if (pr.status == ParseStatus::kBlank) return;  // as the driver: a blank line is not an example
   if (pr.status == ParseStatus::kError) {
     tally.count(Kind::kPredict, false);
@@ -238,10 +263,7 @@ void Engine::event(Context& ctx, std::string_view lines, uint64_t first_no, std:
   refresh(ctx);
   Version& v = *ctx.version_;
   ctx.builder_.use(v.cb.get());
-  ctx.builder_.begin(ctx.ev_);
-  uint64_t no = first_no;
-  for_each_line(lines, [&](std::string_view l) { ctx.builder_.line(ctx.ev_, l, no++); });
-  if (!ctx.builder_.end(ctx.ev_)) {
+  if (!build_event(opt_, ctx.builder_, ctx.ev_, lines, first_no, false)) {
     tally.count(Kind::kPredict, false);
     error_reply(out, ctx.builder_.error(), true);
     return;
@@ -432,23 +454,14 @@ void Engine::learn_queued(const std::string& text, uint64_t no, Tally& tally) {
     CbEventBuilder& builder = queued_.builder;
     CbEvent& ev = queued_.ev;
     builder.use(d.cb.get());
-    bool ok;
-    if (d.cb->fixed()) {
-      ok = builder.fixed_line(ev, text, no);
-    } else {
-      builder.begin(ev);
-      uint64_t n = no;
-      for_each_line(text, [&](std::string_view l) { builder.line(ev, l, n++); });
-      ok = builder.end(ev);
-    }
-    if (!ok) return;
+    if (!build_event(opt_, builder, ev, text, no, d.cb->fixed())) return;
     d.cb->process(ev, true, queued_.result);
     tally.learned_one(queued_.result.loss);
     ++draft_learned_;
     return;
   }
   Example& ex = queued_.ex;
-  if (parse_vw_line(text, ex).status != ParseStatus::kExample) return;
+  if (parse_request(opt_, text, ex).status != ParseStatus::kExample) return;
   d.learner->prepare(ex);
   const Outcome o = process_example(*d.learner, queued_.stats, ex, true);
   if (o.skipped != nullptr) return;

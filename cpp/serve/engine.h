@@ -56,8 +56,10 @@ struct EngineOptions {
   std::string save_path;       // -f: where a `save` request writes
   std::string wabbit_version;  // written into saved files
   size_t loss_window = 1000;
-  size_t learn_queue = 1u << 16;  // publish mode: requests waiting for the learner thread, at most
-  size_t prediction_log = 0;      // lines the prediction log may hold (0: no log); see prediction_log.h
+  size_t learn_queue = 1u << 16;            // publish mode: requests waiting for the learner thread, at most
+  size_t prediction_log = 0;                // lines the prediction log may hold (0: no log); see prediction_log.h
+  InputFormat format = InputFormat::kText;  // --json/--dsjson: each line is a JSON example (a bandit's: an event)
+  bool chain_hash = false;
   bool publish_mode() const { return publish_every > 0 || publish_seconds > 0.; }
 };
 
@@ -76,6 +78,7 @@ class Engine {
   bool is_cb() const { return cb_; }
   bool fixed_cb() const { return fixed_cb_; }
   const EngineOptions& options() const { return opt_; }
+  bool json() const { return opt_.format != InputFormat::kText; }
 
   // One line of a single-line model (linear, or --cb K), numbered `no` for messages: the reply
   // (a -p line, "error ..." or a save's line) is appended to out, what it was to `tally` (the

@@ -75,6 +75,10 @@ void Session::line(Engine::Context& ctx, std::string_view text, std::string& out
     end_event(ctx, out);
     return;
   }
+  if (engine_.json()) {  // --json, --dsjson: a line is a whole event
+    engine_.event(ctx, text, no, out, tally_);
+    return;
+  }
   std::string path;
   if (event_.empty() && engine_.save_request(text, path)) {
     engine_.line(ctx, text, no, out, tally_);  // answers the save (a line and a blank line)

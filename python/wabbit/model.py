@@ -78,6 +78,8 @@ class Model:
             self._core = _core.Model(opts.core_config())
         except _core.TableAllocError as e:  # -b too large for this machine: say so, not MemoryError
             raise OptionError(str(e)) from None
+        # --json/--dsjson: text given to learn/predict/learn_many is VW's JSON (one object a line)
+        self._core.set_input_format(opts.input_format(), opts.chain_hash)
         self._metadata: Dict[str, Any] = metadata or {"created": time.time(), "wabbit_version": __version__}
         # Lineage (wabbit/lineage.py). None: loaded from a file without one and not changed since
         # (so saving it again writes the same bytes). _parent: CRC of the file this model was

@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 # Run-time flags that Model(...) also accepts: how to run, not what to learn (not saved with the model).
-_EXECUTION = ("threads",)
+_EXECUTION = ("threads", "json", "dsjson", "chain_hash")
 
 
 @dataclass
@@ -263,6 +263,13 @@ class Options:
         "--invert_hash", help="write the weights as text with feature names (name:index:weight)"
     )
     strict: bool = switch("--strict", "--strict_parse", help="stop at the first malformed line instead of skipping it")
+    json: bool = switch("--json", help="each input line is a JSON example (VW's JSON format; docs/json_input.md)")
+    dsjson: bool = switch(
+        "--dsjson", help="each input line is a decision-service JSON log line (a bandit event: _label_cost, a, p, c)"
+    )
+    chain_hash: bool = switch(
+        "--chain_hash", help="JSON: a string value's feature hashes as text's key:value, not as key+value"
+    )
     predict_only_model: bool = switch("--predict_only_model", help="save only the weights, without optimizer state")
     save_every: Optional[int] = option(
         "--save_every", help="every N examples, write a snapshot into --store from a background thread"
@@ -456,6 +463,10 @@ class Options:
     def drift_config(self) -> Optional[Dict[str, Any]]:
         """The --drift settings, or None (:func:`wabbit.run_settings.drift_config`)."""
         return run_settings.drift_config(self)
+
+    def input_format(self) -> int:
+        """How input lines are read, as the core numbers it: 0 VW text, 1 --json, 2 --dsjson."""
+        return 2 if self.dsjson else 1 if self.json else 0
 
     def thread_count(self) -> int:
         """--threads as a number of threads (:func:`wabbit.run_settings.thread_count`)."""

@@ -65,6 +65,8 @@ def run(opts: Options, err: TextIO) -> int:
         "progress_add": additive,
         "progress_arg": step,
         "strict": opts.strict,
+        "input_format": opts.input_format(),
+        "chain_hash": opts.chain_hash,
         "print_warnings": True,
         "predictions_fd": pred_fd,
         "account": True,

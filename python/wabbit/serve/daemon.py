@@ -143,6 +143,7 @@ def _serve(opts: Options, err: TextIO, ready: Callable[[], None]) -> int:
     port_text = ""
     try:
         model = _model(opts)
+        model.core.set_input_format(opts.input_format(), opts.chain_hash)  # --json/--dsjson requests
         server = serve(
             model,
             port=int(opts.value("port")),
