@@ -63,15 +63,29 @@ std::string McLearner::class_text(uint32_t c) const {
   return std::to_string(c);
 }
 
-std::string McLearner::check(const McLabel& label) {
+uint32_t McLearner::indexing_after(const McLabel& label) const {
   const uint32_t k = classes();
+  uint32_t ix = state_.indexing;
+  auto see = [&](uint32_t c) {
+    if (ix == 2 && c == 0) ix = 0;  // VW: "labels are now considered 0-indexed"
+    if (ix == 2 && c == k) ix = 1;
+  };
+  if (!csoaa()) {
+    if (label.cls != kNoClass) see(label.cls);
+  } else {
+    for (const ClassCost& cc : label.costs) see(cc.cls);
+  }
+  return ix;
+}
+
+std::string McLearner::check(const McLabel& label) const {
+  const uint32_t k = classes();
+  const uint32_t ix = indexing_after(label);
   auto one = [&](uint32_t c) -> std::string {
-    if (state_.indexing == 2 && c == 0) state_.indexing = 0;  // VW: "labels are now considered 0-indexed"
-    if (state_.indexing == 2 && c == k) state_.indexing = 1;
-    if (state_.indexing == 0 && c >= k) {
+    if (ix == 0 && c >= k) {
       return "class " + std::to_string(c) + " is not in 0.." + std::to_string(k - 1) + " (--indexing 0)";
     }
-    if (state_.indexing != 0 && (c < 1 || c > k)) {
+    if (ix != 0 && (c < 1 || c > k)) {
       return "class " + std::to_string(c) + " is not in 1.." + std::to_string(k) +
              (c == 0 ? " (labels are 1-based: --indexing 0 for 0..K-1)" : "");
     }
@@ -128,10 +142,12 @@ void McLearner::advance_clock(float weight, bool labelled) {
 
 void McLearner::process(Example& ex, const McLabel& label, bool learn, McResult& out) {
   base_->observe_namespaces(ex);
-  if (csoaa())
+  if (csoaa()) {
+    state_.indexing = indexing_after(label);  // VW's csoaa learns the indexing before predicting
     csoaa(ex, label, learn, out);
-  else
+  } else {
     oaa(ex, label, learn, out);
+  }
   advance_clock(out.weight, out.labelled);
 }
 

@@ -35,6 +35,7 @@ struct McState {
   // OnlineState, problems 1.. here.
   std::vector<double> norm_x;
   std::vector<double> total_weight;
+  double log_loss = 0.;  // --probabilities: the summed multiclass log loss (VW's summary line)
 };
 
 struct McResult {
@@ -45,6 +46,7 @@ struct McResult {
   float loss = 0.f;
   float weight = 1.f;  // the weight the example counts with
   bool labelled = false;
+  bool raw_zero_based = false;  // oaa: the classes were 0-based when the scores were made (-r)
   uint64_t num_features = 0;
 };
 
@@ -65,9 +67,10 @@ class McLearner {
   void prepare(Example& ex) const;
   // Reads one line into ex (prepared) and label.
   ParseResult parse(std::string_view line, Example& ex, McLabel& label) const;
-  // A reason the label cannot be used (a class out of range), or ""; learns 0- or 1-based
-  // indexing from the labels as VW does.
-  std::string check(const McLabel& label);
+  // A reason the label cannot be used (a class out of range), or "". Until --indexing is known,
+  // a class 0 makes the classes 0-based and a class K 1-based (VW's rule; process() applies it).
+  std::string check(const McLabel& label) const;
+  uint32_t indexing_after(const McLabel& label) const;
   // Predicts one example and, with learn and a label, learns it.
   void process(Example& ex, const McLabel& label, bool learn, McResult& out);
   // Predicts without any change (safe for concurrent readers).

@@ -32,15 +32,35 @@ void McLearner::oaa_predict(const Example& ex, const McLabel& label, McResult& o
   }
   out.labelled = label.cls != kNoClass;
   out.weight = label.weight;
-  out.loss = out.labelled && label.cls != out.prediction ? label.weight : 0.f;
+  // VW's 0/1 loss; with --probabilities VW also charges an unlabelled example its weight (its
+  // "class" never equals the prediction), and its average loss includes that
+  out.loss = (out.labelled || cfg_.probabilities) && label.cls != out.prediction ? label.weight : 0.f;
+  out.raw_zero_based = zero_based();
 }
 
 void McLearner::oaa(Example& ex, const McLabel& label, bool learn, McResult& out) {
   oaa_predict(ex, label, out);
-  if (!learn || !out.labelled || !(label.weight > 0.f)) return;
-  for (uint32_t p = 0; p < classes(); ++p) {
-    base_learn(ex, label.cls == class_of(p) ? 1.f : -1.f, label.weight, p);
+  if (learn && out.labelled) {
+    state_.indexing = indexing_after(label);  // VW's oaa learns the indexing after predicting
+    if (label.weight > 0.f) {
+      for (uint32_t p = 0; p < classes(); ++p) {
+        base_learn(ex, label.cls == class_of(p) ? 1.f : -1.f, label.weight, p);
+      }
+    }
   }
+  if (!cfg_.probabilities) return;
+  // --probabilities: VW reports the class, its 0/1 loss and the log loss after learning, in the
+  // indexing known then
+  const uint32_t k = classes();
+  uint32_t best = 0;
+  for (uint32_t p = 1; p < k; ++p) {
+    if (out.scores[p] > out.scores[best]) best = p;
+  }
+  out.prediction = class_of(best);
+  out.loss = label.cls != out.prediction ? label.weight : 0.f;
+  // the true class's probability (an unlabelled example's marker wraps around, as in VW)
+  const float q = out.probs[(zero_based() ? label.cls : label.cls - 1) % k];
+  if (learn && out.labelled) state_.log_loss += q > 0.f ? -std::log(q) * label.weight : 999.f;
 }
 
 }  // namespace wabbit

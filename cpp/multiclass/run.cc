@@ -60,13 +60,15 @@ void format_mc_raw(std::string& out, const McLearner& mc, const McResult& r, std
       out.push_back(':');
       append_g(out, r.raw[i].cost);
     }
-  } else if (!r.scores.empty()) {
+  } else if (mc.config().probabilities) {
+    return;  // VW writes no raw scores with --probabilities
+  } else {
     // VW's order: with 0-based classes, class 0 is written first with the last problem's score
     const size_t k = r.scores.size();
     for (size_t i = 0; i < k; ++i) {
-      const size_t p = mc.zero_based() ? (i == 0 ? k - 1 : i - 1) : i;
+      const size_t p = r.raw_zero_based ? (i == 0 ? k - 1 : i - 1) : i;
       out.push_back(' ');
-      out += std::to_string(mc.zero_based() ? i : i + 1);
+      out += std::to_string(r.raw_zero_based ? i : i + 1);
       out.push_back(':');
       append_g(out, r.scores[p]);
     }
@@ -137,11 +139,14 @@ class McRunner {
             : fixed(s.sum_loss_since_last_dump / (s.weighted_labeled_examples - s.old_weighted_labeled_examples), 6);
     std::string label;
     std::string pred = mc_.class_text(res_.prediction);
+    // VW's --named_labels --probabilities row names no prediction
+    if (mc_.config().probabilities && !mc_.names().empty()) pred = "unknown";
     if (mc_.csoaa()) {
       label = res_.labelled ? "known" : "unknown";
     } else {
       label = res_.labelled ? mc_.class_text(label_.cls) : "unknown";
       if (mc_.config().probabilities && mc_.names().empty()) {
+        label = std::to_string(label_.cls);  // VW prints the unlabelled marker as a number here
         char b[32];
         std::snprintf(b, sizeof b, "(%2.0f%%)", 100. * res_.probs[mc_.problem(res_.prediction)]);
         pred += b;

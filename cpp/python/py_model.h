@@ -86,6 +86,7 @@ class PyModel {
     d["indexing"] = s.indexing;
     d["norm_x"] = s.norm_x;
     d["total_weight"] = s.total_weight;
+    d["log_loss"] = s.log_loss;
     return d;
   }
   void set_mc_state(const py::dict& d) {
@@ -94,6 +95,7 @@ class PyModel {
     s.indexing = d["indexing"].cast<uint32_t>();
     s.norm_x = d["norm_x"].cast<std::vector<double>>();
     s.total_weight = d["total_weight"].cast<std::vector<double>>();
+    if (d.contains("log_loss")) s.log_loss = d["log_loss"].cast<double>();
     if (s.indexing > 2 || s.norm_x.size() != mc_->classes() || s.total_weight.size() != mc_->classes()) {
       throw py::value_error("multiclass state does not fit this model's options");
     }
