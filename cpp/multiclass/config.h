@@ -40,4 +40,14 @@ void for_each_field(C& c, F&& f) {
 #undef WABBIT_VISIT
 }
 
+// Mutable state besides the weights (saved in the model file, formats/model_io.cc).
+struct McState {
+  uint32_t indexing = 2;  // 0, 1, or 2: not yet known (1-based until a label 0 is seen)
+  // VW keeps the normalized update's running sums per problem; problem 0's live in the learner's
+  // OnlineState, problems 1.. here.
+  std::vector<double> norm_x;
+  std::vector<double> total_weight;
+  double log_loss = 0.;  // --probabilities: the summed multiclass log loss (VW's summary line)
+};
+
 }  // namespace wabbit

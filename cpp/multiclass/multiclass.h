@@ -28,16 +28,6 @@
 
 namespace wabbit {
 
-// Mutable state besides the weights (saved with the model).
-struct McState {
-  uint32_t indexing = 2;  // 0, 1, or 2: not yet known (1-based until a label 0 is seen)
-  // VW keeps the normalized update's running sums per problem; problem 0's live in the learner's
-  // OnlineState, problems 1.. here.
-  std::vector<double> norm_x;
-  std::vector<double> total_weight;
-  double log_loss = 0.;  // --probabilities: the summed multiclass log loss (VW's summary line)
-};
-
 struct McResult {
   uint32_t prediction = 0;     // the class (in the labels' numbering)
   std::vector<float> scores;   // oaa: each problem's score (class order 0..K-1 of problems)

@@ -493,7 +493,7 @@ class PyModel {
     {
       py::gil_scoped_release release;
       std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
-      s = serialize_model(*learner_, version, args, metadata, predict_only, bandit_section());
+      s = serialize_model(*learner_, version, args, metadata, predict_only, bandit_section(), mc_section());
     }
     return py::bytes(s);
   }
@@ -503,7 +503,7 @@ class PyModel {
     auto out = std::make_shared<SerializedModel>();
     py::gil_scoped_release release;
     std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
-    out->data = serialize_model(*learner_, version, args, metadata, predict_only, bandit_section());
+    out->data = serialize_model(*learner_, version, args, metadata, predict_only, bandit_section(), mc_section());
     return out;
   }
   // Serializes, verifies that the bytes load back, then writes them atomically.
@@ -513,7 +513,7 @@ class PyModel {
     std::string s;
     {
       std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
-      s = serialize_model(*learner_, version, args, metadata, predict_only, bandit_section());
+      s = serialize_model(*learner_, version, args, metadata, predict_only, bandit_section(), mc_section());
     }
     verify_model(s);
     write_file_atomic(path, s);
@@ -522,6 +522,13 @@ class PyModel {
   // state comes from its metadata (set_cb_state).
   void install(const std::shared_ptr<LoadedModel>& m) {
     py::gil_scoped_release release;
+    if (mc_ && m->header.has_mc) {
+      McState fresh = mc_->state();
+      install_mc_state(*m, fresh);  // checks the shapes before anything changes
+      install_weights(*m, *learner_);
+      mc_->state() = std::move(fresh);
+      return;
+    }
     if (cb_ && m->header.has_cb) {
       CbState fresh = cb_->state();
       install_cb_state(*m, fresh);  // checks the shapes before anything changes
@@ -546,6 +553,10 @@ class PyModel {
   BanditSection bandit_section() const {
     if (!cb_) return {};
     return {&cb_->config(), &cb_->state()};
+  }
+  McSection mc_section() const {
+    if (!mc_) return {};
+    return {&mc_->config(), &mc_->state()};
   }
   void require_cb() const {
     if (!cb_) throw py::type_error("this model is not a contextual bandit (use --cb_adf, --cb_explore_adf, ...)");
