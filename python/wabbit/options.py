@@ -256,7 +256,6 @@ class Options:
         help="--oaa/--csoaa: classes are 0..K-1 (0) or 1..K (1)",
         model=True,
         structural=True,
-        choices=("0", "1"),
         note="1-based until a label 0 is seen",
     )
     named_labels: Optional[str] = option(

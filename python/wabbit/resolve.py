@@ -214,6 +214,8 @@ def mc_config(opts: Options) -> Optional[Dict[str, Any]]:
     k = opts.oaa if opts.oaa is not None else opts.csoaa
     if k is None or not 1 <= k <= 2**24:
         raise OptionError(f"--oaa/--csoaa takes a number of classes in [1, 2^24], got {k}")
+    if opts.indexing is not None and opts.indexing not in (0, 1):
+        raise OptionError(f"--indexing must be 0 or 1, got {opts.indexing}")
     if opts.probabilities and opts.csoaa is not None:
         raise OptionError("csoaa does not support --probabilities (use --oaa)")
     names: List[str] = []
