@@ -33,8 +33,8 @@ McLearner::McLearner(Learner& base, McConfig cfg) : base_(&base), cfg_(std::move
   }
   while (multiplier_ < k) multiplier_ <<= 1;  // VW's weights per problem: a power of two
   if (multiplier_ > (1u << base.config().bits)) {
-    throw std::invalid_argument("-b " + std::to_string(base.config().bits) + " is too small for " +
-                                std::to_string(k) + " classes");
+    throw std::invalid_argument("-b " + std::to_string(base.config().bits) + " is too small for " + std::to_string(k) +
+                                " classes");
   }
   state_.indexing = cfg_.indexing;
   state_.norm_x.assign(k, 0.);

@@ -22,11 +22,11 @@
 #include <type_traits>
 
 #include "cb/cb.h"
-#include "multiclass/config.h"
 #include "core/hash.h"
 #include "core/learner.h"
 #include "formats/model_io.h"
 #include "formats/vw_text.h"
+#include "multiclass/config.h"
 #include "python/text.h"
 #include "run/audit.h"
 #include "run/driver.h"

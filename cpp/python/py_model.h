@@ -19,12 +19,12 @@
 
 #include "cb/cb.h"
 #include "cb/run.h"
-#include "multiclass/run.h"
 #include "core/hash.h"
 #include "core/learner.h"
 #include "formats/model_io.h"
 #include "formats/vw_model.h"
 #include "formats/vw_text.h"
+#include "multiclass/run.h"
 #include "python/convert.h"
 #include "python/dict_example.h"
 #include "python/model_file.h"

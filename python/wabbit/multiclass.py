@@ -33,7 +33,9 @@ def _names(model: "Model") -> Optional[List[str]]:
 
 def _classes(model: "Model") -> int:
     o = model.options
-    return int(o.oaa if o.oaa is not None else o.csoaa)
+    k = o.oaa if o.oaa is not None else o.csoaa
+    assert k is not None, "not a multiclass model"
+    return int(k)
 
 
 def _line(text: Any) -> bytes:

@@ -201,7 +201,9 @@ def mc_config(opts: Options) -> Optional[Dict[str, Any]]:
     0
     """
     given = [
-        f.names[-1] for f in _flags(opts) if f.dest in ("probabilities", "indexing", "named_labels") and opts.given(f.dest)
+        f.names[-1]
+        for f in _flags(opts)
+        if f.dest in ("probabilities", "indexing", "named_labels") and opts.given(f.dest)
     ]
     if opts.oaa is None and opts.csoaa is None:
         if given:
@@ -222,7 +224,9 @@ def mc_config(opts: Options) -> Optional[Dict[str, Any]]:
     if opts.named_labels is not None:
         names = opts.named_labels.split(",")
         if any(not n or any(c in n for c in " \t|:") for n in names) or len(set(names)) != len(names):
-            raise OptionError(f"--named_labels: distinct, non-empty names without spaces, '|' or ':', got {opts.named_labels!r}")
+            raise OptionError(
+                f"--named_labels: distinct, non-empty names without spaces, '|' or ':', got {opts.named_labels!r}"
+            )
         if len(names) != k:
             raise OptionError(f"there are {len(names)} named labels: use that as the argument to --oaa/--csoaa")
         if opts.indexing == 0:
