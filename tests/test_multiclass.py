@@ -263,3 +263,29 @@ def test_unlabelled_lines_predict_and_do_not_learn(wabbit_module):
         cs.learn("1:1 2:1 3:0 | a")
     assert cs.predict("| a") == 3
     assert cs.predict("1 2 | a") in (1, 2)  # only the listed classes are candidates
+
+
+@pytest.mark.parametrize("stream,flags", [("oaa", "--oaa 4 -q ab"), ("cs", "--csoaa 4 --sgd")])
+def test_vw_model_files_predict_as_vw(stream, flags, stream_dir, tmp_path, run_vw, run_wabbit):
+    """A model VW trained (vw -f) is read by -i and predicts (-t) what VW predicts from it."""
+    data = stream_dir / f"{stream}.txt"
+    proc = run_vw([*flags.split(), "-d", data, "-f", "vw.model", "--quiet"], tmp_path)
+    assert proc.returncode == 0, vwcompare.describe_run(proc)
+    for who, run in (("vw", run_vw), ("wb", run_wabbit)):
+        proc = run(["-t", "-i", "vw.model", "-d", data, "-p", f"{who}.p", "-r", f"{who}.r", "--quiet"], tmp_path)
+        assert proc.returncode == 0, vwcompare.describe_run(proc)
+    vwcompare.assert_outputs_match((tmp_path / "wb.p").read_text(), (tmp_path / "vw.p").read_text(), "predictions")
+    assert (tmp_path / "wb.r").read_text() == (tmp_path / "vw.r").read_text()
+
+
+def test_vw_model_file_with_probabilities(stream_dir, tmp_path, run_vw, wabbit_module):
+    """VW does not record --probabilities (nor the loss): given to load(), they apply as in VW."""
+    data = stream_dir / "oaa.txt"
+    flags = ["--oaa", "4", "--probabilities", "--loss_function", "logistic"]
+    assert run_vw([*flags, "-d", data, "-f", "vw.model", "--quiet"], tmp_path).returncode == 0
+    proc = run_vw([*flags[2:], "-t", "-i", "vw.model", "-d", data, "-p", "vw.p", "--quiet"], tmp_path)
+    assert proc.returncode == 0, vwcompare.describe_run(proc)
+    lines = (tmp_path / "vw.p").read_text().splitlines()
+    expected = [[float(t.split(":")[1]) for t in line.split() if ":" in t] for line in lines]  # tags dropped
+    m = wabbit_module.load(tmp_path / "vw.model", "--probabilities --loss_function logistic")
+    np.testing.assert_allclose(m.predict_many(str(data)), np.array(expected), rtol=1e-4, atol=1e-6)
