@@ -289,3 +289,18 @@ def test_vw_model_file_with_probabilities(stream_dir, tmp_path, run_vw, wabbit_m
     expected = [[float(t.split(":")[1]) for t in line.split() if ":" in t] for line in lines]  # tags dropped
     m = wabbit_module.load(tmp_path / "vw.model", "--probabilities --loss_function logistic")
     np.testing.assert_allclose(m.predict_many(str(data)), np.array(expected), rtol=1e-4, atol=1e-6)
+
+
+def test_not_yet_supported_uses_refused(wabbit_module, tmp_path, run_wabbit):
+    from wabbit.drift import PageHinkley
+
+    m = wabbit_module.Model("--oaa 3")
+    with pytest.raises(TypeError, match="multiclass"):
+        m.monitor(PageHinkley())
+    with pytest.raises(TypeError, match="--oaa/--csoaa"):
+        wabbit_module.serve(m, port=0)
+    with pytest.raises(TypeError, match="text lines"):
+        m.learn({"f": {"a": 1}}, label=1)
+    (tmp_path / "d.txt").write_text("1 | a\n")
+    proc = run_wabbit(["-d", "d.txt", "-r", "raw.txt"], tmp_path)
+    assert proc.returncode != 0 and "--oaa/--csoaa only" in proc.stderr

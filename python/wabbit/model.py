@@ -386,6 +386,8 @@ class Model:
             return None
         if self._core.is_cb():
             raise TypeError("drift monitors watch linear models; contextual bandits are not supported yet")
+        if self._core.is_mc():
+            raise TypeError("drift monitors watch linear models; multiclass models are not supported yet")
         from wabbit.monitor import Monitor
 
         mon = Monitor(
