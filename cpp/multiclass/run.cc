@@ -98,12 +98,10 @@ class McRunner {
       return;
     }
     const bool pure = !opt_.learn && !opt_.account;
-    if (!pure) {
-      const std::string why = mc_.check(label_);
-      if (!why.empty()) {
-        refused(no, why);
-        return;
-      }
+    const std::string why = mc_.check(label_);
+    if (!why.empty()) {
+      refused(no, why);
+      return;
     }
     ++result_.examples;
     if (pure) {  // pure predictions: no clock, no statistics
