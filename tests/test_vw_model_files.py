@@ -232,7 +232,7 @@ def test_a_loaded_vw_model_saves_as_a_wabbit_model(data, tmp_path, run_vw):
 @pytest.mark.parametrize(
     "flags, named",
     [
-        ("--oaa 3", "--oaa 3"),
+        ("--ect 3", "--ect 3"),  # --oaa is supported since issue 18 (tests/test_multiclass.py)
         ("--nn 2", "--nn 2"),
         ("--lda 3", "--lda 3"),
         ("--boosting 3", "--boosting 3"),

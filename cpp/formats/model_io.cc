@@ -207,10 +207,20 @@ void get_config(Reader& r, C& cfg, const char* what) {
   }
 }
 
-std::string config_section(const Config& cfg, BanditSection bandit) {
+// After the learner's configuration, a byte says what sits on it: 0 nothing, 1 a contextual bandit
+// (its configuration and state follow), 2 a multiclass reduction (likewise).
+std::string config_section(const Config& cfg, BanditSection bandit, McSection mc) {
   Writer w;
   put_config(w, cfg);
-  w.pod<uint8_t>(bandit.config ? 1 : 0);
+  w.pod<uint8_t>(bandit.config ? 1 : (mc.config ? 2 : 0));
+  if (mc.config && !bandit.config) {
+    put_config(w, *mc.config);
+    const McState& s = *mc.state;
+    w.pod<uint32_t>(s.indexing);
+    put_list(w, s.norm_x);
+    put_list(w, s.total_weight);
+    w.pod<double>(s.log_loss);
+  }
   if (bandit.config) {
     put_config(w, *bandit.config);
     const CbState& s = *bandit.state;
@@ -233,8 +243,20 @@ void read_config_section(Reader& r, ModelHeader& h) {
   }
   h.has_config = true;
   const auto has_cb = r.pod<uint8_t>("bandit flag");
-  if (has_cb > 1) throw ModelError("model file is corrupt: bandit flag");
+  if (has_cb > 2) throw ModelError("model file is corrupt: bandit flag");
   h.has_cb = has_cb == 1;
+  if (has_cb == 2) {
+    h.has_mc = true;
+    get_config(r, h.mc, "multiclass configuration");
+    McState& s = h.mc_state;
+    s.indexing = r.pod<uint32_t>("multiclass indexing");
+    if (s.indexing > 2) throw ModelError("model file is corrupt: multiclass indexing");
+    get_list(r, "multiclass norm_x", s.norm_x);
+    get_list(r, "multiclass total_weight", s.total_weight);
+    s.log_loss = r.pod<double>("multiclass log loss");
+    if (!(std::isfinite(s.log_loss) && s.log_loss >= 0)) throw ModelError("model file is corrupt: multiclass log loss");
+    return;
+  }
   if (!h.has_cb) return;
   get_config(r, h.cb, "bandit configuration");
   CbState& s = h.cb_state;
@@ -272,7 +294,7 @@ namespace {
 }  // namespace
 
 std::string serialize_model(const Learner& learner, const std::string& wabbit_version, const std::string& args,
-                            const std::string& metadata, bool predict_only, BanditSection bandit) {
+                            const std::string& metadata, bool predict_only, BanditSection bandit, McSection mc) {
   // Another thread may be learning while this runs (Python's save()/to_bytes() do not wait for a
   // learning run). As a snapshot does, every row is read exactly once, into a local copy, and what
   // is written (and counted) is that copy: the file is always self-consistent, a picture of the
@@ -366,7 +388,7 @@ std::string serialize_model(const Learner& learner, const std::string& wabbit_ve
   w.pod<uint32_t>(stride);
   w.pod<uint8_t>(predict_only ? 1 : 0);
   w.pod<uint8_t>(encoding);
-  const std::string section = config_section(learner.config(), bandit);
+  const std::string section = config_section(learner.config(), bandit, mc);
   w.pod<uint32_t>(static_cast<uint32_t>(section.size()));
   w.bytes(section.data(), section.size());
   w.out().reserve(w.out().size() + (encoding ? sparse_bytes + sparse_bytes / 8 + 64 : dense_bytes) + 12);
@@ -596,6 +618,16 @@ void install_cb_state(const LoadedModel& m, CbState& state) {
   if (s.event_sum.size() != state.event_sum.size() || s.action_sum.size() != state.action_sum.size() ||
       s.norm_x.size() != state.norm_x.size() || s.total_weight.size() != state.total_weight.size()) {
     throw ModelError("model file is inconsistent: its bandit state does not fit its bandit configuration");
+  }
+  state = s;
+}
+
+void install_mc_state(const LoadedModel& m, McState& state) {
+  const ModelHeader& h = m.header;
+  if (!h.has_mc) throw ModelError("model file holds no multiclass state");
+  const McState& s = h.mc_state;
+  if (s.norm_x.size() != state.norm_x.size() || s.total_weight.size() != state.total_weight.size()) {
+    throw ModelError("model file is inconsistent: its multiclass state does not fit its configuration");
   }
   state = s;
 }

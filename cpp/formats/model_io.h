@@ -14,6 +14,7 @@
 #include "cb/config.h"
 #include "core/config.h"
 #include "core/learner.h"
+#include "multiclass/config.h"
 
 namespace wabbit {
 
@@ -51,12 +52,21 @@ struct ModelHeader {
   bool has_cb = false;
   CbConfig cb;
   CbState cb_state;
+  bool has_mc = false;  // a multiclass reduction (--oaa, --csoaa): its configuration and state
+  McConfig mc;
+  McState mc_state;
 };
 
 // What a contextual bandit saves besides the learner (both owned by the caller).
 struct BanditSection {
   const CbConfig* config = nullptr;
   const CbState* state = nullptr;
+};
+
+// What a multiclass reduction saves besides the learner (both owned by the caller).
+struct McSection {
+  const McConfig* config = nullptr;
+  const McState* state = nullptr;
 };
 
 // A parsed model file: header plus the rows, ready to be installed in a Learner.
@@ -73,7 +83,8 @@ uint32_t crc32(const void* data, size_t len, uint32_t crc = 0);
 // The model file of `learner`, safe while another thread learns (each row is read once). Throws
 // ModelError, writing nothing, when a number is not finite (such a file would not load back).
 std::string serialize_model(const Learner& learner, const std::string& wabbit_version, const std::string& args,
-                            const std::string& metadata, bool predict_only, BanditSection bandit = {});
+                            const std::string& metadata, bool predict_only, BanditSection bandit = {},
+                            McSection mc = {});
 // Reads a model file, checking every field (docs/model-format.md): throws ModelError.
 LoadedModel parse_model(std::string bytes);
 // The checks of parse_model on bytes about to be written (a save verifies before it renames);
@@ -84,6 +95,8 @@ void install_weights(const LoadedModel& m, Learner& learner);
 // Copies a parsed bandit state into a bandit built from the file's CbConfig (its shapes must
 // match: they follow from the configuration). Throws ModelError when the file has none.
 void install_cb_state(const LoadedModel& m, CbState& state);
+// The same for a multiclass reduction's state.
+void install_mc_state(const LoadedModel& m, McState& state);
 
 void write_file_atomic(const std::string& path, std::string_view data);
 std::string read_file(const std::string& path);

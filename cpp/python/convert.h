@@ -26,6 +26,7 @@
 #include "core/learner.h"
 #include "formats/model_io.h"
 #include "formats/vw_text.h"
+#include "multiclass/config.h"
 #include "python/text.h"
 #include "run/audit.h"
 #include "run/driver.h"
@@ -106,12 +107,14 @@ py::dict config_struct_to_dict(const C& c) {
 
 Config config_from_dict(const py::dict& d) { return config_struct_from_dict<Config>(d, "core"); }
 CbConfig cb_config_from_dict(const py::dict& d) { return config_struct_from_dict<CbConfig>(d, "cb"); }
+McConfig mc_config_from_dict(const py::dict& d) { return config_struct_from_dict<McConfig>(d, "mc"); }
 
 // The declared defaults of every config field (core/config.h, cb/config.h): what wabbit/options.py
 // applies when a flag is not given, so that no default number is written twice.
 py::dict config_defaults() {
   py::dict d = config_struct_to_dict(Config{});
   d["cb"] = config_struct_to_dict(CbConfig{});
+  d["mc"] = config_struct_to_dict(McConfig{});
   return d;
 }
 
@@ -193,6 +196,8 @@ RunOptions run_options_from_dict(const py::dict& d, NameMap* names, Signals* sig
           (*fn)(n);
         };
       }
+    } else if (k == "raw_fd") {
+      // read by the multiclass run (-r)
     } else
       throw py::value_error("unknown run option: " + k);
   }

@@ -157,7 +157,8 @@ void example_from_dict(const py::dict& namespaces, Example& ex) {
 py::dict without_cb(const py::dict& cfg) {
   py::dict d;
   for (auto item : cfg) {
-    if (py::cast<std::string>(item.first) != "cb") d[item.first] = item.second;
+    const std::string k = py::cast<std::string>(item.first);
+    if (k != "cb" && k != "mc") d[item.first] = item.second;
   }
   return d;
 }

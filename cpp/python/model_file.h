@@ -48,6 +48,7 @@ py::dict header_to_dict(const ModelHeader& h) {
   if (h.has_config) {
     py::dict cfg = config_struct_to_dict(h.config);
     cfg["cb"] = h.has_cb ? py::object(config_struct_to_dict(h.cb)) : py::object(py::none());
+    cfg["mc"] = h.has_mc ? py::object(config_struct_to_dict(h.mc)) : py::object(py::none());
     d["config"] = cfg;
   } else {
     d["config"] = py::none();

@@ -25,6 +25,7 @@
 #include "formats/vw_json.h"
 #include "formats/vw_model.h"
 #include "formats/vw_text.h"
+#include "multiclass/run.h"
 #include "python/convert.h"
 #include "python/dict_example.h"
 #include "python/model_file.h"
@@ -62,6 +63,9 @@ class PyModel {
     if (cfg.contains("cb") && !cfg["cb"].is_none()) {
       cb_ = std::make_unique<CbLearner>(*learner_, cb_config_from_dict(cfg["cb"].cast<py::dict>()));
     }
+    if (cfg.contains("mc") && !cfg["mc"].is_none()) {
+      mc_ = std::make_unique<McLearner>(*learner_, mc_config_from_dict(cfg["mc"].cast<py::dict>()));
+    }
   }
   PyModel(const PyModel& o)
       : learner_(std::make_unique<Learner>(*o.learner_)),
@@ -73,6 +77,38 @@ class PyModel {
       cb_ = std::make_unique<CbLearner>(*o.cb_);
       cb_->rebind(*learner_);
     }
+    if (o.mc_) {
+      mc_ = std::make_unique<McLearner>(*o.mc_);
+      mc_->rebind(*learner_);
+    }
+  }
+
+  // Multiclass (--oaa, --csoaa) --------------------------------------------------------------
+  bool is_mc() const { return mc_ != nullptr; }
+  py::dict mc_state() const {
+    require_mc();
+    const McState& s = mc_->state();
+    py::dict d;
+    d["indexing"] = s.indexing;
+    d["norm_x"] = s.norm_x;
+    d["total_weight"] = s.total_weight;
+    d["log_loss"] = s.log_loss;
+    return d;
+  }
+  void set_mc_state(const py::dict& d) {
+    require_mc();
+    McState s;
+    s.indexing = d["indexing"].cast<uint32_t>();
+    s.norm_x = d["norm_x"].cast<std::vector<double>>();
+    s.total_weight = d["total_weight"].cast<std::vector<double>>();
+    if (d.contains("log_loss")) s.log_loss = d["log_loss"].cast<double>();
+    if (s.indexing > 2 || s.norm_x.size() != mc_->classes() || s.total_weight.size() != mc_->classes()) {
+      throw py::value_error("multiclass state does not fit this model's options");
+    }
+    mc_->state() = std::move(s);
+  }
+  void require_mc() const {
+    if (!mc_) throw py::value_error("not a multiclass model (--oaa, --csoaa)");
   }
 
   // Contextual bandits -----------------------------------------------------------------------
@@ -265,20 +301,25 @@ class PyModel {
   // Batches --------------------------------------------------------------------------------
   py::dict run_fd(int fd, const py::dict& opts) {
     RunOptions o = run_options(opts);
+    const int raw_fd = opts.contains("raw_fd") ? opts["raw_fd"].cast<int>() : -1;
     const SignalWatch watch;
     o.interrupt = watch.flag();
     RunResult r;
     {
       py::gil_scoped_release release;
       std::unique_lock<std::recursive_mutex> lock(learning_, std::defer_lock);
-      if (o.learn || o.account || cb_) lock.lock();  // pure linear predictions run alongside learning
-      r = cb_ ? run_cb_fd(*cb_, stats_, fd, o) : wabbit::run_fd(*learner_, stats_, fd, o);
+      if (o.learn || o.account || cb_ || mc_) lock.lock();  // pure linear predictions run alongside learning
+      if (mc_)
+        r = run_mc_fd(*mc_, stats_, fd, o, raw_fd);
+      else
+        r = cb_ ? run_cb_fd(*cb_, stats_, fd, o) : wabbit::run_fd(*learner_, stats_, fd, o);
     }
     SignalWatch::after(r);
     return result_to_dict(std::move(r), o.collect);
   }
   py::dict run_buffer(const py::buffer& data, const py::dict& opts) {
     RunOptions o = run_options(opts);
+    const int raw_fd = opts.contains("raw_fd") ? opts["raw_fd"].cast<int>() : -1;
     const py::buffer_info info = data.request();
     const std::string_view view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize));
     const SignalWatch watch;
@@ -287,8 +328,11 @@ class PyModel {
     {
       py::gil_scoped_release release;
       std::unique_lock<std::recursive_mutex> lock(learning_, std::defer_lock);
-      if (o.learn || o.account || cb_) lock.lock();  // pure linear predictions run alongside learning
-      r = cb_ ? run_cb_buffer(*cb_, stats_, view, o) : wabbit::run_buffer(*learner_, stats_, view, o);
+      if (o.learn || o.account || cb_ || mc_) lock.lock();  // pure linear predictions run alongside learning
+      if (mc_)
+        r = run_mc_buffer(*mc_, stats_, view, o, raw_fd);
+      else
+        r = cb_ ? run_cb_buffer(*cb_, stats_, view, o) : wabbit::run_buffer(*learner_, stats_, view, o);
     }
     SignalWatch::after(r);
     return result_to_dict(std::move(r), o.collect);
@@ -474,6 +518,7 @@ class PyModel {
   void reset_learner() {
     learner_->reset();
     if (cb_) cb_ = std::make_unique<CbLearner>(*learner_, cb_->config());
+    if (mc_) mc_ = std::make_unique<McLearner>(*learner_, mc_->config());
   }
   // Held by every call that learns (runs release the GIL first): one learning call at a time;
   // recursive so that a run's own hooks may learn. Predictions never take it.
@@ -508,7 +553,7 @@ class PyModel {
     {
       py::gil_scoped_release release;
       std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
-      s = serialize_model(*learner_, version, args, metadata, predict_only, bandit_section());
+      s = serialize_model(*learner_, version, args, metadata, predict_only, bandit_section(), mc_section());
     }
     return py::bytes(s);
   }
@@ -518,7 +563,7 @@ class PyModel {
     auto out = std::make_shared<SerializedModel>();
     py::gil_scoped_release release;
     std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
-    out->data = serialize_model(*learner_, version, args, metadata, predict_only, bandit_section());
+    out->data = serialize_model(*learner_, version, args, metadata, predict_only, bandit_section(), mc_section());
     return out;
   }
   // Serializes, verifies that the bytes load back, then writes them atomically.
@@ -528,7 +573,7 @@ class PyModel {
     std::string s;
     {
       std::unique_lock<std::recursive_mutex> lock(learning_, std::try_to_lock);
-      s = serialize_model(*learner_, version, args, metadata, predict_only, bandit_section());
+      s = serialize_model(*learner_, version, args, metadata, predict_only, bandit_section(), mc_section());
     }
     verify_model(s);
     write_file_atomic(path, s);
@@ -537,6 +582,13 @@ class PyModel {
   // state comes from its metadata (set_cb_state).
   void install(const std::shared_ptr<LoadedModel>& m) {
     py::gil_scoped_release release;
+    if (mc_ && m->header.has_mc) {
+      McState fresh = mc_->state();
+      install_mc_state(*m, fresh);  // checks the shapes before anything changes
+      install_weights(*m, *learner_);
+      mc_->state() = std::move(fresh);
+      return;
+    }
     if (cb_ && m->header.has_cb) {
       CbState fresh = cb_->state();
       install_cb_state(*m, fresh);  // checks the shapes before anything changes
@@ -561,6 +613,10 @@ class PyModel {
   BanditSection bandit_section() const {
     if (!cb_) return {};
     return {&cb_->config(), &cb_->state()};
+  }
+  McSection mc_section() const {
+    if (!mc_) return {};
+    return {&mc_->config(), &mc_->state()};
   }
   void require_cb() const {
     if (!cb_) throw py::type_error("this model is not a contextual bandit (use --cb_adf, --cb_explore_adf, ...)");
@@ -676,6 +732,7 @@ class PyModel {
   std::unique_ptr<Learner> learner_;
   std::recursive_mutex learning_;
   std::unique_ptr<CbLearner> cb_;
+  std::unique_ptr<McLearner> mc_;
   CbEvent cb_event_;
   CbResult cb_result_;
   Stats stats_;

@@ -20,7 +20,7 @@ from copy import deepcopy
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union, cast
 
 import wabbit._core as _core
-from wabbit import bandit, persistence, runs, snapshots
+from wabbit import bandit, multiclass, persistence, runs, snapshots
 from wabbit._version import __version__
 from wabbit.decisions import DecisionLog
 from wabbit.explain import Contribution, contributions
@@ -132,6 +132,8 @@ class Model:
             if weight != 1.0 or initial != 0.0:
                 raise ValueError("weight= and initial= apply to linear models; a bandit event's weight is 1, as in VW")
             p = bandit.learn(self, cast(Event, example), label)
+        elif self._core.is_mc():
+            p = multiclass.learn_line(self, self._mc_text(example, label, weight, initial))
         elif isinstance(example, _TEXT):
             if label is not None:
                 raise TypeError("a text example carries its own label; pass label= only with a dict example")
@@ -161,6 +163,8 @@ class Model:
             if initial != 0.0:
                 raise ValueError("initial= applies to linear models, not to bandit events")
             return bandit.predict(self, cast(Event, example))
+        if self._core.is_mc():
+            return multiclass.predict_line(self, self._mc_text(example, None, 1.0, initial))
         if isinstance(example, _TEXT):
             return self._core.predict_line(example)
         return self._core.predict_dict(_as_dict(example), _number(initial, "initial"))
@@ -254,7 +258,7 @@ class Model:
             raise ValueError(f"save_every must be a positive number of examples, got {save_every!r}")
         if save_every is not None and store is None:
             raise ValueError("save_every needs a store (wabbit.ModelStore) to write the versions into")
-        return runs.run(
+        out = runs.run(
             self,
             source,
             learn=True,
@@ -265,12 +269,21 @@ class Model:
             weights=weights,
             threads=threads,
         )
+        return multiclass.outputs(self, out) if self._core.is_mc() else out
 
     def predict_many(self, source: Source, *, strict: bool = True, threads: Optional[int] = None) -> np.ndarray:
         """Predict every example of a file path, bytes buffer, iterable of lines or CSR rows (no
         learning), on ``threads`` threads (default: the model's ``--threads``). Safe to call while
         another thread learns: predictions read the weights as they are at that moment."""
-        return runs.run(self, source, learn=False, strict=strict, threads=threads)
+        out = runs.run(self, source, learn=False, strict=strict, threads=threads)
+        return multiclass.outputs(self, out) if self._core.is_mc() else out
+
+    def _mc_text(self, example: Example, label: Any, weight: float, initial: float) -> Any:
+        if not isinstance(example, _TEXT):
+            raise TypeError("a multiclass model (--oaa, --csoaa) takes VW text lines, e.g. '2 |f a b'")
+        if label is not None or weight != 1.0 or initial != 0.0:
+            raise TypeError("a text example carries its own label; label=, weight= and initial= go with dicts")
+        return example
 
     # ------------------------------------------------------------------ delayed rewards
     def log_decision(
@@ -375,6 +388,8 @@ class Model:
             return None
         if self._core.is_cb():
             raise TypeError("drift monitors watch linear models; contextual bandits are not supported yet")
+        if self._core.is_mc():
+            raise TypeError("drift monitors watch linear models; multiclass models are not supported yet")
         from wabbit.monitor import Monitor
 
         mon = Monitor(

@@ -232,6 +232,38 @@ class Options:
         model=True,
         core="cb.seed",
     )
+    # --- multiclass (model-defining) --------------------------------------------------------
+    oaa: Optional[int] = option(
+        "--oaa",
+        help="one-against-all multiclass with K classes: labels are a class (1..K) [weight]",
+        model=True,
+        structural=True,
+    )
+    csoaa: Optional[int] = option(
+        "--csoaa",
+        help="cost-sensitive one-against-all with K classes: labels are class:cost ... (lowest cost best)",
+        model=True,
+        structural=True,
+    )
+    probabilities: bool = switch(
+        "--probabilities",
+        help="--oaa: predict every class's probability (use with --loss_function logistic)",
+        model=True,
+        structural=True,
+    )
+    indexing: Optional[int] = option(
+        "--indexing",
+        help="--oaa/--csoaa: classes are 0..K-1 (0) or 1..K (1)",
+        model=True,
+        structural=True,
+        note="1-based until a label 0 is seen",
+    )
+    named_labels: Optional[str] = option(
+        "--named_labels",
+        help="--oaa/--csoaa: class names, comma-separated (the first is class 1)",
+        model=True,
+        structural=True,
+    )
     max_prediction: Optional[float] = option("--max_prediction", help="largest prediction to output", model=True)
     reward_ttl: Optional[float] = option(
         "--reward_ttl",
@@ -250,6 +282,9 @@ class Options:
     final_regressor: Optional[str] = option("-f", "--final_regressor", help="save the model to this file at the end")
     initial_regressor: Optional[str] = option("-i", "--initial_regressor", help="load a model and continue from it")
     testonly: bool = switch("-t", "--testonly", help="predict only, do not learn")
+    raw_predictions: Optional[str] = option(
+        "-r", "--raw_predictions", help="--oaa/--csoaa: write every class's raw score to this file (- : stdout)"
+    )
     predictions: Optional[str] = option(
         "-p", "--predictions", help="write predictions to this file (- or /dev/stdout: stdout)"
     )
@@ -451,6 +486,10 @@ class Options:
     def cb_config(self) -> Optional[Dict[str, Any]]:
         """The contextual-bandit settings, or None (:func:`wabbit.resolve.cb_config`)."""
         return resolve.cb_config(self)
+
+    def mc_config(self) -> Optional[Dict[str, Any]]:
+        """The multiclass settings, or None (:func:`wabbit.resolve.mc_config`)."""
+        return resolve.mc_config(self)
 
     def reward_config(self) -> Tuple[float, int]:
         """(ttl seconds, max pending decisions) for delayed rewards (:func:`wabbit.resolve.reward_config`)."""

@@ -126,7 +126,7 @@ _VW_IMPLIED = (
 )
 # What VW does not record in a model file (its command line gives them when it loads one): these
 # may be given with -i or wabbit.load for a VW model without conflicting with it.
-_VW_UNRECORDED = ("loss_function", "quantile_tau", "logistic_min", "logistic_max")
+_VW_UNRECORDED = ("loss_function", "quantile_tau", "logistic_min", "logistic_max", "probabilities")
 
 
 def _vw_tokens(text: str) -> list:

@@ -21,7 +21,7 @@ from wabbit.flags import Flag, OptionError, flag_table
 if TYPE_CHECKING:
     from wabbit.options import Options
 
-__all__ = ["core_config", "cb_config", "reward_config", "check_numbers", "interaction_specs"]
+__all__ = ["core_config", "cb_config", "mc_config", "reward_config", "check_numbers", "interaction_specs"]
 
 # What the core takes: a float flag is a float32; --reward_ttl may be infinite (no TTL).
 _FLOAT32_MAX = 3.4028234663852886e38
@@ -187,6 +187,56 @@ def core_config(opts: Options) -> Dict[str, Any]:
         "min_prediction": 0.0 if opts.min_prediction is None else float(opts.min_prediction),
         "max_prediction": 0.0 if opts.max_prediction is None else float(opts.max_prediction),
         "cb": cb_config(opts),
+        "mc": mc_config(opts),
+    }
+
+
+def mc_config(opts: Options) -> Optional[Dict[str, Any]]:
+    """The multiclass settings for the core (None without --oaa/--csoaa), checked as VW checks them.
+
+    >>> from wabbit.options import parse_args
+    >>> mc_config(parse_args("--oaa 3 --named_labels cat,dog,bird"))["named_labels"]
+    ['cat', 'dog', 'bird']
+    >>> mc_config(parse_args("--csoaa 4 --indexing 0"))["indexing"]
+    0
+    """
+    given = [
+        f.names[-1]
+        for f in _flags(opts)
+        if f.dest in ("probabilities", "indexing", "named_labels") and opts.given(f.dest)
+    ]
+    if opts.oaa is None and opts.csoaa is None:
+        if given:
+            raise OptionError(f"{', '.join(given)} need --oaa K or --csoaa K")
+        return None
+    if opts.oaa is not None and opts.csoaa is not None:
+        raise OptionError("--oaa and --csoaa are two reductions: give one")
+    if opts.cb is not None or opts.cb_adf or opts.cb_explore is not None or opts.cb_explore_adf:
+        raise OptionError("--oaa/--csoaa cannot be combined with a contextual bandit")
+    k = opts.oaa if opts.oaa is not None else opts.csoaa
+    if k is None or not 1 <= k <= 2**24:
+        raise OptionError(f"--oaa/--csoaa takes a number of classes in [1, 2^24], got {k}")
+    if opts.indexing is not None and opts.indexing not in (0, 1):
+        raise OptionError(f"--indexing must be 0 or 1, got {opts.indexing}")
+    if opts.probabilities and opts.csoaa is not None:
+        raise OptionError("csoaa does not support --probabilities (use --oaa)")
+    names: List[str] = []
+    if opts.named_labels is not None:
+        names = opts.named_labels.split(",")
+        if any(not n or any(c in n for c in " \t|:") for n in names) or len(set(names)) != len(names):
+            raise OptionError(
+                f"--named_labels: distinct, non-empty names without spaces, '|' or ':', got {opts.named_labels!r}"
+            )
+        if len(names) != k:
+            raise OptionError(f"there are {len(names)} named labels: use that as the argument to --oaa/--csoaa")
+        if opts.indexing == 0:
+            raise OptionError("--named_labels numbers its classes from 1: --indexing 0 does not apply")
+    return {
+        "oaa": opts.oaa or 0,
+        "csoaa": opts.csoaa or 0,
+        "probabilities": opts.probabilities,
+        "indexing": 2 if opts.indexing is None else int(opts.indexing),
+        "named_labels": names,
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Dict, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import wabbit._core as _core
 from wabbit._version import __version__
@@ -24,15 +24,16 @@ __all__ = ["open_predictions", "close_predictions", "failed_streams", "write_out
 __all__ += ["not_written"]
 
 
-def open_predictions(opts: Options) -> Tuple[int, bool]:
+def open_predictions(opts: Options, path: Optional[str] = None) -> Tuple[int, bool]:
     """(file descriptor for -p, or -1; whether the run must close it): ``-`` and ``/dev/stdout``
-    write to standard output."""
-    if not opts.predictions:
+    write to standard output. ``path``: another prediction stream's (-r)."""
+    path = opts.predictions if path is None else path
+    if not path:
         return -1, False
-    if opts.predictions in ("-", "/dev/stdout"):
+    if path in ("-", "/dev/stdout"):
         sys.stdout.flush()
         return sys.stdout.fileno(), False
-    return os.open(opts.predictions, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), True
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), True
 
 
 def close_predictions(fd: int, close: bool) -> None:

@@ -75,6 +75,8 @@ def summary(model: Model, bad_lines: int = 0) -> str:
         f"weighted label sum = {s['weighted_labels']:.6f}",
         "average loss = " + (f"{s['sum_loss'] / w:.6f}" if w > 0 else "n.a."),
     ]
+    if model.options.probabilities and model.core.is_mc() and w > 0:  # --oaa K --probabilities
+        lines.append(f"average multiclass log loss = {model.core.mc_state()['log_loss'] / w:.6f}")
     best = best_constant(model)
     if best is not None:
         lines.append(f"best constant = {best[0]:.6f}")

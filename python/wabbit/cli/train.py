@@ -59,6 +59,9 @@ def run(opts: Options, err: TextIO) -> int:
         say(f"Reading datafile = {opts.data}")
 
     pred_fd, close_pred = outputs.open_predictions(opts)
+    if opts.raw_predictions and not model.core.is_mc():
+        raise OptionError("-r/--raw_predictions is supported with --oaa/--csoaa only")
+    raw_fd, close_raw = outputs.open_predictions(opts, opts.raw_predictions or "")
     run_opts = {
         "learn": not opts.testonly,
         "print_progress": not quiet,
@@ -69,6 +72,7 @@ def run(opts: Options, err: TextIO) -> int:
         "chain_hash": opts.chain_hash,
         "print_warnings": True,
         "predictions_fd": pred_fd,
+        **({"raw_fd": raw_fd} if raw_fd >= 0 else {}),
         "account": True,
         "audit_fd": sys.stdout.fileno() if opts.audit else -1,
         "record_names": bool(opts.invert_hash),
@@ -106,6 +110,7 @@ def run(opts: Options, err: TextIO) -> int:
             store.save(model, note="interrupted")
     finally:
         outputs.close_predictions(pred_fd, close_pred)
+        outputs.close_predictions(raw_fd, close_raw)
     if not quiet:
         err.write(summary(model, bad_lines=int(result["bad_lines"])))
         if model.drift_monitor is not None:

@@ -66,6 +66,8 @@ def _model_options(model: Model) -> Dict[str, Any]:
 def _description(model: Model) -> Tuple[Any, ...]:
     """What the server keeps of a model it serves: the file header's args and metadata, the
     lineage, the flags, whether it is a bandit and whether it explores."""
+    if model.core.is_mc():  # the engine answers with the linear learner or a bandit only
+        raise TypeError("serving --oaa/--csoaa models is not supported yet")
     explores = bool(model.options.cb_explore_adf or model.options.cb_explore is not None)
     return (
         model.args,
