@@ -63,18 +63,31 @@ def bandit_header(cb: Dict[str, Any]) -> List[str]:
     return lines
 
 
-def summary(model: Model, bad_lines: int = 0) -> str:
-    """VW's closing block: counts, weighted sums, average loss, best constant, features."""
+# FLT_MAX, and half of it: VW's holdout losses before any pass and of a pass without a holdout
+_NO_HOLDOUT = (3.4028234663852886e38, 1.7014117331926443e38)
+
+
+def summary(model: Model, bad_lines: int = 0, multipass: bool = False) -> str:
+    """VW's closing block: counts, weighted sums, average loss (the best pass's holdout loss,
+    marked h, when examples were held out), best constant, features."""
     s = model.stats
     w = s["weighted_labeled_examples"]
-    lines = [
-        "",
-        "finished run",
-        f"number of examples = {s['example_number']}",
-        f"weighted example sum = {s['weighted_examples']:.6f}",
-        f"weighted label sum = {s['weighted_labels']:.6f}",
-        "average loss = " + (f"{s['sum_loss'] / w:.6f}" if w > 0 else "n.a."),
-    ]
+    passes = s["current_pass"]
+    lines = ["", "finished run"]
+    if multipass and passes > 1:
+        lines.append(f"number of examples per pass = {s['example_number'] // passes}")
+        lines.append(f"passes used = {passes}")
+    else:
+        lines.append(f"number of examples = {s['example_number']}")
+    lines.append(f"weighted example sum = {s['weighted_examples']:.6f}")
+    lines.append(f"weighted label sum = {s['weighted_labels']:.6f}")
+    if s["holdout_on"]:
+        best_loss = s["holdout_best_loss"]
+        lines.append(
+            "average loss = " + ("undefined (no holdout)" if best_loss in _NO_HOLDOUT else f"{best_loss:.6f} h")
+        )
+    else:
+        lines.append("average loss = " + (f"{s['sum_loss'] / w:.6f}" if w > 0 else "n.a."))
     best = best_constant(model)
     if best is not None:
         lines.append(f"best constant = {best[0]:.6f}")
