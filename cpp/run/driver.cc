@@ -434,6 +434,7 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
   for (uint64_t pass = 1; pass <= p.passes; ++pass) {
     r.begin_pass(writer.get());
     if (reader) {
+      reader->rewind();
       uint64_t n = 0;
       while (reader->next(r.slot())) {
         r.accept();
