@@ -21,7 +21,7 @@ constexpr size_t kBlockTarget = size_t{1} << 20;  // a block is closed once its 
 constexpr uint32_t kMaxPayload = uint32_t{1} << 31;
 
 // record flags
-constexpr uint8_t kLabelled = 1, kWeight = 2, kInitial = 4, kTag = 8;
+constexpr uint8_t kLabelled = 1, kWeight = 2, kInitial = 4, kTag = 8, kPlaceholder = 0x80;
 // group flags
 constexpr uint8_t kAllOnes = 1;
 
@@ -282,6 +282,13 @@ void Writer::append(const Example& ex) {
   if (block_.size() >= kBlockTarget) flush_block();
 }
 
+void Writer::append_placeholder() {
+  block_.push_back(static_cast<char>(kPlaceholder));
+  ++block_examples_;
+  ++examples_;
+  if (block_.size() >= kBlockTarget) flush_block();
+}
+
 void Writer::flush_block() {
   if (block_examples_ == 0) return;
   if (block_.size() > kMaxPayload) throw std::runtime_error("an example is too large for the cache (over 2 GiB)");
@@ -358,9 +365,9 @@ bool Reader::load_block() {
   return true;
 }
 
-bool Reader::next(Example& ex) {
+Reader::Record Reader::next(Example& ex) {
   while (left_ == 0) {
-    if (!load_block()) return false;
+    if (!load_block()) return Record::kEnd;
   }
   const char* p = block_.data();
   const size_t end = block_.size();
@@ -377,9 +384,13 @@ bool Reader::next(Example& ex) {
     }
     throw std::runtime_error("the cache file " + path_ + " holds a malformed record");
   };
-  ex.clear();
   need(1);
   const auto flags = static_cast<uint8_t>(p[pos_++]);
+  if (flags == kPlaceholder) {
+    --left_;
+    return Record::kPlaceholder;
+  }
+  ex.clear();
   auto f32 = [&]() {
     need(4);
     const float v = get<float>(p + pos_);
@@ -423,7 +434,7 @@ bool Reader::next(Example& ex) {
     g.value.set_end(val + n);
   }
   --left_;
-  return true;
+  return Record::kExample;
 }
 
 }  // namespace wabbit::cache

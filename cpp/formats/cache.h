@@ -9,7 +9,7 @@
 //   footer   32 bytes: tag "DONE", block and example counts, a checksum over the header's and
 //            the blocks' checksums
 //
-// A record keeps what the parser produced: label, importance weight, base, tag, and each
+// A record keeps what the parser produced (or marks a line that gave none: see append_placeholder): label, importance weight, base, tag, and each
 // namespace slot's (32-bit unmasked index, value) pairs in order (values are left out when all
 // are 1). What the learner does afterwards (-b's mask, --ignore/--keep, --noconstant, -q and the
 // other interactions) is applied when an example is read back, so none of those flags changes a
@@ -58,6 +58,9 @@ class Writer {
   Writer& operator=(const Writer&) = delete;
 
   void append(const Example& ex);
+  // A line that is no example (blank, or refused by the parser): VW counts it towards the holdout
+  // period, so the later passes must see it too.
+  void append_placeholder();
   void finish();  // the footer, then the rename into place; throws std::runtime_error
   uint64_t examples() const { return examples_; }
 
@@ -82,9 +85,11 @@ class Reader {
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
 
-  // The next example (cleared first); false at the end. Throws std::runtime_error if the file
+  enum class Record { kEnd, kExample, kPlaceholder };
+  // The next record: an example (into `ex`, cleared first), a placeholder (see
+  // Writer::append_placeholder; `ex` untouched) or the end. Throws std::runtime_error if the file
   // changed since check() (a block that does not match its checksum, or ends early).
-  bool next(Example& ex);
+  Record next(Example& ex);
   void rewind();
 
  private:

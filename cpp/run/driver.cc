@@ -115,6 +115,10 @@ class Runner {
     const bool names = opt_.audit_fd >= 0 || opt_.names != nullptr;
     Example& ex = ex_[next_];
     const ParseResult pr = parse_vw_line(text, ex, names);
+    if (pr.status != ParseStatus::kExample) {  // VW counts it towards the holdout period
+      ++in_pass_;
+      if (writer_ != nullptr) writer_->append_placeholder();
+    }
     if (pr.status == ParseStatus::kBlank) {
       ++line_no_;
       return;
@@ -154,6 +158,11 @@ class Runner {
     flush();
     pending_ = true;
     next_ ^= 1u;
+  }
+  // A cached line that gave no example: it counts towards the holdout period, as it did.
+  void placeholder() {
+    ++in_pass_;
+    ++line_no_;
   }
   // A new pass: line (or example) numbers and the holdout's count start again.
   void begin_pass(cache::Writer* writer) {
@@ -436,8 +445,13 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
     if (reader) {
       reader->rewind();
       uint64_t n = 0;
-      while (reader->next(r.slot())) {
-        r.accept();
+      for (;;) {
+        const cache::Reader::Record rec = reader->next(r.slot());
+        if (rec == cache::Reader::Record::kEnd) break;
+        if (rec == cache::Reader::Record::kExample)
+          r.accept();
+        else
+          r.placeholder();
         if ((++n & 4095u) == 0 && interrupted(opt.interrupt)) break;
       }
     } else {
