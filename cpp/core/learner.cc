@@ -349,8 +349,8 @@ void Learner::observe_slow(const Example& ex) {
 }
 
 void Learner::end_pass(float decay) {
+  // (VW syncs the weights here only for --predict_only_model models: its save_resume is on by default)
   if (cfg_.ftrl || cfg_.classic_rule != 0) return;
-  sync_weights();
   if (decay != 1.f) {
     base_eta_ *= decay;
     set_rate_factor(rate_factor_);

@@ -191,8 +191,8 @@ class Learner {
   float rate_factor() const { return rate_factor_; }
   // Applies pending L1 truncation and L2 contraction to the stored weights (VW's sync_weights).
   void sync_weights();
-  // The end of a pass over the data (--passes): VW's gd end_pass syncs the weights and multiplies
-  // the learning rate by `decay` (--decay_learning_rate); FTRL and the classic rules keep theirs.
+  // The end of a pass over the data (--passes): VW's gd end_pass multiplies the learning rate by
+  // `decay` (--decay_learning_rate); FTRL and the classic rules keep theirs.
   void end_pass(float decay);
   // The weight of row r as the model uses it (truncation and contraction applied).
   float effective_weight(const float* row) const;
