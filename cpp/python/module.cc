@@ -102,6 +102,10 @@ PYBIND11_MODULE(_core, m) {
       "sample_pmf", [](const std::vector<float>& pmf, float draw) { return sample_pmf(pmf, draw); }, py::arg("pmf"),
       py::arg("draw"));
   m.def("read_model", &read_model);
+  m.def("cache_checksum", [](py::bytes b) {
+    const std::string s = b;
+    return cache::checksum(s.data(), s.size());
+  });
   m.def(
       "check_cache",
       [](const std::string& path, const std::string& source) -> py::object {
