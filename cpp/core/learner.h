@@ -194,6 +194,18 @@ class Learner {
   // The end of a pass over the data (--passes): VW's gd end_pass multiplies the learning rate by
   // `decay` (--decay_learning_rate); FTRL and the classic rules keep theirs.
   void end_pass(float decay);
+  // What a pass changes besides the weights (the online state, the decayed learning rate): kept
+  // with the best pass's weights, and put back when --early_terminate ends a run after it.
+  struct PassState {
+    OnlineState state;
+    float base_eta = 0.f;
+  };
+  PassState pass_state() const { return PassState{state_, base_eta_}; }
+  void restore_pass_state(const PassState& p) {
+    state_ = p.state;
+    base_eta_ = p.base_eta;
+    set_rate_factor(rate_factor_);
+  }
   // The weight of row r as the model uses it (truncation and contraction applied).
   float effective_weight(const float* row) const;
 

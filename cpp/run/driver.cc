@@ -417,6 +417,56 @@ bool summarize_holdout(Stats& s, uint64_t& no_win) {
   return false;
 }
 
+// The learner after the best pass, kept while --early_terminate may still end the run: its
+// non-zero rows (a pass over a large table touches few of them) and its other state.
+class BestPass {
+ public:
+  void take(const Learner& l) {
+    const WeightTable& w = l.weights();
+    const size_t stride = w.stride();
+    const float* d = w.data();
+    rows_.clear();
+    values_.clear();
+    for (uint64_t r = 0; r < w.rows(); ++r) {
+      const float* row = d + r * stride;
+      if (nonzero(row, stride)) {
+        rows_.push_back(r);
+        values_.insert(values_.end(), row, row + stride);
+      }
+    }
+    state_ = l.pass_state();
+    taken_ = true;
+  }
+  bool taken() const { return taken_; }
+  void drop() { taken_ = false; }
+  void restore(Learner& l) const {
+    WeightTable& w = l.weights();
+    const size_t stride = w.stride();
+    float* d = w.data();
+    for (uint64_t r = 0; r < w.rows(); ++r) {
+      float* row = d + r * stride;
+      if (nonzero(row, stride)) std::fill(row, row + stride, 0.f);
+    }
+    for (size_t k = 0; k < rows_.size(); ++k) std::copy_n(&values_[k * stride], stride, d + rows_[k] * stride);
+    l.restore_pass_state(state_);
+  }
+
+ private:
+  static bool nonzero(const float* row, size_t stride) {
+    uint32_t any = 0;
+    for (size_t k = 0; k < stride; ++k) {
+      uint32_t bits;
+      std::memcpy(&bits, row + k, 4);
+      any |= bits;
+    }
+    return any != 0;
+  }
+  std::vector<uint64_t> rows_;
+  std::vector<float> values_;
+  Learner::PassState state_;
+  bool taken_ = false;
+};
+
 RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& opt) {
   const PassOptions& p = opt.passes;
   if (p.passes < 1) throw std::invalid_argument("--passes must be at least 1");
@@ -438,7 +488,7 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
   }
   Runner r(learner, stats, opt);
   RunResult result;
-  std::unique_ptr<Learner> best;  // the learner after the best pass, while early termination may still come
+  BestPass best;
   uint64_t no_win = 0;
   for (uint64_t pass = 1; pass <= p.passes; ++pass) {
     r.begin_pass(writer.get());
@@ -470,13 +520,13 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
     learner.end_pass(p.decay);
     if (!p.holdout) continue;
     if (summarize_holdout(stats, no_win)) {
-      best.reset();
+      best.drop();
       // only a pass at least early_terminate passes before the last can end up kept
-      if (pass + p.early_terminate <= p.passes) best = std::make_unique<Learner>(learner);
+      if (pass + p.early_terminate <= p.passes && p.early_terminate > 0) best.take(learner);
     }
     if (no_win == p.early_terminate) {
       result.early_terminated = true;
-      if (best && stats.holdout_best_pass != stats.current_pass) learner.swap(*best);
+      if (best.taken()) best.restore(learner);
       break;
     }
   }
