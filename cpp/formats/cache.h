@@ -1,6 +1,7 @@
 // wabbit's cache file (-c, --cache_file): the examples of a text input as the parser left them
 // (hashed, before Learner::prepare), so that later passes (--passes) skip parsing and hashing.
-// This file is the format's one owner; docs/cli.md describes it for users.
+// This file is the format's one owner; docs/decisions.md ("Passes, the holdout and the cache")
+// gives the rules around it.
 //
 //   header   64 bytes: magic "WBTCACHE", format version, parser version, the source's identity
 //            (size and modification time of the data file, when there is one), a checksum
