@@ -182,8 +182,8 @@ std::string check(const std::string& path, const SourceId& source) {
     if (got >= 4 && std::memcmp(bh, kDoneTag, 4) == 0) {
       char f[kFooterSize];
       std::memcpy(f, bh, got);
-      if (got < kBlockHeaderSize || read_full(fd, f + kBlockHeaderSize, kFooterSize - kBlockHeaderSize) <
-                                        kFooterSize - kBlockHeaderSize) {
+      if (got < kBlockHeaderSize ||
+          read_full(fd, f + kBlockHeaderSize, kFooterSize - kBlockHeaderSize) < kFooterSize - kBlockHeaderSize) {
         return "is truncated (it ends inside its footer)";
       }
       if (get<uint64_t>(f + 8) != blocks || get<uint64_t>(f + 16) != examples || get<uint64_t>(f + 24) != chain) {

@@ -10,11 +10,11 @@
 //   footer   32 bytes: tag "DONE", block and example counts, a checksum over the header's and
 //            the blocks' checksums
 //
-// A record keeps what the parser produced (or marks a line that gave none: see append_placeholder): label, importance weight, base, tag, and each
-// namespace slot's (32-bit unmasked index, value) pairs in order (values are left out when all
-// are 1). What the learner does afterwards (-b's mask, --ignore/--keep, --noconstant, -q and the
-// other interactions) is applied when an example is read back, so none of those flags changes a
-// cache; only the parser (its version, stored in the header) and the data file do.
+// A record keeps what the parser produced (or marks a line that gave none: see append_placeholder): label, importance
+// weight, base, tag, and each namespace slot's (32-bit unmasked index, value) pairs in order (values are left out when
+// all are 1). What the learner does afterwards (-b's mask, --ignore/--keep, --noconstant, -q and the other
+// interactions) is applied when an example is read back, so none of those flags changes a cache; only the parser (its
+// version, stored in the header) and the data file do.
 //
 // A cache is trusted only whole: check() reads every block before a run uses it, and the reader
 // checks each block again as it reads it. The writer writes to a temporary name and renames it

@@ -280,7 +280,7 @@ class Model:
             pass_opts = passes_mod.settings(
                 passes, holdout_off, holdout_period, holdout_after, early_terminate, decay_learning_rate
             )
-            if cache not in (None, False):
+            if cache is not None and cache is not False:
                 if not isinstance(source, (str, os.PathLike)):
                     raise TypeError("cache= needs a file path source")
                 path = passes_mod.default_cache_path(os.fspath(source)) if cache is True else os.fspath(cache)

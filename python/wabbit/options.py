@@ -321,9 +321,7 @@ class Options:
     save_resume: bool = switch(
         "--save_resume", help="accepted for VW compatibility (model files always keep the online state)"
     )
-    cache: bool = switch(
-        "-c", "--cache", help="use a cache file: the data file's name + .cache (<stdin>: .cache)"
-    )
+    cache: bool = switch("-c", "--cache", help="use a cache file: the data file's name + .cache (<stdin>: .cache)")
     cache_file: Optional[str] = option(
         "--cache_file", help="use this cache file (written on the first pass, read on the others and by later runs)"
     )

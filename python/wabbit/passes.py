@@ -100,7 +100,9 @@ def plan_cache(path: str, source: Optional[str], kill: bool = False) -> CachePla
         src = source if source is not None and os.path.exists(source) else ""  # VW reads a cache without its data
         why = _core.check_cache(path, src)
         if why is None:
-            return CachePlan(path, "read", [f"using cache_file = {path}", "ignoring text input in favor of cache input"])
+            return CachePlan(
+                path, "read", [f"using cache_file = {path}", "ignoring text input in favor of cache input"]
+            )
     messages = []
     if why is not None:
         messages.append(f"wabbit: warning: the cache file {path} {why}; writing it again")
