@@ -123,6 +123,9 @@ std::string decode_header(const char* h, size_t got, Header& out) {
   return "";
 }
 
+// A block's checksum covers its header's fields too (length, example count; the rest must be 0).
+uint64_t block_seed(uint32_t len, uint32_t examples) { return (uint64_t{examples} << 32) | len; }
+
 std::string describe(const SourceId& s) {
   return std::to_string(s.size) + " bytes, modified at " + std::to_string(s.mtime_ns / 1000000000) + "." +
          std::to_string(s.mtime_ns % 1000000000 / 1000000) + " s";
@@ -186,7 +189,8 @@ std::string check(const std::string& path, const SourceId& source) {
           read_full(fd, f + kBlockHeaderSize, kFooterSize - kBlockHeaderSize) < kFooterSize - kBlockHeaderSize) {
         return "is truncated (it ends inside its footer)";
       }
-      if (get<uint64_t>(f + 8) != blocks || get<uint64_t>(f + 16) != examples || get<uint64_t>(f + 24) != chain) {
+      if (get<uint32_t>(f + 4) != 0 || get<uint64_t>(f + 8) != blocks || get<uint64_t>(f + 16) != examples ||
+          get<uint64_t>(f + 24) != chain) {
         return "is corrupted (its footer does not match its blocks)";
       }
       char extra;
@@ -205,7 +209,8 @@ std::string check(const std::string& path, const SourceId& source) {
       return "is truncated (it ends inside block " + std::to_string(blocks + 1) + ")";
     }
     const uint64_t sum = get<uint64_t>(bh + 16);
-    if (checksum(payload.data(), len) != sum) {
+    if (get<uint32_t>(bh + 12) != 0 ||
+        checksum(payload.data(), len, block_seed(len, get<uint32_t>(bh + 8))) != sum) {
       return "is corrupted (block " + std::to_string(blocks + 1) + " does not match its checksum)";
     }
     chain = checksum(&sum, sizeof sum, chain);
@@ -295,7 +300,7 @@ void Writer::flush_block() {
   char bh[kBlockHeaderSize] = {};
   std::memcpy(bh, kBlockTag, 4);
   const uint32_t len = static_cast<uint32_t>(block_.size());
-  const uint64_t sum = checksum(block_.data(), block_.size());
+  const uint64_t sum = checksum(block_.data(), block_.size(), block_seed(len, block_examples_));
   std::memcpy(bh + 4, &len, 4);
   std::memcpy(bh + 8, &block_examples_, 4);
   std::memcpy(bh + 16, &sum, 8);
@@ -359,7 +364,10 @@ bool Reader::load_block() {
   if (len > kMaxPayload) throw std::runtime_error(changed + "a block's length)");
   block_.resize(len);
   if (read_full(fd_, block_.data(), len) < len) throw std::runtime_error(changed + "it ends early)");
-  if (checksum(block_.data(), len) != get<uint64_t>(bh + 16)) throw std::runtime_error(changed + "a checksum)");
+  if (get<uint32_t>(bh + 12) != 0 ||
+      checksum(block_.data(), len, block_seed(len, get<uint32_t>(bh + 8))) != get<uint64_t>(bh + 16)) {
+    throw std::runtime_error(changed + "a checksum)");
+  }
   pos_ = 0;
   left_ = get<uint32_t>(bh + 8);
   return true;
