@@ -209,8 +209,7 @@ std::string check(const std::string& path, const SourceId& source) {
       return "is truncated (it ends inside block " + std::to_string(blocks + 1) + ")";
     }
     const uint64_t sum = get<uint64_t>(bh + 16);
-    if (get<uint32_t>(bh + 12) != 0 ||
-        checksum(payload.data(), len, block_seed(len, get<uint32_t>(bh + 8))) != sum) {
+    if (get<uint32_t>(bh + 12) != 0 || checksum(payload.data(), len, block_seed(len, get<uint32_t>(bh + 8))) != sum) {
       return "is corrupted (block " + std::to_string(blocks + 1) + " does not match its checksum)";
     }
     chain = checksum(&sum, sizeof sum, chain);

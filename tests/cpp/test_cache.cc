@@ -106,7 +106,7 @@ TEST(any_cut_or_changed_byte_is_rejected) {
   {
     cache::Writer w(path, cache::SourceId{});
     Example ex;
-    for (int i = 0; i < 40; ++i) {
+    for (int i = 0; i < 12; ++i) {
       random_example(rng, ex);
       w.append(ex);
     }
@@ -139,4 +139,3 @@ TEST(an_unfinished_writer_leaves_nothing) {
   CHECK(cache::check(path, cache::SourceId{}) == "does not exist");
   CHECK(::access((path + ".tmp" + std::to_string(::getpid())).c_str(), F_OK) != 0);
 }
-
