@@ -22,8 +22,9 @@ constexpr uint32_t kMaxPayload = uint32_t{1} << 31;
 
 // record flags
 constexpr uint8_t kLabelled = 1, kWeight = 2, kInitial = 4, kTag = 8, kPlaceholder = 0x80;
-// group flags
-constexpr uint8_t kAllOnes = 1;
+// group flags: how the values are stored (all of them, none: all are 1, or a bitmap of the
+// ones that are not 1 followed by those)
+constexpr uint8_t kAllValues = 0, kAllOnes = 1, kSomeValues = 2;
 
 constexpr uint64_t kP1 = 0x9FB21C651E98DF25ULL;
 constexpr uint64_t kP2 = 0xD6E8FEB86659FD93ULL;
@@ -271,15 +272,30 @@ void Writer::append(const Example& ex) {
     const size_t n = g.size();
     block_.push_back(static_cast<char>(slot));
     put_varint(block_, n);
-    bool ones = true;
-    for (size_t k = 0; k < n && ones; ++k) {
+    size_t others = 0;  // values that are not exactly 1
+    for (size_t k = 0; k < n; ++k) {
       uint32_t bits;
       std::memcpy(&bits, &g.value[k], 4);
-      ones = bits == 0x3f800000u;
+      others += bits != 0x3f800000u;
     }
-    block_.push_back(static_cast<char>(ones ? kAllOnes : 0));
+    const size_t bitmap = (n + 7) / 8;
+    const uint8_t mode = others == 0 ? kAllOnes : bitmap + others * 4 < n * 4 ? kSomeValues : kAllValues;
+    block_.push_back(static_cast<char>(mode));
     put_bytes(block_, g.index.data(), n * sizeof(uint32_t));
-    if (!ones) put_bytes(block_, g.value.data(), n * sizeof(float));
+    if (mode == kAllValues) {
+      put_bytes(block_, g.value.data(), n * sizeof(float));
+    } else if (mode == kSomeValues) {
+      const size_t at = block_.size();
+      block_.resize(at + bitmap, 0);
+      for (size_t k = 0; k < n; ++k) {
+        uint32_t bits;
+        std::memcpy(&bits, &g.value[k], 4);
+        if (bits != 0x3f800000u) {
+          block_[at + k / 8] = static_cast<char>(block_[at + k / 8] | (1 << (k % 8)));
+          put(block_, g.value[k]);
+        }
+      }
+    }
   }
   ++block_examples_;
   ++examples_;
@@ -431,12 +447,23 @@ Reader::Record Reader::next(Example& ex) {
     g.index.set_end(idx + n);
     pos_ += n * sizeof(uint32_t);
     float* val = g.value.room(n);
-    if (gflags & kAllOnes) {
-      std::fill(val, val + n, 1.f);
-    } else {
+    if (gflags == kAllValues) {
       need(n * sizeof(float));
       std::memcpy(val, p + pos_, n * sizeof(float));
       pos_ += n * sizeof(float);
+    } else {
+      std::fill(val, val + n, 1.f);
+      if (gflags == kSomeValues) {
+        const size_t bitmap = (n + 7) / 8;
+        need(bitmap);
+        const char* bits = p + pos_;
+        pos_ += bitmap;
+        for (size_t j = 0; j < n; ++j) {
+          if ((static_cast<unsigned char>(bits[j / 8]) >> (j % 8)) & 1u) val[j] = f32();
+        }
+      } else if (gflags != kAllOnes) {
+        throw std::runtime_error("the cache file " + path_ + " holds a malformed record");
+      }
     }
     g.value.set_end(val + n);
   }
