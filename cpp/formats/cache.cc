@@ -367,6 +367,7 @@ void Reader::rewind() {
   block_.clear();
   pos_ = 0;
   left_ = 0;
+  ended_ = false;
 }
 
 bool Reader::load_block() {
@@ -390,7 +391,10 @@ bool Reader::load_block() {
 
 Reader::Record Reader::next(Example& ex) {
   while (left_ == 0) {
-    if (!load_block()) return Record::kEnd;
+    if (ended_ || !load_block()) {
+      ended_ = true;
+      return Record::kEnd;
+    }
   }
   const char* p = block_.data();
   const size_t end = block_.size();

@@ -88,7 +88,7 @@ class Reader {
 
   enum class Record { kEnd, kExample, kPlaceholder };
   // The next record: an example (into `ex`, cleared first), a placeholder (see
-  // Writer::append_placeholder; `ex` untouched) or the end. Throws std::runtime_error if the file
+  // Writer::append_placeholder; `ex` untouched) or the end (again at every later call). Throws std::runtime_error if the file
   // changed since check() (a block that does not match its checksum, or ends early).
   Record next(Example& ex);
   void rewind();
@@ -100,6 +100,7 @@ class Reader {
   std::vector<char> block_;
   size_t pos_ = 0;
   uint32_t left_ = 0;  // examples left in the current block
+  bool ended_ = false;  // the footer was read: next() returns kEnd until rewind()
 };
 
 // The checksum the format uses (64 bits, several GB/s): exposed for the tests.
