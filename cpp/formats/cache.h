@@ -88,8 +88,9 @@ class Reader {
 
   enum class Record { kEnd, kExample, kPlaceholder };
   // The next record: an example (into `ex`, cleared first), a placeholder (see
-  // Writer::append_placeholder; `ex` untouched) or the end (again at every later call). Throws std::runtime_error if the file
-  // changed since check() (a block that does not match its checksum, or ends early).
+  // Writer::append_placeholder; `ex` untouched) or the end (again at every later call). Throws
+  // std::runtime_error if the file changed since check() (a block that does not match its
+  // checksum, or ends early).
   Record next(Example& ex);
   void rewind();
 
