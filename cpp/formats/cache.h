@@ -100,7 +100,7 @@ class Reader {
   std::string path_;
   std::vector<char> block_;
   size_t pos_ = 0;
-  uint32_t left_ = 0;  // examples left in the current block
+  uint32_t left_ = 0;   // examples left in the current block
   bool ended_ = false;  // the footer was read: next() returns kEnd until rewind()
 };
 
