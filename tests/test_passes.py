@@ -228,3 +228,17 @@ def test_learn_many_refuses_passes_without_a_cache(tmp_path):
         wabbit.Model().learn_many(str(tmp_path / "t.vw"), passes=2)
     with pytest.raises(TypeError, match="file path"):
         wabbit.Model().learn_many(["1 |a b"], passes=2, cache=str(tmp_path / "c"))
+
+
+def test_the_header_names_the_decay(tmp_path, vw_available):
+    """VW prints decay_learning_rate in its header with more than one pass (and only then)."""
+    (tmp_path / "train.vw").write_text(click_stream(30, seed=2))
+
+    def decay_lines(runner, args):
+        proc = runner(["-d", "train.vw", *args], tmp_path)
+        assert proc.returncode == 0, vwcompare.describe_run(proc)
+        return [line for line in proc.stderr.splitlines() if line.startswith("decay_learning_rate")]
+
+    for args in (["-c", "-k", "--passes", "3", "--decay_learning_rate", "0.7"], ["--decay_learning_rate", "0.7"]):
+        assert decay_lines(vwcompare.run_wabbit, args) == decay_lines(vwcompare.run_vw, args)
+    assert decay_lines(vwcompare.run_wabbit, ["-c", "-k", "--passes", "2"]) == ["decay_learning_rate = 1"]

@@ -43,6 +43,9 @@ def header(model: Model, opts: Options) -> List[str]:
     lines.append(f"initial_t = {fmt(model.core.state()['t'])}")
     cfg = mo.core_config()
     lines.append(f"power_t = {fmt(cfg['power_t'])}")
+    if (opts.passes or 1) > 1:  # VW prints it for several passes only
+        decay = 1.0 if opts.decay_learning_rate is None else opts.decay_learning_rate
+        lines.append(f"decay_learning_rate = {fmt(decay)}")
     if cfg["l1"] > 0 and not cfg["ftrl"]:
         lines.append(f"using l1 regularization = {fmt(cfg['l1'])}")
     if cfg["l2"] > 0 and not cfg["ftrl"]:
