@@ -242,3 +242,18 @@ def test_the_header_names_the_decay(tmp_path, vw_available):
     for args in (["-c", "-k", "--passes", "3", "--decay_learning_rate", "0.7"], ["--decay_learning_rate", "0.7"]):
         assert decay_lines(vwcompare.run_wabbit, args) == decay_lines(vwcompare.run_vw, args)
     assert decay_lines(vwcompare.run_wabbit, ["-c", "-k", "--passes", "2"]) == ["decay_learning_rate = 1"]
+
+
+def test_each_learn_many_call_is_a_run_of_its_own(tmp_path):
+    """The pass count and the holdout's best loss belong to one call: a second call on the same
+    model starts from pass 0 and compares its passes among themselves (as a new `vw -i` run would)."""
+    import wabbit
+
+    (tmp_path / "t.vw").write_text(click_stream(300, seed=9))
+    m = wabbit.Model("--loss_function logistic")
+    m.learn_many(str(tmp_path / "t.vw"), passes=3, cache=True, early_terminate=5)
+    assert (m.stats["current_pass"], m.stats["holdout_on"]) == (3, True)
+    m.learn_many(str(tmp_path / "t.vw"), passes=2, cache=True, early_terminate=5)
+    assert m.stats["current_pass"] == 2 and 1 <= m.stats["holdout_best_pass"] <= 2
+    m.learn_many(str(tmp_path / "t.vw"))
+    assert (m.stats["current_pass"], m.stats["holdout_on"]) == (0, False)

@@ -38,6 +38,7 @@ using hogwild::kFirstFold;
 using hogwild::kFoldPeriod;
 using hogwild::run_on_threads;
 using hogwild::Workers;
+using run_detail::begin_run;
 using run_detail::count_label;
 using run_detail::kMaxKeptWarnings;
 using run_detail::merge_stats;
@@ -474,10 +475,8 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
     throw std::invalid_argument("--holdout_period must be at least 1");
   if (p.passes > 1 && p.cache_read.empty() && p.cache_write.empty())
     throw std::invalid_argument("several passes need a cache file: add -c or --cache_file FILE");
-  if (p.holdout) {
-    stats.holdout_on = true;
-    if (stats.current_pass == 0) stats.holdout_best_loss = FLT_MAX;
-  }
+  begin_run(stats);  // the passes and the holdout are this run's (a model's other counts go on)
+  stats.holdout_on = p.holdout;
   std::unique_ptr<cache::Writer> writer;
   std::unique_ptr<cache::Reader> reader;
   if (!p.cache_read.empty()) {
@@ -574,6 +573,7 @@ Outcome process_example(Learner& learner, Stats& stats, Example& ex, bool learn,
 RunResult run_buffer(Learner& learner, Stats& model_stats, std::string_view buffer, const RunOptions& opt) {
   Stats unused;  // pure predictions keep no statistics (and may run while another call learns)
   Stats& stats = opt.learn || opt.account ? model_stats : unused;
+  begin_run(stats);
   if (opt.threads > 1 && parallel_blocker(learner, opt) == nullptr) {
     BlockSource source(buffer, opt.first_line_number, opt.interrupt);
     return run_parallel(learner, stats, source, opt);
@@ -587,6 +587,7 @@ RunResult run_fd(Learner& learner, Stats& model_stats, int fd, const RunOptions&
   Stats unused;
   Stats& stats = opt.learn || opt.account ? model_stats : unused;
   if (opt.passes.active()) return run_passes(learner, stats, fd, opt);
+  begin_run(stats);
   if (opt.threads > 1 && parallel_blocker(learner, opt) == nullptr) {
     BlockSource source(fd, opt.first_line_number, opt.head, opt.interrupt);
     return run_parallel(learner, stats, source, opt);
