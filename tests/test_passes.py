@@ -257,3 +257,25 @@ def test_each_learn_many_call_is_a_run_of_its_own(tmp_path):
     assert m.stats["current_pass"] == 2 and 1 <= m.stats["holdout_best_pass"] <= 2
     m.learn_many(str(tmp_path / "t.vw"))
     assert (m.stats["current_pass"], m.stats["holdout_on"]) == (0, False)
+
+
+@pytest.mark.parametrize("rule", ["", "--sgd", "--ftrl", "--perceptron", "--pa", "--pa_regressor"])
+def test_held_out_examples_are_not_learned(rule, tmp_path, run_wabbit):
+    """A property for every rule, river's classics included: with --holdout_period 1 every example
+    is held out, so nothing is learned and the saved model still predicts what an untrained one does;
+    with --holdout_off the same passes do learn."""
+    data = click_stream(100, seed=6)
+    (tmp_path / "train.vw").write_text(data)
+    preds = {}
+    for name, extra in (("held", ["--holdout_period", "1"]), ("none", []), ("learned", ["--holdout_off"])):
+        args = ["-d", "train.vw", "-c", "-k", "--passes", "3", *rule.split(), *extra]
+        if name == "none":
+            args = ["-d", "train.vw", *rule.split(), "--passes", "1", "-t"]  # an untrained model
+        proc = run_wabbit([*args, "-f", f"{name}.model"] if name != "none" else args + ["-p", "none.p"], tmp_path)
+        assert proc.returncode == 0, vwcompare.describe_run(proc)
+        if name != "none":
+            p = run_wabbit(["-t", "-i", f"{name}.model", "-d", "train.vw", "-p", f"{name}.p", "--quiet"], tmp_path)
+            assert p.returncode == 0, vwcompare.describe_run(p)
+        preds[name] = (tmp_path / f"{name}.p").read_text()
+    assert preds["held"] == preds["none"]
+    assert preds["learned"] != preds["none"]
