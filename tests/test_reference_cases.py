@@ -30,7 +30,7 @@ import pytest
 import vwcompare
 import vwreadable
 
-CASE_IDS = [3, 4, 5, 6, 7, 8, 36, 37, 70, 71, 95, 97, 294, 497, 511, 680, 725]
+CASE_IDS = [3, 4, 5, 6, 7, 8, 36, 37, 53, 70, 71, 95, 97, 294, 497, 511, 680, 711, 725]
 
 # flags whose argument is a readable model file (compared on feature lines, not the header)
 READABLE_MODEL_FLAGS = ("--readable_model", "--invert_hash")

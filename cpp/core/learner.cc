@@ -252,7 +252,7 @@ void Learner::prefetch_rows(const Example& ex) const {
   });
 }
 
-Outcome Learner::predict(Example& ex) {
+Outcome Learner::predict(Example& ex, bool advance) {
   observe_namespaces(ex);
   Outcome out;
   const float pred = finalize_prediction(state_, Scoring::test_score(*this, ex, out.num_features));
@@ -261,7 +261,7 @@ Outcome Learner::predict(Example& ex) {
   if (ex.labelled() && ex.weight > 0.f) {
     out.loss = example_loss(cfg_, Range{state_.min_label, state_.max_label}, pred, out.output, ex.label, ex.weight);
   }
-  advance_clock(state_, ex);
+  if (advance) advance_clock(state_, ex);
   return out;
 }
 
@@ -346,6 +346,15 @@ void Learner::observe_slow(const Example& ex) {
   std::vector<Interaction> widened = expand_wildcards(cfg_.interactions, seen);
   std::unique_lock<std::shared_mutex> lock(wildcard_mutex());
   interactions_ = std::move(widened);
+}
+
+void Learner::end_pass(float decay) {
+  // (VW syncs the weights here only for --predict_only_model models: its save_resume is on by default)
+  if (cfg_.ftrl || cfg_.classic_rule != 0) return;
+  if (decay != 1.f) {
+    base_eta_ *= decay;
+    set_rate_factor(rate_factor_);
+  }
 }
 
 void Learner::sync_weights() {

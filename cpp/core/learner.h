@@ -138,7 +138,9 @@ class Learner {
   // this very example (it is consumed).
   Outcome learn(Example& ex, MappedRows* rows = nullptr) { return learn_fn_(*this, ex, rows); }
   // Predict without changing anything but the clock (VW advances t on test examples too).
-  Outcome predict(Example& ex);
+  // `advance_clock` false: nothing at all changes (a held-out example of a multi-pass run: VW
+  // subtracts the held-out weight from t again).
+  Outcome predict(Example& ex, bool advance_clock = true);
   // Pure prediction (the reported output): no state change at all; safe for concurrent readers.
   float predict_const(const Example& ex) const;
   // predict_const with the prediction before --link and, for a labelled example, its loss (as
@@ -189,6 +191,21 @@ class Learner {
   float rate_factor() const { return rate_factor_; }
   // Applies pending L1 truncation and L2 contraction to the stored weights (VW's sync_weights).
   void sync_weights();
+  // The end of a pass over the data (--passes): VW's gd end_pass multiplies the learning rate by
+  // `decay` (--decay_learning_rate); FTRL and the classic rules keep theirs.
+  void end_pass(float decay);
+  // What a pass changes besides the weights (the online state, the decayed learning rate): kept
+  // with the best pass's weights, and put back when --early_terminate ends a run after it.
+  struct PassState {
+    OnlineState state;
+    float base_eta = 0.f;
+  };
+  PassState pass_state() const { return PassState{state_, base_eta_}; }
+  void restore_pass_state(const PassState& p) {
+    state_ = p.state;
+    base_eta_ = p.base_eta;
+    set_rate_factor(rate_factor_);
+  }
   // The weight of row r as the model uses it (truncation and contraction applied).
   float effective_weight(const float* row) const;
 

@@ -131,6 +131,12 @@ py::dict stats_to_dict(const Stats& s) {
   d["second_observed_label"] = s.second_observed_label == FLT_MAX ? py::none() : py::cast(s.second_observed_label);
   d["more_than_two_labels"] = s.more_than_two_labels;
   d["bad_lines"] = s.bad_lines;
+  d["current_pass"] = s.current_pass;
+  d["holdout_on"] = s.holdout_on;
+  d["weighted_holdout_examples"] = s.weighted_holdout_examples;
+  d["holdout_sum_loss"] = s.holdout_sum_loss;
+  d["holdout_best_loss"] = s.holdout_best_loss;  // FLT_MAX: none yet, FLT_MAX / 2: passes without a holdout
+  d["holdout_best_pass"] = s.holdout_best_pass;
   return d;
 }
 
@@ -188,6 +194,24 @@ RunOptions run_options_from_dict(const py::dict& d, NameMap* names, Signals* sig
       o.every = py::cast<uint64_t>(v);
     else if (k == "threads")
       o.threads = std::max(1u, py::cast<unsigned>(v));
+    else if (k == "passes")
+      o.passes.passes = py::cast<uint64_t>(v);
+    else if (k == "holdout")
+      o.passes.holdout = py::cast<bool>(v);
+    else if (k == "holdout_period")
+      o.passes.holdout_period = py::cast<uint64_t>(v);
+    else if (k == "holdout_after")
+      o.passes.holdout_after = py::cast<uint64_t>(v);
+    else if (k == "early_terminate")
+      o.passes.early_terminate = py::cast<uint64_t>(v);
+    else if (k == "decay_learning_rate")
+      o.passes.decay = py::cast<float>(v);
+    else if (k == "cache_read")
+      o.passes.cache_read = py::cast<std::string>(v);
+    else if (k == "cache_write")
+      o.passes.cache_write = py::cast<std::string>(v);
+    else if (k == "source_path")
+      o.passes.source_path = py::cast<std::string>(v);
     else if (k == "hook") {
       if (!v.is_none()) {
         auto fn = std::make_shared<py::function>(py::reinterpret_borrow<py::function>(v));
@@ -214,6 +238,8 @@ py::dict result_to_dict(RunResult&& r, bool collect) {
   d["warnings"] = warnings;
   d["predictions_error"] = r.predictions_error;
   d["audit_error"] = r.audit_error;
+  d["passes"] = r.passes;
+  d["early_terminated"] = r.early_terminated;
   if (!collect) {  // no numpy needed (keeps the command line from importing it)
     d["predictions"] = py::none();
     return d;

@@ -16,6 +16,7 @@
 #include "cb/cb.h"
 #include "core/hash.h"
 #include "core/learner.h"
+#include "formats/cache.h"
 #include "formats/model_io.h"
 #include "formats/vw_text.h"
 #include "run/audit.h"
@@ -101,6 +102,22 @@ PYBIND11_MODULE(_core, m) {
       "sample_pmf", [](const std::vector<float>& pmf, float draw) { return sample_pmf(pmf, draw); }, py::arg("pmf"),
       py::arg("draw"));
   m.def("read_model", &read_model);
+  m.def("cache_checksum", [](py::bytes b) {
+    const std::string s = b;
+    return cache::checksum(s.data(), s.size());
+  });
+  m.def(
+      "check_cache",
+      [](const std::string& path, const std::string& source) -> py::object {
+        std::string why;
+        {
+          py::gil_scoped_release release;
+          why = cache::check(path, source.empty() ? cache::SourceId{} : cache::source_id(source));
+        }
+        return why.empty() ? py::object(py::none()) : py::object(py::str(why));
+      },
+      py::arg("path"), py::arg("source") = "",
+      "Why the file at path cannot be the cache of the data file `source` (None if it can; \"\": standard input).");
   m.def("config_defaults", &config_defaults);
   // A serialized model file held by the core, readable as a buffer (memoryview, bytes(...)).
   py::class_<SerializedModel, std::shared_ptr<SerializedModel>>(m, "SerializedModel", py::buffer_protocol())

@@ -160,6 +160,7 @@ RunResult run_csr(Learner& learner, Stats& model_stats, const CsrInput& in, cons
   if (in.rows > 0 && in.indptr[0] != 0) throw std::invalid_argument("CSR row offsets must start at 0");
   Stats unused;  // pure predictions keep no statistics (and may run while another call learns)
   Stats& stats = opt.learn || opt.account ? model_stats : unused;
+  run_detail::begin_run(stats);
   RunResult result;
   if (opt.threads <= 1 || parallel_blocker(learner, opt) != nullptr || in.rows < 2 * 4096) {
     CsrScratch scratch;

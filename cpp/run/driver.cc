@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "core/hot_rows.h"
+#include "formats/cache.h"
 #include "formats/model_io.h"
 #include "formats/vw_text.h"
 #include "run/hogwild.h"
@@ -37,6 +38,7 @@ using hogwild::kFirstFold;
 using hogwild::kFoldPeriod;
 using hogwild::run_on_threads;
 using hogwild::Workers;
+using run_detail::begin_run;
 using run_detail::count_label;
 using run_detail::kMaxKeptWarnings;
 using run_detail::merge_stats;
@@ -51,6 +53,29 @@ struct ProgressMark {
   float loss;
   uint32_t features;
 };
+
+// A held-out example (VW's test_only in a multi-pass run): predicted without learning or advancing
+// the clock, its loss counted in the holdout sums (VW's shared_data::update).
+Outcome holdout_example(Learner& learner, Stats& s, Example& ex) {
+  const Outcome o = learner.predict(ex, false);
+  count_label(s, ex.label);
+  const double w = ex.weight;
+  if (ex.labelled()) {
+    s.weighted_holdout_examples += w;
+    s.weighted_holdout_since_dump += w;
+    s.weighted_holdout_since_pass += w;
+    s.holdout_sum_loss += o.loss;
+    s.holdout_loss_since_dump += o.loss;
+    s.holdout_loss_since_pass += o.loss;
+  } else {
+    s.weighted_unlabeled_examples += w;
+    s.sum_loss += o.loss;
+    s.sum_loss_since_last_dump += o.loss;
+    s.total_features += o.num_features;
+    ++s.example_number;
+  }
+  return o;
+}
 
 // The line-by-line loop shared by the fd and buffer sources. A worker's Runner (Hogwild) keeps its
 // predictions and statistics for the coordinator instead of writing or printing them.
@@ -94,6 +119,10 @@ class Runner {
         opt_.format == InputFormat::kText
             ? parse_vw_line(text, ex, names)
             : parse_json_example(text, ex, JsonOptions{opt_.format == InputFormat::kDsJson, opt_.chain_hash, names});
+    if (pr.status != ParseStatus::kExample) {  // VW counts it towards the holdout period
+      ++in_pass_;
+      if (writer_ != nullptr) writer_->append_placeholder();
+    }
     if (pr.status == ParseStatus::kBlank) {
       ++line_no_;
       return;
@@ -112,18 +141,39 @@ class Runner {
       if (opt_.predictions_fd >= 0) format_prediction(pred_buf_, std::numeric_limits<float>::quiet_NaN(), {});
       return;
     }
+    if (writer_ != nullptr) writer_->append(ex);  // as parsed: prepare() is applied when it is read
+    accept();
+  }
+
+  // Passes: the example slot a cache reader fills, then accept() takes it like a parsed line.
+  Example& slot() { return ex_[next_]; }
+  void accept() {
+    Example& ex = ex_[next_];
     ex_line_[next_] = line_no_;
     ++line_no_;
+    ex_holdout_[next_] = held_out(++in_pass_);
     learner_.prepare(ex);
     // One example in flight: this one's rows are found and prefetched while the previous one is
     // learned (learning then takes them from rows_ instead of walking the features again).
-    if (opt_.learn)
+    if (opt_.learn && !ex_holdout_[next_])
       learner_.map_rows(ex, rows_[next_]);
     else
       learner_.prefetch_rows(ex);
     flush();
     pending_ = true;
     next_ ^= 1u;
+  }
+  // A cached line that gave no example: it counts towards the holdout period, as it did.
+  void placeholder() {
+    ++in_pass_;
+    ++line_no_;
+  }
+  // A new pass: line (or example) numbers and the holdout's count start again.
+  void begin_pass(cache::Writer* writer) {
+    flush();
+    writer_ = writer;
+    line_no_ = opt_.first_line_number;
+    in_pass_ = 0;
   }
 
   // Learns (or predicts) the example in flight and reports it.
@@ -141,7 +191,9 @@ class Runner {
     }
     if (opt_.names != nullptr) opt_.names->record(learner_, ex);
     Outcome o;
-    if (opt_.learn || opt_.account) {
+    if (ex_holdout_[next_ ^ 1u]) [[unlikely]] {
+      o = holdout_example(learner_, stats_, ex);
+    } else if (opt_.learn || opt_.account) {
       o = process_example(learner_, stats_, ex, opt_.learn, &rows_[next_ ^ 1u]);
       if (o.skipped != nullptr) [[unlikely]]
         refused(ex_line_[next_ ^ 1u], o.skipped);
@@ -197,9 +249,20 @@ class Runner {
   }
 
  private:
+  // VW's is_test_only: the in-pass count of the example (from 1) decides whether it is held out.
+  bool held_out(uint64_t count) const {
+    const PassOptions& p = opt_.passes;
+    if (!p.holdout) return false;
+    if (p.holdout_after == 0) return count % p.holdout_period == 0;
+    return count > p.holdout_after;
+  }
+
   Learner& learner_;
   Stats& stats_;
   const RunOptions& opt_;
+  cache::Writer* writer_ = nullptr;  // the first pass writes the cache as it parses
+  uint64_t in_pass_ = 0;             // examples of this pass so far (VW's in_pass_counter)
+  bool ex_holdout_[2] = {false, false};
   Example ex_[2];                 // the example being parsed and the one in flight (see line())
   MappedRows rows_[2];            // their rows, when learning (Learner::map_rows)
   uint64_t ex_line_[2] = {0, 0};  // their line numbers
@@ -340,6 +403,141 @@ RunResult run_parallel(Learner& learner, Stats& stats, BlockSource& source, cons
   return result;
 }
 
+// VW's summarize_holdout_set at the end of a pass: whether this pass's holdout loss is the best
+// so far; counts the passes without a win.
+bool summarize_holdout(Stats& s, uint64_t& no_win) {
+  const float loss = s.weighted_holdout_since_pass > 0.
+                         ? static_cast<float>(s.holdout_loss_since_pass / s.weighted_holdout_since_pass)
+                         : FLT_MAX * 0.5f;
+  s.weighted_holdout_since_pass = 0.;
+  s.holdout_loss_since_pass = 0.;
+  if (loss < s.holdout_best_loss) {
+    s.holdout_best_loss = loss;
+    s.holdout_best_pass = s.current_pass;
+    no_win = 0;
+    return true;
+  }
+  if (loss != FLT_MAX || std::isfinite(s.holdout_best_loss)) ++no_win;
+  return false;
+}
+
+// The learner after the best pass, kept while --early_terminate may still end the run: its
+// non-zero rows (a pass over a large table touches few of them) and its other state.
+class BestPass {
+ public:
+  void take(const Learner& l) {
+    const WeightTable& w = l.weights();
+    const size_t stride = w.stride();
+    const float* d = w.data();
+    rows_.clear();
+    values_.clear();
+    for (uint64_t r = 0; r < w.rows(); ++r) {
+      const float* row = d + r * stride;
+      if (nonzero(row, stride)) {
+        rows_.push_back(r);
+        values_.insert(values_.end(), row, row + stride);
+      }
+    }
+    state_ = l.pass_state();
+    taken_ = true;
+  }
+  bool taken() const { return taken_; }
+  void drop() { taken_ = false; }
+  void restore(Learner& l) const {
+    WeightTable& w = l.weights();
+    const size_t stride = w.stride();
+    float* d = w.data();
+    for (uint64_t r = 0; r < w.rows(); ++r) {
+      float* row = d + r * stride;
+      if (nonzero(row, stride)) std::fill(row, row + stride, 0.f);
+    }
+    for (size_t k = 0; k < rows_.size(); ++k) std::copy_n(&values_[k * stride], stride, d + rows_[k] * stride);
+    l.restore_pass_state(state_);
+  }
+
+ private:
+  static bool nonzero(const float* row, size_t stride) {
+    uint32_t any = 0;
+    for (size_t k = 0; k < stride; ++k) {
+      uint32_t bits;
+      std::memcpy(&bits, row + k, 4);
+      any |= bits;
+    }
+    return any != 0;
+  }
+  std::vector<uint64_t> rows_;
+  std::vector<float> values_;
+  Learner::PassState state_;
+  bool taken_ = false;
+};
+
+RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& opt) {
+  const PassOptions& p = opt.passes;
+  if (p.passes < 1) throw std::invalid_argument("--passes must be at least 1");
+  if (p.holdout && p.holdout_period == 0 && p.holdout_after == 0)
+    throw std::invalid_argument("--holdout_period must be at least 1");
+  if (p.passes > 1 && p.cache_read.empty() && p.cache_write.empty())
+    throw std::invalid_argument("several passes need a cache file: add -c or --cache_file FILE");
+  begin_run(stats);  // the passes and the holdout are this run's (a model's other counts go on)
+  stats.holdout_on = p.holdout;
+  std::unique_ptr<cache::Writer> writer;
+  std::unique_ptr<cache::Reader> reader;
+  if (!p.cache_read.empty()) {
+    reader = std::make_unique<cache::Reader>(p.cache_read);
+  } else if (!p.cache_write.empty()) {
+    writer = std::make_unique<cache::Writer>(
+        p.cache_write, p.source_path.empty() ? cache::SourceId{} : cache::source_id(p.source_path));
+  }
+  Runner r(learner, stats, opt);
+  RunResult result;
+  BestPass best;
+  uint64_t no_win = 0;
+  for (uint64_t pass = 1; pass <= p.passes; ++pass) {
+    r.begin_pass(writer.get());
+    if (reader) {
+      reader->rewind();
+      uint64_t n = 0;
+      for (;;) {
+        const cache::Reader::Record rec = reader->next(r.slot());
+        if (rec == cache::Reader::Record::kEnd) break;
+        if (rec == cache::Reader::Record::kExample)
+          r.accept();
+        else
+          r.placeholder();
+        if ((++n & 4095u) == 0 && interrupted(opt.interrupt)) break;
+      }
+    } else {
+      for_each_fd_line(fd, [&](std::string_view line) { r.line(line); }, opt.head, opt.interrupt);
+    }
+    r.flush();
+    if (interrupted(opt.interrupt)) break;  // an unfinished cache is removed with its writer
+    if (writer) {
+      r.begin_pass(nullptr);
+      writer->finish();
+      writer.reset();
+      reader = std::make_unique<cache::Reader>(p.cache_write);
+    }
+    ++stats.current_pass;
+    ++result.passes;
+    learner.end_pass(p.decay);
+    if (!p.holdout) continue;
+    if (summarize_holdout(stats, no_win)) {
+      best.drop();
+      // only a pass at least early_terminate passes before the last can end up kept
+      if (pass + p.early_terminate <= p.passes && p.early_terminate > 0) best.take(learner);
+    }
+    if (no_win == p.early_terminate) {
+      result.early_terminated = true;
+      if (best.taken()) best.restore(learner);
+      break;
+    }
+  }
+  RunResult tail = r.finish();
+  tail.passes = result.passes;
+  tail.early_terminated = result.early_terminated;
+  return tail;
+}
+
 }  // namespace
 
 const char* parallel_blocker(const Learner& learner, const RunOptions& opt) {
@@ -378,6 +576,7 @@ Outcome process_example(Learner& learner, Stats& stats, Example& ex, bool learn,
 RunResult run_buffer(Learner& learner, Stats& model_stats, std::string_view buffer, const RunOptions& opt) {
   Stats unused;  // pure predictions keep no statistics (and may run while another call learns)
   Stats& stats = opt.learn || opt.account ? model_stats : unused;
+  begin_run(stats);
   if (opt.threads > 1 && parallel_blocker(learner, opt) == nullptr) {
     BlockSource source(buffer, opt.first_line_number, opt.interrupt);
     return run_parallel(learner, stats, source, opt);
@@ -390,6 +589,8 @@ RunResult run_buffer(Learner& learner, Stats& model_stats, std::string_view buff
 RunResult run_fd(Learner& learner, Stats& model_stats, int fd, const RunOptions& opt) {
   Stats unused;
   Stats& stats = opt.learn || opt.account ? model_stats : unused;
+  if (opt.passes.active()) return run_passes(learner, stats, fd, opt);
+  begin_run(stats);
   if (opt.threads > 1 && parallel_blocker(learner, opt) == nullptr) {
     BlockSource source(fd, opt.first_line_number, opt.head, opt.interrupt);
     return run_parallel(learner, stats, source, opt);

@@ -39,6 +39,18 @@ struct Stats {
   bool more_than_two_labels = false;
   // lines refused by the parser
   uint64_t bad_lines = 0;
+  // Several passes (run_fd with RunOptions::passes): VW's holdout counters. Held-out examples
+  // are predicted, not learned, and counted here instead of in the sums above.
+  bool holdout_on = false;    // from the second pass on, progress rows show the holdout loss ('h')
+  uint64_t current_pass = 0;  // passes finished
+  double weighted_holdout_examples = 0.;
+  double holdout_sum_loss = 0.;
+  double weighted_holdout_since_dump = 0.;
+  double holdout_loss_since_dump = 0.;
+  double weighted_holdout_since_pass = 0.;
+  double holdout_loss_since_pass = 0.;
+  float holdout_best_loss = FLT_MAX;  // of a pass (VW keeps it as a float)
+  uint64_t holdout_best_pass = 0;
 
   double weighted_examples() const { return weighted_labeled_examples + weighted_unlabeled_examples; }
 };
@@ -57,6 +69,21 @@ struct Signals {
     shadow_prediction.clear();
     shadow_loss.clear();
   }
+};
+
+// Several passes over one input (--passes), VW's holdout and the cache the later passes read
+// (formats/cache.h). Passes after the first need a cache: the text is read once.
+struct PassOptions {
+  uint64_t passes = 1;
+  bool holdout = false;          // hold out examples (VW: on with --passes > 1 unless --holdout_off)
+  uint64_t holdout_period = 10;  // every period-th example of a pass is held out...
+  uint64_t holdout_after = 0;    // ...or, if > 0, every example after this many in a pass
+  uint64_t early_terminate = 3;  // stop after this many passes without a better holdout loss
+  float decay = 1.f;             // --decay_learning_rate: the rate's factor after each pass
+  std::string cache_read;        // a cache (already check()ed) that every pass reads
+  std::string cache_write;       // a cache written during the first (text) pass, read by the others
+  std::string source_path;       // the data file the written cache comes from ("": standard input)
+  bool active() const { return passes > 1 || holdout || !cache_read.empty() || !cache_write.empty(); }
 };
 
 struct RunOptions {
@@ -93,6 +120,7 @@ struct RunOptions {
   // boundary, or while it waits for input, with every example before learned and reported; its
   // result says so (RunResult::interrupted). Checked about every 256 KiB of text or 4096 rows.
   const std::atomic<int>* interrupt = nullptr;
+  PassOptions passes;  // run_fd only
 };
 
 // At most this many threads in one run (a clear error beyond; more threads than cores already
@@ -108,6 +136,8 @@ struct RunResult {
   int interrupted = 0;                // the signal that stopped the run early (0: it read to the end)
   int predictions_error = 0;          // errno of the first failed -p write: predictions stopped there,
   int audit_error = 0;                // learning went on (likewise --audit)
+  uint64_t passes = 0;                // passes completed (run_fd with RunOptions::passes)
+  bool early_terminated = false;      // stopped by --early_terminate: the learner is the best pass's
 };
 
 // One output of a run (-p, --audit): a failed write stops that output only (the run goes on) and
@@ -132,7 +162,11 @@ struct StrictParseError : std::runtime_error {
 // L1/L2 regularisation keeps global scalars that one writer must own.
 const char* parallel_blocker(const Learner& learner, const RunOptions& opt);
 
-// Runs over a file descriptor until EOF.
+// Runs over a file descriptor until EOF; with opt.passes active, VW's passes: the first reads the
+// text (writing the cache) or the cache, the others the cache; examples are held out as VW holds
+// them out; at the end of each pass the learner's end_pass(), the holdout loss compared with the
+// best pass's, and early termination, which leaves the learner as it was after the best pass (the
+// model VW's -f keeps).
 RunResult run_fd(Learner& learner, Stats& stats, int fd, const RunOptions& opt);
 // Runs over a memory buffer of newline-separated lines.
 RunResult run_buffer(Learner& learner, Stats& stats, std::string_view buffer, const RunOptions& opt);

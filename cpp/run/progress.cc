@@ -41,12 +41,24 @@ std::string progress_row_columns(const std::string& average, const std::string& 
 }
 
 std::string progress_row(const Stats& s, float label, float prediction, uint32_t num_features) {
+  std::string lab = label != kNoLabel ? fixed(label, 4) : "unknown";
+  if (s.holdout_on && s.current_pass >= 1) {  // VW: the holdout loss from the second pass on, marked 'h'
+    const std::string avg = s.holdout_sum_loss == 0. && s.weighted_holdout_examples == 0.
+                                ? "unknown"
+                                : fixed(s.holdout_sum_loss / s.weighted_holdout_examples, 6);
+    const std::string since = s.holdout_loss_since_dump == 0. && s.weighted_holdout_since_dump == 0.
+                                  ? "unknown"
+                                  : fixed(s.holdout_loss_since_dump / s.weighted_holdout_since_dump, 6);
+    std::string row = progress_row_columns(avg, since, s.example_number, s.weighted_examples(), lab,
+                                           fixed(prediction, 4), num_features);
+    row.insert(row.size() - 1, " h");
+    return row;
+  }
   std::string avg = s.weighted_labeled_examples > 0. ? fixed(s.sum_loss / s.weighted_labeled_examples, 6) : "n.a.";
   std::string since =
       s.weighted_labeled_examples == s.old_weighted_labeled_examples
           ? "n.a."
           : fixed(s.sum_loss_since_last_dump / (s.weighted_labeled_examples - s.old_weighted_labeled_examples), 6);
-  std::string lab = label != kNoLabel ? fixed(label, 4) : "unknown";
   return progress_row_columns(avg, since, s.example_number, s.weighted_examples(), lab, fixed(prediction, 4),
                               num_features);
 }
@@ -55,6 +67,10 @@ bool progress_due(const Stats& s) { return s.weighted_examples() >= s.dump_inter
 
 void progress_printed(Stats& s, bool add, double arg) {
   s.sum_loss_since_last_dump = 0.;
+  if (s.holdout_on && s.current_pass >= 1) {
+    s.weighted_holdout_since_dump = 0.;
+    s.holdout_loss_since_dump = 0.;
+  }
   s.old_weighted_labeled_examples = s.weighted_labeled_examples;
   s.dump_interval = add ? s.weighted_examples() + arg : s.weighted_examples() * arg;
 }

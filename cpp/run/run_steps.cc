@@ -20,6 +20,16 @@ void shadow_and_signals(const RunOptions& opt, Example& ex, const Outcome& o) {
   }
 }
 
+void begin_run(Stats& s) {
+  s.holdout_on = false;
+  s.current_pass = 0;
+  s.weighted_holdout_examples = s.holdout_sum_loss = 0.;
+  s.weighted_holdout_since_dump = s.holdout_loss_since_dump = 0.;
+  s.weighted_holdout_since_pass = s.holdout_loss_since_pass = 0.;
+  s.holdout_best_loss = FLT_MAX;
+  s.holdout_best_pass = 0;
+}
+
 void merge_stats(Stats& into, Stats& from) {
   into.sum_loss += from.sum_loss;
   into.sum_loss_since_last_dump += from.sum_loss_since_last_dump;

@@ -26,6 +26,8 @@ inline void count_label(Stats& s, float l) {
       s.more_than_two_labels = true;
   }
 }
+// A run starts with no pass and no holdout behind it (a model's other counts go on).
+void begin_run(Stats& s);
 // Adds a worker's counters to the model's, and clears them.
 void merge_stats(Stats& into, Stats& from);
 // After the model has seen ex (outcome o): the challenger learns it, the monitor's signals grow.

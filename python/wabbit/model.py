@@ -16,11 +16,13 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 from copy import deepcopy
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union, cast
 
 import wabbit._core as _core
 from wabbit import bandit, multiclass, persistence, runs, snapshots
+from wabbit import passes as passes_mod
 from wabbit._version import __version__
 from wabbit.decisions import DecisionLog
 from wabbit.explain import Contribution, contributions
@@ -221,6 +223,14 @@ class Model:
         threads: Optional[int] = None,
         save_every: Optional[int] = None,
         store: Optional["ModelStore"] = None,
+        passes: int = 1,
+        cache: Union[None, bool, str, "os.PathLike[str]"] = None,
+        kill_cache: bool = False,
+        holdout_off: bool = False,
+        holdout_period: int = 10,
+        holdout_after: int = 0,
+        early_terminate: int = 3,
+        decay_learning_rate: float = 1.0,
     ) -> np.ndarray:
         """Learn from every example of a file path (plain or gzip), bytes buffer, iterable of lines,
         or pre-hashed CSR rows.
@@ -251,6 +261,19 @@ class Model:
 
         For a contextual-bandit model the source holds events (blank-line separated for ADF) and
         the result each event's values (pmf or scores) in action order, one event after the other.
+
+        Several passes over a file path, as ``vw -d FILE --passes N -c`` makes them: ``passes=N``
+        with ``cache=True`` (the file's name + ``.cache``) or ``cache=PATH``; the first pass parses
+        the text and writes the cache, the others read it (a cache that is missing, ``kill_cache``,
+        truncated, corrupted, not wabbit's, or older than the file is written again; an existing
+        valid one is read from the first pass on). The other keywords are VW's flags of the same
+        names: with ``passes > 1`` every ``holdout_period``-th example of each pass (or every one
+        after the first ``holdout_after``) is held out, predicted and not learned, unless
+        ``holdout_off``; after ``early_terminate`` passes without a better holdout loss the run
+        stops and the model is left as it was after its best pass (what ``vw -f`` saves);
+        ``decay_learning_rate`` multiplies the learning rate after each pass. The predictions are
+        those of every pass, one pass after the other; :attr:`stats` holds ``current_pass``,
+        ``holdout_best_loss`` and ``holdout_best_pass``. Passes run on one thread.
         """
         if save_every is not None and (
             isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1
@@ -258,6 +281,21 @@ class Model:
             raise ValueError(f"save_every must be a positive number of examples, got {save_every!r}")
         if save_every is not None and store is None:
             raise ValueError("save_every needs a store (wabbit.ModelStore) to write the versions into")
+        pass_opts: Optional[Dict[str, Any]] = None
+        if passes != 1 or cache not in (None, False) or holdout_after:
+            pass_opts = passes_mod.settings(
+                passes, holdout_off, holdout_period, holdout_after, early_terminate, decay_learning_rate
+            )
+            if cache is not None and cache is not False:
+                if not isinstance(source, (str, os.PathLike)):
+                    raise TypeError("cache= needs a file path source")
+                path = passes_mod.default_cache_path(os.fspath(source)) if cache is True else os.fspath(cache)
+                plan = passes_mod.plan_cache(path, os.fspath(source), kill=kill_cache)
+                if plan.rejected is not None:
+                    warnings.warn(f"the cache file {path} {plan.rejected}; writing it again", stacklevel=2)
+                pass_opts.update(plan.run_options(os.path.abspath(os.fspath(source))))
+            elif pass_opts["passes"] > 1:
+                raise ValueError("several passes need a cache: cache=True (the file's name + .cache) or cache=PATH")
         out = runs.run(
             self,
             source,
@@ -268,6 +306,7 @@ class Model:
             labels=labels,
             weights=weights,
             threads=threads,
+            passes=pass_opts,
         )
         return multiclass.outputs(self, out) if self._core.is_mc() else out
 

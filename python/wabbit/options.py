@@ -355,16 +355,33 @@ class Options:
         note="exact, reproducible, VW's results; 0: one per core",
     )
     onethread: bool = switch("--onethread", help="accepted for VW compatibility (the same as --threads 1, the default)")
-    kill_cache: bool = switch("-k", "--kill_cache", help="accepted for VW compatibility (wabbit keeps no cache file)")
-    passes: Optional[int] = option("--passes", help="number of passes (only 1 is supported)")
+    kill_cache: bool = switch("-k", "--kill_cache", help="do not reuse an existing cache file: always write a new one")
+    passes: Optional[int] = option(
+        "--passes", help="number of passes over the data (more than 1 needs -c or --cache_file)", default=1
+    )
     no_stdin: bool = switch("--no_stdin", help="do not read standard input when -d is absent")
     save_resume: bool = switch(
         "--save_resume", help="accepted for VW compatibility (model files always keep the online state)"
     )
-    cache: bool = switch(
-        "-c", "--cache", help="accepted for VW compatibility (wabbit parses fast enough to need no cache)"
+    cache: bool = switch("-c", "--cache", help="use a cache file: the data file's name + .cache (<stdin>: .cache)")
+    cache_file: Optional[str] = option(
+        "--cache_file", help="use this cache file (written on the first pass, read on the others and by later runs)"
     )
-    holdout_off: bool = switch("--holdout_off", help="accepted for VW compatibility (there is no holdout in one pass)")
+    holdout_off: bool = switch("--holdout_off", help="no holdout data in multiple passes")
+    holdout_period: Optional[int] = option(
+        "--holdout_period", help="hold out every Nth example of a pass (with --passes > 1)", default=10
+    )
+    holdout_after: Optional[int] = option(
+        "--holdout_after", help="hold out every example after the first N of a pass (replaces --holdout_period)"
+    )
+    early_terminate: Optional[int] = option(
+        "--early_terminate",
+        help="stop after N passes without a better holdout loss (-f then keeps the best pass's model)",
+        default=3,
+    )
+    decay_learning_rate: Optional[float] = option(
+        "--decay_learning_rate", help="multiply the learning rate by this after each pass", default=1.0
+    )
     # --- serving (wabbit --daemon; wabbit.serve.daemon) -----------------------------------
     daemon: bool = switch(
         "--daemon", help="serve the model over VW's line protocol (one example per line in, its prediction out)"

@@ -80,10 +80,16 @@ def run(
     labels: Any = None,
     weights: Any = None,
     threads: Optional[int] = None,
+    passes: Optional[Dict[str, Any]] = None,
 ) -> "np.ndarray":
-    """Learn from (or predict) every example of ``source``; the predictions (see Model.learn_many)."""
+    """Learn from (or predict) every example of ``source``; the predictions (see Model.learn_many).
+    ``passes``: the core's pass and cache options (:mod:`wabbit.passes`), for a file path only."""
     core = model.core
     opts = {"learn": learn, "strict": strict, "collect": True, "account": learn}
+    if passes:
+        if not isinstance(source, (str, os.PathLike)):
+            raise TypeError("passes and cache= need a file path source (the text is read once, then the cache)")
+        opts.update(passes)
     csr = as_csr(source)
     if csr is None and (labels is not None or weights is not None):
         raise TypeError("labels= and weights= go with CSR rows; text examples carry their own labels")

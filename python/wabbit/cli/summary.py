@@ -43,6 +43,9 @@ def header(model: Model, opts: Options) -> List[str]:
     lines.append(f"initial_t = {fmt(model.core.state()['t'])}")
     cfg = mo.core_config()
     lines.append(f"power_t = {fmt(cfg['power_t'])}")
+    if (opts.passes or 1) > 1:  # VW prints it for several passes only
+        decay = 1.0 if opts.decay_learning_rate is None else opts.decay_learning_rate
+        lines.append(f"decay_learning_rate = {fmt(decay)}")
     if cfg["l1"] > 0 and not cfg["ftrl"]:
         lines.append(f"using l1 regularization = {fmt(cfg['l1'])}")
     if cfg["l2"] > 0 and not cfg["ftrl"]:
@@ -63,18 +66,31 @@ def bandit_header(cb: Dict[str, Any]) -> List[str]:
     return lines
 
 
-def summary(model: Model, bad_lines: int = 0) -> str:
-    """VW's closing block: counts, weighted sums, average loss, best constant, features."""
+# FLT_MAX, and half of it: VW's holdout losses before any pass and of a pass without a holdout
+_NO_HOLDOUT = (3.4028234663852886e38, 1.7014117331926443e38)
+
+
+def summary(model: Model, bad_lines: int = 0, multipass: bool = False) -> str:
+    """VW's closing block: counts, weighted sums, average loss (the best pass's holdout loss,
+    marked h, when examples were held out), best constant, features."""
     s = model.stats
     w = s["weighted_labeled_examples"]
-    lines = [
-        "",
-        "finished run",
-        f"number of examples = {s['example_number']}",
-        f"weighted example sum = {s['weighted_examples']:.6f}",
-        f"weighted label sum = {s['weighted_labels']:.6f}",
-        "average loss = " + (f"{s['sum_loss'] / w:.6f}" if w > 0 else "n.a."),
-    ]
+    passes = s["current_pass"]
+    lines = ["", "finished run"]
+    if multipass and passes > 1:
+        lines.append(f"number of examples per pass = {s['example_number'] // passes}")
+        lines.append(f"passes used = {passes}")
+    else:
+        lines.append(f"number of examples = {s['example_number']}")
+    lines.append(f"weighted example sum = {s['weighted_examples']:.6f}")
+    lines.append(f"weighted label sum = {s['weighted_labels']:.6f}")
+    if s["holdout_on"]:
+        best_loss = s["holdout_best_loss"]
+        lines.append(
+            "average loss = " + ("undefined (no holdout)" if best_loss in _NO_HOLDOUT else f"{best_loss:.6f} h")
+        )
+    else:
+        lines.append("average loss = " + (f"{s['sum_loss'] / w:.6f}" if w > 0 else "n.a."))
     if model.options.probabilities and model.core.is_mc() and w > 0:  # --oaa K --probabilities
         lines.append(f"average multiclass log loss = {model.core.mc_state()['log_loss'] / w:.6f}")
     best = best_constant(model)

@@ -12,7 +12,7 @@ import sys
 from typing import Any, Callable, Dict, Optional, TextIO
 
 import wabbit._core as _core
-from wabbit import runs
+from wabbit import passes, runs
 from wabbit._io import open_input
 from wabbit.cli import outputs
 from wabbit.cli.process import EXIT_SIGINT, EXIT_SIGTERM, Terminated
@@ -26,8 +26,7 @@ __all__ = ["run", "starting_model"]
 
 def run(opts: Options, err: TextIO) -> int:
     """Train or test as the VW command line would; returns the exit status."""
-    if opts.passes not in (None, 1):
-        raise OptionError("--passes other than 1 is not supported yet")
+    pass_opts, cache = _pass_settings(opts)
     if opts.final_regressor:  # fail before training, not after it
         folder = os.path.dirname(os.path.abspath(opts.final_regressor))
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
@@ -55,7 +54,15 @@ def run(opts: Options, err: TextIO) -> int:
             say(line)
     if drift is not None:
         _attach_monitor(model, drift, say)
-    if opts.data:
+    if cache is not None:
+        if model.is_bandit:
+            raise OptionError("--passes and the cache file are not available for contextual bandits yet")
+        for line in cache.messages:
+            if line.startswith("wabbit: warning:"):
+                err.write(line + "\n")
+            else:
+                say(line)
+    if opts.data and (cache is None or cache.mode == "write"):
         say(f"Reading datafile = {opts.data}")
 
     pred_fd, close_pred = outputs.open_predictions(opts)
@@ -78,15 +85,22 @@ def run(opts: Options, err: TextIO) -> int:
         "record_names": bool(opts.invert_hash),
         "threads": opts.thread_count(),
     }
+    if pass_opts["passes"] > 1 or pass_opts["holdout"] or cache is not None:
+        run_opts.update(pass_opts)
+        if cache is not None:
+            run_opts.update(cache.run_options(os.path.abspath(opts.data) if opts.data else None))
     if run_opts["threads"] > 1:
-        _choose_threads(
-            model, run_opts, "--drift/--save_every" if drift is not None or opts.save_every else None, say, err
-        )
+        blocker = "--drift/--save_every" if drift is not None or opts.save_every else None
+        if "passes" in run_opts:
+            blocker = "--passes/the cache file (passes run on one thread)"
+        _choose_threads(model, run_opts, blocker, say, err)
     err.flush()
     status = 0
     result: Dict[str, Any] = {"bad_lines": 0}
     try:
-        if opts.data or not opts.no_stdin:
+        if cache is not None and cache.mode == "read":  # VW: the cache replaces the text input
+            result = _run_source(model, cache.path, -1, run_opts, opts, store)
+        elif opts.data or not opts.no_stdin:
             with open_input(opts.data or sys.stdin.fileno()) as src:
                 label = os.path.abspath(opts.data) if opts.data else "<stdin>"
                 result = _run_source(model, label, src.fd, src.run_options(run_opts), opts, store)
@@ -112,7 +126,7 @@ def run(opts: Options, err: TextIO) -> int:
         outputs.close_predictions(pred_fd, close_pred)
         outputs.close_predictions(raw_fd, close_raw)
     if not quiet:
-        err.write(summary(model, bad_lines=int(result["bad_lines"])))
+        err.write(summary(model, bad_lines=int(result["bad_lines"]), multipass=pass_opts["passes"] > 1))
         if model.drift_monitor is not None:
             err.write("".join(line + "\n" for line in model.drift_monitor.summary()))
     failed = outputs.failed_streams(result, opts)
@@ -121,6 +135,28 @@ def run(opts: Options, err: TextIO) -> int:
         err.write(outputs.not_written(failed, opts))
         return status or 1
     return status
+
+
+def _pass_settings(opts: Options) -> "tuple[Dict[str, Any], Optional[passes.CachePlan]]":
+    """--passes, the holdout flags and the cache: the core's pass options and the cache plan (None
+    without -c/--cache_file). VW's rules: several passes need a cache; a cache has no feature
+    names, so --invert_hash and --audit are refused with one."""
+    pass_opts = passes.settings(
+        opts.passes,
+        opts.holdout_off,
+        opts.holdout_period,
+        opts.holdout_after,
+        opts.early_terminate,
+        opts.decay_learning_rate,
+    )
+    if not (opts.cache or opts.cache_file):
+        if pass_opts["passes"] > 1:
+            raise OptionError("several passes need a cache file: add -c (or --cache_file FILE)")
+        return pass_opts, None
+    if opts.invert_hash or opts.audit:
+        raise OptionError("--invert_hash and --audit are incompatible with a cache file (use them in one pass only)")
+    path = opts.cache_file or passes.default_cache_path(opts.data)
+    return pass_opts, passes.plan_cache(path, opts.data, kill=opts.kill_cache)
 
 
 def starting_model(opts: Options) -> Model:
