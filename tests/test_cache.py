@@ -212,3 +212,25 @@ def test_the_cache_is_read_faster_than_the_text_is_parsed(tmp_path):
     assert core.check_cache(str(tmp_path / "t.cache"), str(tmp_path / "t.vw")) is None
     # per example: flags, label, group count, slot, count, group flags, 3 indices of 4 bytes
     assert size < 64 + 1000 * (1 + 4 + 1 + 3 + 12) + 1000, size
+
+
+def test_a_cache_made_from_json_is_not_read_as_text_and_back(run_wabbit, work):
+    """A cache holds parsed examples: one made by --json is rebuilt for a run reading the same file
+    as VW text (whose lines then fail to parse, as without a cache), and the other way round."""
+    (work / "d.json").write_text(
+        "".join(f'{{"_label": {1 if i % 3 else -1}, "f": {{"x{i % 5}": 1}}}}\n' for i in range(60))
+    )
+    args = ["-d", "d.json", "-c", "--passes", "2"]
+    first = run_wabbit([*args, "--json"], work)
+    assert first.returncode == 0 and "creating cache_file = d.json.cache" in first.stderr, vwcompare.describe_run(first)
+    assert "using cache_file" in run_wabbit([*args, "--json"], work).stderr  # the same way: reused
+    text = run_wabbit(args, work)
+    assert "made from input read another way (--json, this run reads VW text)" in text.stderr, text.stderr
+    assert "creating cache_file = d.json.cache" in text.stderr
+    again = run_wabbit([*args, "--json", "--chain_hash"], work)
+    assert "(VW text, this run reads --json with --chain_hash)" in again.stderr, again.stderr
+
+
+def test_multiclass_refuses_passes_and_a_cache_for_now(run_wabbit, work):
+    proc = run_wabbit(["--oaa", "2", "-d", "train.vw", "-c"], work)
+    assert proc.returncode != 0 and "not supported with --oaa/--csoaa yet" in proc.stderr

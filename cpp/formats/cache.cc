@@ -97,6 +97,7 @@ void encode_header(char* h, const SourceId& s) {
   std::memcpy(h + 8, &format, 4);
   std::memcpy(h + 12, &parser, 4);
   std::memcpy(h + 16, &known, 4);
+  std::memcpy(h + 20, &s.input, 4);
   std::memcpy(h + 24, &s.size, 8);
   std::memcpy(h + 32, &s.mtime_ns, 8);
   const uint64_t sum = checksum(h, 56);
@@ -111,6 +112,7 @@ std::string decode_header(const char* h, size_t got, Header& out) {
   out.format = get<uint32_t>(h + 8);
   out.parser = get<uint32_t>(h + 12);
   out.source.known = get<uint32_t>(h + 16) != 0;
+  out.source.input = get<uint32_t>(h + 20);
   out.source.size = get<uint64_t>(h + 24);
   out.source.mtime_ns = get<int64_t>(h + 32);
   if (out.format != kFormatVersion) {
@@ -126,6 +128,13 @@ std::string decode_header(const char* h, size_t got, Header& out) {
 
 // A block's checksum covers its header's fields too (length, example count; the rest must be 0).
 uint64_t block_seed(uint32_t len, uint32_t examples) { return (uint64_t{examples} << 32) | len; }
+
+std::string describe_input(uint32_t input) {
+  const uint32_t format = input & 3u;
+  std::string s = format == 0 ? "VW text" : format == 1 ? "--json" : format == 2 ? "--dsjson" : "an unknown format";
+  if ((input & 4u) != 0) s += " with --chain_hash";
+  return s;
+}
 
 std::string describe(const SourceId& s) {
   return std::to_string(s.size) + " bytes, modified at " + std::to_string(s.mtime_ns / 1000000000) + "." +
@@ -173,6 +182,10 @@ std::string check(const std::string& path, const SourceId& source) {
   if (!why.empty()) return why;
   if (header.source.known != source.known && source.known) {
     return "was made from standard input, not from this data file";
+  }
+  if (header.source.input != source.input) {
+    return "was made from input read another way (" + describe_input(header.source.input) + ", this run reads " +
+           describe_input(source.input) + ")";
   }
   if (source.known && (header.source.size != source.size || header.source.mtime_ns != source.mtime_ns)) {
     return "is stale: it was made from the data file as it was (" + describe(header.source) + "); it is now " +

@@ -37,11 +37,16 @@ inline constexpr uint32_t kParserVersion = 1;
 
 // Where the examples came from: the data file's size and modification time (nanoseconds).
 // `known` is false for standard input (a cache made from it is accepted as it is, as VW does).
+// `input` is how the lines were read (input_code()): a cache made from JSON is not the cache of a
+// run that reads the same file as VW text, and the other way round.
 struct SourceId {
   bool known = false;
   uint64_t size = 0;
   int64_t mtime_ns = 0;
+  uint32_t input = 0;
 };
+// 0 VW text, 1 --json, 2 --dsjson; + 4 with --chain_hash (it changes the hashes of JSON strings).
+inline uint32_t input_code(uint32_t format, bool chain_hash) { return format + (chain_hash ? 4u : 0u); }
 SourceId source_id(const std::string& path);  // throws std::runtime_error if it cannot be read
 
 // Why the file at `path` cannot be used as the cache of `source` ("" if it can): missing,

@@ -108,16 +108,19 @@ PYBIND11_MODULE(_core, m) {
   });
   m.def(
       "check_cache",
-      [](const std::string& path, const std::string& source) -> py::object {
+      [](const std::string& path, const std::string& source, uint32_t input) -> py::object {
         std::string why;
         {
           py::gil_scoped_release release;
-          why = cache::check(path, source.empty() ? cache::SourceId{} : cache::source_id(source));
+          cache::SourceId id = source.empty() ? cache::SourceId{} : cache::source_id(source);
+          id.input = input;
+          why = cache::check(path, id);
         }
         return why.empty() ? py::object(py::none()) : py::object(py::str(why));
       },
-      py::arg("path"), py::arg("source") = "",
-      "Why the file at path cannot be the cache of the data file `source` (None if it can; \"\": standard input).");
+      py::arg("path"), py::arg("source") = "", py::arg("input") = 0,
+      "Why the file at path cannot be the cache of the data file `source` (None if it can; \"\": standard input), "
+      "read as `input` (0 VW text, 1 --json, 2 --dsjson; + 4 with --chain_hash).");
   m.def("config_defaults", &config_defaults);
   // A serialized model file held by the core, readable as a buffer (memoryview, bytes(...)).
   py::class_<SerializedModel, std::shared_ptr<SerializedModel>>(m, "SerializedModel", py::buffer_protocol())

@@ -485,8 +485,9 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
   if (!p.cache_read.empty()) {
     reader = std::make_unique<cache::Reader>(p.cache_read);
   } else if (!p.cache_write.empty()) {
-    writer = std::make_unique<cache::Writer>(
-        p.cache_write, p.source_path.empty() ? cache::SourceId{} : cache::source_id(p.source_path));
+    cache::SourceId id = p.source_path.empty() ? cache::SourceId{} : cache::source_id(p.source_path);
+    id.input = cache::input_code(static_cast<uint32_t>(opt.format), opt.chain_hash);
+    writer = std::make_unique<cache::Writer>(p.cache_write, id);
   }
   Runner r(learner, stats, opt);
   RunResult result;

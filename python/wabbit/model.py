@@ -283,6 +283,8 @@ class Model:
             raise ValueError("save_every needs a store (wabbit.ModelStore) to write the versions into")
         pass_opts: Optional[Dict[str, Any]] = None
         if passes != 1 or cache not in (None, False) or holdout_after:
+            if self._core.is_mc():
+                raise ValueError("passes= and cache= are not supported with --oaa/--csoaa yet (one pass, no cache)")
             pass_opts = passes_mod.settings(
                 passes, holdout_off, holdout_period, holdout_after, early_terminate, decay_learning_rate
             )
@@ -290,7 +292,9 @@ class Model:
                 if not isinstance(source, (str, os.PathLike)):
                     raise TypeError("cache= needs a file path source")
                 path = passes_mod.default_cache_path(os.fspath(source)) if cache is True else os.fspath(cache)
-                plan = passes_mod.plan_cache(path, os.fspath(source), kill=kill_cache)
+                plan = passes_mod.plan_cache(
+                    path, os.fspath(source), kill=kill_cache, input=passes_mod.input_code(self.options)
+                )
                 if plan.rejected is not None:
                     warnings.warn(f"the cache file {path} {plan.rejected}; writing it again", stacklevel=2)
                 pass_opts.update(plan.run_options(os.path.abspath(os.fspath(source))))

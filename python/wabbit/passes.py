@@ -67,6 +67,17 @@ def settings(
     }
 
 
+def input_code(options: Any) -> int:
+    """How a model's options read input lines, as the cache records it: 0 VW text, 1 ``--json``,
+    2 ``--dsjson``, + 4 with ``--chain_hash`` (a cache made one way is not read another way).
+
+    >>> from wabbit.options import parse_args
+    >>> input_code(parse_args("")), input_code(parse_args("--json --chain_hash"))
+    (0, 5)
+    """
+    return int(options.input_format()) + (4 if options.chain_hash else 0)
+
+
 def default_cache_path(data: Optional[str]) -> str:
     """VW's -c: the data file's name + ``.cache`` (standard input: ``.cache``)."""
     return (data or "") + ".cache"
@@ -88,17 +99,18 @@ class CachePlan:
         return {"cache_write": self.path, "source_path": source or ""}
 
 
-def plan_cache(path: str, source: Optional[str], kill: bool = False) -> CachePlan:
+def plan_cache(path: str, source: Optional[str], kill: bool = False, input: int = 0) -> CachePlan:
     """Whether the cache at ``path`` can be read for the data file ``source`` (None: standard
-    input) or must be written: a missing, killed (``-k``), foreign, truncated, corrupted or stale
-    file is written again."""
+    input) read as ``input`` (0 VW text, 1 ``--json``, 2 ``--dsjson``; + 4 with ``--chain_hash``)
+    or must be written: a missing, killed (``-k``), foreign, truncated, corrupted or stale file, or
+    one made from input read another way, is written again."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise OptionError(f"cache file {path}: folder {folder} does not exist")
     why: Optional[str] = None
     if not kill and os.path.exists(path):
         src = source if source is not None and os.path.exists(source) else ""  # VW reads a cache without its data
-        why = _core.check_cache(path, src)
+        why = _core.check_cache(path, src, input)
         if why is None:
             return CachePlan(
                 path, "read", [f"using cache_file = {path}", "ignoring text input in favor of cache input"]

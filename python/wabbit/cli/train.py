@@ -149,6 +149,8 @@ def _pass_settings(opts: Options) -> "tuple[Dict[str, Any], Optional[passes.Cach
         opts.early_terminate,
         opts.decay_learning_rate,
     )
+    if (opts.oaa or opts.csoaa) and (pass_opts["passes"] > 1 or opts.cache or opts.cache_file):
+        raise OptionError("--passes and a cache file are not supported with --oaa/--csoaa yet (one pass over the text)")
     if not (opts.cache or opts.cache_file):
         if pass_opts["passes"] > 1:
             raise OptionError("several passes need a cache file: add -c (or --cache_file FILE)")
@@ -156,7 +158,7 @@ def _pass_settings(opts: Options) -> "tuple[Dict[str, Any], Optional[passes.Cach
     if opts.invert_hash or opts.audit:
         raise OptionError("--invert_hash and --audit are incompatible with a cache file (use them in one pass only)")
     path = opts.cache_file or passes.default_cache_path(opts.data)
-    return pass_opts, passes.plan_cache(path, opts.data, kill=opts.kill_cache)
+    return pass_opts, passes.plan_cache(path, opts.data, kill=opts.kill_cache, input=passes.input_code(opts))
 
 
 def starting_model(opts: Options) -> Model:
