@@ -20,6 +20,8 @@ import warnings
 from copy import deepcopy
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union, cast
 
+import numpy as np
+
 import wabbit._core as _core
 from wabbit import bandit, multiclass, persistence, runs, snapshots
 from wabbit import passes as passes_mod
@@ -213,6 +215,39 @@ class Model:
         return bandit.sample(self, event, seed)
 
     # ------------------------------------------------------------------ batches
+    def learn_lines(self, lines: List[str], start: int = 0) -> Tuple[np.ndarray, int, Optional[str]]:
+        """:meth:`learn` each VW text line of ``lines[start:]``, in order, in one call into the
+        core (no Python call a line), stopping at the first line :meth:`learn` would refuse with a
+        ValueError or TypeError (a malformed line, an update refused as non-finite), which changes
+        nothing. Returns the progressive predictions of the lines learned (float32), the index of
+        the refused line (``len(lines)`` when all were learned) and its message (or None). A model
+        with a drift monitor, a bandit or a multiclass model learns them one :meth:`learn` at a
+        time, with the same results.
+
+        >>> m = Model()
+        >>> p, stop, why = m.learn_lines(["1 |f a", "bad line|", "0 |f b"])
+        >>> len(p), stop, why is not None
+        (1, 1, True)
+        >>> m.learn_lines(["1 |f a", "bad line|", "0 |f b"], start=2)[1:]
+        (3, None)
+        """
+        if start < 0 or start > len(lines):
+            raise ValueError(f"start must be within the lines (0 to {len(lines)}), got {start}")
+        if self._monitor is not None or self._core.is_cb() or self._core.is_mc():
+            out: List[float] = []
+            for i in range(start, len(lines)):
+                try:
+                    out.append(float(self.learn(lines[i])))
+                except (ValueError, TypeError) as e:
+                    return np.asarray(out, dtype=np.float32), i, str(e)
+            return np.asarray(out, dtype=np.float32), len(lines), None
+        predictions, stop, why = self._core.learn_lines(lines, start)
+        if len(predictions):  # what learn() counts of the single examples it learns (for the lineage)
+            if not self._py_examples:
+                self._py_started = time.time()
+            self._py_examples += len(predictions)
+        return predictions, int(stop), why
+
     def learn_many(
         self,
         source: Source,

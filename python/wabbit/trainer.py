@@ -83,7 +83,7 @@ import math
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Mapping, Optional, Protocol, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Mapping, Optional, Protocol, Tuple, Union, cast
 
 from wabbit.join import LabelJoiner, LabelRecord, PredictionRecord, decode_label, decode_prediction
 from wabbit.model import Model
@@ -447,8 +447,7 @@ class Trainer:
 
     def _examples(self, examples: List[Tuple[Item, float, Optional[_RecordLike]]]) -> None:
         """:meth:`_example` for each, in order; text examples go to the core in blocks."""
-        core = self.model.core
-        if self.replay is not None or self.model._monitor is not None or not hasattr(core, "learn_lines"):
+        if self.replay is not None:
             # the replayed examples follow each new one (drawn only once it is learned): one by one
             for item, label_time, record in examples:
                 self._example(item, label_time, record)
@@ -465,7 +464,6 @@ class Trainer:
         self._new = new
         learned: List[Tuple[Item, float]] = []  # (item, progressive prediction)
         times: List[float] = []
-        lines_learned = 0
         i, n = 0, len(learn)
         while i < n:
             item = learn[i][0]
@@ -480,11 +478,10 @@ class Trainer:
             j = i + 1
             while j < n and isinstance(learn[j][0], str):
                 j += 1
-            lines = [x[0] for x in learn[i:j]]
+            lines = [cast(str, x[0]) for x in learn[i:j]]
             start = 0
             while start < len(lines):
-                predictions, stop, why = core.learn_lines(lines, start)
-                lines_learned += len(predictions)
+                predictions, stop, why = self.model.learn_lines(lines, start)
                 for x, p in zip(learn[i + start : i + stop], predictions.tolist()):
                     learned.append((x[0], p))
                     times.append(x[1])
@@ -496,11 +493,6 @@ class Trainer:
         k = len(learned)
         if not k:
             return
-        model = self.model
-        if lines_learned:  # what Model.learn counts of the single examples it learns (for the lineage)
-            if not model._py_examples:
-                model._py_started = time.time()
-            model._py_examples += lines_learned
         self.counts["examples"] += k
         self._since_check += k
         self._since_publish += k
