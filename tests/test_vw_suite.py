@@ -134,8 +134,8 @@ def test_known_failures_are_claimed_cases(vw_suite_tree):
 
 
 def test_unknown_flags_lists_every_unknown_flag_and_skips_values():
-    args = ["-k", "-d", "x.dat", "--ngram", "3", "--skips", "1", "-b24", "--passes", "8", "--holdout_off", "--oaa=3"]
-    assert vw_suite.unknown_flags(args) == ["--ngram", "--skips", "--oaa"]
+    args = ["-k", "-d", "x.dat", "--ngram", "3", "--skips", "1", "-b24", "--passes", "8", "--holdout_off", "--cover=3"]
+    assert vw_suite.unknown_flags(args) == ["--ngram", "--skips", "--cover"]
     # a negative number is an unknown flag's value, not a flag; a stray word is a positional argument
     assert vw_suite.unknown_flags(["--min_value", "-5", "--max_value", "5"]) == ["--min_value", "--max_value"]
     assert vw_suite.unknown_flags(["train.dat", "-l", "0.5"]) == ["<positional>"]
@@ -166,22 +166,22 @@ def test_classification_of_a_small_suite(tmp_path):
     suite = {
         1: {"id": 1, "vw_command": "-d train-sets/a.dat -f models/a.model", "input_files": ["train-sets/a.dat"]},
         2: {"id": 2, "vw_command": "-t -i models/a.model -d train-sets/a.dat", "depends_on": [1]},
-        3: {"id": 3, "vw_command": "--oaa 3 -d train-sets/a.dat -f models/b.model"},
+        3: {"id": 3, "vw_command": "--cover 3 -d train-sets/a.dat -f models/b.model"},
         4: {"id": 4, "vw_command": "-t -i models/b.model -d train-sets/a.dat", "depends_on": [3]},
         5: {"id": 5, "bash_command": "./daemon-test.sh --vw '{VW}'"},
         6: {"id": 6, "vw_command": "-d train-sets/gone.dat", "input_files": ["train-sets/gone.dat"]},
     }
     got = vw_suite.classify(suite, tmp_path)
     assert [got[i]["class"] for i in range(1, 7)] == ["claimed", "claimed", "flags", "other", "other", "other"]
-    assert got[3]["blockers"] == ["--oaa"] and got[4]["blockers"] == ["--oaa"]
+    assert got[3]["blockers"] == ["--cover"] and got[4]["blockers"] == ["--cover"]
     assert got[4]["reason"] == "depends on case 3, not claimed"
     assert "gone.dat" in got[6]["reason"]
     summary = vw_suite.summarize(
         [dict(id=i, result="unsupported", detail="", **got[i]) for i in range(1, 7) if got[i]["class"] != "claimed"]
     )
-    assert summary["flags_blocking"] == [["--oaa", 2, 2]]
-    oaa = [f for f in summary["families_unblocking"] if f[0] == "--oaa/--csoaa/--named_labels"]
-    assert oaa == [["--oaa/--csoaa/--named_labels", 2, [3, 4]]]
+    assert summary["flags_blocking"] == [["--cover", 2, 2]]
+    cover = [f for f in summary["families_unblocking"] if f[0] == "--cover"]
+    assert cover == [["--cover", 2, [3, 4]]]
 
 
 def test_families_take_prefixes_and_refusals():
