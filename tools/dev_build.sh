@@ -8,8 +8,16 @@
 set -euo pipefail
 cd "${1:-$(dirname "$0")/..}"
 python -c "import nlohmann_json" 2>/dev/null || pip install -q nlohmann_json  # the JSON headers (pyproject.toml's build requirement)
+# ccache, when the machine has it, shares compiled objects between worktrees (paths under the
+# checkout are hashed relative to it).
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+fi
 if [ ! -f build/dev/build.ninja ]; then
-  cmake -S . -B build/dev -G Ninja -DCMAKE_BUILD_TYPE=Release -Dpybind11_DIR="$(python -m pybind11 --cmakedir)" >/dev/null
+  cmake -S . -B build/dev -G Ninja -DCMAKE_BUILD_TYPE=Release -Dpybind11_DIR="$(python -m pybind11 --cmakedir)" \
+    "${launcher[@]}" >/dev/null
 fi
 cmake --build build/dev -j2
 so=$(ls build/dev/_core*.so)
