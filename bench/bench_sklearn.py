@@ -26,8 +26,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 # the wabbit under test: the package next to this checkout's python/ unless one is importable
 try:
     import wabbit
@@ -107,7 +105,10 @@ def main() -> None:
             acc[name].append(search.score(Xte, yte))
             cv_acc[name].append(search.best_score_)
             best[name][short(search.best_params_)] += 1
-            print(f"split {seed}: {name} test accuracy {acc[name][-1]:.4f} ({short(search.best_params_)})", file=sys.stderr)
+            print(
+                f"split {seed}: {name} test accuracy {acc[name][-1]:.4f} ({short(search.best_params_)})",
+                file=sys.stderr,
+            )
     load1 = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
     n_wabbit = len(RATES) * 2
     n_sgd = len(ALPHAS) * 2
@@ -131,7 +132,9 @@ def main() -> None:
         f"- scikit-learn: `StandardScaler` + `PolynomialFeatures` + `SGDClassifier(loss='log_loss', max_iter={a.passes}, "
         f"tol=None)`, grid alpha {ALPHAS} x (no interactions, degree-2 interactions only) ({n_sgd} settings)\n"
     )
-    print("| estimator | test accuracy, mean | min | max | best CV accuracy, mean | search seconds, mean | best settings (splits) |")
+    print(
+        "| estimator | test accuracy, mean | min | max | best CV accuracy, mean | search seconds, mean | best settings (splits) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---|")
     for name, label in (("wabbit", "WabbitClassifier"), ("sgd", "SGDClassifier")):
         settings = "; ".join(f"{k} ({n})" for k, n in best[name].most_common())
