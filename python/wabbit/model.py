@@ -25,6 +25,7 @@ import numpy as np
 import wabbit._core as _core
 from wabbit import bandit, multiclass, persistence, runs, snapshots
 from wabbit import passes as passes_mod
+from wabbit import progress as progress_mod
 from wabbit._version import __version__
 from wabbit.decisions import DecisionLog
 from wabbit.explain import Contribution, contributions
@@ -266,6 +267,7 @@ class Model:
         holdout_after: int = 0,
         early_terminate: int = 3,
         decay_learning_rate: float = 1.0,
+        progress: Union[bool, Dict[str, Any]] = False,
     ) -> np.ndarray:
         """Learn from every example of a file path (plain or gzip), bytes buffer, iterable of lines,
         or pre-hashed CSR rows.
@@ -309,6 +311,11 @@ class Model:
         ``decay_learning_rate`` multiplies the learning rate after each pass. The predictions are
         those of every pass, one pass after the other; :attr:`stats` holds ``current_pass``,
         ``holdout_best_loss`` and ``holdout_best_pass``. Passes run on one thread.
+
+        ``progress=True`` shows a progress bar (tqdm, the ``progress`` extra: ``pip install
+        wabbit[progress]``) with the examples a second and the running average loss, moved every
+        block of examples by the core (:mod:`wabbit.progress`); a dict gives tqdm's options
+        (``{"desc": "day 1"}``). The bar's callback makes the run one-threaded, as ``save_every`` does.
         """
         if save_every is not None and (
             isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1
@@ -335,10 +342,12 @@ class Model:
                 pass_opts.update(plan.run_options(os.path.abspath(os.fspath(source))))
             elif pass_opts["passes"] > 1:
                 raise ValueError("several passes need a cache: cache=True (the file's name + .cache) or cache=PATH")
+        bar = progress_mod.make(self, progress, source)
         out = runs.run(
             self,
             source,
             learn=True,
+            progress=bar,
             strict=strict,
             save_every=save_every or 0,
             store=store,

@@ -28,12 +28,14 @@ from wabbit._io import inflate_bytes, is_gzip, open_input
 from wabbit.inputs import Source, as_csr, check_line, row_array
 from wabbit.lineage import SourceRecord
 from wabbit.options import MAX_THREADS, cpu_cores, oversubscribed
+from wabbit.progress import BLOCK
 from wabbit.writer import BackgroundWriter
 
 if TYPE_CHECKING:  # annotations only: the model calls this module, never the other way round
     import numpy as np
 
     from wabbit.model import Model
+    from wabbit.progress import Bar
     from wabbit.store import ModelStore
 
 __all__ = ["Hook", "hooked", "learning_run", "run", "thread_count", "threaded"]
@@ -81,9 +83,11 @@ def run(
     weights: Any = None,
     threads: Optional[int] = None,
     passes: Optional[Dict[str, Any]] = None,
+    progress: Optional["Bar"] = None,
 ) -> "np.ndarray":
     """Learn from (or predict) every example of ``source``; the predictions (see Model.learn_many).
-    ``passes``: the core's pass and cache options (:mod:`wabbit.passes`), for a file path only."""
+    ``passes``: the core's pass and cache options (:mod:`wabbit.passes`), for a file path only.
+    ``progress``: a :class:`wabbit.progress.Bar` that a learning run moves every block of examples."""
     core = model.core
     opts = {"learn": learn, "strict": strict, "collect": True, "account": learn}
     if passes:
@@ -100,7 +104,11 @@ def run(
             raise ValueError("learning from CSR rows needs labels= (one per row; NaN for an unlabelled row)")
         y, w = row_array(labels), row_array(weights)
         go = lambda o: core.run_csr(*csr, y, w, threaded(model, o, threads))  # noqa: E731
-        res = learning_run(model, "<csr>", go, opts, save_every=save_every, store=store) if learn else go(opts)
+        res = (
+            learning_run(model, "<csr>", go, opts, save_every=save_every, store=store, progress=progress)
+            if learn
+            else go(opts)
+        )
     elif isinstance(source, (str, os.PathLike)):
         with open_input(source) as src:
             res = (
@@ -111,6 +119,7 @@ def run(
                     opts,
                     save_every=save_every,
                     store=store,
+                    progress=progress,
                 )
                 if learn
                 else core.run_fd(src.fd, src.run_options(threaded(model, opts, threads)))
@@ -136,6 +145,7 @@ def run(
                 opts,
                 save_every=save_every,
                 store=store,
+                progress=progress,
             )
         else:
             res = core.run_buffer(data, threaded(model, opts, threads))
@@ -156,9 +166,14 @@ def learning_run(
     *,
     save_every: int = 0,
     store: Optional["ModelStore"] = None,
+    progress: Optional["Bar"] = None,
 ) -> Dict[str, Any]:
     """Run the core over one source (``go(options)``) with learning on, recording the source in
     the model's lineage under ``label``.
+
+    With a ``progress`` bar: the core calls back every block of examples (the other hooks' period
+    when there are any, so that no extra call is made, else :data:`wabbit.progress.BLOCK`) and the
+    bar moves; it is closed at the end (or at an error).
 
     With a store: every ``save_every`` examples the core calls back (the learner waits only for
     a snapshot copy) and the snapshot goes to a background writer; at the end the final model
@@ -178,10 +193,16 @@ def learning_run(
             writer.submit(snapshots.take(model, f"{label}: {n} examples", partial))
 
         hooks.append((int(save_every), snapshot))
+    if progress is not None:
+        monitor = model.drift_monitor
+        block = hooks[0][0] if hooks else monitor.every if monitor is not None else BLOCK
+        hooks.append((block, progress.update))
     opts = hooked(model, opts, hooks, learn=True)
     try:
         res = go(opts)
     except BaseException as e:
+        if progress is not None:
+            progress.close()
         if writer is not None:
             writer.close(raise_error=False)
         monitor = model.drift_monitor  # (an on_drift callable may have detached it meanwhile)
@@ -197,6 +218,8 @@ def learning_run(
             last = int(m.group(1)) - 1 if m else None
             model.record_source(SourceRecord(label, done, first_line, last, 0, started, time.time()))
         raise
+    if progress is not None:
+        progress.close(int(res["examples"]))
     monitor = model.drift_monitor
     if monitor is not None:
         monitor.hand_over(model)  # the examples after the last batch boundary
