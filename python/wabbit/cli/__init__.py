@@ -5,6 +5,7 @@ wabbit -d test.vw -t -i model.bin -p predictions.txt
 wabbit demo            # generate a click stream and learn it
 wabbit inspect model.bin
 wabbit ope -d log.dat -i model.bin   # would the model have done better on this log?
+wabbit plot -p preds.txt -d train.vw --loss_function logistic -o loss.png   # the progressive loss
 wabbit train --source kafka://localhost:9092/clicks --store models/   # learn a stream, publish versions
 wabbit -t -i model.bin --daemon --port 26542   # answer predictions over VW's line protocol
 
@@ -23,6 +24,7 @@ from wabbit._version import __version__
 from wabbit.cli.demo_command import demo
 from wabbit.cli.inspect_command import describe_model_file, format_model_info, inspect
 from wabbit.cli.ope_command import ope
+from wabbit.cli.plot_command import plot
 from wabbit.cli.process import (
     EXIT_SIGINT,
     EXIT_SIGTERM,
@@ -37,7 +39,7 @@ from wabbit.cli.trainer_command import train
 from wabbit.model import load
 from wabbit.options import OptionError, flag_help, parse_args
 
-__all__ = ["main", "run", "summary", "best_constant", "demo", "inspect", "ope", "train", "describe_model_file"]
+__all__ = ["main", "run", "summary", "best_constant", "demo", "inspect", "ope", "plot", "train", "describe_model_file"]
 __all__ += ["format_model_info", "Terminated", "EXIT_SIGINT", "EXIT_SIGTERM"]
 
 USAGE = """usage: wabbit [VW flags]        learn from -d FILE (or standard input)
@@ -46,6 +48,10 @@ USAGE = """usage: wabbit [VW flags]        learn from -d FILE (or standard input
        wabbit inspect [--json] MODEL        print what a model file holds, lineage included
        wabbit ope -d LOG -i MODEL [--estimator ips,snips,dr] [--alpha 0.05]
                                             off-policy evaluation of MODEL on a VW ADF log
+       wabbit plot -p PREDS -d DATA [--loss_function L] [--log LOG] [--store DIR] -o OUT.png
+       wabbit plot --log LOG -o OUT.png | --bench bench/RESULTS.md [--table T] -o OUT.png
+                                            the progressive loss with drift alarms, switches and
+                                            versions marked; bench tables as bars (matplotlib)
        wabbit train --source URL [--labels URL] --store DIR [--gate ...] [--replay R] [model flags]
                                             learn an event stream, publish validated versions
        wabbit --daemon [-i MODEL] [-t] [-f MODEL] [--port N] [--http_port N]
@@ -83,6 +89,8 @@ def _main(args: List[str]) -> int:
         return ope(args[1:], load=load)  # this module's load, looked up now: tests replace it
     if args[:1] == ["train"]:
         return train(args[1:])
+    if args[:1] == ["plot"]:
+        return plot(args[1:])
     if any(a in ("-h", "--help") for a in args):
         sys.stdout.write(USAGE + flag_help() + "\n")
         return 0
