@@ -25,8 +25,8 @@ except ImportError:  # pragma: no cover
     sys.path.insert(0, str(ROOT / "python"))
     import wabbit
 
-from wabbit import plot, synth
-from wabbit.drift import ADWIN
+from wabbit import plot, synth  # noqa: E402  (after the path set-up above)
+from wabbit.drift import ADWIN  # noqa: E402
 
 
 def main() -> None:
