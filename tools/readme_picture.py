@@ -68,8 +68,14 @@ def main() -> None:
     w = 5000
     c = np.concatenate([[0.0], np.cumsum(plain_loss)])
     lo = np.maximum(np.arange(n) + 1 - w, 0)
-    ax.plot(np.arange(1, n + 1), (c[1:] - c[lo]) / (np.arange(n) + 1 - lo), color="#999999", linewidth=1.0,
-            label="last 5,000 examples, without the monitor", zorder=1)
+    ax.plot(
+        np.arange(1, n + 1),
+        (c[1:] - c[lo]) / (np.arange(n) + 1 - lo),
+        color="#999999",
+        linewidth=1.0,
+        label="last 5,000 examples, without the monitor",
+        zorder=1,
+    )
     ax.legend(loc="lower right", fontsize=8, ncol=2)
     fig.set_size_inches(10, 4.8)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
