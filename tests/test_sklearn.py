@@ -173,3 +173,12 @@ def test_pipeline_grid_search_and_cross_validation():
     assert len(grid.cv_results_["mean_test_score"]) == 4 and grid.best_score_ > 0.9
     scores = cross_val_score(make_pipeline(StandardScaler(), WabbitRegressor()), X, y.astype(float), cv=3)
     assert scores.shape == (3,) and np.isfinite(scores).all()
+
+
+def test_the_callers_sparse_matrix_is_left_as_it_was():
+    # unsorted column indices: scipy's canonical form is made on a copy, not in the caller's matrix
+    X = sp.csr_matrix((np.array([1.0, 2.0, 3.0]), np.array([1, 0, 1]), np.array([0, 2, 3])), shape=(2, 2))
+    before = X.indices.copy()
+    fitted = WabbitRegressor().fit(X, [1.0, 2.0])
+    np.testing.assert_array_equal(X.indices, before)
+    np.testing.assert_array_equal(fitted.predict(X), fitted.predict(X.toarray()))

@@ -103,7 +103,11 @@ def _interaction(value: Interactions, wildcard: str, name: str) -> List[str]:
 
 
 def _frame_numeric(X: Any) -> Any:
-    """A pandas frame's numeric view (refusing other columns); anything else as it is."""
+    """A pandas frame's numeric view (refusing other columns); anything else as it is.
+
+    (Where the core's frame path, ``Model.learn_many(frame, label=..., namespaces=...)``, will plug
+    in: a frame with string or categorical columns would go to it, hashed as VW text, instead of
+    being refused here.)"""
     dtypes = getattr(X, "dtypes", None)
     if dtypes is None or not hasattr(X, "columns") or not hasattr(dtypes, "items"):
         return X
@@ -135,7 +139,9 @@ def _csr(X: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     import scipy.sparse as sp
 
     m = X.tocsr() if sp.issparse(X) else sp.csr_matrix(X)
-    m.sum_duplicates()
+    if not m.has_canonical_format:  # duplicate entries summed, as scipy reads them (on a copy: X is the caller's)
+        m = m.copy()
+        m.sum_duplicates()
     return (
         np.ascontiguousarray(m.indices, dtype=np.uint32),
         np.ascontiguousarray(m.data, dtype=np.float32),
