@@ -53,6 +53,8 @@ __all__ = [
     "Snapshot",
     "StoreError",
     "Trainer",
+    "WabbitClassifier",
+    "WabbitRegressor",
     "__version__",
     "drift",
     "evaluate",
@@ -62,6 +64,7 @@ __all__ = [
     "load",
     "ope",
     "parse_args",
+    "plot",
     "serve",
     "stream",
 ]
@@ -70,6 +73,8 @@ __all__ = [
 # Names that load numpy: imported on first use (the CLI's training path never needs them).
 _LAZY: "dict[str, str | None]" = {"drift": None, "evaluate": None, "ope": None, "gates": None, "stream": None}
 _LAZY.update({name: "wabbit.gates" for name in ("Gate", "GateDecision", "GateKeeper", "Shadow", "ShadowReport")})
+# scikit-learn and matplotlib load only when their names are used (the sklearn and plot extras).
+_LAZY.update({"plot": None, "WabbitClassifier": "wabbit.sklearn", "WabbitRegressor": "wabbit.sklearn"})
 
 
 def __getattr__(name):
