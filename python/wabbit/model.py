@@ -24,6 +24,7 @@ import numpy as np
 
 import wabbit._core as _core
 from wabbit import bandit, multiclass, persistence, runs, snapshots
+from wabbit import frames as _frames
 from wabbit import passes as passes_mod
 from wabbit._version import __version__
 from wabbit.decisions import DecisionLog
@@ -266,6 +267,9 @@ class Model:
         holdout_after: int = 0,
         early_terminate: int = 3,
         decay_learning_rate: float = 1.0,
+        label: Any = None,
+        namespaces: Optional[Mapping[str, Any]] = None,
+        weight: Any = None,
     ) -> np.ndarray:
         """Learn from every example of a file path (plain or gzip), bytes buffer, iterable of lines,
         or pre-hashed CSR rows.
@@ -309,7 +313,26 @@ class Model:
         ``decay_learning_rate`` multiplies the learning rate after each pass. The predictions are
         those of every pass, one pass after the other; :attr:`stats` holds ``current_pass``,
         ``holdout_best_loss`` and ``holdout_best_pass``. Passes run on one thread.
+
+        A data frame (pandas, pyarrow, polars) with ``label=`` (its label column),
+        ``namespaces={namespace: [columns]}`` and ``weight=`` (a column or None) is read column by
+        column in the core, each row as VW would read the equivalent text line (:mod:`wabbit.frames`).
         """
+        if _frames.is_frame(source):
+            if passes != 1 or cache not in (None, False) or labels is not None or weights is not None:
+                raise TypeError("a data frame goes with label=/namespaces=/weight= (one pass, no cache)")
+            return _frames.run(
+                self,
+                source,
+                learn=True,
+                label=label,
+                namespaces=namespaces,
+                weight=weight,
+                strict=strict,
+                threads=threads,
+                save_every=save_every or 0,
+                store=store,
+            )
         if save_every is not None and (
             isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1
         ):
@@ -349,10 +372,30 @@ class Model:
         )
         return multiclass.outputs(self, out) if self._core.is_mc() else out
 
-    def predict_many(self, source: Source, *, strict: bool = True, threads: Optional[int] = None) -> np.ndarray:
-        """Predict every example of a file path, bytes buffer, iterable of lines or CSR rows (no
-        learning), on ``threads`` threads (default: the model's ``--threads``). Safe to call while
-        another thread learns: predictions read the weights as they are at that moment."""
+    def predict_many(
+        self,
+        source: Source,
+        *,
+        strict: bool = True,
+        threads: Optional[int] = None,
+        label: Any = None,
+        namespaces: Optional[Mapping[str, Any]] = None,
+        weight: Any = None,
+    ) -> np.ndarray:
+        """Predict every example of a file path, bytes buffer, iterable of lines, CSR rows or data
+        frame (no learning), on ``threads`` threads (default: the model's ``--threads``). Safe to
+        call while another thread learns: predictions read the weights as they are at that moment."""
+        if _frames.is_frame(source):
+            return _frames.run(
+                self,
+                source,
+                learn=False,
+                label=label,
+                namespaces=namespaces,
+                weight=weight,
+                strict=strict,
+                threads=threads,
+            )
         out = runs.run(self, source, learn=False, strict=strict, threads=threads)
         return multiclass.outputs(self, out) if self._core.is_mc() else out
 
