@@ -1,0 +1,243 @@
+"""Data frames into learn_many/predict_many (wabbit.frames): each row is learned exactly as the VW
+text line naming its columns, written here from the frame in plain Python."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import wabbit
+
+pd = pytest.importorskip("pandas")
+
+NAMESPACES = {"u": ["user", "age", "premium", "visits"], "ad": ["ad", "price", "score"], "": ["7"]}
+
+
+def mixed_frame(n: int, seed: int = 1) -> "pd.DataFrame":
+    """n rows of every column type, with nulls in each kind that has them, and zeros."""
+    rng = np.random.default_rng(seed)
+    user = np.array([f"u{k}" for k in rng.integers(0, 1000, n)], dtype=object)
+    user[rng.random(n) < 0.05] = None
+    ads = [f"ad{k}" for k in range(50)]
+    ad = pd.Categorical.from_codes(rng.integers(0, 50, n), categories=ads)
+    ad[rng.random(n) < 0.03] = np.nan
+    price = rng.random(n) * 100
+    price[rng.random(n) < 0.05] = np.nan
+    price[rng.random(n) < 0.02] = 0.0
+    visits = pd.array(rng.integers(0, 20, n), dtype="Int64")
+    visits[rng.random(n) < 0.1] = pd.NA
+    clicked = np.where(rng.random(n) < 0.3, 1.0, -1.0)
+    clicked[rng.random(n) < 0.02] = np.nan
+    w = rng.random(n) * 3
+    w[rng.random(n) < 0.1] = np.nan
+    return pd.DataFrame(
+        {
+            "user": user,
+            "age": rng.integers(0, 80, n),  # int64, zeros included
+            "premium": rng.random(n) < 0.2,  # bool
+            "visits": visits,  # nullable Int64
+            "ad": ad,  # categorical with nulls
+            "price": price,  # float64 with NaN
+            "score": (rng.standard_normal(n)).astype(np.float32),
+            "7": rng.integers(-3, 4, n).astype(np.int32),  # a digits-only name: hashed as VW hashes "7"
+            "clicked": clicked,
+            "w": w,
+        }
+    )
+
+
+def number_text(v: float) -> str:
+    """A value as text VW reads back as exactly float32(v): integers as they are; other values as
+    the shortest decimal of the float32 with "e+0" after it, which sends VW's reader to strtof
+    (correctly rounded) instead of its own decimal loop, which may be one unit off in the last place."""
+    f = np.float32(v)
+    if float(f).is_integer() and abs(f) < 1e7:
+        return str(int(f))
+    return np.format_float_positional(f, unique=True, trim="-") + "e+0"
+
+
+def text_lines(df: "pd.DataFrame", namespaces, label="clicked", weight="w") -> list:
+    """The VW text line of each row, as a user would write it: null features and zeros left out."""
+    cols = {c: df[c].tolist() for c in df.columns}
+    lines = []
+    for r in range(len(df)):
+        head = ""
+        y = cols[label][r] if label else None
+        if y is not None and not (isinstance(y, float) and math.isnan(y)):
+            head = number_text(y)
+            if weight is not None:
+                wv = cols[weight][r]
+                if not (isinstance(wv, float) and math.isnan(wv)):
+                    head += " " + number_text(wv)
+            head += " "
+        parts = []
+        for ns, members in namespaces.items():
+            feats = []
+            for c in members:
+                v = cols[c][r]
+                if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+                    continue
+                if isinstance(v, str):
+                    feats.append(f"{c}={v}")
+                elif isinstance(v, (bool, np.bool_)):
+                    if v:
+                        feats.append(f"{c}:1")
+                else:
+                    feats.append(f"{c}:{number_text(v)}")
+            parts.append(f"|{ns} " + " ".join(feats))
+        lines.append(head + " ".join(parts))
+    return lines
+
+
+def bits(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, dtype=np.float32).view(np.uint32)
+
+
+@pytest.fixture(scope="module")
+def big():
+    df = mixed_frame(100_000)
+    return df, text_lines(df, NAMESPACES)
+
+
+@pytest.mark.parametrize("args", ["--loss_function logistic -q ua", "--noconstant -q ::", "--l2 1e-6 --adaptive"])
+def test_frame_matches_text_bit_for_bit(big, args):
+    df, lines = big
+    m_frame, m_text = wabbit.Model(args), wabbit.Model(args)
+    p_frame = m_frame.learn_many(df, label="clicked", namespaces=NAMESPACES, weight="w")
+    p_text = m_text.learn_many(lines)
+    assert len(p_frame) == len(df) == len(p_text)
+    assert np.array_equal(bits(p_frame), bits(p_text))
+    for key in ("example_number", "weighted_labeled_examples", "sum_loss", "total_features"):
+        assert m_frame.stats[key] == m_text.stats[key], key
+    # predictions after learning, and the weights themselves
+    q_frame = m_frame.predict_many(df, namespaces=NAMESPACES)
+    assert np.array_equal(bits(q_frame), bits(m_text.predict_many(text_lines(df, NAMESPACES, label=None))))
+    assert np.array_equal(bits(q_frame), bits(m_frame.predict_many(lines)))
+    i1, w1 = m_frame.weights()
+    i2, w2 = m_text.weights()
+    assert np.array_equal(i1, i2) and np.array_equal(bits(w1), bits(w2))
+
+
+def test_the_features_are_the_text_lines(big):
+    """explain() of a row's text names exactly the features the frame gave (via the weights they touch)."""
+    df, lines = big
+    m = wabbit.Model("--noconstant")
+    m.learn_many(df.iloc[:1], label="clicked", namespaces=NAMESPACES, weight="w")
+    t = wabbit.Model("--noconstant")
+    t.learn_many(lines[:1])
+    assert np.array_equal(m.weights()[0], t.weights()[0]) and len(m.weights()[0]) > 0
+
+
+def test_pyarrow_and_polars_match_pandas():
+    pa = pytest.importorskip("pyarrow")
+    pl = pytest.importorskip("polars")
+    df = mixed_frame(20_000, seed=5)
+    args = "--loss_function logistic -q ua"
+    want = wabbit.Model(args).learn_many(text_lines(df, NAMESPACES))
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    assert pa.types.is_dictionary(table.schema.field("ad").type)
+    got_arrow = wabbit.Model(args).learn_many(table, label="clicked", namespaces=NAMESPACES, weight="w")
+    assert np.array_equal(bits(got_arrow), bits(want))
+    # several chunks, and a record batch
+    chunked = pa.concat_tables([table.slice(0, 7000), table.slice(7000)])
+    assert np.array_equal(
+        bits(wabbit.Model(args).learn_many(chunked, label="clicked", namespaces=NAMESPACES, weight="w")), bits(want)
+    )
+    batch = table.to_batches(max_chunksize=len(df))[0]
+    assert np.array_equal(
+        bits(wabbit.Model(args).learn_many(batch, label="clicked", namespaces=NAMESPACES, weight="w")), bits(want)
+    )
+    frame = pl.from_pandas(df)
+    assert frame["visits"].null_count() > 0 and frame["user"].null_count() > 0
+    got_polars = wabbit.Model(args).learn_many(frame, label="clicked", namespaces=NAMESPACES, weight="w")
+    assert np.array_equal(bits(got_polars), bits(want))
+    # polars' own string and categorical columns
+    frame2 = frame.with_columns(pl.col("ad").cast(pl.String).cast(pl.Categorical))
+    got2 = wabbit.Model(args).learn_many(frame2, label="clicked", namespaces=NAMESPACES, weight="w")
+    assert np.array_equal(bits(got2), bits(want))
+
+
+def test_pandas_string_dtypes():
+    df = pd.DataFrame(
+        {
+            "a": pd.array(["x", None, "y", "x"], dtype="string"),
+            "b": pd.Categorical([1, 2, None, 1]),  # categories that are numbers: "b=1" as str(1)
+            "y": [1.0, -1.0, 1.0, -1.0],
+        }
+    )
+    ns = {"f": ["a", "b"]}
+    lines = ["1 |f a=x b=1", "-1 |f b=2", "1 |f a=y", "-1 |f a=x b=1"]
+    assert np.array_equal(
+        bits(wabbit.Model().learn_many(df, label="y", namespaces=ns)), bits(wabbit.Model().learn_many(lines))
+    )
+
+
+def test_zero_values_are_dropped_as_in_text():
+    df = pd.DataFrame({"x": [0.0, 0.0], "z": [False, False], "y": [1.0, 1.0]})
+    m = wabbit.Model("--noconstant")
+    p = m.learn_many(df, label="y", namespaces={"f": ["x", "z"]})
+    assert p.tolist() == [0.0, 0.0] and m.stats["total_features"] == 0
+    idx, _ = m.weights()
+    assert len(idx) == 0
+
+
+def test_default_namespace_and_unlabelled_rows():
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "s": ["p", "q", "p"], "y": [1.0, np.nan, 0.0]})
+    m, t = wabbit.Model(), wabbit.Model()
+    p = m.learn_many(df, label="y")  # namespaces=None: every other column, unnamed namespace
+    q = t.learn_many(["1 | a:1 s=p", "| a:2 s=q", "0 | a:3 s=p"])
+    assert np.array_equal(bits(p), bits(q))
+    assert m.stats["weighted_labeled_examples"] == 2.0
+
+
+def test_refused_rows_strict_and_not():
+    df = pd.DataFrame({"a": [1.0, np.inf, 2.0], "y": [1.0, 1.0, 1.0]})
+    m = wabbit.Model()
+    with pytest.raises(ValueError, match=r"row 1: column \"a\": value is not finite"):
+        m.learn_many(df, label="y", namespaces={"f": ["a"]})
+    assert m.stats["example_number"] == 1  # the row before it was learned
+    m = wabbit.Model()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        p = m.learn_many(df, label="y", namespaces={"f": ["a"]}, strict=False)
+    assert math.isnan(p[1]) and not math.isnan(p[2])
+    assert any("row 1" in str(w.message) for w in caught)
+    bad_weight = pd.DataFrame({"a": [1.0], "y": [1.0], "w": [-1.0]})
+    with pytest.raises(ValueError, match="importance weight"):
+        wabbit.Model().learn_many(bad_weight, label="y", namespaces={"f": ["a"]}, weight="w")
+
+
+def test_argument_errors():
+    df = pd.DataFrame({"a": [1.0], "t": pd.to_datetime(["2020-01-01"]), "y": [1.0], "s": ["x"]})
+    m = wabbit.Model()
+    with pytest.raises(ValueError, match="needs label="):
+        m.learn_many(df, namespaces={"f": ["a"]})
+    with pytest.raises(KeyError, match="nope"):
+        m.learn_many(df, label="y", namespaces={"f": ["nope"]})
+    with pytest.raises(KeyError, match="label column"):
+        m.learn_many(df, label="nope", namespaces={"f": ["a"]})
+    with pytest.raises(TypeError, match="datetime"):
+        m.learn_many(df, label="y", namespaces={"f": ["t"]})
+    with pytest.raises(TypeError, match="label or weight"):
+        m.learn_many(df, label="s", namespaces={"f": ["a"]})
+    with pytest.raises(ValueError, match="namespace name"):
+        m.learn_many(df, label="y", namespaces={"a b": ["a"]})
+    with pytest.raises(TypeError, match="one pass"):
+        m.learn_many(df, label="y", namespaces={"f": ["a"]}, passes=2)
+    with pytest.raises(TypeError, match="contextual-bandit"):
+        wabbit.Model("--cb_explore_adf").learn_many(df, label="y", namespaces={"f": ["a"]})
+    assert m.stats["example_number"] == 0
+
+
+def test_threads_and_lineage():
+    df = mixed_frame(20_000, seed=3)
+    m = wabbit.Model("--loss_function logistic")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (a 2-core machine may warn about oversubscription)
+        p = m.learn_many(df, label="clicked", namespaces=NAMESPACES, weight="w", threads=2)
+    assert len(p) == len(df) and np.isfinite(p).all()
+    assert m.stats["example_number"] == len(df)
+    assert [(s.source, s.examples) for s in m.lineage.sources] == [("<frame>", len(df))]
