@@ -13,7 +13,7 @@ import wabbit
 
 pd = pytest.importorskip("pandas")
 
-NAMESPACES = {"u": ["user", "age", "premium", "visits"], "ad": ["ad", "price", "score"], "": ["7"]}
+NAMESPACES = {"u": ["user", "age", "premium", "visits"], "ad": ["ad", "price", "score", "edge"], "": ["7"]}
 
 
 def mixed_frame(n: int, seed: int = 1) -> "pd.DataFrame":
@@ -33,9 +33,14 @@ def mixed_frame(n: int, seed: int = 1) -> "pd.DataFrame":
     clicked[rng.random(n) < 0.02] = np.nan
     w = rng.random(n) * 3
     w[rng.random(n) < 0.1] = np.nan
+    # numbers whose Python text takes several of VW's reading paths: scientific ("1e-05"), more than
+    # 7 digits (VW's float loop), integers written "31.0" (test_large_and_tiny_values has the rest)
+    edge = rng.choice([1e-5, 3.3e-7, 31.0, -0.1, 12.345678901, 0.0001, 0.123456789, 9.87654321], n)
+    edge *= rng.choice([1.0, -1.0, 0.37], n)
     return pd.DataFrame(
         {
             "user": user,
+            "edge": edge,
             "age": rng.integers(0, 80, n),  # int64, zeros included
             "premium": rng.random(n) < 0.2,  # bool
             "visits": visits,  # nullable Int64
@@ -49,29 +54,19 @@ def mixed_frame(n: int, seed: int = 1) -> "pd.DataFrame":
     )
 
 
-def number_text(v: float) -> str:
-    """A value as text VW reads back as exactly float32(v): integers as they are; other values as
-    the shortest decimal of the float32 with "e+0" after it, which sends VW's reader to strtof
-    (correctly rounded) instead of its own decimal loop, which may be one unit off in the last place."""
-    f = np.float32(v)
-    if float(f).is_integer() and abs(f) < 1e7:
-        return str(int(f))
-    return np.format_float_positional(f, unique=True, trim="-") + "e+0"
-
-
 def text_lines(df: "pd.DataFrame", namespaces, label="clicked", weight="w") -> list:
     """The VW text line of each row, as a user would write it: null features and zeros left out."""
-    cols = {c: df[c].tolist() for c in df.columns}
+    cols = {c: df[c].tolist() for c in df.columns}  # the values as Python gives them: ints, floats
     lines = []
     for r in range(len(df)):
         head = ""
         y = cols[label][r] if label else None
         if y is not None and not (isinstance(y, float) and math.isnan(y)):
-            head = number_text(y)
+            head = f"{y}"
             if weight is not None:
                 wv = cols[weight][r]
                 if not (isinstance(wv, float) and math.isnan(wv)):
-                    head += " " + number_text(wv)
+                    head += f" {wv}"
             head += " "
         parts = []
         for ns, members in namespaces.items():
@@ -86,7 +81,7 @@ def text_lines(df: "pd.DataFrame", namespaces, label="clicked", weight="w") -> l
                     if v:
                         feats.append(f"{c}:1")
                 else:
-                    feats.append(f"{c}:{number_text(v)}")
+                    feats.append(f"{c}:{v}")
             parts.append(f"|{ns} " + " ".join(feats))
         lines.append(head + " ".join(parts))
     return lines
@@ -158,6 +153,30 @@ def test_pyarrow_and_polars_match_pandas():
     frame2 = frame.with_columns(pl.col("ad").cast(pl.String).cast(pl.Categorical))
     got2 = wabbit.Model(args).learn_many(frame2, label="clicked", namespaces=NAMESPACES, weight="w")
     assert np.array_equal(bits(got2), bits(want))
+
+
+def text_of(df: "pd.DataFrame") -> list:
+    cols = {c: df[c].tolist() for c in df.columns}
+    return ["|f " + " ".join(f"{c}:{cols[c][r]}" for c in df.columns) for r in range(len(df))]
+
+
+def test_large_and_tiny_values():
+    """Values whose Python text VW reads by strtof ("1.5e+16"), by its exponent loop ("-3e-30") or its
+    float loop (many digits): predictions equal the text's, bit for bit."""
+    rng = np.random.default_rng(7)
+    base = np.array([1.5e16, 2.5e20, -3e-30, 1e-05, 0.30000000000000004, 123456789012.0, 5e-324, 1e300, 7.0])
+    x = base[rng.integers(0, len(base), 500)] * rng.choice([1.0, -1.0], 500)
+    k = rng.integers(-(2**62), 2**62, 500)
+    with np.errstate(over="ignore"):  # (1e300 and 2.5e20 have no float32: inf, refused)
+        df = pd.DataFrame({"x": x, "k": k, "x32": x.astype(np.float32)})
+    m = wabbit.Model("--noconstant")
+    m.learn_many(["1 |f x:0.001 k:0.002 x32:0.003"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the refused rows
+        got = m.predict_many(df, namespaces={"f": ["x", "k", "x32"]}, strict=False)
+        want = m.predict_many(text_of(df), strict=False)  # (1e300 as float32 is infinite: refused either way)
+    assert np.array_equal(np.isnan(got), np.isnan(want)) and np.isnan(got).any()
+    assert np.array_equal(bits(got[~np.isnan(got)]), bits(want[~np.isnan(want)]))
 
 
 def test_pandas_string_dtypes():

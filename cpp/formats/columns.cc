@@ -1,8 +1,12 @@
 #include "formats/columns.h"
 
+#include <charconv>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 
 #include "core/hash.h"
+#include "formats/vw_text.h"
 
 namespace wabbit {
 
@@ -16,7 +20,96 @@ inline T at(const void* data, size_t r) {
 uint32_t namespace_hash(std::string_view ns) { return ns.empty() ? 0u : hash_namespace(ns); }
 unsigned char namespace_slot(std::string_view ns) { return ns.empty() ? ' ' : static_cast<unsigned char>(ns[0]); }
 
+// The value VW's text reader gives the number's text: `text` as Python writes a number
+// (str/repr), read by parse_vw_float.
+float read_as_vw(const char* text, size_t n) {
+  size_t consumed = 0;
+  return parse_vw_float(text, text + n, consumed);
+}
+
+// A floating-point number as Python's repr writes it: the shortest
+// digits that read back as the same number, positional when the decimal point falls within 16
+// digits before or 4 zeros after them ("31.0", "0.0001", "12.34"), else scientific ("1e-05",
+// "1.5e+16").
+template <class F>
+size_t python_repr(F x, char* out) {
+  char sci[64];
+  const auto r = std::to_chars(sci, sci + sizeof(sci), x, std::chars_format::scientific);
+  const char* p = sci;
+  char* o = out;
+  if (*p == '-') *o++ = *p++;
+  char digits[40];
+  size_t nd = 0;
+  for (; p < r.ptr && *p != 'e'; ++p) {
+    if (*p != '.') digits[nd++] = *p;
+  }
+  int exp10 = 0;
+  std::from_chars(p + 1 + (p[1] == '+'), r.ptr, exp10);
+  const int decpt = exp10 + 1;  // x = 0.digits * 10^decpt
+  if (decpt > -4 && decpt <= 16) {
+    if (decpt <= 0) {
+      *o++ = '0';
+      *o++ = '.';
+      for (int k = 0; k < -decpt; ++k) *o++ = '0';
+      std::memcpy(o, digits, nd);
+      o += nd;
+    } else if (static_cast<size_t>(decpt) >= nd) {
+      std::memcpy(o, digits, nd);
+      o += nd;
+      for (size_t k = nd; k < static_cast<size_t>(decpt); ++k) *o++ = '0';
+      *o++ = '.';
+      *o++ = '0';
+    } else {
+      std::memcpy(o, digits, static_cast<size_t>(decpt));
+      o += decpt;
+      *o++ = '.';
+      std::memcpy(o, digits + decpt, nd - static_cast<size_t>(decpt));
+      o += nd - static_cast<size_t>(decpt);
+    }
+  } else {
+    *o++ = digits[0];
+    if (nd > 1) {
+      *o++ = '.';
+      std::memcpy(o, digits + 1, nd - 1);
+      o += nd - 1;
+    }
+    *o++ = 'e';
+    *o++ = exp10 < 0 ? '-' : '+';
+    const int e = exp10 < 0 ? -exp10 : exp10;
+    if (e < 10) *o++ = '0';
+    o = std::to_chars(o, o + 8, e).ptr;
+  }
+  return static_cast<size_t>(o - out);
+}
+
+template <class F>
+float vw_value_of_float(F x) {
+  char text[64];
+  return read_as_vw(text, python_repr(x, text));
+}
+
+template <class I>
+float vw_value_of_int(I x) {
+  if constexpr (std::is_signed_v<I>) {
+    if (x < I{10000000} && x > -I{10000000}) return static_cast<float>(x);  // at most 7 digits: read exactly
+  } else {
+    if (x < I{10000000}) return static_cast<float>(x);
+  }
+  char text[32];
+  const auto r = std::to_chars(text, text + sizeof(text), x);
+  return read_as_vw(text, static_cast<size_t>(r.ptr - text));
+}
+
 }  // namespace
+
+float vw_number(double x) {
+  if (!std::isfinite(x)) return static_cast<float>(x);
+  return vw_value_of_float(x);
+}
+float vw_number(float x) {
+  if (!std::isfinite(x)) return x;
+  return vw_value_of_float(static_cast<double>(x));  // as Python writes it: tolist() and f"{x}" widen it
+}
 
 double NumberBuffer::as_double(size_t r) const {
   switch (type) {
@@ -49,15 +142,19 @@ double NumberBuffer::as_double(size_t r) const {
 float NumberBuffer::as_float(size_t r) const {
   switch (type) {
     case ColumnType::kF64:
-      return static_cast<float>(at<double>(data, r));
+      return vw_number(at<double>(data, r));
     case ColumnType::kF32:
-      return at<float>(data, r);
+      return vw_number(at<float>(data, r));
     case ColumnType::kI64:
-      return static_cast<float>(at<int64_t>(data, r));
+      return vw_value_of_int(at<int64_t>(data, r));
     case ColumnType::kU64:
-      return static_cast<float>(at<uint64_t>(data, r));
+      return vw_value_of_int(at<uint64_t>(data, r));
+    case ColumnType::kI32:
+      return vw_value_of_int(at<int32_t>(data, r));
+    case ColumnType::kU32:
+      return vw_value_of_int(at<uint32_t>(data, r));
     default:
-      return static_cast<float>(as_double(r));  // exact: at most 32-bit integers
+      return static_cast<float>(as_double(r));  // at most 16-bit integers, booleans: exact, and read exactly
   }
 }
 

@@ -4,8 +4,11 @@
 //   namespaces {"u": ["user", "age"]}, row user="alice", age=31  ==  "|u user=alice age:31"
 //
 // - A number column gives the feature named after the column (hash_string(column, namespace hash))
-//   with the row's value as float32; 0 drops it, as "age:0" does; a null (or NaN) leaves it out, as
-//   if the line did not name it; an infinite value (or one beyond float32) refuses the row, as the
+//   with the value VW's reader gives the number as Python writes it (repr: "31", "12.34", "31.0",
+//   "1e-05"; a float32 as the double it widens to, as tolist() and f"{x}" write it), so that the row equals the line a
+//   user writes with f"age:{x}" bit for bit (VW's reader is not always the nearest float32: "12.34" may be one unit off
+//   in the last place, and the frame's value is off in the same way); 0 drops it, as "age:0" does; a null (or NaN)
+//   leaves it out, as if the line did not name it; an infinite value (or one beyond float32) refuses the row, as the
 //   text reader refuses "age:inf". Booleans are 1 and 0.
 // - A category column (strings, categoricals) gives the feature "column=value" with value 1. Its
 //   distinct values are hashed once (FrameColumn::categories); a row holds a code into them
@@ -40,11 +43,15 @@ struct NumberBuffer {
 
   bool present() const { return data != nullptr; }
   bool null_at(size_t r) const { return nulls != nullptr && nulls[r] != 0; }
-  // Row r as a double (integers exactly up to 2^53; as_float rounds once from the integer itself).
-  double as_double(size_t r) const;
-  float as_float(size_t r) const;
-  int64_t as_int(size_t r) const;  // for codes (integer types only)
+  double as_double(size_t r) const;  // exact for floats and for integers up to 2^53
+  float as_float(size_t r) const;    // the value VW's text reader gives the number's text (vw_number)
+  int64_t as_int(size_t r) const;    // for codes (integer types only)
 };
+
+// What VW's text reader makes of x written as Python writes it (repr; a float32 widened to double).
+// Non-finite numbers are returned as they are.
+float vw_number(double x);
+float vw_number(float x);
 
 struct FrameColumn {
   std::string name;          // for messages

@@ -9,9 +9,12 @@ None). Each row is learned as VW would learn the text line that names its column
 
 The rules (docs/frames.md has them with the reasons):
 
-- A number column (floats, integers, booleans) gives the feature named after the column, with the
-  row's value as float32 (booleans: 1 and 0). A value of 0 drops the feature, as ``age:0`` does in
-  VW's text. An infinite value refuses the row, as ``age:inf`` does.
+- A number column (floats, integers, booleans) gives the feature named after the column. Its value
+  is what VW's text reader makes of the number as Python writes it (``f"age:{x}"``: ``31``,
+  ``12.34``, ``31.0``, ``1e-05``; a float32 widened to a Python float first), so the row equals
+  the line bit for bit even where VW's reader is one unit off the nearest float32 (it is, for some
+  decimals). Booleans are 1 and 0. A value of 0 drops the feature, as ``age:0`` does in VW's text.
+  An infinite value (or one beyond float32) refuses the row, as ``age:inf`` does.
 - A string or categorical column gives the feature ``column=value`` (value 1), hashed as VW hashes
   that name in the line. Category values that are not strings are written with ``str()``.
 - Nulls: a null (None, NaN, NA, a masked entry) in a feature column leaves the feature out, as if
