@@ -75,7 +75,7 @@ def text_lines(df: Any) -> List[str]:
     for y, user, device, age, ad, price, premium in zip(
         cols[LABEL], cols["user"], cols["device"], cols["age"], cols["ad"], cols["price"], cols["premium"]
     ):
-        line = f"{y:g} |u user={user} device={device} age:{age} |a ad={ad} price:{price:g}"
+        line = f"{y} |u user={user} device={device} age:{age} |a ad={ad} price:{price}"
         if premium:
             line += " premium:1"
         out.append(line)

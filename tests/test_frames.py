@@ -179,6 +179,22 @@ def test_large_and_tiny_values():
     assert np.array_equal(bits(got[~np.isnan(got)]), bits(want[~np.isnan(want)]))
 
 
+def test_short_decimals_of_every_size():
+    """Numbers with few digits (prices, rates, rounded measurements, integers as floats) at every
+    magnitude and rounding: each read as VW reads its Python text."""
+    rng = np.random.default_rng(11)
+    n = 4000
+    raw = rng.random(n) * 10.0 ** rng.integers(-8, 9, n)
+    x = np.array([round(float(v), int(d)) for v, d in zip(raw, rng.integers(0, 9, n))])
+    x *= rng.choice([1.0, -1.0], n)
+    df = pd.DataFrame({"x": x, "x32": x.astype(np.float32), "i": np.round(x).astype(np.int64)})
+    m = wabbit.Model("--noconstant")
+    m.learn_many(["1 |f x:0.001 x32:0.002 i:0.0003"])
+    got = m.predict_many(df, namespaces={"f": ["x", "x32", "i"]})
+    want = m.predict_many(text_of(df))
+    assert np.array_equal(bits(got), bits(want))
+
+
 def test_pandas_string_dtypes():
     df = pd.DataFrame(
         {

@@ -100,16 +100,52 @@ float vw_value_of_int(I x) {
   return read_as_vw(text, static_cast<size_t>(r.ptr - text));
 }
 
+// VW's powers of ten below 1, as its reader tabulates them (each the one before divided by 10, in
+// float): the factors formats/vw_text.cc multiplies by.
+struct NegativePowers {
+  float p[8];
+  NegativePowers() {
+    p[0] = 1.f;
+    for (int k = 1; k < 8; ++k) p[k] = p[k - 1] / 10.f;
+  }
+};
+const NegativePowers kNeg;
+
+// x's shortest decimal when it has at most 7 significant digits and at most 7 after the point:
+// m * 10^-k with |m| < 10^7 and k the fewest decimals whose nearest double is x (then Python
+// writes exactly those digits, "0.05", "12.34", "31.0", "5e-05", and no other decimal with k digits
+// is that close: a double's rounding interval there is far narrower than 10^-k). VW's reader then
+// gives float(m) * 10^-k (whether the text is positional or scientific, leading zeros or not, the
+// digits accumulate exactly below 2^24), for an integer float(10 m) * 10^-1 ("31.0"). Returns
+// false for other numbers (the general path writes and reads them).
+bool short_decimal_value(double x, float& out) {
+  const double ax = std::fabs(x);
+  if (!(ax >= 1e-7 && ax < 1e7)) return false;
+  double scale = 1.;
+  for (int k = 0; k < 8; ++k, scale *= 10.) {
+    const double m = std::nearbyint(x * scale);
+    if (std::fabs(m) >= 1e7) return false;
+    if (m / scale != x) continue;
+    if (k == 0) {
+      if (std::fabs(m) >= 1e6) return false;  // "1234567.0": 8 digits, VW's float loop
+      out = static_cast<float>(m * 10.) * kNeg.p[1];
+    } else {
+      out = static_cast<float>(m) * kNeg.p[k];
+    }
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 float vw_number(double x) {
-  if (!std::isfinite(x)) return static_cast<float>(x);
+  if (!std::isfinite(x) || x == 0.) return static_cast<float>(x);
+  float v;
+  if (short_decimal_value(x, v)) return v;
   return vw_value_of_float(x);
 }
-float vw_number(float x) {
-  if (!std::isfinite(x)) return x;
-  return vw_value_of_float(static_cast<double>(x));  // as Python writes it: tolist() and f"{x}" widen it
-}
+float vw_number(float x) { return vw_number(static_cast<double>(x)); }  // as tolist() and f"{x}" write it: widened
 
 double NumberBuffer::as_double(size_t r) const {
   switch (type) {
