@@ -171,7 +171,7 @@ def main() -> int:
         "- each: best of the rounds, from the frame to a trained model (conversion, text building or hashing included)"
     )
     print("- frame and text predictions checked equal bit for bit\n")
-    print("| path | seconds | rows/s | frame path's speed-up |")
+    print("| path | seconds | rows/s | seconds / frame (pandas) seconds |")
     print("|---|---:|---:|---:|")
     for name, s in results.items():
         print(f"| {name} | {s:.3f} | {a.rows / s:,.0f} | {s / frame_s:.1f}x |")

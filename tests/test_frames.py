@@ -198,13 +198,15 @@ def test_short_decimals_of_every_size():
 def test_pandas_string_dtypes():
     df = pd.DataFrame(
         {
-            "a": pd.array(["x", None, "y", "x"], dtype="string"),
+            "a": pd.array(["x", None, "y", "x"], dtype="string[python]"),
             "b": pd.Categorical([1, 2, None, 1]),  # categories that are numbers: "b=1" as str(1)
+            "o": pd.Series(["p", "q", None, 7], dtype=object),  # object: each value's str()
+            "s": pd.Series(["k", None, "k", "m"], dtype="str"),
             "y": [1.0, -1.0, 1.0, -1.0],
         }
     )
-    ns = {"f": ["a", "b"]}
-    lines = ["1 |f a=x b=1", "-1 |f b=2", "1 |f a=y", "-1 |f a=x b=1"]
+    ns = {"f": ["a", "b", "o", "s"]}
+    lines = ["1 |f a=x b=1 o=p s=k", "-1 |f b=2 o=q", "1 |f a=y s=k", "-1 |f a=x b=1 o=7 s=m"]
     assert np.array_equal(
         bits(wabbit.Model().learn_many(df, label="y", namespaces=ns)), bits(wabbit.Model().learn_many(lines))
     )

@@ -144,6 +144,12 @@ def _pandas_column(s: Any, what: str, numbers_only: bool) -> Tuple[Any, Any, Opt
             return v, n, None
     if numbers_only:
         raise TypeError(f"{what}: a label or weight is a column of numbers, not {dtype}")
+    if hasattr(s.array, "__arrow_array__") and pd.api.types.is_string_dtype(dtype):
+        # arrow-backed strings (pandas' default str dtype with pyarrow installed): arrow's dictionary
+        # encoding, on the same memory
+        import pyarrow as pa
+
+        return _arrow_column(pa.array(s.array), what, numbers_only)
     if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
         codes, uniques = pd.factorize(s, use_na_sentinel=True)
         return _codes(codes), None, [u if isinstance(u, str) else str(u) for u in uniques]
@@ -169,8 +175,11 @@ def _arrow_column(col: Any, what: str, numbers_only: bool) -> Tuple[Any, Any, Op
         arr = arr.dictionary_encode()
         t = arr.type
     if pa.types.is_dictionary(t):
-        codes = pc.cast(arr.indices, pa.int64()).fill_null(-1).to_numpy(zero_copy_only=False)
-        cats = [c if isinstance(c, str) else str(c) for c in arr.dictionary.to_pylist()]
+        idx = arr.indices
+        codes = (pc.cast(idx, pa.int64()).fill_null(-1) if idx.null_count else idx).to_numpy(zero_copy_only=False)
+        cats = arr.dictionary.to_pylist()
+        if not (pa.types.is_string(arr.dictionary.type) or pa.types.is_large_string(arr.dictionary.type)):
+            cats = [c if isinstance(c, str) else str(c) for c in cats]
         return _codes(codes), None, cats
     raise TypeError(f"{what}: arrow type {t} is neither numbers nor strings/dictionary")
 
