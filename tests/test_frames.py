@@ -3,7 +3,9 @@ text line naming its columns, written here from the frame in plain Python."""
 
 from __future__ import annotations
 
+import doctest
 import math
+import os
 import warnings
 
 import numpy as np
@@ -278,3 +280,14 @@ def test_threads_and_lineage():
     assert len(p) == len(df) and np.isfinite(p).all()
     assert m.stats["example_number"] == len(df)
     assert [(s.source, s.examples) for s in m.lineage.sources] == [("<frame>", len(df))]
+
+
+def test_docs_and_docstrings_run():
+    """docs/frames.md's examples and wabbit.frames' docstring examples are true."""
+    import wabbit.frames
+
+    res = doctest.testmod(wabbit.frames)
+    assert res.attempted > 0 and res.failed == 0
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "frames.md")
+    res = doctest.testfile(path, module_relative=False)
+    assert res.attempted > 0 and res.failed == 0
