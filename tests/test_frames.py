@@ -223,6 +223,26 @@ def test_zero_values_are_dropped_as_in_text():
     assert len(idx) == 0
 
 
+def test_against_vowpal_wabbit():
+    """VW itself (pip's vowpalwabbit) on the frame's text: it drops a zero-valued feature as the frame
+    path does, and its progressive predictions agree with the frame's (VW's tolerance, as
+    test_vw_parity)."""
+    vowpalwabbit = pytest.importorskip("vowpalwabbit")
+    import vwcompare
+
+    vw = vowpalwabbit.Workspace("--quiet --noconstant")
+    ex = vw.example("1 |u age:0")
+    assert ex.get_feature_number() == 0
+    vw.finish_example(ex)
+    vw.finish()
+    df = mixed_frame(3000, seed=9)
+    flags = "--loss_function logistic -q ua"
+    got = wabbit.Model(flags).learn_many(df, label="clicked", namespaces=NAMESPACES, weight="w")
+    want = vwcompare.vw_progressive(flags, text_lines(df, NAMESPACES))
+    bad = [i for i, (a, b) in enumerate(zip(got.tolist(), want)) if not vwcompare.floats_close(a, b)]
+    assert not bad, f"{len(bad)} rows differ from VW, first {bad[:5]}"
+
+
 def test_default_namespace_and_unlabelled_rows():
     df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "s": ["p", "q", "p"], "y": [1.0, np.nan, 0.0]})
     m, t = wabbit.Model(), wabbit.Model()
