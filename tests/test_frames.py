@@ -311,3 +311,25 @@ def test_docs_and_docstrings_run():
     path = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "frames.md")
     res = doctest.testfile(path, module_relative=False)
     assert res.attempted > 0 and res.failed == 0
+
+
+def test_monitor_sees_frame_rows_as_text_rows():
+    """A drift monitor watches a frame's rows as it watches the same text: the same alarms, at the
+    same examples, with the same response."""
+    from wabbit.drift import PageHinkley
+
+    n = 400
+    a = np.array(["a", "b"] * n)
+    y = np.where(a == "a", 1.0, -1.0)
+    y[n:] *= -1  # the concept flips half-way
+    df = pd.DataFrame({"f": a, "y": y})
+    events = []
+    for source in (df, [f"{lab} |n f={v}" for lab, v in zip(y.tolist(), a.tolist())]):
+        m = wabbit.Model("--loss_function logistic")
+        m.monitor(PageHinkley(threshold=5, mode="up"), on_drift="reset", every=50, log=lambda s: None)
+        if isinstance(source, list):
+            m.learn_many(source)
+        else:
+            m.learn_many(source, label="y", namespaces={"n": ["f"]})
+        events.append([(e.index, e.response) for e in m.drift_events])
+    assert events[0] and events[0] == events[1]
