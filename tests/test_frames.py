@@ -147,7 +147,19 @@ def test_pyarrow_and_polars_match_pandas():
     assert np.array_equal(
         bits(wabbit.Model(args).learn_many(batch, label="clicked", namespaces=NAMESPACES, weight="w")), bits(want)
     )
+    # arrow's other string types
+    for kind in ("large_string", "string_view"):
+        if not hasattr(pa, kind):
+            continue
+        try:
+            other = table.set_column(0, "user", table.column("user").cast(getattr(pa, kind)()))
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+            continue
+        got = wabbit.Model(args).learn_many(other, label="clicked", namespaces=NAMESPACES, weight="w")
+        assert np.array_equal(bits(got), bits(want)), kind
     frame = pl.from_pandas(df)
+    with pytest.raises(TypeError, match="collect"):
+        wabbit.Model(args).learn_many(frame.lazy(), label="clicked", namespaces=NAMESPACES)
     assert frame["visits"].null_count() > 0 and frame["user"].null_count() > 0
     got_polars = wabbit.Model(args).learn_many(frame, label="clicked", namespaces=NAMESPACES, weight="w")
     assert np.array_equal(bits(got_polars), bits(want))
@@ -211,6 +223,24 @@ def test_pandas_string_dtypes():
     lines = ["1 |f a=x b=1 o=p s=k", "-1 |f b=2 o=q", "1 |f a=y s=k", "-1 |f a=x b=1 o=7 s=m"]
     assert np.array_equal(
         bits(wabbit.Model().learn_many(df, label="y", namespaces=ns)), bits(wabbit.Model().learn_many(lines))
+    )
+
+
+def test_empty_frame_and_nullable_types():
+    empty = pd.DataFrame({"a": pd.Series([], dtype=float), "y": pd.Series([], dtype=float)})
+    assert len(wabbit.Model().learn_many(empty, label="y", namespaces={"f": ["a"]})) == 0
+    df = pd.DataFrame(
+        {
+            "b": pd.array([True, None, False], dtype="boolean"),
+            "f": pd.array([1.5, None, 2.25], dtype="Float64"),
+            "u": np.array([3, 4, 5], dtype=np.uint16),
+            "y": pd.array([1, 0, None], dtype="Int64"),
+        }
+    )
+    lines = ["1 |n b:1 f:1.5 u:3", "0 |n u:4", "|n f:2.25 u:5"]
+    m, t = wabbit.Model(), wabbit.Model()
+    assert np.array_equal(
+        bits(m.learn_many(df, label="y", namespaces={"n": ["b", "f", "u"]})), bits(t.learn_many(lines))
     )
 
 

@@ -66,7 +66,7 @@ def _library(obj: Any) -> Optional[str]:
         return "pandas"
     if root == "pyarrow" and cls.__name__ in ("Table", "RecordBatch"):
         return "pyarrow"
-    if root == "polars" and cls.__name__ == "DataFrame":
+    if root == "polars" and cls.__name__ in ("DataFrame", "LazyFrame"):
         return "polars"
     return None
 
@@ -224,6 +224,8 @@ def frame_columns(
     lib = _library(frame)
     if lib is None:
         raise TypeError(f"not a data frame (pandas, pyarrow or polars): {type(frame).__name__}")
+    if lib == "polars" and type(frame).__name__ == "LazyFrame":
+        raise TypeError("a polars LazyFrame: collect() it first (the core reads the columns' memory)")
     names = _column_names(frame, lib)
     present = set(names)
     for role, col in (("label", label), ("weight", weight)):
