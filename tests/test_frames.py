@@ -363,3 +363,22 @@ def test_monitor_sees_frame_rows_as_text_rows():
             m.learn_many(source, label="y", namespaces={"n": ["f"]})
         events.append([(e.index, e.response) for e in m.drift_events])
     assert events[0] and events[0] == events[1]
+
+
+def test_frame_keywords_and_snapshots_into_a_store(tmp_path):
+    with pytest.raises(TypeError, match="go with a data frame"):
+        wabbit.Model().learn_many(["1 |f a"], label="y")
+    with pytest.raises(TypeError, match="go with a data frame"):
+        wabbit.Model().predict_many(["|f a"], namespaces={"f": ["a"]})
+    df = mixed_frame(12_000, seed=4)
+    store = wabbit.ModelStore(str(tmp_path / "store"))
+    m = wabbit.Model("--loss_function logistic")
+    p = m.learn_many(df, label="clicked", namespaces=NAMESPACES, weight="w", save_every=5000, store=store)
+    versions = store.list()  # snapshots every 5,000 examples (the writer may skip one while busy), then the end
+    assert len(versions) >= 2 and versions[0].note.startswith("<frame>: ") and versions[0].examples in (5000, 10000)
+    assert versions[-1].note == "<frame>: end" and versions[-1].examples == len(df)
+    assert (
+        store.load().predict_many(df, namespaces=NAMESPACES).tolist()
+        == m.predict_many(df, namespaces=NAMESPACES).tolist()
+    )
+    assert len(p) == len(df)

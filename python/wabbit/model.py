@@ -318,6 +318,12 @@ class Model:
         ``namespaces={namespace: [columns]}`` and ``weight=`` (a column or None) is read column by
         column in the core, each row as VW would read the equivalent text line (:mod:`wabbit.frames`).
         """
+        if save_every is not None and (
+            isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1
+        ):
+            raise ValueError(f"save_every must be a positive number of examples, got {save_every!r}")
+        if save_every is not None and store is None:
+            raise ValueError("save_every needs a store (wabbit.ModelStore) to write the versions into")
         if _frames.is_frame(source):
             if passes != 1 or cache not in (None, False) or labels is not None or weights is not None:
                 raise TypeError("a data frame goes with label=/namespaces=/weight= (one pass, no cache)")
@@ -333,12 +339,8 @@ class Model:
                 save_every=save_every or 0,
                 store=store,
             )
-        if save_every is not None and (
-            isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1
-        ):
-            raise ValueError(f"save_every must be a positive number of examples, got {save_every!r}")
-        if save_every is not None and store is None:
-            raise ValueError("save_every needs a store (wabbit.ModelStore) to write the versions into")
+        if label is not None or namespaces is not None or weight is not None:
+            raise TypeError("label=, namespaces= and weight= go with a data frame (text carries its own labels)")
         pass_opts: Optional[Dict[str, Any]] = None
         if passes != 1 or cache not in (None, False) or holdout_after:
             if self._core.is_mc():
@@ -396,6 +398,8 @@ class Model:
                 strict=strict,
                 threads=threads,
             )
+        if label is not None or namespaces is not None or weight is not None:
+            raise TypeError("label=, namespaces= and weight= go with a data frame (text carries its own labels)")
         out = runs.run(self, source, learn=False, strict=strict, threads=threads)
         return multiclass.outputs(self, out) if self._core.is_mc() else out
 
