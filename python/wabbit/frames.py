@@ -42,6 +42,7 @@ loop runs without the GIL.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from wabbit import runs
@@ -287,8 +288,6 @@ def run(
         return core.run_frame(cols, y, w, rows, runs.threaded(model, o, threads))
 
     res = runs.learning_run(model, "<frame>", go, opts, save_every=save_every, store=store) if learn else go(opts)
-    import warnings
-
     for msg in res["warnings"]:
         warnings.warn(f"malformed example skipped: {msg}", stacklevel=3)
     return res["predictions"]
