@@ -24,6 +24,7 @@
 
 #include "python/convert.h"
 #include "python/drift_bindings.h"
+#include "python/frame_bindings.h"
 #include "python/model_file.h"
 #include "python/py_model.h"
 #include "python/serve_bindings.h"
@@ -184,6 +185,7 @@ PYBIND11_MODULE(_core, m) {
       .def("run_fd", &PyModel::run_fd)
       .def("run_buffer", &PyModel::run_buffer)
       .def("run_csr", &PyModel::run_csr)
+      .def("run_frame", &model_run_frame)
       .def("parallel_blocker", &PyModel::parallel_blocker)
       .def("stats", &PyModel::stats)
       .def("reset_stats", &PyModel::reset_stats)

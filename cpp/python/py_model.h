@@ -390,6 +390,22 @@ class PyModel {
     d["predictions"] = in.predictions != nullptr ? py::object(preds) : py::object(py::none());
     return d;
   }
+  // A run over rows another binding prepared (python/frame_bindings.h): run(learner, stats, options)
+  // without the GIL, under the learning lock when it learns (pure predictions run alongside).
+  template <class Run>
+  RunResult run_rows(RunOptions& o, Run&& run) {
+    const SignalWatch watch;
+    o.interrupt = watch.flag();
+    RunResult r;
+    {
+      py::gil_scoped_release release;
+      std::unique_lock<std::recursive_mutex> lock(learning_, std::defer_lock);
+      if (o.learn || o.account) lock.lock();
+      r = run(*learner_, stats_, static_cast<const RunOptions&>(o));
+    }
+    SignalWatch::after(r);
+    return r;
+  }
   // Why these run options would run on one thread despite "threads" (None if they would not).
   py::object parallel_blocker(const py::dict& opts) {
     if (cb_) return py::str("a contextual-bandit model (its events are learned in order)");

@@ -24,6 +24,7 @@ import numpy as np
 
 import wabbit._core as _core
 from wabbit import bandit, multiclass, persistence, runs, snapshots
+from wabbit import frames as _frames
 from wabbit import passes as passes_mod
 from wabbit import progress as progress_mod
 from wabbit._version import __version__
@@ -268,6 +269,9 @@ class Model:
         early_terminate: int = 3,
         decay_learning_rate: float = 1.0,
         progress: Union[bool, Dict[str, Any]] = False,
+        label: Any = None,
+        namespaces: Optional[Mapping[str, Any]] = None,
+        weight: Any = None,
     ) -> np.ndarray:
         """Learn from every example of a file path (plain or gzip), bytes buffer, iterable of lines,
         or pre-hashed CSR rows.
@@ -316,6 +320,9 @@ class Model:
         wabbit[progress]``) with the examples a second and the running average loss, moved every
         block of examples by the core (:mod:`wabbit.progress`); a dict gives tqdm's options
         (``{"desc": "day 1"}``). The bar's callback makes the run one-threaded, as ``save_every`` does.
+        A data frame (pandas, pyarrow, polars) with ``label=`` (its label column),
+        ``namespaces={namespace: [columns]}`` and ``weight=`` (a column or None) is read column by
+        column in the core, each row as VW would read the equivalent text line (:mod:`wabbit.frames`).
         """
         if save_every is not None and (
             isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1
@@ -323,6 +330,24 @@ class Model:
             raise ValueError(f"save_every must be a positive number of examples, got {save_every!r}")
         if save_every is not None and store is None:
             raise ValueError("save_every needs a store (wabbit.ModelStore) to write the versions into")
+        if _frames.is_frame(source):
+            if passes != 1 or cache not in (None, False) or labels is not None or weights is not None:
+                raise TypeError("a data frame goes with label=/namespaces=/weight= (one pass, no cache)")
+            return _frames.run(
+                self,
+                source,
+                learn=True,
+                label=label,
+                namespaces=namespaces,
+                weight=weight,
+                strict=strict,
+                threads=threads,
+                save_every=save_every or 0,
+                store=store,
+                progress=progress_mod.make(self, progress, source),
+            )
+        if label is not None or namespaces is not None or weight is not None:
+            raise TypeError("label=, namespaces= and weight= go with a data frame (text carries its own labels)")
         pass_opts: Optional[Dict[str, Any]] = None
         if passes != 1 or cache not in (None, False) or holdout_after:
             if self._core.is_mc():
@@ -358,10 +383,32 @@ class Model:
         )
         return multiclass.outputs(self, out) if self._core.is_mc() else out
 
-    def predict_many(self, source: Source, *, strict: bool = True, threads: Optional[int] = None) -> np.ndarray:
-        """Predict every example of a file path, bytes buffer, iterable of lines or CSR rows (no
-        learning), on ``threads`` threads (default: the model's ``--threads``). Safe to call while
-        another thread learns: predictions read the weights as they are at that moment."""
+    def predict_many(
+        self,
+        source: Source,
+        *,
+        strict: bool = True,
+        threads: Optional[int] = None,
+        label: Any = None,
+        namespaces: Optional[Mapping[str, Any]] = None,
+        weight: Any = None,
+    ) -> np.ndarray:
+        """Predict every example of a file path, bytes buffer, iterable of lines, CSR rows or data
+        frame (no learning), on ``threads`` threads (default: the model's ``--threads``). Safe to
+        call while another thread learns: predictions read the weights as they are at that moment."""
+        if _frames.is_frame(source):
+            return _frames.run(
+                self,
+                source,
+                learn=False,
+                label=label,
+                namespaces=namespaces,
+                weight=weight,
+                strict=strict,
+                threads=threads,
+            )
+        if label is not None or namespaces is not None or weight is not None:
+            raise TypeError("label=, namespaces= and weight= go with a data frame (text carries its own labels)")
         out = runs.run(self, source, learn=False, strict=strict, threads=threads)
         return multiclass.outputs(self, out) if self._core.is_mc() else out
 
