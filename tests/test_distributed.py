@@ -195,12 +195,12 @@ def test_four_ranks_learn_as_well_as_one_process_and_better_than_each_rank(tmp_p
     )
     assert one.returncode == 0, one.stderr[-2000:]
     # each rank's share alone (the same blocks --allreduce gives it), three passes on one process
-    from wabbit.distributed import _share_lines
+    from wabbit.distributed import share_buffers
 
     rank_losses = []
     for q in range(4):
         part = tmp_path / f"part{q}.vw"
-        part.write_bytes(b"".join(_share_lines(str(train), q, 4, whole=False)))
+        part.write_bytes(b"".join(share_buffers(str(train), q, 4)))
         assert 15_000 < len(part.read_bytes().splitlines()) < 25_000
         alone = subprocess.run(
             [sys.executable, "-m", "wabbit", "-d", part.name, "-c", "-k", "--holdout_off", "-f", f"r{q}.bin", *flags],
@@ -281,3 +281,31 @@ def test_a_dead_rank_ends_the_others_within_seconds(tmp_path: Path) -> None:
     assert "not reached" not in r.stdout
     assert "BAD TERMINATION" in r.stdout + r.stderr  # MPICH's mpiexec names the dead process and cleans up
     assert took < 20, took
+
+
+def test_the_shares_hold_every_line_once(tmp_path: Path) -> None:
+    from wabbit.distributed import share_buffers
+
+    path = tmp_path / "d.vw"
+    lines = [f"{i} |a f{i} " + "x" * (i % 97) for i in range(20_000)]
+    lines[500] = "1 |a " + "long " * 3000  # a line longer than a block
+    path.write_text("\n".join(lines) + "\n")
+    for ranks in (1, 3, 4):
+        got = []
+        for q in range(ranks):
+            share = b"".join(share_buffers(str(path), q, ranks)).decode().splitlines()
+            if ranks > 1:
+                assert 0.15 < len(share) / len(lines) < 0.5
+            got += share
+        assert sorted(got) == sorted(lines)
+
+
+def test_sync_every_averages_during_the_pass(tmp_path: Path) -> None:
+    synth.write_click_log(tmp_path / "d.vw", 6000, seed=4)
+    r = _mpiexec([_wabbit(2, "-d", "d.vw", "--allreduce", "--sync_every", "1000", "-b", "16")], tmp_path, timeout=60)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "number of examples = 6000" in r.stderr
+    rows = [ln.split() for ln in r.stderr.splitlines() if ln[:1].isdigit()]
+    counters = [int(x[2]) for x in rows]
+    assert counters == sorted(counters) and counters[-1] == 6000
+    assert int(rows[-1][5]) >= 3  # each rank's ~3000 examples: a sync every 1000 of them, at least 3

@@ -39,7 +39,16 @@ if TYPE_CHECKING:
     from wabbit.model import Model
     from wabbit.options import Options
 
-__all__ = ["allreduce", "expected_average", "SyncReport", "share_ranges", "run_cli", "mpi_available", "CHUNK_FLOATS"]
+__all__ = [
+    "allreduce",
+    "expected_average",
+    "SyncReport",
+    "share_ranges",
+    "share_buffers",
+    "run_cli",
+    "mpi_available",
+    "CHUNK_FLOATS",
+]
 
 #: Rows of the table averaged per MPI call: large tables go in chunks of about 16 MiB (float32).
 CHUNK_FLOATS = 1 << 22
@@ -223,44 +232,69 @@ def share_ranges(size: int, ranks: int, rank: int, block: Optional[int] = None) 
     return out
 
 
-def _share_lines(path: str, rank: int, ranks: int, whole: bool) -> Iterator[bytes]:
-    """The lines of this rank's share, one bytes object per line: the whole file (one file per
-    rank), or every ranks-th block of it (a gzip file, which cannot be sought: every ranks-th
-    block of 1024 lines)."""
+def share_buffers(path: str, rank: int, ranks: int, whole: bool = False) -> Iterator[bytes]:
+    """This rank's share of a file, as buffers of whole lines: the whole file (``whole``: one file
+    per rank), or every ranks-th block of it (:func:`share_ranges`). A gzip file cannot be sought:
+    its share is every ranks-th piece of about 1 MiB of decompressed lines."""
     with open(path, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
     if whole or gz:
         import gzip
 
         with gzip.open(path, "rb") if gz else open(path, "rb") as g:
-            for i, line in enumerate(g):
-                if whole or (i // 1024) % ranks == rank:
-                    yield line
-        return
+            k = 0
+            while True:
+                piece = g.read(1 << 20)
+                if not piece:
+                    return
+                piece += g.readline()  # to the end of the line it cut
+                if whole or k % ranks == rank:
+                    yield piece
+                k += 1
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         for lo, hi in share_ranges(size, ranks, rank):
-            f.seek(max(0, lo - 1))
-            if lo > 0 and f.read(1) != b"\n":
-                f.readline()  # the line that began in the block before belongs to it
-            while f.tell() < hi:
-                line = f.readline()
-                if not line:
-                    break
-                yield line
+            start = max(0, lo - 1)
+            f.seek(start)
+            data = f.read(hi - start)
+            if lo > 0:  # the line that began in the block before belongs to it
+                cut = data.find(b"\n")
+                if cut < 0:
+                    continue
+                data = data[cut + 1 :]
+            if data and not data.endswith(b"\n"):
+                data += f.readline()  # the line that begins in this block ends in a later one
+            if data:
+                yield data
 
 
-def _chunks(lines: Iterator[bytes], size: int) -> Iterator[Tuple[bytes, int]]:
-    buf: List[bytes] = []
-    for line in lines:
-        if not line.endswith(b"\n"):
-            line += b"\n"
-        buf.append(line)
-        if len(buf) >= size:
-            yield b"".join(buf), len(buf)
-            buf = []
-    if buf:
-        yield b"".join(buf), len(buf)
+def _chunks(buffers: Iterator[bytes], lines: int) -> Iterator[bytes]:
+    """The buffers regrouped into pieces of ``lines`` lines (the last may have fewer; 0: as they come).
+
+    >>> list(_chunks(iter([b"a\\nb\\nc\\n", b"d\\ne\\n"]), 2))
+    [b'a\\nb\\n', b'c\\nd\\n', b'e\\n']
+    """
+    pending: List[bytes] = []
+    count = 0
+    for buf in buffers:
+        if not buf.endswith(b"\n"):
+            buf += b"\n"
+        if lines <= 0:
+            yield buf
+            continue
+        ends = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
+        start, i = 0, 0
+        while len(ends) - i >= lines - count:
+            i += lines - count
+            cut = int(ends[i - 1]) + 1
+            pending.append(buf[start:cut])
+            yield b"".join(pending)
+            pending, count, start = [], 0, cut
+        if start < len(buf):
+            pending.append(buf[start:])
+            count += len(ends) - i
+    if pending:
+        yield b"".join(pending)
 
 
 _STAT_SUMS = (
@@ -403,11 +437,10 @@ def _run_rank(opts: "Options", err: TextIO, comm: Any, rank: int, ranks: int) ->
     last = np.zeros(len(_STAT_SUMS))
     syncs = 0
     sync_seconds = 0.0
-    chunk = sync_every if sync_every else 65536
     learned = False
     first = True  # the first sync runs even if no rank has data: the models then agree from the start
     for _ in range(passes):
-        feed = _chunks(_share_lines(path, rank, ranks, whole), chunk)
+        feed = _chunks(share_buffers(path, rank, ranks, whole), sync_every)
         more = True
         while True:
             if more:
@@ -415,7 +448,7 @@ def _run_rank(opts: "Options", err: TextIO, comm: Any, rank: int, ranks: int) ->
                 if piece is None:
                     more = False
                 else:
-                    model.core.run_buffer(piece[0], run_opts)
+                    model.core.run_buffer(piece, run_opts)
                     learned = True
             if sync_every == 0 and more:
                 continue  # learn the whole share: one sync at the end of the pass
