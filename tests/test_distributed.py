@@ -93,7 +93,7 @@ out = sys.argv[1]
 rules = json.loads(sys.argv[2])
 rng = np.random.default_rng(100 + rank)
 for k, flags in enumerate(rules):
-    m = wabbit.Model("-b 10 --loss_function logistic " + flags)
+    m = wabbit.Model("-b 12 --loss_function logistic " + flags)
     for rnd in range(2):
         # each rank its own examples (and some features only it sees), a different number each
         for i in range(50 + 40 * rank + 10 * rnd):
@@ -103,7 +103,7 @@ for k, flags in enumerate(rules):
         np.save(f"{out}/pre_{k}_{rnd}_{rank}.npy", m.core.weight_table().copy())
         with open(f"{out}/state_{k}_{rnd}_{rank}.json", "w") as f:
             json.dump(m.core.state(), f)
-        distributed.allreduce(m, comm, chunk_floats=1000)  # several chunks
+        distributed.allreduce(m, comm, chunk_floats=768)  # several calls, some of scattered blocks
         np.save(f"{out}/post_{k}_{rnd}_{rank}.npy", m.core.weight_table().copy())
         with open(f"{out}/poststate_{k}_{rnd}_{rank}.json", "w") as f:
             json.dump(m.core.state(), f)
@@ -113,8 +113,9 @@ for k, flags in enumerate(rules):
 """
 
 
-def _stated_rule(pre: List[np.ndarray], layout: dict) -> np.ndarray:
-    """docs/distributed.md's rule, written out again here in numpy (float32)."""
+def _stated_rule(pre: List[np.ndarray], layout: dict) -> "tuple[np.ndarray, np.ndarray]":
+    """docs/distributed.md's rule, written out again here in numpy (float32); with the sum of the
+    terms' magnitudes, which bounds the rounding of a float32 sum taken in another order."""
     n = len(pre)
     slots = layout["slots"]
     if layout["rule"] in ("adaptive", "ftrl"):
@@ -123,17 +124,21 @@ def _stated_rule(pre: List[np.ndarray], layout: dict) -> np.ndarray:
         for t in pre:
             g = g + t[:, acc]
         out = np.zeros_like(pre[0])
+        mag = np.zeros_like(pre[0])
         for t in pre:
             share = np.full_like(g, np.float32(1 / n))
             used = g > 0
             share[used] = t[used, acc] / g[used]
             out = out + t * share[:, None]
-        return out
+            mag = mag + np.abs(t * share[:, None])
+        return out, mag
     out = sum(pre[1:], pre[0].copy()) * np.float32(1 / n)
+    mag = sum((np.abs(t) for t in pre[1:]), np.abs(pre[0])) * np.float32(1 / n)
     if "normalized" in slots:
         c = slots["normalized"]
         out[:, c] = np.maximum.reduce([t[:, c] for t in pre])
-    return out
+        mag[:, c] = 0  # a maximum is exact
+    return out, mag
 
 
 @pytest.mark.parametrize("ranks", [2, 4])
@@ -153,9 +158,12 @@ def test_each_sync_is_the_stated_average_on_every_rank(tmp_path: Path, ranks: in
             assert not np.array_equal(pre[0], pre[1])
             for q in range(1, ranks):
                 assert np.array_equal(post[q], post[0]), f"{flags or 'default'}: rank {q} differs after sync {rnd}"
-            want = _stated_rule(pre, layout)
-            # float32 sums of `ranks` terms in MPI's order, not necessarily numpy's: a few ulps
-            np.testing.assert_allclose(post[0], want, rtol=1e-5, atol=1e-30, err_msg=f"{flags or 'default'} sync {rnd}")
+            want, mag = _stated_rule(pre, layout)
+            # float32 sums of `ranks` terms in MPI's order, not necessarily numpy's: within a few
+            # roundings of the terms' magnitudes (z's terms have both signs and may cancel)
+            off = np.abs(post[0].astype(np.float64) - want) - 4 * ranks * np.finfo(np.float32).eps * mag
+            assert np.all(off <= 0), f"{flags or 'default'} sync {rnd}: {np.argwhere(off > 0)[:5]}"
+            assert np.count_nonzero(want) > 40  # rows to compare
             states = [json.loads((tmp_path / f"state_{k}_{rnd}_{q}.json").read_text()) for q in range(ranks)]
             after = [json.loads((tmp_path / f"poststate_{k}_{rnd}_{q}.json").read_text()) for q in range(ranks)]
             assert all(a == after[0] for a in after)

@@ -75,11 +75,13 @@ def _world(comm: Any) -> Any:
 
 @dataclass
 class SyncReport:
-    """What one :func:`allreduce` did: ranks, the rule, bytes of table each rank reduced, seconds."""
+    """What one :func:`allreduce` did: ranks, the rule, the table's bytes, the bytes each rank
+    reduced (the blocks of rows some rank had touched), seconds."""
 
     ranks: int
     rule: str
     table_bytes: int
+    reduced_bytes: int
     seconds: float
 
 
@@ -104,40 +106,66 @@ def allreduce(model: "Model", comm: Any = None, *, chunk_floats: int = CHUNK_FLO
             + ", ".join(f"rank {r}: {s}" for r, s in enumerate(shapes))
         )
     table = core.weight_table()
+    if not table.flags.c_contiguous:
+        raise ValueError("allreduce: the weight table is not one contiguous array")
+    sent = 0
     if n > 1:
-        _average_table(comm, MPI, table, layout, n, chunk_floats)
+        sent = _average_table(comm, MPI, table, layout, n, chunk_floats)
         _average_state(comm, MPI, model, n)
-    return SyncReport(n, str(layout["rule"]), int(table.nbytes), time.perf_counter() - t0)
+    return SyncReport(n, str(layout["rule"]), int(table.nbytes), sent, time.perf_counter() - t0)
 
 
-def _average_table(comm: Any, MPI: Any, table: np.ndarray, layout: Dict[str, Any], n: int, chunk_floats: int) -> None:
+#: Rows tested together for all-zero: a block that is zero on every rank is not sent (it averages to zero).
+ZERO_BLOCK_ROWS = 64
+
+
+def _average_table(comm: Any, MPI: Any, table: np.ndarray, layout: Dict[str, Any], n: int, chunk_floats: int) -> int:
+    """The rule over the whole table. Blocks of rows that are zero on every rank stay zero under every
+    rule, so only the blocks some rank has touched go over the wire (a sparse -b 24 table costs what
+    its used rows cost); one flag per block is reduced first to agree on them."""
+    rows, stride = table.shape
+    block_rows = min(rows, ZERO_BLOCK_ROWS)
+    blocks = table.reshape(rows // block_rows, block_rows * stride)
+    live = np.any(blocks, axis=1).astype(np.uint8)
+    comm.Allreduce(MPI.IN_PLACE, live, op=MPI.MAX)
+    used = np.flatnonzero(live)
+    per_call = max(1, chunk_floats // (block_rows * stride))
+    for lo in range(0, len(used), per_call):
+        pick = used[lo : lo + per_call]
+        if len(pick) == pick[-1] - pick[0] + 1:  # consecutive blocks: reduced in place
+            part = blocks[pick[0] : pick[-1] + 1].reshape(-1, stride)
+            _average_rows(comm, MPI, part, layout, n)
+        else:
+            buf = blocks[pick].reshape(-1, stride)
+            _average_rows(comm, MPI, buf, layout, n)
+            blocks[pick] = buf.reshape(len(pick), -1)
+    return int(len(used) * blocks.shape[1] * 4)
+
+
+def _average_rows(comm: Any, MPI: Any, block: np.ndarray, layout: Dict[str, Any], n: int) -> None:
+    """The rule over contiguous rows, in place."""
     slots: Dict[str, int] = layout["slots"]
     rule = layout["rule"]
-    stride = table.shape[1]
-    rows_per_chunk = max(1, chunk_floats // stride)
     acc = slots.get("adaptive") if rule == "adaptive" else slots.get("n") if rule == "ftrl" else None
-    norm = slots.get("normalized") if acc is None else None
     inv_n = np.float32(1.0 / n)
-    for lo in range(0, table.shape[0], rows_per_chunk):
-        block = table[lo : lo + rows_per_chunk]
-        if acc is not None:
-            a = np.ascontiguousarray(block[:, acc])
-            total = np.empty_like(a)
-            comm.Allreduce(a, total, op=MPI.SUM)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(total > 0, a / total, inv_n).astype(np.float32)
-            buf = block * ratio[:, None]
-            comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
-            block[...] = buf
-        else:
-            keep = None
-            if norm is not None:
-                keep = np.ascontiguousarray(block[:, norm])
-                comm.Allreduce(MPI.IN_PLACE, keep, op=MPI.MAX)
-            comm.Allreduce(MPI.IN_PLACE, block, op=MPI.SUM)  # rows are contiguous: reduced in place
-            block *= inv_n
-            if keep is not None:
-                block[:, norm] = keep
+    if acc is not None:
+        a = np.ascontiguousarray(block[:, acc])
+        total = np.empty_like(a)
+        comm.Allreduce(a, total, op=MPI.SUM)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(total > 0, a / total, inv_n).astype(np.float32)
+        block *= ratio[:, None]
+        comm.Allreduce(MPI.IN_PLACE, block, op=MPI.SUM)
+        return
+    norm = slots.get("normalized")
+    keep = None
+    if norm is not None:
+        keep = np.ascontiguousarray(block[:, norm])
+        comm.Allreduce(MPI.IN_PLACE, keep, op=MPI.MAX)
+    comm.Allreduce(MPI.IN_PLACE, block, op=MPI.SUM)
+    block *= inv_n
+    if keep is not None:
+        block[:, norm] = keep
 
 
 def _average_state(comm: Any, MPI: Any, model: "Model", n: int) -> None:

@@ -1,0 +1,167 @@
+"""Data-parallel training over MPI (``wabbit ... --allreduce``): throughput of 2 ranks against 1,
+and the cost of one sync of a large table.
+
+    python bench/bench_distributed.py [--lines 2000000] [--repeats 3] [--bits 24]
+
+1. Throughput: ``mpiexec -n 1`` and ``mpiexec -n 2 python -m wabbit -d clicks.vw --allreduce``
+   (logistic, -b 18, one pass), wall clock of the whole command (start-up, reading, learning, the
+   sync and -f included), best of --repeats; also one plain process (no MPI) for reference.
+2. Sync cost: ``wabbit.distributed.allreduce`` of a -b 24 table (default rule: 4 floats a row,
+   256 MiB; --sgd: 1 float, 64 MiB) between 2 ranks, against a bare MPI Allreduce of the same bytes
+   (the bandwidth the bandwidth model in docs/distributed.md uses), and two ways to halve the
+   bytes, measured only: float16 on the wire (a user-defined sum) and sparse rows (only rows some
+   rank touched).
+
+The ranks import the wabbit under test (the parent folder of ``wabbit.__file__``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import wabbit
+from wabbit import synth
+
+PARENT = str(Path(wabbit.__file__).resolve().parent.parent)
+
+_SYNC = r"""
+import json, sys, time
+import numpy as np
+from mpi4py import MPI
+import wabbit
+from wabbit import distributed, synth
+
+comm = MPI.COMM_WORLD
+rank = comm.Get_rank()
+bits, repeats, lines = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+out = {}
+for flags in ("", "--sgd"):
+    m = wabbit.Model(f"-b {bits} --loss_function logistic {flags}")
+    m.learn_many(list(synth.click_log(lines, seed=10 + rank)))
+    table = m.core.weight_table()
+    best = float("inf")
+    for _ in range(repeats):
+        comm.Barrier()
+        t = time.perf_counter()
+        distributed.allreduce(m, comm)
+        best = min(best, time.perf_counter() - t)
+    raw = np.array(table)  # the same bytes through a bare MPI Allreduce (sum)
+    bare = float("inf")
+    for _ in range(repeats):
+        comm.Barrier()
+        t = time.perf_counter()
+        comm.Allreduce(MPI.IN_PLACE, raw, op=MPI.SUM)
+        bare = min(bare, time.perf_counter() - t)
+    # float16 on the wire: half the bytes, summed by a Python-level operation
+    half = table.astype(np.float16)
+
+    def add16(a, b, dt):
+        x = np.frombuffer(a, dtype=np.float16)
+        y = np.frombuffer(b, dtype=np.float16)
+        y += x
+
+    op = MPI.Op.Create(add16, commute=True)
+    h = float("inf")
+    for _ in range(repeats):
+        comm.Barrier()
+        t = time.perf_counter()
+        step = 1 << 22
+        flat = half.reshape(-1)
+        for lo in range(0, flat.size, step):
+            piece = flat[lo : lo + step]
+            comm.Allreduce(MPI.IN_PLACE, [piece, MPI.SHORT], op=op)
+        h = min(h, time.perf_counter() - t)
+    op.Free()
+    # sparse rows: only the rows some rank touched (indices, then their rows)
+    touched = np.flatnonzero(np.any(table != 0, axis=1)).astype(np.int64)
+    s = float("inf")
+    for _ in range(repeats):
+        comm.Barrier()
+        t = time.perf_counter()
+        idx = np.zeros(table.shape[0], dtype=np.uint8)
+        idx[touched] = 1
+        comm.Allreduce(MPI.IN_PLACE, idx, op=MPI.MAX)
+        rows = np.flatnonzero(idx)
+        buf = np.ascontiguousarray(table[rows])
+        comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+        s = min(s, time.perf_counter() - t)
+    out[flags or "default"] = {
+        "table_mib": table.nbytes / 2**20,
+        "allreduce_s": best,
+        "bare_mpi_s": bare,
+        "bare_mpi_gb_s": table.nbytes / bare / 1e9,
+        "float16_s": h,
+        "sparse_rows_s": s,
+        "touched_rows": int(comm.allreduce(len(touched), op=MPI.MAX)),
+        "rows": table.shape[0],
+    }
+if rank == 0:
+    print(json.dumps(out))
+"""
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = PARENT + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _timed(cmd: list, cwd: str) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return time.perf_counter() - t
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--lines", type=int, default=2_000_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--bits", type=int, default=24)
+    ap.add_argument("--sync_lines", type=int, default=200_000, help="click-log lines each rank learns before the sync")
+    a = ap.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    with tempfile.TemporaryDirectory() as d:
+        data = os.path.join(d, "clicks.vw")
+        synth.write_click_log(data, a.lines, seed=5)
+        flags = ["-d", data, "--loss_function", "logistic", "-b", "18", "--quiet", "-f", os.path.join(d, "m.bin")]
+        py = [sys.executable, "-m", "wabbit"]
+        plain = min(_timed(py + flags, d) for _ in range(a.repeats))
+        one = min(_timed(["mpiexec", "-n", "1", *py, *flags, "--allreduce"], d) for _ in range(a.repeats))
+        two = min(_timed(["mpiexec", "-n", "2", *py, *flags, "--allreduce"], d) for _ in range(a.repeats))
+        print(f"throughput, {a.lines} click-log lines, logistic -b 18, one pass (best of {a.repeats}, whole command):")
+        print(f"  one process (no MPI)   {plain:7.2f} s  {a.lines / plain / 1e3:8.0f} k examples/s")
+        print(f"  mpiexec -n 1           {one:7.2f} s  {a.lines / one / 1e3:8.0f} k examples/s")
+        print(f"  mpiexec -n 2           {two:7.2f} s  {a.lines / two / 1e3:8.0f} k examples/s")
+        print(f"  2 ranks / 1 rank: {one / two:.2f}x   (2 ranks / one plain process: {plain / two:.2f}x)")
+        script = os.path.join(d, "sync.py")
+        Path(script).write_text(_SYNC)
+        r = subprocess.run(
+            ["mpiexec", "-n", "2", sys.executable, script, str(a.bits), str(a.repeats), str(a.sync_lines)],
+            env=_env(),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        print(
+            f"sync of a -b {a.bits} table between 2 ranks (best of {a.repeats}; {a.sync_lines} lines learned per rank):"
+        )
+        for rule, v in res.items():
+            print(
+                f"  {rule:8s} {v['table_mib']:6.0f} MiB: allreduce {v['allreduce_s']:.3f} s; bare MPI Allreduce "
+                f"{v['bare_mpi_s']:.3f} s ({v['bare_mpi_gb_s']:.2f} GB/s); float16 {v['float16_s']:.3f} s; "
+                f"sparse rows {v['sparse_rows_s']:.3f} s ({v['touched_rows']} of {v['rows']} rows touched)"
+            )
+    print(f"load average after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
