@@ -465,6 +465,7 @@ def _run_rank(opts: "Options", err: TextIO, comm: Any, rank: int, ranks: int) ->
     last = np.zeros(len(_STAT_SUMS))
     syncs = 0
     sync_seconds = 0.0
+    started = time.perf_counter()
     learned = False
     first = True  # the first sync runs even if no rank has data: the models then agree from the start
     for _ in range(passes):
@@ -492,8 +493,14 @@ def _run_rank(opts: "Options", err: TextIO, comm: Any, rank: int, ranks: int) ->
             if still == 0:
                 break
         model.core.end_pass(decay)
+    took = time.perf_counter() - started
     totals = _totals(comm, model)
     totals["current_pass"] = passes
+    n_ex = int(totals["example_number"])
+    say(
+        f"allreduce: {ranks} ranks learned {n_ex} examples in {took:.3f} s ({n_ex / max(took, 1e-9):.0f} examples/s, "
+        f"syncs included: {syncs} taking {sync_seconds:.3f} s on rank 0)"
+    )
     if lead and not opts.quiet:
         err.write(
             summary(
