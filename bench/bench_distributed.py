@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -104,10 +105,41 @@ def _env() -> dict:
     return env
 
 
-def _timed(cmd: list, cwd: str) -> float:
+def _timed(cmd: list, cwd: str) -> "tuple[float, float]":
+    """(wall seconds of the whole command, seconds of learning and syncing as rank 0 reports them)."""
     t = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return time.perf_counter() - t
+    r = subprocess.run(
+        cmd, cwd=cwd, env=_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    wall = time.perf_counter() - t
+    m = re.search(r"learned \d+ examples in ([0-9.]+) s", r.stderr)
+    return wall, float(m.group(1)) if m else wall
+
+
+def estimate(per_rank: float, features: float, overhead: float, table_bytes: int, link: float, latency: float) -> None:
+    """Time to learn 10^10 examples in one pass on 10, 100, 1000 nodes (one rank each): the ranks'
+    learning time from the measured per-rank throughput, plus one sync of the table, whose cost is
+    the measured local work (the rule's arithmetic, the zero-block scan) plus a bandwidth model of
+    a large-message allreduce (reduce-scatter then allgather: each node sends and receives about
+    2 (N-1)/N of the bytes, plus 2 log2 N latencies per 16 MiB call)."""
+    import math
+
+    examples = 1e10
+    calls = max(1, table_bytes // (16 << 20))
+    print(
+        f"estimate, 10^10 examples ({features:.0f} features each), one pass, one rank per node at "
+        f"{per_rank / 1e3:.0f} k examples/s; sync of {table_bytes / 2**20:.0f} MiB over {link / 1e9:.2f} GB/s links, "
+        f"{latency * 1e6:.0f} us latency, {overhead:.2f} s local work:"
+    )
+    for nodes in (10, 100, 1000):
+        learn = examples / (nodes * per_rank)
+        wire = 2 * (nodes - 1) / nodes * table_bytes / link + calls * 2 * math.log2(nodes) * latency
+        sync = overhead + wire
+        total = learn + sync
+        print(
+            f"  {nodes:5d} nodes: learning {learn:8.1f} s + sync {sync:5.2f} s = {total / 60:6.1f} min "
+            f"({examples * features / total / 1e9:6.2f} G features/s cluster-wide)"
+        )
 
 
 def main() -> int:
@@ -121,16 +153,23 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as d:
         data = os.path.join(d, "clicks.vw")
         synth.write_click_log(data, a.lines, seed=5)
-        flags = ["-d", data, "--loss_function", "logistic", "-b", "18", "--quiet", "-f", os.path.join(d, "m.bin")]
+        flags = ["-d", data, "--loss_function", "logistic", "-b", "18", "-f", os.path.join(d, "m.bin")]
         py = [sys.executable, "-m", "wabbit"]
-        plain = min(_timed(py + flags, d) for _ in range(a.repeats))
-        one = min(_timed(["mpiexec", "-n", "1", *py, *flags, "--allreduce"], d) for _ in range(a.repeats))
-        two = min(_timed(["mpiexec", "-n", "2", *py, *flags, "--allreduce"], d) for _ in range(a.repeats))
-        print(f"throughput, {a.lines} click-log lines, logistic -b 18, one pass (best of {a.repeats}, whole command):")
-        print(f"  one process (no MPI)   {plain:7.2f} s  {a.lines / plain / 1e3:8.0f} k examples/s")
-        print(f"  mpiexec -n 1           {one:7.2f} s  {a.lines / one / 1e3:8.0f} k examples/s")
-        print(f"  mpiexec -n 2           {two:7.2f} s  {a.lines / two / 1e3:8.0f} k examples/s")
-        print(f"  2 ranks / 1 rank: {one / two:.2f}x   (2 ranks / one plain process: {plain / two:.2f}x)")
+        plain = min(_timed(py + flags, d)[0] for _ in range(a.repeats))
+        ones = [_timed(["mpiexec", "-n", "1", *py, *flags, "--allreduce"], d) for _ in range(a.repeats)]
+        twos = [_timed(["mpiexec", "-n", "2", *py, *flags, "--allreduce"], d) for _ in range(a.repeats)]
+        one, one_in = min(w for w, _ in ones), min(i for _, i in ones)
+        two, two_in = min(w for w, _ in twos), min(i for _, i in twos)
+        print(f"throughput, {a.lines} click-log lines, logistic -b 18, one pass (best of {a.repeats}):")
+        print("                         whole command             learning + sync (rank 0's count)")
+        print(f"  one process (no MPI)   {plain:7.2f} s {a.lines / plain / 1e3:6.0f} k/s")
+        print(
+            f"  mpiexec -n 1           {one:7.2f} s {a.lines / one / 1e3:6.0f} k/s   {one_in:7.2f} s {a.lines / one_in / 1e3:6.0f} k/s"
+        )
+        print(
+            f"  mpiexec -n 2           {two:7.2f} s {a.lines / two / 1e3:6.0f} k/s   {two_in:7.2f} s {a.lines / two_in / 1e3:6.0f} k/s"
+        )
+        print(f"  2 ranks / 1 rank: {one_in / two_in:.2f}x learning + sync, {one / two:.2f}x whole command")
         script = os.path.join(d, "sync.py")
         Path(script).write_text(_SYNC)
         r = subprocess.run(
@@ -151,6 +190,15 @@ def main() -> int:
                 f"{v['dense_s']:.3f} s; bare MPI Allreduce of the table {v['bare_mpi_s']:.3f} s "
                 f"({v['bare_mpi_gb_s']:.2f} GB/s); float16 on the wire {v['float16_s']:.3f} s"
             )
+    dense = res["default"]
+    estimate(
+        per_rank=a.lines / one_in,
+        features=11,
+        overhead=max(0.0, dense["dense_s"] - dense["bare_mpi_s"]),
+        table_bytes=int(dense["table_mib"] * 2**20 * 5 / 4),  # the table, and the adaptive column first
+        link=1.25e9,
+        latency=20e-6,
+    )
     print(f"load average after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     return 0
 
