@@ -340,6 +340,11 @@ _STAT_SUMS = (
 _PER_RANK = ("data", "quiet")
 
 
+class _Agreed(Exception):
+    """An error every rank found alike (from gathered facts): rank 0 names it, every rank exits 1
+    without MPI_Abort (no rank is left waiting)."""
+
+
 def _flag_words(opts: "Options") -> Dict[str, str]:
     from wabbit.options import FLAGS
 
@@ -362,9 +367,7 @@ def _check_flags(comm: Any, opts: "Options") -> None:
             if a != b:
                 problems.append(f"{name}: rank 0 {a or 'not given'}, rank {r} {b or 'not given'}")
     if problems:
-        from wabbit.options import OptionError
-
-        raise OptionError("--allreduce: the ranks were started with different flags: " + "; ".join(problems))
+        raise _Agreed("--allreduce: the ranks were started with different flags: " + "; ".join(problems))
 
 
 def _refused(opts: "Options") -> Optional[str]:
@@ -402,6 +405,11 @@ def run_cli(opts: "Options", err: TextIO, comm: Any = None) -> int:
     rank, ranks = comm.Get_rank(), comm.Get_size()
     try:
         return _run_rank(opts, err, comm, rank, ranks)
+    except _Agreed as e:
+        if rank == 0:
+            err.write(f"wabbit: error: {e}\n")
+            err.flush()
+        return 1
     except Exception as e:  # noqa: BLE001 - every failure must end the other ranks
         from wabbit.cli.process import describe_error
 
@@ -421,7 +429,7 @@ def _run_rank(opts: "Options", err: TextIO, comm: Any, rank: int, ranks: int) ->
     why = _refused(opts)
     bad = comm.allgather(why)
     if any(b is not None for b in bad):
-        raise OptionError("--allreduce: " + next(b for b in bad if b is not None))
+        raise _Agreed("--allreduce: " + next(b for b in bad if b is not None))
     _check_flags(comm, opts)
     assert opts.data is not None
     whole = "{rank}" in opts.data
