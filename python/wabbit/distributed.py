@@ -440,14 +440,12 @@ def _run_rank(opts: "Options", err: TextIO, comm: Any, rank: int, ranks: int) ->
     quiet = opts.quiet or not lead
     passes = int(opts.passes or 1)
     sync_every = int(opts.sync_every or 0)
-    if sync_every < 0 or passes < 1:
-        raise OptionError("--sync_every takes a number of examples >= 1, --passes a number >= 1")
+    if (opts.sync_every is not None and opts.sync_every < 1) or passes < 1:
+        raise _Agreed("--sync_every takes a number of examples >= 1, --passes a number >= 1")
     decay = 1.0 if opts.decay_learning_rate is None else float(opts.decay_learning_rate)
     model = starting_model(opts)
     if model.is_bandit:
-        raise OptionError(
-            "--allreduce: contextual bandits learn events of several lines; use wabbit.distributed.allreduce"
-        )
+        raise _Agreed("--allreduce: contextual bandits learn events of several lines; use wabbit.distributed.allreduce")
     model.core.reset_stats(float("inf"))
 
     def say(line: str) -> None:
