@@ -287,7 +287,10 @@ def test_a_dead_rank_ends_the_others_within_seconds(tmp_path: Path) -> None:
     took = time.monotonic() - t0
     assert r.returncode != 0
     assert "not reached" not in r.stdout
-    assert "BAD TERMINATION" in r.stdout + r.stderr  # MPICH's mpiexec names the dead process and cleans up
+    from mpi4py import MPI
+
+    if "MPICH" in MPI.Get_library_version():  # MPICH's mpiexec names the dead process and cleans up
+        assert "BAD TERMINATION" in r.stdout + r.stderr
     assert took < 20, took
 
 
