@@ -320,3 +320,53 @@ def test_sync_every_averages_during_the_pass(tmp_path: Path) -> None:
     counters = [int(x[2]) for x in rows]
     assert counters == sorted(counters) and counters[-1] == 6000
     assert int(rows[-1][5]) >= 3  # each rank's ~3000 examples: a sync every 1000 of them, at least 3
+
+
+_OTHER_MODELS = r"""
+import json, sys
+import numpy as np
+from mpi4py import MPI
+import wabbit
+from wabbit import distributed
+
+comm = MPI.COMM_WORLD
+rank = comm.Get_rank()
+out = sys.argv[1]
+rng = np.random.default_rng(7 + rank)
+cb = wabbit.Model("--cb_explore_adf -q ua --squarecb --cb_type mtr -b 12")
+for i in range(30 + 20 * rank):
+    chosen = int(rng.integers(0, 3))
+    lines = [f"shared |u user=u{int(rng.integers(0, 5))}"]
+    for a in range(3):
+        label = f"{a}:{float(rng.random()):.2f}:0.34 " if a == chosen else ""
+        lines.append(f"{label}|a ad=a{a} r{rank}")
+    cb.learn("\n".join(lines))
+mc = wabbit.Model("--oaa 3 -b 12")
+for i in range(40 + 25 * rank):
+    mc.learn(f"{int(rng.integers(1, 4))} |f x{int(rng.integers(0, 20))} y{rank}")
+result = {}
+for name, m in (("cb", cb), ("mc", mc)):
+    pre = m.core.weight_table().copy()
+    distributed.allreduce(m, comm)
+    np.save(f"{out}/{name}_pre_{rank}.npy", pre)
+    np.save(f"{out}/{name}_post_{rank}.npy", m.core.weight_table())
+    extra = m.core.cb_state() if name == "cb" else m.core.mc_state()
+    result[name] = {"layout": m.core.table_layout(), "state": m.core.state(), "extra": extra}
+with open(f"{out}/other_{rank}.json", "w") as f:
+    json.dump(result, f)
+"""
+
+
+def test_bandit_and_multiclass_models_average_their_rows_and_agree(tmp_path: Path) -> None:
+    script = tmp_path / "other.py"
+    script.write_text(_OTHER_MODELS)
+    r = _mpiexec([["-n", "2", sys.executable, str(script), str(tmp_path)]], tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = [json.loads((tmp_path / f"other_{q}.json").read_text()) for q in range(2)]
+    for name in ("cb", "mc"):
+        assert res[0][name] == res[1][name]  # the same state, counters and random state on both ranks
+        pre = [np.load(tmp_path / f"{name}_pre_{q}.npy") for q in range(2)]
+        post = [np.load(tmp_path / f"{name}_post_{q}.npy") for q in range(2)]
+        assert np.array_equal(post[0], post[1]) and not np.array_equal(pre[0], pre[1])
+        want, mag = _stated_rule(pre, res[0][name]["layout"])
+        assert np.all(np.abs(post[0].astype(np.float64) - want) <= 8 * np.finfo(np.float32).eps * mag)
