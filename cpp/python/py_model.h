@@ -468,6 +468,83 @@ class PyModel {
     return py::make_tuple(py::array_t<uint32_t>(idx.size(), idx.data()), py::array_t<float>(val.size(), val.data()));
   }
 
+  // The whole weight table as a writable float32 array of shape (rows, stride), without a copy
+  // (wabbit.distributed averages it in place). The array keeps the Python model alive, but not its
+  // table: it is valid only until the model's table is replaced (reset_learner, swap_learner,
+  // install, load) and must not be read or written while the model learns on another thread.
+  static py::array weight_table(const py::object& self) {
+    PyModel& m = self.cast<PyModel&>();
+    WeightTable& W = m.learner_->weights();
+    const auto rows = static_cast<py::ssize_t>(W.rows());
+    const auto stride = static_cast<py::ssize_t>(W.stride());
+    const auto item = static_cast<py::ssize_t>(sizeof(float));
+    return py::array(py::dtype::of<float>(), {rows, stride}, {stride * item, item}, W.data(), self);
+  }
+  // What each column of weight_table() holds for this model's update rule: {"rule": ..., "stride":
+  // ..., "slots": {name: column}}. Rules: "adaptive" (VW's default: weight, adaptive = sum of
+  // squared gradients, normalized = largest |x| seen, spare = scratch rate), "gd" (no adaptive
+  // column: --sgd, or --normalized/--invariant alone), "ftrl" (weight, z, n), "classic" (weight).
+  py::dict table_layout() const {
+    const Config& c = learner_->config();
+    const WeightTable& W = learner_->weights();
+    py::dict slots;
+    slots["weight"] = 0;
+    std::string rule;
+    if (c.classic_rule != 0) {
+      rule = "classic";
+    } else if (c.ftrl) {
+      rule = "ftrl";
+      slots["z"] = 1;
+      slots["n"] = 2;
+    } else {
+      rule = c.adaptive ? "adaptive" : "gd";
+      const int adaptive = c.adaptive ? 1 : 0;
+      if (c.adaptive) slots["adaptive"] = 1;
+      if (c.normalized) slots["normalized"] = adaptive + 1;
+      if (c.adaptive || c.normalized) slots["spare"] = c.normalized ? adaptive + 2 : 2;
+    }
+    py::dict d;
+    d["rule"] = rule;
+    d["stride"] = W.stride();
+    d["rows"] = W.rows();
+    d["slots"] = slots;
+    d["l1_l2_pending"] = learner_->state().gravity != 0. || learner_->state().contraction != 1.;
+    return d;
+  }
+  // Replaces the online state's numbers named in d (the keys state() gives; others are refused).
+  void set_state(const py::dict& d) {
+    const auto lock = learning_lock();
+    OnlineState s = learner_->state();
+    for (auto item : d) {
+      const std::string k = py::cast<std::string>(item.first);
+      if (k == "t")
+        s.t = py::cast<double>(item.second);
+      else if (k == "normalized_sum_norm_x")
+        s.normalized_sum_norm_x = py::cast<double>(item.second);
+      else if (k == "total_weight")
+        s.total_weight = py::cast<double>(item.second);
+      else if (k == "weighted_unlabeled")
+        s.weighted_unlabeled = py::cast<double>(item.second);
+      else if (k == "min_label")
+        s.min_label = py::cast<float>(item.second);
+      else if (k == "max_label")
+        s.max_label = py::cast<float>(item.second);
+      else
+        throw py::value_error("set_state: unknown online state '" + k + "'");
+    }
+    learner_->state() = s;
+  }
+  // VW's sync_weights: pending lazy L1/L2 applied to the stored weights; and its end of a pass.
+  void sync_weights() {
+    const auto lock = learning_lock();
+    py::gil_scoped_release release;
+    learner_->sync_weights();
+  }
+  void end_pass(float decay) {
+    const auto lock = learning_lock();
+    learner_->end_pass(decay);
+  }
+
   // Seeing inside -------------------------------------------------------------------------
   py::list explain_line(py::handle text) const {
     Example ex;

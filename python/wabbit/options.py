@@ -382,6 +382,15 @@ class Options:
     decay_learning_rate: Optional[float] = option(
         "--decay_learning_rate", help="multiply the learning rate by this after each pass", default=1.0
     )
+    # --- data-parallel training (mpiexec -n N wabbit ... --allreduce; wabbit.distributed) ------
+    allreduce: bool = switch(
+        "--allreduce",
+        help="under mpiexec: each rank learns its share of -d (every N-th block, or -d 'part-{rank}.vw'); "
+        "the models are averaged at the end of each pass (docs/distributed.md)",
+    )
+    sync_every: Optional[int] = option(
+        "--sync_every", help="--allreduce: also average the models every N examples (counted on each rank)"
+    )
     # --- serving (wabbit --daemon; wabbit.serve.daemon) -----------------------------------
     daemon: bool = switch(
         "--daemon", help="serve the model over VW's line protocol (one example per line in, its prediction out)"

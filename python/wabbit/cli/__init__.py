@@ -99,6 +99,12 @@ def _main(args: List[str]) -> int:
         return 0
     try:
         opts = parse_args(args)
+        if opts.allreduce:  # mpiexec -n N wabbit ... --allreduce: this process is one rank
+            from wabbit.distributed import run_cli as run_rank
+
+            return run_rank(opts, sys.stderr)
+        if opts.sync_every is not None:
+            raise OptionError("--sync_every needs --allreduce (and mpiexec -n N)")
         from wabbit.serve import daemon  # the serving side loads only when asked for
 
         if daemon.serving_requested(opts):
