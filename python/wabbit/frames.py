@@ -51,8 +51,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from wabbit.model import Model
-    from wabbit.store import ModelStore
     from wabbit.progress import Bar
+    from wabbit.store import ModelStore
 
 __all__ = ["is_frame", "frame_columns", "run"]
 
@@ -289,7 +289,11 @@ def run(
     def go(o: Dict[str, Any]) -> Dict[str, Any]:
         return core.run_frame(cols, y, w, rows, runs.threaded(model, o, threads))
 
-    res = runs.learning_run(model, "<frame>", go, opts, save_every=save_every, store=store, progress=progress) if learn else go(opts)
+    res = (
+        runs.learning_run(model, "<frame>", go, opts, save_every=save_every, store=store, progress=progress)
+        if learn
+        else go(opts)
+    )
     for msg in res["warnings"]:
         warnings.warn(f"malformed example skipped: {msg}", stacklevel=3)
     return res["predictions"]
