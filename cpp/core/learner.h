@@ -1,6 +1,6 @@
 // The learner: a hashed linear model trained one example at a time, with Vowpal Wabbit's gradient
 // descent (adaptive, normalized and importance-invariant updates, any subset; truncated-gradient L1
-// and L2) or FTRL-Proximal.
+// and L2), FTRL-Proximal, coin betting or FreeGrad.
 //
 // The per-example work is one function template instantiated per (loss, update rule) and chosen once
 // when the learner is built; inside it, the loops over features are plain loops over a flat list.
@@ -36,6 +36,8 @@ struct OnlineState {
   double contraction = 1.;            // accumulated L2 shrinkage not yet applied to the weights
   float min_label = 0.f;              // prediction range tracked from labels (VW's set_minmax)
   float max_label = 0.f;
+  float fg_grad_norms = 1.f;     // FreeGrad: sum of weighted clipped gradient norms over the largest (from 1)
+  float fg_max_grad_norm = 0.f;  // FreeGrad: the largest clipped gradient norm
 };
 
 // What one example's pass produced.
@@ -108,6 +110,8 @@ class Guard;         // core/nonfinite_guard.h: the refusal of non-finite update
 template <bool Adaptive, bool Normalized, bool SqrtRate>
 struct GradientDescent;  // core/optimizer/gradient_descent.h: VW's gd (adaptive, normalized, invariant, sgd)
 struct Ftrl;             // core/optimizer/ftrl.h: FTRL-Proximal
+struct Coin;             // core/optimizer/coin.h: coin betting
+struct FreeGrad;         // core/optimizer/freegrad.h: FreeGrad
 struct ClassicRules;     // core/optimizer/classic.h: perceptron and passive-aggressive
 }  // namespace detail
 
@@ -216,6 +220,8 @@ class Learner {
   template <bool, bool, bool>
   friend struct detail::GradientDescent;
   friend struct detail::Ftrl;
+  friend struct detail::Coin;
+  friend struct detail::FreeGrad;
   friend struct detail::ClassicRules;
 
   Config cfg_;
@@ -268,7 +274,8 @@ inline float trunc_weight(float w, float gravity) {
 
 inline float Learner::effective_weight(const float* row) const {
   const float v = load_w(row);
-  const float w = cfg_.l1 > 0.f && !cfg_.ftrl ? trunc_weight(v, static_cast<float>(load_d(&state_.gravity))) : v;
+  const float w =
+      cfg_.l1 > 0.f && !ftrl_family(cfg_) ? trunc_weight(v, static_cast<float>(load_d(&state_.gravity))) : v;
   return w * static_cast<float>(load_d(&state_.contraction));
 }
 
