@@ -61,6 +61,9 @@ inline constexpr auto enum_names(Link) { return kLinkNames; }
   X(bool, coin, "coin", false)                                                                           \
   /* FreeGrad (VW's --freegrad): FreeRange restarts, projection, its radius (< 0: adaptive), */          \
   /* initial wealth, a known bound on the gradients (0: none) */                                         \
+  /* squared loss: learn on labels standardised online (running mean and deviation), report on */      \
+  /* the labels' scale (--standardize_labels) */                                                         \
+  X(bool, standardize, "standardize_labels", false)                                                      \
   X(bool, freegrad, "freegrad", false)                                                                   \
   X(bool, fg_restart, "freegrad_restart", false)                                                         \
   X(bool, fg_project, "freegrad_project", false)                                                         \

@@ -67,6 +67,9 @@ Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
                         !std::isfinite(cfg_.flipschitz_const) || !std::isfinite(cfg_.fg_radius))) {
     throw std::invalid_argument("freegrad needs fepsilon > 0, flipschitz_const >= 0 and a finite radius");
   }
+  if (cfg_.standardize && (cfg_.loss != LossKind::kSquared || cfg_.link != Link::kIdentity || cfg_.binary)) {
+    throw std::invalid_argument("standardize_labels needs the squared loss, no link and no --binary");
+  }
   if (!(cfg_.quantile_tau > 0.f && cfg_.quantile_tau < 1.f)) {
     throw std::invalid_argument("quantile_tau must be in (0, 1)");
   }
@@ -263,14 +266,58 @@ void Learner::prefetch_rows(const Example& ex) const {
   });
 }
 
+// --standardize_labels. The model learns z = (y - mean) / deviation, the labels' running
+// statistics with this label counted; what it reports is mean + deviation * (its prediction), with
+// the statistics from before this label (so a prediction never sees its own label), and the squared
+// error on the labels' scale. Each label moves the statistics a little, and the next prediction
+// reads the same weights through the moved statistics: the model keeps up with a target of any
+// scale from its first examples, where VW's rule on raw labels moves the constant by about the
+// learning rate a step (issue 22).
+Outcome Learner::learn_standardized(Example& ex, MappedRows* rows) {
+  const OnlineState before = state_;
+  const double mean = before.label_mean;
+  const double dev = label_deviation(before);
+  const float y = ex.label;
+  if (ex.labelled()) {
+    if (ex.weight > 0.f) {  // West's weighted update of the mean and the sum of squared deviations
+      const double w = ex.weight;
+      const double total = before.label_weight + w;
+      const double d = static_cast<double>(y) - before.label_mean;
+      state_.label_mean = before.label_mean + d * w / total;
+      state_.label_m2 = before.label_m2 + w * d * (static_cast<double>(y) - state_.label_mean);
+      state_.label_weight = total;
+    }
+    ex.label = static_cast<float>((static_cast<double>(y) - state_.label_mean) / label_deviation(state_));
+  }
+  Outcome out = learn_fn_(*this, ex, rows);
+  ex.label = y;
+  if (out.skipped != nullptr) {
+    state_.label_weight = before.label_weight;
+    state_.label_mean = before.label_mean;
+    state_.label_m2 = before.label_m2;
+  }
+  out.prediction = out.output = unstandardize(out.prediction, mean, dev);
+  if (ex.labelled() && ex.weight > 0.f && out.skipped == nullptr) {
+    const float e = y - out.prediction;
+    out.loss = e * e * ex.weight;
+  }
+  return out;
+}
+
 Outcome Learner::predict(Example& ex, bool advance) {
   observe_namespaces(ex);
   Outcome out;
   const float pred = finalize_prediction(state_, Scoring::test_score(*this, ex, out.num_features));
   out.prediction = pred;
   out.output = output_of(cfg_, pred);
+  if (cfg_.standardize) out.prediction = out.output = unstandardize(pred, state_.label_mean, label_deviation(state_));
   if (ex.labelled() && ex.weight > 0.f) {
-    out.loss = example_loss(cfg_, Range{state_.min_label, state_.max_label}, pred, out.output, ex.label, ex.weight);
+    if (cfg_.standardize) {
+      const float e = ex.label - out.prediction;
+      out.loss = e * e * ex.weight;
+    } else {
+      out.loss = example_loss(cfg_, Range{state_.min_label, state_.max_label}, pred, out.output, ex.label, ex.weight);
+    }
   }
   if (advance) advance_clock(state_, ex);
   return out;
@@ -298,7 +345,8 @@ float Learner::predict_const(const Example& ex) const {
   OnlineState range;  // the label range a learning thread may be widening
   range.min_label = load_w(&state_.min_label);
   range.max_label = load_w(&state_.max_label);
-  return output_of(cfg_, finalize_prediction(range, score_const(ex)));
+  return unstandardize(output_of(cfg_, finalize_prediction(range, score_const(ex))), load_d(&state_.label_mean),
+                       label_deviation(state_));
 }
 
 Outcome Learner::evaluate_const(const Example& ex) const {
@@ -310,6 +358,14 @@ Outcome Learner::evaluate_const(const Example& ex) const {
   out.prediction = finalize_prediction(range, score_const(ex, 0, &generated));
   out.output = output_of(cfg_, out.prediction);
   out.num_features = static_cast<uint32_t>(generated);
+  if (cfg_.standardize) {
+    out.prediction = out.output = unstandardize(out.prediction, load_d(&state_.label_mean), label_deviation(state_));
+    if (ex.labelled() && ex.weight > 0.f) {
+      const float e = ex.label - out.prediction;
+      out.loss = e * e * ex.weight;
+    }
+    return out;
+  }
   if (ex.labelled() && ex.weight > 0.f)
     out.loss =
         example_loss(cfg_, Range{range.min_label, range.max_label}, out.prediction, out.output, ex.label, ex.weight);
@@ -338,7 +394,8 @@ float Learner::predict_sparse(const uint32_t* index, const float* value, size_t 
   OnlineState range;
   range.min_label = load_w(&state_.min_label);
   range.max_label = load_w(&state_.max_label);
-  return output_of(cfg_, finalize_prediction(range, raw));
+  return unstandardize(output_of(cfg_, finalize_prediction(range, raw)), load_d(&state_.label_mean),
+                       label_deviation(state_));
 }
 
 void Learner::observe_slow(const Example& ex) {

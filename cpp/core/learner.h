@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <cfloat>
+#include <cmath>
 #include <cstdint>
 #include <shared_mutex>
 #include <string>
@@ -38,7 +39,17 @@ struct OnlineState {
   float max_label = 0.f;
   float fg_grad_norms = 1.f;     // FreeGrad: sum of weighted clipped gradient norms over the largest (from 1)
   float fg_max_grad_norm = 0.f;  // FreeGrad: the largest clipped gradient norm
+  // --standardize_labels: the labels' importance-weighted count, mean and sum of squared deviations
+  double label_weight = 0.;
+  double label_mean = 0.;
+  double label_m2 = 0.;
 };
+
+// --standardize_labels: the labels' running mean and deviation (1 until two distinct labels).
+inline double label_deviation(const OnlineState& s) {
+  const double var = s.label_weight > 0. ? s.label_m2 / s.label_weight : 0.;
+  return var > 0. ? std::sqrt(var) : 1.;
+}
 
 // What one example's pass produced.
 struct Outcome {
@@ -140,7 +151,11 @@ class Learner {
   // Learn from ex (when it has a label and positive weight; otherwise only predict). Returns the
   // prediction made before the update. `rows`, if given, is what map_rows(ex, rows) produced for
   // this very example (it is consumed).
-  Outcome learn(Example& ex, MappedRows* rows = nullptr) { return learn_fn_(*this, ex, rows); }
+  Outcome learn(Example& ex, MappedRows* rows = nullptr) {
+    if (cfg_.standardize) [[unlikely]]
+      return learn_standardized(ex, rows);
+    return learn_fn_(*this, ex, rows);
+  }
   // Predict without changing anything but the clock (VW advances t on test examples too).
   // `advance_clock` false: nothing at all changes (a held-out example of a multi-pass run: VW
   // subtracts the held-out weight from t again).
@@ -214,6 +229,12 @@ class Learner {
   float effective_weight(const float* row) const;
 
  private:
+  Outcome learn_standardized(Example& ex, MappedRows* rows);
+  // --standardize_labels: a prediction on the standardised scale back on the labels' scale.
+  float unstandardize(float p, double mean, double dev) const {
+    return cfg_.standardize ? static_cast<float>(mean + dev * p) : p;
+  }
+
   friend struct detail::FeatureRows;
   friend struct detail::Scoring;
   friend class detail::Guard;

@@ -216,6 +216,11 @@ std::string config_section(const Config& cfg, const OnlineState& state, BanditSe
     w.pod<float>(state.fg_grad_norms);
     w.pod<float>(state.fg_max_grad_norm);
   }
+  if (cfg.standardize) {  // the labels' running statistics
+    w.pod<double>(state.label_weight);
+    w.pod<double>(state.label_mean);
+    w.pod<double>(state.label_m2);
+  }
   w.pod<uint8_t>(bandit.config ? 1 : (mc.config ? 2 : 0));
   if (mc.config && !bandit.config) {
     put_config(w, *mc.config);
@@ -252,6 +257,15 @@ void read_config_section(Reader& r, ModelHeader& h) {
     if (!(std::isfinite(h.state.fg_grad_norms) && h.state.fg_grad_norms >= 0.f &&
           std::isfinite(h.state.fg_max_grad_norm) && h.state.fg_max_grad_norm >= 0.f)) {
       throw ModelError("model file is corrupt: freegrad state out of range");
+    }
+  }
+  if (h.config.standardize) {
+    h.state.label_weight = r.pod<double>("label statistics");
+    h.state.label_mean = r.pod<double>("label statistics");
+    h.state.label_m2 = r.pod<double>("label statistics");
+    if (!(std::isfinite(h.state.label_weight) && h.state.label_weight >= 0. && std::isfinite(h.state.label_mean) &&
+          std::isfinite(h.state.label_m2) && h.state.label_m2 >= 0.)) {
+      throw ModelError("model file is corrupt: label statistics out of range");
     }
   }
   const auto has_cb = r.pod<uint8_t>("bandit flag");
@@ -329,6 +343,9 @@ std::string serialize_model(const Learner& learner, const std::string& wabbit_ve
     s.max_label = load_w(&live.max_label);
     s.fg_grad_norms = live.fg_grad_norms;
     s.fg_max_grad_norm = live.fg_max_grad_norm;
+    s.label_weight = live.label_weight;
+    s.label_mean = live.label_mean;
+    s.label_m2 = live.label_m2;
   }
   if (!std::isfinite(s.fg_grad_norms) || !std::isfinite(s.fg_max_grad_norm)) refuse_non_finite("FreeGrad's state");
   for (double v : {s.t, s.normalized_sum_norm_x, s.total_weight, s.weighted_unlabeled, s.gravity, s.contraction}) {

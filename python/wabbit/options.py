@@ -127,6 +127,13 @@ class Options:
         model=True,
         structural=True,
     )
+    standardize_labels: bool = switch(
+        "--standardize_labels",
+        help="squared loss: learn on labels standardised online (running mean and deviation) and predict "
+        "on their scale; for regression targets far from unit scale (not VW's numbers)",
+        model=True,
+        structural=True,
+    )
     freegrad: bool = switch(
         "--freegrad", help="FreeGrad, a parameter-free rule instead of gradient descent", model=True, structural=True
     )

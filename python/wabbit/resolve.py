@@ -147,6 +147,10 @@ def core_config(opts: Options) -> Dict[str, Any]:
         beta = 1.0 if opts.ftrl_beta is None else beta
     if (opts.ftrl or opts.coin) and (alpha <= 0 or beta < 0):
         raise OptionError("--ftrl_alpha must be > 0 and --ftrl_beta >= 0")
+    if opts.standardize_labels and (loss != "squared" or link != "identity" or opts.binary):
+        raise OptionError("--standardize_labels applies only to the squared loss, without --link or --binary")
+    if opts.standardize_labels and (cb_config(opts) is not None or mc_config(opts) is not None):
+        raise OptionError("--standardize_labels applies only to a single regression model (not --cb or --oaa/--csoaa)")
     fg_flags = (opts.restart, opts.project, opts.radius, opts.fepsilon, opts.flipschitz_const)
     if not opts.freegrad and any(f not in (None, False) for f in fg_flags):
         raise OptionError("--restart/--project/--radius/--fepsilon/--flipschitz_const apply only with --freegrad")
@@ -176,6 +180,7 @@ def core_config(opts: Options) -> Dict[str, Any]:
         "l2": float(l2),
         "ftrl": opts.ftrl,
         "coin": opts.coin,
+        "standardize_labels": opts.standardize_labels,
         "freegrad": opts.freegrad,
         "freegrad_restart": opts.restart,
         "freegrad_project": opts.project,
