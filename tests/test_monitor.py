@@ -301,7 +301,10 @@ def _check_gate(seed):
     assert (first.index, first.response) == (alarm, "challenger"), f"seed {seed}"
     start = (alarm // 1000 + 1) * 1000
     kept = (HISTORY_GATES + 1) * 1000  # the monitor keeps this much of the signal back from `start`
-    before = loss[max(0, cut - GATE_PATIENCE * 1000, start - kept) : cut].astype(float)
+    lo = max(0, cut - GATE_PATIENCE * 1000, start - kept)
+    # fewer than `gate` values kept before the cut: the oldest kept ones, up to the alarm
+    hi = cut if cut - lo >= 1000 else min(lo + GATE_PATIENCE * 1000, alarm + 1)
+    before = loss[lo:hi].astype(float)
     decision = None
     for k in range(1, GATE_PATIENCE + 1):
         after = loss[start : start + 1000 * k].astype(float)
@@ -323,6 +326,51 @@ def _check_gate(seed):
         fresh = wabbit.Model(FLAGS).learn_many(lines[start:])
         assert np.array_equal(preds[b:nxt], fresh[b - start : nxt - start])
     return True
+
+
+def test_a_change_that_began_before_the_kept_history_is_still_gated():
+    # Issue 22: when ADWIN's estimate of where the change began falls before the signal the monitor
+    # keeps (HISTORY_GATES * gate values), the gate compared with nothing and promoted the
+    # challenger untested. The reference is now the oldest values kept, up to the alarm; here those
+    # are already at the new level, so the champion's signal has not risen against them.
+    rng = np.random.default_rng(SEED)
+    gate, every = 2, 10
+    sig = np.r_[rng.random(5000) < 0.05, rng.random(3000) < 0.5].astype(float)
+    fed = [0]
+
+    def scripted(label, prediction, loss):  # the monitored signal, set by hand
+        out = sig[fed[0] : fed[0] + len(label)]
+        fed[0] += len(label)
+        return out
+
+    messages = []
+    m = wabbit.Model("--loss_function logistic")
+    m.monitor(ADWIN(), scripted, "switch", every=every, gate=gate, log=messages.append)
+    m.learn_many(["1 |f a"] * len(sig))
+    # the reference: river's ADWIN on the same signal, where it cut its window at the first alarm
+    det = river_drift.ADWIN()
+    for alarm, x in enumerate(sig):
+        det.update(float(x))
+        if det.drift_detected:
+            cut = alarm + 1 - int(det.width)
+            break
+    first_event = next(e for e in m.drift_events if e.kind == "drift")
+    assert (first_event.index, first_event.response) == (alarm, "challenger"), f"seed {SEED}"
+    start = (alarm // every + 1) * every
+    first = start - (HISTORY_GATES * gate + every)  # the oldest value kept at the alarm
+    assert cut < first, f"seed {SEED}: ADWIN's cut {cut} is within the kept history (from {first})"
+    before = sig[first : min(first + GATE_PATIENCE * gate, alarm + 1)]
+    assert len(before) == GATE_PATIENCE * gate
+    # the gate looks at the next batch boundary, where the champion has GATE_PATIENCE * gate values
+    # since the challenger started: one look decides
+    assert every == GATE_PATIENCE * gate
+    after = sig[start : start + every]
+    se = math.sqrt(before.var(ddof=1) / len(before) + after.var(ddof=1) / len(after))
+    decision = ("switch" if after.mean() - before.mean() > GATE_SIGMAS * se else "drop", start + every)
+    judged = next(e for e in m.drift_events if e.kind in ("switch", "drop"))
+    assert (judged.kind, judged.index) == decision, f"seed {SEED}"
+    said = next(s for s in messages if s.startswith(("switched", "challenger dropped")))
+    assert "no signal before the alarm" not in said and f"mean signal {before.mean():.4f} before" in said, said
 
 
 def test_a_false_alarm_on_a_stationary_stream_is_dropped():

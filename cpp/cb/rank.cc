@@ -155,7 +155,7 @@ namespace {
 // the shared example (prepared; none of its slots but the constant's among `slots`); false if
 // the learner needs the general path.
 bool plan_rank(const Learner& L, const Example* shared, const std::vector<unsigned char>& slots, RankPlan& plan) {
-  if (L.has_wildcards() || (L.config().l1 > 0.f && !L.config().ftrl)) return false;
+  if (L.has_wildcards() || (L.config().l1 > 0.f && !ftrl_family(L.config()))) return false;
   for (const Interaction& in : L.interactions()) {
     if (in.size() != 2) return false;
   }
@@ -268,7 +268,7 @@ inline float plan_score(const Learner& L, const RankPlan& plan, const float* pro
       }
     }
   }
-  if (!L.config().ftrl) raw *= contraction;
+  if (!ftrl_family(L.config())) raw *= contraction;
   return 0.f + raw;  // score_const's ex.initial + raw: a merged candidate's initial is 0
 }
 
@@ -331,7 +331,7 @@ inline float plan_score_zero(const Learner& L, RankPlan& plan, const CbFlatActio
       }
     }
   }
-  if (!L.config().ftrl) raw *= contraction;
+  if (!ftrl_family(L.config())) raw *= contraction;
   return 0.f + raw;  // score_const's ex.initial + raw: a merged candidate's initial is 0
 }
 

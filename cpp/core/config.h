@@ -57,6 +57,19 @@ inline constexpr auto enum_names(Link) { return kLinkNames; }
   X(bool, ftrl, "ftrl", false)                                                                           \
   X(float, ftrl_alpha, "ftrl_alpha", 0.5f)                                                               \
   X(float, ftrl_beta, "ftrl_beta", 1.f)                                                                  \
+  /* coin betting (VW's --coin; its alpha and beta are ftrl_alpha and ftrl_beta) */                      \
+  X(bool, coin, "coin", false)                                                                           \
+  /* FreeGrad (VW's --freegrad): FreeRange restarts, projection, its radius (< 0: adaptive), */          \
+  /* initial wealth, a known bound on the gradients (0: none) */                                         \
+  /* squared loss: learn on labels standardised online (running mean and deviation), report on */      \
+  /* the labels' scale (--standardize_labels) */                                                         \
+  X(bool, standardize, "standardize_labels", false)                                                      \
+  X(bool, freegrad, "freegrad", false)                                                                   \
+  X(bool, fg_restart, "freegrad_restart", false)                                                         \
+  X(bool, fg_project, "freegrad_project", false)                                                         \
+  X(float, fg_radius, "freegrad_radius", -1.f)                                                           \
+  X(float, fepsilon, "fepsilon", 1.f)                                                                    \
+  X(float, flipschitz_const, "flipschitz_const", 0.f)                                                    \
   /* classic online rules (river is the reference): 1 perceptron, 2 passive-aggressive classifier, */    \
   /* 3 passive-aggressive regressor (Crammer et al. 2006) */                                             \
   X(int, classic_rule, "classic_rule", 0)                                                                \
@@ -85,6 +98,10 @@ struct Config {
   WABBIT_CONFIG_FIELDS(WABBIT_FIELD)
 #undef WABBIT_FIELD
 };
+
+// FTRL, coin betting or FreeGrad: rules whose stored weights are the weights (no pending L1
+// truncation or L2 contraction, as VW's gradient descent keeps).
+inline bool ftrl_family(const Config& c) { return c.ftrl || c.coin || c.freegrad; }
 
 // Calls f(key, field) for every field of c, in declaration order (the model file's order).
 template <class C, class F>

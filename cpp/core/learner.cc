@@ -26,7 +26,7 @@ std::shared_mutex& wildcard_mutex() {
 
 bool foldable_rows(const Config& cfg, int& max_slot, int& skip_slot) {
   max_slot = skip_slot = -1;
-  if (cfg.classic_rule != 0 || cfg.ftrl) return false;
+  if (cfg.classic_rule != 0 || ftrl_family(cfg)) return false;
   const int adaptive = cfg.adaptive ? 1 : 0;
   if (cfg.normalized) {
     max_slot = adaptive + 1;
@@ -40,6 +40,7 @@ bool foldable_rows(const Config& cfg, int& max_slot, int& skip_slot) {
 uint32_t stride_shift_for(const Config& cfg) {
   if (cfg.classic_rule != 0) return 0u;
   if (cfg.ftrl) return 2u;
+  if (cfg.coin || cfg.freegrad) return 3u;  // 6 floats used of 8, as VW lays them out
   return (cfg.adaptive || cfg.normalized) ? 2u : 0u;
 }
 
@@ -56,6 +57,19 @@ Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
   if (cfg_.ftrl && (!(cfg_.ftrl_alpha > 0.f) || !(cfg_.ftrl_beta >= 0.f))) {
     throw std::invalid_argument("ftrl_alpha must be > 0 and ftrl_beta >= 0");
   }
+  if ((cfg_.ftrl ? 1 : 0) + (cfg_.coin ? 1 : 0) + (cfg_.freegrad ? 1 : 0) + (cfg_.classic_rule != 0 ? 1 : 0) > 1) {
+    throw std::invalid_argument("ftrl, coin, freegrad and the classic rules are different update rules; choose one");
+  }
+  if (cfg_.coin && (!std::isfinite(cfg_.ftrl_alpha) || !std::isfinite(cfg_.ftrl_beta) || !(cfg_.ftrl_beta >= 0.f))) {
+    throw std::invalid_argument("coin betting's ftrl_alpha must be finite and ftrl_beta >= 0");
+  }
+  if (cfg_.freegrad && (!(cfg_.fepsilon > 0.f) || !std::isfinite(cfg_.fepsilon) || !(cfg_.flipschitz_const >= 0.f) ||
+                        !std::isfinite(cfg_.flipschitz_const) || !std::isfinite(cfg_.fg_radius))) {
+    throw std::invalid_argument("freegrad needs fepsilon > 0, flipschitz_const >= 0 and a finite radius");
+  }
+  if (cfg_.standardize && (cfg_.loss != LossKind::kSquared || cfg_.link != Link::kIdentity || cfg_.binary)) {
+    throw std::invalid_argument("standardize_labels needs the squared loss, no link and no --binary");
+  }
   if (!(cfg_.quantile_tau > 0.f && cfg_.quantile_tau < 1.f)) {
     throw std::invalid_argument("quantile_tau must be in (0, 1)");
   }
@@ -68,7 +82,7 @@ Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
   neg_norm_power_ = cfg_.power_t - 1.f;
   eta_ = cfg_.learning_rate;
   state_.t = cfg_.initial_t;
-  if (!cfg_.ftrl) {
+  if (!ftrl_family(cfg_)) {
     if (!cfg_.adaptive && !cfg_.normalized) eta_ *= std::pow(static_cast<float>(state_.t), cfg_.power_t);
     if (cfg_.initial_t > 0.f) {
       state_.normalized_sum_norm_x = cfg_.initial_t;
@@ -135,7 +149,7 @@ void Learner::reset() {
   fresh.set_rate_factor(rate_factor_);
   weights_.reset(cfg_.bits, stride_shift_for(cfg_));
   written_.clear();
-  if (!cfg_.ftrl && cfg_.classic_rule == 0 && cfg_.adaptive && cfg_.initial_t > 0.f)
+  if (!ftrl_family(cfg_) && cfg_.classic_rule == 0 && cfg_.adaptive && cfg_.initial_t > 0.f)
     weights_.fill_slot(1, cfg_.initial_t);
   state_ = fresh.state_;
   interactions_ = fresh.interactions_;
@@ -252,14 +266,58 @@ void Learner::prefetch_rows(const Example& ex) const {
   });
 }
 
+// --standardize_labels. The model learns z = (y - mean) / deviation, the labels' running
+// statistics with this label counted; what it reports is mean + deviation * (its prediction), with
+// the statistics from before this label (so a prediction never sees its own label), and the squared
+// error on the labels' scale. Each label moves the statistics a little, and the next prediction
+// reads the same weights through the moved statistics: the model keeps up with a target of any
+// scale from its first examples, where VW's rule on raw labels moves the constant by about the
+// learning rate a step (issue 22).
+Outcome Learner::learn_standardized(Example& ex, MappedRows* rows) {
+  const OnlineState before = state_;
+  const double mean = before.label_mean;
+  const double dev = label_deviation(before);
+  const float y = ex.label;
+  if (ex.labelled()) {
+    if (ex.weight > 0.f) {  // West's weighted update of the mean and the sum of squared deviations
+      const double w = ex.weight;
+      const double total = before.label_weight + w;
+      const double d = static_cast<double>(y) - before.label_mean;
+      state_.label_mean = before.label_mean + d * w / total;
+      state_.label_m2 = before.label_m2 + w * d * (static_cast<double>(y) - state_.label_mean);
+      state_.label_weight = total;
+    }
+    ex.label = static_cast<float>((static_cast<double>(y) - state_.label_mean) / label_deviation(state_));
+  }
+  Outcome out = learn_fn_(*this, ex, rows);
+  ex.label = y;
+  if (out.skipped != nullptr) {
+    state_.label_weight = before.label_weight;
+    state_.label_mean = before.label_mean;
+    state_.label_m2 = before.label_m2;
+  }
+  out.prediction = out.output = unstandardize(out.prediction, mean, dev);
+  if (ex.labelled() && ex.weight > 0.f && out.skipped == nullptr) {
+    const float e = y - out.prediction;
+    out.loss = e * e * ex.weight;
+  }
+  return out;
+}
+
 Outcome Learner::predict(Example& ex, bool advance) {
   observe_namespaces(ex);
   Outcome out;
   const float pred = finalize_prediction(state_, Scoring::test_score(*this, ex, out.num_features));
   out.prediction = pred;
   out.output = output_of(cfg_, pred);
+  if (cfg_.standardize) out.prediction = out.output = unstandardize(pred, state_.label_mean, label_deviation(state_));
   if (ex.labelled() && ex.weight > 0.f) {
-    out.loss = example_loss(cfg_, Range{state_.min_label, state_.max_label}, pred, out.output, ex.label, ex.weight);
+    if (cfg_.standardize) {
+      const float e = ex.label - out.prediction;
+      out.loss = e * e * ex.weight;
+    } else {
+      out.loss = example_loss(cfg_, Range{state_.min_label, state_.max_label}, pred, out.output, ex.label, ex.weight);
+    }
   }
   if (advance) advance_clock(state_, ex);
   return out;
@@ -272,14 +330,14 @@ float Learner::score_const(const Example& ex, uint32_t offset, size_t* generated
   std::shared_lock<std::shared_mutex> lock(wildcard_mutex(), std::defer_lock);
   if (wildcards_) lock.lock();
   float raw = 0.f;
-  const bool trunc = cfg_.l1 > 0.f && !cfg_.ftrl;
+  const bool trunc = cfg_.l1 > 0.f && !ftrl_family(cfg_);
   const float g = static_cast<float>(load_d(&state_.gravity));
   const size_t n = for_each_feature(ex, interactions_, &cfg_.ignore_linear, [&](float x, uint32_t i) {
     const float w = load_w(weights_.row(i + offset));
     raw += (trunc ? trunc_weight(w, g) : w) * x;
   });
   if (generated != nullptr) *generated = n;
-  if (!cfg_.ftrl) raw *= static_cast<float>(load_d(&state_.contraction));
+  if (!ftrl_family(cfg_)) raw *= static_cast<float>(load_d(&state_.contraction));
   return ex.initial + raw;
 }
 
@@ -287,7 +345,8 @@ float Learner::predict_const(const Example& ex) const {
   OnlineState range;  // the label range a learning thread may be widening
   range.min_label = load_w(&state_.min_label);
   range.max_label = load_w(&state_.max_label);
-  return output_of(cfg_, finalize_prediction(range, score_const(ex)));
+  return unstandardize(output_of(cfg_, finalize_prediction(range, score_const(ex))), load_d(&state_.label_mean),
+                       label_deviation(state_));
 }
 
 Outcome Learner::evaluate_const(const Example& ex) const {
@@ -299,6 +358,14 @@ Outcome Learner::evaluate_const(const Example& ex) const {
   out.prediction = finalize_prediction(range, score_const(ex, 0, &generated));
   out.output = output_of(cfg_, out.prediction);
   out.num_features = static_cast<uint32_t>(generated);
+  if (cfg_.standardize) {
+    out.prediction = out.output = unstandardize(out.prediction, load_d(&state_.label_mean), label_deviation(state_));
+    if (ex.labelled() && ex.weight > 0.f) {
+      const float e = ex.label - out.prediction;
+      out.loss = e * e * ex.weight;
+    }
+    return out;
+  }
   if (ex.labelled() && ex.weight > 0.f)
     out.loss =
         example_loss(cfg_, Range{range.min_label, range.max_label}, out.prediction, out.output, ex.label, ex.weight);
@@ -313,7 +380,7 @@ bool Learner::sparse_predict_ok() const {
 float Learner::predict_sparse(const uint32_t* index, const float* value, size_t n) const {
   // The same sum, in the same order, as predict_const over the Example csr_row would build.
   float raw = 0.f;
-  const bool trunc = cfg_.l1 > 0.f && !cfg_.ftrl;
+  const bool trunc = cfg_.l1 > 0.f && !ftrl_family(cfg_);
   const float g = static_cast<float>(load_d(&state_.gravity));
   auto add = [&](uint32_t i, float x) {
     const float w = load_w(weights_.row(i));
@@ -323,11 +390,12 @@ float Learner::predict_sparse(const uint32_t* index, const float* value, size_t 
     if (value[k] != 0.f) add(index[k], value[k]);
   }
   if (cfg_.constant) add(static_cast<uint32_t>(kConstantFeature), 1.f);
-  if (!cfg_.ftrl) raw *= static_cast<float>(load_d(&state_.contraction));
+  if (!ftrl_family(cfg_)) raw *= static_cast<float>(load_d(&state_.contraction));
   OnlineState range;
   range.min_label = load_w(&state_.min_label);
   range.max_label = load_w(&state_.max_label);
-  return output_of(cfg_, finalize_prediction(range, raw));
+  return unstandardize(output_of(cfg_, finalize_prediction(range, raw)), load_d(&state_.label_mean),
+                       label_deviation(state_));
 }
 
 void Learner::observe_slow(const Example& ex) {
@@ -350,7 +418,7 @@ void Learner::observe_slow(const Example& ex) {
 
 void Learner::end_pass(float decay) {
   // (VW syncs the weights here only for --predict_only_model models: its save_resume is on by default)
-  if (cfg_.ftrl || cfg_.classic_rule != 0) return;
+  if (ftrl_family(cfg_) || cfg_.classic_rule != 0) return;
   if (decay != 1.f) {
     base_eta_ *= decay;
     set_rate_factor(rate_factor_);

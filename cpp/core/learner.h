@@ -1,6 +1,6 @@
 // The learner: a hashed linear model trained one example at a time, with Vowpal Wabbit's gradient
 // descent (adaptive, normalized and importance-invariant updates, any subset; truncated-gradient L1
-// and L2) or FTRL-Proximal.
+// and L2), FTRL-Proximal, coin betting or FreeGrad.
 //
 // The per-example work is one function template instantiated per (loss, update rule) and chosen once
 // when the learner is built; inside it, the loops over features are plain loops over a flat list.
@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <cfloat>
+#include <cmath>
 #include <cstdint>
 #include <shared_mutex>
 #include <string>
@@ -36,7 +37,19 @@ struct OnlineState {
   double contraction = 1.;            // accumulated L2 shrinkage not yet applied to the weights
   float min_label = 0.f;              // prediction range tracked from labels (VW's set_minmax)
   float max_label = 0.f;
+  float fg_grad_norms = 1.f;     // FreeGrad: sum of weighted clipped gradient norms over the largest (from 1)
+  float fg_max_grad_norm = 0.f;  // FreeGrad: the largest clipped gradient norm
+  // --standardize_labels: the labels' importance-weighted count, mean and sum of squared deviations
+  double label_weight = 0.;
+  double label_mean = 0.;
+  double label_m2 = 0.;
 };
+
+// --standardize_labels: the labels' running mean and deviation (1 until two distinct labels).
+inline double label_deviation(const OnlineState& s) {
+  const double var = s.label_weight > 0. ? s.label_m2 / s.label_weight : 0.;
+  return var > 0. ? std::sqrt(var) : 1.;
+}
 
 // What one example's pass produced.
 struct Outcome {
@@ -108,6 +121,8 @@ class Guard;         // core/nonfinite_guard.h: the refusal of non-finite update
 template <bool Adaptive, bool Normalized, bool SqrtRate>
 struct GradientDescent;  // core/optimizer/gradient_descent.h: VW's gd (adaptive, normalized, invariant, sgd)
 struct Ftrl;             // core/optimizer/ftrl.h: FTRL-Proximal
+struct Coin;             // core/optimizer/coin.h: coin betting
+struct FreeGrad;         // core/optimizer/freegrad.h: FreeGrad
 struct ClassicRules;     // core/optimizer/classic.h: perceptron and passive-aggressive
 }  // namespace detail
 
@@ -136,7 +151,11 @@ class Learner {
   // Learn from ex (when it has a label and positive weight; otherwise only predict). Returns the
   // prediction made before the update. `rows`, if given, is what map_rows(ex, rows) produced for
   // this very example (it is consumed).
-  Outcome learn(Example& ex, MappedRows* rows = nullptr) { return learn_fn_(*this, ex, rows); }
+  Outcome learn(Example& ex, MappedRows* rows = nullptr) {
+    if (cfg_.standardize) [[unlikely]]
+      return learn_standardized(ex, rows);
+    return learn_fn_(*this, ex, rows);
+  }
   // Predict without changing anything but the clock (VW advances t on test examples too).
   // `advance_clock` false: nothing at all changes (a held-out example of a multi-pass run: VW
   // subtracts the held-out weight from t again).
@@ -210,12 +229,20 @@ class Learner {
   float effective_weight(const float* row) const;
 
  private:
+  Outcome learn_standardized(Example& ex, MappedRows* rows);
+  // --standardize_labels: a prediction on the standardised scale back on the labels' scale.
+  float unstandardize(float p, double mean, double dev) const {
+    return cfg_.standardize ? static_cast<float>(mean + dev * p) : p;
+  }
+
   friend struct detail::FeatureRows;
   friend struct detail::Scoring;
   friend class detail::Guard;
   template <bool, bool, bool>
   friend struct detail::GradientDescent;
   friend struct detail::Ftrl;
+  friend struct detail::Coin;
+  friend struct detail::FreeGrad;
   friend struct detail::ClassicRules;
 
   Config cfg_;
@@ -268,7 +295,8 @@ inline float trunc_weight(float w, float gravity) {
 
 inline float Learner::effective_weight(const float* row) const {
   const float v = load_w(row);
-  const float w = cfg_.l1 > 0.f && !cfg_.ftrl ? trunc_weight(v, static_cast<float>(load_d(&state_.gravity))) : v;
+  const float w =
+      cfg_.l1 > 0.f && !ftrl_family(cfg_) ? trunc_weight(v, static_cast<float>(load_d(&state_.gravity))) : v;
   return w * static_cast<float>(load_d(&state_.contraction));
 }
 

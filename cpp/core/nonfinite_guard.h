@@ -49,7 +49,8 @@ inline bool values_tame(const Example& ex, float lo, float hi) {
 inline bool finite_state(const OnlineState& s) {
   return std::isfinite(s.t) && std::isfinite(s.normalized_sum_norm_x) && std::isfinite(s.total_weight) &&
          std::isfinite(s.weighted_unlabeled) && std::isfinite(s.gravity) && std::isfinite(s.contraction) &&
-         std::isfinite(s.min_label) && std::isfinite(s.max_label);
+         std::isfinite(s.min_label) && std::isfinite(s.max_label) && std::isfinite(s.fg_grad_norms) &&
+         std::isfinite(s.fg_max_grad_norm);
 }
 
 class Guard;

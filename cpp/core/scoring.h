@@ -73,7 +73,7 @@ struct Scoring {
   __attribute__((always_inline)) static float score(Learner& L, const Example& ex, const Feats& feats,
                                                     uint32_t& num_features, bool& tame_values) {
     float raw = ex.initial;
-    const bool trunc = L.cfg_.l1 > 0.f && !L.cfg_.ftrl;
+    const bool trunc = L.cfg_.l1 > 0.f && !ftrl_family(L.cfg_);
     const float g = static_cast<float>(L.state_.gravity);
     if constexpr (Feats::kStreamed) {
       size_t generated = 0;
@@ -110,7 +110,7 @@ struct Scoring {
       tame_values =
           L.guard_scan_ ? values_tame(ex, L.guard_lo_, L.guard_hi_) : small == L.guard_lo_ && big == L.guard_hi_;
     }
-    if (!L.cfg_.ftrl) raw *= static_cast<float>(L.state_.contraction);
+    if (!ftrl_family(L.cfg_)) raw *= static_cast<float>(L.state_.contraction);
     return raw;
   }
 
@@ -121,7 +121,7 @@ struct Scoring {
     WeightTable& W = L.weights_;
     HotRows* hot = L.hot_;
     const uint32_t offset = L.offset_;
-    const bool trunc = L.cfg_.l1 > 0.f && !L.cfg_.ftrl;
+    const bool trunc = L.cfg_.l1 > 0.f && !ftrl_family(L.cfg_);
     const float g = static_cast<float>(L.state_.gravity);
     const size_t linear = ex.num_linear_features();
     float raw = 0.f;
@@ -150,7 +150,7 @@ struct Scoring {
       });
     }
     num_features = static_cast<uint32_t>(linear + generated);
-    if (!L.cfg_.ftrl) raw *= static_cast<float>(L.state_.contraction);
+    if (!ftrl_family(L.cfg_)) raw *= static_cast<float>(L.state_.contraction);
     return ex.initial + raw;
   }
 

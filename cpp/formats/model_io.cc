@@ -21,7 +21,7 @@ namespace {
 // Hard limits on sizes read from a file, checked before allocating anything.
 constexpr uint32_t kMaxStringBytes = 16u << 20;
 constexpr uint32_t kMaxBits = 32;
-constexpr uint32_t kMaxStride = 4;
+constexpr uint32_t kMaxStride = 8;
 
 struct Crc32Table {
   std::array<uint32_t, 256> t{};
@@ -209,9 +209,18 @@ void get_config(Reader& r, C& cfg, const char* what) {
 
 // After the learner's configuration, a byte says what sits on it: 0 nothing, 1 a contextual bandit
 // (its configuration and state follow), 2 a multiclass reduction (likewise).
-std::string config_section(const Config& cfg, BanditSection bandit, McSection mc) {
+std::string config_section(const Config& cfg, const OnlineState& state, BanditSection bandit, McSection mc) {
   Writer w;
   put_config(w, cfg);
+  if (cfg.freegrad) {  // FreeGrad's two learner-wide numbers (OnlineState)
+    w.pod<float>(state.fg_grad_norms);
+    w.pod<float>(state.fg_max_grad_norm);
+  }
+  if (cfg.standardize) {  // the labels' running statistics
+    w.pod<double>(state.label_weight);
+    w.pod<double>(state.label_mean);
+    w.pod<double>(state.label_m2);
+  }
   w.pod<uint8_t>(bandit.config ? 1 : (mc.config ? 2 : 0));
   if (mc.config && !bandit.config) {
     put_config(w, *mc.config);
@@ -242,6 +251,23 @@ void read_config_section(Reader& r, ModelHeader& h) {
                      " bits, its weight table has " + std::to_string(h.bits));
   }
   h.has_config = true;
+  if (h.config.freegrad) {
+    h.state.fg_grad_norms = r.pod<float>("freegrad state");
+    h.state.fg_max_grad_norm = r.pod<float>("freegrad state");
+    if (!(std::isfinite(h.state.fg_grad_norms) && h.state.fg_grad_norms >= 0.f &&
+          std::isfinite(h.state.fg_max_grad_norm) && h.state.fg_max_grad_norm >= 0.f)) {
+      throw ModelError("model file is corrupt: freegrad state out of range");
+    }
+  }
+  if (h.config.standardize) {
+    h.state.label_weight = r.pod<double>("label statistics");
+    h.state.label_mean = r.pod<double>("label statistics");
+    h.state.label_m2 = r.pod<double>("label statistics");
+    if (!(std::isfinite(h.state.label_weight) && h.state.label_weight >= 0. && std::isfinite(h.state.label_mean) &&
+          std::isfinite(h.state.label_m2) && h.state.label_m2 >= 0.)) {
+      throw ModelError("model file is corrupt: label statistics out of range");
+    }
+  }
   const auto has_cb = r.pod<uint8_t>("bandit flag");
   if (has_cb > 2) throw ModelError("model file is corrupt: bandit flag");
   h.has_cb = has_cb == 1;
@@ -315,7 +341,13 @@ std::string serialize_model(const Learner& learner, const std::string& wabbit_ve
     s.contraction = load_d(&live.contraction);
     s.min_label = load_w(&live.min_label);
     s.max_label = load_w(&live.max_label);
+    s.fg_grad_norms = live.fg_grad_norms;
+    s.fg_max_grad_norm = live.fg_max_grad_norm;
+    s.label_weight = live.label_weight;
+    s.label_mean = live.label_mean;
+    s.label_m2 = live.label_m2;
   }
+  if (!std::isfinite(s.fg_grad_norms) || !std::isfinite(s.fg_max_grad_norm)) refuse_non_finite("FreeGrad's state");
   for (double v : {s.t, s.normalized_sum_norm_x, s.total_weight, s.weighted_unlabeled, s.gravity, s.contraction}) {
     if (!std::isfinite(v)) refuse_non_finite("the online state (VW's t, its sums, or the pending L1/L2)");
   }
@@ -388,7 +420,7 @@ std::string serialize_model(const Learner& learner, const std::string& wabbit_ve
   w.pod<uint32_t>(stride);
   w.pod<uint8_t>(predict_only ? 1 : 0);
   w.pod<uint8_t>(encoding);
-  const std::string section = config_section(learner.config(), bandit, mc);
+  const std::string section = config_section(learner.config(), s, bandit, mc);
   w.pod<uint32_t>(static_cast<uint32_t>(section.size()));
   w.bytes(section.data(), section.size());
   w.out().reserve(w.out().size() + (encoding ? sparse_bytes + sparse_bytes / 8 + 64 : dense_bytes) + 12);
@@ -463,7 +495,7 @@ void parse_view(std::string_view b, LoadedModel& m) {
   m.encoding = r.pod<uint8_t>("encoding");
   const ModelHeader& h = m.header;
   if (h.bits < 1 || h.bits > kMaxBits) throw ModelError("model file is corrupt: bits = " + std::to_string(h.bits));
-  if (h.stride != 1 && h.stride != 2 && h.stride != kMaxStride) {
+  if (h.stride != 1 && h.stride != 2 && h.stride != 4 && h.stride != kMaxStride) {
     throw ModelError("model file is corrupt: row stride = " + std::to_string(h.stride));
   }
   if (flags > 1) throw ModelError("model file is corrupt: flags byte = " + std::to_string(flags));
@@ -562,6 +594,9 @@ void install_weights(const LoadedModel& m, Learner& learner) {
     int nonneg[2] = {-1, -1};
     if (cfg.ftrl) {
       nonneg[0] = 2;
+    } else if (cfg.coin || cfg.freegrad) {  // coin: sum of |g|, largest |x|; FreeGrad: the hints
+      nonneg[0] = cfg.coin ? 2 : 3;
+      nonneg[1] = cfg.coin ? 3 : 4;
     } else if (cfg.classic_rule == 0) {
       if (cfg.adaptive) nonneg[0] = 1;
       if (cfg.normalized) nonneg[1] = cfg.adaptive ? 2 : 1;
@@ -576,10 +611,11 @@ void install_weights(const LoadedModel& m, Learner& learner) {
         float v;
         std::memcpy(&v, row + static_cast<size_t>(slot) * sizeof(float), sizeof v);
         if (v < 0.f) {
-          throw ModelError(
-              "model file is corrupt: a weight row holds a negative " +
-              std::string((cfg.ftrl || (slot == 1 && cfg.adaptive)) ? "sum of squared gradients" : "normalizer") +
-              " (the rows do not fit the file's options)");
+          throw ModelError("model file is corrupt: a weight row holds a negative " +
+                           std::string(cfg.coin || cfg.freegrad                    ? "gradient bound or |x| bound"
+                                       : (cfg.ftrl || (slot == 1 && cfg.adaptive)) ? "sum of squared gradients"
+                                                                                   : "normalizer") +
+                           " (the rows do not fit the file's options)");
         }
       }
     }
@@ -606,7 +642,8 @@ void install_weights(const LoadedModel& m, Learner& learner) {
   // gravity grows large): a file saved at that moment (or made by hand) is folded now, so that
   // learning never divides by a vanishing factor.
   const Config& cfg = learner.config();
-  if (!cfg.ftrl && cfg.classic_rule == 0 && (h.state.contraction < 1e-9 || (cfg.l1 > 0.f && h.state.gravity > 1e3))) {
+  if (!ftrl_family(cfg) && cfg.classic_rule == 0 &&
+      (h.state.contraction < 1e-9 || (cfg.l1 > 0.f && h.state.gravity > 1e3))) {
     learner.sync_weights();
   }
 }

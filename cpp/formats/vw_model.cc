@@ -208,7 +208,10 @@ VwBody install_vw_model(const VwModel& m, Learner& learner, const CbConfig* cb, 
   // Floats per record: the weight alone in a plain file; FTRL's (weight, z, n); gradient descent's
   // weight, then the adaptive sum and the normalizer when those are on (VW's slots, and wabbit's).
   uint32_t k = 1;
-  if (body.resume) k = cfg.ftrl ? 3u : 1u + (cfg.adaptive ? 1u : 0u) + (cfg.normalized ? 1u : 0u);
+  if (body.resume) {
+    k = cfg.ftrl ? 3u : 1u + (cfg.adaptive ? 1u : 0u) + (cfg.normalized ? 1u : 0u);
+    if (cfg.coin || cfg.freegrad) k = 6u;  // VW's ftrl_size / freegrad_size
+  }
   body.floats_per_row = k;
   const uint32_t stride = W.stride();
   if (k > stride) throw ModelError("VW model rows do not fit the learner's rows");
@@ -227,6 +230,9 @@ VwBody install_vw_model(const VwModel& m, Learner& learner, const CbConfig* cb, 
   if (k > 1) {
     if (cfg.ftrl) {
       nonneg[0] = 2;
+    } else if (cfg.coin || cfg.freegrad) {  // coin: sum of |g|, largest |x|; FreeGrad: the hints
+      nonneg[0] = cfg.coin ? 2 : 3;
+      nonneg[1] = cfg.coin ? 3 : 4;
     } else {
       nonneg[0] = 1;
       if (k == 3) nonneg[1] = 2;
@@ -264,7 +270,7 @@ VwBody install_vw_model(const VwModel& m, Learner& learner, const CbConfig* cb, 
     if (body.resume) std::memset(row + k, 0, (stride - k) * sizeof(float));
   }
   learner.state() = state;
-  if (!cfg.ftrl && (state.contraction < 1e-9 || (cfg.l1 > 0.f && state.gravity > 1e3))) learner.sync_weights();
+  if (!ftrl_family(cfg) && (state.contraction < 1e-9 || (cfg.l1 > 0.f && state.gravity > 1e3))) learner.sync_weights();
   if (cb) *cb_state = std::move(next);
   return body;
 }

@@ -86,7 +86,9 @@ std::string readable_model(const Learner& learner, const NameMap* names, bool pr
   // Slots shown per row, as VW writes them: the weight, then the optimizer state it keeps.
   size_t shown = 1;
   if (!predict_only) {
-    if (c.ftrl || (c.adaptive && c.normalized))
+    if (c.coin || c.freegrad)
+      shown = 6;
+    else if (c.ftrl || (c.adaptive && c.normalized))
       shown = 3;
     else if (c.adaptive || c.normalized)
       shown = 2;

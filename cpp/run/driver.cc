@@ -187,7 +187,7 @@ class Runner {
     std::string audit;
     if (opt_.audit_fd >= 0) {
       const Config& c = learner_.config();
-      audit = audit_features(learner_, ex, opt_.learn && c.adaptive && !c.ftrl);
+      audit = audit_features(learner_, ex, opt_.learn && c.adaptive && !ftrl_family(c));
     }
     if (opt_.names != nullptr) opt_.names->record(learner_, ex);
     Outcome o;
@@ -548,7 +548,8 @@ const char* parallel_blocker(const Learner& learner, const RunOptions& opt) {
   if (opt.audit_fd >= 0) return "--audit";
   if (opt.names != nullptr) return "--invert_hash";
   const Config& c = learner.config();
-  if (!c.ftrl && (c.l1 > 0.f || c.l2 > 0.f))
+  if (c.standardize) return "--standardize_labels (the label statistics need one writer)";
+  if (!ftrl_family(c) && (c.l1 > 0.f || c.l2 > 0.f))
     return "--l1/--l2 with gradient descent (lazy regularisation needs one writer)";
   return nullptr;
 }

@@ -110,9 +110,47 @@ class Options:
         "--l1", help="L1 regularization (SGD: truncated gradient; FTRL: proximal)", model=True, core="l1"
     )
     l2: Optional[float] = option("--l2", help="L2 regularization", model=True, core="l2")
-    ftrl: bool = switch("--ftrl", help="FTRL-Proximal instead of gradient descent", model=True, structural=True)
-    ftrl_alpha: Optional[float] = option("--ftrl_alpha", help="FTRL learning rate alpha", model=True, core="ftrl_alpha")
-    ftrl_beta: Optional[float] = option("--ftrl_beta", help="FTRL beta", model=True, core="ftrl_beta")
+    ftrl: bool = switch(
+        "--ftrl",
+        help="FTRL-Proximal instead of gradient descent (VW's defaults are often overconfident: "
+        "tune --ftrl_alpha, or use --coin)",
+        model=True,
+        structural=True,
+    )
+    ftrl_alpha: Optional[float] = option(
+        "--ftrl_alpha", help="FTRL learning rate alpha; --coin's alpha", model=True, core="ftrl_alpha", note="--coin: 4"
+    )
+    ftrl_beta: Optional[float] = option("--ftrl_beta", help="FTRL beta; --coin's beta", model=True, core="ftrl_beta")
+    coin: bool = switch(
+        "--coin",
+        help="coin betting (COCOB), a parameter-free rule instead of gradient descent",
+        model=True,
+        structural=True,
+    )
+    standardize_labels: bool = switch(
+        "--standardize_labels",
+        help="squared loss: learn on labels standardised online (running mean and deviation) and predict "
+        "on their scale; for regression targets far from unit scale (not VW's numbers)",
+        model=True,
+        structural=True,
+    )
+    freegrad: bool = switch(
+        "--freegrad", help="FreeGrad, a parameter-free rule instead of gradient descent", model=True, structural=True
+    )
+    restart: bool = switch("--restart", help="FreeGrad: use FreeRange restarts", model=True)
+    project: bool = switch(
+        "--project", help="FreeGrad: project onto a ball (adapts to the comparator's norm)", model=True
+    )
+    radius: Optional[float] = option(
+        "--radius", help="FreeGrad: radius of the projection ball", model=True, note="adaptive when not given"
+    )
+    fepsilon: Optional[float] = option("--fepsilon", help="FreeGrad: initial wealth", model=True, core="fepsilon")
+    flipschitz_const: Optional[float] = option(
+        "--flipschitz_const",
+        help="FreeGrad: a bound on the gradients' norm, if known (0: none)",
+        model=True,
+        core="flipschitz_const",
+    )
     perceptron: bool = switch(
         "--perceptron", help="the perceptron rule (labels -1/1; river's Perceptron)", model=True, structural=True
     )

@@ -40,7 +40,7 @@ How: the example is learned with its importance weight times 2^-10 and the learn
 2^10 (powers of two: exact). The step is then the one it would take as a new example, but with the
 step sizes as they are: what the accumulators gain (its squared gradient, and the model's clock)
 is 2^-10 of a new example's. Only for VW's gradient descent (the default, ``--sgd``,
-``--adaptive``, ``--normalized``, ``--invariant``); ``--ftrl``, the perceptron and PA rules and
+``--adaptive``, ``--normalized``, ``--invariant``); ``--ftrl``, ``--coin``, ``--freegrad``, the perceptron and PA rules and
 bandit models learn replays as new examples. Only the model's own learner is concerned: a
 monitor's challenger (``Model.monitor``) learns a replay at weight 2^-10, i.e. hardly at all.
 ``keep_rates=False`` learns a replayed example exactly as a new one.
@@ -214,7 +214,7 @@ class ReplayBuffer:
         core = getattr(model, "core", None)
         if core is not None and not core.is_cb():
             cfg = model.options.core_config()
-            ok = not cfg.get("ftrl") and not cfg.get("classic_rule")
+            ok = not any(cfg.get(k) for k in ("ftrl", "coin", "freegrad", "classic_rule"))
         try:
             self._rule_ok[model] = ok
         except TypeError:  # pragma: no cover - a model that cannot be weakly referenced

@@ -91,6 +91,8 @@ def core_config(opts: Options) -> Dict[str, Any]:
             ("--pa", opts.pa),
             ("--pa_regressor", opts.pa_regressor),
             ("--ftrl", opts.ftrl),
+            ("--coin", opts.coin),
+            ("--freegrad", opts.freegrad),
         )
         if on
     ]
@@ -138,10 +140,23 @@ def core_config(opts: Options) -> Dict[str, Any]:
     if l1 < 0 or l2 < 0:
         raise OptionError("--l1 and --l2 must be >= 0")
     alpha, beta = opts.value("ftrl_alpha"), opts.value("ftrl_beta")
-    if (opts.ftrl_alpha is not None or opts.ftrl_beta is not None) and not opts.ftrl:
-        raise OptionError("--ftrl_alpha/--ftrl_beta apply only with --ftrl")
-    if opts.ftrl and (alpha <= 0 or beta < 0):
+    if (opts.ftrl_alpha is not None or opts.ftrl_beta is not None) and not (opts.ftrl or opts.coin):
+        raise OptionError("--ftrl_alpha/--ftrl_beta apply only with --ftrl or --coin")
+    if opts.coin:  # VW's coin betting defaults
+        alpha = 4.0 if opts.ftrl_alpha is None else alpha
+        beta = 1.0 if opts.ftrl_beta is None else beta
+    if (opts.ftrl or opts.coin) and (alpha <= 0 or beta < 0):
         raise OptionError("--ftrl_alpha must be > 0 and --ftrl_beta >= 0")
+    if opts.standardize_labels and (loss != "squared" or link != "identity" or opts.binary):
+        raise OptionError("--standardize_labels applies only to the squared loss, without --link or --binary")
+    if opts.standardize_labels and (cb_config(opts) is not None or mc_config(opts) is not None):
+        raise OptionError("--standardize_labels applies only to a single regression model (not --cb or --oaa/--csoaa)")
+    fg_flags = (opts.restart, opts.project, opts.radius, opts.fepsilon, opts.flipschitz_const)
+    if not opts.freegrad and any(f not in (None, False) for f in fg_flags):
+        raise OptionError("--restart/--project/--radius/--fepsilon/--flipschitz_const apply only with --freegrad")
+    fepsilon, lipschitz = opts.value("fepsilon"), opts.value("flipschitz_const")
+    if not (fepsilon > 0 and lipschitz >= 0 and (opts.radius is None or opts.radius >= 0)):
+        raise OptionError("--fepsilon must be > 0, --flipschitz_const >= 0 and --radius >= 0")
     rule = 1 if opts.perceptron else 2 if opts.pa else 3 if opts.pa_regressor else 0
     if rule < 2 and (opts.pa_c is not None or opts.pa_variant is not None or opts.pa_eps is not None):
         raise OptionError("--pa_c/--pa_variant/--pa_eps apply only with --pa or --pa_regressor")
@@ -164,6 +179,14 @@ def core_config(opts: Options) -> Dict[str, Any]:
         "l1": float(l1),
         "l2": float(l2),
         "ftrl": opts.ftrl,
+        "coin": opts.coin,
+        "standardize_labels": opts.standardize_labels,
+        "freegrad": opts.freegrad,
+        "freegrad_restart": opts.restart,
+        "freegrad_project": opts.project,
+        "freegrad_radius": -1.0 if opts.radius is None else float(opts.radius),
+        "fepsilon": float(fepsilon),
+        "flipschitz_const": float(lipschitz),
         "classic_rule": rule,
         "pa_c": float(pa_c),
         "pa_variant": int(pa_variant),

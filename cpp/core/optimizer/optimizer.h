@@ -2,6 +2,8 @@
 // pass (score, update, online clock) for one loss, an ExampleFn. Each rule lives in its own header:
 //   gradient_descent.h  VW's gd: adaptive, normalized, invariant, plain SGD (and L1/L2)
 //   ftrl.h              FTRL-Proximal
+//   coin.h              coin betting (--coin)
+//   freegrad.h          FreeGrad (--freegrad)
 //   classic.h           perceptron, passive-aggressive
 // The learner picks one instantiation per (loss, rule) when it is built (pick_learn), so the loops
 // over features are plain loops: no virtual call, allocation or lock per feature. Adding a rule is
@@ -13,6 +15,8 @@
 #include <stdexcept>
 
 #include "core/optimizer/classic.h"
+#include "core/optimizer/coin.h"
+#include "core/optimizer/freegrad.h"
 #include "core/optimizer/ftrl.h"
 #include "core/optimizer/gradient_descent.h"
 
@@ -34,6 +38,8 @@ template <class Loss>
 ExampleFn pick_rule(const Config& c) {
   if (c.classic_rule != 0) return entry<ClassicRules, Loss>();
   if (c.ftrl) return entry<Ftrl, Loss>();
+  if (c.coin) return entry<Coin, Loss>();
+  if (c.freegrad) return entry<FreeGrad, Loss>();
   const bool sq = c.power_t == 0.5f;  // the square root instead of pow (bit for bit the same)
   if (c.adaptive && c.normalized) {
     return sq ? entry<GradientDescent<true, true, true>, Loss>() : entry<GradientDescent<true, true, false>, Loss>();

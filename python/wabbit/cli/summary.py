@@ -50,11 +50,14 @@ def header(model: Model, opts: Options) -> List[str]:
         lines.append(f"using l1 regularization = {fmt(cfg['l1'])}")
     if cfg["l2"] > 0 and not cfg["ftrl"]:
         lines.append(f"using l2 regularization = {fmt(cfg['l2'])}")
-    if cfg["ftrl"]:
+    if cfg["ftrl"] or cfg["coin"]:
         lines.append("Enabling FTRL based optimization")
-        lines.append("Algorithm used: Proximal-FTRL")
+        lines.append("Algorithm used: " + ("Coin Betting" if cfg["coin"] else "Proximal-FTRL"))
         lines.append(f"ftrl_alpha = {fmt(cfg['ftrl_alpha'])}")
         lines.append(f"ftrl_beta = {fmt(cfg['ftrl_beta'])}")
+    if cfg["freegrad"]:
+        lines.append("Enabling FreeGrad based optimization")
+        lines.append("Algorithm used: FreeGrad")
     return lines
 
 

@@ -14,8 +14,8 @@ __all__ = ["GATE_PATIENCE", "GATE_SIGMAS", "HISTORY_GATES", "Challenger", "Signa
 GATE_SIGMAS = 3.0
 #: How long the gate watches, in multiples of ``gate``, before it gives a challenger up.
 GATE_PATIENCE = 5
-#: The signal kept for the gate's reference, in multiples of ``gate`` (older changes compare with
-#: the oldest values kept).
+#: The signal kept for the gate's reference, in multiples of ``gate`` (a change that began before the
+#: kept history is judged against the oldest values kept: see :meth:`SignalHistory.reference`).
 HISTORY_GATES = 20
 
 
@@ -32,8 +32,8 @@ class SignalHistory:
 
     >>> h = SignalHistory()
     >>> h.append(np.array([1.0, 1.0, 3.0, 3.0]), gate=1)
-    >>> h.reference(cut=2, end=4, since=0, gate=1)     # the values before index 2: 1, 1
-    (2, 1.0, 0.0)
+    >>> h.length
+    4
     """
 
     def __init__(self) -> None:
@@ -47,14 +47,33 @@ class SignalHistory:
         while self.length - len(self.parts[0]) >= keep:
             self.length -= len(self.parts.pop(0))
 
-    def reference(self, cut: int, end: int, since: int, gate: int) -> Tuple[int, float, float]:
+    def reference(
+        self, cut: int, end: int, since: int, gate: int, upto: Optional[int] = None
+    ) -> Tuple[int, float, float]:
         """Count, mean and variance of the signal over the ``GATE_PATIENCE * gate`` values before
-        index ``cut`` (within the history, which ends at index ``end``, and from index ``since``,
-        where the model last changed)."""
+        index ``cut``, where the change began (within the history, which ends at index ``end``, and
+        from index ``since``, where the model last changed).
+
+        When fewer than ``gate`` of those are kept (the change began before the oldest value kept,
+        or just after the model last changed), the reference is the oldest ``GATE_PATIENCE * gate``
+        values kept of the current model, before index ``upto`` (the alarm; default ``end``): still
+        a sample of the champion's own past signal, so the gate always tests. It may hold some of
+        the changed signal, which makes the gate harder to pass, never easier.
+
+        >>> h = SignalHistory()
+        >>> h.append(np.array([1.0, 1.0, 3.0, 3.0]), gate=1)
+        >>> h.reference(cut=2, end=4, since=0, gate=1)     # the values before index 2: 1, 1
+        (2, 1.0, 0.0)
+        >>> h.parts = [np.array([2.0, 3.0, 9.0])]; h.length = 3   # as if index 0 had been dropped
+        >>> h.reference(cut=0, end=4, since=0, gate=1, upto=3)   # the oldest kept before the alarm
+        (2, 2.5, 0.5)
+        """
         values = np.concatenate(self.parts)
         first = end - len(values)
-        lo = max(cut - GATE_PATIENCE * gate, first, since)
-        ref = values[lo - first : max(cut, lo) - first]
+        span = GATE_PATIENCE * gate
+        lo = max(cut - span, first, since)
+        hi = cut if cut - lo >= gate else max(cut, min(lo + span, end if upto is None else upto))
+        ref = values[lo - first : hi - first]
         if len(ref) < 2:
             return (len(ref), float(ref.mean()) if len(ref) else 0.0, 0.0)
         return (len(ref), float(ref.mean()), float(np.var(ref, ddof=1)))

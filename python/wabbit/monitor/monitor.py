@@ -339,7 +339,9 @@ class Monitor:
                 start_challenger = Challenger(
                     boundary,
                     index,
-                    self._history.reference(self._cuts.get(index, index + 1), self.n, self._model_since, self.gate),
+                    self._history.reference(
+                        self._cuts.get(index, index + 1), self.n, self._model_since, self.gate, upto=index + 1
+                    ),
                 )
                 add(
                     index,
