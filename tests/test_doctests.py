@@ -26,7 +26,14 @@ MODULES += ["wabbit.inputs", "wabbit.runs", "wabbit.snapshots", "wabbit.writer",
 MODULES += ["wabbit.persistence", "wabbit.join", "wabbit.replay", "wabbit.gates"]
 MODULES += ["wabbit.stream.source", "wabbit.stream.files", "wabbit.serve.prediction_log"]
 MODULES += ["wabbit.trainer", "wabbit.trainer_state", "wabbit.trainer_metrics", "wabbit.cli.trainer_command"]
-MODULES += ["wabbit.cli.pipeline_demo", "wabbit.sklearn", "wabbit.progress", "wabbit.plot", "wabbit.frames", "wabbit.distributed"]
+MODULES += [
+    "wabbit.cli.pipeline_demo",
+    "wabbit.sklearn",
+    "wabbit.progress",
+    "wabbit.plot",
+    "wabbit.frames",
+    "wabbit.distributed",
+]
 MODULES += [f"wabbit.drift.{m}" for m in ("adwin", "page_hinkley", "kswin", "ddm", "eddm", "hddm_a", "hddm_w")]
 
 

@@ -75,7 +75,14 @@ __all__ = [
 _LAZY: "dict[str, str | None]" = {"drift": None, "evaluate": None, "ope": None, "gates": None, "stream": None}
 _LAZY.update({name: "wabbit.gates" for name in ("Gate", "GateDecision", "GateKeeper", "Shadow", "ShadowReport")})
 # scikit-learn and matplotlib load only when their names are used (the sklearn and plot extras).
-_LAZY.update({"recommended": "wabbit.presets", "plot": None, "WabbitClassifier": "wabbit.sklearn", "WabbitRegressor": "wabbit.sklearn"})
+_LAZY.update(
+    {
+        "recommended": "wabbit.presets",
+        "plot": None,
+        "WabbitClassifier": "wabbit.sklearn",
+        "WabbitRegressor": "wabbit.sklearn",
+    }
+)
 
 
 def __getattr__(name):
