@@ -12,6 +12,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -26,6 +27,7 @@
 #include "formats/vw_text.h"
 #include "run/hogwild.h"
 #include "run/lines.h"
+#include "run/pass_store.h"
 #include "run/progress.h"
 #include "run/run_steps.h"
 
@@ -42,6 +44,7 @@ using run_detail::begin_run;
 using run_detail::count_label;
 using run_detail::kMaxKeptWarnings;
 using run_detail::merge_stats;
+using run_detail::PassStore;
 using run_detail::shadow_and_signals;
 
 // What a progress row needs of one example, kept by Hogwild workers so that the coordinator can
@@ -82,7 +85,7 @@ Outcome holdout_example(Learner& learner, Stats& s, Example& ex) {
 class Runner {
  public:
   Runner(Learner& l, Stats& s, const RunOptions& o, bool worker = false)
-      : learner_(l), stats_(s), opt_(o), line_no_(o.first_line_number), worker_(worker) {
+      : learner_(&l), stats_(s), opt_(o), line_no_(o.first_line_number), worker_(worker) {
     if (opt_.print_progress && !worker_) std::fputs(progress_header().c_str(), stderr);
     pred_out_ = OutputStream{opt_.predictions_fd, "predictions (-p)", opt_.print_warnings};
     audit_out_ = OutputStream{opt_.audit_fd, "the audit (--audit)", opt_.print_warnings};
@@ -122,6 +125,7 @@ class Runner {
     if (pr.status != ParseStatus::kExample) {  // VW counts it towards the holdout period
       ++in_pass_;
       if (writer_ != nullptr) writer_->append_placeholder();
+      if (store_ != nullptr) store_->add_placeholder();
     }
     if (pr.status == ParseStatus::kBlank) {
       ++line_no_;
@@ -147,18 +151,22 @@ class Runner {
 
   // Passes: the example slot a cache reader fills, then accept() takes it like a parsed line.
   Example& slot() { return ex_[next_]; }
-  void accept() {
+  // `prepared`: the example comes from a PassStore (Learner::prepare was applied before it was kept).
+  void accept(bool prepared = false) {
     Example& ex = ex_[next_];
     ex_line_[next_] = line_no_;
     ++line_no_;
     ex_holdout_[next_] = held_out(++in_pass_);
-    learner_.prepare(ex);
+    if (!prepared) {
+      learner_->prepare(ex);
+      if (store_ != nullptr) store_->add(ex);
+    }
     // One example in flight: this one's rows are found and prefetched while the previous one is
     // learned (learning then takes them from rows_ instead of walking the features again).
     if (opt_.learn && !ex_holdout_[next_])
-      learner_.map_rows(ex, rows_[next_]);
+      learner_->map_rows(ex, rows_[next_]);
     else
-      learner_.prefetch_rows(ex);
+      learner_->prefetch_rows(ex);
     flush();
     pending_ = true;
     next_ ^= 1u;
@@ -167,13 +175,22 @@ class Runner {
   void placeholder() {
     ++in_pass_;
     ++line_no_;
+    if (store_ != nullptr) store_->add_placeholder();
   }
   // A new pass: line (or example) numbers and the holdout's count start again.
-  void begin_pass(cache::Writer* writer) {
+  // `store`: keeps the pass's examples for the next passes (the first pass only).
+  void begin_pass(cache::Writer* writer, PassStore* store = nullptr) {
     flush();
     writer_ = writer;
+    store_ = store;
     line_no_ = opt_.first_line_number;
     in_pass_ = 0;
+  }
+
+  // The learner the next examples go to (the one in flight is learned first).
+  void set_learner(Learner& l) {
+    flush();
+    learner_ = &l;
   }
 
   // Learns (or predicts) the example in flight and reports it.
@@ -183,18 +200,18 @@ class Runner {
     Example& ex = ex_[next_ ^ 1u];
     // Pure predictions change nothing, not even ':' wildcards (a namespace first seen here has no
     // weights yet): they may run while another thread learns.
-    if (opt_.learn || opt_.account) learner_.observe_namespaces(ex);
+    if (opt_.learn || opt_.account) learner_->observe_namespaces(ex);
     std::string audit;
     if (opt_.audit_fd >= 0) {
-      const Config& c = learner_.config();
-      audit = audit_features(learner_, ex, opt_.learn && c.adaptive && !c.ftrl);
+      const Config& c = learner_->config();
+      audit = audit_features(*learner_, ex, opt_.learn && c.adaptive && !c.ftrl);
     }
-    if (opt_.names != nullptr) opt_.names->record(learner_, ex);
+    if (opt_.names != nullptr) opt_.names->record(*learner_, ex);
     Outcome o;
     if (ex_holdout_[next_ ^ 1u]) [[unlikely]] {
-      o = holdout_example(learner_, stats_, ex);
+      o = holdout_example(*learner_, stats_, ex);
     } else if (opt_.learn || opt_.account) {
-      o = process_example(learner_, stats_, ex, opt_.learn, &rows_[next_ ^ 1u]);
+      o = process_example(*learner_, stats_, ex, opt_.learn, &rows_[next_ ^ 1u]);
       if (o.skipped != nullptr) [[unlikely]]
         refused(ex_line_[next_ ^ 1u], o.skipped);
       if (hot_ != nullptr && ++since_fold_ == fold_period_) {
@@ -203,7 +220,7 @@ class Runner {
         fold_period_ = std::min(fold_period_ * 2, kFoldPeriod);
       }
     } else {
-      o.output = learner_.predict_const(ex);
+      o.output = learner_->predict_const(ex);
     }
     if (opt_.shadow != nullptr || opt_.signals != nullptr) shadow_and_signals(opt_, ex, o);
     ++result_.examples;
@@ -257,10 +274,11 @@ class Runner {
     return count > p.holdout_after;
   }
 
-  Learner& learner_;
+  Learner* learner_;  // the model's learner, or the compact one of passes 2..N (see PassStore)
   Stats& stats_;
   const RunOptions& opt_;
   cache::Writer* writer_ = nullptr;  // the first pass writes the cache as it parses
+  PassStore* store_ = nullptr;       // ...and keeps its examples in memory
   uint64_t in_pass_ = 0;             // examples of this pass so far (VW's in_pass_counter)
   bool ex_holdout_[2] = {false, false};
   Example ex_[2];                 // the example being parsed and the one in flight (see line())
@@ -471,6 +489,39 @@ class BestPass {
   bool taken_ = false;
 };
 
+// Where passes 2..N read their examples (the environment's WABBIT_PASSES_FROM, for tests and
+// benchmarks; the numbers are the same whichever it is): "cache" the cache file, each pass; "memory"
+// a PassStore on the model's table; "compact" (the default) a PassStore on a compact row space.
+enum class PassSource { kCache, kMemory, kCompact };
+PassSource pass_source() {
+  const char* e = std::getenv("WABBIT_PASSES_FROM");
+  if (e == nullptr || *e == '\0' || std::strcmp(e, "compact") == 0) return PassSource::kCompact;
+  if (std::strcmp(e, "memory") == 0) return PassSource::kMemory;
+  if (std::strcmp(e, "cache") == 0) return PassSource::kCache;
+  throw std::invalid_argument(std::string("WABBIT_PASSES_FROM must be cache, memory or compact, not ") + e);
+}
+
+// The most memory a PassStore may take (past it, the passes read the cache file).
+constexpr size_t kMaxStoreBytes = size_t{1} << 30;
+
+}  // namespace
+
+const char* memory_passes_blocker(const Learner& learner, const RunOptions& opt) {
+  if (opt.passes.passes < 2) return "a single pass";
+  if (!opt.learn) return "-t (nothing is learned)";
+  // Interactions generate their rows from the base features' hashes while learning: a stored row
+  // id is no hash. (They could be expanded into the store once; they read the cache instead.)
+  if (!learner.config().interactions.empty() || !learner.interactions().empty()) return "interactions";
+  if (learner.offset() != 0) return "a model offset";
+  if (learner.weights().bits() > 31) return "-b 32";
+  if (opt.audit_fd >= 0 || opt.names != nullptr) return "--audit/--invert_hash (they name the features' hashes)";
+  if (opt.shadow != nullptr) return "a challenger model (it learns the same examples into its own table)";
+  if (opt.every != 0 && opt.hook) return "a per-example hook (it may read the model during the passes)";
+  return nullptr;
+}
+
+namespace {
+
 RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& opt) {
   const PassOptions& p = opt.passes;
   if (p.passes < 1) throw std::invalid_argument("--passes must be at least 1");
@@ -478,6 +529,7 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
     throw std::invalid_argument("--holdout_period must be at least 1");
   if (p.passes > 1 && p.cache_read.empty() && p.cache_write.empty())
     throw std::invalid_argument("several passes need a cache file: add -c or --cache_file FILE");
+  const PassSource from = pass_source();
   begin_run(stats);  // the passes and the holdout are this run's (a model's other counts go on)
   stats.holdout_on = p.holdout;
   std::unique_ptr<cache::Writer> writer;
@@ -489,50 +541,116 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
     id.input = cache::input_code(static_cast<uint32_t>(opt.format), opt.chain_hash);
     writer = std::make_unique<cache::Writer>(p.cache_write, id);
   }
+  // The first pass keeps its examples for the others (see PassStore).
+  std::unique_ptr<PassStore> store;
+  if (from != PassSource::kCache && memory_passes_blocker(learner, opt) == nullptr)
+    store = std::make_unique<PassStore>(learner.weights().mask(), kMaxStoreBytes);
+  bool from_store = false;
+  // Passes 2..N on the compact row space: a learner with the model's configuration and state (a
+  // copy that shares no rows) over a table of the examples' rows. The model's own table is left as
+  // the first pass left it (concurrent predictions read it) until the rows are scattered back.
+  std::unique_ptr<Learner> compact;
   Runner r(learner, stats, opt);
+  const Learner* best_of = nullptr;  // the learner the best pass was taken from
+  auto leave_compact = [&](bool scatter) {
+    if (!compact) return;
+    r.set_learner(learner);
+    if (scatter) store->scatter(compact->weights(), learner.weights());
+    // The compact learner's scalars back into the model: absorb() brings the update multiplier
+    // (normalized updates), restore_pass_state() the online state and the rate, exactly.
+    const OnlineState start = learner.state();
+    learner.absorb(*compact, start);
+    learner.restore_pass_state(compact->pass_state());
+    compact.reset();
+  };
   RunResult result;
   BestPass best;
   uint64_t no_win = 0;
-  for (uint64_t pass = 1; pass <= p.passes; ++pass) {
-    r.begin_pass(writer.get());
-    if (reader) {
-      reader->rewind();
-      uint64_t n = 0;
-      for (;;) {
-        const cache::Reader::Record rec = reader->next(r.slot());
-        if (rec == cache::Reader::Record::kEnd) break;
-        if (rec == cache::Reader::Record::kExample)
-          r.accept();
-        else
-          r.placeholder();
-        if ((++n & 4095u) == 0 && interrupted(opt.interrupt)) break;
+  try {
+    for (uint64_t pass = 1; pass <= p.passes; ++pass) {
+      r.begin_pass(writer.get(), pass == 1 ? store.get() : nullptr);
+      if (from_store) {
+        store->rewind();
+        uint64_t n = 0;
+        while (!store->done()) {
+          if (store->next(r.slot()))
+            r.accept(true);
+          else
+            r.placeholder();
+          if ((++n & 4095u) == 0 && interrupted(opt.interrupt)) break;
+        }
+      } else if (reader) {
+        reader->rewind();
+        uint64_t n = 0;
+        for (;;) {
+          const cache::Reader::Record rec = reader->next(r.slot());
+          if (rec == cache::Reader::Record::kEnd) break;
+          if (rec == cache::Reader::Record::kExample)
+            r.accept();
+          else
+            r.placeholder();
+          if ((++n & 4095u) == 0 && interrupted(opt.interrupt)) break;
+        }
+      } else {
+        for_each_fd_line(fd, [&](std::string_view line) { r.line(line); }, opt.head, opt.interrupt);
       }
-    } else {
-      for_each_fd_line(fd, [&](std::string_view line) { r.line(line); }, opt.head, opt.interrupt);
+      r.flush();
+      if (interrupted(opt.interrupt)) break;  // an unfinished cache is removed with its writer
+      if (writer) {
+        r.begin_pass(nullptr);
+        writer->finish();
+        writer.reset();
+        reader = std::make_unique<cache::Reader>(p.cache_write);
+      }
+      if (pass == 1 && store) {
+        r.begin_pass(nullptr);
+        if (store->ok() && from == PassSource::kCompact) {
+          const Config& c = learner.config();
+          const bool lazy_reg = !c.ftrl && c.classic_rule == 0 && (c.l1 > 0.f || c.l2 > 0.f);
+          if (store->compact(learner.weights().bits(), lazy_reg ? &learner.weights() : nullptr)) {
+            compact = std::make_unique<Learner>(learner, Learner::ShareWeights{});
+            compact->weights().reset(store->compact_bits(), learner.weights().stride_shift());
+            store->gather(learner.weights(), compact->weights());
+            r.set_learner(*compact);
+          } else {
+            store.reset();  // its ids were rewritten (or could not be): the cache it is
+          }
+        }
+        if (store && store->ok()) {
+          from_store = true;
+          reader.reset();
+        } else {
+          store.reset();
+        }
+      }
+      Learner& active = compact ? *compact : learner;
+      ++stats.current_pass;
+      ++result.passes;
+      active.end_pass(p.decay);
+      if (!p.holdout) continue;
+      if (summarize_holdout(stats, no_win)) {
+        best.drop();
+        // only a pass at least early_terminate passes before the last can end up kept
+        if (pass + p.early_terminate <= p.passes && p.early_terminate > 0) {
+          best.take(active);
+          best_of = &active;
+        }
+      }
+      if (no_win == p.early_terminate) {
+        result.early_terminated = true;
+        if (best.taken()) {
+          const bool in_compact = compact && best_of == compact.get();
+          if (!in_compact) leave_compact(false);  // the model's table is as the best pass (the first) left it
+          best.restore(in_compact ? *compact : learner);
+        }
+        break;
+      }
     }
-    r.flush();
-    if (interrupted(opt.interrupt)) break;  // an unfinished cache is removed with its writer
-    if (writer) {
-      r.begin_pass(nullptr);
-      writer->finish();
-      writer.reset();
-      reader = std::make_unique<cache::Reader>(p.cache_write);
-    }
-    ++stats.current_pass;
-    ++result.passes;
-    learner.end_pass(p.decay);
-    if (!p.holdout) continue;
-    if (summarize_holdout(stats, no_win)) {
-      best.drop();
-      // only a pass at least early_terminate passes before the last can end up kept
-      if (pass + p.early_terminate <= p.passes && p.early_terminate > 0) best.take(learner);
-    }
-    if (no_win == p.early_terminate) {
-      result.early_terminated = true;
-      if (best.taken()) best.restore(learner);
-      break;
-    }
+  } catch (...) {
+    leave_compact(true);
+    throw;
   }
+  leave_compact(true);
   RunResult tail = r.finish();
   tail.passes = result.passes;
   tail.early_terminated = result.early_terminated;
