@@ -607,7 +607,7 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
         if (store->ok() && from == PassSource::kCompact) {
           const Config& c = learner.config();
           const bool lazy_reg = !c.ftrl && c.classic_rule == 0 && (c.l1 > 0.f || c.l2 > 0.f);
-          if (store->compact(learner.weights().bits(), lazy_reg ? &learner.weights() : nullptr)) {
+          if (store->compact(lazy_reg ? &learner.weights() : nullptr)) {
             compact = std::make_unique<Learner>(learner, Learner::ShareWeights{});
             compact->weights().reset(store->compact_bits(), learner.weights().stride_shift());
             store->gather(learner.weights(), compact->weights());
