@@ -159,7 +159,7 @@ class Runner {
     ex_holdout_[next_] = held_out(++in_pass_);
     if (!prepared) {
       learner_->prepare(ex);
-      if (store_ != nullptr) store_->add(ex);
+      if (store_ != nullptr) store_->add(ex);  // (the cache keeps the hashes: the writer has it already)
     }
     // One example in flight: this one's rows are found and prefetched while the previous one is
     // learned (learning then takes them from rows_ instead of walking the features again).
@@ -178,7 +178,7 @@ class Runner {
     if (store_ != nullptr) store_->add_placeholder();
   }
   // A new pass: line (or example) numbers and the holdout's count start again.
-  // `store`: keeps the pass's examples for the next passes (the first pass only).
+  // `store`: maps each example's features to rows (kept for the later passes while it keeps them).
   void begin_pass(cache::Writer* writer, PassStore* store = nullptr) {
     flush();
     writer_ = writer;
@@ -278,7 +278,7 @@ class Runner {
   Stats& stats_;
   const RunOptions& opt_;
   cache::Writer* writer_ = nullptr;  // the first pass writes the cache as it parses
-  PassStore* store_ = nullptr;       // ...and keeps its examples in memory
+  PassStore* store_ = nullptr;       // rows of the examples, kept in memory (see PassStore)
   uint64_t in_pass_ = 0;             // examples of this pass so far (VW's in_pass_counter)
   bool ex_holdout_[2] = {false, false};
   Example ex_[2];                 // the example being parsed and the one in flight (see line())
@@ -441,15 +441,17 @@ bool summarize_holdout(Stats& s, uint64_t& no_win) {
 
 // The learner after the best pass, kept while --early_terminate may still end the run: its
 // non-zero rows (a pass over a large table touches few of them) and its other state.
+// `used`: the rows that may hold anything (the compact table's first rows; all by default).
 class BestPass {
  public:
-  void take(const Learner& l) {
+  void take(const Learner& l, uint64_t used = UINT64_MAX) {
     const WeightTable& w = l.weights();
     const size_t stride = w.stride();
     const float* d = w.data();
     rows_.clear();
     values_.clear();
-    for (uint64_t r = 0; r < w.rows(); ++r) {
+    used_ = std::min(used, w.rows());
+    for (uint64_t r = 0; r < used_; ++r) {
       const float* row = d + r * stride;
       if (nonzero(row, stride)) {
         rows_.push_back(r);
@@ -465,7 +467,7 @@ class BestPass {
     WeightTable& w = l.weights();
     const size_t stride = w.stride();
     float* d = w.data();
-    for (uint64_t r = 0; r < w.rows(); ++r) {
+    for (uint64_t r = 0; r < used_; ++r) {
       float* row = d + r * stride;
       if (nonzero(row, stride)) std::fill(row, row + stride, 0.f);
     }
@@ -485,6 +487,7 @@ class BestPass {
   }
   std::vector<uint64_t> rows_;
   std::vector<float> values_;
+  uint64_t used_ = 0;
   Learner::PassState state_;
   bool taken_ = false;
 };
@@ -522,6 +525,16 @@ const char* memory_passes_blocker(const Learner& learner, const RunOptions& opt)
 
 namespace {
 
+// Whether any row of the table holds a weight.
+bool any_weight(const WeightTable& w) {
+  const size_t stride = w.stride();
+  const float* d = w.data();
+  for (uint64_t r = 0; r < w.rows(); ++r) {
+    if (load_w(d + r * stride) != 0.f) return true;
+  }
+  return false;
+}
+
 RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& opt) {
   const PassOptions& p = opt.passes;
   if (p.passes < 1) throw std::invalid_argument("--passes must be at least 1");
@@ -541,21 +554,32 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
     id.input = cache::input_code(static_cast<uint32_t>(opt.format), opt.chain_hash);
     writer = std::make_unique<cache::Writer>(p.cache_write, id);
   }
-  // The first pass keeps its examples for the others (see PassStore).
-  std::unique_ptr<PassStore> store;
-  if (from != PassSource::kCache && memory_passes_blocker(learner, opt) == nullptr)
-    store = std::make_unique<PassStore>(learner.weights().mask(), kMaxStoreBytes);
-  bool from_store = false;
-  // Passes 2..N on the compact row space: a learner with the model's configuration and state (a
-  // copy that shares no rows) over a table of the examples' rows. The model's own table is left as
-  // the first pass left it (concurrent predictions read it) until the rows are scattered back.
-  std::unique_ptr<Learner> compact;
   Runner r(learner, stats, opt);
-  const Learner* best_of = nullptr;  // the learner the best pass was taken from
+  // The first pass keeps its examples for the others (see PassStore). With a compact row space the
+  // run learns on a learner with the model's configuration and state (a copy that shares no rows)
+  // over a table whose first rows are the examples' rows; the model's own table is left as it was
+  // (concurrent predictions read it) until they are scattered back at the end.
+  std::unique_ptr<PassStore> store;
+  std::unique_ptr<Learner> compact;
+  if (from != PassSource::kCache && memory_passes_blocker(learner, opt) == nullptr) {
+    const Config& c = learner.config();
+    // --l1/--l2's truncation of the whole table (Learner::sync_weights, when the gravity grows
+    // large or the contraction small) would change rows outside the compact ones: only on a model
+    // that holds no other weight.
+    const bool lazy_reg = !c.ftrl && c.classic_rule == 0 && (c.l1 > 0.f || c.l2 > 0.f);
+    if (from == PassSource::kCompact && !(lazy_reg && any_weight(learner.weights()))) {
+      compact = std::make_unique<Learner>(learner, Learner::ShareWeights{});
+      // as large as the model's (its unused rows are never touched, so they cost nothing)
+      compact->weights().reset(learner.weights().bits(), learner.weights().stride_shift());
+      r.set_learner(*compact);
+    }
+    store = std::make_unique<PassStore>(learner.weights(), compact ? &compact->weights() : nullptr, kMaxStoreBytes);
+  }
+  bool from_store = false;
   auto leave_compact = [&](bool scatter) {
     if (!compact) return;
-    r.set_learner(learner);
-    if (scatter) store->scatter(compact->weights(), learner.weights());
+    r.set_learner(learner);  // (learns the example in flight first)
+    if (scatter) store->scatter(learner.weights());
     // The compact learner's scalars back into the model: absorb() brings the update multiplier
     // (normalized updates), restore_pass_state() the online state and the rate, exactly.
     const OnlineState start = learner.state();
@@ -568,7 +592,7 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
   uint64_t no_win = 0;
   try {
     for (uint64_t pass = 1; pass <= p.passes; ++pass) {
-      r.begin_pass(writer.get(), pass == 1 ? store.get() : nullptr);
+      r.begin_pass(writer.get(), store.get());
       if (from_store) {
         store->rewind();
         uint64_t n = 0;
@@ -603,24 +627,13 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
         reader = std::make_unique<cache::Reader>(p.cache_write);
       }
       if (pass == 1 && store) {
-        r.begin_pass(nullptr);
-        if (store->ok() && from == PassSource::kCompact) {
-          const Config& c = learner.config();
-          const bool lazy_reg = !c.ftrl && c.classic_rule == 0 && (c.l1 > 0.f || c.l2 > 0.f);
-          if (store->compact(lazy_reg ? &learner.weights() : nullptr)) {
-            compact = std::make_unique<Learner>(learner, Learner::ShareWeights{});
-            compact->weights().reset(store->compact_bits(), learner.weights().stride_shift());
-            store->gather(learner.weights(), compact->weights());
-            r.set_learner(*compact);
-          } else {
-            store.reset();  // its ids were rewritten (or could not be): the cache it is
-          }
-        }
-        if (store && store->ok()) {
+        store->close();
+        if (store->keeping()) {
           from_store = true;
           reader.reset();
-        } else {
-          store.reset();
+        } else if (!compact) {
+          r.begin_pass(nullptr);
+          store.reset();  // too large to keep: the later passes read the cache on the model's table
         }
       }
       Learner& active = compact ? *compact : learner;
@@ -631,18 +644,12 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
       if (summarize_holdout(stats, no_win)) {
         best.drop();
         // only a pass at least early_terminate passes before the last can end up kept
-        if (pass + p.early_terminate <= p.passes && p.early_terminate > 0) {
-          best.take(active);
-          best_of = &active;
-        }
+        if (pass + p.early_terminate <= p.passes && p.early_terminate > 0)
+          best.take(active, compact ? store->distinct_rows() : UINT64_MAX);
       }
       if (no_win == p.early_terminate) {
         result.early_terminated = true;
-        if (best.taken()) {
-          const bool in_compact = compact && best_of == compact.get();
-          if (!in_compact) leave_compact(false);  // the model's table is as the best pass (the first) left it
-          best.restore(in_compact ? *compact : learner);
-        }
+        if (best.taken()) best.restore(active);
         break;
       }
     }

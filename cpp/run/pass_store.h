@@ -1,12 +1,15 @@
-// The examples of a multi-pass run kept in memory after the first pass, prepared (Learner::prepare
+// The examples of a multi-pass run kept in memory by the first pass, prepared (Learner::prepare
 // applied) and with each feature's index replaced by its weight row, so that passes 2..N read no
-// file and decode no cache block. With compact(), each distinct row the examples touch gets a dense
-// id in order of first appearance, and the later passes learn on a small table of those rows only
-// (gathered from the model's table before them, scattered back after): at -b 24 the model's table
-// is 256 MiB of rows scattered over 65,536 pages, the compact one a few MiB that the TLB reaches.
-// The rows are the same floats, updated in the same order by the same code, so every number is
-// the same bit for bit (docs/performance.md, "Passes over a compact row space"). Internal to
-// cpp/run/ (driver.cc).
+// file and decode no cache block.
+//
+// With a compact table, each distinct row the examples touch gets a dense id in order of first
+// appearance, and the whole run learns on a table whose first rows are those (the row is copied
+// from the model's table when it first appears; scatter() copies them all back at the end): at
+// -b 24 the model's table is 256 MiB of rows scattered over 65,536 pages, and the rows of the
+// 1M-line click log (22,264) fill 87 pages of the compact one, which the TLB reaches. The rows
+// are the same floats, updated in the same order by the same code, so every number is the same
+// bit for bit (docs/performance.md, "Passes over a compact row space"). Internal to cpp/run/
+// (driver.cc).
 #pragma once
 
 #include <cstdint>
@@ -21,110 +24,81 @@ namespace wabbit::run_detail {
 
 class PassStore {
  public:
-  // `mask`: the model's row mask (a feature's row is index & mask: the model has no offset).
-  // `max_bytes`: past this much memory the store gives up (ok() false) and the passes read the cache.
-  PassStore(uint32_t mask, size_t max_bytes) : mask_(mask), max_bytes_(max_bytes) {}
+  // `full`: the model's table (a feature's row is index & its mask: the model has no offset).
+  // `compact`: the table learned on instead, of the same size and stride, all zero; nullptr: the
+  // examples keep the model's rows. `max_bytes`: past this much memory the store stops keeping
+  // examples (keeping() false) and the passes read the cache; it still maps rows.
+  PassStore(const WeightTable& full, WeightTable* compact, size_t max_bytes)
+      : full_(full), compact_(compact), mask_(full.mask()), max_bytes_(max_bytes) {}
 
-  bool ok() const { return ok_; }
-  uint64_t records() const { return records_; }
+  bool keeping() const { return keeping_; }
   size_t bytes() const {
     return (meta_.capacity() + ids_.capacity() + rows_.capacity()) * sizeof(uint32_t) +
-           vals_.capacity() * sizeof(float) + tags_.capacity();
+           vals_.capacity() * sizeof(float) + tags_.capacity() + slots_.capacity() * sizeof(uint64_t);
   }
+  size_t distinct_rows() const { return rows_.size(); }
 
-  // A prepared example, as the learner will see it.
-  void add(const Example& ex) {
-    if (!ok_) return;
-    ++records_;
-    const bool tagged = !ex.tag.empty();
-    size_t groups = 0;
-    for (unsigned char s : ex.order) groups += (ex.groups[s].size() + kMaxCount - 1) / kMaxCount;
-    meta_.push_back(kExample | (tagged ? kTagged : 0u) | static_cast<uint32_t>(groups << 8));
-    meta_.push_back(bits_of(ex.label));
-    meta_.push_back(bits_of(ex.weight));
-    meta_.push_back(bits_of(ex.initial));
-    if (tagged) {
-      meta_.push_back(static_cast<uint32_t>(ex.tag.size()));
-      tags_.append(ex.tag);
+  // A prepared example, as the learner will see it: its indices are rewritten to rows (compact ids
+  // with a compact table: a row seen for the first time is copied into it); kept until close().
+  void add(Example& ex) {
+    const bool keep = keeping_ && !closed_;
+    if (keep) {
+      const bool tagged = !ex.tag.empty();
+      size_t groups = 0;
+      for (unsigned char s : ex.order) groups += (ex.groups[s].size() + kMaxCount - 1) / kMaxCount;
+      meta_.push_back(kExample | (tagged ? kTagged : 0u) | static_cast<uint32_t>(groups << 8));
+      meta_.push_back(bits_of(ex.label));
+      meta_.push_back(bits_of(ex.weight));
+      meta_.push_back(bits_of(ex.initial));
+      if (tagged) {
+        meta_.push_back(static_cast<uint32_t>(ex.tag.size()));
+        tags_.append(ex.tag);
+      }
     }
     for (unsigned char s : ex.order) {
-      const FeatureGroup& g = ex.groups[s];
+      FeatureGroup& g = ex.groups[s];
       const size_t n = g.size();
+      uint32_t* index = g.index.data();
+      if (compact_ != nullptr) {
+        for (size_t k = 0; k < n; ++k) index[k] = id_of(index[k] & mask_);
+      } else {
+        for (size_t k = 0; k < n; ++k) index[k] &= mask_;
+      }
+      if (!keep) continue;
       for (size_t from = 0; from < n; from += kMaxCount) {
         const size_t count = std::min(n - from, kMaxCount);
         meta_.push_back(s | static_cast<uint32_t>(count << 8));
         for (size_t k = from; k < from + count; ++k) {
           const uint32_t v = bits_of(g.value[k]);
-          const uint32_t row = g.index[k] & mask_;
           if (v == kOne) {
-            ids_.push_back(row);
+            ids_.push_back(index[k]);
           } else {
-            ids_.push_back(row | kValued);
+            ids_.push_back(index[k] | kValued);
             vals_.push_back(g.value[k]);
           }
         }
       }
     }
-    if ((records_ & 1023u) == 0 && bytes() > max_bytes_) give_up();
+    if (keep && (++records_ & 1023u) == 0 && bytes() > max_bytes_) give_up();
   }
   // A line that gave no example (it counts towards the holdout period).
   void add_placeholder() {
-    if (!ok_) return;
+    if (!keeping_ || closed_) return;
     ++records_;
     meta_.push_back(0u);
   }
+  // The examples kept so far are all there will be (the first pass is over).
+  void close() { closed_ = true; }
 
-  // Gives each distinct row a compact id in order of first appearance and rewrites the examples'
-  // indices to them; rows()[id] is the model's row. If `table` is given, returns false if any of
-  // its rows outside the examples' holds a non-zero weight (slot 0): the whole-table truncation of
-  // --l1/--l2 (Learner::sync_weights) would change those rows, which the compact passes do not see.
-  bool compact(const WeightTable* table) {
-    // row -> compact id + 1 (0: not seen), open addressing; a few MiB where an array over every row
-    // of a -b 24 table would take 64 (the examples of a pass touch few rows: 22,264 on the
-    // 1M-line click log).
-    std::vector<uint64_t> slots(size_t{1} << 12);  // (row + 1) << 32 | id + 1, 0: empty
-    size_t used = 0;
-    uint32_t* w = ids_.data();
-    const size_t n = ids_.size();
-    for (size_t k = 0; k < n; ++k) {
-      const uint32_t row = w[k] & ~kValued;
-      const uint64_t key = uint64_t{row} + 1;
-      size_t mask = slots.size() - 1;
-      size_t h = hash(row) & mask;
-      while (slots[h] != 0 && (slots[h] >> 32) != key) h = (h + 1) & mask;
-      uint32_t c;
-      if (slots[h] != 0) {
-        c = static_cast<uint32_t>(slots[h]);
-      } else {
-        rows_.push_back(row);
-        c = static_cast<uint32_t>(rows_.size());
-        slots[h] = key << 32 | c;
-        if (2 * ++used > slots.size()) grow(slots);
-      }
-      w[k] = (c - 1) | (w[k] & kValued);
+  // Copies the compact table's rows back to the model's table (every slot).
+  void scatter(WeightTable& full) const {
+    const size_t stride = full.stride();
+    const float* src = compact_->data();
+    float* dst = full.data();
+    for (size_t c = 0; c < rows_.size(); ++c) {
+      for (size_t k = 0; k < stride; ++k) store_w(dst + rows_[c] * stride + k, load_w(src + c * stride + k));
     }
-    if (table == nullptr) return true;
-    const size_t stride = table->stride();
-    const float* d = table->data();
-    const size_t mask = slots.size() - 1;
-    for (uint64_t r = 0; r < table->rows(); ++r) {
-      if (load_w(d + r * stride) == 0.f) continue;
-      size_t h = hash(static_cast<uint32_t>(r)) & mask;
-      while (slots[h] != 0 && (slots[h] >> 32) != r + 1) h = (h + 1) & mask;
-      if (slots[h] == 0) return false;
-    }
-    return true;
   }
-  const std::vector<uint32_t>& rows() const { return rows_; }
-  // The smallest table (bits) that holds every compact id.
-  uint32_t compact_bits() const {
-    uint32_t b = 1;
-    while ((uint64_t{1} << b) < rows_.size()) ++b;
-    return b;
-  }
-  // Copies the examples' rows (every slot) between the model's table and the compact one.
-  void gather(const WeightTable& full, WeightTable& small) const { copy_rows(full, small, true); }
-  void scatter(const WeightTable& small, WeightTable& full) const { copy_rows(small, full, false); }
 
   // Reading, from the first record: next() fills ex (cleared first) and returns true for an
   // example, false for a placeholder; done() at the end.
@@ -182,47 +156,63 @@ class PassStore {
     std::memcpy(&f, &b, 4);
     return f;
   }
-  static size_t hash(uint32_t row) { return (uint64_t{row} * 0x9E3779B97F4A7C15ull) >> 20; }
-  static void grow(std::vector<uint64_t>& slots) {
-    std::vector<uint64_t> bigger(slots.size() * 2);
+  static size_t hash(uint32_t row) { return static_cast<size_t>((uint64_t{row} * 0x9E3779B97F4A7C15ull) >> 20); }
+
+  // The compact id of a model's row (open addressing: (row + 1) << 32 | id + 1, 0 empty; a few
+  // MiB where an array over every row of a -b 24 table would take 64).
+  uint32_t id_of(uint32_t row) {
+    const uint64_t key = uint64_t{row} + 1;
+    size_t mask = slots_.size() - 1;
+    size_t h = hash(row) & mask;
+    while (slots_[h] != 0) {
+      if ((slots_[h] >> 32) == key) return static_cast<uint32_t>(slots_[h]) - 1;
+      h = (h + 1) & mask;
+    }
+    const uint32_t c = static_cast<uint32_t>(rows_.size());
+    rows_.push_back(row);
+    slots_[h] = key << 32 | (c + 1);
+    // the row as the model has it (a model trained before, VW's initial_t in the adaptive slot)
+    const size_t stride = full_.stride();
+    const float* src = full_.data() + size_t{row} * stride;
+    float* dst = compact_->data() + size_t{c} * stride;
+    for (size_t k = 0; k < stride; ++k) store_w(dst + k, load_w(src + k));
+    if (2 * rows_.size() > slots_.size()) grow();
+    return c;
+  }
+  void grow() {
+    std::vector<uint64_t> bigger(slots_.size() * 2);
     const size_t mask = bigger.size() - 1;
-    for (uint64_t e : slots) {
+    for (uint64_t e : slots_) {
       if (e == 0) continue;
       size_t h = hash(static_cast<uint32_t>((e >> 32) - 1)) & mask;
       while (bigger[h] != 0) h = (h + 1) & mask;
       bigger[h] = e;
     }
-    slots.swap(bigger);
+    slots_.swap(bigger);
   }
   void give_up() {
-    ok_ = false;
+    keeping_ = false;
     std::vector<uint32_t>().swap(meta_);
     std::vector<uint32_t>().swap(ids_);
     std::vector<float>().swap(vals_);
     std::string().swap(tags_);
   }
-  void copy_rows(const WeightTable& from, WeightTable& to, bool to_small) const {
-    const size_t stride = from.stride();
-    const float* src = from.data();
-    float* dst = to.data();
-    for (size_t c = 0; c < rows_.size(); ++c) {
-      const size_t s = (to_small ? rows_[c] : c) * stride;
-      const size_t d = (to_small ? c : rows_[c]) * stride;
-      for (size_t k = 0; k < stride; ++k) store_w(dst + d + k, load_w(src + s + k));
-    }
-  }
 
+  const WeightTable& full_;
+  WeightTable* compact_;
   uint32_t mask_;
   size_t max_bytes_;
-  bool ok_ = true;
+  bool keeping_ = true;
+  bool closed_ = false;
   uint64_t records_ = 0;
   std::vector<uint32_t> meta_;  // per record: head (kind, tag flag, group entries << 8), label, weight, base,
                                 // [tag length], then per group entry: slot | count << 8
-  std::vector<uint32_t> ids_;   // every feature's row (compact id after compact()), kValued if not 1
+  std::vector<uint32_t> ids_;   // every feature's row (compact id with a compact table), kValued if not 1
   std::vector<float> vals_;     // the values that are not 1
   std::string tags_;
-  std::vector<uint32_t> rows_;            // compact id -> the model's row
-  size_t m_ = 0, i_ = 0, v_ = 0, t_ = 0;  // read positions
+  std::vector<uint32_t> rows_;                                            // compact id -> the model's row
+  std::vector<uint64_t> slots_ = std::vector<uint64_t>(size_t{1} << 12);  // the model's row -> compact id
+  size_t m_ = 0, i_ = 0, v_ = 0, t_ = 0;                                  // read positions
 };
 
 }  // namespace wabbit::run_detail
