@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,12 +30,13 @@ class PassStore {
   // examples keep the model's rows. `max_bytes`: past this much memory the store stops keeping
   // examples (keeping() false) and the passes read the cache; it still maps rows.
   PassStore(const WeightTable& full, WeightTable* compact, size_t max_bytes)
-      : full_(full), compact_(compact), mask_(full.mask()), max_bytes_(max_bytes) {}
+      : full_(full), compact_(compact), mask_(full.mask()), max_bytes_(max_bytes), wide_(compact == nullptr) {}
 
   bool keeping() const { return keeping_; }
   size_t bytes() const {
     return (meta_.capacity() + ids_.capacity() + rows_.capacity()) * sizeof(uint32_t) +
-           vals_.capacity() * sizeof(float) + tags_.capacity() + slots_.capacity() * sizeof(uint64_t);
+           narrow_.capacity() * sizeof(uint16_t) + vals_.capacity() * sizeof(float) + tags_.capacity() +
+           slots_.capacity() * sizeof(uint64_t);
   }
   size_t distinct_rows() const { return rows_.size(); }
 
@@ -42,19 +44,7 @@ class PassStore {
   // with a compact table: a row seen for the first time is copied into it); kept until close().
   void add(Example& ex) {
     const bool keep = keeping_ && !closed_;
-    if (keep) {
-      const bool tagged = !ex.tag.empty();
-      size_t groups = 0;
-      for (unsigned char s : ex.order) groups += (ex.groups[s].size() + kMaxCount - 1) / kMaxCount;
-      meta_.push_back(kExample | (tagged ? kTagged : 0u) | static_cast<uint32_t>(groups << 8));
-      meta_.push_back(bits_of(ex.label));
-      meta_.push_back(bits_of(ex.weight));
-      meta_.push_back(bits_of(ex.initial));
-      if (tagged) {
-        meta_.push_back(static_cast<uint32_t>(ex.tag.size()));
-        tags_.append(ex.tag);
-      }
-    }
+    shape_.clear();
     for (unsigned char s : ex.order) {
       FeatureGroup& g = ex.groups[s];
       const size_t n = g.size();
@@ -67,19 +57,32 @@ class PassStore {
       if (!keep) continue;
       for (size_t from = 0; from < n; from += kMaxCount) {
         const size_t count = std::min(n - from, kMaxCount);
-        meta_.push_back(s | static_cast<uint32_t>(count << 8));
+        shape_.push_back(s | static_cast<uint32_t>(count << 8));
         for (size_t k = from; k < from + count; ++k) {
-          const uint32_t v = bits_of(g.value[k]);
-          if (v == kOne) {
-            ids_.push_back(index[k]);
+          if (bits_of(g.value[k]) == kOne) {
+            push_id(index[k], false);
           } else {
-            ids_.push_back(index[k] | kValued);
+            push_id(index[k], true);
             vals_.push_back(g.value[k]);
           }
         }
       }
     }
-    if (keep && (++records_ & 1023u) == 0 && bytes() > max_bytes_) give_up();
+    if (!keep) return;
+    const bool tagged = !ex.tag.empty();
+    const bool plain = bits_of(ex.weight) == kOne && bits_of(ex.initial) == 0u;
+    const uint32_t shape = shape_id();
+    meta_.push_back(kExample | (tagged ? kTagged : 0u) | (plain ? kPlain : 0u) | shape << 8);
+    meta_.push_back(bits_of(ex.label));
+    if (!plain) {
+      meta_.push_back(bits_of(ex.weight));
+      meta_.push_back(bits_of(ex.initial));
+    }
+    if (tagged) {
+      meta_.push_back(static_cast<uint32_t>(ex.tag.size()));
+      tags_.append(ex.tag);
+    }
+    if (((++records_ & 1023u) == 0 && bytes() > max_bytes_) || shapes_.size() >= kMaxShapes) give_up();
   }
   // A line that gave no example (it counts towards the holdout period).
   void add_placeholder() {
@@ -108,40 +111,30 @@ class PassStore {
     const uint32_t head = meta_[m_++];
     if ((head & kExample) == 0) return false;
     ex.clear();
-    ex.label = float_of(meta_[m_]);
-    ex.weight = float_of(meta_[m_ + 1]);
-    ex.initial = float_of(meta_[m_ + 2]);
-    m_ += 3;
+    ex.label = float_of(meta_[m_++]);
+    if ((head & kPlain) == 0) {
+      ex.weight = float_of(meta_[m_]);
+      ex.initial = float_of(meta_[m_ + 1]);
+      m_ += 2;
+    }
     if (head & kTagged) {
       const uint32_t len = meta_[m_++];
       ex.tag.assign(tags_, t_, len);
       t_ += len;
     }
-    const uint32_t groups = head >> 8;
-    const uint32_t* ids = ids_.data();
-    const float* vals = vals_.data();
-    for (uint32_t k = 0; k < groups; ++k) {
-      const uint32_t g = meta_[m_++];
-      const unsigned char slot = static_cast<unsigned char>(g & 255u);
-      const size_t count = g >> 8;
-      FeatureGroup& fg = ex.groups[slot];
-      if (fg.empty()) ex.order.push_back(slot);
-      uint32_t* pi = fg.index.room(count);
-      float* pv = fg.value.room(count);
-      for (size_t j = 0; j < count; ++j) {
-        const uint32_t x = ids[i_++];
-        pi[j] = x & ~kValued;
-        pv[j] = (x & kValued) != 0 ? vals[v_++] : 1.f;
-      }
-      fg.index.set_end(pi + count);
-      fg.value.set_end(pv + count);
-    }
+    if (wide_)
+      fill(ex, shapes_[head >> 8], ids_.data());
+    else
+      fill(ex, shapes_[head >> 8], narrow_.data());
     return true;
   }
 
  private:
   static constexpr uint32_t kExample = 1u;
   static constexpr uint32_t kTagged = 2u;
+  static constexpr uint32_t kPlain = 4u;  // importance weight 1, base 0 (not stored)
+  static constexpr size_t kMaxShapes = size_t{1} << 24;
+  static constexpr uint16_t kValued16 = 0x8000u;        // kValued of a 16-bit id
   static constexpr uint32_t kValued = 0x80000000u;      // the feature's value is not 1: it is in vals_
   static constexpr uint32_t kOne = 0x3f800000u;         // 1.f
   static constexpr size_t kMaxCount = size_t{1} << 23;  // features of one group entry (24 bits, < 2^24)
@@ -190,10 +183,62 @@ class PassStore {
     }
     slots_.swap(bigger);
   }
+  // Appends a feature's row id: 16 bits while every id is below 2^15 (a compact row space of up to
+  // 32,768 rows), 32 from the first one that is not on.
+  void push_id(uint32_t id, bool valued) {
+    if (!wide_) {
+      if (id < kValued16) {
+        narrow_.push_back(static_cast<uint16_t>(id | (valued ? kValued16 : 0u)));
+        return;
+      }
+      widen();
+    }
+    ids_.push_back(id | (valued ? kValued : 0u));
+  }
+  void widen() {
+    ids_.reserve(narrow_.size() * 2);
+    for (uint16_t v : narrow_) ids_.push_back((v & ~kValued16) | ((v & kValued16) != 0 ? kValued : 0u));
+    std::vector<uint16_t>().swap(narrow_);
+    wide_ = true;
+  }
+  // The id of the namespaces' sizes of the example being added (shape_): examples of the same shape
+  // share one entry.
+  uint32_t shape_id() {
+    if (last_shape_ < shapes_.size() && shapes_[last_shape_] == shape_) return last_shape_;
+    auto it = shape_ids_.find(shape_);
+    if (it == shape_ids_.end()) {
+      it = shape_ids_.emplace(shape_, static_cast<uint32_t>(shapes_.size())).first;
+      shapes_.push_back(shape_);
+    }
+    last_shape_ = it->second;
+    return last_shape_;
+  }
+  // Fills ex's groups from a shape and the ids (16 or 32 bits) and values read from i_ and v_ on.
+  template <class Id>
+  void fill(Example& ex, const std::vector<uint32_t>& shape, const Id* ids) {
+    constexpr uint32_t valued = sizeof(Id) == 2 ? kValued16 : kValued;
+    const float* vals = vals_.data();
+    for (uint32_t g : shape) {
+      const unsigned char slot = static_cast<unsigned char>(g & 255u);
+      const size_t count = g >> 8;
+      FeatureGroup& fg = ex.groups[slot];
+      if (fg.empty()) ex.order.push_back(slot);
+      uint32_t* pi = fg.index.room(count);
+      float* pv = fg.value.room(count);
+      for (size_t j = 0; j < count; ++j) {
+        const uint32_t x = ids[i_++];
+        pi[j] = x & ~valued;
+        pv[j] = (x & valued) != 0 ? vals[v_++] : 1.f;
+      }
+      fg.index.set_end(pi + count);
+      fg.value.set_end(pv + count);
+    }
+  }
   void give_up() {
     keeping_ = false;
     std::vector<uint32_t>().swap(meta_);
     std::vector<uint32_t>().swap(ids_);
+    std::vector<uint16_t>().swap(narrow_);
     std::vector<float>().swap(vals_);
     std::string().swap(tags_);
   }
@@ -205,10 +250,16 @@ class PassStore {
   bool keeping_ = true;
   bool closed_ = false;
   uint64_t records_ = 0;
-  std::vector<uint32_t> meta_;  // per record: head (kind, tag flag, group entries << 8), label, weight, base,
-                                // [tag length], then per group entry: slot | count << 8
-  std::vector<uint32_t> ids_;   // every feature's row (compact id with a compact table), kValued if not 1
-  std::vector<float> vals_;     // the values that are not 1
+  // per record: head (kind, tag and plain flags, shape << 8), label, [weight, base], [tag length]
+  std::vector<uint32_t> meta_;
+  std::vector<std::vector<uint32_t>> shapes_;  // per shape: slot | count << 8 of each group entry
+  std::map<std::vector<uint32_t>, uint32_t> shape_ids_;
+  std::vector<uint32_t> shape_;  // the example being added
+  uint32_t last_shape_ = UINT32_MAX;
+  bool wide_;                     // the ids are in ids_ (else narrow_)
+  std::vector<uint16_t> narrow_;  // every feature's row id, kValued16 if its value is not 1
+  std::vector<uint32_t> ids_;     // ...once some id needs more than 15 bits (always without a compact table)
+  std::vector<float> vals_;       // the values that are not 1
   std::string tags_;
   std::vector<uint32_t> rows_;                                            // compact id -> the model's row
   std::vector<uint64_t> slots_ = std::vector<uint64_t>(size_t{1} << 12);  // the model's row -> compact id
