@@ -153,3 +153,27 @@ def test_an_unknown_source_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("WABBIT_PASSES_FROM", "disk")
     with pytest.raises(Exception, match="WABBIT_PASSES_FROM"):
         wabbit.Model().learn_many(str(tmp_path / "t.vw"), passes=2, cache=str(tmp_path / "c"))
+
+
+def test_more_rows_than_16_bit_ids_hold(tmp_path, monkeypatch):
+    """Past 32,768 distinct rows the kept examples' ids widen from 16 to 32 bits mid-pass."""
+    r = random.Random(9)
+    lines = []
+    for k in range(4000):
+        feats = " ".join(
+            f"f{r.randrange(200_000)}" + (f":{r.uniform(0.5, 2):.3f}" if j % 4 == 0 else "") for j in range(12)
+        )
+        lines.append(f"{r.choice(['1', '-1'])} |x {feats} |y k{k % 7}\n")
+    data = tmp_path / "wide.vw"
+    data.write_text("".join(lines))
+    out = {}
+    for source in ("cache", "memory", "compact"):
+        monkeypatch.setenv("WABBIT_PASSES_FROM", source)
+        m = wabbit.Model("-b 18 --loss_function logistic")
+        preds = m.learn_many(str(data), cache=str(tmp_path / f"{source}.cache"), passes=3, holdout_off=True)
+        idx, _ = m.weights()
+        rows = np.stack([m._core.weight_row(int(i)) for i in idx])
+        out[source] = (m._core.state(), m.stats, idx.tobytes(), rows.tobytes(), np.asarray(preds).tobytes())
+    assert len(idx) > 35_000  # (2^15 = 32,768)
+    assert out["memory"] == out["cache"]
+    assert out["compact"] == out["cache"]
