@@ -177,3 +177,24 @@ def test_more_rows_than_16_bit_ids_hold(tmp_path, monkeypatch):
     assert len(idx) > 35_000  # (2^15 = 32,768)
     assert out["memory"] == out["cache"]
     assert out["compact"] == out["cache"]
+
+
+@pytest.mark.parametrize("max_rows", [1, 300, 1 << 20])  # at once, mid-pass, never
+@pytest.mark.parametrize("rule", ["", "--ftrl", "--normalized", "--sgd"])
+def test_too_many_rows_go_back_to_the_model_table(rule, max_rows, tmp_path, monkeypatch):
+    """Past WABBIT_COMPACT_MAX_ROWS distinct rows (by default an eighth of the table) the first pass
+    scatters the compact rows back and goes on on the model's table, the kept examples' ids turned
+    back into rows: still the same bits."""
+    data = tmp_path / "train.vw"
+    data.write_text(stream(600, seed=10))
+    pretrain = tmp_path / "pretrain.vw"
+    pretrain.write_text(stream(100, seed=11))
+    flags = f"--loss_function logistic {rule}"
+    for passes in ({"passes": 8}, {"passes": 4, "holdout_off": True}):
+        ref = run(monkeypatch, "cache", tmp_path, flags, data, pretrain, **passes)
+        monkeypatch.setenv("WABBIT_COMPACT_MAX_ROWS", str(max_rows))
+        got = run(monkeypatch, "compact", tmp_path, flags, data, pretrain, **passes)
+        monkeypatch.delenv("WABBIT_COMPACT_MAX_ROWS")
+        assert got[0] == ref[0]
+        assert got[1].tobytes() == ref[1].tobytes()
+        assert got[2] == ref[2]

@@ -158,6 +158,8 @@ class Runner {
     ++line_no_;
     ex_holdout_[next_] = held_out(++in_pass_);
     if (!prepared) {
+      if (store_ != nullptr && store_->over()) [[unlikely]]
+        on_over_();  // too many rows for the compact row space: back to the model's table
       learner_->prepare(ex);
       if (store_ != nullptr) store_->add(ex);  // (the cache keeps the hashes: the writer has it already)
     }
@@ -187,6 +189,8 @@ class Runner {
     in_pass_ = 0;
   }
 
+  // Called (from accept()) when the store's compact row space holds too many rows.
+  void set_on_over(std::function<void()> f) { on_over_ = std::move(f); }
   // The learner the next examples go to (the one in flight is learned first).
   void set_learner(Learner& l) {
     flush();
@@ -279,7 +283,8 @@ class Runner {
   const RunOptions& opt_;
   cache::Writer* writer_ = nullptr;  // the first pass writes the cache as it parses
   PassStore* store_ = nullptr;       // rows of the examples, kept in memory (see PassStore)
-  uint64_t in_pass_ = 0;             // examples of this pass so far (VW's in_pass_counter)
+  std::function<void()> on_over_;
+  uint64_t in_pass_ = 0;  // examples of this pass so far (VW's in_pass_counter)
   bool ex_holdout_[2] = {false, false};
   Example ex_[2];                 // the example being parsed and the one in flight (see line())
   MappedRows rows_[2];            // their rows, when learning (Learner::map_rows)
@@ -525,6 +530,16 @@ const char* memory_passes_blocker(const Learner& learner, const RunOptions& opt)
 
 namespace {
 
+// The most distinct rows a compact row space takes: an eighth of the model's table (at least 2^16;
+// the environment's WABBIT_COMPACT_MAX_ROWS for tests). Past it the compact table (16 bytes a row
+// at -b 24's default) leaves the TLB's reach, and it and the row map (16 bytes a row) add to the
+// model's memory: the run goes on on the model's table.
+size_t max_compact_rows(const WeightTable& w) {
+  if (const char* e = std::getenv("WABBIT_COMPACT_MAX_ROWS"); e != nullptr && *e != '\0')
+    return static_cast<size_t>(std::strtoull(e, nullptr, 10));
+  return std::max<size_t>(size_t{1} << 16, w.rows() / 8);
+}
+
 // Whether any row of the table holds a weight.
 bool any_weight(const WeightTable& w) {
   const size_t stride = w.stride();
@@ -573,7 +588,8 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
       compact->weights().reset(learner.weights().bits(), learner.weights().stride_shift());
       r.set_learner(*compact);
     }
-    store = std::make_unique<PassStore>(learner.weights(), compact ? &compact->weights() : nullptr, kMaxStoreBytes);
+    store = std::make_unique<PassStore>(learner.weights(), compact ? &compact->weights() : nullptr, kMaxStoreBytes,
+                                        max_compact_rows(learner.weights()));
   }
   bool from_store = false;
   auto leave_compact = [&](bool scatter) {
@@ -587,6 +603,10 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
     learner.restore_pass_state(compact->pass_state());
     compact.reset();
   };
+  r.set_on_over([&] {
+    leave_compact(true);
+    store->decompact();
+  });
   RunResult result;
   BestPass best;
   uint64_t no_win = 0;

@@ -29,8 +29,16 @@ class PassStore {
   // `compact`: the table learned on instead, of the same size and stride, all zero; nullptr: the
   // examples keep the model's rows. `max_bytes`: past this much memory the store stops keeping
   // examples (keeping() false) and the passes read the cache; it still maps rows.
-  PassStore(const WeightTable& full, WeightTable* compact, size_t max_bytes)
-      : full_(full), compact_(compact), mask_(full.mask()), max_bytes_(max_bytes), wide_(compact == nullptr) {}
+  // `max_rows`: past this many distinct rows the compact row space stops paying (its table and map
+  // grow beyond the TLB's reach and add to the model's memory): over() says so, and the driver
+  // scatters the rows back and calls decompact().
+  PassStore(const WeightTable& full, WeightTable* compact, size_t max_bytes, size_t max_rows)
+      : full_(full),
+        compact_(compact),
+        mask_(full.mask()),
+        max_bytes_(max_bytes),
+        max_rows_(max_rows),
+        wide_(compact == nullptr) {}
 
   bool keeping() const { return keeping_; }
   size_t bytes() const {
@@ -39,6 +47,18 @@ class PassStore {
            slots_.capacity() * sizeof(uint64_t);
   }
   size_t distinct_rows() const { return rows_.size(); }
+  bool compact() const { return compact_ != nullptr; }
+  bool over() const { return compact_ != nullptr && rows_.size() >= max_rows_; }
+  // Back to the model's rows (after scatter()): the kept examples' ids become rows, and the
+  // examples added from now on are mapped to rows.
+  void decompact() {
+    if (compact_ == nullptr) return;
+    if (!wide_) widen();
+    for (uint32_t& x : ids_) x = rows_[x & ~kValued] | (x & kValued);
+    compact_ = nullptr;
+    std::vector<uint32_t>().swap(rows_);
+    std::vector<uint64_t>().swap(slots_);
+  }
 
   // A prepared example, as the learner will see it: its indices are rewritten to rows (compact ids
   // with a compact table: a row seen for the first time is copied into it); kept until close().
@@ -247,6 +267,7 @@ class PassStore {
   WeightTable* compact_;
   uint32_t mask_;
   size_t max_bytes_;
+  size_t max_rows_;
   bool keeping_ = true;
   bool closed_ = false;
   uint64_t records_ = 0;
