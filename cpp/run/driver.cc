@@ -12,6 +12,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -26,6 +27,7 @@
 #include "formats/vw_text.h"
 #include "run/hogwild.h"
 #include "run/lines.h"
+#include "run/pass_store.h"
 #include "run/progress.h"
 #include "run/run_steps.h"
 
@@ -42,6 +44,7 @@ using run_detail::begin_run;
 using run_detail::count_label;
 using run_detail::kMaxKeptWarnings;
 using run_detail::merge_stats;
+using run_detail::PassStore;
 using run_detail::shadow_and_signals;
 
 // What a progress row needs of one example, kept by Hogwild workers so that the coordinator can
@@ -82,7 +85,7 @@ Outcome holdout_example(Learner& learner, Stats& s, Example& ex) {
 class Runner {
  public:
   Runner(Learner& l, Stats& s, const RunOptions& o, bool worker = false)
-      : learner_(l), stats_(s), opt_(o), line_no_(o.first_line_number), worker_(worker) {
+      : learner_(&l), stats_(s), opt_(o), line_no_(o.first_line_number), worker_(worker) {
     if (opt_.print_progress && !worker_) std::fputs(progress_header().c_str(), stderr);
     pred_out_ = OutputStream{opt_.predictions_fd, "predictions (-p)", opt_.print_warnings};
     audit_out_ = OutputStream{opt_.audit_fd, "the audit (--audit)", opt_.print_warnings};
@@ -122,6 +125,7 @@ class Runner {
     if (pr.status != ParseStatus::kExample) {  // VW counts it towards the holdout period
       ++in_pass_;
       if (writer_ != nullptr) writer_->append_placeholder();
+      if (store_ != nullptr) store_->add_placeholder();
     }
     if (pr.status == ParseStatus::kBlank) {
       ++line_no_;
@@ -147,18 +151,24 @@ class Runner {
 
   // Passes: the example slot a cache reader fills, then accept() takes it like a parsed line.
   Example& slot() { return ex_[next_]; }
-  void accept() {
+  // `prepared`: the example comes from a PassStore (Learner::prepare was applied before it was kept).
+  void accept(bool prepared = false) {
     Example& ex = ex_[next_];
     ex_line_[next_] = line_no_;
     ++line_no_;
     ex_holdout_[next_] = held_out(++in_pass_);
-    learner_.prepare(ex);
+    if (!prepared) {
+      if (store_ != nullptr && store_->over()) [[unlikely]]
+        on_over_();  // too many rows for the compact row space: back to the model's table
+      learner_->prepare(ex);
+      if (store_ != nullptr) store_->add(ex);  // (the cache keeps the hashes: the writer has it already)
+    }
     // One example in flight: this one's rows are found and prefetched while the previous one is
     // learned (learning then takes them from rows_ instead of walking the features again).
     if (opt_.learn && !ex_holdout_[next_])
-      learner_.map_rows(ex, rows_[next_]);
+      learner_->map_rows(ex, rows_[next_]);
     else
-      learner_.prefetch_rows(ex);
+      learner_->prefetch_rows(ex);
     flush();
     pending_ = true;
     next_ ^= 1u;
@@ -167,13 +177,24 @@ class Runner {
   void placeholder() {
     ++in_pass_;
     ++line_no_;
+    if (store_ != nullptr) store_->add_placeholder();
   }
   // A new pass: line (or example) numbers and the holdout's count start again.
-  void begin_pass(cache::Writer* writer) {
+  // `store`: maps each example's features to rows (kept for the later passes while it keeps them).
+  void begin_pass(cache::Writer* writer, PassStore* store = nullptr) {
     flush();
     writer_ = writer;
+    store_ = store;
     line_no_ = opt_.first_line_number;
     in_pass_ = 0;
+  }
+
+  // Called (from accept()) when the store's compact row space holds too many rows.
+  void set_on_over(std::function<void()> f) { on_over_ = std::move(f); }
+  // The learner the next examples go to (the one in flight is learned first).
+  void set_learner(Learner& l) {
+    flush();
+    learner_ = &l;
   }
 
   // Learns (or predicts) the example in flight and reports it.
@@ -183,18 +204,18 @@ class Runner {
     Example& ex = ex_[next_ ^ 1u];
     // Pure predictions change nothing, not even ':' wildcards (a namespace first seen here has no
     // weights yet): they may run while another thread learns.
-    if (opt_.learn || opt_.account) learner_.observe_namespaces(ex);
+    if (opt_.learn || opt_.account) learner_->observe_namespaces(ex);
     std::string audit;
     if (opt_.audit_fd >= 0) {
-      const Config& c = learner_.config();
-      audit = audit_features(learner_, ex, opt_.learn && c.adaptive && !ftrl_family(c));
+      const Config& c = learner_->config();
+      audit = audit_features(*learner_, ex, opt_.learn && c.adaptive && !ftrl_family(c));
     }
-    if (opt_.names != nullptr) opt_.names->record(learner_, ex);
+    if (opt_.names != nullptr) opt_.names->record(*learner_, ex);
     Outcome o;
     if (ex_holdout_[next_ ^ 1u]) [[unlikely]] {
-      o = holdout_example(learner_, stats_, ex);
+      o = holdout_example(*learner_, stats_, ex);
     } else if (opt_.learn || opt_.account) {
-      o = process_example(learner_, stats_, ex, opt_.learn, &rows_[next_ ^ 1u]);
+      o = process_example(*learner_, stats_, ex, opt_.learn, &rows_[next_ ^ 1u]);
       if (o.skipped != nullptr) [[unlikely]]
         refused(ex_line_[next_ ^ 1u], o.skipped);
       if (hot_ != nullptr && ++since_fold_ == fold_period_) {
@@ -203,7 +224,7 @@ class Runner {
         fold_period_ = std::min(fold_period_ * 2, kFoldPeriod);
       }
     } else {
-      o.output = learner_.predict_const(ex);
+      o.output = learner_->predict_const(ex);
     }
     if (opt_.shadow != nullptr || opt_.signals != nullptr) shadow_and_signals(opt_, ex, o);
     ++result_.examples;
@@ -257,11 +278,13 @@ class Runner {
     return count > p.holdout_after;
   }
 
-  Learner& learner_;
+  Learner* learner_;  // the model's learner, or the compact one of passes 2..N (see PassStore)
   Stats& stats_;
   const RunOptions& opt_;
   cache::Writer* writer_ = nullptr;  // the first pass writes the cache as it parses
-  uint64_t in_pass_ = 0;             // examples of this pass so far (VW's in_pass_counter)
+  PassStore* store_ = nullptr;       // rows of the examples, kept in memory (see PassStore)
+  std::function<void()> on_over_;
+  uint64_t in_pass_ = 0;  // examples of this pass so far (VW's in_pass_counter)
   bool ex_holdout_[2] = {false, false};
   Example ex_[2];                 // the example being parsed and the one in flight (see line())
   MappedRows rows_[2];            // their rows, when learning (Learner::map_rows)
@@ -423,15 +446,17 @@ bool summarize_holdout(Stats& s, uint64_t& no_win) {
 
 // The learner after the best pass, kept while --early_terminate may still end the run: its
 // non-zero rows (a pass over a large table touches few of them) and its other state.
+// `used`: the rows that may hold anything (the compact table's first rows; all by default).
 class BestPass {
  public:
-  void take(const Learner& l) {
+  void take(const Learner& l, uint64_t used = UINT64_MAX) {
     const WeightTable& w = l.weights();
     const size_t stride = w.stride();
     const float* d = w.data();
     rows_.clear();
     values_.clear();
-    for (uint64_t r = 0; r < w.rows(); ++r) {
+    used_ = std::min(used, w.rows());
+    for (uint64_t r = 0; r < used_; ++r) {
       const float* row = d + r * stride;
       if (nonzero(row, stride)) {
         rows_.push_back(r);
@@ -447,7 +472,7 @@ class BestPass {
     WeightTable& w = l.weights();
     const size_t stride = w.stride();
     float* d = w.data();
-    for (uint64_t r = 0; r < w.rows(); ++r) {
+    for (uint64_t r = 0; r < used_; ++r) {
       float* row = d + r * stride;
       if (nonzero(row, stride)) std::fill(row, row + stride, 0.f);
     }
@@ -467,9 +492,63 @@ class BestPass {
   }
   std::vector<uint64_t> rows_;
   std::vector<float> values_;
+  uint64_t used_ = 0;
   Learner::PassState state_;
   bool taken_ = false;
 };
+
+// Where passes 2..N read their examples (the environment's WABBIT_PASSES_FROM, for tests and
+// benchmarks; the numbers are the same whichever it is): "cache" the cache file, each pass; "memory"
+// a PassStore on the model's table; "compact" (the default) a PassStore on a compact row space.
+enum class PassSource { kCache, kMemory, kCompact };
+PassSource pass_source() {
+  const char* e = std::getenv("WABBIT_PASSES_FROM");
+  if (e == nullptr || *e == '\0' || std::strcmp(e, "compact") == 0) return PassSource::kCompact;
+  if (std::strcmp(e, "memory") == 0) return PassSource::kMemory;
+  if (std::strcmp(e, "cache") == 0) return PassSource::kCache;
+  throw std::invalid_argument(std::string("WABBIT_PASSES_FROM must be cache, memory or compact, not ") + e);
+}
+
+// The most memory a PassStore may take (past it, the passes read the cache file).
+constexpr size_t kMaxStoreBytes = size_t{1} << 30;
+
+}  // namespace
+
+const char* memory_passes_blocker(const Learner& learner, const RunOptions& opt) {
+  if (opt.passes.passes < 2) return "a single pass";
+  if (!opt.learn) return "-t (nothing is learned)";
+  // Interactions generate their rows from the base features' hashes while learning: a stored row
+  // id is no hash. (They could be expanded into the store once; they read the cache instead.)
+  if (!learner.config().interactions.empty() || !learner.interactions().empty()) return "interactions";
+  if (learner.offset() != 0) return "a model offset";
+  if (learner.weights().bits() > 31) return "-b 32";
+  if (opt.audit_fd >= 0 || opt.names != nullptr) return "--audit/--invert_hash (they name the features' hashes)";
+  if (opt.shadow != nullptr) return "a challenger model (it learns the same examples into its own table)";
+  if (opt.every != 0 && opt.hook) return "a per-example hook (it may read the model during the passes)";
+  return nullptr;
+}
+
+namespace {
+
+// The most distinct rows a compact row space takes: an eighth of the model's table (at least 2^16;
+// the environment's WABBIT_COMPACT_MAX_ROWS for tests). Past it the compact table (16 bytes a row
+// at -b 24's default) leaves the TLB's reach, and it and the row map (16 bytes a row) add to the
+// model's memory: the run goes on on the model's table.
+size_t max_compact_rows(const WeightTable& w) {
+  if (const char* e = std::getenv("WABBIT_COMPACT_MAX_ROWS"); e != nullptr && *e != '\0')
+    return static_cast<size_t>(std::strtoull(e, nullptr, 10));
+  return std::max<size_t>(size_t{1} << 16, w.rows() / 8);
+}
+
+// Whether any row of the table holds a weight.
+bool any_weight(const WeightTable& w) {
+  const size_t stride = w.stride();
+  const float* d = w.data();
+  for (uint64_t r = 0; r < w.rows(); ++r) {
+    if (load_w(d + r * stride) != 0.f) return true;
+  }
+  return false;
+}
 
 RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& opt) {
   const PassOptions& p = opt.passes;
@@ -478,6 +557,7 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
     throw std::invalid_argument("--holdout_period must be at least 1");
   if (p.passes > 1 && p.cache_read.empty() && p.cache_write.empty())
     throw std::invalid_argument("several passes need a cache file: add -c or --cache_file FILE");
+  const PassSource from = pass_source();
   begin_run(stats);  // the passes and the holdout are this run's (a model's other counts go on)
   stats.holdout_on = p.holdout;
   std::unique_ptr<cache::Writer> writer;
@@ -490,49 +570,114 @@ RunResult run_passes(Learner& learner, Stats& stats, int fd, const RunOptions& o
     writer = std::make_unique<cache::Writer>(p.cache_write, id);
   }
   Runner r(learner, stats, opt);
+  // The first pass keeps its examples for the others (see PassStore). With a compact row space the
+  // run learns on a learner with the model's configuration and state (a copy that shares no rows)
+  // over a table whose first rows are the examples' rows; the model's own table is left as it was
+  // (concurrent predictions read it) until they are scattered back at the end.
+  std::unique_ptr<PassStore> store;
+  std::unique_ptr<Learner> compact;
+  if (from != PassSource::kCache && memory_passes_blocker(learner, opt) == nullptr) {
+    const Config& c = learner.config();
+    // --l1/--l2's truncation of the whole table (Learner::sync_weights, when the gravity grows
+    // large or the contraction small) would change rows outside the compact ones: only on a model
+    // that holds no other weight.
+    const bool lazy_reg = !ftrl_family(c) && c.classic_rule == 0 && (c.l1 > 0.f || c.l2 > 0.f);
+    if (from == PassSource::kCompact && !(lazy_reg && any_weight(learner.weights()))) {
+      compact = std::make_unique<Learner>(learner, Learner::ShareWeights{});
+      // as large as the model's (its unused rows are never touched, so they cost nothing)
+      compact->weights().reset(learner.weights().bits(), learner.weights().stride_shift());
+      r.set_learner(*compact);
+    }
+    store = std::make_unique<PassStore>(learner.weights(), compact ? &compact->weights() : nullptr, kMaxStoreBytes,
+                                        max_compact_rows(learner.weights()));
+  }
+  bool from_store = false;
+  auto leave_compact = [&](bool scatter) {
+    if (!compact) return;
+    r.set_learner(learner);  // (learns the example in flight first)
+    if (scatter) store->scatter(learner.weights());
+    // The compact learner's scalars back into the model: absorb() brings the update multiplier
+    // (normalized updates), restore_pass_state() the online state and the rate, exactly.
+    const OnlineState start = learner.state();
+    learner.absorb(*compact, start);
+    learner.restore_pass_state(compact->pass_state());
+    compact.reset();
+  };
+  r.set_on_over([&] {
+    leave_compact(true);
+    store->decompact();
+  });
   RunResult result;
   BestPass best;
   uint64_t no_win = 0;
-  for (uint64_t pass = 1; pass <= p.passes; ++pass) {
-    r.begin_pass(writer.get());
-    if (reader) {
-      reader->rewind();
-      uint64_t n = 0;
-      for (;;) {
-        const cache::Reader::Record rec = reader->next(r.slot());
-        if (rec == cache::Reader::Record::kEnd) break;
-        if (rec == cache::Reader::Record::kExample)
-          r.accept();
-        else
-          r.placeholder();
-        if ((++n & 4095u) == 0 && interrupted(opt.interrupt)) break;
+  try {
+    for (uint64_t pass = 1; pass <= p.passes; ++pass) {
+      r.begin_pass(writer.get(), store.get());
+      if (from_store) {
+        store->rewind();
+        uint64_t n = 0;
+        while (!store->done()) {
+          if (store->next(r.slot()))
+            r.accept(true);
+          else
+            r.placeholder();
+          if ((++n & 4095u) == 0 && interrupted(opt.interrupt)) break;
+        }
+      } else if (reader) {
+        reader->rewind();
+        uint64_t n = 0;
+        for (;;) {
+          const cache::Reader::Record rec = reader->next(r.slot());
+          if (rec == cache::Reader::Record::kEnd) break;
+          if (rec == cache::Reader::Record::kExample)
+            r.accept();
+          else
+            r.placeholder();
+          if ((++n & 4095u) == 0 && interrupted(opt.interrupt)) break;
+        }
+      } else {
+        for_each_fd_line(fd, [&](std::string_view line) { r.line(line); }, opt.head, opt.interrupt);
       }
-    } else {
-      for_each_fd_line(fd, [&](std::string_view line) { r.line(line); }, opt.head, opt.interrupt);
+      r.flush();
+      if (interrupted(opt.interrupt)) break;  // an unfinished cache is removed with its writer
+      if (writer) {
+        r.begin_pass(nullptr);
+        writer->finish();
+        writer.reset();
+        reader = std::make_unique<cache::Reader>(p.cache_write);
+      }
+      if (pass == 1 && store) {
+        store->close();
+        if (store->keeping()) {
+          from_store = true;
+          reader.reset();
+        } else if (!compact) {
+          r.begin_pass(nullptr);
+          store.reset();  // too large to keep: the later passes read the cache on the model's table
+        }
+      }
+      Learner& active = compact ? *compact : learner;
+      ++stats.current_pass;
+      ++result.passes;
+      active.end_pass(p.decay);
+      if (!p.holdout) continue;
+      if (summarize_holdout(stats, no_win)) {
+        best.drop();
+        // only a pass at least early_terminate passes before the last can end up kept
+        if (pass + p.early_terminate <= p.passes && p.early_terminate > 0)
+          best.take(active, compact ? store->distinct_rows() : UINT64_MAX);
+      }
+      if (no_win == p.early_terminate) {
+        result.early_terminated = true;
+        if (best.taken()) best.restore(active);
+        break;
+      }
     }
-    r.flush();
-    if (interrupted(opt.interrupt)) break;  // an unfinished cache is removed with its writer
-    if (writer) {
-      r.begin_pass(nullptr);
-      writer->finish();
-      writer.reset();
-      reader = std::make_unique<cache::Reader>(p.cache_write);
-    }
-    ++stats.current_pass;
-    ++result.passes;
-    learner.end_pass(p.decay);
-    if (!p.holdout) continue;
-    if (summarize_holdout(stats, no_win)) {
-      best.drop();
-      // only a pass at least early_terminate passes before the last can end up kept
-      if (pass + p.early_terminate <= p.passes && p.early_terminate > 0) best.take(learner);
-    }
-    if (no_win == p.early_terminate) {
-      result.early_terminated = true;
-      if (best.taken()) best.restore(learner);
-      break;
-    }
+  } catch (...) {
+    leave_compact(true);
+    throw;
   }
+  leave_compact(true);
   RunResult tail = r.finish();
   tail.passes = result.passes;
   tail.early_terminated = result.early_terminated;

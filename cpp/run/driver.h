@@ -162,6 +162,11 @@ struct StrictParseError : std::runtime_error {
 // L1/L2 regularisation keeps global scalars that one writer must own.
 const char* parallel_blocker(const Learner& learner, const RunOptions& opt);
 
+// Why passes 2..N of a run must read the cache file each time (nullptr if they may keep the first
+// pass's examples in memory, on a compact row space: see run/pass_store.h). The numbers are the
+// same either way.
+const char* memory_passes_blocker(const Learner& learner, const RunOptions& opt);
+
 // Runs over a file descriptor until EOF; with opt.passes active, VW's passes: the first reads the
 // text (writing the cache) or the cache, the others the cache; examples are held out as VW holds
 // them out; at the end of each pass the learner's end_pass(), the holdout loss compared with the
