@@ -671,7 +671,11 @@ ParseResult parse_vw_line_general(std::string_view line, Example& ex, bool names
         size_t consumed = 0;
         const float v = parse_vw_float(p, end, consumed);
         if (consumed == 0) {
-          // name:text -- a string-valued feature, hashed as VW chains it.
+          // name:text -- a string-valued feature, hashed as VW chains it. As in VW, blanks after
+          // the ':' are skipped when text follows them ("name:   text" is name^text).
+          const char* q = p;
+          while (q < end && (*q == ' ' || *q == '\t' || *q == '\r')) ++q;
+          if (q < end) p = q;
           const char* vs = p;
           while (p < end && *p != ' ' && *p != '\t' && *p != '\r') ++p;
           text = std::string_view(vs, static_cast<size_t>(p - vs));
