@@ -31,7 +31,10 @@ struct CbCost {
 struct CbLineLabel {
   bool shared = false;
   bool labelled = false;
-  CbCost cost;
+  CbCost cost;  // the observed cost: the first action:cost:probability
+  // how many action:cost[:probability] words the line has (--cb K lines may list several; VW
+  // learns the observed one and ignores the others; an ADF line has at most one)
+  uint32_t costs = 0;
   // the label word's place in the line, [word_begin, word_end) (when labelled)
   size_t word_begin = 0;
   size_t word_end = 0;
