@@ -146,7 +146,7 @@ def test_fixed_actions_refuse_unknown_actions(tmp_path, run_wabbit):
         ("--cb_explore_adf --lambda 3", "only with --softmax"),
         ("--cb_explore_adf --gamma_scale 3", "only with --squarecb"),
         ("--cb_explore_adf --epsilon 1.5", r"\[0, 1\]"),
-        ("--cb_adf --cb_type sm", "mtr, ips, dr or dm"),
+        ("--cb_adf --cb_type bogus", "mtr, ips, dr, dm or sm"),
         ("--cb 0", ">= 1"),
         ("--cb 3 --cb_adf", "choose one"),
         ("--cb_explore_adf --bag 0", ">= 1"),

@@ -143,7 +143,7 @@ def test_unknown_flags_lists_every_unknown_flag_and_skips_values():
 
 
 def test_refusal_comes_from_wabbits_checks():
-    assert vw_suite.refusal(["--cb_adf", "--cb_type", "sm"]) is not None
+    assert vw_suite.refusal(["--cb_adf", "--cb_type", "bogus"]) is not None
     assert vw_suite.refusal(["--cb_adf", "--cb_type", "dr", "-d", "x"]) is None
     assert vw_suite.refusal(["--bogus"]) is not None
 

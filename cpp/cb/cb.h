@@ -12,6 +12,8 @@
 //   dm   every action: target = cost on the chosen one, 0 elsewhere
 //   dr   a second regressor (model 1) learns cost with weight 1/p on the chosen action; every
 //        action's target is its prediction x, plus (cost - x)/p on the chosen one
+//   sm   every action: the policy's score moved by sign(cost), weighted by a softmax of the scores
+//        (VW's "supervised method", estimators.cc)
 // Several models share the weight table as in VW: feature indices are multiplied by the number of
 // models (the "feature width") and model m adds m (Learner::offset_).
 //
@@ -151,6 +153,7 @@ class CbLearner {
   Outcome base_learn(Example& ex, float label, float weight, uint32_t model);
   void dr_regressor(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x);
   void learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x, bool dr_ready);
+  void learn_sm(CbEvent& ev, std::vector<Example>& merged, uint32_t model);
   void account(const CbEvent& ev, const std::vector<Example>& merged, const std::vector<uint32_t>& generated,
                const std::vector<float>& dr_x, CbResult& out) const;
 
@@ -164,6 +167,9 @@ class CbLearner {
   std::vector<float> scratch_scores_;
   std::vector<float> dr_x_;
   std::vector<uint32_t> generated_;
+  // learn_sm's scratch
+  std::vector<float> sm_scores_, sm_value_, sm_prob_, sm_target_, sm_weight_;
+  std::vector<uint32_t> sm_action_;
 };
 
 // Appends `shared`'s features (not its constant) to a copy of `action`: VW's shared_feature_merger.
