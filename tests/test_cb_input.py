@@ -178,7 +178,7 @@ def test_bandit_calls_on_a_linear_model_and_vice_versa():
     assert cb.stats["example_number"] == 0
 
 
-@pytest.mark.parametrize("flag", [["--audit"], ["--invert_hash", "ih.txt"], ["--drift", "adwin"]])
+@pytest.mark.parametrize("flag", [["--drift", "adwin"]])  # (--audit, --invert_hash: test_cb_more.py)
 def test_cli_refuses_what_bandits_do_not_support_yet(flag, tmp_path, run_wabbit):
     path = tmp_path / "d.ldf"
     path.write_text(GOOD[0])

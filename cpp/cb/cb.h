@@ -41,6 +41,8 @@
 
 namespace wabbit {
 
+class NameMap;
+
 // Candidate actions in one flat buffer (a ranking request), prepared as CbLearner::prepare would
 // (ignored namespaces dropped, constant added, indices spread): group g holds the features
 // [group_start[g], group_start[g + 1]) of one namespace slot, group_slot[g]; candidate c holds the
@@ -131,6 +133,10 @@ class CbLearner {
   // error message or "".
   std::string expand_fixed(const Example& ex, const CbLineLabel& label, CbEvent& ev) const;
   bool fixed() const { return cfg_.num_actions > 0; }
+  // --audit (out: VW's blocks for every action example scored or learned; show_adaptive: the
+  // "@" state) and --invert_hash (names: every row's first name); nullptrs: off.
+  void set_audit(std::string* out, bool show_adaptive, NameMap* names);
+  bool auditing() const { return audit_ != nullptr || names_ != nullptr; }
   // Predicts one event and, with learn and a label, learns it.
   void process(CbEvent& ev, bool learn, CbResult& out);
   // Predicts without any change (thread-local scratch: safe for concurrent readers).
@@ -154,6 +160,7 @@ class CbLearner {
   void dr_regressor(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x);
   void learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x, bool dr_ready);
   void learn_sm(CbEvent& ev, std::vector<Example>& merged, uint32_t model);
+  void audit_action(const Example& merged, float score, std::string_view tag, float label = kNoLabel) const;
   void account(const CbEvent& ev, const std::vector<Example>& merged, const std::vector<uint32_t>& generated,
                const std::vector<float>& dr_x, CbResult& out) const;
 
@@ -170,6 +177,10 @@ class CbLearner {
   // learn_sm's scratch
   std::vector<float> sm_scores_, sm_value_, sm_prob_, sm_target_, sm_weight_;
   std::vector<uint32_t> sm_action_;
+  std::string* audit_ = nullptr;
+  bool audit_adaptive_ = false;
+  NameMap* names_ = nullptr;
+  std::string_view audit_tag_;  // the tag of the event being processed (--cb K)
 };
 
 // Appends `shared`'s features (not its constant) to a copy of `action`: VW's shared_feature_merger.

@@ -27,6 +27,8 @@ Outcome CbLearner::base_learn(Example& ex, float label, float weight, uint32_t m
   const float old_weight = ex.weight;
   // A diverging configuration can produce non-finite targets (VW would learn them and fill its
   // weights with inf/NaN); such an update is skipped: the example is only predicted.
+  if (auditing() && model == 0) [[unlikely]]
+    audit_action(ex, L.score_const(ex, 0), audit_tag_, label);  // VW audits the learned example too
   ex.label = std::isfinite(label) && std::isfinite(weight) ? label : kNoLabel;
   ex.weight = std::isfinite(weight) ? weight : 1.f;
   L.set_offset(model);

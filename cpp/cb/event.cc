@@ -199,10 +199,10 @@ bool CbEventBuilder::blank_line(uint64_t no) {
   return fail(no, "blank line inside an event");
 }
 
-bool CbEventBuilder::fixed_line(CbEvent& ev, std::string_view text, uint64_t no) {
+bool CbEventBuilder::fixed_line(CbEvent& ev, std::string_view text, uint64_t no, bool names) {
   begin(ev);
   first_line_ = no;
-  const ParseResult pr = parse_cb_line(text, scratch_, last_);
+  const ParseResult pr = parse_cb_line(text, scratch_, last_, names);
   if (pr.status == ParseStatus::kError) return fail(no, pr.error);
   added(scratch_);
   const std::string err = cb_->expand_fixed(scratch_, last_, ev);

@@ -99,7 +99,7 @@ class CbEventBuilder {
   // A blank line where one cannot end the event (inside a list of lines).
   bool blank_line(uint64_t no);
   // --cb K: one line is the whole event (expanded to K actions). Calls begin and end itself.
-  bool fixed_line(CbEvent& ev, std::string_view text, uint64_t no);
+  bool fixed_line(CbEvent& ev, std::string_view text, uint64_t no, bool names = false);
   // --cb K: an example read elsewhere (a JSON line) and its label: the whole event, as fixed_line.
   bool fixed_example(CbEvent& ev, Example& ex, const CbLineLabel& label, uint64_t no);
   // Refuses the event for a reason found outside the builder (a JSON line's syntax): "line no: why".
