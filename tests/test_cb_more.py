@@ -350,3 +350,26 @@ def test_audit_refused_with_dr_and_bag(flags, small_adf, tmp_path, run_wabbit):
     """dr and bag keep several models in the weight table: not audited yet, and said so."""
     proc = run_wabbit([*flags, "-d", small_adf], tmp_path)
     assert proc.returncode != 0 and "not available with --cb_type dr or --bag yet" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "fmt,flags",
+    [
+        ("--json", ["--cb_explore_adf"]),
+        ("--dsjson", ["--cb_explore_adf", "--epsilon", "0.2"]),
+        ("--dsjson", ["--cb_adf"]),
+    ],
+    ids=lambda f: " ".join(f) if isinstance(f, list) else f,
+)
+def test_audit_of_json_events_matches_vw(fmt, flags, tmp_path, run_wabbit, run_vw):
+    from test_json_input import dsjson_lines, json_adf_lines
+
+    lines = json_adf_lines(40) if fmt == "--json" else dsjson_lines(40, skips=False)
+    data = tmp_path / "d.json"
+    data.write_text("\n".join(lines) + "\n")
+    pw = run_wabbit([*flags, fmt, "-d", str(data), "--audit", "--quiet"], tmp_path)
+    pv = run_vw([*flags, fmt, "-d", str(data), "--audit", "--quiet"], tmp_path)
+    assert pw.returncode == 0 and pv.returncode == 0, vwcompare.describe_run(pw)
+    assert pv.stdout.count("\n") > 40
+    problems = vwcompare.compare_outputs(pw.stdout, pv.stdout, "audit")
+    assert not problems, "\n".join(problems[:5])

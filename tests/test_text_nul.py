@@ -125,3 +125,10 @@ def test_nul_cli_prints_vws_warnings_and_numbers(tmp_path, run_wabbit, run_vw):
     assert "skipped" not in pw.stderr
     quiet = run_wabbit(["-d", str(data), "--quiet"], tmp_path)
     assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+
+
+def test_nul_cli_strict_stops_there_as_vws_strict_parse(tmp_path, run_wabbit):
+    data = tmp_path / "nul.dat"
+    data.write_bytes(b"1 |a x:1\n0 |a x:0.7\x00\n1 |a y\n")
+    proc = run_wabbit(["-d", str(data), "--strict"], tmp_path)
+    assert proc.returncode == 1 and "line 2: " in proc.stderr and "NUL byte" in proc.stderr, proc.stderr

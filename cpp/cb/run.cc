@@ -174,7 +174,7 @@ class CbRunner {
   // --json, --dsjson: each line is an event (VW's decision-service lines that log nothing to learn
   // are skipped)
   void json_line(std::string_view text, uint64_t no) {
-    const JsonOptions jo{opt_.format == InputFormat::kDsJson, opt_.chain_hash, false};
+    const JsonOptions jo{opt_.format == InputFormat::kDsJson, opt_.chain_hash, names_};
     const int r = parse_json_event(text, no, builder_, ev_, cb_.fixed(), jo);
     if (r > 0) {
       process();

@@ -235,6 +235,12 @@ class Runner {
   // unless --quiet), or kept for the caller (Python's warnings).
   void stray_nul(std::string_view text, size_t at) {
     if (opt_.print_warnings) {
+      // the command line's --strict stops here, as VW's --strict_parse does (learn_many reads on)
+      if (opt_.strict) {
+        throw StrictParseError("line " + std::to_string(line_no_) + ": \"" +
+                               printable(text.substr(0, std::min(at + 1, text.size())), 60) +
+                               "\": a NUL byte after a feature's value (read with a warning without --strict)");
+      }
       if (opt_.print_progress && !worker_) {
         const std::string w = stray_nul_warning(text, at, line_no_ - opt_.first_line_number);
         std::fwrite(w.data(), 1, w.size(), stdout);

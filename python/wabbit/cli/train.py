@@ -50,8 +50,6 @@ def run(opts: Options, err: TextIO) -> int:
             raise OptionError("--drift is not available for contextual bandits yet")
         if (opts.audit or opts.invert_hash) and (cb.get("cb_type") == "dr" or cb.get("explore") == "bag"):
             raise OptionError("--audit and --invert_hash are not available with --cb_type dr or --bag yet")
-        if (opts.audit or opts.invert_hash) and opts.input_format() != 0:
-            raise OptionError("--audit and --invert_hash with contextual bandits read text input only (not --json)")
         for line in bandit_header(cb):
             say(line)
     if drift is not None:
