@@ -78,8 +78,8 @@ def test_messages_quote_whole_characters_and_escape_bad_bytes():
         m.learn_many(b"\xe9t\xe9 |u uid=1\n")
     assert "\\xe9t\\xe9" in str(e.value)
     with pytest.raises(ValueError) as e:
-        m.learn(b"1 |a x:1\x00z")
-    assert "\\x00z" in str(e.value)  # not cut at the NUL
+        m.learn(b"1 |a x:1\x01z\x00")  # (a NUL right after a value is read as VW reads it: test_text_nul.py)
+    assert "\\x01z\\x00" in str(e.value)  # control bytes escaped, not cut at the NUL
     with pytest.raises(ValueError) as e:
         m.learn(b"a" + "é".encode() * 40 + b" |a x")
     assert '"a' + "é" * 29 + '..."' in str(e.value)

@@ -146,7 +146,7 @@ def test_fixed_actions_refuse_unknown_actions(tmp_path, run_wabbit):
         ("--cb_explore_adf --lambda 3", "only with --softmax"),
         ("--cb_explore_adf --gamma_scale 3", "only with --squarecb"),
         ("--cb_explore_adf --epsilon 1.5", r"\[0, 1\]"),
-        ("--cb_adf --cb_type sm", "mtr, ips, dr or dm"),
+        ("--cb_adf --cb_type bogus", "mtr, ips, dr, dm or sm"),
         ("--cb 0", ">= 1"),
         ("--cb 3 --cb_adf", "choose one"),
         ("--cb_explore_adf --bag 0", ">= 1"),
@@ -178,7 +178,7 @@ def test_bandit_calls_on_a_linear_model_and_vice_versa():
     assert cb.stats["example_number"] == 0
 
 
-@pytest.mark.parametrize("flag", [["--audit"], ["--invert_hash", "ih.txt"], ["--drift", "adwin"]])
+@pytest.mark.parametrize("flag", [["--drift", "adwin"]])  # (--audit, --invert_hash: test_cb_more.py)
 def test_cli_refuses_what_bandits_do_not_support_yet(flag, tmp_path, run_wabbit):
     path = tmp_path / "d.ldf"
     path.write_text(GOOD[0])

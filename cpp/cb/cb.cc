@@ -9,6 +9,8 @@
 #include <stdexcept>
 
 #include "cb/explore.h"
+#include "run/audit.h"
+#include "run/progress.h"
 
 namespace wabbit {
 
@@ -17,11 +19,16 @@ void merge_shared(Example& dst, const Example& action, const Example* shared) {
   dst.label = action.label;
   dst.weight = action.weight;
   dst.initial = action.initial;
+  dst.has_names = action.has_names;  // (--audit, --invert_hash: the names travel with the features)
   for (unsigned char s : action.order) {
     const FeatureGroup& g = action.groups[s];
     FeatureGroup& d = dst.groups[s];
     d.index.assign(g.index.begin(), g.index.end());
     d.value.assign(g.value.begin(), g.value.end());
+    if (dst.has_names) {
+      d.name.assign(g.name.begin(), g.name.end());
+      d.name.resize(d.index.size());
+    }
     dst.order.push_back(s);
   }
   if (shared == nullptr) return;
@@ -33,7 +40,37 @@ void merge_shared(Example& dst, const Example& action, const Example* shared) {
     if (d.empty()) dst.order.push_back(s);
     d.index.insert(d.index.end(), g.index.begin(), g.index.end());
     d.value.insert(d.value.end(), g.value.begin(), g.value.end());
+    if (dst.has_names) {
+      d.name.insert(d.name.end(), g.name.begin(), g.name.end());
+      d.name.resize(d.index.size());
+    }
   }
+}
+
+void CbLearner::set_audit(std::string* out, bool show_adaptive, NameMap* names) {
+  audit_ = out;
+  audit_adaptive_ = show_adaptive;
+  names_ = names;
+}
+
+// VW's --audit block of one action example as the base learner sees it: its prediction (clamped
+// into the labels' range, as VW's scalar) and its features with the weights before any update.
+// A learned example's label widens the range first (VW's scorer does so before the update).
+void CbLearner::audit_action(const Example& merged, float score, std::string_view tag, float label) const {
+  if (names_ != nullptr) names_->record(*base_, merged);
+  if (audit_ == nullptr) return;
+  const OnlineState& st = base_->state();
+  float lo = st.min_label;
+  float hi = st.max_label;
+  if (label != kNoLabel && std::isfinite(label)) {
+    lo = std::min(lo, label);
+    hi = std::max(hi, label);
+  }
+  float p = score;
+  if (std::isnan(p)) p = 0.f;
+  p = std::min(std::max(p, lo), hi);
+  format_prediction(*audit_, p, tag);
+  *audit_ += audit_features(*base_, merged, audit_adaptive_);
 }
 
 CbLearner::CbLearner(Learner& base, CbConfig cfg) : base_(&base), cfg_(cfg) {
@@ -183,6 +220,7 @@ void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
   for (size_t a = 0; a < n; ++a) base_->observe_namespaces(merged_[a]);  // ':' interactions widen here
   const bool labelled = ev.label_index >= 0;
   dr_x_.clear();
+  audit_tag_ = fixed() ? std::string_view(ev.tag) : std::string_view();  // --cb K: each copy has the line's tag
   if (cfg_.explore == CbExplore::kBag) {
     scratch_scores_.resize(n * cfg_.bag);
     std::vector<float> one;
@@ -207,6 +245,19 @@ void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
       learn_one(ev, merged_, 0, dr_x_, true);
     } else {
       scores(merged_, n, 0, scratch_scores_, &generated_);
+      if (auditing()) [[unlikely]] {
+        // VW's cb_explore_adf predicts an unlabelled event twice when it learns (its own predict,
+        // then cb_adf's learn of a test event): two audit blocks per action
+        // (epsilon-greedy over ADF with mtr; the other explorations every event over ADF, and every
+        // labelled line with --cb_explore K)
+        const bool greedy = cfg_.explore == CbExplore::kEpsilon;
+        const bool twice = fixed() ? !greedy && labelled : !greedy || (!labelled && cfg_.type == CbType::kMtr);
+        const int times = explore() && learn && twice ? 2 : 1;
+        for (int t = 0; t < times; ++t) {
+          for (size_t a = 0; a < n; ++a)
+            audit_action(merged_[a], scratch_scores_[a], fixed() ? ev.tag : ev.actions[a].tag);
+        }
+      }
       sort_action_scores(scratch_scores_, n, out.action, out.value);
       to_pmf(out.value);
       if (learn && labelled) learn_one(ev, merged_, 0, dr_x_, false);

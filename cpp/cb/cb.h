@@ -12,6 +12,8 @@
 //   dm   every action: target = cost on the chosen one, 0 elsewhere
 //   dr   a second regressor (model 1) learns cost with weight 1/p on the chosen action; every
 //        action's target is its prediction x, plus (cost - x)/p on the chosen one
+//   sm   every action: the policy's score moved by sign(cost), weighted by a softmax of the scores
+//        (VW's "supervised method", estimators.cc)
 // Several models share the weight table as in VW: feature indices are multiplied by the number of
 // models (the "feature width") and model m adds m (Learner::offset_).
 //
@@ -38,6 +40,8 @@
 #include "formats/vw_text.h"
 
 namespace wabbit {
+
+class NameMap;
 
 // Candidate actions in one flat buffer (a ranking request), prepared as CbLearner::prepare would
 // (ignored namespaces dropped, constant added, indices spread): group g holds the features
@@ -129,6 +133,10 @@ class CbLearner {
   // error message or "".
   std::string expand_fixed(const Example& ex, const CbLineLabel& label, CbEvent& ev) const;
   bool fixed() const { return cfg_.num_actions > 0; }
+  // --audit (out: VW's blocks for every action example scored or learned; show_adaptive: the
+  // "@" state) and --invert_hash (names: every row's first name); nullptrs: off.
+  void set_audit(std::string* out, bool show_adaptive, NameMap* names);
+  bool auditing() const { return audit_ != nullptr || names_ != nullptr; }
   // Predicts one event and, with learn and a label, learns it.
   void process(CbEvent& ev, bool learn, CbResult& out);
   // Predicts without any change (thread-local scratch: safe for concurrent readers).
@@ -151,6 +159,8 @@ class CbLearner {
   Outcome base_learn(Example& ex, float label, float weight, uint32_t model);
   void dr_regressor(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x);
   void learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x, bool dr_ready);
+  void learn_sm(CbEvent& ev, std::vector<Example>& merged, uint32_t model);
+  void audit_action(const Example& merged, float score, std::string_view tag, float label = kNoLabel) const;
   void account(const CbEvent& ev, const std::vector<Example>& merged, const std::vector<uint32_t>& generated,
                const std::vector<float>& dr_x, CbResult& out) const;
 
@@ -164,6 +174,13 @@ class CbLearner {
   std::vector<float> scratch_scores_;
   std::vector<float> dr_x_;
   std::vector<uint32_t> generated_;
+  // learn_sm's scratch
+  std::vector<float> sm_scores_, sm_value_, sm_prob_, sm_target_, sm_weight_;
+  std::vector<uint32_t> sm_action_;
+  std::string* audit_ = nullptr;
+  bool audit_adaptive_ = false;
+  NameMap* names_ = nullptr;
+  std::string_view audit_tag_;  // the tag of the event being processed (--cb K)
 };
 
 // Appends `shared`'s features (not its constant) to a copy of `action`: VW's shared_feature_merger.

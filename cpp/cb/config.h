@@ -13,10 +13,10 @@
 
 namespace wabbit {
 
-enum class CbType { kMtr, kIps, kDr, kDm };
+enum class CbType { kMtr, kIps, kDr, kDm, kSm };
 enum class CbExplore { kNone, kEpsilon, kSoftmax, kSquareCb, kFirst, kBag };
 
-inline constexpr std::array<std::string_view, 4> kCbTypeNames = {"mtr", "ips", "dr", "dm"};
+inline constexpr std::array<std::string_view, 5> kCbTypeNames = {"mtr", "ips", "dr", "dm", "sm"};
 inline constexpr std::array<std::string_view, 6> kCbExploreNames = {"none",     "epsilon", "softmax",
                                                                     "squarecb", "first",   "bag"};
 inline constexpr auto enum_names(CbType) { return kCbTypeNames; }

@@ -27,6 +27,8 @@ Outcome CbLearner::base_learn(Example& ex, float label, float weight, uint32_t m
   const float old_weight = ex.weight;
   // A diverging configuration can produce non-finite targets (VW would learn them and fill its
   // weights with inf/NaN); such an update is skipped: the example is only predicted.
+  if (auditing() && model == 0) [[unlikely]]
+    audit_action(ex, L.score_const(ex, 0), audit_tag_, label);  // VW audits the learned example too
   ex.label = std::isfinite(label) && std::isfinite(weight) ? label : kNoLabel;
   ex.weight = std::isfinite(weight) ? weight : 1.f;
   L.set_offset(model);
@@ -91,6 +93,9 @@ void CbLearner::learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t bl
       }
       return;
     }
+    case CbType::kSm:
+      learn_sm(ev, merged, m0);
+      return;
     case CbType::kDr: {
       if (!dr_ready) dr_regressor(ev, merged, block, dr_x);
       for (size_t a = 0; a < n; ++a) {
@@ -101,6 +106,45 @@ void CbLearner::learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t bl
       return;
     }
   }
+}
+
+// VW's "supervised method" (cb_adf's learn_sm): the policy's own scores (before this update), in
+// action_scores order, give a softmax pmf p (exp(-score), normalized). The observed event's weight
+// is |cost| / probability * p(chosen); the chosen action's row learns with weight w (1 - p(chosen)),
+// every other action's with w p(a) (0 below 1e-15). The targets are the sorted scores moved by
+// sign(cost): + on the chosen action's entry, - on the others, clamped to [-100, 100]; as in VW, the
+// i-th action (in event order) learns the target of the i-th entry in score order. --clip_p does
+// not apply (VW warns that it is not implemented for sm).
+void CbLearner::learn_sm(CbEvent& ev, std::vector<Example>& merged, uint32_t model) {
+  const size_t n = ev.n;
+  const auto k = static_cast<uint32_t>(ev.label_index);
+  scores(merged, n, model, sm_scores_, nullptr);
+  sort_action_scores(sm_scores_, n, sm_action_, sm_value_);
+  float sign = 1.f;
+  float w = ev.label.cost / ev.label.probability;
+  if (ev.label.cost < 0.f) {
+    sign = -1.f;
+    w = -w;
+  }
+  sm_prob_.assign(sm_value_.begin(), sm_value_.end());
+  softmax_pmf(1.f, 0.f, sm_prob_);  // lambda 1 on costs: exp(-(score - min))
+  for (size_t j = 0; j < n; ++j) {
+    if (sm_action_[j] == k) {
+      w *= sm_prob_[j];
+      break;
+    }
+  }
+  sm_target_.resize(n);
+  sm_weight_.resize(n);
+  for (size_t j = 0; j < n; ++j) {
+    const uint32_t a = sm_action_[j];
+    const bool chosen = a == k;
+    sm_target_[j] = std::clamp(sm_value_[j] + (chosen ? sign : -sign), -100.f, 100.f);
+    float wa = w * (chosen ? 1.f - sm_prob_[j] : sm_prob_[j]);
+    if (wa <= 1e-15f) wa = 0.f;
+    sm_weight_[a] = wa;
+  }
+  for (size_t i = 0; i < n; ++i) base_learn(merged[i], sm_target_[i], sm_weight_[i], model);
 }
 
 void CbLearner::account(const CbEvent& ev, const std::vector<Example>& merged, const std::vector<uint32_t>& generated,

@@ -62,13 +62,19 @@ ParseResult parse_cb_line(std::string_view line, Example& ex, CbLineLabel& label
       words.pop_back();
     }
   }
+  std::string_view unobserved;  // the first cost without a probability (VW: a cost that was not observed)
   for (std::string_view w : words) {
     if (w == "shared") {
-      if (label.labelled) return fail("\"shared\" after a cost: a shared line carries no cost");
+      if (label.labelled || label.costs > 0) return fail("\"shared\" after a cost: a shared line carries no cost");
       label.shared = true;
       continue;
     }
     if (label.shared) return fail("a shared line carries no cost: \"" + excerpt(w) + "\"");
+    if (w.find(':') == std::string_view::npos) {
+      // An action without a cost: prediction only. VW reads any word here (it hashes it into an
+      // action number), so a line of another format (a regression label "0.52") is unlabelled.
+      continue;
+    }
     std::string_view parts[3];
     size_t np = 0;
     size_t start = 0;
@@ -83,16 +89,14 @@ ParseResult parse_cb_line(std::string_view line, Example& ex, CbLineLabel& label
     if (!parse_number(parts[0], action) || !(action >= 0.f) || action != std::floor(action) || action > 4e9f) {
       return fail("bad action \"" + excerpt(parts[0]) + "\" in \"" + excerpt(w) + "\": not a non-negative integer");
     }
-    if (np == 1) {  // an action without a cost: prediction only
-      continue;
-    }
-    if (label.labelled) return fail("two costs on one line (\"" + excerpt(head) + "\"): one labelled action per event");
     float cost = 0.f;
     if (!parse_number(parts[1], cost) || !std::isfinite(cost)) {
       return fail("bad cost \"" + excerpt(parts[1]) + "\" in \"" + excerpt(w) + "\": not a finite number");
     }
-    if (np < 3 || parts[2].empty()) {
-      return fail("cost without a probability in \"" + excerpt(w) + "\": expected action:cost:probability");
+    ++label.costs;
+    if (np < 3 || parts[2].empty()) {  // a cost that was not observed (only --cb K lists them)
+      if (unobserved.empty()) unobserved = w;
+      continue;
     }
     float prob = 0.f;
     if (!parse_number(parts[2], prob) || !std::isfinite(prob)) {
@@ -101,10 +105,15 @@ ParseResult parse_cb_line(std::string_view line, Example& ex, CbLineLabel& label
     if (!(prob > 0.f && prob <= 1.f)) {
       return fail("probability " + std::string(parts[2]) + " in \"" + excerpt(w) + "\" is outside (0, 1]");
     }
+    if (label.labelled) continue;  // VW's observed cost is the first one with a probability
     label.labelled = true;
     label.cost = CbCost{static_cast<uint32_t>(action), cost, prob};
     label.word_begin = static_cast<size_t>(w.data() - line.data());
     label.word_end = label.word_begin + w.size();
+  }
+  if (label.costs > 0 && !label.labelled) {
+    return fail("cost without a probability in \"" + excerpt(unobserved) +
+                "\": expected action:cost:probability (a line needs one observed cost)");
   }
   return res;
 }
@@ -156,6 +165,10 @@ bool CbEventBuilder::line(CbEvent& ev, std::string_view text, uint64_t no, bool 
   if (failed()) return false;  // the rest of a refused event
   const ParseResult pr = parse_cb_line(text, scratch_, last_, names);
   if (pr.status == ParseStatus::kError) return fail(no, pr.error);
+  if (last_.costs > 1) {
+    return fail(no, "two costs on one line (\"" + excerpt(text.substr(0, text.find('|'))) +
+                        "\"): an action line carries at most one action:cost:probability");
+  }
   if (last_.shared) {
     if (ev.n > 0 || ev.has_shared) return fail(no, "a shared line must come first in its event, once");
     swap_examples(ev.shared, scratch_);
@@ -186,10 +199,10 @@ bool CbEventBuilder::blank_line(uint64_t no) {
   return fail(no, "blank line inside an event");
 }
 
-bool CbEventBuilder::fixed_line(CbEvent& ev, std::string_view text, uint64_t no) {
+bool CbEventBuilder::fixed_line(CbEvent& ev, std::string_view text, uint64_t no, bool names) {
   begin(ev);
   first_line_ = no;
-  const ParseResult pr = parse_cb_line(text, scratch_, last_);
+  const ParseResult pr = parse_cb_line(text, scratch_, last_, names);
   if (pr.status == ParseStatus::kError) return fail(no, pr.error);
   added(scratch_);
   const std::string err = cb_->expand_fixed(scratch_, last_, ev);

@@ -31,7 +31,10 @@ struct CbCost {
 struct CbLineLabel {
   bool shared = false;
   bool labelled = false;
-  CbCost cost;
+  CbCost cost;  // the observed cost: the first action:cost:probability
+  // how many action:cost[:probability] words the line has (--cb K lines may list several; VW
+  // learns the observed one and ignores the others; an ADF line has at most one)
+  uint32_t costs = 0;
   // the label word's place in the line, [word_begin, word_end) (when labelled)
   size_t word_begin = 0;
   size_t word_end = 0;
@@ -96,7 +99,7 @@ class CbEventBuilder {
   // A blank line where one cannot end the event (inside a list of lines).
   bool blank_line(uint64_t no);
   // --cb K: one line is the whole event (expanded to K actions). Calls begin and end itself.
-  bool fixed_line(CbEvent& ev, std::string_view text, uint64_t no);
+  bool fixed_line(CbEvent& ev, std::string_view text, uint64_t no, bool names = false);
   // --cb K: an example read elsewhere (a JSON line) and its label: the whole event, as fixed_line.
   bool fixed_example(CbEvent& ev, Example& ex, const CbLineLabel& label, uint64_t no);
   // Refuses the event for a reason found outside the builder (a JSON line's syntax): "line no: why".

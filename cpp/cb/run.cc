@@ -34,7 +34,13 @@ class CbRunner {
   CbRunner(CbLearner& cb, Stats& s, const RunOptions& o) : cb_(cb), stats_(s), opt_(o), line_no_(o.first_line_number) {
     if (opt_.print_progress) std::fputs(progress_header().c_str(), stderr);
     pred_out_ = OutputStream{opt_.predictions_fd, "predictions (-p)", opt_.print_warnings};
+    audit_out_ = OutputStream{opt_.audit_fd, "the audit (--audit)", opt_.print_warnings};
+    names_ = opt_.audit_fd >= 0 || opt_.names != nullptr;
+    if (names_) cb_.set_audit(opt_.audit_fd >= 0 ? &audit_buf_ : nullptr, opt_.learn, opt_.names);
   }
+  ~CbRunner() { cb_.set_audit(nullptr, false, nullptr); }
+  CbRunner(const CbRunner&) = delete;
+  CbRunner& operator=(const CbRunner&) = delete;
 
   void line(std::string_view text) {
     text = clean_line(text, first_);
@@ -61,7 +67,7 @@ class CbRunner {
     }
     if (event_lines_ == 0) builder_.begin(ev_);
     ++event_lines_;
-    builder_.line(ev_, text, no);
+    builder_.line(ev_, text, no, names_);
   }
 
   void end_event() {
@@ -93,6 +99,7 @@ class CbRunner {
       return;
     }
     cb_.process(ev_, opt_.learn, res_);
+    if (audit_buf_.size() > (1u << 16)) audit_out_.write(audit_buf_);
     Stats& s = stats_;
     count_cb_event(s, res_);
     output();
@@ -144,7 +151,9 @@ class CbRunner {
   RunResult finish(bool interrupted = false) {
     if (!interrupted) end_event();
     if (opt_.predictions_fd >= 0 && !pred_buf_.empty()) pred_out_.write(pred_buf_);
+    if (opt_.audit_fd >= 0 && !audit_buf_.empty()) audit_out_.write(audit_buf_);
     result_.predictions_error = pred_out_.error;
+    result_.audit_error = audit_out_.error;
     if (interrupted) result_.interrupted = opt_.interrupt->load(std::memory_order_relaxed);
     return std::move(result_);
   }
@@ -152,7 +161,7 @@ class CbRunner {
  private:
   // --cb K: each line is an event
   void fixed_line(std::string_view text, uint64_t no) {
-    if (builder_.fixed_line(ev_, text, no)) {
+    if (builder_.fixed_line(ev_, text, no, names_)) {
       process();
     } else {
       event_lines_ = 1;
@@ -165,7 +174,7 @@ class CbRunner {
   // --json, --dsjson: each line is an event (VW's decision-service lines that log nothing to learn
   // are skipped)
   void json_line(std::string_view text, uint64_t no) {
-    const JsonOptions jo{opt_.format == InputFormat::kDsJson, opt_.chain_hash, false};
+    const JsonOptions jo{opt_.format == InputFormat::kDsJson, opt_.chain_hash, names_};
     const int r = parse_json_event(text, no, builder_, ev_, cb_.fixed(), jo);
     if (r > 0) {
       process();
@@ -186,6 +195,9 @@ class CbRunner {
   RunResult result_;
   std::string pred_buf_;
   OutputStream pred_out_;
+  std::string audit_buf_;
+  OutputStream audit_out_;
+  bool names_ = false;  // parse with audit names (--audit, --invert_hash)
   uint64_t line_no_;
   size_t event_lines_ = 0;
   bool first_ = true;

@@ -548,6 +548,36 @@ float parse_vw_float(const char* p, const char* end, size_t& consumed) {
   return v;
 }
 
+namespace {
+std::string vw_warning_line(const char* what, std::string_view after, std::string_view line, uint64_t n) {
+  std::string out = "[warning] malformed example! ";
+  out += what;
+  out += " expected after : \"";
+  out.append(after.data(), after.size());
+  out += "\"in Example #" + std::to_string(n) + ": \"";
+  out.append(line.data(), std::min(line.find('\0'), line.size()));
+  out += "\"\n";
+  return out;
+}
+}  // namespace
+
+std::string stray_nul_warning(std::string_view line, size_t at, uint64_t example_index) {
+  const size_t bar = std::min(line.find('|'), at);
+  const std::string_view from_bar = line.substr(bar);  // VW's feature parser sees the line from its first '|'
+  const std::string_view after = from_bar.substr(0, at - bar);
+  return vw_warning_line("'|',space, or EOL", after, from_bar, example_index) +
+         vw_warning_line("'|' or EOL", after, from_bar, example_index);
+}
+
+std::string stray_nul_note(std::string_view line, size_t at) {
+  std::string out = "\"";
+  out += excerpt(line.substr(0, std::min<size_t>(at + 1, line.size())));
+  out +=
+      "\": a NUL byte after a feature's value: the value is read and the rest of the line ignored (VW warns the "
+      "same)";
+  return out;
+}
+
 ParseResult parse_vw_line(std::string_view line, Example& ex, bool names) {
   if (!names && parse_vw_line_fast(line, ex)) return ParseResult{};
   return parse_vw_line_general(line, ex, names);
@@ -654,6 +684,7 @@ ParseResult parse_vw_line_general(std::string_view line, Example& ex, bool names
       }
     }
     uint32_t anon = 0;
+    const char* nul = nullptr;  // a NUL byte right after a value
     // features
     while (p < end && (*p == ' ' || *p == '\t')) {
       ++p;
@@ -671,7 +702,11 @@ ParseResult parse_vw_line_general(std::string_view line, Example& ex, bool names
         size_t consumed = 0;
         const float v = parse_vw_float(p, end, consumed);
         if (consumed == 0) {
-          // name:text -- a string-valued feature, hashed as VW chains it.
+          // name:text -- a string-valued feature, hashed as VW chains it. As in VW, blanks after
+          // the ':' are skipped when text follows them ("name:   text" is name^text).
+          const char* q = p;
+          while (q < end && (*q == ' ' || *q == '\t' || *q == '\r')) ++q;
+          if (q < end) p = q;
           const char* vs = p;
           while (p < end && *p != ' ' && *p != '\t' && *p != '\r') ++p;
           text = std::string_view(vs, static_cast<size_t>(p - vs));
@@ -683,7 +718,9 @@ ParseResult parse_vw_line_general(std::string_view line, Example& ex, bool names
           }
         } else {
           p += consumed;
-          if (!ends_token(p, end)) {
+          if (p < end && *p == '\0') {
+            nul = p;  // VW keeps the value and ignores the rest of the line (with a warning)
+          } else if (!ends_token(p, end)) {
             return fail("bad value for feature \"" + excerpt(name) + "\": \"" + excerpt(token_at(p - consumed, end)) +
                         "\" is not a number");
           }
@@ -699,11 +736,16 @@ ParseResult parse_vw_line_general(std::string_view line, Example& ex, bool names
       const float x = scaled ? scale * value : value;
       if (!std::isfinite(x))
         return fail("value of feature \"" + excerpt(name) + "\" times namespace scale is not finite");
-      if (x == 0.f) continue;
-      if (names) {
-        ex.add_named(slot, index, x, audit_name(ns_name, name, text));
-      } else {
-        ex.add(slot, index, x);
+      if (x != 0.f) {
+        if (names) {
+          ex.add_named(slot, index, x, audit_name(ns_name, name, text));
+        } else {
+          ex.add(slot, index, x);
+        }
+      }
+      if (nul != nullptr) {
+        res.stray_nul = static_cast<size_t>(nul - line.data());
+        return res;
       }
     }
     if (p < end && *p != '|' && *p != '\r') {

@@ -8,7 +8,8 @@
 // feature whose index chains the hash of text onto the hash of name; ":value" alone is an anonymous
 // feature. Where VW would warn and guess (a label that is not a number, a value followed by junk,
 // NaN), we refuse the line instead and say why, so nothing ill-formed or non-finite can reach the
-// weights.
+// weights. One exception, as VW: NUL bytes right after a value (a file padded with NULs) keep the
+// value, end the line, and warn (ParseResult::stray_nul).
 #pragma once
 
 #include <string>
@@ -23,7 +24,17 @@ enum class ParseStatus { kExample, kBlank, kError };
 struct ParseResult {
   ParseStatus status = ParseStatus::kExample;
   std::string error;  // set when status == kError: what was wrong, with the offending text
+  // Where a NUL byte follows a feature's value (a file padded with NULs): as VW, the value is kept
+  // and the rest of the line ignored, with a warning (stray_nul_warning). npos: none.
+  size_t stray_nul = std::string_view::npos;
 };
+
+// VW's two warning lines for a stray NUL at `at` in `line` (ParseResult::stray_nul), each with
+// VW's "[warning] " and a newline: "malformed example! '|',space, or EOL expected after : ..."
+// naming the 0-based example number VW counts (one per line read).
+std::string stray_nul_warning(std::string_view line, size_t at, uint64_t example_index);
+// The same in wabbit's words (Python's warnings): what was kept and what was ignored.
+std::string stray_nul_note(std::string_view line, size_t at);
 
 // Parses one line (without its trailing newline). `ex` is cleared first. The constant feature is
 // not added here (see Learner::prepare). With `names`, each feature also gets its audit name

@@ -236,6 +236,9 @@ py::dict result_to_dict(RunResult&& r, bool collect) {
   py::list warnings;
   for (const std::string& w : r.warnings) warnings.append(text_to_py(w));
   d["warnings"] = warnings;
+  py::list notes;
+  for (const std::string& w : r.notes) notes.append(text_to_py(w));
+  d["notes"] = notes;
   d["predictions_error"] = r.predictions_error;
   d["audit_error"] = r.audit_error;
   d["passes"] = r.passes;

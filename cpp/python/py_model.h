@@ -793,6 +793,10 @@ class PyModel {
     const ParseResult pr =
         input_format_ == InputFormat::kText ? parse_vw_line(line, ex) : parse_json_example(line, ex, json_options());
     if (pr.status == ParseStatus::kError) raise_error(pr.error);
+    if (pr.stray_nul != std::string_view::npos) {  // read as VW reads it; VW warns
+      if (PyErr_WarnEx(PyExc_UserWarning, stray_nul_note(line, pr.stray_nul).c_str(), 1) != 0)
+        throw py::error_already_set();
+    }
   }
   void fill_dict(const py::dict& ns, const py::object& label, float weight, float initial, Example& ex) const {
     ex.clear();

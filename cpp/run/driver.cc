@@ -131,6 +131,8 @@ class Runner {
       ++line_no_;
       return;
     }
+    if (pr.stray_nul != std::string_view::npos) [[unlikely]]
+      stray_nul(text, pr.stray_nul);
     if (pr.status == ParseStatus::kError) {
       flush();  // the example before this line is learned (and reported) first
       const std::string msg = "line " + std::to_string(line_no_) + ": " + pr.error;
@@ -248,6 +250,27 @@ class Runner {
       std::fputs(progress_row(stats_, ex.label, o.output, o.num_features).c_str(), stderr);
       progress_printed(stats_, opt_.progress_add, opt_.progress_arg);
     }
+  }
+
+  // A line read as VW reads it, with VW's warning: on stdout as VW writes it (the command line,
+  // unless --quiet), or kept for the caller (Python's warnings).
+  void stray_nul(std::string_view text, size_t at) {
+    if (opt_.print_warnings) {
+      // the command line's --strict stops here, as VW's --strict_parse does (learn_many reads on)
+      if (opt_.strict) {
+        throw StrictParseError("line " + std::to_string(line_no_) + ": \"" +
+                               printable(text.substr(0, std::min(at + 1, text.size())), 60) +
+                               "\": a NUL byte after a feature's value (read with a warning without --strict)");
+      }
+      if (opt_.print_progress && !worker_) {
+        const std::string w = stray_nul_warning(text, at, line_no_ - opt_.first_line_number);
+        std::fwrite(w.data(), 1, w.size(), stdout);
+        std::fflush(stdout);
+      }
+      return;
+    }
+    if (result_.notes.size() < kMaxKeptWarnings)
+      result_.notes.push_back("line " + std::to_string(line_no_) + ": " + stray_nul_note(text, at));
   }
 
   // An example the learner refused (see Outcome::skipped): reported as a malformed line is.

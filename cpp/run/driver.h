@@ -132,6 +132,7 @@ struct RunResult {
   uint64_t examples = 0;
   uint64_t bad_lines = 0;
   std::vector<std::string> warnings;  // the first few malformed-line messages
+  std::vector<std::string> notes;     // the first few lines read with a warning (a NUL after a value)
   std::vector<float> predictions;     // when collect
   int interrupted = 0;                // the signal that stopped the run early (0: it read to the end)
   int predictions_error = 0;          // errno of the first failed -p write: predictions stopped there,

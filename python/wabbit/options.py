@@ -217,7 +217,7 @@ class Options:
         structural=True,
     )
     cb_type: Optional[str] = option(
-        "--cb_type", help="cost estimator: mtr, ips, dr or dm", model=True, structural=True, core="cb.cb_type"
+        "--cb_type", help="cost estimator: mtr, ips, dr, dm or sm", model=True, structural=True, core="cb.cb_type"
     )
     epsilon: Optional[float] = option(
         "--epsilon",

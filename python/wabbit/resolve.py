@@ -329,8 +329,8 @@ def cb_config(opts: Options) -> Optional[Dict[str, Any]]:
         raise OptionError(f"{' and '.join(algos)}: choose one exploration algorithm")
     algo = "none" if not explore else (algos[0].lstrip("-") if algos else "epsilon")
     cb_type = opts.value("cb_type")
-    if cb_type not in ("mtr", "ips", "dr", "dm"):
-        raise OptionError(f"--cb_type must be mtr, ips, dr or dm, got {cb_type!r}")
+    if cb_type not in ("mtr", "ips", "dr", "dm", "sm"):
+        raise OptionError(f"--cb_type must be mtr, ips, dr, dm or sm, got {cb_type!r}")
     if algo == "squarecb" and cb_type != "mtr":
         raise OptionError("--squarecb supports only --cb_type mtr (as in VW)")
     if opts.softmax_lambda is not None and algo != "softmax":

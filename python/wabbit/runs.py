@@ -155,6 +155,8 @@ def run(
             warnings.warn(problem, stacklevel=3)
     for w in res["warnings"]:
         warnings.warn(f"malformed example skipped: {w}", stacklevel=3)
+    for w in res.get("notes", ()):
+        warnings.warn(w, stacklevel=3)
     return res["predictions"]
 
 

@@ -46,10 +46,10 @@ def run(opts: Options, err: TextIO) -> int:
         say(line)
     cb = model.options.core_config().get("cb")
     if cb is not None:
-        if opts.audit or opts.invert_hash or drift is not None:
-            raise OptionError(
-                "--audit, --invert_hash and --drift are not available for contextual bandits yet (--readable_model is)"
-            )
+        if drift is not None:
+            raise OptionError("--drift is not available for contextual bandits yet")
+        if (opts.audit or opts.invert_hash) and (cb.get("cb_type") == "dr" or cb.get("explore") == "bag"):
+            raise OptionError("--audit and --invert_hash are not available with --cb_type dr or --bag yet")
         for line in bandit_header(cb):
             say(line)
     if drift is not None:
