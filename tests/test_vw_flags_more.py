@@ -270,3 +270,62 @@ def test_model_api_and_save_load(tmp_path, vw_available):
     back = wabbit.load(str(tmp_path / "m.wabbit"))
     assert back.options.initial_weight == 0.05 and back.options.permutations
     assert [back.predict(line) for line in lines[:50]] == [m.predict(line) for line in lines[:50]]
+
+
+# ---------------------------------------------------------------------------------------------
+# The notices VW prints on stdout ("[warning] ...", "[info] ..."), word for word
+# ---------------------------------------------------------------------------------------------
+
+NOTICE_CASES = {
+    "progress_below_1": "-d s.txt -P 0.5",
+    "progress_above_9": "-d s.txt -P 10.0",
+    "progress_integer": "-d s.txt -P 3",
+    "readable_model": "-d s.txt --readable_model @.rm",
+    "invert_hash": "-d s.txt --invert_hash @.ih",
+    "readable_predict_only": "-d s.txt --readable_model @.rm --predict_only_model",
+    "duplicates_and_order": "-d s.txt -q aa -q ab -q ba --cubic aba --cubic aab",
+    "wildcard": "-d s.txt -q ::",
+    "save_resume": "-d s.txt --save_resume",
+    "several": "-d s.txt -P 0.25 -q ab -q ba --readable_model @.rm",
+    "quiet": "-d s.txt -P 0.5 -q ab -q ba --readable_model @.rm --quiet",
+    "oaa_one_based": "-d mc1.txt --oaa 3",
+    "oaa_zero_based": "-d mc0.txt --oaa 3",
+    "csoaa_one_based": "-d cs.txt --csoaa 3",
+}
+
+
+@pytest.fixture(scope="module")
+def notice_dir(tmp_path_factory, vw_available):
+    d = tmp_path_factory.mktemp("notices")
+    (d / "s.txt").write_text("1 |a x y |b z\n0 |a x |b w\n1 |a y\n")
+    (d / "mc1.txt").write_text("1 |f a\n3 |f b\n2 |f c\n")
+    (d / "mc0.txt").write_text("1 |f a\n0 |f b\n2 |f c\n")
+    (d / "cs.txt").write_text("1:0 2:1 |f a\n3:0 |f b\n")
+    return d
+
+
+@pytest.mark.parametrize("case", sorted(NOTICE_CASES))
+def test_stdout_notices_are_vws(case, notice_dir):
+    ours, theirs = _both(notice_dir, shlex.split(NOTICE_CASES[case]))
+    assert ours.stdout.splitlines() == theirs.stdout.splitlines()
+
+
+def test_stdout_notices_with_an_initial_model(notice_dir):
+    """-i of a model with -q, and -q on the command line: VW warns that the line overrides the file
+    (a VW model file and a wabbit one alike; nothing when the command line gives none)."""
+    _both(notice_dir, ["-d", "s.txt", "-q", "ab", "-f", "@.m", "--quiet"])
+    for extra in (["-q", "ab"], []):
+        ours, theirs = _both(notice_dir, ["-d", "s.txt", "-i", "@.m", "-t", *extra])
+        assert ours.stdout.splitlines() == theirs.stdout.splitlines()
+        assert ("OVERRIDDEN" in ours.stdout) == bool(extra)
+    # wabbit reading VW's file: VW does not record --permutations; the command line gives it
+    proc = _run_wabbit(["-d", "s.txt", "-i", "v.m", "-q", "ab", "--permutations", "-t", "--quiet"], notice_dir)
+    assert proc.returncode == 0, vwcompare.describe_run(proc)
+
+
+def test_no_input_prints_the_table_header(tmp_path, vw_available):
+    """--no_stdin and no -d: VW prints the progress table's header (and an empty table) anyway."""
+    ours, theirs = _both(tmp_path, ["--no_stdin"])
+    assert vwcompare.has_progress_header(theirs.stderr)
+    assert vwcompare.has_progress_header(ours.stderr)
+    assert vwcompare.progress_rows(ours.stderr) == []
