@@ -329,3 +329,25 @@ def test_no_input_prints_the_table_header(tmp_path, vw_available):
     assert vwcompare.has_progress_header(theirs.stderr)
     assert vwcompare.has_progress_header(ours.stderr)
     assert vwcompare.progress_rows(ours.stderr) == []
+
+
+@pytest.mark.parametrize(
+    "reduction, lines",
+    [
+        ("--oaa 3 -q ef", "3 |f a b c |e x y z\n2 |f a y c |e x\n1 |e q\n"),
+        ("--csoaa 3", "1:1 2:0 |f a b\n3:0 |e x\n2:0.5 |f c\n"),
+        ("--oaa 3 -q :: --predict_only_model", "3 |f a b c |e x y z\n2 |f a y c |e x\n"),
+    ],
+)
+def test_multiclass_invert_hash_names_every_class(reduction, lines, tmp_path, vw_available):
+    """--invert_hash with --oaa/--csoaa: each class's row is named, 'name' for the first class and
+    'name[k]' for class k+1, as VW names them; the whole file from ':0'/':1' on is VW's."""
+    (tmp_path / "mc.txt").write_text(lines)
+    _both(tmp_path, ["-d", "mc.txt", "--invert_hash", "@.ih", *shlex.split(reduction)])
+    ours = vwreadable.weights((tmp_path / "w.ih").read_text(encoding="utf-8"))
+    theirs = vwreadable.weights((tmp_path / "v.ih").read_text(encoding="utf-8"))
+    assert {i: w.name for i, w in ours.items()} == {i: w.name for i, w in theirs.items()}
+    assert any(w.name and w.name.endswith("]") for w in theirs.values())
+    assert _state_block((tmp_path / "w.ih").read_text()) == _state_block((tmp_path / "v.ih").read_text())
+    for i, w in theirs.items():
+        assert all(vwcompare.floats_close(a, b, 1e-4) for a, b in zip(ours[i].values, w.values)), (ours[i], w)

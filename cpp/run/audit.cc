@@ -33,6 +33,17 @@ void NameMap::record(const Learner& learner, const Example& ex) {
                          [&](float, uint32_t i, const std::string& name) { names_.try_emplace(i & mask, name); });
 }
 
+void NameMap::record_classes(const Learner& learner, const Example& ex, uint32_t classes) {
+  const uint32_t mask = learner.weights().mask();
+  for_each_feature_named(ex, learner.interactions(), learner.config().permutations, &learner.config().ignore_linear,
+                         [&](float, uint32_t i, const std::string& name) {
+                           for (uint32_t k = 0; k < classes; ++k) {
+                             if (names_.contains((i + k) & mask)) continue;
+                             names_.emplace((i + k) & mask, k == 0 ? name : name + "[" + std::to_string(k) + "]");
+                           }
+                         });
+}
+
 std::string audit_features(const Learner& learner, const Example& ex, bool show_adaptive) {
   struct Item {
     float key;

@@ -29,6 +29,9 @@ std::vector<Contribution> explain(const Learner& learner, const Example& ex);
 class NameMap {
  public:
   void record(const Learner& learner, const Example& ex);
+  // The same for a multiclass model's `classes` problems (rows index + k): VW names problem k's row
+  // "name[k]" (k > 0).
+  void record_classes(const Learner& learner, const Example& ex, uint32_t classes);
   const std::string* find(uint32_t row) const {
     auto it = names_.find(row);
     return it == names_.end() ? nullptr : &it->second;
