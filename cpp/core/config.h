@@ -27,8 +27,8 @@ enum class Link { kIdentity = 0, kLogistic = 1, kPoisson = 2, kGlf1 = 3 };
 using NamespaceMask = std::array<bool, 256>;
 
 // The names an enum field has in dicts and option text, indexed by the enumerator's value.
-inline constexpr std::array<std::string_view, 6> kLossNames = {"squared", "logistic", "classic",
-                                                               "hinge",   "quantile", "poisson"};
+inline constexpr std::array<std::string_view, 7> kLossNames = {"squared",  "logistic", "classic",  "hinge",
+                                                               "quantile", "poisson",  "expectile"};
 inline constexpr std::array<std::string_view, 4> kLinkNames = {"identity", "logistic", "poisson", "glf1"};
 inline constexpr auto enum_names(LossKind) { return kLossNames; }
 inline constexpr auto enum_names(Link) { return kLinkNames; }
@@ -40,6 +40,8 @@ inline constexpr auto enum_names(Link) { return kLinkNames; }
   X(float, logistic_min, "logistic_min", -1.f)                                                           \
   X(float, logistic_max, "logistic_max", 1.f)                                                            \
   X(float, quantile_tau, "quantile_tau", 0.5f)                                                           \
+  /* the expectile loss's q, in (0, 0.5] (VW's --expectile_q) */                                         \
+  X(float, expectile_q, "expectile_q", 0.5f)                                                             \
   X(Link, link, "link", Link::kIdentity)                                                                 \
   /* report sign(prediction) and 0/1 loss (VW's --binary) */                                             \
   X(bool, binary, "binary", false)                                                                       \
@@ -81,6 +83,10 @@ inline constexpr auto enum_names(Link) { return kLinkNames; }
   X(float, pa_eps, "pa_eps", 0.1f)                                                                       \
   /* add the constant (bias) feature */                                                                  \
   X(bool, constant, "constant", true)                                                                    \
+  /* every weight's starting value (VW's --initial_weight; the optimizer's slots start at 0) */           \
+  X(float, initial_weight, "initial_weight", 0.f)                                                        \
+  /* interactions of a namespace with itself: every ordered pair (VW's --permutations), not j >= i */    \
+  X(bool, permutations, "permutations", false)                                                           \
   X(std::vector<std::string>, interactions, "interactions", {})                                          \
   /* namespaces dropped from every example */                                                            \
   X(NamespaceMask, ignore, "ignore", {})                                                                 \

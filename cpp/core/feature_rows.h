@@ -102,10 +102,10 @@ struct FeatureRows {
     if (L.written_.empty()) L.written_.assign((W.size_floats() >> 10) / 64 + 1, 0u);
     if (hot != nullptr) {
       const LearnRow<true> map{W.data(), L.written_.data(), hot->lookup(), W.mask(), W.stride_shift(), L.offset_};
-      return map_features(ex, L.interactions_, &L.cfg_.ignore_linear, out, map, generated);
+      return map_features(ex, L.interactions_, L.cfg_.permutations, &L.cfg_.ignore_linear, out, map, generated);
     }
     const LearnRow<false> map{W.data(), L.written_.data(), {}, W.mask(), W.stride_shift(), L.offset_};
-    return map_features(ex, L.interactions_, &L.cfg_.ignore_linear, out, map, generated);
+    return map_features(ex, L.interactions_, L.cfg_.permutations, &L.cfg_.ignore_linear, out, map, generated);
   }
 
   // Resolves every feature of ex (a buffered one) to the row learning updates (prefetching it) into

@@ -4,7 +4,8 @@
 // generated index is   b_j ^ (FNV * a_i)              (quadratic)
 //                      c_k ^ (FNV * ((FNV * a_i) ^ b_j))   (cubic, and so on for higher orders)
 // and the value is the product of the values. When two neighbouring terms name the same slot, only
-// combinations with j >= i are generated (VW without --permutations), which includes the diagonal.
+// combinations with j >= i are generated (VW without --permutations), which includes the diagonal;
+// with `permutations` (VW's --permutations) every ordered choice is (i, j and j, i both, and i, i).
 // All arithmetic is on 32-bit unsigned ints: the table mask keeps at most 32 low bits, and the low
 // bits of a product depend only on the low bits of its factors, so this equals VW's 64-bit form.
 #pragma once
@@ -94,8 +95,8 @@ inline std::vector<Interaction> expand_wildcards(const std::vector<std::string>&
 namespace detail {
 
 template <class F>
-inline size_t visit_higher(const Example& ex, const Interaction& in, size_t depth, size_t start, uint32_t hash,
-                           float value, F& f) {
+inline size_t visit_higher(const Example& ex, const Interaction& in, bool permutations, size_t depth, size_t start,
+                           uint32_t hash, float value, F& f) {
   const FeatureGroup& g = ex.groups[in[depth]];
   const size_t n = g.size();
   size_t count = 0;
@@ -103,10 +104,10 @@ inline size_t visit_higher(const Example& ex, const Interaction& in, size_t dept
     for (size_t k = start; k < n; ++k) f(value * g.value[k], g.index[k] ^ hash);
     return n > start ? n - start : 0;
   }
-  const bool same_next = in[depth + 1] == in[depth];
+  const bool same_next = !permutations && in[depth + 1] == in[depth];
   for (size_t k = start; k < n; ++k) {
     const uint32_t h = kFnvPrime * (hash ^ g.index[k]);
-    count += visit_higher(ex, in, depth + 1, same_next ? k : 0, h, value * g.value[k], f);
+    count += visit_higher(ex, in, permutations, depth + 1, same_next ? k : 0, h, value * g.value[k], f);
   }
   return count;
 }
@@ -120,7 +121,7 @@ inline size_t visit_higher(const Example& ex, const Interaction& in, size_t dept
 // hot loop passes a plain pointer (with a callback capturing its state by reference, GCC reloaded
 // that state from memory for every feature).
 template <class Out, class Map>
-inline Out map_features(const Example& ex, const std::vector<Interaction>& interactions,
+inline Out map_features(const Example& ex, const std::vector<Interaction>& interactions, bool permutations,
                         const std::array<bool, 256>* ignore_linear, Out out, const Map map, size_t& generated) {
   for (unsigned char s : ex.order) {
     if (ignore_linear != nullptr && (*ignore_linear)[s]) continue;
@@ -138,7 +139,7 @@ inline Out map_features(const Example& ex, const std::vector<Interaction>& inter
       const size_t na = a.size();
       const size_t nb = b.size();
       if (na == 0 || nb == 0) continue;
-      const bool same = in[0] == in[1];
+      const bool same = !permutations && in[0] == in[1];
       const uint32_t* bi = b.index.data();
       const float* bv = b.value.data();
       for (size_t i = 0; i < na; ++i) {
@@ -153,11 +154,12 @@ inline Out map_features(const Example& ex, const std::vector<Interaction>& inter
       for (unsigned char s : in) any_empty |= ex.groups[s].empty();
       if (any_empty) continue;
       const FeatureGroup& a = ex.groups[in[0]];
-      const bool same_next = in[1] == in[0];
+      const bool same_next = !permutations && in[1] == in[0];
       Out o = out;  // captured by reference here only: `out` itself stays in a register
       auto put = [&o, &map](float x, uint32_t i) { *o++ = map(x, i); };
       for (size_t i = 0; i < a.size(); ++i) {
-        generated += detail::visit_higher(ex, in, 1, same_next ? i : 0, kFnvPrime * a.index[i], a.value[i], put);
+        generated +=
+            detail::visit_higher(ex, in, permutations, 1, same_next ? i : 0, kFnvPrime * a.index[i], a.value[i], put);
       }
       out = o;
     }
@@ -185,11 +187,11 @@ struct CallEach {
 // Calls f(x, index) for every feature of ex, in map_features' order. Returns the number of
 // generated interaction features.
 template <class F>
-inline size_t for_each_feature(const Example& ex, const std::vector<Interaction>& interactions,
+inline size_t for_each_feature(const Example& ex, const std::vector<Interaction>& interactions, bool permutations,
                                const std::array<bool, 256>* ignore_linear, F&& f) {
   size_t generated = 0;
   map_features(
-      ex, interactions, ignore_linear, detail::CallEach<std::remove_reference_t<F>>{&f},
+      ex, interactions, permutations, ignore_linear, detail::CallEach<std::remove_reference_t<F>>{&f},
       [](float x, uint32_t i) { return std::pair<float, uint32_t>(x, i); }, generated);
   return generated;
 }
@@ -197,7 +199,7 @@ inline size_t for_each_feature(const Example& ex, const std::vector<Interaction>
 // The audit path: like for_each_feature, with each feature's name ("a^x*b^y" for interactions).
 // Slow (builds strings); used only for --audit, --invert_hash and explain().
 template <class F>
-inline void for_each_feature_named(const Example& ex, const std::vector<Interaction>& interactions,
+inline void for_each_feature_named(const Example& ex, const std::vector<Interaction>& interactions, bool permutations,
                                    const std::array<bool, 256>* ignore_linear, F&& f) {
   static const std::string kNoName;
   auto name_of = [&](const FeatureGroup& g, size_t k) -> const std::string& {
@@ -223,7 +225,7 @@ inline void for_each_feature_named(const Example& ex, const std::vector<Interact
     auto rec = [&](auto&& self, const Frame& fr) -> void {
       const FeatureGroup& g = ex.groups[in[fr.depth]];
       const bool last = fr.depth + 1 == in.size();
-      const bool same_next = !last && in[fr.depth + 1] == in[fr.depth];
+      const bool same_next = !permutations && !last && in[fr.depth + 1] == in[fr.depth];
       for (size_t k = fr.start; k < g.size(); ++k) {
         std::string nm = fr.depth == 0 ? name_of(g, k) : fr.name + "*" + name_of(g, k);
         if (last) {

@@ -73,7 +73,12 @@ Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
   if (!(cfg_.quantile_tau > 0.f && cfg_.quantile_tau < 1.f)) {
     throw std::invalid_argument("quantile_tau must be in (0, 1)");
   }
+  if (!(cfg_.expectile_q > 0.f && cfg_.expectile_q <= 0.5f)) {
+    throw std::invalid_argument("expectile_q must be in (0, 0.5]");
+  }
+  if (!std::isfinite(cfg_.initial_weight)) throw std::invalid_argument("initial_weight must be a finite number");
   weights_.reset(cfg_.bits, stride_shift_for(cfg_));
+  if (cfg_.initial_weight != 0.f) weights_.fill_slot(0, cfg_.initial_weight);
   for (const std::string& spec : cfg_.interactions) wildcards_ |= has_wildcard(spec);
   interactions_ = wildcards_ ? expand_wildcards(cfg_.interactions, {}) : compile_interactions(cfg_.interactions);
   neg_power_t_ = -cfg_.power_t;
@@ -148,6 +153,7 @@ void Learner::reset() {
   Learner fresh(cfg_);
   fresh.set_rate_factor(rate_factor_);
   weights_.reset(cfg_.bits, stride_shift_for(cfg_));
+  if (cfg_.initial_weight != 0.f) weights_.fill_slot(0, cfg_.initial_weight);
   written_.clear();
   if (!ftrl_family(cfg_) && cfg_.classic_rule == 0 && cfg_.adaptive && cfg_.initial_t > 0.f)
     weights_.fill_slot(1, cfg_.initial_t);
@@ -163,7 +169,7 @@ void Learner::set_rate_factor(float factor) {
   eta_ = base_eta_ * factor;
   // extreme rates: every update takes the guarded path
   guard_always_ = !(eta_ <= 1024.f) || !(cfg_.ftrl_alpha * factor <= 1024.f) || !(cfg_.pa_c <= kTameScalar) ||
-                  !(cfg_.initial_t <= kTameScalar * kTameScalar);
+                  !(cfg_.initial_t <= kTameScalar * kTameScalar) || !(std::fabs(cfg_.initial_weight) <= kTameScalar);
 }
 
 Learner::Learner(const Learner& o)
@@ -261,7 +267,7 @@ void Learner::prefetch_rows(const Example& ex) const {
   const uint32_t mask = weights_.mask();
   const uint32_t shift = weights_.stride_shift();
   const uint32_t offset = offset_;
-  for_each_feature(ex, interactions_, &cfg_.ignore_linear, [&](float, uint32_t i) {
+  for_each_feature(ex, interactions_, cfg_.permutations, &cfg_.ignore_linear, [&](float, uint32_t i) {
     __builtin_prefetch(base + (static_cast<size_t>((i + offset) & mask) << shift), 1, 3);
   });
 }
@@ -332,10 +338,11 @@ float Learner::score_const(const Example& ex, uint32_t offset, size_t* generated
   float raw = 0.f;
   const bool trunc = cfg_.l1 > 0.f && !ftrl_family(cfg_);
   const float g = static_cast<float>(load_d(&state_.gravity));
-  const size_t n = for_each_feature(ex, interactions_, &cfg_.ignore_linear, [&](float x, uint32_t i) {
-    const float w = load_w(weights_.row(i + offset));
-    raw += (trunc ? trunc_weight(w, g) : w) * x;
-  });
+  const size_t n =
+      for_each_feature(ex, interactions_, cfg_.permutations, &cfg_.ignore_linear, [&](float x, uint32_t i) {
+        const float w = load_w(weights_.row(i + offset));
+        raw += (trunc ? trunc_weight(w, g) : w) * x;
+      });
   if (generated != nullptr) *generated = n;
   if (!ftrl_family(cfg_)) raw *= static_cast<float>(load_d(&state_.contraction));
   return ex.initial + raw;

@@ -302,7 +302,7 @@ inline float Learner::effective_weight(const float* row) const {
 
 template <class F>
 void Learner::visit(const Example& ex, F&& f) const {
-  for_each_feature(ex, interactions_, &cfg_.ignore_linear,
+  for_each_feature(ex, interactions_, cfg_.permutations, &cfg_.ignore_linear,
                    [&](float x, uint32_t i) { f(x, i, effective_weight(weights_.row(i))); });
 }
 

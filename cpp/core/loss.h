@@ -14,7 +14,15 @@ struct Range {
   float max_label = 0.f;
 };
 
-enum class LossKind { kSquared = 0, kLogistic = 1, kClassic = 2, kHinge = 3, kQuantile = 4, kPoisson = 5 };
+enum class LossKind {
+  kSquared = 0,
+  kLogistic = 1,
+  kClassic = 2,
+  kHinge = 3,
+  kQuantile = 4,
+  kPoisson = 5,
+  kExpectile = 6
+};
 
 struct SquaredLoss {
   static constexpr LossKind kind = LossKind::kSquared;
@@ -41,6 +49,30 @@ struct SquaredLoss {
     else if (p > r.max_label)
       p = r.max_label;
     return 2.f * (p - y);
+  }
+};
+
+// Expectile loss (VW: --loss_function expectile --expectile_q q, q in (0, 0.5]): the squared loss
+// weighted by q where the prediction is above the label and by 1 - q where it is not. Every member
+// is the squared loss's with that weight folded in (the update's through its importance scale).
+struct ExpectileLoss {
+  static constexpr LossKind kind = LossKind::kExpectile;
+  float q = 0.5f;
+
+  float side(float p, float y) const { return y - p < 0.f ? q : 1.f - q; }
+  float loss(const Range& r, float p, float y) const { return SquaredLoss{}.loss(r, p, y) * side(p, y); }
+  float update(float p, float y, float scale, float ppu) const {
+    return SquaredLoss{}.update(p, y, side(p, y) * scale, ppu);
+  }
+  float unsafe_update(float p, float y, float scale) const {
+    return SquaredLoss{}.unsafe_update(p, y, side(p, y) * scale);
+  }
+  float square_grad(float p, float y) const {
+    const float s = side(p, y);
+    return SquaredLoss{}.square_grad(p, y) * (s * s);
+  }
+  float first_derivative(const Range& r, float p, float y) const {
+    return SquaredLoss{}.first_derivative(r, p, y) * side(p, y);
   }
 };
 

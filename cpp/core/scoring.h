@@ -47,6 +47,8 @@ Loss make_loss(const Config& cfg) {
     l.hi = cfg.logistic_max;
   } else if constexpr (Loss::kind == LossKind::kQuantile) {
     l.tau = cfg.quantile_tau;
+  } else if constexpr (Loss::kind == LossKind::kExpectile) {
+    l.q = cfg.expectile_q;
   }
   return l;
 }
@@ -129,12 +131,13 @@ struct Scoring {
     if (buffered(ex, L.interactions_)) {
       FeatureBuffer& feats = L.scratch_;
       FeatureRef* out = feats.reserve(feature_bound(ex, linear, L.interactions_));
-      generated = for_each_feature(ex, L.interactions_, &L.cfg_.ignore_linear, [&](float x, uint32_t i) {
-        float* w = W.row(i + offset);
-        if (hot != nullptr) w = hot->redirect((i + offset) & W.mask(), w);
-        __builtin_prefetch(w, 1, 3);
-        *out++ = {w, x};
-      });
+      generated =
+          for_each_feature(ex, L.interactions_, L.cfg_.permutations, &L.cfg_.ignore_linear, [&](float x, uint32_t i) {
+            float* w = W.row(i + offset);
+            if (hot != nullptr) w = hot->redirect((i + offset) & W.mask(), w);
+            __builtin_prefetch(w, 1, 3);
+            *out++ = {w, x};
+          });
       feats.n = static_cast<size_t>(out - feats.buf.data());
       if (trunc) {
         for (const FeatureRef& f : feats) raw += trunc_weight(load_w(f.w), g) * f.x;
@@ -142,12 +145,13 @@ struct Scoring {
         for (const FeatureRef& f : feats) raw += load_w(f.w) * f.x;
       }
     } else {
-      generated = for_each_feature(ex, L.interactions_, &L.cfg_.ignore_linear, [&](float x, uint32_t i) {
-        float* w = W.row(i + offset);
-        if (hot != nullptr) w = hot->redirect((i + offset) & W.mask(), w);
-        const float v = load_w(w);
-        raw += (trunc ? trunc_weight(v, g) : v) * x;
-      });
+      generated =
+          for_each_feature(ex, L.interactions_, L.cfg_.permutations, &L.cfg_.ignore_linear, [&](float x, uint32_t i) {
+            float* w = W.row(i + offset);
+            if (hot != nullptr) w = hot->redirect((i + offset) & W.mask(), w);
+            const float v = load_w(w);
+            raw += (trunc ? trunc_weight(v, g) : v) * x;
+          });
     }
     num_features = static_cast<uint32_t>(linear + generated);
     if (!ftrl_family(L.cfg_)) raw *= static_cast<float>(L.state_.contraction);

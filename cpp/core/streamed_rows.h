@@ -49,7 +49,7 @@ size_t FeatureRows::stream(Learner& L, const Example& ex, F& f, bool first) {
   } else {
     WeightTable& W = L.weights_;
     const PlainRow map{W.data(), W.mask(), W.stride_shift(), L.offset_};
-    map_features(ex, L.interactions_, &L.cfg_.ignore_linear, sink, map, generated);
+    map_features(ex, L.interactions_, L.cfg_.permutations, &L.cfg_.ignore_linear, sink, map, generated);
   }
   return generated;
 }

@@ -60,11 +60,13 @@ uint32_t NamedLabels::get(std::string_view name) const {
   return it == ids_.end() ? 0u : it->second;
 }
 
-ParseResult parse_mc_line(std::string_view line, bool csoaa, const NamedLabels& names, Example& ex, McLabel& label) {
+ParseResult parse_mc_line(std::string_view line, bool csoaa, const NamedLabels& names, Example& ex, McLabel& label,
+                          bool with_names) {
   label.clear();
   const size_t bar = line.find('|');
   std::string_view head = bar == std::string_view::npos ? line : line.substr(0, bar);
-  ParseResult res = parse_vw_line(bar == std::string_view::npos ? std::string_view() : line.substr(bar), ex);
+  ParseResult res =
+      parse_vw_line(bar == std::string_view::npos ? std::string_view() : line.substr(bar), ex, with_names);
   if (res.status == ParseStatus::kError) return res;
   const size_t tab = head.find('\t');
   if (tab != std::string_view::npos) head.remove_prefix(tab + 1);

@@ -62,6 +62,8 @@ struct McLabel {
 
 // Reads a line into `ex` (features, tag) and `label`. csoaa: cost-sensitive labels, else oaa's.
 // Class numbers are checked against nothing here (McLearner::check does, as indexing is learned).
-ParseResult parse_mc_line(std::string_view line, bool csoaa, const NamedLabels& names, Example& ex, McLabel& label);
+// with_names: keep the features' names (--audit, --invert_hash).
+ParseResult parse_mc_line(std::string_view line, bool csoaa, const NamedLabels& names, Example& ex, McLabel& label,
+                          bool with_names = false);
 
 }  // namespace wabbit

@@ -49,8 +49,8 @@ void McLearner::prepare(Example& ex) const {
   }
 }
 
-ParseResult McLearner::parse(std::string_view line, Example& ex, McLabel& label) const {
-  ParseResult r = parse_mc_line(line, csoaa(), names_, ex, label);
+ParseResult McLearner::parse(std::string_view line, Example& ex, McLabel& label, bool with_names) const {
+  ParseResult r = parse_mc_line(line, csoaa(), names_, ex, label, with_names);
   if (r.status == ParseStatus::kExample) prepare(ex);
   return r;
 }

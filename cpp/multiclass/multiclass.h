@@ -55,8 +55,8 @@ class McLearner {
 
   // Drops ignored namespaces, adds the constant, spreads the indices over the problems.
   void prepare(Example& ex) const;
-  // Reads one line into ex (prepared) and label.
-  ParseResult parse(std::string_view line, Example& ex, McLabel& label) const;
+  // Reads one line into ex (prepared) and label (with_names: the features' names kept).
+  ParseResult parse(std::string_view line, Example& ex, McLabel& label, bool with_names = false) const;
   // A reason the label cannot be used (a class out of range), or "". Until --indexing is known,
   // a class 0 makes the classes 0-based and a class K 1-based (VW's rule; process() applies it).
   std::string check(const McLabel& label) const;

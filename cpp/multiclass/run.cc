@@ -91,7 +91,7 @@ class McRunner {
     text = clean_line(text, first_);
     ++result_.lines;
     const uint64_t no = line_no_++;
-    const ParseResult pr = mc_.parse(text, ex_, label_);
+    const ParseResult pr = mc_.parse(text, ex_, label_, opt_.names != nullptr);
     if (pr.status == ParseStatus::kBlank) return;
     if (pr.status == ParseStatus::kError) {
       refused(no, pr.error);
@@ -110,6 +110,7 @@ class McRunner {
       return;
     }
     mc_.process(ex_, label_, opt_.learn, res_);
+    if (opt_.names != nullptr) opt_.names->record_classes(mc_.base(), ex_, mc_.classes());
     Stats& s = stats_;
     count_mc_example(s, res_);
     output();

@@ -568,7 +568,7 @@ class PyModel {
     std::string text;
     {
       py::gil_scoped_release release;
-      text = readable_model(*learner_, invert ? &names_ : nullptr, predict_only, args, version);
+      text = readable_model(*learner_, invert ? &names_ : nullptr, predict_only, args, version, &stats_);
     }
     return text_to_py(text);  // names as read from the input: not necessarily UTF-8
   }

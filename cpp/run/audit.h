@@ -13,6 +13,8 @@
 
 namespace wabbit {
 
+struct Stats;
+
 // One feature's part in a prediction.
 struct Contribution {
   std::string name;  // VW's audit name: "ns^feature", "a^x*b^y" for interactions, "Constant"
@@ -27,6 +29,9 @@ std::vector<Contribution> explain(const Learner& learner, const Example& ex);
 class NameMap {
  public:
   void record(const Learner& learner, const Example& ex);
+  // The same for a multiclass model's `classes` problems (rows index + k): VW names problem k's row
+  // "name[k]" (k > 0).
+  void record_classes(const Learner& learner, const Example& ex, uint32_t classes);
   const std::string* find(uint32_t row) const {
     auto it = names_.find(row);
     return it == names_.end() ? nullptr : &it->second;
@@ -43,11 +48,15 @@ class NameMap {
 std::string audit_features(const Learner& learner, const Example& ex, bool show_adaptive);
 
 // VW's readable model text: a header, then one line per non-zero row in index order,
-// "[name:]index:weight[ state...]" (names when `names` is given: --invert_hash).
+// "[name:]index:weight[ state...]" (names when `names` is given: --invert_hash). Without
+// `predict_only` the header ends with VW's online-state block ("initial_t", "t", "sum_loss",
+// "example_number", ... "l2_state", in VW's order); its run counters come from `stats` (the run
+// that made the model; all zero when null).
 std::string readable_model(const Learner& learner, const NameMap* names, bool predict_only, const std::string& args,
-                           const std::string& version);
+                           const std::string& version, const Stats* stats = nullptr);
 
-// C++'s default stream formatting of a float (6 significant digits), as VW prints numbers.
+// C++'s default stream formatting of a number (6 significant digits), as VW prints numbers.
 std::string format_g(float v);
+std::string format_g(double v);
 
 }  // namespace wabbit

@@ -108,17 +108,18 @@ std::vector<uint32_t> find_hot_rows(const Learner& learner, size_t examples, Fil
     if (!fill(e, ex)) continue;
     ++seen;
     learner.prepare(ex);
-    for_each_feature(ex, learner.interactions(), &learner.config().ignore_linear, [&](float, uint32_t i) {
-      const uint32_t r = (i & mask) + 1u;
-      size_t h = (r * 0x9E3779B1u) >> 16;
-      while (keys[h] != 0u && keys[h] != r) h = (h + 1) & (kSlots - 1);
-      if (keys[h] == 0u) {
-        if (used >= kSlots / 2) return;  // full: the rows seen so far are enough
-        keys[h] = r;
-        ++used;
-      }
-      ++counts[h];
-    });
+    for_each_feature(ex, learner.interactions(), learner.config().permutations, &learner.config().ignore_linear,
+                     [&](float, uint32_t i) {
+                       const uint32_t r = (i & mask) + 1u;
+                       size_t h = (r * 0x9E3779B1u) >> 16;
+                       while (keys[h] != 0u && keys[h] != r) h = (h + 1) & (kSlots - 1);
+                       if (keys[h] == 0u) {
+                         if (used >= kSlots / 2) return;  // full: the rows seen so far are enough
+                         keys[h] = r;
+                         ++used;
+                       }
+                       ++counts[h];
+                     });
   }
   const uint32_t threshold = std::max<uint32_t>(8u, static_cast<uint32_t>(kHotShare * static_cast<double>(seen)));
   std::vector<std::pair<uint32_t, uint32_t>> hot;

@@ -71,13 +71,20 @@ class Options:
     )
     loss_function: Optional[str] = option(
         "--loss_function",
-        help="squared, logistic, hinge, quantile, poisson or classic",
+        help="squared, logistic, hinge, quantile, expectile, poisson or classic",
         model=True,
         structural=True,
         core="loss",
     )
     quantile_tau: Optional[float] = option(
         "--quantile_tau", help="tau of the quantile loss", model=True, structural=True, core="quantile_tau"
+    )
+    expectile_q: Optional[float] = option(
+        "--expectile_q",
+        help="q of the expectile loss, in (0, 0.5] (required with it): the squared loss weighted by q where the "
+        "prediction is above the label, by 1-q where it is below",
+        model=True,
+        structural=True,
     )
     link: Optional[str] = option(
         "--link", help="what is predicted: identity, logistic, poisson or glf1", model=True, core="link"
@@ -166,6 +173,15 @@ class Options:
     )
     pa_eps: Optional[float] = option(
         "--pa_eps", help="passive-aggressive regressor: insensitive zone width", model=True, core="pa_eps"
+    )
+    initial_weight: Optional[float] = option(
+        "--initial_weight", help="every weight's starting value", model=True, core="initial_weight"
+    )
+    permutations: bool = switch(
+        "--permutations",
+        help="interactions of a namespace with itself use every ordered pair of its features (not only i <= j)",
+        model=True,
+        structural=True,
     )
     noconstant: bool = switch("--noconstant", help="do not add the constant feature", model=True, structural=True)
     ignore: List[str] = repeated(

@@ -126,7 +126,15 @@ _VW_IMPLIED = (
 )
 # What VW does not record in a model file (its command line gives them when it loads one): these
 # may be given with -i or wabbit.load for a VW model without conflicting with it.
-_VW_UNRECORDED = ("loss_function", "quantile_tau", "logistic_min", "logistic_max", "probabilities")
+_VW_UNRECORDED = (
+    "loss_function",
+    "quantile_tau",
+    "expectile_q",
+    "logistic_min",
+    "logistic_max",
+    "probabilities",
+    "permutations",
+)
 
 
 def _vw_tokens(text: str) -> list:

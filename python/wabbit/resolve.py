@@ -29,7 +29,7 @@ _MAY_BE_INFINITE = ("reward_ttl",)
 # Integer model flags with an upper bound (what the core holds; lower bounds have their own checks).
 _INT_MAX: Dict[str, int] = {"cb": 65536, "cb_explore": 65536, "bag": 65536, "first": 2**64 - 1}
 
-_LOSSES = ("squared", "logistic", "hinge", "quantile", "poisson", "classic")
+_LOSSES = ("squared", "logistic", "hinge", "quantile", "expectile", "poisson", "classic")
 _LOSS_ALIASES = {"pinball": "quantile", "absolute": "quantile"}
 _LINKS = ("identity", "logistic", "poisson", "glf1")
 
@@ -133,6 +133,11 @@ def core_config(opts: Options) -> Dict[str, Any]:
         raise OptionError("--quantile_tau applies only to --loss_function quantile")
     if not 0.0 < tau < 1.0:
         raise OptionError(f"--quantile_tau must be between 0 and 1, got {tau}")
+    q = opts.expectile_q
+    if q is not None and loss != "expectile":
+        raise OptionError("--expectile_q applies only to --loss_function expectile")
+    if loss == "expectile" and not (q is not None and 0.0 < q <= 0.5):
+        raise OptionError(f"--loss_function expectile needs --expectile_q in (0, 0.5], got {q}")
     link = opts.value("link")
     if link not in _LINKS:
         raise OptionError(f"--link must be one of {', '.join(_LINKS)}, got {link!r}")
@@ -204,11 +209,14 @@ def core_config(opts: Options) -> Dict[str, Any]:
         "normalized": normalized,
         "invariant": invariant,
         "constant": not opts.noconstant,
+        "initial_weight": float(opts.value("initial_weight")),
+        "permutations": opts.permutations,
         "interactions": interaction_specs(opts),
         "has_min_prediction": opts.min_prediction is not None,
         "has_max_prediction": opts.max_prediction is not None,
         "min_prediction": 0.0 if opts.min_prediction is None else float(opts.min_prediction),
         "max_prediction": 0.0 if opts.max_prediction is None else float(opts.max_prediction),
+        **({} if q is None else {"expectile_q": float(q)}),
         "cb": cb_config(opts),
         "mc": mc_config(opts),
     }

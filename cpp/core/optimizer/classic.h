@@ -39,7 +39,8 @@ struct ClassicRules {
         std::array<bool, 256> skip = cfg.ignore_linear;
         skip[kConstantNamespace] = true;
         double norm = 0.;  // in double: PA's step divides by it, and small norms magnify errors
-        for_each_feature(ex, L.interactions_, &skip, [&](float x, uint32_t) { norm += static_cast<double>(x) * x; });
+        for_each_feature(ex, L.interactions_, L.cfg_.permutations, &skip,
+                         [&](float x, uint32_t) { norm += static_cast<double>(x) * x; });
         const double hinge = cfg.classic_rule == 2 ? std::max(0., 1. - static_cast<double>(y) * raw)
                                                    : std::max(0., std::fabs(static_cast<double>(y) - raw) - cfg.pa_eps);
         double tau = 0.;

@@ -68,6 +68,8 @@ inline ExampleFn pick_learn(const Config& c) {
       return pick_rule<QuantileLoss>(c);
     case LossKind::kPoisson:
       return pick_rule<PoissonLoss>(c);
+    case LossKind::kExpectile:
+      return pick_rule<ExpectileLoss>(c);
   }
   throw std::invalid_argument("unknown loss");
 }
@@ -92,6 +94,8 @@ inline float example_loss(const Config& cfg, const Range& r, float pred, float o
       return loss_of<QuantileLoss>(cfg, r, pred, out, y, w);
     case LossKind::kPoisson:
       return loss_of<PoissonLoss>(cfg, r, pred, out, y, w);
+    case LossKind::kExpectile:
+      return loss_of<ExpectileLoss>(cfg, r, pred, out, y, w);
   }
   return 0.f;
 }

@@ -11,6 +11,8 @@ import os
 import sys
 from typing import Any, Callable, Dict, Optional, TextIO
 
+import numpy as np
+
 import wabbit._core as _core
 from wabbit import passes, runs
 from wabbit._io import open_input
@@ -33,6 +35,8 @@ def run(opts: Options, err: TextIO) -> int:
             raise OptionError(f"-f {opts.final_regressor}: folder {folder} does not exist or is not writable")
     store = _open_store(opts)
     model = starting_model(opts)
+    if not opts.quiet:
+        _vw_notices(opts, model)
     drift = opts.drift_config()
     quiet = opts.quiet
     additive, step, first_dump = opts.progress_schedule()
@@ -96,6 +100,7 @@ def run(opts: Options, err: TextIO) -> int:
         _choose_threads(model, run_opts, blocker, say, err)
     err.flush()
     status = 0
+    indexing_before = model.core.mc_state()["indexing"] if model.core.is_mc() else None
     result: Dict[str, Any] = {"bad_lines": 0}
     try:
         if cache is not None and cache.mode == "read":  # VW: the cache replaces the text input
@@ -108,8 +113,9 @@ def run(opts: Options, err: TextIO) -> int:
                 if opts.strict:
                     raise _core.ParseError(src.problem)
                 err.write(f"wabbit: warning: {src.problem}\n")
-        else:
-            result = {"bad_lines": 0}
+        else:  # --no_stdin and no -d: no example, but VW's table header and summary all the same
+            with open_input(os.devnull) as src:
+                result = _run_source(model, "<none>", src.fd, src.run_options(run_opts), opts, store)
     except _core.ParseError as e:
         err.write(f"wabbit: error: {e}\n(--strict: stopped at the first problem in the input; no model was saved)\n")
         return 1
@@ -125,6 +131,8 @@ def run(opts: Options, err: TextIO) -> int:
     finally:
         outputs.close_predictions(pred_fd, close_pred)
         outputs.close_predictions(raw_fd, close_raw)
+    if indexing_before == 2 and not quiet:
+        _indexing_notice(model, opts)
     if not quiet:
         err.write(summary(model, bad_lines=int(result["bad_lines"]), multipass=pass_opts["passes"] > 1))
         if model.drift_monitor is not None:
@@ -167,10 +175,104 @@ def starting_model(opts: Options) -> Model:
     if not opts.initial_regressor:
         return Model.from_options(opts.model_only())
     model = load(opts.initial_regressor)
+    if "vw_model" in model.metadata:
+        # VW's file leaves out flags its command line gives (the loss, --permutations...): load()
+        # takes the command line's model flags on top of it, as VW does
+        given = opts.model_only().model_args()
+        return load(opts.initial_regressor, given) if given else model
     merged = opts.model_only().merged_with_model(model.options)
     if merged.model_args() != model.options.model_args():
         model = load(opts.initial_regressor, merged.model_args())
     return model
+
+
+def _interaction_counts(specs: "list[str]") -> "tuple[int, int]":
+    """What VW reports of its interaction list: how many are duplicates of an earlier one (as sets
+    of namespaces with repeats) and are dropped, and how many of the rest repeat a namespace next
+    to another one ('aab', 'abb': their letters get sorted so that equal ones are adjacent).
+
+    >>> _interaction_counts(["ab", "ba", "aa", "aba", "abc"])
+    (1, 1)
+    """
+    kept = {"".join(sorted(spec)) for spec in specs}
+
+    def mixed(spec: str) -> bool:  # a repeated namespace and another one
+        return len(set(spec)) < len(spec) and len(set(spec)) > 1
+
+    return len(specs) - len(kept), sum(1 for spec in kept if mixed(spec))
+
+
+def _indexing_notice(model: Model, opts: Options) -> None:
+    """VW's "[info]" line when --oaa/--csoaa learn the class indexing from a label (0: 0-based, K:
+    1-based). VW prints it at that label; here it comes at the end of the run (the same text: where
+    it sits among other stdout output, -p - or --audit, may differ)."""
+    learned = model.core.mc_state()["indexing"]
+    k = opts.oaa or opts.csoaa
+    if learned == 0:
+        sys.stdout.write("[info] label 0 found -- labels are now considered 0-indexed.\n")
+    elif learned == 1:
+        sys.stdout.write(f"[info] label {k} found -- labels are now considered 1-indexed.\n")
+    sys.stdout.flush()
+
+
+def _vw_notices(opts: Options, model: Model) -> None:
+    """The notices VW prints on stdout (its logger's "[warning]"/"[info]" lines) about the command
+    line, word for word and in VW's order, before anything is learned (not with --quiet)."""
+    lines = []
+    if opts.progress is not None and "." in opts.progress:
+        try:
+            value = float(opts.progress)
+        except ValueError:
+            value = None  # refused later, with the reason
+        shown = np.format_float_positional(np.float32(value), trim="-") if value is not None else ""
+        if value is not None and value <= 1.0:
+            lines.append(f"[warning] Multiplicative --progress <float> '{shown}' is <= 1.0: adding 1.0")
+        elif value is not None and value > 9.0:  # (VW's message has no value in its quotes)
+            lines.append(
+                "[warning] Multiplicative --progress <float> '' is > 9.0: Did you mean mean to use an integer?"
+            )
+    mo = model.options  # the command line's flags on top of -i's model
+    if opts.initial_regressor and (opts.quadratic or opts.cubic or opts.interactions):
+        vw_file = model.metadata.get("vw_model")
+        if vw_file is not None:
+            stored = any(t in ("-q", "--quadratic", "--cubic", "--interactions") for t in vw_file["options"].split())
+        else:  # (a wabbit model's must equal the command line's)
+            stored = bool(mo.quadratic or mo.cubic or mo.interactions)
+        if stored:
+            lines.append(
+                "[warning] model file has set of {-q, --cubic, --interactions} settings stored, but they'll be "
+                "OVERRIDDEN by set of {-q, --cubic, --interactions} settings from command line."
+            )
+    specs = [*mo.quadratic, *mo.cubic, *mo.interactions]
+    if any(":" in spec for spec in specs):
+        lines.append(
+            "[info] Any duplicate namespace interactions will be removed\n"
+            "You can use --leave_duplicate_interactions to disable this behaviour."
+        )
+    removed, reordered = _interaction_counts(specs)
+    if removed:
+        lines.append(
+            f"[warning] Duplicate namespace interactions were found. Removed: {removed}.\n"
+            "You can use --leave_duplicate_interactions to disable this behaviour."
+        )
+    if reordered:
+        lines.append(
+            "[warning] Some interactions contain duplicate characters and their characters order has been "
+            f"changed. Interactions affected: {reordered}."
+        )
+    if opts.save_resume:
+        lines.append(
+            "[warning] --save_resume flag is deprecated -- learning can now continue on saved models by default."
+        )
+    if (opts.readable_model or opts.invert_hash) and not opts.predict_only_model:
+        lines.append(
+            "[info] VW 9.0.0 introduced a change to the default model save behavior. Please use "
+            "'--predict_only_model' when using either '--invert_hash' or '--readable_model' to get the old "
+            "behavior. Details: https://vowpalwabbit.org/link/1"
+        )
+    if lines:
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        sys.stdout.flush()
 
 
 def _choose_threads(
