@@ -51,6 +51,7 @@ KNOWN_FAILURES = {
     375: "--csoaa 4 --indexing 0 on class 4: VW warns and reads class 0, wabbit skips the lines",
     639: "--named_labels with numeric labels ('1:1.0'): VW reads an unknown class, wabbit skips the line",
     647: "--named_labels with numeric labels ('1'): VW reads an unknown class, wabbit skips the line",
+    326: "--dsjson with pdrop 0.9 and --invert_hash: VW weights the event 1/(1-pdrop), wabbit skips it (so no weights)",
     327: "--dsjson with pdrop 1: VW's '[error] JSON parser error' on stdout and no table row; wabbit's warning row",
     700: "--dsjson with pdrop 1: VW skips the event silently; wabbit's warning row in the table",
     699: "--dsjson with pdrop 0.9: VW weights the event 1/(1-pdrop), wabbit skips it",
