@@ -11,6 +11,8 @@ against two).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -87,6 +89,44 @@ def test_save_and_load_in_the_middle_changes_nothing(flags, pf_streams):
     assert np.array_equal(second.predict_many(lines[:300]), first.predict_many(lines[:300]))
     b = second.learn_many(lines[1000:])
     assert np.array_equal(np.r_[a, b], whole)
+
+
+def _invert_hash_rows(text):
+    """The weight rows of an --invert_hash file: {"name:index": [slot values]}."""
+    rows = {}
+    for line in text.splitlines():
+        m = re.match(r"^(.*:\d+):(\S+(?: \S+)*)$", line)
+        if m:
+            rows[m.group(1)] = [float(v) for v in m.group(2).split()]
+    return rows
+
+
+INVERT_HASH_CASES = {
+    # VW's suite case 386: one huge value; the coin rows' slots 3-5 (largest |x|, wealth, largest
+    # gradient) were read past the writer's 3-value buffer
+    "coin_overflow": ("1 | f:10000000000\n", "--coin -q ::"),
+    "coin": ("1 | a:0.5 b:2\n0 | a:1 c:-1\n1 | b:1 c:3\n", "--coin -q ab"),
+    "freegrad": ("1 | a:0.5 b:2\n0 | a:1 c:-1\n1 | b:1 c:3\n", "--freegrad"),
+}
+
+
+@pytest.mark.parametrize("case", list(INVERT_HASH_CASES))
+def test_invert_hash_rows_match_vw(case, vw_available, tmp_path):
+    text, flags = INVERT_HASH_CASES[case]
+    data = tmp_path / "data.txt"
+    data.write_text(text, encoding="utf-8")
+    vw_dir = tmp_path / "vw"
+    vw_dir.mkdir()
+    vw_proc = vwcompare.run_vw(["-d", str(data), "--invert_hash", "vw.txt", *flags.split()], vw_dir)
+    assert vw_proc.returncode == 0, vwcompare.describe_run(vw_proc)
+    proc = vwcompare.run_wabbit(["-d", str(data), "--invert_hash", "wabbit.txt", *flags.split()], tmp_path)
+    assert proc.returncode == 0, vwcompare.describe_run(proc)
+    theirs = _invert_hash_rows((vw_dir / "vw.txt").read_text(encoding="utf-8"))
+    ours = _invert_hash_rows((tmp_path / "wabbit.txt").read_text(encoding="utf-8"))
+    assert theirs and ours.keys() == theirs.keys()
+    for key, expected in theirs.items():
+        assert len(ours[key]) == len(expected) == 6, (key, ours[key], expected)
+        assert np.allclose(ours[key], expected, rtol=1e-5, atol=1e-6), (key, ours[key], expected)
 
 
 def test_flags_are_checked():

@@ -138,8 +138,10 @@ std::string readable_model(const Learner& learner, const NameMap* names, bool pr
   const float* d = W.data();
   for (uint64_t r = 0; r < W.rows(); ++r) {
     const float* row = d + r * stride;
-    float vals[3] = {predict_only ? learner.effective_weight(row) : row[0], shown > 1 ? row[1] : 0.f,
-                     shown > 2 ? row[2] : 0.f};
+    // shown <= 6 <= stride: the coin and freegrad rows hold 8 floats
+    float vals[6] = {};
+    vals[0] = predict_only ? learner.effective_weight(row) : row[0];
+    for (size_t k = 1; k < shown && k < stride; ++k) vals[k] = row[k];
     bool nz = false;
     for (size_t k = 0; k < shown; ++k) nz |= vals[k] != 0.f;
     if (!nz) continue;
