@@ -86,6 +86,7 @@ def run(opts: Options, err: TextIO) -> int:
         **({"raw_fd": raw_fd} if raw_fd >= 0 else {}),
         "account": True,
         "audit_fd": sys.stdout.fileno() if opts.audit else -1,
+        "audit_notices": bool(opts.audit) and not quiet,
         "record_names": bool(opts.invert_hash),
         "threads": opts.thread_count(),
     }
@@ -131,7 +132,7 @@ def run(opts: Options, err: TextIO) -> int:
     finally:
         outputs.close_predictions(pred_fd, close_pred)
         outputs.close_predictions(raw_fd, close_raw)
-    if indexing_before == 2 and not quiet:
+    if indexing_before == 2 and not quiet and not opts.audit:  # (with --audit the run wrote it among the blocks)
         _indexing_notice(model, opts)
     if not quiet:
         err.write(summary(model, bad_lines=int(result["bad_lines"]), multipass=pass_opts["passes"] > 1))
@@ -148,7 +149,8 @@ def run(opts: Options, err: TextIO) -> int:
 def _pass_settings(opts: Options) -> "tuple[Dict[str, Any], Optional[passes.CachePlan]]":
     """--passes, the holdout flags and the cache: the core's pass options and the cache plan (None
     without -c/--cache_file). VW's rules: several passes need a cache; a cache has no feature
-    names, so --invert_hash and --audit are refused with one."""
+    names, so --invert_hash is refused with one (--audit prints the cached examples' features with
+    empty names, "Constant" excepted, as VW does)."""
     pass_opts = passes.settings(
         opts.passes,
         opts.holdout_off,
@@ -163,8 +165,8 @@ def _pass_settings(opts: Options) -> "tuple[Dict[str, Any], Optional[passes.Cach
         if pass_opts["passes"] > 1:
             raise OptionError("several passes need a cache file: add -c (or --cache_file FILE)")
         return pass_opts, None
-    if opts.invert_hash or opts.audit:
-        raise OptionError("--invert_hash and --audit are incompatible with a cache file (use them in one pass only)")
+    if opts.invert_hash:
+        raise OptionError("--invert_hash is incompatible with a cache file (use it in one pass only)")
     path = opts.cache_file or passes.default_cache_path(opts.data)
     return pass_opts, passes.plan_cache(path, opts.data, kill=opts.kill_cache, input=passes.input_code(opts))
 
