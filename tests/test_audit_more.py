@@ -125,3 +125,42 @@ def test_invert_hash_still_refused_with_a_cache(tmp_path, run_wabbit):
     data.write_text("\n".join(CACHE_LINES) + "\n")
     proc = run_wabbit(["-c", "-k", "-d", str(data), "--invert_hash", "m.ih"], tmp_path)
     assert proc.returncode != 0 and "--invert_hash is incompatible with a cache file" in proc.stderr
+
+
+# ------------------------------------------------------------------ bandits: --cb_type dr
+
+FIXED_LINES = ["1:1:0.5 |x a", "2:0:0.25 |x b c", "|x a", "3:2:0.5 tg|x c", "2:1:0.5 'u |x a c"]
+
+
+@pytest.fixture(scope="module")
+def bandit_files(tmp_path_factory):
+    import cbdata
+
+    d = tmp_path_factory.mktemp("audit_dr")
+    cbdata.write(str(d / "events.ldf"), 80, seed=7, unlabeled_every=6, real_costs=True)
+    (d / "fixed.dat").write_text("\n".join(FIXED_LINES * 4) + "\n")
+    return d
+
+
+@pytest.mark.parametrize(
+    "flags,kind",
+    [
+        (["--cb_adf", "--cb_type", "dr", "-q", "ua"], "events.ldf"),
+        (["--cb_adf", "--cb_type", "dr", "-t"], "events.ldf"),
+        (["--cb_explore_adf", "--cb_type", "dr"], "events.ldf"),
+        (["--cb_explore_adf", "--cb_type", "dr", "--softmax"], "events.ldf"),
+        (["--cb_explore_adf", "--cb_type", "dr", "--first", "5"], "events.ldf"),
+        (["--cb", "3", "--cb_type", "dr"], "fixed.dat"),
+        (["--cb_explore", "3", "--cb_type", "dr", "--first", "2"], "fixed.dat"),
+    ],
+    ids=lambda f: " ".join(f) if isinstance(f, list) else f,
+)
+def test_dr_audit_matches_vw(flags, kind, bandit_files, tmp_path, run_wabbit, run_vw):
+    """dr: the regressor's blocks (its own rows, index + 1) before the policy's, in VW's order."""
+    data = str(bandit_files / kind)
+    pw = run_wabbit([*flags, "-d", data, "--audit", "--quiet"], tmp_path)
+    pv = run_vw([*flags, "-d", data, "--audit", "--quiet"], tmp_path)
+    assert pw.returncode == 0 and pv.returncode == 0, vwcompare.describe_run(pw)
+    assert pv.stdout.count("\n") > 40
+    problems = vwcompare.compare_outputs(pw.stdout, pv.stdout, "audit")
+    assert not problems, "\n".join(problems[:5])

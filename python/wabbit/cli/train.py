@@ -52,8 +52,10 @@ def run(opts: Options, err: TextIO) -> int:
     if cb is not None:
         if drift is not None:
             raise OptionError("--drift is not available for contextual bandits yet")
-        if (opts.audit or opts.invert_hash) and (cb.get("cb_type") == "dr" or cb.get("explore") == "bag"):
-            raise OptionError("--audit and --invert_hash are not available with --cb_type dr or --bag yet")
+        if (opts.audit or opts.invert_hash) and cb.get("explore") == "bag":
+            raise OptionError("--audit and --invert_hash are not available with --bag yet")
+        if opts.invert_hash and cb.get("cb_type") == "dr":
+            raise OptionError("--invert_hash is not available with --cb_type dr yet (--audit is)")
         for line in bandit_header(cb):
             say(line)
     if drift is not None:
