@@ -56,8 +56,9 @@ void CbLearner::set_audit(std::string* out, bool show_adaptive, NameMap* names) 
 // VW's --audit block of one action example as the base learner sees it: its prediction (clamped
 // into the labels' range, as VW's scalar) and its features with the weights before any update.
 // A learned example's label widens the range first (VW's scorer does so before the update).
-void CbLearner::audit_action(const Example& merged, float score, std::string_view tag, float label) const {
-  if (names_ != nullptr) names_->record(*base_, merged);
+void CbLearner::audit_action(const Example& merged, float score, std::string_view tag, float label,
+                             uint32_t model) const {
+  if (names_ != nullptr && model == 0) names_->record(*base_, merged);
   if (audit_ == nullptr) return;
   const OnlineState& st = base_->state();
   float lo = st.min_label;
@@ -70,7 +71,7 @@ void CbLearner::audit_action(const Example& merged, float score, std::string_vie
   if (std::isnan(p)) p = 0.f;
   p = std::min(std::max(p, lo), hi);
   format_prediction(*audit_, p, tag);
-  *audit_ += audit_features(*base_, merged, audit_adaptive_);
+  *audit_ += audit_features(*base_, merged, audit_adaptive_, model);  // (dr's regressor: model 1's rows)
 }
 
 CbLearner::CbLearner(Learner& base, CbConfig cfg) : base_(&base), cfg_(cfg) {
@@ -238,8 +239,19 @@ void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
   } else {
     if (learn && labelled && cfg_.type == CbType::kDr) {
       // VW trains the dr regressor before scoring (the two models never share a row)
+      if (audit_ != nullptr && explore() && cfg_.explore != CbExplore::kEpsilon) [[unlikely]] {
+        // VW's explorations but epsilon-greedy predict the event first (dr's regressor has its own
+        // rows, so these scores are the ones made after it learns)
+        scores(merged_, n, 0, scratch_scores_, &generated_);
+        for (size_t a = 0; a < n; ++a)
+          audit_action(merged_[a], scratch_scores_[a], fixed() ? ev.tag : ev.actions[a].tag);
+      }
       dr_regressor(ev, merged_, 0, dr_x_);
       scores(merged_, n, 0, scratch_scores_, &generated_);
+      if (audit_ != nullptr) [[unlikely]] {
+        for (size_t a = 0; a < n; ++a)
+          audit_action(merged_[a], scratch_scores_[a], fixed() ? ev.tag : ev.actions[a].tag);
+      }
       sort_action_scores(scratch_scores_, n, out.action, out.value);
       to_pmf(out.value);
       learn_one(ev, merged_, 0, dr_x_, true);

@@ -160,7 +160,8 @@ class CbLearner {
   void dr_regressor(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x);
   void learn_one(CbEvent& ev, std::vector<Example>& merged, uint32_t block, std::vector<float>& dr_x, bool dr_ready);
   void learn_sm(CbEvent& ev, std::vector<Example>& merged, uint32_t model);
-  void audit_action(const Example& merged, float score, std::string_view tag, float label = kNoLabel) const;
+  void audit_action(const Example& merged, float score, std::string_view tag, float label = kNoLabel,
+                    uint32_t model = 0) const;
   void account(const CbEvent& ev, const std::vector<Example>& merged, const std::vector<uint32_t>& generated,
                const std::vector<float>& dr_x, CbResult& out) const;
 

@@ -27,8 +27,8 @@ Outcome CbLearner::base_learn(Example& ex, float label, float weight, uint32_t m
   const float old_weight = ex.weight;
   // A diverging configuration can produce non-finite targets (VW would learn them and fill its
   // weights with inf/NaN); such an update is skipped: the example is only predicted.
-  if (auditing() && model == 0) [[unlikely]]
-    audit_action(ex, L.score_const(ex, 0), audit_tag_, label);  // VW audits the learned example too
+  if (auditing()) [[unlikely]]
+    audit_action(ex, L.score_const(ex, model), audit_tag_, label, model);  // VW audits the learned example too
   ex.label = std::isfinite(label) && std::isfinite(weight) ? label : kNoLabel;
   ex.weight = std::isfinite(weight) ? weight : 1.f;
   L.set_offset(model);
@@ -61,6 +61,8 @@ void CbLearner::dr_regressor(CbEvent& ev, std::vector<Example>& merged, uint32_t
       dr_x[a] = base_learn(merged[a], ev.label.cost, 1.f / ev.label.probability, m1).prediction;
     else
       dr_x[a] = clamp_prediction(base_->state(), base_->score_const(merged[a], m1));
+    if (a != k && auditing()) [[unlikely]]
+      audit_action(merged[a], dr_x[a], audit_tag_, kNoLabel, m1);
   }
 }
 

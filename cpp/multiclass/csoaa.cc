@@ -58,6 +58,8 @@ void McLearner::csoaa_predict(const Example& ex, const McLabel& label, McResult&
 void McLearner::csoaa(Example& ex, const McLabel& label, bool learn, McResult& out) {
   if (!learn || !has_costs(label)) {
     csoaa_predict(ex, label, out);
+    if (audit_ != nullptr) [[unlikely]]
+      audit_predicted(ex, label, out);
     return;
   }
   out.raw.clear();
@@ -71,6 +73,8 @@ void McLearner::csoaa(Example& ex, const McLabel& label, bool learn, McResult& o
     // VW learns each listed class with weight 1 (0 for a class without a cost), and the example
     // then counts with the last class's weight
     out.weight = c.cost == kNoCost ? 0.f : 1.f;
+    if (audit_ != nullptr) [[unlikely]]
+      audit_block(ex, p, s, c.cost == kNoCost ? kNoLabel : c.cost);
     if (c.cost != kNoCost) base_learn(ex, c.cost, 1.f, p);
     out.raw.push_back({c.cls, s});
     if (s < best || (s == best && c.cls < out.prediction)) {

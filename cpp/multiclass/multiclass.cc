@@ -2,6 +2,10 @@
 // indexing and checks, one problem's update and VW's clock.
 #include "multiclass/multiclass.h"
 
+#include "run/audit.h"
+#include "run/progress.h"
+
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <utility>
@@ -132,6 +136,36 @@ void McLearner::base_learn(Example& ex, float label, float weight, uint32_t p) {
   ex.weight = 1.f;
   st.t = t;
   st.weighted_unlabeled = unl;
+}
+
+void McLearner::audit_block(const Example& ex, uint32_t p, float score, float label, bool clamp) const {
+  if (!clamp) {  // VW's csoaa scores an unlabelled example's classes with an unfinalized multipredict
+    format_prediction(*audit_, score, ex.tag);
+    *audit_ += audit_features(*base_, ex, audit_adaptive_, p);
+    return;
+  }
+  const OnlineState& st = base_->state();
+  float lo = st.min_label;
+  float hi = st.max_label;
+  if (label != kNoLabel && std::isfinite(label)) {
+    lo = std::min(lo, label);
+    hi = std::max(hi, label);
+  }
+  if (std::isnan(score)) score = 0.f;
+  score = std::min(std::max(score, lo), hi);
+  format_prediction(*audit_, score, ex.tag);
+  *audit_ += audit_features(*base_, ex, audit_adaptive_, p);
+}
+
+void McLearner::audit_predicted(const Example& ex, const McLabel& label, const McResult& out) const {
+  if (audit_ == nullptr) return;
+  if (!csoaa()) {
+    for (uint32_t p = 0; p < out.scores.size(); ++p) audit_block(ex, p, out.scores[p], kNoLabel);
+  } else if (!label.costs.empty()) {  // the listed classes, scored in their order
+    for (const ClassCost& c : out.raw) audit_block(ex, problem(c.cls), c.cost, kNoLabel);
+  } else {
+    for (uint32_t p = 0; p < classes(); ++p) audit_block(ex, p, score(ex, p, nullptr), kNoLabel, false);
+  }
 }
 
 void McLearner::advance_clock(float weight, bool labelled) {

@@ -66,6 +66,17 @@ class McLearner {
   // Predicts without any change (safe for concurrent readers).
   void predict_const(const Example& ex, const McLabel& label, McResult& out) const;
 
+  // --audit: VW's block (the prediction, then the features with the weights before any update) for
+  // every problem the base learner predicts or learns, appended to out (null: none); show_adaptive:
+  // "@" and the adaptive sum after each weight. process() writes them; after predict_const(),
+  // audit_predicted() does.
+  void set_audit(std::string* out, bool show_adaptive) {
+    audit_ = out;
+    audit_adaptive_ = show_adaptive;
+  }
+  bool auditing() const { return audit_ != nullptr; }
+  void audit_predicted(const Example& ex, const McLabel& label, const McResult& out) const;
+
   // The problem of class c, and the class of problem p, in the current indexing.
   uint32_t problem(uint32_t c) const { return zero_based() ? c : c - 1; }
   uint32_t class_of(uint32_t p) const { return zero_based() ? p : p + 1; }
@@ -82,12 +93,17 @@ class McLearner {
   // One problem's update, with its own normalized sums; VW's clock does not move.
   void base_learn(Example& ex, float label, float weight, uint32_t p);
   void advance_clock(float weight, bool labelled);
+  // One audit block: problem p's score (clamped into the labels' range, widened first by the label
+  // being learned, as VW's scalar; not with clamp false) and its features.
+  void audit_block(const Example& ex, uint32_t p, float score, float label, bool clamp = true) const;
 
   Learner* base_;
   McConfig cfg_;
   NamedLabels names_;
   uint32_t multiplier_ = 1;
   McState state_;
+  std::string* audit_ = nullptr;
+  bool audit_adaptive_ = false;
 };
 
 }  // namespace wabbit

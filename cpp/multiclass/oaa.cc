@@ -40,14 +40,20 @@ void McLearner::oaa_predict(const Example& ex, const McLabel& label, McResult& o
 
 void McLearner::oaa(Example& ex, const McLabel& label, bool learn, McResult& out) {
   oaa_predict(ex, label, out);
+  const bool learns = learn && out.labelled && label.weight > 0.f;
   if (learn && out.labelled) {
     state_.indexing = indexing_after(label);  // VW's oaa learns the indexing after predicting
     if (label.weight > 0.f) {
       for (uint32_t p = 0; p < classes(); ++p) {
-        base_learn(ex, label.cls == class_of(p) ? 1.f : -1.f, label.weight, p);
+        const float y = label.cls == class_of(p) ? 1.f : -1.f;
+        if (audit_ != nullptr) [[unlikely]]
+          audit_block(ex, p, score(ex, p, nullptr), y);  // VW audits each problem as it learns it
+        base_learn(ex, y, label.weight, p);
       }
     }
   }
+  if (!learns && audit_ != nullptr) [[unlikely]]
+    audit_predicted(ex, label, out);
   if (!cfg_.probabilities) return;
   // --probabilities: VW reports the class, its 0/1 loss and the log loss after learning, in the
   // indexing known then

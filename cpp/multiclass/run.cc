@@ -85,19 +85,29 @@ class McRunner {
     if (opt_.print_progress) std::fputs(progress_header().c_str(), stderr);
     pred_out_ = OutputStream{opt_.predictions_fd, "predictions (-p)", opt_.print_warnings};
     raw_out_ = OutputStream{raw_fd, "raw predictions (-r)", opt_.print_warnings};
+    audit_out_ = OutputStream{opt_.audit_fd, "the audit (--audit)", opt_.print_warnings};
+    if (opt_.audit_fd >= 0) {
+      const Config& c = mc_.base().config();
+      mc_.set_audit(&audit_buf_, opt_.learn && c.adaptive && !ftrl_family(c));
+    }
   }
+  ~McRunner() { mc_.set_audit(nullptr, false); }
+  McRunner(const McRunner&) = delete;
+  McRunner& operator=(const McRunner&) = delete;
 
   void line(std::string_view text) {
     text = clean_line(text, first_);
     ++result_.lines;
     const uint64_t no = line_no_++;
-    const ParseResult pr = mc_.parse(text, ex_, label_, opt_.names != nullptr);
+    const ParseResult pr = mc_.parse(text, ex_, label_, opt_.names != nullptr || opt_.audit_fd >= 0);
     if (pr.status == ParseStatus::kBlank) return;
     if (pr.status == ParseStatus::kError) {
       refused(no, pr.error);
       return;
     }
     const bool pure = !opt_.learn && !opt_.account;
+    const size_t audit_at = audit_buf_.size();
+    const uint32_t indexing = mc_.state().indexing;
     const std::string why = mc_.check(label_);
     if (!why.empty()) {
       refused(no, why);
@@ -106,10 +116,16 @@ class McRunner {
     ++result_.examples;
     if (pure) {  // pure predictions: no clock, no statistics
       mc_.predict_const(ex_, label_, res_);
+      if (mc_.auditing()) [[unlikely]] {
+        mc_.audit_predicted(ex_, label_, res_);
+        audited(audit_at, indexing);
+      }
       output();
       return;
     }
     mc_.process(ex_, label_, opt_.learn, res_);
+    if (mc_.auditing()) [[unlikely]]
+      audited(audit_at, indexing);
     if (opt_.names != nullptr) opt_.names->record_classes(mc_.base(), ex_, mc_.classes());
     Stats& s = stats_;
     count_mc_example(s, res_);
@@ -124,7 +140,9 @@ class McRunner {
   RunResult finish() {
     if (!pred_buf_.empty()) pred_out_.write(pred_buf_);
     if (!raw_buf_.empty()) raw_out_.write(raw_buf_);
+    if (!audit_buf_.empty()) audit_out_.write(audit_buf_);
     result_.predictions_error = pred_out_.error;
+    result_.audit_error = audit_out_.error;
     return std::move(result_);
   }
 
@@ -152,6 +170,19 @@ class McRunner {
       }
     }
     return progress_row_columns(avg, since, s.example_number, s.weighted_examples(), label, pred, res_.num_features);
+  }
+
+  // After an audited example: VW's notice of the indexing it set (csoaa learns it before its
+  // blocks, oaa after them), then the audit is written out now and then.
+  void audited(size_t at, uint32_t indexing_before) {
+    const uint32_t ix = mc_.state().indexing;
+    if (opt_.audit_notices && indexing_before == 2 && ix != 2) {
+      const std::string k = ix == 0 ? "0" : std::to_string(mc_.classes());
+      const std::string info =
+          "[info] label " + k + " found -- labels are now considered " + (ix == 0 ? "0" : "1") + "-indexed.\n";
+      audit_buf_.insert(mc_.csoaa() ? at : audit_buf_.size(), info);
+    }
+    if (audit_buf_.size() > (1u << 16)) audit_out_.write(audit_buf_);
   }
 
   void refused(uint64_t no, const std::string& why) {
@@ -195,6 +226,8 @@ class McRunner {
   std::string raw_buf_;
   OutputStream pred_out_;
   OutputStream raw_out_;
+  std::string audit_buf_;
+  OutputStream audit_out_;
   uint64_t line_no_;
   bool first_ = true;
 };

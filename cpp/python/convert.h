@@ -182,6 +182,8 @@ RunOptions run_options_from_dict(const py::dict& d, NameMap* names, Signals* sig
       o.first_line_number = py::cast<uint64_t>(v);
     else if (k == "audit_fd")
       o.audit_fd = py::cast<int>(v);
+    else if (k == "audit_notices")
+      o.audit_notices = py::cast<bool>(v);
     else if (k == "head")
       o.head = py::cast<std::string>(py::bytes(py::reinterpret_borrow<py::object>(v)));
     else if (k == "record_names") {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 
 #include "run/driver.h"
@@ -44,7 +45,7 @@ void NameMap::record_classes(const Learner& learner, const Example& ex, uint32_t
                          });
 }
 
-std::string audit_features(const Learner& learner, const Example& ex, bool show_adaptive) {
+std::string audit_features(const Learner& learner, const Example& ex, bool show_adaptive, uint32_t offset) {
   struct Item {
     float key;
     std::string text;
@@ -52,9 +53,26 @@ std::string audit_features(const Learner& learner, const Example& ex, bool show_
   std::vector<Item> items;
   const WeightTable& W = learner.weights();
   const uint32_t mask = W.mask();
+  // An example read from a cache keeps no names: VW then prints an empty name, but "Constant" for
+  // the constant (its namespace's one feature). The linear features come first, in ex.order.
+  size_t constant_at = SIZE_MAX;
+  if (!ex.has_names) {
+    size_t at = 0;
+    for (unsigned char s : ex.order) {
+      if (s == kConstantNamespace) constant_at = at;
+      at += ex.groups[s].size();
+    }
+  }
+  size_t call = 0;
+  static const std::string kConstantName = "Constant";
+  static const std::string kNoName;
   // VW's audit walks every namespace, those used only in interactions included.
   for_each_feature_named(ex, learner.interactions(), learner.config().permutations, nullptr,
-                         [&](float x, uint32_t i, const std::string& name) {
+                         [&](float x, uint32_t i, const std::string& given) {
+                           const std::string& name =
+                               ex.has_names ? given : (call == constant_at ? kConstantName : kNoName);
+                           ++call;
+                           i += offset;
                            const float* row = W.row(i);
                            std::string t = name;
                            for (const std::string& part :

@@ -44,8 +44,8 @@ class NameMap {
 
 // VW's --audit feature line for one example, from the weights before its update: a tab before each
 // "name:index:value:weight[@adaptive]", largest |w x| first, then a newline. (VW prints the
-// prediction and tag on the line before it.)
-std::string audit_features(const Learner& learner, const Example& ex, bool show_adaptive);
+// prediction and tag on the line before it.) offset: a multiclass problem's rows (index + offset).
+std::string audit_features(const Learner& learner, const Example& ex, bool show_adaptive, uint32_t offset = 0);
 
 // VW's readable model text: a header, then one line per non-zero row in index order,
 // "[name:]index:weight[ state...]" (names when `names` is given: --invert_hash). Without

@@ -110,6 +110,9 @@ struct RunOptions {
   Learner* shadow = nullptr;
   int audit_fd = -1;         // --audit: VW's per-example feature audit goes here
   NameMap* names = nullptr;  // --invert_hash: record each row's first feature name
+  // --oaa/--csoaa with --audit: VW's "[info] label K found ..." line goes among the audit lines,
+  // at the example that set the classes' indexing (not with --quiet)
+  bool audit_notices = false;
   // Hogwild: this many threads (the caller's included) each take blocks of lines, parse and learn
   // them into the one weight table. 1 is the exact sequential run. See parallel_blocker().
   unsigned threads = 1;

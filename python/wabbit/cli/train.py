@@ -52,8 +52,10 @@ def run(opts: Options, err: TextIO) -> int:
     if cb is not None:
         if drift is not None:
             raise OptionError("--drift is not available for contextual bandits yet")
-        if (opts.audit or opts.invert_hash) and (cb.get("cb_type") == "dr" or cb.get("explore") == "bag"):
-            raise OptionError("--audit and --invert_hash are not available with --cb_type dr or --bag yet")
+        if (opts.audit or opts.invert_hash) and cb.get("explore") == "bag":
+            raise OptionError("--audit and --invert_hash are not available with --bag yet")
+        if opts.invert_hash and cb.get("cb_type") == "dr":
+            raise OptionError("--invert_hash is not available with --cb_type dr yet (--audit is)")
         for line in bandit_header(cb):
             say(line)
     if drift is not None:
@@ -86,6 +88,7 @@ def run(opts: Options, err: TextIO) -> int:
         **({"raw_fd": raw_fd} if raw_fd >= 0 else {}),
         "account": True,
         "audit_fd": sys.stdout.fileno() if opts.audit else -1,
+        "audit_notices": bool(opts.audit) and not quiet,
         "record_names": bool(opts.invert_hash),
         "threads": opts.thread_count(),
     }
@@ -131,7 +134,7 @@ def run(opts: Options, err: TextIO) -> int:
     finally:
         outputs.close_predictions(pred_fd, close_pred)
         outputs.close_predictions(raw_fd, close_raw)
-    if indexing_before == 2 and not quiet:
+    if indexing_before == 2 and not quiet and not opts.audit:  # (with --audit the run wrote it among the blocks)
         _indexing_notice(model, opts)
     if not quiet:
         err.write(summary(model, bad_lines=int(result["bad_lines"]), multipass=pass_opts["passes"] > 1))
@@ -148,7 +151,8 @@ def run(opts: Options, err: TextIO) -> int:
 def _pass_settings(opts: Options) -> "tuple[Dict[str, Any], Optional[passes.CachePlan]]":
     """--passes, the holdout flags and the cache: the core's pass options and the cache plan (None
     without -c/--cache_file). VW's rules: several passes need a cache; a cache has no feature
-    names, so --invert_hash and --audit are refused with one."""
+    names, so --invert_hash is refused with one (--audit prints the cached examples' features with
+    empty names, "Constant" excepted, as VW does)."""
     pass_opts = passes.settings(
         opts.passes,
         opts.holdout_off,
@@ -163,8 +167,8 @@ def _pass_settings(opts: Options) -> "tuple[Dict[str, Any], Optional[passes.Cach
         if pass_opts["passes"] > 1:
             raise OptionError("several passes need a cache file: add -c (or --cache_file FILE)")
         return pass_opts, None
-    if opts.invert_hash or opts.audit:
-        raise OptionError("--invert_hash and --audit are incompatible with a cache file (use them in one pass only)")
+    if opts.invert_hash:
+        raise OptionError("--invert_hash is incompatible with a cache file (use it in one pass only)")
     path = opts.cache_file or passes.default_cache_path(opts.data)
     return pass_opts, passes.plan_cache(path, opts.data, kill=opts.kill_cache, input=passes.input_code(opts))
 
