@@ -5,6 +5,7 @@
 #   bash tools/fuzz.sh TARGET SECONDS [SEED_DIR...]   # TARGET: vw_text cb_event vw_json model cache
 #   bash tools/fuzz.sh all SECONDS [SEED_DIR...]      #         serve_session, or all of them in turn
 #   bash tools/fuzz.sh build                          # only build
+# Each run first replays tests/fuzz/regressions/TARGET/* (inputs that once crashed the target).
 #
 # Seeds: tests/fuzz/seeds/, tests/data and ../shared/vw-reference (or /work/shared/vw-reference) when
 # present, or the SEED_DIRs given. Their text files are cut into pieces of at most 2 KB at line ends and
@@ -48,6 +49,13 @@ modes() {
     model) echo "0 1" ;;
     cache) echo "0 1" ;;
     serve_session) echo "60 61 62 0 1 2" ;;
+  esac
+}
+
+max_len() {  # model files are larger than a request or an event
+  case $1 in
+    model) echo 65536 ;;
+    *) echo 4096 ;;
   esac
 }
 
@@ -100,6 +108,10 @@ PY
 run_one() {  # target seconds seed_dirs...
   local t=$1 s=$2
   shift 2
+  if compgen -G "tests/fuzz/regressions/$t/*" >/dev/null; then  # inputs that once crashed it
+    "$dir/fuzz_$t" tests/fuzz/regressions/"$t"/* >"$dir/regress-$t.log" 2>&1 ||
+      { echo "fuzz.sh: $t fails on a regression input; see $dir/regress-$t.log" >&2; return 1; }
+  fi
   local corpus
   corpus=$(mktemp -d "${TMPDIR:-/tmp}/wabbit-fuzz-$t.XXXXXX")
   make_corpus "$t" "$corpus" "$@"
@@ -108,7 +120,7 @@ run_one() {  # target seconds seed_dirs...
   local rc=0
   ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}" \
-    "$dir/fuzz_$t" -max_total_time="$s" -timeout=10 -rss_limit_mb=2048 -detect_leaks=1 -print_final_stats=1 \
+    "$dir/fuzz_$t" -max_total_time="$s" -timeout=10 -rss_limit_mb=2048 -detect_leaks=1 -print_final_stats=1 -max_len="$(max_len "$t")" \
     -artifact_prefix="$dir/crash-$t-" ${FUZZ_ARGS:-} "$corpus" >"$log" 2>&1 || rc=$?
   rm -rf "$corpus"
   local execs speed

@@ -460,13 +460,13 @@ Reader::Record Reader::next(Example& ex) {
     if (n > (end - pos_) / sizeof(uint32_t)) need(SIZE_MAX);
     need(n * sizeof(uint32_t));
     uint32_t* idx = g.index.room(n);
-    std::memcpy(idx, p + pos_, n * sizeof(uint32_t));
+    if (n != 0) std::memcpy(idx, p + pos_, n * sizeof(uint32_t));  // (room(0) may be null)
     g.index.set_end(idx + n);
     pos_ += n * sizeof(uint32_t);
     float* val = g.value.room(n);
     if (gflags == kAllValues) {
       need(n * sizeof(float));
-      std::memcpy(val, p + pos_, n * sizeof(float));
+      if (n != 0) std::memcpy(val, p + pos_, n * sizeof(float));
       pos_ += n * sizeof(float);
     } else {
       std::fill(val, val + n, 1.f);
