@@ -218,6 +218,10 @@ std::string check(const std::string& path, const SourceId& source) {
     if (std::memcmp(bh, kBlockTag, 4) != 0) return "is corrupted (block " + std::to_string(blocks + 1) + "'s header)";
     const uint32_t len = get<uint32_t>(bh + 4);
     if (len > kMaxPayload) return "is corrupted (block " + std::to_string(blocks + 1) + "'s length)";
+    struct stat st;  // a length past the file's end is a cut file: no buffer of that size for it
+    if (::fstat(fd, &st) == 0 && len > static_cast<uint64_t>(st.st_size)) {
+      return "is truncated (it ends inside block " + std::to_string(blocks + 1) + ")";
+    }
     payload.resize(len);
     if (read_full(fd, payload.data(), len) < len) {
       return "is truncated (it ends inside block " + std::to_string(blocks + 1) + ")";
