@@ -218,6 +218,10 @@ std::string check(const std::string& path, const SourceId& source) {
     if (std::memcmp(bh, kBlockTag, 4) != 0) return "is corrupted (block " + std::to_string(blocks + 1) + "'s header)";
     const uint32_t len = get<uint32_t>(bh + 4);
     if (len > kMaxPayload) return "is corrupted (block " + std::to_string(blocks + 1) + "'s length)";
+    struct stat st;  // a length past the file's end is a cut file: no buffer of that size for it
+    if (::fstat(fd, &st) == 0 && len > static_cast<uint64_t>(st.st_size)) {
+      return "is truncated (it ends inside block " + std::to_string(blocks + 1) + ")";
+    }
     payload.resize(len);
     if (read_full(fd, payload.data(), len) < len) {
       return "is truncated (it ends inside block " + std::to_string(blocks + 1) + ")";
@@ -460,13 +464,13 @@ Reader::Record Reader::next(Example& ex) {
     if (n > (end - pos_) / sizeof(uint32_t)) need(SIZE_MAX);
     need(n * sizeof(uint32_t));
     uint32_t* idx = g.index.room(n);
-    std::memcpy(idx, p + pos_, n * sizeof(uint32_t));
+    if (n != 0) std::memcpy(idx, p + pos_, n * sizeof(uint32_t));  // (room(0) may be null)
     g.index.set_end(idx + n);
     pos_ += n * sizeof(uint32_t);
     float* val = g.value.room(n);
     if (gflags == kAllValues) {
       need(n * sizeof(float));
-      std::memcpy(val, p + pos_, n * sizeof(float));
+      if (n != 0) std::memcpy(val, p + pos_, n * sizeof(float));
       pos_ += n * sizeof(float);
     } else {
       std::fill(val, val + n, 1.f);
