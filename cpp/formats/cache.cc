@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 
@@ -435,10 +436,16 @@ Reader::Record Reader::next(Example& ex) {
     return Record::kPlaceholder;
   }
   ex.clear();
+  // The writer stores finite numbers only (the text reader refuses the others): a stored infinity or
+  // NaN is a damaged record, never a number to learn from (it would reach the weights).
+  auto malformed_number = [&]() {
+    throw std::runtime_error("the cache file " + path_ + " holds a non-finite number (a damaged record)");
+  };
   auto f32 = [&]() {
     need(4);
     const float v = get<float>(p + pos_);
     pos_ += 4;
+    if (!std::isfinite(v)) malformed_number();
     return v;
   };
   if (flags & kLabelled) ex.label = f32();
@@ -472,6 +479,9 @@ Reader::Record Reader::next(Example& ex) {
       need(n * sizeof(float));
       if (n != 0) std::memcpy(val, p + pos_, n * sizeof(float));
       pos_ += n * sizeof(float);
+      for (size_t j = 0; j < n; ++j) {
+        if (!std::isfinite(val[j])) malformed_number();
+      }
     } else {
       std::fill(val, val + n, 1.f);
       if (gflags == kSomeValues) {

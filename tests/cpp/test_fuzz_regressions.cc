@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
+#include <stdexcept>
 #include <string>
 
 #include "check.h"
@@ -38,4 +40,32 @@ TEST(cache_group_of_zero_features_reads) {
   CHECK(ex.groups['a'].empty());
   CHECK(r.next(ex) == cache::Reader::Record::kEnd);
   std::remove(temp_path().c_str());
+}
+
+// The third finding: a checksummed record holding an infinity (a label, then a feature value) is a
+// damaged record: the reader refuses it instead of handing the learner a number the writer never
+// stores.
+TEST(cache_non_finite_numbers_are_refused) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::string label_rec = {'\1'};  // flags: labelled
+  label_rec.append(reinterpret_cast<const char*>(&inf), 4);
+  label_rec += std::string{'\0'};                         // no groups
+  std::string value_rec = {'\0', '\1', 'a', '\1', '\0'};  // one group 'a', 1 feature, all values stored
+  const uint32_t index = 7;
+  value_rec.append(reinterpret_cast<const char*>(&index), 4);
+  value_rec.append(reinterpret_cast<const char*>(&inf), 4);
+  for (const std::string& payload : {label_rec, value_rec}) {
+    write_file(temp_path(), framed(payload, 1));
+    CHECK(cache::check(temp_path(), cache::SourceId{}).empty());
+    cache::Reader r(temp_path());
+    Example ex;
+    bool refused = false;
+    try {
+      r.next(ex);
+    } catch (const std::runtime_error& e) {
+      refused = std::string(e.what()).find("non-finite") != std::string::npos;
+    }
+    CHECK(refused);
+    std::remove(temp_path().c_str());
+  }
 }
