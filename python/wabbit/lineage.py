@@ -3,7 +3,9 @@
 A model records every source it learned from (a file's absolute path, ``<stdin>``, ``<bytes>``,
 ``<lines>`` for an iterable, or ``<python>`` for single :meth:`~wabbit.Model.learn` calls, which
 are counted together), with line numbers and example counts; the checksums of the model files it
-descends from; its options; and when it was created and last changed.
+descends from; its options; and when it was created and last changed. Consecutive in-memory batches
+of one kind (``<lines>``, ``<bytes>``, ``<csr>``, ``<frame>``) make one record, their lines numbered
+as one stream: a model that learns mini-batches for ever keeps a lineage of bounded size.
 
 >>> import wabbit
 >>> m = wabbit.Model()
@@ -33,6 +35,8 @@ from typing import Any, Dict, List, Mapping, Optional
 __all__ = ["Lineage", "SourceRecord"]
 
 PYTHON = "<python>"
+#: Sources that consecutive records of merge into one (in-memory data: no file to name).
+MERGED = frozenset({PYTHON, "<lines>", "<bytes>", "<csr>", "<frame>"})
 
 
 def _is_count(v: Any) -> bool:
@@ -156,18 +160,25 @@ class Lineage:
         )
 
     def add(self, record: SourceRecord, *, parent: Optional[int], options: str, version: str, now: float) -> None:
-        """Append a source (merging consecutive ``<python>`` ones); a pending parent is adopted first."""
+        """Append a source (merging consecutive in-memory ones of one kind, see :data:`MERGED`: their
+        counts add up and their lines continue each other's numbering); a pending parent is adopted
+        first."""
         if parent is not None:
             self.ancestors.append(parent)
         record.generation = len(self.ancestors)
         last = self.sources[-1] if self.sources else None
         if (
-            record.source == PYTHON
+            record.source in MERGED
             and last is not None
-            and last.source == PYTHON
+            and last.source == record.source
             and last.generation == record.generation
         ):
             last.examples += record.examples
+            last.bad_lines += record.bad_lines
+            if last.last_line is not None and record.last_line is not None:
+                last.last_line += record.last_line
+            else:
+                last.last_line = None
             last.finished = record.finished
         else:
             self.sources.append(record)
