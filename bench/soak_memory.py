@@ -6,7 +6,8 @@ constructions, in this process.
 of dicts (with ``label=``), of bandit events (text and dict forms), ``learn_many``/``predict_many``
 batches of 32 lines (one call each), and one call in 100 a bad input that must raise wabbit's
 error (ValueError, ParseError) without leaking. The examples are drawn from fixed vocabularies,
-so the weight tables stop growing early (their pages count in RSS as they are first touched).
+and every feature and u x a pair is learned once before the first sample (the weight tables'
+pages count in RSS when first touched: memory the model needs, not a leak).
 
 ``models``: ``--models`` constructions (default 10^4) cycling over the option sets default,
 ``-q ua``, ``--cb_explore_adf`` and ``--oaa 3``; each learns and predicts two examples; one in 10 also
@@ -37,7 +38,7 @@ import random
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,7 +54,10 @@ def text_line(rng: random.Random, label: bool = True) -> str:
 
 
 def dict_example(rng: random.Random) -> Dict[str, Dict[str, float]]:
-    return {"u": {f"u{rng.randrange(200)}": rng.uniform(-1, 1) for _ in range(rng.randint(1, 6))}, "a": {f"a{rng.randrange(50)}": 1.0}}
+    return {
+        "u": {f"u{rng.randrange(200)}": rng.uniform(-1, 1) for _ in range(rng.randint(1, 6))},
+        "a": {f"a{rng.randrange(50)}": 1.0},
+    }
 
 
 def cb_text(rng: random.Random, label: bool) -> str:
@@ -86,7 +90,9 @@ def make_call(kind: int, model: Any, rng: random.Random, batch: List[str]) -> Tu
     if bandit:
         if k < 2:
             ev = cb_text(rng, label=k == 0)
-            return ("learn_cb_text", lambda: model.learn(ev)) if k == 0 else ("predict_cb_text", lambda: model.predict(ev))
+            return (
+                ("learn_cb_text", lambda: model.learn(ev)) if k == 0 else ("predict_cb_text", lambda: model.predict(ev))
+            )
         if k < 4:
             evd = cb_dict(rng)
             lab = (rng.randrange(len(evd[1])), rng.choice([0.0, 1.0]), 0.5)
@@ -116,10 +122,23 @@ def make_call(kind: int, model: Any, rng: random.Random, batch: List[str]) -> Tu
     return "predict_many", lambda: model.predict_many(batch)
 
 
-def expected_errors() -> Tuple[type, ...]:
+def expected_errors() -> Tuple[Type[BaseException], ...]:
     import wabbit
 
     return (ValueError, TypeError, wabbit.ParseError)
+
+
+def prime(model: Any) -> None:
+    """Learn every feature and every u x a pair once: the weight table's pages that the calls
+    will touch are touched now (they are memory the model needs, not a leak)."""
+    for i in range(200):
+        for j in range(50):
+            if model.is_bandit:
+                model.learn(f"shared |u u{i}\n0:1:0.5 |a a{j}\n|a a{(j + 1) % 50}")
+            elif model.core.is_mc():
+                model.learn(f"{1 + (i + j) % 3} |u u{i} |a a{j}")
+            else:
+                model.learn(f"{1 if (i + j) % 2 else -1} |u u{i} |a a{j}")
 
 
 def soak_calls(n: int, every: int) -> Dict[str, Any]:
@@ -127,6 +146,8 @@ def soak_calls(n: int, every: int) -> Dict[str, Any]:
 
     rng = random.Random(5)
     models = [wabbit.Model(o) for o in OPTION_SETS]
+    for m in models:
+        prime(m)
     batches = [[text_line(random.Random(s)) for _ in range(32)] for s in range(16)]
     errors = expected_errors()
     counts: Dict[str, int] = {}
@@ -180,7 +201,9 @@ def soak_models(n: int, every: int) -> Dict[str, Any]:
             for how, c in copies:
                 counts[how] = counts.get(how, 0) + 1
                 if not np.array_equal(np.asarray(c.predict(probe)), np.asarray(want)) and len(problems) < 10:
-                    problems.append(f"model {i} ({opts or 'default'}) through {how} predicts {c.predict(probe)} != {want}")
+                    problems.append(
+                        f"model {i} ({opts or 'default'}) through {how} predicts {c.predict(probe)} != {want}"
+                    )
             counts[opts or "default"] = counts.get(opts or "default", 0) + 1
             del m, copies
             if (i + 1) % every == 0:
@@ -243,7 +266,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     result["loadavg_end"] = loadavg()
     result["failures"] = failures
     report(result, a.json)
-    brief = {k: ({kk: vv for kk, vv in v.items() if kk != "samples"} if isinstance(v, dict) else v) for k, v in result.items()}
+    brief = {
+        k: ({kk: vv for kk, vv in v.items() if kk != "samples"} if isinstance(v, dict) else v)
+        for k, v in result.items()
+    }
     print(json.dumps(brief, indent=1))
     return fail_lines(failures)
 

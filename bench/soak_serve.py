@@ -19,8 +19,8 @@ worker threads) runs in its own process. This script, on 127.0.0.1:
   the store that the daemon follows (``--watch``); its probe predictions are known before.
 * **an abrupt client**: connects, sends whole lines and half a line, closes without reading
   (half the time with a TCP reset); once in a while sends a line over ``--max_line_bytes``.
-* **a garbage client**: random bytes lines (never a learnable example: no ``|``, or a label that
-  is not a number), then a tagged probe: every reply before it must be an ``error`` line or a
+* **a garbage client**: random bytes lines (never a label: their first token is not a number,
+  half of them without ``|``), then a tagged probe: every reply before it must be an ``error`` line or a
   well-formed prediction, and the probe's reply must be right (the stream stays aligned).
 
 Every second it samples the daemon's RSS (/proc/PID/status VmRSS) and open descriptors
@@ -318,7 +318,10 @@ def http_client(sh: Shared, port: int, pause: float) -> None:
             else:
                 k = rng.randint(1, 8)
                 ex = [
-                    {"u": {f"u{rng.randrange(U_FEATURES)}": round(rng.uniform(-1, 1), 3)}, "a": [f"a{rng.randrange(A_FEATURES)}"]}
+                    {
+                        "u": {f"u{rng.randrange(U_FEATURES)}": round(rng.uniform(-1, 1), 3)},
+                        "a": [f"a{rng.randrange(A_FEATURES)}"],
+                    }
                     for _ in range(k)
                 ]
                 labels = [round(rng.uniform(*LEARN_LABELS), 3) for _ in range(k)]
@@ -376,11 +379,15 @@ def abrupt_client(sh: Shared, port: int, max_line_bytes: int) -> None:
 
 
 def garbage_line(rng: random.Random) -> bytes:
+    """Random bytes after a first token that is not a number: an error reply, or (without ``|``)
+    an example without features or label. Never a label: a learned label, even of an example
+    without features, widens the label range that predictions are clamped to, and the probes
+    would change."""
     body = bytes(rng.randrange(256) for _ in range(rng.randint(1, 120))).replace(b"\n", b" ")
     if rng.random() < 0.5:
-        return body.replace(b"|", b"/")  # no namespace: nothing learnable
-    label = rng.choice([b"x", b"Q", b"zz", b"#", b"!", b"bad", b"\x01"])
-    return label + b" " + body  # a label that is not a number: an error reply
+        body = body.replace(b"|", b"/")
+    label = rng.choice([b"x", b"Q", b"zz", b"#", b"!", b"bad", b"\x01", b"\xff\xfe"])
+    return label + b" " + body
 
 
 def garbage_client(sh: Shared, port: int) -> None:
@@ -480,7 +487,10 @@ def run(a: argparse.Namespace) -> Dict[str, Any]:
         proc, port, http_port = start_daemon(tmp, os.path.join(tmp, "store"), a.threads, a.max_line_bytes)
         pid = proc.pid
         samples: List[Tuple[float, int, int]] = [(0.0, rss_kb(pid), fd_count(pid))]
-        threads = [threading.Thread(target=line_client, args=(sh, port, c, c % 2 == 1, a.pause_ms / 1e3), daemon=True) for c in range(a.clients)]
+        threads = [
+            threading.Thread(target=line_client, args=(sh, port, c, c % 2 == 1, a.pause_ms / 1e3), daemon=True)
+            for c in range(a.clients)
+        ]
         threads.append(threading.Thread(target=http_client, args=(sh, http_port, a.pause_ms / 1e3), daemon=True))
         threads.append(threading.Thread(target=abrupt_client, args=(sh, port, a.max_line_bytes), daemon=True))
         threads.append(threading.Thread(target=garbage_client, args=(sh, port), daemon=True))
@@ -512,7 +522,9 @@ def run(a: argparse.Namespace) -> Dict[str, Any]:
                 status = proc.wait(10)
                 sh.fail("the daemon did not stop within 30 s of SIGTERM")
             if alive and status != 0:
-                sh.fail(f"the daemon exited {status} after SIGTERM: {open(os.path.join(tmp, 'daemon.err')).read()[-1000:]}")
+                sh.fail(
+                    f"the daemon exited {status} after SIGTERM: {open(os.path.join(tmp, 'daemon.err')).read()[-1000:]}"
+                )
     result["loadavg_end"] = loadavg()
     result["counts"] = dict(sorted(sh.counts.items()))
     result["versions"] = len(sh.expected_text)
@@ -550,7 +562,12 @@ def run(a: argparse.Namespace) -> Dict[str, Any]:
         "peak": round(max(s[1] for s in samples) / 1024, 1),
         "end": round(samples[-1][1] / 1024, 1),
     }
-    result["fds"] = {"start": samples[0][2], "warm_max": fd_warm, "peak": max(s[2] for s in samples), "end": samples[-1][2]}
+    result["fds"] = {
+        "start": samples[0][2],
+        "warm_max": fd_warm,
+        "peak": max(s[2] for s in samples),
+        "end": samples[-1][2],
+    }
     failures = list(sh.failures)
     if later:
         growth = max(s[1] for s in later) - rss_warm
@@ -575,7 +592,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--clients", type=int, default=4, help="line-protocol clients (half pipelined)")
     ap.add_argument("--threads", type=int, default=2, help="the daemon's worker threads (--num_children)")
     ap.add_argument("--swap_seconds", type=float, default=30.0)
-    ap.add_argument("--pause_ms", type=float, default=1.0, help="each client's pause between requests (0: flat out)")
+    ap.add_argument("--pause_ms", type=float, default=2.0, help="each client's pause between requests (0: flat out)")
     ap.add_argument("--sample_seconds", type=float, default=1.0)
     ap.add_argument("--max_line_bytes", type=int, default=1 << 20)
     ap.add_argument("--rss_bound_mb", type=float, default=16.0)

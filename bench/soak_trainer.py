@@ -20,9 +20,10 @@ bitwise the one of an uninterrupted run"):
 * the final version's weights equal, bit for bit, those of an uninterrupted Trainer with the same
   settings over the same lines (in this process, from an in-memory source);
 * the chain of versions (each one's parent) counts each example once: the versions' new examples
-  add up to the final total, which equals the uninterrupted run's; the positions of the final
-  version are the number of lines; the trainer's counters equal the uninterrupted run's;
-* the group's committed offset at the end is the final version's position, and after every kill
+  add up to the final total, which equals the uninterrupted run's; every version's counters and
+  positions equal the uninterrupted run's (records after the last learned one, held back, are
+  re-read after a restart); the last trainer consumed every record;
+* the group's committed offset at the end is the final version's position; after every kill
   it was never ahead of the current version.
 
 A restarted member of the same group is assigned its partition only once the killed member's
@@ -54,6 +55,7 @@ from soak_common import child_env, fail_lines, loadavg, report  # noqa: E402
 
 FLAGS = "--loss_function logistic -b 18 -q ab"
 TOPIC = "soak"
+HOLDOUT_EVERY = 20  # one new example in 20 is held back for the forgetting check
 GROUP_CONFIG = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
 
 
@@ -79,7 +81,7 @@ def make_trainer(source: Any, store_dir: str, publish_every: int) -> Any:
         wabbit.ModelStore(store_dir, keep=1000),
         gate=Gate(margin=0.5, recent=500, holdout=300, max_failures=1000),
         replay=ReplayBuffer(1000, ratio=0.2, seed=3),
-        holdout_every=20,
+        holdout_every=HOLDOUT_EVERY,
         publish_every=publish_every,
         batch=500,
         poll_timeout=0.2,
@@ -225,7 +227,17 @@ def run(a: argparse.Namespace) -> Dict[str, Any]:
 
         def child(k: int, drain: int = 0) -> subprocess.Popen:
             group = f"soak{k}" if a.fresh_group else "soak"
-            cmd = [sys.executable, me, "--child", "--bootstrap", cluster.bootstrap, "--store", store_dir, "--group", group]
+            cmd = [
+                sys.executable,
+                me,
+                "--child",
+                "--bootstrap",
+                cluster.bootstrap,
+                "--store",
+                store_dir,
+                "--group",
+                group,
+            ]
             cmd += ["--publish_every", str(a.publish_every), "--drain", str(drain)]
             return subprocess.Popen(cmd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -251,7 +263,8 @@ def run(a: argparse.Namespace) -> Dict[str, Any]:
                         time.sleep(rng.uniform(0.0, 1.0))
                 wait = time.monotonic() - started
                 if p.poll() is not None:
-                    failures.append(f"cycle {k}: the trainer exited {p.returncode}: {p.stderr.read()[-1500:]}")
+                    why = p.stderr.read()[-1500:] if p.stderr is not None else ""
+                    failures.append(f"cycle {k}: the trainer exited {p.returncode}: {why}")
                     break
                 p.send_signal(signal.SIGKILL)
                 p.wait(10)
@@ -273,7 +286,9 @@ def run(a: argparse.Namespace) -> Dict[str, Any]:
                     }
                 )
                 if committed is not None and committed > position:
-                    failures.append(f"cycle {k}: committed offset {committed} is ahead of version {current}'s {position}")
+                    failures.append(
+                        f"cycle {k}: committed offset {committed} is ahead of version {current}'s {position}"
+                    )
             producer.join(a.lines / a.rate + 60)
             last = child(a.cycles, drain=a.lines)
             try:
@@ -320,11 +335,24 @@ def run(a: argparse.Namespace) -> Dict[str, Any]:
         result["final_position"] = last_meta.get("positions", {}).get("source", {}).get(f"{TOPIC}/0")
         result["final_committed"] = final_committed
         if last_meta.get("examples_total") != ref.counts["examples"]:
-            failures.append(f"{last_meta.get('examples_total')} examples learned, the uninterrupted run {ref.counts['examples']}")
-        if result["final_position"] != a.lines:
-            failures.append(f"the final version's position is {result['final_position']}, not {a.lines}")
-        if final_committed != a.lines:
-            failures.append(f"the group's committed offset is {final_committed}, not {a.lines}")
+            failures.append(
+                f"{last_meta.get('examples_total')} examples learned, the uninterrupted run {ref.counts['examples']}"
+            )
+        # a version is published after a learned example: records after the last one (held back,
+        # not learned) are consumed again after a restart, and held back again
+        ref_position = ref_metas[-1]["positions"]["source"][f"{TOPIC}/0"] if ref_metas else None
+        result["reference_position"] = ref_position
+        if result["final_position"] != ref_position or not 0 <= a.lines - (ref_position or 0) < HOLDOUT_EVERY:
+            failures.append(f"the final version's position is {result['final_position']} (reference {ref_position})")
+        if final_committed != result["final_position"]:
+            failures.append(f"the group's committed offset is {final_committed}, not {result['final_position']}")
+        try:
+            drained = json.loads(out.strip().splitlines()[-1])["counts"]["events"]
+        except (ValueError, KeyError, IndexError):
+            drained = None
+        result["events_consumed"] = drained
+        if drained != a.lines:
+            failures.append(f"the last trainer consumed {drained} records in all, not {a.lines}")
         strip = ("state", "sha256", "parent")
         if [{k: v for k, v in m.items() if k not in strip} for m in metas] != [
             {k: v for k, v in m.items() if k not in strip} for m in ref_metas

@@ -5,7 +5,9 @@ A model records every source it learned from (a file's absolute path, ``<stdin>`
 are counted together), with line numbers and example counts; the checksums of the model files it
 descends from; its options; and when it was created and last changed. Consecutive in-memory batches
 of one kind (``<lines>``, ``<bytes>``, ``<csr>``, ``<frame>``) make one record, their lines numbered
-as one stream: a model that learns mini-batches for ever keeps a lineage of bounded size.
+as one stream; once there are :data:`MAX_SOURCES` records, an in-memory batch joins the latest
+record of its kind since the last file instead of adding one: a model that learns through
+``learn`` and ``learn_many`` for ever keeps a lineage (and a model file) of bounded size.
 
 >>> import wabbit
 >>> m = wabbit.Model()
@@ -35,8 +37,10 @@ from typing import Any, Dict, List, Mapping, Optional
 __all__ = ["Lineage", "SourceRecord"]
 
 PYTHON = "<python>"
-#: Sources that consecutive records of merge into one (in-memory data: no file to name).
+#: In-memory sources (no file to name): consecutive records of one of them merge into one.
 MERGED = frozenset({PYTHON, "<lines>", "<bytes>", "<csr>", "<frame>"})
+#: Records beyond which an in-memory source joins the latest record of its kind since the last file.
+MAX_SOURCES = 256
 
 
 def _is_count(v: Any) -> bool:
@@ -160,19 +164,22 @@ class Lineage:
         )
 
     def add(self, record: SourceRecord, *, parent: Optional[int], options: str, version: str, now: float) -> None:
-        """Append a source (merging consecutive in-memory ones of one kind, see :data:`MERGED`: their
-        counts add up and their lines continue each other's numbering); a pending parent is adopted
-        first."""
+        """Append a source, or merge an in-memory one into the previous record of its kind (see the
+        module docstring: their counts add up, their lines continue each other's numbering); a
+        pending parent is adopted first."""
         if parent is not None:
             self.ancestors.append(parent)
         record.generation = len(self.ancestors)
         last = self.sources[-1] if self.sources else None
-        if (
-            record.source in MERGED
-            and last is not None
-            and last.source == record.source
-            and last.generation == record.generation
-        ):
+        same = last is not None and last.source == record.source and last.generation == record.generation
+        if record.source in MERGED and not same and len(self.sources) >= MAX_SOURCES:
+            for earlier in reversed(self.sources):  # the trailing stretch of in-memory records
+                if earlier.source not in MERGED or earlier.generation != record.generation:
+                    break
+                if earlier.source == record.source:
+                    last, same = earlier, True
+                    break
+        if record.source in MERGED and same and last is not None:
             last.examples += record.examples
             last.bad_lines += record.bad_lines
             if last.last_line is not None and record.last_line is not None:
