@@ -59,7 +59,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from soak_common import child_env, fail_lines, fd_count, loadavg, quantile, report, rss_kb  # noqa: E402
+from soak_common import child_env, fail_lines, fd_count, loadavg, quantile, report, rss_kb, slope  # noqa: E402
 
 HOST = "127.0.0.1"
 FLAGS = "--noconstant -b 18"
@@ -573,6 +573,9 @@ def run(a: argparse.Namespace) -> Dict[str, Any]:
         growth = max(s[1] for s in later) - rss_warm
         bound = max(a.rss_bound_mb * 1024, 0.10 * rss_warm)
         result["rss_growth_after_warmup_mb"] = round(growth / 1024, 2)
+        result["rss_slope_mb_per_minute_after_warmup"] = round(
+            slope([s[0] for s in later], [s[1] for s in later]) * 60 / 1024, 3
+        )
         if growth > bound:
             failures.append(f"RSS grew {growth / 1024:.1f} MB after the warm-up (bound {bound / 1024:.1f} MB)")
         if max(s[2] for s in later) > fd_warm + a.fd_slack:
