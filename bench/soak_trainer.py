@@ -8,7 +8,7 @@ process (this file with ``--child``): a ``KafkaSource`` in the consumer group ``
 ``Trainer`` with a gate (recent and forgetting checks), a replay buffer, one example in 20 held
 back, and a version every ``--publish_every`` examples, into a ``ModelStore``. Each of ``--cycles``
 children is SIGKILLed at a random moment ``--kill_min``..``--kill_max`` seconds after it started,
-but not before it consumed its first records (then within its first second of consuming), while
+but not before it consumed its first records (then within ``--consuming_max`` seconds), while
 it learns or publishes, and a new one starts at once on the same store;
 after each kill the group's committed offset is read and must not be ahead of the store's current
 version. A last child drains the stream (the producer has finished by then) and exits.
@@ -260,7 +260,7 @@ def run(a: argparse.Namespace) -> Dict[str, Any]:
                 # a random moment of its first second of consuming
                 if not consuming.is_set():
                     if consuming.wait(60):
-                        time.sleep(rng.uniform(0.0, 1.0))
+                        time.sleep(rng.uniform(0.0, a.consuming_max))
                 wait = time.monotonic() - started
                 if p.poll() is not None:
                     why = p.stderr.read()[-1500:] if p.stderr is not None else ""
@@ -372,6 +372,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--rate", type=float, default=400.0, help="records produced a second")
     ap.add_argument("--kill_min", type=float, default=5.0)
     ap.add_argument("--kill_max", type=float, default=15.0)
+    ap.add_argument("--consuming_max", type=float, default=1.0, help="a late kill: at most this long into consuming")
     ap.add_argument("--publish_every", type=int, default=1000)
     ap.add_argument("--fresh_group", action="store_true", help="a consumer group per child (no session wait)")
     ap.add_argument("--seed", type=int, default=1)
@@ -387,7 +388,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return child_main(a)
     if a.short:
         a.cycles, a.lines, a.rate, a.kill_min, a.kill_max, a.publish_every = 1, 2000, 2000.0, 0.0, 0.0, 200
-        a.fresh_group = True
+        a.fresh_group, a.consuming_max = True, 0.3
     res = run(a)
     report(res, a.json)
     print(json.dumps(res, indent=1))
