@@ -881,3 +881,75 @@ def test_the_trainer_skips_non_finite_joined_records(tmp_path):
     ref = wabbit.Model("-b 12")
     ref.learn_many(["1 |f a b", "-1 |f b c"])
     assert table_bytes(t.model) == table_bytes(ref)
+
+
+def test_the_trainer_on_the_mock_kafka_cluster_skips_non_finite_records(tmp_path):
+    # the same records through librdkafka's in-process mock cluster (KafkaSink -> KafkaSource -> Trainer)
+    pytest.importorskip("confluent_kafka")
+    import time
+
+    from wabbit.stream import KafkaSink, KafkaSource, mock_cluster
+    from wabbit.trainer import Trainer
+
+    good = ["1 |f a b", "-1 |f b c"]
+    bad = ["1 |f x:inf", "nan |f x", "1e308 |f x", "1 |f x:1e20", "3e38 |f x", "1 1 -inf |f x", "1 |f \x00x:1e39"]
+    lines = good + bad + good
+    cluster = mock_cluster()
+    try:
+        with KafkaSink(cluster.bootstrap, "events") as sink:
+            for line in lines:
+                sink.send(line, partition=0)
+        source = KafkaSource(
+            cluster.bootstrap, "events", "nonfinite", config={"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+        )
+        t = Trainer(wabbit.Model("-b 12"), source, wabbit.ModelStore(tmp_path / "store"), publish_every=1000)
+        deadline = time.monotonic() + 60
+        t.run(until=lambda tr: tr.counts["events"] >= len(lines) or time.monotonic() > deadline)
+        source.close()
+    finally:
+        cluster.close()
+    assert t.counts["events"] == len(lines)
+    assert t.counts["bad_records"] == len(bad) and t.counts["examples"] == 2 * len(good)
+    assert_finite_table(t.model.core.weight_table())
+    ref = wabbit.Model("-b 12")
+    ref.learn_many(good + good)
+    assert table_bytes(t.model) == table_bytes(ref)
+
+
+@pytest.mark.parametrize(
+    "flags, good, bad",
+    [
+        (
+            "--cb_explore_adf -b 12",
+            ["shared |u a\n0:1:0.5 |a x\n|a y\n", "shared |u b\n|a x\n1:0:0.5 |a y\n"],
+            [
+                "shared |u a\n0:inf:0.5 |a x\n|a y\n",
+                "shared |u a\n0:1:0 |a x\n|a y\n",
+                "shared |u a\n0:1:nan |a x\n|a y\n",
+                "shared |u a\n0:3e38:0.5 |a x\n|a y\n",
+                "shared |u a x:inf\n0:1:0.5 |a x\n|a y\n",
+            ],
+        ),
+        (
+            "--json -b 12",
+            ['{"_label": 1, "a": {"z": 1}}\n', '{"_label": -1, "a": {"y": 2}}\n'],
+            [line + "\n" for line, m in JSON_BAD if m != "non-finite"],
+        ),
+    ],
+)
+def test_the_daemon_refuses_bad_bandit_events_and_json_lines(flags, good, bad):
+    from servekit import exchange
+    from wabbit.serve import serve
+
+    if "cb" in flags:  # a bandit event ends with a blank line
+        good, bad = [e + "\n" for e in good], [e + "\n" for e in bad]
+    sent = good + bad + good
+    with serve(wabbit.Model(flags), port=0, threads=1) as server:
+        replies = exchange(server.port, "".join(sent)).split("\n")
+        served = server.engine.snapshot()
+    errors = [r for r in replies if r.startswith("error:")]
+    assert len(errors) == len(bad), replies
+    assert_finite_table(served.weight_table())
+    ref = wabbit.Model(flags)
+    ref.learn_many("".join(good + good).encode())
+    assert served.weight_table().tobytes() == table_bytes(ref)
