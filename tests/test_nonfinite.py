@@ -476,6 +476,22 @@ def test_bandit_lines_refuse_non_finite_costs_and_bad_probabilities(flags):
         assert_finite_table(m.core.weight_table(), v)
 
 
+def test_bandit_dict_events_refuse_non_finite_values_and_labels():
+    m = wabbit.Model("--cb_explore_adf -q ua -b 12")
+    shared, actions = {"u": {"age": 1.0}}, [{"a": ["x"]}, {"a": ["y"]}]
+    m.learn((shared, actions), label=(0, 1.0, 0.5))
+    for v in [INF, -INF, NAN, 1e308]:
+        bad_actions = [{"a": {"x": v}}, {"a": ["y"]}]
+        assert_refused(m, lambda a=bad_actions: m.learn((shared, a), label=(0, 1.0, 0.5)), "non-finite value")
+        assert_refused(m, lambda v=v: m.learn(({"u": {"age": v}}, actions), label=(0, 1.0, 0.5)), "non-finite")
+        assert_refused(m, lambda v=v: m.learn((shared, actions), label=(0, v, 0.5)), "cost")
+        assert_refused(m, lambda v=v: m.learn((shared, actions), label=(0, 1.0, v)), "probability")
+        with pytest.raises(ValueError, match="non-finite"):
+            m.rank(shared, [{"a": {"x": v}}])
+    assert_refused(m, lambda: m.learn((shared, actions), label=(0, 1.0, 0.0)), "probability")
+    assert_refused(m, lambda: m.learn((shared, actions), label=(0, 3e38, 0.5)), "cost")
+
+
 def test_dsjson_refuses_non_finite_costs_and_bad_probabilities():
     m = wabbit.Model("--cb_explore_adf --dsjson -b 12")
     m.learn(_dsjson(1, 0.5))
