@@ -29,9 +29,22 @@ if TYPE_CHECKING:  # annotations only: the model calls this module, never the ot
 __all__ = ["event_parts", "in_action_order", "learn", "predict", "rank", "sample"]
 
 
+def _check_unicode(text: str) -> None:
+    """A str the core can take: UTF-8 cannot hold a lone surrogate (ValueError, as for a line)."""
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError as e:
+            raise ValueError(
+                f"the event is not valid Unicode: it holds a lone surrogate (U+{ord(text[e.start]):04X} at "
+                f"position {e.start}), which UTF-8 cannot encode"
+            ) from None
+
+
 def event_parts(event: Any) -> Tuple[Any, List[Any], bool]:
     """(shared, actions, dicts) for the core from an Event: text (str or list of lines) or dicts."""
     if isinstance(event, str):
+        _check_unicode(event)
         lines = event.split("\n")
         while lines and not lines[-1].strip():
             lines.pop()
@@ -45,6 +58,8 @@ def event_parts(event: Any) -> Tuple[Any, List[Any], bool]:
         return (None if shared is None else as_dict(shared)), [as_dict(a) for a in actions], True
     if isinstance(event, list):
         if all(isinstance(x, str) for x in event):
+            for x in event:
+                _check_unicode(x)
             return None, [x.rstrip("\n") for x in event], False
         raise TypeError("a list event holds text lines; for dicts pass (shared, [action, ...])")
     raise TypeError(f"an event is text, a list of lines or (shared, [actions]), not {type(event).__name__}")

@@ -200,7 +200,10 @@ def parse_into(target: _Declared, args: Union[str, Sequence[str]], keywords: Map
     """Set ``target``'s fields from VW-style flags (a string or a list of tokens), then from keyword
     options (the long or short flag names without dashes, or the field names); returns ``target``."""
     table = flag_table(type(target))
-    tokens = shlex.split(args) if isinstance(args, str) else list(args)
+    try:
+        tokens = shlex.split(args) if isinstance(args, str) else list(args)
+    except ValueError as e:  # an unbalanced quote: shlex's "No closing quotation" is a flag error
+        raise OptionError(f"cannot split the flags {args!r} into tokens: {e}") from None
     i = 0
     while i < len(tokens):
         tok = tokens[i]

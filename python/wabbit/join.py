@@ -573,16 +573,20 @@ def _time_or_none(value: Any, what: str) -> Optional[float]:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{what} must be a number, got {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer past float's range (JSON has no limit): not a finite number
+        raise ValueError(f"{what} must be a finite number, got an integer too large for a float") from None
 
 
 def _a_time(value: Any, what: str) -> Optional[float]:
-    # a time: a number, not NaN (the joiner's clock could not move past it)
-    if type(value) is float and value == value:
+    # a time: a finite number (the joiner's clock could not move past NaN, and would stay at an
+    # infinity: every entry after it would expire at once)
+    if type(value) is float and math.isfinite(value):
         return value
     t = _time_or_none(value, what)
-    if t is not None and t != t:
-        raise ValueError(f"{what} must be a number, got {value!r}")
+    if t is not None and not math.isfinite(t):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
     return t
 
 

@@ -162,19 +162,29 @@ class Handlers:
             return self._learn_events(items, labels, many)
         out: List[Optional[float]] = []
         for i, (x, y, w) in enumerate(zip(items, labels, weights)):
-            if isinstance(x, str):
-                if y is not None or w is not None:
-                    raise BadRequest(f"example {i} is text, which carries its own label and weight: drop label/weight")
-                out.append(_finite(_number(self._text_replies([self._line(x, i)])[0])))
-            elif isinstance(x, dict):
-                if y is None:
-                    raise BadRequest(f'example {i} is a dict: send its "label" (or "labels": [...] for many)')
-                label, weight = self._float(y, "label"), 1.0 if w is None else self._float(w, "weight")
-                p = self._engine_call(partial(self.server.engine.learn_dict, x, label, weight))
-                out.append(_finite(float(p)))
-            else:
-                raise BadRequest(f"example {i} is a {type(x).__name__}: send a VW text line or a dict of namespaces")
+            try:
+                out.append(self._learn_one(i, x, y, w))
+            except BadRequest as e:
+                if not many or str(e).startswith(f"example {i}"):
+                    raise
+                # a batch is learned in order: name the refused example, and say what was learned
+                done = f"; examples 0 to {i - 1} were learned" if i > 0 else ""
+                raise BadRequest(f"example {i}: {e}{done}", e.status) from None
         return {"predictions": out} if many else {"prediction": out[0]}
+
+    def _learn_one(self, i: int, x: Any, y: Any, w: Any) -> Optional[float]:
+        """One example of /learn (its index i for the messages); the prediction made before learning it."""
+        if isinstance(x, str):
+            if y is not None or w is not None:
+                raise BadRequest(f"example {i} is text, which carries its own label and weight: drop label/weight")
+            return _finite(_number(self._text_replies([self._line(x, i)])[0]))
+        if isinstance(x, dict):
+            if y is None:
+                raise BadRequest(f'example {i} is a dict: send its "label" (or "labels": [...] for many)')
+            label, weight = self._float(y, "label"), 1.0 if w is None else self._float(w, "weight")
+            p = self._engine_call(partial(self.server.engine.learn_dict, x, label, weight))
+            return _finite(float(p))
+        raise BadRequest(f"example {i} is a {type(x).__name__}: send a VW text line or a dict of namespaces")
 
     def _learn_events(self, items: List[Any], labels: List[Any], many: bool) -> Dict[str, Any]:
         out = []
