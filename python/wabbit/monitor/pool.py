@@ -1,0 +1,160 @@
+"""The ``"pool"`` response: a small pool of models judged by a paired test, so that a drift response
+can tell a change from noise (issue 22; see :mod:`wabbit.monitor`).
+
+The pool holds the **champion** (the model that serves: the monitored model itself, which learns
+every example), a **challenger** (a model started from scratch at an alarm, learning from the
+alarm on: the core's shadow learner) and up to ``size`` **archived** past champions, frozen (they
+never learn). A copy of the champion is archived at each alarm that starts a challenger, and the
+champion is archived again whenever another member replaces it, so no decision loses a model.
+
+Every batch of ``every`` examples one member (the challenger on trial, or an archived member)
+predicts alongside the champion, and the per-example differences of their signal (loss) are kept
+for that member. A member replaces the champion when its mean difference over its last
+``GATE_PATIENCE * gate`` scored examples (at least ``gate`` of them) is below the champion's by
+more than ``GATE_SIGMAS`` standard errors of that mean (a paired test: ``mean(d) / (std(d) /
+sqrt(n))``, ``d`` = member's loss - champion's loss on the same examples). An archived member is
+only scored after an alarm later than the one at which it was archived (until then it is the
+champion's own recent past); every alarm, and every switch, clears the differences kept, so each
+decision rests on evidence gathered after the last change.
+
+>>> d = np.array([-0.2, -0.1, -0.3, -0.2])            # a member 0.2 better on four examples
+>>> n, mean, se, t = paired_test(d)
+>>> n, round(mean, 3), round(se, 4), round(t, 2)      # se = std(d, ddof=1) / sqrt(4) = 0.0816 / 2
+(4, -0.2, 0.0408, -4.9)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, List, NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from wabbit.monitor.gate import GATE_PATIENCE, GATE_SIGMAS
+
+__all__ = ["CHECKPOINTS", "FROZEN_RATE", "Member", "Pool", "Trial", "paired_test"]
+
+#: The learning-rate factor of an archived member while it predicts as the core's shadow learner:
+#: its updates are far below float resolution, so its weights, and so its predictions, stay as
+#: archived (the copy that predicts is thrown away afterwards; the archived member is never touched).
+FROZEN_RATE = 1e-30
+#: Copies of the champion kept, one taken every ``gate`` examples, so that an alarm archives the
+#: champion as it was before the change began (ADWIN's estimate), not after it learned the change.
+CHECKPOINTS = 2
+
+
+def paired_test(d: np.ndarray) -> Tuple[int, float, float, float]:
+    """Count, mean, standard error of the mean and t statistic (mean / se) of paired differences
+    ``d`` (member - champion); t is -inf/+inf/0 when every difference is the same."""
+    n = len(d)
+    if n == 0:
+        return 0, 0.0, 0.0, 0.0
+    mean = float(np.mean(d))
+    se = float(np.std(d, ddof=1)) / math.sqrt(n) if n > 1 else 0.0
+    if se > 0:
+        return n, mean, se, mean / se
+    return n, mean, 0.0, (-math.inf if mean < 0 else math.inf if mean > 0 else 0.0)
+
+
+class Member:
+    """An archived past champion: a frozen model, when it was archived, and its scored differences."""
+
+    def __init__(self, ident: int, model: Any, archived_at: int, why: str) -> None:
+        self.id = ident
+        self.model = model  # a wabbit.Model that never learns
+        self.archived_at = archived_at
+        self.why = why
+        self.diffs: List[np.ndarray] = []
+
+    def __repr__(self) -> str:
+        return f"Member(id={self.id}, archived_at={self.archived_at}, why={self.why!r})"
+
+
+class Trial(NamedTuple):
+    started: int  # the batch boundary from which the challenger learns
+    alarm: int  # the alarm's example index
+    ident: int  # the id the challenger gets if it is promoted
+
+
+def _recent(parts: List[np.ndarray], keep: int) -> np.ndarray:
+    d = np.concatenate(parts) if parts else np.zeros(0)
+    return d[-keep:]
+
+
+class Pool:
+    """The pool's state and decisions; :class:`wabbit.monitor.Monitor` drives it at each batch
+    boundary. ``served`` is the id of the model serving (0: the model the monitor was attached to;
+    a promoted challenger gets a new id; a restored archived member serves under its own id)."""
+
+    def __init__(self, size: int = 3, gate: int = 1000) -> None:
+        self.size = size
+        self.gate = gate
+        self.archive: List[Member] = []
+        self.trial: Optional[Trial] = None
+        self.trial_diffs: List[np.ndarray] = []
+        self.trial_scored = 0
+        self.served = 0
+        self.next_id = 1
+        self.last_alarm = -1  # the batch boundary of the latest alarm
+        self.slot: Any = None  # who predicts beside the champion in this batch: "challenger", a Member, None
+        self.holder: Any = None  # while a member is in the slot: the core holding the challenger's state
+        self.checkpoints: List[Tuple[int, Any]] = []  # (boundary, copy of the champion), oldest first
+        self._turn = 0  # round robin over the archived members
+        self._challenger_next = True
+
+    # ------------------------------------------------------------------ decisions
+    def window(self) -> int:
+        return GATE_PATIENCE * self.gate
+
+    def judge(self, parts: List[np.ndarray]) -> Tuple[bool, str]:
+        """Whether a member's differences ``parts`` show a win, and the numbers."""
+        d = _recent(parts, self.window())
+        n, mean, se, t = paired_test(d)
+        wins = n >= self.gate and mean < 0 and t < -GATE_SIGMAS
+        return wins, f"mean loss difference {mean:+.4f} over {n} examples ({t:+.1f} standard errors)"
+
+    def probeable(self) -> List[Member]:
+        return [m for m in self.archive if m.archived_at < self.last_alarm]
+
+    def add(self, model: Any, at: int, why: str, ident: Optional[int] = None) -> Member:
+        """Archive ``model`` (frozen); the oldest member leaves when more than ``size`` are kept."""
+        member = Member(self.served if ident is None else ident, model, at, why)
+        self.archive.append(member)
+        while len(self.archive) > self.size:
+            gone = self.archive.pop(0)
+            if self.slot is gone:
+                self.slot = None
+        return member
+
+    def before(self, cut: int) -> Tuple[int, Any]:
+        """The newest checkpoint of the champion taken at or before index ``cut`` (where the change
+        began), or the oldest kept, as (boundary, model); (cut, None) when none is kept."""
+        for at, model in reversed(self.checkpoints):
+            if at <= cut:
+                return at, model
+        return self.checkpoints[0] if self.checkpoints else (cut, None)
+
+    def clear(self) -> None:
+        for m in self.archive:
+            m.diffs = []
+
+    def next_slot(self) -> Any:
+        """Who predicts beside the champion in the next batch: with a challenger on trial it and
+        the archived members that may be scored take turns (the challenger learns only in its
+        turns); otherwise the archived members take turns; None when there is no one."""
+        members = self.probeable()
+        if self.trial is not None and (not members or self._challenger_next):
+            self._challenger_next = False
+            return "challenger"
+        self._challenger_next = True
+        if not members:
+            return None
+        self._turn = (self._turn + 1) % len(members)
+        return members[self._turn]
+
+    def memory_bytes(self, bits: int, floats_per_weight: int = 4) -> int:
+        """The weight tables the pool can hold for a model of ``bits`` bits (``-b``): the champion,
+        the challenger, ``size`` archived members, the copy that predicts and ``CHECKPOINTS`` copies
+        of the champion: (size + 3 + CHECKPOINTS) tables of
+        2**bits rows of ``floats_per_weight`` float32 (VW's default rule keeps 4)."""
+        return (self.size + 3 + CHECKPOINTS) * (2**bits) * floats_per_weight * 4
