@@ -42,6 +42,8 @@ FLAGS = "--loss_function logistic"
 D = 10
 RESPONSES = ("switch", "reset", "pool")
 SECTION = "## Learning quality (issue 22)"
+#: every= and gate= of the pool's monitor (the others keep the defaults, 1000 and 1000)
+POOL_SETTINGS = (int(os.environ.get("POOL_EVERY", 200)), int(os.environ.get("POOL_GATE", 200)))
 SUBSECTION = "### Drift scenarios"
 
 
@@ -121,7 +123,8 @@ def run_response(lines: List[str], response: Optional[str]) -> Tuple[np.ndarray,
     model = wabbit.Model(FLAGS)
     mon = None
     if response is not None:
-        mon = model.monitor(ADWIN(), on_drift=response, every=1000, gate=1000, log=lambda s: None)
+        every, gate = POOL_SETTINGS if response == "pool" else (1000, 1000)
+        mon = model.monitor(ADWIN(), on_drift=response, every=every, gate=gate, log=lambda s: None)
     t0 = time.perf_counter()
     p = np.asarray(model.learn_many(lines), dtype=np.float64)
     return p, mon, time.perf_counter() - t0

@@ -15,7 +15,7 @@ import wabbit._core as _core
 from wabbit.monitor.detectors import feed
 from wabbit.monitor.events import RESPONSES, DriftEvent, Response, summarize
 from wabbit.monitor.gate import Challenger, SignalHistory, verdict
-from wabbit.monitor.pool import CHECKPOINTS, FROZEN_RATE, Member, Pool, Trial
+from wabbit.monitor.pool import CHECKPOINTS, FROZEN_RATE, TRIAL_GATES, Member, Pool
 from wabbit.monitor.responses import Boost
 from wabbit.monitor.signals import SIGNALS, Signal, error_signal, label_scheme
 
@@ -25,6 +25,16 @@ if TYPE_CHECKING:
 __all__ = ["Monitor", "logger"]
 
 logger = logging.getLogger("wabbit.monitor")
+
+
+def _classes(label: np.ndarray) -> Optional[str]:
+    """The label scheme when every label of the batch is -1/1 or 0/1, else None (not a classification)."""
+    values = np.unique(label)
+    if np.all(np.isin(values, (-1.0, 1.0))):
+        return "-1/1"
+    if np.all(np.isin(values, (0.0, 1.0))):
+        return "0/1"
+    return None
 
 
 class Monitor:
@@ -250,11 +260,16 @@ class Monitor:
             return
         values = self._values(label, prediction, loss)
         if self.pool is not None:
-            # the member that predicted beside the champion in this batch, on the same signal
-            shadow = None
+            # the member that predicted beside the champion in this batch: the differences of the
+            # signal and, with labels -1/1 or 0/1, of the errors
+            diffs = None
             if shadow_loss is not None and shadow_prediction is not None and len(shadow_loss) == len(label):
-                shadow = self._values(label, shadow_prediction, shadow_loss)
-            self._score(model, values, shadow)
+                diffs = np.full((2, len(label)), np.nan)
+                diffs[0] = self._values(label, shadow_prediction, shadow_loss) - values
+                scheme = _classes(label)
+                if scheme is not None:
+                    diffs[1] = error_signal(label, shadow_prediction, scheme) - error_signal(label, prediction, scheme)
+            self._score(model, diffs)
         start = self.n
         drifts, warnings, rising, self._cuts = feed(self.detector, values, start, self._warnings)
         self._history.append(values, self.gate)
@@ -403,19 +418,21 @@ class Monitor:
             self._tell(event, message)
 
     # ------------------------------------------------------------------ the pool (on_drift="pool")
-    def _score(self, model: "Model", values: np.ndarray, shadow: Optional[np.ndarray]) -> None:
+    def _score(self, model: "Model", diffs: Optional[np.ndarray]) -> None:
         """Keep the differences of the member that predicted beside the champion in this batch,
         then give the shadow learner its challenger back."""
         pool = self.pool
         assert pool is not None and self._challenger is not None
         slot, pool.slot = pool.slot, None
-        if shadow is not None:
+        if diffs is not None:
             if slot == "challenger" and pool.trial is not None:
-                pool.trial_diffs.append(shadow - values)
-                pool.trial_scored += len(values)
+                pool.trial_diffs.append(diffs)
+                pool.trial_scored += diffs.shape[1]
+                while pool.trial_diffs[0].shape[1] <= sum(d.shape[1] for d in pool.trial_diffs) - pool.window():
+                    pool.trial_diffs.pop(0)
             elif isinstance(slot, Member):
-                slot.diffs.append(shadow - values)
-                while len(slot.diffs) > 1 and sum(map(len, slot.diffs)) - len(slot.diffs[0]) >= pool.window():
+                slot.diffs.append(diffs)
+                while slot.diffs[0].shape[1] <= sum(d.shape[1] for d in slot.diffs) - pool.window():
                     slot.diffs.pop(0)
         if isinstance(slot, Member) and pool.holder is not None:
             self._challenger.core.swap_learner(pool.holder)  # the challenger's state comes back
@@ -440,7 +457,7 @@ class Monitor:
                 pool.served = pool.trial.ident
                 switched = True
                 add(boundary, "switch", "switch", None, f"switched to challenger at example {boundary + 1} ({alarm}): {means}")
-            elif pool.trial_scored >= pool.window():
+            elif pool.trial_scored >= TRIAL_GATES * self.gate:
                 add(boundary, "drop", "drop", None, f"challenger dropped at example {boundary + 1} ({alarm}): {means}")
                 pool.trial = None
         if not switched:
@@ -466,6 +483,7 @@ class Monitor:
                 break
         if switched:
             pool.trial = None
+            pool.first = []
             pool.clear()
             pool.checkpoints = []  # (they were the old champion's)
             self._restart_detector()
@@ -487,11 +505,9 @@ class Monitor:
                 at_cut, kept = pool.before(self._cuts.get(index, index + 1))
                 if kept is None:
                     at_cut, kept = boundary, model.copy()
-                pool.add(kept, boundary, f"alarm at example {index + 1}, as of example {at_cut + 1}")
+                pool.add(kept, boundary, f"alarm at example {index + 1}", as_of=at_cut)
                 self._challenger.core.reset_learner()
-                pool.trial = Trial(boundary, index, pool.next_id)
-                pool.next_id += 1
-                pool.trial_diffs, pool.trial_scored = [], 0
+                pool.start_trial(boundary, index)
                 add(
                     index,
                     "drift",

@@ -32,7 +32,7 @@ import numpy as np
 
 from wabbit.monitor.gate import GATE_PATIENCE, GATE_SIGMAS
 
-__all__ = ["CHECKPOINTS", "FROZEN_RATE", "Member", "Pool", "Trial", "paired_test"]
+__all__ = ["CHALLENGER_TURNS", "CHECKPOINTS", "TRIAL_GATES", "FROZEN_RATE", "Member", "Pool", "Trial", "paired_test"]
 
 #: The learning-rate factor of an archived member while it predicts as the core's shadow learner:
 #: its updates are far below float resolution, so its weights, and so its predictions, stay as
@@ -41,6 +41,13 @@ FROZEN_RATE = 1e-30
 #: Copies of the champion kept, one taken every ``gate`` examples, so that an alarm archives the
 #: champion as it was before the change began (ADWIN's estimate), not after it learned the change.
 CHECKPOINTS = 2
+#: With a challenger on trial and archived members, the challenger predicts (and learns) in this
+#: many batches out of every one more; the archived members take turns in the others.
+CHALLENGER_TURNS = 2
+#: A challenger is given up once it has been scored on this many multiples of ``gate`` examples
+#: without a win (its test looks at the last ``GATE_PATIENCE * gate`` only, so its first, untrained
+#: examples drop out of it).
+TRIAL_GATES = 10
 
 
 def paired_test(d: np.ndarray) -> Tuple[int, float, float, float]:
@@ -59,10 +66,11 @@ def paired_test(d: np.ndarray) -> Tuple[int, float, float, float]:
 class Member:
     """An archived past champion: a frozen model, when it was archived, and its scored differences."""
 
-    def __init__(self, ident: int, model: Any, archived_at: int, why: str) -> None:
+    def __init__(self, ident: int, model: Any, archived_at: int, why: str, as_of: Optional[int] = None) -> None:
         self.id = ident
         self.model = model  # a wabbit.Model that never learns
         self.archived_at = archived_at
+        self.as_of = archived_at if as_of is None else as_of  # the examples it had learned
         self.why = why
         self.diffs: List[np.ndarray] = []
 
@@ -77,8 +85,8 @@ class Trial(NamedTuple):
 
 
 def _recent(parts: List[np.ndarray], keep: int) -> np.ndarray:
-    d = np.concatenate(parts) if parts else np.zeros(0)
-    return d[-keep:]
+    d = np.concatenate(parts, axis=1) if parts else np.zeros((2, 0))
+    return d[:, -keep:]
 
 
 class Pool:
@@ -99,26 +107,37 @@ class Pool:
         self.slot: Any = None  # who predicts beside the champion in this batch: "challenger", a Member, None
         self.holder: Any = None  # while a member is in the slot: the core holding the challenger's state
         self.checkpoints: List[Tuple[int, Any]] = []  # (boundary, copy of the champion), oldest first
+        self.first: List[Member] = []  # members to score first, one batch each, when a trial starts
         self._turn = 0  # round robin over the archived members
-        self._challenger_next = True
+        self._challenger_turns = 0
 
     # ------------------------------------------------------------------ decisions
     def window(self) -> int:
         return GATE_PATIENCE * self.gate
 
     def judge(self, parts: List[np.ndarray]) -> Tuple[bool, str]:
-        """Whether a member's differences ``parts`` show a win, and the numbers."""
+        """Whether a member's differences ``parts`` (rows: signal, and for classification the
+        error, member - champion) show a win, and the numbers: the mean signal difference over
+        the last ``GATE_PATIENCE * gate`` scored examples (at least ``gate``) below zero by more
+        than ``GATE_SIGMAS`` standard errors, and for classification no more errors than the
+        champion on those examples."""
         d = _recent(parts, self.window())
-        n, mean, se, t = paired_test(d)
+        n, mean, se, t = paired_test(d[0])
         wins = n >= self.gate and mean < 0 and t < -GATE_SIGMAS
-        return wins, f"mean loss difference {mean:+.4f} over {n} examples ({t:+.1f} standard errors)"
+        text = f"mean loss difference {mean:+.4f} over {n} examples ({t:+.1f} standard errors)"
+        if len(d[1]) and not np.isnan(d[1][0]):
+            errors = float(np.mean(d[1]))
+            wins = wins and errors <= 0
+            text += f", error rate difference {errors:+.4f}"
+        return wins, text
 
     def probeable(self) -> List[Member]:
-        return [m for m in self.archive if m.archived_at < self.last_alarm]
+        return list(self.archive)
 
-    def add(self, model: Any, at: int, why: str, ident: Optional[int] = None) -> Member:
-        """Archive ``model`` (frozen); the oldest member leaves when more than ``size`` are kept."""
-        member = Member(self.served if ident is None else ident, model, at, why)
+    def add(self, model: Any, at: int, why: str, as_of: Optional[int] = None) -> Member:
+        """Archive ``model`` (frozen; it had learned ``as_of`` examples, default ``at``); the oldest
+        member leaves when more than ``size`` are kept."""
+        member = Member(self.served, model, at, why, as_of)
         self.archive.append(member)
         while len(self.archive) > self.size:
             gone = self.archive.pop(0)
@@ -134,6 +153,16 @@ class Pool:
                 return at, model
         return self.checkpoints[0] if self.checkpoints else (cut, None)
 
+    def start_trial(self, boundary: int, alarm: int) -> None:
+        """A challenger learns from ``boundary``; the members archived before the newest one (a copy
+        of the champion from before this change) are scored first, one batch each, newest first:
+        a concept that returns brings its model back before the challenger has learned much."""
+        self.trial = Trial(boundary, alarm, self.next_id)
+        self.next_id += 1
+        self.trial_diffs, self.trial_scored = [], 0
+        self.first = list(reversed(self.archive[:-1]))
+        self._challenger_turns = 0
+
     def clear(self) -> None:
         for m in self.archive:
             m.diffs = []
@@ -143,10 +172,14 @@ class Pool:
         the archived members that may be scored take turns (the challenger learns only in its
         turns); otherwise the archived members take turns; None when there is no one."""
         members = self.probeable()
-        if self.trial is not None and (not members or self._challenger_next):
-            self._challenger_next = False
+        while self.first:  # a new trial: the members archived before it predict first, one batch each
+            member = self.first.pop(0)
+            if member in members:
+                return member
+        if self.trial is not None and (not members or self._challenger_turns < CHALLENGER_TURNS):
+            self._challenger_turns += 1
             return "challenger"
-        self._challenger_next = True
+        self._challenger_turns = 0
         if not members:
             return None
         self._turn = (self._turn + 1) % len(members)
