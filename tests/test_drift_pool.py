@@ -64,6 +64,7 @@ def test_paired_test_by_hand():
     var = sum((x - mean) ** 2 for x in d) / 4  # (0.04 + 0.16 + 0 + 0.01 + 0.09) / 4 = 0.075
     n, m, se, t = paired_test(d)
     assert n == 5 and m == pytest.approx(-0.3)
+    assert var == pytest.approx(0.075)
     assert se == pytest.approx(math.sqrt(0.075 / 5))
     assert t == pytest.approx(-0.3 / math.sqrt(0.015))
     assert paired_test(np.full(3, -0.5))[3] == -math.inf  # the same difference everywhere
@@ -78,9 +79,12 @@ def test_judge_needs_gate_examples_three_standard_errors_and_no_more_errors():
     strong = loss - 0.3  # mean -0.6, same spread: t = -4.9
     assert pool.judge([np.vstack([strong, none])])[0]
     assert not pool.judge([np.vstack([strong[:3], none[:3]])])[0]  # fewer than gate examples
+    # with labels -1/1 or 0/1 it must also err less, by more than ERROR_SIGMAS (2) standard errors
     more_errors = np.array([0.0, 1.0, 0.0, 0.0, 0.0])  # it wins on the loss, but errs more
     assert not pool.judge([np.vstack([strong, more_errors])])[0]
-    assert pool.judge([np.vstack([strong, -more_errors])])[0]
+    assert not pool.judge([np.vstack([strong, -more_errors])])[0]  # fewer: mean -0.2, se 0.2, t = -1
+    fewer = np.array([-1.0, -1.0, 0.0, -1.0, -1.0])  # mean -0.8, sd sqrt(0.2), se 0.2: t = -4
+    assert pool.judge([np.vstack([strong, fewer])])[0]
     # only the last GATE_PATIENCE * gate (20) differences count
     old = np.vstack([np.full(100, 5.0), np.full(100, np.nan)])
     recent = np.vstack([np.tile(strong, 4), np.full(20, np.nan)])
@@ -95,28 +99,59 @@ def monitored(lines, detector, **kw):
 
 
 def test_false_alarms_on_a_stationary_stream_never_change_the_served_model():
-    lines, _ = stream(6000, SEED)
-    plain = np.asarray(wabbit.Model(FLAGS).learn_many(lines), dtype=np.float64)
-    m, mon, p = monitored(lines, Scripted(at=(1000, 2500, 4000, 5500)), every=100, gate=100)
-    assert sum(e.kind == "drift" for e in mon.events) == 4
+    lines, _ = stream(12_000, SEED)
+    m, mon, p = monitored(lines, Scripted(at=(1000, 6000)), every=100, gate=100)
+    assert sum(e.kind == "drift" for e in mon.events) == 2
     assert [e for e in mon.events if e.kind == "switch"] == []
-    assert mon.pool.served == 0 and len(mon.pool.archive) == 3  # each alarm archived a copy
-    assert np.array_equal(p, plain)  # the champion is the unmonitored model, prediction for prediction
+    assert mon.pool.served == 0 and len(mon.pool.archive) == 2  # each alarm archived a copy
+    starts = [e.applied for e in mon.events if e.response == "challenger"]
+    drops = [e.applied for e in mon.events if e.kind == "drop"]
+    assert len(starts) == len(drops) == 2 and starts[0] < drops[0] < starts[1] < drops[1]
+    # the served model is the champion, frozen while each challenger was on trial, learning
+    # otherwise: a model driven that way by hand gives every prediction exactly
+    by_hand = wabbit.Model(FLAGS)
+    out, at = [], 0
+    for b, e in zip(starts, drops):
+        out.append(by_hand.learn_many(lines[at:b]))
+        by_hand.core.set_rate_factor(1e-30)
+        out.append(by_hand.learn_many(lines[b:e]))
+        by_hand.core.set_rate_factor(1.0)
+        at = e
+    out.append(by_hand.learn_many(lines[at:]))
+    assert np.array_equal(p, np.concatenate(out))
+
+
+def test_detaching_a_pool_during_a_trial_gives_the_champion_its_learning_rate_back():
+    lines, _ = stream(2000, SEED)
+    m, mon, _ = monitored(lines, Scripted(at=(1000,)), every=100, gate=100)
+    assert mon.pool.trial is not None and m.core.rate_factor() < 1e-20
+    m.monitor(None)
+    assert m.core.rate_factor() == 1.0
 
 
 def test_archived_members_are_frozen_copies_of_the_champion_before_the_change():
-    lines, _ = stream(5000, SEED)
-    m, mon, _ = monitored(lines, Scripted(at=(1234, 3456)), every=100, gate=100)
-    assert len(mon.pool.archive) == 2
+    lines, _ = stream(8000, SEED)
     probe = lines[:200]
+    at_archival = {}
+
+    def seen(event):
+        if event.response == "challenger":
+            member = mon.pool.archive[-1]
+            at_archival[id(member)] = member.model.predict_many(probe)
+
+    m = wabbit.Model(FLAGS)
+    mon = m.monitor(Scripted(at=(1234, 6789)), on_drift="pool", every=100, gate=100, log=lambda s: None, callback=seen)
+    m.learn_many(lines)
+    assert len(mon.pool.archive) == 2 and len(at_archival) == 2
+    first = mon.pool.archive[0]
+    # the champion as of a checkpoint at or before the alarm (no cut estimate: the alarm's index)
+    assert first.as_of in (1100, 1200) and first.archived_at == 1300
+    by_hand = wabbit.Model(FLAGS)
+    by_hand.learn_many(lines[: first.as_of])
+    assert np.array_equal(first.model.predict_many(probe), by_hand.predict_many(probe))
     for member in mon.pool.archive:
-        # the champion as of a checkpoint at or before the alarm (no cut estimate: the alarm's index)
-        assert member.as_of <= member.archived_at and member.as_of % 100 == 0
-        by_hand = wabbit.Model(FLAGS)
-        by_hand.learn_many(lines[: member.as_of])
         # it predicted beside the champion in later batches (as the shadow), and learned nothing
-        assert np.array_equal(member.model.predict_many(probe), by_hand.predict_many(probe))
-    assert mon.pool.archive[0].as_of in (1100, 1200)
+        assert np.array_equal(member.model.predict_many(probe), at_archival[id(member)])
 
 
 def test_a_replaced_champion_is_archived_and_can_come_back():

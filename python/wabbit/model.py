@@ -519,6 +519,8 @@ class Model:
         (401, 'reset')
         >>> m.monitor(None)
         """
+        if self._monitor is not None:
+            self._monitor.detach(self)  # (a pool's champion frozen during a trial learns again)
         if detector is None:
             self._monitor = None
             return None

@@ -15,7 +15,7 @@ import wabbit._core as _core
 from wabbit.monitor.detectors import feed
 from wabbit.monitor.events import RESPONSES, DriftEvent, Response, summarize
 from wabbit.monitor.gate import Challenger, SignalHistory, verdict
-from wabbit.monitor.pool import CHECKPOINTS, FROZEN_RATE, TRIAL_GATES, Member, Pool
+from wabbit.monitor.pool import CHECKPOINTS, FROZEN_RATE, Member, Pool
 from wabbit.monitor.responses import Boost
 from wabbit.monitor.signals import SIGNALS, Signal, error_signal, label_scheme
 
@@ -158,6 +158,13 @@ class Monitor:
         if self.on_drift in ("switch", "pool"):
             self._challenger = type(model).from_options(model.options)
 
+    def detach(self, model: "Model") -> None:
+        """The monitor leaves ``model`` (:meth:`wabbit.Model.monitor` calls it): a pool's champion
+        frozen while a challenger is on trial gets its learning rate back."""
+        if self.pool is not None and self.pool.trial is not None:
+            model.core.set_rate_factor(self.pool.rate)
+            self.pool.trial = None
+
     def run_options(self, learn: bool) -> Dict[str, Any]:
         """The core's run options a monitored run adds: signals, and the challenger as shadow learner."""
         opts: Dict[str, Any] = {"signals": True}
@@ -197,8 +204,8 @@ class Monitor:
             p = float(res["predictions"][0])
             s = core.take_signals()
             if len(s["label"]):
-                shadow = (s["shadow_prediction"], s["shadow_loss"]) if len(s.get("shadow_loss", ())) else ()
-                self._pending.append((s["label"], s["prediction"], s["loss"], *shadow))
+                extra = (s["shadow_prediction"], s["shadow_loss"]) if len(s.get("shadow_loss", ())) else ()
+                self._pending.append((s["label"], s["prediction"], s["loss"], *extra))
         else:
             before = core.stats()["sum_loss"] if label is not None else 0.0
             p = core.learn_dict(example, label, weight, initial)
@@ -454,12 +461,20 @@ class Monitor:
             alarm = f"{self.name} alarm at example {pool.trial.alarm + 1}"
             if wins:
                 model.core.swap_learner(self._challenger.core)
+                model.core.set_rate_factor(pool.rate)  # (the shadow had the frozen champion's)
                 pool.served = pool.trial.ident
                 switched = True
-                add(boundary, "switch", "switch", None, f"switched to challenger at example {boundary + 1} ({alarm}): {means}")
-            elif pool.trial_scored >= TRIAL_GATES * self.gate:
+                add(
+                    boundary,
+                    "switch",
+                    "switch",
+                    None,
+                    f"switched to challenger at example {boundary + 1} ({alarm}): {means}",
+                )
+            elif pool.trial_scored >= pool.trial.limit:
                 add(boundary, "drop", "drop", None, f"challenger dropped at example {boundary + 1} ({alarm}): {means}")
                 pool.trial = None
+                model.core.set_rate_factor(pool.rate)  # the champion learns again
         if not switched:
             for member in pool.probeable():
                 if not member.diffs:
@@ -470,6 +485,7 @@ class Monitor:
                 old = pool.served
                 pool.add(model.copy(), boundary, f"replaced by model {member.id}")
                 model.core.swap_learner(member.model.copy().core)  # a learning copy; the member stays frozen
+                model.core.set_rate_factor(pool.rate)
                 pool.served = member.id
                 switched = True
                 add(
@@ -507,7 +523,12 @@ class Monitor:
                     at_cut, kept = boundary, model.copy()
                 pool.add(kept, boundary, f"alarm at example {index + 1}", as_of=at_cut)
                 self._challenger.core.reset_learner()
-                pool.start_trial(boundary, index)
+                # the champion is frozen while the challenger is on trial: a noise burst does not
+                # reach it, and it learns again when the challenger is given up
+                pool.rate = model.core.rate_factor() if model.core.rate_factor() > FROZEN_RATE else pool.rate
+                self._challenger.core.set_rate_factor(pool.rate)
+                model.core.set_rate_factor(FROZEN_RATE)
+                pool.start_trial(boundary, index, boundary - self._model_since)
                 add(
                     index,
                     "drift",
@@ -517,7 +538,7 @@ class Monitor:
                 )
         if not pool.checkpoints or boundary - pool.checkpoints[-1][0] >= self.gate:
             pool.checkpoints.append((boundary, model.copy()))
-            del pool.checkpoints[: -CHECKPOINTS]
+            del pool.checkpoints[:-CHECKPOINTS]
         # who predicts beside the champion in the next batch
         nxt = pool.next_slot()
         if isinstance(nxt, Member):

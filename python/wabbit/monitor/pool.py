@@ -1,21 +1,29 @@
 """The ``"pool"`` response: a small pool of models judged by a paired test, so that a drift response
 can tell a change from noise (issue 22; see :mod:`wabbit.monitor`).
 
-The pool holds the **champion** (the model that serves: the monitored model itself, which learns
-every example), a **challenger** (a model started from scratch at an alarm, learning from the
-alarm on: the core's shadow learner) and up to ``size`` **archived** past champions, frozen (they
-never learn). A copy of the champion is archived at each alarm that starts a challenger, and the
-champion is archived again whenever another member replaces it, so no decision loses a model.
+The pool holds the **champion** (the model that serves: the monitored model itself), a
+**challenger** (a model started from scratch at an alarm, learning from the alarm on: the core's
+shadow learner) and up to ``size`` **archived** past champions, frozen (they never learn). At an
+alarm where the signal rose, the champion as it was before the change began (the newest of
+``CHECKPOINTS`` copies taken every ``gate`` examples at or before the detector's estimate of where
+the change began) is archived, the challenger starts, and the champion itself is frozen while the
+challenger is on trial (so a noise burst does not reach it; it learns again when the challenger is
+given up). The champion is archived again whenever another member replaces it, so no decision
+loses a model, and each can be reversed.
 
 Every batch of ``every`` examples one member (the challenger on trial, or an archived member)
-predicts alongside the champion, and the per-example differences of their signal (loss) are kept
-for that member. A member replaces the champion when its mean difference over its last
-``GATE_PATIENCE * gate`` scored examples (at least ``gate`` of them) is below the champion's by
-more than ``GATE_SIGMAS`` standard errors of that mean (a paired test: ``mean(d) / (std(d) /
-sqrt(n))``, ``d`` = member's loss - champion's loss on the same examples). An archived member is
-only scored after an alarm later than the one at which it was archived (until then it is the
-champion's own recent past); every alarm, and every switch, clears the differences kept, so each
-decision rests on evidence gathered after the last change.
+predicts alongside the champion, and the per-example differences (member - champion) of the
+signal, and with -1/1 or 0/1 labels of the errors, are kept for that member. A member replaces the
+champion when over its last ``GATE_PATIENCE * gate`` scored examples (at least ``gate``) its mean
+signal difference is below zero by more than ``GATE_SIGMAS`` standard errors (a paired test:
+``mean(d) / (std(d) / sqrt(n))``) and, for classification, its mean error difference by more than
+``ERROR_SIGMAS``. Every alarm, and every switch, clears the differences kept, so each decision
+rests on evidence gathered after the last change. The turns: when a challenger starts, the members
+archived before this alarm predict first, one batch each (a returning concept brings its model back
+at once); then the challenger has ``CHALLENGER_TURNS`` batches in every ``CHALLENGER_TURNS + 1``
+(it learns only in those) and the archived members take turns in the others; it is given up after
+``TRIAL_GATES * gate`` scored examples without a win. With no challenger, the archived members take
+every turn.
 
 >>> d = np.array([-0.2, -0.1, -0.3, -0.2])            # a member 0.2 better on four examples
 >>> n, mean, se, t = paired_test(d)
@@ -32,7 +40,17 @@ import numpy as np
 
 from wabbit.monitor.gate import GATE_PATIENCE, GATE_SIGMAS
 
-__all__ = ["CHALLENGER_TURNS", "CHECKPOINTS", "TRIAL_GATES", "FROZEN_RATE", "Member", "Pool", "Trial", "paired_test"]
+__all__ = [
+    "CHALLENGER_TURNS",
+    "CHECKPOINTS",
+    "ERROR_SIGMAS",
+    "TRIAL_GATES",
+    "FROZEN_RATE",
+    "Member",
+    "Pool",
+    "Trial",
+    "paired_test",
+]
 
 #: The learning-rate factor of an archived member while it predicts as the core's shadow learner:
 #: its updates are far below float resolution, so its weights, and so its predictions, stay as
@@ -41,13 +59,19 @@ FROZEN_RATE = 1e-30
 #: Copies of the champion kept, one taken every ``gate`` examples, so that an alarm archives the
 #: champion as it was before the change began (ADWIN's estimate), not after it learned the change.
 CHECKPOINTS = 2
+#: For classification, a member must also make fewer errors than the champion on the same examples,
+#: by this many standard errors: under label noise that flips labels at random (any rate below 1/2)
+#: the ranking by error rate is the ranking on clean labels, while the log loss rewards a less
+#: confident model (a challenger that learned the noise), so the error test is what keeps a noise
+#: burst from replacing a good model.
+ERROR_SIGMAS = 2.0
 #: With a challenger on trial and archived members, the challenger predicts (and learns) in this
 #: many batches out of every one more; the archived members take turns in the others.
 CHALLENGER_TURNS = 2
 #: A challenger is given up once it has been scored on this many multiples of ``gate`` examples
 #: without a win (its test looks at the last ``GATE_PATIENCE * gate`` only, so its first, untrained
 #: examples drop out of it).
-TRIAL_GATES = 10
+TRIAL_GATES = 25
 
 
 def paired_test(d: np.ndarray) -> Tuple[int, float, float, float]:
@@ -82,6 +106,7 @@ class Trial(NamedTuple):
     started: int  # the batch boundary from which the challenger learns
     alarm: int  # the alarm's example index
     ident: int  # the id the challenger gets if it is promoted
+    limit: int  # scored examples after which it is given up
 
 
 def _recent(parts: List[np.ndarray], keep: int) -> np.ndarray:
@@ -106,6 +131,7 @@ class Pool:
         self.last_alarm = -1  # the batch boundary of the latest alarm
         self.slot: Any = None  # who predicts beside the champion in this batch: "challenger", a Member, None
         self.holder: Any = None  # while a member is in the slot: the core holding the challenger's state
+        self.rate = 1.0  # the champion's learning-rate factor when it is not frozen
         self.checkpoints: List[Tuple[int, Any]] = []  # (boundary, copy of the champion), oldest first
         self.first: List[Member] = []  # members to score first, one batch each, when a trial starts
         self._turn = 0  # round robin over the archived members
@@ -126,9 +152,9 @@ class Pool:
         wins = n >= self.gate and mean < 0 and t < -GATE_SIGMAS
         text = f"mean loss difference {mean:+.4f} over {n} examples ({t:+.1f} standard errors)"
         if len(d[1]) and not np.isnan(d[1][0]):
-            errors = float(np.mean(d[1]))
-            wins = wins and errors <= 0
-            text += f", error rate difference {errors:+.4f}"
+            _, errors, _, te = paired_test(d[1])
+            wins = wins and errors < 0 and te < -ERROR_SIGMAS
+            text += f", error rate difference {errors:+.4f} ({te:+.1f} standard errors)"
         return wins, text
 
     def probeable(self) -> List[Member]:
@@ -153,11 +179,15 @@ class Pool:
                 return at, model
         return self.checkpoints[0] if self.checkpoints else (cut, None)
 
-    def start_trial(self, boundary: int, alarm: int) -> None:
+    def start_trial(self, boundary: int, alarm: int, champion_age: int) -> None:
         """A challenger learns from ``boundary``; the members archived before the newest one (a copy
         of the champion from before this change) are scored first, one batch each, newest first:
-        a concept that returns brings its model back before the challenger has learned much."""
-        self.trial = Trial(boundary, alarm, self.next_id)
+        a concept that returns brings its model back before the challenger has learned much. It is
+        given up after ``TRIAL_GATES * gate`` scored examples, or once it has learned as many
+        examples as the (frozen) champion had learned (``champion_age``; at least ``gate``): past
+        that, on a stream that did not change, a challenger could win by its larger sample alone."""
+        limit = min(TRIAL_GATES * self.gate, max(self.gate, champion_age))
+        self.trial = Trial(boundary, alarm, self.next_id, limit)
         self.next_id += 1
         self.trial_diffs, self.trial_scored = [], 0
         self.first = list(reversed(self.archive[:-1]))
