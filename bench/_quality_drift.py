@@ -41,6 +41,9 @@ import numpy as np
 FLAGS = "--loss_function logistic"
 D = 10
 RESPONSES = ("switch", "reset", "pool")
+SMALL = " (every 200)"
+#: switch and reset again at the pool's batch size, for a comparison at equal reaction time
+SMALL_RUNS = ("switch" + SMALL, "reset" + SMALL)
 SECTION = "## Learning quality (issue 22)"
 #: every= and gate= of the pool's monitor (the others keep the defaults, 1000 and 1000): the pool
 #: decides at batch boundaries, so it is run with smaller batches (docs: wabbit.monitor)
@@ -116,13 +119,17 @@ def _loss(p: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def run_response(lines: List[str], response: Optional[str]) -> Tuple[np.ndarray, Any, float]:
+    """``response``: None (no monitor), a response name (the defaults every=gate=1000; pool: POOL_SETTINGS)
+    or "NAME, small batches" (POOL_SETTINGS, to compare at the pool's batch size)."""
     import wabbit
     from wabbit.drift import ADWIN
 
     model = wabbit.Model(FLAGS)
     mon = None
     if response is not None:
-        every, gate = POOL_SETTINGS if response == "pool" else (1000, 1000)
+        small = response.endswith(SMALL)
+        response = response[: -len(SMALL)] if small else response
+        every, gate = POOL_SETTINGS if response == "pool" or small else (1000, 1000)
         mon = model.monitor(ADWIN(), on_drift=response, every=every, gate=gate, log=lambda s: None)
     t0 = time.perf_counter()
     p = np.asarray(model.learn_many(lines), dtype=np.float64)
@@ -165,7 +172,7 @@ def measure(n: int, seed: int) -> Dict[str, Any]:
         lines = _lines(sc["X"], sc["seen"])
         y, seen = sc["y"], sc["seen"]
         rows: Dict[str, Dict[str, Any]] = {}
-        for response in (None, *RESPONSES):
+        for response in (None, *RESPONSES, *SMALL_RUNS):
             p, mon, secs = run_response(lines, response)
             rows[response or "no monitor"] = dict(
                 p=p,
@@ -219,7 +226,7 @@ def report(
 ) -> Tuple[str, List[str]]:
     import wabbit
 
-    whos = ["no monitor", *RESPONSES, "oracle"]
+    whos = ["no monitor", *RESPONSES, *SMALL_RUNS, "oracle"]
     out = [
         SUBSECTION,
         "",
@@ -310,11 +317,15 @@ def report(
             out.append(f"| {w} | " + " | ".join(f"{v:.4f}" for v in vals) + f" | {np.mean(vals):.4f} |")
         below = [1 - p / r for p, r in zip(means["pool"], means["reset"])]
         ok = all(b >= 0.10 for b in below)
+        same = [1 - p / r for p, r in zip(means["pool"], means["reset" + SMALL])]
         out += [
             "",
             "pool against reset after each return: "
             + ", ".join(f"{b:.1%} below" for b in below)
-            + f" ({'PASS' if ok else 'FAIL'}, needs at least 10% below at each)",
+            + f" ({'PASS' if ok else 'FAIL'}, needs at least 10% below at each); against reset at the pool's "
+            "batch size (every=200): " + ", ".join(f"{b:.1%} below" for b in same) + " (for information: on "
+            "this 10-feature stream a fresh model relearns a concept in about a thousand examples, so most of "
+            "the gain over the current reset comes from reacting at smaller batches)",
             "",
         ]
         verdicts.append(f"recurring concepts: {'PASS' if ok else 'FAIL'}")
@@ -353,6 +364,19 @@ def report(
         + f" ({'PASS' if not st['pool']['changes'] else 'FAIL'} for pool, needs none)"
     )
     out += ["Acceptance (issue 22, deliverable 2):", ""] + [f"- {v}" for v in verdicts]
+    out += [
+        "",
+        "Reading the numbers: the noise burst of the acceptance is label noise, labels flipped at random (p=0.4): "
+        "the concept does not change, so the loss is scored on the clean labels and the oracle is the model that "
+        "does not learn the burst. With every label of the burst flipped the stream holds the inverse concept for "
+        "10,000 examples: no response that sees only the labels can tell that from an abrupt change before the "
+        "burst ends, and the pool, like switch and reset, serves a model of the inverse concept during it (it wins "
+        "on the labels learned: see the noisy column), then brings the pre-burst model back 400 examples after the "
+        "burst; that variant fails the 'no worse than no monitor' item and is shown for what it is. The pool runs "
+        "with every=200, gate=200 (it decides at batch boundaries, and an archived model needs one batch of "
+        "predictions to come back); switch and reset keep the defaults, as the issue's 'current reset' and "
+        "'today's switch' do.",
+    ]
     return "\n".join(out) + "\n", verdicts
 
 
@@ -369,6 +393,8 @@ def chart(results: Dict[str, Any], path: Path) -> Optional[str]:
     k = 2000
     for ax, name in zip(np.atleast_1d(axes), names):
         for w, r in results[name]["rows"].items():
+            if w in SMALL_RUNS:
+                continue
             c = r["clean"]
             m = np.convolve(c, np.ones(k) / k, mode="valid")
             ax.plot(np.arange(len(m)) + k, m, label=w, lw=1)
@@ -377,7 +403,7 @@ def chart(results: Dict[str, Any], path: Path) -> Optional[str]:
     np.atleast_1d(axes)[0].legend(fontsize=8, ncol=5)
     np.atleast_1d(axes)[-1].set_xlabel("example")
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=70)
     plt.close(fig)
     return path.name
 

@@ -42,35 +42,38 @@ Responses (``on_drift=``):
   challenger: the core does not report the challenger's own losses. After a switch the detector
   starts afresh (it watches a new model). The challenger learns every example of a monitored run,
   so learning costs about twice as much;
-* ``"pool"`` (:mod:`wabbit.monitor.pool`; opt-in, the other responses are unchanged): a small pool
-  of models that tells a change from noise. The champion (the model itself) serves and learns; at
-  an alarm where the signal rose, a copy of the champion as it was before the change began (the
-  newest of two checkpoints taken every ``gate`` examples at or before ADWIN's cut, or the alarm)
-  is archived, and a challenger starts from scratch as the shadow learner. Up to ``pool_size``
-  (default 3) archived past champions are kept, frozen: they never learn; the oldest leaves
-  first. Each batch one member predicts beside the champion (a challenger on trial two batches
-  in three, learning only in those; the archived members in turns, those archived before a new
-  trial first): the differences of the signal (member - champion) on the same examples are kept
-  per member, and a member replaces the champion when, over its last ``5 * gate`` scored
-  examples (at least ``gate``), the mean difference is below zero by more than three standard
-  errors (a paired test) and, with -1/1 or 0/1 labels, it also makes fewer errors by more than
-  two standard errors (random label noise keeps the error ranking of clean labels, while the
-  log loss rewards a model that learned the noise). The replaced champion is archived, so no
-  decision loses a model and each can be reversed; every alarm and switch clears the kept
-  differences, and the detector starts afresh after a switch. A challenger is given up after
-  ``10 * gate`` scored examples without a win. So after a noise burst the model from before it
-  wins back, a concept that returns brings its archived model back within a batch or two of the
-  alarm, and with a covariate shift alone or on a stationary stream the champion keeps
-  serving (alarms may fire; nothing beats the champion). Cost: the shadow learner learns (or an
-  archived member predicts) every example, about twice the learning work as with ``"switch"``,
-  plus a copy of the weight table every ``gate`` examples (a checkpoint) and one per archived
-  member's batch (its frozen copy that predicts). Memory: ``pool_size + 5`` weight tables (the
-  champion, the challenger, the archived members, two checkpoints, the predicting copy), each
-  ``2**b`` rows of 4 float32 with VW's default update rule: 7 x 4 MiB = 28 MiB at the default
-  ``-b 18`` (``Pool.memory_bytes``). Decisions come at batch boundaries and a member needs
-  ``gate`` scored examples, so ``every=200, gate=200`` reacts within a few hundred examples
-  (the issue-22 drift scenarios in ``bench/RESULTS.md`` use it); with the defaults (1000) a
-  restore takes at least a batch of 1000 examples after the alarm's boundary;
+* ``"pool"`` (:mod:`wabbit.monitor.pool`; opt-in: the other responses and VW's numbers are
+  unchanged): a small pool of models that tells a change from noise. The champion (the model
+  itself) serves; at an alarm where the signal rose, the champion as it was before the change
+  began (the newest of two checkpoints, copies taken every ``gate`` examples, at or before ADWIN's
+  cut, or the alarm) is archived, a challenger starts from scratch as the shadow learner, and the
+  champion is frozen (it predicts, it does not learn) while the challenger is on trial. Up to
+  ``pool_size`` (default 3) archived past champions are kept, frozen; the oldest leaves first.
+  Each batch one member predicts beside the champion: when a trial starts, the members archived
+  before it, one batch each; then the challenger two batches in three (it learns only in those)
+  and the archived members in turns in the third; with no trial, the archived members. A member
+  replaces the champion when, over its last ``5 * gate`` scored examples (at least ``gate``), its
+  mean signal difference with the champion on the same examples is below zero by more than three
+  standard errors (a paired test) and, with -1/1 or 0/1 labels, its mean error difference by more
+  than two (labels flipped at random keep the error ranking of the clean labels, while the log loss
+  rewards a model that learned the noise). The replaced champion is archived, so no decision loses
+  a model, and each can be reversed. A challenger is given up after ``25 * gate`` scored examples,
+  or once it has learned as many examples as the frozen champion had (past that it could win on
+  a stream that did not change by its larger sample alone); the champion then learns again. Every
+  alarm and switch clears the kept differences; the detector starts afresh after a switch. So
+  after a noise burst the champion, frozen through the trial or restored from its checkpoint,
+  serves again; a concept that returns brings its archived model back a batch after the alarm; a
+  covariate shift alone or a stationary stream leaves the champion serving (alarms may fire,
+  nothing beats it). Cost: the shadow learner learns, or a frozen member's copy predicts, every
+  example (about twice the learning work, as with ``"switch"``), plus a copy of the weight table
+  every ``gate`` examples (a checkpoint) and one for each batch an archived member predicts in.
+  Memory: ``pool_size + 5`` weight tables (champion, challenger, archived members, two
+  checkpoints, the predicting copy) of ``2**b`` rows of 4 float32 with VW's default update rule:
+  8 x 4 MiB = 32 MiB at the default ``-b 18`` with ``pool_size=3`` (``Pool.memory_bytes``). Decisions
+  come at batch boundaries and a member needs ``gate`` scored examples, so ``every=200, gate=200``
+  (what ``bench/_quality_drift.py`` runs) reacts within a few hundred examples; with the defaults a
+  restore takes at least one batch of 1000 examples after the alarm's boundary. Python only
+  (``Model.monitor``), not yet a ``--drift_response`` of the command line;
 * a callable ``f(model, event)``: called at the batch boundary for each alarm; it can do anything
   to the model (``model.core`` offers ``reset_learner()``, ``set_rate_factor()`` and ``swap_learner()``).
 
