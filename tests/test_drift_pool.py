@@ -227,3 +227,26 @@ def test_noise_burst_the_pre_burst_model_serves_again_and_the_loss_is_no_worse()
 def test_pool_refuses_bad_sizes():
     with pytest.raises(ValueError, match="pool_size"):
         wabbit.Model(FLAGS).monitor(ADWIN(), on_drift="pool", pool_size=0)
+
+
+def test_a_pickled_or_copied_pool_goes_on_as_the_original():
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(SEED)
+    w = np.array([2.0, -2.0, 1.5, 0.0, 2.0])
+    a, _ = stream(4000, rng.integers(2**31), w)
+    b, _ = stream(4000, rng.integers(2**31), -w)
+    lines = a + b
+    m = wabbit.Model(FLAGS)
+    mon = m.monitor(ADWIN(), on_drift="pool", every=200, gate=200)
+    cut = 0
+    while mon.pool.trial is None and cut < len(lines):  # stop while a challenger is on trial
+        m.learn_many(lines[cut : cut + 200])
+        cut += 200
+    assert mon.pool.trial is not None and m.core.rate_factor() < 1e-20  # the champion is frozen
+    twins = [pickle.loads(pickle.dumps(m)), copy.deepcopy(m)]
+    p = m.learn_many(lines[cut:])
+    for twin in twins:
+        assert np.array_equal(twin.learn_many(lines[cut:]), p)
+        assert [(e.kind, e.applied) for e in twin.drift_events] == [(e.kind, e.applied) for e in m.drift_events]

@@ -181,6 +181,8 @@ class Monitor:
         """One monitored ``Model.learn`` call: the champion (and the challenger) learn it, its
         signal is buffered, and every ``every`` calls the buffer is processed."""
         core = model.core
+        if self.pool is not None:
+            self._pool_rates(model)
         if isinstance(example, (str, bytes, bytearray, memoryview)):
             line = (example.encode() if isinstance(example, str) else bytes(example)).rstrip(b"\r\n")
             if b"\n" in line:
@@ -230,8 +232,20 @@ class Monitor:
         if self._calls % self.every == 0:
             self.flush_single(model)
 
+    def _pool_rates(self, model: "Model") -> None:
+        """A pool's frozen learners (the champion during a trial, an archived member's copy in the
+        shadow) stay frozen after a pickle (a model file does not keep the rate factor)."""
+        pool = self.pool
+        if pool is None or self._challenger is None:
+            return
+        if pool.trial is not None and model.core.rate_factor() != np.float32(FROZEN_RATE):
+            model.core.set_rate_factor(FROZEN_RATE)
+        if isinstance(pool.slot, Member) and self._challenger.core.rate_factor() != np.float32(FROZEN_RATE):
+            self._challenger.core.set_rate_factor(FROZEN_RATE)
+
     def flush_single(self, model: "Model") -> None:
         """Process the signals of single ``learn`` calls buffered since the last hand-over."""
+        self._pool_rates(model)  # (called before each run, too)
         if not self._pending:
             return
         parts, self._pending = self._pending, []
@@ -442,7 +456,7 @@ class Monitor:
                 while slot.diffs[0].shape[1] <= sum(d.shape[1] for d in slot.diffs) - pool.window():
                     slot.diffs.pop(0)
         if isinstance(slot, Member) and pool.holder is not None:
-            self._challenger.core.swap_learner(pool.holder)  # the challenger's state comes back
+            self._challenger.core.swap_learner(pool.holder.core)  # the challenger's state comes back
             pool.holder = None
 
     def _pool_batch(self, model: "Model", found: List[Tuple[int, str, Optional[bool]]]) -> None:
@@ -542,9 +556,9 @@ class Monitor:
         # who predicts beside the champion in the next batch
         nxt = pool.next_slot()
         if isinstance(nxt, Member):
-            probe = nxt.model.core.copy()
-            probe.set_rate_factor(FROZEN_RATE)
-            self._challenger.core.swap_learner(probe)  # the probe predicts; `probe` holds the challenger
+            probe = nxt.model.copy()
+            probe.core.set_rate_factor(FROZEN_RATE)
+            self._challenger.core.swap_learner(probe.core)  # the probe predicts; `probe` holds the challenger
             pool.holder = probe
         pool.slot = nxt
         for event, message in new:
