@@ -99,8 +99,8 @@ def monitored(lines, detector, **kw):
 
 
 def test_false_alarms_on_a_stationary_stream_never_change_the_served_model():
-    lines, _ = stream(12_000, SEED)
-    m, mon, p = monitored(lines, Scripted(at=(1000, 6000)), every=100, gate=100)
+    lines, _ = stream(14_000, SEED)
+    m, mon, p = monitored(lines, Scripted(at=(1000, 5000)), every=100, gate=100)
     assert sum(e.kind == "drift" for e in mon.events) == 2
     assert [e for e in mon.events if e.kind == "switch"] == []
     assert mon.pool.served == 0 and len(mon.pool.archive) == 2  # each alarm archived a copy

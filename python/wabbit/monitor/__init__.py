@@ -50,14 +50,15 @@ Responses (``on_drift=``):
   champion is frozen (it predicts, it does not learn) while the challenger is on trial. Up to
   ``pool_size`` (default 3) archived past champions are kept, frozen; the oldest leaves first.
   Each batch one member predicts beside the champion: when a trial starts, the members archived
-  before it, one batch each; then the challenger two batches in three (it learns only in those)
-  and the archived members in turns in the third; with no trial, the archived members. A member
+  before it, one batch each; then, if there are such members, the challenger two batches in
+  three (it learns only in those) and they take turns in the third, else the challenger every
+  batch; with no trial, the archived members in turns. A member
   replaces the champion when, over its last ``5 * gate`` scored examples (at least ``gate``), its
   mean signal difference with the champion on the same examples is below zero by more than three
   standard errors (a paired test) and, with -1/1 or 0/1 labels, its mean error difference by more
   than two (labels flipped at random keep the error ranking of the clean labels, while the log loss
   rewards a model that learned the noise). The replaced champion is archived, so no decision loses
-  a model, and each can be reversed. A challenger is given up after ``25 * gate`` scored examples,
+  a model, and each can be reversed. A challenger is given up after ``50 * gate`` scored examples,
   or once it has learned as many examples as the frozen champion had (past that it could win on
   a stream that did not change by its larger sample alone); the champion then learns again. Every
   alarm and switch clears the kept differences; the detector starts afresh after a switch. So
@@ -115,6 +116,7 @@ from wabbit.monitor.gate import GATE_SIGMAS as GATE_SIGMAS
 from wabbit.monitor.gate import HISTORY_GATES as HISTORY_GATES
 from wabbit.monitor.monitor import Monitor
 from wabbit.monitor.monitor import logger as logger
+from wabbit.monitor.pool import Pool, paired_test
 from wabbit.monitor.signals import SIGNALS, error_signal
 
-__all__ = ["DriftEvent", "Monitor", "error_signal", "RESPONSES", "SIGNALS"]
+__all__ = ["DriftEvent", "Monitor", "Pool", "error_signal", "paired_test", "RESPONSES", "SIGNALS"]

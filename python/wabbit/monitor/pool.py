@@ -21,7 +21,8 @@ signal difference is below zero by more than ``GATE_SIGMAS`` standard errors (a 
 rests on evidence gathered after the last change. The turns: when a challenger starts, the members
 archived before this alarm predict first, one batch each (a returning concept brings its model back
 at once); then the challenger has ``CHALLENGER_TURNS`` batches in every ``CHALLENGER_TURNS + 1``
-(it learns only in those) and the archived members take turns in the others; it is given up after
+(it learns only in those) and those archived members take turns in the others (the copy archived
+at this alarm has no turn during the trial: the champion is frozen, it is the same model's past); it is given up after
 ``TRIAL_GATES * gate`` scored examples without a win. With no challenger, the archived members take
 every turn.
 
@@ -71,7 +72,7 @@ CHALLENGER_TURNS = 2
 #: A challenger is given up once it has been scored on this many multiples of ``gate`` examples
 #: without a win (its test looks at the last ``GATE_PATIENCE * gate`` only, so its first, untrained
 #: examples drop out of it).
-TRIAL_GATES = 25
+TRIAL_GATES = 50
 
 
 def paired_test(d: np.ndarray) -> Tuple[int, float, float, float]:
@@ -202,6 +203,9 @@ class Pool:
         the archived members that may be scored take turns (the challenger learns only in its
         turns); otherwise the archived members take turns; None when there is no one."""
         members = self.probeable()
+        if self.trial is not None:
+            # the copy archived at this trial's alarm is the frozen champion's own past: no turn
+            members = [m for m in members if m.archived_at < self.trial.started]
         while self.first:  # a new trial: the members archived before it predict first, one batch each
             member = self.first.pop(0)
             if member in members:
