@@ -263,6 +263,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--limit", type=int, default=10_000)
     ap.add_argument("--markdown", action="store_true", help="print the tables as markdown")
+    ap.add_argument("--drift", action="store_true", help="also the drift scenarios (bench/_quality_drift.py)")
+    ap.add_argument("--drift-write", action="store_true", help="with --drift: write its section of bench/RESULTS.md")
     a = ap.parse_args()
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     import warnings
@@ -276,6 +278,10 @@ def main() -> None:
     print()
     print(f"recommended: regression `{recommended('regression')}`, classification `{recommended('classification')}`")
     print("\n".join(acceptance(reg, cls)))
+    if a.drift:  # issue 22's drift responses (bench/_quality_drift.py)
+        import _quality_drift
+
+        _quality_drift.main(["--click-log"] + (["--write"] if a.drift_write else []))
 
 
 if __name__ == "__main__":

@@ -492,6 +492,7 @@ class Model:
         callback: Optional[Callable[["DriftEvent"], Any]] = None,
         log: Optional[Callable[[str], Any]] = None,
         name: Optional[str] = None,
+        pool_size: int = 3,
     ) -> Optional["Monitor"]:
         """Watch this model's learning with a drift detector, and respond to its alarms.
 
@@ -500,8 +501,9 @@ class Model:
         ``"error"`` (0/1 misclassification) or ``f(label, prediction, loss) -> values`` on numpy
         arrays. ``on_drift``: ``"alert"``, ``"reset"``, ``"boost"`` (learning rate times
         ``boost_factor`` for ``boost_examples`` examples), ``"switch"`` (promote a challenger;
-        ``gate``: examples it learns before an alarm-started one is judged) or
-        ``f(model, event)``. Every ``every`` examples the learning loop hands the detector a
+        ``gate``: examples it learns before an alarm-started one is judged), ``"pool"`` (the
+        champion, a challenger and up to ``pool_size`` frozen past champions, judged by a paired
+        test; see :mod:`wabbit.monitor.pool`) or ``f(model, event)``. Every ``every`` examples the learning loop hands the detector a
         batch; responses apply at those boundaries. ``callback(event)`` is called for each event;
         ``log(message)`` replaces the ``wabbit.monitor`` logger. Returns the
         :class:`wabbit.monitor.Monitor` (its events are also in :attr:`drift_events`). The whole
@@ -517,6 +519,8 @@ class Model:
         (401, 'reset')
         >>> m.monitor(None)
         """
+        if self._monitor is not None:
+            self._monitor.detach(self)  # (a pool's champion frozen during a trial learns again)
         if detector is None:
             self._monitor = None
             return None
@@ -534,6 +538,7 @@ class Model:
             boost_factor=boost_factor,
             boost_examples=boost_examples,
             gate=gate,
+            pool_size=pool_size,
             callback=callback,
             log=log,
             name=name,

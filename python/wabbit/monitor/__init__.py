@@ -42,6 +42,39 @@ Responses (``on_drift=``):
   challenger: the core does not report the challenger's own losses. After a switch the detector
   starts afresh (it watches a new model). The challenger learns every example of a monitored run,
   so learning costs about twice as much;
+* ``"pool"`` (:mod:`wabbit.monitor.pool`; opt-in: the other responses and VW's numbers are
+  unchanged): a small pool of models that tells a change from noise. The champion (the model
+  itself) serves; at an alarm where the signal rose, the champion as it was before the change
+  began (the newest of two checkpoints, copies taken every ``gate`` examples, at or before ADWIN's
+  cut, or the alarm) is archived, a challenger starts from scratch as the shadow learner, and the
+  champion is frozen (it predicts, it does not learn) while the challenger is on trial. Up to
+  ``pool_size`` (default 3) archived past champions are kept, frozen; the oldest leaves first.
+  Each batch one member predicts beside the champion: when a trial starts, the members archived
+  before it, one batch each; then, if there are such members, the challenger two batches in
+  three (it learns only in those) and they take turns in the third, else the challenger every
+  batch; with no trial, the archived members in turns. A member
+  replaces the champion when, over its last ``5 * gate`` scored examples (at least ``gate``), its
+  mean signal difference with the champion on the same examples is below zero by more than three
+  standard errors (a paired test) and, with -1/1 or 0/1 labels, its mean error difference by more
+  than two (labels flipped at random keep the error ranking of the clean labels, while the log loss
+  rewards a model that learned the noise). The replaced champion is archived, so no decision loses
+  a model, and each can be reversed. A challenger is given up after ``50 * gate`` scored examples,
+  or once it has learned as many examples as the frozen champion had (past that it could win on
+  a stream that did not change by its larger sample alone); the champion then learns again. Every
+  alarm and switch clears the kept differences; the detector starts afresh after a switch. So
+  after a noise burst the champion, frozen through the trial or restored from its checkpoint,
+  serves again; a concept that returns brings its archived model back a batch after the alarm; a
+  covariate shift alone or a stationary stream leaves the champion serving (alarms may fire,
+  nothing beats it). Cost: the shadow learner learns, or a frozen member's copy predicts, every
+  example (about twice the learning work, as with ``"switch"``), plus a copy of the weight table
+  every ``gate`` examples (a checkpoint) and one for each batch an archived member predicts in.
+  Memory: ``pool_size + 5`` weight tables (champion, challenger, archived members, two
+  checkpoints, the predicting copy) of ``2**b`` rows of 4 float32 with VW's default update rule:
+  8 x 4 MiB = 32 MiB at the default ``-b 18`` with ``pool_size=3`` (``Pool.memory_bytes``). Decisions
+  come at batch boundaries and a member needs ``gate`` scored examples, so ``every=200, gate=200``
+  (what ``bench/_quality_drift.py`` runs) reacts within a few hundred examples; with the defaults a
+  restore takes at least one batch of 1000 examples after the alarm's boundary. Python only
+  (``Model.monitor``), not yet a ``--drift_response`` of the command line;
 * a callable ``f(model, event)``: called at the batch boundary for each alarm; it can do anything
   to the model (``model.core`` offers ``reset_learner()``, ``set_rate_factor()`` and ``swap_learner()``).
 
@@ -83,6 +116,7 @@ from wabbit.monitor.gate import GATE_SIGMAS as GATE_SIGMAS
 from wabbit.monitor.gate import HISTORY_GATES as HISTORY_GATES
 from wabbit.monitor.monitor import Monitor
 from wabbit.monitor.monitor import logger as logger
+from wabbit.monitor.pool import Pool, paired_test
 from wabbit.monitor.signals import SIGNALS, error_signal
 
-__all__ = ["DriftEvent", "Monitor", "error_signal", "RESPONSES", "SIGNALS"]
+__all__ = ["DriftEvent", "Monitor", "Pool", "error_signal", "paired_test", "RESPONSES", "SIGNALS"]

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DriftEvent", "RESPONSES", "Response", "summarize"]
 
-RESPONSES = ("alert", "reset", "boost", "switch")
+RESPONSES = ("alert", "reset", "boost", "switch", "pool")
 
 #: ``on_drift=``: one of RESPONSES, or a callable ``f(model, event)``.
 Response = Union[str, Callable[["Model", "DriftEvent"], Any]]
@@ -23,6 +23,7 @@ class DriftEvent(NamedTuple):
     ``index``: the monitored example (0-based, labelled examples only) that raised it, or, for
     switches and drops, the count of examples seen when it happened. ``response``: what was done:
     ``"alert"``, ``"reset"``, ``"boost"``, ``"challenger"`` (a challenger started), ``"switch"``,
+    ``"restore"`` (``"pool"``: an archived model serves again),
     ``"drop"``, ``"none"``, or the name of the ``on_drift`` callable. ``applied``: the first
     monitored example the response affected (the batch boundary). ``rising``: whether the signal
     rose (None: the detector cannot tell; see :mod:`wabbit.monitor`).
@@ -64,9 +65,12 @@ def summarize(events: List[DriftEvent], detector: str, on_drift: Response, warni
     if warnings:
         out.append(f"drift warnings = {len(found)}" + (f" ({where(found)})" if found else ""))
     for kind, label in (("switch", "challenger switches"), ("drop", "challengers dropped")):
-        es = [e for e in events if e.kind == kind]
-        if on_drift == "switch":
+        es = [e for e in events if e.kind == kind and e.response != "restore"]
+        if on_drift in ("switch", "pool"):
             out.append(f"{label} = {len(es)}" + (f" ({where(es)})" if es else ""))
+    if on_drift == "pool":
+        es = [e for e in events if e.kind == "switch" and e.response == "restore"]
+        out.append(f"archived models restored = {len(es)}" + (f" ({where(es)})" if es else ""))
     if on_drift in ("reset", "boost"):
         acted = [e for e in drifts if e.response == on_drift]
         label = "weight resets" if on_drift == "reset" else "learning-rate boosts"

@@ -15,6 +15,7 @@ import wabbit._core as _core
 from wabbit.monitor.detectors import feed
 from wabbit.monitor.events import RESPONSES, DriftEvent, Response, summarize
 from wabbit.monitor.gate import Challenger, SignalHistory, verdict
+from wabbit.monitor.pool import CHECKPOINTS, FROZEN_RATE, Member, Pool
 from wabbit.monitor.responses import Boost
 from wabbit.monitor.signals import SIGNALS, Signal, error_signal, label_scheme
 
@@ -24,6 +25,16 @@ if TYPE_CHECKING:
 __all__ = ["Monitor", "logger"]
 
 logger = logging.getLogger("wabbit.monitor")
+
+
+def _classes(label: np.ndarray) -> Optional[str]:
+    """The label scheme when every label of the batch is -1/1 or 0/1, else None (not a classification)."""
+    values = np.unique(label)
+    if np.all(np.isin(values, (-1.0, 1.0))):
+        return "-1/1"
+    if np.all(np.isin(values, (0.0, 1.0))):
+        return "0/1"
+    return None
 
 
 class Monitor:
@@ -51,6 +62,7 @@ class Monitor:
         boost_factor: float = 3.0,
         boost_examples: int = 10_000,
         gate: int = 1000,
+        pool_size: int = 3,
         callback: Optional[Callable[[DriftEvent], Any]] = None,
         log: Optional[Callable[[str], Any]] = None,
         name: Optional[str] = None,
@@ -63,7 +75,7 @@ class Monitor:
             raise ValueError(f"signal must be one of {', '.join(SIGNALS)} or a callable, got {signal!r}")
         if not callable(on_drift) and on_drift not in RESPONSES:
             raise ValueError(f"on_drift must be one of {', '.join(RESPONSES)} or a callable, got {on_drift!r}")
-        for what, v in (("every", every), ("boost_examples", boost_examples), ("gate", gate)):
+        for what, v in (("every", every), ("boost_examples", boost_examples), ("gate", gate), ("pool_size", pool_size)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{what} must be a positive number of examples, got {v!r}")
         if not (boost_factor > 0 and math.isfinite(boost_factor)):
@@ -94,8 +106,9 @@ class Monitor:
         self._active: Optional[Challenger] = None
         self._after: List[np.ndarray] = []  # the champion's signal since a gated challenger started
         self._boost = Boost()
+        self.pool: Optional[Pool] = Pool(pool_size, gate) if on_drift == "pool" else None
         # single learn() calls: buffered signals, and the calls since the last hand-over
-        self._pending: List[Tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._pending: List[Tuple[np.ndarray, ...]] = []
         self._calls = 0
 
     def __repr__(self) -> str:
@@ -142,8 +155,15 @@ class Monitor:
     def attach(self, model: "Model") -> None:
         """Wire the monitor to ``model`` (:meth:`wabbit.Model.monitor` calls it): a ``"switch"``
         monitor builds its challenger with the model's options."""
-        if self.on_drift == "switch":
+        if self.on_drift in ("switch", "pool"):
             self._challenger = type(model).from_options(model.options)
+
+    def detach(self, model: "Model") -> None:
+        """The monitor leaves ``model`` (:meth:`wabbit.Model.monitor` calls it): a pool's champion
+        frozen while a challenger is on trial gets its learning rate back."""
+        if self.pool is not None and self.pool.trial is not None:
+            model.core.set_rate_factor(self.pool.rate)
+            self.pool.trial = None
 
     def run_options(self, learn: bool) -> Dict[str, Any]:
         """The core's run options a monitored run adds: signals, and the challenger as shadow learner."""
@@ -155,12 +175,14 @@ class Monitor:
     def hand_over(self, model: "Model") -> None:
         """The learning loop's batch boundary: take the core's signals and process them."""
         s = model.core.take_signals()
-        self._process(model, s["label"], s["prediction"], s["loss"])
+        self._process(model, s["label"], s["prediction"], s["loss"], s.get("shadow_prediction"), s.get("shadow_loss"))
 
     def learn_single(self, model: "Model", example: Any, label: Any, weight: float, initial: float) -> float:
         """One monitored ``Model.learn`` call: the champion (and the challenger) learn it, its
         signal is buffered, and every ``every`` calls the buffer is processed."""
         core = model.core
+        if self.pool is not None:
+            self._pool_rates(model)
         if isinstance(example, (str, bytes, bytearray, memoryview)):
             line = (example.encode() if isinstance(example, str) else bytes(example)).rstrip(b"\r\n")
             if b"\n" in line:
@@ -184,16 +206,23 @@ class Monitor:
             p = float(res["predictions"][0])
             s = core.take_signals()
             if len(s["label"]):
-                self._pending.append((s["label"], s["prediction"], s["loss"]))
+                extra = (s["shadow_prediction"], s["shadow_loss"]) if len(s.get("shadow_loss", ())) else ()
+                self._pending.append((s["label"], s["prediction"], s["loss"], *extra))
         else:
             before = core.stats()["sum_loss"] if label is not None else 0.0
             p = core.learn_dict(example, label, weight, initial)
+            shadow: Tuple[np.ndarray, ...] = ()
             if self._challenger is not None:
-                self._challenger.core.learn_dict(example, label, weight, initial)
+                other = self._challenger.core
+                was = other.stats()["sum_loss"] if label is not None else 0.0
+                q = other.learn_dict(example, label, weight, initial)
+                if label is not None and self.pool is not None:
+                    lost = (other.stats()["sum_loss"] - was) / weight if weight > 0 else 0.0
+                    shadow = (np.array([q], np.float32), np.array([lost], np.float32))
             if label is not None:
                 loss = (core.stats()["sum_loss"] - before) / weight if weight > 0 else 0.0
                 self._pending.append(
-                    (np.array([label], np.float32), np.array([p], np.float32), np.array([loss], np.float32))
+                    (np.array([label], np.float32), np.array([p], np.float32), np.array([loss], np.float32), *shadow)
                 )
         self._count_call(model)
         return p
@@ -203,12 +232,25 @@ class Monitor:
         if self._calls % self.every == 0:
             self.flush_single(model)
 
+    def _pool_rates(self, model: "Model") -> None:
+        """A pool's frozen learners (the champion during a trial, an archived member's copy in the
+        shadow) stay frozen after a pickle (a model file does not keep the rate factor)."""
+        pool = self.pool
+        if pool is None or self._challenger is None:
+            return
+        if pool.trial is not None and model.core.rate_factor() != np.float32(FROZEN_RATE):
+            model.core.set_rate_factor(FROZEN_RATE)
+        if isinstance(pool.slot, Member) and self._challenger.core.rate_factor() != np.float32(FROZEN_RATE):
+            self._challenger.core.set_rate_factor(FROZEN_RATE)
+
     def flush_single(self, model: "Model") -> None:
         """Process the signals of single ``learn`` calls buffered since the last hand-over."""
+        self._pool_rates(model)  # (called before each run, too)
         if not self._pending:
             return
         parts, self._pending = self._pending, []
-        self._process(model, *(np.concatenate([p[k] for p in parts]) for k in range(3)))
+        k = 5 if all(len(p) == 5 for p in parts) else 3
+        self._process(model, *(np.concatenate([p[i] for p in parts]) for i in range(k)))
 
     # ------------------------------------------------------------------ one batch
     def _values(self, label: np.ndarray, prediction: np.ndarray, loss: np.ndarray) -> np.ndarray:
@@ -226,10 +268,29 @@ class Monitor:
             )
         return values
 
-    def _process(self, model: "Model", label: np.ndarray, prediction: np.ndarray, loss: np.ndarray) -> None:
+    def _process(
+        self,
+        model: "Model",
+        label: np.ndarray,
+        prediction: np.ndarray,
+        loss: np.ndarray,
+        shadow_prediction: Optional[np.ndarray] = None,
+        shadow_loss: Optional[np.ndarray] = None,
+    ) -> None:
         if len(label) == 0:
             return
         values = self._values(label, prediction, loss)
+        if self.pool is not None:
+            # the member that predicted beside the champion in this batch: the differences of the
+            # signal and, with labels -1/1 or 0/1, of the errors
+            diffs = None
+            if shadow_loss is not None and shadow_prediction is not None and len(shadow_loss) == len(label):
+                diffs = np.full((2, len(label)), np.nan)
+                diffs[0] = self._values(label, shadow_prediction, shadow_loss) - values
+                scheme = _classes(label)
+                if scheme is not None:
+                    diffs[1] = error_signal(label, shadow_prediction, scheme) - error_signal(label, prediction, scheme)
+            self._score(model, diffs)
         start = self.n
         drifts, warnings, rising, self._cuts = feed(self.detector, values, start, self._warnings)
         self._history.append(values, self.gate)
@@ -251,7 +312,10 @@ class Monitor:
             self._quiet += len(values)
         found += [(start + int(i), "drift", r) for i, r in zip(drifts, rising)]
         found.sort(key=lambda e: (e[0], e[1] == "warning"))
-        self._end_of_batch(model, found)
+        if self.pool is not None:
+            self._pool_batch(model, found)
+        else:
+            self._end_of_batch(model, found)
 
     def _end_of_batch(self, model: "Model", found: List[Tuple[int, str, Optional[bool]]]) -> None:
         boundary = self.n
@@ -370,6 +434,133 @@ class Monitor:
         elif self._active is not None:
             self._judge(model, boundary, add)
         self._boost.end(model.core, boundary)
+        for event, message in new:
+            self.events.append(event)
+            self._tell(event, message)
+
+    # ------------------------------------------------------------------ the pool (on_drift="pool")
+    def _score(self, model: "Model", diffs: Optional[np.ndarray]) -> None:
+        """Keep the differences of the member that predicted beside the champion in this batch,
+        then give the shadow learner its challenger back."""
+        pool = self.pool
+        assert pool is not None and self._challenger is not None
+        slot, pool.slot = pool.slot, None
+        if diffs is not None:
+            if slot == "challenger" and pool.trial is not None:
+                pool.trial_diffs.append(diffs)
+                pool.trial_scored += diffs.shape[1]
+                while pool.trial_diffs[0].shape[1] <= sum(d.shape[1] for d in pool.trial_diffs) - pool.window():
+                    pool.trial_diffs.pop(0)
+            elif isinstance(slot, Member):
+                slot.diffs.append(diffs)
+                while slot.diffs[0].shape[1] <= sum(d.shape[1] for d in slot.diffs) - pool.window():
+                    slot.diffs.pop(0)
+        if isinstance(slot, Member) and pool.holder is not None:
+            self._challenger.core.swap_learner(pool.holder.core)  # the challenger's state comes back
+            pool.holder = None
+
+    def _pool_batch(self, model: "Model", found: List[Tuple[int, str, Optional[bool]]]) -> None:
+        pool = self.pool
+        assert pool is not None and self._challenger is not None
+        boundary = self.n
+        new: List[Tuple[DriftEvent, str]] = []
+
+        def add(index: int, kind: str, response: str, rising: Optional[bool], message: str) -> None:
+            new.append((DriftEvent(index, kind, self.name, response, boundary, rising), message))
+
+        # decisions on what was scored so far
+        switched = False
+        if pool.trial is not None and pool.trial_scored >= self.gate:
+            wins, means = pool.judge(pool.trial_diffs)
+            alarm = f"{self.name} alarm at example {pool.trial.alarm + 1}"
+            if wins:
+                model.core.swap_learner(self._challenger.core)
+                model.core.set_rate_factor(pool.rate)  # (the shadow had the frozen champion's)
+                pool.served = pool.trial.ident
+                switched = True
+                add(
+                    boundary,
+                    "switch",
+                    "switch",
+                    None,
+                    f"switched to challenger at example {boundary + 1} ({alarm}): {means}",
+                )
+            elif pool.trial_scored >= pool.trial.limit:
+                add(boundary, "drop", "drop", None, f"challenger dropped at example {boundary + 1} ({alarm}): {means}")
+                pool.trial = None
+                model.core.set_rate_factor(pool.rate)  # the champion learns again
+        if not switched:
+            for member in pool.probeable():
+                if not member.diffs:
+                    continue
+                wins, means = pool.judge(member.diffs)
+                if not wins:
+                    continue
+                old = pool.served
+                pool.add(model.copy(), boundary, f"replaced by model {member.id}")
+                model.core.swap_learner(member.model.copy().core)  # a learning copy; the member stays frozen
+                model.core.set_rate_factor(pool.rate)
+                pool.served = member.id
+                switched = True
+                add(
+                    boundary,
+                    "switch",
+                    "restore",
+                    None,
+                    f"archived model {member.id} (archived at example {member.archived_at + 1}) serves again at "
+                    f"example {boundary + 1}, model {old} archived: {means}",
+                )
+                break
+        if switched:
+            pool.trial = None
+            pool.first = []
+            pool.clear()
+            pool.checkpoints = []  # (they were the old champion's)
+            self._restart_detector()
+        # alarms: each clears the evidence; a rise starts a challenger and archives the champion
+        for index, kind, rising in found:
+            if kind != "drift":
+                continue
+            at = f"at example {index + 1} ({self.name})"
+            pool.clear()
+            pool.last_alarm = boundary
+            if switched:
+                add(index, "drift", "none", rising, f"drift detected {at}: no response (the served model changed)")
+            elif rising is False:
+                add(index, "drift", "none", rising, f"drift detected {at}: the {self._signal_name()} fell, no response")
+            elif pool.trial is not None:
+                add(index, "drift", "none", rising, f"drift detected {at}: no response (a challenger is on trial)")
+            else:
+                # the champion as it was before the change began (ADWIN's cut; the alarm otherwise)
+                at_cut, kept = pool.before(self._cuts.get(index, index + 1))
+                if kept is None:
+                    at_cut, kept = boundary, model.copy()
+                pool.add(kept, boundary, f"alarm at example {index + 1}", as_of=at_cut)
+                self._challenger.core.reset_learner()
+                # the champion is frozen while the challenger is on trial: a noise burst does not
+                # reach it, and it learns again when the challenger is given up
+                pool.rate = model.core.rate_factor() if model.core.rate_factor() > FROZEN_RATE else pool.rate
+                self._challenger.core.set_rate_factor(pool.rate)
+                model.core.set_rate_factor(FROZEN_RATE)
+                pool.start_trial(boundary, index, boundary - self._model_since)
+                add(
+                    index,
+                    "drift",
+                    "challenger",
+                    rising,
+                    f"drift detected {at}: model {pool.served} archived, challenger started at example {boundary + 1}",
+                )
+        if not pool.checkpoints or boundary - pool.checkpoints[-1][0] >= self.gate:
+            pool.checkpoints.append((boundary, model.copy()))
+            del pool.checkpoints[:-CHECKPOINTS]
+        # who predicts beside the champion in the next batch
+        nxt = pool.next_slot()
+        if isinstance(nxt, Member):
+            probe = nxt.model.copy()
+            probe.core.set_rate_factor(FROZEN_RATE)
+            self._challenger.core.swap_learner(probe.core)  # the probe predicts; `probe` holds the challenger
+            pool.holder = probe
+        pool.slot = nxt
         for event, message in new:
             self.events.append(event)
             self._tell(event, message)
