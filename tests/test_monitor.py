@@ -516,6 +516,32 @@ def test_drift_flags():
             parse_args(bad).drift_config()
 
 
+def test_cli_pool_matches_the_python_pool(tmp_path):
+    """--drift_response pool on the command line is Model.monitor(..., "pool") with the same settings."""
+    lines = list(click_log(20_000, seed=2, drift_at=10_000))
+    (tmp_path / "d.vw").write_text("\n".join(lines) + "\n")
+    flags = ["--drift", "adwin", "--drift_response", "pool", "--drift_every", "200", "--drift_gate", "200"]
+    proc = vwcompare.run_wabbit(
+        ["-d", "d.vw", *FLAGS.split(), *flags, "--drift_pool_size", "2", "-p", "p.txt"], tmp_path
+    )
+    assert proc.returncode == 0, vwcompare.describe_run(proc)
+    assert "response: pool" in proc.stderr
+    m = wabbit.Model(FLAGS)
+    m.monitor(ADWIN(), "loss", "pool", every=200, gate=200, pool_size=2, log=lambda s: None, name="adwin")
+    preds = m.learn_many(lines)
+    got = np.array([p for p, _ in vwcompare.parse_predictions((tmp_path / "p.txt").read_text())])
+    np.testing.assert_allclose(got, preds, atol=1e-6)
+    c = parse_args("--drift adwin --drift_response pool --drift_pool_size 4 --drift_gate 300").drift_config()
+    assert (c["response"], c["pool_size"], c["gate"]) == ("pool", 4, 300)
+    for bad, msg in [
+        ("--drift adwin --drift_pool_size 2", "only to --drift_response pool"),
+        ("--drift adwin --drift_response pool --drift_pool_size 0", "positive"),
+        ("--drift adwin -t --drift_response pool", "with -t only alert"),
+    ]:
+        with pytest.raises(OptionError, match=msg):
+            parse_args(bad).drift_config()
+
+
 def test_cli_switch_output_and_predictions(tmp_path):
     lines = list(click_log(30_000, seed=1, drift_at=15_000))
     (tmp_path / "d.vw").write_text("\n".join(lines) + "\n")

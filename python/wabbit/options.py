@@ -373,7 +373,10 @@ class Options:
         "--drift", help="watch the learning with a drift detector: adwin, ph, kswin, ddm, eddm, hddm_a or hddm_w"
     )
     drift_response: Optional[str] = option(
-        "--drift_response", help="on a drift alarm: alert, reset, boost or switch (to a challenger)", default="alert"
+        "--drift_response",
+        help="on a drift alarm: alert, reset, boost, switch (to a challenger) or pool (champion, challenger and "
+        "frozen past champions judged by a paired test; noise-robust, opt-in)",
+        default="alert",
     )
     drift_signal: Optional[str] = option(
         "--drift_signal",
@@ -399,8 +402,12 @@ class Options:
     )
     drift_gate: Optional[int] = option(
         "--drift_gate",
-        help="--drift_response switch: examples a challenger started at an alarm learns before the gate",
+        help="--drift_response switch: examples a challenger started at an alarm learns before the gate "
+        "(pool: the checkpoint spacing; the paired test's window is 5 gates)",
         default=1000,
+    )
+    drift_pool_size: Optional[int] = option(
+        "--drift_pool_size", help="--drift_response pool: frozen past champions kept", default=3
     )
     threads: Optional[int] = option(
         "--threads",

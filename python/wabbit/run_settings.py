@@ -80,8 +80,8 @@ def drift_config(opts: Options) -> Optional[Dict[str, Any]]:
             raise OptionError(f"--drift_param takes NAME=VALUE, got {item!r}")
         params[key.strip()] = _param_value(raw.strip())
     response = opts.value("drift_response")
-    if response not in ("alert", "reset", "boost", "switch"):
-        raise OptionError(f"--drift_response must be alert, reset, boost or switch, got {response!r}")
+    if response not in ("alert", "reset", "boost", "switch", "pool"):
+        raise OptionError(f"--drift_response must be alert, reset, boost, switch or pool, got {response!r}")
     if opts.testonly and response != "alert":
         raise OptionError(f"--drift_response {response} changes what is learned; with -t only alert applies")
     signal = opts.drift_signal or ("loss" if name in ("adwin", "ph", "kswin") else "error")
@@ -91,6 +91,7 @@ def drift_config(opts: Options) -> Optional[Dict[str, Any]]:
         ("--drift_every", opts.drift_every),
         ("--drift_boost_examples", opts.drift_boost_examples),
         ("--drift_gate", opts.drift_gate),
+        ("--drift_pool_size", opts.drift_pool_size),
     ):
         if value is not None and value < 1:
             raise OptionError(f"{flag} takes a positive number of examples, got {value}")
@@ -100,8 +101,9 @@ def drift_config(opts: Options) -> Optional[Dict[str, Any]]:
         ("--drift_boost", opts.drift_boost, "boost"),
         ("--drift_boost_examples", opts.drift_boost_examples, "boost"),
         ("--drift_gate", opts.drift_gate, "switch"),
+        ("--drift_pool_size", opts.drift_pool_size, "pool"),
     ):
-        if value is not None and response != wanted:
+        if value is not None and response != wanted and not (flag == "--drift_gate" and response == "pool"):
             raise OptionError(f"{flag} applies only to --drift_response {wanted}")
     return {
         "name": name,
@@ -113,6 +115,7 @@ def drift_config(opts: Options) -> Optional[Dict[str, Any]]:
         "boost_factor": opts.value("drift_boost"),
         "boost_examples": opts.value("drift_boost_examples"),
         "gate": opts.value("drift_gate"),
+        "pool_size": opts.value("drift_pool_size"),
     }
 
 

@@ -344,6 +344,7 @@ def _attach_monitor(model: Model, drift: Dict[str, Any], say: Callable[[str], No
         boost_factor=drift["boost_factor"],
         boost_examples=drift["boost_examples"],
         gate=drift["gate"],
+        pool_size=drift["pool_size"],
         log=say,
         name=drift["name"],
     )
