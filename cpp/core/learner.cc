@@ -254,7 +254,7 @@ void Learner::prepare(Example& ex) const {
 
 void Learner::map_rows(const Example& ex, MappedRows& rows) {
   rows.base = nullptr;
-  if (wildcards_) return;  // learning ex may widen the interactions first
+  if (wildcards_) return;   // learning ex may widen the interactions first
   if (cfg_.center) return;  // learning ex centres its values first
   const size_t linear = ex.num_linear_features();
   const size_t bound = feature_bound(ex, linear, interactions_);
@@ -493,8 +493,8 @@ Outcome Learner::evaluate_const(const Example& in) const {
 }
 
 bool Learner::sparse_predict_ok() const {
-  return offset_ == 0 && !cfg_.center && interactions_.empty() && !wildcards_ && !cfg_.ignore[' '] && !cfg_.ignore_linear[' '] &&
-         !cfg_.ignore[kConstantNamespace] && !cfg_.ignore_linear[kConstantNamespace];
+  return offset_ == 0 && !cfg_.center && interactions_.empty() && !wildcards_ && !cfg_.ignore[' '] &&
+         !cfg_.ignore_linear[' '] && !cfg_.ignore[kConstantNamespace] && !cfg_.ignore_linear[kConstantNamespace];
 }
 
 float Learner::predict_sparse(const uint32_t* index, const float* value, size_t n) const {

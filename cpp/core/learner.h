@@ -274,8 +274,8 @@ class Learner {
   Config cfg_;
   OnlineState state_;
   WeightTable weights_;
-  WeightTable sums_;               // --center_features: the features' running sums (see feature_sums())
-  PodVector<float> saved_;         // --center_features: the current example's raw values
+  WeightTable sums_;        // --center_features: the features' running sums (see feature_sums())
+  PodVector<float> saved_;  // --center_features: the current example's raw values
   std::vector<Interaction> interactions_;
   float eta_ = 0.5f;
   float base_eta_ = 0.5f;
