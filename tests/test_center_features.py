@@ -12,6 +12,9 @@ values centred by hand. Saving and loading in the middle changes nothing.
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -82,10 +85,11 @@ def random_stream(n, seed):
     return out
 
 
-def test_vw_default_update_on_values_centred_by_hand():
+@pytest.mark.parametrize("flags", ["--loss_function logistic", "--loss_function logistic -q ff", ""])
+def test_vw_default_update_on_values_centred_by_hand(flags):
+    """Interactions are products of the centred values; the squared loss with its label range too."""
     vowpalwabbit = pytest.importorskip("vowpalwabbit")
     stream = random_stream(400, 3)
-    flags = "--loss_function logistic"
     ours = wabbit.Model(f"{flags} --center_features").learn_many([line(*e) for e in stream])
     ws = vowpalwabbit.Workspace(flags + " --quiet")
     theirs = []
@@ -152,3 +156,18 @@ def test_the_flag_is_off_by_default_and_refused_where_it_has_no_meaning():
         wabbit.Model("--center_features --oaa 3")
     with pytest.raises(OptionError):
         wabbit.Model("--center_features --cb 2")
+
+
+def test_the_command_line_learns_and_tests_as_python_does(tmp_path):
+    """The driver maps an example's rows ahead of learning; the centred values must be what it learns on."""
+    stream = random_stream(300, 13)
+    data = tmp_path / "d.vw"
+    data.write_text("\n".join(line(*e) for e in stream) + "\n")
+    flags = ["--center_features", "--loss_function", "logistic"]
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(wabbit.__file__)))
+    run = [sys.executable, "-m", "wabbit", "-d", str(data), "--quiet"]
+    subprocess.run(run + flags + ["-p", str(tmp_path / "p"), "-f", str(tmp_path / "m")], env=env, check=True, timeout=120)
+    subprocess.run(run + ["-t", "-i", str(tmp_path / "m"), "-p", str(tmp_path / "t")], env=env, check=True, timeout=120)
+    m = wabbit.Model(" ".join(flags))
+    np.testing.assert_allclose(np.loadtxt(tmp_path / "p"), m.learn_many([line(*e) for e in stream]), atol=1e-5)
+    np.testing.assert_allclose(np.loadtxt(tmp_path / "t"), [m.predict(line(*e)) for e in stream], atol=1e-5)
