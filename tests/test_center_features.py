@@ -166,7 +166,9 @@ def test_the_command_line_learns_and_tests_as_python_does(tmp_path):
     flags = ["--center_features", "--loss_function", "logistic"]
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(wabbit.__file__)))
     run = [sys.executable, "-m", "wabbit", "-d", str(data), "--quiet"]
-    subprocess.run(run + flags + ["-p", str(tmp_path / "p"), "-f", str(tmp_path / "m")], env=env, check=True, timeout=120)
+    subprocess.run(
+        run + flags + ["-p", str(tmp_path / "p"), "-f", str(tmp_path / "m")], env=env, check=True, timeout=120
+    )
     subprocess.run(run + ["-t", "-i", str(tmp_path / "m"), "-p", str(tmp_path / "t")], env=env, check=True, timeout=120)
     m = wabbit.Model(" ".join(flags))
     np.testing.assert_allclose(np.loadtxt(tmp_path / "p"), m.learn_many([line(*e) for e in stream]), atol=1e-5)
