@@ -173,3 +173,15 @@ def test_the_command_line_learns_and_tests_as_python_does(tmp_path):
     m = wabbit.Model(" ".join(flags))
     np.testing.assert_allclose(np.loadtxt(tmp_path / "p"), m.learn_many([line(*e) for e in stream]), atol=1e-5)
     np.testing.assert_allclose(np.loadtxt(tmp_path / "t"), [m.predict(line(*e)) for e in stream], atol=1e-5)
+
+
+def test_explain_shows_the_centred_values_the_model_weighs():
+    stream = random_stream(100, 17)
+    m = wabbit.Model("--center_features --loss_function logistic")
+    m.learn_many([line(*e) for e in stream])
+    x = {"a": 70.0, "b": 1.0}
+    mean_a = sum(e[1] * e[2]["a"] for e in stream) / sum(e[1] for e in stream)
+    parts = {c.name: c for c in m.explain(line(1, 1.0, x))}
+    assert parts["f^a"].value == pytest.approx(70.0 - mean_a, rel=1e-5)
+    assert parts["Constant"].value == 1.0
+    assert sum(c.contribution for c in parts.values()) == pytest.approx(m.predict(line(1, 1.0, x)), abs=1e-5)

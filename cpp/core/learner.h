@@ -180,7 +180,8 @@ class Learner {
   bool sparse_predict_ok() const;
 
   // Calls f(x, index, weight) for every feature of ex, generated ones included, with the weight
-  // as the model would use it now (L1 truncation and L2 contraction applied).
+  // as the model would use it now (L1 truncation and L2 contraction applied) and the value as it
+  // weighs it (--center_features: centred).
   template <class F>
   void visit(const Example& ex, F&& f) const;
 
@@ -238,6 +239,13 @@ class Learner {
   static double* sum_at(WeightTable& t, uint32_t index) { return reinterpret_cast<double*>(t.row(index)); }
   static const double* sum_at(const WeightTable& t, uint32_t index) {
     return reinterpret_cast<const double*>(t.row(index));
+  }
+  // --center_features: a copy of ex (audit names too) with the values the model weighs, for the
+  // slow paths that name features (explain, audit); ex itself when the flag is off.
+  Example centered(const Example& ex) const {
+    Example copy = ex;
+    if (cfg_.center) center_values(copy);
+    return copy;
   }
   // Puts back the raw values saved by the last centring of ex (--center_features; internal).
   void restore_values(Example& ex) const;
@@ -329,7 +337,8 @@ inline float Learner::effective_weight(const float* row) const {
 }
 
 template <class F>
-void Learner::visit(const Example& ex, F&& f) const {
+void Learner::visit(const Example& in, F&& f) const {
+  const Example& ex = cfg_.center ? centered_copy(in) : in;  // (the values the model weighs)
   for_each_feature(ex, interactions_, cfg_.permutations, &cfg_.ignore_linear,
                    [&](float x, uint32_t i) { f(x, i, effective_weight(weights_.row(i))); });
 }
