@@ -66,6 +66,9 @@ inline constexpr auto enum_names(Link) { return kLinkNames; }
   /* squared loss: learn on labels standardised online (running mean and deviation), report on */      \
   /* the labels' scale (--standardize_labels) */                                                         \
   X(bool, standardize, "standardize_labels", false)                                                      \
+  /* learn on feature values centred online: each value minus its feature's running mean over the */    \
+  /* examples learned so far (absent counts 0); the constant is not centred (--center_features) */      \
+  X(bool, center, "center_features", false)                                                              \
   X(bool, freegrad, "freegrad", false)                                                                   \
   X(bool, fg_restart, "freegrad_restart", false)                                                         \
   X(bool, fg_project, "freegrad_project", false)                                                         \

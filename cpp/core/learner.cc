@@ -79,6 +79,7 @@ Learner::Learner(Config cfg) : cfg_(std::move(cfg)) {
   if (!std::isfinite(cfg_.initial_weight)) throw std::invalid_argument("initial_weight must be a finite number");
   weights_.reset(cfg_.bits, stride_shift_for(cfg_));
   if (cfg_.initial_weight != 0.f) weights_.fill_slot(0, cfg_.initial_weight);
+  if (cfg_.center) sums_.reset(cfg_.bits, 1u);  // one double a row
   for (const std::string& spec : cfg_.interactions) wildcards_ |= has_wildcard(spec);
   interactions_ = wildcards_ ? expand_wildcards(cfg_.interactions, {}) : compile_interactions(cfg_.interactions);
   neg_power_t_ = -cfg_.power_t;
@@ -130,6 +131,7 @@ void Learner::swap(Learner& o) noexcept {
   std::swap(cfg_, o.cfg_);
   std::swap(state_, o.state_);
   weights_.swap(o.weights_);
+  sums_.swap(o.sums_);
   std::swap(interactions_, o.interactions_);
   std::swap(eta_, o.eta_);
   std::swap(base_eta_, o.base_eta_);
@@ -155,6 +157,7 @@ void Learner::reset() {
   weights_.reset(cfg_.bits, stride_shift_for(cfg_));
   if (cfg_.initial_weight != 0.f) weights_.fill_slot(0, cfg_.initial_weight);
   written_.clear();
+  if (cfg_.center) sums_.reset(cfg_.bits, 1u);
   if (!ftrl_family(cfg_) && cfg_.classic_rule == 0 && cfg_.adaptive && cfg_.initial_t > 0.f)
     weights_.fill_slot(1, cfg_.initial_t);
   state_ = fresh.state_;
@@ -191,6 +194,7 @@ Learner::Learner(const Learner& o)
   base_eta_ = o.base_eta_;
   rate_factor_ = o.rate_factor_;
   weights_.copy_from(o.weights_);
+  if (cfg_.center) sums_.copy_from(o.sums_);
 }
 
 Learner::Learner(const Learner& o, ShareWeights)
@@ -212,6 +216,7 @@ Learner::Learner(const Learner& o, ShareWeights)
       guard_always_(o.guard_always_),
       guard_scan_(o.guard_scan_) {
   weights_.view_of(o.weights_);
+  if (cfg_.center) sums_.view_of(o.sums_);
 }
 
 void Learner::absorb(const Learner& w, const OnlineState& start) {
@@ -249,7 +254,8 @@ void Learner::prepare(Example& ex) const {
 
 void Learner::map_rows(const Example& ex, MappedRows& rows) {
   rows.base = nullptr;
-  if (wildcards_) return;  // learning ex may widen the interactions first
+  if (wildcards_) return;   // learning ex may widen the interactions first
+  if (cfg_.center) return;  // learning ex centres its values first
   const size_t linear = ex.num_linear_features();
   const size_t bound = feature_bound(ex, linear, interactions_);
   if (!buffered(bound)) return;  // a wide example is streamed when it is learned
@@ -310,7 +316,112 @@ Outcome Learner::learn_standardized(Example& ex, MappedRows* rows) {
   return out;
 }
 
+namespace {
+// Puts an example's raw values back when it leaves scope (--center_features).
+struct RestoreValues {
+  const Learner& learner;
+  Example& ex;
+  ~RestoreValues() { learner.restore_values(ex); }
+};
+}  // namespace
+
+// --center_features. Each feature value x (the constant's excepted) enters the model, its
+// interactions included, as x - mean, where mean is the feature's running mean over the examples
+// learned so far: the sum of weight * x over them (kept per row of the table, so a feature's
+// hashed row, as its weight) divided by the sum of their importance weights, an absent feature
+// counting 0. The statistics are those from before the example, for its prediction and its update
+// alike; a learned example (labelled, weight > 0, not refused) then adds its raw values. Absent
+// features stay absent: the update stays sparse. On a dense feature this is river's
+// StandardScaler's centring (VW's normalized update already takes care of the scale); a sparse
+// 0/1 feature present a share p of the time enters as 1 - p, a rescaling the normalized update
+// is invariant to. Centring decouples the constant from the features' offsets, which the
+// adaptive per-feature step otherwise learns slowly (issue 22).
+void Learner::center_values(Example& ex) const {
+  const double n = load_d(&state_.feature_weight);
+  if (!(n > 0.)) return;  // nothing learned yet: every mean is 0
+  const double inv = 1. / n;
+  for (unsigned char s : ex.order) {
+    if (s == kConstantNamespace) continue;
+    FeatureGroup& g = ex.groups[s];
+    const uint32_t* idx = g.index.data();
+    float* val = g.value.data();
+    for (size_t k = 0, size = g.size(); k < size; ++k) {
+      val[k] = static_cast<float>(static_cast<double>(val[k]) - load_d(sum_at(sums_, idx[k])) * inv);
+    }
+  }
+}
+
+void Learner::save_and_center(Example& ex) {
+  saved_.clear();
+  for (unsigned char s : ex.order) {
+    if (s == kConstantNamespace) continue;
+    const FeatureGroup& g = ex.groups[s];
+    saved_.insert(saved_.end(), g.value.begin(), g.value.end());
+  }
+  center_values(ex);
+}
+
+void Learner::restore_values(Example& ex) const {
+  const float* from = saved_.data();
+  for (unsigned char s : ex.order) {
+    if (s == kConstantNamespace) continue;
+    FeatureGroup& g = ex.groups[s];
+    std::copy(from, from + g.size(), g.value.data());
+    from += g.size();
+  }
+}
+
+Outcome Learner::learn_centered(Example& ex) {
+  Outcome out;
+  {
+    save_and_center(ex);
+    const RestoreValues restore{*this, ex};
+    // (no rows mapped ahead: they would hold the raw values; see map_rows)
+    out = cfg_.standardize ? learn_standardized(ex, nullptr) : learn_fn_(*this, ex, nullptr);
+  }
+  if (ex.labelled() && ex.weight > 0.f && out.skipped == nullptr) {
+    const double w = ex.weight;
+    for (unsigned char s : ex.order) {
+      if (s == kConstantNamespace) continue;
+      const FeatureGroup& g = ex.groups[s];
+      for (size_t k = 0, size = g.size(); k < size; ++k) {
+        double* sum = sum_at(sums_, g.index[k]);
+        store_d(sum, *sum + w * static_cast<double>(g.value[k]));
+      }
+    }
+    store_d(&state_.feature_weight, state_.feature_weight + w);
+  }
+  return out;
+}
+
+const Example& Learner::centered_copy(const Example& ex) const {
+  thread_local Example copy;
+  for (unsigned char s : copy.order) {
+    copy.groups[s].index.clear();
+    copy.groups[s].value.clear();
+  }
+  copy.order = ex.order;
+  copy.label = ex.label;
+  copy.weight = ex.weight;
+  copy.initial = ex.initial;
+  for (unsigned char s : ex.order) {
+    copy.groups[s].index.assign(ex.groups[s].index.begin(), ex.groups[s].index.end());
+    copy.groups[s].value.assign(ex.groups[s].value.begin(), ex.groups[s].value.end());
+  }
+  center_values(copy);
+  return copy;
+}
+
 Outcome Learner::predict(Example& ex, bool advance) {
+  if (cfg_.center) [[unlikely]] {
+    save_and_center(ex);
+    const RestoreValues restore{*this, ex};
+    return predict_plain(ex, advance);
+  }
+  return predict_plain(ex, advance);
+}
+
+Outcome Learner::predict_plain(Example& ex, bool advance) {
   observe_namespaces(ex);
   Outcome out;
   const float pred = finalize_prediction(state_, Scoring::test_score(*this, ex, out.num_features));
@@ -348,7 +459,8 @@ float Learner::score_const(const Example& ex, uint32_t offset, size_t* generated
   return ex.initial + raw;
 }
 
-float Learner::predict_const(const Example& ex) const {
+float Learner::predict_const(const Example& in) const {
+  const Example& ex = cfg_.center ? centered_copy(in) : in;
   OnlineState range;  // the label range a learning thread may be widening
   range.min_label = load_w(&state_.min_label);
   range.max_label = load_w(&state_.max_label);
@@ -356,7 +468,8 @@ float Learner::predict_const(const Example& ex) const {
                        label_deviation(state_));
 }
 
-Outcome Learner::evaluate_const(const Example& ex) const {
+Outcome Learner::evaluate_const(const Example& in) const {
+  const Example& ex = cfg_.center ? centered_copy(in) : in;
   OnlineState range;
   range.min_label = load_w(&state_.min_label);
   range.max_label = load_w(&state_.max_label);
@@ -380,8 +493,8 @@ Outcome Learner::evaluate_const(const Example& ex) const {
 }
 
 bool Learner::sparse_predict_ok() const {
-  return offset_ == 0 && interactions_.empty() && !wildcards_ && !cfg_.ignore[' '] && !cfg_.ignore_linear[' '] &&
-         !cfg_.ignore[kConstantNamespace] && !cfg_.ignore_linear[kConstantNamespace];
+  return offset_ == 0 && !cfg_.center && interactions_.empty() && !wildcards_ && !cfg_.ignore[' '] &&
+         !cfg_.ignore_linear[' '] && !cfg_.ignore[kConstantNamespace] && !cfg_.ignore_linear[kConstantNamespace];
 }
 
 float Learner::predict_sparse(const uint32_t* index, const float* value, size_t n) const {

@@ -43,6 +43,9 @@ struct OnlineState {
   double label_weight = 0.;
   double label_mean = 0.;
   double label_m2 = 0.;
+  // --center_features: the learned examples' importance-weighted count (the features' running
+  // sums are Learner::feature_sums())
+  double feature_weight = 0.;
 };
 
 // --standardize_labels: the labels' running mean and deviation (1 until two distinct labels).
@@ -152,6 +155,8 @@ class Learner {
   // prediction made before the update. `rows`, if given, is what map_rows(ex, rows) produced for
   // this very example (it is consumed).
   Outcome learn(Example& ex, MappedRows* rows = nullptr) {
+    if (cfg_.center) [[unlikely]]
+      return learn_centered(ex);
     if (cfg_.standardize) [[unlikely]]
       return learn_standardized(ex, rows);
     return learn_fn_(*this, ex, rows);
@@ -175,7 +180,8 @@ class Learner {
   bool sparse_predict_ok() const;
 
   // Calls f(x, index, weight) for every feature of ex, generated ones included, with the weight
-  // as the model would use it now (L1 truncation and L2 contraction applied).
+  // as the model would use it now (L1 truncation and L2 contraction applied) and the value as it
+  // weighs it (--center_features: centred).
   template <class F>
   void visit(const Example& ex, F&& f) const;
 
@@ -225,11 +231,39 @@ class Learner {
     base_eta_ = p.base_eta;
     set_rate_factor(rate_factor_);
   }
+  // --center_features: row r's running sum of the learned examples' values (importance-weighted),
+  // one double in each 2-float row (an empty table when the flag is off). A feature's mean is its
+  // sum over state().feature_weight.
+  WeightTable& feature_sums() { return sums_; }
+  const WeightTable& feature_sums() const { return sums_; }
+  static double* sum_at(WeightTable& t, uint32_t index) { return reinterpret_cast<double*>(t.row(index)); }
+  static const double* sum_at(const WeightTable& t, uint32_t index) {
+    return reinterpret_cast<const double*>(t.row(index));
+  }
+  // --center_features: a copy of ex (audit names too) with the values the model weighs, for the
+  // slow paths that name features (explain, audit); ex itself when the flag is off.
+  Example centered(const Example& ex) const {
+    Example copy = ex;
+    if (cfg_.center) center_values(copy);
+    return copy;
+  }
+  // Puts back the raw values saved by the last centring of ex (--center_features; internal).
+  void restore_values(Example& ex) const;
   // The weight of row r as the model uses it (truncation and contraction applied).
   float effective_weight(const float* row) const;
 
  private:
   Outcome learn_standardized(Example& ex, MappedRows* rows);
+  // --center_features: learn() and predict() on ex's values centred (restored afterwards).
+  Outcome learn_centered(Example& ex);
+  Outcome predict_plain(Example& ex, bool advance_clock);
+  // Subtracts from each of ex's feature values (the constant's excepted) its running mean.
+  void center_values(Example& ex) const;
+  // Appends ex's centred values (the constant's excepted) to saved_, in order, then centres them;
+  // restore_values() puts them back.
+  void save_and_center(Example& ex);
+  // A copy of ex with centred values (thread-local: valid until this thread's next call).
+  const Example& centered_copy(const Example& ex) const;
   // --standardize_labels: a prediction on the standardised scale back on the labels' scale.
   float unstandardize(float p, double mean, double dev) const {
     return cfg_.standardize ? static_cast<float>(mean + dev * p) : p;
@@ -248,6 +282,8 @@ class Learner {
   Config cfg_;
   OnlineState state_;
   WeightTable weights_;
+  WeightTable sums_;        // --center_features: the features' running sums (see feature_sums())
+  PodVector<float> saved_;  // --center_features: the current example's raw values
   std::vector<Interaction> interactions_;
   float eta_ = 0.5f;
   float base_eta_ = 0.5f;
@@ -301,7 +337,8 @@ inline float Learner::effective_weight(const float* row) const {
 }
 
 template <class F>
-void Learner::visit(const Example& ex, F&& f) const {
+void Learner::visit(const Example& in, F&& f) const {
+  const Example& ex = cfg_.center ? centered_copy(in) : in;  // (the values the model weighs)
   for_each_feature(ex, interactions_, cfg_.permutations, &cfg_.ignore_linear,
                    [&](float x, uint32_t i) { f(x, i, effective_weight(weights_.row(i))); });
 }

@@ -207,9 +207,12 @@ void get_config(Reader& r, C& cfg, const char* what) {
   }
 }
 
+[[noreturn]] void refuse_non_finite(const std::string& what);  // (below)
+
 // After the learner's configuration, a byte says what sits on it: 0 nothing, 1 a contextual bandit
 // (its configuration and state follow), 2 a multiclass reduction (likewise).
-std::string config_section(const Config& cfg, const OnlineState& state, BanditSection bandit, McSection mc) {
+std::string config_section(const Config& cfg, const OnlineState& state, const WeightTable& sums, BanditSection bandit,
+                           McSection mc) {
   Writer w;
   put_config(w, cfg);
   if (cfg.freegrad) {  // FreeGrad's two learner-wide numbers (OnlineState)
@@ -220,6 +223,21 @@ std::string config_section(const Config& cfg, const OnlineState& state, BanditSe
     w.pod<double>(state.label_weight);
     w.pod<double>(state.label_mean);
     w.pod<double>(state.label_m2);
+  }
+  if (cfg.center) {  // the features' running statistics: the weight, then the nonzero rows' sums
+    w.pod<double>(state.feature_weight);
+    const size_t count_at = w.out().size();
+    w.pod<uint64_t>(0);
+    uint64_t written = 0;
+    for (uint64_t r = 0; r < sums.rows(); ++r) {
+      const double v = load_d(Learner::sum_at(sums, static_cast<uint32_t>(r)));
+      if (v == 0.) continue;
+      if (!std::isfinite(v)) refuse_non_finite("the running sum of the features of row " + std::to_string(r));
+      w.pod<uint32_t>(static_cast<uint32_t>(r));
+      w.pod<double>(v);
+      ++written;
+    }
+    std::memcpy(w.out().data() + count_at, &written, sizeof written);
   }
   w.pod<uint8_t>(bandit.config ? 1 : (mc.config ? 2 : 0));
   if (mc.config && !bandit.config) {
@@ -266,6 +284,25 @@ void read_config_section(Reader& r, ModelHeader& h) {
     if (!(std::isfinite(h.state.label_weight) && h.state.label_weight >= 0. && std::isfinite(h.state.label_mean) &&
           std::isfinite(h.state.label_m2) && h.state.label_m2 >= 0.)) {
       throw ModelError("model file is corrupt: label statistics out of range");
+    }
+  }
+  if (h.config.center) {
+    h.state.feature_weight = r.pod<double>("feature statistics");
+    const auto n = r.pod<uint64_t>("feature statistics");
+    if (!(std::isfinite(h.state.feature_weight) && h.state.feature_weight >= 0.) || n > (uint64_t{1} << h.bits)) {
+      throw ModelError("model file is corrupt: feature statistics out of range");
+    }
+    r.need(n * (sizeof(uint32_t) + sizeof(double)), "feature statistics");
+    h.feature_sums.resize(n);
+    uint32_t last = 0;
+    for (uint64_t k = 0; k < n; ++k) {
+      const auto row = r.pod<uint32_t>("feature statistics");
+      const auto v = r.pod<double>("feature statistics");
+      if ((h.bits < 32 && row >= (uint64_t{1} << h.bits)) || (k > 0 && row <= last) || !std::isfinite(v)) {
+        throw ModelError("model file is corrupt: feature statistics out of range");
+      }
+      h.feature_sums[k] = {row, v};
+      last = row;
     }
   }
   const auto has_cb = r.pod<uint8_t>("bandit flag");
@@ -346,6 +383,7 @@ std::string serialize_model(const Learner& learner, const std::string& wabbit_ve
     s.label_weight = live.label_weight;
     s.label_mean = live.label_mean;
     s.label_m2 = live.label_m2;
+    s.feature_weight = load_d(&live.feature_weight);
   }
   if (!std::isfinite(s.fg_grad_norms) || !std::isfinite(s.fg_max_grad_norm)) refuse_non_finite("FreeGrad's state");
   for (double v : {s.t, s.normalized_sum_norm_x, s.total_weight, s.weighted_unlabeled, s.gravity, s.contraction}) {
@@ -420,7 +458,7 @@ std::string serialize_model(const Learner& learner, const std::string& wabbit_ve
   w.pod<uint32_t>(stride);
   w.pod<uint8_t>(predict_only ? 1 : 0);
   w.pod<uint8_t>(encoding);
-  const std::string section = config_section(learner.config(), s, bandit, mc);
+  const std::string section = config_section(learner.config(), s, learner.feature_sums(), bandit, mc);
   w.pod<uint32_t>(static_cast<uint32_t>(section.size()));
   w.bytes(section.data(), section.size());
   w.out().reserve(w.out().size() + (encoding ? sparse_bytes + sparse_bytes / 8 + 64 : dense_bytes) + 12);
@@ -638,6 +676,10 @@ void install_weights(const LoadedModel& m, Learner& learner) {
     }
   }
   learner.state() = h.state;
+  if (learner.config().center) {  // (the table is fresh: every other row's sum is 0)
+    WeightTable& sums = learner.feature_sums();
+    for (const auto& [row, v] : h.feature_sums) store_d(Learner::sum_at(sums, row), v);
+  }
   // Gradient descent folds pending L2/L1 into the weights before the factor nears 0 (or the
   // gravity grows large): a file saved at that moment (or made by hand) is folded now, so that
   // learning never divides by a vanishing factor.

@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "cb/config.h"
 #include "core/config.h"
@@ -42,6 +44,8 @@ struct ModelHeader {
   std::string args;      // the VW-style flags the model was trained with (canonical form)
   std::string metadata;  // JSON text (lineage and such); opaque here
   OnlineState state;
+  // --center_features: the nonzero rows of the features' running sums (row, sum), rows ascending
+  std::vector<std::pair<uint32_t, double>> feature_sums;
   uint32_t bits = 0;
   uint32_t stride = 0;  // floats per row stored in the file (1 for --predict_only_model)
   bool predict_only = false;

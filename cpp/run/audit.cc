@@ -17,7 +17,8 @@ std::string format_g(double v) {
 
 std::string format_g(float v) { return format_g(static_cast<double>(v)); }
 
-std::vector<Contribution> explain(const Learner& learner, const Example& ex) {
+std::vector<Contribution> explain(const Learner& learner, const Example& in) {
+  const Example ex = learner.centered(in);  // (--center_features: the values the model weighs)
   std::vector<Contribution> out;
   const uint32_t mask = learner.weights().mask();
   for_each_feature_named(ex, learner.interactions(), learner.config().permutations, &learner.config().ignore_linear,

@@ -717,6 +717,7 @@ const char* parallel_blocker(const Learner& learner, const RunOptions& opt) {
   if (opt.names != nullptr) return "--invert_hash";
   const Config& c = learner.config();
   if (c.standardize) return "--standardize_labels (the label statistics need one writer)";
+  if (c.center) return "--center_features (the feature statistics need one writer)";
   if (!ftrl_family(c) && (c.l1 > 0.f || c.l2 > 0.f))
     return "--l1/--l2 with gradient descent (lazy regularisation needs one writer)";
   return nullptr;

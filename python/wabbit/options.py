@@ -141,6 +141,13 @@ class Options:
         model=True,
         structural=True,
     )
+    center_features: bool = switch(
+        "--center_features",
+        help="learn on feature values centred online: each minus its feature's running mean over the examples "
+        "learned so far (an absent feature counts 0; the constant is not centred); not VW's numbers",
+        model=True,
+        structural=True,
+    )
     freegrad: bool = switch(
         "--freegrad", help="FreeGrad, a parameter-free rule instead of gradient descent", model=True, structural=True
     )

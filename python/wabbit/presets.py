@@ -7,19 +7,23 @@ counts in the hundreds) the default does worse than predicting the running mean 
 The recommended configuration is opt-in, as river's ``StandardScaler | LinearRegression`` is:
 
 >>> recommended("regression")
-'--standardize_labels'
+'--standardize_labels --center_features'
 >>> recommended("classification")
-'--loss_function logistic -l 3'
+'--loss_function logistic -l 3 --center_features'
 >>> import wabbit
 >>> wabbit.Model(recommended("regression")).args
-'--standardize_labels'
+'--standardize_labels --center_features'
 
-For binary classification (labels -1/1) it is the logistic loss with a larger learning rate than
-VW's 0.5: on the shipped data sets VW's rate learns too slowly (the rate was chosen on those sets,
-see bench/RESULTS.md).
+Both centre the features online (``--center_features``: each value minus its feature's running mean,
+as river's StandardScaler does; VW's normalized update already takes care of their scale). For
+regression the labels are standardised online too (``--standardize_labels``). For binary
+classification (labels -1/1) it is the logistic loss with a larger learning rate than VW's 0.5: on
+the shipped data sets VW's rate learns too slowly (the rate was chosen on those sets before
+centring was added, and not re-tuned with it, see bench/RESULTS.md).
 
-When to use it: a regression target whose scale is not about 1, or unknown; any binary task. Keep the plain flags when you need VW's exact numbers (comparing with VW, reading
-its model files), and tune as with VW when you know the data. bench/bench_quality.py measures it
+When to use it: a regression target whose scale is not about 1, or unknown; any binary task; features
+whose values sit far from 0. Keep the plain flags when you need VW's exact numbers (comparing with VW,
+reading its model files), and tune as with VW when you know the data. bench/bench_quality.py measures it
 against VW, river and scikit-learn on every data set shipped with scikit-learn and river
 (bench/RESULTS.md).
 """
@@ -30,8 +34,8 @@ __all__ = ["recommended", "RECOMMENDED"]
 
 #: task -> the recommended flags
 RECOMMENDED = {
-    "regression": "--standardize_labels",
-    "classification": "--loss_function logistic -l 3",
+    "regression": "--standardize_labels --center_features",
+    "classification": "--loss_function logistic -l 3 --center_features",
 }
 
 

@@ -156,6 +156,8 @@ def core_config(opts: Options) -> Dict[str, Any]:
         raise OptionError("--standardize_labels applies only to the squared loss, without --link or --binary")
     if opts.standardize_labels and (cb_config(opts) is not None or mc_config(opts) is not None):
         raise OptionError("--standardize_labels applies only to a single regression model (not --cb or --oaa/--csoaa)")
+    if opts.center_features and (cb_config(opts) is not None or mc_config(opts) is not None):
+        raise OptionError("--center_features applies only to a single model (not --cb or --oaa/--csoaa)")
     fg_flags = (opts.restart, opts.project, opts.radius, opts.fepsilon, opts.flipschitz_const)
     if not opts.freegrad and any(f not in (None, False) for f in fg_flags):
         raise OptionError("--restart/--project/--radius/--fepsilon/--flipschitz_const apply only with --freegrad")
@@ -186,6 +188,7 @@ def core_config(opts: Options) -> Dict[str, Any]:
         "ftrl": opts.ftrl,
         "coin": opts.coin,
         "standardize_labels": opts.standardize_labels,
+        "center_features": opts.center_features,
         "freegrad": opts.freegrad,
         "freegrad_restart": opts.restart,
         "freegrad_project": opts.project,
