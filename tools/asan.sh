@@ -20,6 +20,10 @@ work="${ASAN_WORK:-/tmp/wabbit-asan}"
 export CMAKE_BUILD_PARALLEL_LEVEL="${ASAN_JOBS:-2}"
 lib="$(g++ -print-file-name=libasan.so)"
 [[ -f $lib ]] || { echo "asan.sh: libasan.so not found (g++ -print-file-name=libasan.so)" >&2; exit 1; }
+# libstdc++ preloaded with it: the interpreter does not link it, and ASan's __cxa_throw interceptor
+# finds no real __cxa_throw when libstdc++ comes in later with the extension (CHECK failed at the
+# first C++ exception).
+lib="$lib:$(readlink -f "$(g++ -print-file-name=libstdc++.so)")"
 
 # The build: scikit-build-core keeps $work/build between runs, so a second run is incremental;
 # ccache (when present) shares objects across build folders and fresh clones.
