@@ -4,14 +4,23 @@
 # tests/test_threads.py with the TSan runtime preloaded (the Python interpreter itself is not
 # instrumented; every access our extension makes is). Fails if TSan reports anything.
 #
-#   bash tools/tsan.sh            # ~2 minutes on 2 cores
+#   bash tools/tsan.sh [pytest arguments]   # tests/test_threads.py and the tests named
+#   TSAN_BUILD_ONLY=1 bash tools/tsan.sh    # only build (TSAN_WORK: the folder, default /tmp/wabbit-tsan)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="${TSAN_WORK:-/tmp/wabbit-tsan}"
-python3 -m venv --system-site-packages "$work/venv"
-"$work/venv/bin/pip" install -q --no-build-isolation "$root" \
+export CMAKE_BUILD_PARALLEL_LEVEL="${TSAN_JOBS:-2}"
+# ccache (when present) shares objects across build folders and fresh clones.
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=(--config-settings=cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+fi
+[[ -x $work/venv/bin/python ]] || python3 -m venv --system-site-packages "$work/venv"
+"$work/venv/bin/pip" install -q --no-build-isolation --no-deps "$root" \
   --config-settings=cmake.define.WABBIT_TSAN=ON --config-settings=install.strip=false \
-  --config-settings=cmake.build-type=RelWithDebInfo --config-settings=build-dir="$work/build"
+  --config-settings=cmake.build-type=RelWithDebInfo --config-settings=build-dir="$work/build" "${launcher[@]}"
+[[ -n ${TSAN_BUILD_ONLY:-} ]] && exit 0
 lib="$(g++ -print-file-name=libtsan.so)"
 rm -f "$work"/tsan.log.*
 cd "$root"
