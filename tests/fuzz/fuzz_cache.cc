@@ -100,7 +100,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string& path = temp_path();
   write_file(path, file);
   if (!cache::check(path, cache::SourceId{}).empty()) return 0;
-  Learner learner(fuzz::small_config());
+  Learner& learner = fuzz::fresh_learner();
   Stats stats;
   try {
     cache::Reader reader(path);
