@@ -452,7 +452,8 @@ Reader::Record Reader::next(Example& ex) {
   if (flags & kWeight) {
     ex.weight = f32();
     // the text reader refuses a negative importance weight, so the writer never stores one
-    if (ex.weight < 0.f) throw std::runtime_error("the cache file " + path_ + " holds a negative weight (a damaged record)");
+    if (ex.weight < 0.f)
+      throw std::runtime_error("the cache file " + path_ + " holds a negative weight (a damaged record)");
   }
   if (flags & kInitial) ex.initial = f32();
   if (flags & kTag) {
