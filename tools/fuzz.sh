@@ -10,7 +10,9 @@
 # Seeds: tests/fuzz/seeds/, tests/data and ../shared/vw-reference (or /work/shared/vw-reference) when
 # present, or the SEED_DIRs given. Their text files are cut into pieces of at most 2 KB at line ends and
 # prefixed with each mode byte the target reads; they are copied to a temporary corpus, so the
-# sources are never written. A crash leaves its input as build/fuzz/crash-<target>-*.
+# sources are never written. What a run finds is kept in build/fuzz/corpus-<target>/ and read by the next
+# run (delete the folder to start from the seeds). A crash leaves its input as build/fuzz/crash-<target>-*
+# and makes the script exit 1 (with `all`, after the other targets have run).
 # Environment: WABBIT_FUZZ_DIR (build dir), WABBIT_FUZZ_JOBS (build -j, default 2), FUZZ_ARGS (extra
 # libFuzzer flags, e.g. "-max_len=8192").
 set -euo pipefail
@@ -27,8 +29,13 @@ secs=${2:-60}
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
 build() {
   command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ not found (apt-get install -y clang)" >&2; exit 1; }
+  local launcher=()
+  if command -v ccache >/dev/null; then  # shares the sanitized objects between worktrees and rebuilds
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+  fi
   CC=clang CXX=clang++ cmake -S . -B "$dir" -DWABBIT_PYTHON=OFF -DWABBIT_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link $sanitize" >/dev/null
+    -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link $sanitize" "${launcher[@]}" >/dev/null
   cmake --build "$dir" --target wabbit_core -j"$jobs"
   local t
   for t in "${targets[@]}"; do
@@ -112,7 +119,8 @@ run_one() {  # target seconds seed_dirs...
     "$dir/fuzz_$t" tests/fuzz/regressions/"$t"/* >"$dir/regress-$t.log" 2>&1 ||
       { echo "fuzz.sh: $t fails on a regression input; see $dir/regress-$t.log" >&2; return 1; }
   fi
-  local corpus
+  local corpus keep=$dir/corpus-$t  # what earlier runs found (libFuzzer adds new inputs to the first folder)
+  mkdir -p "$keep"
   corpus=$(mktemp -d "${TMPDIR:-/tmp}/wabbit-fuzz-$t.XXXXXX")
   make_corpus "$t" "$corpus" "$@"
   local log=$dir/fuzz-$t.log
@@ -121,7 +129,7 @@ run_one() {  # target seconds seed_dirs...
   ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}" \
     "$dir/fuzz_$t" -max_total_time="$s" -timeout=10 -rss_limit_mb=2048 -detect_leaks=1 -print_final_stats=1 -max_len="$(max_len "$t")" \
-    -artifact_prefix="$dir/crash-$t-" ${FUZZ_ARGS:-} "$corpus" >"$log" 2>&1 || rc=$?
+    -artifact_prefix="$dir/crash-$t-" ${FUZZ_ARGS:-} "$keep" "$corpus" >"$log" 2>&1 || rc=$?
   rm -rf "$corpus"
   local execs speed
   execs=$(grep -m1 '^stat::number_of_executed_units' "$log" | awk '{print $2}')
