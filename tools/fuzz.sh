@@ -8,9 +8,12 @@
 # Each run first replays tests/fuzz/regressions/TARGET/* (inputs that once crashed the target).
 #
 # Seeds: tests/fuzz/seeds/, tests/data and ../shared/vw-reference (or /work/shared/vw-reference) when
-# present, or the SEED_DIRs given. Their text files are cut into pieces of at most 2 KB at line ends and
+# present, or the SEED_DIRs given. Their text files are cut into pieces of at most 2 KB (1 KB for the bandit
+# and daemon targets, whose inputs are capped at 1 KB) at line ends and
 # prefixed with each mode byte the target reads; they are copied to a temporary corpus, so the
-# sources are never written. A crash leaves its input as build/fuzz/crash-<target>-*.
+# sources are never written. What a run finds is kept in build/fuzz/corpus-<target>/ and read by the next
+# run (delete the folder to start from the seeds). A crash leaves its input as build/fuzz/crash-<target>-*
+# and makes the script exit 1 (with `all`, after the other targets have run).
 # Environment: WABBIT_FUZZ_DIR (build dir), WABBIT_FUZZ_JOBS (build -j, default 2), FUZZ_ARGS (extra
 # libFuzzer flags, e.g. "-max_len=8192").
 set -euo pipefail
@@ -27,8 +30,13 @@ secs=${2:-60}
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
 build() {
   command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ not found (apt-get install -y clang)" >&2; exit 1; }
+  local launcher=()
+  if command -v ccache >/dev/null; then  # shares the sanitized objects between worktrees and rebuilds
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+  fi
   CC=clang CXX=clang++ cmake -S . -B "$dir" -DWABBIT_PYTHON=OFF -DWABBIT_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link $sanitize" >/dev/null
+    -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link $sanitize" "${launcher[@]}" >/dev/null
   cmake --build "$dir" --target wabbit_core -j"$jobs"
   local t
   for t in "${targets[@]}"; do
@@ -52,9 +60,10 @@ modes() {
   esac
 }
 
-max_len() {  # model files are larger than a request or an event
+max_len() {  # model files are larger than a line; bandit events and daemon sessions cost the most a byte
   case $1 in
     model) echo 65536 ;;
+    cb_event | vw_json | serve_session) echo 1024 ;;
     *) echo 4096 ;;
   esac
 }
@@ -62,9 +71,10 @@ max_len() {  # model files are larger than a request or an event
 make_corpus() {  # target corpus_dir seed_dirs...
   local t=$1 corpus=$2
   shift 2
-  python3 - "$t" "$corpus" "$(modes "$t")" "$@" <<'PY'
+  python3 - "$t" "$corpus" "$(modes "$t")" "$(max_len "$t")" "$@" <<'PY'
 import hashlib, os, sys
 target, corpus, modes = sys.argv[1], sys.argv[2], [int(m) for m in sys.argv[3].split()]
+piece_max = min(2048, int(sys.argv[4]) - 1)  # text pieces, with the mode byte, fit in the target's max_len
 n = 0
 def emit(data):
     global n
@@ -73,7 +83,7 @@ def emit(data):
         with open(os.path.join(corpus, hashlib.sha1(blob).hexdigest()), "wb") as f:
             f.write(blob)
         n += 1
-for src in sys.argv[4:]:
+for src in sys.argv[5:]:
     for root, _, files in os.walk(src):
         for name in sorted(files):
             if name.endswith((".stderr", ".md")):
@@ -86,19 +96,19 @@ for src in sys.argv[4:]:
                     blob = bytes([1, count]) + data[88 : 88 + size]
                     open(os.path.join(corpus, hashlib.sha1(blob).hexdigest()), "wb").write(blob)
                     n += 1
-            if b"\0" in data[:4096] or len(data) <= 2048:
+            if b"\0" in data[:4096] or len(data) <= piece_max:
                 if len(data) <= 1 << 20:
                     emit(data)
                 continue
-            # text: pieces of at most 2 KB cut at line ends (at most 16 pieces a file)
+            # text: pieces of at most piece_max bytes cut at line ends (at most 16 pieces a file)
             piece, pieces = b"", 0
             for line in data.splitlines(keepends=True):
-                if piece and len(piece) + len(line) > 2048:
+                if piece and len(piece) + len(line) > piece_max:
                     emit(piece)
                     piece, pieces = b"", pieces + 1
                     if pieces == 16:
                         break
-                piece += line[:2048]
+                piece += line[:piece_max]
             if piece and pieces < 16:
                 emit(piece)
 print(f"fuzz.sh: {n} seed inputs for {target}", file=sys.stderr)
@@ -112,16 +122,17 @@ run_one() {  # target seconds seed_dirs...
     "$dir/fuzz_$t" tests/fuzz/regressions/"$t"/* >"$dir/regress-$t.log" 2>&1 ||
       { echo "fuzz.sh: $t fails on a regression input; see $dir/regress-$t.log" >&2; return 1; }
   fi
-  local corpus
+  local corpus keep=$dir/corpus-$t  # what earlier runs found (libFuzzer adds new inputs to the first folder)
+  mkdir -p "$keep"
   corpus=$(mktemp -d "${TMPDIR:-/tmp}/wabbit-fuzz-$t.XXXXXX")
   make_corpus "$t" "$corpus" "$@"
   local log=$dir/fuzz-$t.log
   echo "fuzz.sh: running $t for ${s}s (log $log)" >&2
   local rc=0
-  ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}" \
+  ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:malloc_context_size=4:${ASAN_OPTIONS:-}" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}" \
     "$dir/fuzz_$t" -max_total_time="$s" -timeout=10 -rss_limit_mb=2048 -detect_leaks=1 -print_final_stats=1 -max_len="$(max_len "$t")" \
-    -artifact_prefix="$dir/crash-$t-" ${FUZZ_ARGS:-} "$corpus" >"$log" 2>&1 || rc=$?
+    -artifact_prefix="$dir/crash-$t-" ${FUZZ_ARGS:-} "$keep" "$corpus" >"$log" 2>&1 || rc=$?
   rm -rf "$corpus"
   local execs speed
   execs=$(grep -m1 '^stat::number_of_executed_units' "$log" | awk '{print $2}')

@@ -28,6 +28,15 @@ namespace wabbit::detail {
 // any slot or the online state is not finite, the rows and the state are put back.
 constexpr float kTameScalar = 1048576.f;  // 2^20
 
+// An adaptive sum starts at 0 on a row an example first touches: there the squared gradient times a
+// tame value's square (>= 2^-60) is the whole sum, and if that product underflows to 0 the row's rate
+// is 1/sqrt(0) = inf (a tiny importance weight, or a prediction a hair from its label). Below 2^-89
+// the product can reach 0 (float's least is 2^-149), so such an example takes the guarded path. (An
+// infinite rate makes VW's invariant step 0, but it is left in the row's rate slot, and a
+// non-invariant step multiplies it into the weight.)
+constexpr float kTinyGradSquared = 0x1p-89f;
+inline bool tiny_grad_squared(float grad_squared) { return grad_squared != 0.f && grad_squared < kTinyGradSquared; }
+
 // Whether every value's magnitude lies in [lo, hi]: the smallest and largest are kept (one
 // andps, minss and maxss a value) and compared once.
 inline bool values_tame(const Example& ex, float lo, float hi) {

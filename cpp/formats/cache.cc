@@ -449,7 +449,12 @@ Reader::Record Reader::next(Example& ex) {
     return v;
   };
   if (flags & kLabelled) ex.label = f32();
-  if (flags & kWeight) ex.weight = f32();
+  if (flags & kWeight) {
+    ex.weight = f32();
+    // the text reader refuses a negative importance weight, so the writer never stores one
+    if (ex.weight < 0.f)
+      throw std::runtime_error("the cache file " + path_ + " holds a negative weight (a damaged record)");
+  }
   if (flags & kInitial) ex.initial = f32();
   if (flags & kTag) {
     const uint64_t n = varint();

@@ -21,8 +21,11 @@ using namespace wabbit;
 
 namespace {
 
+// In memory (/dev/shm) when the machine has it: on a disk's file system, rewriting a file per input
+// costs a writeback on every close (most of an execution's time).
 const std::string& temp_path() {
-  static const std::string path = "/tmp/wabbit-fuzz-cache-" + std::to_string(::getpid());
+  static const std::string path = std::string(::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") +
+                                  "/wabbit-fuzz-cache-" + std::to_string(::getpid());
   return path;
 }
 
@@ -100,7 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string& path = temp_path();
   write_file(path, file);
   if (!cache::check(path, cache::SourceId{}).empty()) return 0;
-  Learner learner(fuzz::small_config());
+  Learner& learner = fuzz::fresh_learner();
   Stats stats;
   try {
     cache::Reader reader(path);

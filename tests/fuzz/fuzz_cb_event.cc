@@ -13,14 +13,31 @@
 
 using namespace wabbit;
 
+namespace {
+
+// The bandit learner of a mode, made once over the shared learner; its state is put back to the
+// fresh one before each input (the learner itself is reset by fresh_learner).
+CbLearner& fresh_cb(bool fixed) {
+  auto make = [](bool k) {
+    CbConfig cfg;
+    cfg.explore = CbExplore::kEpsilon;
+    if (k) cfg.num_actions = 3;
+    return CbLearner(fuzz::fresh_learner(), cfg);
+  };
+  static CbLearner adf = make(false), three = make(true);
+  static const CbState adf0 = adf.state(), three0 = three.state();
+  CbLearner& cb = fixed ? three : adf;
+  cb.state() = fixed ? three0 : adf0;
+  return cb;
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const bool fixed = (data[0] & 1) != 0;
-  Learner base(fuzz::small_config());
-  CbConfig cfg;
-  cfg.explore = CbExplore::kEpsilon;
-  if (fixed) cfg.num_actions = 3;
-  CbLearner cb(base, cfg);
+  Learner& base = fuzz::fresh_learner();
+  CbLearner& cb = fresh_cb(fixed);
   Stats stats;
   RunOptions opt;
   opt.learn = true;

@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int mode = data[0] % 3;
   const bool chain = (data[0] & 4) != 0;
   const std::string_view in = fuzz::as_view(data + 1, size - 1);
-  Learner base(fuzz::small_config());
+  Learner& base = fuzz::fresh_learner();
   Stats stats;
   if (mode == 0) {
     JsonOptions jo;
@@ -38,9 +38,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       start = end + 1;
     }
   } else {
-    CbConfig cfg;
-    cfg.explore = CbExplore::kEpsilon;
-    CbLearner cb(base, cfg);
+    // made once over the shared learner; its state put back to the fresh one before each input
+    static CbLearner cb = [&base] {
+      CbConfig cfg;
+      cfg.explore = CbExplore::kEpsilon;
+      return CbLearner(base, cfg);
+    }();
+    static const CbState fresh = cb.state();
+    cb.state() = fresh;
     RunOptions opt;
     opt.format = mode == 1 ? InputFormat::kJson : InputFormat::kDsJson;
     opt.chain_hash = chain;

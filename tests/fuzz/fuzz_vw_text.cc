@@ -14,7 +14,7 @@ using namespace wabbit;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in = fuzz::as_view(data, size);
   const bool names = size % 2 == 1;
-  Learner learner(fuzz::small_config());
+  Learner& learner = fuzz::fresh_learner();
   Stats stats;
   Example ex;
   size_t start = 0;

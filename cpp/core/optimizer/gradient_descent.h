@@ -54,12 +54,13 @@ struct GradientDescent {
       const float y = ex.label;
       const float example_loss = loss.loss(range, pred, y);  // computed once: it needs log and exp
       if (example_loss > 0.f) {
+        float grad_squared = 0.f;
+        if constexpr (Adaptive || Normalized) grad_squared = weight * loss.square_grad(pred, y);
         GuardPtr guard;
-        if (!Guard::tame(L, ex, raw, tame_values)) [[unlikely]]
+        if (!Guard::tame(L, ex, raw, tame_values) || (Adaptive && tiny_grad_squared(grad_squared))) [[unlikely]]
           guard = Guard::make(L, feats, min_before, max_before);
         float pred_per_update;
         if constexpr (Adaptive || Normalized) {
-          const float grad_squared = weight * loss.square_grad(pred, y);
           if (grad_squared == 0.f) {
             pred_per_update = 1.f;
           } else {
