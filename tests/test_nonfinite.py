@@ -533,15 +533,68 @@ def test_multiclass_huge_values_never_reach_the_weights(flags):
         assert_finite_table(m.core.weight_table(), line)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="multiclass (and bandit) learners ignore a refused base update (Outcome::skipped): the example "
-    "is skipped without an error naming it (README: a refused example is named); reported, not fixed here",
-)
 def test_multiclass_refusal_is_named():
     m = wabbit.Model("--oaa 3 -b 12")
     m.learn("1 |a z")
     assert_refused(m, lambda: m.learn("1 |a x:1e20"), "non-finite")
+
+
+# A csoaa example learns one regression per listed class: here the first class's update is finite
+# and the second's is not, so the refusal has to undo the first one too (the whole example is
+# refused). The same for a value that only one class's update cannot take.
+@pytest.mark.parametrize(
+    "bad", ["1:0.5 2:3e38 |a x", "2:0.5 1:-3e38 3:1 |a x y", "1:0 2:1 |a x:1e20", "3:2 1:1e30 |a z x:2e19"]
+)
+def test_csoaa_refusal_undoes_every_class_of_the_example(bad):
+    m = wabbit.Model("--csoaa 3 -b 12")
+    m.learn("1:0 2:1 |a z")
+    m.learn("2:0 3:1 |a x")
+    assert_refused(m, lambda: m.learn(bad), "non-finite")
+    # the model goes on as if the example had never come
+    ref = wabbit.Model("--csoaa 3 -b 12")
+    for line in ["1:0 2:1 |a z", "2:0 3:1 |a x", "1:1 2:0 3:1 |a x z"]:
+        ref.learn(line)
+    m.learn("1:1 2:0 3:1 |a x z")
+    assert table_bytes(m) == table_bytes(ref)
+
+
+@pytest.mark.parametrize("flags", ["--oaa 3", "--oaa 3 --probabilities --loss_function logistic", "--csoaa 3"])
+def test_multiclass_text_file_through_the_cli_names_each_refused_line(tmp_path, flags):
+    if "csoaa" in flags:
+        good = ["1:0 2:1 |a z y", "2:0 3:0.5 |a y w:0.5", "3:0 1:2 |a z w:2"]
+        bad = ["1:0.5 2:3e38 |a x", "1:1 |a x:1e39", "2:0 3:1 |a x:3e38", "1:0 2:1 |a x:1e20 z"]
+    else:
+        good = ["1 |a z y", "2 |a y w:0.5", "3 |a z w:2"]
+        bad = ["1 |a x:1e39", "2 3e38 |a x:2", "3 |a x:3e38", "1 |a x:1e20 z"]
+    lines = good + bad + good
+    data = tmp_path / "d.vw"
+    data.write_text("".join(line + "\n" for line in lines))
+    model = tmp_path / "m"
+    env_py = str(Path(wabbit.__file__).resolve().parents[1])
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "wabbit", *flags.split(), "-b", "12", "-d", str(data), "-f", str(model), *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"PYTHONPATH": env_py, "PATH": "/usr/bin:/bin"},
+        )
+
+    p = run()
+    assert p.returncode == 0, p.stderr
+    for k in range(len(good) + 1, len(good) + len(bad) + 1):
+        assert f"line {k}:" in p.stderr and "non-finite" in p.stderr, (k, p.stderr)
+    loaded = wabbit.load(model)
+    assert_finite_table(loaded.core.weight_table())
+    # the refused lines changed nothing: the model is the one of the good lines alone
+    ref = wabbit.Model(flags + " -b 12")
+    for line in good + good:
+        ref.learn(line)
+    assert table_bytes(loaded) == table_bytes(ref)
+    # --strict stops at the first refused line, naming it
+    s = run("--strict")
+    assert s.returncode != 0 and f"line {len(good) + 1}" in s.stderr, s.stderr
 
 
 # ------------------------------------------------------------------------------------ cache files
