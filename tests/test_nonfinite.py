@@ -533,15 +533,68 @@ def test_multiclass_huge_values_never_reach_the_weights(flags):
         assert_finite_table(m.core.weight_table(), line)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="multiclass (and bandit) learners ignore a refused base update (Outcome::skipped): the example "
-    "is skipped without an error naming it (README: a refused example is named); reported, not fixed here",
-)
 def test_multiclass_refusal_is_named():
     m = wabbit.Model("--oaa 3 -b 12")
     m.learn("1 |a z")
     assert_refused(m, lambda: m.learn("1 |a x:1e20"), "non-finite")
+
+
+# A csoaa example learns one regression per listed class: here the first class's update is finite
+# and the second's is not, so the refusal has to undo the first one too (the whole example is
+# refused). The same for a value that only one class's update cannot take.
+@pytest.mark.parametrize(
+    "bad", ["1:0.5 2:3e38 |a x", "2:0.5 1:-3e38 3:1 |a x y", "1:0 2:1 |a x:1e20", "3:2 1:1e30 |a z x:2e19"]
+)
+def test_csoaa_refusal_undoes_every_class_of_the_example(bad):
+    m = wabbit.Model("--csoaa 3 -b 12")
+    m.learn("1:0 2:1 |a z")
+    m.learn("2:0 3:1 |a x")
+    assert_refused(m, lambda: m.learn(bad), "non-finite")
+    # the model goes on as if the example had never come
+    ref = wabbit.Model("--csoaa 3 -b 12")
+    for line in ["1:0 2:1 |a z", "2:0 3:1 |a x", "1:1 2:0 3:1 |a x z"]:
+        ref.learn(line)
+    m.learn("1:1 2:0 3:1 |a x z")
+    assert table_bytes(m) == table_bytes(ref)
+
+
+@pytest.mark.parametrize("flags", ["--oaa 3", "--oaa 3 --probabilities --loss_function logistic", "--csoaa 3"])
+def test_multiclass_text_file_through_the_cli_names_each_refused_line(tmp_path, flags):
+    if "csoaa" in flags:
+        good = ["1:0 2:1 |a z y", "2:0 3:0.5 |a y w:0.5", "3:0 1:2 |a z w:2"]
+        bad = ["1:0.5 2:3e38 |a x", "1:1 |a x:1e39", "2:0 3:1 |a x:3e38", "1:0 2:1 |a x:1e20 z"]
+    else:
+        good = ["1 |a z y", "2 |a y w:0.5", "3 |a z w:2"]
+        bad = ["1 |a x:1e39", "2 3e38 |a x:2", "3 |a x:3e38", "1 |a x:1e20 z"]
+    lines = good + bad + good
+    data = tmp_path / "d.vw"
+    data.write_text("".join(line + "\n" for line in lines))
+    model = tmp_path / "m"
+    env_py = str(Path(wabbit.__file__).resolve().parents[1])
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "wabbit", *flags.split(), "-b", "12", "-d", str(data), "-f", str(model), *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"PYTHONPATH": env_py, "PATH": "/usr/bin:/bin"},
+        )
+
+    p = run()
+    assert p.returncode == 0, p.stderr
+    for k in range(len(good) + 1, len(good) + len(bad) + 1):
+        assert f"line {k}:" in p.stderr and "non-finite" in p.stderr, (k, p.stderr)
+    loaded = wabbit.load(model)
+    assert_finite_table(loaded.core.weight_table())
+    # the refused lines changed nothing: the model is the one of the good lines alone
+    ref = wabbit.Model(flags + " -b 12")
+    for line in good + good:
+        ref.learn(line)
+    assert table_bytes(loaded) == table_bytes(ref)
+    # --strict stops at the first refused line, naming it
+    s = run("--strict")
+    assert s.returncode != 0 and f"line {len(good) + 1}" in s.stderr, s.stderr
 
 
 # ------------------------------------------------------------------------------------ cache files
@@ -968,4 +1021,99 @@ def test_the_daemon_refuses_bad_bandit_events_and_json_lines(flags, good, bad):
     assert_finite_table(served.weight_table())
     ref = wabbit.Model(flags)
     ref.learn_many("".join(good + good).encode())
+    assert served.weight_table().tobytes() == table_bytes(ref)
+
+
+# ------------------------------------------------------------------------------------ bandits
+# A bandit event learns one regression per action (ips, dm, dr, sm) or the chosen one's (mtr), with
+# dr's regressor besides: when any of them is refused, the whole event is, and it changes nothing.
+CB_GOOD = ["shared |u a\n0:1:0.5 |a x\n|a y\n", "shared |u b\n|a x\n1:-1:0.5 |a y w\n"]
+CB_BAD = [
+    "shared |u a\n0:1:0.5 |a z:1e20\n|a y\n",
+    "shared |u a\n|a y\n0:1:0.5 |a z:1e20\n",
+    "shared |u a\n0:1:0.5 |a x\n|a z:1e20\n",
+    "shared |u a\n0:-1:0.5 |a x\n|a w\n|a z:3e19\n",
+]
+
+
+def cb_bad(flags: str) -> list:
+    """The events of CB_BAD whose updates `flags` refuse: mtr (the default) learns only the chosen
+    action, so an extreme value on another action is not learned and not refused."""
+    return CB_BAD if "--cb_type" in flags else CB_BAD[:2]
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        "--cb_explore_adf -b 12",
+        "--cb_explore_adf --cb_type ips -b 12",
+        "--cb_adf --cb_type dr -b 12",
+        "--cb_adf --cb_type dm -b 12",
+        "--cb_explore_adf --cb_type sm -b 12",
+    ],
+)
+def test_a_refused_bandit_event_is_named_and_changes_nothing(flags):
+    m = wabbit.Model(flags)
+    for e in CB_GOOD:
+        m.learn(e)
+    for e in cb_bad(flags):
+        assert_refused(m, lambda e=e: m.learn(e), "non-finite")
+    ref = wabbit.Model(flags)
+    for e in CB_GOOD + CB_GOOD:
+        ref.learn(e)
+    for e in CB_GOOD:
+        m.learn(e)
+    assert table_bytes(m) == table_bytes(ref)
+
+
+def test_a_refused_cb_line_is_named():
+    m = wabbit.Model("--cb 2 -b 12")
+    m.learn("1:1:0.5 |a x")
+    assert_refused(m, lambda: m.learn("1:1:0.5 |a z:1e20"), "non-finite")
+    assert_refused(m, lambda: m.learn("2:1:0.5 |a x z:1e20"), "non-finite")
+
+
+@pytest.mark.parametrize("flags", ["--cb_explore_adf", "--cb_adf --cb_type dr"])
+def test_bandit_events_through_the_cli_name_each_refused_event(tmp_path, flags):
+    data = tmp_path / "d.vw"
+    bad = cb_bad(flags)
+    data.write_text("\n".join(CB_GOOD + bad + CB_GOOD))
+    model = tmp_path / "m"
+    env_py = str(Path(wabbit.__file__).resolve().parents[1])
+    p = subprocess.run(
+        [sys.executable, "-m", "wabbit", *flags.split(), "-b", "12", "-d", str(data), "-f", str(model)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": env_py, "PATH": "/usr/bin:/bin"},
+    )
+    assert p.returncode == 0, p.stderr
+    # each bad event's first line, counted in the file (an event and its blank line)
+    starts, at = [], 1
+    for e in CB_GOOD + bad + CB_GOOD:
+        starts.append(at)
+        at += e.count("\n") + 1
+    for k in starts[len(CB_GOOD) : len(CB_GOOD) + len(bad)]:
+        assert f"line {k}:" in p.stderr, (k, p.stderr)
+    assert p.stderr.count("non-finite") == len(bad), p.stderr
+    ref = wabbit.Model(flags + " -b 12")
+    for e in CB_GOOD + CB_GOOD:
+        ref.learn(e)
+    assert table_bytes(wabbit.load(model)) == table_bytes(ref)
+
+
+def test_the_daemon_refuses_a_non_finite_bandit_update_by_name():
+    from servekit import exchange
+    from wabbit.serve import serve
+
+    flags = "--cb_explore_adf --cb_type ips -b 12"
+    sent = [e + "\n" for e in CB_GOOD + CB_BAD + CB_GOOD]
+    with serve(wabbit.Model(flags), port=0, threads=1) as server:
+        replies = exchange(server.port, "".join(sent)).split("\n")
+        served = server.engine.snapshot()
+    errors = [r for r in replies if r.startswith("error:")]
+    assert len(errors) == len(CB_BAD) and all("non-finite" in r for r in errors), replies
+    ref = wabbit.Model(flags)
+    for e in CB_GOOD + CB_GOOD:
+        ref.learn(e)
     assert served.weight_table().tobytes() == table_bytes(ref)

@@ -220,6 +220,28 @@ void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
   merge_all(ev, merged_);
   for (size_t a = 0; a < n; ++a) base_->observe_namespaces(merged_[a]);  // ':' interactions widen here
   const bool labelled = ev.label_index >= 0;
+  out.skipped = nullptr;
+  refused_ = nullptr;
+  if (learn && labelled) {
+    // An update of the event could be refused (core/undo.h): everything its updates may touch is
+    // saved first. The bounds: every estimator's target is within (|cost| + 2 * the label range +
+    // 100) / p and its importance weight within max(1, |cost|) / p (p the logged probability).
+    const OnlineState& st = base_->state();
+    const float range = std::max(std::fabs(st.min_label), std::fabs(st.max_label));
+    const float p = ev.label.probability;
+    const float c = std::fabs(ev.label.cost);
+    const float label = (c + 2.f * range + 100.f) / p;
+    const float weight = std::max(1.f, c) / p;
+    bool maybe = false;
+    for (size_t a = 0; a < n && !maybe; ++a) maybe = base_->may_refuse(merged_[a], label, weight, 0.f);
+    if (maybe) [[unlikely]] {
+      undo_.begin(*base_);
+      undo_state_ = state_;
+      for (size_t a = 0; a < n; ++a) {
+        for (uint32_t m = 0; m < width_; ++m) undo_.save_rows(*base_, merged_[a], m);
+      }
+    }
+  }
   dr_x_.clear();
   audit_tag_ = fixed() ? std::string_view(ev.tag) : std::string_view();  // --cb K: each copy has the line's tag
   if (cfg_.explore == CbExplore::kBag) {
@@ -278,6 +300,17 @@ void CbLearner::process(CbEvent& ev, bool learn, CbResult& out) {
     // computed when learning): dr_x_ stays empty.
   }
   account(ev, merged_, generated_, dr_x_, out);
+  if (refused_ != nullptr) [[unlikely]] {  // the event changes nothing, the clock included
+    // (without saved rows only an update whose score is beyond the tame range gets here: the updates
+    // before it, each finite, stay)
+    if (undo_.active()) {
+      undo_.restore(*base_);
+      state_ = undo_state_;
+    }
+    out.skipped = refused_;
+    return;
+  }
+  undo_.done();
   if (learn && labelled) {
     if (cfg_.explore == CbExplore::kSquareCb) ++state_.counter;
     if (cfg_.explore == CbExplore::kFirst && state_.tau > 0) --state_.tau;

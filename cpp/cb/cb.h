@@ -37,6 +37,7 @@
 #include "cb/progress.h"
 #include "core/example.h"
 #include "core/learner.h"
+#include "core/undo.h"
 #include "formats/vw_text.h"
 
 namespace wabbit {
@@ -101,6 +102,9 @@ struct CbResult {
   bool labelled = false;
   uint64_t row_features = 0;    // the progress table's feature count
   uint64_t total_features = 0;  // what the event adds to "total feature number"
+  // Set when one of the event's base updates was refused (it would have made weights non-finite):
+  // the event changed nothing (see core/undo.h). Why, in words (valid until the next event).
+  const char* skipped = nullptr;
 };
 
 class CbLearner {
@@ -171,6 +175,9 @@ class CbLearner {
   uint32_t width_ = 1;       // all models: type_width_ * max(bag, 1)
   uint32_t multiplier_ = 1;  // feature indices are multiplied by width_ rounded up to a power of 2
   CbState state_;
+  UpdateUndo undo_;                // the rows and state an event's updates may change (see process())
+  CbState undo_state_;             // state_ before them
+  const char* refused_ = nullptr;  // the first refused base update's reason in this event
   std::vector<Example> merged_;
   std::vector<float> scratch_scores_;
   std::vector<float> dr_x_;

@@ -19,6 +19,8 @@ inline float clamp_prediction(const OnlineState& st, float p) {
 
 Outcome CbLearner::base_learn(Example& ex, float label, float weight, uint32_t model) {
   Learner& L = *base_;
+  if (refused_ != nullptr) [[unlikely]]
+    return Outcome{};  // the event is refused already: what it learns is undone
   OnlineState& st = L.state();
   // VW advances its clock once per event (shared_data::update), not per base update.
   const double t = st.t;
@@ -46,6 +48,8 @@ Outcome CbLearner::base_learn(Example& ex, float label, float weight, uint32_t m
   ex.weight = old_weight;
   st.t = t;
   st.weighted_unlabeled = unl;
+  if (o.skipped != nullptr) [[unlikely]]
+    refused_ = o.skipped;
   return o;
 }
 

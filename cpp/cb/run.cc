@@ -46,6 +46,7 @@ class CbRunner {
     text = clean_line(text, first_);
     ++result_.lines;
     const uint64_t no = line_no_++;
+    if (event_lines_ == 0) event_no_ = no;
     bool blank = true;
     for (char c : text) {
       if (c != ' ' && c != '\t') {
@@ -100,6 +101,10 @@ class CbRunner {
     }
     cb_.process(ev_, opt_.learn, res_);
     if (audit_buf_.size() > (1u << 16)) audit_out_.write(audit_buf_);
+    if (res_.skipped != nullptr) [[unlikely]] {  // an update was refused: the event changed nothing
+      refused("line " + std::to_string(event_no_) + ": " + res_.skipped);
+      return;
+    }
     Stats& s = stats_;
     count_cb_event(s, res_);
     output();
@@ -199,6 +204,7 @@ class CbRunner {
   OutputStream audit_out_;
   bool names_ = false;  // parse with audit names (--audit, --invert_hash)
   uint64_t line_no_;
+  uint64_t event_no_ = 0;  // the first line of the event being read
   size_t event_lines_ = 0;
   bool first_ = true;
 };

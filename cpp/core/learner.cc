@@ -166,6 +166,13 @@ void Learner::reset() {
   update_multiplier_ = 1.f;
 }
 
+bool Learner::may_refuse(const Example& ex, float label, float weight, float raw) const {
+  constexpr float t = detail::kTameScalar;
+  return guard_always_ || !(std::fabs(label) <= t) || !(weight <= t) || !(std::fabs(ex.initial) <= t) ||
+         !(std::fabs(raw) <= t * t * 0.5f) || !(std::fabs(load_w(&state_.min_label)) <= t) ||
+         !(std::fabs(load_w(&state_.max_label)) <= t) || !detail::values_tame(ex, guard_lo_, guard_hi_);
+}
+
 void Learner::set_rate_factor(float factor) {
   if (!(factor > 0.f) || !std::isfinite(factor)) throw std::invalid_argument("the rate factor must be > 0");
   rate_factor_ = factor;

@@ -113,6 +113,7 @@ struct MappedRows {
 };
 
 class Learner;
+class UpdateUndo;
 using ExampleFn = Outcome (*)(Learner&, Example&, MappedRows*);
 
 // The rooms of the learner's implementation (each in its own header under core/, included only by
@@ -161,6 +162,12 @@ class Learner {
       return learn_standardized(ex, rows);
     return learn_fn_(*this, ex, rows);
   }
+  // Whether learn() could refuse ex (see core/nonfinite_guard.h) when it is learned with labels of
+  // magnitude at most `label`, importance weights at most `weight` and raw scores of magnitude at
+  // most `raw`: false when every update of it is certain to stay finite (the guard's tame test).
+  // A reduction that makes several updates of one example (multiclass, bandits) saves what they
+  // touch (core/undo.h) only when this is true, so that a refusal can undo the whole example.
+  bool may_refuse(const Example& ex, float label, float weight, float raw) const;
   // Predict without changing anything but the clock (VW advances t on test examples too).
   // `advance_clock` false: nothing at all changes (a held-out example of a multi-pass run: VW
   // subtracts the held-out weight from t again).
@@ -272,6 +279,7 @@ class Learner {
   friend struct detail::FeatureRows;
   friend struct detail::Scoring;
   friend class detail::Guard;
+  friend class UpdateUndo;  // core/undo.h: saves and restores an example's several updates
   template <bool, bool, bool>
   friend struct detail::GradientDescent;
   friend struct detail::Ftrl;

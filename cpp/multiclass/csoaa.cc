@@ -2,6 +2,7 @@
 // prediction is the class of lowest score.
 #include <algorithm>
 #include <cfloat>
+#include <cmath>
 
 #include "multiclass/multiclass.h"
 
@@ -67,21 +68,34 @@ void McLearner::csoaa(Example& ex, const McLabel& label, bool learn, McResult& o
   out.num_features = 0;
   float best = FLT_MAX;
   out.prediction = zero_based() ? 0 : 1;
+  float cost_max = 0.f;
+  for (const ClassCost& c : label.costs) {
+    const float a = c.cost == kNoCost ? 0.f : std::fabs(c.cost);
+    cost_max = a > cost_max || std::isnan(a) ? a : cost_max;
+  }
+  const char* refused = nullptr;
   for (const ClassCost& c : label.costs) {
     const uint32_t p = problem(c.cls);
     const float s = score(ex, p, out.raw.empty() ? &out.num_features : nullptr);  // before its update
+    // the raw scores are not known before the loop: the first class's is taken (a later class's
+    // score beyond the tame range, with tame values and costs, is the one case left to the base's
+    // own guard, which undoes that class's update only)
+    if (out.raw.empty()) guard_updates(ex, cost_max, 1.f, s);
     // VW learns each listed class with weight 1 (0 for a class without a cost), and the example
     // then counts with the last class's weight
     out.weight = c.cost == kNoCost ? 0.f : 1.f;
     if (audit_ != nullptr) [[unlikely]]
       audit_block(ex, p, s, c.cost == kNoCost ? kNoLabel : c.cost);
-    if (c.cost != kNoCost) base_learn(ex, c.cost, 1.f, p);
+    if (c.cost != kNoCost) refused = base_learn(ex, c.cost, 1.f, p);
+    if (refused != nullptr) [[unlikely]]
+      break;
     out.raw.push_back({c.cls, s});
     if (s < best || (s == best && c.cls < out.prediction)) {
       best = s;
       out.prediction = c.cls;
     }
   }
+  settle_updates(refused, out);
   out.loss = cs_loss(label, out.prediction, out.weight);
 }
 

@@ -114,7 +114,7 @@ float McLearner::score(const Example& ex, uint32_t p, uint64_t* features) const 
   return raw;
 }
 
-void McLearner::base_learn(Example& ex, float label, float weight, uint32_t p) {
+const char* McLearner::base_learn(Example& ex, float label, float weight, uint32_t p) {
   Learner& L = *base_;
   OnlineState& st = L.state();
   const double t = st.t;
@@ -126,7 +126,7 @@ void McLearner::base_learn(Example& ex, float label, float weight, uint32_t p) {
     std::swap(st.normalized_sum_norm_x, state_.norm_x[p]);
     std::swap(st.total_weight, state_.total_weight[p]);
   }
-  L.learn(ex);
+  const Outcome o = L.learn(ex);
   if (p != 0) {
     std::swap(st.normalized_sum_norm_x, state_.norm_x[p]);
     std::swap(st.total_weight, state_.total_weight[p]);
@@ -136,6 +136,29 @@ void McLearner::base_learn(Example& ex, float label, float weight, uint32_t p) {
   ex.weight = 1.f;
   st.t = t;
   st.weighted_unlabeled = unl;
+  return o.skipped;
+}
+
+void McLearner::guard_updates(const Example& ex, float label, float weight, float raw) {
+  if (!base_->may_refuse(ex, label, weight, raw)) [[likely]]
+    return;
+  undo_.begin(*base_);
+  undo_state_ = state_;
+  for (uint32_t p = 0; p < classes(); ++p) undo_.save_rows(*base_, ex, p);
+}
+
+void McLearner::settle_updates(const char* why, McResult& out) {
+  out.skipped = why;
+  if (why == nullptr) {
+    undo_.done();
+    return;
+  }
+  // (without saved rows only a csoaa example whose later class's score is beyond the tame range
+  // gets here: its earlier classes' updates, each finite, stay)
+  if (undo_.active()) {
+    undo_.restore(*base_);
+    state_ = undo_state_;
+  }
 }
 
 void McLearner::audit_block(const Example& ex, uint32_t p, float score, float label, bool clamp) const {
@@ -175,13 +198,19 @@ void McLearner::advance_clock(float weight, bool labelled) {
 }
 
 void McLearner::process(Example& ex, const McLabel& label, bool learn, McResult& out) {
+  out.skipped = nullptr;
   base_->observe_namespaces(ex);
   if (csoaa()) {
+    const uint32_t indexing = state_.indexing;
     state_.indexing = indexing_after(label);  // VW's csoaa learns the indexing before predicting
     csoaa(ex, label, learn, out);
+    if (out.skipped != nullptr) [[unlikely]]
+      state_.indexing = indexing;
   } else {
     oaa(ex, label, learn, out);
   }
+  if (out.skipped != nullptr) [[unlikely]]
+    return;  // a refused example changes nothing, the clock included
   advance_clock(out.weight, out.labelled);
 }
 

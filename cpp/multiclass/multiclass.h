@@ -23,6 +23,7 @@
 
 #include "core/example.h"
 #include "core/learner.h"
+#include "core/undo.h"
 #include "multiclass/config.h"
 #include "multiclass/labels.h"
 
@@ -38,6 +39,11 @@ struct McResult {
   bool labelled = false;
   bool raw_zero_based = false;  // oaa: the classes were 0-based when the scores were made (-r)
   uint64_t num_features = 0;
+  // oaa: the largest magnitude of the raw scores (before clamping), for Learner::may_refuse
+  float max_raw = 0.f;
+  // Set when one of the example's updates was refused (it would have made weights non-finite):
+  // the example changed nothing (see core/undo.h). Why, in words (valid until the next example).
+  const char* skipped = nullptr;
 };
 
 class McLearner {
@@ -90,8 +96,14 @@ class McLearner {
   void csoaa(Example& ex, const McLabel& label, bool learn, McResult& out);
   void csoaa_predict(const Example& ex, const McLabel& label, McResult& out) const;
   float score(const Example& ex, uint32_t p, uint64_t* features) const;
-  // One problem's update, with its own normalized sums; VW's clock does not move.
-  void base_learn(Example& ex, float label, float weight, uint32_t p);
+  // One problem's update, with its own normalized sums; VW's clock does not move. Returns why the
+  // base learner refused it (nullptr: learned).
+  const char* base_learn(Example& ex, float label, float weight, uint32_t p);
+  // Before an example's updates: saves what they may change when one of them could be refused
+  // (labels up to `label` in magnitude, weights up to `weight`, raw scores up to `raw`).
+  void guard_updates(const Example& ex, float label, float weight, float raw);
+  // After them: puts everything back if `why` is set (a refused update), and reports it in out.
+  void settle_updates(const char* why, McResult& out);
   void advance_clock(float weight, bool labelled);
   // One audit block: problem p's score (clamped into the labels' range, widened first by the label
   // being learned, as VW's scalar; not with clamp false) and its features.
@@ -102,6 +114,8 @@ class McLearner {
   NamedLabels names_;
   uint32_t multiplier_ = 1;
   McState state_;
+  UpdateUndo undo_;     // the base rows and state an example's updates may change (see guard_updates)
+  McState undo_state_;  // state_ before them
   std::string* audit_ = nullptr;
   bool audit_adaptive_ = false;
 };

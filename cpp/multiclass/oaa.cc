@@ -11,10 +11,13 @@ void McLearner::oaa_predict(const Example& ex, const McLabel& label, McResult& o
   const float lo = load_w(&st.min_label);
   const float hi = load_w(&st.max_label);
   out.scores.resize(k);
+  out.max_raw = 0.f;
   uint32_t best = 0;
   for (uint32_t p = 0; p < k; ++p) {
     float s = score(ex, p, p == 0 ? &out.num_features : nullptr);
-    s = std::isnan(s) ? 0.f : (s > hi ? hi : (s < lo ? lo : s));  // VW's multipredict finalizes
+    const float a = std::fabs(s);
+    out.max_raw = a > out.max_raw || std::isnan(a) ? a : out.max_raw;  // NaN stays (may_refuse: true)
+    s = std::isnan(s) ? 0.f : (s > hi ? hi : (s < lo ? lo : s));       // VW's multipredict finalizes
     out.scores[p] = s;
     if (s > out.scores[best]) best = p;
   }
@@ -42,14 +45,19 @@ void McLearner::oaa(Example& ex, const McLabel& label, bool learn, McResult& out
   oaa_predict(ex, label, out);
   const bool learns = learn && out.labelled && label.weight > 0.f;
   if (learn && out.labelled) {
+    if (label.weight > 0.f) guard_updates(ex, 1.f, label.weight, out.max_raw);
     state_.indexing = indexing_after(label);  // VW's oaa learns the indexing after predicting
     if (label.weight > 0.f) {
-      for (uint32_t p = 0; p < classes(); ++p) {
+      const char* refused = nullptr;
+      for (uint32_t p = 0; p < classes() && refused == nullptr; ++p) {
         const float y = label.cls == class_of(p) ? 1.f : -1.f;
         if (audit_ != nullptr) [[unlikely]]
           audit_block(ex, p, score(ex, p, nullptr), y);  // VW audits each problem as it learns it
-        base_learn(ex, y, label.weight, p);
+        refused = base_learn(ex, y, label.weight, p);
       }
+      settle_updates(refused, out);
+      if (refused != nullptr) [[unlikely]]
+        return;
     }
   }
   if (!learns && audit_ != nullptr) [[unlikely]]

@@ -126,6 +126,10 @@ class McRunner {
     mc_.process(ex_, label_, opt_.learn, res_);
     if (mc_.auditing()) [[unlikely]]
       audited(audit_at, indexing);
+    if (res_.skipped != nullptr) [[unlikely]] {  // an update was refused: the example changed nothing
+      refused(no, res_.skipped);
+      return;
+    }
     if (opt_.names != nullptr) opt_.names->record_classes(mc_.base(), ex_, mc_.classes());
     Stats& s = stats_;
     count_mc_example(s, res_);

@@ -125,8 +125,9 @@ class PyModel {
     {
       py::gil_scoped_release release;
       cb_->process(ev, learn, r);
-      count_cb_event(stats_, r);
+      if (r.skipped == nullptr) count_cb_event(stats_, r);
     }
+    if (r.skipped != nullptr) throw std::invalid_argument(r.skipped);  // the event changed nothing
     return result_tuple(r);
   }
   py::tuple cb_predict(py::object shared, const py::list& actions, bool dicts) const {

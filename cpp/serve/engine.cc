@@ -206,6 +206,11 @@ void Engine::line(Context& ctx, std::string_view text, uint64_t no, std::string&
     if (labelled && opt_.learn && !opt_.publish_mode()) {
       std::lock_guard<std::mutex> lock(v.cb_learning);
       v.cb->process(ctx.ev_, true, ctx.result_);
+      if (ctx.result_.skipped != nullptr) {
+        tally.count(Kind::kLearn, false);
+        error_reply(out, "line " + std::to_string(no) + ": " + ctx.result_.skipped, false);
+        return;
+      }
     } else {
       v.cb->predict_const(ctx.ev_, ctx.result_);
       if (labelled && opt_.learn) enqueue(text, no);
@@ -274,6 +279,11 @@ void Engine::event(Context& ctx, std::string_view lines, uint64_t first_no, std:
     // in place: every event goes through the bandit, one at a time (VW's order of events)
     std::lock_guard<std::mutex> lock(v.cb_learning);
     v.cb->process(ctx.ev_, true, ctx.result_);
+    if (ctx.result_.skipped != nullptr) {
+      tally.count(k, false);
+      error_reply(out, "line " + std::to_string(first_no) + ": " + ctx.result_.skipped, false);
+      return;
+    }
     if (labelled) tally.learned_one(ctx.result_.loss);
   } else {
     v.cb->predict_const(ctx.ev_, ctx.result_);
@@ -456,6 +466,7 @@ void Engine::learn_queued(const std::string& text, uint64_t no, Tally& tally) {
     builder.use(d.cb.get());
     if (!build_event(opt_, builder, ev, text, no, d.cb->fixed())) return;
     d.cb->process(ev, true, queued_.result);
+    if (queued_.result.skipped != nullptr) return;
     tally.learned_one(queued_.result.loss);
     ++draft_learned_;
     return;
