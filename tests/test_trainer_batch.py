@@ -186,7 +186,7 @@ def test_batch_path_learns_bitwise_what_the_per_record_path_learns(tmp_path, rep
     assert gate_a == gate_b
     # every bad record is named (partition@offset) in the log, the same ones on both paths
     assert ka == kb and len(ka) == c["bad_records"]
-    for why in ("newline", "not JSON", "not finite", "non-finite", "must be a number, got nan"):
+    for why in ("newline", "not JSON", "not finite", "non-finite", "must be a finite number, got nan"):
         assert any("@" in m and why in m for m in ka), why
 
 
