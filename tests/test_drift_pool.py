@@ -162,7 +162,8 @@ def test_a_replaced_champion_is_archived_and_can_come_back():
     a, _ = stream(6000, rng.integers(2**31), w)
     b, _ = stream(6000, rng.integers(2**31), -w)
     c, _ = stream(6000, rng.integers(2**31), w)
-    m, mon, _ = monitored(a + b + c, ADWIN(), every=200, gate=200)
+    # (B is A inverted: the inversion guard, tested below, would hold it; it is off here)
+    m, mon, _ = monitored(a + b + c, ADWIN(), every=200, gate=200, inversion_patience=0)
     kinds = [(e.kind, e.response) for e in mon.events if e.kind == "switch"]
     assert kinds[0] == ("switch", "switch")  # the challenger won after the change
     first = [e for e in mon.events if e.kind == "switch"][0].applied

@@ -493,6 +493,7 @@ class Model:
         log: Optional[Callable[[str], Any]] = None,
         name: Optional[str] = None,
         pool_size: int = 3,
+        inversion_patience: int = 20_000,
     ) -> Optional["Monitor"]:
         """Watch this model's learning with a drift detector, and respond to its alarms.
 
@@ -539,6 +540,7 @@ class Model:
             boost_examples=boost_examples,
             gate=gate,
             pool_size=pool_size,
+            inversion_patience=inversion_patience,
             callback=callback,
             log=log,
             name=name,

@@ -15,7 +15,7 @@ import wabbit._core as _core
 from wabbit.monitor.detectors import feed
 from wabbit.monitor.events import RESPONSES, DriftEvent, Response, summarize
 from wabbit.monitor.gate import Challenger, SignalHistory, verdict
-from wabbit.monitor.pool import CHECKPOINTS, FROZEN_RATE, Member, Pool
+from wabbit.monitor.pool import CHECKPOINTS, FROZEN_RATE, INVERSION_PATIENCE, Member, Pool
 from wabbit.monitor.responses import Boost
 from wabbit.monitor.signals import SIGNALS, Signal, error_signal, label_scheme
 
@@ -63,6 +63,7 @@ class Monitor:
         boost_examples: int = 10_000,
         gate: int = 1000,
         pool_size: int = 3,
+        inversion_patience: int = INVERSION_PATIENCE,
         callback: Optional[Callable[[DriftEvent], Any]] = None,
         log: Optional[Callable[[str], Any]] = None,
         name: Optional[str] = None,
@@ -78,6 +79,8 @@ class Monitor:
         for what, v in (("every", every), ("boost_examples", boost_examples), ("gate", gate), ("pool_size", pool_size)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{what} must be a positive number of examples, got {v!r}")
+        if isinstance(inversion_patience, bool) or not isinstance(inversion_patience, int) or inversion_patience < 0:
+            raise ValueError(f"inversion_patience must be a number of examples (0: off), got {inversion_patience!r}")
         if not (boost_factor > 0 and math.isfinite(boost_factor)):
             raise ValueError(f"boost_factor must be a positive number, got {boost_factor!r}")
         self.detector = detector
@@ -106,7 +109,7 @@ class Monitor:
         self._active: Optional[Challenger] = None
         self._after: List[np.ndarray] = []  # the champion's signal since a gated challenger started
         self._boost = Boost()
-        self.pool: Optional[Pool] = Pool(pool_size, gate) if on_drift == "pool" else None
+        self.pool: Optional[Pool] = Pool(pool_size, gate, inversion_patience) if on_drift == "pool" else None
         # single learn() calls: buffered signals, and the calls since the last hand-over
         self._pending: List[Tuple[np.ndarray, ...]] = []
         self._calls = 0
@@ -285,8 +288,9 @@ class Monitor:
             # signal and, with labels -1/1 or 0/1, of the errors
             diffs = None
             if shadow_loss is not None and shadow_prediction is not None and len(shadow_loss) == len(label):
-                diffs = np.full((2, len(label)), np.nan)
+                diffs = np.full((4, len(label)), np.nan)
                 diffs[0] = self._values(label, shadow_prediction, shadow_loss) - values
+                diffs[2], diffs[3] = shadow_prediction, prediction  # (for the inversion guard)
                 scheme = _classes(label)
                 if scheme is not None:
                     diffs[1] = error_signal(label, shadow_prediction, scheme) - error_signal(label, prediction, scheme)
@@ -473,7 +477,30 @@ class Monitor:
         if pool.trial is not None and pool.trial_scored >= self.gate:
             wins, means = pool.judge(pool.trial_diffs)
             alarm = f"{self.name} alarm at example {pool.trial.alarm + 1}"
+            held = False
             if wins:
+                inverted, r = pool.inverted(pool.trial_diffs)
+                if inverted:
+                    if pool.inverted_since is None:
+                        pool.inverted_since = boundary
+                        add(
+                            boundary,
+                            "inversion",
+                            "none",
+                            None,
+                            f"labels look inverted since example {pool.trial.started + 1}: kept the champion "
+                            f"(the challenger would win, but its predictions correlate {r:+.2f} with the champion's; "
+                            f"it serves if this lasts {pool.inversion_patience} examples; {alarm}): {means}",
+                        )
+                    held = boundary - pool.inverted_since < pool.inversion_patience
+                    if not held:
+                        means += (
+                            f"; labels inverted since example {pool.trial.started + 1} for "
+                            f"{boundary - pool.inverted_since} examples (correlation {r:+.2f}): taken as a change"
+                        )
+            else:
+                pool.inverted_since = None  # (an inversion held must be won without a break)
+            if wins and not held:
                 model.core.swap_learner(self._challenger.core)
                 model.core.set_rate_factor(pool.rate)  # (the shadow had the frozen champion's)
                 pool.served = pool.trial.ident
@@ -485,7 +512,7 @@ class Monitor:
                     None,
                     f"switched to challenger at example {boundary + 1} ({alarm}): {means}",
                 )
-            elif pool.trial_scored >= pool.trial.limit:
+            elif pool.trial_scored >= pool.trial.limit and not held:
                 add(boundary, "drop", "drop", None, f"challenger dropped at example {boundary + 1} ({alarm}): {means}")
                 pool.trial = None
                 model.core.set_rate_factor(pool.rate)  # the champion learns again
@@ -607,12 +634,12 @@ class Monitor:
 
     # ------------------------------------------------------------------ reporting
     def _tell(self, event: DriftEvent, message: str) -> None:
-        loud = event.kind in ("drift", "switch", "drop") or event.response == "challenger"
+        loud = event.kind in ("drift", "switch", "drop", "inversion") or event.response == "challenger"
         if self.log is not None:
             if loud:
                 self.log(message)
         else:
-            logger.log(logging.WARNING if event.kind in ("drift", "switch") else logging.INFO, message)
+            logger.log(logging.WARNING if event.kind in ("drift", "switch", "inversion") else logging.INFO, message)
         if self.callback is not None:
             self.callback(event)
 

@@ -26,6 +26,22 @@ at this alarm has no turn during the trial: the champion is frozen, it is the sa
 ``TRIAL_GATES * gate`` scored examples without a win. With no challenger, the archived members take
 every turn.
 
+**Suspected label inversion.** A label stream inverted wholesale (an inverted join, a sign error)
+cannot be told from a concept change by the loss alone, but it has a signature: a challenger that
+learned it predicts the champion's predictions negated. When the challenger would win and the
+Pearson correlation of its predictions with the (frozen) champion's on the examples of the judging
+window is below ``INVERSION_CORRELATION`` (-0.5; orthogonal concepts give about 0, the inverse
+concept -1, an angle over 120 degrees between two linear concepts below -0.5), it is not served: an
+``"inversion"`` event tells the operator, the champion keeps serving and the trial goes on (past its
+limit while the inversion lasts). Only once the challenger has kept winning, anti-correlated, for
+``inversion_patience`` examples (default 20,000: twice the 10,000 examples of issue 22's noise burst;
+0 turns the guard off) is the inversion taken for a genuine change and the challenger served. The
+guard holds for the challenger only: an archived member serving again (labels back from an accepted
+inversion) is not held.
+
+>>> round(inversion_statistic(np.array([1.0, -2.0, 0.5]), np.array([-1.1, 1.9, -0.4])), 3)
+-0.999
+
 >>> d = np.array([-0.2, -0.1, -0.3, -0.2])            # a member 0.2 better on four examples
 >>> n, mean, se, t = paired_test(d)
 >>> n, round(mean, 3), round(se, 4), round(t, 2)      # se = std(d, ddof=1) / sqrt(4) = 0.0816 / 2
@@ -47,9 +63,12 @@ __all__ = [
     "ERROR_SIGMAS",
     "TRIAL_GATES",
     "FROZEN_RATE",
+    "INVERSION_CORRELATION",
+    "INVERSION_PATIENCE",
     "Member",
     "Pool",
     "Trial",
+    "inversion_statistic",
     "paired_test",
 ]
 
@@ -73,6 +92,25 @@ CHALLENGER_TURNS = 2
 #: without a win (its test looks at the last ``GATE_PATIENCE * gate`` only, so its first, untrained
 #: examples drop out of it).
 TRIAL_GATES = 50
+#: A winning challenger whose predictions correlate (Pearson, over the judging window) with the
+#: champion's below this is held as a suspected label inversion (see the module's docstring).
+INVERSION_CORRELATION = -0.5
+#: The default span, in examples, for which a suspected inversion must last before it is served:
+#: twice a 10,000-example burst (issue 22's), so a labelling bug of that length never serves.
+INVERSION_PATIENCE = 20_000
+
+
+def inversion_statistic(member: np.ndarray, champion: np.ndarray) -> float:
+    """The Pearson correlation of a member's predictions with the champion's on the same examples
+    (raw margins, or probabilities: mirrored around 0.5 they correlate at -1 as well); 0 when either
+    is constant or there are fewer than two."""
+    m = np.asarray(member, dtype=np.float64)
+    c = np.asarray(champion, dtype=np.float64)
+    if len(m) < 2:
+        return 0.0
+    m, c = m - m.mean(), c - c.mean()
+    den = math.sqrt(float(m @ m) * float(c @ c))
+    return float(m @ c) / den if den > 0 else 0.0
 
 
 def paired_test(d: np.ndarray) -> Tuple[int, float, float, float]:
@@ -111,7 +149,7 @@ class Trial(NamedTuple):
 
 
 def _recent(parts: List[np.ndarray], keep: int) -> np.ndarray:
-    d = np.concatenate(parts, axis=1) if parts else np.zeros((2, 0))
+    d = np.concatenate(parts, axis=1) if parts else np.zeros((4, 0))
     return d[:, -keep:]
 
 
@@ -120,9 +158,11 @@ class Pool:
     boundary. ``served`` is the id of the model serving (0: the model the monitor was attached to;
     a promoted challenger gets a new id; a restored archived member serves under its own id)."""
 
-    def __init__(self, size: int = 3, gate: int = 1000) -> None:
+    def __init__(self, size: int = 3, gate: int = 1000, inversion_patience: int = INVERSION_PATIENCE) -> None:
         self.size = size
         self.gate = gate
+        self.inversion_patience = inversion_patience
+        self.inverted_since: Optional[int] = None  # where a held (suspected inverted) challenger's win began
         self.archive: List[Member] = []
         self.trial: Optional[Trial] = None
         self.trial_diffs: List[np.ndarray] = []
@@ -158,6 +198,16 @@ class Pool:
             text += f", error rate difference {errors:+.4f} ({te:+.1f} standard errors)"
         return wins, text
 
+    def inverted(self, parts: List[np.ndarray]) -> Tuple[bool, float]:
+        """Whether the member's predictions over the judging window (rows 2 and 3 of ``parts``:
+        member, champion) look like the champion's inverted (see ``INVERSION_CORRELATION``), and the
+        correlation; never with the guard off (``inversion_patience`` 0)."""
+        d = _recent(parts, self.window())
+        if self.inversion_patience <= 0 or d.shape[0] < 4:
+            return False, 0.0
+        r = inversion_statistic(d[2], d[3])
+        return r < INVERSION_CORRELATION, r
+
     def probeable(self) -> List[Member]:
         return list(self.archive)
 
@@ -191,6 +241,7 @@ class Pool:
         self.trial = Trial(boundary, alarm, self.next_id, limit)
         self.next_id += 1
         self.trial_diffs, self.trial_scored = [], 0
+        self.inverted_since = None
         self.first = list(reversed(self.archive[:-1]))
         self._challenger_turns = 0
 
