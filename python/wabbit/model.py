@@ -504,7 +504,8 @@ class Model:
         ``boost_factor`` for ``boost_examples`` examples), ``"switch"`` (promote a challenger;
         ``gate``: examples it learns before an alarm-started one is judged), ``"pool"`` (the
         champion, a challenger and up to ``pool_size`` frozen past champions, judged by a paired
-        test; see :mod:`wabbit.monitor.pool`) or ``f(model, event)``. Every ``every`` examples the learning loop hands the detector a
+        test; a challenger whose predictions are the champion's inverted is held for
+        ``inversion_patience`` examples, 0: never; see :mod:`wabbit.monitor.pool`) or ``f(model, event)``. Every ``every`` examples the learning loop hands the detector a
         batch; responses apply at those boundaries. ``callback(event)`` is called for each event;
         ``log(message)`` replaces the ``wabbit.monitor`` logger. Returns the
         :class:`wabbit.monitor.Monitor` (its events are also in :attr:`drift_events`). The whole

@@ -65,7 +65,11 @@ Responses (``on_drift=``):
   after a noise burst the champion, frozen through the trial or restored from its checkpoint,
   serves again; a concept that returns brings its archived model back a batch after the alarm; a
   covariate shift alone or a stationary stream leaves the champion serving (alarms may fire,
-  nothing beats it). Cost: the shadow learner learns, or a frozen member's copy predicts, every
+  nothing beats it). A challenger that would win while its predictions are the frozen champion's
+  inverted (rank correlation below -0.5 over the judging window: the labels look inverted, as an
+  inverted join or a sign error does) is held: an ``"inversion"`` event ("labels look inverted
+  since example N: kept the champion"), the champion serves, the trial goes on, and the challenger
+  serves only once that has lasted ``inversion_patience`` examples (default 20,000; 0: off). Cost: the shadow learner learns, or a frozen member's copy predicts, every
   example (about twice the learning work, as with ``"switch"``), plus a copy of the weight table
   every ``gate`` examples (a checkpoint) and one for each batch an archived member predicts in.
   Memory: ``pool_size + 5`` weight tables (champion, challenger, archived members, two

@@ -19,7 +19,8 @@ class DriftEvent(NamedTuple):
     """One thing a monitor noticed or did.
 
     ``kind``: ``"warning"`` (the detector entered its warning zone), ``"drift"`` (an alarm),
-    ``"switch"`` (a challenger was promoted), ``"drop"`` (a challenger was given up).
+    ``"switch"`` (a challenger was promoted), ``"drop"`` (a challenger was given up),
+    ``"inversion"`` (``"pool"``: a winning challenger held, its predictions the champion's inverted).
     ``index``: the monitored example (0-based, labelled examples only) that raised it, or, for
     switches and drops, the count of examples seen when it happened. ``response``: what was done:
     ``"alert"``, ``"reset"``, ``"boost"``, ``"challenger"`` (a challenger started), ``"switch"``,

@@ -29,9 +29,10 @@ every turn.
 **Suspected label inversion.** A label stream inverted wholesale (an inverted join, a sign error)
 cannot be told from a concept change by the loss alone, but it has a signature: a challenger that
 learned it predicts the champion's predictions negated. When the challenger would win and the
-Pearson correlation of its predictions with the (frozen) champion's on the examples of the judging
-window is below ``INVERSION_CORRELATION`` (-0.5; orthogonal concepts give about 0, the inverse
-concept -1, an angle over 120 degrees between two linear concepts below -0.5), it is not served: an
+rank (Spearman) correlation of its predictions with the (frozen) champion's on the examples of the
+judging window is below ``INVERSION_CORRELATION`` (-0.5: orthogonal concepts give about 0, the
+inverse concept -1; for jointly Gaussian margins Spearman's is ``(6/pi) asin(r/2)`` of Pearson's r,
+so -0.5 is r = -0.52, two linear concepts more than 121 degrees apart), it is not served: an
 ``"inversion"`` event tells the operator, the champion keeps serving and the trial goes on (past its
 limit while the inversion lasts). Only once the challenger has kept winning, anti-correlated, for
 ``inversion_patience`` examples (default 20,000: twice the 10,000 examples of issue 22's noise burst;
@@ -39,8 +40,8 @@ limit while the inversion lasts). Only once the challenger has kept winning, ant
 guard holds for the challenger only: an archived member serving again (labels back from an accepted
 inversion) is not held.
 
->>> round(inversion_statistic(np.array([1.0, -2.0, 0.5]), np.array([-1.1, 1.9, -0.4])), 3)
--0.999
+>>> inversion_statistic(np.array([1.0, -2.0, 0.5]), np.array([-1.1, 1.9, -0.4]))  # ranks 3 1 2 and 1 3 2
+-1.0
 
 >>> d = np.array([-0.2, -0.1, -0.3, -0.2])            # a member 0.2 better on four examples
 >>> n, mean, se, t = paired_test(d)
@@ -92,7 +93,7 @@ CHALLENGER_TURNS = 2
 #: without a win (its test looks at the last ``GATE_PATIENCE * gate`` only, so its first, untrained
 #: examples drop out of it).
 TRIAL_GATES = 50
-#: A winning challenger whose predictions correlate (Pearson, over the judging window) with the
+#: A winning challenger whose predictions correlate (Spearman, over the judging window) with the
 #: champion's below this is held as a suspected label inversion (see the module's docstring).
 INVERSION_CORRELATION = -0.5
 #: The default span, in examples, for which a suspected inversion must last before it is served:
@@ -100,14 +101,23 @@ INVERSION_CORRELATION = -0.5
 INVERSION_PATIENCE = 20_000
 
 
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties given their mean rank."""
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    return (np.cumsum(counts) - (counts - 1) / 2.0)[inverse]
+
+
 def inversion_statistic(member: np.ndarray, champion: np.ndarray) -> float:
-    """The Pearson correlation of a member's predictions with the champion's on the same examples
-    (raw margins, or probabilities: mirrored around 0.5 they correlate at -1 as well); 0 when either
-    is constant or there are fewer than two."""
+    """Spearman's rank correlation (the Pearson correlation of the ranks, ties at their mean rank)
+    of a member's predictions with the champion's on the same examples: the same for raw margins
+    and for probabilities (any increasing link keeps the ranks; mirrored around 0.5 they give -1
+    too), and a young challenger's few outlying first predictions move it little (they move
+    Pearson's a lot). 0 when either is constant or there are fewer than two."""
     m = np.asarray(member, dtype=np.float64)
     c = np.asarray(champion, dtype=np.float64)
     if len(m) < 2:
         return 0.0
+    m, c = _ranks(m), _ranks(c)
     m, c = m - m.mean(), c - c.mean()
     den = math.sqrt(float(m @ m) * float(c @ c))
     return float(m @ c) / den if den > 0 else 0.0
