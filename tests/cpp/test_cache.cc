@@ -196,7 +196,7 @@ TEST(check_refuses_a_damaged_record_by_its_place) {
   Example negative = good;
   negative.weight = -2.f;
   check_text(reason_for(path, {good, good, good, negative}),
-             std::string("holds a negative weight in record 4 of block 1 (a damaged record)"));
+             "holds a negative weight in record 4 of block 1 (a damaged record)", __LINE__);
 
   // A group stored in a mode the writer has not got: the record is [flags 0][1 group][slot 5][1 feature][mode 1].
   Example plain;
