@@ -142,6 +142,112 @@ std::string describe(const SourceId& s) {
          std::to_string(s.mtime_ns % 1000000000 / 1000000) + " s";
 }
 
+// What is wrong with a record, if anything. The writer stores finite numbers only (the text reader
+// refuses the others) and no negative importance weight (the text reader refuses those too): a
+// stored infinity, NaN or negative weight is a damaged record, never a number to learn from.
+enum class Damage : uint8_t { kNone, kMalformed, kNonFinite, kNegativeWeight };
+
+const char* damage_text(Damage d) {
+  switch (d) {
+    case Damage::kNone:
+      return "";
+    case Damage::kNonFinite:
+      return "holds a non-finite number (a damaged record)";
+    case Damage::kNegativeWeight:
+      return "holds a negative weight (a damaged record)";
+    case Damage::kMalformed:
+      break;
+  }
+  return "holds a malformed record";
+}
+
+// The record's rules, in one place for check() and Reader::next: decodes the record at p[pos]
+// (p[end] is the end of its block), moving pos past it. A placeholder leaves `ex` untouched;
+// otherwise `ex` is cleared and refilled, reusing its capacity (no allocation once it is warm).
+// On damage, `ex` holds part of the record and pos is anywhere in the block.
+Damage decode_record(const char* p, size_t end, size_t& pos, Example& ex, bool& placeholder) {
+  auto has = [&](size_t n) { return end - pos >= n; };
+  auto varint = [&](uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (!has(1)) return false;
+      const auto b = static_cast<unsigned char>(p[pos++]);
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return true;
+    }
+    return false;
+  };
+  // 0: a finite number read; else what is wrong
+  auto f32 = [&](float& v) {
+    if (!has(4)) return Damage::kMalformed;
+    v = get<float>(p + pos);
+    pos += 4;
+    return std::isfinite(v) ? Damage::kNone : Damage::kNonFinite;
+  };
+  if (!has(1)) return Damage::kMalformed;
+  const auto flags = static_cast<uint8_t>(p[pos++]);
+  placeholder = flags == kPlaceholder;
+  if (placeholder) return Damage::kNone;
+  if ((flags & ~(kLabelled | kWeight | kInitial | kTag)) != 0) return Damage::kMalformed;
+  ex.clear();
+  Damage d = Damage::kNone;
+  if ((flags & kLabelled) && (d = f32(ex.label)) != Damage::kNone) return d;
+  if (flags & kWeight) {
+    if ((d = f32(ex.weight)) != Damage::kNone) return d;
+    if (ex.weight < 0.f) return Damage::kNegativeWeight;
+  }
+  if ((flags & kInitial) && (d = f32(ex.initial)) != Damage::kNone) return d;
+  if (flags & kTag) {
+    uint64_t n = 0;
+    if (!varint(n) || !has(n)) return Damage::kMalformed;
+    ex.tag.assign(p + pos, n);
+    pos += n;
+  }
+  uint64_t groups = 0;
+  if (!varint(groups) || groups > 256) return Damage::kMalformed;
+  for (uint64_t k = 0; k < groups; ++k) {
+    if (!has(1)) return Damage::kMalformed;
+    const auto slot = static_cast<unsigned char>(p[pos++]);
+    uint64_t n = 0;
+    if (!varint(n) || !has(1)) return Damage::kMalformed;
+    const auto gflags = static_cast<uint8_t>(p[pos++]);
+    FeatureGroup& g = ex.groups[slot];
+    if (!g.empty()) return Damage::kMalformed;  // a slot twice
+    if (gflags != kAllValues && gflags != kAllOnes && gflags != kSomeValues) return Damage::kMalformed;
+    if (n > (end - pos) / sizeof(uint32_t)) return Damage::kMalformed;
+    ex.order.push_back(slot);
+    uint32_t* idx = g.index.room(n);
+    if (n != 0) std::memcpy(idx, p + pos, n * sizeof(uint32_t));  // (room(0) may be null)
+    g.index.set_end(idx + n);
+    pos += n * sizeof(uint32_t);
+    float* val = g.value.room(n);
+    if (gflags == kAllValues) {
+      if (!has(n * sizeof(float))) return Damage::kMalformed;
+      if (n != 0) std::memcpy(val, p + pos, n * sizeof(float));
+      pos += n * sizeof(float);
+      g.value.set_end(val + n);
+      for (size_t j = 0; j < n; ++j) {
+        if (!std::isfinite(val[j])) return Damage::kNonFinite;
+      }
+    } else {
+      std::fill(val, val + n, 1.f);
+      g.value.set_end(val + n);
+      if (gflags == kSomeValues) {
+        const size_t bitmap = (n + 7) / 8;
+        if (!has(bitmap)) return Damage::kMalformed;
+        const char* bits = p + pos;
+        pos += bitmap;
+        for (size_t j = 0; j < n; ++j) {
+          if (((static_cast<unsigned char>(bits[j / 8]) >> (j % 8)) & 1u) && (d = f32(val[j])) != Damage::kNone) {
+            return d;
+          }
+        }
+      }
+    }
+  }
+  return Damage::kNone;
+}
+
 }  // namespace
 
 uint64_t checksum(const void* data, size_t n, uint64_t seed) {
@@ -194,6 +300,7 @@ std::string check(const std::string& path, const SourceId& source) {
   }
   uint64_t chain = get<uint64_t>(h + 56), blocks = 0, examples = 0;
   std::vector<char> payload;
+  Example scratch;  // every record is decoded into it in turn
   for (;;) {
     char bh[kBlockHeaderSize];
     const size_t got = read_full(fd, bh, kBlockHeaderSize);
@@ -231,9 +338,26 @@ std::string check(const std::string& path, const SourceId& source) {
     if (get<uint32_t>(bh + 12) != 0 || checksum(payload.data(), len, block_seed(len, get<uint32_t>(bh + 8))) != sum) {
       return "is corrupted (block " + std::to_string(blocks + 1) + " does not match its checksum)";
     }
+    // Every record too, with the reader's own decoder: a cache is used whole or not at all, so a
+    // damaged record must be found here, not after the records before it were learned.
+    const uint32_t count = get<uint32_t>(bh + 8);
+    size_t pos = 0;
+    for (uint32_t r = 0; r < count; ++r) {
+      bool placeholder = false;
+      const Damage d = decode_record(payload.data(), len, pos, scratch, placeholder);
+      if (d != Damage::kNone) {
+        const std::string where = "record " + std::to_string(r + 1) + " of block " + std::to_string(blocks + 1);
+        if (d == Damage::kNonFinite) return "holds a non-finite number in " + where + " (a damaged record)";
+        if (d == Damage::kNegativeWeight) return "holds a negative weight in " + where + " (a damaged record)";
+        return "holds a malformed record (" + where + ")";
+      }
+    }
+    if (pos != len) {
+      return "holds a malformed record (block " + std::to_string(blocks + 1) + " has bytes after its last record)";
+    }
     chain = checksum(&sum, sizeof sum, chain);
     ++blocks;
-    examples += get<uint32_t>(bh + 8);
+    examples += count;
   }
 }
 
@@ -414,97 +538,11 @@ Reader::Record Reader::next(Example& ex) {
       return Record::kEnd;
     }
   }
-  const char* p = block_.data();
-  const size_t end = block_.size();
-  auto need = [&](size_t n) {
-    if (end - pos_ < n) throw std::runtime_error("the cache file " + path_ + " holds a malformed record");
-  };
-  auto varint = [&]() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      need(1);
-      const auto b = static_cast<unsigned char>(p[pos_++]);
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return v;
-    }
-    throw std::runtime_error("the cache file " + path_ + " holds a malformed record");
-  };
-  need(1);
-  const auto flags = static_cast<uint8_t>(p[pos_++]);
-  if (flags == kPlaceholder) {
-    --left_;
-    return Record::kPlaceholder;
-  }
-  ex.clear();
-  // The writer stores finite numbers only (the text reader refuses the others): a stored infinity or
-  // NaN is a damaged record, never a number to learn from (it would reach the weights).
-  auto malformed_number = [&]() {
-    throw std::runtime_error("the cache file " + path_ + " holds a non-finite number (a damaged record)");
-  };
-  auto f32 = [&]() {
-    need(4);
-    const float v = get<float>(p + pos_);
-    pos_ += 4;
-    if (!std::isfinite(v)) malformed_number();
-    return v;
-  };
-  if (flags & kLabelled) ex.label = f32();
-  if (flags & kWeight) {
-    ex.weight = f32();
-    // the text reader refuses a negative importance weight, so the writer never stores one
-    if (ex.weight < 0.f)
-      throw std::runtime_error("the cache file " + path_ + " holds a negative weight (a damaged record)");
-  }
-  if (flags & kInitial) ex.initial = f32();
-  if (flags & kTag) {
-    const uint64_t n = varint();
-    need(n);
-    ex.tag.assign(p + pos_, n);
-    pos_ += n;
-  }
-  const uint64_t groups = varint();
-  if (groups > 256) throw std::runtime_error("the cache file " + path_ + " holds a malformed record");
-  for (uint64_t k = 0; k < groups; ++k) {
-    need(1);
-    const auto slot = static_cast<unsigned char>(p[pos_++]);
-    const uint64_t n = varint();
-    need(1);
-    const auto gflags = static_cast<uint8_t>(p[pos_++]);
-    FeatureGroup& g = ex.groups[slot];
-    if (!g.empty()) throw std::runtime_error("the cache file " + path_ + " holds a malformed record");
-    ex.order.push_back(slot);
-    if (n > (end - pos_) / sizeof(uint32_t)) need(SIZE_MAX);
-    need(n * sizeof(uint32_t));
-    uint32_t* idx = g.index.room(n);
-    if (n != 0) std::memcpy(idx, p + pos_, n * sizeof(uint32_t));  // (room(0) may be null)
-    g.index.set_end(idx + n);
-    pos_ += n * sizeof(uint32_t);
-    float* val = g.value.room(n);
-    if (gflags == kAllValues) {
-      need(n * sizeof(float));
-      if (n != 0) std::memcpy(val, p + pos_, n * sizeof(float));
-      pos_ += n * sizeof(float);
-      for (size_t j = 0; j < n; ++j) {
-        if (!std::isfinite(val[j])) malformed_number();
-      }
-    } else {
-      std::fill(val, val + n, 1.f);
-      if (gflags == kSomeValues) {
-        const size_t bitmap = (n + 7) / 8;
-        need(bitmap);
-        const char* bits = p + pos_;
-        pos_ += bitmap;
-        for (size_t j = 0; j < n; ++j) {
-          if ((static_cast<unsigned char>(bits[j / 8]) >> (j % 8)) & 1u) val[j] = f32();
-        }
-      } else if (gflags != kAllOnes) {
-        throw std::runtime_error("the cache file " + path_ + " holds a malformed record");
-      }
-    }
-    g.value.set_end(val + n);
-  }
+  bool placeholder = false;
+  const Damage d = decode_record(block_.data(), block_.size(), pos_, ex, placeholder);
+  if (d != Damage::kNone) throw std::runtime_error("the cache file " + path_ + " " + damage_text(d));
   --left_;
-  return Record::kExample;
+  return placeholder ? Record::kPlaceholder : Record::kExample;
 }
 
 }  // namespace wabbit::cache

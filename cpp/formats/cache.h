@@ -16,8 +16,9 @@
 // interactions) is applied when an example is read back, so none of those flags changes a cache; only the parser (its
 // version, stored in the header) and the data file do.
 //
-// A cache is trusted only whole: check() reads every block before a run uses it, and the reader
-// checks each block again as it reads it. The writer writes to a temporary name and renames it
+// A cache is trusted only whole: check() reads every block and decodes every record (with the
+// reader's decoder) before a run uses it, and the reader checks each block and record again as it
+// reads it. The writer writes to a temporary name and renames it
 // into place when the pass is complete, so an interrupted first pass leaves no cache behind.
 #pragma once
 
@@ -51,7 +52,8 @@ SourceId source_id(const std::string& path);  // throws std::runtime_error if it
 
 // Why the file at `path` cannot be used as the cache of `source` ("" if it can): missing,
 // foreign (not a wabbit cache), another format or parser version, stale (made from another
-// version of the data file), truncated or corrupted. Reads the whole file.
+// version of the data file), truncated, corrupted, or holding a record the text reader could not
+// have produced (named by its place: "record K of block B"). Reads and decodes the whole file.
 std::string check(const std::string& path, const SourceId& source);
 
 // Writes a cache: append() every example of the pass, then finish(); destroying an unfinished

@@ -1,6 +1,8 @@
 // The cache file (formats/cache.h): random examples come back exactly as written (labels, weights,
 // bases, tags, slots in order, values including non-ones, empty groups, placeholders); a file cut
 // at any byte, or with any single byte changed, is rejected by check().
+// Records the text reader could never have produced (inf, NaN, a negative weight, a malformed group)
+// under a matching checksum are refused by check() too, naming the record and the block.
 #define WABBIT_TEST_MAIN
 #include <unistd.h>
 
@@ -9,7 +11,9 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -138,4 +142,81 @@ TEST(an_unfinished_writer_leaves_nothing) {
   }
   CHECK(cache::check(path, cache::SourceId{}) == "does not exist");
   CHECK(::access((path + ".tmp" + std::to_string(::getpid())).c_str(), F_OK) != 0);
+}
+
+namespace {
+
+// The file's first block payload starts after the 64-byte header and the 24-byte block header
+// (tag, length, example count, zero, checksum at +16); its checksum is seeded with (count << 32) | length.
+constexpr size_t kPayload = 64 + 24;
+void reseal_first_block(std::string& file) {
+  uint32_t len, count;
+  std::memcpy(&len, file.data() + 64 + 4, 4);
+  std::memcpy(&count, file.data() + 64 + 8, 4);
+  const uint64_t sum = cache::checksum(file.data() + kPayload, len, (uint64_t{count} << 32) | len);
+  std::memcpy(file.data() + 64 + 16, &sum, 8);
+}
+
+// check()'s reason for a cache of `records` (each appended as it is: the writer stores what it is given)
+std::string reason_for(const std::string& path, const std::vector<Example>& records) {
+  cache::Writer w(path, cache::SourceId{});
+  for (const Example& ex : records) w.append(ex);
+  w.finish();
+  return cache::check(path, cache::SourceId{});
+}
+
+void check_text(const std::string& got, const std::string& want, int line) {
+  if (got != want) wabbit_test::fail(__FILE__, line, "got \"" + got + "\", want \"" + want + "\"");
+}
+
+}  // namespace
+
+// Records whose block checksums match but which the text reader could never have produced are
+// refused by check() before a run, naming the record and the block; the reader refuses them too.
+TEST(check_refuses_a_damaged_record_by_its_place) {
+  const std::string path = temp_path("records");
+  Example good;
+  good.label = 1.f;
+  good.add('a', 7, 0.5f);
+  Example inf = good;
+  inf.label = std::numeric_limits<float>::infinity();
+  check_text(reason_for(path, {good, inf}), "holds a non-finite number in record 2 of block 1 (a damaged record)",
+             __LINE__);
+  {
+    cache::Reader r(path);  // the file as if it changed after check(): next() still refuses the record
+    Example ex;
+    CHECK(r.next(ex) == cache::Reader::Record::kExample);
+    CHECK_THROWS(std::runtime_error, r.next(ex));
+  }
+  Example nan_value = good;
+  nan_value.groups['a'].value[0] = std::numeric_limits<float>::quiet_NaN();
+  check_text(reason_for(path, {nan_value}), "holds a non-finite number in record 1 of block 1 (a damaged record)",
+             __LINE__);
+
+  Example negative = good;
+  negative.weight = -2.f;
+  check_text(reason_for(path, {good, good, good, negative}),
+             "holds a negative weight in record 4 of block 1 (a damaged record)", __LINE__);
+
+  // A group stored in a mode the writer has not got: the record is [flags 0][1 group][slot 5][1 feature][mode 1].
+  Example plain;
+  plain.add(5, 42, 1.f);
+  CHECK(reason_for(path, {plain, good}).empty());
+  std::string file = read_all(path);
+  CHECK(file[kPayload + 4] == 1);
+  file[kPayload + 4] = 9;
+  reseal_first_block(file);
+  write_all(path, file);
+  check_text(cache::check(path, cache::SourceId{}), "holds a malformed record (record 1 of block 1)", __LINE__);
+  {
+    cache::Reader r(path);
+    Example ex;
+    CHECK_THROWS(std::runtime_error, r.next(ex));
+  }
+  // The same slot twice in one record.
+  Example twice;
+  twice.add(5, 42, 1.f);
+  twice.order.push_back(5);
+  check_text(reason_for(path, {good, twice}), "holds a malformed record (record 2 of block 1)", __LINE__);
+  std::remove(path.c_str());
 }

@@ -46,7 +46,7 @@ TEST(cache_group_of_zero_features_reads) {
 
 // The third finding: a checksummed record holding an infinity (a label, then a feature value) is a
 // damaged record: the reader refuses it instead of handing the learner a number the writer never
-// stores.
+// stores; check() refuses it before a run too (issue 21).
 TEST(cache_non_finite_numbers_are_refused) {
   const float inf = std::numeric_limits<float>::infinity();
   std::string label_rec = {'\1'};  // flags: labelled
@@ -58,7 +58,9 @@ TEST(cache_non_finite_numbers_are_refused) {
   value_rec.append(reinterpret_cast<const char*>(&inf), 4);
   for (const std::string& payload : {label_rec, value_rec}) {
     write_file(temp_path(), framed(payload, 1));
-    CHECK(cache::check(temp_path(), cache::SourceId{}).empty());
+    // check() decodes every record (issue 21): refused before a run; the reader refuses it too
+    CHECK(cache::check(temp_path(), cache::SourceId{}) ==
+          "holds a non-finite number in record 1 of block 1 (a damaged record)");
     cache::Reader r(temp_path());
     Example ex;
     bool refused = false;
@@ -154,7 +156,8 @@ TEST(cache_negative_weight_is_refused) {
   rec += f32_bytes(1.f) + f32_bytes(-2.f);
   rec += std::string{'\0'};  // no groups
   write_file(temp_path(), framed(rec, 1));
-  CHECK(cache::check(temp_path(), cache::SourceId{}).empty());
+  CHECK(cache::check(temp_path(), cache::SourceId{}) ==
+        "holds a negative weight in record 1 of block 1 (a damaged record)");
   cache::Reader r(temp_path());
   Example ex;
   bool refused = false;
