@@ -77,8 +77,10 @@ Responses (``on_drift=``):
   8 x 4 MiB = 32 MiB at the default ``-b 18`` with ``pool_size=3`` (``Pool.memory_bytes``). Decisions
   come at batch boundaries and a member needs ``gate`` scored examples, so ``every=200, gate=200``
   (what ``bench/_quality_drift.py`` runs) reacts within a few hundred examples; with the defaults a
-  restore takes at least one batch of 1000 examples after the alarm's boundary. Python only
-  (``Model.monitor``), not yet a ``--drift_response`` of the command line;
+  restore takes at least one batch of 1000 examples after the alarm's boundary. On the command
+  line: ``--drift_response pool`` (``--drift_pool_size``; ``--drift_gate`` is ``gate``). Known
+  limitation: a trial runs its paired test at every batch, so on small gates (100) a stationary
+  stream sees a false switch on about one stream in five (tests/test_drift_pool.py, STREAM_SEED);
 * a callable ``f(model, event)``: called at the batch boundary for each alarm; it can do anything
   to the model (``model.core`` offers ``reset_learner()``, ``set_rate_factor()`` and ``swap_learner()``).
 
