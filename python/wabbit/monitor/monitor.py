@@ -450,15 +450,7 @@ class Monitor:
         assert pool is not None and self._challenger is not None
         slot, pool.slot = pool.slot, None
         if diffs is not None:
-            if slot == "challenger" and pool.trial is not None:
-                pool.trial_diffs.append(diffs)
-                pool.trial_scored += diffs.shape[1]
-                while pool.trial_diffs[0].shape[1] <= sum(d.shape[1] for d in pool.trial_diffs) - pool.window():
-                    pool.trial_diffs.pop(0)
-            elif isinstance(slot, Member):
-                slot.diffs.append(diffs)
-                while slot.diffs[0].shape[1] <= sum(d.shape[1] for d in slot.diffs) - pool.window():
-                    slot.diffs.pop(0)
+            pool.record(slot, diffs)
         if isinstance(slot, Member) and pool.holder is not None:
             self._challenger.core.swap_learner(pool.holder.core)  # the challenger's state comes back
             pool.holder = None
@@ -475,11 +467,11 @@ class Monitor:
         # decisions on what was scored so far
         switched = False
         if pool.trial is not None and pool.trial_scored >= self.gate:
-            wins, means = pool.judge(pool.trial_diffs)
+            wins, means = pool.judge(pool.trial_evidence)
             alarm = f"{self.name} alarm at example {pool.trial.alarm + 1}"
             held = False
             if wins:
-                inverted, r = pool.inverted(pool.trial_diffs)
+                inverted, r = pool.inverted(pool.trial_evidence)
                 if inverted:
                     if pool.inverted_since is None:
                         pool.inverted_since = boundary
@@ -518,9 +510,9 @@ class Monitor:
                 model.core.set_rate_factor(pool.rate)  # the champion learns again
         if not switched:
             for member in pool.probeable():
-                if not member.diffs:
+                if not member.evidence.n:
                     continue
-                wins, means = pool.judge(member.diffs)
+                wins, means = pool.judge(member.evidence)
                 if not wins:
                     continue
                 old = pool.served

@@ -13,12 +13,45 @@ loses a model, and each can be reversed.
 
 Every batch of ``every`` examples one member (the challenger on trial, or an archived member)
 predicts alongside the champion, and the per-example differences (member - champion) of the
-signal, and with -1/1 or 0/1 labels of the errors, are kept for that member. A member replaces the
-champion when over its last ``GATE_PATIENCE * gate`` scored examples (at least ``gate``) its mean
-signal difference is below zero by more than ``GATE_SIGMAS`` standard errors (a paired test:
-``mean(d) / (std(d) / sqrt(n))``) and, for classification, its mean error difference by more than
-``ERROR_SIGMAS``. Every alarm, and every switch, clears the differences kept, so each decision
-rests on evidence gathered after the last change. The turns: when a challenger starts, the members
+signal, and with -1/1 or 0/1 labels of the errors, are added to that member's **evidence**. Every
+alarm, and every switch, clears the evidence kept, so each decision rests on evidence gathered
+after the last change; a challenger's first ``gate`` scored examples (it starts from nothing) are
+not counted.
+
+**The decision: a test that stays valid however often it is looked at.** The evidence is looked at
+after every batch, for as long as a member is kept. A fixed threshold (3 standard errors of a
+t statistic) is a 3-standard-error test for one look only: over the 50 looks of a trial, and the
+unbounded looks at an archived member, the chance that one look crosses it by luck is many times
+the nominal level, and on stationary streams and noise bursts a member that was no better than the
+champion replaced it now and then (seen on about 7 streams in 90). So a member replaces the champion
+only when a **confidence sequence** for its mean difference lies below zero: an interval that holds
+at every look at once. With ``S`` the sum of the ``n`` differences counted and ``s`` their standard
+deviation, it wins when ``S < -s * sqrt((n + m) * (log(1 + n / m) + 2 * log(1 / alpha)))``; in
+standard errors, the t statistic ``mean / (s / sqrt(n))`` must be below ``-boundary(n)`` with
+``boundary(n) = sqrt((1 + m / n) * (log(1 + n / m) + 2 * log(1 / alpha)))``. Why this holds: for
+differences with conditional means ``mu_i`` and variance ``s**2``, ``exp(l * (S - sum(mu)) - l**2 *
+n * s**2 / 2)`` is (about) a nonnegative martingale for each ``l``; averaged over ``l`` drawn from a
+normal of variance ``1 / (m * s**2)`` it is ``sqrt(m / (n + m)) * exp((S - sum(mu))**2 / (2 * s**2 *
+(n + m)))``, still a martingale with mean 1, and by Ville's inequality it exceeds ``1 / alpha`` at
+some ``n`` with probability at most ``alpha``: so ``|S - sum(mu)|`` stays within the boundary at
+every ``n`` with probability ``1 - alpha``. A member no better than the champion on average (``sum(mu)
+>= 0``) then wins, at any look, with probability at most ``alpha`` per stretch of evidence (``LOSS_ALPHA``,
+and ``ERROR_ALPHA`` for the error test, which must pass too). The differences' own standard
+deviation stands for ``s`` (the normal-mixture boundary with a plug-in variance: valid as the
+count grows, as the central limit theorem makes the fixed-n t test valid; the boundary is two-sided,
+one side is used). ``m`` (``MIXTURE_GATES * gate`` examples) tunes where the boundary is tightest: at
+``alpha`` 0.01 it is 4.5 standard errors at ``n = m``, 3.6 from ``3 m`` to ``50 m``, growing as
+``sqrt(log n)`` after, against a fixed 3 for the single look. Alternatives weighed: alpha spending or
+a Bonferroni correction over a trial's looks (at most ``TRIAL_GATES * gate / every``) bound a trial
+but not the unbounded looks at archived members, and over 50 overlapping windows Bonferroni asks
+3.5-4 standard errors of a statistic on 5 gates of evidence, where the confidence sequence asks
+about as much of all the evidence since the last change (more power on a persistent
+difference). The evidence is a running count, mean and sum of squared deviations per row (constant
+memory); the challenger's last ``GATE_PATIENCE * gate`` differences are kept too, for the
+inversion guard. A real change is still caught fast: after an abrupt change or a returning concept the
+member is better by many standard errors within its first gate of evidence.
+
+The turns: when a challenger starts, the members
 archived before this alarm predict first, one batch each (a returning concept brings its model back
 at once); then the challenger has ``CHALLENGER_TURNS`` batches in every ``CHALLENGER_TURNS + 1``
 (it learns only in those) and those archived members take turns in the others (the copy archived
@@ -47,6 +80,17 @@ inversion) is not held.
 >>> n, mean, se, t = paired_test(d)
 >>> n, round(mean, 3), round(se, 4), round(t, 2)      # se = std(d, ddof=1) / sqrt(4) = 0.0816 / 2
 (4, -0.2, 0.0408, -4.9)
+
+The boundary, in standard errors, at ``alpha`` 0.01 and ``m`` 200 (a gate of 200), against the
+fixed 3 of a single look: ``sqrt((1 + 200/200) * (log(2) + 2 log(100)))`` at ``n`` 200:
+
+>>> [round(boundary(n, 0.01, 200), 2) for n in (200, 600, 1000, 10_000)]
+[4.45, 3.76, 3.63, 3.66]
+>>> ev = Evidence()
+>>> ev.add(np.vstack([np.tile([-0.3, 0.1], 100), np.full(200, np.nan)]))  # mean -0.1, sd 0.2
+>>> n, mean, se, t = ev.test(0)
+>>> n, round(mean, 3), round(t, 2)                    # t = -0.1 / (0.2005 / sqrt(200)): 4.45 needed
+(200, -0.1, -7.05)
 """
 
 from __future__ import annotations
@@ -56,19 +100,23 @@ from typing import Any, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from wabbit.monitor.gate import GATE_PATIENCE, GATE_SIGMAS
+from wabbit.monitor.gate import GATE_PATIENCE
 
 __all__ = [
     "CHALLENGER_TURNS",
     "CHECKPOINTS",
-    "ERROR_SIGMAS",
+    "ERROR_ALPHA",
+    "LOSS_ALPHA",
+    "MIXTURE_GATES",
     "TRIAL_GATES",
     "FROZEN_RATE",
     "INVERSION_CORRELATION",
     "INVERSION_PATIENCE",
+    "Evidence",
     "Member",
     "Pool",
     "Trial",
+    "boundary",
     "inversion_statistic",
     "paired_test",
 ]
@@ -80,18 +128,24 @@ FROZEN_RATE = 1e-30
 #: Copies of the champion kept, one taken every ``gate`` examples, so that an alarm archives the
 #: champion as it was before the change began (ADWIN's estimate), not after it learned the change.
 CHECKPOINTS = 2
+#: The chance, per member and per stretch of evidence (from an alarm or a switch to the next), that
+#: a member no better than the champion on average ever passes the signal's test, however often it
+#: is looked at (the confidence sequence's level; see the module's docstring).
+LOSS_ALPHA = 0.01
 #: For classification, a member must also make fewer errors than the champion on the same examples,
-#: by this many standard errors: under label noise that flips labels at random (any rate below 1/2)
-#: the ranking by error rate is the ranking on clean labels, while the log loss rewards a less
-#: confident model (a challenger that learned the noise), so the error test is what keeps a noise
-#: burst from replacing a good model.
-ERROR_SIGMAS = 2.0
+#: by the same kind of test at this level: under label noise that flips labels at random (any rate
+#: below 1/2) the ranking by error rate is the ranking on clean labels, while the log loss rewards a
+#: less confident model (a challenger that learned the noise), so the error test is what keeps a
+#: noise burst from replacing a good model.
+ERROR_ALPHA = 0.01
+#: Where the confidence sequence's boundary is tightest, in multiples of ``gate`` (the ``m`` of the
+#: module's docstring: the normal mixture's variance is ``1 / (m * s**2)``).
+MIXTURE_GATES = 1.0
 #: With a challenger on trial and archived members, the challenger predicts (and learns) in this
 #: many batches out of every one more; the archived members take turns in the others.
 CHALLENGER_TURNS = 2
 #: A challenger is given up once it has been scored on this many multiples of ``gate`` examples
-#: without a win (its test looks at the last ``GATE_PATIENCE * gate`` only, so its first, untrained
-#: examples drop out of it).
+#: without a win (its first ``gate`` scored examples, untrained, are not counted in its evidence).
 TRIAL_GATES = 50
 #: A winning challenger whose predictions correlate (Spearman, over the judging window) with the
 #: champion's below this is held as a suspected label inversion (see the module's docstring).
@@ -136,16 +190,83 @@ def paired_test(d: np.ndarray) -> Tuple[int, float, float, float]:
     return n, mean, 0.0, (-math.inf if mean < 0 else math.inf if mean > 0 else 0.0)
 
 
-class Member:
-    """An archived past champion: a frozen model, when it was archived, and its scored differences."""
+def boundary(n: int, alpha: float, m: float) -> float:
+    """How many standard errors below zero the mean of ``n`` paired differences must be for the
+    confidence sequence of level ``alpha`` tuned at ``m`` examples to exclude zero:
+    ``sqrt((1 + m / n) * (log(1 + n / m) + 2 * log(1 / alpha)))`` (see the module's docstring);
+    inf when ``n`` is 0."""
+    if n <= 0:
+        return math.inf
+    return math.sqrt((1.0 + m / n) * (math.log1p(n / m) + 2.0 * math.log(1.0 / alpha)))
 
-    def __init__(self, ident: int, model: Any, archived_at: int, why: str, as_of: Optional[int] = None) -> None:
+
+class Evidence:
+    """A member's paired differences since they were last cleared: per row (0: the signal, 1: the
+    errors, NaN when the labels are not -1/1 or 0/1) the count, mean and sum of squared deviations
+    of the values counted, merged batch by batch; the first ``skip`` examples scored are not counted
+    (a challenger's untrained beginning), and the last ``window`` examples' rows are kept as they
+    came (rows 2 and 3, the member's and the champion's predictions, are the inversion guard's)."""
+
+    def __init__(self, skip: int = 0, window: int = 0) -> None:
+        self.skip = skip
+        self.window = window
+        self.scored = 0
+        self.stats = np.zeros((2, 3))  # per row: count, mean, sum of squared deviations
+        self.recent: List[np.ndarray] = []
+
+    @property
+    def n(self) -> int:
+        """The signal differences counted."""
+        return int(self.stats[0, 0])
+
+    def add(self, diffs: np.ndarray) -> None:
+        """Count a batch's differences (rows as in :class:`Evidence`; 2 to 4 rows, one column an example)."""
+        k = diffs.shape[1]
+        counted = diffs[:, min(k, max(0, self.skip - self.scored)) :]
+        self.scored += k
+        for row in range(min(2, counted.shape[0])):
+            x = counted[row][np.isfinite(counted[row])]
+            if len(x) == 0:
+                continue
+            n, mean, m2 = self.stats[row]
+            nb, mb = len(x), float(np.mean(x))
+            m2b = float(np.sum((x - mb) ** 2))
+            total = n + nb
+            delta = mb - mean
+            self.stats[row] = (total, mean + delta * nb / total, m2 + m2b + delta * delta * n * nb / total)
+        if self.window > 0:
+            self.recent.append(diffs)
+            while self.recent[0].shape[1] <= sum(d.shape[1] for d in self.recent) - self.window:
+                self.recent.pop(0)
+
+    def test(self, row: int) -> Tuple[int, float, float, float]:
+        """Count, mean, standard error of the mean and t statistic (mean / se) of a row's counted
+        differences, as :func:`paired_test` gives them for the values themselves."""
+        n, mean, m2 = self.stats[row]
+        if n == 0:
+            return 0, 0.0, 0.0, 0.0
+        se = math.sqrt(m2 / (n - 1) / n) if n > 1 else 0.0
+        if se > 0:
+            return int(n), float(mean), se, float(mean) / se
+        return int(n), float(mean), 0.0, (-math.inf if mean < 0 else math.inf if mean > 0 else 0.0)
+
+    def last(self) -> np.ndarray:
+        """The rows of the last ``window`` examples scored (4 x up to ``window``)."""
+        return _recent(self.recent, self.window)
+
+
+class Member:
+    """An archived past champion: a frozen model, when it was archived, and its evidence."""
+
+    def __init__(
+        self, ident: int, model: Any, archived_at: int, why: str, as_of: Optional[int] = None, window: int = 0
+    ) -> None:
         self.id = ident
         self.model = model  # a wabbit.Model that never learns
         self.archived_at = archived_at
         self.as_of = archived_at if as_of is None else as_of  # the examples it had learned
         self.why = why
-        self.diffs: List[np.ndarray] = []
+        self.evidence = Evidence(window=window)
 
     def __repr__(self) -> str:
         return f"Member(id={self.id}, archived_at={self.archived_at}, why={self.why!r})"
@@ -175,8 +296,7 @@ class Pool:
         self.inverted_since: Optional[int] = None  # where a held (suspected inverted) challenger's win began
         self.archive: List[Member] = []
         self.trial: Optional[Trial] = None
-        self.trial_diffs: List[np.ndarray] = []
-        self.trial_scored = 0
+        self.trial_evidence = Evidence()
         self.served = 0
         self.next_id = 1
         self.last_alarm = -1  # the batch boundary of the latest alarm
@@ -192,27 +312,52 @@ class Pool:
     def window(self) -> int:
         return GATE_PATIENCE * self.gate
 
-    def judge(self, parts: List[np.ndarray]) -> Tuple[bool, str]:
-        """Whether a member's differences ``parts`` (rows: signal, and for classification the
-        error, member - champion) show a win, and the numbers: the mean signal difference over
-        the last ``GATE_PATIENCE * gate`` scored examples (at least ``gate``) below zero by more
-        than ``GATE_SIGMAS`` standard errors, and for classification no more errors than the
-        champion on those examples."""
-        d = _recent(parts, self.window())
-        n, mean, se, t = paired_test(d[0])
-        wins = n >= self.gate and mean < 0 and t < -GATE_SIGMAS
-        text = f"mean loss difference {mean:+.4f} over {n} examples ({t:+.1f} standard errors)"
-        if len(d[1]) and not np.isnan(d[1][0]):
-            _, errors, _, te = paired_test(d[1])
-            wins = wins and errors < 0 and te < -ERROR_SIGMAS
-            text += f", error rate difference {errors:+.4f} ({te:+.1f} standard errors)"
+    @property
+    def trial_scored(self) -> int:
+        """The examples the challenger on trial has been scored on."""
+        return self.trial_evidence.scored
+
+    def record(self, slot: Any, diffs: np.ndarray) -> None:
+        """Add the differences of the batch to the evidence of who predicted beside the champion
+        (``slot``: "challenger" or a Member)."""
+        if slot == "challenger" and self.trial is not None:
+            self.trial_evidence.add(diffs)
+        elif isinstance(slot, Member):
+            slot.evidence.add(diffs)
+
+    def judge(self, evidence: Evidence) -> Tuple[bool, str]:
+        """Whether a member's ``evidence`` shows a win, and the numbers: at least ``gate``
+        differences counted, their mean signal difference below zero by more than
+        ``boundary(n, LOSS_ALPHA, MIXTURE_GATES * gate)`` standard errors and, when the error row
+        was counted (-1/1 or 0/1 labels), the mean error difference below zero by more than the
+        boundary at ``ERROR_ALPHA``: the confidence sequences of the module's docstring."""
+        m = MIXTURE_GATES * self.gate
+        n, mean, _, t = evidence.test(0)
+        c = boundary(n, LOSS_ALPHA, m)
+        last = evidence.last()
+        recent = float(np.mean(last[0])) if last.shape[1] else 0.0
+        wins = n >= self.gate and mean < 0 and t < -c and recent < 0
+        text = (
+            f"mean loss difference {mean:+.4f} over {n} examples ({t:+.1f} standard errors, needs below {-c:.1f}; "
+            f"{recent:+.4f} over the last {last.shape[1]})"
+        )
+        ne, errors, _, te = evidence.test(1)
+        if ne:
+            ce = boundary(ne, ERROR_ALPHA, m)
+            recent_errors = float(np.nanmean(last[1])) if np.isfinite(last[1]).any() else 0.0
+            wins = wins and errors < 0 and te < -ce and recent_errors <= 0
+            text += (
+                f", error rate difference {errors:+.4f} ({te:+.1f} standard errors, needs below {-ce:.1f}; "
+                f"{recent_errors:+.4f} over the last {last.shape[1]})"
+            )
         return wins, text
 
-    def inverted(self, parts: List[np.ndarray]) -> Tuple[bool, float]:
-        """Whether the member's predictions over the judging window (rows 2 and 3 of ``parts``:
-        member, champion) look like the champion's inverted (see ``INVERSION_CORRELATION``), and the
-        correlation; never with the guard off (``inversion_patience`` 0)."""
-        d = _recent(parts, self.window())
+    def inverted(self, evidence: Evidence) -> Tuple[bool, float]:
+        """Whether the member's predictions over the last ``GATE_PATIENCE * gate`` examples scored
+        (rows 2 and 3 of ``evidence.last()``: member, champion) look like the champion's inverted
+        (see ``INVERSION_CORRELATION``), and the correlation; never with the guard off
+        (``inversion_patience`` 0)."""
+        d = evidence.last()
         if self.inversion_patience <= 0 or d.shape[0] < 4:
             return False, 0.0
         r = inversion_statistic(d[2], d[3])
@@ -224,7 +369,7 @@ class Pool:
     def add(self, model: Any, at: int, why: str, as_of: Optional[int] = None) -> Member:
         """Archive ``model`` (frozen; it had learned ``as_of`` examples, default ``at``); the oldest
         member leaves when more than ``size`` are kept."""
-        member = Member(self.served, model, at, why, as_of)
+        member = Member(self.served, model, at, why, as_of, self.window())
         self.archive.append(member)
         while len(self.archive) > self.size:
             gone = self.archive.pop(0)
@@ -250,14 +395,14 @@ class Pool:
         limit = min(TRIAL_GATES * self.gate, max(self.gate, champion_age))
         self.trial = Trial(boundary, alarm, self.next_id, limit)
         self.next_id += 1
-        self.trial_diffs, self.trial_scored = [], 0
+        self.trial_evidence = Evidence(skip=self.gate, window=self.window())
         self.inverted_since = None
         self.first = list(reversed(self.archive[:-1]))
         self._challenger_turns = 0
 
     def clear(self) -> None:
         for m in self.archive:
-            m.diffs = []
+            m.evidence = Evidence(window=self.window())
 
     def next_slot(self) -> Any:
         """Who predicts beside the champion in the next batch: with a challenger on trial it and
