@@ -86,15 +86,17 @@ def test_evidence_merges_batches_into_the_statistics_of_the_whole():
     rng = np.random.default_rng(SEED)
     parts = [rng.normal(size=(4, k)) for k in (7, 1, 30, 12)]
     parts[1][1] = np.nan  # an error row with no labels -1/1 or 0/1: not counted
-    ev = Evidence(skip=5, window=20)
+    ev = Evidence(starts=(0, 5), window=20)
     for d in parts:
         ev.add(d)
-    whole = np.concatenate(parts, axis=1)[:, 5:]  # the first 5 scored are skipped
-    loss, errors = whole[0], whole[1][np.isfinite(whole[1])]
-    n, mean, se, t = ev.test(0)
-    assert (n, ev.scored) == (45, 50) and mean == pytest.approx(loss.mean())
-    assert se == pytest.approx(loss.std(ddof=1) / math.sqrt(45)) and t == pytest.approx(mean / se)
-    assert ev.test(1)[:3] == pytest.approx((44, errors.mean(), errors.std(ddof=1) / math.sqrt(44)))
+    for i, start in enumerate((0, 5)):  # counted from the first example scored, and from the sixth
+        whole = np.concatenate(parts, axis=1)[:, start:]
+        loss, errors = whole[0], whole[1][np.isfinite(whole[1])]
+        n, mean, se, t = ev.test(0, i)
+        assert n == 50 - start and mean == pytest.approx(loss.mean())
+        assert se == pytest.approx(loss.std(ddof=1) / math.sqrt(n)) and t == pytest.approx(mean / se)
+        assert ev.test(1, i)[:3] == pytest.approx((n - 1, errors.mean(), errors.std(ddof=1) / math.sqrt(n - 1)))
+    assert ev.scored == ev.n == 50
     assert np.array_equal(ev.last(), np.concatenate(parts, axis=1)[:, -20:])  # the window, as it came
 
 
@@ -158,6 +160,16 @@ def test_judge_needs_gate_examples_the_boundary_and_fewer_errors():
     assert pool.judge(ev)[0]
     ev.add(np.vstack([np.tile(-strong, 2), np.full(20, np.nan)]))  # now worse: stale evidence does not win
     assert ev.test(0)[3] < -10 and not pool.judge(ev)[0]
+    # a challenger's evidence also counts from a later start (its untrained beginning left out), each of
+    # the two sequences at half the level: 20 examples 1.0 worse, then 100 examples 0.3 (+-0.1) better
+    first, then = np.full(20, 1.0), -0.3 + np.tile([0.1, -0.1], 50)
+    for starts, wins in (((0,), False), ((0, 20), True)):
+        ev = Evidence(starts=starts, window=pool.window())
+        for part in (first, then):
+            ev.add(np.vstack([part, np.full(len(part), np.nan)]))
+        assert ev.test(0)[3] > -3  # from the start: mean -0.083, sd 0.52
+        assert pool.judge(ev)[0] is wins
+    assert ev.test(0, 1)[3] < -boundary(100, LOSS_ALPHA / 2, 4)
 
 
 def monitored(lines, detector, **kw):

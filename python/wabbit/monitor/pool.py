@@ -112,6 +112,7 @@ __all__ = [
     "FROZEN_RATE",
     "INVERSION_CORRELATION",
     "INVERSION_PATIENCE",
+    "LATE_START_GATES",
     "Evidence",
     "Member",
     "Pool",
@@ -121,6 +122,11 @@ __all__ = [
     "paired_test",
 ]
 
+#: A challenger's evidence is counted twice: from its first example scored (it can win at once when
+#: the champion is badly wrong: an abrupt change) and from this many multiples of ``gate`` on (when
+#: its untrained beginning, a learning curve, is past: a slow change), each confidence sequence at
+#: half the level (a union bound over the two).
+LATE_START_GATES = GATE_PATIENCE
 #: The learning-rate factor of an archived member while it predicts as the core's shadow learner:
 #: its updates are far below float resolution, so its weights, and so its predictions, stay as
 #: archived (the copy that predicts is thrown away afterwards; the archived member is never touched).
@@ -201,48 +207,50 @@ def boundary(n: int, alpha: float, m: float) -> float:
 
 
 class Evidence:
-    """A member's paired differences since they were last cleared: per row (0: the signal, 1: the
-    errors, NaN when the labels are not -1/1 or 0/1) the count, mean and sum of squared deviations
-    of the values counted, merged batch by batch; the first ``skip`` examples scored are not counted
-    (a challenger's untrained beginning), and the last ``window`` examples' rows are kept as they
-    came (rows 2 and 3, the member's and the champion's predictions, are the inversion guard's)."""
+    """A member's paired differences since they were last cleared, counted from each of ``starts``
+    (examples scored before counting begins; one confidence sequence each): per start and row (0: the
+    signal, 1: the errors, NaN when the labels are not -1/1 or 0/1) the count, mean and sum of
+    squared deviations of the values counted, merged batch by batch. The last ``window`` examples'
+    rows are kept as they came (rows 2 and 3, the member's and the champion's predictions, are the
+    inversion guard's)."""
 
-    def __init__(self, skip: int = 0, window: int = 0) -> None:
-        self.skip = skip
+    def __init__(self, starts: Tuple[int, ...] = (0,), window: int = 0) -> None:
+        self.starts = tuple(starts)
         self.window = window
         self.scored = 0
-        self.stats = np.zeros((2, 3))  # per row: count, mean, sum of squared deviations
+        self.stats = np.zeros((len(self.starts), 2, 3))  # per start and row: count, mean, squared deviations
         self.recent: List[np.ndarray] = []
 
     @property
     def n(self) -> int:
-        """The signal differences counted."""
-        return int(self.stats[0, 0])
+        """The signal differences counted from the first start."""
+        return int(self.stats[0, 0, 0])
 
     def add(self, diffs: np.ndarray) -> None:
         """Count a batch's differences (rows as in :class:`Evidence`; 2 to 4 rows, one column an example)."""
         k = diffs.shape[1]
-        counted = diffs[:, min(k, max(0, self.skip - self.scored)) :]
+        for i, start in enumerate(self.starts):
+            counted = diffs[:, min(k, max(0, start - self.scored)) :]
+            for row in range(min(2, counted.shape[0])):
+                x = counted[row][np.isfinite(counted[row])]
+                if len(x) == 0:
+                    continue
+                n, mean, m2 = self.stats[i, row]
+                nb, mb = len(x), float(np.mean(x))
+                m2b = float(np.sum((x - mb) ** 2))
+                total = n + nb
+                delta = mb - mean
+                self.stats[i, row] = (total, mean + delta * nb / total, m2 + m2b + delta * delta * n * nb / total)
         self.scored += k
-        for row in range(min(2, counted.shape[0])):
-            x = counted[row][np.isfinite(counted[row])]
-            if len(x) == 0:
-                continue
-            n, mean, m2 = self.stats[row]
-            nb, mb = len(x), float(np.mean(x))
-            m2b = float(np.sum((x - mb) ** 2))
-            total = n + nb
-            delta = mb - mean
-            self.stats[row] = (total, mean + delta * nb / total, m2 + m2b + delta * delta * n * nb / total)
         if self.window > 0:
             self.recent.append(diffs)
             while self.recent[0].shape[1] <= sum(d.shape[1] for d in self.recent) - self.window:
                 self.recent.pop(0)
 
-    def test(self, row: int) -> Tuple[int, float, float, float]:
-        """Count, mean, standard error of the mean and t statistic (mean / se) of a row's counted
-        differences, as :func:`paired_test` gives them for the values themselves."""
-        n, mean, m2 = self.stats[row]
+    def test(self, row: int, start: int = 0) -> Tuple[int, float, float, float]:
+        """Count, mean, standard error of the mean and t statistic (mean / se) of a row's differences
+        counted from ``starts[start]``, as :func:`paired_test` gives them for the values themselves."""
+        n, mean, m2 = self.stats[start, row]
         if n == 0:
             return 0, 0.0, 0.0, 0.0
         se = math.sqrt(m2 / (n - 1) / n) if n > 1 else 0.0
@@ -326,31 +334,45 @@ class Pool:
             slot.evidence.add(diffs)
 
     def judge(self, evidence: Evidence) -> Tuple[bool, str]:
-        """Whether a member's ``evidence`` shows a win, and the numbers: at least ``gate``
-        differences counted, their mean signal difference below zero by more than
-        ``boundary(n, LOSS_ALPHA, MIXTURE_GATES * gate)`` standard errors and, when the error row
-        was counted (-1/1 or 0/1 labels), the mean error difference below zero by more than the
-        boundary at ``ERROR_ALPHA``: the confidence sequences of the module's docstring."""
+        """Whether a member's ``evidence`` shows a win, and the numbers: counted from one of its
+        starts (``len(starts)`` confidence sequences, each at ``1 / len(starts)`` of the level: a
+        union bound), at least ``gate`` differences, their mean signal difference below zero by
+        more than ``boundary(n, LOSS_ALPHA / len(starts), MIXTURE_GATES * gate)`` standard errors
+        and, when the error row was counted (-1/1 or 0/1 labels), the mean error difference below
+        zero by more than the boundary at ``ERROR_ALPHA / len(starts)``; and over the last
+        ``GATE_PATIENCE * gate`` examples scored, a negative mean signal difference and no more
+        errors (evidence that went stale does not win)."""
         m = MIXTURE_GATES * self.gate
-        n, mean, _, t = evidence.test(0)
-        c = boundary(n, LOSS_ALPHA, m)
+        k = len(evidence.starts)
         last = evidence.last()
         recent = float(np.mean(last[0])) if last.shape[1] else 0.0
-        wins = n >= self.gate and mean < 0 and t < -c and recent < 0
-        text = (
-            f"mean loss difference {mean:+.4f} over {n} examples ({t:+.1f} standard errors, needs below {-c:.1f}; "
-            f"{recent:+.4f} over the last {last.shape[1]})"
-        )
-        ne, errors, _, te = evidence.test(1)
-        if ne:
-            ce = boundary(ne, ERROR_ALPHA, m)
-            recent_errors = float(np.nanmean(last[1])) if np.isfinite(last[1]).any() else 0.0
-            wins = wins and errors < 0 and te < -ce and recent_errors <= 0
-            text += (
-                f", error rate difference {errors:+.4f} ({te:+.1f} standard errors, needs below {-ce:.1f}; "
-                f"{recent_errors:+.4f} over the last {last.shape[1]})"
+        has_errors = last.shape[1] > 0 and bool(np.isfinite(last[1]).any())
+        recent_errors = float(np.nanmean(last[1])) if has_errors else 0.0
+        fresh = recent < 0 and recent_errors <= 0
+        texts = []
+        wins = False
+        for i, start in enumerate(evidence.starts):
+            n, mean, _, t = evidence.test(0, i)
+            if i and not n:
+                continue
+            c = boundary(n, LOSS_ALPHA / k, m)
+            won = n >= self.gate and mean < 0 and t < -c
+            text = (
+                f"mean loss difference {mean:+.4f} over {n} examples ({t:+.1f} standard errors, needs below {-c:.1f})"
             )
-        return wins, text
+            ne, errors, _, te = evidence.test(1, i)
+            if ne:
+                ce = boundary(ne, ERROR_ALPHA / k, m)
+                won = won and errors < 0 and te < -ce
+                text += f", error rate difference {errors:+.4f} ({te:+.1f} standard errors, needs below {-ce:.1f})"
+            if start:
+                text = f"from example {start + 1} scored: " + text
+            texts.append(text)
+            wins = wins or won
+        text = "; ".join(texts) + f"; over the last {last.shape[1]}: {recent:+.4f}"
+        if has_errors:
+            text += f", error rate {recent_errors:+.4f}"
+        return wins and fresh, text
 
     def inverted(self, evidence: Evidence) -> Tuple[bool, float]:
         """Whether the member's predictions over the last ``GATE_PATIENCE * gate`` examples scored
@@ -395,7 +417,7 @@ class Pool:
         limit = min(TRIAL_GATES * self.gate, max(self.gate, champion_age))
         self.trial = Trial(boundary, alarm, self.next_id, limit)
         self.next_id += 1
-        self.trial_evidence = Evidence(skip=self.gate, window=self.window())
+        self.trial_evidence = Evidence(starts=(0, LATE_START_GATES * self.gate), window=self.window())
         self.inverted_since = None
         self.first = list(reversed(self.archive[:-1]))
         self._challenger_turns = 0
