@@ -23,7 +23,11 @@ Scenarios (N examples each):
 Responses: ``ADWIN()`` with ``on_drift`` = switch, reset, pool (``Model.monitor(..., every=1000,
 gate=1000)``). Loss: mean logistic loss log(1 + exp(-y p)) of the progressive predictions.
 
-    python bench/_quality_drift.py [--n 100000] [--seed 0] [--write]
+    python bench/_quality_drift.py [--n 100000] [--seed 0 | --seeds 0,1,2] [--click-log] [--write]
+
+With ``--seeds`` the scenarios are drawn and run once per seed: the detailed tables are the first
+seed's, followed by the mean and spread over the seeds of every run's loss and of each acceptance
+item, with how many seeds pass it.
 """
 
 from __future__ import annotations
@@ -382,6 +386,84 @@ def report(
     return "\n".join(out) + "\n", verdicts
 
 
+def numbers(results: Dict[str, Any]) -> Dict[str, Tuple[float, bool]]:
+    """Each acceptance item's number and whether it passes, as :func:`report` judges them (for the
+    summary over seeds): percentages against the reference, the recurring item's smallest gain over
+    reset, the stationary item's count of served-model changes."""
+    out: Dict[str, Tuple[float, bool]] = {}
+    for name, res in results.items():
+        rows = res["rows"]
+        if "burst" in res["sc"]:
+            lo, hi = res["sc"]["burst"]
+            pool = rows["pool"]
+            p, none, oracle = (rows[w]["clean"].mean() for w in ("pool", "no monitor", "oracle"))
+            changes = [a for a, k, resp in pool["events"] if k == "switch" and a >= lo]
+            away = [a for a, k, resp in pool["events"] if k == "switch" and resp == "switch" and a >= lo]
+            last = max(changes) if changes and away else None
+            back = pool["served"] == 0 and (last is None or last <= hi + 5000)
+            out[f"{name}: pool vs no monitor"] = (p / none - 1, p <= none)
+            out[f"{name}: pool vs oracle"] = (p / oracle - 1, p <= 1.02 * oracle)
+            out[f"{name}: pre-burst model back within 5,000 (1: yes)"] = (float(back), back)
+        if "returns" in res["sc"]:
+            below = [
+                1 - rows["pool"]["clean"][r : r + 10_000].mean() / rows["reset"]["clean"][r : r + 10_000].mean()
+                for r in res["sc"]["returns"]
+            ]
+            out["recurring: pool below reset, smallest over the returns"] = (min(below), min(below) >= 0.10)
+    for name in ("abrupt change", "gradual rotation"):
+        rows = results[name]["rows"]
+        start = results[name]["sc"]["changes"][0]
+        p, sw = (rows[w]["clean"][start : start + 30_000].mean() for w in ("pool", "switch"))
+        out[f"{name}: pool vs switch (30,000 from the change)"] = (p / sw - 1, p <= sw * 1.005)
+    rows = results["covariate shift only"]["rows"]
+    p, v = rows["pool"]["clean"].mean(), rows["no monitor"]["clean"].mean()
+    out["covariate shift: pool vs no monitor"] = (p / v - 1, p <= v * 1.005)
+    changes = len(results["stationary"]["rows"]["pool"]["changes"])
+    out["stationary: pool's served-model changes"] = (float(changes), changes == 0)
+    return out
+
+
+def summary(per_seed: Dict[int, Dict[str, Any]]) -> str:
+    """Mean and spread over the seeds of every run's loss per scenario, and of each acceptance item."""
+    seeds = list(per_seed)
+    whos = ["no monitor", *RESPONSES, *SMALL_RUNS, "oracle"]
+    first = per_seed[seeds[0]]
+    out = [
+        f"**Over {len(seeds)} seeds** ({', '.join(map(str, seeds))}; the tables above are seed {seeds[0]}'s): "
+        "mean loss on the clean labels, whole stream, mean +- standard deviation over the seeds",
+        "",
+        "| scenario | " + " | ".join(whos) + " |",
+        "|---|" + "---:|" * len(whos),
+    ]
+    for name in first:
+        cells = []
+        for w in whos:
+            v = np.array([per_seed[s][name]["rows"][w]["clean"].mean() for s in seeds])
+            cells.append(f"{v.mean():.4f} +- {v.std(ddof=1) if len(v) > 1 else 0.0:.4f}")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    nums = {s: numbers(per_seed[s]) for s in seeds}
+    out += [
+        "",
+        "Acceptance items per seed (percentages: pool against the reference; 0.5% tolerance on the "
+        "no-worse items, as above):",
+        "",
+        "| item | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | sd | seeds passing |",
+        "|---|" + "---:|" * (len(seeds) + 3),
+    ]
+    for item in nums[seeds[0]]:
+        v = np.array([nums[s][item][0] for s in seeds])
+        ok = sum(nums[s][item][1] for s in seeds)
+        pct = "vs" in item or "below" in item
+        fmt = (lambda x: f"{x:+.2%}") if pct else (lambda x: f"{x:g}")
+        sd = v.std(ddof=1) if len(v) > 1 else 0.0
+        out.append(
+            f"| {item} | "
+            + " | ".join(fmt(x) + ("" if nums[s][item][1] else " (FAIL)") for s, x in zip(seeds, v))
+            + f" | {fmt(v.mean())} | {(f'{sd:.2%}' if pct else f'{sd:g}')} | {ok}/{len(seeds)} |"
+        )
+    return "\n".join(out) + "\n"
+
+
 def chart(results: Dict[str, Any], path: Path) -> Optional[str]:
     try:
         import matplotlib
@@ -448,17 +530,23 @@ def main(argv: Optional[List[str]] = None, *, n: int = 100_000, seed: int = 0, w
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=n)
     ap.add_argument("--seed", type=int, default=seed)
+    ap.add_argument("--seeds", default=None, help="comma-separated seeds: run each, report the mean and spread")
     ap.add_argument("--click-log", action="store_true", help="also issue 6's click log (400,000 lines)")
     ap.add_argument("--write", action="store_true", default=write, help="write the section of bench/RESULTS.md")
     a = ap.parse_args(argv if argv is not None else [])
+    seeds = [int(x) for x in a.seeds.split(",")] if a.seeds else [a.seed]
     command = (
-        f"python bench/_quality_drift.py --n {a.n} --seed {a.seed}"
+        f"python bench/_quality_drift.py --n {a.n} "
+        + (f"--seeds {','.join(map(str, seeds))}" if a.seeds else f"--seed {a.seed}")
         + (" --click-log" if a.click_log else "")
         + (" --write" if a.write else "")
     )
-    results = measure(a.n, a.seed)
+    per_seed = {s: measure(a.n, s) for s in seeds}
+    results = per_seed[seeds[0]]
     click = click_log_check() if a.click_log else None
-    text, verdicts = report(results, a.n, a.seed, command, click)
+    text, verdicts = report(results, a.n, seeds[0], command, click)
+    if len(seeds) > 1:
+        text += "\n" + summary(per_seed)
     here = Path(__file__).resolve().parent
     if a.write:
         name = chart(results, here / "drift_scenarios.png")

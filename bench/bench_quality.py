@@ -265,6 +265,7 @@ def main() -> None:
     ap.add_argument("--markdown", action="store_true", help="print the tables as markdown")
     ap.add_argument("--drift", action="store_true", help="also the drift scenarios (bench/_quality_drift.py)")
     ap.add_argument("--drift-write", action="store_true", help="with --drift: write its section of bench/RESULTS.md")
+    ap.add_argument("--drift-seeds", default="0", help="with --drift: comma-separated stream seeds (mean and spread)")
     a = ap.parse_args()
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     import warnings
@@ -281,7 +282,7 @@ def main() -> None:
     if a.drift:  # issue 22's drift responses (bench/_quality_drift.py)
         import _quality_drift
 
-        _quality_drift.main(["--click-log"] + (["--write"] if a.drift_write else []))
+        _quality_drift.main(["--click-log", "--seeds", a.drift_seeds] + (["--write"] if a.drift_write else []))
 
 
 if __name__ == "__main__":

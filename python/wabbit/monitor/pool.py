@@ -14,42 +14,52 @@ loses a model, and each can be reversed.
 Every batch of ``every`` examples one member (the challenger on trial, or an archived member)
 predicts alongside the champion, and the per-example differences (member - champion) of the
 signal, and with -1/1 or 0/1 labels of the errors, are added to that member's **evidence**. Every
-alarm, and every switch, clears the evidence kept, so each decision rests on evidence gathered
-after the last change; a challenger's first ``gate`` scored examples (it starts from nothing) are
-not counted.
+alarm, and every switch, clears the archived members' evidence, so each decision rests on evidence
+gathered after the last change (a challenger's evidence starts with it).
 
 **The decision: a test that stays valid however often it is looked at.** The evidence is looked at
-after every batch, for as long as a member is kept. A fixed threshold (3 standard errors of a
-t statistic) is a 3-standard-error test for one look only: over the 50 looks of a trial, and the
-unbounded looks at an archived member, the chance that one look crosses it by luck is many times
-the nominal level, and on stationary streams and noise bursts a member that was no better than the
-champion replaced it now and then (seen on about 7 streams in 90). So a member replaces the champion
-only when a **confidence sequence** for its mean difference lies below zero: an interval that holds
-at every look at once. With ``S`` the sum of the ``n`` differences counted and ``s`` their standard
-deviation, it wins when ``S < -s * sqrt((n + m) * (log(1 + n / m) + 2 * log(1 / alpha)))``; in
-standard errors, the t statistic ``mean / (s / sqrt(n))`` must be below ``-boundary(n)`` with
-``boundary(n) = sqrt((1 + m / n) * (log(1 + n / m) + 2 * log(1 / alpha)))``. Why this holds: for
-differences with conditional means ``mu_i`` and variance ``s**2``, ``exp(l * (S - sum(mu)) - l**2 *
-n * s**2 / 2)`` is (about) a nonnegative martingale for each ``l``; averaged over ``l`` drawn from a
+after every batch, for as long as a member is kept. A fixed threshold (3 standard errors of a t
+statistic, what the pool first used) is a 3-standard-error test for one look only: over the up to
+50 looks of a trial, and the unbounded looks at an archived member, the chance that some look
+crosses it by luck is many times the nominal level; on tests/test_drift_pool.py's stationary and
+noise-burst streams a member no better than the champion replaced it on about 7 streams in 90
+each. So a member replaces the champion only when a **confidence sequence** for its mean
+difference, an interval that holds at every look at once, lies below zero. With ``S`` the sum of
+the ``n`` differences counted and ``s`` their standard deviation, that is ``S < -s * sqrt((n + m) *
+(log(1 + n / m) + 2 * log(1 / alpha)))``; in standard errors, the t statistic ``mean / (s /
+sqrt(n))`` must be below ``-boundary(n)``, ``boundary(n) = sqrt((1 + m / n) * (log(1 + n / m) + 2 *
+log(1 / alpha)))``. Why this holds: for differences with conditional means ``mu_i`` and variance
+``s**2``, ``exp(l * (S - sum(mu)) - l**2 * n * s**2 / 2)`` is (for normal-like differences) a
+nonnegative supermartingale with mean at most 1 for each ``l``; averaged over ``l`` drawn from a
 normal of variance ``1 / (m * s**2)`` it is ``sqrt(m / (n + m)) * exp((S - sum(mu))**2 / (2 * s**2 *
-(n + m)))``, still a martingale with mean 1, and by Ville's inequality it exceeds ``1 / alpha`` at
-some ``n`` with probability at most ``alpha``: so ``|S - sum(mu)|`` stays within the boundary at
-every ``n`` with probability ``1 - alpha``. A member no better than the champion on average (``sum(mu)
->= 0``) then wins, at any look, with probability at most ``alpha`` per stretch of evidence (``LOSS_ALPHA``,
-and ``ERROR_ALPHA`` for the error test, which must pass too). The differences' own standard
-deviation stands for ``s`` (the normal-mixture boundary with a plug-in variance: valid as the
-count grows, as the central limit theorem makes the fixed-n t test valid; the boundary is two-sided,
-one side is used). ``m`` (``MIXTURE_GATES * gate`` examples) tunes where the boundary is tightest: at
-``alpha`` 0.01 it is 4.5 standard errors at ``n = m``, 3.6 from ``3 m`` to ``50 m``, growing as
-``sqrt(log n)`` after, against a fixed 3 for the single look. Alternatives weighed: alpha spending or
-a Bonferroni correction over a trial's looks (at most ``TRIAL_GATES * gate / every``) bound a trial
-but not the unbounded looks at archived members, and over 50 overlapping windows Bonferroni asks
-3.5-4 standard errors of a statistic on 5 gates of evidence, where the confidence sequence asks
-about as much of all the evidence since the last change (more power on a persistent
-difference). The evidence is a running count, mean and sum of squared deviations per row (constant
-memory); the challenger's last ``GATE_PATIENCE * gate`` differences are kept too, for the
-inversion guard. A real change is still caught fast: after an abrupt change or a returning concept the
-member is better by many standard errors within its first gate of evidence.
+(n + m)))``, still one, and by Ville's inequality it ever exceeds ``1 / alpha`` with probability at
+most ``alpha``: ``|S - sum(mu)|`` stays within the boundary at every ``n`` at once with probability
+``1 - alpha``. A member no better than the champion on average (``sum(mu) >= 0``) then ever wins
+with probability at most ``alpha`` per stretch of evidence, however often it is looked at
+(``LOSS_ALPHA``; the error test, which must pass too, at ``ERROR_ALPHA``). The differences' own
+standard deviation stands for ``s``: the normal-mixture boundary with a plug-in variance, valid as
+the count grows, as the central limit theorem makes the one-look t test valid (the boundary is
+two-sided and one side is used, so it is conservative; simulated, tests/test_drift_pool.py, a
+mean-zero stream crosses it on 0-0.5% of streams over 50 looks, a fixed 3 standard errors over
+the last 5 gates on 4-12%). ``m`` (``MIXTURE_GATES * gate`` examples) is where the boundary is tight: at ``alpha`` 0.01
+it is 4.5 standard errors at ``n = m``, 3.6 from ``3 m`` to ``50 m``, growing as ``sqrt(log n)``
+after. Alternatives weighed: alpha spending, or a Bonferroni correction, over a trial's looks (at
+most ``TRIAL_GATES * gate / every``) bound a trial but not the unbounded looks at archived
+members, and over 50 overlapping windows a Bonferroni correction asks 3.5-4 standard errors of the
+last 5 gates alone, where the confidence sequence asks about as much of all the evidence since the
+last change.
+
+Two refinements keep real changes caught fast. A challenger starts from nothing, so its first
+examples are worse than any trained model's; after an abrupt change it wins anyway, at once, but
+after a slow one its untrained beginning would hold it back. Its evidence is therefore counted
+twice, from its first example scored and from ``LATE_START_GATES * gate`` on (start points fixed in
+advance), each sequence at ``alpha / 2`` (a union bound: the level holds for the pair). And a member
+must also be better over its last ``GATE_PATIENCE * gate`` examples scored (a negative mean signal
+difference, no more errors): evidence that went stale (a challenger that won during a burst of
+inverted labels, and no longer does) does not win; requiring more of a win never raises the chance
+of a false one. The evidence is a running count, mean and sum of squared deviations per start
+and row (constant memory), and the last ``GATE_PATIENCE * gate`` rows as they came (for that check
+and the inversion guard).
 
 The turns: when a challenger starts, the members
 archived before this alarm predict first, one batch each (a returning concept brings its model back
@@ -125,7 +135,7 @@ __all__ = [
 #: A challenger's evidence is counted twice: from its first example scored (it can win at once when
 #: the champion is badly wrong: an abrupt change) and from this many multiples of ``gate`` on (when
 #: its untrained beginning, a learning curve, is past: a slow change), each confidence sequence at
-#: half the level (a union bound over the two).
+#: half the level (a union bound over the two; see the module's docstring).
 LATE_START_GATES = GATE_PATIENCE
 #: The learning-rate factor of an archived member while it predicts as the core's shadow learner:
 #: its updates are far below float resolution, so its weights, and so its predictions, stay as
