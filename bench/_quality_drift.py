@@ -382,6 +382,15 @@ def report(
         "with every=200, gate=200 (it decides at batch boundaries, and an archived model needs one batch of "
         "predictions to come back); switch and reset keep the defaults, as the issue's 'current reset' and "
         "'today's switch' do.",
+        "",
+        "The pool's decisions are looked at after every batch, so a member replaces the champion only when a "
+        "confidence sequence for its mean paired difference (valid at every look at once, level 1% per stretch "
+        "of evidence; wabbit.monitor.pool) lies below zero: no false switch on the stationary stream and the "
+        "noise bursts, where a fixed 3 standard errors at every look switched on some streams. In a gradual "
+        "rotation the pool serves the champion frozen while the challenger is on trial (what protects it "
+        "from a noise burst), while switch's champion goes on learning the turning concept: the pool can "
+        "switch as early as switch does and still lose a little there; the valid test also asks the "
+        "challenger a few hundred examples more evidence than the fixed look did.",
     ]
     return "\n".join(out) + "\n", verdicts
 
