@@ -89,9 +89,10 @@ Responses (``on_drift=``):
   restore takes at least one batch of 1000 examples after the alarm's boundary. On the command
   line: ``--drift_response pool`` (``--drift_pool_size``; ``--drift_gate`` is ``gate``). After a
   slow change (a gradual rotation) the pool is a little worse than ``switch`` (bench/RESULTS.md:
-  0.9% on average over the 30,000 examples from the change): it serves the champion frozen through
-  the trial, while switch's champion goes on learning the turning concept, and the valid test asks
-  the challenger a few hundred examples more evidence than a fixed 3-standard-error look did;
+  0.8% on average over 5 stream seeds, 0 to 1.4%, on the 30,000 examples from the change): it
+  serves the champion frozen through the trial, while switch's champion goes on learning the
+  turning concept, and the valid test asks the challenger a few hundred examples more evidence
+  than a fixed 3-standard-error look did;
 * a callable ``f(model, event)``: called at the batch boundary for each alarm; it can do anything
   to the model (``model.core`` offers ``reset_learner()``, ``set_rate_factor()`` and ``swap_learner()``).
 
