@@ -14,6 +14,12 @@ them directly; this file exposes them as fixtures:
 
 Tests marked ``harness`` check the harness itself against VW and can run before wabbit exists:
 ``pytest tests -m harness`` (or ``-k harness``).
+
+Tests marked ``asan_skip(reason)`` are skipped under tools/asan.sh (which sets ``WABBIT_ASAN=1``),
+with that reason: the few that give a process a ``ulimit -v`` (AddressSanitizer reserves terabytes of
+address space for its shadow memory, so a limited process cannot start) or bound its resident
+memory (ASan keeps freed blocks in a quarantine of up to 256 MB and adds its shadow). Everything
+else they check runs under ASan in other tests.
 """
 
 from __future__ import annotations
@@ -34,6 +40,16 @@ def pytest_configure(config):
         "markers",
         "harness: checks of the test harness itself against Vowpal Wabbit (no wabbit needed)",
     )
+    config.addinivalue_line("markers", "asan_skip(reason): skipped under AddressSanitizer (tools/asan.sh)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not os.environ.get("WABBIT_ASAN"):
+        return
+    for item in items:
+        marker = item.get_closest_marker("asan_skip")
+        if marker is not None:
+            item.add_marker(pytest.mark.skip(reason=f"under AddressSanitizer (tools/asan.sh): {marker.args[0]}"))
 
 
 @pytest.fixture(scope="session")

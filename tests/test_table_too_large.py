@@ -23,6 +23,8 @@ import pytest
 
 wabbit = pytest.importorskip("wabbit")
 
+pytestmark = pytest.mark.asan_skip("a ulimit -v: ASan's shadow memory needs terabytes of address space")
+
 LIMIT = 6 << 30
 
 

@@ -64,6 +64,7 @@ def test_cli_too_many_threads_is_a_clear_error(tmp_path, clicks):
     assert not model.exists()
 
 
+@pytest.mark.asan_skip("a ulimit -v: ASan's shadow memory needs terabytes of address space")
 def test_cli_threads_the_system_refuses(tmp_path, clicks):
     model = tmp_path / "m.model"
     r = _wabbit(["-d", str(clicks), "--threads", "150", "-f", str(model)], preexec_fn=_limit_memory)
@@ -101,7 +102,12 @@ CHILD = textwrap.dedent(
     "threads,limit,error",
     [
         (10**6, "none", r"ValueError threads=1000000: at most 1024"),
-        (300, "limit", r"RuntimeError cannot start thread \d+ of 300 .*nothing was learned"),
+        pytest.param(
+            300,
+            "limit",
+            r"RuntimeError cannot start thread \d+ of 300 .*nothing was learned",
+            marks=pytest.mark.asan_skip("a ulimit -v: ASan's shadow memory needs terabytes of address space"),
+        ),
     ],
 )
 def test_learn_many_threads_that_cannot_be(tmp_path, clicks, threads, limit, error):

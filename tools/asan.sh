@@ -48,25 +48,31 @@ fi
 # our code into one is seen, and LSan follows the pointers Python objects hold to our memory
 # (pymalloc's arenas are mmap'ed: a C++ object reachable only from a Python object would look leaked).
 logs="$work/logs"
-asan_options="detect_leaks=1:halt_on_error=1:abort_on_error=1:detect_odr_violation=0:log_path=$logs/asan.log"
+asan_options="detect_leaks=1:malloc_context_size=${ASAN_MALLOC_CONTEXT:-5}:halt_on_error=1:abort_on_error=1:detect_odr_violation=0:log_path=$logs/asan.log"
 lsan_options="suppressions=$root/tools/lsan.supp:print_suppressions=0"
 ubsan_options="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan.log"
 
 # The interpreter the tests run: a wrapper around the venv's python that preloads the ASan runtime
-# and sets the options, so that sys.executable (what the tests start as subprocesses) runs sanitized
-# even under a test's own environment (env={"PATH": ...}). Other subprocesses (mpiexec, shells)
-# inherit LD_PRELOAD and the options through the environment.
+# and sets the options, so that sys.executable (what the tests start as subprocesses, mpiexec's ranks
+# included) runs sanitized even under a test's own environment (env={"PATH": ...}). WABBIT_ASAN=1
+# tells the tests (tests/conftest.py skips the few that set a ulimit -v, under which ASan cannot
+# start). Only Python processes are sanitized: a .pth file in the venv takes LD_PRELOAD out of each
+# interpreter's environment as it starts, so the other programs the tests start (shells, sort, tr,
+# git, mpiexec) run as they are, and their own leaks are not reported as ours.
 py="$work/venv/bin/python-asan"
 real="$(readlink -f "$work/venv/bin/python")"
 cat >"$py" <<EOF
 #!/bin/bash
 # Written by tools/asan.sh: the venv's python with the ASan runtime preloaded.
-case ":\${LD_PRELOAD:-}:" in *":$lib:"*) ;; *) export LD_PRELOAD="$lib\${LD_PRELOAD:+:\$LD_PRELOAD}" ;; esac
+export LD_PRELOAD="$lib"
 export ASAN_OPTIONS="$asan_options" LSAN_OPTIONS="$lsan_options" UBSAN_OPTIONS="$ubsan_options"
-export PYTHONMALLOC=malloc
+export PYTHONMALLOC=malloc WABBIT_ASAN=1
 exec -a "\$0" "$real" "\$@"
 EOF
 chmod +x "$py"
+site="$("$work/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+echo 'import os; os.environ.pop("LD_PRELOAD", None)  # tools/asan.sh: only Python children are sanitized' \
+  >"$site/wabbit_asan_unpreload.pth"
 rm -rf "$logs"
 mkdir -p "$logs"
 

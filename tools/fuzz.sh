@@ -30,9 +30,10 @@ secs=${2:-60}
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
 build() {
   command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ not found (apt-get install -y clang)" >&2; exit 1; }
-  local launcher=()
-  if command -v ccache >/dev/null; then  # shares the sanitized objects between worktrees and rebuilds
+  local launcher=() cxx=(clang++)
+  if command -v ccache >/dev/null; then  # shares the sanitized objects between worktrees, clones and rebuilds
     launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    cxx=(ccache clang++)
     export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
   fi
   CC=clang CXX=clang++ cmake -S . -B "$dir" -DWABBIT_PYTHON=OFF -DWABBIT_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -43,7 +44,8 @@ build() {
     local src=tests/fuzz/fuzz_$t.cc out=$dir/fuzz_$t
     if [[ ! -x $out || $src -nt $out || tests/fuzz/fuzz_common.h -nt $out || $dir/libwabbit_core.a -nt $out ]]; then
       echo "fuzz.sh: building $out" >&2
-      clang++ -std=c++20 -fsanitize=fuzzer $sanitize -Wall -Wextra -Icpp -Itests/fuzz "$src" "$dir/libwabbit_core.a" -o "$out"
+      "${cxx[@]}" -std=c++20 -fsanitize=fuzzer $sanitize -Wall -Wextra -Icpp -Itests/fuzz -c "$src" -o "$out.o"
+      clang++ -fsanitize=fuzzer $sanitize "$out.o" "$dir/libwabbit_core.a" -o "$out"
     fi
   done
 }
